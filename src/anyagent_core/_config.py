@@ -1,0 +1,76 @@
+"""Where requests go (``Endpoint``) and how the protocol machine behaves (``Config``).
+
+Both are frozen values handed to ``Connection``; the core never reads the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Literal
+
+import attrs
+
+__all__ = ["DEFAULT_CONFIG", "DEFAULT_MAX_BODY_SIZE", "DEFAULT_MAX_EVENT_SIZE", "Config", "Endpoint"]
+
+#: Cap on one incomplete SSE event (the bytes of an event not yet terminated by a blank line).
+#: Chat chunks are a few hundred bytes, but some servers send a whole tool call, arguments and
+#: all, in one event (Ollama, Groq, Mistral), and a ``write_file`` call can carry a large file.
+DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024
+
+#: Cap on a JSON response body (non-streaming answers and HTTP error bodies).
+DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
+
+
+def _headers(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    items = value.items() if isinstance(value, Mapping) else value
+    result = tuple((str(name), str(val)) for name, val in items)
+    for name, val in result:
+        if not name or any(c in name for c in ":\r\n ") or any(c in val for c in "\r\n\0"):
+            raise ValueError(f"invalid header {name!r}")
+    return result
+
+
+def _base_url(value: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"base_url must be a str, not {type(value).__name__}")
+    url = value.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
+    return url
+
+
+@attrs.frozen(kw_only=True)
+class Endpoint:
+    """An OpenAI-compatible server: its base URL (ending in ``/v1`` for most servers) and key."""
+
+    base_url: str = attrs.field(converter=_base_url)
+    """For example ``http://localhost:1234/v1``; a trailing slash is removed."""
+    api_key: str | None = attrs.field(default=None, repr=False)
+    """Sent as ``Authorization: Bearer ...``. Never shown in a repr."""
+    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_headers)
+    """Extra request headers, in order. Values are hidden from the repr."""
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """Limits and server-quirk switches. No behaviour, no environment."""
+
+    max_event_size: int = attrs.field(
+        default=DEFAULT_MAX_EVENT_SIZE, validator=attrs.validators.ge(64)
+    )
+    """Largest incomplete SSE event, in bytes, before the stream is rejected."""
+    max_body_size: int = attrs.field(default=DEFAULT_MAX_BODY_SIZE, validator=attrs.validators.ge(64))
+    """Largest JSON or error response body, in bytes."""
+    chat_path: str = "/chat/completions"
+    """Appended to the endpoint's base URL."""
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    """Which request field carries ``max_tokens``: local servers know ``max_tokens``; OpenAI's
+    reasoning models want ``max_completion_tokens``."""
+    send_reasoning: bool = False
+    """Send earlier turns' reasoning back as ``reasoning_content``. Most servers ignore it and
+    some reject it, so it is off by default."""
+    user_agent: str | None = None
+    """A ``User-Agent`` header; None leaves it to the transport."""
+
+
+DEFAULT_CONFIG = Config()

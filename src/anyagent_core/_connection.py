@@ -1,0 +1,202 @@
+"""``Connection``: one chat-completions exchange at a time, with h11's pull API.
+
+::
+
+    conn = Connection(Endpoint(base_url="http://localhost:8080/v1"))
+    request = conn.send(StartTurn(model="m", messages=[UserMessage(content="hi")]))
+    # ... the transport sends request.method/url/headers/body and gets a response ...
+    conn.receive_head(status, headers)
+    while True:
+        event = conn.next_event()
+        if event is NEED_DATA:
+            conn.receive_data(await read_some())   # b"" at EOF
+        elif event is PAUSED:
+            break
+        else:
+            handle(event)
+
+``receive_data`` only buffers; parsing happens in ``next_event``, which returns one event at a
+time, so an error surfaces only after every good event before it was delivered. Once a
+response's ``MessageComplete`` has been returned, ``next_event`` keeps returning ``NEED_DATA``
+while the rest of the body is drained, then ``PAUSED``; ``start_next_cycle()`` readies the
+connection for the next request.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import final
+
+from ._config import DEFAULT_CONFIG, Config, Endpoint
+from ._errors import LocalProtocolError, RemoteProtocolError
+from ._events import Event, MessageComplete, Request, StartTurn
+from ._readers import BodyReader, choose_reader
+from ._state import ConnectionState, Input, Side, State
+from ._util import NEED_DATA, PAUSED, NeedData, Paused
+from ._writers import write_request
+
+__all__ = ["Connection"]
+
+HeaderItems = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
+
+
+def _content_type(headers: HeaderItems) -> str:
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    for name, value in items:
+        key = name.decode("latin-1") if isinstance(name, bytes) else name
+        if key.lower() == "content-type":
+            return value.decode("latin-1") if isinstance(value, bytes) else value
+    return ""
+
+
+@final
+class Connection:
+    """The sans-IO protocol machine for an OpenAI-compatible chat-completions endpoint."""
+
+    def __init__(self, endpoint: Endpoint, *, config: Config = DEFAULT_CONFIG) -> None:
+        self.endpoint = endpoint
+        self.config = config
+        self._cstate = ConnectionState()
+        self._reader: BodyReader | None = None
+        self._events: deque[Event] = deque()
+        self._batch: list[Event] = []
+        self._error: RemoteProtocolError | None = None
+        self._eof = False
+        self._single_choice = False
+        self.request: Request | None = None
+        """The request of the current cycle."""
+        self.status_code: int | None = None
+        """The response status of the current cycle."""
+
+    # ---- state ----------------------------------------------------------------------------
+
+    @property
+    def our_state(self) -> State:
+        """The client (request) side: IDLE, DONE or ERROR."""
+        return self._cstate.states[Side.CLIENT]
+
+    @property
+    def their_state(self) -> State:
+        """The server (response) side: IDLE, SEND_RESPONSE, SEND_BODY, MESSAGE_DONE, DONE or ERROR."""
+        return self._cstate.states[Side.SERVER]
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.endpoint.base_url} client={self.our_state.value} server={self.their_state.value}>"
+
+    # ---- sending --------------------------------------------------------------------------
+
+    def send(self, turn: StartTurn) -> Request:
+        """Validate the state, advance it and return the request to perform."""
+        if not isinstance(turn, StartTurn):
+            raise LocalProtocolError(f"send() takes a StartTurn, not {type(turn).__name__}")
+        self._check_usable()
+        try:
+            self._cstate.process_input(Input.SEND_REQUEST)
+            request = write_request(turn, self.endpoint, self.config)
+        except BaseException:
+            self._cstate.process_error(Side.CLIENT)
+            raise
+        self._single_choice = turn.n is None or turn.n == 1
+        self.request = request
+        return request
+
+    def send_failed(self) -> None:
+        """The transport could not deliver the request (or was cancelled doing so)."""
+        self._cstate.process_error(Side.CLIENT)
+
+    def _expect_response(self, *, single_choice: bool) -> None:
+        """Enter the receiving state without a request: for decoding recorded responses."""
+        self._check_usable()
+        self._cstate.process_input(Input.SEND_REQUEST)
+        self._single_choice = single_choice
+
+    # ---- receiving ------------------------------------------------------------------------
+
+    def receive_head(self, status_code: int, headers: HeaderItems = ()) -> None:
+        """The response's status and headers arrived; they choose the body reader."""
+        self._check_usable()
+        if type(status_code) is not int or not 200 <= status_code < 600:
+            self._cstate.process_error(Side.SERVER)
+            raise LocalProtocolError(
+                f"receive_head() takes a final HTTP status (200-599), not {status_code!r}; "
+                "informational responses are the transport's business"
+            )
+        self._cstate.process_input(Input.RESPONSE_HEAD)
+        self.status_code = status_code
+        self._reader = choose_reader(
+            status_code,
+            _content_type(headers),
+            config_event_size=self.config.max_event_size,
+            config_body_size=self.config.max_body_size,
+            single_choice=self._single_choice,
+        )
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Buffer response body bytes; ``b""`` means EOF (repeating it is harmless)."""
+        self._check_usable()
+        if self._reader is None or self.their_state not in (State.SEND_BODY, State.MESSAGE_DONE):
+            raise LocalProtocolError(f"receive_data() before receive_head() (server state {self.their_state.value})")
+        if self._eof:
+            if data:
+                raise LocalProtocolError("receive_data() with data after EOF")
+            return
+        if not data:
+            self._eof = True
+        try:
+            self._reader.feed(data)
+        except LocalProtocolError as exc:
+            # Too much data: it is the server's fault, reported from next_event() in order.
+            self._error = exc._reraise_as_remote_protocol_error()
+
+    def next_event(self) -> Event | NeedData | Paused:
+        """The next event, ``NEED_DATA`` or ``PAUSED``. Raises ``RemoteProtocolError`` (after
+        every good event before the fault) when the server broke the protocol."""
+        events = self._events
+        if events:
+            event = events.popleft()
+            if type(event) is MessageComplete:
+                self._cstate.process_input(Input.MESSAGE_COMPLETE)
+            return event
+        server = self._cstate.states[Side.SERVER]
+        if server is State.ERROR:
+            raise self._error or RemoteProtocolError("can't receive: the server side is in state ERROR")
+        if self._error is not None:
+            self._cstate.process_error(Side.SERVER)
+            raise self._error
+        if server is State.DONE:
+            return PAUSED
+        if server is State.SEND_BODY or server is State.MESSAGE_DONE:
+            reader = self._reader
+            assert reader is not None
+            batch = self._batch
+            try:
+                reader.read(batch)
+            except LocalProtocolError as exc:
+                self._error = exc._reraise_as_remote_protocol_error()
+            if batch:
+                events.extend(batch)
+                batch.clear()
+                return self.next_event()
+            if self._error is not None:
+                return self.next_event()
+            if server is State.MESSAGE_DONE and reader.at_eof:
+                self._cstate.process_input(Input.END_OF_BODY)
+                return PAUSED
+            return NEED_DATA
+        raise LocalProtocolError(f"next_event() before a response head (server state {server.value})")
+
+    def start_next_cycle(self) -> None:
+        """After ``PAUSED``: reset for the next request."""
+        self._check_usable()
+        self._cstate.process_input(Input.START_NEXT_CYCLE)
+        self._reader = None
+        self._eof = False
+        self.request = None
+        self.status_code = None
+
+    def _check_usable(self) -> None:
+        if self.our_state is State.ERROR:
+            raise LocalProtocolError("the connection is in state ERROR (a send failed); use a new Connection")
+        if self.their_state is State.ERROR:
+            raise LocalProtocolError("the connection is in state ERROR (a protocol error); use a new Connection")

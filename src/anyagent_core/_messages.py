@@ -1,0 +1,235 @@
+"""The conversation model: content blocks, messages, tool specs and usage (all frozen).
+
+These are the types the transports and the agent loop share. They do not know the wire format:
+``_writers`` turns them into request JSON and ``_readers`` builds them from responses.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from typing import Any, Literal, TypeAlias
+
+import attrs
+
+from ._json import JSONObject, freeze_object, thaw_json
+
+__all__ = [
+    "AssistantBlock",
+    "AssistantMessage",
+    "ContentBlock",
+    "ImageBlock",
+    "Message",
+    "TextBlock",
+    "ThinkingBlock",
+    "ToolChoice",
+    "ToolResultBlock",
+    "ToolSpec",
+    "ToolUseBlock",
+    "ToolUseError",
+    "Usage",
+    "UserBlock",
+    "UserMessage",
+]
+
+_nonempty = attrs.validators.min_len(1)
+_str = attrs.validators.instance_of(str)
+
+
+def _optional_object(value: Mapping[str, Any] | None) -> JSONObject | None:
+    return None if value is None else freeze_object(value)
+
+
+@attrs.frozen(kw_only=True)
+class TextBlock:
+    """Plain text, from the user or the model."""
+
+    text: str = attrs.field(validator=_str)
+
+
+@attrs.frozen(kw_only=True)
+class ThinkingBlock:
+    """The model's reasoning (``reasoning_content`` / ``reasoning`` on the wire)."""
+
+    thinking: str = attrs.field(validator=_str)
+    signature: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ImageBlock:
+    """An image part, by URL (``https://...`` or a ``data:`` URL)."""
+
+    url: str = attrs.field(validator=[_str, _nonempty])
+    detail: Literal["auto", "low", "high"] | None = None
+
+    @classmethod
+    def from_bytes(cls, data: bytes, media_type: str, *, detail: Literal["auto", "low", "high"] | None = None) -> ImageBlock:
+        """An image sent inline as a base64 ``data:`` URL."""
+        encoded = base64.b64encode(data).decode("ascii")
+        return cls(url=f"data:{media_type};base64,{encoded}", detail=detail)
+
+
+@attrs.frozen(kw_only=True)
+class ToolUseBlock:
+    """A tool call the model made, with arguments that parsed to a JSON object."""
+
+    id: str = attrs.field(validator=[_str, _nonempty])
+    name: str = attrs.field(validator=[_str, _nonempty])
+    input: JSONObject = attrs.field(factory=dict, converter=freeze_object)
+    """The arguments, as a read-only mapping (``thaw_json`` gives a plain dict)."""
+    extra_content: JSONObject | None = attrs.field(default=None, converter=_optional_object)
+    """Provider data that must be sent back with the call (Gemini's ``thought_signature``)."""
+
+    @property
+    def arguments(self) -> str:
+        """The arguments as compact JSON text, as they are written to the wire."""
+        return json.dumps(thaw_json(self.input), ensure_ascii=False, separators=(",", ":"))
+
+
+@attrs.frozen(kw_only=True)
+class ToolUseError:
+    """A tool call whose arguments could not be used (invalid JSON, not an object, cut off).
+
+    It is kept so the conversation stays faithful: the agent loop answers it with an error
+    result, and it is written back with its raw ``arguments``.
+    """
+
+    id: str = attrs.field(validator=[_str, _nonempty])
+    name: str = attrs.field(validator=_str)
+    arguments: str = attrs.field(validator=_str)
+    error: str = attrs.field(validator=_str)
+    extra_content: JSONObject | None = attrs.field(default=None, converter=_optional_object)
+
+
+def _result_content(value: str | tuple[TextBlock | ImageBlock, ...] | list[TextBlock | ImageBlock]) -> str | tuple[TextBlock | ImageBlock, ...]:
+    if isinstance(value, str):
+        return value
+    blocks = tuple(value)
+    for block in blocks:
+        if not isinstance(block, TextBlock | ImageBlock):
+            raise TypeError(f"tool result content must be text or image blocks, not {type(block).__name__}")
+    return blocks
+
+
+@attrs.frozen(kw_only=True)
+class ToolResultBlock:
+    """The result of a tool call, sent back as a ``role: tool`` message."""
+
+    tool_use_id: str = attrs.field(validator=[_str, _nonempty])
+    content: str | tuple[TextBlock | ImageBlock, ...] = attrs.field(default="", converter=_result_content)
+    is_error: bool = False
+    """OpenAI's wire format has no error flag: the text itself must say what went wrong."""
+
+
+UserBlock: TypeAlias = TextBlock | ImageBlock | ToolResultBlock
+AssistantBlock: TypeAlias = TextBlock | ThinkingBlock | ToolUseBlock | ToolUseError
+ContentBlock: TypeAlias = TextBlock | ThinkingBlock | ImageBlock | ToolUseBlock | ToolUseError | ToolResultBlock
+
+
+def _user_content(value: str | tuple[UserBlock, ...] | list[UserBlock]) -> str | tuple[UserBlock, ...]:
+    if isinstance(value, str):
+        return value
+    blocks = tuple(value)
+    for block in blocks:
+        if not isinstance(block, TextBlock | ImageBlock | ToolResultBlock):
+            raise TypeError(f"a user message holds text, image and tool result blocks, not {type(block).__name__}")
+    return blocks
+
+
+def _assistant_content(value: tuple[AssistantBlock, ...] | list[AssistantBlock]) -> tuple[AssistantBlock, ...]:
+    blocks = tuple(value)
+    for block in blocks:
+        if not isinstance(block, TextBlock | ThinkingBlock | ToolUseBlock | ToolUseError):
+            raise TypeError(f"an assistant message holds text, thinking and tool use blocks, not {type(block).__name__}")
+    return blocks
+
+
+@attrs.frozen(kw_only=True)
+class Usage:
+    """Token counts as the server reported them; ``raw`` keeps the whole object as sent."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+    raw: JSONObject = attrs.field(factory=dict, converter=freeze_object)
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Usage:
+        """Build from a wire ``usage`` object; counts that are not integers become None."""
+
+        def count(value: object) -> int | None:
+            return value if type(value) is int else None
+
+        def detail(key: str, field: str) -> int | None:
+            details = obj.get(key)
+            return count(details.get(field)) if isinstance(details, Mapping) else None
+
+        cached = detail("prompt_tokens_details", "cached_tokens")
+        if cached is None:
+            cached = count(obj.get("prompt_cache_hit_tokens"))  # DeepSeek
+        return cls(
+            prompt_tokens=count(obj.get("prompt_tokens")),
+            completion_tokens=count(obj.get("completion_tokens")),
+            total_tokens=count(obj.get("total_tokens")),
+            reasoning_tokens=detail("completion_tokens_details", "reasoning_tokens"),
+            cached_tokens=cached,
+            raw=obj,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class UserMessage:
+    """A user turn: a string, or text, image and tool result blocks."""
+
+    content: str | tuple[UserBlock, ...] = attrs.field(converter=_user_content)
+
+
+@attrs.frozen(kw_only=True)
+class AssistantMessage:
+    """A model turn as content blocks, with what the server said about it."""
+
+    content: tuple[AssistantBlock, ...] = attrs.field(default=(), converter=_assistant_content)
+    model: str | None = None
+    id: str | None = None
+    """The response id (``chatcmpl-...``) when the server sent one."""
+    stop_reason: str | None = None
+    """``finish_reason`` exactly as sent (``stop``, ``length``, ``tool_calls``, ``STOP``, ...)."""
+    usage: Usage | None = None
+    refusal: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The text blocks joined."""
+        return "".join(block.text for block in self.content if isinstance(block, TextBlock))
+
+    @property
+    def tool_uses(self) -> tuple[ToolUseBlock | ToolUseError, ...]:
+        """The tool calls, usable or not, in order."""
+        return tuple(b for b in self.content if isinstance(b, ToolUseBlock | ToolUseError))
+
+
+Message: TypeAlias = UserMessage | AssistantMessage
+
+
+@attrs.frozen(kw_only=True)
+class ToolSpec:
+    """A tool offered to the model: a name, a description and a JSON schema for its arguments."""
+
+    name: str = attrs.field(validator=[_str, _nonempty])
+    description: str = ""
+    parameters: JSONObject = attrs.field(
+        factory=lambda: freeze_object({"type": "object", "properties": {}}), converter=freeze_object
+    )
+    strict: bool | None = None
+
+    @name.validator
+    def _check_name(self, attribute: attrs.Attribute[str], value: str) -> None:
+        if not all(c.isalnum() or c in "_-" for c in value) or len(value) > 64:
+            raise ValueError(f"tool name must be 1-64 characters of a-z, A-Z, 0-9, _ or -: {value!r}")
+
+
+ToolChoice: TypeAlias = Literal["auto", "none", "required"] | str | None
+"""``auto``, ``none``, ``required``, or a tool's name to force that tool; None omits the field."""

@@ -1,0 +1,648 @@
+"""Body readers, chosen by status and content type, and the chat-chunk layer they share.
+
+``choose_reader(status, content_type, ...)`` plays the part of h11's ``_body_framing``:
+
+* a 2xx ``text/event-stream`` body  -> ``SSEChatReader`` (``data:`` chunks, ``[DONE]``);
+* a 2xx JSON body                   -> ``JSONBodyReader`` (non-streaming answers, and servers
+  that ignore ``stream: true``);
+* a 2xx body of another or no type  -> ``SniffingReader`` (decides by the first byte);
+* any other status                  -> ``ErrorBodyReader`` (every error shape servers send).
+
+A reader's ``read(out)`` appends the events that the buffered bytes complete. It raises
+``LocalProtocolError`` for malformed input; the connection reports it as
+``RemoteProtocolError``. Readers hold no connection state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, Final, Protocol, final
+
+from ._errors import LocalProtocolError
+from ._events import (
+    ErrorSource,
+    Event,
+    Finished,
+    MessageComplete,
+    ReasoningDelta,
+    RefusalDelta,
+    ServerError,
+    StreamDone,
+    TextDelta,
+    ToolCall,
+    Truncated,
+)
+from ._messages import (
+    AssistantBlock,
+    AssistantMessage,
+    TextBlock,
+    ThinkingBlock,
+    ToolUseBlock,
+    ToolUseError,
+    Usage,
+)
+from ._sse import SSEDecoder, SSEMessage
+from ._toolcalls import ToolCallAssembler, _kind
+from ._util import snippet
+
+__all__ = [
+    "BodyReader",
+    "ErrorBodyReader",
+    "JSONBodyReader",
+    "ResponseAssembler",
+    "SSEChatReader",
+    "SniffingReader",
+    "choose_reader",
+    "server_error_from_body",
+]
+
+_TEXT: Final = 0
+_THINKING: Final = 1
+_ERROR_BODY_KEEP: Final = 64 * 1024
+
+
+class BodyReader(Protocol):
+    """What the connection needs of a body reader."""
+
+    @property
+    def finished(self) -> bool:
+        """True once ``MessageComplete`` has been produced."""
+
+    @property
+    def at_eof(self) -> bool:
+        """True once EOF has been fed and every byte before it consumed."""
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None: ...
+
+    def read(self, out: list[Event]) -> None: ...
+
+
+@final
+class _Choice:
+    __slots__ = ("finish_reason", "index", "refusal", "segments", "tools")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.segments: list[tuple[int, list[str]]] = []
+        self.refusal: list[str] = []
+        self.tools = ToolCallAssembler(index)
+        self.finish_reason: str | None = None
+
+
+@final
+class ResponseAssembler:
+    """The chunk layer: folds chat-completion chunks (or a whole completion) into events and,
+    at the end, the final messages. One per response."""
+
+    __slots__ = (
+        "_choices",
+        "_fold",
+        "done_received",
+        "error",
+        "model",
+        "response_id",
+        "status",
+        "usage",
+    )
+
+    def __init__(self, *, status: int, single_choice: bool) -> None:
+        self.status = status
+        self._fold = single_choice  # n=1 was asked for: every choice index is choice 0
+        self._choices: dict[int, _Choice] = {}
+        self.usage: Usage | None = None
+        self.model: str | None = None
+        self.response_id: str | None = None
+        self.error: ServerError | None = None
+        self.done_received = False
+
+    # ---- chunks ---------------------------------------------------------------------------
+
+    def chunk(self, obj: Any, out: list[Event], source: ErrorSource, raw: str, delta_key: str = "delta") -> None:
+        """Fold one parsed chunk (or a whole non-streaming completion when ``delta_key`` is
+        ``message``)."""
+        if type(obj) is not dict:
+            if type(obj) is list and obj and type(obj[0]) is dict and obj[0].get("error"):
+                self.report_error(error_from_json(obj[0]["error"], status=self.status, source=source, body=raw), out)
+                return
+            raise LocalProtocolError(f"expected a JSON object (a chat completion chunk), got {_kind(obj)}")
+        if self.model is None:
+            model = obj.get("model")
+            if type(model) is str:
+                self.model = model
+            response_id = obj.get("id")
+            if type(response_id) is str and response_id:
+                self.response_id = response_id
+        err = obj.get("error")
+        if err:
+            self.report_error(error_from_json(err, status=self.status, source=source, body=raw), out)
+        elif obj.get("object") == "error":
+            self.report_error(error_from_json(obj, status=self.status, source=source, body=raw), out)
+        choices = obj.get("choices")
+        if choices:
+            if type(choices) is not list:
+                raise LocalProtocolError(f"'choices' must be an array, not {_kind(choices)}")
+            for choice in choices:
+                self._choice(choice, out, delta_key)
+        usage = obj.get("usage")
+        if usage is None and "x_groq" in obj:
+            vendor = obj["x_groq"]
+            usage = vendor.get("usage") if type(vendor) is dict else None
+        if usage:
+            if type(usage) is not dict:
+                raise LocalProtocolError(f"'usage' must be an object, not {_kind(usage)}")
+            self.usage = Usage.from_json(usage)
+            out.append(self.usage)
+
+    def _choice(self, choice: Any, out: list[Event], delta_key: str) -> None:
+        if type(choice) is not dict:
+            raise LocalProtocolError(f"a 'choices' entry must be an object, not {_kind(choice)}")
+        index = choice.get("index", 0)
+        if self._fold or index is None:
+            index = 0
+        elif type(index) is not int:
+            raise LocalProtocolError(f"choices[].index must be an integer, not {_kind(index)}")
+        state = self._choices.get(index)
+        if state is None:
+            state = self._choices[index] = _Choice(index)
+        delta = choice.get(delta_key)
+        if delta is None and delta_key != "delta":
+            delta = choice.get("delta")
+        if delta:
+            if type(delta) is not dict:
+                raise LocalProtocolError(f"choices[].{delta_key} must be an object, not {_kind(delta)}")
+            content = delta.get("content")
+            if content:
+                if type(content) is not str:
+                    content = _content_text(content)
+                segments = state.segments
+                if segments and segments[-1][0] == _TEXT:
+                    segments[-1][1].append(content)
+                else:
+                    segments.append((_TEXT, [content]))
+                out.append(TextDelta(text=content, choice=index))
+                if len(delta) > 1:
+                    self._delta_rest(state, delta, out)
+            elif len(delta) > (1 if "content" in delta else 0):
+                self._delta_rest(state, delta, out)
+        reason = choice.get("finish_reason")
+        if reason:
+            state.finish_reason = reason if type(reason) is str else str(reason)
+
+    def _delta_rest(self, state: _Choice, delta: dict[str, Any], out: list[Event]) -> None:
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if reasoning:
+            if type(reasoning) is not str:
+                raise LocalProtocolError(f"delta reasoning must be a string, not {_kind(reasoning)}")
+            segments = state.segments
+            if segments and segments[-1][0] == _THINKING:
+                segments[-1][1].append(reasoning)
+            else:
+                segments.append((_THINKING, [reasoning]))
+            out.append(ReasoningDelta(text=reasoning, choice=state.index))
+        refusal = delta.get("refusal")
+        if refusal:
+            if type(refusal) is not str:
+                raise LocalProtocolError(f"delta.refusal must be a string, not {_kind(refusal)}")
+            state.refusal.append(refusal)
+            out.append(RefusalDelta(text=refusal, choice=state.index))
+        tool_calls = delta.get("tool_calls")
+        if tool_calls:
+            if type(tool_calls) is not list:
+                raise LocalProtocolError(f"delta.tool_calls must be an array, not {_kind(tool_calls)}")
+            add = state.tools.add
+            for entry in tool_calls:
+                add(entry, out.append)  # type: ignore[arg-type]
+
+    def report_error(self, error: ServerError, out: list[Event]) -> None:
+        """Record a server-reported error (the first one is kept) and emit it."""
+        if self.error is None:
+            self.error = error
+        out.append(error)
+
+    # ---- the end --------------------------------------------------------------------------
+
+    def finish(self, out: list[Event], *, truncation: str | None) -> None:
+        """Emit the closing events: ``Truncated`` when ``truncation`` says why, each choice's
+        assembled ``ToolCall``s and ``Finished``, and ``MessageComplete``."""
+        truncated = truncation is not None
+        if truncated:
+            out.append(Truncated(reason=truncation))
+        messages = []
+        for index in sorted(self._choices):
+            state = self._choices[index]
+            calls = state.tools.finish(response_id=self.response_id, truncated=truncated) if state.tools else []
+            out.extend(calls)
+            if state.finish_reason is not None:
+                out.append(Finished(reason=state.finish_reason, choice=index))
+            messages.append(self._message(state, calls))
+        if not messages:
+            messages.append(AssistantMessage(model=self.model, id=self.response_id, usage=self.usage))
+        out.append(
+            MessageComplete(
+                message=messages[0],
+                choices=tuple(messages),
+                done_received=self.done_received,
+                truncated=truncated,
+                error=self.error,
+            )
+        )
+
+    def unfinished(self) -> bool:
+        """No choice at all, or a choice without a finish reason."""
+        return not self._choices or any(c.finish_reason is None for c in self._choices.values())
+
+    def _message(self, state: _Choice, calls: list[ToolCall]) -> AssistantMessage:
+        blocks: list[AssistantBlock] = []
+        for kind, parts in state.segments:
+            text = "".join(parts)
+            blocks.append(TextBlock(text=text) if kind == _TEXT else ThinkingBlock(thinking=text))
+        for call in calls:
+            if call.error is None and call.input is not None:
+                blocks.append(ToolUseBlock(id=call.id, name=call.name, input=call.input, extra_content=call.extra_content))
+            else:
+                blocks.append(
+                    ToolUseError(
+                        id=call.id,
+                        name=call.name,
+                        arguments=call.arguments,
+                        error=call.error or "unusable tool call",
+                        extra_content=call.extra_content,
+                    )
+                )
+        return AssistantMessage(
+            content=tuple(blocks),
+            model=self.model,
+            id=self.response_id,
+            stop_reason=state.finish_reason,
+            usage=self.usage,
+            refusal="".join(state.refusal) or None,
+        )
+
+
+def _content_text(content: object) -> str:
+    """``content`` as a list of parts (some servers send ``[{"type": "text", "text": ...}]``)."""
+    if type(content) is list:
+        pieces = []
+        for part in content:
+            if type(part) is dict and type(part.get("text")) is str:
+                pieces.append(part["text"])
+            elif type(part) is str:
+                pieces.append(part)
+            else:
+                raise LocalProtocolError(f"a content part must be a text part, not {_kind(part)}")
+        return "".join(pieces)
+    raise LocalProtocolError(f"delta.content must be a string, not {_kind(content)}")
+
+
+# ---- errors ---------------------------------------------------------------------------------
+
+
+def _str_or_none(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    return value if type(value) is str else json.dumps(value)
+
+
+def error_from_json(err: Any, *, status: int | None, source: ErrorSource, body: str) -> ServerError:
+    """A ``ServerError`` from any JSON error shape: ``{"message", "type", "code", ...}``, a bare
+    string, or FastAPI's ``{"detail": ...}``."""
+    if type(err) is dict:
+        message = err.get("message")
+        if not message or type(message) is not str:
+            inner = err.get("error") or err.get("detail") or err.get("msg")
+            if type(inner) is str and inner:
+                message = inner
+            elif inner is not None:
+                message = json.dumps(inner, ensure_ascii=False)
+            else:
+                message = json.dumps(err, ensure_ascii=False)
+        code = err.get("code")
+        if code is not None and type(code) not in (int, str):
+            code = json.dumps(code)
+        kind = err.get("type") or err.get("status")
+        return ServerError(
+            message=message,
+            type=_str_or_none(kind),
+            code=code,
+            param=_str_or_none(err.get("param")),
+            status=status,
+            source=source,
+            body=body,
+        )
+    text = err if type(err) is str else json.dumps(err, ensure_ascii=False)
+    return ServerError(message=text, status=status, source=source, body=body)
+
+
+def server_error_from_body(status: int, body: bytes, *, cut: bool = False) -> ServerError:
+    """A ``ServerError`` for an HTTP error response, whatever its body: the JSON envelopes of
+    SERVERS.md §6 (nested, flat, string, Google's array, FastAPI's ``detail``), an SSE body
+    carrying an error event, or plain text and HTML."""
+    text = body.decode("utf-8", "replace")
+    shown = text if not cut else text + " [...]"
+    stripped = text.strip()
+    value: Any = None
+    if stripped[:1] in ("{", "["):
+        try:
+            value = json.loads(stripped)
+        except (ValueError, RecursionError):
+            value = None
+    elif stripped.startswith(("data:", "event:", "error:")):
+        decoder = SSEDecoder(max_event_size=len(body) + 64)
+        decoder.feed(body)
+        decoder.feed(b"\n\n")
+        for message in decoder.messages():
+            try:
+                value = json.loads(message.data)
+            except (ValueError, RecursionError):
+                continue
+            break
+    if type(value) is list and value and type(value[0]) is dict:
+        value = value[0]
+    if type(value) is dict:
+        err = value.get("error")
+        if type(err) is dict:
+            return error_from_json(err, status=status, source="http", body=shown)
+        if type(err) is str and err:
+            return ServerError(message=err, status=status, source="http", body=shown)
+        return error_from_json(value, status=status, source="http", body=shown)
+    message = stripped[:500] if stripped else f"HTTP {status} with an empty body"
+    return ServerError(message=message, status=status, source="http", body=shown)
+
+
+# ---- readers --------------------------------------------------------------------------------
+
+
+@final
+class SSEChatReader:
+    """``text/event-stream`` chat chunks. ``[DONE]`` completes the message; the rest of the
+    body is drained and ignored. EOF first completes it too, as truncated if a choice is
+    unfinished and no error came."""
+
+    __slots__ = ("_assembler", "_decoder", "finished")
+
+    def __init__(self, assembler: ResponseAssembler, *, max_event_size: int) -> None:
+        self._assembler = assembler
+        self._decoder = SSEDecoder(max_event_size=max_event_size)
+        self.finished = False
+
+    @property
+    def at_eof(self) -> bool:
+        return self._decoder.eof and self.finished
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        self._decoder.feed(data)
+
+    def read(self, out: list[Event]) -> None:
+        messages = self._decoder.messages()
+        if self.finished:
+            return  # draining after the message completed
+        if messages:
+            handle = self._handle
+            for message in messages:
+                handle(message, out)
+                if self.finished:
+                    return
+        if self._decoder.eof:
+            asm = self._assembler
+            truncation = None
+            if not asm.done_received and asm.error is None and asm.unfinished():
+                pending = self._decoder.pending_bytes
+                truncation = "the stream ended without [DONE] and before every choice finished"
+                if pending:
+                    truncation += f"; {pending} bytes of an incomplete event were discarded"
+            asm.finish(out, truncation=truncation)
+            self.finished = True
+
+    def _handle(self, message: SSEMessage, out: list[Event]) -> None:
+        data = message.data
+        asm = self._assembler
+        if message.extension is not None or message.event == "error":
+            self._error_event(message, out)
+            return
+        if data[:1] != "{":
+            stripped = data.strip()
+            if not stripped:
+                return  # empty data: a keep-alive
+            if stripped.startswith("[DONE]"):
+                asm.done_received = True
+                out.append(StreamDone())
+                asm.finish(out, truncation=None)
+                self.finished = True
+                return
+        try:
+            obj = json.loads(data)
+        except ValueError as exc:
+            raise _json_error("invalid JSON in an SSE data event", exc, data, message) from None
+        except RecursionError:
+            raise LocalProtocolError(
+                "JSON nested too deeply in an SSE data event", offset=message.offset, line=message.line
+            ) from None
+        try:
+            asm.chunk(obj, out, "data_event", data)
+        except LocalProtocolError as exc:
+            if exc.offset is None:
+                exc.offset, exc.line, exc.snippet = message.offset, message.line, snippet(data)
+            raise
+
+    def _error_event(self, message: SSEMessage, out: list[Event]) -> None:
+        data = message.data
+        asm = self._assembler
+        try:
+            value: Any = json.loads(data) if data.strip() else None
+        except (ValueError, RecursionError):
+            value = None
+        if message.extension == "raw_line":
+            # A JSON line without a field name: an error object (Ollama writes one raw), or a
+            # server that is not speaking SSE at all.
+            if type(value) is dict and (value.get("error") or value.get("object") == "error"):
+                err = value["error"] if value.get("error") else value
+                asm.report_error(error_from_json(err, status=asm.status, source="data_event", body=data), out)
+                return
+            raise LocalProtocolError(
+                "a JSON line without a 'data:' field in an event stream",
+                offset=message.offset,
+                line=message.line,
+                snippet=snippet(data),
+                hint="the server may be sending NDJSON; point base_url at its OpenAI-compatible /v1 API",
+            )
+        source: ErrorSource = "sse_error_field" if message.extension == "error_field" else "data_event"
+        if type(value) is dict:
+            err = value.get("error") if value.get("error") else value
+            asm.report_error(error_from_json(err, status=asm.status, source=source, body=data), out)
+        else:
+            text = data.strip() or "the server sent an error event without details"
+            asm.report_error(ServerError(message=text, status=asm.status, source=source, body=data), out)
+
+
+@final
+class JSONBodyReader:
+    """A whole JSON body: a non-streaming completion (``choices[].message``), or an error
+    object sent with a 2xx status. Parsed at EOF."""
+
+    __slots__ = ("_assembler", "_body", "_eof", "_max", "finished")
+
+    def __init__(self, assembler: ResponseAssembler, *, max_body_size: int) -> None:
+        self._assembler = assembler
+        self._body = bytearray()
+        self._max = max_body_size
+        self._eof = False
+        self.finished = False
+
+    @property
+    def at_eof(self) -> bool:
+        return self._eof and self.finished
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if not data:
+            self._eof = True
+            return
+        self._body += data
+        if len(self._body) > self._max:
+            raise LocalProtocolError(
+                f"JSON response body exceeds max_body_size ({self._max} bytes)",
+                offset=self._max,
+                hint="raise Config.max_body_size if the server really sends bodies this large",
+            )
+
+    def read(self, out: list[Event]) -> None:
+        if not self._eof or self.finished:
+            return
+        body = bytes(self._body)
+        self._body = bytearray()
+        if not body.strip():
+            raise LocalProtocolError("the JSON response body is empty", offset=0)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise LocalProtocolError(
+                f"the JSON response body is not UTF-8: {exc.reason}", offset=exc.start, snippet=snippet(body, exc.start)
+            ) from None
+        try:
+            obj = json.loads(text)
+        except ValueError as exc:
+            raise _json_error("invalid JSON response body", exc, text, None) from None
+        except RecursionError:
+            raise LocalProtocolError("JSON nested too deeply in the response body", offset=0) from None
+        asm = self._assembler
+        if type(obj) is dict and "choices" not in obj and not obj.get("error") and obj.get("object") != "error":
+            raise LocalProtocolError(
+                "the JSON response body is not a chat completion (no 'choices')", offset=0, snippet=snippet(text)
+            )
+        asm.chunk(obj, out, "http", text, delta_key="message")
+        asm.finish(out, truncation=None)
+        self.finished = True
+
+
+@final
+class ErrorBodyReader:
+    """The body of a non-2xx response, in any of the shapes servers use; it becomes a
+    ``ServerError`` followed by an empty ``MessageComplete``. Never raises for its content."""
+
+    __slots__ = ("_assembler", "_body", "_cut", "_eof", "finished")
+
+    def __init__(self, assembler: ResponseAssembler) -> None:
+        self._assembler = assembler
+        self._body = bytearray()
+        self._cut = False
+        self._eof = False
+        self.finished = False
+
+    @property
+    def at_eof(self) -> bool:
+        return self._eof and self.finished
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if not data:
+            self._eof = True
+            return
+        room = _ERROR_BODY_KEEP - len(self._body)
+        if room > 0:
+            self._body += data[:room]
+        if len(data) > room:
+            self._cut = True  # the rest of a huge error page is drained, not kept
+
+    def read(self, out: list[Event]) -> None:
+        if not self._eof or self.finished:
+            return
+        asm = self._assembler
+        asm.report_error(server_error_from_body(asm.status, bytes(self._body), cut=self._cut), out)
+        asm.finish(out, truncation=None)
+        self.finished = True
+
+
+@final
+class SniffingReader:
+    """A 2xx body whose content type says neither SSE nor JSON: the first non-blank byte
+    decides (``{`` or ``[`` means JSON, anything else SSE)."""
+
+    __slots__ = ("_factory", "_held", "_inner")
+
+    def __init__(self, sse: Callable[[], BodyReader], json_body: Callable[[], BodyReader]) -> None:
+        self._factory = (sse, json_body)
+        self._held = bytearray()
+        self._inner: BodyReader | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self._inner is not None and self._inner.finished
+
+    @property
+    def at_eof(self) -> bool:
+        return self._inner is not None and self._inner.at_eof
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if self._inner is not None:
+            self._inner.feed(data)
+            return
+        if data:
+            self._held += data
+            head = self._held.lstrip(b" \t\r\n\xef\xbb\xbf")
+            if not head:
+                return
+            chosen = self._factory[1] if head[:1] in (b"{", b"[") else self._factory[0]
+        else:
+            chosen = self._factory[0]  # empty body: let the SSE reader report the truncation
+        inner = self._inner = chosen()
+        if self._held:
+            inner.feed(bytes(self._held))
+            self._held = bytearray()
+        if not data:
+            inner.feed(b"")
+
+    def read(self, out: list[Event]) -> None:
+        if self._inner is not None:
+            self._inner.read(out)
+
+
+def choose_reader(status: int, content_type: str, *, config_event_size: int, config_body_size: int, single_choice: bool) -> BodyReader:
+    """The body reader for a response head."""
+    assembler = ResponseAssembler(status=status, single_choice=single_choice)
+    if not 200 <= status < 300:
+        return ErrorBodyReader(assembler)
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "text/event-stream":
+        return SSEChatReader(assembler, max_event_size=config_event_size)
+    if media == "application/json" or media.endswith("+json"):
+        return JSONBodyReader(assembler, max_body_size=config_body_size)
+    return SniffingReader(
+        lambda: SSEChatReader(assembler, max_event_size=config_event_size),
+        lambda: JSONBodyReader(assembler, max_body_size=config_body_size),
+    )
+
+
+def _json_error(what: str, exc: ValueError, text: str, message: SSEMessage | None) -> LocalProtocolError:
+    pos = getattr(exc, "pos", 0)
+    lineno = getattr(exc, "lineno", 1)
+    reason = getattr(exc, "msg", str(exc))
+    start = max(0, pos - 30)
+    if message is not None:
+        return LocalProtocolError(
+            f"{what}: {reason} (char {pos} of the event data)",
+            offset=message.offset,
+            line=message.line + lineno - 1,
+            snippet=snippet(text, start, 80),
+        )
+    return LocalProtocolError(
+        f"{what}: {reason} (char {pos})", offset=len(text[:pos].encode("utf-8")), line=lineno, snippet=snippet(text, start, 80)
+    )

@@ -1,0 +1,306 @@
+"""A WHATWG event-stream decoder (HTML §9.2.5-9.2.6): bytes in, dispatched messages out.
+
+* UTF-8; one leading BOM is stripped, even when it arrives split across reads.
+* CR, LF and CRLF all end a line, including a CRLF split across two reads.
+* ``:`` lines are comments. A field is ``name[:[ ]value]``. ``data`` lines join with ``\\n``.
+* A blank line dispatches only if a ``data`` line was seen; ``event``/``id``/``retry``-only
+  blocks dispatch nothing. At EOF a partial line and an undispatched event are discarded.
+* Results never depend on how the bytes were split into reads.
+
+Lines are found at the byte level (UTF-8 never puts ``\\r`` or ``\\n`` inside a multi-byte
+sequence), so a character split across reads is decoded whole. The buffer is searched only
+where new bytes arrived, and an incomplete event larger than ``max_event_size`` is rejected.
+
+Two non-standard lines are surfaced instead of dropped, because servers really send them:
+an ``error:`` field (llama.cpp before September 2025) and a raw JSON line with no field name.
+This module does not parse JSON or know chat shapes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final, Literal, NamedTuple, final
+
+from ._errors import LocalProtocolError
+from ._util import snippet
+
+__all__ = ["SSEDecoder", "SSEMessage", "encode_sse"]
+
+_BOM: Final = b"\xef\xbb\xbf"
+_LINE_RE: Final = re.compile(rb"([^\r\n]*)(\r\n|\r|\n)")
+
+
+class SSEMessage(NamedTuple):
+    """One dispatched event (or a surfaced non-standard line, when ``extension`` is set)."""
+
+    event: str
+    """The event type; ``message`` when no ``event:`` field was given."""
+    data: str
+    """The data lines joined with ``\\n``."""
+    id: str
+    """The last event id seen so far (it persists across events)."""
+    retry: int | None
+    """The last valid ``retry`` value seen so far."""
+    offset: int
+    """Byte offset, in the body, of the event's first line."""
+    line: int
+    """Line number (1-based) of the event's first line."""
+    extension: Literal["error_field", "raw_line"] | None = None
+    """``error_field``: a non-standard ``error:`` line; ``data`` holds its value.
+    ``raw_line``: a line that looks like JSON but has no field name; ``data`` holds the line."""
+
+
+@final
+class SSEDecoder:
+    """Incremental decoder. ``feed(data)`` buffers; ``feed(b"")`` marks EOF; ``messages()``
+    returns every message that the buffered bytes complete."""
+
+    __slots__ = (
+        "_buf",
+        "_data",
+        "_eof",
+        "_event",
+        "_event_line",
+        "_event_offset",
+        "_event_size",
+        "_last_id",
+        "_line_no",
+        "_max_event_size",
+        "_mode_cr",
+        "_base",
+        "_retry",
+        "_scanned",
+        "_skip_lf",
+        "_started",
+        "_start",
+    )
+
+    def __init__(self, *, max_event_size: int) -> None:
+        self._max_event_size = max_event_size
+        self._buf = bytearray()
+        self._start = 0  # first unprocessed byte in _buf
+        self._scanned = 0  # bytes of _buf already searched for a line ending
+        self._base = 0  # absolute body offset of _buf[0]
+        self._line_no = 1  # line number of the line starting at _start
+        self._started = False  # BOM handled
+        self._mode_cr = False  # a CR has been seen: use the general line splitter
+        self._skip_lf = False  # the last line ended with CR: drop an LF that follows
+        self._eof = False
+        self._data: list[bytes] = []
+        self._event = ""
+        self._event_size = 0
+        self._event_offset = -1
+        self._event_line = 0
+        self._last_id = ""
+        self._retry: int | None = None
+
+    @property
+    def eof(self) -> bool:
+        return self._eof
+
+    @property
+    def offset(self) -> int:
+        """Bytes consumed so far (the absolute offset of the first unprocessed byte)."""
+        return self._base + self._start
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes received but not yet part of a dispatched message (a partial event)."""
+        return len(self._buf) - self._start + self._event_size
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if self._eof:
+            if data:
+                raise LocalProtocolError("received data after EOF")
+            return
+        if not data:
+            self._eof = True
+            return
+        if not self._mode_cr and b"\r" in data:
+            self._mode_cr = True
+        self._buf += data
+
+    def messages(self) -> list[SSEMessage]:
+        """Every message completed by the bytes fed so far, in order (often none)."""
+        buf = self._buf
+        if not self._started:
+            if len(buf) < 3 and _BOM.startswith(buf) and not self._eof:
+                return []
+            self._started = True
+            if buf.startswith(_BOM):
+                self._start = self._scanned = 3
+                self._base = 0
+        if self._skip_lf and self._start < len(buf):
+            self._skip_lf = False
+            if buf[self._start] == 10:
+                self._start += 1
+        start = self._start
+        scan_from = max(self._scanned, start)
+        if self._mode_cr:
+            end = max(buf.rfind(b"\n", scan_from), buf.rfind(b"\r", scan_from))
+        else:
+            end = buf.rfind(b"\n", scan_from)
+        self._scanned = len(buf)
+        if end < 0:
+            self._check_size()
+            if self._eof:
+                self._discard_tail()
+            return []
+        out: list[SSEMessage] = []
+        if self._mode_cr:
+            if buf[end] == 13:
+                self._skip_lf = True
+            self._lines_cr(bytes(buf[start : end + 1]), out)
+        else:
+            self._lines_lf(bytes(buf[start:end]), out)
+        self._start = end + 1
+        if self._start > 65536 and self._start * 2 > len(buf):
+            # Compact: drop consumed bytes once they dominate the buffer.
+            del buf[: self._start]
+            self._base += self._start
+            self._scanned -= self._start
+            self._start = 0
+        self._check_size()
+        if self._eof:
+            self._discard_tail()
+        return out
+
+    # ---- internals ------------------------------------------------------------------------
+
+    def _discard_tail(self) -> None:
+        """EOF: a partial last line and an undispatched event are dropped (as the spec says)."""
+        self._start = len(self._buf)
+        self._data = []
+        self._event = ""
+        self._event_size = 0
+        self._event_offset = -1
+
+    def _check_size(self) -> None:
+        pending = len(self._buf) - self._start + self._event_size
+        if pending > self._max_event_size:
+            offset = self._event_offset if self._event_offset >= 0 else self._base + self._start
+            line = self._event_line if self._event_offset >= 0 else self._line_no
+            raise LocalProtocolError(
+                f"incomplete SSE event exceeds max_event_size ({self._max_event_size} bytes)",
+                offset=offset,
+                line=line,
+                snippet=snippet(self._buf, self._start, 60),
+                hint="raise Config.max_event_size if the server really sends events this large",
+            )
+
+    def _lines_lf(self, chunk: bytes, out: list[SSEMessage]) -> None:
+        pos = self._base + self._start
+        line_no = self._line_no
+        data = self._data
+        for line in chunk.split(b"\n"):
+            if line:
+                if line.startswith(b"data:"):
+                    if self._event_offset < 0:
+                        self._event_offset = pos
+                        self._event_line = line_no
+                    value = line[6:] if line.startswith(b"data: ") else line[5:]
+                    data.append(value)
+                    self._event_size += len(value) + 1
+                    if self._event_size > self._max_event_size:
+                        self._check_size()
+                elif line[0] != 58:  # not a ":" comment
+                    self._field(line, pos, line_no, out)
+            elif data:
+                out.append(self._dispatch())
+                data = self._data
+            else:
+                self._event = ""
+                self._event_offset = -1
+            pos += len(line) + 1
+            line_no += 1
+        self._line_no = line_no
+
+    def _lines_cr(self, chunk: bytes, out: list[SSEMessage]) -> None:
+        pos = self._base + self._start
+        line_no = self._line_no
+        for match in _LINE_RE.finditer(chunk):
+            line = match.group(1)
+            if line:
+                if line[0] != 58:
+                    self._field(line, pos, line_no, out)
+            elif self._data:
+                out.append(self._dispatch())
+            else:
+                self._event = ""
+                self._event_offset = -1
+            pos += match.end() - match.start()
+            line_no += 1
+        self._line_no = line_no
+
+    def _field(self, line: bytes, pos: int, line_no: int, out: list[SSEMessage]) -> None:
+        colon = line.find(b":")
+        if colon < 0:
+            name, value = line, b""
+        else:
+            name = line[:colon]
+            value = line[colon + 2 :] if line[colon + 1 : colon + 2] == b" " else line[colon + 1 :]
+        if self._event_offset < 0:
+            self._event_offset = pos
+            self._event_line = line_no
+        if name == b"data":
+            self._data.append(value)
+            self._event_size += len(value) + 1
+            if self._event_size > self._max_event_size:
+                self._check_size()
+        elif name == b"event":
+            self._event = value.decode("utf-8", "replace")
+        elif name == b"id":
+            if b"\0" not in value:
+                self._last_id = value.decode("utf-8", "replace")
+        elif name == b"retry":
+            if value and value.isdigit():
+                self._retry = int(value)
+        elif name == b"error":
+            out.append(
+                SSEMessage(
+                    "error", value.decode("utf-8", "replace"), self._last_id, self._retry,
+                    pos, line_no, "error_field",
+                )
+            )
+        elif line[:1] in (b"{", b"["):
+            out.append(
+                SSEMessage(
+                    "message", line.decode("utf-8", "replace"), self._last_id, self._retry,
+                    pos, line_no, "raw_line",
+                )
+            )
+        # Any other field is ignored, as the spec says.
+
+    def _dispatch(self) -> SSEMessage:
+        data = self._data
+        raw = data[0] if len(data) == 1 else b"\n".join(data)
+        message = SSEMessage(
+            self._event or "message",
+            raw.decode("utf-8", "replace"),
+            self._last_id,
+            self._retry,
+            self._event_offset,
+            self._event_line,
+        )
+        self._data = []
+        self._event = ""
+        self._event_size = 0
+        self._event_offset = -1
+        return message
+
+
+def encode_sse(data: str, *, event: str | None = None, id: str | None = None, retry: int | None = None) -> bytes:
+    """One event in canonical framing (``data`` split on line breaks into ``data:`` lines)."""
+    if event is not None and ("\n" in event or "\r" in event):
+        raise ValueError("an event type cannot contain a line break")
+    if id is not None and ("\n" in id or "\r" in id or "\0" in id):
+        raise ValueError("an event id cannot contain a line break or NUL")
+    lines = []
+    if event is not None:
+        lines.append(f"event: {event}")
+    if id is not None:
+        lines.append(f"id: {id}")
+    if retry is not None:
+        lines.append(f"retry: {int(retry)}")
+    lines.extend(f"data: {piece}" for piece in re.split(r"\r\n|\r|\n", data))
+    return ("\n".join(lines) + "\n\n").encode("utf-8")

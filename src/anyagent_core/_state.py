@@ -1,0 +1,120 @@
+"""Every state transition of a ``Connection`` lives here, as data.
+
+Theory of operation
+-------------------
+A connection carries one request/response exchange at a time, like an HTTP/1.1 connection
+under h11. It tracks two sides: the CLIENT (us: the request) and the SERVER (them: the response).
+
+* ``SEND_REQUEST`` (``Connection.send``) moves CLIENT IDLE -> DONE and SERVER IDLE ->
+  SEND_RESPONSE: the request has been handed out and we wait for the response head.
+* ``RESPONSE_HEAD`` (``receive_head``) moves SERVER SEND_RESPONSE -> SEND_BODY; the status and
+  content type chose the body reader.
+* ``MESSAGE_COMPLETE`` (the reader delivered ``MessageComplete``) moves SEND_BODY -> MESSAGE_DONE.
+  The rest of the body is still drained, so a keep-alive connection can be reused.
+* ``END_OF_BODY`` (EOF reached after the message) moves MESSAGE_DONE -> DONE.
+* ``START_NEXT_CYCLE`` moves both sides from DONE back to IDLE.
+
+Anything else is a misuse: the side named goes to ``ERROR`` and ``LocalProtocolError`` is
+raised. ``ERROR`` is sticky. This file does not know about bytes, JSON or SSE.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final, final
+
+from ._errors import LocalProtocolError
+
+__all__ = [
+    "EVENT_TRIGGERED_TRANSITIONS",
+    "INPUT_SIDES",
+    "ConnectionState",
+    "Input",
+    "Side",
+    "State",
+]
+
+
+class Side(enum.Enum):
+    CLIENT = "CLIENT"
+    SERVER = "SERVER"
+
+    def __repr__(self) -> str:
+        return self.value
+
+
+class State(enum.Enum):
+    IDLE = "IDLE"
+    SEND_RESPONSE = "SEND_RESPONSE"
+    SEND_BODY = "SEND_BODY"
+    MESSAGE_DONE = "MESSAGE_DONE"
+    DONE = "DONE"
+    ERROR = "ERROR"
+
+    def __repr__(self) -> str:
+        return self.value
+
+
+class Input(enum.Enum):
+    SEND_REQUEST = "SEND_REQUEST"
+    RESPONSE_HEAD = "RESPONSE_HEAD"
+    MESSAGE_COMPLETE = "MESSAGE_COMPLETE"
+    END_OF_BODY = "END_OF_BODY"
+    START_NEXT_CYCLE = "START_NEXT_CYCLE"
+
+    def __repr__(self) -> str:
+        return self.value
+
+
+#: EVENT_TRIGGERED_TRANSITIONS[side][state][input] -> new state.
+EVENT_TRIGGERED_TRANSITIONS: Final[dict[Side, dict[State, dict[Input, State]]]] = {
+    Side.CLIENT: {
+        State.IDLE: {Input.SEND_REQUEST: State.DONE},
+        State.DONE: {Input.START_NEXT_CYCLE: State.IDLE},
+        State.ERROR: {},
+    },
+    Side.SERVER: {
+        State.IDLE: {Input.SEND_REQUEST: State.SEND_RESPONSE},
+        State.SEND_RESPONSE: {Input.RESPONSE_HEAD: State.SEND_BODY},
+        State.SEND_BODY: {Input.MESSAGE_COMPLETE: State.MESSAGE_DONE},
+        State.MESSAGE_DONE: {Input.END_OF_BODY: State.DONE},
+        State.DONE: {Input.START_NEXT_CYCLE: State.IDLE},
+        State.ERROR: {},
+    },
+}
+
+#: Which sides an input moves. Every side listed must accept it, or nothing moves.
+INPUT_SIDES: Final[dict[Input, tuple[Side, ...]]] = {
+    Input.SEND_REQUEST: (Side.CLIENT, Side.SERVER),
+    Input.RESPONSE_HEAD: (Side.SERVER,),
+    Input.MESSAGE_COMPLETE: (Side.SERVER,),
+    Input.END_OF_BODY: (Side.SERVER,),
+    Input.START_NEXT_CYCLE: (Side.CLIENT, Side.SERVER),
+}
+
+
+@final
+class ConnectionState:
+    """The two sides' states and the table-driven transitions between them."""
+
+    __slots__ = ("states",)
+
+    def __init__(self) -> None:
+        self.states: dict[Side, State] = {Side.CLIENT: State.IDLE, Side.SERVER: State.IDLE}
+
+    def process_input(self, inp: Input) -> None:
+        """Apply ``inp`` to every side it concerns, or raise and put the first refusing side in ERROR."""
+        moves: list[tuple[Side, State]] = []
+        for side in INPUT_SIDES[inp]:
+            state = self.states[side]
+            new_state = EVENT_TRIGGERED_TRANSITIONS[side][state].get(inp)
+            if new_state is None:
+                self.states[side] = State.ERROR
+                raise LocalProtocolError(f"can't handle {inp.value} when the {side.value} side is in state {state.value}")
+            moves.append((side, new_state))
+        for side, new_state in moves:
+            self.states[side] = new_state
+
+    def process_error(self, side: Side) -> None:
+        """Something failed on ``side``: it goes to ERROR for good."""
+        self.states[side] = State.ERROR

@@ -1,0 +1,197 @@
+"""Assembling streamed tool calls, by the fold rules of the conformance corpus (§5).
+
+* An entry with an integer ``index`` merges into the call at that index, even when two entries
+  of one delta share an index (vLLM with Kimi K2 speculative decoding).
+* An entry with a missing or ``null`` index (Gemini, old Ollama, some proxies) opens a new call
+  if it brings a new id or a name; otherwise it continues the most recent call.
+* ``id``: the first non-empty value wins; repeats are no-ops; ``""`` means "no id".
+* ``name``: a fragment equal to the name so far is a restatement (Fireworks, NIM); a different
+  one is appended (names split across chunks); ``""`` is ignored (LM Studio).
+* ``arguments`` fragments are concatenated verbatim. An object (some servers send one) is
+  serialised. A whole call in one delta is normal.
+* ``type`` may be missing (defaults to ``function``) or repeated.
+
+When the response ends, each call is checked: its arguments must parse to a JSON object (an
+empty string counts as ``{}``, for parameterless tools). A call that fails, has no name, or was
+cut off by a truncated stream is reported with an ``error`` and must not be run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, final
+
+from ._errors import LocalProtocolError
+from ._events import ToolCall, ToolCallDelta
+from ._json import JSONObject, freeze_object
+
+__all__ = ["ToolCallAssembler"]
+
+
+@final
+class _Call:
+    __slots__ = ("arguments", "extra_content", "id", "index", "name", "type")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.id: str | None = None
+        self.type = "function"
+        self.name = ""
+        self.arguments: list[str] = []
+        self.extra_content: dict[str, Any] | None = None
+
+
+@final
+class ToolCallAssembler:
+    """Folds the ``tool_calls`` entries of one choice's deltas into whole calls."""
+
+    __slots__ = ("_calls", "_choice", "_last")
+
+    def __init__(self, choice: int) -> None:
+        self._choice = choice
+        self._calls: dict[int, _Call] = {}
+        self._last: _Call | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self._calls)
+
+    def add(self, entry: object, emit: Callable[[object], None]) -> None:
+        """Fold one ``tool_calls`` entry and emit a ``ToolCallDelta`` for it."""
+        if type(entry) is not dict:
+            raise LocalProtocolError(f"a tool_calls entry must be a JSON object, not {_kind(entry)}")
+        function = entry.get("function")
+        if function is None:
+            function = {}
+        elif type(function) is not dict:
+            raise LocalProtocolError(f"tool_calls[].function must be a JSON object, not {_kind(function)}")
+        call_id = entry.get("id")
+        if call_id is not None and type(call_id) is not str:
+            call_id = str(call_id)  # LM Studio and others have sent numeric ids
+        name = function.get("name") or ""
+        if type(name) is not str:
+            raise LocalProtocolError(f"tool_calls[].function.name must be a string, not {_kind(name)}")
+
+        index = entry.get("index")
+        if type(index) is int:
+            call = self._calls.get(index)
+            if call is None:
+                call = self._calls[index] = _Call(index)
+        elif index is None:
+            call = self._unindexed(call_id or None, name)
+        else:
+            raise LocalProtocolError(f"tool_calls[].index must be an integer or null, not {_kind(index)}")
+        self._last = call
+
+        if call_id and call.id is None:
+            call.id = call_id
+        if name and name != call.name:
+            call.name += name
+        kind = entry.get("type")
+        if kind and type(kind) is str:
+            call.type = kind
+        arguments = function.get("arguments")
+        if arguments is None:
+            arguments = ""
+        elif type(arguments) is not str:
+            if type(arguments) is not dict:
+                raise LocalProtocolError(
+                    f"tool_calls[].function.arguments must be a string or an object, not {_kind(arguments)}"
+                )
+            arguments = json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
+        if arguments:
+            call.arguments.append(arguments)
+        extra = entry.get("extra_content")
+        if type(extra) is dict:
+            call.extra_content = extra
+        emit(ToolCallDelta(index=call.index, id=call.id, name=call.name, arguments=arguments, choice=self._choice))
+
+    def _unindexed(self, call_id: str | None, name: str) -> _Call:
+        last = self._last
+        if last is None:
+            opens = True
+        elif call_id is not None:
+            if call_id == last.id:
+                return last
+            for call in self._calls.values():
+                if call.id == call_id:
+                    return call
+            # A new id opens a new call, unless the last call was opened by a bare name.
+            opens = last.id is not None or bool(last.arguments) or bool(name and last.name)
+        elif name:
+            if name == last.name and not _is_complete_json(last.arguments):
+                # The name restated on every fragment of a call still being streamed.
+                opens = False
+            else:
+                opens = bool(last.name) or bool(last.arguments)
+        else:
+            opens = False
+        if not opens:
+            assert last is not None
+            return last
+        index = max(self._calls) + 1 if self._calls else 0
+        call = self._calls[index] = _Call(index)
+        return call
+
+    def finish(self, *, response_id: str | None, truncated: bool) -> list[ToolCall]:
+        """The assembled calls in index order, each checked."""
+        result = []
+        for index in sorted(self._calls):
+            call = self._calls[index]
+            arguments = "".join(call.arguments)
+            parsed: JSONObject | None = None
+            error: str | None = None
+            if truncated:
+                error = "the response was cut off before this tool call was complete"
+            elif not call.name:
+                error = "the tool call has no function name"
+            else:
+                try:
+                    value = json.loads(arguments) if arguments.strip() else {}
+                except ValueError as exc:
+                    error = f"the arguments are not valid JSON: {exc}"
+                else:
+                    if type(value) is dict:
+                        parsed = freeze_object(value)
+                    else:
+                        error = f"the arguments must be a JSON object, not {_kind(value)}"
+            synthesized = call.id is None
+            if call.id is not None:
+                call_id = call.id
+            elif response_id:
+                call_id = f"call_{response_id}_{self._choice}_{index}"
+            else:
+                call_id = f"call_{self._choice}_{index}"
+            result.append(
+                ToolCall(
+                    index=index,
+                    id=call_id,
+                    name=call.name,
+                    arguments=arguments,
+                    input=parsed,
+                    error=error,
+                    type=call.type,
+                    id_synthesized=synthesized,
+                    extra_content=None if call.extra_content is None else freeze_object(call.extra_content),
+                    choice=self._choice,
+                )
+            )
+        return result
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _is_complete_json(fragments: list[str]) -> bool:
+    if not fragments:
+        return False
+    try:
+        json.loads("".join(fragments))
+    except ValueError:
+        return False
+    return True

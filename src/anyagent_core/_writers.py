@@ -1,0 +1,318 @@
+"""Conversation + options -> request bytes, and back.
+
+``write_request`` builds ``POST {base_url}/chat/completions`` with a deterministic JSON body
+(fixed key order, compact separators, UTF-8 kept as is). ``parse_request_body`` reads such a
+body back into a ``StartTurn``, so recordings can be inspected and the writer round-trip tested.
+
+Wire mapping:
+
+* ``system_prompt`` -> a leading ``{"role": "system"}`` message.
+* ``UserMessage``: ``ToolResultBlock``s become ``role: tool`` messages first (they must follow the
+  assistant's calls); the remaining text and image blocks become one ``role: user`` message,
+  a plain string when it is a single text block. Images in a tool result are sent in a user
+  message after the tool messages, since most servers accept only text in ``role: tool``.
+* ``AssistantMessage``: text -> ``content`` (null when there is none), tool calls ->
+  ``tool_calls`` (raw arguments for ``ToolUseError``), reasoning -> ``reasoning_content`` only
+  when ``Config.send_reasoning``, a refusal -> ``refusal``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ._config import Config, Endpoint
+from ._errors import LocalProtocolError
+from ._events import Request, StartTurn
+from ._json import thaw_json
+from ._messages import (
+    AssistantBlock,
+    AssistantMessage,
+    ImageBlock,
+    Message,
+    TextBlock,
+    ThinkingBlock,
+    ToolResultBlock,
+    ToolSpec,
+    ToolUseBlock,
+    ToolUseError,
+    UserBlock,
+    UserMessage,
+)
+
+__all__ = ["parse_request_body", "request_payload", "write_request"]
+
+
+def write_request(turn: StartTurn, endpoint: Endpoint, config: Config) -> Request:
+    """The HTTP request for one chat-completions call."""
+    body = json.dumps(request_payload(turn, config), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    headers: list[tuple[str, str]] = [
+        ("Content-Type", "application/json"),
+        ("Accept", "text/event-stream" if turn.stream else "application/json"),
+    ]
+    if endpoint.api_key:
+        headers.append(("Authorization", f"Bearer {endpoint.api_key}"))
+    if config.user_agent:
+        headers.append(("User-Agent", config.user_agent))
+    if endpoint.headers:
+        # The endpoint's own headers win (``api-key`` for Azure, a gateway's auth header, ...).
+        replaced = {name.lower() for name, _ in endpoint.headers}
+        headers = [h for h in headers if h[0].lower() not in replaced]
+        headers.extend(endpoint.headers)
+    return Request(method="POST", url=endpoint.base_url + config.chat_path, headers=tuple(headers), body=body)
+
+
+def request_payload(turn: StartTurn, config: Config) -> dict[str, Any]:
+    """The request body as a dict, in wire key order."""
+    payload: dict[str, Any] = {"model": turn.model, "messages": _messages(turn, config)}
+    if turn.stream:
+        payload["stream"] = True
+        if turn.include_usage:
+            payload["stream_options"] = {"include_usage": True}
+    else:
+        payload["stream"] = False
+    if turn.tools:
+        payload["tools"] = [_tool(tool) for tool in turn.tools]
+    if turn.tool_choice is not None:
+        if turn.tool_choice in ("auto", "none", "required"):
+            payload["tool_choice"] = turn.tool_choice
+        else:
+            payload["tool_choice"] = {"type": "function", "function": {"name": turn.tool_choice}}
+    if turn.parallel_tool_calls is not None:
+        payload["parallel_tool_calls"] = turn.parallel_tool_calls
+    for key, value in (
+        ("temperature", turn.temperature),
+        ("top_p", turn.top_p),
+        ("presence_penalty", turn.presence_penalty),
+        ("frequency_penalty", turn.frequency_penalty),
+        (config.max_tokens_field, turn.max_tokens),
+        ("seed", turn.seed),
+        ("n", turn.n),
+    ):
+        if value is not None:
+            payload[key] = value
+    if turn.stop:
+        payload["stop"] = list(turn.stop)
+    if turn.response_format is not None:
+        payload["response_format"] = thaw_json(turn.response_format)
+    for key, value in turn.extra_body.items():
+        payload[key] = thaw_json(value)
+    return payload
+
+
+def _tool(tool: ToolSpec) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name}
+    if tool.description:
+        function["description"] = tool.description
+    function["parameters"] = thaw_json(tool.parameters)
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return {"type": "function", "function": function}
+
+
+def _messages(turn: StartTurn, config: Config) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if turn.system_prompt is not None:
+        out.append({"role": "system", "content": turn.system_prompt})
+    for message in turn.messages:
+        if type(message) is UserMessage:
+            _user(message, out)
+        else:
+            out.append(_assistant(message, config))  # type: ignore[arg-type]
+    return out
+
+
+def _image_part(block: ImageBlock) -> dict[str, Any]:
+    image: dict[str, Any] = {"url": block.url}
+    if block.detail is not None:
+        image["detail"] = block.detail
+    return {"type": "image_url", "image_url": image}
+
+
+def _user(message: UserMessage, out: list[dict[str, Any]]) -> None:
+    if isinstance(message.content, str):
+        out.append({"role": "user", "content": message.content})
+        return
+    parts: list[TextBlock | ImageBlock] = []
+    tool_images: list[ImageBlock] = []
+    for block in message.content:
+        if type(block) is ToolResultBlock:
+            if isinstance(block.content, str):
+                text = block.content
+            else:
+                text = "".join(b.text for b in block.content if type(b) is TextBlock)
+                tool_images.extend(b for b in block.content if type(b) is ImageBlock)
+            out.append({"role": "tool", "tool_call_id": block.tool_use_id, "content": text})
+        else:
+            parts.append(block)  # type: ignore[arg-type]
+    parts = [*tool_images, *parts]
+    if not parts:
+        return
+    if len(parts) == 1 and type(parts[0]) is TextBlock:
+        out.append({"role": "user", "content": parts[0].text})
+        return
+    content = [{"type": "text", "text": p.text} if type(p) is TextBlock else _image_part(p) for p in parts]  # type: ignore[arg-type]
+    out.append({"role": "user", "content": content})
+
+
+def _assistant(message: AssistantMessage, config: Config) -> dict[str, Any]:
+    text = "".join(b.text for b in message.content if type(b) is TextBlock)
+    wire: dict[str, Any] = {"role": "assistant", "content": text or None}
+    if config.send_reasoning:
+        reasoning = "".join(b.thinking for b in message.content if type(b) is ThinkingBlock)
+        if reasoning:
+            wire["reasoning_content"] = reasoning
+    calls = []
+    for block in message.content:
+        if type(block) is ToolUseBlock or type(block) is ToolUseError:
+            call: dict[str, Any] = {
+                "id": block.id,
+                "type": "function",
+                "function": {"name": block.name, "arguments": block.arguments},
+            }
+            if block.extra_content is not None:
+                call["extra_content"] = thaw_json(block.extra_content)
+            calls.append(call)
+    if calls:
+        wire["tool_calls"] = calls
+    if message.refusal:
+        wire["refusal"] = message.refusal
+    return wire
+
+
+# ---- reading a body back --------------------------------------------------------------------
+
+
+def parse_request_body(body: bytes | str, *, config: Config | None = None) -> StartTurn:
+    """Read a chat-completions request body back into a ``StartTurn``.
+
+    Inverse of the writer for everything the writer produces (``ToolResultBlock.is_error`` has
+    no wire form and reads back as False). Raises ``LocalProtocolError`` naming the first
+    field it cannot read.
+    """
+    cfg = config or Config()
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise LocalProtocolError(f"request body is not JSON: {exc}") from None
+    if type(payload) is not dict:
+        raise LocalProtocolError("request body must be a JSON object")
+    known = {
+        "model", "messages", "stream", "stream_options", "tools", "tool_choice", "parallel_tool_calls",
+        "temperature", "top_p", "presence_penalty", "frequency_penalty", cfg.max_tokens_field, "seed",
+        "n", "stop", "response_format",
+    }  # fmt: skip
+    system_prompt, messages = _read_messages(payload.get("messages"))
+    tool_choice = payload.get("tool_choice")
+    if isinstance(tool_choice, Mapping):
+        tool_choice = tool_choice["function"]["name"]
+    stream = bool(payload.get("stream", False))
+    options = payload.get("stream_options") or {}
+    try:
+        return StartTurn(
+            model=payload["model"],
+            messages=messages,
+            system_prompt=system_prompt,
+            tools=[_read_tool(t) for t in payload.get("tools", [])],
+            tool_choice=tool_choice,
+            parallel_tool_calls=payload.get("parallel_tool_calls"),
+            stream=stream,
+            include_usage=bool(options.get("include_usage")) if stream else True,
+            max_tokens=payload.get(cfg.max_tokens_field),
+            temperature=payload.get("temperature"),
+            top_p=payload.get("top_p"),
+            presence_penalty=payload.get("presence_penalty"),
+            frequency_penalty=payload.get("frequency_penalty"),
+            seed=payload.get("seed"),
+            stop=payload.get("stop"),
+            n=payload.get("n"),
+            response_format=payload.get("response_format"),
+            extra_body={k: v for k, v in payload.items() if k not in known},
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LocalProtocolError(f"request body does not describe a chat request: {exc!r}") from None
+
+
+def _read_tool(wire: dict[str, Any]) -> ToolSpec:
+    function = wire["function"]
+    return ToolSpec(
+        name=function["name"],
+        description=function.get("description", ""),
+        parameters=function.get("parameters", {}),
+        strict=function.get("strict"),
+    )
+
+
+def _read_messages(wire: object) -> tuple[str | None, list[Message]]:
+    if type(wire) is not list:
+        raise LocalProtocolError("'messages' must be an array")
+    system: str | None = None
+    messages: list[Message] = []
+    pending: list[UserBlock] = []  # tool results waiting to be joined with the next user turn
+
+    def flush() -> None:
+        if pending:
+            messages.append(UserMessage(content=tuple(pending)))
+            pending.clear()
+
+    for i, item in enumerate(wire):
+        if type(item) is not dict:
+            raise LocalProtocolError(f"messages[{i}] must be an object")
+        role = item.get("role")
+        if role == "system" and i == 0:
+            system = item["content"]
+        elif role == "tool":
+            pending.append(ToolResultBlock(tool_use_id=item["tool_call_id"], content=item.get("content") or ""))
+        elif role == "user":
+            content = item.get("content")
+            if isinstance(content, str):
+                if pending:
+                    pending.append(TextBlock(text=content))
+                else:
+                    messages.append(UserMessage(content=content))
+            else:
+                for part in content or []:
+                    if part.get("type") == "text":
+                        pending.append(TextBlock(text=part["text"]))
+                    elif part.get("type") == "image_url":
+                        image = part["image_url"]
+                        pending.append(ImageBlock(url=image["url"], detail=image.get("detail")))
+                    else:
+                        raise LocalProtocolError(f"messages[{i}] has a content part of unknown type {part.get('type')!r}")
+                flush()
+                continue
+            flush()
+        elif role == "assistant":
+            flush()
+            messages.append(_read_assistant(item))
+        else:
+            raise LocalProtocolError(f"messages[{i}] has an unknown role {role!r}")
+    flush()
+    return system, messages
+
+
+def _read_assistant(item: dict[str, Any]) -> AssistantMessage:
+    blocks: list[AssistantBlock] = []
+    if item.get("reasoning_content"):
+        blocks.append(ThinkingBlock(thinking=item["reasoning_content"]))
+    if item.get("content"):
+        blocks.append(TextBlock(text=item["content"]))
+    for call in item.get("tool_calls") or []:
+        function = call["function"]
+        arguments = function.get("arguments", "")
+        extra = call.get("extra_content")
+        try:
+            value = json.loads(arguments)
+        except ValueError:
+            value = None
+        if type(value) is dict and json.dumps(value, ensure_ascii=False, separators=(",", ":")) == arguments:
+            blocks.append(ToolUseBlock(id=call["id"], name=function["name"], input=value, extra_content=extra))
+        else:
+            blocks.append(
+                ToolUseError(
+                    id=call["id"], name=function["name"], arguments=arguments,
+                    error="arguments were not a compact JSON object", extra_content=extra,
+                )
+            )  # fmt: skip
+    return AssistantMessage(content=tuple(blocks), refusal=item.get("refusal"))
