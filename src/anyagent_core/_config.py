@@ -55,9 +55,7 @@ class Endpoint:
 class Config:
     """Limits and server-quirk switches. No behaviour, no environment."""
 
-    max_event_size: int = attrs.field(
-        default=DEFAULT_MAX_EVENT_SIZE, validator=attrs.validators.ge(64)
-    )
+    max_event_size: int = attrs.field(default=DEFAULT_MAX_EVENT_SIZE, validator=attrs.validators.ge(64))
     """Largest incomplete SSE event, in bytes, before the stream is rejected."""
     max_body_size: int = attrs.field(default=DEFAULT_MAX_BODY_SIZE, validator=attrs.validators.ge(64))
     """Largest JSON or error response body, in bytes."""

@@ -56,9 +56,7 @@ class ProtocolError(Exception):
 
     def _reraise_as_remote_protocol_error(self) -> RemoteProtocolError:
         """Return a ``RemoteProtocolError`` carrying the same message and location."""
-        return RemoteProtocolError(
-            self.msg, offset=self.offset, line=self.line, snippet=self.snippet, hint=self.hint
-        )
+        return RemoteProtocolError(self.msg, offset=self.offset, line=self.line, snippet=self.snippet, hint=self.hint)
 
 
 class LocalProtocolError(ProtocolError):

@@ -75,7 +75,9 @@ class StartTurn:
     ``Connection.send(StartTurn(...))`` turns it into a ``Request``.
     """
 
-    model: str = attrs.field(validator=[attrs.validators.instance_of(str), attrs.validators.min_len(1)])
+    model: str = attrs.field(
+        validator=attrs.validators.and_(attrs.validators.instance_of(str), attrs.validators.min_len(1))
+    )
     messages: tuple[Message, ...] = attrs.field(converter=_messages)
     system_prompt: str | None = None
     tools: tuple[ToolSpec, ...] = attrs.field(default=(), converter=_tools)

@@ -33,8 +33,8 @@ __all__ = [
     "UserMessage",
 ]
 
-_nonempty = attrs.validators.min_len(1)
-_str = attrs.validators.instance_of(str)
+_nonempty: Any = attrs.validators.min_len(1)
+_str: Any = attrs.validators.instance_of(str)
 
 
 def _optional_object(value: Mapping[str, Any] | None) -> JSONObject | None:
@@ -64,7 +64,9 @@ class ImageBlock:
     detail: Literal["auto", "low", "high"] | None = None
 
     @classmethod
-    def from_bytes(cls, data: bytes, media_type: str, *, detail: Literal["auto", "low", "high"] | None = None) -> ImageBlock:
+    def from_bytes(
+        cls, data: bytes, media_type: str, *, detail: Literal["auto", "low", "high"] | None = None
+    ) -> ImageBlock:
         """An image sent inline as a base64 ``data:`` URL."""
         encoded = base64.b64encode(data).decode("ascii")
         return cls(url=f"data:{media_type};base64,{encoded}", detail=detail)
@@ -102,7 +104,9 @@ class ToolUseError:
     extra_content: JSONObject | None = attrs.field(default=None, converter=_optional_object)
 
 
-def _result_content(value: str | tuple[TextBlock | ImageBlock, ...] | list[TextBlock | ImageBlock]) -> str | tuple[TextBlock | ImageBlock, ...]:
+def _result_content(
+    value: str | tuple[TextBlock | ImageBlock, ...] | list[TextBlock | ImageBlock],
+) -> str | tuple[TextBlock | ImageBlock, ...]:
     if isinstance(value, str):
         return value
     blocks = tuple(value)
@@ -141,7 +145,9 @@ def _assistant_content(value: tuple[AssistantBlock, ...] | list[AssistantBlock])
     blocks = tuple(value)
     for block in blocks:
         if not isinstance(block, TextBlock | ThinkingBlock | ToolUseBlock | ToolUseError):
-            raise TypeError(f"an assistant message holds text, thinking and tool use blocks, not {type(block).__name__}")
+            raise TypeError(
+                f"an assistant message holds text, thinking and tool use blocks, not {type(block).__name__}"
+            )
     return blocks
 
 

@@ -158,10 +158,12 @@ class ResponseAssembler:
         if type(choice) is not dict:
             raise LocalProtocolError(f"a 'choices' entry must be an object, not {_kind(choice)}")
         index = choice.get("index", 0)
-        if self._fold or index is None:
+        if type(index) is not int:
+            if index is not None:
+                raise LocalProtocolError(f"choices[].index must be an integer, not {_kind(index)}")
             index = 0
-        elif type(index) is not int:
-            raise LocalProtocolError(f"choices[].index must be an integer, not {_kind(index)}")
+        if self._fold:
+            index = 0
         state = self._choices.get(index)
         if state is None:
             state = self._choices[index] = _Choice(index)
@@ -172,24 +174,23 @@ class ResponseAssembler:
             if type(delta) is not dict:
                 raise LocalProtocolError(f"choices[].{delta_key} must be an object, not {_kind(delta)}")
             content = delta.get("content")
-            if content:
-                if type(content) is not str:
-                    content = _content_text(content)
+            if content and len(delta) == 1 and type(content) is str:
+                # The hot path: a delta with nothing but text.
                 segments = state.segments
                 if segments and segments[-1][0] == _TEXT:
                     segments[-1][1].append(content)
                 else:
                     segments.append((_TEXT, [content]))
                 out.append(TextDelta(text=content, choice=index))
-                if len(delta) > 1:
-                    self._delta_rest(state, delta, out)
-            elif len(delta) > (1 if "content" in delta else 0):
-                self._delta_rest(state, delta, out)
+            else:
+                self._delta(state, delta, content, out)
         reason = choice.get("finish_reason")
         if reason:
             state.finish_reason = reason if type(reason) is str else str(reason)
 
-    def _delta_rest(self, state: _Choice, delta: dict[str, Any], out: list[Event]) -> None:
+    def _delta(self, state: _Choice, delta: dict[str, Any], content: Any, out: list[Event]) -> None:
+        """A delta with more than text, in the order a turn reads: reasoning, text, refusal,
+        tool calls."""
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if reasoning:
             if type(reasoning) is not str:
@@ -200,6 +201,15 @@ class ResponseAssembler:
             else:
                 segments.append((_THINKING, [reasoning]))
             out.append(ReasoningDelta(text=reasoning, choice=state.index))
+        if content:
+            if type(content) is not str:
+                content = _content_text(content)
+            segments = state.segments
+            if segments and segments[-1][0] == _TEXT:
+                segments[-1][1].append(content)
+            else:
+                segments.append((_TEXT, [content]))
+            out.append(TextDelta(text=content, choice=state.index))
         refusal = delta.get("refusal")
         if refusal:
             if type(refusal) is not str:
@@ -226,7 +236,7 @@ class ResponseAssembler:
         """Emit the closing events: ``Truncated`` when ``truncation`` says why, each choice's
         assembled ``ToolCall``s and ``Finished``, and ``MessageComplete``."""
         truncated = truncation is not None
-        if truncated:
+        if truncation is not None:
             out.append(Truncated(reason=truncation))
         messages = []
         for index in sorted(self._choices):
@@ -259,7 +269,9 @@ class ResponseAssembler:
             blocks.append(TextBlock(text=text) if kind == _TEXT else ThinkingBlock(thinking=text))
         for call in calls:
             if call.error is None and call.input is not None:
-                blocks.append(ToolUseBlock(id=call.id, name=call.name, input=call.input, extra_content=call.extra_content))
+                blocks.append(
+                    ToolUseBlock(id=call.id, name=call.name, input=call.input, extra_content=call.extra_content)
+                )
             else:
                 blocks.append(
                     ToolUseError(
@@ -366,8 +378,8 @@ def server_error_from_body(status: int, body: bytes, *, cut: bool = False) -> Se
         if type(err) is str and err:
             return ServerError(message=err, status=status, source="http", body=shown)
         return error_from_json(value, status=status, source="http", body=shown)
-    message = stripped[:500] if stripped else f"HTTP {status} with an empty body"
-    return ServerError(message=message, status=status, source="http", body=shown)
+    text_message = stripped[:500] if stripped else f"HTTP {status} with an empty body"
+    return ServerError(message=text_message, status=status, source="http", body=shown)
 
 
 # ---- readers --------------------------------------------------------------------------------
@@ -400,36 +412,36 @@ class SSEChatReader:
         if messages:
             handle = self._handle
             for message in messages:
-                handle(message, out)
-                if self.finished:
+                if handle(message, out):
+                    self.finished = True
                     return
         if self._decoder.eof:
             asm = self._assembler
             truncation = None
             if not asm.done_received and asm.error is None and asm.unfinished():
-                pending = self._decoder.pending_bytes
+                pending = self._decoder.discarded
                 truncation = "the stream ended without [DONE] and before every choice finished"
                 if pending:
                     truncation += f"; {pending} bytes of an incomplete event were discarded"
             asm.finish(out, truncation=truncation)
             self.finished = True
 
-    def _handle(self, message: SSEMessage, out: list[Event]) -> None:
+    def _handle(self, message: SSEMessage, out: list[Event]) -> bool:
+        """Fold one SSE message; True when it completed the response (``[DONE]``)."""
         data = message.data
         asm = self._assembler
         if message.extension is not None or message.event == "error":
             self._error_event(message, out)
-            return
+            return False
         if data[:1] != "{":
             stripped = data.strip()
             if not stripped:
-                return  # empty data: a keep-alive
+                return False  # empty data: a keep-alive
             if stripped.startswith("[DONE]"):
                 asm.done_received = True
                 out.append(StreamDone())
                 asm.finish(out, truncation=None)
-                self.finished = True
-                return
+                return True
         try:
             obj = json.loads(data)
         except ValueError as exc:
@@ -444,6 +456,7 @@ class SSEChatReader:
             if exc.offset is None:
                 exc.offset, exc.line, exc.snippet = message.offset, message.line, snippet(data)
             raise
+        return False
 
     def _error_event(self, message: SSEMessage, out: list[Event]) -> None:
         data = message.data
@@ -600,7 +613,7 @@ class SniffingReader:
             head = self._held.lstrip(b" \t\r\n\xef\xbb\xbf")
             if not head:
                 return
-            chosen = self._factory[1] if head[:1] in (b"{", b"[") else self._factory[0]
+            chosen = self._factory[1] if bytes(head[:1]) in (b"{", b"[") else self._factory[0]
         else:
             chosen = self._factory[0]  # empty body: let the SSE reader report the truncation
         inner = self._inner = chosen()
@@ -615,7 +628,9 @@ class SniffingReader:
             self._inner.read(out)
 
 
-def choose_reader(status: int, content_type: str, *, config_event_size: int, config_body_size: int, single_choice: bool) -> BodyReader:
+def choose_reader(
+    status: int, content_type: str, *, config_event_size: int, config_body_size: int, single_choice: bool
+) -> BodyReader:
     """The body reader for a response head."""
     assembler = ResponseAssembler(status=status, single_choice=single_choice)
     if not 200 <= status < 300:
@@ -644,5 +659,8 @@ def _json_error(what: str, exc: ValueError, text: str, message: SSEMessage | Non
             snippet=snippet(text, start, 80),
         )
     return LocalProtocolError(
-        f"{what}: {reason} (char {pos})", offset=len(text[:pos].encode("utf-8")), line=lineno, snippet=snippet(text, start, 80)
+        f"{what}: {reason} (char {pos})",
+        offset=len(text[:pos].encode("utf-8")),
+        line=lineno,
+        snippet=snippet(text, start, 80),
     )

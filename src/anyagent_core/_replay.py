@@ -55,10 +55,9 @@ def decode_response(
     while True:
         event = conn.next_event()
         if event is NEED_DATA:
-            chunk = next(chunks, b"")
-            while chunk == b"" and (chunk := next(chunks, None)) is not None:
-                pass  # an empty chunk is not EOF; only the end of the chunks is
-            conn.receive_data(chunk or b"")
+            # An empty chunk is not EOF; only the end of the chunks is.
+            chunk = next((c for c in chunks if c), b"")
+            conn.receive_data(chunk)
         elif event is PAUSED:
             break
         else:

@@ -56,6 +56,7 @@ class SSEDecoder:
     returns every message that the buffered bytes complete."""
 
     __slots__ = (
+        "_base",
         "_buf",
         "_data",
         "_eof",
@@ -67,12 +68,12 @@ class SSEDecoder:
         "_line_no",
         "_max_event_size",
         "_mode_cr",
-        "_base",
         "_retry",
         "_scanned",
         "_skip_lf",
-        "_started",
         "_start",
+        "_started",
+        "discarded",
     )
 
     def __init__(self, *, max_event_size: int) -> None:
@@ -93,6 +94,8 @@ class SSEDecoder:
         self._event_line = 0
         self._last_id = ""
         self._retry: int | None = None
+        self.discarded = 0
+        """At EOF: how many bytes of an incomplete event were dropped."""
 
     @property
     def eof(self) -> bool:
@@ -102,11 +105,6 @@ class SSEDecoder:
     def offset(self) -> int:
         """Bytes consumed so far (the absolute offset of the first unprocessed byte)."""
         return self._base + self._start
-
-    @property
-    def pending_bytes(self) -> int:
-        """Bytes received but not yet part of a dispatched message (a partial event)."""
-        return len(self._buf) - self._start + self._event_size
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         if self._eof:
@@ -169,6 +167,7 @@ class SSEDecoder:
 
     def _discard_tail(self) -> None:
         """EOF: a partial last line and an undispatched event are dropped (as the spec says)."""
+        self.discarded += len(self._buf) - self._start + self._event_size
         self._start = len(self._buf)
         self._data = []
         self._event = ""
@@ -258,15 +257,25 @@ class SSEDecoder:
         elif name == b"error":
             out.append(
                 SSEMessage(
-                    "error", value.decode("utf-8", "replace"), self._last_id, self._retry,
-                    pos, line_no, "error_field",
+                    "error",
+                    value.decode("utf-8", "replace"),
+                    self._last_id,
+                    self._retry,
+                    pos,
+                    line_no,
+                    "error_field",
                 )
             )
         elif line[:1] in (b"{", b"["):
             out.append(
                 SSEMessage(
-                    "message", line.decode("utf-8", "replace"), self._last_id, self._retry,
-                    pos, line_no, "raw_line",
+                    "message",
+                    line.decode("utf-8", "replace"),
+                    self._last_id,
+                    self._retry,
+                    pos,
+                    line_no,
+                    "raw_line",
                 )
             )
         # Any other field is ignored, as the spec says.

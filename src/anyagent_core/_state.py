@@ -110,7 +110,9 @@ class ConnectionState:
             new_state = EVENT_TRIGGERED_TRANSITIONS[side][state].get(inp)
             if new_state is None:
                 self.states[side] = State.ERROR
-                raise LocalProtocolError(f"can't handle {inp.value} when the {side.value} side is in state {state.value}")
+                raise LocalProtocolError(
+                    f"can't handle {inp.value} when the {side.value} side is in state {state.value}"
+                )
             moves.append((side, new_state))
         for side, new_state in moves:
             self.states[side] = new_state

@@ -279,7 +279,9 @@ def _read_messages(wire: object) -> tuple[str | None, list[Message]]:
                         image = part["image_url"]
                         pending.append(ImageBlock(url=image["url"], detail=image.get("detail")))
                     else:
-                        raise LocalProtocolError(f"messages[{i}] has a content part of unknown type {part.get('type')!r}")
+                        raise LocalProtocolError(
+                            f"messages[{i}] has a content part of unknown type {part.get('type')!r}"
+                        )
                 flush()
                 continue
             flush()

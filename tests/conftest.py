@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+# Profiles: "default" for local runs and CI, "thorough" for a long soak (HYPOTHESIS_PROFILE=thorough).
+# No deadline: byte-at-a-time feeding of whole streams is slow on a loaded 2-core machine, and
+# speed is measured by benchmarks/, never by tests.
+settings.register_profile(
+    "default", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.register_profile(
+    "thorough", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

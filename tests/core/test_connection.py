@@ -1,0 +1,296 @@
+"""Connection end to end: the pull API, state handling, misuse, and malformed input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from anyagent_core import (
+    NEED_DATA,
+    PAUSED,
+    Connection,
+    Endpoint,
+    LocalProtocolError,
+    MessageComplete,
+    ProtocolError,
+    RemoteProtocolError,
+    StartTurn,
+    State,
+    StreamDone,
+    TextDelta,
+    ToolCall,
+    UserMessage,
+)
+from tests.helpers import ENDPOINT, get_all_events, run_response, started_connection
+from tests.strategies import ChatStream, Framing, chat_streams, chunkings, encode_stream, framings
+
+
+def text_stream(*pieces: str, done: bool = True) -> bytes:
+    body = b"".join(
+        b"data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": p}}]}).encode() + b"\n\n" for p in pieces
+    )
+    finish = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    body += b"data: " + json.dumps(finish).encode() + b"\n\n"
+    return body + (b"data: [DONE]\n\n" if done else b"")
+
+
+def states(conn: Connection) -> tuple[State, State]:
+    # Read through a function so the type checker does not narrow the properties between calls.
+    return conn.our_state, conn.their_state
+
+
+def test_full_cycle_and_states() -> None:
+    conn = Connection(ENDPOINT)
+    assert states(conn) == (State.IDLE, State.IDLE)
+    request = conn.send(StartTurn(model="m", messages=[UserMessage(content="hi")]))
+    assert request.url == "http://127.0.0.1:9/v1/chat/completions"
+    assert states(conn) == (State.DONE, State.SEND_RESPONSE)
+    conn.receive_head(200, [(b"content-type", b"text/event-stream; charset=utf-8")])
+    assert states(conn)[1] is State.SEND_BODY
+    assert conn.next_event() is NEED_DATA
+    conn.receive_data(text_stream("Hel", "lo"))
+    events = get_all_events(conn)
+    assert [e.text for e in events if type(e) is TextDelta] == ["Hel", "lo"]
+    assert type(events[-1]) is MessageComplete
+    assert events[-1].message.text == "Hello"
+    # The message is complete but the body is not at EOF: keep draining.
+    assert states(conn)[1] is State.MESSAGE_DONE
+    assert conn.next_event() is NEED_DATA
+    conn.receive_data(b": trailing comment\n\n")
+    assert conn.next_event() is NEED_DATA
+    conn.receive_data(b"")
+    assert conn.next_event() is PAUSED
+    assert conn.next_event() is PAUSED
+    assert states(conn) == (State.DONE, State.DONE)
+    conn.start_next_cycle()
+    assert states(conn) == (State.IDLE, State.IDLE)
+    # A second exchange on the same connection.
+    conn.send(StartTurn(model="m", messages=[UserMessage(content="again")]))
+    conn.receive_head(200, {"Content-Type": "text/event-stream"})
+    conn.receive_data(text_stream("2"))
+    conn.receive_data(b"")
+    assert [e.text for e in get_all_events(conn) if type(e) is TextDelta] == ["2"]
+    assert conn.next_event() is PAUSED
+
+
+def test_events_come_one_at_a_time_before_eof() -> None:
+    conn = started_connection()
+    conn.receive_head(200, [("Content-Type", "text/event-stream")])
+    conn.receive_data(b'data: {"choices":[{"index":0,"delta":{"content":"a"}}]}\n\ndata: {"choi')
+    assert conn.next_event() == TextDelta(text="a")
+    assert conn.next_event() is NEED_DATA
+    conn.receive_data(b'ces":[{"index":0,"delta":{"content":"b"}}]}\n\n')
+    assert conn.next_event() == TextDelta(text="b")
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda c: c.receive_head(200, []), "RESPONSE_HEAD"),
+        (lambda c: c.receive_data(b"x"), "before receive_head"),
+        (lambda c: c.next_event(), "before a response head"),
+        (lambda c: c.start_next_cycle(), "START_NEXT_CYCLE"),
+    ],
+)
+def test_misuse_before_send(call: object, match: str) -> None:
+    conn = Connection(ENDPOINT)
+    with pytest.raises(LocalProtocolError, match=match):
+        call(conn)  # type: ignore[operator]
+
+
+def test_send_twice_is_misuse_and_sticky() -> None:
+    conn = started_connection()
+    with pytest.raises(LocalProtocolError, match="SEND_REQUEST"):
+        conn.send(StartTurn(model="m", messages=[UserMessage(content="x")]))
+    assert states(conn)[0] is State.ERROR
+    with pytest.raises(LocalProtocolError, match="ERROR"):
+        conn.receive_head(200, [])
+
+
+def test_send_requires_a_start_turn() -> None:
+    with pytest.raises(LocalProtocolError, match="StartTurn"):
+        Connection(ENDPOINT).send("hello")  # type: ignore[arg-type]
+
+
+def test_send_failed_makes_the_connection_unusable() -> None:
+    conn = started_connection()
+    conn.send_failed()
+    assert states(conn)[0] is State.ERROR
+    with pytest.raises(LocalProtocolError, match="send failed"):
+        conn.receive_head(200, [])
+
+
+def test_informational_status_is_misuse() -> None:
+    conn = started_connection()
+    with pytest.raises(LocalProtocolError, match="final HTTP status"):
+        conn.receive_head(100, [])
+    assert states(conn)[1] is State.ERROR
+
+
+def test_data_after_eof_is_misuse() -> None:
+    conn = started_connection()
+    conn.receive_head(200, [("Content-Type", "text/event-stream")])
+    conn.receive_data(b"")
+    conn.receive_data(b"")
+    with pytest.raises(LocalProtocolError, match="after EOF"):
+        conn.receive_data(b"data: x\n\n")
+
+
+def test_start_next_cycle_before_the_end_is_misuse() -> None:
+    conn = started_connection()
+    conn.receive_head(200, [("Content-Type", "text/event-stream")])
+    conn.receive_data(text_stream("x"))
+    get_all_events(conn)
+    with pytest.raises(LocalProtocolError, match="START_NEXT_CYCLE"):
+        conn.start_next_cycle()
+
+
+def test_protocol_error_comes_after_the_good_events_and_is_sticky() -> None:
+    conn = started_connection()
+    conn.receive_head(200, [("Content-Type", "text/event-stream")])
+    good = b'data: {"choices":[{"index":0,"delta":{"content":"ok"}}]}\n\n'
+    bad = b'data: {"choices": [oops]}\n\n'
+    conn.receive_data(good + bad)
+    assert conn.next_event() == TextDelta(text="ok")
+    with pytest.raises(RemoteProtocolError) as info:
+        conn.next_event()
+    error = info.value
+    assert error.offset == len(good)
+    assert error.line == 3
+    assert error.snippet is not None and "oops" in error.snippet
+    assert "invalid JSON in an SSE data event" in str(error)
+    assert f"byte {len(good)}" in str(error)
+    assert states(conn)[1] is State.ERROR
+    with pytest.raises(RemoteProtocolError):
+        conn.next_event()
+    with pytest.raises(LocalProtocolError, match="ERROR"):
+        conn.receive_data(b"more")
+
+
+def test_oversized_event_is_a_remote_error() -> None:
+    from anyagent_core import Config
+
+    conn = Connection(ENDPOINT, config=Config(max_event_size=1000))
+    conn.send(StartTurn(model="m", messages=[UserMessage(content="x")]))
+    conn.receive_head(200, [("Content-Type", "text/event-stream")])
+    conn.receive_data(b"data: " + b"a" * 5000)
+    with pytest.raises(RemoteProtocolError, match="max_event_size"):
+        conn.next_event()
+
+
+def test_oversized_json_body_is_a_remote_error() -> None:
+    from anyagent_core import Config
+
+    conn = Connection(ENDPOINT, config=Config(max_body_size=1000))
+    conn.send(StartTurn(model="m", messages=[UserMessage(content="x")], stream=False))
+    conn.receive_head(200, [("Content-Type", "application/json")])
+    conn.receive_data(b"{" + b" " * 5000)
+    with pytest.raises(RemoteProtocolError, match="max_body_size"):
+        conn.next_event()
+
+
+def test_protocol_error_is_abstract() -> None:
+    with pytest.raises(TypeError):
+        ProtocolError("x")
+
+
+def test_request_never_shows_the_key() -> None:
+    conn = Connection(Endpoint(base_url="https://api.example.com/v1/", api_key="sk-secret-123"))
+    request = conn.send(StartTurn(model="m", messages=[UserMessage(content="hi")]))
+    assert ("Authorization", "Bearer sk-secret-123") in request.headers
+    assert "sk-secret-123" not in repr(request)
+    assert "sk-secret-123" not in repr(conn)
+    assert "sk-secret-123" not in repr(conn.endpoint)
+    assert "sk-secret-123" not in str(request.redacted_headers())
+    assert request.target == "/v1/chat/completions"
+
+
+# ---- properties -----------------------------------------------------------------------------
+
+
+@given(data=st.data(), stream=chat_streams(), framing=framings)
+def test_rechunking_yields_identical_events(data: st.DataObject, stream: ChatStream, framing: Framing) -> None:
+    """Any re-chunking gives exactly the same events (stronger than equal after merging)."""
+    body = encode_stream(stream.chunks, framing)
+    whole = run_response([body])
+    assert run_response(data.draw(chunkings(body), label="reads")) == whole
+    final = whole[-1]
+    assert type(final) is MessageComplete
+    assert final.message.text == stream.content
+    assert final.message.stop_reason == stream.finish_reason
+    calls = [(e.id, e.name, e.arguments) for e in whole if type(e) is ToolCall]
+    assert calls == stream.tool_calls
+    assert all(e.error is None for e in whole if type(e) is ToolCall)
+    assert StreamDone() in whole
+
+
+def _mutate(body: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
+    data = bytearray(body)
+    for kind, position, piece in edits:
+        if not data:
+            data += piece
+            continue
+        at = position % len(data)
+        if kind == 0:
+            del data[at : at + len(piece) + 1]
+        elif kind == 1:
+            data[at:at] = piece
+        else:
+            data[at : at + len(piece)] = piece
+    return bytes(data)
+
+
+def _outcome(reads: list[bytes], status: int, content_type: str) -> object:
+    try:
+        return run_response(reads, status=status, content_type=content_type)
+    except RemoteProtocolError as exc:
+        return ("RemoteProtocolError", exc.msg)
+
+
+statuses = st.sampled_from([200, 200, 200, 400, 429, 500])
+content_types = st.sampled_from(["text/event-stream", "application/json", "text/plain", ""])
+
+
+@given(body=st.binary(max_size=600), status=statuses, content_type=content_types, data=st.data())
+def test_arbitrary_bytes_parse_or_raise_remote_protocol_error(
+    body: bytes, status: int, content_type: str, data: st.DataObject
+) -> None:
+    whole = _outcome([body], status, content_type)
+    assert _outcome(data.draw(chunkings(body), label="reads"), status, content_type) == whole
+
+
+@given(
+    stream=chat_streams(),
+    framing=framings,
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, 2),
+            st.integers(0, 10_000),
+            st.sampled_from(
+                [b"\n", b"\r", b"{", b"}", b'"', b"data: ", b"[DONE]", b"\x00", b"\xff", b"null", b":", b"[", b"0"]
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    status=statuses,
+    content_type=content_types,
+    data=st.data(),
+)
+def test_mutated_streams_parse_or_raise_remote_protocol_error(
+    stream: ChatStream,
+    framing: Framing,
+    edits: list[tuple[int, int, bytes]],
+    status: int,
+    content_type: str,
+    data: st.DataObject,
+) -> None:
+    body = _mutate(encode_stream(stream.chunks, framing), edits)
+    whole = _outcome([body], status, content_type)
+    assert _outcome(data.draw(chunkings(body), label="reads"), status, content_type) == whole
+    if not isinstance(whole, tuple):
+        assert isinstance(whole, list)
+        assert type(whole[-1]) is MessageComplete

@@ -1,0 +1,230 @@
+"""Tool-call assembly: every quirk of the catalogue in SERVERS.md §5, with the project's own streams."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from anyagent_core import (
+    Finished,
+    MessageComplete,
+    ToolCall,
+    ToolCallDelta,
+    ToolUseBlock,
+    ToolUseError,
+    thaw_json,
+)
+from tests.helpers import run_response
+
+
+def stream(*deltas: list[dict[str, Any]], finish: str | None = "tool_calls", done: bool = True) -> bytes:
+    chunks = [{"id": "chatcmpl-x", "choices": [{"index": 0, "delta": {"tool_calls": d}}]} for d in deltas]
+    if finish is not None:
+        chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+    body = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks)
+    return body + (b"data: [DONE]\n\n" if done else b"")
+
+
+def calls_of(body: bytes) -> list[ToolCall]:
+    return [e for e in run_response([body]) if type(e) is ToolCall]
+
+
+def summary(body: bytes) -> list[tuple[int, str | None, str, str, bool]]:
+    return [(c.index, None if c.id_synthesized else c.id, c.name, c.arguments, c.error is None) for c in calls_of(body)]
+
+
+def fn(name: str | None = None, arguments: Any = None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if name is not None:
+        out["name"] = name
+    if arguments is not None:
+        out["arguments"] = arguments
+    return out
+
+
+def test_openai_style_parallel_calls() -> None:
+    body = stream(
+        [{"index": 0, "id": "a", "type": "function", "function": fn("f", "")}],
+        [{"index": 0, "function": fn(arguments='{"x":')}],
+        [{"index": 0, "function": fn(arguments="1}")}],
+        [{"index": 1, "id": "b", "type": "function", "function": fn("g", "")}],
+        [{"index": 1, "function": fn(arguments="{}")}],
+    )
+    assert summary(body) == [(0, "a", "f", '{"x":1}', True), (1, "b", "g", "{}", True)]
+
+
+def test_missing_index_new_call_on_new_id_or_name() -> None:
+    body = stream(
+        [{"id": "a", "function": fn("f", '{"x":')}],
+        [{"function": fn(arguments="1}")}],
+        [{"id": "b", "function": fn("g", "{}")}],
+    )
+    assert summary(body) == [(0, "a", "f", '{"x":1}', True), (1, "b", "g", "{}", True)]
+
+
+def test_null_index_parallel_calls_separated_by_position_with_empty_ids() -> None:
+    body = stream(
+        [
+            {"index": None, "id": "", "function": fn("get_weather", '{"city":"Paris"}')},
+            {"index": None, "id": "", "function": fn("get_weather", '{"city":"Rome"}')},
+        ],
+    )
+    calls = calls_of(body)
+    assert [(c.index, c.name, c.arguments) for c in calls] == [
+        (0, "get_weather", '{"city":"Paris"}'),
+        (1, "get_weather", '{"city":"Rome"}'),
+    ]
+    # No usable id on the wire: ids are made up, distinct, and say so.
+    assert all(c.id_synthesized for c in calls)
+    assert len({c.id for c in calls}) == 2
+
+
+def test_duplicate_index_in_one_delta_merges() -> None:
+    body = stream(
+        [{"index": 0, "id": "k", "type": "function", "function": fn("f", "")}],
+        [{"index": 0, "function": fn(arguments='{"a"')}, {"index": 0, "function": fn(arguments=":1}")}],
+    )
+    assert summary(body) == [(0, "k", "f", '{"a":1}', True)]
+
+
+def test_repeated_id_and_name_every_chunk() -> None:
+    body = stream(
+        *[
+            [{"index": 0, "id": "same", "type": "function", "function": fn("read_file", piece)}]
+            for piece in ['{"p', 'ath":', '"x"}']
+        ]
+    )
+    assert summary(body) == [(0, "same", "read_file", '{"path":"x"}', True)]
+
+
+def test_repeated_name_without_index_while_streaming() -> None:
+    body = stream(*[[{"function": fn("read_file", piece)}] for piece in ['{"p', 'ath":', '"x"}']])
+    assert summary(body)[0][2:] == ("read_file", '{"path":"x"}', True)
+    assert len(summary(body)) == 1
+
+
+def test_name_split_across_chunks() -> None:
+    body = stream(
+        [{"index": 0, "id": "s", "function": fn("edit_ex", "")}],
+        [{"index": 0, "function": fn("isting_file", '{"a":1}')}],
+    )
+    assert summary(body) == [(0, "s", "edit_existing_file", '{"a":1}', True)]
+
+
+def test_empty_name_fragments_are_ignored() -> None:
+    body = stream(
+        [{"index": 0, "id": "1", "type": "function", "function": fn("f", "")}],
+        [{"index": 0, "type": "function", "function": fn("", '{"q":')}],
+        [{"index": 0, "type": "function", "function": fn("", "2}")}],
+    )
+    assert summary(body) == [(0, "1", "f", '{"q":2}', True)]
+
+
+def test_numeric_id_becomes_a_string_and_later_ids_are_ignored() -> None:
+    body = stream(
+        [{"index": 0, "id": 193629320, "function": fn("f", "{}")}],
+        [{"index": 0, "id": "other", "function": fn(arguments="")}],
+    )
+    assert summary(body) == [(0, "193629320", "f", "{}", True)]
+
+
+def test_whole_call_in_one_delta_with_missing_type() -> None:
+    calls = calls_of(stream([{"id": "m", "function": fn("f", '{"z":[1,2]}')}]))
+    assert calls[0].type == "function"
+    assert calls[0].input is not None and thaw_json(calls[0].input) == {"z": [1, 2]}
+
+
+def test_arguments_sent_as_an_object() -> None:
+    calls = calls_of(stream([{"index": 0, "id": "o", "function": fn("f", {"k": "v"})}]))
+    assert calls[0].arguments == '{"k":"v"}'
+    assert calls[0].error is None
+
+
+def test_empty_arguments_mean_no_arguments() -> None:
+    calls = calls_of(stream([{"index": 0, "id": "e", "function": fn("ping", "")}]))
+    assert calls[0].error is None
+    assert calls[0].input == {}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        ('{"a": 1', "not valid JSON"),
+        ("[1, 2]", "must be a JSON object, not an array"),
+        ('"text"', "must be a JSON object, not a string"),
+        ('{"a":1}{"b":2}', "not valid JSON"),
+    ],
+)
+def test_unusable_arguments_are_reported_not_dropped(arguments: str, error: str) -> None:
+    events = run_response([stream([{"index": 0, "id": "bad", "function": fn("f", arguments)}])])
+    call = next(e for e in events if type(e) is ToolCall)
+    assert call.arguments == arguments
+    assert call.input is None
+    assert call.error is not None and error in call.error
+    final = events[-1]
+    assert type(final) is MessageComplete
+    block = final.message.content[-1]
+    assert type(block) is ToolUseError
+    assert (block.id, block.name, block.arguments) == ("bad", "f", arguments)
+
+
+def test_call_without_a_name_is_unusable() -> None:
+    call = calls_of(stream([{"index": 0, "id": "n", "function": fn(arguments="{}")}]))[0]
+    assert call.error == "the tool call has no function name"
+
+
+def test_truncated_stream_marks_calls_incomplete_even_if_json_is_valid() -> None:
+    body = stream([{"index": 0, "id": "t", "function": fn("f", '{"a":1}')}], finish=None, done=False)
+    events = run_response([body])
+    call = next(e for e in events if type(e) is ToolCall)
+    assert call.error is not None and "cut off" in call.error
+    final = events[-1]
+    assert type(final) is MessageComplete and final.truncated
+    assert type(final.message.content[-1]) is ToolUseError
+
+
+def test_extra_content_is_kept_for_the_next_turn() -> None:
+    signature = {"google": {"thought_signature": "abc"}}
+    events = run_response([stream([{"id": "g", "function": fn("f", "{}"), "extra_content": signature}], finish="stop")])
+    final = events[-1]
+    assert type(final) is MessageComplete
+    block = final.message.content[0]
+    assert type(block) is ToolUseBlock
+    assert block.extra_content is not None and thaw_json(block.extra_content) == signature
+    # finish_reason "stop" with a tool call is reported as sent.
+    assert Finished(reason="stop") in events
+
+
+def test_deltas_report_what_is_known_so_far() -> None:
+    body = stream(
+        [{"index": 0, "id": "d", "function": fn("lo", "")}],
+        [{"index": 0, "function": fn("okup", '{"q"')}],
+        [{"index": 0, "function": fn(arguments=':"x"}')}],
+    )
+    deltas = [e for e in run_response([body]) if type(e) is ToolCallDelta]
+    assert [(d.id, d.name, d.arguments) for d in deltas] == [
+        ("d", "lo", ""),
+        ("d", "lookup", '{"q"'),
+        ("d", "lookup", ':"x"}'),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("not an object", "a tool_calls entry must be a JSON object, not a string"),
+        ({"index": "0", "function": {}}, "index must be an integer or null, not a string"),
+        ({"index": 0, "function": "f"}, "function must be a JSON object"),
+        ({"index": 0, "function": {"name": 5}}, "name must be a string"),
+        ({"index": 0, "function": {"arguments": [1]}}, "arguments must be a string or an object"),
+    ],
+)
+def test_malformed_entries_raise_with_location(entry: Any, message: str) -> None:
+    from anyagent_core import RemoteProtocolError
+
+    with pytest.raises(RemoteProtocolError, match=message) as info:
+        run_response([stream([entry])])
+    assert info.value.offset == 0
+    assert info.value.line == 1

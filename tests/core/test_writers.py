@@ -1,0 +1,250 @@
+"""The request writer: exact bytes, determinism, round trips and validation."""
+
+from __future__ import annotations
+
+import json
+
+import attrs
+import pytest
+from hypothesis import given
+
+from anyagent_core import (
+    AssistantMessage,
+    Config,
+    Connection,
+    Endpoint,
+    ImageBlock,
+    LocalProtocolError,
+    Message,
+    StartTurn,
+    TextBlock,
+    ThinkingBlock,
+    ToolResultBlock,
+    ToolSpec,
+    ToolUseBlock,
+    ToolUseError,
+    UserMessage,
+    parse_request_body,
+)
+from anyagent_core._writers import write_request
+from tests.strategies import start_turns
+
+ENDPOINT = Endpoint(base_url="http://localhost:1234/v1", api_key="sk-test")
+WEATHER = ToolSpec(
+    name="get_weather",
+    description="Weather for a city.",
+    parameters={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+)
+
+
+def conversation() -> StartTurn:
+    return StartTurn(
+        model="qwen2.5-7b-instruct",
+        system_prompt="You are terse.",
+        messages=[
+            UserMessage(content="Weather in Oslo? Ünïcode ok."),
+            AssistantMessage(
+                content=(
+                    ThinkingBlock(thinking="need the tool"),
+                    ToolUseBlock(id="call_1", name="get_weather", input={"city": "Oslo"}),
+                )
+            ),
+            UserMessage(content=(ToolResultBlock(tool_use_id="call_1", content="-3 °C"),)),
+            AssistantMessage(content=(TextBlock(text="It is -3 °C."),)),
+            UserMessage(content=(TextBlock(text="And this?"), ImageBlock(url="https://x.test/a.png", detail="low"))),
+        ],
+        tools=[WEATHER],
+        tool_choice="auto",
+        parallel_tool_calls=False,
+        temperature=0.2,
+        max_tokens=256,
+        stop=["###"],
+        seed=7,
+        extra_body={"top_k": 20},
+    )
+
+
+GOLDEN = (
+    '{"model":"qwen2.5-7b-instruct","messages":['
+    '{"role":"system","content":"You are terse."},'
+    '{"role":"user","content":"Weather in Oslo? Ünïcode ok."},'
+    '{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",'
+    '"function":{"name":"get_weather","arguments":"{\\"city\\":\\"Oslo\\"}"}}]},'
+    '{"role":"tool","tool_call_id":"call_1","content":"-3 °C"},'
+    '{"role":"assistant","content":"It is -3 °C."},'
+    '{"role":"user","content":[{"type":"text","text":"And this?"},'
+    '{"type":"image_url","image_url":{"url":"https://x.test/a.png","detail":"low"}}]}],'
+    '"stream":true,"stream_options":{"include_usage":true},'
+    '"tools":[{"type":"function","function":{"name":"get_weather","description":"Weather for a city.",'
+    '"parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}],'
+    '"tool_choice":"auto","parallel_tool_calls":false,"temperature":0.2,"max_tokens":256,"seed":7,'
+    '"stop":["###"],"top_k":20}'
+)
+
+
+def test_exact_request() -> None:
+    request = write_request(conversation(), ENDPOINT, Config())
+    assert request.method == "POST"
+    assert request.url == "http://localhost:1234/v1/chat/completions"
+    assert request.headers == (
+        ("Content-Type", "application/json"),
+        ("Accept", "text/event-stream"),
+        ("Authorization", "Bearer sk-test"),
+    )
+    assert request.body.decode("utf-8") == GOLDEN
+
+
+def test_reasoning_sent_back_only_when_asked() -> None:
+    body = json.loads(write_request(conversation(), ENDPOINT, Config(send_reasoning=True)).body)
+    assert body["messages"][2]["reasoning_content"] == "need the tool"
+    assert "reasoning_content" not in json.loads(write_request(conversation(), ENDPOINT, Config()).body)["messages"][2]
+
+
+def test_non_streaming_named_tool_choice_and_max_completion_tokens() -> None:
+    turn = StartTurn(
+        model="m",
+        messages=[UserMessage(content="x")],
+        tools=[WEATHER],
+        tool_choice="get_weather",
+        stream=False,
+        max_tokens=9,
+    )
+    body = json.loads(write_request(turn, ENDPOINT, Config(max_tokens_field="max_completion_tokens")).body)
+    assert body["stream"] is False
+    assert "stream_options" not in body
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert body["max_completion_tokens"] == 9 and "max_tokens" not in body
+
+
+def test_tool_results_with_images_and_errors_and_unusable_calls() -> None:
+    turn = StartTurn(
+        model="m",
+        messages=[
+            AssistantMessage(
+                content=(
+                    ToolUseError(id="c1", name="f", arguments='{"a":', error="invalid JSON"),
+                    ToolUseBlock(id="c2", name="shot", input={}, extra_content={"google": {"thought_signature": "s"}}),
+                )
+            ),
+            UserMessage(
+                content=(
+                    ToolResultBlock(tool_use_id="c1", content="arguments were not valid JSON", is_error=True),
+                    ToolResultBlock(
+                        tool_use_id="c2",
+                        content=(TextBlock(text="see image"), ImageBlock(url="data:image/png;base64,AA==")),
+                    ),
+                )
+            ),
+        ],
+    )
+    messages = json.loads(write_request(turn, ENDPOINT, Config()).body)["messages"]
+    assert messages[0]["tool_calls"][0]["function"]["arguments"] == '{"a":'
+    assert messages[0]["tool_calls"][1]["extra_content"] == {"google": {"thought_signature": "s"}}
+    assert messages[1:] == [
+        {"role": "tool", "tool_call_id": "c1", "content": "arguments were not valid JSON"},
+        {"role": "tool", "tool_call_id": "c2", "content": "see image"},
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}]},
+    ]
+
+
+def test_extra_body_and_endpoint_headers_take_precedence() -> None:
+    endpoint = Endpoint(
+        base_url="https://gw.test/openai/v1", api_key="k", headers={"api-key": "azure", "Authorization": "Basic x"}
+    )
+    turn = StartTurn(
+        model="m",
+        messages=[UserMessage(content="x")],
+        temperature=1.0,
+        extra_body={"temperature": 0.0, "model": "override"},
+    )
+    request = write_request(turn, endpoint, Config(user_agent="myapp/1"))
+    assert dict(request.headers)["Authorization"] == "Basic x"
+    assert dict(request.headers)["api-key"] == "azure"
+    assert dict(request.headers)["User-Agent"] == "myapp/1"
+    assert [h[0] for h in request.headers].count("Authorization") == 1
+    body = json.loads(request.body)
+    assert (body["temperature"], body["model"]) == (0.0, "override")
+    assert "azure" not in repr(request) and "Basic x" not in repr(request)
+
+
+def canonical(turn: StartTurn) -> StartTurn:
+    """The form a conversation reads back in. The wire cannot tell a user message holding
+    only tool results followed by another user message from one message holding both: tool
+    results are ``role: tool`` messages, and what follows them is one ``role: user`` message."""
+    messages: list[Message] = []
+    for message in turn.messages:
+        last = messages[-1] if messages else None
+        if (
+            type(message) is UserMessage
+            and type(last) is UserMessage
+            and isinstance(last.content, tuple)
+            and all(type(b) is ToolResultBlock for b in last.content)
+        ):
+            tail = (TextBlock(text=message.content),) if isinstance(message.content, str) else message.content
+            messages[-1] = UserMessage(content=(*last.content, *tail))
+        else:
+            messages.append(message)
+    return attrs.evolve(turn, messages=messages)
+
+
+@given(turn=start_turns())
+def test_writer_is_deterministic_and_round_trips(turn: StartTurn) -> None:
+    config = Config(send_reasoning=True)
+    first = write_request(turn, ENDPOINT, config)
+    assert write_request(turn, ENDPOINT, config) == first
+    # Equal inputs built separately give the same bytes.
+    assert write_request(parse_request_body(first.body, config=config), ENDPOINT, config).body == first.body
+    back = parse_request_body(first.body, config=config)
+    assert back == canonical(turn)
+
+
+def test_parse_request_body_rejects_what_is_not_a_chat_request() -> None:
+    with pytest.raises(LocalProtocolError, match="not JSON"):
+        parse_request_body(b"{")
+    with pytest.raises(LocalProtocolError, match="JSON object"):
+        parse_request_body(b"[]")
+    with pytest.raises(LocalProtocolError, match="unknown role"):
+        parse_request_body(b'{"model":"m","messages":[{"role":"wizard","content":"x"}]}')
+    with pytest.raises(LocalProtocolError, match="does not describe a chat request"):
+        parse_request_body(b'{"messages":[]}')
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [
+        (lambda: StartTurn(model="", messages=[]), ValueError, "model"),
+        (lambda: StartTurn(model="m", messages=["hi"]), TypeError, "UserMessage or AssistantMessage"),  # type: ignore[list-item]
+        (lambda: StartTurn(model="m", messages=[], tool_choice="nope"), ValueError, "not among the tools"),
+        (lambda: StartTurn(model="m", messages=[], tools=[WEATHER, WEATHER]), ValueError, "unique"),
+        (lambda: StartTurn(model="m", messages=[], max_tokens="9"), TypeError, "max_tokens"),  # type: ignore[arg-type]
+        (lambda: StartTurn(model="m", messages=[], extra_body={"x": object()}), TypeError, "not a JSON value"),
+        (lambda: ToolSpec(name="bad name"), ValueError, "tool name"),
+        (lambda: ToolUseBlock(id="", name="f"), ValueError, "id"),
+        (lambda: UserMessage(content=[ThinkingBlock(thinking="x")]), TypeError, "user message"),  # type: ignore[list-item]
+        (lambda: AssistantMessage(content=[ImageBlock(url="u")]), TypeError, "assistant message"),  # type: ignore[list-item]
+        (lambda: ToolResultBlock(tool_use_id="c", content=[ToolSpec(name="x")]), TypeError, "tool result"),  # type: ignore[list-item]
+        (lambda: Endpoint(base_url="localhost:1234"), ValueError, "http"),
+        (lambda: Endpoint(base_url="http://x", headers={"Bad Name": "v"}), ValueError, "invalid header"),
+        (lambda: Config(max_event_size=1), ValueError, "max_event_size"),
+    ],
+)
+def test_invalid_inputs_are_rejected_when_built(make: object, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        make()  # type: ignore[operator]
+
+
+def test_frozen_values_cannot_be_mutated() -> None:
+    block = ToolUseBlock(id="c", name="f", input={"a": [1, {"b": 2}]})
+    with pytest.raises(TypeError):
+        block.input["a"] = 2  # type: ignore[index]
+    assert block.input["a"] == (1, {"b": 2})
+    assert block.arguments == '{"a":[1,{"b":2}]}'
+
+
+def test_image_from_bytes() -> None:
+    assert ImageBlock.from_bytes(b"\x89PNG", "image/png").url == "data:image/png;base64,iVBORw=="
+
+
+def test_connection_send_uses_the_writer() -> None:
+    conn = Connection(ENDPOINT)
+    assert conn.send(conversation()) == write_request(conversation(), ENDPOINT, Config())
