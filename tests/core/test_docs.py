@@ -1,0 +1,38 @@
+"""Documentation that states facts about the code is checked against the code."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import shlex
+
+from anyagent_core._state import EVENT_TRIGGERED_TRANSITIONS
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def test_state_table_in_docs_matches_the_code() -> None:
+    text = (ROOT / "docs" / "core.md").read_text(encoding="utf-8")
+    block = text.split("<!-- transitions -->")[1].split("<!-- /transitions -->")[0]
+    rows = {
+        tuple(cell.strip() for cell in line.strip("|").split("|"))
+        for line in block.strip().splitlines()[2:]
+    }
+    code = {
+        (side.value, state.value, inp.value, new.value)
+        for side, table in EVENT_TRIGGERED_TRANSITIONS.items()
+        for state, moves in table.items()
+        for inp, new in moves.items()
+    }
+    assert rows == code
+
+
+def test_ci_runs_the_readme_commands() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sh\n(.*?)```", readme, re.S)
+    setup, test = blocks[0].strip(), blocks[1].strip()
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    ci_lines = {line.strip() for line in ci.splitlines()}
+    for command in (setup, test):
+        assert command in ci_lines, f"{command!r} is in the README but not in .ci/run"
+        assert shlex.split(command)
