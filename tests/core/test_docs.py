@@ -14,10 +14,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 def test_state_table_in_docs_matches_the_code() -> None:
     text = (ROOT / "docs" / "core.md").read_text(encoding="utf-8")
     block = text.split("<!-- transitions -->")[1].split("<!-- /transitions -->")[0]
-    rows = {
-        tuple(cell.strip() for cell in line.strip("|").split("|"))
-        for line in block.strip().splitlines()[2:]
-    }
+    rows = {tuple(cell.strip() for cell in line.strip("|").split("|")) for line in block.strip().splitlines()[2:]}
     code = {
         (side.value, state.value, inp.value, new.value)
         for side, table in EVENT_TRIGGERED_TRANSITIONS.items()
