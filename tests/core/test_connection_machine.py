@@ -106,11 +106,11 @@ class ConnectionMachine(RuleBasedStateMachine):
             (self.conn.start_next_cycle, ()),
         ):
             try:
-                fn(*args)  # type: ignore[operator]
+                fn(*args)
             except ProtocolError:
                 pass
             else:
-                raise AssertionError(f"{fn.__name__} worked on a connection in ERROR")  # type: ignore[attr-defined]
+                raise AssertionError(f"{fn.__name__} worked on a connection in ERROR")
 
     @invariant()
     def states_are_known(self) -> None:
