@@ -50,6 +50,11 @@ class SSEMessage(NamedTuple):
     ``raw_line``: a line that looks like JSON but has no field name; ``data`` holds the line."""
 
 
+def _new_message(fields: tuple[str, str, str, int | None, int, int, None]) -> SSEMessage:
+    """Build an ``SSEMessage`` from a complete tuple, skipping NamedTuple's keyword handling."""
+    return tuple.__new__(SSEMessage, fields)
+
+
 @final
 class SSEDecoder:
     """Incremental decoder. ``feed(data)`` buffers; ``feed(b"")`` marks EOF; ``messages()``
@@ -188,31 +193,59 @@ class SSEDecoder:
             )
 
     def _lines_lf(self, chunk: bytes, out: list[SSEMessage]) -> None:
+        # The hot loop: state lives in locals and is written back at the end (and around the
+        # rare calls that need it on self).
         pos = self._base + self._start
         line_no = self._line_no
         data = self._data
+        event_offset = self._event_offset
+        event_line = self._event_line
+        event_size = self._event_size
+        limit = self._max_event_size
         for line in chunk.split(b"\n"):
             if line:
                 if line.startswith(b"data:"):
-                    if self._event_offset < 0:
-                        self._event_offset = pos
-                        self._event_line = line_no
-                    value = line[6:] if line.startswith(b"data: ") else line[5:]
+                    if event_offset < 0:
+                        event_offset = pos
+                        event_line = line_no
+                    value = line[6:] if line[5:6] == b" " else line[5:]
                     data.append(value)
-                    self._event_size += len(value) + 1
-                    if self._event_size > self._max_event_size:
+                    event_size += len(value) + 1
+                    if event_size > limit:
+                        self._event_offset, self._event_line, self._event_size = event_offset, event_line, event_size
                         self._check_size()
                 elif line[0] != 58:  # not a ":" comment
+                    self._event_offset, self._event_line, self._event_size = event_offset, event_line, event_size
                     self._field(line, pos, line_no, out)
+                    event_offset, event_line, event_size = self._event_offset, self._event_line, self._event_size
             elif data:
-                out.append(self._dispatch())
-                data = self._data
+                raw = data[0] if len(data) == 1 else b"\n".join(data)
+                out.append(
+                    _new_message(
+                        (
+                            self._event or "message",
+                            raw.decode("utf-8", "replace"),
+                            self._last_id,
+                            self._retry,
+                            event_offset,
+                            event_line,
+                            None,
+                        )
+                    )
+                )
+                data = self._data = []
+                self._event = ""
+                event_size = 0
+                event_offset = -1
             else:
                 self._event = ""
-                self._event_offset = -1
+                event_offset = -1
             pos += len(line) + 1
             line_no += 1
         self._line_no = line_no
+        self._event_offset = event_offset
+        self._event_line = event_line
+        self._event_size = event_size
 
     def _lines_cr(self, chunk: bytes, out: list[SSEMessage]) -> None:
         pos = self._base + self._start
