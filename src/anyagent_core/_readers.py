@@ -550,7 +550,13 @@ class JSONBodyReader:
         try:
             obj = json.loads(text)
         except ValueError as exc:
-            raise _json_error("invalid JSON response body", exc, text, None) from None
+            error = _json_error("invalid JSON response body", exc, text, None)
+            if getattr(exc, "msg", "") == "Extra data" and text.lstrip().startswith("{"):
+                error.hint = (
+                    "the body holds several JSON documents, as NDJSON does (Ollama's native API); "
+                    "point base_url at the server's OpenAI-compatible /v1 API"
+                )
+            raise error from None
         except RecursionError:
             raise LocalProtocolError("JSON nested too deeply in the response body", offset=0) from None
         asm = self._assembler

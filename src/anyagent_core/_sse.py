@@ -316,13 +316,16 @@ class SSEDecoder:
     def _dispatch(self) -> SSEMessage:
         data = self._data
         raw = data[0] if len(data) == 1 else b"\n".join(data)
-        message = SSEMessage(
-            self._event or "message",
-            raw.decode("utf-8", "replace"),
-            self._last_id,
-            self._retry,
-            self._event_offset,
-            self._event_line,
+        message = _new_message(
+            (
+                self._event or "message",
+                raw.decode("utf-8", "replace"),
+                self._last_id,
+                self._retry,
+                self._event_offset,
+                self._event_line,
+                None,
+            )
         )
         self._data = []
         self._event = ""

@@ -305,6 +305,13 @@ def test_bad_json_bodies(body: bytes, message: str) -> None:
         run_response([body], content_type="application/json")
 
 
+def test_ndjson_body_gets_a_hint() -> None:
+    body = b'{"model":"llama3","message":{"content":"a"},"done":false}\n{"model":"llama3","done":true}\n'
+    with pytest.raises(RemoteProtocolError, match="Extra data") as info:
+        run_response([body], content_type="application/x-ndjson")
+    assert info.value.hint is not None and "NDJSON" in info.value.hint
+
+
 def test_sniffed_event_stream_without_content_type() -> None:
     body = b"\n\n" + sse(delta({"content": "x"}, "stop"))
     assert final(run_response([body[:1], body[1:]], content_type="")).message.text == "x"
