@@ -127,8 +127,8 @@ class Connection:
         self._reader = choose_reader(
             status_code,
             _content_type(headers),
-            config_event_size=self.config.max_event_size,
-            config_body_size=self.config.max_body_size,
+            max_event_size=self.config.max_event_size,
+            max_body_size=self.config.max_body_size,
             single_choice=self._single_choice,
         )
 

@@ -651,7 +651,7 @@ class SniffingReader:
 
 
 def choose_reader(
-    status: int, content_type: str, *, config_event_size: int, config_body_size: int, single_choice: bool
+    status: int, content_type: str, *, max_event_size: int, max_body_size: int, single_choice: bool
 ) -> BodyReader:
     """The body reader for a response head."""
     assembler = ResponseAssembler(status=status, single_choice=single_choice)
@@ -659,12 +659,12 @@ def choose_reader(
         return ErrorBodyReader(assembler)
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "text/event-stream":
-        return SSEChatReader(assembler, max_event_size=config_event_size)
+        return SSEChatReader(assembler, max_event_size=max_event_size)
     if media == "application/json" or media.endswith("+json"):
-        return JSONBodyReader(assembler, max_body_size=config_body_size)
+        return JSONBodyReader(assembler, max_body_size=max_body_size)
     return SniffingReader(
-        lambda: SSEChatReader(assembler, max_event_size=config_event_size),
-        lambda: JSONBodyReader(assembler, max_body_size=config_body_size),
+        lambda: SSEChatReader(assembler, max_event_size=max_event_size),
+        lambda: JSONBodyReader(assembler, max_body_size=max_body_size),
     )
 
 
