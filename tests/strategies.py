@@ -45,6 +45,7 @@ class ChatStream:
     tool_calls: list[tuple[str, str, str]]  # (id, name, arguments)
     finish_reason: str
     usage: dict[str, Any] | None
+    refusal: str | None = None
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -76,6 +77,8 @@ def chat_streams(draw: st.DrawFn, *, reasoning_field: str | None = None) -> Chat
     chunks.extend(_chunk({field: piece}) for piece in reasoning)
     content = draw(st.lists(texts, max_size=8))
     chunks.extend(_chunk({"content": piece}) for piece in content)
+    refusal = draw(st.lists(texts, max_size=3))
+    chunks.extend(_chunk({"refusal": piece}) for piece in refusal)
     calls: list[tuple[str, str, str]] = []
     for index in range(draw(st.integers(0, 3))):
         call_id = f"call_{index}_{draw(st.from_regex(r'[A-Za-z0-9]{4}', fullmatch=True))}"
@@ -98,7 +101,7 @@ def chat_streams(draw: st.DrawFn, *, reasoning_field: str | None = None) -> Chat
         usage_chunk["choices"] = []
         usage_chunk["usage"] = usage
         chunks.append(usage_chunk)
-    return ChatStream(chunks, "".join(content), "".join(reasoning), calls, finish, usage)
+    return ChatStream(chunks, "".join(content), "".join(reasoning), calls, finish, usage, "".join(refusal) or None)
 
 
 @attrs.frozen

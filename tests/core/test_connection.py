@@ -221,6 +221,7 @@ def test_rechunking_yields_identical_events(data: st.DataObject, stream: ChatStr
     assert type(final) is MessageComplete
     assert final.message.text == stream.content
     assert final.message.stop_reason == stream.finish_reason
+    assert final.message.refusal == stream.refusal
     calls = [(e.id, e.name, e.arguments) for e in whole if type(e) is ToolCall]
     assert calls == stream.tool_calls
     assert all(e.error is None for e in whole if type(e) is ToolCall)

@@ -173,9 +173,10 @@ def test_generated_streams_assemble_as_openai_python_does(case: tuple[ChatStream
     assert theirs.error is None
     assert [(i, n, a) for _, i, n, a, _ in theirs.tool_calls] == stream.tool_calls
     assert all(parsed is not None for *_, parsed in theirs.tool_calls)
-    assert (theirs.content, theirs.reasoning, theirs.finish_reason) == (
+    assert (theirs.content, theirs.reasoning, theirs.refusal, theirs.finish_reason) == (
         stream.content,
         stream.reasoning,
+        stream.refusal,
         stream.finish_reason,
     )
     assert theirs.usage == stream.usage
