@@ -1,0 +1,491 @@
+"""Parse-and-assemble throughput: anyagent_core against openai-python and a minimal floor.
+
+    python benchmarks/bench_parse.py [--quick] [--json PATH] [--repeats N] [--gc] [--floor-scanner]
+
+Each contender does the whole job a client does with a streamed answer: response body bytes,
+handed over in 4 KiB reads, to the final assembled message (content, tool calls with their
+arguments, finish reason, usage).
+
+* anyagent: ``anyagent_core.Connection``'s pull loop (``receive_data`` / ``next_event``), every
+  event consumed, ``MessageComplete`` kept.
+* openai: what ``client.chat.completions.stream()`` does per chunk: ``SSEDecoder.iter_bytes``,
+  ``sse.json()``, the client's ``_process_response_data`` (``construct_type`` into a
+  ``ChatCompletionChunk``), ``ChatCompletionStreamState.handle_chunk`` with every event it
+  returns consumed, then ``get_final_completion()``.
+* floor: the least any correct parser must do: a bytearray buffer split on ``\\n\\n``,
+  ``json.loads`` of each ``data:`` payload, plain dict and list assembly. With
+  ``--floor-scanner`` it calls the C JSON scanner directly instead (``json.loads`` minus its
+  Python wrapper layers, about 0.8 us per chunk), as anyagent_core itself does.
+
+All three are checked against the generator's ground truth before anything is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import openai
+from openai._streaming import SSEDecoder as OpenAISSEDecoder
+from openai._utils import is_mapping
+from openai.lib.streaming.chat._completions import (
+    ChatCompletionStreamState,
+    _is_valid_chat_completion_chunk_weak,
+)
+from openai.types.chat import ChatCompletionChunk
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from anyagent_core import (
+    NEED_DATA,
+    PAUSED,
+    Connection,
+    Endpoint,
+    MessageComplete,
+    ToolCall,
+    ToolUseBlock,
+    __version__,
+    decode_response,
+    thaw_json,
+)
+from streams import READ_SIZE, Expected, Workload, all_workloads
+
+TARGET_VS_OPENAI = 25.0
+"""anyagent must be at least this many times faster than openai-python's assembly path."""
+TARGET_VS_FLOOR = 1.5
+"""anyagent may take at most this many times the floor's time."""
+
+StreamReads = list[list[bytes]]
+Contender = Callable[[StreamReads], list[Any]]
+
+
+# ---- anyagent -------------------------------------------------------------------------------
+
+_ENDPOINT = Endpoint(base_url="http://bench.invalid/v1")
+_SSE_HEAD = [("content-type", "text/event-stream")]
+
+
+def run_anyagent(streams: StreamReads) -> list[MessageComplete]:
+    """A transport's receive loop: one ``Connection`` per response, every event pulled."""
+    finals: list[MessageComplete] = []
+    for reads in streams:
+        conn = Connection(_ENDPOINT)
+        conn._expect_response(single_choice=True)
+        conn.receive_head(200, _SSE_HEAD)
+        pending = iter(reads)
+        next_event = conn.next_event
+        receive_data = conn.receive_data
+        final: MessageComplete | None = None
+        while True:
+            event = next_event()
+            if event is NEED_DATA:
+                receive_data(next(pending, b""))
+            elif event is PAUSED:
+                break
+            elif type(event) is MessageComplete:
+                final = event
+        assert final is not None
+        finals.append(final)
+    return finals
+
+
+# ---- openai-python --------------------------------------------------------------------------
+
+_OPENAI_CLIENT: Any = openai.OpenAI(api_key="sk-bench", base_url="http://bench.invalid/v1")
+# The decoder ``Stream`` gets from ``client._make_sse_decoder()``.
+assert type(_OPENAI_CLIENT._make_sse_decoder()) is OpenAISSEDecoder
+
+
+def run_openai(streams: StreamReads) -> list[Any]:
+    """``Stream.__stream__`` (legacy mode, no options) feeding ``ChatCompletionStream.__stream__``,
+    minus the HTTP response object: the same calls, in the same order, per chunk."""
+    client = _OPENAI_CLIENT
+    process_data = client._process_response_data
+    chunk_type = ChatCompletionChunk
+    finals: list[Any] = []
+    for reads in streams:
+        decoder = OpenAISSEDecoder()
+        state = ChatCompletionStreamState()
+        for sse in decoder.iter_bytes(iter(reads)):
+            if sse.data.startswith("[DONE]"):
+                break
+            if sse.event and sse.event.startswith("thread."):
+                raise AssertionError("unexpected Assistants event")
+            data = sse.json()
+            if is_mapping(data) and data.get("error"):
+                raise AssertionError(f"unexpected error chunk: {data!r}")
+            chunk = process_data(data=data, cast_to=chunk_type, response=None)
+            if not _is_valid_chat_completion_chunk_weak(chunk):
+                continue
+            for _event in state.handle_chunk(chunk):
+                pass
+        finals.append(state.get_final_completion())
+    return finals
+
+
+# ---- the floor ------------------------------------------------------------------------------
+
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _scanner_loads(text: str) -> Any:
+    """``json.loads`` for well-formed input, without its wrapper layers."""
+    value, end = _scan_once(text, 0)
+    if end != len(text) and text[end:].strip(" \t\n\r"):
+        raise ValueError("extra data after the JSON value")
+    return value
+
+
+_floor_loads: Callable[[str], Any] = json.loads
+
+
+def run_floor(streams: StreamReads) -> list[dict[str, Any]]:
+    """The minimum: framing on ``\\n\\n``, ``json.loads``, dict assembly (one data line per
+    event, as every OpenAI-compatible server writes them). Arguments are parsed once at the end,
+    as any client must before running a tool."""
+    loads = _floor_loads
+    finals: list[dict[str, Any]] = []
+    for reads in streams:
+        buf = bytearray()
+        content: dict[int, list[str]] = {}
+        calls: dict[int, dict[int, dict[str, Any]]] = {}
+        finish: dict[int, str] = {}
+        usage: dict[str, Any] | None = None
+        done = False
+        for read in reads:
+            buf += read
+            start = 0
+            while (end := buf.find(b"\n\n", start)) >= 0:
+                if buf.startswith(b"data: ", start):
+                    payload = buf[start + 6 : end].decode()
+                    if payload == "[DONE]":
+                        done = True
+                    else:
+                        obj = loads(payload)
+                        for choice in obj["choices"]:
+                            index = choice["index"]
+                            delta = choice["delta"]
+                            text = delta.get("content")
+                            if text:
+                                parts = content.get(index)
+                                if parts is None:
+                                    parts = content[index] = []
+                                parts.append(text)
+                            tool_calls = delta.get("tool_calls")
+                            if tool_calls:
+                                by_index = calls.get(index)
+                                if by_index is None:
+                                    by_index = calls[index] = {}
+                                for entry in tool_calls:
+                                    call = by_index.get(entry["index"])
+                                    if call is None:
+                                        call = by_index[entry["index"]] = {"id": None, "name": "", "arguments": []}
+                                    if entry.get("id"):
+                                        call["id"] = entry["id"]
+                                    function = entry.get("function")
+                                    if function:
+                                        if function.get("name"):
+                                            call["name"] += function["name"]
+                                        if function.get("arguments"):
+                                            call["arguments"].append(function["arguments"])
+                            reason = choice.get("finish_reason")
+                            if reason:
+                                finish[index] = reason
+                        if obj.get("usage"):
+                            usage = obj["usage"]
+                start = end + 2
+            if start:
+                del buf[:start]
+        tools = []
+        for _, call in sorted(calls.get(0, {}).items()):
+            arguments = "".join(call["arguments"])
+            tools.append({"id": call["id"], "name": call["name"], "arguments": arguments, "input": loads(arguments)})
+        finals.append(
+            {
+                "content": "".join(content.get(0, ())),
+                "tool_calls": tools,
+                "finish_reason": finish.get(0),
+                "usage": usage,
+                "done": done,
+            }
+        )
+    return finals
+
+
+CONTENDERS: dict[str, Contender] = {"anyagent": run_anyagent, "openai": run_openai, "floor": run_floor}
+
+
+# ---- verification ---------------------------------------------------------------------------
+
+
+class Result(NamedTuple):
+    """A contender's final message, reduced to what every contender reports."""
+
+    content: str
+    tool_calls: tuple[tuple[str, str, Any], ...]
+    """``(id, name, parsed arguments)``."""
+    finish_reason: str | None
+    usage: tuple[int, int, int] | None
+
+
+def _usage_triple(usage: Any) -> tuple[int, int, int] | None:
+    if usage is None:
+        return None
+    if isinstance(usage, dict):
+        return (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"])
+    return (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
+
+
+def _expected_result(expected: Expected) -> Result:
+    return Result(
+        content=expected.content,
+        tool_calls=tuple((cid, name, json.loads(args)) for cid, name, args in expected.tool_calls),
+        finish_reason=expected.finish_reason,
+        usage=_usage_triple(expected.usage),
+    )
+
+
+def _anyagent_result(final: MessageComplete) -> Result:
+    message = final.message
+    calls = []
+    for block in message.tool_uses:
+        assert isinstance(block, ToolUseBlock), f"unusable tool call: {block!r}"
+        calls.append((block.id, block.name, thaw_json(block.input)))
+    return Result(
+        content=message.text,
+        tool_calls=tuple(calls),
+        finish_reason=message.stop_reason,
+        usage=None if message.usage is None else _usage_triple(thaw_json(message.usage.raw)),
+    )
+
+
+def _openai_result(completion: Any) -> Result:
+    choice = completion.choices[0]
+    message = choice.message
+    calls = tuple(
+        (call.id, call.function.name, json.loads(call.function.arguments)) for call in message.tool_calls or ()
+    )
+    return Result(
+        content=message.content or "",
+        tool_calls=calls,
+        finish_reason=choice.finish_reason,
+        usage=_usage_triple(completion.usage),
+    )
+
+
+def _floor_result(final: dict[str, Any]) -> Result:
+    return Result(
+        content=final["content"],
+        tool_calls=tuple((call["id"], call["name"], call["input"]) for call in final["tool_calls"]),
+        finish_reason=final["finish_reason"],
+        usage=_usage_triple(final["usage"]),
+    )
+
+
+NORMALIZERS: dict[str, Callable[[Any], Result]] = {
+    "anyagent": _anyagent_result,
+    "openai": _openai_result,
+    "floor": _floor_result,
+}
+
+
+def verify(workload: Workload) -> None:
+    """Every contender must assemble exactly the ground truth; fail loudly otherwise."""
+    want = [_expected_result(expected) for expected in workload.expected]
+    for name, run in CONTENDERS.items():
+        got = [NORMALIZERS[name](final) for final in run(workload.reads)]
+        if got != want:
+            bad = next(i for i, (g, w) in enumerate(zip(got, want, strict=True)) if g != w)
+            raise SystemExit(
+                f"{workload.name}: {name} assembled a different message for stream {bad}:\n"
+                f"  got  {got[bad]!r:.600}\n  want {want[bad]!r:.600}"
+            )
+    # The raw argument strings, exactly as streamed (the final message keeps them parsed).
+    floor_finals = run_floor(workload.reads)
+    openai_finals = run_openai(workload.reads)
+    for i, (reads, expected) in enumerate(zip(workload.reads, workload.expected, strict=True)):
+        decoded = decode_response(reads, status=200, content_type="text/event-stream", single_choice=True)
+        raw = {
+            "anyagent": [(e.id, e.name, e.arguments) for e in decoded.events if type(e) is ToolCall],
+            "openai": [
+                (c.id, c.function.name, c.function.arguments)
+                for c in openai_finals[i].choices[0].message.tool_calls or ()
+            ],
+            "floor": [(c["id"], c["name"], c["arguments"]) for c in floor_finals[i]["tool_calls"]],
+        }
+        for name, calls in raw.items():
+            if calls != list(expected.tool_calls):
+                raise SystemExit(f"{workload.name}: {name}'s raw tool call arguments differ in stream {i}")
+        if not decoded.done_received or decoded.truncated or not floor_finals[i]["done"]:
+            raise SystemExit(f"{workload.name}: stream {i} not seen to the end")
+
+
+# ---- timing ---------------------------------------------------------------------------------
+
+
+def best_times(workload: Workload, repeats: int, *, keep_gc: bool) -> dict[str, float]:
+    """The best (minimum) wall time of each contender over ``repeats`` rounds. Rounds visit the
+    contenders in turn, so drift in the machine's speed hits all of them alike. Each timed run
+    starts after a full collection; the collector is off during it unless ``keep_gc``."""
+    best = dict.fromkeys(CONTENDERS, float("inf"))
+    streams = workload.reads
+    for _ in range(repeats):
+        for name, run in CONTENDERS.items():
+            gc.collect()
+            if not keep_gc:
+                gc.disable()
+            try:
+                start = time.perf_counter()
+                run(streams)
+                elapsed = time.perf_counter() - start
+            finally:
+                gc.enable()
+            best[name] = min(best[name], elapsed)
+    return best
+
+
+@dataclass
+class Figures:
+    workload: Workload
+    seconds: dict[str, float]
+
+    def chunks_per_s(self, name: str) -> float:
+        return self.workload.chunks / self.seconds[name]
+
+    def us_per_chunk(self, name: str) -> float:
+        return self.seconds[name] / self.workload.chunks * 1e6
+
+    @property
+    def vs_openai(self) -> float:
+        """How many times faster than openai-python anyagent is."""
+        return self.seconds["openai"] / self.seconds["anyagent"]
+
+    @property
+    def vs_floor(self) -> float:
+        """anyagent's time as a multiple of the floor's."""
+        return self.seconds["anyagent"] / self.seconds["floor"]
+
+    @property
+    def pass_openai(self) -> bool:
+        return self.vs_openai >= TARGET_VS_OPENAI
+
+    @property
+    def pass_floor(self) -> bool:
+        return self.vs_floor <= TARGET_VS_FLOOR
+
+    def to_json(self) -> dict[str, Any]:
+        w = self.workload
+        return {
+            "workload": w.name,
+            "description": w.description,
+            "streams": len(w.bodies),
+            "chunks": w.chunks,
+            "bytes": w.total_bytes,
+            "reads": w.total_reads,
+            "seconds": self.seconds,
+            "chunks_per_s": {name: self.chunks_per_s(name) for name in CONTENDERS},
+            "us_per_chunk": {name: self.us_per_chunk(name) for name in CONTENDERS},
+            "openai_over_anyagent": self.vs_openai,
+            "anyagent_over_floor": self.vs_floor,
+            "pass": {"vs_openai": self.pass_openai, "vs_floor": self.pass_floor},
+        }
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def render(figures: Sequence[Figures], header: str) -> str:
+    rows: list[tuple[str, ...]] = [
+        (
+            "workload",
+            "chunks",
+            "anyagent chunks/s",
+            "openai chunks/s",
+            "floor chunks/s",
+            f"vs openai (>={TARGET_VS_OPENAI:g}x)",
+            f"vs floor (<={TARGET_VS_FLOOR:g}x)",
+        )
+    ]
+    for f in figures:
+        rows.append(
+            (
+                f"{f.workload.name} {f.workload.description}",
+                f"{f.workload.chunks:,}",
+                *(f"{f.chunks_per_s(n):,.0f} ({f.us_per_chunk(n):.2f} us)" for n in CONTENDERS),
+                f"{f.vs_openai:.1f}x faster {_verdict(f.pass_openai)}",
+                f"{f.vs_floor:.2f}x floor {_verdict(f.pass_floor)}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [header, ""]
+    for n, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0]), *(cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True))]
+        lines.append("  ".join(cells))
+        if n == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    overall = all(f.pass_openai and f.pass_floor for f in figures)
+    lines.append("")
+    lines.append(
+        f"targets: >= {TARGET_VS_OPENAI:g}x faster than openai-python, <= {TARGET_VS_FLOOR:g}x the floor's time"
+    )
+    lines.append(f"overall: {_verdict(overall)}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run, noisy figures)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed rounds per contender (default 7, quick 2)")
+    parser.add_argument("--gc", action="store_true", help="leave the garbage collector on while timing")
+    parser.add_argument(
+        "--floor-scanner", action="store_true", help="the floor calls the C JSON scanner directly, not json.loads"
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    repeats = args.repeats if args.repeats is not None else (2 if args.quick else 7)
+    global _floor_loads
+    floor_json = "scan_once" if args.floor_scanner else "json.loads"
+    _floor_loads = _scanner_loads if args.floor_scanner else json.loads
+
+    workloads = all_workloads(READ_SIZE)
+    for workload in workloads:
+        verify(workload)  # doubles as the warm-up
+    print("verified: anyagent, openai and floor assemble the same messages on every workload")
+
+    figures = [Figures(w, best_times(w, repeats, keep_gc=args.gc)) for w in workloads]
+    header = (
+        f"bytes -> final message, {READ_SIZE}-byte reads, best of {repeats}, "
+        f"gc {'on' if args.gc else 'off'} while timing, floor JSON: {floor_json}\n"
+        f"Python {platform.python_version()} ({platform.machine()}), anyagent {__version__}, "
+        f"openai {openai.__version__}; cells: chunks/s (us per chunk)"
+    )
+    print(render(figures, header))
+    if args.json is not None:
+        report = {
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "anyagent": __version__,
+            "openai": openai.__version__,
+            "read_size": READ_SIZE,
+            "repeats": repeats,
+            "gc_during_timing": bool(args.gc),
+            "floor_json": floor_json,
+            "targets": {"min_openai_over_anyagent": TARGET_VS_OPENAI, "max_anyagent_over_floor": TARGET_VS_FLOOR},
+            "workloads": [f.to_json() for f in figures],
+        }
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    _OPENAI_CLIENT.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
