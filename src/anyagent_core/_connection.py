@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
-from typing import final
+from typing import NoReturn, final
 
 from ._config import DEFAULT_CONFIG, Config, Endpoint
 from ._errors import LocalProtocolError, RemoteProtocolError
@@ -104,6 +104,7 @@ class Connection:
     def send_failed(self) -> None:
         """The transport could not deliver the request (or was cancelled doing so)."""
         self._cstate.process_error(Side.CLIENT)
+        self._reader = None
 
     def _expect_response(self, *, single_choice: bool) -> None:
         """Enter the receiving state without a request: for decoding recorded responses."""
@@ -122,7 +123,7 @@ class Connection:
                 f"receive_head() takes a final HTTP status (200-599), not {status_code!r}; "
                 "informational responses are the transport's business"
             )
-        self._cstate.process_input(Input.RESPONSE_HEAD)
+        self._process(Input.RESPONSE_HEAD)
         self.status_code = status_code
         self._reader = choose_reader(
             status_code,
@@ -134,8 +135,9 @@ class Connection:
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Buffer response body bytes; ``b""`` means EOF (repeating it is harmless)."""
-        self._check_usable()
-        if self._reader is None or self.their_state not in (State.SEND_BODY, State.MESSAGE_DONE):
+        reader = self._reader
+        if reader is None:
+            self._check_usable()
             raise LocalProtocolError(f"receive_data() before receive_head() (server state {self.their_state.value})")
         if self._eof:
             if data:
@@ -144,7 +146,7 @@ class Connection:
         if not data:
             self._eof = True
         try:
-            self._reader.feed(data)
+            reader.feed(data)
         except LocalProtocolError as exc:
             # Too much data: it is the server's fault, reported from next_event() in order.
             self._error = exc._reraise_as_remote_protocol_error()
@@ -153,47 +155,68 @@ class Connection:
         """The next event, ``NEED_DATA`` or ``PAUSED``. Raises ``RemoteProtocolError`` (after
         every good event before the fault) when the server broke the protocol."""
         events = self._events
-        if events:
-            event = events.popleft()
-            if type(event) is MessageComplete:
-                self._cstate.process_input(Input.MESSAGE_COMPLETE)
-            return event
-        server = self._cstate.states[Side.SERVER]
-        if server is State.ERROR:
-            raise self._error or RemoteProtocolError("can't receive: the server side is in state ERROR")
+        if not events:
+            signal = self._read_more()
+            if signal is not None:
+                return signal
+        event = events.popleft()
+        if type(event) is MessageComplete:
+            self._cstate.process_input(Input.MESSAGE_COMPLETE)
+        return event
+
+    def _read_more(self) -> NeedData | Paused | None:
+        """Let the reader parse what is buffered: None when events were queued, otherwise the
+        signal to return."""
+        states = self._cstate.states
+        server = states[Side.SERVER]
+        if server is State.ERROR or states[Side.CLIENT] is State.ERROR:
+            self._reader = None
+            raise self._error or RemoteProtocolError("can't receive: the connection is in state ERROR")
         if self._error is not None:
-            self._cstate.process_error(Side.SERVER)
-            raise self._error
+            self._fail()
         if server is State.DONE:
             return PAUSED
-        if server is State.SEND_BODY or server is State.MESSAGE_DONE:
-            reader = self._reader
-            assert reader is not None
-            batch = self._batch
-            try:
-                reader.read(batch)
-            except LocalProtocolError as exc:
-                self._error = exc._reraise_as_remote_protocol_error()
-            if batch:
-                events.extend(batch)
-                batch.clear()
-                return self.next_event()
-            if self._error is not None:
-                return self.next_event()
-            if server is State.MESSAGE_DONE and reader.at_eof:
-                self._cstate.process_input(Input.END_OF_BODY)
-                return PAUSED
-            return NEED_DATA
-        raise LocalProtocolError(f"next_event() before a response head (server state {server.value})")
+        reader = self._reader
+        if reader is None:
+            raise LocalProtocolError(f"next_event() before a response head (server state {server.value})")
+        batch = self._batch
+        try:
+            reader.read(batch)
+        except LocalProtocolError as exc:
+            self._error = exc._reraise_as_remote_protocol_error()
+        if batch:
+            self._events.extend(batch)
+            batch.clear()
+            return None
+        if self._error is not None:
+            self._fail()
+        if server is State.MESSAGE_DONE and reader.at_eof:
+            self._cstate.process_input(Input.END_OF_BODY)
+            return PAUSED
+        return NEED_DATA
+
+    def _fail(self) -> NoReturn:
+        assert self._error is not None
+        self._cstate.process_error(Side.SERVER)
+        self._reader = None
+        raise self._error
 
     def start_next_cycle(self) -> None:
         """After ``PAUSED``: reset for the next request."""
         self._check_usable()
-        self._cstate.process_input(Input.START_NEXT_CYCLE)
+        self._process(Input.START_NEXT_CYCLE)
         self._reader = None
         self._eof = False
         self.request = None
         self.status_code = None
+
+    def _process(self, inp: Input) -> None:
+        """Apply a table input; a refused one leaves a side in ERROR and the body unreadable."""
+        try:
+            self._cstate.process_input(inp)
+        except LocalProtocolError:
+            self._reader = None
+            raise
 
     def _check_usable(self) -> None:
         if self.our_state is State.ERROR:

@@ -1,40 +1,71 @@
-"""Immutable JSON values for frozen classes: mappings become read-only, lists become tuples."""
+"""Immutable JSON values for frozen classes: objects become read-only dicts, arrays tuples."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any, TypeAlias
+from typing import Any, NoReturn, TypeAlias, final
 
-__all__ = ["FrozenJSON", "JSONObject", "freeze_json", "freeze_object", "thaw_json"]
+__all__ = ["FrozenDict", "FrozenJSON", "JSONObject", "freeze_json", "freeze_object", "thaw_json"]
 
 FrozenJSON: TypeAlias = Any
-"""A JSON value whose objects are read-only mappings and whose arrays are tuples."""
+"""A JSON value whose objects are ``FrozenDict``s and whose arrays are tuples."""
 
 JSONObject: TypeAlias = Mapping[str, Any]
 
 
+@final
+class FrozenDict(dict[str, Any]):
+    """A read-only dict: a JSON object inside a frozen value. Built by ``freeze_json``, which
+    freezes its contents too. Being a dict, it serialises with ``json.dumps`` as it is."""
+
+    __slots__ = ()
+
+    def _read_only(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("a frozen JSON object cannot be changed (thaw_json gives a mutable copy)")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _read_only
+
+    def __reduce__(self) -> tuple[type[FrozenDict], tuple[dict[str, Any]]]:
+        return (FrozenDict, (dict(self),))
+
+    def __copy__(self) -> FrozenDict:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> FrozenDict:
+        return self
+
+
 def freeze_json(value: object) -> FrozenJSON:
-    """Return a deeply immutable copy of a JSON value.
+    """A deeply immutable copy of a JSON value (already frozen objects are returned as they are).
 
     Raises ``TypeError`` naming the offending type for anything JSON cannot represent.
     """
-    if value is None or isinstance(value, str | bool | int | float):
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None or kind is FrozenDict:
         return value
-    if isinstance(value, Mapping):
+    if kind is dict or isinstance(value, Mapping):
         frozen: dict[str, FrozenJSON] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str:
                 raise TypeError(f"JSON object keys must be str, not {type(key).__name__}")
-            frozen[key] = freeze_json(item)
-        return MappingProxyType(frozen)
-    if isinstance(value, list | tuple):
-        return tuple(freeze_json(item) for item in value)
-    raise TypeError(f"{type(value).__name__} is not a JSON value")
+            item_kind = type(item)
+            # Scalars inline: most values in parsed JSON need no call at all.
+            if item_kind is str or item_kind is int or item_kind is float or item_kind is bool or item is None:
+                frozen[key] = item
+            else:
+                frozen[key] = freeze_json(item)
+        return FrozenDict(frozen)
+    if kind is list or kind is tuple:
+        return tuple([freeze_json(item) for item in value])  # type: ignore[attr-defined]
+    if isinstance(value, str | int | float):  # subclasses: str enums, IntEnum
+        return value
+    raise TypeError(f"{kind.__name__} is not a JSON value")
 
 
 def freeze_object(value: Mapping[str, Any]) -> JSONObject:
     """Like ``freeze_json`` but the value must be a JSON object."""
+    if type(value) is FrozenDict:
+        return value
     if not isinstance(value, Mapping):
         raise TypeError(f"expected a JSON object (a mapping), not {type(value).__name__}")
     frozen: JSONObject = freeze_json(value)
@@ -42,7 +73,7 @@ def freeze_object(value: Mapping[str, Any]) -> JSONObject:
 
 
 def thaw_json(value: FrozenJSON) -> Any:
-    """The inverse of ``freeze_json``: plain dicts and lists, ready for ``json.dumps``."""
+    """The inverse of ``freeze_json``: plain, mutable dicts and lists."""
     if isinstance(value, Mapping):
         return {key: thaw_json(item) for key, item in value.items()}
     if isinstance(value, tuple | list):

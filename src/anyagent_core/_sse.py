@@ -19,7 +19,7 @@ This module does not parse JSON or know chat shapes.
 from __future__ import annotations
 
 import re
-from typing import Final, Literal, NamedTuple, final
+from typing import Final, Literal, NamedTuple, NoReturn, final
 
 from ._errors import LocalProtocolError
 from ._util import snippet
@@ -180,72 +180,96 @@ class SSEDecoder:
         self._event_offset = -1
 
     def _check_size(self) -> None:
-        pending = len(self._buf) - self._start + self._event_size
-        if pending > self._max_event_size:
-            offset = self._event_offset if self._event_offset >= 0 else self._base + self._start
-            line = self._event_line if self._event_offset >= 0 else self._line_no
-            raise LocalProtocolError(
-                f"incomplete SSE event exceeds max_event_size ({self._max_event_size} bytes)",
-                offset=offset,
-                line=line,
-                snippet=snippet(self._buf, self._start, 60),
-                hint="raise Config.max_event_size if the server really sends events this large",
+        """The cap, defined so that it does not depend on how the bytes were split: no line may
+        be longer than ``max_event_size``, and no event's data may add up to more."""
+        partial = len(self._buf) - self._start
+        if partial > self._max_event_size:
+            self._too_large(
+                f"a line longer than max_event_size ({self._max_event_size} bytes)",
+                self._base + self._start,
+                self._line_no,
             )
+        if self._event_size > self._max_event_size:
+            self._event_too_large()
+
+    def _event_too_large(self) -> NoReturn:
+        self._too_large(
+            f"an SSE event larger than max_event_size ({self._max_event_size} bytes)",
+            self._event_offset,
+            self._event_line,
+        )
+
+    def _too_large(self, what: str, offset: int, line: int) -> NoReturn:
+        raise LocalProtocolError(
+            what,
+            offset=offset,
+            line=line,
+            snippet=snippet(self._buf, self._start, 60) if self._start < len(self._buf) else None,
+            hint="raise Config.max_event_size if the server really sends events this large",
+        )
 
     def _lines_lf(self, chunk: bytes, out: list[SSEMessage]) -> None:
-        # The hot loop: state lives in locals and is written back at the end (and around the
-        # rare calls that need it on self).
+        # ``chunk`` is complete lines (LF endings, the last one's LF cut off). Split into event
+        # blocks: the common block is a single ``data:`` line with nothing pending, dispatched
+        # at once; any other block goes through the line-by-line rules.
+        blocks = (chunk + b"\n").split(b"\n\n")
+        last = len(blocks) - 1
         pos = self._base + self._start
         line_no = self._line_no
-        data = self._data
-        event_offset = self._event_offset
-        event_line = self._event_line
-        event_size = self._event_size
-        limit = self._max_event_size
-        for line in chunk.split(b"\n"):
-            if line:
-                if line.startswith(b"data:"):
-                    if event_offset < 0:
-                        event_offset = pos
-                        event_line = line_no
-                    value = line[6:] if line[5:6] == b" " else line[5:]
-                    data.append(value)
-                    event_size += len(value) + 1
-                    if event_size > limit:
-                        self._event_offset, self._event_line, self._event_size = event_offset, event_line, event_size
-                        self._check_size()
-                elif line[0] != 58:  # not a ":" comment
-                    self._event_offset, self._event_line, self._event_size = event_offset, event_line, event_size
-                    self._field(line, pos, line_no, out)
-                    event_offset, event_line, event_size = self._event_offset, self._event_line, self._event_size
-            elif data:
-                raw = data[0] if len(data) == 1 else b"\n".join(data)
+        for i, block in enumerate(blocks):
+            if i == last:
+                if block:  # complete lines of an event whose blank line has not arrived
+                    self._lines(block[:-1].split(b"\n"), pos, line_no, out)
+                    line_no += block.count(b"\n")
+                break
+            if (
+                block.startswith(b"data:")
+                and len(block) <= self._max_event_size  # else the line rules enforce the cap
+                and b"\n" not in block
+                and self._event_offset < 0  # nothing of an event pending from earlier lines
+            ):
+                value = block[6:] if block[5:6] == b" " else block[5:]
                 out.append(
                     _new_message(
-                        (
-                            self._event or "message",
-                            raw.decode("utf-8", "replace"),
-                            self._last_id,
-                            self._retry,
-                            event_offset,
-                            event_line,
-                            None,
-                        )
+                        ("message", value.decode("utf-8", "replace"), self._last_id, self._retry, pos, line_no, None)
                     )
                 )
-                data = self._data = []
-                self._event = ""
-                event_size = 0
-                event_offset = -1
+                line_no += 2
+            else:
+                lines = block.split(b"\n")
+                lines.append(b"")
+                self._lines(lines, pos, line_no, out)
+                line_no += len(lines)
+            pos += len(block) + 2
+        self._line_no = line_no
+
+    def _lines(self, lines: list[bytes], pos: int, line_no: int, out: list[SSEMessage]) -> None:
+        """The line-by-line rules, for LF-separated lines starting at ``pos`` / ``line_no``."""
+        data = self._data
+        limit = self._max_event_size
+        for line in lines:
+            if line:
+                if len(line) > limit:
+                    self._too_large(f"a line longer than max_event_size ({limit} bytes)", pos, line_no)
+                if line.startswith(b"data:"):
+                    if self._event_offset < 0:
+                        self._event_offset = pos
+                        self._event_line = line_no
+                    value = line[6:] if line[5:6] == b" " else line[5:]
+                    data.append(value)
+                    self._event_size += len(value) + 1
+                    if self._event_size > limit:
+                        self._event_too_large()
+                elif line[0] != 58:  # not a ":" comment
+                    self._field(line, pos, line_no, out)
+            elif data:
+                out.append(self._dispatch())
+                data = self._data
             else:
                 self._event = ""
-                event_offset = -1
+                self._event_offset = -1
             pos += len(line) + 1
             line_no += 1
-        self._line_no = line_no
-        self._event_offset = event_offset
-        self._event_line = event_line
-        self._event_size = event_size
 
     def _lines_cr(self, chunk: bytes, out: list[SSEMessage]) -> None:
         pos = self._base + self._start
@@ -253,6 +277,8 @@ class SSEDecoder:
         for match in _LINE_RE.finditer(chunk):
             line = match.group(1)
             if line:
+                if len(line) > self._max_event_size:
+                    self._too_large(f"a line longer than max_event_size ({self._max_event_size} bytes)", pos, line_no)
                 if line[0] != 58:
                     self._field(line, pos, line_no, out)
             elif self._data:
@@ -278,7 +304,7 @@ class SSEDecoder:
             self._data.append(value)
             self._event_size += len(value) + 1
             if self._event_size > self._max_event_size:
-                self._check_size()
+                self._event_too_large()
         elif name == b"event":
             self._event = value.decode("utf-8", "replace")
         elif name == b"id":

@@ -42,6 +42,10 @@ class Side(enum.Enum):
     def __repr__(self) -> str:
         return self.value
 
+    # Members are singletons compared by identity, and Enum's own __hash__ is slow Python code:
+    # these are the keys of every transition-table lookup.
+    __hash__ = object.__hash__
+
 
 class State(enum.Enum):
     IDLE = "IDLE"
@@ -54,6 +58,10 @@ class State(enum.Enum):
     def __repr__(self) -> str:
         return self.value
 
+    # Members are singletons compared by identity, and Enum's own __hash__ is slow Python code:
+    # these are the keys of every transition-table lookup.
+    __hash__ = object.__hash__
+
 
 class Input(enum.Enum):
     SEND_REQUEST = "SEND_REQUEST"
@@ -64,6 +72,10 @@ class Input(enum.Enum):
 
     def __repr__(self) -> str:
         return self.value
+
+    # Members are singletons compared by identity, and Enum's own __hash__ is slow Python code:
+    # these are the keys of every transition-table lookup.
+    __hash__ = object.__hash__
 
 
 #: EVENT_TRIGGERED_TRANSITIONS[side][state][input] -> new state.

@@ -146,6 +146,10 @@ def test_start_next_cycle_before_the_end_is_misuse() -> None:
     get_all_events(conn)
     with pytest.raises(LocalProtocolError, match="START_NEXT_CYCLE"):
         conn.start_next_cycle()
+    with pytest.raises(LocalProtocolError, match="ERROR"):
+        conn.receive_data(b"data: more\n\n")
+    with pytest.raises(RemoteProtocolError, match="ERROR"):
+        conn.next_event()
 
 
 def test_protocol_error_comes_after_the_good_events_and_is_sticky() -> None:

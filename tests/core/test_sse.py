@@ -222,3 +222,33 @@ def test_any_bytes_any_chunking_same_messages(body: bytes, cuts: list[int]) -> N
 def test_line_soup_chunking_invariant(lines: list[bytes], newline: bytes, cuts: list[int]) -> None:
     body = newline.join(lines)
     assert decode(*split_at(body, cuts)) == decode(body)
+
+
+def _outcome(reads: list[bytes], cap: int) -> object:
+    try:
+        return decode(*reads, max_event_size=cap)
+    except LocalProtocolError as exc:
+        return ("LocalProtocolError", exc.msg, exc.offset, exc.line)
+
+
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.sampled_from([b"", b": comment", b"event: e", b"id: 1"]),
+            st.integers(0, 120).map(lambda n: b"data: " + b"x" * n),
+            st.integers(0, 120).map(lambda n: b":" + b"c" * n),
+        ),
+        max_size=14,
+    ),
+    newline=st.sampled_from([b"\n", b"\r\n", b"\r"]),
+    cap=st.integers(64, 160),
+    data=st.data(),
+)
+def test_the_size_cap_does_not_depend_on_chunking(
+    lines: list[bytes], newline: bytes, cap: int, data: st.DataObject
+) -> None:
+    body = newline.join(lines) + newline
+    cuts = data.draw(st.lists(st.integers(1, max(1, len(body) - 1)), max_size=12), label="cuts")
+    whole = _outcome([body], cap)
+    assert _outcome(split_at(body, cuts), cap) == whole
+    assert _outcome([body[i : i + 1] for i in range(len(body))], cap) == whole
