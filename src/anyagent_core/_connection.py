@@ -63,6 +63,7 @@ class Connection:
         self._batch: list[Event] = []
         self._error: RemoteProtocolError | None = None
         self._eof = False
+        self._fresh = False  # bytes arrived since the reader last ran
         self._single_choice = False
         self.request: Request | None = None
         """The request of the current cycle."""
@@ -74,12 +75,12 @@ class Connection:
     @property
     def our_state(self) -> State:
         """The client (request) side: IDLE, DONE or ERROR."""
-        return self._cstate.states[Side.CLIENT]
+        return self._cstate.client
 
     @property
     def their_state(self) -> State:
         """The server (response) side: IDLE, SEND_RESPONSE, SEND_BODY, MESSAGE_DONE, DONE or ERROR."""
-        return self._cstate.states[Side.SERVER]
+        return self._cstate.server
 
     def __repr__(self) -> str:
         return f"<Connection {self.endpoint.base_url} client={self.our_state.value} server={self.their_state.value}>"
@@ -145,6 +146,7 @@ class Connection:
             return
         if not data:
             self._eof = True
+        self._fresh = True
         try:
             reader.feed(data)
         except LocalProtocolError as exc:
@@ -167,9 +169,9 @@ class Connection:
     def _read_more(self) -> NeedData | Paused | None:
         """Let the reader parse what is buffered: None when events were queued, otherwise the
         signal to return."""
-        states = self._cstate.states
-        server = states[Side.SERVER]
-        if server is State.ERROR or states[Side.CLIENT] is State.ERROR:
+        cstate = self._cstate
+        server = cstate.server
+        if server is State.ERROR or cstate.client is State.ERROR:
             self._reader = None
             raise self._error or RemoteProtocolError("can't receive: the connection is in state ERROR")
         if self._error is not None:
@@ -179,17 +181,21 @@ class Connection:
         reader = self._reader
         if reader is None:
             raise LocalProtocolError(f"next_event() before a response head (server state {server.value})")
-        batch = self._batch
-        try:
-            reader.read(batch)
-        except LocalProtocolError as exc:
-            self._error = exc._reraise_as_remote_protocol_error()
-        if batch:
-            self._events.extend(batch)
-            batch.clear()
-            return None
-        if self._error is not None:
-            self._fail()
+        if self._fresh:
+            # A reader parses everything buffered each time it runs, so it only needs to run
+            # when bytes arrived since.
+            self._fresh = False
+            batch = self._batch
+            try:
+                reader.read(batch)
+            except LocalProtocolError as exc:
+                self._error = exc._reraise_as_remote_protocol_error()
+            if batch:
+                self._events.extend(batch)
+                batch.clear()
+                return None
+            if self._error is not None:
+                self._fail()
         if server is State.MESSAGE_DONE and reader.at_eof:
             self._cstate.process_input(Input.END_OF_BODY)
             return PAUSED
@@ -207,6 +213,7 @@ class Connection:
         self._process(Input.START_NEXT_CYCLE)
         self._reader = None
         self._eof = False
+        self._fresh = False
         self.request = None
         self.status_code = None
 
@@ -219,7 +226,8 @@ class Connection:
             raise
 
     def _check_usable(self) -> None:
-        if self.our_state is State.ERROR:
+        cstate = self._cstate
+        if cstate.client is State.ERROR:
             raise LocalProtocolError("the connection is in state ERROR (a send failed); use a new Connection")
-        if self.their_state is State.ERROR:
+        if cstate.server is State.ERROR:
             raise LocalProtocolError("the connection is in state ERROR (a protocol error); use a new Connection")

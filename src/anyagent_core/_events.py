@@ -6,8 +6,8 @@ the parser guarantees their invariants and the property tests check them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal, TypeAlias
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, TypeAlias, TypeVar
 
 import attrs
 
@@ -171,6 +171,26 @@ class RefusalDelta:
     choice: int = 0
 
 
+_Delta = TypeVar("_Delta", TextDelta, ReasoningDelta, RefusalDelta)
+
+
+def _delta_builder(cls: type[_Delta]) -> Callable[[str, int], _Delta]:
+    """A positional constructor for parser-built ``(text, choice)`` events that skips attrs'
+    keyword ``__init__`` (a quarter of a microsecond per chunk): the parser guarantees the
+    types, as h11's ``_parsed=True`` does. The result is an ordinary, equal instance."""
+    set_text = cls.__dict__["text"].__set__
+    set_choice = cls.__dict__["choice"].__set__
+    new = object.__new__
+
+    def build(text: str, choice: int) -> _Delta:
+        event = new(cls)
+        set_text(event, text)
+        set_choice(event, choice)
+        return event
+
+    return build
+
+
 @attrs.frozen(kw_only=True)
 class ToolCallDelta:
     """A tool call is being streamed. ``id`` and ``name`` are what is known so far;
@@ -253,6 +273,9 @@ class MessageComplete:
     truncated: bool
     error: ServerError | None
 
+
+new_text_delta = _delta_builder(TextDelta)
+new_reasoning_delta = _delta_builder(ReasoningDelta)
 
 Event: TypeAlias = (
     TextDelta

@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeAlias
 import attrs
 
 from ._json import JSONObject, freeze_object, thaw_json
+from ._util import parsed_builder
 
 __all__ = [
     "AssistantBlock",
@@ -165,25 +166,31 @@ class Usage:
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Usage:
         """Build from a wire ``usage`` object; counts that are not integers become None."""
-
-        def count(value: object) -> int | None:
-            return value if type(value) is int else None
-
-        def detail(key: str, field: str) -> int | None:
-            details = obj.get(key)
-            return count(details.get(field)) if isinstance(details, Mapping) else None
-
-        cached = detail("prompt_tokens_details", "cached_tokens")
+        cached = _detail(obj, "prompt_tokens_details", "cached_tokens")
         if cached is None:
-            cached = count(obj.get("prompt_cache_hit_tokens"))  # DeepSeek
-        return cls(
-            prompt_tokens=count(obj.get("prompt_tokens")),
-            completion_tokens=count(obj.get("completion_tokens")),
-            total_tokens=count(obj.get("total_tokens")),
-            reasoning_tokens=detail("completion_tokens_details", "reasoning_tokens"),
-            cached_tokens=cached,
-            raw=obj,
+            cached = _count(obj.get("prompt_cache_hit_tokens"))  # DeepSeek
+        return _new_usage(
+            _count(obj.get("prompt_tokens")),
+            _count(obj.get("completion_tokens")),
+            _count(obj.get("total_tokens")),
+            _detail(obj, "completion_tokens_details", "reasoning_tokens"),
+            cached,
+            freeze_object(obj),
         )
+
+
+_new_usage = parsed_builder(
+    Usage, "prompt_tokens", "completion_tokens", "total_tokens", "reasoning_tokens", "cached_tokens", "raw"
+)
+
+
+def _count(value: object) -> int | None:
+    return value if type(value) is int else None
+
+
+def _detail(obj: Mapping[str, Any], key: str, field: str) -> int | None:
+    details = obj.get(key)
+    return _count(details.get(field)) if type(details) is dict or isinstance(details, Mapping) else None
 
 
 @attrs.frozen(kw_only=True)

@@ -25,13 +25,13 @@ from ._events import (
     Event,
     Finished,
     MessageComplete,
-    ReasoningDelta,
     RefusalDelta,
     ServerError,
     StreamDone,
-    TextDelta,
     ToolCall,
     Truncated,
+    new_reasoning_delta,
+    new_text_delta,
 )
 from ._messages import (
     AssistantBlock,
@@ -44,7 +44,7 @@ from ._messages import (
 )
 from ._sse import SSEDecoder, SSEMessage
 from ._toolcalls import ToolCallAssembler, _kind
-from ._util import snippet
+from ._util import parsed_builder, snippet
 
 __all__ = [
     "BodyReader",
@@ -72,6 +72,14 @@ def _loads(text: str) -> Any:
         return json.loads(text)  # trailing garbage: let json.loads raise its "Extra data"
     return value
 
+
+# Constructors for what the parser builds (validation skipped: the parser guarantees it).
+_new_text_block = parsed_builder(TextBlock, "text")
+_new_thinking_block = parsed_builder(ThinkingBlock, "thinking", "signature")
+_new_message = parsed_builder(AssistantMessage, "content", "model", "id", "stop_reason", "usage", "refusal")
+_new_complete = parsed_builder(MessageComplete, "message", "choices", "done_received", "truncated", "error")
+_new_finished = parsed_builder(Finished, "reason", "choice")
+_STREAM_DONE: Final = StreamDone()
 
 _TEXT: Final = 0
 _THINKING: Final = 1
@@ -197,7 +205,7 @@ class ResponseAssembler:
                     segments[-1][1].append(content)
                 else:
                     segments.append((_TEXT, [content]))
-                out.append(TextDelta(text=content, choice=index))
+                out.append(new_text_delta(content, index))
             else:
                 self._delta(state, delta, content, out)
         reason = choice.get("finish_reason")
@@ -216,7 +224,7 @@ class ResponseAssembler:
                 segments[-1][1].append(reasoning)
             else:
                 segments.append((_THINKING, [reasoning]))
-            out.append(ReasoningDelta(text=reasoning, choice=state.index))
+            out.append(new_reasoning_delta(reasoning, state.index))
         if content:
             if type(content) is not str:
                 content = _content_text(content)
@@ -225,7 +233,7 @@ class ResponseAssembler:
                 segments[-1][1].append(content)
             else:
                 segments.append((_TEXT, [content]))
-            out.append(TextDelta(text=content, choice=state.index))
+            out.append(new_text_delta(content, state.index))
         refusal = delta.get("refusal")
         if refusal:
             if type(refusal) is not str:
@@ -260,19 +268,11 @@ class ResponseAssembler:
             calls = state.tools.finish(response_id=self.response_id, truncated=truncated) if state.tools else []
             out.extend(calls)
             if state.finish_reason is not None:
-                out.append(Finished(reason=state.finish_reason, choice=index))
+                out.append(_new_finished(state.finish_reason, index))
             messages.append(self._message(state, calls))
         if not messages:
-            messages.append(AssistantMessage(model=self.model, id=self.response_id, usage=self.usage))
-        out.append(
-            MessageComplete(
-                message=messages[0],
-                choices=tuple(messages),
-                done_received=self.done_received,
-                truncated=truncated,
-                error=self.error,
-            )
-        )
+            messages.append(_new_message((), self.model, self.response_id, None, self.usage, None))
+        out.append(_new_complete(messages[0], tuple(messages), self.done_received, truncated, self.error))
 
     def unfinished(self) -> bool:
         """No choice at all, or a choice without a finish reason."""
@@ -282,7 +282,7 @@ class ResponseAssembler:
         blocks: list[AssistantBlock] = []
         for kind, parts in state.segments:
             text = "".join(parts)
-            blocks.append(TextBlock(text=text) if kind == _TEXT else ThinkingBlock(thinking=text))
+            blocks.append(_new_text_block(text) if kind == _TEXT else _new_thinking_block(text, ""))
         for call in calls:
             if call.error is None and call.input is not None:
                 blocks.append(
@@ -298,13 +298,13 @@ class ResponseAssembler:
                         extra_content=call.extra_content,
                     )
                 )
-        return AssistantMessage(
-            content=tuple(blocks),
-            model=self.model,
-            id=self.response_id,
-            stop_reason=state.finish_reason,
-            usage=self.usage,
-            refusal="".join(state.refusal) or None,
+        return _new_message(
+            tuple(blocks),
+            self.model,
+            self.response_id,
+            state.finish_reason,
+            self.usage,
+            "".join(state.refusal) or None,
         )
 
 
@@ -426,48 +426,60 @@ class SSEChatReader:
         if self.finished:
             return  # draining after the message completed
         if messages:
-            handle = self._handle
+            chunk = self._assembler.chunk
             for message in messages:
-                if handle(message, out):
+                data = message[1]
+                if data[:1] == "{" and message[6] is None and message[0] != "error":
+                    # The hot path: a JSON chunk in a plain data event.
+                    try:
+                        obj = _loads(data)
+                    except ValueError as exc:
+                        raise _json_error("invalid JSON in an SSE data event", exc, data, message) from None
+                    except RecursionError:
+                        raise _too_deep(message) from None
+                    try:
+                        chunk(obj, out, "data_event", data)
+                    except LocalProtocolError as exc:
+                        if exc.offset is None:
+                            exc.offset, exc.line, exc.snippet = message.offset, message.line, snippet(data)
+                        raise
+                elif self._other(message, out):
                     self.finished = True
                     return
         if self._decoder.eof:
             asm = self._assembler
             truncation = None
             if not asm.done_received and asm.error is None and asm.unfinished():
-                pending = self._decoder.discarded
+                discarded = self._decoder.discarded
                 truncation = "the stream ended without [DONE] and before every choice finished"
-                if pending:
-                    truncation += f"; {pending} bytes of an incomplete event were discarded"
+                if discarded:
+                    truncation += f"; {discarded} bytes of an incomplete event were discarded"
             asm.finish(out, truncation=truncation)
             self.finished = True
 
-    def _handle(self, message: SSEMessage, out: list[Event]) -> bool:
-        """Fold one SSE message; True when it completed the response (``[DONE]``)."""
+    def _other(self, message: SSEMessage, out: list[Event]) -> bool:
+        """Any message but a plain JSON data event; True when it completed the response."""
         data = message.data
-        asm = self._assembler
         if message.extension is not None or message.event == "error":
             self._error_event(message, out)
             return False
-        if data[:1] != "{":
-            stripped = data.strip()
-            if not stripped:
-                return False  # empty data: a keep-alive
-            if stripped.startswith("[DONE]"):
-                asm.done_received = True
-                out.append(StreamDone())
-                asm.finish(out, truncation=None)
-                return True
+        stripped = data.strip()
+        if not stripped:
+            return False  # empty data: a keep-alive
+        if stripped.startswith("[DONE]"):
+            asm = self._assembler
+            asm.done_received = True
+            out.append(_STREAM_DONE)
+            asm.finish(out, truncation=None)
+            return True
         try:
-            obj = _loads(data) if data[:1] == "{" else json.loads(data)
+            obj = json.loads(data)
         except ValueError as exc:
             raise _json_error("invalid JSON in an SSE data event", exc, data, message) from None
         except RecursionError:
-            raise LocalProtocolError(
-                "JSON nested too deeply in an SSE data event", offset=message.offset, line=message.line
-            ) from None
+            raise _too_deep(message) from None
         try:
-            asm.chunk(obj, out, "data_event", data)
+            self._assembler.chunk(obj, out, "data_event", data)
         except LocalProtocolError as exc:
             if exc.offset is None:
                 exc.offset, exc.line, exc.snippet = message.offset, message.line, snippet(data)
@@ -666,6 +678,10 @@ def choose_reader(
         lambda: SSEChatReader(assembler, max_event_size=max_event_size),
         lambda: JSONBodyReader(assembler, max_body_size=max_body_size),
     )
+
+
+def _too_deep(message: SSEMessage) -> LocalProtocolError:
+    return LocalProtocolError("JSON nested too deeply in an SSE data event", offset=message.offset, line=message.line)
 
 
 def _json_error(what: str, exc: ValueError, text: str, message: SSEMessage | None) -> LocalProtocolError:

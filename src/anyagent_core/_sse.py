@@ -209,67 +209,62 @@ class SSEDecoder:
         )
 
     def _lines_lf(self, chunk: bytes, out: list[SSEMessage]) -> None:
-        # ``chunk`` is complete lines (LF endings, the last one's LF cut off). Split into event
-        # blocks: the common block is a single ``data:`` line with nothing pending, dispatched
-        # at once; any other block goes through the line-by-line rules.
-        blocks = (chunk + b"\n").split(b"\n\n")
-        last = len(blocks) - 1
+        # The hot loop. ``chunk`` is complete lines (LF endings, the last LF cut off). State
+        # lives in locals, written back at the end and around the rare calls that need it.
         pos = self._base + self._start
         line_no = self._line_no
-        for i, block in enumerate(blocks):
-            if i == last:
-                if block:  # complete lines of an event whose blank line has not arrived
-                    self._lines(block[:-1].split(b"\n"), pos, line_no, out)
-                    line_no += block.count(b"\n")
-                break
-            if (
-                block.startswith(b"data:")
-                and len(block) <= self._max_event_size  # else the line rules enforce the cap
-                and b"\n" not in block
-                and self._event_offset < 0  # nothing of an event pending from earlier lines
-            ):
-                value = block[6:] if block[5:6] == b" " else block[5:]
-                out.append(
-                    _new_message(
-                        ("message", value.decode("utf-8", "replace"), self._last_id, self._retry, pos, line_no, None)
-                    )
-                )
-                line_no += 2
-            else:
-                lines = block.split(b"\n")
-                lines.append(b"")
-                self._lines(lines, pos, line_no, out)
-                line_no += len(lines)
-            pos += len(block) + 2
-        self._line_no = line_no
-
-    def _lines(self, lines: list[bytes], pos: int, line_no: int, out: list[SSEMessage]) -> None:
-        """The line-by-line rules, for LF-separated lines starting at ``pos`` / ``line_no``."""
         data = self._data
+        event_offset = self._event_offset
+        event_line = self._event_line
+        event_size = self._event_size
         limit = self._max_event_size
-        for line in lines:
-            if line:
-                if len(line) > limit:
+        for line in chunk.split(b"\n"):
+            n = len(line)
+            if n:
+                if n > limit:
                     self._too_large(f"a line longer than max_event_size ({limit} bytes)", pos, line_no)
                 if line.startswith(b"data:"):
-                    if self._event_offset < 0:
-                        self._event_offset = pos
-                        self._event_line = line_no
+                    if event_offset < 0:
+                        event_offset = pos
+                        event_line = line_no
                     value = line[6:] if line[5:6] == b" " else line[5:]
                     data.append(value)
-                    self._event_size += len(value) + 1
-                    if self._event_size > limit:
+                    event_size += len(value) + 1
+                    if event_size > limit:
+                        self._event_offset, self._event_line, self._event_size = event_offset, event_line, event_size
                         self._event_too_large()
                 elif line[0] != 58:  # not a ":" comment
+                    self._event_offset, self._event_line, self._event_size = event_offset, event_line, event_size
                     self._field(line, pos, line_no, out)
+                    event_offset, event_line, event_size = self._event_offset, self._event_line, self._event_size
             elif data:
-                out.append(self._dispatch())
-                data = self._data
+                raw = data[0] if len(data) == 1 else b"\n".join(data)
+                out.append(
+                    _new_message(
+                        (
+                            self._event or "message",
+                            raw.decode("utf-8", "replace"),
+                            self._last_id,
+                            self._retry,
+                            event_offset,
+                            event_line,
+                            None,
+                        )
+                    )
+                )
+                data = self._data = []
+                self._event = ""
+                event_size = 0
+                event_offset = -1
             else:
                 self._event = ""
-                self._event_offset = -1
-            pos += len(line) + 1
+                event_offset = -1
+            pos += n + 1
             line_no += 1
+        self._line_no = line_no
+        self._event_offset = event_offset
+        self._event_line = event_line
+        self._event_size = event_size
 
     def _lines_cr(self, chunk: bytes, out: list[SSEMessage]) -> None:
         pos = self._base + self._start

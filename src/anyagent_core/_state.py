@@ -105,30 +105,65 @@ INPUT_SIDES: Final[dict[Input, tuple[Side, ...]]] = {
 }
 
 
+def _combined() -> dict[tuple[State, State, Input], tuple[State, State]]:
+    """The tables above folded into one lookup: (client, server, input) -> (client, server).
+    Derived data: the tables stay the one source of truth."""
+    combined = {}
+    for client in EVENT_TRIGGERED_TRANSITIONS[Side.CLIENT]:
+        for server in EVENT_TRIGGERED_TRANSITIONS[Side.SERVER]:
+            for inp in Input:
+                now = {Side.CLIENT: client, Side.SERVER: server}
+                moved = dict(now)
+                for side in INPUT_SIDES[inp]:
+                    new_state = EVENT_TRIGGERED_TRANSITIONS[side][now[side]].get(inp)
+                    if new_state is None:
+                        break
+                    moved[side] = new_state
+                else:
+                    combined[(client, server, inp)] = (moved[Side.CLIENT], moved[Side.SERVER])
+    return combined
+
+
+_COMBINED: Final = _combined()
+
+
 @final
 class ConnectionState:
     """The two sides' states and the table-driven transitions between them."""
 
-    __slots__ = ("states",)
+    __slots__ = ("client", "server")
 
     def __init__(self) -> None:
-        self.states: dict[Side, State] = {Side.CLIENT: State.IDLE, Side.SERVER: State.IDLE}
+        self.client = State.IDLE
+        self.server = State.IDLE
+
+    @property
+    def states(self) -> dict[Side, State]:
+        return {Side.CLIENT: self.client, Side.SERVER: self.server}
+
+    @states.setter
+    def states(self, value: dict[Side, State]) -> None:
+        self.client = value[Side.CLIENT]
+        self.server = value[Side.SERVER]
 
     def process_input(self, inp: Input) -> None:
         """Apply ``inp`` to every side it concerns, or raise and put the first refusing side in ERROR."""
-        moves: list[tuple[Side, State]] = []
+        moved = _COMBINED.get((self.client, self.server, inp))
+        if moved is not None:
+            self.client, self.server = moved
+            return
         for side in INPUT_SIDES[inp]:
-            state = self.states[side]
-            new_state = EVENT_TRIGGERED_TRANSITIONS[side][state].get(inp)
-            if new_state is None:
-                self.states[side] = State.ERROR
+            state = self.client if side is Side.CLIENT else self.server
+            if EVENT_TRIGGERED_TRANSITIONS[side][state].get(inp) is None:
+                self.process_error(side)
                 raise LocalProtocolError(
                     f"can't handle {inp.value} when the {side.value} side is in state {state.value}"
                 )
-            moves.append((side, new_state))
-        for side, new_state in moves:
-            self.states[side] = new_state
+        raise AssertionError("unreachable: the combined table disagrees with the tables")  # pragma: no cover
 
     def process_error(self, side: Side) -> None:
         """Something failed on ``side``: it goes to ERROR for good."""
-        self.states[side] = State.ERROR
+        if side is Side.CLIENT:
+            self.client = State.ERROR
+        else:
+            self.server = State.ERROR

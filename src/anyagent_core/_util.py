@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import enum
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 
-__all__ = ["NEED_DATA", "PAUSED", "NeedData", "Paused", "snippet"]
+import attrs
+
+__all__ = ["NEED_DATA", "PAUSED", "NeedData", "Paused", "parsed_builder", "snippet"]
+
+_T = TypeVar("_T")
 
 
 class NeedData(enum.Enum):
@@ -37,3 +42,30 @@ def snippet(data: bytes | bytearray | str, start: int = 0, length: int = 80) -> 
     if len(data) - start > length:
         text += "..."
     return text
+
+
+def parsed_builder(cls: type[_T], *names: str) -> Callable[..., _T]:
+    """A positional constructor, taking ``names`` in order, for instances of a frozen attrs
+    class that the parser builds: it skips attrs' ``__init__`` (keyword handling, converters,
+    validators), as h11's ``_parsed=True`` does, because the parser guarantees the invariants
+    and the property tests check them. The result is an ordinary, equal instance.
+
+    ``names`` must be exactly the class's fields, so none can be left unset.
+    """
+    fields = tuple(field.name for field in attrs.fields(cls))  # type: ignore[arg-type]
+    if sorted(names) != sorted(fields):
+        raise TypeError(f"parsed_builder({cls.__name__}) names {names}, but its fields are {fields}")
+    setters = tuple(cls.__dict__[name].__set__ for name in names)
+    count = len(setters)
+    new = object.__new__
+
+    def build(*values: Any) -> _T:
+        if len(values) != count:
+            raise TypeError(f"{cls.__name__} takes {count} values ({', '.join(names)}), got {len(values)}")
+        instance = new(cls)
+        for setter, value in zip(setters, values, strict=False):  # the length is checked above
+            setter(instance, value)
+        return instance
+
+    build.__name__ = f"new_{cls.__name__}"
+    return build
