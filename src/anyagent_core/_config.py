@@ -12,7 +12,8 @@ import attrs
 
 __all__ = ["DEFAULT_CONFIG", "DEFAULT_MAX_BODY_SIZE", "DEFAULT_MAX_EVENT_SIZE", "Config", "Endpoint"]
 
-#: Cap on one incomplete SSE event (the bytes of an event not yet terminated by a blank line).
+#: Cap on one SSE line and on one SSE event's data, in bytes: it bounds what a server can make
+#: the decoder buffer.
 #: Chat chunks are a few hundred bytes, but some servers send a whole tool call, arguments and
 #: all, in one event (Ollama, Groq, Mistral), and a ``write_file`` call can carry a large file.
 DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024
@@ -56,7 +57,7 @@ class Config:
     """Limits and server-quirk switches. No behaviour, no environment."""
 
     max_event_size: int = attrs.field(default=DEFAULT_MAX_EVENT_SIZE, validator=attrs.validators.ge(64))
-    """Largest incomplete SSE event, in bytes, before the stream is rejected."""
+    """Longest SSE line, and largest SSE event data, in bytes, before the stream is rejected."""
     max_body_size: int = attrs.field(default=DEFAULT_MAX_BODY_SIZE, validator=attrs.validators.ge(64))
     """Largest JSON or error response body, in bytes."""
     chat_path: str = "/chat/completions"

@@ -80,7 +80,7 @@ class ToolUseBlock:
     id: str = attrs.field(validator=[_str, _nonempty])
     name: str = attrs.field(validator=[_str, _nonempty])
     input: JSONObject = attrs.field(factory=dict, converter=freeze_object)
-    """The arguments, as a read-only mapping (``thaw_json`` gives a plain dict)."""
+    """The arguments, as a read-only dict (``thaw_json`` gives a mutable copy)."""
     extra_content: JSONObject | None = attrs.field(default=None, converter=_optional_object)
     """Provider data that must be sent back with the call (Gemini's ``thought_signature``)."""
 

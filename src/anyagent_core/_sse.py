@@ -9,7 +9,8 @@
 
 Lines are found at the byte level (UTF-8 never puts ``\\r`` or ``\\n`` inside a multi-byte
 sequence), so a character split across reads is decoded whole. The buffer is searched only
-where new bytes arrived, and an incomplete event larger than ``max_event_size`` is rejected.
+where new bytes arrived. A line, or an event's data, longer than ``max_event_size`` is
+rejected; the cap is defined on the byte stream, so it does not depend on read boundaries.
 
 Two non-standard lines are surfaced instead of dropped, because servers really send them:
 an ``error:`` field (llama.cpp before September 2025) and a raw JSON line with no field name.
