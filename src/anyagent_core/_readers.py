@@ -113,6 +113,14 @@ class _Choice:
         self.tools = ToolCallAssembler(index)
         self.finish_reason: str | None = None
 
+    def add(self, kind: int, text: str) -> None:
+        """Append text or reasoning, extending the last segment when it is of the same kind."""
+        segments = self.segments
+        if segments and segments[-1][0] == kind:
+            segments[-1][1].append(text)
+        else:
+            segments.append((kind, [text]))
+
 
 @final
 class ResponseAssembler:
@@ -199,7 +207,7 @@ class ResponseAssembler:
                 raise LocalProtocolError(f"choices[].{delta_key} must be an object, not {_kind(delta)}")
             content = delta.get("content")
             if content and len(delta) == 1 and type(content) is str:
-                # The hot path: a delta with nothing but text.
+                # The hot path: a delta with nothing but text (_Choice.add, inlined).
                 segments = state.segments
                 if segments and segments[-1][0] == _TEXT:
                     segments[-1][1].append(content)
@@ -219,20 +227,12 @@ class ResponseAssembler:
         if reasoning:
             if type(reasoning) is not str:
                 raise LocalProtocolError(f"delta reasoning must be a string, not {_kind(reasoning)}")
-            segments = state.segments
-            if segments and segments[-1][0] == _THINKING:
-                segments[-1][1].append(reasoning)
-            else:
-                segments.append((_THINKING, [reasoning]))
+            state.add(_THINKING, reasoning)
             out.append(new_reasoning_delta(reasoning, state.index))
         if content:
             if type(content) is not str:
                 content = _content_text(content)
-            segments = state.segments
-            if segments and segments[-1][0] == _TEXT:
-                segments[-1][1].append(content)
-            else:
-                segments.append((_TEXT, [content]))
+            state.add(_TEXT, content)
             out.append(new_text_delta(content, state.index))
         refusal = delta.get("refusal")
         if refusal:
