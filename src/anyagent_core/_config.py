@@ -31,6 +31,10 @@ def _headers(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tupl
     return result
 
 
+def _redacted_headers(headers: tuple[tuple[str, str], ...]) -> str:
+    return repr([(name, "<redacted>") for name, _ in headers])
+
+
 def _base_url(value: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"base_url must be a str, not {type(value).__name__}")
@@ -48,8 +52,9 @@ class Endpoint:
     """For example ``http://localhost:1234/v1``; a trailing slash is removed."""
     api_key: str | None = attrs.field(default=None, repr=False)
     """Sent as ``Authorization: Bearer ...``. Never shown in a repr."""
-    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_headers)
-    """Extra request headers, in order. Values are hidden from the repr."""
+    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_headers, repr=_redacted_headers)
+    """Extra request headers, in order; they replace ours of the same name. Their values are
+    hidden from the repr, since gateways put keys in them."""
 
 
 @attrs.frozen(kw_only=True)

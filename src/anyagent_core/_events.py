@@ -65,6 +65,7 @@ def _tools(value: Sequence[ToolSpec]) -> tuple[ToolSpec, ...]:
 
 
 _opt_int = attrs.validators.optional(attrs.validators.instance_of(int))
+_opt_positive = attrs.validators.optional([attrs.validators.instance_of(int), attrs.validators.ge(1)])
 _opt_float = attrs.validators.optional(attrs.validators.instance_of(int | float))
 
 
@@ -86,14 +87,15 @@ class StartTurn:
     stream: bool = True
     include_usage: bool = True
     """Ask for a usage chunk (``stream_options.include_usage``) when streaming."""
-    max_tokens: int | None = attrs.field(default=None, validator=_opt_int)
+    max_tokens: int | None = attrs.field(default=None, validator=_opt_positive)
     temperature: float | None = attrs.field(default=None, validator=_opt_float)
     top_p: float | None = attrs.field(default=None, validator=_opt_float)
     presence_penalty: float | None = attrs.field(default=None, validator=_opt_float)
     frequency_penalty: float | None = attrs.field(default=None, validator=_opt_float)
     seed: int | None = attrs.field(default=None, validator=_opt_int)
     stop: tuple[str, ...] = attrs.field(default=(), converter=_stop)
-    n: int | None = attrs.field(default=None, validator=_opt_int)
+    n: int | None = attrs.field(default=None, validator=_opt_positive)
+    """How many choices to generate; each is kept apart (``MessageComplete.choices``)."""
     response_format: JSONObject | None = attrs.field(default=None, converter=_optional_object)
     """For example ``{"type": "json_schema", "json_schema": {...}}``."""
     extra_body: JSONObject = attrs.field(factory=dict, converter=freeze_object)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Literal, TypeAlias
 
@@ -34,6 +35,7 @@ __all__ = [
     "UserMessage",
 ]
 
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what OpenAI-compatible servers accept
 _nonempty: Any = attrs.validators.min_len(1)
 _str: Any = attrs.validators.instance_of(str)
 
@@ -240,7 +242,7 @@ class ToolSpec:
 
     @name.validator
     def _check_name(self, attribute: attrs.Attribute[str], value: str) -> None:
-        if not all(c.isalnum() or c in "_-" for c in value) or len(value) > 64:
+        if not _TOOL_NAME.fullmatch(value):
             raise ValueError(f"tool name must be 1-64 characters of a-z, A-Z, 0-9, _ or -: {value!r}")
 
 

@@ -165,6 +165,7 @@ def test_extra_body_and_endpoint_headers_take_precedence() -> None:
     body = json.loads(request.body)
     assert (body["temperature"], body["model"]) == (0.0, "override")
     assert "azure" not in repr(request) and "Basic x" not in repr(request)
+    assert "azure" not in repr(endpoint) and "Basic x" not in repr(endpoint) and "api-key" in repr(endpoint)
 
 
 def canonical(turn: StartTurn) -> StartTurn:
@@ -219,6 +220,10 @@ def test_parse_request_body_rejects_what_is_not_a_chat_request() -> None:
         (lambda: StartTurn(model="m", messages=[], max_tokens="9"), TypeError, "max_tokens"),  # type: ignore[arg-type]
         (lambda: StartTurn(model="m", messages=[], extra_body={"x": object()}), TypeError, "not a JSON value"),
         (lambda: ToolSpec(name="bad name"), ValueError, "tool name"),
+        (lambda: ToolSpec(name="café"), ValueError, "tool name"),
+        (lambda: ToolSpec(name="x" * 65), ValueError, "tool name"),
+        (lambda: StartTurn(model="m", messages=[], max_tokens=0), ValueError, "max_tokens"),
+        (lambda: StartTurn(model="m", messages=[], n=0), ValueError, "n"),
         (lambda: ToolUseBlock(id="", name="f"), ValueError, "id"),
         (lambda: UserMessage(content=[ThinkingBlock(thinking="x")]), TypeError, "user message"),  # type: ignore[list-item]
         (lambda: AssistantMessage(content=[ImageBlock(url="u")]), TypeError, "assistant message"),  # type: ignore[list-item]
