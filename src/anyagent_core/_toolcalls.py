@@ -25,8 +25,11 @@ from typing import Any, final
 from ._errors import LocalProtocolError
 from ._events import ToolCall, ToolCallDelta
 from ._json import JSONObject, freeze_object
+from ._util import parsed_builder
 
 __all__ = ["ToolCallAssembler"]
+
+_new_delta = parsed_builder(ToolCallDelta, "index", "id", "name", "arguments", "choice")
 
 
 @final
@@ -61,6 +64,18 @@ class ToolCallAssembler:
         if type(entry) is not dict:
             raise LocalProtocolError(f"a tool_calls entry must be a JSON object, not {_kind(entry)}")
         function = entry.get("function")
+        index = entry.get("index")
+        if len(entry) == 2 and type(index) is int and type(function) is dict and len(function) == 1:
+            # The hot path: {"index": i, "function": {"arguments": "..."}} for a call already
+            # open. With only those keys there is no id, name, type or extra to fold.
+            call = self._calls.get(index)
+            fragment = function.get("arguments")
+            if call is not None and type(fragment) is str:
+                if fragment:
+                    call.arguments.append(fragment)
+                self._last = call
+                emit(_new_delta(index, call.id, call.name, fragment, self._choice))
+                return
         if function is None:
             function = {}
         elif type(function) is not dict:
@@ -72,7 +87,6 @@ class ToolCallAssembler:
         if type(name) is not str:
             raise LocalProtocolError(f"tool_calls[].function.name must be a string, not {_kind(name)}")
 
-        index = entry.get("index")
         if type(index) is int:
             call = self._calls.get(index)
             if call is None:
@@ -104,7 +118,7 @@ class ToolCallAssembler:
         extra = entry.get("extra_content")
         if type(extra) is dict:
             call.extra_content = extra
-        emit(ToolCallDelta(index=call.index, id=call.id, name=call.name, arguments=arguments, choice=self._choice))
+        emit(_new_delta(call.index, call.id, call.name, arguments, self._choice))
 
     def _unindexed(self, call_id: str | None, name: str) -> _Call:
         last = self._last

@@ -216,6 +216,8 @@ def test_deltas_report_what_is_known_so_far() -> None:
     [
         ("not an object", "a tool_calls entry must be a JSON object, not a string"),
         ({"index": "0", "function": {}}, "index must be an integer or null, not a string"),
+        ({"index": [0], "function": {"arguments": "x"}}, "index must be an integer or null, not an array"),
+        ({"index": 1.5, "function": {"arguments": "x"}}, "index must be an integer or null, not a number"),
         ({"index": 0, "function": "f"}, "function must be a JSON object"),
         ({"index": 0, "function": {"name": 5}}, "name must be a string"),
         ({"index": 0, "function": {"arguments": [1]}}, "arguments must be a string or an object"),
