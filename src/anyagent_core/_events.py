@@ -6,6 +6,7 @@ the parser guarantees their invariants and the property tests check them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeAlias, TypeVar
 
@@ -66,7 +67,14 @@ def _tools(value: Sequence[ToolSpec]) -> tuple[ToolSpec, ...]:
 
 _opt_int = attrs.validators.optional(attrs.validators.instance_of(int))
 _opt_positive = attrs.validators.optional([attrs.validators.instance_of(int), attrs.validators.ge(1)])
-_opt_float = attrs.validators.optional(attrs.validators.instance_of(int | float))
+
+
+def _finite(instance: object, attribute: attrs.Attribute[float | None], value: float | None) -> None:
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"{attribute.name} must be a finite number, not {value!r}")
+
+
+_opt_float = attrs.validators.optional([attrs.validators.instance_of(int | float), _finite])
 
 
 @attrs.frozen(kw_only=True)

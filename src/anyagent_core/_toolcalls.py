@@ -161,7 +161,7 @@ class ToolCallAssembler:
                 error = "the tool call has no function name"
             else:
                 try:
-                    value = json.loads(arguments) if arguments.strip() else {}
+                    value = json.loads(arguments, parse_constant=_no_constants) if arguments.strip() else {}
                 except ValueError as exc:
                     error = f"the arguments are not valid JSON: {exc}"
                 else:
@@ -204,6 +204,10 @@ def _kind(value: object) -> str:
         int: "a number",
         float: "a number",
     }.get(type(value), type(value).__name__)
+
+
+def _no_constants(name: str) -> object:
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _is_complete_json(fragments: list[str]) -> bool:

@@ -46,7 +46,11 @@ __all__ = ["parse_request_body", "request_payload", "write_request"]
 
 def write_request(turn: StartTurn, endpoint: Endpoint, config: Config) -> Request:
     """The HTTP request for one chat-completions call."""
-    body = json.dumps(request_payload(turn, config), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        text = json.dumps(request_payload(turn, config), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError as exc:  # NaN or infinity somewhere in extra_body, a schema or tool input
+        raise LocalProtocolError(f"the request holds a value JSON cannot represent: {exc}") from None
+    body = text.encode("utf-8")
     headers: list[tuple[str, str]] = [
         ("Content-Type", "application/json"),
         ("Accept", "text/event-stream" if turn.stream else "application/json"),

@@ -155,6 +155,8 @@ def test_empty_arguments_mean_no_arguments() -> None:
         ("[1, 2]", "must be a JSON object, not an array"),
         ('"text"', "must be a JSON object, not a string"),
         ('{"a":1}{"b":2}', "not valid JSON"),
+        ('{"a": NaN}', "NaN is not valid JSON"),
+        ('{"a": -Infinity}', "-Infinity is not valid JSON"),
     ],
 )
 def test_unusable_arguments_are_reported_not_dropped(arguments: str, error: str) -> None:

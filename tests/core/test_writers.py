@@ -223,6 +223,8 @@ def test_parse_request_body_rejects_what_is_not_a_chat_request() -> None:
         (lambda: ToolSpec(name="café"), ValueError, "tool name"),
         (lambda: ToolSpec(name="x" * 65), ValueError, "tool name"),
         (lambda: StartTurn(model="m", messages=[], max_tokens=0), ValueError, "max_tokens"),
+        (lambda: StartTurn(model="m", messages=[], temperature=float("nan")), ValueError, "finite"),
+        (lambda: StartTurn(model="m", messages=[], top_p=float("inf")), ValueError, "finite"),
         (lambda: StartTurn(model="m", messages=[], n=0), ValueError, "n"),
         (lambda: ToolUseBlock(id="", name="f"), ValueError, "id"),
         (lambda: UserMessage(content=[ThinkingBlock(thinking="x")]), TypeError, "user message"),  # type: ignore[list-item]
@@ -244,6 +246,12 @@ def test_frozen_values_cannot_be_mutated() -> None:
         block.input["a"] = 2  # type: ignore[index]
     assert block.input["a"] == (1, {"b": 2})
     assert block.arguments == '{"a":[1,{"b":2}]}'
+
+
+def test_values_json_cannot_represent_are_refused_when_sending() -> None:
+    conn = Connection(ENDPOINT)
+    with pytest.raises(LocalProtocolError, match="JSON cannot represent"):
+        conn.send(StartTurn(model="m", messages=[UserMessage(content="x")], extra_body={"min_p": float("nan")}))
 
 
 def test_image_from_bytes() -> None:
