@@ -66,7 +66,7 @@ def get_all_events(conn: Connection) -> list[Event]:
 
 
 def run_response(
-    reads: Iterable[bytes],
+    reads: Iterable[bytes | bytearray | memoryview],
     *,
     status: int = 200,
     content_type: str = "text/event-stream",

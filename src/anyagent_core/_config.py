@@ -31,6 +31,30 @@ def _headers(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tupl
     return result
 
 
+def _api_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"api_key must be a str, not {type(value).__name__}")
+    key = value.strip()
+    if any(c in key for c in "\r\n\0"):
+        raise ValueError("api_key contains a line break or NUL")
+    return key or None
+
+
+def redact_url(url: str) -> str:
+    """``url`` without what may be a credential: user info and the query string."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "<redacted>@" + authority.rsplit("@", 1)[1]
+    if "?" in path:
+        path = path.split("?", 1)[0] + "?<redacted>"
+    return f"{scheme}://{authority}{slash}{path}"
+
+
 def _redacted_headers(headers: tuple[tuple[str, str], ...]) -> str:
     return repr([(name, "<redacted>") for name, _ in headers])
 
@@ -48,10 +72,11 @@ def _base_url(value: str) -> str:
 class Endpoint:
     """An OpenAI-compatible server: its base URL (ending in ``/v1`` for most servers) and key."""
 
-    base_url: str = attrs.field(converter=_base_url)
+    base_url: str = attrs.field(converter=_base_url, repr=lambda url: repr(redact_url(url)))
     """For example ``http://localhost:1234/v1``; a trailing slash is removed."""
-    api_key: str | None = attrs.field(default=None, repr=False)
-    """Sent as ``Authorization: Bearer ...``. Never shown in a repr."""
+    api_key: str | None = attrs.field(default=None, repr=False, converter=_api_key)
+    """Sent as ``Authorization: Bearer ...``; surrounding whitespace (a key read from a file) is
+    removed. Never shown in a repr."""
     headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_headers, repr=_redacted_headers)
     """Extra request headers, in order; they replace ours of the same name. Their values are
     hidden from the repr, since gateways put keys in them."""
@@ -73,8 +98,13 @@ class Config:
     send_reasoning: bool = False
     """Send earlier turns' reasoning back as ``reasoning_content``. Most servers ignore it and
     some reject it, so it is off by default."""
-    user_agent: str | None = None
+    user_agent: str | None = attrs.field(default=None)
     """A ``User-Agent`` header; None leaves it to the transport."""
+
+    @user_agent.validator
+    def _check_user_agent(self, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+        if value is not None and any(c in value for c in "\r\n\0"):
+            raise ValueError("user_agent contains a line break or NUL")
 
 
 DEFAULT_CONFIG = Config()

@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import NoReturn, final
 
-from ._config import DEFAULT_CONFIG, Config, Endpoint
+from ._config import DEFAULT_CONFIG, Config, Endpoint, redact_url
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import Event, MessageComplete, Request, StartTurn
 from ._readers import BodyReader, choose_reader
@@ -42,12 +42,20 @@ HeaderItems = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
 
 
 def _content_type(headers: HeaderItems) -> str:
+    """The Content-Type header's value ("" if absent); raises if the headers are malformed."""
     items = headers.items() if isinstance(headers, Mapping) else headers
-    for name, value in items:
+    found = ""
+    for item in items:
+        try:
+            name, value = item
+        except (TypeError, ValueError):
+            raise LocalProtocolError(f"headers must be (name, value) pairs, not {item!r}") from None
+        if not isinstance(name, str | bytes) or not isinstance(value, str | bytes):
+            raise LocalProtocolError(f"header names and values must be str or bytes, not {item!r}")
         key = name.decode("latin-1") if isinstance(name, bytes) else name
-        if key.lower() == "content-type":
-            return value.decode("latin-1") if isinstance(value, bytes) else value
-    return ""
+        if key.lower() == "content-type" and not found:
+            found = value.decode("latin-1") if isinstance(value, bytes) else value
+    return found
 
 
 @final
@@ -83,7 +91,8 @@ class Connection:
         return self._cstate.server
 
     def __repr__(self) -> str:
-        return f"<Connection {self.endpoint.base_url} client={self.our_state.value} server={self.their_state.value}>"
+        url = redact_url(self.endpoint.base_url)
+        return f"<Connection {url} client={self.our_state.value} server={self.their_state.value}>"
 
     # ---- sending --------------------------------------------------------------------------
 
@@ -96,16 +105,16 @@ class Connection:
             self._cstate.process_input(Input.SEND_REQUEST)
             request = write_request(turn, self.endpoint, self.config)
         except BaseException:
-            self._cstate.process_error(Side.CLIENT)
+            self._enter_error(Side.CLIENT)
             raise
-        self._single_choice = turn.n is None or turn.n == 1
+        n = turn.extra_body.get("n", turn.n)  # extra_body replaces our keys, n included
+        self._single_choice = n is None or n == 1
         self.request = request
         return request
 
     def send_failed(self) -> None:
         """The transport could not deliver the request (or was cancelled doing so)."""
-        self._cstate.process_error(Side.CLIENT)
-        self._reader = None
+        self._enter_error(Side.CLIENT)
 
     def _expect_response(self, *, single_choice: bool) -> None:
         """Enter the receiving state without a request: for decoding recorded responses."""
@@ -119,16 +128,21 @@ class Connection:
         """The response's status and headers arrived; they choose the body reader."""
         self._check_usable()
         if type(status_code) is not int or not 200 <= status_code < 600:
-            self._cstate.process_error(Side.SERVER)
+            self._enter_error(Side.SERVER)
             raise LocalProtocolError(
                 f"receive_head() takes a final HTTP status (200-599), not {status_code!r}; "
                 "informational responses are the transport's business"
             )
+        try:
+            content_type = _content_type(headers)
+        except LocalProtocolError:
+            self._enter_error(Side.SERVER)
+            raise
         self._process(Input.RESPONSE_HEAD)
         self.status_code = status_code
         self._reader = choose_reader(
             status_code,
-            _content_type(headers),
+            content_type,
             max_event_size=self.config.max_event_size,
             max_body_size=self.config.max_body_size,
             single_choice=self._single_choice,
@@ -147,6 +161,8 @@ class Connection:
         if not data:
             self._eof = True
         self._fresh = True
+        if self._error is not None:
+            return  # the body is already known to be bad: drop the rest rather than buffer it
         try:
             reader.feed(data)
         except LocalProtocolError as exc:
@@ -173,7 +189,11 @@ class Connection:
         server = cstate.server
         if server is State.ERROR or cstate.client is State.ERROR:
             self._reader = None
-            raise self._error or RemoteProtocolError("can't receive: the connection is in state ERROR")
+            if self._error is not None:
+                raise self._error
+            raise LocalProtocolError(
+                "can't receive: the connection is in state ERROR after a misuse; use a new Connection"
+            )
         if self._error is not None:
             self._fail()
         if server is State.DONE:
@@ -190,6 +210,11 @@ class Connection:
                 reader.read(batch)
             except LocalProtocolError as exc:
                 self._error = exc._reraise_as_remote_protocol_error()
+            except RecursionError:
+                self._error = RemoteProtocolError(
+                    "the response nests JSON too deeply to process",
+                    hint="a server or model is emitting runaway nesting",
+                )
             if batch:
                 self._events.extend(batch)
                 batch.clear()
@@ -203,9 +228,14 @@ class Connection:
 
     def _fail(self) -> NoReturn:
         assert self._error is not None
-        self._cstate.process_error(Side.SERVER)
-        self._reader = None
+        self._enter_error(Side.SERVER)
         raise self._error
+
+    def _enter_error(self, side: Side) -> None:
+        """``side`` failed: it goes to ERROR for good, and nothing more is read or delivered."""
+        self._cstate.process_error(side)
+        self._reader = None
+        self._events.clear()
 
     def start_next_cycle(self) -> None:
         """After ``PAUSED``: reset for the next request."""
@@ -222,7 +252,8 @@ class Connection:
         try:
             self._cstate.process_input(inp)
         except LocalProtocolError:
-            self._reader = None
+            self._reader = None  # the side that refused is in ERROR already
+            self._events.clear()
             raise
 
     def _check_usable(self) -> None:

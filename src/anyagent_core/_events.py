@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeAlias, TypeVar
 
 import attrs
 
+from ._config import redact_url
 from ._json import JSONObject, freeze_object
 from ._messages import AssistantMessage, Message, ToolChoice, ToolSpec, Usage
 
@@ -120,11 +121,13 @@ class StartTurn:
             raise ValueError(f"tool_choice names {value!r}, which is not among the tools offered")
 
 
-_SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization"})
+# Headers whose values are shown in reprs; every other value may be a credential (gateways use
+# headers of their own: api-key, x-goog-api-key, Ocp-Apim-Subscription-Key, cookies, ...).
+_PUBLIC_HEADERS = frozenset({"content-type", "accept", "user-agent", "content-length"})
 
 
 def _redacted(headers: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
-    return [(k, "<redacted>" if k.lower() in _SECRET_HEADERS else v) for k, v in headers]
+    return [(k, v if k.lower() in _PUBLIC_HEADERS else "<redacted>") for k, v in headers]
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -149,7 +152,7 @@ class Request:
 
     def __repr__(self) -> str:
         return (
-            f"Request(method={self.method!r}, url={self.url!r}, "
+            f"Request(method={self.method!r}, url={redact_url(self.url)!r}, "
             f"headers={self.redacted_headers()!r}, body=<{len(self.body)} bytes>)"
         )
 

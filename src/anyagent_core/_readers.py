@@ -200,8 +200,16 @@ class ResponseAssembler:
         if state is None:
             state = self._choices[index] = _Choice(index)
         delta = choice.get(delta_key)
-        if delta is None and delta_key != "delta":
-            delta = choice.get("delta")
+        if delta_key != "delta":
+            if delta is None:
+                delta = choice.get("delta")
+            elif type(delta) is dict and type(delta.get("tool_calls")) is list:
+                # A whole message's tool_calls are an array of whole calls: position is index.
+                delta = dict(delta)
+                delta["tool_calls"] = [
+                    {**entry, "index": position} if type(entry) is dict else entry
+                    for position, entry in enumerate(delta["tool_calls"])
+                ]
         if delta:
             if type(delta) is not dict:
                 raise LocalProtocolError(f"choices[].{delta_key} must be an object, not {_kind(delta)}")
@@ -218,7 +226,7 @@ class ResponseAssembler:
                 self._delta(state, delta, content, out)
         reason = choice.get("finish_reason")
         if reason:
-            state.finish_reason = reason if type(reason) is str else str(reason)
+            state.finish_reason = reason if type(reason) is str else json.dumps(reason)
 
     def _delta(self, state: _Choice, delta: dict[str, Any], content: Any, out: list[Event]) -> None:
         """A delta with more than text, in the order a turn reads: reasoning, text, refusal,
@@ -245,8 +253,8 @@ class ResponseAssembler:
             if type(tool_calls) is not list:
                 raise LocalProtocolError(f"delta.tool_calls must be an array, not {_kind(tool_calls)}")
             add = state.tools.add
-            for entry in tool_calls:
-                add(entry, out.append)  # type: ignore[arg-type]
+            for position, entry in enumerate(tool_calls):
+                add(entry, out.append, position)  # type: ignore[arg-type]
 
     def report_error(self, error: ServerError, out: list[Event]) -> None:
         """Record a server-reported error (the first one is kept) and emit it."""
@@ -281,7 +289,7 @@ class ResponseAssembler:
     def _message(self, state: _Choice, calls: list[ToolCall]) -> AssistantMessage:
         blocks: list[AssistantBlock] = []
         for kind, parts in state.segments:
-            text = "".join(parts)
+            text = _join(parts)
             blocks.append(_new_text_block(text) if kind == _TEXT else _new_thinking_block(text, ""))
         for call in calls:
             if call.error is None and call.input is not None:
@@ -304,8 +312,20 @@ class ResponseAssembler:
             self.response_id,
             state.finish_reason,
             self.usage,
-            "".join(state.refusal) or None,
+            _join(state.refusal) or None,
         )
+
+
+def _join(parts: list[str]) -> str:
+    """The pieces of a text joined, with surrogate pairs that a server split across two chunks
+    (JSON escapes such as "\\ud83d" then "\\ude00") put back together into one character."""
+    text = "".join(parts)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "surrogatepass")
+    return text
 
 
 def _content_text(content: object) -> str:
@@ -419,12 +439,14 @@ class SSEChatReader:
         return self._decoder.eof and self.finished
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if self.finished and data:
+            return  # draining after the message completed: the rest is ignored, not parsed
         self._decoder.feed(data)
 
     def read(self, out: list[Event]) -> None:
-        messages = self._decoder.messages()
         if self.finished:
-            return  # draining after the message completed
+            return
+        messages = self._decoder.messages()
         if messages:
             chunk = self._assembler.chunk
             for message in messages:
@@ -446,6 +468,7 @@ class SSEChatReader:
                 elif self._other(message, out):
                     self.finished = True
                     return
+        self._decoder.check()
         if self._decoder.eof:
             asm = self._assembler
             truncation = None
@@ -538,6 +561,8 @@ class JSONBodyReader:
         if not data:
             self._eof = True
             return
+        if len(self._body) > self._max:
+            return  # already over the cap and reported: drain, don't keep
         self._body += data
         if len(self._body) > self._max:
             raise LocalProtocolError(
@@ -551,6 +576,8 @@ class JSONBodyReader:
             return
         body = bytes(self._body)
         self._body = bytearray()
+        if body.startswith(b"\xef\xbb\xbf"):
+            body = body[3:]  # a UTF-8 BOM, as the SSE path strips it
         if not body.strip():
             raise LocalProtocolError("the JSON response body is empty", offset=0)
         try:

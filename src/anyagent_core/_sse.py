@@ -65,6 +65,7 @@ class SSEDecoder:
         "_base",
         "_buf",
         "_data",
+        "_deferred",
         "_eof",
         "_event",
         "_event_line",
@@ -101,6 +102,7 @@ class SSEDecoder:
         self._last_id = ""
         self._retry: int | None = None
         self.discarded = 0
+        self._deferred: LocalProtocolError | None = None
         """At EOF: how many bytes of an incomplete event were dropped."""
 
     @property
@@ -120,16 +122,40 @@ class SSEDecoder:
         if not data:
             self._eof = True
             return
+        if type(data) is memoryview:
+            data = data.tobytes()  # "in" on a memoryview compares its ints, not bytes
         if not self._mode_cr and b"\r" in data:
             self._mode_cr = True
         self._buf += data
 
     def messages(self) -> list[SSEMessage]:
-        """Every message completed by the bytes fed so far, in order (often none)."""
+        """Every message completed by the bytes fed so far, in order (often none).
+
+        If the bytes break the size cap after some good messages, those are returned first
+        and the error is raised by the next call (or by ``check()``), so that no good message
+        is lost whatever the read boundaries were.
+        """
+        if self._deferred is not None:
+            raise self._deferred
+        out: list[SSEMessage] = []
+        try:
+            self._messages(out)
+        except LocalProtocolError as exc:
+            if not out:
+                raise
+            self._deferred = exc
+        return out
+
+    def check(self) -> None:
+        """Raise the error that a ``messages()`` call deferred, if any."""
+        if self._deferred is not None:
+            raise self._deferred
+
+    def _messages(self, out: list[SSEMessage]) -> None:
         buf = self._buf
         if not self._started:
             if len(buf) < 3 and _BOM.startswith(buf) and not self._eof:
-                return []
+                return
             self._started = True
             if buf.startswith(_BOM):
                 self._start = self._scanned = 3
@@ -149,8 +175,7 @@ class SSEDecoder:
             self._check_size()
             if self._eof:
                 self._discard_tail()
-            return []
-        out: list[SSEMessage] = []
+            return
         if self._mode_cr:
             if buf[end] == 13:
                 self._skip_lf = True
@@ -167,7 +192,6 @@ class SSEDecoder:
         self._check_size()
         if self._eof:
             self._discard_tail()
-        return out
 
     # ---- internals ------------------------------------------------------------------------
 
@@ -200,12 +224,14 @@ class SSEDecoder:
             self._event_line,
         )
 
-    def _too_large(self, what: str, offset: int, line: int) -> NoReturn:
+    def _too_large(self, what: str, offset: int, line: int, piece: bytes | None = None) -> NoReturn:
+        if piece is None and self._start < len(self._buf):
+            piece = bytes(self._buf[self._start : self._start + 61])
         raise LocalProtocolError(
             what,
             offset=offset,
             line=line,
-            snippet=snippet(self._buf, self._start, 60) if self._start < len(self._buf) else None,
+            snippet=None if piece is None else snippet(piece, 0, 60),
             hint="raise Config.max_event_size if the server really sends events this large",
         )
 
@@ -223,7 +249,7 @@ class SSEDecoder:
             n = len(line)
             if n:
                 if n > limit:
-                    self._too_large(f"a line longer than max_event_size ({limit} bytes)", pos, line_no)
+                    self._too_large(f"a line longer than max_event_size ({limit} bytes)", pos, line_no, line[:61])
                 if line.startswith(b"data:"):
                     if event_offset < 0:
                         event_offset = pos
@@ -274,7 +300,9 @@ class SSEDecoder:
             line = match.group(1)
             if line:
                 if len(line) > self._max_event_size:
-                    self._too_large(f"a line longer than max_event_size ({self._max_event_size} bytes)", pos, line_no)
+                    self._too_large(
+                        f"a line longer than max_event_size ({self._max_event_size} bytes)", pos, line_no, line[:61]
+                    )
                 if line[0] != 58:
                     self._field(line, pos, line_no, out)
             elif self._data:

@@ -59,8 +59,9 @@ class ToolCallAssembler:
     def __bool__(self) -> bool:
         return bool(self._calls)
 
-    def add(self, entry: object, emit: Callable[[object], None]) -> None:
-        """Fold one ``tool_calls`` entry and emit a ``ToolCallDelta`` for it."""
+    def add(self, entry: object, emit: Callable[[object], None], position: int = 0) -> None:
+        """Fold one ``tool_calls`` entry (at ``position`` in its delta's list) and emit a
+        ``ToolCallDelta`` for it."""
         if type(entry) is not dict:
             raise LocalProtocolError(f"a tool_calls entry must be a JSON object, not {_kind(entry)}")
         function = entry.get("function")
@@ -82,7 +83,8 @@ class ToolCallAssembler:
             raise LocalProtocolError(f"tool_calls[].function must be a JSON object, not {_kind(function)}")
         call_id = entry.get("id")
         if call_id is not None and type(call_id) is not str:
-            call_id = str(call_id)  # LM Studio and others have sent numeric ids
+            # LM Studio and others have sent numeric ids; anything else keeps its JSON text.
+            call_id = str(call_id) if type(call_id) is int else json.dumps(call_id)
         name = function.get("name") or ""
         if type(name) is not str:
             raise LocalProtocolError(f"tool_calls[].function.name must be a string, not {_kind(name)}")
@@ -92,7 +94,7 @@ class ToolCallAssembler:
             if call is None:
                 call = self._calls[index] = _Call(index)
         elif index is None:
-            call = self._unindexed(call_id or None, name)
+            call = self._unindexed(call_id or None, name, position)
         else:
             raise LocalProtocolError(f"tool_calls[].index must be an integer or null, not {_kind(index)}")
         self._last = call
@@ -120,7 +122,7 @@ class ToolCallAssembler:
             call.extra_content = extra
         emit(_new_delta(call.index, call.id, call.name, arguments, self._choice))
 
-    def _unindexed(self, call_id: str | None, name: str) -> _Call:
+    def _unindexed(self, call_id: str | None, name: str, position: int) -> _Call:
         last = self._last
         if last is None:
             opens = True
@@ -133,8 +135,9 @@ class ToolCallAssembler:
             # A new id opens a new call, unless the last call was opened by a bare name.
             opens = last.id is not None or bool(last.arguments) or bool(name and last.name)
         elif name:
-            if name == last.name and not _is_complete_json(last.arguments):
-                # The name restated on every fragment of a call still being streamed.
+            if position == 0 and name == last.name and not _is_complete_json(last.arguments):
+                # The name restated on every fragment of a call still being streamed. Entries
+                # further along one delta's list are separate calls (Gemini's parallel calls).
                 opens = False
             else:
                 opens = bool(last.name) or bool(last.arguments)
@@ -162,13 +165,14 @@ class ToolCallAssembler:
             else:
                 try:
                     value = json.loads(arguments, parse_constant=_no_constants) if arguments.strip() else {}
-                except ValueError as exc:
-                    error = f"the arguments are not valid JSON: {exc}"
-                else:
                     if type(value) is dict:
                         parsed = freeze_object(value)
                     else:
                         error = f"the arguments must be a JSON object, not {_kind(value)}"
+                except ValueError as exc:
+                    error = f"the arguments are not valid JSON: {exc}"
+                except RecursionError:
+                    error = "the arguments nest JSON too deeply to use"
             synthesized = call.id is None
             if call.id is not None:
                 call_id = call.id
@@ -211,10 +215,12 @@ def _no_constants(name: str) -> object:
 
 
 def _is_complete_json(fragments: list[str]) -> bool:
-    if not fragments:
+    # Arguments are an object: only text ending in "}" can be complete, which keeps this from
+    # re-parsing a long call on every fragment.
+    if not fragments or not fragments[-1].rstrip().endswith("}"):
         return False
     try:
         json.loads("".join(fragments))
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return True

@@ -46,11 +46,16 @@ __all__ = ["parse_request_body", "request_payload", "write_request"]
 
 def write_request(turn: StartTurn, endpoint: Endpoint, config: Config) -> Request:
     """The HTTP request for one chat-completions call."""
+    payload = request_payload(turn, config)
     try:
-        text = json.dumps(request_payload(turn, config), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (a model's "\\ud800" escape, or half a pair split across chunks)
+        # cannot be UTF-8: write the whole body with ASCII escapes instead, which JSON allows.
+        # (Caught before ValueError, of which it is a subclass.)
+        body = json.dumps(payload, ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode("ascii")
     except ValueError as exc:  # NaN or infinity somewhere in extra_body, a schema or tool input
         raise LocalProtocolError(f"the request holds a value JSON cannot represent: {exc}") from None
-    body = text.encode("utf-8")
     headers: list[tuple[str, str]] = [
         ("Content-Type", "application/json"),
         ("Accept", "text/event-stream" if turn.stream else "application/json"),
@@ -192,10 +197,20 @@ def parse_request_body(body: bytes | str, *, config: Config | None = None) -> St
     """Read a chat-completions request body back into a ``StartTurn``.
 
     Inverse of the writer for everything the writer produces (``ToolResultBlock.is_error`` has
-    no wire form and reads back as False). Raises ``LocalProtocolError`` naming the first
-    field it cannot read.
+    no wire form and reads back as False). Raises ``LocalProtocolError`` saying what it cannot
+    read, and nothing else.
     """
-    cfg = config or Config()
+    try:
+        return _parse_request_body(body, config or Config())
+    except LocalProtocolError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise LocalProtocolError(f"request body does not describe a chat request: {exc!r}") from None
+    except RecursionError:
+        raise LocalProtocolError("request body nests JSON too deeply") from None
+
+
+def _parse_request_body(body: bytes | str, cfg: Config) -> StartTurn:
     try:
         payload = json.loads(body)
     except ValueError as exc:
@@ -213,29 +228,28 @@ def parse_request_body(body: bytes | str, *, config: Config | None = None) -> St
         tool_choice = tool_choice["function"]["name"]
     stream = bool(payload.get("stream", False))
     options = payload.get("stream_options") or {}
-    try:
-        return StartTurn(
-            model=payload["model"],
-            messages=messages,
-            system_prompt=system_prompt,
-            tools=[_read_tool(t) for t in payload.get("tools", [])],
-            tool_choice=tool_choice,
-            parallel_tool_calls=payload.get("parallel_tool_calls"),
-            stream=stream,
-            include_usage=bool(options.get("include_usage")) if stream else True,
-            max_tokens=payload.get(cfg.max_tokens_field),
-            temperature=payload.get("temperature"),
-            top_p=payload.get("top_p"),
-            presence_penalty=payload.get("presence_penalty"),
-            frequency_penalty=payload.get("frequency_penalty"),
-            seed=payload.get("seed"),
-            stop=payload.get("stop"),
-            n=payload.get("n"),
-            response_format=payload.get("response_format"),
-            extra_body={k: v for k, v in payload.items() if k not in known},
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise LocalProtocolError(f"request body does not describe a chat request: {exc!r}") from None
+    if not isinstance(options, Mapping):
+        raise LocalProtocolError("'stream_options' must be an object")
+    return StartTurn(
+        model=payload["model"],
+        messages=messages,
+        system_prompt=system_prompt,
+        tools=[_read_tool(t) for t in payload.get("tools", [])],
+        tool_choice=tool_choice,
+        parallel_tool_calls=payload.get("parallel_tool_calls"),
+        stream=stream,
+        include_usage=bool(options.get("include_usage")) if stream else True,
+        max_tokens=payload.get(cfg.max_tokens_field),
+        temperature=payload.get("temperature"),
+        top_p=payload.get("top_p"),
+        presence_penalty=payload.get("presence_penalty"),
+        frequency_penalty=payload.get("frequency_penalty"),
+        seed=payload.get("seed"),
+        stop=payload.get("stop"),
+        n=payload.get("n"),
+        response_format=payload.get("response_format"),
+        extra_body={k: v for k, v in payload.items() if k not in known},
+    )
 
 
 def _read_tool(wire: dict[str, Any]) -> ToolSpec:
@@ -266,6 +280,8 @@ def _read_messages(wire: object) -> tuple[str | None, list[Message]]:
         role = item.get("role")
         if role == "system" and i == 0:
             system = item["content"]
+            if type(system) is not str:
+                raise LocalProtocolError("the system message's content must be a string")
         elif role == "tool":
             pending.append(ToolResultBlock(tool_use_id=item["tool_call_id"], content=item.get("content") or ""))
         elif role == "user":
@@ -307,18 +323,25 @@ def _read_assistant(item: dict[str, Any]) -> AssistantMessage:
     for call in item.get("tool_calls") or []:
         function = call["function"]
         arguments = function.get("arguments", "")
+        if type(arguments) is not str:
+            arguments = json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
         extra = call.get("extra_content")
         try:
             value = json.loads(arguments)
         except ValueError:
             value = None
-        if type(value) is dict and json.dumps(value, ensure_ascii=False, separators=(",", ":")) == arguments:
+        if (
+            function["name"]
+            and type(value) is dict
+            and json.dumps(value, ensure_ascii=False, separators=(",", ":")) == arguments
+        ):
             blocks.append(ToolUseBlock(id=call["id"], name=function["name"], input=value, extra_content=extra))
         else:
             blocks.append(
                 ToolUseError(
                     id=call["id"], name=function["name"], arguments=arguments,
-                    error="arguments were not a compact JSON object", extra_content=extra,
+                    error="not a usable call (no name, or arguments not a compact JSON object)",
+                    extra_content=extra,
                 )
             )  # fmt: skip
     return AssistantMessage(content=tuple(blocks), refusal=item.get("refusal"))

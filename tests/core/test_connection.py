@@ -148,7 +148,8 @@ def test_start_next_cycle_before_the_end_is_misuse() -> None:
         conn.start_next_cycle()
     with pytest.raises(LocalProtocolError, match="ERROR"):
         conn.receive_data(b"data: more\n\n")
-    with pytest.raises(RemoteProtocolError, match="ERROR"):
+    # Our misuse broke it, not the server: the error says so, and the queued events are gone.
+    with pytest.raises(LocalProtocolError, match="after a misuse"):
         conn.next_event()
 
 
@@ -220,7 +221,8 @@ def test_rechunking_yields_identical_events(data: st.DataObject, stream: ChatStr
     """Any re-chunking gives exactly the same events (stronger than equal after merging)."""
     body = encode_stream(stream.chunks, framing)
     whole = run_response([body])
-    assert run_response(data.draw(chunkings(body), label="reads")) == whole
+    wrap = data.draw(st.sampled_from([bytes, bytearray, memoryview]), label="read type")
+    assert run_response([wrap(r) for r in data.draw(chunkings(body), label="reads")]) == whole
     final = whole[-1]
     assert type(final) is MessageComplete
     assert final.message.text == stream.content
@@ -299,3 +301,101 @@ def test_mutated_streams_parse_or_raise_remote_protocol_error(
     if not isinstance(whole, tuple):
         assert isinstance(whole, list)
         assert type(whole[-1]) is MessageComplete
+
+
+# ---- regressions ----------------------------------------------------------------------------
+
+
+def test_memoryview_reads_of_a_crlf_stream() -> None:
+    body = text_stream("hello").replace(b"\n", b"\r\n")
+    events = run_response([memoryview(body)])
+    final = events[-1]
+    assert type(final) is MessageComplete and final.message.text == "hello" and not final.truncated
+
+
+def test_runaway_nesting_is_a_remote_error_after_the_good_events() -> None:
+    deep = b'{"choices":[],"usage":' + b'{"a":' * 5000 + b"1" + b"}" * 5000 + b"}"
+    conn = started_connection()
+    conn.receive_head(200, [("Content-Type", "text/event-stream")])
+    conn.receive_data(b'data: {"choices":[{"index":0,"delta":{"content":"ok"}}]}\n\ndata: ' + deep + b"\n\n")
+    conn.receive_data(b"")
+    assert conn.next_event() == TextDelta(text="ok")
+    with pytest.raises(RemoteProtocolError, match="too deeply"):
+        conn.next_event()
+    with pytest.raises(RemoteProtocolError):
+        conn.next_event()  # sticky, and never a silent NEED_DATA loop
+
+
+def test_the_cap_keeps_good_events_of_the_same_read() -> None:
+    from anyagent_core import Config
+
+    good = b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+    bad = b"data: " + b"x" * 300 + b"\n\n"
+    for reads in ([good + bad], [good, bad]):
+        conn = Connection(ENDPOINT, config=Config(max_event_size=200))
+        conn.send(StartTurn(model="m", messages=[UserMessage(content="x")]))
+        conn.receive_head(200, [("Content-Type", "text/event-stream")])
+        for data in reads:
+            conn.receive_data(data)
+        assert conn.next_event() == TextDelta(text="hi")
+        with pytest.raises(RemoteProtocolError, match="longer than max_event_size") as info:
+            get_all_events(conn)
+        assert info.value.snippet is not None and info.value.snippet.startswith("data: xxx")
+
+
+def test_misuse_clears_queued_events_and_is_blamed_on_us() -> None:
+    conn = started_connection()
+    conn.receive_head(200, [("Content-Type", "text/event-stream")])
+    conn.receive_data(text_stream("a", "b"))
+    assert conn.next_event() == TextDelta(text="a")
+    with pytest.raises(LocalProtocolError):
+        conn.send(StartTurn(model="m", messages=[UserMessage(content="x")]))
+    with pytest.raises(LocalProtocolError, match="after a misuse"):
+        conn.next_event()
+
+
+def test_a_bad_second_head_stops_reading() -> None:
+    conn = started_connection()
+    conn.receive_head(200, [("Content-Type", "text/event-stream")])
+    with pytest.raises(LocalProtocolError):
+        conn.receive_head(99, [])
+    with pytest.raises(LocalProtocolError, match="ERROR"):
+        conn.receive_data(b"data: x\n\n")
+
+
+@pytest.mark.parametrize("headers", [[("content-type", 5)], [("content-type",)], [3]])
+def test_malformed_headers_are_refused_before_the_state_moves(headers: object) -> None:
+    conn = started_connection()
+    with pytest.raises(LocalProtocolError, match="header"):
+        conn.receive_head(200, headers)  # type: ignore[arg-type]
+    assert states(conn)[1] is State.ERROR
+
+
+def test_n_in_extra_body_keeps_choices_apart() -> None:
+    conn = Connection(ENDPOINT)
+    conn.send(StartTurn(model="m", messages=[UserMessage(content="x")], extra_body={"n": 2}))
+    conn.receive_head(200, [("Content-Type", "text/event-stream")])
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"content": "A"}, "finish_reason": "stop"}]},
+        {"choices": [{"index": 1, "delta": {"content": "B"}, "finish_reason": "stop"}]},
+    ]
+    conn.receive_data(b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks))
+    conn.receive_data(b"")
+    final = get_all_events(conn)[-1]
+    assert type(final) is MessageComplete
+    assert [m.text for m in final.choices] == ["A", "B"]
+
+
+def test_no_credential_in_any_repr() -> None:
+    endpoint = Endpoint(
+        base_url="https://user:pw-secret@gw.test/v1?key=url-secret",
+        api_key="  sk-secret\n",
+        headers=[("Ocp-Apim-Subscription-Key", "hdr-secret"), ("Cookie", "s=cookie-secret")],
+    )
+    assert endpoint.api_key == "sk-secret"
+    conn = Connection(endpoint)
+    request = conn.send(StartTurn(model="m", messages=[UserMessage(content="hi")]))
+    shown = repr(endpoint) + repr(conn) + repr(request) + str(request.redacted_headers())
+    for secret in ("pw-secret", "url-secret", "sk-secret", "hdr-secret", "cookie-secret"):
+        assert secret not in shown
+    assert "gw.test" in shown and "application/json" in shown

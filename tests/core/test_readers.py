@@ -19,12 +19,14 @@ from anyagent_core import (
     TextBlock,
     TextDelta,
     ThinkingBlock,
+    ToolCall,
     ToolUseBlock,
     Truncated,
     Usage,
     decode_response,
     thaw_json,
 )
+from tests.helpers import ENDPOINT as ENDPOINT_FOR_CAP
 from tests.helpers import run_response
 
 
@@ -508,3 +510,71 @@ def test_decode_response_replays_recorded_chunks() -> None:
     assert [e for e in decoded.events if type(e) is TextDelta] == [TextDelta(text="a"), TextDelta(text="b")]
     error = decode_response(b'{"error":{"message":"nope"}}', status=401, content_type="application/json")
     assert error.error is not None and error.error.status == 401
+
+
+# ---- regressions ----------------------------------------------------------------------------
+
+
+def test_nothing_after_done_is_parsed_not_even_for_the_cap() -> None:
+    from anyagent_core import Config
+
+    body = sse(delta({"content": "hi"}, "stop")) + b": " + b"x" * 300 + b"\n" + b"data: {broken\n\n"
+    conn_events = run_response([body], n=None)
+    assert final(conn_events).message.text == "hi"
+    decoded = decode_response(body, config=Config(max_event_size=200))
+    assert decoded.message.text == "hi" and decoded.done_received
+
+
+def test_surrogate_pairs_split_across_chunks_are_rejoined() -> None:
+    # The JSON escapes of one emoji, cut between two chunks by the server.
+    body = b'data: {"choices":[{"index":0,"delta":{"content":"a\\ud83d"}}]}\n\n'
+    body += b'data: {"choices":[{"index":0,"delta":{"content":"\\ude00b"},"finish_reason":"stop"}]}\n\n'
+    message = final(run_response([body])).message
+    assert message.text == "a\U0001f600b"
+    message.text.encode("utf-8")
+
+
+def test_json_body_with_a_bom() -> None:
+    body = b"\xef\xbb\xbf" + json.dumps(COMPLETION).encode()
+    for content_type in ("application/json", ""):
+        assert final(run_response([body], content_type=content_type)).message.text == "Let me check."
+
+
+def test_whole_message_tool_calls_are_positional() -> None:
+    whole = {
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "tool_calls": [
+                        {"id": "same", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+                        {"id": "same", "type": "function", "function": {"name": "g", "arguments": "{}"}},
+                        {"index": 0, "type": "function", "function": {"name": "now", "arguments": ""}},
+                        {"index": 0, "type": "function", "function": {"name": "now", "arguments": ""}},
+                    ]
+                },
+                "finish_reason": "tool_calls",
+            }
+        ]
+    }
+    events = run_response([json.dumps(whole).encode()], content_type="application/json")
+    calls = [e for e in events if type(e) is ToolCall]
+    assert [(c.index, c.name, c.arguments, c.error) for c in calls] == [
+        (0, "f", "{}", None),
+        (1, "g", "{}", None),
+        (2, "now", "", None),
+        (3, "now", "", None),
+    ]
+
+
+def test_json_body_past_the_cap_is_not_kept() -> None:
+    from anyagent_core import Config, Connection, StartTurn, UserMessage
+
+    conn = Connection(ENDPOINT_FOR_CAP, config=Config(max_body_size=1000))
+    conn.send(StartTurn(model="m", messages=[UserMessage(content="x")], stream=False))
+    conn.receive_head(200, [("Content-Type", "application/json")])
+    for _ in range(50):
+        conn.receive_data(b" " * 1000)
+    assert len(conn._reader._body) <= 2000  # type: ignore[union-attr]
+    with pytest.raises(RemoteProtocolError, match="max_body_size"):
+        conn.next_event()

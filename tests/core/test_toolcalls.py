@@ -232,3 +232,23 @@ def test_malformed_entries_raise_with_location(entry: Any, message: str) -> None
         run_response([stream([entry])])
     assert info.value.offset == 0
     assert info.value.line == 1
+
+
+def test_null_index_parallel_parameterless_calls_in_one_delta() -> None:
+    body = stream([{"index": None, "id": "", "function": fn("now")}, {"index": None, "id": "", "function": fn("now")}])
+    assert [(c.index, c.name, c.arguments, c.error) for c in calls_of(body)] == [
+        (0, "now", "", None),
+        (1, "now", "", None),
+    ]
+
+
+def test_restated_name_without_index_across_deltas_is_one_call() -> None:
+    pieces = ['{"path": "', "a" * 50, '"}']
+    body = stream(*[[{"function": fn("write_file", piece)}] for piece in pieces])
+    assert summary(body) == [(0, None, "write_file", '{"path": "' + "a" * 50 + '"}', True)]
+
+
+def test_deeply_nested_arguments_are_unusable_not_fatal() -> None:
+    arguments = "[" * 20000 + "]" * 20000
+    call = calls_of(stream([{"index": 0, "id": "d", "function": fn("f", arguments)}]))[0]
+    assert call.error is not None and "too deeply" in call.error

@@ -261,3 +261,50 @@ def test_image_from_bytes() -> None:
 def test_connection_send_uses_the_writer() -> None:
     conn = Connection(ENDPOINT)
     assert conn.send(conversation()) == write_request(conversation(), ENDPOINT, Config())
+
+
+def test_lone_surrogates_are_written_as_escapes() -> None:
+    turn = StartTurn(model="m", messages=[UserMessage(content="a\ud800b")])
+    body = write_request(turn, ENDPOINT, Config()).body
+    assert b"\\ud800" in body
+    assert json.loads(body)["messages"][0]["content"] == "a\ud800b"
+    assert write_request(turn, ENDPOINT, Config()).body == body
+
+
+def test_writer_reads_back_what_the_parser_produces_for_a_nameless_call() -> None:
+    turn = StartTurn(
+        model="m",
+        messages=[AssistantMessage(content=(ToolUseError(id="x", name="", arguments="{}", error="no name"),))],
+    )
+    back = parse_request_body(write_request(turn, ENDPOINT, Config()).body)
+    block = back.messages[0].content[0]
+    assert type(block) is ToolUseError and (block.id, block.name, block.arguments) == ("x", "", "{}")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"model":"m","messages":[],"tool_choice":{"type":"function"}}',
+        b'{"model":"m","messages":[{"role":"tool"}]}',
+        b'{"model":"m","messages":[{"role":"user","content":[1]}]}',
+        b'{"model":"m","messages":[],"stream":true,"stream_options":[1]}',
+        b'{"model":"m","messages":[{"role":"user","content":5}]}',
+        b'{"model":"m","messages":[{"role":"system","content":5}]}',
+        b'{"model":"m","messages":[' + b"[" * 5000 + b"]" * 5000 + b"]}",
+    ],
+)
+def test_parse_request_body_only_raises_local_protocol_error(body: bytes) -> None:
+    with pytest.raises(LocalProtocolError):
+        parse_request_body(body)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: Endpoint(base_url="http://x", api_key="sk-a\nb"), "line break"),
+        (lambda: Config(user_agent="agent\r\nX-Injected: 1"), "line break"),
+    ],
+)
+def test_header_injection_is_refused(make: object, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        make()  # type: ignore[operator]
