@@ -69,15 +69,3 @@ def test_happy_path_is_a_cycle() -> None:
 def test_error_state_has_no_way_out() -> None:
     for side in Side:
         assert EVENT_TRIGGERED_TRANSITIONS[side][State.ERROR] == {}
-
-
-def test_parsed_builder_must_name_every_field_and_get_every_value() -> None:
-    from anyagent_core import TextDelta
-    from anyagent_core._util import parsed_builder
-
-    with pytest.raises(TypeError, match="fields are"):
-        parsed_builder(TextDelta, "text")
-    build = parsed_builder(TextDelta, "choice", "text")
-    assert build(2, "x") == TextDelta(text="x", choice=2)
-    with pytest.raises(TypeError, match="takes 2 values"):
-        build("x")
