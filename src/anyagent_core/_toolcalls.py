@@ -3,7 +3,10 @@
 * An entry with an integer ``index`` merges into the call at that index, even when two entries
   of one delta share an index (vLLM with Kimi K2 speculative decoding).
 * An entry with a missing or ``null`` index (Gemini, old Ollama, some proxies) opens a new call
-  if it brings a new id or a name; otherwise it continues the most recent call.
+  if it brings a new id or a name; otherwise it continues the most recent call. Entries further
+  along one delta's list are always separate calls (Gemini's parallel calls); only in a later
+  delta does a name equal to the current call's, whose arguments are still incomplete, count
+  as a restatement (servers that repeat the name on every fragment).
 * ``id``: the first non-empty value wins; repeats are no-ops; ``""`` means "no id".
 * ``name``: a fragment equal to the name so far is a restatement (Fireworks, NIM); a different
   one is appended (names split across chunks); ``""`` is ignored (LM Studio).
