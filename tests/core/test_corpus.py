@@ -18,9 +18,11 @@ from anyagent_core import (
     Truncated,
     thaw_json,
 )
-from tests.helpers import corpus_cases, load_case, require_corpus, run_response, split_at
+from tests.helpers import STREAMS, corpus_cases, load_case, require_corpus, run_response, split_at
 
-CASES = corpus_cases()
+CASES: list[Any] = corpus_cases() or [
+    pytest.param("absent", marks=pytest.mark.skip(reason=f"the shared conformance corpus is not at {STREAMS}"))
+]
 
 
 def summarize(events: list[Event]) -> dict[str, Any]:
@@ -76,7 +78,7 @@ def _corpus() -> None:
 
 
 def test_corpus_present() -> None:
-    assert len(CASES) >= 25
+    assert len(corpus_cases()) >= 25
 
 
 @pytest.mark.parametrize("name", CASES)
