@@ -399,3 +399,39 @@ def test_no_credential_in_any_repr() -> None:
     for secret in ("pw-secret", "url-secret", "sk-secret", "hdr-secret", "cookie-secret"):
         assert secret not in shown
     assert "gw.test" in shown and "application/json" in shown
+
+
+@st.composite
+def multi_choice_bodies(draw: st.DrawFn) -> tuple[bytes, list[tuple[str, str]]]:
+    """Several choices' chunks interleaved at random, as servers do for n>1."""
+    from tests.strategies import texts
+
+    count = draw(st.integers(2, 3))
+    queues: list[list[dict[str, object]]] = []
+    expected = []
+    for index in range(count):
+        pieces = draw(st.lists(texts, max_size=5))
+        finish = draw(st.sampled_from(["stop", "length"]))
+        chunks: list[dict[str, object]] = [
+            {"choices": [{"index": index, "delta": {"content": piece}, "finish_reason": None}]} for piece in pieces
+        ]
+        chunks.append({"choices": [{"index": index, "delta": {}, "finish_reason": finish}]})
+        queues.append(chunks)
+        expected.append(("".join(pieces), finish))
+    order = draw(st.permutations([i for i, q in enumerate(queues) for _ in q]))
+    body = b"".join(b"data: " + json.dumps(queues[i].pop(0)).encode() + b"\n\n" for i in order)
+    return body + b"data: [DONE]\n\n", expected
+
+
+@given(case=multi_choice_bodies(), data=st.data())
+def test_interleaved_choices_are_kept_apart_whatever_the_chunking(
+    case: tuple[bytes, list[tuple[str, str]]], data: st.DataObject
+) -> None:
+    body, expected = case
+    whole = run_response([body], n=len(expected))
+    assert run_response(data.draw(chunkings(body), label="reads"), n=len(expected)) == whole
+    final = whole[-1]
+    assert type(final) is MessageComplete
+    assert [(m.text, m.stop_reason) for m in final.choices] == expected
+    for index, (text, _) in enumerate(expected):
+        assert "".join(e.text for e in whole if type(e) is TextDelta and e.choice == index) == text
