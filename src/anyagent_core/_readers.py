@@ -255,6 +255,10 @@ class ResponseAssembler:
             add = state.tools.add
             for position, entry in enumerate(tool_calls):
                 add(entry, out.append, position)  # type: ignore[arg-type]
+        function_call = delta.get("function_call")
+        if function_call:
+            # The deprecated functions API (one call, no id): folded in as tool call 0.
+            state.tools.add({"index": 0, "function": function_call}, out.append)  # type: ignore[arg-type]
 
     def report_error(self, error: ServerError, out: list[Event]) -> None:
         """Record a server-reported error (the first one is kept) and emit it."""

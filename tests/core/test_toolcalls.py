@@ -252,3 +252,22 @@ def test_deeply_nested_arguments_are_unusable_not_fatal() -> None:
     arguments = "[" * 20000 + "]" * 20000
     call = calls_of(stream([{"index": 0, "id": "d", "function": fn("f", arguments)}]))[0]
     assert call.error is not None and "too deeply" in call.error
+
+
+def test_legacy_function_call_deltas_become_a_tool_call() -> None:
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"function_call": {"name": "get_weather", "arguments": ""}}}]},
+        {"choices": [{"index": 0, "delta": {"function_call": {"arguments": '{"city":'}}}]},
+        {"choices": [{"index": 0, "delta": {"function_call": {"arguments": '"Oslo"}'}}}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "function_call"}]},
+    ]
+    body = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    events = run_response([body])
+    call = next(e for e in events if type(e) is ToolCall)
+    assert (call.name, call.arguments, call.error, call.id_synthesized) == (
+        "get_weather",
+        '{"city":"Oslo"}',
+        None,
+        True,
+    )
+    assert Finished(reason="function_call") in events
