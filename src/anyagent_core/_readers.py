@@ -76,7 +76,7 @@ def _loads(text: str) -> Any:
 # Constructors for what the parser builds (validation skipped: the parser guarantees it).
 _new_text_block = parsed_builder(TextBlock, "text")
 _new_thinking_block = parsed_builder(ThinkingBlock, "thinking", "signature")
-_new_message = parsed_builder(AssistantMessage, "content", "model", "id", "stop_reason", "usage", "refusal")
+_new_assistant_message = parsed_builder(AssistantMessage, "content", "model", "id", "stop_reason", "usage", "refusal")
 _new_complete = parsed_builder(MessageComplete, "message", "choices", "done_received", "truncated", "error")
 _new_finished = parsed_builder(Finished, "reason", "choice")
 _STREAM_DONE: Final = StreamDone()
@@ -283,7 +283,7 @@ class ResponseAssembler:
                 out.append(_new_finished(state.finish_reason, index))
             messages.append(self._message(state, calls))
         if not messages:
-            messages.append(_new_message((), self.model, self.response_id, None, self.usage, None))
+            messages.append(_new_assistant_message((), self.model, self.response_id, None, self.usage, None))
         out.append(_new_complete(messages[0], tuple(messages), self.done_received, truncated, self.error))
 
     def unfinished(self) -> bool:
@@ -310,7 +310,7 @@ class ResponseAssembler:
                         extra_content=call.extra_content,
                     )
                 )
-        return _new_message(
+        return _new_assistant_message(
             tuple(blocks),
             self.model,
             self.response_id,
