@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
@@ -43,16 +44,20 @@ def _api_key(value: str | None) -> str | None:
 
 
 def redact_url(url: str) -> str:
-    """``url`` without what may be a credential: user info and the query string."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    authority, slash, path = rest.partition("/")
-    if "@" in authority:
-        authority = "<redacted>@" + authority.rsplit("@", 1)[1]
-    if "?" in path:
-        path = path.split("?", 1)[0] + "?<redacted>"
-    return f"{scheme}://{authority}{slash}{path}"
+    """``url`` without what may be a credential: user info, the query string, the fragment."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "<redacted>@" + netloc.rsplit("@", 1)[1]
+    query = "<redacted>" if parts.query else ""
+    fragment = "<redacted>" if parts.fragment else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+
+
+def chat_url(base_url: str, path: str) -> str:
+    """``path`` appended to the base URL's path, keeping its query (Azure's ``?api-version=``)."""
+    base, sep, query = base_url.partition("?")
+    return base.rstrip("/") + path + (sep + query if sep else "")
 
 
 def _redacted_headers(headers: tuple[tuple[str, str], ...]) -> str:
@@ -62,10 +67,13 @@ def _redacted_headers(headers: tuple[tuple[str, str], ...]) -> str:
 def _base_url(value: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"base_url must be a str, not {type(value).__name__}")
-    url = value.strip().rstrip("/")
+    url = value.strip()
     if not url.startswith(("http://", "https://")):
-        raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
-    return url
+        raise ValueError(f"base_url must start with http:// or https://, got {redact_url(url)!r}")
+    if "#" in url:
+        raise ValueError(f"base_url cannot have a fragment: {redact_url(url)!r}")
+    base, sep, query = url.partition("?")
+    return base.rstrip("/") + sep + query
 
 
 @attrs.frozen(kw_only=True)

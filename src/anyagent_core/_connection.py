@@ -44,8 +44,12 @@ HeaderItems = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
 def _content_type(headers: HeaderItems) -> str:
     """The Content-Type header's value ("" if absent); raises if the headers are malformed."""
     items = headers.items() if isinstance(headers, Mapping) else headers
+    try:
+        iterator = iter(items)
+    except TypeError:
+        raise LocalProtocolError(f"headers must be a mapping or (name, value) pairs, not {headers!r}") from None
     found = ""
-    for item in items:
+    for item in iterator:
         try:
             name, value = item
         except (TypeError, ValueError):
@@ -150,6 +154,8 @@ class Connection:
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Buffer response body bytes; ``b""`` means EOF (repeating it is harmless)."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise LocalProtocolError(f"receive_data() takes bytes (b'' at EOF), not {type(data).__name__}")
         reader = self._reader
         if reader is None:
             self._check_usable()

@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
-from ._json import JSONObject, freeze_object, thaw_json
+from ._json import JSONObject, freeze_object
 from ._util import parsed_builder
 
 __all__ = [
@@ -89,7 +89,7 @@ class ToolUseBlock:
     @property
     def arguments(self) -> str:
         """The arguments as compact JSON text, as they are written to the wire."""
-        return json.dumps(thaw_json(self.input), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(self.input, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 @attrs.frozen(kw_only=True)

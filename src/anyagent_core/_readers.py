@@ -16,6 +16,7 @@ A reader's ``read(out)`` appends the events that the buffered bytes complete. It
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any, Final, Protocol, final
 
@@ -44,7 +45,7 @@ from ._messages import (
 )
 from ._sse import SSEDecoder, SSEMessage
 from ._toolcalls import ToolCallAssembler, _kind
-from ._util import parsed_builder, snippet
+from ._util import join_text, parsed_builder, snippet
 
 __all__ = [
     "BodyReader",
@@ -204,10 +205,12 @@ class ResponseAssembler:
             if delta is None:
                 delta = choice.get("delta")
             elif type(delta) is dict and type(delta.get("tool_calls")) is list:
-                # A whole message's tool_calls are an array of whole calls: position is index.
+                # A whole message's tool_calls are an array of whole calls: position is index
+                # (after the calls of choices folded into this one before it).
+                base = state.tools.next_index
                 delta = dict(delta)
                 delta["tool_calls"] = [
-                    {**entry, "index": position} if type(entry) is dict else entry
+                    {**entry, "index": base + position} if type(entry) is dict else entry
                     for position, entry in enumerate(delta["tool_calls"])
                 ]
         if delta:
@@ -293,7 +296,7 @@ class ResponseAssembler:
     def _message(self, state: _Choice, calls: list[ToolCall]) -> AssistantMessage:
         blocks: list[AssistantBlock] = []
         for kind, parts in state.segments:
-            text = _join(parts)
+            text = join_text(parts)
             blocks.append(_new_text_block(text) if kind == _TEXT else _new_thinking_block(text, ""))
         for call in calls:
             if call.error is None and call.input is not None:
@@ -316,20 +319,8 @@ class ResponseAssembler:
             self.response_id,
             state.finish_reason,
             self.usage,
-            _join(state.refusal) or None,
+            join_text(state.refusal) or None,
         )
-
-
-def _join(parts: list[str]) -> str:
-    """The pieces of a text joined, with surrogate pairs that a server split across two chunks
-    (JSON escapes such as "\\ud83d" then "\\ude00") put back together into one character."""
-    text = "".join(parts)
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "surrogatepass")
-    return text
 
 
 def _content_text(content: object) -> str:
@@ -392,7 +383,7 @@ def server_error_from_body(status: int, body: bytes, *, cut: bool = False) -> Se
     carrying an error event, or plain text and HTML."""
     text = body.decode("utf-8", "replace")
     shown = text if not cut else text + " [...]"
-    stripped = text.strip()
+    stripped = text.strip().lstrip("\ufeff")
     value: Any = None
     if stripped[:1] in ("{", "["):
         try:
@@ -649,17 +640,24 @@ class ErrorBodyReader:
         self.finished = True
 
 
+_NOT_BLANK: Final = re.compile(rb"[^ \t\r\n]")
+
+
 @final
 class SniffingReader:
-    """A 2xx body whose content type says neither SSE nor JSON: the first non-blank byte
-    decides (``{`` or ``[`` means JSON, anything else SSE)."""
+    """A 2xx body whose content type says neither SSE nor JSON: the first byte that is not
+    blank (after a BOM) decides: ``{`` or ``[`` means JSON, anything else SSE. Blank bytes are
+    held (and searched once each) up to ``limit``; a longer blank prefix is read as SSE, where
+    blank lines mean nothing."""
 
-    __slots__ = ("_factory", "_held", "_inner")
+    __slots__ = ("_factory", "_held", "_inner", "_limit", "_scanned")
 
-    def __init__(self, sse: Callable[[], BodyReader], json_body: Callable[[], BodyReader]) -> None:
+    def __init__(self, sse: Callable[[], BodyReader], json_body: Callable[[], BodyReader], *, limit: int) -> None:
         self._factory = (sse, json_body)
         self._held = bytearray()
+        self._scanned = 0
         self._inner: BodyReader | None = None
+        self._limit = limit
 
     @property
     def finished(self) -> bool:
@@ -673,17 +671,23 @@ class SniffingReader:
         if self._inner is not None:
             self._inner.feed(data)
             return
+        held = self._held
         if data:
-            self._held += data
-            head = self._held.lstrip(b" \t\r\n\xef\xbb\xbf")
-            if not head:
-                return
-            chosen = self._factory[1] if bytes(head[:1]) in (b"{", b"[") else self._factory[0]
+            held += data
+            start = max(self._scanned, 3 if held.startswith(b"\xef\xbb\xbf") else 0)
+            match = _NOT_BLANK.search(held, start)
+            self._scanned = len(held)
+            if match is None:
+                if len(held) <= self._limit:
+                    return
+                chosen = self._factory[0]
+            else:
+                chosen = self._factory[1] if held[match.start()] in b"{[" else self._factory[0]
         else:
-            chosen = self._factory[0]  # empty body: let the SSE reader report the truncation
+            chosen = self._factory[0]  # an empty or blank body: the SSE reader reports the truncation
         inner = self._inner = chosen()
-        if self._held:
-            inner.feed(bytes(self._held))
+        if held:
+            inner.feed(bytes(held))
             self._held = bytearray()
         if not data:
             inner.feed(b"")
@@ -708,6 +712,7 @@ def choose_reader(
     return SniffingReader(
         lambda: SSEChatReader(assembler, max_event_size=max_event_size),
         lambda: JSONBodyReader(assembler, max_body_size=max_body_size),
+        limit=max_event_size,
     )
 
 

@@ -217,11 +217,12 @@ class SSEDecoder:
         if self._event_size > self._max_event_size:
             self._event_too_large()
 
-    def _event_too_large(self) -> NoReturn:
+    def _event_too_large(self, piece: bytes | None = None) -> NoReturn:
         self._too_large(
             f"an SSE event larger than max_event_size ({self._max_event_size} bytes)",
             self._event_offset,
             self._event_line,
+            piece,
         )
 
     def _too_large(self, what: str, offset: int, line: int, piece: bytes | None = None) -> NoReturn:
@@ -259,7 +260,7 @@ class SSEDecoder:
                     event_size += len(value) + 1
                     if event_size > limit:
                         self._event_offset, self._event_line, self._event_size = event_offset, event_line, event_size
-                        self._event_too_large()
+                        self._event_too_large(line[:61])
                 elif line[0] != 58:  # not a ":" comment
                     self._event_offset, self._event_line, self._event_size = event_offset, event_line, event_size
                     self._field(line, pos, line_no, out)
@@ -328,7 +329,7 @@ class SSEDecoder:
             self._data.append(value)
             self._event_size += len(value) + 1
             if self._event_size > self._max_event_size:
-                self._event_too_large()
+                self._event_too_large(line[:61])
         elif name == b"event":
             self._event = value.decode("utf-8", "replace")
         elif name == b"id":

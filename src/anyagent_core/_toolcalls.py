@@ -28,7 +28,7 @@ from typing import Any, final
 from ._errors import LocalProtocolError
 from ._events import ToolCall, ToolCallDelta
 from ._json import JSONObject, freeze_object
-from ._util import parsed_builder
+from ._util import join_text, parsed_builder
 
 __all__ = ["ToolCallAssembler"]
 
@@ -61,6 +61,11 @@ class ToolCallAssembler:
 
     def __bool__(self) -> bool:
         return bool(self._calls)
+
+    @property
+    def next_index(self) -> int:
+        """The index a call opened now would get."""
+        return max(self._calls) + 1 if self._calls else 0
 
     def add(self, entry: object, emit: Callable[[object], None], position: int = 0) -> None:
         """Fold one ``tool_calls`` entry (at ``position`` in its delta's list) and emit a
@@ -149,7 +154,7 @@ class ToolCallAssembler:
         if not opens:
             assert last is not None
             return last
-        index = max(self._calls) + 1 if self._calls else 0
+        index = self.next_index
         call = self._calls[index] = _Call(index)
         return call
 
@@ -158,7 +163,7 @@ class ToolCallAssembler:
         result = []
         for index in sorted(self._calls):
             call = self._calls[index]
-            arguments = "".join(call.arguments)
+            arguments = join_text(call.arguments)
             parsed: JSONObject | None = None
             error: str | None = None
             if truncated:
@@ -220,7 +225,13 @@ def _no_constants(name: str) -> object:
 def _is_complete_json(fragments: list[str]) -> bool:
     # Arguments are an object: only text ending in "}" can be complete, which keeps this from
     # re-parsing a long call on every fragment.
-    if not fragments or not fragments[-1].rstrip().endswith("}"):
+    for fragment in reversed(fragments):
+        tail = fragment.rstrip()
+        if tail:
+            if not tail.endswith("}"):
+                return False
+            break
+    else:
         return False
     try:
         json.loads("".join(fragments))

@@ -8,7 +8,7 @@ from typing import Any, Final, TypeVar
 
 import attrs
 
-__all__ = ["NEED_DATA", "PAUSED", "NeedData", "Paused", "parsed_builder", "snippet"]
+__all__ = ["NEED_DATA", "PAUSED", "NeedData", "Paused", "join_text", "parsed_builder", "snippet"]
 
 _T = TypeVar("_T")
 
@@ -41,6 +41,18 @@ def snippet(data: bytes | bytearray | str, start: int = 0, length: int = 80) -> 
     text = piece.decode("utf-8", "replace") if isinstance(piece, bytes | bytearray) else piece
     if len(data) - start > length:
         text += "..."
+    return text
+
+
+def join_text(parts: list[str]) -> str:
+    """Streamed pieces of text joined, with surrogate pairs that a server split across two
+    chunks (JSON escapes such as "\\ud83d" then "\\ude00") put back together into one character."""
+    text = "".join(parts)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "surrogatepass")
     return text
 
 

@@ -22,7 +22,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ._config import Config, Endpoint
+from ._config import Config, Endpoint, chat_url
 from ._errors import LocalProtocolError
 from ._events import Request, StartTurn
 from ._json import thaw_json
@@ -46,8 +46,8 @@ __all__ = ["parse_request_body", "request_payload", "write_request"]
 
 def write_request(turn: StartTurn, endpoint: Endpoint, config: Config) -> Request:
     """The HTTP request for one chat-completions call."""
-    payload = request_payload(turn, config)
     try:
+        payload = request_payload(turn, config)
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
     except UnicodeEncodeError:
         # A lone surrogate (a model's "\\ud800" escape, or half a pair split across chunks)
@@ -69,7 +69,7 @@ def write_request(turn: StartTurn, endpoint: Endpoint, config: Config) -> Reques
         replaced = {name.lower() for name, _ in endpoint.headers}
         headers = [h for h in headers if h[0].lower() not in replaced]
         headers.extend(endpoint.headers)
-    return Request(method="POST", url=endpoint.base_url + config.chat_path, headers=tuple(headers), body=body)
+    return Request(method="POST", url=chat_url(endpoint.base_url, config.chat_path), headers=tuple(headers), body=body)
 
 
 def request_payload(turn: StartTurn, config: Config) -> dict[str, Any]:

@@ -435,3 +435,13 @@ def test_interleaved_choices_are_kept_apart_whatever_the_chunking(
     assert [(m.text, m.stop_reason) for m in final.choices] == expected
     for index, (text, _) in enumerate(expected):
         assert "".join(e.text for e in whole if type(e) is TextDelta and e.choice == index) == text
+
+
+def test_wrong_argument_types_are_misuse() -> None:
+    conn = started_connection()
+    with pytest.raises(LocalProtocolError, match="headers"):
+        conn.receive_head(200, None)  # type: ignore[arg-type]
+    conn = started_connection()
+    conn.receive_head(200, [])
+    with pytest.raises(LocalProtocolError, match="takes bytes"):
+        conn.receive_data(None)  # type: ignore[arg-type]

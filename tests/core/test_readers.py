@@ -578,3 +578,34 @@ def test_json_body_past_the_cap_is_not_kept() -> None:
     assert len(conn._reader._body) <= 2000  # type: ignore[union-attr]
     with pytest.raises(RemoteProtocolError, match="max_body_size"):
         conn.next_event()
+
+
+def test_folded_choices_of_a_json_body_keep_their_tool_calls_apart() -> None:
+    def choice(index: int, call_id: str, value: int) -> dict[str, Any]:
+        call = {"id": call_id, "type": "function", "function": {"name": "f", "arguments": json.dumps({"a": value})}}
+        return {"index": index, "message": {"tool_calls": [call]}, "finish_reason": "tool_calls"}
+
+    body = json.dumps({"choices": [choice(0, "c0", 1), choice(1, "c1", 2)]}).encode()
+    decoded = decode_response(body, content_type="application/json", single_choice=True)
+    blocks = [b for b in decoded.message.content if type(b) is ToolUseBlock]
+    assert [(b.id, thaw_json(b.input)) for b in blocks] == [("c0", {"a": 1}), ("c1", {"a": 2})]
+
+
+def test_error_body_with_a_bom() -> None:
+    body = b'\xef\xbb\xbf{"error":{"message":"context too long","type":"invalid_request_error","code":400}}'
+    error = final(run_response([body], status=400, content_type="application/json")).error
+    assert error is not None and (error.message, error.type, error.code) == (
+        "context too long",
+        "invalid_request_error",
+        400,
+    )
+
+
+def test_sniffing_a_long_blank_prefix_is_linear_and_bounded() -> None:
+    body = json.dumps(COMPLETION).encode()
+    reads = [b"\n"] * 20_000 + [body]
+    assert final(run_response(reads, content_type="")).message.text == "Let me check."
+    from anyagent_core import Config
+
+    with pytest.raises(RemoteProtocolError, match="max_event_size"):
+        decode_response([b" " * 100] * 20, content_type="", config=Config(max_event_size=1000))

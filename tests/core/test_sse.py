@@ -228,7 +228,7 @@ def _outcome(reads: list[bytes], cap: int) -> object:
     try:
         return decode(*reads, max_event_size=cap)
     except LocalProtocolError as exc:
-        return ("LocalProtocolError", exc.msg, exc.offset, exc.line)
+        return ("LocalProtocolError", exc.msg, exc.offset, exc.line, exc.snippet)
 
 
 @given(

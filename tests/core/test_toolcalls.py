@@ -271,3 +271,22 @@ def test_legacy_function_call_deltas_become_a_tool_call() -> None:
         True,
     )
     assert Finished(reason="function_call") in events
+
+
+def test_a_whitespace_fragment_does_not_glue_the_next_unindexed_call_on() -> None:
+    body = stream(
+        [{"function": fn("f", '{"a":1}')}], [{"function": fn(arguments="\n")}], [{"function": fn("f", '{"a":2}')}]
+    )
+    assert [(c.name, c.arguments.strip(), c.error) for c in calls_of(body)] == [
+        ("f", '{"a":1}', None),
+        ("f", '{"a":2}', None),
+    ]
+
+
+def test_surrogate_pairs_split_across_argument_fragments_are_rejoined() -> None:
+    body = stream(
+        [{"index": 0, "id": "s", "function": fn("say", '{"t":"\ud83d')}],
+        [{"index": 0, "function": fn(arguments='\ude00"}')}],
+    )
+    call = calls_of(body)[0]
+    assert call.input is not None and call.input["t"] == "\U0001f600"

@@ -308,3 +308,26 @@ def test_parse_request_body_only_raises_local_protocol_error(body: bytes) -> Non
 def test_header_injection_is_refused(make: object, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         make()  # type: ignore[operator]
+
+
+def test_base_url_with_a_query_keeps_it_after_the_path_and_hides_it() -> None:
+    endpoint = Endpoint(base_url="https://res.example/openai/deployments/gpt/?api-version=2024-06-01")
+    request = write_request(StartTurn(model="m", messages=[UserMessage(content="x")]), endpoint, Config())
+    assert request.url == "https://res.example/openai/deployments/gpt/chat/completions?api-version=2024-06-01"
+    assert request.target == "/openai/deployments/gpt/chat/completions?api-version=2024-06-01"
+    assert "2024-06-01" not in repr(request) and "2024-06-01" not in repr(endpoint)
+    assert "SECRET" not in repr(Endpoint(base_url="https://host?key=SECRET"))
+    with pytest.raises(ValueError, match="fragment") as info:
+        Endpoint(base_url="https://host/v1#token=SECRET")
+    assert "SECRET" not in str(info.value)
+    with pytest.raises(ValueError, match="http") as info:
+        Endpoint(base_url="ftp://user:SECRET@host")
+    assert "SECRET" not in str(info.value)
+
+
+def test_nan_in_a_tool_input_is_refused_when_sending() -> None:
+    turn = StartTurn(
+        model="m", messages=[AssistantMessage(content=(ToolUseBlock(id="c", name="f", input={"x": float("nan")}),))]
+    )
+    with pytest.raises(LocalProtocolError, match="JSON cannot represent"):
+        Connection(ENDPOINT).send(turn)
