@@ -447,22 +447,28 @@ class SSEChatReader:
             for message in messages:
                 data = message[1]
                 if data[:1] == "{" and message[6] is None and message[0] != "error":
-                    # The hot path: a JSON chunk in a plain data event.
-                    try:
-                        obj = _loads(data)
-                    except ValueError as exc:
-                        raise _json_error("invalid JSON in an SSE data event", exc, data, message) from None
-                    except RecursionError:
-                        raise _too_deep(message) from None
-                    try:
-                        chunk(obj, out, "data_event", data)
-                    except LocalProtocolError as exc:
-                        if exc.offset is None:
-                            exc.offset, exc.line, exc.snippet = message.offset, message.line, snippet(data)
-                        raise
-                elif self._other(message, out):
-                    self.finished = True
-                    return
+                    loads: Callable[[str], Any] = _loads  # the hot path: a JSON chunk in a data event
+                else:
+                    outcome = self._other(message, out)
+                    if outcome is None:
+                        loads = json.loads  # a chunk after all (leading blanks, an array, ...)
+                    elif outcome:
+                        self.finished = True
+                        return
+                    else:
+                        continue
+                try:
+                    obj = loads(data)
+                except ValueError as exc:
+                    raise _json_error("invalid JSON in an SSE data event", exc, data, message) from None
+                except RecursionError:
+                    raise _too_deep(message) from None
+                try:
+                    chunk(obj, out, "data_event", data)
+                except LocalProtocolError as exc:
+                    if exc.offset is None:
+                        exc.offset, exc.line, exc.snippet = message.offset, message.line, snippet(data)
+                    raise
         self._decoder.check()
         if self._decoder.eof:
             asm = self._assembler
@@ -475,8 +481,9 @@ class SSEChatReader:
             asm.finish(out, truncation=truncation)
             self.finished = True
 
-    def _other(self, message: SSEMessage, out: list[Event]) -> bool:
-        """Any message but a plain JSON data event; True when it completed the response."""
+    def _other(self, message: SSEMessage, out: list[Event]) -> bool | None:
+        """A message off the hot path: True when it completed the response (``[DONE]``),
+        False when it was handled here (errors, keep-alives), None when it is a chunk to parse."""
         data = message.data
         if message.extension is not None or message.event == "error":
             self._error_event(message, out)
@@ -490,19 +497,7 @@ class SSEChatReader:
             out.append(_STREAM_DONE)
             asm.finish(out, truncation=None)
             return True
-        try:
-            obj = json.loads(data)
-        except ValueError as exc:
-            raise _json_error("invalid JSON in an SSE data event", exc, data, message) from None
-        except RecursionError:
-            raise _too_deep(message) from None
-        try:
-            self._assembler.chunk(obj, out, "data_event", data)
-        except LocalProtocolError as exc:
-            if exc.offset is None:
-                exc.offset, exc.line, exc.snippet = message.offset, message.line, snippet(data)
-            raise
-        return False
+        return None
 
     def _error_event(self, message: SSEMessage, out: list[Event]) -> None:
         data = message.data

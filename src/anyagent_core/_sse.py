@@ -101,8 +101,8 @@ class SSEDecoder:
         self._event_line = 0
         self._last_id = ""
         self._retry: int | None = None
+        self._deferred: LocalProtocolError | None = None  # a cap error held back for good messages
         self.discarded = 0
-        self._deferred: LocalProtocolError | None = None
         """At EOF: how many bytes of an incomplete event were dropped."""
 
     @property
@@ -135,8 +135,7 @@ class SSEDecoder:
         and the error is raised by the next call (or by ``check()``), so that no good message
         is lost whatever the read boundaries were.
         """
-        if self._deferred is not None:
-            raise self._deferred
+        self.check()
         out: list[SSEMessage] = []
         try:
             self._messages(out)
