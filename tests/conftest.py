@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # Profiles: "default" for local runs and CI, "thorough" for a long soak (HYPOTHESIS_PROFILE=thorough).
@@ -14,3 +15,10 @@ settings.register_profile(
     "thorough", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Every async test runs under asyncio and trio. Explicit, so a missing trio fails loudly
+    instead of silently dropping the trio runs (anyio's default lists available backends)."""
+    return str(request.param)

@@ -1,0 +1,254 @@
+"""The errors users catch, and the one place transport exceptions are translated into them.
+
+::
+
+    AnyAgentError
+    ├── ClientStateError          the Client was used in the wrong state (not opened, closed, busy)
+    ├── ConfigurationError        no model, no base URL, an unknown provider, conflicting options
+    ├── CassetteError             a cassette could not be read, or holds no exchange for a request
+    └── APIError                  talking to the server failed
+        ├── APIConnectionError    no usable response: refused, reset, dropped, DNS, TLS
+        │   └── APITimeoutError   a connect, read, write or pool timeout
+        ├── APIStatusError        an HTTP error status (status, server message, body)
+        │   ├── BadRequestError (400)  ├── AuthenticationError (401)  ├── PermissionDeniedError (403)
+        │   ├── NotFoundError (404)    ├── UnprocessableEntityError (422) ├── RateLimitError (429)
+        │   ├── ContextLengthError     (the prompt does not fit the model's context, any status)
+        │   └── InternalServerError (5xx)
+        └── ResponseError         the answer started but did not finish; carries ``partial``
+            ├── StreamInterruptedError  the connection dropped or the body ended mid-answer
+            ├── ServerStreamError       the server reported an error inside a 200 response
+            └── MalformedResponseError  the body broke the protocol (the core's RemoteProtocolError)
+
+Transports raise only ``APIConnectionError`` / ``APITimeoutError`` (through ``map_exceptions``);
+the driver raises the rest, where it knows the request, the status and what was already received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from anyagent_core import AssistantMessage, ServerError
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AnyAgentError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CassetteError",
+    "ClientStateError",
+    "ConfigurationError",
+    "ContextLengthError",
+    "InternalServerError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseError",
+    "ServerStreamError",
+    "StreamInterruptedError",
+    "UnprocessableEntityError",
+    "is_context_length_error",
+    "map_exceptions",
+    "status_error",
+]
+
+
+class AnyAgentError(Exception):
+    """Base class of every error anyagent raises on purpose."""
+
+
+class ClientStateError(AnyAgentError, RuntimeError):
+    """A ``Client`` method was called in a state that does not allow it."""
+
+
+class ConfigurationError(AnyAgentError, ValueError):
+    """The options cannot work: no model, no base URL, an unknown provider, conflicting settings."""
+
+
+class CassetteError(AnyAgentError):
+    """A cassette file is malformed, or a replayed request has no matching recorded exchange."""
+
+
+class APIError(AnyAgentError):
+    """Talking to the server failed. ``url`` is the request URL with credentials removed."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.url = url
+
+
+class APIConnectionError(APIError):
+    """No usable response: the connection was refused, reset or dropped, or DNS or TLS failed.
+
+    ``response_started`` says whether any of the response (its head) had arrived; a request is
+    retried only when nothing had (and nothing is ever retried once output was delivered)."""
+
+    def __init__(self, message: str, *, url: str | None = None, response_started: bool = False) -> None:
+        super().__init__(message, url=url)
+        self.response_started = response_started
+
+
+class APITimeoutError(APIConnectionError):
+    """A connect, write, read or pool timeout (set on the ``httpx.AsyncClient`` or the transport)."""
+
+
+class APIStatusError(APIError):
+    """The server answered with an HTTP error status.
+
+    ``message`` is the server's own message where its body had one; ``body`` is the body as
+    received (text); ``error`` is the decoded error object; ``headers`` the response headers."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        body: str = "",
+        error: ServerError | None = None,
+        headers: Mapping[str, str] | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message, url=url)
+        self.status = status
+        self.body = body
+        self.error = error
+        self.headers: dict[str, str] = dict(headers or {})
+
+    @property
+    def code(self) -> int | str | None:
+        """The error code the server gave (``"context_length_exceeded"``, ``429``...), if any."""
+        return None if self.error is None else self.error.code
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status}: {self.message}"
+
+
+class BadRequestError(APIStatusError):
+    """HTTP 400."""
+
+
+class AuthenticationError(APIStatusError):
+    """HTTP 401: the API key is missing or wrong."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """HTTP 403."""
+
+
+class NotFoundError(APIStatusError):
+    """HTTP 404: often an unknown model name, or a base URL without ``/v1``."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """HTTP 422: the server could not accept the request body."""
+
+
+class RateLimitError(APIStatusError):
+    """HTTP 429, after the retries allowed were spent."""
+
+
+class ContextLengthError(APIStatusError):
+    """The prompt does not fit the model's context window (reported with 400, 413 or 500)."""
+
+
+class InternalServerError(APIStatusError):
+    """HTTP 5xx, after the retries allowed were spent."""
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+_CONTEXT_MARKERS = (
+    "context_length_exceeded",
+    "context length",
+    "context window",
+    "maximum context",
+    "exceeds the context",
+    "exceed_context_size",
+    "too many tokens",
+    "prompt is too long",
+)
+
+
+def is_context_length_error(error: ServerError | None, body: str = "") -> bool:
+    """Whether an error says the prompt did not fit (servers word it differently)."""
+    texts = [body.lower()]
+    if error is not None:
+        texts += [error.message.lower(), str(error.code or "").lower(), str(error.type or "").lower()]
+    return any(marker in text for text in texts for marker in _CONTEXT_MARKERS)
+
+
+def status_error(
+    status: int,
+    *,
+    error: ServerError | None,
+    headers: Mapping[str, str] | None = None,
+    url: str | None = None,
+) -> APIStatusError:
+    """The ``APIStatusError`` subclass for an HTTP error response, carrying what the server said."""
+    body = error.body if error is not None else ""
+    message = error.message if error is not None and error.message else f"HTTP {status} with no error message"
+    cls: type[APIStatusError]
+    if is_context_length_error(error, body):
+        cls = ContextLengthError
+    elif status >= 500:
+        cls = InternalServerError
+    else:
+        cls = _STATUS_CLASSES.get(status, APIStatusError)
+    return cls(message, status=status, body=body, error=error, headers=headers, url=url)
+
+
+class ResponseError(APIError):
+    """The answer started but did not finish. ``partial`` holds what had arrived (text,
+    reasoning, complete tool calls); it was not retried, because output had been delivered."""
+
+    def __init__(self, message: str, *, partial: AssistantMessage, url: str | None = None) -> None:
+        super().__init__(message, url=url)
+        self.partial = partial
+
+
+class StreamInterruptedError(ResponseError):
+    """The connection dropped, or the body ended without finishing the answer."""
+
+
+class ServerStreamError(ResponseError):
+    """The server reported an error inside a 200 response (``error`` is what it said)."""
+
+    def __init__(self, message: str, *, partial: AssistantMessage, error: ServerError, url: str | None = None) -> None:
+        super().__init__(message, partial=partial, url=url)
+        self.error = error
+
+
+class MalformedResponseError(ResponseError):
+    """The response body broke the protocol; ``__cause__`` is the core's ``RemoteProtocolError``
+    (with byte offset, line and snippet)."""
+
+
+@contextmanager
+def map_exceptions(
+    mapping: Mapping[type[BaseException], type[APIConnectionError]], *, url: str | None = None
+) -> Iterator[None]:
+    """Translate a transport library's exceptions: ``raise Mapped(str(exc)) from exc``.
+
+    Exceptions not in ``mapping`` (cancellation, our own errors) pass through unchanged."""
+    try:
+        yield
+    except APIError:
+        raise
+    except Exception as exc:
+        for source, target in mapping.items():
+            if isinstance(exc, source):
+                detail = str(exc) or type(exc).__name__
+                raise target(f"{type(exc).__name__}: {detail}", url=url) from exc
+        raise
