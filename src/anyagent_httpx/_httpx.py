@@ -1,0 +1,124 @@
+"""``HttpxTransport``: the transport contract over an ``httpx.AsyncClient``.
+
+It accepts the caller's client (never closing or reconfiguring it) or builds one from the
+exported defaults and owns it. Bodies stream through ``aiter_bytes()`` (content-encoding undone,
+never decoded as text); every response is closed, shielded from cancellation, whatever happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any
+
+import anyio
+import httpx
+
+from anyagent_core import Request
+from anyagent_core._config import redact_url
+
+from ._errors import APIConnectionError, APITimeoutError, map_exceptions
+from ._transport import CLOSE_TIMEOUT, TransportResponse
+
+__all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "HttpxTransport", "default_http_client"]
+
+#: Local models can take minutes before the first token of a long prompt, so reads wait long;
+#: connecting to a server that is not there fails fast.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=60.0, pool=60.0)
+
+#: Many concurrent streams to one server are the normal case for agents running tools in parallel.
+DEFAULT_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30.0)
+
+_CONNECT_ERRORS: dict[type[BaseException], type[APIConnectionError]] = {
+    httpx.TimeoutException: APITimeoutError,
+    httpx.TransportError: APIConnectionError,
+    OSError: APIConnectionError,
+}
+
+
+def default_http_client(**kwargs: Any) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` with anyagent's defaults (timeouts, limits, no redirects):
+    pass your own settings as keyword arguments, for example ``transport=`` or ``verify=``."""
+    kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
+    kwargs.setdefault("limits", DEFAULT_LIMITS)
+    return httpx.AsyncClient(**kwargs)
+
+
+class HttpxTransport:
+    """Performs exchanges with an ``httpx.AsyncClient``.
+
+    ``HttpxTransport()`` builds and owns a client (closed by ``aclose()`` or ``async with``);
+    ``HttpxTransport(http_client=client)`` uses yours and leaves its lifetime to you.
+    """
+
+    def __init__(self, *, http_client: httpx.AsyncClient | None = None) -> None:
+        self._owns_client = http_client is None
+        self._client = default_http_client() if http_client is None else http_client
+
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        return self._client
+
+    def __repr__(self) -> str:
+        return f"<HttpxTransport owns_client={self._owns_client}>"
+
+    @asynccontextmanager
+    async def exchange(self, request: Request) -> AsyncIterator[TransportResponse]:
+        url = redact_url(request.url)
+        http_request = self._client.build_request(
+            request.method, request.url, headers=list(request.headers), content=request.body
+        )
+        with map_exceptions(_CONNECT_ERRORS, url=url):
+            response = await self._client.send(http_request, stream=True)
+        try:
+            yield TransportResponse(
+                status=response.status_code,
+                headers=tuple(response.headers.items()),
+                stream=_Body(response, url),
+            )
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT):
+                await response.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client if this transport built it; a client passed in is left open."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> HttpxTransport:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+class _Body:
+    """The response body as an async iterator of non-empty chunks, with httpx's errors mapped.
+
+    A class, not an async generator: one left unfinished needs no finalizer (the exchange
+    closes the response)."""
+
+    __slots__ = ("_iterator", "_url")
+
+    def __init__(self, response: httpx.Response, url: str) -> None:
+        self._iterator = response.aiter_bytes()
+        self._url = url
+
+    def __aiter__(self) -> _Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while True:
+            try:
+                chunk = await self._iterator.__anext__()
+            except httpx.TimeoutException as exc:
+                raise APITimeoutError(f"{type(exc).__name__}: {exc}", url=self._url, response_started=True) from exc
+            except (httpx.TransportError, OSError) as exc:
+                raise APIConnectionError(
+                    f"{type(exc).__name__}: {exc}", url=self._url, response_started=True
+                ) from exc
+            if chunk:
+                return chunk
