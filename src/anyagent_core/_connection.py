@@ -31,7 +31,8 @@ from typing import NoReturn, final
 from ._config import DEFAULT_CONFIG, Config, Endpoint, redact_url
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import Event, MessageComplete, Request, StartTurn
-from ._readers import BodyReader, choose_reader
+from ._messages import AssistantMessage
+from ._readers import BodyReader, ResponseAssembler, choose_reader
 from ._state import ConnectionState, Input, Side, State
 from ._util import NEED_DATA, PAUSED, NeedData, Paused
 from ._writers import write_request
@@ -71,6 +72,7 @@ class Connection:
         self.config = config
         self._cstate = ConnectionState()
         self._reader: BodyReader | None = None
+        self._assembler: ResponseAssembler | None = None
         self._events: deque[Event] = deque()
         self._batch: list[Event] = []
         self._error: RemoteProtocolError | None = None
@@ -144,12 +146,13 @@ class Connection:
             raise
         self._process(Input.RESPONSE_HEAD)
         self.status_code = status_code
+        self._assembler = ResponseAssembler(status=status_code, single_choice=self._single_choice)
         self._reader = choose_reader(
             status_code,
             content_type,
+            self._assembler,
             max_event_size=self.config.max_event_size,
             max_body_size=self.config.max_body_size,
-            single_choice=self._single_choice,
         )
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
@@ -243,11 +246,19 @@ class Connection:
         self._reader = None
         self._events.clear()
 
+    def partial_message(self) -> AssistantMessage | None:
+        """What the current response had delivered when it broke off (a protocol error, a
+        dropped connection): choice 0's text, reasoning and tool calls, as a message. None
+        before a response head. Call it only when giving up on the response: it closes the
+        tool calls in flight (one whose arguments were cut off becomes a ``ToolUseError``)."""
+        return None if self._assembler is None else self._assembler.partial()
+
     def start_next_cycle(self) -> None:
         """After ``PAUSED``: reset for the next request."""
         self._check_usable()
         self._process(Input.START_NEXT_CYCLE)
         self._reader = None
+        self._assembler = None
         self._eof = False
         self._fresh = False
         self.request = None

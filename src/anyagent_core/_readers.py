@@ -289,6 +289,16 @@ class ResponseAssembler:
             messages.append(_new_assistant_message((), self.model, self.response_id, None, self.usage, None))
         out.append(_new_complete(messages[0], tuple(messages), self.done_received, truncated, self.error))
 
+    def partial(self) -> AssistantMessage:
+        """Choice 0 as assembled so far, for a response that broke off: its text and reasoning,
+        and its tool calls (one whose arguments were cut off is a ``ToolUseError``). Only for
+        a response that will not continue: it closes the tool calls in flight."""
+        if not self._choices:
+            return _new_assistant_message((), self.model, self.response_id, None, self.usage, None)
+        state = self._choices[min(self._choices)]
+        calls = state.tools.finish(response_id=self.response_id, truncated=True) if state.tools else []
+        return self._message(state, calls)
+
     def unfinished(self) -> bool:
         """No choice at all, or a choice without a finish reason."""
         return not self._choices or any(c.finish_reason is None for c in self._choices.values())
@@ -693,10 +703,9 @@ class SniffingReader:
 
 
 def choose_reader(
-    status: int, content_type: str, *, max_event_size: int, max_body_size: int, single_choice: bool
+    status: int, content_type: str, assembler: ResponseAssembler, *, max_event_size: int, max_body_size: int
 ) -> BodyReader:
-    """The body reader for a response head."""
-    assembler = ResponseAssembler(status=status, single_choice=single_choice)
+    """The body reader for a response head, folding chunks into ``assembler``."""
     if not 200 <= status < 300:
         return ErrorBodyReader(assembler)
     media = content_type.split(";", 1)[0].strip().lower()

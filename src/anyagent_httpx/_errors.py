@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from anyagent_core import AssistantMessage, ServerError
+from anyagent_core import AssistantMessage, ServerError, is_context_length_error
 
 __all__ = [
     "APIConnectionError",
@@ -51,7 +51,6 @@ __all__ = [
     "ServerStreamError",
     "StreamInterruptedError",
     "UnprocessableEntityError",
-    "is_context_length_error",
     "map_exceptions",
     "status_error",
 ]
@@ -169,24 +168,11 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     429: RateLimitError,
 }
 
-_CONTEXT_MARKERS = (
-    "context_length_exceeded",
-    "context length",
-    "context window",
-    "maximum context",
-    "exceeds the context",
-    "exceed_context_size",
-    "too many tokens",
-    "prompt is too long",
-)
 
-
-def is_context_length_error(error: ServerError | None, body: str = "") -> bool:
-    """Whether an error says the prompt did not fit (servers word it differently)."""
-    texts = [body.lower()]
-    if error is not None:
-        texts += [error.message.lower(), str(error.code or "").lower(), str(error.type or "").lower()]
-    return any(marker in text for text in texts for marker in _CONTEXT_MARKERS)
+def _is_context_length(error: ServerError | None, body: str) -> bool:
+    if error is None:
+        return is_context_length_error(body)
+    return is_context_length_error(error.message, error.code, error.type, body)
 
 
 def status_error(
@@ -200,7 +186,7 @@ def status_error(
     body = error.body if error is not None else ""
     message = error.message if error is not None and error.message else f"HTTP {status} with no error message"
     cls: type[APIStatusError]
-    if is_context_length_error(error, body):
+    if _is_context_length(error, body):
         cls = ContextLengthError
     elif status >= 500:
         cls = InternalServerError

@@ -117,8 +117,6 @@ class _Body:
             except httpx.TimeoutException as exc:
                 raise APITimeoutError(f"{type(exc).__name__}: {exc}", url=self._url, response_started=True) from exc
             except (httpx.TransportError, OSError) as exc:
-                raise APIConnectionError(
-                    f"{type(exc).__name__}: {exc}", url=self._url, response_started=True
-                ) from exc
+                raise APIConnectionError(f"{type(exc).__name__}: {exc}", url=self._url, response_started=True) from exc
             if chunk:
                 return chunk

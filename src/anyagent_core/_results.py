@@ -1,0 +1,103 @@
+"""What a run reports besides the conversation: ``SystemMessage``, ``ResultMessage`` and the
+``StreamEvent`` partials, as ``query()`` and ``Client`` yield them (all frozen)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, TypeAlias
+
+import attrs
+
+from ._events import Finished, ReasoningDelta, RefusalDelta, TextDelta, ToolCall, ToolCallDelta
+from ._json import JSONObject, freeze_object
+from ._messages import AssistantMessage, ToolUseBlock, ToolUseError, Usage, UserMessage
+
+__all__ = [
+    "PartialEvent",
+    "ResultMessage",
+    "ResultSubtype",
+    "RunMessage",
+    "StreamEvent",
+    "SystemMessage",
+    "add_usage",
+]
+
+
+@attrs.frozen(kw_only=True)
+class SystemMessage:
+    """Something the SDK reports about the run rather than the conversation.
+
+    Subtypes: ``init`` (the run starts: ``data`` has the model and base URL), ``retry`` (an
+    attempt failed and another follows: attempt, model, delay, reason)."""
+
+    subtype: str
+    data: JSONObject = attrs.field(factory=dict, converter=freeze_object)
+
+
+PartialEvent: TypeAlias = TextDelta | ReasoningDelta | RefusalDelta | ToolCallDelta | ToolCall | Usage | Finished
+
+
+@attrs.frozen(kw_only=True)
+class StreamEvent:
+    """A piece of the answer as it arrives (only with ``include_partial_messages``): ``event``
+    is the core's event (``TextDelta``, ``ReasoningDelta``, ``ToolCallDelta``, ...)."""
+
+    event: PartialEvent
+    turn: int = 1
+    """Which model turn of the run it belongs to (1-based)."""
+
+
+ResultSubtype: TypeAlias = Literal["success", "error_during_execution", "error_max_turns", "interrupted"]
+
+
+@attrs.frozen(kw_only=True)
+class ResultMessage:
+    """The last message of every response: how the run ended and what it cost."""
+
+    subtype: ResultSubtype
+    result: str | None
+    """The final assistant text (None when there was none)."""
+    is_error: bool
+    num_turns: int
+    """Model requests that returned an answer in this response."""
+    duration_ms: int
+    """Wall time of the response, retries and waits included."""
+    duration_api_ms: int
+    """Time spent in HTTP exchanges."""
+    usage: Usage | None
+    """Token counts summed over the turns (None when the server reported none)."""
+    stop_reason: str | None = None
+    """The last answer's ``finish_reason``."""
+    model: str | None = None
+    """The model that gave the last answer (a fallback model, if one was used)."""
+    pending_tool_calls: tuple[ToolUseBlock | ToolUseError, ...] = ()
+    """Tool calls waiting for ``Client.add_tool_result``: the run continues once all are answered."""
+    errors: tuple[str, ...] = ()
+    """What went wrong, for the error subtypes."""
+    session_id: str | None = None
+    total_cost_usd: float | None = None
+    structured_output: Any = None
+
+
+def add_usage(total: Usage | None, more: Usage | None) -> Usage | None:
+    """The two counts summed field by field (a field missing on one side keeps the other)."""
+    if more is None:
+        return total
+    if total is None:
+        return more
+
+    def plus(a: int | None, b: int | None) -> int | None:
+        return b if a is None else a if b is None else a + b
+
+    raw: Mapping[str, Any] = {}
+    return Usage(
+        prompt_tokens=plus(total.prompt_tokens, more.prompt_tokens),
+        completion_tokens=plus(total.completion_tokens, more.completion_tokens),
+        total_tokens=plus(total.total_tokens, more.total_tokens),
+        reasoning_tokens=plus(total.reasoning_tokens, more.reasoning_tokens),
+        cached_tokens=plus(total.cached_tokens, more.cached_tokens),
+        raw=raw,
+    )
+
+
+RunMessage: TypeAlias = UserMessage | AssistantMessage | SystemMessage | ResultMessage | StreamEvent

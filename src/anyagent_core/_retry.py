@@ -1,0 +1,312 @@
+"""Retry and fallback decisions, as data: a failure in, ``Retry(delay, model)`` or ``GiveUp`` out.
+
+The driver performs the request, reports how it failed, and sleeps for the delay it is given;
+it never decides. Time and randomness come in as arguments (``now`` for ``Retry-After`` dates,
+``random`` for jitter), so every decision is reproducible in tests.
+
+What is retried, on the same model, up to ``RetryPolicy.max_retries`` times:
+
+- HTTP 408, 409, 429, 500, 502, 503, 504 (``RetryPolicy.retry_statuses``), unless the server
+  says ``x-should-retry: false``; any status when it says ``x-should-retry: true``;
+- a connection that failed or timed out before any output was delivered;
+- a 200 response that ended with no output at all (a server that crashed after its headers), or
+  that reported an overload or rate limit inside the stream before any output.
+
+Nothing is retried once output was delivered: the driver raises with the partial message. The
+wait is the server's ``Retry-After`` (seconds or an HTTP date, or ``retry-after-ms``) when it
+gives one no longer than ``max_retry_after``, otherwise exponential back-off with jitter.
+
+When the retries are spent (or a ``Retry-After`` asks for too long), or the failure concerns the
+model itself (404, the prompt does not fit its context), the next fallback model is tried at
+once, with its own retries. Errors that no model would fix (400, 401, 403, 422) give up.
+"""
+
+from __future__ import annotations
+
+import calendar
+import enum
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+import attrs
+
+__all__ = [
+    "DEFAULT_RETRY_POLICY",
+    "Failure",
+    "GiveUp",
+    "Retry",
+    "RetryPolicy",
+    "RetryState",
+    "is_context_length_error",
+    "parse_http_date",
+    "parse_retry_after",
+]
+
+_CONTEXT_MARKERS = (
+    "context_length_exceeded",
+    "context length",
+    "context window",
+    "context size",
+    "maximum context",
+    "exceeds the context",
+    "exceed_context_size",
+    "too many tokens",
+    "prompt is too long",
+)
+
+
+def is_context_length_error(*texts: object) -> bool:
+    """Whether an error's message, code, type or body says the prompt did not fit the model's
+    context (servers word it differently and use 400, 413 or 500)."""
+    return any(marker in str(text).lower() for text in texts if text for marker in _CONTEXT_MARKERS)
+
+
+class Failure(enum.Enum):
+    """How an attempt failed, as the driver saw it."""
+
+    STATUS = "status"
+    """An HTTP error status."""
+    CONNECTION = "connection"
+    """The connection failed (refused, reset, dropped) with no output delivered."""
+    TIMEOUT = "timeout"
+    """A connect or read timeout with no output delivered."""
+    EMPTY_RESPONSE = "empty_response"
+    """A 2xx response whose body ended before any output."""
+    STREAM_ERROR = "stream_error"
+    """The server reported an error inside a 2xx response before any output."""
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+        raise ValueError(f"{attribute.name} must be a finite number >= 0, not {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How hard to try. The defaults suit local servers that restart or queue requests."""
+
+    max_retries: int = attrs.field(default=2, validator=[attrs.validators.instance_of(int), attrs.validators.ge(0)])
+    """Retries per model after the first attempt (0: never retry)."""
+    initial_delay: float = attrs.field(default=0.5, validator=_non_negative)
+    max_delay: float = attrs.field(default=8.0, validator=_non_negative)
+    multiplier: float = attrs.field(default=2.0, validator=_non_negative)
+    jitter: float = attrs.field(default=0.25, validator=[_non_negative, attrs.validators.le(1)])
+    """The delay is scaled by a random factor in [1 - jitter, 1 + jitter]."""
+    max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
+    """A ``Retry-After`` longer than this is not waited for: the next fallback model is tried,
+    or the error raised."""
+    retry_statuses: frozenset[int] = attrs.field(
+        default=frozenset({408, 409, 429, 500, 502, 503, 504}), converter=frozenset
+    )
+
+    def backoff(self, retry: int, random: float) -> float:
+        """The delay before retry number ``retry`` (1-based), with ``random`` in [0, 1)."""
+        base = min(self.max_delay, self.initial_delay * self.multiplier ** (retry - 1))
+        return base * (1.0 - self.jitter + 2.0 * self.jitter * random)
+
+
+DEFAULT_RETRY_POLICY = RetryPolicy()
+
+
+@attrs.frozen(kw_only=True)
+class Retry:
+    """Wait ``delay`` seconds, then send the request again with ``model``."""
+
+    delay: float
+    model: str
+    attempt: int
+    """The number of the attempt about to be made (2 for the first retry), across models."""
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class GiveUp:
+    """Stop: raise the failure. ``reason`` says why no retry was made."""
+
+    reason: str
+
+
+def parse_retry_after(headers: Mapping[str, str] | Iterable[tuple[str, str]], *, now: float | None) -> float | None:
+    """The wait a response asks for, in seconds: ``retry-after-ms``, else ``Retry-After`` as
+    seconds or as an HTTP date (which needs ``now``, the current Unix time). None when absent
+    or unreadable; a date in the past gives 0."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    found: dict[str, str] = {}
+    for name, value in items:
+        key = name.lower()
+        if key in ("retry-after", "retry-after-ms") and key not in found:
+            found[key] = value.strip()
+    if "retry-after-ms" in found:
+        try:
+            millis = float(found["retry-after-ms"])
+        except ValueError:
+            millis = math.nan
+        if math.isfinite(millis) and millis >= 0:
+            return millis / 1000.0
+    value = found.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    if now is None:
+        return None
+    when = parse_http_date(value)
+    return None if when is None else max(0.0, when - now)
+
+
+_MONTHS = {name: number for number, name in enumerate(calendar.month_abbr) if name}
+_HTTP_DATES = (
+    # IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+    re.compile(r"[A-Za-z]{3}, (\d{2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT"),
+    # RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
+    re.compile(r"[A-Za-z]+, (\d{2})-([A-Za-z]{3})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT"),
+    # asctime: Sun Nov  6 08:49:37 1994
+    re.compile(r"[A-Za-z]{3} ([A-Za-z]{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})"),
+)
+
+
+def parse_http_date(value: str) -> float | None:
+    """An HTTP date (RFC 9110 §5.6.7, all three formats) as Unix time, or None if it is not one."""
+    text = value.strip()
+    for number, pattern in enumerate(_HTTP_DATES):
+        match = pattern.fullmatch(text)
+        if match is None:
+            continue
+        if number == 2:
+            month_name, day, hour, minute, second, year = match.groups()
+        else:
+            day, month_name, year, hour, minute, second = match.groups()
+        month = _MONTHS.get(month_name.title())
+        if month is None:
+            return None
+        full_year = int(year)
+        if len(year) == 2:  # RFC 850: a two-digit year is within 50 years of now; 1970-2069 here
+            full_year += 1900 if full_year >= 70 else 2000
+        try:
+            fields = (full_year, month, int(day), int(hour), int(minute), int(second))
+            if not (1 <= fields[2] <= calendar.monthrange(full_year, month)[1] and fields[3] < 24 and fields[4] < 60):
+                return None
+            return float(calendar.timegm((*fields, 0, 0, 0)))
+        except (ValueError, OverflowError):
+            return None
+    return None
+
+
+def _should_retry_header(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> bool | None:
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    for name, value in items:
+        if name.lower() == "x-should-retry":
+            lowered = value.strip().lower()
+            if lowered in ("true", "false"):
+                return lowered == "true"
+    return None
+
+
+_RETRYABLE_STREAM_ERRORS = ("overloaded", "rate_limit", "rate limit", "server_error", "unavailable", "try again")
+
+#: Failures that another model might not have: tried on the next fallback model at once.
+_MODEL_STATUSES = frozenset({404})
+
+
+class RetryState:
+    """The attempts of one request: which model is current and how many tries it had.
+
+    ::
+
+        state = RetryState(policy, ["big-model", "small-model"])
+        while True:
+            ... send with state.model ...
+            decision = state.failed(Failure.STATUS, status=503, headers=h, now=time(), random=rnd())
+            if isinstance(decision, GiveUp):
+                raise error
+            await sleep(decision.delay)
+    """
+
+    def __init__(self, policy: RetryPolicy, models: Sequence[str]) -> None:
+        if not models:
+            raise ValueError("RetryState needs at least one model")
+        self.policy = policy
+        self.models = tuple(models)
+        self._model_index = 0
+        self._tries = 1  # attempts made on the current model
+        self.attempts = 1
+        """Attempts made so far, across models (the first one included)."""
+
+    @property
+    def model(self) -> str:
+        """The model to use for the current attempt."""
+        return self.models[self._model_index]
+
+    def failed(
+        self,
+        failure: Failure,
+        *,
+        status: int | None = None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        error_text: Iterable[object] = (),
+        now: float | None = None,
+        random: float = 0.5,
+    ) -> Retry | GiveUp:
+        """The current attempt failed: what next. ``error_text`` is what the server said (message,
+        code, type, body), used to recognise context-length and overload errors; ``now`` is the
+        Unix time (for ``Retry-After`` dates) and ``random`` a number in [0, 1) for jitter."""
+        if not 0.0 <= random < 1.0:
+            raise ValueError(f"random must be in [0, 1), not {random!r}")
+        texts = tuple(error_text)
+        headers = tuple(headers.items() if isinstance(headers, Mapping) else headers)
+        retryable, why = self._classify(failure, status, headers, texts)
+        policy = self.policy
+        if retryable and self._tries <= policy.max_retries:
+            wait = parse_retry_after(headers, now=now)
+            if wait is None:
+                return self._retry(policy.backoff(self._tries, random), why)
+            if wait <= policy.max_retry_after:
+                return self._retry(wait, f"{why}; the server asked to retry after {wait:g} s")
+            why = f"{why}; the server asked to retry after {wait:g} s, more than max_retry_after"
+        elif retryable:
+            why = f"{why}; {policy.max_retries} retries spent on {self.model!r}"
+        if self._model_index + 1 < len(self.models) and (retryable or self._about_model(status, texts)):
+            previous = self.model
+            self._model_index += 1
+            self._tries = 0
+            return self._retry(0.0, f"{why}; falling back from {previous!r} to {self.model!r}")
+        return GiveUp(reason=why)
+
+    def _retry(self, delay: float, reason: str) -> Retry:
+        self._tries += 1
+        self.attempts += 1
+        return Retry(delay=delay, model=self.model, attempt=self.attempts, reason=reason)
+
+    def _classify(
+        self, failure: Failure, status: int | None, headers: tuple[tuple[str, str], ...], texts: tuple[object, ...]
+    ) -> tuple[bool, str]:
+        if failure is Failure.STATUS:
+            if status is None:
+                raise ValueError("Failure.STATUS needs the status")
+            verdict = _should_retry_header(headers)
+            if verdict is not None:
+                return verdict, f"HTTP {status} (the server says x-should-retry: {str(verdict).lower()})"
+            if is_context_length_error(*texts):
+                return False, f"HTTP {status}: the prompt does not fit the model's context"
+            return status in self.policy.retry_statuses, f"HTTP {status}"
+        if failure is Failure.STREAM_ERROR:
+            if is_context_length_error(*texts):
+                return False, "an error in the response: the prompt does not fit the model's context"
+            lowered = " ".join(str(t).lower() for t in texts)
+            overloaded = any(marker in lowered for marker in _RETRYABLE_STREAM_ERRORS)
+            codes = {t for t in texts if isinstance(t, int)}
+            return overloaded or bool(codes & self.policy.retry_statuses), "an error inside the response"
+        if failure is Failure.EMPTY_RESPONSE:
+            return True, "the response ended before any output"
+        if failure is Failure.TIMEOUT:
+            return True, "the request timed out"
+        return True, "the connection failed"
+
+    @staticmethod
+    def _about_model(status: int | None, texts: tuple[object, ...]) -> bool:
+        return status in _MODEL_STATUSES or is_context_length_error(*texts)
