@@ -1,12 +1,19 @@
-"""anyagent_httpx: the I/O side of anyagent (anyio transports over httpx and h11, the client,
-tools and the CLI). For now it re-exports the message types of the sans-IO core, which the
-transports and the agent loop share."""
+"""anyagent_httpx: the I/O side of anyagent. ``query()`` and ``Client`` talk to any
+OpenAI-compatible endpoint from asyncio or trio, over httpx (``HttpxTransport``) or anyio
+sockets with h11 (``H11Transport``); the protocol itself is the sans-IO ``anyagent_core``, whose
+message types are re-exported here."""
 
 from __future__ import annotations
 
 from anyagent_core import (
     AssistantMessage,
+    Failure,
     ImageBlock,
+    ResultMessage,
+    RetryPolicy,
+    RunMessage,
+    StreamEvent,
+    SystemMessage,
     TextBlock,
     ThinkingBlock,
     ToolResultBlock,
@@ -18,16 +25,83 @@ from anyagent_core import (
     __version__,
 )
 
+from ._client import Client, ClientState, query
+from ._errors import (
+    AnyAgentError,
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    CassetteError,
+    ClientStateError,
+    ConfigurationError,
+    ContextLengthError,
+    InternalServerError,
+    MalformedResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseError,
+    ServerStreamError,
+    StreamInterruptedError,
+    UnprocessableEntityError,
+)
+from ._httpx import DEFAULT_LIMITS, DEFAULT_TIMEOUT, HttpxTransport, default_http_client
+from ._options import PROVIDERS, AgentOptions, get_api_key, get_base_url, get_model
+from ._transport import AsyncTransport, TransportResponse
+
 __all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUT",
+    "PROVIDERS",
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AgentOptions",
+    "AnyAgentError",
     "AssistantMessage",
+    "AsyncTransport",
+    "AuthenticationError",
+    "BadRequestError",
+    "CassetteError",
+    "Client",
+    "ClientState",
+    "ClientStateError",
+    "ConfigurationError",
+    "ContextLengthError",
+    "Failure",
+    "HttpxTransport",
     "ImageBlock",
+    "InternalServerError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseError",
+    "ResultMessage",
+    "RetryPolicy",
+    "RunMessage",
+    "ServerStreamError",
+    "StreamEvent",
+    "StreamInterruptedError",
+    "SystemMessage",
     "TextBlock",
     "ThinkingBlock",
     "ToolResultBlock",
     "ToolSpec",
     "ToolUseBlock",
     "ToolUseError",
+    "TransportResponse",
+    "UnprocessableEntityError",
     "Usage",
     "UserMessage",
     "__version__",
+    "default_http_client",
+    "get_api_key",
+    "get_base_url",
+    "get_model",
+    "query",
 ]
