@@ -50,6 +50,7 @@ from ._errors import (
 )
 from ._httpx import DEFAULT_LIMITS, DEFAULT_TIMEOUT, HttpxTransport, default_http_client
 from ._options import PROVIDERS, AgentOptions, get_api_key, get_base_url, get_model
+from ._sync import SyncClient, query_sync
 from ._transport import AsyncTransport, TransportResponse
 
 __all__ = [
@@ -87,6 +88,7 @@ __all__ = [
     "ServerStreamError",
     "StreamEvent",
     "StreamInterruptedError",
+    "SyncClient",
     "SystemMessage",
     "TextBlock",
     "ThinkingBlock",
@@ -104,4 +106,5 @@ __all__ = [
     "get_base_url",
     "get_model",
     "query",
+    "query_sync",
 ]
