@@ -258,9 +258,11 @@ class ResponseAssembler:
             add = state.tools.add
             for position, entry in enumerate(tool_calls):
                 add(entry, out.append, position)  # type: ignore[arg-type]
-        function_call = delta.get("function_call")
+        function_call = None if tool_calls else delta.get("function_call")
         if function_call:
-            # The deprecated functions API (one call, no id): folded in as tool call 0.
+            # The deprecated functions API (one call, no id): folded in as tool call 0. A delta
+            # with both (llama-cpp-python repeats each fragment in ``function_call``) is read
+            # from ``tool_calls`` alone.
             state.tools.add({"index": 0, "function": function_call}, out.append)  # type: ignore[arg-type]
 
     def report_error(self, error: ServerError, out: list[Event]) -> None:

@@ -11,7 +11,8 @@ Wire mapping:
   assistant's calls); the remaining text and image blocks become one ``role: user`` message,
   a plain string when it is a single text block. Images in a tool result are sent in a user
   message after the tool messages, since most servers accept only text in ``role: tool``.
-* ``AssistantMessage``: text -> ``content`` (null when there is none), tool calls ->
+* ``AssistantMessage``: text -> ``content`` (left out when there are tool calls and no text:
+  llama-cpp-python rejects ``null``; ``""`` for an empty answer), tool calls ->
   ``tool_calls`` (raw arguments for ``ToolUseError``), reasoning -> ``reasoning_content`` only
   when ``Config.send_reasoning``, a refusal -> ``refusal``.
 """
@@ -167,7 +168,12 @@ def _user(message: UserMessage, out: list[dict[str, Any]]) -> None:
 
 def _assistant(message: AssistantMessage, config: Config) -> dict[str, Any]:
     text = "".join(b.text for b in message.content if type(b) is TextBlock)
-    wire: dict[str, Any] = {"role": "assistant", "content": text or None}
+    has_calls = any(type(b) is ToolUseBlock or type(b) is ToolUseError for b in message.content)
+    wire: dict[str, Any] = {"role": "assistant"}
+    if text or not has_calls:
+        # Without text, a message with tool calls leaves ``content`` out (as OpenAI allows):
+        # llama-cpp-python answers ``"content": null`` with HTTP 500.
+        wire["content"] = text
     if config.send_reasoning:
         reasoning = "".join(b.thinking for b in message.content if type(b) is ThinkingBlock)
         if reasoning:

@@ -609,3 +609,21 @@ def test_sniffing_a_long_blank_prefix_is_linear_and_bounded() -> None:
 
     with pytest.raises(RemoteProtocolError, match="max_event_size"):
         decode_response([b" " * 100] * 20, content_type="", config=Config(max_event_size=1000))
+
+
+def test_legacy_function_call_repeating_tool_call_fragments_is_not_added_twice() -> None:
+    # llama-cpp-python sends each fragment both in tool_calls and in the legacy function_call.
+    def both(args: str, name: str | None = None) -> dict[str, Any]:
+        function: dict[str, Any] = {"arguments": args}
+        if name:
+            function["name"] = name
+        call = {"index": 0, "id": "call_0", "type": "function", "function": {"name": "get_weather", **function}}
+        return delta({"tool_calls": [call], "function_call": {"name": "get_weather", **function}})
+
+    body = sse(both('{"city": '), both('"Paris"}'), delta({}, finish="tool_calls"))
+    events = run_response([body])
+    (assembled,) = only(events, ToolCall)
+    assert assembled.arguments == '{"city": "Paris"}'
+    (call,) = final(events).message.tool_uses
+    assert isinstance(call, ToolUseBlock)
+    assert dict(call.input) == {"city": "Paris"}

@@ -68,7 +68,7 @@ GOLDEN = (
     '{"model":"qwen2.5-7b-instruct","messages":['
     '{"role":"system","content":"You are terse."},'
     '{"role":"user","content":"Weather in Oslo? Ünïcode ok."},'
-    '{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",'
+    '{"role":"assistant","tool_calls":[{"id":"call_1","type":"function",'
     '"function":{"name":"get_weather","arguments":"{\\"city\\":\\"Oslo\\"}"}}]},'
     '{"role":"tool","tool_call_id":"call_1","content":"-3 °C"},'
     '{"role":"assistant","content":"It is -3 °C."},'
@@ -331,3 +331,21 @@ def test_nan_in_a_tool_input_is_refused_when_sending() -> None:
     )
     with pytest.raises(LocalProtocolError, match="JSON cannot represent"):
         Connection(ENDPOINT).send(turn)
+
+
+def test_assistant_content_is_left_out_beside_tool_calls_and_empty_without() -> None:
+    call = ToolUseBlock(id="c1", name="get_weather", input={"city": "Paris"})
+    turn = StartTurn(
+        model="m",
+        messages=[
+            UserMessage(content="hi"),
+            AssistantMessage(content=(call,)),
+            UserMessage(content=(ToolResultBlock(tool_use_id="c1", content="sunny"),)),
+            AssistantMessage(content=()),
+            UserMessage(content="again"),
+        ],
+    )
+    wire = json.loads(write_request(turn, ENDPOINT, Config()).body)["messages"]
+    assert "content" not in wire[1]  # never null: llama-cpp-python answers null with HTTP 500
+    assert wire[1]["tool_calls"][0]["id"] == "c1"
+    assert wire[3] == {"role": "assistant", "content": ""}
