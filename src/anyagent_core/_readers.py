@@ -295,10 +295,10 @@ class ResponseAssembler:
         """Choice 0 as assembled so far, for a response that broke off: its text and reasoning,
         and its tool calls (one whose arguments were cut off is a ``ToolUseError``). Only for
         a response that will not continue: it closes the tool calls in flight."""
-        if not self._choices:
+        state = self._choices.get(0)
+        if state is None:
             return _new_assistant_message((), self.model, self.response_id, None, self.usage, None)
-        state = self._choices[min(self._choices)]
-        calls = state.tools.finish(response_id=self.response_id, truncated=True) if state.tools else []
+        calls = state.tools.finish(response_id=self.response_id, truncated=False, partial=True) if state.tools else []
         return self._message(state, calls)
 
     def unfinished(self) -> bool:

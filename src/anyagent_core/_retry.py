@@ -102,7 +102,10 @@ class RetryPolicy:
 
     def backoff(self, retry: int, random: float) -> float:
         """The delay before retry number ``retry`` (1-based), with ``random`` in [0, 1)."""
-        base = min(self.max_delay, self.initial_delay * self.multiplier ** (retry - 1))
+        try:
+            base = min(self.max_delay, self.initial_delay * self.multiplier ** (retry - 1))
+        except OverflowError:  # the power passed any float long before: the cap applies
+            base = self.max_delay
         return base * (1.0 - self.jitter + 2.0 * self.jitter * random)
 
 
@@ -127,6 +130,9 @@ class GiveUp:
     reason: str
 
 
+_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]*)?", re.ASCII)  # ASCII digits only, as HTTP allows
+
+
 def parse_retry_after(headers: Mapping[str, str] | Iterable[tuple[str, str]], *, now: float | None) -> float | None:
     """The wait a response asks for, in seconds: ``retry-after-ms``, else ``Retry-After`` as
     seconds or as an HTTP date (which needs ``now``, the current Unix time). None when absent
@@ -137,22 +143,14 @@ def parse_retry_after(headers: Mapping[str, str] | Iterable[tuple[str, str]], *,
         key = name.lower()
         if key in ("retry-after", "retry-after-ms") and key not in found:
             found[key] = value.strip()
-    if "retry-after-ms" in found:
-        try:
-            millis = float(found["retry-after-ms"])
-        except ValueError:
-            millis = math.nan
-        if math.isfinite(millis) and millis >= 0:
-            return millis / 1000.0
+    millis = found.get("retry-after-ms", "")
+    if _SECONDS.fullmatch(millis):
+        return float(millis) / 1000.0
     value = found.get("retry-after")
     if not value:
         return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    if _SECONDS.fullmatch(value):
+        return float(value)
     if now is None:
         return None
     when = parse_http_date(value)
@@ -189,7 +187,8 @@ def parse_http_date(value: str) -> float | None:
             full_year += 1900 if full_year >= 70 else 2000
         try:
             fields = (full_year, month, int(day), int(hour), int(minute), int(second))
-            if not (1 <= fields[2] <= calendar.monthrange(full_year, month)[1] and fields[3] < 24 and fields[4] < 60):
+            day_ok = 1 <= fields[2] <= calendar.monthrange(full_year, month)[1]
+            if not (day_ok and fields[3] < 24 and fields[4] < 60 and fields[5] <= 60):
                 return None
             return float(calendar.timegm((*fields, 0, 0, 0)))
         except (ValueError, OverflowError):

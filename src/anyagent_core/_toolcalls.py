@@ -158,8 +158,11 @@ class ToolCallAssembler:
         call = self._calls[index] = _Call(index)
         return call
 
-    def finish(self, *, response_id: str | None, truncated: bool) -> list[ToolCall]:
-        """The assembled calls in index order, each checked."""
+    def finish(self, *, response_id: str | None, truncated: bool, partial: bool = False) -> list[ToolCall]:
+        """The assembled calls in index order, each checked. ``truncated``: the response was
+        cut off, so no call is trusted. ``partial``: the response broke off and only a call
+        whose arguments do not parse is taken as cut off (a JSON object ends only at its
+        closing brace, so one that parses is whole)."""
         result = []
         for index in sorted(self._calls):
             call = self._calls[index]
@@ -179,6 +182,8 @@ class ToolCallAssembler:
                         error = f"the arguments must be a JSON object, not {_kind(value)}"
                 except ValueError as exc:
                     error = f"the arguments are not valid JSON: {exc}"
+                    if partial:
+                        error = f"the response was cut off before this tool call was complete ({exc})"
                 except RecursionError:
                     error = "the arguments nest JSON too deeply to use"
             synthesized = call.id is None
