@@ -24,7 +24,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
@@ -520,7 +520,9 @@ def _exchange_from_json(obj: _Json) -> Exchange:
     status = _field(response, "status", int, "response")
     if not 100 <= status <= 999:
         raise _LineError(f"response.status must be an HTTP status, got {status}")
-    chunks = _field(response, "chunks", list, "response")
+    chunks = tuple(
+        _chunk_from_json(c, f"response.chunks[{i}]") for i, c in enumerate(_field(response, "chunks", list, "response"))
+    )
     timings: list[_Json] = _field(response, "timings", list, "response") if "timings" in response else []
     for i, t in enumerate(timings):
         if isinstance(t, bool) or not isinstance(t, int | float) or not (math.isfinite(t) and t >= 0):
@@ -537,7 +539,7 @@ def _exchange_from_json(obj: _Json) -> Exchange:
         RecordedResponse(
             status=status,
             headers=_headers_from_json(_field(response, "headers", list, "response"), "response.headers"),
-            chunks=tuple(_chunk_from_json(c, f"response.chunks[{i}]") for i, c in enumerate(chunks)),
+            chunks=chunks,
             timings=tuple(float(t) for t in timings),
         ),
     )
@@ -600,21 +602,35 @@ class _RecordingStream(httpx.AsyncByteStream):
         self._started = started
         self._finish = finish
         self._finished = False
+        self._iterator: AsyncIterator[bytes] | None = None
         self.chunks: list[bytes] = []
         self.timings: list[float] = []
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    # An iterator object rather than an async generator: a response abandoned half-read leaves
+    # no generator of ours for the garbage collector to finalise (trio warns about those).
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._iterator is None:
+            self._iterator = aiter(self._inner)
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._iterator is None:
+            self._iterator = aiter(self._inner)
         try:
-            async for chunk in self._inner:
-                self.chunks.append(bytes(chunk))
-                self.timings.append(round(time.perf_counter() - self._started, 6))
-                yield chunk
+            chunk = await anext(self._iterator)
+        except StopAsyncIteration:
+            raise
         except BaseException:
             self._done()  # record what arrived before the failure, then let it propagate
             raise
+        self.chunks.append(bytes(chunk))
+        self.timings.append(round(time.perf_counter() - self._started, 6))
+        return chunk
 
     async def aclose(self) -> None:
         try:
+            if isinstance(self._iterator, AsyncGenerator):
+                await self._iterator.aclose()  # the inner stream's generator, if it is one
             await self._inner.aclose()
         finally:
             self._done()
@@ -742,22 +758,29 @@ def _first_difference(recorded: _Json, sent: _Json, path: str = "") -> tuple[str
 
 
 class _ReplayStream(httpx.AsyncByteStream):
+    """The recorded chunks, one by one (an iterator object, for the reason given above)."""
+
     def __init__(self, response: RecordedResponse, started: float | None) -> None:
         self._response = response
         self._started = started  # anyio's clock when the request arrived; None: no delays
+        self._next = 0
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        timings = self._response.timings
-        for i, chunk in enumerate(self._response.chunks):
-            if self._started is not None and timings:
-                delay = self._started + timings[i] - anyio.current_time()
-                if delay > 0:
-                    await anyio.sleep(delay)
-                else:
-                    await anyio.lowlevel.checkpoint()
-            else:
-                await anyio.lowlevel.checkpoint()
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunks, timings, i = self._response.chunks, self._response.timings, self._next
+        if i >= len(chunks):
+            raise StopAsyncIteration
+        delay = 0.0
+        if self._started is not None and timings:
+            delay = self._started + timings[i] - anyio.current_time()
+        if delay > 0:
+            await anyio.sleep(delay)
+        else:
+            await anyio.lowlevel.checkpoint()
+        self._next = i + 1  # only now: a chunk whose wait was cancelled is not skipped
+        return chunks[i]
 
 
 class ReplayTransport(httpx.AsyncBaseTransport):
