@@ -669,3 +669,12 @@ async def test_record_then_replay_gives_the_same_responses(tmp_path: Path) -> No
     assert replayed.status_code == live.status_code == 201
     assert replayed.headers.get_list("x-a") == ["1", "2"]
     assert replayed.content == live.content
+
+
+def test_the_documented_example_is_a_cassette() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "recording.md").read_text(encoding="utf-8")
+    example = text.split("<!-- example -->\n```json\n")[1].split("```\n<!-- /example -->")[0]
+    (recorded,) = Cassette.loads(example).exchanges
+    assert recorded.response.chunks[1] == "data: €".encode()[:-1]  # a chunk ending inside a UTF-8 sequence
+    # What dump writes for it is the example, line for line (the header names the running version).
+    assert Cassette.loads(example).dumps().split("\n")[1:] == example.split("\n")[1:]
