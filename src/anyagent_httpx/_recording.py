@@ -379,11 +379,23 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: Python reads it as inf, which JSON cannot write back
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _loads(text: str) -> _Json:
+    """Strict JSON: no NaN or Infinity, no number that overflows a float."""
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+
+
 def _json_body(body: bytes) -> _Json:
     """The body's JSON value, or ``_NOT_JSON``."""
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError included
+        return _loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return _NOT_JSON
 
 
@@ -568,9 +580,11 @@ def _parse(text: str, source: str) -> Iterable[Exchange]:
             continue
         try:
             try:
-                obj = json.loads(line, parse_constant=_reject_constant)
+                obj = _loads(line)
             except ValueError as exc:
                 raise _LineError(f"not valid JSON: {exc}") from None
+            except RecursionError:
+                raise _LineError("not valid JSON: nested too deeply") from None
             if header_seen:
                 exchanges.append(_exchange_from_json(obj))
             else:

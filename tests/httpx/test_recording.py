@@ -238,6 +238,13 @@ def test_the_file_shows_bodies_and_chunks_readably(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("body", [b'{"t":1e400}', b'{"t":NaN}', b"[" * 100_000, b'{"t":-Infinity}'])
+def test_bodies_json_cannot_write_back_are_kept_as_text(body: bytes) -> None:
+    text = Cassette([exchange(body=body)]).dumps()
+    assert json.loads(text.split("\n")[1])["request"]["body"] == {"text": body.decode()}
+    assert Cassette.loads(text).exchanges[0].request.body == body
+
+
 def test_load_then_dump_is_byte_for_byte(tmp_path: Path) -> None:
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     Cassette([exchange([b"a", b"\x80b", "é".encode()]), exchange(body=b"x\xffy")]).dump(first)
@@ -267,6 +274,8 @@ def test_load_then_dump_is_byte_for_byte(tmp_path: Path) -> None:
         (["HEADER", 'REPLACE:headers=[["a"]]'], 2, "response.headers[0] must be a [name, value] pair"),
         (["HEADER", 'REPLACE:extra="x"'], 2, "response has unknown key(s) 'extra'"),
         (["HEADER", "GOOD", "\u2028not json"], 3, "not valid JSON"),
+        (["HEADER", 'SUB:"status":200=>"status":1e400'], 2, "not valid JSON: 1e400 is out of range"),
+        (["HEADER", "[" * 100_000], 2, "not valid JSON"),
     ],
 )
 def test_malformed_cassettes_name_the_file_line_and_fault(
@@ -279,6 +288,9 @@ def test_malformed_cassettes_name_the_file_line_and_fault(
             text = good[0]
         elif text == "GOOD":
             text = good[1]
+        elif text.startswith("SUB:"):
+            old, _, new = text.removeprefix("SUB:").partition("=>")
+            text = good[1].replace(old, new)
         elif text.startswith("REPLACE:"):
             key, _, value = text.removeprefix("REPLACE:").partition("=")
             obj = json.loads(good[1])
