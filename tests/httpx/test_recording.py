@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
 from pathlib import Path
@@ -411,6 +412,35 @@ def test_redaction_rules() -> None:
         "short": "s",
     }
     assert redact_exchange(redacted) == redacted
+
+
+@given(
+    st.binary(max_size=60),
+    st.from_regex(r"\A[a-z0-9-]{1,10}\Z"),
+    st.lists(st.integers(0, 100), max_size=3),
+    st.lists(st.integers(0, 100), max_size=6),
+)
+def test_secrets_split_anywhere_across_chunks_are_replaced(
+    data: bytes, secret: str, insert_at: list[int], cut_at: list[int]
+) -> None:
+    body = bytearray(data)
+    for position in insert_at:
+        where = position % (len(body) + 1)
+        body[where:where] = secret.encode()
+    joined = bytes(body)
+    cuts = sorted({c % (len(joined) + 1) for c in cut_at} | {len(joined)})
+    chunks = [joined[a:b] for a, b in zip([0, *cuts], cuts, strict=False)]
+    redacted = redact_exchange(exchange(chunks, headers=[]), [secret]).response.chunks
+    assert len(redacted) == len(chunks)
+    assert b"".join(redacted) == joined.replace(secret.encode(), b"<redacted>")
+    # A chunk that holds no byte of any occurrence is left exactly as it was.
+    spans = [m.span() for m in re.finditer(re.escape(secret.encode()), joined)]
+    position = 0
+    for before, after in zip(chunks, redacted, strict=True):
+        start, end = position, position + len(before)
+        position = end
+        if not any(s < end and e > start for s, e in spans):
+            assert after == before
 
 
 def test_secrets_escaped_in_json_are_redacted_too() -> None:
