@@ -665,11 +665,11 @@ class RecordingTransport(httpx.AsyncBaseTransport):
     ``secrets`` are replaced by ``<redacted>`` wherever they appear (see ``redact_exchange``)."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport | None = None, *, secrets: Iterable[str] = ()) -> None:
-        self._owns_inner = inner is None
-        self._inner = httpx.AsyncHTTPTransport() if inner is None else inner
         if isinstance(secrets, str):
             raise TypeError("secrets must be an iterable of strings, not a single string")
         self._secrets = tuple(secrets)
+        self._owns_inner = inner is None
+        self._inner = httpx.AsyncHTTPTransport() if inner is None else inner
         self._exchanges: list[Exchange] = []
 
     @property

@@ -117,11 +117,11 @@ def anyagent_cassette(request: pytest.FixtureRequest) -> Iterator[CassetteFixtur
     secrets: Iterable[str] = ()
     if marker is not None:
         if len(marker.args) != 1 or set(marker.kwargs) - {"secrets"}:
-            raise pytest.UsageError(f"use @pytest.mark.{_MARKER}(path, secrets=[...]) with one path")
+            pytest.fail(f"use @pytest.mark.{_MARKER}(path, secrets=[...]) with one path", pytrace=False)
         path = request.path.parent / marker.args[0]
         secrets = marker.kwargs.get("secrets", ())
         if isinstance(secrets, str):
-            raise pytest.UsageError(f"{_MARKER}: secrets must be a list of strings, not one string")
+            pytest.fail(f"{_MARKER}: secrets must be a list of strings, not one string", pytrace=False)
     else:
         path = _default_path(request)
 

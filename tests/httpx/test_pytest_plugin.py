@@ -270,3 +270,23 @@ def test_a_malformed_cassette_fails_with_its_file_and_line(pytester: pytest.Pyte
     result = pytester.runpytest_subprocess(*ARGS)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([f"*{pytester.path / 'bad.jsonl'}, line 2: not valid JSON*"])
+
+
+def test_a_misused_marker_fails_the_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_misused="""
+        import pytest
+
+        @pytest.mark.anyagent_cassette("a.jsonl", "b.jsonl")
+        def test_two_paths(anyagent_cassette):
+            pass
+
+        @pytest.mark.anyagent_cassette("a.jsonl", secrets="one-string")
+        def test_one_string(anyagent_cassette):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--anyagent-record=all", *ARGS)
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*with one path*", "*secrets must be a list of strings, not one string*"])
+    assert not (pytester.path / "a.jsonl").exists()
