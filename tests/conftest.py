@@ -5,7 +5,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-# pytester runs small inline test files (tests/httpx/test_pytest_plugin.py); it must be named here,
+# pytester runs small inline test files (tests/runtime/test_pytest_plugin.py); it must be named here,
 # in the root conftest.
 pytest_plugins = ("pytester",)
 

@@ -22,6 +22,7 @@ import httpx
 from anyagent_core import (
     DEFAULT_RETRY_POLICY,
     AssistantMessage,
+    LocalProtocolError,
     ReasoningDelta,
     ResultMessage,
     RetryPolicy,
@@ -157,12 +158,12 @@ def _recorded_defaults(cassette: Cassette) -> tuple[str | None, str | None, str 
     if not cassette.exchanges:
         raise CassetteError("the cassette holds no exchange to replay")
     request = cassette.exchanges[0].request
-    base_url = request.url.split("?", 1)[0]
-    base_url = base_url.removesuffix(_CHAT_PATH) if base_url.endswith(_CHAT_PATH) else None
-    model = prompt = None
+    url = request.url.split("?", 1)[0]
+    base_url = url.removesuffix(_CHAT_PATH) if url.endswith(_CHAT_PATH) else None
+    prompt = None
     try:
         body = parse_request_body(request.body)
-    except (ValueError, TypeError):
+    except (LocalProtocolError, ValueError, TypeError):
         return base_url, None, None
     model = body.model
     users = [m for m in body.messages if isinstance(m, UserMessage) and isinstance(m.content, str)]

@@ -32,8 +32,8 @@ from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 import anyio
 import anyio.lowlevel
 import attrs
-
 import httpx
+
 from anyagent_core import __version__
 
 from ._errors import CassetteError

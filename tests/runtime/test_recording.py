@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import httpx
 from anyagent_httpx._errors import CassetteError
 from anyagent_httpx._recording import (
     Cassette,
