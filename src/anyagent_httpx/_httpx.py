@@ -71,15 +71,13 @@ class HttpxTransport:
         )
         with map_exceptions(_CONNECT_ERRORS, url=url):
             response = await self._client.send(http_request, stream=True)
+        body = _Body(response, url)
         try:
-            yield TransportResponse(
-                status=response.status_code,
-                headers=tuple(response.headers.items()),
-                stream=_Body(response, url),
-            )
+            yield TransportResponse(status=response.status_code, headers=tuple(response.headers.items()), stream=body)
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT):
                 await response.aclose()
+                await body.finish()
 
     async def aclose(self) -> None:
         """Close the client if this transport built it; a client passed in is left open."""
@@ -101,22 +99,46 @@ class _Body:
     A class, not an async generator: one left unfinished needs no finalizer (the exchange
     closes the response)."""
 
-    __slots__ = ("_iterator", "_url")
+    __slots__ = ("_iterator", "_state", "_url")
 
     def __init__(self, response: httpx.Response, url: str) -> None:
         self._iterator = response.aiter_bytes()
         self._url = url
+        self._state = "unstarted"  # then "started", then "finished"
 
     def __aiter__(self) -> _Body:
         return self
 
     async def __anext__(self) -> bytes:
+        self._state = "started"
         while True:
             try:
                 chunk = await self._iterator.__anext__()
             except httpx.TimeoutException as exc:
+                self._state = "finished"
                 raise APITimeoutError(f"{type(exc).__name__}: {exc}", url=self._url, response_started=True) from exc
-            except (httpx.TransportError, OSError) as exc:
+            except (httpx.TransportError, httpx.DecodingError, OSError) as exc:
+                # DecodingError: a gzip or deflate body that does not decompress.
+                self._state = "finished"
                 raise APIConnectionError(f"{type(exc).__name__}: {exc}", url=self._url, response_started=True) from exc
+            except BaseException:
+                self._state = "finished"
+                raise
             if chunk:
                 return chunk
+
+    async def finish(self) -> None:
+        """Run httpx's body iterator to its end once the response is closed.
+
+        ``aiter_bytes()`` is a chain of async generators (httpx's and httpcore's). One left
+        suspended by an early exit is finalized by the event loop when collected, and trio warns
+        about each (encode/httpx#3686). With the response closed, the chain yields at most what
+        was already buffered and then fails at once, which finishes every generator in it."""
+        if self._state != "started":
+            return
+        self._state = "finished"
+        try:
+            while True:
+                await self._iterator.__anext__()
+        except Exception:
+            pass
