@@ -232,7 +232,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     """Run the command line; returns the exit status (0 ok, 1 the run failed, 2 bad usage)."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.replay and (args.record or args.transport != "httpx"):
+        parser.error("--replay plays a cassette back through httpx: it excludes --record and --transport h11")
+    if args.record and args.transport != "httpx":
+        parser.error("--record records through httpx: it excludes --transport h11")
     try:
         return anyio.run(_run, args, out, err, backend=args.backend)
     except AnyAgentError as exc:
