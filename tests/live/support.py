@@ -15,7 +15,6 @@ from typing import Any
 
 import anyio
 import attrs
-import pytest
 
 import anyagent_httpx
 from anyagent_httpx import (
@@ -23,7 +22,6 @@ from anyagent_httpx import (
     AssistantMessage,
     AsyncTransport,
     Client,
-    InternalServerError,
     ResultMessage,
     RetryPolicy,
     RunMessage,
@@ -32,8 +30,6 @@ from anyagent_httpx import (
 )
 
 __all__ = [
-    "ASSISTANT_CONTENT_NULL",
-    "FUNCTION_CALL_COUNTED_TWICE",
     "HELLO",
     "LIVE_RETRY",
     "NO_ENDPOINT",
@@ -43,11 +39,9 @@ __all__ = [
     "TRANSPORTS",
     "TRANSPORT_CLASSES",
     "WEATHER",
-    "KnownBug",
     "LiveServer",
     "Reply",
     "collect",
-    "expect_known_bug",
     "live_client",
     "make_transport",
     "parses_to",
@@ -203,35 +197,3 @@ def parses_to(arguments: str) -> object:
         return json.loads(arguments)
     except ValueError:
         return arguments
-
-
-# ---- client bugs the llama.cpp server exposes -----------------------------------------------
-
-
-@attrs.frozen
-class KnownBug:
-    """A client bug the live server shows; tests that hit it are strict xfails against llama.cpp,
-    so they start failing (XPASS) the day it is fixed, and the mark must then go."""
-
-    reason: str
-    raises: type[BaseException]
-
-
-def expect_known_bug(request: pytest.FixtureRequest, live: LiveServer, bug: KnownBug) -> None:
-    """Mark the running test as a strict xfail when ``live`` is the llama.cpp server."""
-    if live.llamacpp:
-        request.applymarker(pytest.mark.xfail(reason=bug.reason, raises=bug.raises, strict=True))
-
-
-FUNCTION_CALL_COUNTED_TWICE = KnownBug(
-    "client bug: the reader (anyagent_core._readers) folds the legacy `function_call` in as call 0 even "
-    "beside `tool_calls`; llama.cpp sends both, so the arguments count twice "
-    """('{"city": "Paris"}{"city": "Paris"}', a ToolUseError)""",
-    AssertionError,
-)
-
-ASSISTANT_CONTENT_NULL = KnownBug(
-    "client bug: the writer (anyagent_core._writers) sends an assistant message holding only tool calls "
-    'with `"content": null`, which llama.cpp answers with HTTP 500 (no `content`, or "", works)',
-    InternalServerError,
-)

@@ -10,14 +10,12 @@ import pytest
 from anyagent_core import ToolCall, ToolCallDelta
 from anyagent_httpx import ContextLengthError, RunMessage, StreamInterruptedError, SystemMessage
 from tests.live.support import (
-    FUNCTION_CALL_COUNTED_TWICE,
     HELLO,
     LIVE_RETRY,
     TOOL_CALL_TEXT,
     WEATHER,
     LiveServer,
     collect,
-    expect_known_bug,
     live_client,
     receive,
 )
@@ -88,7 +86,6 @@ async def test_legacy_function_call_field_is_not_counted_twice(
 ) -> None:
     """Each chunk (and the whole message) carries the deprecated ``function_call`` beside
     ``tool_calls``, with the same name and arguments: the arguments must come out once."""
-    expect_known_bug(request, live, FUNCTION_CALL_COUNTED_TWICE)
     async with live_client(live, transport, stream=stream, tools=[WEATHER], tool_choice="get_weather") as client:
         await client.query("What is the weather in Paris?")
         reply = await receive(client)
