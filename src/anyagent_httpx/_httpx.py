@@ -69,6 +69,7 @@ class HttpxTransport:
         http_request = self._client.build_request(
             request.method, request.url, headers=list(request.headers), content=request.body
         )
+        http_request.stream = _RequestBody(request.body)
         with map_exceptions(_CONNECT_ERRORS, url=url):
             response = await self._client.send(http_request, stream=True)
         body = _Body(response, url)
@@ -142,3 +143,34 @@ class _Body:
                 await self._iterator.__anext__()
         except Exception:
             pass
+
+
+class _RequestBody(httpx.AsyncByteStream):
+    """The request body, handed to httpx through a plain iterator.
+
+    httpx's own byte stream iterates through an async generator; an upload cancelled mid-write
+    leaves it suspended, and trio warns when it is collected (encode/httpx#3686)."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return _Once(self._body)
+
+
+class _Once:
+    """An async iterator over one non-empty chunk (or none)."""
+
+    __slots__ = ("_chunk",)
+
+    def __init__(self, chunk: bytes) -> None:
+        self._chunk = chunk
+
+    def __aiter__(self) -> _Once:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk, self._chunk = self._chunk, b""
+        if not chunk:
+            raise StopAsyncIteration
+        return chunk

@@ -23,6 +23,7 @@ from __future__ import annotations
 import http
 import inspect
 import json
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeAlias, final
@@ -31,6 +32,7 @@ import anyio
 import anyio.abc
 import attrs
 import h11
+from anyio.streams.tls import TLSStream
 from attrs.validators import ge, le, optional
 
 __all__ = ["Handler", "LoopbackServer", "ReceivedRequest", "Reply", "serve"]
@@ -41,6 +43,9 @@ _READ_SIZE = 65536
 #: After the server ends a connection on purpose (``Connection: close``, a cut), how long it
 #: waits for the client to close its end, so that nothing written is lost to an early reset.
 _LINGER = 1.0
+
+#: How long a client may take over the TLS handshake.
+_HANDSHAKE_TIMEOUT = 10.0
 
 #: Exceptions that mean the client went away or broke the protocol: they end that connection only.
 _PEER_GONE: tuple[type[BaseException], ...] = (
@@ -180,9 +185,10 @@ Handler: TypeAlias = "Callable[[ReceivedRequest], Reply | Awaitable[Reply]] | Se
 class LoopbackServer:
     """A running server: where it listens, and what it has seen (for assertions)."""
 
-    def __init__(self, handler: Handler, *, port: int, body_delay: float) -> None:
+    def __init__(self, handler: Handler, *, port: int, body_delay: float, ssl_context: ssl.SSLContext | None) -> None:
         self._handler = handler
         self._body_delay = body_delay
+        self._ssl_context = ssl_context
         self.port = port
         self.requests: list[ReceivedRequest] = []
         """Every request received, in order."""
@@ -194,8 +200,9 @@ class LoopbackServer:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT/v1``: what a client's ``base_url`` should be."""
-        return f"http://127.0.0.1:{self.port}/v1"
+        """``http://127.0.0.1:PORT/v1`` (``https`` with TLS): what a client's ``base_url`` should be."""
+        scheme = "http" if self._ssl_context is None else "https"
+        return f"{scheme}://127.0.0.1:{self.port}/v1"
 
     def url(self, path: str = "") -> str:
         """``base_url`` followed by ``path`` (``server.url("/chat/completions")``)."""
@@ -216,10 +223,15 @@ class LoopbackServer:
 
     # ---- one connection ------------------------------------------------------------------
 
-    async def _handle(self, stream: anyio.abc.SocketStream) -> None:
+    async def _handle(self, stream: anyio.abc.ByteStream) -> None:
         self.connections_opened += 1
         self.open_connections += 1
         try:
+            if self._ssl_context is not None:
+                with anyio.fail_after(_HANDSHAKE_TIMEOUT):
+                    stream = await TLSStream.wrap(
+                        stream, server_side=True, ssl_context=self._ssl_context, standard_compatible=False
+                    )
             await self._serve_connection(stream, self.connections_opened)
         except _PEER_GONE:
             pass  # the client went away or spoke nonsense: end this connection, quietly
@@ -231,7 +243,7 @@ class LoopbackServer:
                 if not self.open_connections and self._all_closed is not None:
                     self._all_closed.set()
 
-    async def _serve_connection(self, stream: anyio.abc.SocketStream, number: int) -> None:
+    async def _serve_connection(self, stream: anyio.abc.ByteStream, number: int) -> None:
         conn = h11.Connection(our_role=h11.SERVER)
         idle_timeout: float | None = None
         while True:
@@ -281,7 +293,7 @@ class LoopbackServer:
         return handler[min(len(self.requests), len(handler)) - 1]
 
 
-async def _next_event(conn: h11.Connection, stream: anyio.abc.SocketStream) -> Any:
+async def _next_event(conn: h11.Connection, stream: anyio.abc.ByteStream) -> Any:
     """The next h11 event, reading from the socket as needed (EOF becomes ``receive_data(b"")``)."""
     while True:
         event = conn.next_event()
@@ -294,7 +306,7 @@ async def _next_event(conn: h11.Connection, stream: anyio.abc.SocketStream) -> A
         conn.receive_data(data)
 
 
-async def _pause(conn: h11.Connection, stream: anyio.abc.SocketStream, seconds: float) -> None:
+async def _pause(conn: h11.Connection, stream: anyio.abc.ByteStream, seconds: float) -> None:
     """Sleep ``seconds``, noticing meanwhile if the client hangs up (``EndOfStream`` or a reset
     ends the connection) rather than only at the next write. Anything the client sends (a
     pipelined request) is kept for later."""
@@ -303,7 +315,7 @@ async def _pause(conn: h11.Connection, stream: anyio.abc.SocketStream, seconds: 
             conn.receive_data(await stream.receive(_READ_SIZE))
 
 
-async def _send_reply(conn: h11.Connection, stream: anyio.abc.SocketStream, reply: Reply, method: bytes) -> bool:
+async def _send_reply(conn: h11.Connection, stream: anyio.abc.ByteStream, reply: Reply, method: bytes) -> bool:
     """Send ``reply``; False if it was cut on purpose (``drop_after``) and the connection must end."""
     if reply.head_delay:
         await _pause(conn, stream, reply.head_delay)
@@ -349,12 +361,14 @@ def _sent(conn: h11.Connection, event: h11.Response | h11.Data | h11.EndOfMessag
     return data
 
 
-async def _close_gracefully(stream: anyio.abc.SocketStream) -> None:
+async def _close_gracefully(stream: anyio.abc.ByteStream) -> None:
     """End our side (after everything written has gone out), then give the client a moment to
     close its own, so the kernel has no reason to reset the connection under unread data."""
     with anyio.move_on_after(_LINGER):
         try:
-            await stream.send_eof()
+            # TLS has no half-close of its own: end the TCP stream under it (we skip close_notify,
+            # as servers often do; clients must cope with that, and ours do).
+            await (stream.transport_stream if isinstance(stream, TLSStream) else stream).send_eof()
             while True:
                 await stream.receive(_READ_SIZE)
         except _PEER_GONE:
@@ -362,12 +376,16 @@ async def _close_gracefully(stream: anyio.abc.SocketStream) -> None:
 
 
 @asynccontextmanager
-async def serve(handler: Handler, *, body_delay: float = 0.0) -> AsyncIterator[LoopbackServer]:
+async def serve(
+    handler: Handler, *, body_delay: float = 0.0, ssl_context: ssl.SSLContext | None = None
+) -> AsyncIterator[LoopbackServer]:
     """Run a ``LoopbackServer`` on 127.0.0.1 (an ephemeral port) for the ``async with`` block.
 
     ``handler`` chooses each reply (see ``Handler``). ``body_delay`` makes the server wait that
     many seconds after a request's head before reading its body: a server slow to take an
-    upload, so that a large request body stalls in the client's writes.
+    upload, so that a large request body stalls in the client's writes. ``ssl_context`` (a server
+    context holding a certificate for 127.0.0.1) serves ``https``; a failed handshake only ends
+    that connection.
 
     On exit the server stops accepting, closes every connection still open and waits for its
     tasks, under asyncio and trio alike.
@@ -375,7 +393,8 @@ async def serve(handler: Handler, *, body_delay: float = 0.0) -> AsyncIterator[L
     if isinstance(handler, Sequence) and not handler:
         raise ValueError("the handler sequence holds no Reply")
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-    server = LoopbackServer(handler, port=listener.extra(anyio.abc.SocketAttribute.local_port), body_delay=body_delay)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    server = LoopbackServer(handler, port=port, body_delay=body_delay, ssl_context=ssl_context)
     error: Exception | None = None
     async with listener, anyio.create_task_group() as task_group:
         task_group.start_soon(listener.serve, server._handle, task_group)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pathlib
+import shutil
 import socket
+import ssl
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Literal
@@ -27,18 +31,23 @@ def kind_of(transport: AnyTransport) -> Kind:
 
 @asynccontextmanager
 async def open_transport(
-    kind: Kind, *, read_timeout: float | None = None, max_connections: int | None = None
+    kind: Kind,
+    *,
+    read_timeout: float | None = None,
+    max_connections: int | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[AnyTransport]:
-    """A transport of ``kind`` with the defaults, or with a short read timeout or a connection
-    limit. For httpx those go on a client the test owns (passed as ``http_client=``)."""
+    """A transport of ``kind`` with the defaults, or with a short read timeout, a connection
+    limit or a TLS context. For httpx those go on a client the test owns (``http_client=``)."""
     if kind == "h11":
         async with H11Transport(
             read_timeout=read_timeout if read_timeout is not None else 600.0,
             max_connections_per_host=max_connections if max_connections is not None else 50,
+            ssl_context=ssl_context,
         ) as h11_transport:
             yield h11_transport
         return
-    if read_timeout is None and max_connections is None:
+    if read_timeout is None and max_connections is None and ssl_context is None:
         async with HttpxTransport() as httpx_transport:
             yield httpx_transport
         return
@@ -46,7 +55,8 @@ async def open_transport(
     # No pool timeout: waiting for a free connection is bounded by the test's cancel scopes.
     timeout = httpx.Timeout(connect=timeout.connect, read=timeout.read, write=timeout.write, pool=None)
     limits = httpx.Limits(max_connections=max_connections or 100, max_keepalive_connections=max_connections or 20)
-    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+    verify: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+    async with httpx.AsyncClient(timeout=timeout, limits=limits, verify=verify) as client:
         yield HttpxTransport(http_client=client)
 
 
@@ -94,3 +104,18 @@ def closed_port() -> int:
 
 def task_ids() -> set[int]:
     return {task.id for task in anyio.get_running_tasks()}
+
+
+def self_signed_certificate(directory: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
+    """A certificate for 127.0.0.1 and its key, made by the ``openssl`` command (the test is
+    skipped where there is none)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        import pytest
+
+        pytest.skip("no openssl command to make a test certificate")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    command = "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1"
+    command += " -addext subjectAltName=IP:127.0.0.1"
+    subprocess.run([openssl, *command.split(), "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key

@@ -6,6 +6,8 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import pathlib
+import ssl
 import zlib
 from collections.abc import AsyncIterator
 
@@ -31,6 +33,7 @@ from .support import (
     post,
     read_all,
     read_into,
+    self_signed_certificate,
 )
 
 pytestmark = pytest.mark.anyio
@@ -243,3 +246,39 @@ async def test_an_idle_connection_closed_by_the_server_is_replaced(transport: An
             await server.wait_connections_closed()  # the server ended the idle connection
         assert await fetch(transport, post(server)) == (200, BODY)
     assert [r.connection for r in server.requests] == [1, 2]
+
+
+# ---- TLS ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, pathlib.Path]:
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
+
+
+async def test_https(transport: AnyTransport, certificate: tuple[pathlib.Path, pathlib.Path]) -> None:
+    cert, key = certificate
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    client_context = ssl.create_default_context(cafile=str(cert))
+    async with (
+        serve([Reply.sse(BODY, chunk_size=200)], ssl_context=server_context) as server,
+        open_transport(kind_of(transport), ssl_context=client_context) as secure,
+    ):
+        assert server.base_url.startswith("https://")
+        for _ in range(3):
+            assert await fetch(secure, post(server)) == (200, BODY)
+    assert server.connections_opened == 1
+
+
+async def test_https_with_an_untrusted_certificate(
+    transport: AnyTransport, certificate: tuple[pathlib.Path, pathlib.Path]
+) -> None:
+    cert, key = certificate
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    async with serve([Reply.sse(BODY)], ssl_context=server_context) as server:
+        with pytest.raises(APIConnectionError) as caught:
+            await head_of(transport, post(server))  # the system's trust store knows nothing of it
+    assert not caught.value.response_started
+    assert server.requests == []
