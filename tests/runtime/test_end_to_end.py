@@ -128,27 +128,28 @@ async def test_connection_dropped_mid_stream_raises_with_the_partial_message(kin
 
 async def test_cancelling_mid_read_leaves_no_connection_open(kind: str) -> None:
     chunks = text_stream(*["x"] * 20)
-    async with serve([Reply(chunks=chunks, delay=0.05)]) as server:
-        async with options_for(kind, server.base_url, include_partial_messages=True) as options:
-            with anyio.move_on_after(0.2) as scope:
-                await run(options)
-            assert scope.cancelled_caught
-            with anyio.fail_after(5):
-                await server.wait_connections_closed()
-            if kind == "h11":
-                assert isinstance(options.transport, H11Transport)
-                assert options.transport.statistics().idle_connections == 0
+    server_cm = serve([Reply(chunks=chunks, delay=0.05)])
+    async with server_cm as server, options_for(kind, server.base_url, include_partial_messages=True) as options:
+        with anyio.move_on_after(0.2) as scope:
+            await run(options)
+        assert scope.cancelled_caught
+        with anyio.fail_after(5):
+            await server.wait_connections_closed()
+        if kind == "h11":
+            assert isinstance(options.transport, H11Transport)
+            assert options.transport.statistics().idle_connections == 0
 
 
 async def test_cancelling_mid_write_leaves_no_connection_open(kind: str) -> None:
-    # A prompt of 50 MB to a server that does not read it: the write blocks, then is cancelled.
-    async with serve([Reply.sse(b"".join(text_stream("never")))], body_delay=30) as server:
-        async with options_for(kind, server.base_url) as options:
-            with anyio.move_on_after(0.5) as scope:
-                await run(options, prompt="x" * 50_000_000)
-            assert scope.cancelled_caught
-            with anyio.fail_after(5):
-                await server.wait_connections_closed()
+    # A 50 MB prompt to a server that reads no upload for 1 s: the write stalls, is cancelled,
+    # and the server then finds the connection closed.
+    server_cm = serve([Reply.sse(b"".join(text_stream("never")))], body_delay=1.0)
+    async with server_cm as server, options_for(kind, server.base_url) as options:
+        with anyio.move_on_after(0.5) as scope:
+            await run(options, prompt="x" * 50_000_000)
+        assert scope.cancelled_caught
+        with anyio.fail_after(5):
+            await server.wait_connections_closed()
 
 
 async def test_keep_alive_across_a_conversation(kind: str) -> None:
