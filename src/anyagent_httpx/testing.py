@@ -236,12 +236,13 @@ class LoopbackServer:
         except _PEER_GONE:
             pass  # the client went away or spoke nonsense: end this connection, quietly
         finally:
-            try:
-                await anyio.aclose_forcefully(stream)
-            finally:
-                self.open_connections -= 1
-                if not self.open_connections and self._all_closed is not None:
-                    self._all_closed.set()
+            # Shielded: were the server's own scope cancelled meanwhile, trio would raise
+            # Cancelled here and so lose the exception on its way out (a handler's, say).
+            with anyio.CancelScope(shield=True):
+                await stream.aclose()
+            self.open_connections -= 1
+            if not self.open_connections and self._all_closed is not None:
+                self._all_closed.set()
 
     async def _serve_connection(self, stream: anyio.abc.ByteStream, number: int) -> None:
         conn = h11.Connection(our_role=h11.SERVER)
