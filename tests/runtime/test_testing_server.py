@@ -324,13 +324,24 @@ async def test_an_error_in_the_block_is_not_wrapped() -> None:
             raise KeyError("raised by the test")
 
 
-async def test_an_error_in_a_handler_ends_the_server_loudly() -> None:
+@pytest.mark.parametrize("error", [ZeroDivisionError, FileNotFoundError])
+async def test_an_error_in_a_handler_ends_the_server_loudly(error: type[Exception]) -> None:
     def broken(request: ReceivedRequest) -> Reply:
-        raise ZeroDivisionError
+        raise error  # even an OSError, which a client going away would also raise
 
-    with pytest.RaisesGroup(ZeroDivisionError):
+    with pytest.RaisesGroup(error):
         async with serve(broken) as server, connect(server) as client:
             await client.request()
+
+
+async def test_several_tasks_can_wait_for_connections_to_close() -> None:
+    async with serve([Reply.json({})]) as server, anyio.create_task_group() as task_group:
+        client = await anyio.connect_tcp("127.0.0.1", server.port)
+        await wait_for(lambda: server.open_connections == 1)
+        for _ in range(3):
+            task_group.start_soon(until_closed, server)
+        await anyio.lowlevel.checkpoint()
+        await client.aclose()
 
 
 async def test_the_server_describes_itself() -> None:
