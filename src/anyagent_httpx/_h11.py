@@ -248,7 +248,7 @@ class H11Transport:
         try:
             h11_request = h11.Request(
                 method=request.method.encode("ascii"),
-                target=request.target.encode("ascii"),
+                target=request.target.partition("#")[0].encode("ascii"),  # a fragment stays with the client
                 headers=[(name.encode("latin-1"), value.encode("utf-8")) for name, value in headers],
             )
         except (h11.LocalProtocolError, UnicodeEncodeError):
