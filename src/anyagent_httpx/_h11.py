@@ -248,11 +248,12 @@ class H11Transport:
         try:
             h11_request = h11.Request(
                 method=request.method.encode("ascii"),
-                target=request.target.encode("ascii"),
+                target=request.target.partition("#")[0].encode("ascii"),  # a fragment stays with the client
                 headers=[(name.encode("latin-1"), value.encode("utf-8")) for name, value in headers],
             )
-        except (h11.LocalProtocolError, UnicodeEncodeError) as exc:
-            raise ConfigurationError(f"the request cannot be sent over HTTP/1.1: {exc}") from None
+        except (h11.LocalProtocolError, UnicodeEncodeError):
+            # Name the culprit, never show a value: it may be a credential.
+            raise ConfigurationError(f"the request cannot be sent over HTTP/1.1: {_culprit(request)}") from None
         return origin, h11_request
 
     async def _start(
@@ -564,6 +565,16 @@ def _decoders(headers: Any) -> list[_Decoder]:
         if name == b"content-encoding":
             codings.extend(part.strip().lower() for part in value.decode("latin-1").split(","))
     return [_Decoder(coding) for coding in reversed(codings) if coding in ("gzip", "x-gzip", "deflate")]
+
+
+def _culprit(request: Request) -> str:
+    """What h11 refused in ``request``, described without any header value."""
+    for name, value in request.headers:
+        try:
+            h11.Request(method=b"GET", target=b"/", headers=[(b"Host", b"x"), (name.encode("latin-1"), value.encode())])
+        except (h11.LocalProtocolError, UnicodeEncodeError):
+            return f"header {name!r} has a name or value HTTP/1.1 does not allow"
+    return f"the method {request.method!r} or the path is not plain ASCII, or not valid HTTP"
 
 
 def _text(value: bytes) -> str:

@@ -218,7 +218,8 @@ class LoopbackServer:
         """Return once no connection is open on the server's side. Bound it with a cancel scope
         (``with anyio.fail_after(5): await server.wait_connections_closed()``)."""
         while self.open_connections:
-            self._all_closed = anyio.Event()
+            if self._all_closed is None or self._all_closed.is_set():
+                self._all_closed = anyio.Event()  # shared by every waiter until it is set
             await self._all_closed.wait()
 
     # ---- one connection ------------------------------------------------------------------
@@ -226,22 +227,26 @@ class LoopbackServer:
     async def _handle(self, stream: anyio.abc.ByteStream) -> None:
         self.connections_opened += 1
         self.open_connections += 1
+        number = self.connections_opened
         try:
             if self._ssl_context is not None:
                 with anyio.fail_after(_HANDSHAKE_TIMEOUT):
                     stream = await TLSStream.wrap(
                         stream, server_side=True, ssl_context=self._ssl_context, standard_compatible=False
                     )
-            await self._serve_connection(stream, self.connections_opened)
+            await self._serve_connection(stream, number)
+        except _HandlerFailed as failed:
+            raise failed.error from None  # the handler's own error, loudly
         except _PEER_GONE:
             pass  # the client went away or spoke nonsense: end this connection, quietly
         finally:
-            try:
-                await anyio.aclose_forcefully(stream)
-            finally:
-                self.open_connections -= 1
-                if not self.open_connections and self._all_closed is not None:
-                    self._all_closed.set()
+            # Shielded: were the server's own scope cancelled meanwhile, trio would raise
+            # Cancelled here and so lose the exception on its way out (a handler's, say).
+            with anyio.CancelScope(shield=True):
+                await stream.aclose()
+            self.open_connections -= 1
+            if not self.open_connections and self._all_closed is not None:
+                self._all_closed.set()
 
     async def _serve_connection(self, stream: anyio.abc.ByteStream, number: int) -> None:
         conn = h11.Connection(our_role=h11.SERVER)
@@ -262,14 +267,18 @@ class LoopbackServer:
                 if isinstance(event, h11.Data):
                     body += event.data
             request = ReceivedRequest(
-                method=head.method.decode("ascii"),
-                target=head.target.decode("ascii"),
-                headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers),
+                method=head.method.decode("latin-1"),
+                target=head.target.decode("latin-1"),
+                headers=tuple((_text(k), _text(v)) for k, v in head.headers),
                 body=bytes(body),
                 connection=number,
             )
             self.requests.append(request)
-            reply = await self._reply_for(request)
+            try:
+                reply = await self._reply_for(request)
+            except Exception as exc:
+                # Not to be taken for the client going away (an OSError, say) and swallowed.
+                raise _HandlerFailed(exc) from None
             if reply.drop_before_head or not await _send_reply(conn, stream, reply, head.method):
                 await _close_gracefully(stream)
                 return
@@ -291,6 +300,22 @@ class LoopbackServer:
                 raise TypeError(f"the handler must return a Reply, not {type(result).__name__}")
             return result
         return handler[min(len(self.requests), len(handler)) - 1]
+
+
+class _HandlerFailed(Exception):
+    """Carries an exception raised by the handler past ``_PEER_GONE``."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _text(value: bytes) -> str:
+    """A header as text: UTF-8 where it is, Latin-1 otherwise."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
 
 
 async def _next_event(conn: h11.Connection, stream: anyio.abc.ByteStream) -> Any:

@@ -34,26 +34,32 @@ async def open_transport(
     kind: Kind,
     *,
     read_timeout: float | None = None,
+    write_timeout: float | None = None,
     max_connections: int | None = None,
     ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[AnyTransport]:
-    """A transport of ``kind`` with the defaults, or with a short read timeout, a connection
-    limit or a TLS context. For httpx those go on a client the test owns (``http_client=``)."""
+    """A transport of ``kind`` with the defaults, or with short timeouts, a connection limit or
+    a TLS context. For httpx those go on a client the test owns (``http_client=``)."""
     if kind == "h11":
         async with H11Transport(
             read_timeout=read_timeout if read_timeout is not None else 600.0,
+            write_timeout=write_timeout if write_timeout is not None else 60.0,
             max_connections_per_host=max_connections if max_connections is not None else 50,
             ssl_context=ssl_context,
         ) as h11_transport:
             yield h11_transport
         return
-    if read_timeout is None and max_connections is None and ssl_context is None:
+    if read_timeout is None and write_timeout is None and max_connections is None and ssl_context is None:
         async with HttpxTransport() as httpx_transport:
             yield httpx_transport
         return
-    timeout = DEFAULT_TIMEOUT if read_timeout is None else httpx.Timeout(10.0, read=read_timeout)
     # No pool timeout: waiting for a free connection is bounded by the test's cancel scopes.
-    timeout = httpx.Timeout(connect=timeout.connect, read=timeout.read, write=timeout.write, pool=None)
+    timeout = httpx.Timeout(
+        connect=DEFAULT_TIMEOUT.connect,
+        read=read_timeout if read_timeout is not None else DEFAULT_TIMEOUT.read,
+        write=write_timeout if write_timeout is not None else DEFAULT_TIMEOUT.write,
+        pool=None,
+    )
     limits = httpx.Limits(max_connections=max_connections or 100, max_keepalive_connections=max_connections or 20)
     verify: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
     async with httpx.AsyncClient(timeout=timeout, limits=limits, verify=verify) as client:

@@ -62,8 +62,13 @@ async def test_urls_it_cannot_send_to(transport: H11Transport, url: str, message
 
 
 async def test_a_header_http_cannot_carry_is_a_configuration_error(transport: H11Transport) -> None:
-    request = Request(method="GET", url="http://127.0.0.1:9/v1/models", headers=(("X-Bad", "a\nb"),), body=b"")
-    with pytest.raises(ConfigurationError):
+    headers = (("Accept", "*/*"), ("Authorization", "Bearer sk-secret\r\nX-Injected: 1"))
+    request = Request(method="GET", url="http://127.0.0.1:9/v1/models", headers=headers, body=b"")
+    with pytest.raises(ConfigurationError, match="'Authorization'") as caught:
+        await head_of(transport, request)
+    assert "sk-secret" not in str(caught.value)
+    request = Request(method="GET", url="http://127.0.0.1:9/v1/modèles", headers=(), body=b"")
+    with pytest.raises(ConfigurationError, match="ASCII"):
         await head_of(transport, request)
 
 

@@ -211,6 +211,16 @@ async def test_a_read_timeout(transport: AnyTransport, where: str) -> None:
     assert caught.value.response_started is (where == "body")
 
 
+async def test_a_write_timeout(transport: AnyTransport) -> None:
+    upload = bytes(50 * 2**20)  # far more than socket buffers hold while the server reads nothing
+    async with serve([Reply.json({})], body_delay=3.0) as server:
+        async with open_transport(kind_of(transport), write_timeout=0.2) as impatient:
+            with anyio.fail_after(4), pytest.raises(APITimeoutError) as caught:
+                await fetch(impatient, post(server, upload))
+        assert not caught.value.response_started
+        assert server.requests == []
+
+
 # ---- connection reuse ----------------------------------------------------------------------------
 
 
