@@ -53,6 +53,10 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def benchmarks(session: nox.Session) -> None:
-    """Parse-and-assemble throughput against openai-python and a minimal floor."""
+    """Parse-and-assemble throughput, then the end-to-end transport benchmark over loopback,
+    both with their defaults (run either script alone for its options)."""
+    if session.posargs:
+        session.error("no arguments here: run benchmarks/bench_parse.py or benchmarks/bench_transport.py for options")
     install(session, "bench")
-    session.run("python", "benchmarks/bench_parse.py", *session.posargs)
+    session.run("python", "benchmarks/bench_parse.py")
+    session.run("python", "benchmarks/bench_transport.py")
