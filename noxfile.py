@@ -1,6 +1,15 @@
-"""Repeatable jobs: ``nox`` runs tests, lint and typecheck; ``nox -s benchmarks`` measures."""
+"""Repeatable jobs: ``nox`` runs tests, lint and typecheck; ``nox -s benchmarks`` measures;
+``nox -s live`` runs tests/live against a real server (llama.cpp on the tiny test model)."""
 
 from __future__ import annotations
+
+import os
+import pathlib
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
 
 import nox
 
@@ -60,3 +69,97 @@ def benchmarks(session: nox.Session) -> None:
     install(session, "bench")
     session.run("python", "benchmarks/bench_parse.py")
     session.run("python", "benchmarks/bench_transport.py")
+
+
+# ---- live tests against a real server -------------------------------------------------------
+
+SHARED = pathlib.Path(__file__).resolve().parent.parent / "shared"
+TINY_MODEL = SHARED / "models" / "tiny-agent.gguf"
+WHEELS = SHARED / "wheels"
+LLAMA_CPP = "llama-cpp-python[server]==0.3.36"
+SERVER_START_TIMEOUT = 60.0
+SERVER_STOP_GRACE = 10.0
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _log_tail(log: pathlib.Path, lines: int = 40) -> str:
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+
+def _wait_for_server(server: subprocess.Popen[bytes], url: str, log: pathlib.Path) -> None:
+    """Poll ``url`` until it answers 200; fail (with the log's tail) if the server exits or the
+    time runs out."""
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while True:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with {server.returncode}:\n{_log_tail(log)}")
+        try:
+            with urllib.request.urlopen(url, timeout=2.0) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer within {SERVER_START_TIMEOUT:.0f} s:\n{_log_tail(log)}")
+        time.sleep(0.2)
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=SERVER_STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@nox.session(default=False)
+def live(session: nox.Session) -> None:
+    """The live suite (tests/live) against a real server.
+
+    ``nox -s live`` starts llama-cpp-python on ../shared/models/tiny-agent.gguf and runs the
+    suite with ``--server-kind llamacpp``; ``nox -s live -- --base-url URL --model NAME`` runs it
+    against your endpoint instead (LM Studio, Ollama, vLLM, ...). Other posargs go to pytest."""
+    pytest_args = ["python", "-bb", "-m", "pytest", "tests/live", "-p", "no:cacheprovider"]
+    if any(arg == "--base-url" or arg.startswith("--base-url=") for arg in session.posargs):
+        install(session, "test")
+        session.run(*pytest_args, *session.posargs)
+        return
+    if not TINY_MODEL.is_file() or not WHEELS.is_dir():
+        session.skip(f"no {TINY_MODEL} or {WHEELS}: pass --base-url URL --model NAME to test your own endpoint")
+    install(session, "test")
+    session.install("--find-links", str(WHEELS), LLAMA_CPP)
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}/v1"
+    log = pathlib.Path(session.create_tmp()) / "llama-server.log"
+    python = os.path.join(session.bin, "python")
+    command = [
+        python, "-m", "llama_cpp.server", "--model", str(TINY_MODEL), "--model_alias", "tiny",
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--verbose", "False",
+    ]  # fmt: skip
+    session.log(f"starting llama.cpp on {base_url} (log: {log})")
+    with log.open("wb") as out:
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            try:
+                _wait_for_server(server, f"{base_url}/models", log)
+            except RuntimeError as exc:
+                session.error(f"llama.cpp did not start: {exc}")
+            session.run(
+                *pytest_args,
+                *("--base-url", base_url, "--model", "tiny", "--server-kind", "llamacpp"),
+                *session.posargs,
+            )
+        finally:
+            _stop(server)

@@ -5,6 +5,10 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
+# pytester runs small inline test files (tests/runtime/test_pytest_plugin.py); it must be named here,
+# in the root conftest.
+pytest_plugins = ("pytester",)
+
 # Profiles: "default" for local runs and CI, "thorough" for a long soak (HYPOTHESIS_PROFILE=thorough).
 # No deadline: byte-at-a-time feeding of whole streams is slow on a loaded 2-core machine, and
 # speed is measured by benchmarks/, never by tests.

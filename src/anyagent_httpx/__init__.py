@@ -48,8 +48,10 @@ from ._errors import (
     StreamInterruptedError,
     UnprocessableEntityError,
 )
+from ._h11 import H11Transport
 from ._httpx import DEFAULT_LIMITS, DEFAULT_TIMEOUT, HttpxTransport, default_http_client
 from ._options import PROVIDERS, AgentOptions, get_api_key, get_base_url, get_model
+from ._recording import Cassette, RecordingTransport, ReplayTransport
 from ._sync import SyncClient, query_sync
 from ._transport import AsyncTransport, TransportResponse
 
@@ -67,6 +69,7 @@ __all__ = [
     "AsyncTransport",
     "AuthenticationError",
     "BadRequestError",
+    "Cassette",
     "CassetteError",
     "Client",
     "ClientState",
@@ -74,6 +77,7 @@ __all__ = [
     "ConfigurationError",
     "ContextLengthError",
     "Failure",
+    "H11Transport",
     "HttpxTransport",
     "ImageBlock",
     "InternalServerError",
@@ -81,6 +85,8 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RecordingTransport",
+    "ReplayTransport",
     "ResponseError",
     "ResultMessage",
     "RetryPolicy",

@@ -257,7 +257,7 @@ class Client:
                 return
             turn_number += 1
             self._run_turns += 1
-            turn = options.start_turn(self._models[0], self._history)
+            turn = options.start_turn(self._models[0], self._history, after_tools=self._run_turns > 1)
             complete: MessageComplete | None = None
             try:
                 async with aclosing(driver.turn(turn, self._models)) as items:

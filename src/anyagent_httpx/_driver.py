@@ -260,7 +260,8 @@ class Driver:
                 raise exc_stream
             raise _Failed(Failure.STREAM_ERROR, exc_stream, server_error=server_error)
         if cut is not None or complete.truncated:
-            why = f"the connection failed mid-answer ({cut.message})" if cut else "the response ended mid-answer"
+            when = "mid-answer" if attempt.output else "before any output"
+            why = f"the connection failed {when} ({cut.message})" if cut else f"the response ended {when}"
             interrupted = StreamInterruptedError(why, partial=complete.message, url=url)
             if attempt.output:
                 raise interrupted from cut

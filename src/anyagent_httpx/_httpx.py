@@ -69,17 +69,16 @@ class HttpxTransport:
         http_request = self._client.build_request(
             request.method, request.url, headers=list(request.headers), content=request.body
         )
+        http_request.stream = _RequestBody(request.body)
         with map_exceptions(_CONNECT_ERRORS, url=url):
             response = await self._client.send(http_request, stream=True)
+        body = _Body(response, url)
         try:
-            yield TransportResponse(
-                status=response.status_code,
-                headers=tuple(response.headers.items()),
-                stream=_Body(response, url),
-            )
+            yield TransportResponse(status=response.status_code, headers=tuple(response.headers.items()), stream=body)
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT):
                 await response.aclose()
+                await body.finish()
 
     async def aclose(self) -> None:
         """Close the client if this transport built it; a client passed in is left open."""
@@ -101,22 +100,77 @@ class _Body:
     A class, not an async generator: one left unfinished needs no finalizer (the exchange
     closes the response)."""
 
-    __slots__ = ("_iterator", "_url")
+    __slots__ = ("_iterator", "_state", "_url")
 
     def __init__(self, response: httpx.Response, url: str) -> None:
         self._iterator = response.aiter_bytes()
         self._url = url
+        self._state = "unstarted"  # then "started", then "finished"
 
     def __aiter__(self) -> _Body:
         return self
 
     async def __anext__(self) -> bytes:
+        self._state = "started"
         while True:
             try:
                 chunk = await self._iterator.__anext__()
             except httpx.TimeoutException as exc:
+                self._state = "finished"
                 raise APITimeoutError(f"{type(exc).__name__}: {exc}", url=self._url, response_started=True) from exc
-            except (httpx.TransportError, OSError) as exc:
+            except (httpx.TransportError, httpx.DecodingError, OSError) as exc:
+                # DecodingError: a gzip or deflate body that does not decompress.
+                self._state = "finished"
                 raise APIConnectionError(f"{type(exc).__name__}: {exc}", url=self._url, response_started=True) from exc
+            except BaseException:
+                self._state = "finished"
+                raise
             if chunk:
                 return chunk
+
+    async def finish(self) -> None:
+        """Run httpx's body iterator to its end once the response is closed.
+
+        ``aiter_bytes()`` is a chain of async generators (httpx's and httpcore's). One left
+        suspended by an early exit is finalized by the event loop when collected, and trio warns
+        about each (encode/httpx#3686). With the response closed, the chain yields at most what
+        was already buffered and then fails at once, which finishes every generator in it."""
+        if self._state != "started":
+            return
+        self._state = "finished"
+        try:
+            while True:
+                await self._iterator.__anext__()
+        except Exception:
+            pass
+
+
+class _RequestBody(httpx.AsyncByteStream):
+    """The request body, handed to httpx through a plain iterator.
+
+    httpx's own byte stream iterates through an async generator; an upload cancelled mid-write
+    leaves it suspended, and trio warns when it is collected (encode/httpx#3686)."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return _Once(self._body)
+
+
+class _Once:
+    """An async iterator over one non-empty chunk (or none)."""
+
+    __slots__ = ("_chunk",)
+
+    def __init__(self, chunk: bytes) -> None:
+        self._chunk = chunk
+
+    def __aiter__(self) -> _Once:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk, self._chunk = self._chunk, b""
+        if not chunk:
+            raise StopAsyncIteration
+        return chunk

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from anyagent_core import (
-    DEFAULT_CONFIG,
     DEFAULT_RETRY_POLICY,
     Config,
     Endpoint,
@@ -22,6 +21,7 @@ from anyagent_core import (
     StartTurn,
     ToolChoice,
     ToolSpec,
+    __version__,
 )
 from anyagent_core._json import JSONObject, freeze_object
 
@@ -55,6 +55,10 @@ PROVIDERS: Mapping[str, str] = {
     "vllm": "http://localhost:8000/v1",
     "openai": "https://api.openai.com/v1",
 }
+
+
+#: The core's defaults, with an ``anyagent/<version>`` User-Agent.
+CLIENT_CONFIG = Config(user_agent=f"anyagent/{__version__}")
 
 
 def _environ(env: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -152,6 +156,10 @@ class AgentOptions:
     """Tools offered to the model. Their calls are handed to you as ``ToolUseBlock`` and answered
     with ``Client.add_tool_result``."""
     tool_choice: ToolChoice = None
+    reset_tool_choice: bool = True
+    """After the model called tools, send ``auto`` instead of a forcing ``tool_choice``
+    (``required`` or a tool's name) until the next ``query()``: otherwise a forced choice makes
+    the model call a tool on every turn and never answer."""
     parallel_tool_calls: bool | None = None
     output_format: JSONObject | None = attrs.field(default=None, converter=attrs.converters.optional(freeze_object))
     """The request's ``response_format``, e.g. ``{"type": "json_schema", "json_schema": {...}}``."""
@@ -167,8 +175,9 @@ class AgentOptions:
     """Merged into every request body last: vendor knobs such as ``top_k`` or ``chat_template_kwargs``."""
     extra_headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_header_pairs)
     """Sent with every request (gateway keys, routing headers); never recorded or logged."""
-    config: Config = DEFAULT_CONFIG
-    """The protocol machine's limits and wire choices (``anyagent_core.Config``)."""
+    config: Config = CLIENT_CONFIG
+    """The protocol machine's limits and wire choices (``anyagent_core.Config``); the default
+    is the core's, with an ``anyagent/<version>`` User-Agent."""
     http_client: httpx.AsyncClient | None = attrs.field(default=None, repr=False, eq=False)
     """Your ``httpx.AsyncClient`` (its lifetime stays yours), with your timeouts, proxies,
     certificates or a custom ``transport=``. None: anyagent builds and closes its own."""
@@ -195,14 +204,18 @@ class AgentOptions:
     def resolved_model(self, env: Mapping[str, str] | None = None) -> str:
         return get_model(self.model, env=env)
 
-    def start_turn(self, model: str, messages: Sequence[Any]) -> StartTurn:
-        """The core request for ``messages`` with these options."""
+    def start_turn(self, model: str, messages: Sequence[Any], *, after_tools: bool = False) -> StartTurn:
+        """The core request for ``messages`` with these options; ``after_tools``: the model has
+        called tools since the last prompt (see ``reset_tool_choice``)."""
+        tool_choice = self.tool_choice
+        if after_tools and self.reset_tool_choice and tool_choice not in (None, "auto", "none"):
+            tool_choice = "auto"
         return StartTurn(
             model=model,
             messages=messages,
             system_prompt=self.system_prompt,
             tools=self.tools,
-            tool_choice=self.tool_choice,
+            tool_choice=tool_choice,
             parallel_tool_calls=self.parallel_tool_calls,
             stream=self.stream,
             include_usage=self.include_usage,

@@ -27,9 +27,9 @@ def test_state_table_in_docs_matches_the_code() -> None:
 def test_ci_runs_the_readme_commands() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```sh\n(.*?)```", readme, re.S)
-    setup, test = blocks[0].strip(), blocks[1].strip()
+    setup, run, test = blocks[0].strip(), blocks[1].strip(), blocks[2].strip()
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     ci_lines = {line.strip() for line in ci.splitlines()}
-    for command in (setup, test):
+    for command in (setup, run, test):
         assert command in ci_lines, f"{command!r} is in the README but not in .ci/run"
         assert shlex.split(command)

@@ -451,3 +451,23 @@ def test_http_client_and_transport_exclude_each_other() -> None:
 
     with pytest.raises(ConfigurationError, match="not both"):
         AgentOptions(http_client=httpx.AsyncClient(), transport=HttpxTransport())
+
+
+@pytest.mark.parametrize(("reset", "second"), [(True, "auto"), (False, "get_weather")])
+async def test_a_forced_tool_choice_is_reset_after_the_model_called_tools(reset: bool, second: str) -> None:
+    script = Script(
+        sse(tool_stream("call_1", "get_weather", ['{"city": "Paris"}'])),
+        sse(text_stream("sunny")),
+        sse(tool_stream("call_2", "get_weather", ['{"city": "Oslo"}'])),
+    )
+    options = script.options(tools=[WEATHER], tool_choice="get_weather", reset_tool_choice=reset)
+    async with Client(options) as client:
+        await client.query("weather?")
+        [m async for m in client.receive_response()]
+        client.add_tool_result("call_1", "sunny")
+        [m async for m in client.receive_response()]
+        await client.query("and Oslo?")
+        [m async for m in client.receive_response()]
+    forced = {"type": "function", "function": {"name": "get_weather"}}
+    expected_second = "auto" if second == "auto" else forced
+    assert [b["tool_choice"] for b in script.bodies] == [forced, expected_second, forced]

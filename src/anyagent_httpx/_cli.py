@@ -1,0 +1,251 @@
+"""The ``anyagent`` command.
+
+``anyagent run "PROMPT" --base-url URL --model NAME`` streams an answer to the terminal;
+``anyagent run --replay CASSETTE`` plays a recorded run back with no server, and
+``--record CASSETTE`` records one (API keys removed). The answer goes to stdout; reasoning,
+tool calls, retries and the closing summary go to stderr, so the answer can be piped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from contextlib import aclosing
+from typing import TextIO
+
+import anyio
+import httpx
+
+from anyagent_core import (
+    DEFAULT_RETRY_POLICY,
+    AssistantMessage,
+    LocalProtocolError,
+    ReasoningDelta,
+    ResultMessage,
+    RetryPolicy,
+    StreamEvent,
+    SystemMessage,
+    TextDelta,
+    ToolUseBlock,
+    ToolUseError,
+    UserMessage,
+    __version__,
+    parse_request_body,
+)
+
+from ._client import query
+from ._errors import AnyAgentError, CassetteError
+from ._h11 import H11Transport
+from ._httpx import default_http_client
+from ._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS, AgentOptions
+from ._recording import Cassette, RecordingTransport, ReplayTransport
+
+__all__ = ["main"]
+
+_CHAT_PATH = "/chat/completions"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="anyagent", description="Agents on any OpenAI-compatible endpoint (LM Studio, Ollama, llama.cpp, vLLM)."
+    )
+    parser.add_argument("--version", action="version", version=f"anyagent {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser(
+        "run",
+        help="ask once and stream the answer",
+        description="Ask once and stream the answer. The answer goes to stdout; reasoning, tool calls, "
+        "retries and a summary go to stderr.",
+        epilog=f"Environment: {ENV_BASE_URL}, {ENV_MODEL}, {ENV_API_KEY} stand in for the options left out.",
+    )
+    run.add_argument("prompt", nargs="?", help="the prompt (with --replay: defaults to the recorded one)")
+    where = run.add_argument_group("endpoint")
+    where.add_argument("--base-url", help="e.g. http://localhost:1234/v1")
+    where.add_argument("--provider", choices=sorted(PROVIDERS), help="use this provider's default local URL")
+    where.add_argument("--model", help="the model name the server knows")
+    where.add_argument("--api-key", help=f"sent as a bearer token (better: set {ENV_API_KEY})")
+    where.add_argument("--transport", choices=("httpx", "h11"), default="httpx", help="HTTP transport (httpx)")
+    where.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio", help="event loop (asyncio)")
+    asking = run.add_argument_group("request")
+    asking.add_argument("--system", help="a system prompt")
+    asking.add_argument("--max-tokens", type=int)
+    asking.add_argument("--temperature", type=float)
+    asking.add_argument("--no-stream", action="store_true", help="ask for the whole answer at once")
+    asking.add_argument("--max-retries", type=int, help="retries on 429, 5xx and connection errors (2)")
+    asking.add_argument("--fallback-model", action="append", default=[], help="tried in order if the model fails")
+    shown = run.add_argument_group("output")
+    shown.add_argument("--show-reasoning", action="store_true", help="print the model's reasoning to stderr")
+    shown.add_argument("--quiet", action="store_true", help="no summary line")
+    tape = run.add_argument_group("recording")
+    tape.add_argument("--replay", metavar="CASSETTE", help="play a recorded run back; no server needed")
+    tape.add_argument("--record", metavar="CASSETTE", help="record the run (API keys removed)")
+    return parser
+
+
+class _Printer:
+    """Writes messages as they arrive: text to ``out``, everything else to ``err``."""
+
+    def __init__(self, out: TextIO, err: TextIO, *, show_reasoning: bool, quiet: bool) -> None:
+        self.out = out
+        self.err = err
+        self.show_reasoning = show_reasoning
+        self.quiet = quiet
+        self.streamed_text = False
+        self.in_reasoning = False
+        self.result: ResultMessage | None = None
+
+    def message(self, message: object) -> None:
+        if isinstance(message, StreamEvent):
+            event = message.event
+            if isinstance(event, TextDelta):
+                self._end_reasoning()
+                self.out.write(event.text)
+                self.out.flush()
+                self.streamed_text = True
+            elif isinstance(event, ReasoningDelta) and self.show_reasoning:
+                if not self.in_reasoning:
+                    self.err.write("[reasoning] ")
+                    self.in_reasoning = True
+                self.err.write(event.text)
+                self.err.flush()
+        elif isinstance(message, SystemMessage) and message.subtype == "retry":
+            data = message.data
+            self.err.write(f"[retry] {data.get('error')}; attempt {data.get('attempt')} in {data.get('delay'):.2g} s\n")
+        elif isinstance(message, AssistantMessage):
+            self._end_reasoning()
+            if not self.streamed_text and message.text:
+                self.out.write(message.text)
+            if message.text or self.streamed_text:
+                self.out.write("\n")
+                self.out.flush()
+            self.streamed_text = False
+            for call in message.tool_uses:
+                if isinstance(call, ToolUseBlock):
+                    arguments = json.dumps(dict(call.input), ensure_ascii=False)
+                    self.err.write(f"[tool call] {call.name} {arguments} (id {call.id})\n")
+                elif isinstance(call, ToolUseError):
+                    self.err.write(f"[tool call] {call.name} unusable: {call.error}\n")
+        elif isinstance(message, ResultMessage):
+            self.result = message
+            if not self.quiet:
+                self.err.write(_summary(message) + "\n")
+
+    def _end_reasoning(self) -> None:
+        if self.in_reasoning:
+            self.err.write("\n")
+            self.in_reasoning = False
+
+
+def _summary(result: ResultMessage) -> str:
+    parts = [f"[{result.subtype}]"]
+    if result.model:
+        parts.append(f"model {result.model}")
+    if result.stop_reason:
+        parts.append(f"stop {result.stop_reason}")
+    if result.usage is not None and result.usage.total_tokens is not None:
+        parts.append(f"{result.usage.total_tokens} tokens")
+    parts.append(f"{result.duration_ms / 1000:.2f} s")
+    if result.pending_tool_calls:
+        parts.append(f"{len(result.pending_tool_calls)} tool call(s) left unanswered")
+    return " · ".join(parts)
+
+
+def _recorded_defaults(cassette: Cassette) -> tuple[str | None, str | None, str | None]:
+    """The base URL, model and last user prompt of a cassette's first request."""
+    if not cassette.exchanges:
+        raise CassetteError("the cassette holds no exchange to replay")
+    request = cassette.exchanges[0].request
+    url = request.url.split("?", 1)[0]
+    base_url = url.removesuffix(_CHAT_PATH) if url.endswith(_CHAT_PATH) else None
+    prompt = None
+    try:
+        body = parse_request_body(request.body)
+    except (LocalProtocolError, ValueError, TypeError):
+        return base_url, None, None
+    model = body.model
+    users = [m for m in body.messages if isinstance(m, UserMessage) and isinstance(m.content, str)]
+    if users:
+        prompt = str(users[-1].content)
+    return base_url, model, prompt
+
+
+async def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    http_client: httpx.AsyncClient | None = None
+    transport: H11Transport | None = None
+    recorder: RecordingTransport | None = None
+    base_url, model, prompt = args.base_url, args.model, args.prompt
+    if args.replay:
+        cassette = Cassette.load(args.replay)
+        recorded_url, recorded_model, recorded_prompt = _recorded_defaults(cassette)
+        base_url = base_url or recorded_url or "http://replay.invalid/v1"
+        model = model or recorded_model
+        if prompt is None:
+            prompt = recorded_prompt
+        elif recorded_prompt is not None and prompt != recorded_prompt:
+            err.write(f"note: replaying answers recorded for the prompt {recorded_prompt!r}\n")
+        http_client = httpx.AsyncClient(transport=ReplayTransport(cassette))
+    elif args.record:
+        secrets = [s for s in (args.api_key, os.environ.get(ENV_API_KEY)) if s]
+        recorder = RecordingTransport(secrets=secrets)
+        http_client = default_http_client(transport=recorder)
+    elif args.transport == "h11":
+        transport = H11Transport()
+    if prompt is None:
+        err.write("anyagent run: error: a prompt is needed\n")
+        return 2
+    options = AgentOptions(
+        model=model,
+        base_url=base_url,
+        provider=args.provider,
+        api_key=args.api_key,
+        system_prompt=args.system,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        stream=not args.no_stream,
+        include_partial_messages=True,
+        fallback_models=args.fallback_model,
+        http_client=http_client,
+        transport=transport,
+        retry=DEFAULT_RETRY_POLICY if args.max_retries is None else RetryPolicy(max_retries=args.max_retries),
+    )
+    printer = _Printer(out, err, show_reasoning=args.show_reasoning, quiet=args.quiet)
+    try:
+        async with aclosing(query(prompt=prompt, options=options)) as messages:
+            async for message in messages:
+                printer.message(message)
+    finally:
+        if http_client is not None:
+            await http_client.aclose()
+        if transport is not None:
+            await transport.aclose()
+        if recorder is not None:
+            recorder.save(args.record)
+            err.write(f"recorded {len(recorder.exchanges)} exchange(s) to {args.record}\n")
+    result = printer.result
+    return 0 if result is not None and not result.is_error else 1
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 the run failed, 2 bad usage)."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.replay and (args.record or args.transport != "httpx"):
+        parser.error("--replay plays a cassette back through httpx: it excludes --record and --transport h11")
+    if args.record and args.transport != "httpx":
+        parser.error("--record records through httpx: it excludes --transport h11")
+    try:
+        return anyio.run(_run, args, out, err, backend=args.backend)
+    except AnyAgentError as exc:
+        out.flush()
+        err.write(f"\nerror: {type(exc).__name__}: {exc}\n")
+        for note in getattr(exc, "__notes__", ()):
+            err.write(f"  {note}\n")
+        return 1
+    except KeyboardInterrupt:
+        err.write("\ninterrupted\n")
+        return 130

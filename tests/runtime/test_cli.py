@@ -1,0 +1,125 @@
+"""The ``anyagent`` command: replaying the shipped cassette, recording from the loopback server
+(without the API key), errors and usage mistakes."""
+
+from __future__ import annotations
+
+import io
+import pathlib
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from anyio.from_thread import start_blocking_portal
+
+from anyagent_httpx import Cassette
+from anyagent_httpx._cli import main
+from anyagent_httpx.testing import Reply, serve
+
+from .mock import text_stream
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "hello.jsonl"
+KEY = "sk-cli-secret-0123456789"
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@contextmanager
+def server_thread(replies: list[Reply]) -> Iterator[str]:
+    """The loopback server on its own event loop in a thread (the command runs its own loop)."""
+    with start_blocking_portal() as portal, portal.wrap_async_context_manager(serve(replies)) as server:
+        yield server.base_url
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_replay_of_the_shipped_cassette(backend: str) -> None:
+    code, out, err = run_cli("run", "Hello! Who are you?", "--replay", str(EXAMPLE), "--backend", backend)
+    assert code == 0, err
+    assert out == "Hello! I am a tiny test model.\n"
+    assert "[success]" in err
+    assert "model tiny" in err
+
+
+def test_replay_without_a_prompt_uses_the_recorded_one() -> None:
+    code, out, err = run_cli("run", "--replay", str(EXAMPLE), "--quiet")
+    assert (code, out, err) == (0, "Hello! I am a tiny test model.\n", "")
+
+
+def test_the_installed_command_runs() -> None:
+    command = pathlib.Path(sys.executable).with_name("anyagent")
+    if not command.exists():
+        pytest.skip(f"the console script is not installed beside {sys.executable}")
+    done = subprocess.run(
+        [str(command), "run", "Hello! Who are you?", "--replay", str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Hello! I am a tiny test model.\n"
+
+
+@pytest.mark.parametrize("transport", ["httpx", "h11"])
+def test_live_run_streams_the_answer(transport: str) -> None:
+    with server_thread([Reply.sse(b"".join(text_stream("Bon", "jour")), chunk_size=9)]) as base_url:
+        code, out, err = run_cli("run", "hi", "--base-url", base_url, "--model", "m", "--transport", transport)
+    assert code == 0, err
+    assert out == "Bonjour\n"
+
+
+def test_record_then_replay_without_the_key(tmp_path: pathlib.Path) -> None:
+    cassette = tmp_path / "run.jsonl"
+    with server_thread([Reply.sse(b"".join(text_stream("recorded ", "answer")))]) as base_url:
+        code, out, err = run_cli(
+            "run", "hi", "--base-url", base_url, "--model", "m", "--api-key", KEY, "--record", str(cassette)
+        )
+    assert code == 0, err
+    assert "recorded 1 exchange" in err
+    assert KEY not in cassette.read_text()
+    assert len(Cassette.load(cassette).exchanges) == 1
+    code, out, _ = run_cli("run", "hi", "--replay", str(cassette), "--quiet")
+    assert (code, out) == (0, "recorded answer\n")
+
+
+def test_a_server_error_exits_1_with_the_server_s_message() -> None:
+    with server_thread([Reply.error(404, "model 'nope' not found")]) as base_url:
+        code, out, err = run_cli("run", "hi", "--base-url", base_url, "--model", "nope")
+    assert code == 1
+    assert out == ""
+    assert "NotFoundError" in err
+    assert "model 'nope' not found" in err
+
+
+def test_no_model_anywhere_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANY_AGENT_MODEL", raising=False)
+    code, _, err = run_cli("run", "hi", "--base-url", "http://127.0.0.1:9/v1")
+    assert code == 1
+    assert "ANY_AGENT_MODEL" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "hi", "--replay", "x.jsonl", "--transport", "h11"],
+        ["run", "hi", "--replay", "x.jsonl", "--record", "y.jsonl"],
+        ["run", "hi", "--record", "y.jsonl", "--transport", "h11"],
+    ],
+)
+def test_conflicting_options_are_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert "excludes" in capsys.readouterr().err
+
+
+def test_a_missing_cassette_is_reported() -> None:
+    code, _, err = run_cli("run", "hi", "--replay", "/nonexistent/cassette.jsonl")
+    assert code == 1
+    assert "cassette.jsonl" in err

@@ -1,0 +1,113 @@
+"""Configuration helpers (precedence, errors) and the blocking facade (same messages, both loops)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Literal
+
+import pytest
+
+from anyagent_httpx import (
+    PROVIDERS,
+    AgentOptions,
+    AssistantMessage,
+    ClientStateError,
+    ConfigurationError,
+    ResultMessage,
+    StreamEvent,
+    SyncClient,
+    get_api_key,
+    get_base_url,
+    get_model,
+    query_sync,
+)
+
+from .mock import Script, sse, text_stream
+
+
+def test_base_url_precedence() -> None:
+    env = {"ANY_AGENT_BASE_URL": "http://env:1/v1"}
+    assert get_base_url("http://arg:1/v1", provider="ollama", fallback="http://fb:1/v1", env=env) == "http://arg:1/v1"
+    assert get_base_url(provider="ollama", fallback="http://fb:1/v1", env=env) == "http://env:1/v1"
+    assert get_base_url(provider="ollama", fallback="http://fb:1/v1", env={}) == "http://fb:1/v1"
+    assert get_base_url(provider="ollama", env={}) == PROVIDERS["ollama"] == "http://localhost:11434/v1"
+    with pytest.raises(ConfigurationError, match="no base URL"):
+        get_base_url(env={})
+    with pytest.raises(ConfigurationError, match="unknown provider 'lmstudioo'"):
+        get_base_url(provider="lmstudioo", env={})
+    with pytest.raises(ConfigurationError, match="http:// or https://"):
+        get_base_url("localhost:1234/v1", env={})
+
+
+def test_model_and_key_precedence() -> None:
+    assert get_model("a", fallback="c", env={"ANY_AGENT_MODEL": "b"}) == "a"
+    assert get_model(fallback="c", env={"ANY_AGENT_MODEL": "b"}) == "b"
+    assert get_model(fallback="c", env={}) == "c"
+    with pytest.raises(ConfigurationError, match="ANY_AGENT_MODEL"):
+        get_model(env={})
+    assert get_api_key(env={}) is None
+    assert get_api_key(env={"ANY_AGENT_API_KEY": "k"}) == "k"
+    assert get_api_key("x", env={"ANY_AGENT_API_KEY": "k"}) == "x"
+
+
+def test_options_validate_and_never_show_the_key() -> None:
+    options = AgentOptions(model="m", api_key="sk-secret-value", stop="END", fallback_models="small")
+    assert "sk-secret-value" not in repr(options)
+    assert options.stop == ("END",)
+    assert options.fallback_models == ("small",)
+    with pytest.raises(ConfigurationError, match="unknown provider"):
+        AgentOptions(provider="nope")
+    with pytest.raises(ValueError, match="max_turns"):
+        AgentOptions(max_turns=0)
+    with pytest.raises(TypeError, match="ToolSpec"):
+        AgentOptions(tools=["read_file"])  # type: ignore[list-item]
+    turn = AgentOptions(model="m", system_prompt="be brief", max_tokens=5).start_turn("m", [])
+    assert (turn.system_prompt, turn.max_tokens, turn.stream) == ("be brief", 5, True)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_query_sync_gives_the_async_messages(backend: Literal["asyncio", "trio"]) -> None:
+    script = Script(lambda: sse(text_stream("sync ", "answer")))
+    messages = list(query_sync(prompt="hi", options=script.options(include_partial_messages=True), backend=backend))
+    assert isinstance(messages[-1], ResultMessage)
+    answers = [m for m in messages if isinstance(m, AssistantMessage)]
+    assert [a.text for a in answers] == ["sync answer"]
+    assert any(isinstance(m, StreamEvent) for m in messages)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_sync_client_conversation_and_early_stop(backend: Literal["asyncio", "trio"]) -> None:
+    script = Script(
+        sse(text_stream("one")), sse(text_stream(*["two "] * 5)), sse(text_stream("three")), sse(text_stream("x"))
+    )
+    with SyncClient(script.options(include_partial_messages=True), backend=backend) as client:
+        client.query("first")
+        assert [type(m) for m in client.receive_response()][-2:] == [AssistantMessage, ResultMessage]
+        client.query("second")
+        for _ in client.receive_response():
+            break  # stopping early closes the response
+        client.query("third")
+        texts = [m.text for m in client.receive_response() if isinstance(m, AssistantMessage)]
+        assert texts == ["three"]
+        assert len(client.messages) == 5  # the abandoned answer is not in the conversation
+    with pytest.raises(ClientStateError, match="not open"):
+        client.query("after")
+
+
+def test_sync_client_interrupt_from_another_thread() -> None:
+    chunks = text_stream(*["word "] * 200)
+    script = Script(sse(chunks, delay=0.01))
+    with SyncClient(script.options(include_partial_messages=True)) as client:
+        client.query("go")
+        timer: threading.Timer | None = None
+        messages = []
+        for seen, message in enumerate(client.receive_response(), 1):
+            messages.append(message)
+            if seen == 3:
+                timer = threading.Timer(0.02, client.interrupt)
+                timer.start()
+        assert timer is not None
+        timer.join()
+    result = messages[-1]
+    assert isinstance(result, ResultMessage)
+    assert result.subtype == "interrupted"
