@@ -633,7 +633,7 @@ class Report:
                 )
             )
         widths = [max(len(row[i]) for row in (head, *rows)) for i in range(len(head))]
-        widths[0] = max(widths[0], *(len(LABELS[name]) for name in self.skipped))
+        widths[0] = max([widths[0], *(len(LABELS[name]) for name in self.skipped)])
 
         def line(row: Sequence[str]) -> str:
             return "  ".join([row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))])
