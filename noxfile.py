@@ -62,8 +62,9 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def benchmarks(session: nox.Session) -> None:
-    """Parse-and-assemble throughput, then the end-to-end transport benchmark over loopback,
-    both with their defaults (run either script alone for its options)."""
+    """Both benchmarks with their defaults: parse-and-assemble, then end to end over loopback.
+
+    For their options run ``benchmarks/bench_parse.py`` or ``benchmarks/bench_transport.py``."""
     if session.posargs:
         session.error("no arguments here: run benchmarks/bench_parse.py or benchmarks/bench_transport.py for options")
     install(session, "bench")
