@@ -62,9 +62,14 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def benchmarks(session: nox.Session) -> None:
-    """Parse-and-assemble throughput against openai-python and a minimal floor."""
+    """Both benchmarks with their defaults: parse-and-assemble, then end to end over loopback.
+
+    For their options run ``benchmarks/bench_parse.py`` or ``benchmarks/bench_transport.py``."""
+    if session.posargs:
+        session.error("no arguments here: run benchmarks/bench_parse.py or benchmarks/bench_transport.py for options")
     install(session, "bench")
-    session.run("python", "benchmarks/bench_parse.py", *session.posargs)
+    session.run("python", "benchmarks/bench_parse.py")
+    session.run("python", "benchmarks/bench_transport.py")
 
 
 # ---- live tests against a real server -------------------------------------------------------
