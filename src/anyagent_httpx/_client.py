@@ -123,8 +123,9 @@ class Client:
         if options.transport is not None:
             transport: AsyncTransport = options.transport
         else:
-            self._owned_transport = HttpxTransport(http_client=options.http_client)
-            transport = self._owned_transport
+            transport = HttpxTransport(http_client=options.http_client)
+            if options.http_client is None:
+                self._owned_transport = transport
         self._transport = transport
         self._driver = Driver(transport, endpoint, config=options.config, retry=options.retry)
         self._state = ClientState.OPENED
@@ -260,7 +261,7 @@ class Client:
             turn = options.start_turn(self._models[0], self._history, after_tools=self._run_turns > 1)
             complete: MessageComplete | None = None
             try:
-                async with aclosing(driver.turn(turn, self._models)) as items:
+                async with aclosing(driver.turn(turn, self._models, partial=options.include_partial_messages)) as items:
                     async for item in items:
                         if type(item) is MessageComplete:
                             complete = item

@@ -137,18 +137,21 @@ class Driver:
 
     # ---- a turn ---------------------------------------------------------------------------
 
-    async def turn(self, turn: StartTurn, models: Sequence[str]) -> AsyncGenerator[Event | SystemMessage]:
+    async def turn(
+        self, turn: StartTurn, models: Sequence[str], *, partial: bool = True
+    ) -> AsyncGenerator[Event | SystemMessage]:
         """Perform ``turn`` (its model replaced by ``models[0]``, then the fallbacks): yields its
-        events as they arrive, ``SystemMessage("retry")`` before each retry, ``MessageComplete``
-        last. Raises an ``APIError`` subclass when it fails for good, ``Interrupted`` when
-        interrupted."""
+        events as they arrive (only with ``partial``), ``SystemMessage("retry")`` before each
+        retry, and ``MessageComplete`` last. Raises an ``APIError`` subclass when it fails for
+        good, ``Interrupted`` when interrupted."""
         self._interrupted = False
         state = RetryState(self.retry, models)
         while True:
             attempt = _Attempt(conn=Connection(self.endpoint, config=self.config), url="")
             started = anyio.current_time()
             try:
-                async with aclosing(self._attempt(attempt, attrs.evolve(turn, model=state.model))) as items:
+                this_turn = turn if turn.model == state.model else attrs.evolve(turn, model=state.model)
+                async with aclosing(self._attempt(attempt, this_turn, partial)) as items:
                     async for item in items:
                         yield item
                 return
@@ -188,7 +191,7 @@ class Driver:
             random=self._random(),
         )
 
-    async def _attempt(self, attempt: _Attempt, turn: StartTurn) -> AsyncGenerator[Event]:
+    async def _attempt(self, attempt: _Attempt, turn: StartTurn, partial: bool) -> AsyncGenerator[Event]:
         conn = attempt.conn
         request = conn.send(turn)
         attempt.url = url = redact_url(request.url)
@@ -235,7 +238,7 @@ class Driver:
                 elif ok:
                     if isinstance(event, _OUTPUT):
                         attempt.output = True
-                    if type(event) is not ServerError:
+                    if partial and type(event) is not ServerError:
                         yield event
             assert complete is not None
         # The exchange is closed (and its connection reusable, the body having been drained).

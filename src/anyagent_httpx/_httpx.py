@@ -76,9 +76,11 @@ class HttpxTransport:
         try:
             yield TransportResponse(status=response.status_code, headers=tuple(response.headers.items()), stream=body)
         finally:
-            with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT):
-                await response.aclose()
-                await body.finish()
+            # httpx closes a response read to its end itself: then there is nothing to await.
+            if not (response.is_closed and body._state != "started"):
+                with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT):
+                    await response.aclose()
+                    await body.finish()
 
     async def aclose(self) -> None:
         """Close the client if this transport built it; a client passed in is left open."""
