@@ -148,7 +148,8 @@ class Driver:
         state = RetryState(self.retry, models)
         while True:
             attempt = _Attempt(conn=Connection(self.endpoint, config=self.config), url="")
-            started = anyio.current_time()
+            begun = anyio.current_time()
+            started: float | None = begun
             try:
                 this_turn = turn if turn.model == state.model else attrs.evolve(turn, model=state.model)
                 async with aclosing(self._attempt(attempt, this_turn, partial)) as items:
@@ -156,6 +157,8 @@ class Driver:
                         yield item
                 return
             except _Failed as failed:
+                self.api_seconds += anyio.current_time() - begun
+                started = None  # the back-off below is not time spent in an exchange
                 decision = self._decide(state, failed)
                 if isinstance(decision, GiveUp):
                     failed.error.add_note(f"not retried: {decision.reason}")
@@ -175,7 +178,8 @@ class Driver:
                 except _Cancelled:
                     raise Interrupted(None) from None
             finally:
-                self.api_seconds += anyio.current_time() - started
+                if started is not None:
+                    self.api_seconds += anyio.current_time() - started
 
     def _decide(self, state: RetryState, failed: _Failed) -> Retry | GiveUp:
         texts: tuple[object, ...] = ()
