@@ -48,7 +48,7 @@ from ._errors import (
     StreamInterruptedError,
     UnprocessableEntityError,
 )
-from ._h11 import H11Transport
+from ._h11 import H11Transport, H11TransportStatistics
 from ._httpx import DEFAULT_LIMITS, DEFAULT_TIMEOUT, HttpxTransport, default_http_client
 from ._options import PROVIDERS, AgentOptions, get_api_key, get_base_url, get_model
 from ._recording import Cassette, RecordingTransport, ReplayTransport
@@ -78,6 +78,7 @@ __all__ = [
     "ContextLengthError",
     "Failure",
     "H11Transport",
+    "H11TransportStatistics",
     "HttpxTransport",
     "ImageBlock",
     "InternalServerError",
