@@ -267,7 +267,7 @@ class Client:
                             complete = item
                         elif type(item) is SystemMessage:
                             yield item
-                        elif options.include_partial_messages and isinstance(item, _PARTIAL):
+                        elif isinstance(item, _PARTIAL):  # the driver yields them only if asked
                             yield StreamEvent(event=item, turn=turn_number)
             except Interrupted as interrupted:
                 self._pending = False

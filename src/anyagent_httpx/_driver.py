@@ -87,7 +87,6 @@ class _Attempt:
     output: bool = False
     status: int = 0
     headers: tuple[tuple[str, str], ...] = ()
-    error_body: ServerError | None = None
 
 
 class Driver:

@@ -71,9 +71,6 @@ def error(status: int, message: str, *, headers: dict[str, str] | None = None, c
     return httpx.Response(status, headers=headers or {}, json=body)
 
 
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
 class Script:
     """Serves responses in order (the last one repeats) and keeps the requests it saw."""
 
