@@ -6,6 +6,8 @@ no I/O: no sockets, no event loop, no clock, no environment. See ``Connection``.
 
 from __future__ import annotations
 
+from ._actions import Action, AskPermission, Done, Emit, RunTools, SendRequest, Wait
+from ._budget import Pricing, compact, cost_usd, estimate_tokens
 from ._config import DEFAULT_CONFIG, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_EVENT_SIZE, Config, Endpoint
 from ._connection import Connection
 from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError
@@ -25,6 +27,16 @@ from ._events import (
     Truncated,
 )
 from ._json import freeze_json, thaw_json
+from ._loop import (
+    AgentLoop,
+    DoomLoopAction,
+    LoopSettings,
+    LoopState,
+    LoopTool,
+    OutputMode,
+    ToolMode,
+    parse_structured_output,
+)
 from ._messages import (
     AssistantBlock,
     AssistantMessage,
@@ -41,6 +53,16 @@ from ._messages import (
     Usage,
     UserBlock,
     UserMessage,
+)
+from ._permissions import (
+    PERMISSION_MODES,
+    PermissionAllow,
+    PermissionDecision,
+    PermissionDeny,
+    PermissionMode,
+    PermissionPolicy,
+    PermissionRule,
+    ToolTraits,
 )
 from ._replay import DecodedResponse, decode_response
 from ._results import PartialEvent, ResultMessage, ResultSubtype, RunMessage, StreamEvent, SystemMessage, add_usage
@@ -67,12 +89,19 @@ __all__ = [
     "DEFAULT_RETRY_POLICY",
     "NEED_DATA",
     "PAUSED",
+    "PERMISSION_MODES",
+    "Action",
+    "AgentLoop",
+    "AskPermission",
     "AssistantBlock",
     "AssistantMessage",
     "Config",
     "Connection",
     "ContentBlock",
     "DecodedResponse",
+    "Done",
+    "DoomLoopAction",
+    "Emit",
     "Endpoint",
     "Event",
     "Failure",
@@ -80,11 +109,22 @@ __all__ = [
     "GiveUp",
     "ImageBlock",
     "LocalProtocolError",
+    "LoopSettings",
+    "LoopState",
+    "LoopTool",
     "Message",
     "MessageComplete",
     "NeedData",
+    "OutputMode",
     "PartialEvent",
     "Paused",
+    "PermissionAllow",
+    "PermissionDecision",
+    "PermissionDeny",
+    "PermissionMode",
+    "PermissionPolicy",
+    "PermissionRule",
+    "Pricing",
     "ProtocolError",
     "ReasoningDelta",
     "RefusalDelta",
@@ -96,8 +136,10 @@ __all__ = [
     "RetryPolicy",
     "RetryState",
     "RunMessage",
+    "RunTools",
     "SSEDecoder",
     "SSEMessage",
+    "SendRequest",
     "ServerError",
     "StartTurn",
     "State",
@@ -110,21 +152,28 @@ __all__ = [
     "ToolCall",
     "ToolCallDelta",
     "ToolChoice",
+    "ToolMode",
     "ToolResultBlock",
     "ToolSpec",
+    "ToolTraits",
     "ToolUseBlock",
     "ToolUseError",
     "Truncated",
     "Usage",
     "UserBlock",
     "UserMessage",
+    "Wait",
     "__version__",
     "add_usage",
+    "compact",
+    "cost_usd",
     "decode_response",
     "encode_sse",
+    "estimate_tokens",
     "freeze_json",
     "is_context_length_error",
     "parse_request_body",
     "parse_retry_after",
+    "parse_structured_output",
     "thaw_json",
 ]

@@ -47,7 +47,20 @@ class StreamEvent:
     """Which model turn of the run it belongs to (1-based)."""
 
 
-ResultSubtype: TypeAlias = Literal["success", "error_during_execution", "error_max_turns", "interrupted"]
+ResultSubtype: TypeAlias = Literal[
+    "success",
+    "interrupted",
+    "error_during_execution",
+    "error_max_turns",
+    "error_max_budget_tokens",
+    "error_max_budget_usd",
+    "error_doom_loop",
+    "error_max_structured_output_retries",
+]
+"""Why the run ended: ``success`` (an answer without tool calls, or external calls pending),
+``interrupted``, or an error: a request failed for good, ``max_turns`` was reached, the token or
+cost budget was spent, a tool call repeated in a doom loop, or the answer never matched the
+output schema."""
 
 
 @attrs.frozen(kw_only=True)

@@ -202,7 +202,10 @@ def test_result_message_is_frozen_and_keyword_only() -> None:
 
 
 def test_result_subtypes() -> None:
-    assert typing.get_args(ResultSubtype) == ("success", "error_during_execution", "error_max_turns", "interrupted")
+    subtypes = typing.get_args(ResultSubtype)
+    assert subtypes[:2] == ("success", "interrupted")
+    assert all(s.startswith("error_") for s in subtypes[2:])
+    assert {"error_during_execution", "error_max_turns", "error_doom_loop"} <= set(subtypes)
 
 
 # ---- SystemMessage --------------------------------------------------------------------------

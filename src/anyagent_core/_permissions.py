@@ -1,0 +1,164 @@
+"""Permission rules as data: which tool calls run, which are refused, which need a yes.
+
+``PermissionPolicy.decide(name, input, traits)`` is a pure function of the mode, the rules and
+what the tool declares about itself (``ToolTraits``). ``ask`` goes, through the agent loop's
+``AskPermission`` action, to whoever can answer (a ``can_use_tool`` callback); the loop never
+calls it.
+
+Rules are tool names, optionally with a pattern matched (``fnmatch``-style, ``*`` crossing ``/``)
+against the argument the tool names in ``ToolTraits.rule_argument``: ``"read_file"`` matches every
+call of ``read_file``, ``"bash(git status*)"`` the ``bash`` calls whose ``command`` starts with
+``git status``, ``"edit_file(docs/*)"`` edits under ``docs/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from fnmatch import translate
+from typing import Any, Literal, TypeAlias
+
+import attrs
+
+from ._json import JSONObject, freeze_object
+
+__all__ = [
+    "PERMISSION_MODES",
+    "PermissionAllow",
+    "PermissionDecision",
+    "PermissionDeny",
+    "PermissionMode",
+    "PermissionPolicy",
+    "PermissionRule",
+    "ToolTraits",
+]
+
+PermissionMode: TypeAlias = Literal["default", "acceptEdits", "plan", "bypassPermissions"]
+PERMISSION_MODES: tuple[PermissionMode, ...] = ("default", "acceptEdits", "plan", "bypassPermissions")
+
+_RULE = re.compile(r"\s*([A-Za-z0-9_-]{1,64})\s*(?:\((.*)\))?\s*", re.DOTALL)
+
+
+@attrs.frozen(kw_only=True)
+class ToolTraits:
+    """What a tool says about itself, for the permission rules."""
+
+    read_only: bool = False
+    """It changes nothing: allowed in every mode, ``plan`` included."""
+    edits_files: bool = False
+    """It changes files under the allowed roots: ``acceptEdits`` allows it without asking."""
+    needs_permission: bool = False
+    """In ``default`` mode, ask before running it (shell commands, writes)."""
+    rule_argument: str | None = None
+    """The argument a rule's pattern is matched against (``command`` for bash, ``path`` for files)."""
+
+
+@attrs.frozen(kw_only=True)
+class PermissionRule:
+    """A tool name, and optionally a pattern for its ``rule_argument`` (see the module docs)."""
+
+    tool: str
+    pattern: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> PermissionRule:
+        """``"bash"`` or ``"bash(git *)"``; raises ValueError naming the rule otherwise."""
+        if not isinstance(text, str):
+            raise TypeError(f"a permission rule is a string like 'bash(git *)', not {type(text).__name__}")
+        match = _RULE.fullmatch(text)
+        if match is None:
+            raise ValueError(f"invalid permission rule {text!r}: expected 'tool_name' or 'tool_name(pattern)'")
+        return cls(tool=match.group(1), pattern=match.group(2))
+
+    def matches(self, name: str, input: Mapping[str, Any], traits: ToolTraits) -> bool:
+        if name != self.tool:
+            return False
+        if self.pattern is None:
+            return True
+        if traits.rule_argument is None:
+            return False  # a pattern on a tool without a rule argument matches nothing
+        value = input.get(traits.rule_argument)
+        if not isinstance(value, str):
+            return False
+        return _compiled(self.pattern).match(value) is not None
+
+    def __str__(self) -> str:
+        return self.tool if self.pattern is None else f"{self.tool}({self.pattern})"
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _compiled(pattern: str) -> re.Pattern[str]:
+    compiled = _PATTERNS.get(pattern)
+    if compiled is None:
+        compiled = _PATTERNS[pattern] = re.compile(translate(pattern), re.DOTALL)
+    return compiled
+
+
+def _rules(value: Sequence[str | PermissionRule]) -> tuple[PermissionRule, ...]:
+    if isinstance(value, str):
+        value = (value,)
+    return tuple(rule if isinstance(rule, PermissionRule) else PermissionRule.parse(rule) for rule in value)
+
+
+def _mode(value: str) -> PermissionMode:
+    if value not in PERMISSION_MODES:
+        raise ValueError(f"unknown permission mode {value!r}; known: {', '.join(PERMISSION_MODES)}")
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class PermissionDecision:
+    """What the rules say about one call: ``allow``, ``deny`` or ``ask``, and why."""
+
+    behavior: Literal["allow", "deny", "ask"]
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class PermissionPolicy:
+    """The mode and the rules. In order: a ``disallowed_tools`` rule denies; ``plan`` mode denies
+    anything not read-only; ``bypassPermissions`` allows; an ``allowed_tools`` rule allows;
+    read-only tools are allowed; ``acceptEdits`` allows file edits; tools that need permission
+    are asked about; the rest (your own tools) are allowed."""
+
+    mode: PermissionMode = attrs.field(default="default", converter=_mode)
+    allowed_tools: tuple[PermissionRule, ...] = attrs.field(default=(), converter=_rules)
+    disallowed_tools: tuple[PermissionRule, ...] = attrs.field(default=(), converter=_rules)
+
+    def decide(self, name: str, input: Mapping[str, Any], traits: ToolTraits) -> PermissionDecision:
+        for rule in self.disallowed_tools:
+            if rule.matches(name, input, traits):
+                return PermissionDecision(behavior="deny", reason=f"{name!r} is disallowed by the rule {str(rule)!r}")
+        if self.mode == "plan" and not traits.read_only:
+            return PermissionDecision(
+                behavior="deny", reason=f"plan mode allows only read-only tools, and {name!r} can change things"
+            )
+        if self.mode == "bypassPermissions":
+            return PermissionDecision(behavior="allow", reason="bypassPermissions mode")
+        for rule in self.allowed_tools:
+            if rule.matches(name, input, traits):
+                return PermissionDecision(behavior="allow", reason=f"allowed by the rule {str(rule)!r}")
+        if traits.read_only:
+            return PermissionDecision(behavior="allow", reason=f"{name!r} is read-only")
+        if self.mode == "acceptEdits" and traits.edits_files:
+            return PermissionDecision(behavior="allow", reason="acceptEdits mode allows file edits")
+        if traits.needs_permission:
+            return PermissionDecision(behavior="ask", reason=f"{name!r} needs permission in {self.mode} mode")
+        return PermissionDecision(behavior="allow", reason=f"{name!r} needs no permission")
+
+
+@attrs.frozen(kw_only=True)
+class PermissionAllow:
+    """Run the call, with ``updated_input`` instead of the model's arguments if given."""
+
+    updated_input: JSONObject | None = attrs.field(default=None, converter=attrs.converters.optional(freeze_object))
+
+
+@attrs.frozen(kw_only=True)
+class PermissionDeny:
+    """Do not run the call; the model is told ``message``. ``interrupt`` also ends the run."""
+
+    message: str = "permission denied"
+    interrupt: bool = False
