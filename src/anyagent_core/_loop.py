@@ -61,7 +61,7 @@ from ._messages import (
 )
 from ._permissions import PermissionAllow, PermissionDeny, PermissionPolicy, ToolTraits
 from ._results import ResultMessage, ResultSubtype, SystemMessage, add_usage
-from ._retry import DEFAULT_RETRY_POLICY, Failure, GiveUp, RetryPolicy, RetryState
+from ._retry import DEFAULT_RETRY_POLICY, Failure, GiveUp, Retry, RetryPolicy, RetryState
 from ._schema import validate_schema
 
 __all__ = [
@@ -90,8 +90,9 @@ DoomLoopAction: TypeAlias = Literal["warn", "stop"]
 """``warn``: a call repeated ``doom_loop_threshold`` times in a row is not run and the model is
 told so (twice that many in a row stops the run); ``stop``: the run stops at once."""
 
-_TOOL_MODES = ("native", "emulated", "auto")
-_OUTPUT_MODES = ("json_schema", "json_object", "prompt")
+TOOL_MODES: tuple[ToolMode, ...] = ("native", "emulated", "auto")
+OUTPUT_MODES: tuple[OutputMode, ...] = ("json_schema", "json_object", "prompt")
+DOOM_LOOP_ACTIONS: tuple[DoomLoopAction, ...] = ("warn", "stop")
 
 
 class LoopState(enum.Enum):
@@ -134,6 +135,18 @@ def _positive_or_none(instance: object, attribute: attrs.Attribute[Any], value: 
         raise ValueError(f"{attribute.name} must be a positive number or None, not {value!r}")
 
 
+def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _tool_tuple(value: Iterable[LoopTool]) -> tuple[LoopTool, ...]:
+    tools = tuple(value)
+    for tool in tools:
+        if not isinstance(tool, LoopTool):
+            raise TypeError(f"LoopSettings.tools holds LoopTool values, not {type(tool).__name__}")
+    return tools
+
+
 @attrs.frozen(kw_only=True)
 class LoopSettings:
     """Everything the loop needs to decide; frozen, no behaviour."""
@@ -141,9 +154,9 @@ class LoopSettings:
     template: StartTurn
     """The request every turn starts from (model, sampling, tool_choice, response_format,
     extra body, ...); the loop fills in the messages, tools and system prompt."""
-    fallback_models: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    tools: tuple[LoopTool, ...] = attrs.field(default=(), converter=tuple)
-    tool_mode: ToolMode = attrs.field(default="auto", validator=_one_of(_TOOL_MODES, "tool mode"))
+    fallback_models: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    tools: tuple[LoopTool, ...] = attrs.field(default=(), converter=_tool_tuple)
+    tool_mode: ToolMode = attrs.field(default="auto", validator=_one_of(TOOL_MODES, "tool mode"))
     permissions: PermissionPolicy = attrs.field(factory=PermissionPolicy)
     max_turns: int | None = attrs.field(default=None, validator=_positive_or_none)
     """Model requests per run (since ``start()``), tool round trips included."""
@@ -154,10 +167,10 @@ class LoopSettings:
     pricing: Pricing | None = None
     doom_loop_threshold: int | None = attrs.field(default=3, validator=_positive_or_none)
     """The same tool with the same arguments this many times in a row is a doom loop."""
-    doom_loop_action: DoomLoopAction = attrs.field(default="warn", validator=_one_of(("warn", "stop"), "action"))
+    doom_loop_action: DoomLoopAction = attrs.field(default="warn", validator=_one_of(DOOM_LOOP_ACTIONS, "action"))
     output_schema: JSONObject | None = attrs.field(default=None, converter=attrs.converters.optional(freeze_object))
     """A JSON schema the final answer must match; it is parsed into ``structured_output``."""
-    output_mode: OutputMode = attrs.field(default="json_schema", validator=_one_of(_OUTPUT_MODES, "output mode"))
+    output_mode: OutputMode = attrs.field(default="json_schema", validator=_one_of(OUTPUT_MODES, "output mode"))
     structured_output_retries: int = attrs.field(default=1, validator=attrs.validators.ge(0))
     """How many times the model is asked again after an answer that does not match the schema."""
     context_window: int | None = attrs.field(default=None, validator=_positive_or_none)
@@ -300,10 +313,15 @@ class AgentLoop:
         self._schema_retries = self.settings.structured_output_retries
         self._begin_response()
 
-    def resume(self) -> None:
-        """Continue the conversation: after the external calls got their results, or to try
-        again after a request failed for good. The run's limits keep counting."""
+    def resume(self, prompt: UserMessage | None = None) -> None:
+        """Continue the run: after the external calls got their results, to try again after a
+        request failed for good, or with one more user message (``prompt``) after the run ended
+        (a ``Stop`` hook asking the model to go on). The run's limits keep counting."""
         self._check_idle("resume")
+        if prompt is not None:
+            if not isinstance(prompt, UserMessage):
+                raise TypeError(f"resume() takes a UserMessage, not {type(prompt).__name__}")
+            self._history.append(prompt)
         if not self._history or not isinstance(self._history[-1], UserMessage):
             raise LocalProtocolError("resume() needs a conversation that ends with a user message")
         self._begin_response()
@@ -489,16 +507,22 @@ class AgentLoop:
         message: str = "",
         now: float | None = None,
         random: float = 0.5,
+        retryable: bool = True,
     ) -> None:
         """The last ``SendRequest`` failed: the loop retries (``Wait``, then ``SendRequest``,
         perhaps with a fallback model) or gives up (``Done`` with ``error_during_execution``).
         ``message`` describes the failure; ``now`` (Unix time) reads ``Retry-After`` dates and
-        ``random`` in [0, 1) sets the jitter."""
+        ``random`` in [0, 1) sets the jitter. ``retryable=False``: the failure came after output
+        arrived, and a request is never repeated then."""
         self._expect(LoopState.AWAITING_RESPONSE, "request_failed")
         assert self._retry is not None and self._turn is not None
-        decision = self._retry.failed(
-            failure, status=status, headers=headers, error_text=error_text, now=now, random=random
-        )
+        decision: Retry | GiveUp
+        if retryable:
+            decision = self._retry.failed(
+                failure, status=status, headers=headers, error_text=error_text, now=now, random=random
+            )
+        else:
+            decision = GiveUp(reason="the response had begun")
         self._state = LoopState.ACTING
         if isinstance(decision, GiveUp):
             self._run_requests -= 1  # the turn got no answer: resume() may try it again

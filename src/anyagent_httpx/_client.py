@@ -2,37 +2,51 @@
 
 ::
 
-    async with Client(AgentOptions(model="qwen2.5-7b-instruct")) as client:
-        await client.query("What is the capital of France?")
+    async with Client(AgentOptions(model="qwen2.5-7b-instruct", tools=["read_file"])) as client:
+        await client.query("What does notes.md say?")
         async for message in client.receive_response():  # ends with a ResultMessage
             ...
 
-The client holds the conversation and hands each turn to the driver; the protocol and the retry
-rules stay in the core. It starts no background task: the work of a response happens inside
+The client is the driver of the core's ``AgentLoop``: it asks the loop for the next action and
+performs it (a request through the transport, a permission question, tool runs, a back-off
+wait), then reports back. The loop makes every decision; the client holds no conversation state
+of its own. It starts no background task: the work of a response happens inside
 ``receive_response()``, in the caller's task and cancel scopes.
 """
 
 from __future__ import annotations
 
 import enum
+import os
+import pathlib
 import uuid
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 from types import TracebackType
+from typing import Literal
 
 import anyio
 import anyio.lowlevel
+import attrs
 
 from anyagent_core import (
-    AssistantMessage,
+    AgentLoop,
+    AskPermission,
+    Done,
+    Emit,
+    Failure,
     Finished,
+    LocalProtocolError,
+    LoopState,
+    LoopTool,
     Message,
     MessageComplete,
     ReasoningDelta,
     RefusalDelta,
     ResultMessage,
-    ResultSubtype,
     RunMessage,
+    RunTools,
+    SendRequest,
     StreamEvent,
     SystemMessage,
     TextBlock,
@@ -40,18 +54,30 @@ from anyagent_core import (
     ToolCall,
     ToolCallDelta,
     ToolResultBlock,
+    ToolSpec,
+    ToolTraits,
     ToolUseBlock,
-    ToolUseError,
     Usage,
     UserBlock,
     UserMessage,
-    add_usage,
+    Wait,
 )
 
-from ._driver import Driver, Interrupted
-from ._errors import ClientStateError
+from ._driver import AttemptFailed, Driver, Interrupted
+from ._errors import APIError, ClientStateError, ConfigurationError, MalformedResponseError, ServerStreamError
+from ._hooks import (
+    HookResult,
+    PostToolUseInput,
+    PreToolUseInput,
+    PromptBlockedError,
+    StopInput,
+    UserPromptSubmitInput,
+    run_hooks,
+)
 from ._httpx import HttpxTransport
 from ._options import AgentOptions
+from ._permissions import ToolPermissionContext, ask_permission
+from ._tools import Tool, ToolContext, ToolError, run_tool, tool
 from ._transport import AsyncTransport
 
 __all__ = ["Client", "ClientState", "query"]
@@ -80,20 +106,30 @@ class Client:
 
     Lifecycle: UNOPENED → (``async with`` or ``await client.open()``) → OPENED → CLOSED; a
     closed client cannot be reopened. ``model``, ``base_url`` and ``api_key`` are resolved
-    when it opens (``ConfigurationError`` if there is no model or base URL).
+    when it opens (``ConfigurationError`` if there is no model or base URL), and so are the
+    tools and the working directory.
     """
 
-    def __init__(self, options: AgentOptions | None = None, *, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        options: AgentOptions | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        history: Sequence[Message] = (),
+        _agent: str | None = None,
+    ) -> None:
         self.options = options if options is not None else AgentOptions()
         self._env = env
+        self._initial_history = tuple(history)
+        self._agent = _agent
         self._state = ClientState.UNOPENED
-        self._history: list[Message] = []
-        self._pending = False  # a query or the answers to tool calls await a response
-        self._unanswered: dict[str, ToolUseBlock | ToolUseError] = {}
-        self._answers: dict[str, ToolResultBlock] = {}
+        self._loop: AgentLoop | None = None
+        self._tools: dict[str, Tool] = {}
+        self._context: ToolContext | None = None
+        self._pending = False  # a response awaits receiving
+        self._resume = False  # ... and it continues the conversation as it is (no new prompt)
         self._receiving = False
         self._wakeup: anyio.Event | None = None
-        self._run_turns = 0  # model turns since the last query(), tool round trips included
         self._driver: Driver | None = None
         self._transport: AsyncTransport | None = None
         self._owned_transport: HttpxTransport | None = None
@@ -109,10 +145,12 @@ class Client:
     @property
     def messages(self) -> tuple[Message, ...]:
         """The conversation so far (user and assistant messages, tool results included)."""
-        return tuple(self._history)
+        if self._loop is None:
+            return self._initial_history
+        return self._loop.messages
 
     async def open(self) -> None:
-        """Resolve the configuration and set up the transport (``async with`` does this)."""
+        """Resolve the configuration and set up the transport and tools (``async with`` does this)."""
         if self._state is not ClientState.UNOPENED:
             raise ClientStateError(
                 "the client is already open" if self._state is ClientState.OPENED else "a closed client cannot reopen"
@@ -120,6 +158,12 @@ class Client:
         options = self.options
         endpoint = options.endpoint(self._env)
         self._models = (options.resolved_model(self._env), *options.fallback_models)
+        self._context = _tool_context(options, self.session_id)
+        loop_tools = self._setup_tools()
+        self._loop = AgentLoop(
+            options.loop_settings(self._models[0], loop_tools, session_id=self.session_id),
+            history=self._initial_history,
+        )
         if options.transport is not None:
             transport: AsyncTransport = options.transport
         else:
@@ -127,9 +171,33 @@ class Client:
             if options.http_client is None:
                 self._owned_transport = transport
         self._transport = transport
-        self._driver = Driver(transport, endpoint, config=options.config, retry=options.retry)
+        self._driver = Driver(transport, endpoint, config=options.config)
         self._state = ClientState.OPENED
         await anyio.lowlevel.checkpoint()
+
+    def _setup_tools(self) -> list[LoopTool]:
+        options = self.options
+        loop_tools: list[LoopTool] = []
+        items: list[Tool | ToolSpec] = list(options.resolved_tools())
+        if options.agents and self._agent is None:
+            if any(item.name == "task" for item in items):
+                raise ConfigurationError("a tool is named 'task', the name of the subagents' tool")
+            items.append(self._task_tool())
+        for item in items:
+            if isinstance(item, ToolSpec):
+                loop_tools.append(LoopTool(spec=item, external=True))
+                continue
+            if item.timeout is None and options.tool_timeout is not None:
+                item = attrs.evolve(item, timeout=options.tool_timeout)
+            self._tools[item.name] = item
+            traits = ToolTraits(
+                read_only=item.read_only,
+                edits_files=item.edits_files,
+                needs_permission=item.needs_permission,
+                rule_argument=item.rule_argument,
+            )
+            loop_tools.append(LoopTool(spec=item.spec, traits=traits))
+        return loop_tools
 
     async def aclose(self) -> None:
         """Close the client (and the HTTP client it built, never one you passed in)."""
@@ -153,51 +221,63 @@ class Client:
     ) -> None:
         await self.aclose()
 
-    def _check_open(self, what: str) -> Driver:
+    def _check_open(self, what: str) -> tuple[Driver, AgentLoop]:
         if self._state is ClientState.UNOPENED:
             raise ClientStateError(f"{what}() on a client that is not open: use 'async with Client(...)'")
         if self._state is ClientState.CLOSED:
             raise ClientStateError(f"{what}() on a closed client")
-        assert self._driver is not None
-        return self._driver
+        assert self._driver is not None and self._loop is not None
+        return self._driver, self._loop
 
     # ---- input ----------------------------------------------------------------------------
 
     async def query(self, prompt: Prompt) -> None:
-        """Add a user prompt; the answer comes from ``receive_response()``."""
-        self._check_open("query")
+        """Add a user prompt; the answer comes from ``receive_response()``. ``UserPromptSubmit``
+        hooks run here: one that blocks raises ``PromptBlockedError``."""
+        _, loop = self._check_open("query")
         if self._receiving:
             raise ClientStateError("query() while a response is being received; wait for its ResultMessage")
-        if self._unanswered:
-            ids = ", ".join(sorted(self._unanswered))
+        pending = loop.pending_tool_calls
+        if pending:
+            ids = ", ".join(sorted(call.id for call in pending))
             raise ClientStateError(f"query() with tool calls unanswered ({ids}): answer them with add_tool_result()")
-        self._history.append(_user_message(prompt))
-        self._run_turns = 0
+        message = _user_message(prompt)
+        for outcome in await run_hooks(
+            self.options.hooks,
+            "UserPromptSubmit",
+            UserPromptSubmitInput(prompt=message, session_id=self.session_id),
+            session_id=self.session_id,
+        ):
+            if outcome.decision == "block":
+                raise PromptBlockedError(outcome.reason or "no reason given")
+            if outcome.additional_context:
+                message = _with_context(message, outcome.additional_context)
+        if self._pending:
+            self._abandon()  # an earlier response was never received: it ends here
+        loop.start(message)
+        self._resume = False
         self._set_pending()
         await anyio.lowlevel.checkpoint()
 
     def add_tool_result(self, tool_use_id: str, result: str | Sequence[TextBlock], *, is_error: bool = False) -> None:
-        """Answer a tool call the model made (a ``ToolUseBlock`` or ``ToolUseError`` of the last
-        answer). Once every call is answered, ``receive_response()`` sends the results on."""
-        self._check_open("add_tool_result")
-        call = self._unanswered.pop(tool_use_id, None)
-        if call is None:
-            known = ", ".join(sorted(self._unanswered)) or "none"
-            if tool_use_id in self._answers:
-                raise ClientStateError(f"tool call {tool_use_id!r} already has a result")
-            raise ClientStateError(f"no tool call {tool_use_id!r} awaits a result (waiting: {known})")
+        """Answer a tool call handed to you (``ResultMessage.pending_tool_calls``: calls of the
+        ``ToolSpec`` tools). Once every call is answered, ``receive_response()`` sends the
+        results on."""
+        _, loop = self._check_open("add_tool_result")
         content = result if isinstance(result, str) else tuple(result)
-        self._answers[tool_use_id] = ToolResultBlock(tool_use_id=tool_use_id, content=content, is_error=is_error)
-        if not self._unanswered:
-            blocks = tuple(self._answers.values())
-            self._answers = {}
-            self._history.append(UserMessage(content=blocks))
+        try:
+            loop.tool_result(ToolResultBlock(tool_use_id=tool_use_id, content=content, is_error=is_error))
+        except LocalProtocolError as exc:
+            raise ClientStateError(str(exc)) from None
+        if not loop.pending_tool_calls:
+            self._resume = True
             self._set_pending()
 
     async def interrupt(self) -> None:
         """Stop the response in progress: ``receive_response()`` ends with what had arrived and
         a ``ResultMessage`` of subtype ``interrupted``. Safe to call from another task."""
-        self._check_open("interrupt").interrupt()
+        driver, _ = self._check_open("interrupt")
+        driver.interrupt()
         await anyio.lowlevel.checkpoint()
 
     def _set_pending(self) -> None:
@@ -223,111 +303,358 @@ class Client:
 
     async def receive_response(self) -> AsyncGenerator[RunMessage]:
         """The answer to the last prompt (or to the tool results just given): ``StreamEvent``
-        pieces when ``include_partial_messages``, ``SystemMessage``s, the ``AssistantMessage``,
-        and a ``ResultMessage`` last.
+        pieces when ``include_partial_messages``, ``SystemMessage``s, the ``AssistantMessage``s,
+        the tool results sent back (``UserMessage``), and a ``ResultMessage`` last.
 
-        Raises ``APIError`` subclasses when the server fails for good; the prompt stays in the
-        conversation, and calling ``receive_response()`` again tries once more."""
-        driver = self._check_open("receive_response")
+        Raises ``APIError`` subclasses when the server fails for good; the conversation keeps
+        the prompt, and calling ``receive_response()`` again tries once more. A hook that
+        raises stops the run with ``HookError``."""
+        driver, loop = self._check_open("receive_response")
         if self._receiving:
             raise ClientStateError("receive_response() while another receive is in progress")
         if not self._pending:
             raise ClientStateError("nothing to receive: call query() (or answer the tool calls) first")
         self._receiving = True
         try:
-            async with aclosing(self._respond(driver)) as messages:
+            if self._resume:
+                loop.resume()
+                self._resume = False
+            async with aclosing(self._respond(driver, loop)) as messages:
                 async for message in messages:
                     yield message
         finally:
             self._receiving = False
+            if loop.state not in (LoopState.IDLE, LoopState.AWAITING_EXTERNAL):
+                self._abandon()
 
-    async def _respond(self, driver: Driver) -> AsyncGenerator[RunMessage]:
+    def _abandon(self) -> None:
+        """End a run that will not be driven further (the caller stopped reading, or an error
+        left it midway): the loop answers its open tool calls, so the conversation stays valid."""
+        loop = self._loop
+        assert loop is not None
+        self._pending = False
+        self._resume = False
+        if loop.state is LoopState.IDLE or loop.state is LoopState.AWAITING_EXTERNAL:
+            return
+        loop.interrupt()
+        while loop.state is LoopState.ACTING:
+            if type(loop.next_action()) is Done:
+                break
+
+    async def _respond(self, driver: Driver, loop: AgentLoop) -> AsyncGenerator[RunMessage]:
         options = self.options
+        partial = options.include_partial_messages
         started = anyio.current_time()
         api_before = driver.api_seconds
-        usage: Usage | None = None
-        turn_number = 0
-        answer: AssistantMessage | None = None
+        driver.reset()
+        failure: APIError | None = None
+        stop_hook_active = False
         while True:
-            if options.max_turns is not None and self._run_turns >= options.max_turns:
-                self._pending = False
-                yield self._result(
-                    "error_max_turns", answer, turn_number, started, driver, api_before, usage,
-                    errors=(f"max_turns ({options.max_turns}) reached",),
-                )  # fmt: skip
-                return
-            turn_number += 1
-            self._run_turns += 1
-            turn = options.start_turn(self._models[0], self._history, after_tools=self._run_turns > 1)
-            complete: MessageComplete | None = None
-            try:
-                async with aclosing(driver.turn(turn, self._models, partial=options.include_partial_messages)) as items:
-                    async for item in items:
-                        if type(item) is MessageComplete:
-                            complete = item
-                        elif type(item) is SystemMessage:
-                            yield item
-                        elif isinstance(item, _PARTIAL):  # the driver yields them only if asked
-                            yield StreamEvent(event=item, turn=turn_number)
-            except Interrupted as interrupted:
-                self._pending = False
-                partial = interrupted.partial
-                if partial is not None and partial.content:
-                    kept = AssistantMessage(
-                        content=tuple(b for b in partial.content if not isinstance(b, ToolUseBlock | ToolUseError)),
-                        model=partial.model,
-                        id=partial.id,
-                        stop_reason="interrupted",
-                        usage=partial.usage,
+            action = loop.next_action()
+            kind = type(action)
+            if kind is SendRequest:
+                assert isinstance(action, SendRequest)
+                failure = None
+                async with aclosing(self._request(driver, loop, action, partial)) as events:
+                    async for event in events:
+                        yield event
+                failure = self._failure
+            elif kind is Emit:
+                assert isinstance(action, Emit)
+                yield action.message
+            elif kind is Wait:
+                assert isinstance(action, Wait)
+                yield SystemMessage(
+                    subtype="retry",
+                    data={
+                        "attempt": action.attempt,
+                        "model": action.model,
+                        "delay": action.seconds,
+                        "reason": action.reason,
+                        "error": str(failure) if failure is not None else "",
+                    },
+                )
+                try:
+                    await driver.guard(anyio.sleep(action.seconds))
+                except Interrupted:
+                    loop.interrupt()
+            elif kind is AskPermission:
+                assert isinstance(action, AskPermission)
+                await self._ask(driver, loop, action)
+            elif kind is RunTools:
+                assert isinstance(action, RunTools)
+                try:
+                    results = await driver.guard(self._run_tools(action.calls))
+                except Interrupted:
+                    loop.interrupt()
+                else:
+                    for tool_result in results:
+                        loop.tool_result(tool_result)
+            else:
+                assert isinstance(action, Done)
+                result = action.result
+                if result.subtype == "error_during_execution" and failure is not None:
+                    self._resume = True  # the conversation ends with the user's message: try again
+                    raise failure
+                if result.subtype == "success" and not result.pending_tool_calls and "Stop" in options.hooks:
+                    outcomes = await run_hooks(
+                        options.hooks,
+                        "Stop",
+                        StopInput(result=result, stop_hook_active=stop_hook_active, session_id=self.session_id),
+                        session_id=self.session_id,
                     )
-                    if kept.content:
-                        self._history.append(kept)
-                        yield kept
-                        answer = kept
-                yield self._result("interrupted", answer, turn_number - 1, started, driver, api_before, usage)
+                    block = next((o for o in outcomes if o.decision == "block"), None)
+                    if block is not None and not stop_hook_active:
+                        stop_hook_active = True
+                        more = UserMessage(content=block.reason or "Continue.")
+                        loop.resume(more)
+                        yield more
+                        continue
+                self._pending = False
+                yield attrs.evolve(
+                    result,
+                    duration_ms=round((anyio.current_time() - started) * 1000),
+                    duration_api_ms=round((driver.api_seconds - api_before) * 1000),
+                )
                 return
-            assert complete is not None
-            answer = complete.message
-            usage = add_usage(usage, answer.usage)
-            self._history.append(answer)
-            yield answer
-            calls = answer.tool_uses
-            if calls:
-                # No tool runs here: every call is the caller's to answer.
-                self._unanswered = {call.id: call for call in calls}
-                self._answers = {}
-            self._pending = False
-            yield self._result("success", answer, turn_number, started, driver, api_before, usage, pending=calls)
-            return
 
-    def _result(
-        self,
-        subtype: ResultSubtype,
-        answer: AssistantMessage | None,
-        turns: int,
-        started: float,
-        driver: Driver,
-        api_before: float,
-        usage: Usage | None,
-        *,
-        errors: tuple[str, ...] = (),
-        pending: tuple[ToolUseBlock | ToolUseError, ...] = (),
-    ) -> ResultMessage:
-        text = answer.text if answer is not None else ""
-        return ResultMessage(
-            subtype=subtype,
-            result=text or None,
-            is_error=subtype.startswith("error"),
-            num_turns=turns,
-            duration_ms=round((anyio.current_time() - started) * 1000),
-            duration_api_ms=round((driver.api_seconds - api_before) * 1000),
-            usage=usage,
-            stop_reason=answer.stop_reason if answer is not None else None,
-            model=answer.model if answer is not None else None,
-            pending_tool_calls=pending,
-            errors=errors,
+    _failure: APIError | None = None
+
+    async def _request(
+        self, driver: Driver, loop: AgentLoop, action: SendRequest, partial: bool
+    ) -> AsyncGenerator[RunMessage]:
+        """Perform one attempt and report it to the loop; sets ``_failure`` to the error to
+        raise if the loop gives up."""
+        self._failure = None
+        text_filter = loop.text_filter() if partial else None
+        complete: MessageComplete | None = None
+        try:
+            async with aclosing(driver.exchange(action.turn, partial=partial)) as items:
+                async for item in items:
+                    if type(item) is MessageComplete:
+                        complete = item
+                    elif text_filter is not None and type(item) is TextDelta:
+                        shown = text_filter.feed(item.text)
+                        if shown:
+                            yield StreamEvent(event=TextDelta(text=shown), turn=action.turn_number)
+                    elif isinstance(item, _PARTIAL):  # the driver yields them only if asked
+                        yield StreamEvent(event=item, turn=action.turn_number)
+        except AttemptFailed as failed:
+            self._failure = failed.error
+            loop.request_failed(
+                failed.kind,
+                status=failed.status,
+                headers=failed.headers,
+                error_text=failed.error_text,
+                message=str(failed.error),
+                now=driver.clock(),
+                random=driver.random(),
+            )
+            return
+        except Interrupted as interrupted:
+            loop.interrupt(interrupted.partial)
+            return
+        except (ServerStreamError, MalformedResponseError, APIError) as exc:
+            # Failed after output arrived: never repeated. The loop ends the run; the error is raised.
+            self._failure = exc
+            loop.request_failed(_failure_kind(exc), message=str(exc), retryable=False)
+            return
+        if text_filter is not None:
+            rest = text_filter.finish()
+            if rest:
+                yield StreamEvent(event=TextDelta(text=rest), turn=action.turn_number)
+        assert complete is not None
+        loop.receive_response(complete.message)
+
+    # ---- permissions and tools ------------------------------------------------------------
+
+    async def _ask(self, driver: Driver, loop: AgentLoop, action: AskPermission) -> None:
+        context = ToolPermissionContext(
+            tool_use_id=action.call.id,
+            reason=action.reason,
+            mode=self.options.permission_mode,
+            traits=action.traits,
             session_id=self.session_id,
+            agent=self._agent,
         )
+        try:
+            answer = await driver.guard(ask_permission(self.options.can_use_tool, action.call, context))
+        except Interrupted:
+            loop.interrupt()
+            return
+        loop.permission(action.call.id, answer)
+
+    async def _run_tools(self, calls: Sequence[ToolUseBlock]) -> list[ToolResultBlock]:
+        """Run the calls: consecutive calls of read-only tools (and subagent tasks) together,
+        the others one at a time, in the model's order. Returns the results in that order."""
+        results: list[ToolResultBlock | None] = [None] * len(calls)
+
+        async def run(index: int, call: ToolUseBlock) -> None:
+            results[index] = await self._run_one(call)
+
+        index = 0
+        while index < len(calls):
+            group = [index]
+            if self._concurrent(calls[index]):
+                while index + len(group) < len(calls) and self._concurrent(calls[index + len(group)]):
+                    group.append(index + len(group))
+            if len(group) == 1:
+                await run(index, calls[index])
+            else:
+                async with anyio.create_task_group() as tg:
+                    for i in group:
+                        tg.start_soon(run, i, calls[i])
+            index += len(group)
+        return [result for result in results if result is not None]
+
+    def _concurrent(self, call: ToolUseBlock) -> bool:
+        tool_ = self._tools.get(call.name)
+        return tool_ is not None and (tool_.read_only or call.name == "task")
+
+    async def _run_one(self, call: ToolUseBlock) -> ToolResultBlock:
+        hooks = self.options.hooks
+        tool_input = call.input
+        for outcome in await run_hooks(
+            hooks,
+            "PreToolUse",
+            PreToolUseInput(
+                tool_name=call.name,
+                tool_input=tool_input,
+                tool_use_id=call.id,
+                session_id=self.session_id,
+                agent=self._agent,
+            ),
+            tool_name=call.name,
+            session_id=self.session_id,
+        ):
+            if outcome.decision == "deny":
+                reason = outcome.reason or "no reason given"
+                return ToolResultBlock(
+                    tool_use_id=call.id, content=f"Denied by a PreToolUse hook: {reason}", is_error=True
+                )
+            if outcome.updated_input is not None:
+                tool_input = outcome.updated_input
+        assert self._context is not None
+        context = attrs.evolve(self._context, tool_use_id=call.id)
+        result = await run_tool(self._tools[call.name], call.id, tool_input, context)
+        if "PostToolUse" in hooks:
+            outcomes = await run_hooks(
+                hooks,
+                "PostToolUse",
+                PostToolUseInput(
+                    tool_name=call.name,
+                    tool_input=tool_input,
+                    tool_use_id=call.id,
+                    tool_response=result,
+                    session_id=self.session_id,
+                    agent=self._agent,
+                ),
+                tool_name=call.name,
+                session_id=self.session_id,
+            )
+            result = _with_post_context(result, outcomes)
+        return result
+
+    # ---- subagents ------------------------------------------------------------------------
+
+    def _task_tool(self) -> Tool:
+        options = self.options
+        agents = options.agents
+        names = sorted(agents)
+        listing = "\n".join(f"- {name}: {agents[name].description}" for name in names)
+
+        async def task(agent: str, prompt: str, context: ToolContext) -> str:
+            return await self._run_subagent(agent, prompt)
+
+        made = tool(
+            task,
+            name="task",
+            description="Hand a self-contained task to a subagent and get its final answer. "
+            f"The prompt must say everything it needs to know. Agents:\n{listing}",
+            read_only=all(_read_only(definition.tools, options) for definition in agents.values()),
+        )
+        parameters = {
+            "type": "object",
+            "properties": {
+                "agent": {"type": "string", "enum": names, "description": "Which agent runs the task."},
+                "prompt": {"type": "string", "description": "The task, with everything the agent needs to know."},
+            },
+            "required": ["agent", "prompt"],
+            "additionalProperties": False,
+        }
+        assert isinstance(made, Tool)
+        return attrs.evolve(made, spec=attrs.evolve(made.spec, parameters=parameters))
+
+    async def _run_subagent(self, name: str, prompt: str) -> str:
+        options = self.options
+        definition = options.agents.get(name)
+        if definition is None:
+            raise ToolError(f"there is no agent named {name!r}; agents: {', '.join(sorted(options.agents))}")
+        child_options = attrs.evolve(
+            options,
+            model=definition.model or self._models[0],
+            system_prompt=definition.prompt,
+            tools=definition.tools if definition.tools is not None else options.tools,
+            max_turns=definition.max_turns if definition.max_turns is not None else options.max_turns,
+            agents={},
+            output_schema=None,
+            include_partial_messages=False,
+            http_client=None,
+            transport=self._transport,
+        )
+        result: ResultMessage | None = None
+        async with Client(child_options, env=self._env, _agent=name) as child:
+            await child.query(prompt)
+            async with aclosing(child.receive_response()) as messages:
+                async for message in messages:
+                    if isinstance(message, ResultMessage):
+                        result = message
+        assert result is not None
+        if result.is_error or result.subtype != "success":
+            why = "; ".join(result.errors) or result.subtype
+            raise ToolError(f"the {name} agent did not finish ({why}); its last answer: {result.result or '(none)'}")
+        return result.result or "(the agent finished without a text answer)"
+
+
+def _failure_kind(exc: APIError) -> Literal[Failure.STREAM_ERROR, Failure.CONNECTION]:
+    return Failure.STREAM_ERROR if isinstance(exc, ServerStreamError) else Failure.CONNECTION
+
+
+def _read_only(tools: Sequence[str | Tool | ToolSpec] | None, options: AgentOptions) -> bool:
+    items = options.resolved_tools() if tools is None else attrs.evolve(options, tools=tools).resolved_tools()
+    return all(isinstance(item, Tool) and item.read_only for item in items)
+
+
+def _tool_context(options: AgentOptions, session_id: str) -> ToolContext:
+    cwd = pathlib.Path(options.cwd if options.cwd is not None else os.getcwd()).resolve()
+    if not cwd.is_dir():
+        raise ConfigurationError(f"cwd {options.cwd!r} is not a directory")
+    roots = [cwd]
+    for directory in options.allowed_dirs:
+        path = (cwd / directory).resolve()
+        if not path.is_dir():
+            raise ConfigurationError(f"allowed directory {directory!r} is not a directory (resolved: {path})")
+        roots.append(path)
+    return ToolContext(cwd=cwd, roots=tuple(roots), session_id=session_id)
+
+
+def _with_context(message: UserMessage, context: str) -> UserMessage:
+    blocks: tuple[UserBlock, ...]
+    if isinstance(message.content, str):
+        blocks = (TextBlock(text=message.content),)
+    else:
+        blocks = message.content
+    return UserMessage(content=(*blocks, TextBlock(text=context)))
+
+
+def _with_post_context(result: ToolResultBlock, outcomes: Sequence[HookResult]) -> ToolResultBlock:
+    extra = [outcome.additional_context for outcome in outcomes if outcome.additional_context]
+    if not extra:
+        return result
+    note = "\n".join(extra)
+    if isinstance(result.content, str):
+        return attrs.evolve(result, content=f"{result.content}\n\n{note}" if result.content else note)
+    return attrs.evolve(result, content=(*result.content, TextBlock(text=note)))
 
 
 async def query(*, prompt: Prompt, options: AgentOptions | None = None) -> AsyncGenerator[RunMessage]:

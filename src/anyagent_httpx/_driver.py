@@ -1,10 +1,9 @@
-"""The driver: performs one model turn with a transport and the core, and makes no decisions.
+"""The driver: performs one request attempt with a transport and the core, and makes no decisions.
 
-For each attempt it asks a ``Connection`` for the request, hands it to the transport, feeds the
-response head and bytes back, and passes the events on. When an attempt fails it reports the
-failure to the core's ``RetryState`` and does what it says: sleep and retry (perhaps with a
-fallback model), or raise the typed error. It yields the turn's events as they arrive, a
-``SystemMessage("retry")`` before each retry, and the ``MessageComplete`` last.
+It asks a ``Connection`` for the request, hands it to the transport, feeds the response head and
+bytes back, and passes the events on, ``MessageComplete`` last. A failure the retry rules judge
+is raised as ``AttemptFailed`` for the agent loop to decide on (wait and retry, fall back to
+another model, or give up); a failure after output is raised as the typed ``APIError``.
 
 Every ``await`` runs in a cancel scope of its own that ``interrupt()`` cancels, so an interrupt
 stops a read, a write or a back-off at once; no scope is ever open across a ``yield``.
@@ -14,7 +13,7 @@ from __future__ import annotations
 
 import random as _random
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import AsyncExitStack, aclosing
 from typing import TypeVar
 
@@ -30,17 +29,12 @@ from anyagent_core import (
     Endpoint,
     Event,
     Failure,
-    GiveUp,
     MessageComplete,
     ReasoningDelta,
     RefusalDelta,
     RemoteProtocolError,
-    Retry,
-    RetryPolicy,
-    RetryState,
     ServerError,
     StartTurn,
-    SystemMessage,
     TextDelta,
     ToolCall,
     ToolCallDelta,
@@ -58,7 +52,7 @@ from ._errors import (
 )
 from ._transport import AsyncTransport, TransportResponse
 
-__all__ = ["Driver", "Interrupted"]
+__all__ = ["AttemptFailed", "Driver", "Interrupted"]
 
 _T = TypeVar("_T")
 
@@ -90,7 +84,7 @@ class _Attempt:
 
 
 class Driver:
-    """Runs turns over ``transport`` for ``endpoint``. ``clock`` (Unix time, for ``Retry-After``
+    """Runs attempts over ``transport`` for ``endpoint``. ``clock`` (Unix time, for ``Retry-After``
     dates) and ``random`` (jitter) are injectable; ``sleep`` is ``anyio.sleep``."""
 
     def __init__(
@@ -99,14 +93,12 @@ class Driver:
         endpoint: Endpoint,
         *,
         config: Config,
-        retry: RetryPolicy,
         clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
     ) -> None:
         self.transport = transport
         self.endpoint = endpoint
         self.config = config
-        self.retry = retry
         self._clock = clock
         self._random = random
         self._scope: anyio.CancelScope | None = None
@@ -134,65 +126,40 @@ class Driver:
                 self._scope = None
         raise _Cancelled
 
-    # ---- a turn ---------------------------------------------------------------------------
+    # ---- one attempt ----------------------------------------------------------------------
 
-    async def turn(
-        self, turn: StartTurn, models: Sequence[str], *, partial: bool = True
-    ) -> AsyncGenerator[Event | SystemMessage]:
-        """Perform ``turn`` (its model replaced by ``models[0]``, then the fallbacks): yields its
-        events as they arrive (only with ``partial``), ``SystemMessage("retry")`` before each
-        retry, and ``MessageComplete`` last. Raises an ``APIError`` subclass when it fails for
-        good, ``Interrupted`` when interrupted."""
+    async def guard(self, awaitable: Awaitable[_T]) -> _T:
+        """Await ``awaitable`` so that ``interrupt()`` stops it; raises ``Interrupted`` if it did."""
+        try:
+            return await self._guard(awaitable)
+        except _Cancelled:
+            raise Interrupted(None) from None
+
+    def reset(self) -> None:
+        """Forget an earlier interrupt (a new response begins)."""
         self._interrupted = False
-        state = RetryState(self.retry, models)
-        while True:
-            attempt = _Attempt(conn=Connection(self.endpoint, config=self.config), url="")
-            begun = anyio.current_time()
-            started: float | None = begun
-            try:
-                this_turn = turn if turn.model == state.model else attrs.evolve(turn, model=state.model)
-                async with aclosing(self._attempt(attempt, this_turn, partial)) as items:
-                    async for item in items:
-                        yield item
-                return
-            except _Failed as failed:
-                self.api_seconds += anyio.current_time() - begun
-                started = None  # the back-off below is not time spent in an exchange
-                decision = self._decide(state, failed)
-                if isinstance(decision, GiveUp):
-                    failed.error.add_note(f"not retried: {decision.reason}")
-                    raise failed.error from failed.error.__cause__
-                yield SystemMessage(
-                    subtype="retry",
-                    data={
-                        "attempt": decision.attempt,
-                        "model": decision.model,
-                        "delay": decision.delay,
-                        "reason": decision.reason,
-                        "error": str(failed.error),
-                    },
-                )
-                try:
-                    await self._guard(anyio.sleep(decision.delay))
-                except _Cancelled:
-                    raise Interrupted(None) from None
-            finally:
-                if started is not None:
-                    self.api_seconds += anyio.current_time() - started
 
-    def _decide(self, state: RetryState, failed: _Failed) -> Retry | GiveUp:
-        texts: tuple[object, ...] = ()
-        if failed.server_error is not None:
-            e = failed.server_error
-            texts = (e.message, e.code, e.type, e.body)
-        return state.failed(
-            failed.kind,
-            status=failed.status,
-            headers=failed.headers,
-            error_text=texts,
-            now=self._clock(),
-            random=self._random(),
-        )
+    def clock(self) -> float:
+        """The current Unix time (for ``Retry-After`` dates)."""
+        return self._clock()
+
+    def random(self) -> float:
+        """A number in [0, 1) for retry jitter."""
+        return self._random()
+
+    async def exchange(self, turn: StartTurn, *, partial: bool = True) -> AsyncGenerator[Event]:
+        """Perform one attempt of ``turn``: yields its events as they arrive (only with
+        ``partial``) and ``MessageComplete`` last. Raises ``AttemptFailed`` when the attempt
+        failed in a way the retry rules judge, another ``APIError`` when it failed after
+        output (never retried), ``Interrupted`` when interrupted."""
+        begun = anyio.current_time()
+        attempt = _Attempt(conn=Connection(self.endpoint, config=self.config), url="")
+        try:
+            async with aclosing(self._attempt(attempt, turn, partial)) as items:
+                async for item in items:
+                    yield item
+        finally:
+            self.api_seconds += anyio.current_time() - begun
 
     async def _attempt(self, attempt: _Attempt, turn: StartTurn, partial: bool) -> AsyncGenerator[Event]:
         conn = attempt.conn
@@ -209,7 +176,7 @@ class Driver:
                     raise Interrupted(None) from None
                 if isinstance(exc, APIConnectionError):
                     kind = Failure.TIMEOUT if isinstance(exc, APITimeoutError) else Failure.CONNECTION
-                    raise _Failed(kind, exc) from exc
+                    raise AttemptFailed(kind, exc) from exc
                 raise
             attempt.status = response.status
             attempt.headers = response.headers
@@ -247,7 +214,7 @@ class Driver:
         # The exchange is closed (and its connection reusable, the body having been drained).
         if not ok:
             error = complete.error
-            raise _Failed(
+            raise AttemptFailed(
                 Failure.STATUS,
                 status_error(attempt.status, error=error, headers=dict(attempt.headers), url=url),
                 status=attempt.status,
@@ -264,7 +231,7 @@ class Driver:
             )
             if attempt.output:
                 raise exc_stream
-            raise _Failed(Failure.STREAM_ERROR, exc_stream, server_error=server_error)
+            raise AttemptFailed(Failure.STREAM_ERROR, exc_stream, server_error=server_error)
         if cut is not None or complete.truncated:
             when = "mid-answer" if attempt.output else "before any output"
             why = f"the connection failed {when} ({cut.message})" if cut else f"the response ended {when}"
@@ -275,12 +242,13 @@ class Driver:
             if cut is not None:
                 kind = Failure.TIMEOUT if isinstance(cut, APITimeoutError) else Failure.CONNECTION
             interrupted.__cause__ = cut
-            raise _Failed(kind, interrupted)
+            raise AttemptFailed(kind, interrupted)
         yield complete
 
 
-class _Failed(Exception):
-    """An attempt failed in a way the retry rules judge; ``error`` is what the user would get."""
+class AttemptFailed(Exception):
+    """An attempt failed in a way the retry rules judge; ``error`` is what the user gets if no
+    retry follows, ``kind``, ``status``, ``headers`` and ``server_error`` what the rules read."""
 
     def __init__(
         self,
@@ -297,6 +265,12 @@ class _Failed(Exception):
         self.status = status
         self.headers = headers
         self.server_error = server_error
+
+    @property
+    def error_text(self) -> tuple[object, ...]:
+        """What the server said (message, code, type, body), for the retry rules."""
+        e = self.server_error
+        return () if e is None else (e.message, e.code, e.type, e.body)
 
 
 def _partial(conn: Connection) -> AssistantMessage:

@@ -16,16 +16,31 @@ import attrs
 from anyagent_core import (
     DEFAULT_RETRY_POLICY,
     Config,
+    DoomLoopAction,
     Endpoint,
+    LoopSettings,
+    LoopTool,
+    OutputMode,
+    PermissionMode,
+    PermissionPolicy,
+    PermissionRule,
+    Pricing,
     RetryPolicy,
     StartTurn,
     ToolChoice,
+    ToolMode,
     ToolSpec,
     __version__,
 )
 from anyagent_core._json import JSONObject, freeze_object
+from anyagent_core._loop import DOOM_LOOP_ACTIONS, OUTPUT_MODES, TOOL_MODES
+from anyagent_core._permissions import PERMISSION_MODES
 
+from ._builtin_tools import BUILTIN_TOOLS
 from ._errors import ConfigurationError
+from ._hooks import HOOK_EVENTS, HookEvent, HookMatcher
+from ._permissions import CanUseTool
+from ._tools import Tool
 
 if TYPE_CHECKING:
     import httpx
@@ -106,14 +121,92 @@ def get_api_key(
     return api_key or _environ(env).get(ENV_API_KEY) or fallback or None
 
 
-def _tools(value: Sequence[ToolSpec]) -> tuple[ToolSpec, ...]:
+ToolItem = str | Tool | ToolSpec
+"""A built-in tool's name, a ``Tool`` (``@tool``), or a ``ToolSpec`` whose calls you answer."""
+
+
+def _tools(value: Sequence[ToolItem]) -> tuple[ToolItem, ...]:
     tools = tuple(value)
-    for spec in tools:
-        if not isinstance(spec, ToolSpec):
+    names: set[str] = set()
+    for item in tools:
+        if isinstance(item, str):
+            if item not in BUILTIN_TOOLS:
+                raise ConfigurationError(f"unknown built-in tool {item!r}; known: {', '.join(BUILTIN_TOOLS)}")
+            name = item
+        elif isinstance(item, Tool | ToolSpec):
+            name = item.name
+        else:
             raise TypeError(
-                f"tools must be ToolSpec values for now (tools the caller answers), not {type(spec).__name__}"
+                "tools are built-in tool names, Tool values (from @tool) or ToolSpec values (calls you answer), "
+                f"not {type(item).__name__}"
             )
+        if name in names:
+            raise ConfigurationError(f"two tools are named {name!r}")
+        names.add(name)
     return tools
+
+
+def _rules(value: Sequence[str]) -> tuple[str, ...]:
+    rules = _strings(value)
+    for rule in rules:
+        PermissionRule.parse(rule)  # raises, naming the rule
+    return rules
+
+
+def _choice(choices: tuple[str, ...], what: str) -> Any:
+    def check(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+        if value not in choices:
+            raise ConfigurationError(f"unknown {what} {value!r}; known: {', '.join(choices)}")
+
+    return check
+
+
+def _hooks(value: Mapping[HookEvent, Sequence[HookMatcher]]) -> Mapping[HookEvent, tuple[HookMatcher, ...]]:
+    hooks: dict[HookEvent, tuple[HookMatcher, ...]] = {}
+    for event, matchers in value.items():
+        if event not in HOOK_EVENTS:
+            raise ConfigurationError(f"unknown hook event {event!r}; known: {', '.join(HOOK_EVENTS)}")
+        matchers = tuple(matchers)
+        for matcher in matchers:
+            if not isinstance(matcher, HookMatcher):
+                raise TypeError(f"hooks[{event!r}] holds HookMatcher values, not {type(matcher).__name__}")
+        hooks[event] = matchers
+    return hooks
+
+
+def _paths(value: Sequence[str | os.PathLike[str]]) -> tuple[str, ...]:
+    if isinstance(value, str | os.PathLike):
+        value = (value,)
+    return tuple(os.fspath(path) for path in value)
+
+
+def _agents(value: Mapping[str, AgentDefinition]) -> Mapping[str, AgentDefinition]:
+    agents = dict(value)
+    for name, definition in agents.items():
+        if not isinstance(definition, AgentDefinition):
+            raise TypeError(f"agents[{name!r}] must be an AgentDefinition, not {type(definition).__name__}")
+    return agents
+
+
+@attrs.frozen(kw_only=True)
+class AgentDefinition:
+    """A subagent the model can hand a task to with the ``task`` tool: it runs as a nested agent
+    with its own system prompt, tools, model and turn limit, and its final answer is the task's
+    result."""
+
+    description: str
+    """When to use it: shown to the model in the ``task`` tool's description."""
+    prompt: str
+    """Its system prompt."""
+    tools: tuple[ToolItem, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(_tools)
+    )
+    """Its tools; None: the main agent's tools (never ``task``: subagents do not nest)."""
+    model: str | None = None
+    """None: the main agent's model."""
+    max_turns: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional([attrs.validators.instance_of(int), attrs.validators.ge(1)])
+    )
 
 
 def _header_pairs(value: Mapping[str, str] | Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
@@ -152,9 +245,56 @@ class AgentOptions:
     frequency_penalty: float | None = None
     seed: int | None = None
     stop: tuple[str, ...] = attrs.field(default=(), converter=_strings)
-    tools: tuple[ToolSpec, ...] = attrs.field(default=(), converter=_tools)
-    """Tools offered to the model. Their calls are handed to you as ``ToolUseBlock`` and answered
-    with ``Client.add_tool_result``."""
+    tools: tuple[ToolItem, ...] = attrs.field(default=(), converter=_tools)
+    """Tools offered to the model: built-in tools by name (``"read_file"``, ``"edit_file"``,
+    ``"bash"``, ...), your functions made tools with ``@tool``, which the client runs, and
+    ``ToolSpec`` values, whose calls are handed to you (``ResultMessage.pending_tool_calls``) and
+    answered with ``Client.add_tool_result``."""
+    allowed_tools: tuple[str, ...] = attrs.field(default=(), converter=_rules)
+    """Rules for calls that run without asking: ``"bash"``, ``"bash(git status*)"``, ``"edit_file(docs/*)"``."""
+    disallowed_tools: tuple[str, ...] = attrs.field(default=(), converter=_rules)
+    """Rules for calls that are always refused (in every mode, ``bypassPermissions`` included)."""
+    permission_mode: PermissionMode = attrs.field(default="default", validator=_choice(PERMISSION_MODES, "mode"))
+    """``default`` (ask before shell commands and file writes), ``acceptEdits`` (file edits run,
+    shell commands are asked about), ``plan`` (read-only tools only), ``bypassPermissions``."""
+    can_use_tool: CanUseTool | None = attrs.field(default=None, repr=False, eq=False)
+    """Asked when the rules say *ask*: ``can_use_tool(name, input, context)`` returns
+    ``PermissionResultAllow`` (perhaps with ``updated_input``) or ``PermissionResultDeny``.
+    Without it, such calls are denied with a message saying how to allow them."""
+    hooks: Mapping[HookEvent, tuple[HookMatcher, ...]] = attrs.field(factory=dict, converter=_hooks, eq=False)
+    """``{"PreToolUse": [HookMatcher(matcher="bash", hooks=[f])], ...}``; see ``HookMatcher``."""
+    cwd: str | None = attrs.field(default=None, converter=attrs.converters.optional(os.fspath))
+    """The working directory of the file tools and ``bash`` (None: the process's)."""
+    allowed_dirs: tuple[str, ...] = attrs.field(default=(), converter=_paths)
+    """Directories besides ``cwd`` that the file tools may use."""
+    tool_timeout: float | None = 300.0
+    """Seconds a tool may run when it sets no timeout of its own; None: no limit."""
+    tool_mode: ToolMode = attrs.field(default="auto", validator=_choice(TOOL_MODES, "tool mode"))
+    """``native``, ``emulated`` (tools described in the prompt, calls read from the text: for
+    endpoints without tool support) or ``auto`` (native, and calls written as text, as small local
+    models often do, are read too)."""
+    doom_loop_threshold: int | None = 3
+    """The same call (tool and arguments) this many times in a row is a doom loop."""
+    doom_loop_action: DoomLoopAction = attrs.field(default="warn", validator=_choice(DOOM_LOOP_ACTIONS, "action"))
+    """``warn``: the repeated call is not run and the model is told (twice the threshold stops the
+    run); ``stop``: the run stops with ``error_doom_loop``."""
+    max_total_tokens: int | None = None
+    """Stop the run (``error_max_budget_tokens``) once its answers have used this many tokens."""
+    max_budget_usd: float | None = None
+    """Stop the run (``error_max_budget_usd``) once it has cost this much (needs ``pricing``)."""
+    pricing: Pricing | None = None
+    """The model's prices, for ``ResultMessage.total_cost_usd`` and ``max_budget_usd``."""
+    output_schema: JSONObject | None = attrs.field(default=None, converter=attrs.converters.optional(freeze_object))
+    """A JSON schema for the final answer: it is validated, asked for again once if it does not
+    match, and parsed into ``ResultMessage.structured_output``."""
+    output_mode: OutputMode = attrs.field(default="json_schema", validator=_choice(OUTPUT_MODES, "output mode"))
+    """How the schema is sent: ``json_schema`` (``response_format``), ``json_object`` (with a
+    ``schema``: llama.cpp) or ``prompt`` (in the system prompt only)."""
+    structured_output_retries: int = 1
+    context_window: int | None = None
+    """The model's context in tokens: older exchanges are left out of requests that would not fit."""
+    agents: Mapping[str, AgentDefinition] = attrs.field(factory=dict, converter=_agents, eq=False)
+    """Subagents; when there are any, the model gets a ``task`` tool to hand work to them."""
     tool_choice: ToolChoice = None
     reset_tool_choice: bool = True
     """After the model called tools, send ``auto`` instead of a forcing ``tool_choice``
@@ -204,6 +344,39 @@ class AgentOptions:
     def resolved_model(self, env: Mapping[str, str] | None = None) -> str:
         return get_model(self.model, env=env)
 
+    def resolved_tools(self) -> tuple[Tool | ToolSpec, ...]:
+        """The tools with built-in names replaced by the built-in ``Tool`` values."""
+        return tuple(BUILTIN_TOOLS[item] if isinstance(item, str) else item for item in self.tools)
+
+    def tool_specs(self) -> tuple[ToolSpec, ...]:
+        """What the model is told about the tools (the ``task`` tool for subagents aside)."""
+        return tuple(item if isinstance(item, ToolSpec) else item.spec for item in self.resolved_tools())
+
+    def loop_settings(self, model: str, tools: Sequence[LoopTool], *, session_id: str | None = None) -> LoopSettings:
+        """The core ``AgentLoop``'s settings for these options, with ``tools`` as the loop sees them."""
+        return LoopSettings(
+            template=attrs.evolve(self.start_turn(model, ()), tools=()),
+            fallback_models=self.fallback_models,
+            tools=tools,
+            tool_mode=self.tool_mode,
+            permissions=PermissionPolicy(
+                mode=self.permission_mode, allowed_tools=self.allowed_tools, disallowed_tools=self.disallowed_tools
+            ),
+            max_turns=self.max_turns,
+            max_total_tokens=self.max_total_tokens,
+            max_budget_usd=self.max_budget_usd,
+            pricing=self.pricing,
+            doom_loop_threshold=self.doom_loop_threshold,
+            doom_loop_action=self.doom_loop_action,
+            output_schema=self.output_schema,
+            output_mode=self.output_mode,
+            structured_output_retries=self.structured_output_retries,
+            context_window=self.context_window,
+            retry=self.retry,
+            reset_tool_choice=self.reset_tool_choice,
+            session_id=session_id,
+        )
+
     def start_turn(self, model: str, messages: Sequence[Any], *, after_tools: bool = False) -> StartTurn:
         """The core request for ``messages`` with these options; ``after_tools``: the model has
         called tools since the last prompt (see ``reset_tool_choice``)."""
@@ -214,7 +387,7 @@ class AgentOptions:
             model=model,
             messages=messages,
             system_prompt=self.system_prompt,
-            tools=self.tools,
+            tools=self.tool_specs(),
             tool_choice=tool_choice,
             parallel_tool_calls=self.parallel_tool_calls,
             stream=self.stream,
