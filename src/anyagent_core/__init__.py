@@ -8,6 +8,15 @@ from __future__ import annotations
 
 from ._config import DEFAULT_CONFIG, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_EVENT_SIZE, Config, Endpoint
 from ._connection import Connection
+from ._emulation import (
+    ParsedCalls,
+    TextCall,
+    ToolCallTextFilter,
+    emulated_history,
+    parse_tool_calls,
+    render_tool_prompt,
+    to_tool_uses,
+)
 from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from ._events import (
     Event,
@@ -83,6 +92,7 @@ __all__ = [
     "Message",
     "MessageComplete",
     "NeedData",
+    "ParsedCalls",
     "PartialEvent",
     "Paused",
     "ProtocolError",
@@ -105,10 +115,12 @@ __all__ = [
     "StreamEvent",
     "SystemMessage",
     "TextBlock",
+    "TextCall",
     "TextDelta",
     "ThinkingBlock",
     "ToolCall",
     "ToolCallDelta",
+    "ToolCallTextFilter",
     "ToolChoice",
     "ToolResultBlock",
     "ToolSpec",
@@ -121,10 +133,14 @@ __all__ = [
     "__version__",
     "add_usage",
     "decode_response",
+    "emulated_history",
     "encode_sse",
     "freeze_json",
     "is_context_length_error",
     "parse_request_body",
     "parse_retry_after",
+    "parse_tool_calls",
+    "render_tool_prompt",
     "thaw_json",
+    "to_tool_uses",
 ]
