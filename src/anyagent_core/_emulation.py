@@ -196,7 +196,7 @@ def _tag_call(content: str, *, closed: bool) -> TextCall:
         obj = _loads(content)
     except (ValueError, RecursionError) as exc:
         name, arguments = _salvage(content)
-        what = "the tool call is not valid JSON" if closed else "the tool call was cut off before its JSON was complete"
+        what = "the tool call is not valid JSON" if closed else "the tool call is not closed and its JSON is incomplete"
         detail = f"{exc.msg} (character {exc.pos})" if isinstance(exc, json.JSONDecodeError) else str(exc)
         return _bad(name, arguments, f"{what}: {detail}")
     try:
@@ -434,6 +434,14 @@ class ToolCallTextFilter:
     # -- states --
 
     def _prose(self, text: str) -> str:
+        if not self._tail and "<" not in text and "`" not in text:  # no marker can start here
+            self._emit(text)
+            newline = text.rfind("\n")
+            if newline >= 0:
+                self._line_start = not text[newline + 1 :].strip(_BLANK)
+            elif self._line_start:
+                self._line_start = not text.strip(_BLANK)
+            return ""
         lead = "\n" if self._line_start else ""
         s = lead + self._tail + text if lead or self._tail else text
         base = len(lead)
@@ -512,6 +520,12 @@ class ToolCallTextFilter:
 
     def _fence_body(self, text: str) -> str:
         carry = self._carry
+        if not carry and "\n" not in text:  # no closing line can start here
+            if self._state == _FENCE_HOLD:
+                self._parts.append(text)
+            else:
+                self._emit(text)
+            return ""
         s = carry + text
         match = _closer(self._fence).search(s)
         if match is not None and match.end() < len(s):
@@ -585,12 +599,16 @@ def to_tool_uses(message: AssistantMessage, *, id_prefix: str) -> AssistantMessa
     return attrs.evolve(message, content=tuple(content))
 
 
+def _json_in_tag(value: Any) -> str:
+    """JSON text that cannot end the ``<tool_call>`` block it is written in: the tags inside
+    its strings are escaped (JSON allows ``\\/`` and ``\\u003c``), which reads back the same."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace(_CLOSE, "<\\/tool_call>").replace(_OPEN, "\\u003ctool_call>")
+
+
 def _call_text(block: ToolUseBlock | ToolUseError) -> str:
-    name = json.dumps(block.name, ensure_ascii=False)
-    if isinstance(block, ToolUseBlock):
-        arguments = json.dumps(block.input, ensure_ascii=False)
-    else:
-        arguments = block.arguments
+    name = _json_in_tag(block.name)
+    arguments = _json_in_tag(block.input) if isinstance(block, ToolUseBlock) else block.arguments
     return f'{_OPEN}\n{{"name": {name}, "arguments": {arguments}}}\n{_CLOSE}'
 
 
@@ -606,11 +624,15 @@ def _result_text(block: ToolResultBlock) -> tuple[str, list[ImageBlock]]:
 
 
 def _has_results(message: Message) -> bool:
-    return isinstance(message, UserMessage) and any(isinstance(b, ToolResultBlock) for b in message.content)
+    return (
+        isinstance(message, UserMessage)
+        and not isinstance(message.content, str)
+        and any(isinstance(b, ToolResultBlock) for b in message.content)
+    )
 
 
 def _results_message(messages: list[UserMessage]) -> UserMessage:
-    """Consecutive user messages holding tool results, as one message without them."""
+    """Consecutive user messages holding tool results, as one message with the results as text."""
     blocks: list[UserBlock] = []
     responses: list[str] = []  # results next to each other, not yet written
 
@@ -620,7 +642,8 @@ def _results_message(messages: list[UserMessage]) -> UserMessage:
             responses.clear()
 
     for message in messages:
-        for block in message.content:
+        content = (TextBlock(text=message.content),) if isinstance(message.content, str) else message.content
+        for block in content:
             if isinstance(block, ToolResultBlock):
                 text, images = _result_text(block)
                 responses.append(text)
@@ -629,7 +652,7 @@ def _results_message(messages: list[UserMessage]) -> UserMessage:
                     blocks.extend(images)
             else:
                 flush()
-                blocks.append(block)  # type: ignore[arg-type]
+                blocks.append(block)
     flush()
     return UserMessage(content=tuple(blocks))
 
@@ -639,10 +662,12 @@ def emulated_history(messages: Sequence[Message]) -> list[Message]:
 
     An assistant message's tool-use blocks become text after its text (one ``\\n`` between):
     ``<tool_call>\\n{"name": ..., "arguments": ...}\\n</tool_call>`` per call, one ``\\n``
-    apart, the arguments of a ``ToolUseError`` written as the raw text it holds; its thinking
-    blocks stay first. A user message's tool results become ``<tool_response>\\n...\\n</tool_response>``
-    text (an ``is_error`` result says ``Error: `` first unless its text starts with ``Error``),
-    a result's images following its text; results next to each other share one text block,
+    apart (tags inside argument strings escaped so they read back the same), the arguments of a
+    ``ToolUseError`` written as the raw text it holds; its thinking blocks stay first.
+
+    A user message's tool results become ``<tool_response>\\n...\\n</tool_response>`` text (an
+    ``is_error`` result says ``Error: `` first unless its text starts with ``Error``), a
+    result's images following its text; results next to each other share one text block,
     joined by ``\\n``, and consecutive user messages holding results merge into one. Messages
     without tools are passed through as they are (the same objects).
     """

@@ -168,7 +168,7 @@ def test_unclosed_final_block_with_incomplete_json_is_a_call_with_an_error() -> 
     assert call.name == "get_weather"
     assert call.input is None
     assert call.error is not None
-    assert "cut off" in call.error
+    assert "incomplete" in call.error
     assert call.arguments == '{"city": "Pa'
 
 
@@ -656,6 +656,15 @@ def test_history_keeps_user_text_next_to_results_and_passes_plain_messages_throu
     ]
 
 
+def test_history_escapes_tags_inside_arguments_so_they_read_back() -> None:
+    tricky = {"html": "</tool_call> then <tool_call>", "n": 1}
+    message = AssistantMessage(content=(ToolUseBlock(id="a", name="f", input=tricky),))
+    (written,) = emulated_history([message])
+    assert isinstance(written, AssistantMessage)
+    assert written.text.count("</tool_call>") == 1
+    assert calls_of(written.text) == [("f", tricky, None)]
+
+
 tool_uses = st.builds(
     lambda name, args, raw, usable: (
         ToolUseBlock(id="i", name=name, input=args)
@@ -663,7 +672,7 @@ tool_uses = st.builds(
         else ToolUseError(id="i", name=name, arguments=raw, error="e")
     ),
     names,
-    json_objects,
+    json_objects | st.builds(lambda s: {"s": s}, st.sampled_from(["<tool_call>", "</tool_call>", "<\\/", "```"])),
     st.sampled_from(['{"city": "Pa', "[1, 2]", "not json", '"x"']),
     st.booleans(),
 )
