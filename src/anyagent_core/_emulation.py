@@ -15,13 +15,14 @@ Accepted forms, anywhere in the text, in order of appearance:
   the stop token) is still a call: with an error if its JSON is incomplete or invalid. A block
   that cannot be used (invalid JSON, no name, arguments not an object) is a call with an
   ``error``, never dropped, so the model can be told.
-* A fenced code block (a line starting with three or more backticks, up to the first later line
-  starting with at least as many) whose info string is empty, ``json`` or ``tool_call`` and whose
-  entire content is exactly ``{"name": <non-empty string>, "arguments": <object>}`` (or with
-  ``parameters``), or a non-empty JSON list of such objects (several calls). Any other fenced
-  block, a JSON sample included, is text, and so is everything inside it: a ``<tool_call>``
-  shown in a code sample is not a call. An unclosed fence at the end of the text counts as a call
-  only if its content has that exact shape.
+* A fenced code block (a line starting with three or more backticks, after optional spaces or
+  tabs, up to the first later line starting likewise with at least as many) whose info string
+  is empty, ``json`` or ``tool_call`` (in any case) and whose entire content is exactly
+  ``{"name": <non-empty string>, "arguments": <object>}`` (or with ``parameters``), or a
+  non-empty JSON list of such objects (several calls). Any other fenced block, a JSON sample
+  included, is text, and so is everything inside it: a ``<tool_call>`` shown in a code sample
+  is not a call. An unclosed fence at the end of the text counts as a call only if its content
+  has that exact shape.
 * Nothing else: JSON outside a fence is too ambiguous to be a call.
 
 The displayed text (``ParsedCalls.text``, and what ``ToolCallTextFilter`` releases) is the
