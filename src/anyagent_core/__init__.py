@@ -10,6 +10,15 @@ from ._actions import Action, AskPermission, Done, Emit, RunTools, SendRequest, 
 from ._budget import Pricing, compact, cost_usd, estimate_tokens
 from ._config import DEFAULT_CONFIG, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_EVENT_SIZE, Config, Endpoint
 from ._connection import Connection
+from ._emulation import (
+    ParsedCalls,
+    TextCall,
+    ToolCallTextFilter,
+    emulated_history,
+    parse_tool_calls,
+    render_tool_prompt,
+    to_tool_uses,
+)
 from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from ._events import (
     Event,
@@ -116,6 +125,7 @@ __all__ = [
     "MessageComplete",
     "NeedData",
     "OutputMode",
+    "ParsedCalls",
     "PartialEvent",
     "Paused",
     "PermissionAllow",
@@ -147,10 +157,12 @@ __all__ = [
     "StreamEvent",
     "SystemMessage",
     "TextBlock",
+    "TextCall",
     "TextDelta",
     "ThinkingBlock",
     "ToolCall",
     "ToolCallDelta",
+    "ToolCallTextFilter",
     "ToolChoice",
     "ToolMode",
     "ToolResultBlock",
@@ -168,6 +180,7 @@ __all__ = [
     "compact",
     "cost_usd",
     "decode_response",
+    "emulated_history",
     "encode_sse",
     "estimate_tokens",
     "freeze_json",
@@ -175,5 +188,8 @@ __all__ = [
     "parse_request_body",
     "parse_retry_after",
     "parse_structured_output",
+    "parse_tool_calls",
+    "render_tool_prompt",
     "thaw_json",
+    "to_tool_uses",
 ]
