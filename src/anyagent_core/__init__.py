@@ -54,6 +54,9 @@ from ._retry import (
     is_context_length_error,
     parse_retry_after,
 )
+from ._schema import SchemaError, SchemaValidationError
+from ._schema import check as check_schema
+from ._schema import validate as validate_schema
 from ._sse import SSEDecoder, SSEMessage, encode_sse
 from ._state import State
 from ._util import NEED_DATA, PAUSED, NeedData, Paused
@@ -98,6 +101,8 @@ __all__ = [
     "RunMessage",
     "SSEDecoder",
     "SSEMessage",
+    "SchemaError",
+    "SchemaValidationError",
     "ServerError",
     "StartTurn",
     "State",
@@ -120,6 +125,7 @@ __all__ = [
     "UserMessage",
     "__version__",
     "add_usage",
+    "check_schema",
     "decode_response",
     "encode_sse",
     "freeze_json",
@@ -127,4 +133,5 @@ __all__ = [
     "parse_request_body",
     "parse_retry_after",
     "thaw_json",
+    "validate_schema",
 ]
