@@ -42,7 +42,8 @@ def read_file(
         limit: How many lines to show at most.
     """
     data = read_bytes(resolve_in_roots(path, context), path)
-    text = _text(data, path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    _text(data, path)  # refuses binary files
+    text = data.decode("utf-8", "replace")
     if not text:
         return "(the file is empty)"
     lines = text.split("\n")

@@ -100,8 +100,7 @@ def _resolve_for_write(candidate: pathlib.Path, given: str) -> pathlib.Path:
 def display(path: pathlib.Path, context: ToolContext) -> str:
     """A resolved path as tools show it: relative to the working directory when under it."""
     if path.is_relative_to(context.cwd):
-        relative = path.relative_to(context.cwd).as_posix()
-        return relative if relative != "." else "."
+        return path.relative_to(context.cwd).as_posix()
     return str(path)
 
 
