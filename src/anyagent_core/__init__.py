@@ -85,6 +85,9 @@ from ._retry import (
     is_context_length_error,
     parse_retry_after,
 )
+from ._schema import SchemaError, SchemaValidationError
+from ._schema import check as check_schema
+from ._schema import validate as validate_schema
 from ._sse import SSEDecoder, SSEMessage, encode_sse
 from ._state import State
 from ._util import NEED_DATA, PAUSED, NeedData, Paused
@@ -149,6 +152,8 @@ __all__ = [
     "RunTools",
     "SSEDecoder",
     "SSEMessage",
+    "SchemaError",
+    "SchemaValidationError",
     "SendRequest",
     "ServerError",
     "StartTurn",
@@ -177,6 +182,7 @@ __all__ = [
     "Wait",
     "__version__",
     "add_usage",
+    "check_schema",
     "compact",
     "cost_usd",
     "decode_response",
@@ -192,4 +198,5 @@ __all__ = [
     "render_tool_prompt",
     "thaw_json",
     "to_tool_uses",
+    "validate_schema",
 ]

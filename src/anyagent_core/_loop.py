@@ -62,7 +62,7 @@ from ._messages import (
 from ._permissions import PermissionAllow, PermissionDeny, PermissionPolicy, ToolTraits
 from ._results import ResultMessage, ResultSubtype, SystemMessage, add_usage
 from ._retry import DEFAULT_RETRY_POLICY, Failure, GiveUp, Retry, RetryPolicy, RetryState
-from ._schema import validate_schema
+from ._schema import validate as validate_schema
 
 __all__ = [
     "AgentLoop",
@@ -669,6 +669,8 @@ class AgentLoop:
                 self._send_results(emit=False)
                 self._state = LoopState.IDLE
             return
+        if self._state is LoopState.IDLE and not self._queue:
+            raise LocalProtocolError(_no_call(call_id, {}, ()))
         self._expect(LoopState.AWAITING_TOOLS, "tool_result")
         if call_id not in self._running:
             waiting = [call for call in self._calls if call.id in self._running]

@@ -27,6 +27,7 @@ from anyagent_core import (
     __version__,
 )
 
+from ._builtin_tools import BUILTIN_TOOLS, builtin_tool
 from ._client import Client, ClientState, query
 from ._errors import (
     AnyAgentError,
@@ -76,9 +77,11 @@ from ._permissions import (
 )
 from ._recording import Cassette, RecordingTransport, ReplayTransport
 from ._sync import SyncClient, query_sync
+from ._tools import Tool, ToolContext, ToolError, ToolInputError, run_tool, tool
 from ._transport import AsyncTransport, TransportResponse
 
 __all__ = [
+    "BUILTIN_TOOLS",
     "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
     "PROVIDERS",
@@ -140,6 +143,10 @@ __all__ = [
     "SystemMessage",
     "TextBlock",
     "ThinkingBlock",
+    "Tool",
+    "ToolContext",
+    "ToolError",
+    "ToolInputError",
     "ToolPermissionContext",
     "ToolResultBlock",
     "ToolSpec",
@@ -151,10 +158,13 @@ __all__ = [
     "UserMessage",
     "UserPromptSubmitInput",
     "__version__",
+    "builtin_tool",
     "default_http_client",
     "get_api_key",
     "get_base_url",
     "get_model",
     "query",
     "query_sync",
+    "run_tool",
+    "tool",
 ]

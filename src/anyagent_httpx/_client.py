@@ -567,12 +567,11 @@ class Client:
             return await self._run_subagent(agent, prompt)
 
         made = tool(
-            task,
             name="task",
             description="Hand a self-contained task to a subagent and get its final answer. "
             f"The prompt must say everything it needs to know. Agents:\n{listing}",
             read_only=all(_read_only(definition.tools, options) for definition in agents.values()),
-        )
+        )(task)
         parameters = {
             "type": "object",
             "properties": {
@@ -582,7 +581,6 @@ class Client:
             "required": ["agent", "prompt"],
             "additionalProperties": False,
         }
-        assert isinstance(made, Tool)
         return attrs.evolve(made, spec=attrs.evolve(made.spec, parameters=parameters))
 
     async def _run_subagent(self, name: str, prompt: str) -> str:

@@ -198,9 +198,7 @@ class AgentDefinition:
     """When to use it: shown to the model in the ``task`` tool's description."""
     prompt: str
     """Its system prompt."""
-    tools: tuple[ToolItem, ...] | None = attrs.field(
-        default=None, converter=attrs.converters.optional(_tools)
-    )
+    tools: tuple[ToolItem, ...] | None = attrs.field(default=None, converter=attrs.converters.optional(_tools))
     """Its tools; None: the main agent's tools (never ``task``: subagents do not nest)."""
     model: str | None = None
     """None: the main agent's model."""

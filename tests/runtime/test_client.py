@@ -165,16 +165,22 @@ async def test_client_keeps_the_conversation_and_sends_tool_results() -> None:
     assert [m["role"] for m in script.bodies[2]["messages"]] == ["user", "assistant", "tool", "assistant", "user"]
 
 
-async def test_unusable_tool_call_is_answered_too() -> None:
+async def test_unusable_tool_call_is_answered_by_the_loop() -> None:
+    """A call whose arguments are not JSON is never handed out: the model is told at once."""
     script = Script(sse(tool_stream("call_9", "get_weather", ['{"city": '])), sse(text_stream("ok")))
     async with Client(script.options(tools=[WEATHER])) as client:
         await client.query("weather?")
-        result = [m async for m in client.receive_response()][-1]
-        assert isinstance(result, ResultMessage)
-        (bad,) = result.pending_tool_calls
+        messages = [m async for m in client.receive_response()]
+        answer, result = final(messages)
+        assert answer.text == "ok"
+        assert result.pending_tool_calls == ()
+        assert result.num_turns == 2
+        (bad,) = [m for m in messages if isinstance(m, AssistantMessage)][0].tool_uses
         assert isinstance(bad, ToolUseError)
-        client.add_tool_result(bad.id, "arguments were not valid JSON", is_error=True)
-        assert final([m async for m in client.receive_response()])[0].text == "ok"
+    sent = script.bodies[1]["messages"]
+    assert sent[-1]["role"] == "tool"
+    assert sent[-1]["tool_call_id"] == "call_9"
+    assert "could not be used" in sent[-1]["content"]
 
 
 async def test_client_lifecycle_errors() -> None:

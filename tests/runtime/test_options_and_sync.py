@@ -60,7 +60,15 @@ def test_options_validate_and_never_show_the_key() -> None:
     with pytest.raises(ValueError, match="max_turns"):
         AgentOptions(max_turns=0)
     with pytest.raises(TypeError, match="ToolSpec"):
-        AgentOptions(tools=["read_file"])  # type: ignore[list-item]
+        AgentOptions(tools=[42])  # type: ignore[list-item]
+    with pytest.raises(ConfigurationError, match="unknown built-in tool 'read_files'"):
+        AgentOptions(tools=["read_files"])
+    with pytest.raises(ConfigurationError, match="two tools are named 'read_file'"):
+        AgentOptions(tools=["read_file", "read_file"])
+    with pytest.raises(ConfigurationError, match="unknown mode 'careful'"):
+        AgentOptions(permission_mode="careful")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="invalid permission rule"):
+        AgentOptions(allowed_tools=["bash(("])
     turn = AgentOptions(model="m", system_prompt="be brief", max_tokens=5).start_turn("m", [])
     assert (turn.system_prompt, turn.max_tokens, turn.stream) == ("be brief", 5, True)
 

@@ -1,0 +1,138 @@
+"""The bash tool: a shell command in the working directory, its output capped, killed with its
+whole process group on timeout or cancellation."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+from typing import Annotated
+
+import anyio
+import anyio.abc
+
+from anyagent_httpx._tools import ToolContext, ToolError, tool, truncate_middle
+
+from ._paths import resolve_in_roots
+
+__all__ = ["MAX_OUTPUT_CHARS", "bash"]
+
+MAX_OUTPUT_CHARS = 30_000
+"""Longer output is cut in the middle, keeping its start and end."""
+
+_KEEP_BYTES = 64 * 1024  # of the output's start and of its end held in memory, whatever its size
+_DRAIN_SECONDS = 1.0  # after the shell exits, how long to wait for background processes to close the output
+
+
+class _Output:
+    """The start and the end of a stream of bytes, in bounded memory."""
+
+    def __init__(self) -> None:
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        room = _KEEP_BYTES - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk
+            excess = len(self.tail) - _KEEP_BYTES
+            if excess > 0:
+                del self.tail[:excess]
+                self.dropped += excess
+
+    def text(self, limit: int) -> str:
+        if not self.dropped:
+            return truncate_middle(bytes(self.head + self.tail).decode("utf-8", "replace"), limit)
+        head = self.head.decode("utf-8", "replace")
+        tail = self.tail.decode("utf-8", "replace")
+        kept_head = head[: limit // 2]
+        kept_tail = tail[len(tail) - limit // 2 :]
+        omitted = len(head) - len(kept_head) + self.dropped + len(tail) - len(kept_tail)
+        return f"{kept_head}\n[... {omitted} characters omitted ...]\n{kept_tail}"
+
+
+def _kill_group(process: anyio.abc.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+async def _collect(process: anyio.abc.Process, output: _Output) -> None:
+    """Read the output until the shell exits and its output closes (or a moment after it exits,
+    when background processes keep the output open)."""
+    assert process.stdout is not None
+    stdout = process.stdout
+    closed = anyio.Event()
+
+    async def read() -> None:
+        async for chunk in stdout:
+            output.add(chunk)
+        closed.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(read)
+        await process.wait()
+        with anyio.move_on_after(_DRAIN_SECONDS):
+            await closed.wait()
+        group.cancel_scope.cancel()
+
+
+@tool(needs_permission=True, rule_argument="command")
+async def bash(
+    command: str,
+    timeout: Annotated[float, {"exclusiveMinimum": 0, "maximum": 600}] = 120,  # noqa: ASYNC109 - the model sets it
+    cwd: str | None = None,
+    *,
+    context: ToolContext,
+) -> str:
+    """Run a shell command and return its combined stdout and stderr (and its exit code when not 0).
+
+    The command runs in bash (or sh) with no input. Output over 30000 characters is cut in the middle.
+    On timeout the command and every process it started are killed.
+
+    Args:
+        command: The command line.
+        timeout: Seconds before the command is killed (at most 600).
+        cwd: The directory to run in, inside the allowed directories; the working directory by default.
+    """
+    directory = context.cwd if cwd is None else resolve_in_roots(cwd, context)
+    if not directory.is_dir():
+        raise ToolError(f"{cwd!r} is not a directory")
+    shell = shutil.which("bash") or "/bin/sh"
+    output = _Output()
+    try:
+        process = await anyio.open_process(
+            [shell, "-c", command],
+            cwd=directory,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise ToolError(f"could not start {shell}: {exc.strerror or exc}") from None
+    timed_out = False
+    try:
+        with anyio.move_on_after(timeout) as scope:
+            await _collect(process, output)
+        if scope.cancelled_caught:
+            timed_out = True
+            _kill_group(process)
+    except BaseException:
+        _kill_group(process)  # cancelled from outside: take every process of the command down with it
+        raise
+    finally:
+        with anyio.CancelScope(shield=True):
+            await process.wait()
+            await process.aclose()
+    text = output.text(MAX_OUTPUT_CHARS)
+    if timed_out:
+        raise ToolError(f"the command timed out after {timeout:g}s and was killed; output so far:\n{text}")
+    if process.returncode:
+        text = f"{text}\nexit code {process.returncode}" if text else f"exit code {process.returncode}"
+    return text or "(no output)"

@@ -1,0 +1,127 @@
+"""The search tools: glob (paths by pattern) and grep (lines by regex)."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+from collections.abc import Iterator
+from typing import Annotated
+
+from anyagent_httpx._tools import ToolContext, ToolError, tool
+
+from ._paths import MAX_FILE_BYTES, display, glob_regex, inside_roots, resolve_in_roots, walk
+
+__all__ = ["MAX_GLOB_RESULTS", "MAX_GREP_LINE_CHARS", "glob", "grep"]
+
+MAX_GLOB_RESULTS = 1000
+"""glob lists at most this many paths."""
+MAX_GREP_LINE_CHARS = 500
+"""grep cuts longer matching lines."""
+
+
+def _check_pattern(pattern: str, what: str) -> None:
+    if not pattern:
+        raise ToolError(f"the {what} is empty")
+    if "\x00" in pattern:
+        raise ToolError(f"the {what} contains a NUL byte")
+    if pattern.startswith("/") or ".." in pattern.split("/"):
+        raise ToolError(f"the {what} {pattern!r} must be relative, without '..'; choose the directory with 'path'")
+
+
+@tool(read_only=True, rule_argument="pattern")
+def glob(pattern: str, path: str = ".", *, context: ToolContext) -> str:
+    """Find files and directories whose paths match a glob pattern, such as `**/*.py` or `src/*.toml`.
+
+    `*` and `?` match within one path segment, `**` any number of directories. Paths are listed
+    sorted, relative to the working directory; directories end with `/`.
+
+    Args:
+        pattern: The glob pattern, relative to `path`.
+        path: The directory to search, absolute or relative to the working directory.
+    """
+    _check_pattern(pattern, "pattern")
+    base = resolve_in_roots(path, context)
+    if not base.is_dir():
+        raise ToolError(f"{path!r} is not a directory")
+    regex = glob_regex(pattern)
+    found: list[str] = []
+    for _target, relative, is_dir in walk(base, context):
+        if regex.fullmatch(relative):
+            found.append(display(base / relative, context) + ("/" if is_dir else ""))
+    found.sort()
+    if not found:
+        return f"no paths match {pattern!r}"
+    if len(found) > MAX_GLOB_RESULTS:
+        return "\n".join([*found[:MAX_GLOB_RESULTS], f"[... {len(found) - MAX_GLOB_RESULTS} more paths]"])
+    return "\n".join(found)
+
+
+def _files(
+    base: pathlib.Path, context: ToolContext, name_filter: re.Pattern[str] | None, by_path: bool
+) -> Iterator[tuple[pathlib.Path, pathlib.Path]]:
+    """(file to read, path to show) for each file under ``base`` that passes the glob filter."""
+    if not base.is_dir():
+        yield base, base
+        return
+    for target, relative, is_dir in walk(base, context):
+        if is_dir:
+            continue
+        if name_filter is not None and not name_filter.fullmatch(relative if by_path else relative.rsplit("/", 1)[-1]):
+            continue
+        yield target, base / relative
+
+
+@tool(read_only=True, rule_argument="path")
+def grep(
+    pattern: str,
+    path: str = ".",
+    glob: str | None = None,
+    ignore_case: bool = False,
+    max_results: Annotated[int, {"minimum": 1, "maximum": 10000}] = 200,
+    *,
+    context: ToolContext,
+) -> str:
+    """Search text files for lines matching a regular expression (Python syntax).
+
+    Prints `file:line:text` for each matching line. Binary files and files over 10 MB are skipped.
+
+    Args:
+        pattern: The regular expression, searched for in each line.
+        path: A file or a directory to search recursively, absolute or relative to the working directory.
+        glob: Only search files matching this glob (a file name pattern like `*.py`, or a path pattern
+            with `/` like `src/**/*.py`).
+        ignore_case: Match regardless of case.
+        max_results: Stop after this many matching lines.
+    """
+    try:
+        regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+    except re.error as exc:
+        raise ToolError(f"invalid regular expression {pattern!r}: {exc}") from None
+    name_filter = None
+    if glob is not None:
+        _check_pattern(glob, "glob")
+        name_filter = glob_regex(glob)
+    base = resolve_in_roots(path, context)
+    results: list[str] = []
+    for target, shown in _files(base, context, name_filter, glob is not None and "/" in glob):
+        if not inside_roots(target, context):
+            continue
+        try:
+            if os.stat(target).st_size > MAX_FILE_BYTES:
+                continue
+            data = target.read_bytes()
+        except OSError:
+            continue
+        if b"\x00" in data:
+            continue
+        name = display(shown, context)
+        for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+            if regex.search(line):
+                if len(line) > MAX_GREP_LINE_CHARS:
+                    line = line[:MAX_GREP_LINE_CHARS] + " [... line cut]"
+                results.append(f"{name}:{number}:{line}")
+                if len(results) >= max_results:
+                    results.append(f"[stopped after {max_results} matching lines]")
+                    return "\n".join(results)
+    return "\n".join(results) if results else f"no lines match {pattern!r}"
