@@ -134,6 +134,14 @@ def _positive_or_none(instance: object, attribute: attrs.Attribute[Any], value: 
         raise ValueError(f"{attribute.name} must be a positive number or None, not {value!r}")
 
 
+def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _tool_tuple(value: Iterable[LoopTool]) -> tuple[LoopTool, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class LoopSettings:
     """Everything the loop needs to decide; frozen, no behaviour."""
@@ -141,8 +149,8 @@ class LoopSettings:
     template: StartTurn
     """The request every turn starts from (model, sampling, tool_choice, response_format,
     extra body, ...); the loop fills in the messages, tools and system prompt."""
-    fallback_models: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    tools: tuple[LoopTool, ...] = attrs.field(default=(), converter=tuple)
+    fallback_models: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    tools: tuple[LoopTool, ...] = attrs.field(default=(), converter=_tool_tuple)
     tool_mode: ToolMode = attrs.field(default="auto", validator=_one_of(_TOOL_MODES, "tool mode"))
     permissions: PermissionPolicy = attrs.field(factory=PermissionPolicy)
     max_turns: int | None = attrs.field(default=None, validator=_positive_or_none)
