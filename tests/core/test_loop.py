@@ -1213,3 +1213,16 @@ def test_compact_property(items: list[Any], limit: int, system: str | None) -> N
     for index, message in enumerate(kept):
         if isinstance(message, AssistantMessage) and message.tool_uses and index + 1 < len(kept):
             assert results_of(kept[index + 1]).keys() == {c.id for c in message.tool_uses}
+
+
+def test_token_budget_counts_prompt_and_completion_without_a_total() -> None:
+    loop, _ = make(max_total_tokens=50)
+    started(loop)
+    loop.receive_response(
+        answer("", call("c1", "read_file", path="a"), usage=Usage(prompt_tokens=40, completion_tokens=10))
+    )
+    drain(loop)
+    loop.tool_result(result("c1"))
+    final = done(drain(loop))
+    assert final.subtype == "error_max_budget_tokens"
+    assert final.errors == ("token budget spent: 50 of max_total_tokens=50",)
