@@ -116,7 +116,10 @@ def compact(
     The kept part always starts at a user prompt (never at an assistant message, nor at tool
     results whose calls were dropped), so a tool call is never separated from its result, and
     the last prompt with everything after it is always kept, even if it alone is over the limit
-    (the server then reports the context error)."""
+    (the server then reports the context error). Messages that fit are all kept, even when the
+    first is not a prompt (a conversation may open with the assistant's greeting)."""
+    if estimate_tokens(messages, system_prompt=system_prompt, tools=tools) <= limit:
+        return tuple(messages), 0
     starts = [i for i, message in enumerate(messages) if _is_prompt(message)]
     if not starts:
         return tuple(messages), 0

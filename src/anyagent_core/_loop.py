@@ -632,6 +632,8 @@ class AgentLoop:
         assert call is not None
         if call_id != call.id:
             raise LocalProtocolError(f"permission() for {call_id!r}, but the loop asked about {call.id!r}")
+        if not isinstance(answer, PermissionAllow | PermissionDeny):
+            raise TypeError(f"permission() takes PermissionAllow or PermissionDeny, not {type(answer).__name__}")
         self._asking = None
         self._state = LoopState.ACTING
         if isinstance(answer, PermissionAllow):
@@ -646,13 +648,11 @@ class AgentLoop:
                         self._advance()
                         return
             self._approved.append(call)
-        elif isinstance(answer, PermissionDeny):
+        else:
             self._results[call.id] = _error_result(call.id, f"Permission denied: {answer.message}")
             if answer.interrupt:
                 self.interrupt()
                 return
-        else:
-            raise TypeError(f"permission() takes PermissionAllow or PermissionDeny, not {type(answer).__name__}")
         self._advance()
 
     def tool_result(self, result: ToolResultBlock) -> None:

@@ -1,0 +1,1228 @@
+"""AgentLoop, one behaviour at a time: runs, tool rounds, permissions, doom loops, limits and
+budgets, retries, tool_choice, structured output, compaction, external tools, interrupts and
+misuse; plus the permission rules and the budget arithmetic on their own."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from anyagent_core import (
+    Action,
+    AgentLoop,
+    AskPermission,
+    AssistantMessage,
+    Done,
+    Emit,
+    Failure,
+    ImageBlock,
+    LocalProtocolError,
+    LoopSettings,
+    LoopState,
+    LoopTool,
+    Message,
+    PermissionAllow,
+    PermissionDeny,
+    PermissionMode,
+    PermissionPolicy,
+    PermissionRule,
+    Pricing,
+    ResultMessage,
+    RetryPolicy,
+    RunTools,
+    SendRequest,
+    StartTurn,
+    SystemMessage,
+    TextBlock,
+    ToolResultBlock,
+    ToolSpec,
+    ToolTraits,
+    ToolUseBlock,
+    ToolUseError,
+    Usage,
+    UserMessage,
+    Wait,
+    compact,
+    cost_usd,
+    estimate_tokens,
+    thaw_json,
+)
+
+READ = LoopTool(spec=ToolSpec(name="read_file"), traits=ToolTraits(read_only=True, rule_argument="path"))
+EDIT = LoopTool(
+    spec=ToolSpec(name="edit_file"), traits=ToolTraits(edits_files=True, needs_permission=True, rule_argument="path")
+)
+BASH = LoopTool(spec=ToolSpec(name="bash"), traits=ToolTraits(needs_permission=True, rule_argument="command"))
+PLAIN = LoopTool(spec=ToolSpec(name="lookup"))  # declares nothing: the caller's own tool
+EXTERNAL = LoopTool(spec=ToolSpec(name="ask_user"), external=True)
+TOOLS = (READ, EDIT, BASH, PLAIN, EXTERNAL)
+FAST = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.01, jitter=0.0)
+SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+
+
+def make(
+    *, tools: Sequence[LoopTool] = TOOLS, template: StartTurn | None = None, **kwargs: Any
+) -> tuple[AgentLoop, LoopSettings]:
+    settings = LoopSettings(
+        template=template or StartTurn(model="m", messages=()),
+        tools=tools,
+        tool_mode="native",
+        retry=kwargs.pop("retry", FAST),
+        **kwargs,
+    )
+    return AgentLoop(settings), settings
+
+
+def state(loop: AgentLoop) -> LoopState:
+    """``loop.state``, read through a call: mypy does not narrow a property read again."""
+    return loop.state
+
+
+def pending(loop: AgentLoop) -> tuple[ToolUseBlock | ToolUseError, ...]:
+    return loop.pending_tool_calls
+
+
+def drain(loop: AgentLoop) -> list[Action]:
+    """Every action that is ready (up to one that waits for an answer, or Done)."""
+    actions = []
+    while loop.state is LoopState.ACTING:
+        actions.append(loop.next_action())
+    return actions
+
+
+def call(call_id: str, name: str, **arguments: Any) -> ToolUseBlock:
+    return ToolUseBlock(id=call_id, name=name, input=arguments)
+
+
+def answer(
+    text: str = "", *calls: ToolUseBlock | ToolUseError, usage: Usage | None = None, model: str = "m"
+) -> AssistantMessage:
+    blocks = [TextBlock(text=text)] if text else []
+    return AssistantMessage(
+        content=[*blocks, *calls], model=model, stop_reason="tool_calls" if calls else "stop", usage=usage
+    )
+
+
+def result(call_id: str, text: str = "") -> ToolResultBlock:
+    return ToolResultBlock(tool_use_id=call_id, content=text or f"result of {call_id}")
+
+
+def usage(prompt: int, completion: int) -> Usage:
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+
+
+def started(loop: AgentLoop, prompt: str = "go") -> SendRequest:
+    loop.start(UserMessage(content=prompt))
+    actions = drain(loop)
+    assert type(actions[-1]) is SendRequest, actions
+    return actions[-1]
+
+
+def only(actions: list[Action], kind: type[Any]) -> list[Any]:
+    return [action for action in actions if type(action) is kind]
+
+
+def done(actions: list[Action]) -> ResultMessage:
+    assert type(actions[-1]) is Done, actions
+    return actions[-1].result
+
+
+def results_of(message: Message) -> dict[str, ToolResultBlock]:
+    assert isinstance(message, UserMessage) and not isinstance(message.content, str)
+    return {b.tool_use_id: b for b in message.content if isinstance(b, ToolResultBlock)}
+
+
+def round_trip(loop: AgentLoop, *calls: ToolUseBlock | ToolUseError, text: str = "") -> list[Action]:
+    """Answer with ``calls``, run whatever RunTools hands out, and return the actions."""
+    loop.receive_response(answer(text, *calls))
+    actions = drain(loop)
+    for run in only(actions, RunTools):
+        for c in run.calls:
+            loop.tool_result(result(c.id))
+        actions += drain(loop)
+    return actions
+
+
+# ---- runs ---------------------------------------------------------------------------------
+
+
+def test_text_only_run() -> None:
+    loop, _ = make(session_id="s1")
+    prompt = UserMessage(content="hello")
+    loop.start(prompt)
+    assert state(loop) is LoopState.ACTING
+    send = loop.next_action()
+    assert send == SendRequest(turn=send.turn, turn_number=1, attempt=1)  # type: ignore[union-attr]
+    assert type(send) is SendRequest
+    assert send.turn.messages == (prompt,)
+    assert send.turn.tools == tuple(tool.spec for tool in TOOLS)
+    assert state(loop) is LoopState.AWAITING_RESPONSE
+    reply = answer("hi there", usage=usage(10, 3))
+    loop.receive_response(reply)
+    actions = drain(loop)
+    assert actions[0] == Emit(message=reply)
+    final = done(actions)
+    assert len(actions) == 2
+    assert final.subtype == "success" and not final.is_error
+    assert final.result == "hi there"
+    assert final.num_turns == 1
+    assert final.usage == usage(10, 3)
+    assert final.stop_reason == "stop" and final.model == "m"
+    assert final.session_id == "s1"
+    assert final.errors == () and final.pending_tool_calls == ()
+    assert state(loop) is LoopState.IDLE
+    assert loop.messages == (prompt, reply)
+    with pytest.raises(LocalProtocolError, match=r"start\(\) or resume\(\)"):
+        loop.next_action()
+
+
+def test_usage_is_summed_over_the_turns_of_a_run() -> None:
+    loop, _ = make()
+    started(loop)
+    loop.receive_response(answer("", call("c1", "read_file", path="a"), usage=usage(10, 5)))
+    actions = drain(loop)
+    loop.tool_result(result("c1"))
+    send = only(drain(loop), SendRequest)[0]
+    assert (send.turn_number, send.attempt) == (2, 1)
+    loop.receive_response(answer("done", usage=Usage(prompt_tokens=30, completion_tokens=2, cached_tokens=8)))
+    final = done(drain(loop))
+    assert final.num_turns == 2
+    assert final.usage is not None
+    assert (final.usage.prompt_tokens, final.usage.completion_tokens) == (40, 7)
+    assert (final.usage.total_tokens, final.usage.cached_tokens) == (15, 8)
+    assert only(actions, RunTools)
+
+
+def test_a_read_only_call_runs_without_asking_and_results_go_back_in_call_order() -> None:
+    loop, _ = make()
+    prompt_send = started(loop)
+    calls = [call("c1", "read_file", path="a"), call("c2", "lookup", q="x"), call("c3", "read_file", path="b")]
+    reply = answer("let me look", *calls)
+    loop.receive_response(reply)
+    actions = drain(loop)
+    assert actions == [Emit(message=reply), RunTools(calls=tuple(calls))]
+    assert state(loop) is LoopState.AWAITING_TOOLS
+    for c in reversed(calls):
+        loop.tool_result(result(c.id))
+    actions = drain(loop)
+    sent = UserMessage(content=[result("c1"), result("c2"), result("c3")])
+    assert actions[0] == Emit(message=sent)
+    send = actions[1]
+    assert type(send) is SendRequest
+    assert send.turn.messages == (*prompt_send.turn.messages, reply, sent)
+    assert loop.messages == send.turn.messages
+
+
+def test_unknown_tool_and_unusable_arguments_get_error_results() -> None:
+    loop, _ = make(tools=(READ, BASH))
+    started(loop)
+    broken = ToolUseError(id="c2", name="read_file", arguments='{"path": ', error="unexpected end")
+    loop.receive_response(answer("", call("c1", "rm_rf", path="/"), broken))
+    actions = drain(loop)
+    assert not only(actions, RunTools) and not only(actions, AskPermission)
+    sent = results_of(only(actions, Emit)[1].message)
+    assert all(block.is_error for block in sent.values())
+    assert "no tool named 'rm_rf'" in str(sent["c1"].content)
+    assert "Available tools: read_file, bash." in str(sent["c1"].content)
+    assert "read_file" in str(sent["c2"].content) and "unexpected end" in str(sent["c2"].content)
+    assert "one JSON object" in str(sent["c2"].content)
+    assert type(actions[-1]) is SendRequest
+
+
+def test_unknown_tool_without_tools_says_none_are_available() -> None:
+    loop, _ = make(tools=())
+    started(loop)
+    loop.receive_response(answer("", call("c1", "read_file")))
+    sent = results_of(only(drain(loop), Emit)[1].message)
+    assert "Available tools: none." in str(sent["c1"].content)
+
+
+# ---- permissions in the loop ------------------------------------------------------------------
+
+
+def test_default_mode_asks_for_tools_that_need_permission() -> None:
+    loop, _ = make()
+    started(loop)
+    calls = [call("c1", "read_file", path="a"), call("c2", "bash", command="ls"), call("c3", "edit_file", path="b")]
+    loop.receive_response(answer("", *calls))
+    ask = drain(loop)[-1]
+    assert type(ask) is AskPermission
+    assert ask.call == calls[1] and ask.traits == BASH.traits
+    assert "'bash' needs permission in default mode" in ask.reason
+    assert state(loop) is LoopState.AWAITING_PERMISSION
+    loop.permission("c2", PermissionAllow())
+    ask = drain(loop)[-1]
+    assert type(ask) is AskPermission and ask.call == calls[2]
+    loop.permission("c3", PermissionDeny(message="not that file"))
+    run = drain(loop)
+    assert run == [RunTools(calls=(calls[0], calls[1]))]
+    loop.tool_result(result("c2"))
+    loop.tool_result(result("c1"))
+    sent = results_of(only(drain(loop), Emit)[0].message)
+    assert list(sent) == ["c1", "c2", "c3"]
+    assert sent["c3"] == ToolResultBlock(tool_use_id="c3", content="Permission denied: not that file", is_error=True)
+
+
+@pytest.mark.parametrize(
+    ("mode", "tool", "expected"),
+    [
+        ("default", READ, "run"),
+        ("default", EDIT, "ask"),
+        ("default", BASH, "ask"),
+        ("default", PLAIN, "run"),
+        ("acceptEdits", EDIT, "run"),
+        ("acceptEdits", BASH, "ask"),
+        ("acceptEdits", READ, "run"),
+        ("plan", READ, "run"),
+        ("plan", EDIT, "deny"),
+        ("plan", BASH, "deny"),
+        ("plan", PLAIN, "deny"),
+        ("bypassPermissions", EDIT, "run"),
+        ("bypassPermissions", BASH, "run"),
+        ("bypassPermissions", PLAIN, "run"),
+    ],
+)
+def test_what_each_mode_does_with_each_kind_of_tool(mode: PermissionMode, tool: LoopTool, expected: str) -> None:
+    loop, _ = make(permissions=PermissionPolicy(mode=mode))
+    started(loop)
+    the_call = call("c1", tool.spec.name, path="x", command="ls")
+    loop.receive_response(answer("", the_call))
+    last = drain(loop)[-1]
+    if expected == "run":
+        assert last == RunTools(calls=(the_call,))
+    elif expected == "ask":
+        assert type(last) is AskPermission and last.call == the_call
+    else:
+        assert type(last) is SendRequest
+        block = results_of(last.turn.messages[-1])["c1"]
+        assert block.is_error
+        assert "Permission denied" in str(block.content) and "plan mode" in str(block.content)
+
+
+def test_bypass_still_honours_disallowed_rules() -> None:
+    policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=["bash(rm *)"])
+    loop, _ = make(permissions=policy)
+    started(loop)
+    loop.receive_response(answer("", call("c1", "bash", command="rm -rf /"), call("c2", "bash", command="ls")))
+    actions = drain(loop)
+    assert actions[-1] == RunTools(calls=(call("c2", "bash", command="ls"),))
+    loop.tool_result(result("c2"))
+    sent = results_of(only(drain(loop), Emit)[0].message)
+    assert sent["c1"].is_error
+    assert sent["c1"].content == "Permission denied: 'bash' is disallowed by the rule 'bash(rm *)'."
+
+
+def test_allowed_and_disallowed_rules_with_patterns() -> None:
+    policy = PermissionPolicy(allowed_tools=["bash(git *)", "edit_file(docs/*)"], disallowed_tools="bash(git push*)")
+    loop, _ = make(permissions=policy)
+    started(loop)
+    calls = [
+        call("c1", "bash", command="git status"),
+        call("c2", "bash", command="git push origin main"),
+        call("c3", "bash", command="make"),
+        call("c4", "edit_file", path="docs/deep/index.md"),
+        call("c5", "edit_file", path="src/main.py"),
+    ]
+    loop.receive_response(answer("", *calls))
+    ask = drain(loop)[-1]
+    assert type(ask) is AskPermission and ask.call.id == "c3"
+    loop.permission("c3", PermissionDeny())
+    ask = drain(loop)[-1]
+    assert type(ask) is AskPermission and ask.call.id == "c5"
+    loop.permission("c5", PermissionDeny())
+    run = drain(loop)[-1]
+    assert run == RunTools(calls=(calls[0], calls[3]))
+    loop.tool_result(result("c1"))
+    loop.tool_result(result("c4"))
+    sent = results_of(only(drain(loop), Emit)[0].message)
+    assert "disallowed by the rule 'bash(git push*)'" in str(sent["c2"].content)
+    assert sent["c3"].content == sent["c5"].content == "Permission denied: permission denied"
+
+
+def test_a_rewritten_input_is_what_runs() -> None:
+    loop, _ = make()
+    started(loop)
+    original = call("c1", "bash", command="rm -rf build")
+    loop.receive_response(answer("", original))
+    drain(loop)
+    loop.permission("c1", PermissionAllow(updated_input={"command": "rm -ri build"}))
+    run = drain(loop)
+    assert run == [RunTools(calls=(attrs.evolve(original, input={"command": "rm -ri build"}),))]
+    # the conversation keeps what the model asked for
+    assert loop.messages[-1] == answer("", original)
+
+
+def test_a_rewritten_input_that_matches_a_disallowed_rule_is_denied() -> None:
+    loop, _ = make(permissions=PermissionPolicy(disallowed_tools=["bash(rm *)"]))
+    started(loop)
+    loop.receive_response(answer("", call("c1", "bash", command="ls"), call("c2", "read_file", path="a")))
+    drain(loop)
+    loop.permission("c1", PermissionAllow(updated_input={"command": "rm -rf /"}))
+    run = drain(loop)
+    assert run == [RunTools(calls=(call("c2", "read_file", path="a"),))]
+    loop.tool_result(result("c2"))
+    sent = results_of(only(drain(loop), Emit)[0].message)
+    assert sent["c1"].is_error
+    assert sent["c1"].content == "Permission denied: the rewritten call is disallowed by the rule 'bash(rm *)'."
+
+
+def test_deny_with_interrupt_ends_the_run_and_answers_every_call() -> None:
+    loop, _ = make()
+    started(loop)
+    calls = [call("c1", "read_file", path="a"), call("c2", "bash", command="ls"), call("c3", "bash", command="pwd")]
+    loop.receive_response(answer("working", *calls))
+    drain(loop)
+    loop.permission("c2", PermissionDeny(message="stop right there", interrupt=True))
+    actions = drain(loop)
+    assert not only(actions, RunTools) and not only(actions, AskPermission)
+    sent = results_of(only(actions, Emit)[0].message)
+    assert list(sent) == ["c1", "c2", "c3"]
+    assert sent["c2"].content == "Permission denied: stop right there"
+    assert all(sent[c].is_error and "interrupted" in str(sent[c].content) for c in ("c1", "c3"))
+    final = done(actions)
+    assert final.subtype == "interrupted" and final.result == "working"
+    assert state(loop) is LoopState.IDLE
+    assert loop.messages[-1] == only(actions, Emit)[0].message
+
+
+def test_permission_with_a_wrong_answer_type_changes_nothing() -> None:
+    loop, _ = make()
+    started(loop)
+    loop.receive_response(answer("", call("c1", "bash", command="ls")))
+    drain(loop)
+    with pytest.raises(TypeError, match="PermissionAllow or PermissionDeny"):
+        loop.permission("c1", True)  # type: ignore[arg-type]
+    assert state(loop) is LoopState.AWAITING_PERMISSION
+    loop.permission("c1", PermissionAllow())
+    assert drain(loop) == [RunTools(calls=(call("c1", "bash", command="ls"),))]
+
+
+# ---- doom loops ---------------------------------------------------------------------------
+
+
+def test_doom_loop_warn() -> None:
+    loop, _ = make(doom_loop_threshold=2, doom_loop_action="warn")
+    started(loop)
+    same = {"path": "a"}
+    first = round_trip(loop, call("c1", "read_file", **same))
+    assert only(first, RunTools) == [RunTools(calls=(call("c1", "read_file", **same),))]
+    second = round_trip(loop, call("c2", "read_file", **same))
+    assert not only(second, RunTools)
+    told = results_of(only(second, Emit)[1].message)["c2"]
+    assert told.is_error
+    assert "not run" in str(told.content) and "read_file" in str(told.content) and "2 times" in str(told.content)
+    # a different call resets the count
+    third = round_trip(loop, call("c3", "read_file", path="b"))
+    assert only(third, RunTools)
+    fourth = round_trip(loop, call("c4", "read_file", path="b"))
+    assert not only(fourth, RunTools) and type(fourth[-1]) is SendRequest
+    fifth = round_trip(loop, call("c5", "read_file", path="b"))  # three in a row: still warned
+    assert not only(fifth, RunTools) and type(fifth[-1]) is SendRequest
+    sixth = round_trip(loop, call("c6", "read_file", path="b"), call("c7", "read_file", path="a"))
+    final = done(sixth)  # four in a row: twice the threshold
+    assert final.subtype == "error_doom_loop"
+    assert "read_file called with the same arguments 4 times in a row" in final.errors[0]
+    sent = results_of(only(sixth, Emit)[1].message)
+    assert list(sent) == ["c6", "c7"] and all(block.is_error for block in sent.values())
+    assert not only(sixth, RunTools)
+
+
+def test_doom_loop_counts_within_one_answer_and_different_arguments_differ() -> None:
+    loop, _ = make(doom_loop_threshold=3)
+    started(loop)
+    actions = round_trip(
+        loop,
+        call("c1", "read_file", path="a"),
+        call("c2", "read_file", path="a"),
+        call("c3", "read_file", path="a"),
+        call("c4", "read_file", path="b"),
+    )
+    assert only(actions, RunTools)[0].calls == (call("c1", "read_file", path="a"), call("c2", "read_file", path="a"),
+                                                call("c4", "read_file", path="b"))  # fmt: skip
+    assert results_of(loop.messages[-1])["c3"].is_error
+
+
+def test_doom_loop_stop_ends_the_run_at_once() -> None:
+    loop, _ = make(doom_loop_threshold=2, doom_loop_action="stop")
+    started(loop)
+    round_trip(loop, call("c1", "read_file", path="a"))
+    # another call in between resets the count
+    actions = round_trip(loop, call("c2", "lookup", q=1), call("c3", "read_file", path="a"))
+    assert only(actions, RunTools) == [RunTools(calls=(call("c2", "lookup", q=1), call("c3", "read_file", path="a")))]
+    actions = round_trip(loop, call("c4", "read_file", path="a"), call("c5", "lookup", q=2))
+    final = done(actions)
+    assert final.subtype == "error_doom_loop" and final.is_error
+    assert not only(actions, RunTools)
+    sent = results_of(loop.messages[-1])
+    assert list(sent) == ["c4", "c5"] and all(block.is_error for block in sent.values())
+    assert "doom loop" in str(sent["c5"].content)
+
+
+def test_doom_loop_count_restarts_with_each_run() -> None:
+    loop, _ = make(doom_loop_threshold=2, doom_loop_action="stop")
+    started(loop)
+    round_trip(loop, call("c1", "read_file", path="a"))
+    loop.receive_response(answer("done"))
+    assert done(drain(loop)).subtype == "success"
+    started(loop, "again")
+    actions = round_trip(loop, call("c2", "read_file", path="a"))
+    assert only(actions, RunTools)
+
+
+# ---- limits and budgets ---------------------------------------------------------------------
+
+
+def test_max_turns_runs_the_last_turns_tools_then_stops() -> None:
+    loop, _ = make(max_turns=2)
+    started(loop)
+    actions = round_trip(loop, call("c1", "read_file", path="a"))
+    assert type(actions[-1]) is SendRequest and actions[-1].turn_number == 2
+    actions = round_trip(loop, call("c2", "read_file", path="b"))
+    assert only(actions, RunTools) == [RunTools(calls=(call("c2", "read_file", path="b"),))]
+    assert not only(actions, SendRequest)
+    final = done(actions)
+    assert final.subtype == "error_max_turns"
+    assert final.errors == ("max_turns (2) reached",)
+    assert final.num_turns == 2
+    # the results were kept: the conversation can go on later
+    assert results_of(loop.messages[-1]) == {"c2": result("c2")}
+    assert state(loop) is LoopState.IDLE
+    # resume() keeps the run's count: the limit is still reached
+    loop.resume()
+    again = drain(loop)
+    assert len(again) == 1 and done(again).subtype == "error_max_turns"
+    assert done(again).num_turns == 0
+    # a new run starts counting again
+    assert started(loop, "next").turn_number == 1
+
+
+def test_token_budget() -> None:
+    loop, _ = make(max_total_tokens=100)
+    started(loop)
+    loop.receive_response(answer("", call("c1", "read_file", path="a"), usage=usage(60, 30)))
+    run = drain(loop)[-1]
+    assert type(run) is RunTools  # the answer's calls still run
+    loop.tool_result(result("c1"))
+    actions = drain(loop)
+    assert type(actions[-1]) is SendRequest
+    loop.receive_response(answer("", call("c2", "read_file", path="b"), usage=usage(5, 5)))
+    drain(loop)
+    loop.tool_result(result("c2"))
+    final = done(drain(loop))
+    assert final.subtype == "error_max_budget_tokens"
+    assert final.errors == ("token budget spent: 100 of max_total_tokens=100",)
+
+
+def test_token_budget_without_usage_uses_an_estimate() -> None:
+    loop, _ = make(tools=(READ,), max_total_tokens=50)
+    started(loop, "x" * 400)  # about 100 tokens sent
+    loop.receive_response(answer("", call("c1", "read_file", path="a")))
+    drain(loop)
+    loop.tool_result(result("c1"))
+    assert done(drain(loop)).subtype == "error_max_budget_tokens"
+
+
+def test_a_final_answer_over_the_budget_is_still_a_success() -> None:
+    loop, _ = make(max_total_tokens=10)
+    started(loop)
+    loop.receive_response(answer("here", usage=usage(100, 100)))
+    assert done(drain(loop)).subtype == "success"
+
+
+def test_cost_budget() -> None:
+    pricing = Pricing(input_per_million=2.0, output_per_million=10.0)
+    loop, _ = make(pricing=pricing, max_budget_usd=0.005)
+    started(loop)
+    loop.receive_response(answer("", call("c1", "read_file", path="a"), usage=usage(1000, 100)))  # $0.003
+    drain(loop)
+    loop.tool_result(result("c1"))
+    assert type(drain(loop)[-1]) is SendRequest
+    loop.receive_response(answer("", call("c2", "read_file", path="b"), usage=usage(1000, 100)))  # $0.006
+    drain(loop)
+    loop.tool_result(result("c2"))
+    final = done(drain(loop))
+    assert final.subtype == "error_max_budget_usd"
+    assert final.total_cost_usd == pytest.approx(0.006)
+    assert final.errors == ("cost budget spent: $0.006000 of max_budget_usd=0.005",)
+
+
+def test_cost_is_reported_without_a_budget_and_none_without_pricing() -> None:
+    loop, _ = make(pricing=Pricing(input_per_million=1.0, output_per_million=4.0))
+    started(loop)
+    loop.receive_response(answer("hi", usage=usage(2000, 500)))
+    assert done(drain(loop)).total_cost_usd == pytest.approx(0.004)
+    loop, _ = make()
+    started(loop)
+    loop.receive_response(answer("hi", usage=usage(2000, 500)))
+    assert done(drain(loop)).total_cost_usd is None
+
+
+# ---- retries ------------------------------------------------------------------------------
+
+
+def test_a_503_is_retried_after_a_wait() -> None:
+    loop, _ = make()
+    first = started(loop)
+    loop.request_failed(Failure.STATUS, status=503, random=0.5)
+    wait, send = drain(loop)
+    assert type(wait) is Wait and type(send) is SendRequest
+    assert (wait.attempt, wait.model) == (2, "m")
+    assert wait.seconds == pytest.approx(0.001)
+    assert "HTTP 503" in wait.reason
+    assert send == SendRequest(turn=first.turn, turn_number=1, attempt=2)
+    loop.receive_response(answer("ok"))
+    assert done(drain(loop)).num_turns == 1
+
+
+def test_retry_after_is_obeyed() -> None:
+    loop, _ = make()
+    started(loop)
+    loop.request_failed(Failure.STATUS, status=429, headers={"Retry-After": "7"})
+    wait = drain(loop)[0]
+    assert type(wait) is Wait and wait.seconds == 7
+
+
+def test_fallback_model_after_the_retries() -> None:
+    loop, _ = make(retry=RetryPolicy(max_retries=1, initial_delay=0.001, jitter=0.0), fallback_models=["small"])
+    first = started(loop)
+    loop.request_failed(Failure.CONNECTION)
+    wait, send = drain(loop)
+    assert type(send) is SendRequest and send.turn.model == "m" and send.attempt == 2
+    loop.request_failed(Failure.TIMEOUT)
+    wait, send = drain(loop)
+    assert type(wait) is Wait and (wait.seconds, wait.model, wait.attempt) == (0.0, "small", 3)
+    assert type(send) is SendRequest
+    assert send.turn == attrs.evolve(first.turn, model="small")
+    assert (send.turn_number, send.attempt) == (1, 3)
+    loop.receive_response(answer("from the small one", model="small"))
+    final = done(drain(loop))
+    assert final.model == "small" and final.num_turns == 1
+
+
+def test_a_400_gives_up_and_resume_sends_the_same_turn_again() -> None:
+    loop, _ = make()
+    first = started(loop)
+    loop.request_failed(Failure.STATUS, status=400, message="bad request: no such parameter")
+    final = done(drain(loop))
+    assert final.subtype == "error_during_execution" and final.is_error
+    assert final.errors == ("bad request: no such parameter; not retried: HTTP 400",)
+    assert final.num_turns == 0 and final.result is None
+    assert state(loop) is LoopState.IDLE
+    loop.resume()
+    again = drain(loop)
+    assert again == [SendRequest(turn=first.turn, turn_number=1, attempt=1)]
+
+
+def test_giving_up_after_a_tool_round_keeps_the_turn_count() -> None:
+    loop, _ = make(max_turns=2, retry=RetryPolicy(max_retries=0))
+    started(loop)
+    actions = round_trip(loop, call("c1", "read_file", path="a"))
+    send = actions[-1]
+    assert type(send) is SendRequest and send.turn_number == 2
+    loop.request_failed(Failure.CONNECTION)
+    assert done(drain(loop)).subtype == "error_during_execution"
+    loop.resume()
+    again = drain(loop)[-1]
+    assert again == SendRequest(turn=send.turn, turn_number=2, attempt=1)
+
+
+# ---- tool_choice ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("forced", ["required", "read_file"])
+def test_a_forced_tool_choice_becomes_auto_after_tools_ran(forced: str) -> None:
+    template = StartTurn(model="m", messages=(), tools=[READ.spec], tool_choice=forced)
+    loop, _ = make(tools=(READ,), template=template)
+    assert started(loop).turn.tool_choice == forced
+    actions = round_trip(loop, call("c1", "read_file", path="a"))
+    assert actions[-1].turn.tool_choice == "auto"  # type: ignore[union-attr]
+    loop.receive_response(answer("done"))
+    drain(loop)
+    assert started(loop, "next").turn.tool_choice == forced
+
+
+def test_tool_choice_is_kept_without_reset() -> None:
+    template = StartTurn(model="m", messages=(), tool_choice="required")
+    loop, _ = make(tools=(READ,), template=template, reset_tool_choice=False)
+    started(loop)
+    actions = round_trip(loop, call("c1", "read_file", path="a"))
+    assert actions[-1].turn.tool_choice == "required"  # type: ignore[union-attr]
+
+
+# ---- structured output ------------------------------------------------------------------------
+
+
+def test_output_schema_as_json_schema_response_format() -> None:
+    loop, _ = make(output_schema=SCHEMA)
+    turn = started(loop).turn
+    assert thaw_json(turn.response_format) == {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": SCHEMA},
+    }
+    assert turn.system_prompt is None
+
+
+def test_output_schema_as_json_object_response_format() -> None:
+    loop, _ = make(output_schema=SCHEMA, output_mode="json_object")
+    turn = started(loop).turn
+    assert thaw_json(turn.response_format) == {"type": "json_object", "schema": SCHEMA}
+
+
+def test_output_schema_in_the_system_prompt() -> None:
+    template = StartTurn(model="m", messages=(), system_prompt="Be brief.")
+    loop, _ = make(output_schema=SCHEMA, output_mode="prompt", template=template)
+    turn = started(loop).turn
+    assert turn.response_format is None
+    assert turn.system_prompt is not None
+    head, tail = turn.system_prompt.split("\n\n", 1)
+    assert head == "Be brief."
+    assert "JSON schema" in tail
+    assert json.loads(tail.splitlines()[-1]) == SCHEMA
+
+
+def test_a_valid_answer_gives_structured_output() -> None:
+    loop, _ = make(output_schema=SCHEMA)
+    started(loop)
+    loop.receive_response(answer('{"answer": "42"}'))
+    final = done(drain(loop))
+    assert final.subtype == "success"
+    assert final.structured_output == {"answer": "42"}
+    assert final.result == '{"answer": "42"}'
+
+
+def test_a_fenced_json_answer_is_accepted() -> None:
+    loop, _ = make(output_schema=SCHEMA)
+    started(loop)
+    loop.receive_response(answer('```json\n{"answer": "fenced"}\n```'))
+    assert done(drain(loop)).structured_output == {"answer": "fenced"}
+
+
+def test_a_non_json_answer_is_asked_again_once() -> None:
+    loop, _ = make(output_schema=SCHEMA)
+    started(loop)
+    loop.receive_response(answer("The answer is 42."))
+    actions = drain(loop)
+    again = only(actions, Emit)[1].message
+    assert isinstance(again, UserMessage) and isinstance(again.content, str)
+    assert "not valid JSON" in again.content
+    send = actions[-1]
+    assert type(send) is SendRequest and send.turn_number == 2
+    assert send.turn.messages[-1] == again == loop.messages[-1]
+    loop.receive_response(answer("Still 42."))
+    final = done(drain(loop))
+    assert final.subtype == "error_max_structured_output_retries" and final.is_error
+    assert "not valid JSON" in final.errors[0]
+    assert final.num_turns == 2 and final.structured_output is None
+
+
+def test_a_missing_property_is_asked_again_and_a_fixed_answer_succeeds() -> None:
+    loop, _ = make(output_schema=SCHEMA)
+    started(loop)
+    loop.receive_response(answer('{"reply": "42"}'))
+    again = only(drain(loop), Emit)[1].message
+    assert isinstance(again, UserMessage) and "answer" in str(again.content)
+    loop.receive_response(answer('{"answer": "42"}'))
+    final = done(drain(loop))
+    assert final.subtype == "success" and final.structured_output == {"answer": "42"}
+
+
+def test_no_structured_output_retries() -> None:
+    loop, _ = make(output_schema=SCHEMA, structured_output_retries=0)
+    started(loop)
+    loop.receive_response(answer("[1, 2]"))
+    final = done(drain(loop))
+    assert final.subtype == "error_max_structured_output_retries"
+
+
+def test_structured_output_retries_restart_with_each_run() -> None:
+    loop, _ = make(output_schema=SCHEMA)
+    started(loop)
+    loop.receive_response(answer("nope"))
+    drain(loop)
+    loop.receive_response(answer('{"answer": "x"}'))
+    drain(loop)
+    started(loop, "again")
+    loop.receive_response(answer("nope"))
+    assert type(drain(loop)[-1]) is SendRequest
+
+
+# ---- compaction ---------------------------------------------------------------------------
+
+
+def _exchange(loop: AgentLoop, prompt: str, *replies: AssistantMessage) -> None:
+    loop.start(UserMessage(content=prompt))
+    for reply in replies:
+        drain(loop)
+        loop.receive_response(reply)
+        for run in only(drain(loop), RunTools):
+            for c in run.calls:
+                loop.tool_result(result(c.id, "r" * 200))
+    drain(loop)
+    assert state(loop) is LoopState.IDLE
+
+
+def test_compaction_leaves_old_exchanges_out_of_the_request() -> None:
+    template = StartTurn(model="m", messages=(), max_tokens=100)
+    loop, _ = make(tools=(READ,), template=template, context_window=100 + 200)
+    _exchange(loop, "a" * 400, answer("", call("c1", "read_file", path="x")), answer("b" * 200))
+    history = loop.messages
+    assert len(history) == 4
+    loop.start(UserMessage(content="c" * 40))
+    actions = drain(loop)
+    send = actions[-1]
+    assert type(send) is SendRequest
+    notice = only(actions, Emit)[0].message
+    assert isinstance(notice, SystemMessage) and notice.subtype == "compact"
+    assert notice.data["dropped_messages"] == 4  # the first exchange: prompt, call, result, answer
+    assert send.turn.messages == (UserMessage(content="c" * 40),)
+    assert notice.data["estimated_tokens"] == estimate_tokens(send.turn.messages, tools=[READ.spec])
+    assert loop.messages == (*history, UserMessage(content="c" * 40))  # the conversation keeps everything
+    # the next turn of the run keeps the tool round whole, and says nothing new
+    loop.receive_response(answer("", call("c2", "read_file", path="y")))
+    drain(loop)
+    loop.tool_result(result("c2"))
+    actions = drain(loop)
+    assert [type(a.message) for a in only(actions, Emit)] == [UserMessage]
+    send = actions[-1]
+    assert type(send) is SendRequest
+    assert send.turn.messages == loop.messages[4:]
+    assert len(send.turn.messages) == 3
+
+
+def test_compaction_never_separates_a_call_from_its_result() -> None:
+    template = StartTurn(model="m", messages=(), max_tokens=10)
+    loop, _ = make(tools=(READ,), template=template, context_window=10 + 90)
+    _exchange(loop, "a", answer("", call("c1", "read_file", path="x")), answer("done"))
+    # the first prompt is short, but its tool result is long: the whole exchange goes
+    send = started(loop, "next")
+    assert send.turn.messages == (UserMessage(content="next"),)
+
+
+def test_compaction_keeps_the_last_prompt_even_when_it_does_not_fit() -> None:
+    template = StartTurn(model="m", messages=(), max_tokens=10)
+    loop, _ = make(tools=(), template=template, context_window=20)
+    _exchange(loop, "first", answer("ok"))
+    loop.start(UserMessage(content="x" * 400))
+    actions = drain(loop)
+    send = actions[-1]
+    assert type(send) is SendRequest
+    assert send.turn.messages == (UserMessage(content="x" * 400),)
+    notice = only(actions, Emit)[0].message
+    assert isinstance(notice, SystemMessage) and notice.data["dropped_messages"] == 2
+
+
+def test_compaction_notice_only_when_what_is_dropped_changes() -> None:
+    template = StartTurn(model="m", messages=(), max_tokens=10)
+    loop, _ = make(tools=(READ,), template=template, context_window=10 + 120)
+    _exchange(loop, "a" * 400, answer("ok"))
+    loop.start(UserMessage(content="go"))
+    assert len(only(drain(loop), Emit)) == 1
+    loop.receive_response(answer("", call("c1", "read_file", path="x")))
+    drain(loop)
+    loop.tool_result(result("c1"))
+    actions = drain(loop)
+    assert [type(a.message) for a in only(actions, Emit)] == [UserMessage]  # the results only
+    assert type(actions[-1]) is SendRequest and actions[-1].turn.messages[0] == UserMessage(content="go")
+
+
+def test_no_compaction_without_a_context_window() -> None:
+    loop, _ = make(tools=())
+    _exchange(loop, "a" * 40_000, answer("ok"))
+    send = started(loop, "next")
+    assert len(send.turn.messages) == 3
+
+
+# ---- external tools -----------------------------------------------------------------------
+
+
+def test_external_calls_end_the_run_and_resume_sends_every_result_in_order() -> None:
+    loop, _ = make()
+    started(loop)
+    calls = [call("c1", "ask_user", q="which?"), call("c2", "read_file", path="a"), call("c3", "ask_user", q="ok?")]
+    loop.receive_response(answer("a question", *calls))
+    run = drain(loop)[-1]
+    assert run == RunTools(calls=(calls[1],))
+    loop.tool_result(result("c2"))
+    actions = drain(loop)
+    final = done(actions)
+    assert final.subtype == "success" and not final.is_error
+    assert final.pending_tool_calls == (calls[0], calls[2])
+    assert final.result == "a question"
+    assert len(actions) == 1  # no results are emitted yet
+    assert state(loop) is LoopState.AWAITING_EXTERNAL
+    assert pending(loop) == (calls[0], calls[2])
+    with pytest.raises(LocalProtocolError, match=r"tool_result\(\), then resume\(\)"):
+        loop.next_action()
+    with pytest.raises(LocalProtocolError, match=r"await results \(c1, c3\)"):
+        loop.resume()
+    with pytest.raises(LocalProtocolError, match="c1, c3"):
+        loop.start(UserMessage(content="other"))
+    with pytest.raises(LocalProtocolError, match="already has a result"):
+        loop.tool_result(result("c2"))
+    loop.tool_result(result("c3", "yes"))
+    assert pending(loop) == (calls[0],)
+    assert state(loop) is LoopState.AWAITING_EXTERNAL
+    loop.interrupt()  # nothing to interrupt
+    assert state(loop) is LoopState.AWAITING_EXTERNAL
+    loop.tool_result(result("c1", "the blue one"))
+    assert state(loop) is LoopState.IDLE and pending(loop) == ()
+    loop.resume()
+    send = drain(loop)[-1]
+    assert type(send) is SendRequest and send.turn_number == 2
+    assert send.turn.messages[-1] == UserMessage(
+        content=[result("c1", "the blue one"), result("c2"), result("c3", "yes")]
+    )
+    loop.receive_response(answer("blue it is"))
+    final = done(drain(loop))
+    assert final.num_turns == 1 and final.pending_tool_calls == ()
+
+
+def test_external_calls_alone() -> None:
+    loop, _ = make(tools=(EXTERNAL,))
+    started(loop)
+    loop.receive_response(answer("", call("c1", "ask_user")))
+    assert done(drain(loop)).pending_tool_calls == (call("c1", "ask_user"),)
+
+
+# ---- interrupts ---------------------------------------------------------------------------
+
+
+def test_interrupt_while_receiving_keeps_the_partial_text_and_drops_partial_calls() -> None:
+    loop, _ = make()
+    started(loop)
+    partial = AssistantMessage(
+        content=[TextBlock(text="I was say"), call("c1", "read_file", path="a")], model="m", id="r1"
+    )
+    loop.interrupt(partial)
+    actions = drain(loop)
+    kept = AssistantMessage(content=[TextBlock(text="I was say")], model="m", id="r1", stop_reason="interrupted")
+    assert actions[0] == Emit(message=kept)
+    final = done(actions)
+    assert final.subtype == "interrupted" and not final.is_error
+    assert final.result == "I was say" and final.stop_reason == "interrupted"
+    assert final.num_turns == 0
+    assert loop.messages[-1] == kept
+    with pytest.raises(LocalProtocolError, match="ends with a user message"):
+        loop.resume()
+
+
+def test_interrupt_while_receiving_with_only_partial_calls_keeps_nothing() -> None:
+    loop, _ = make()
+    send = started(loop)
+    loop.interrupt(AssistantMessage(content=[call("c1", "read_file", path="a")]))
+    final = done(drain(loop))
+    assert final.result is None
+    assert loop.messages == send.turn.messages
+    loop.resume()  # the same turn again: it never got an answer
+    assert drain(loop)[-1] == send
+
+
+def test_interrupt_while_tools_run_answers_every_call() -> None:
+    loop, _ = make()
+    started(loop)
+    calls = [call("c1", "read_file", path="a"), call("c2", "read_file", path="b"), call("c3", "bash", command="ls")]
+    loop.receive_response(answer("", *calls))
+    drain(loop)
+    loop.permission("c3", PermissionAllow())
+    drain(loop)
+    loop.tool_result(result("c2"))
+    loop.interrupt()
+    actions = drain(loop)
+    sent = results_of(only(actions, Emit)[0].message)
+    assert list(sent) == ["c1", "c2", "c3"]
+    assert sent["c2"] == result("c2")
+    for c in ("c1", "c3"):
+        assert sent[c].is_error and "interrupted" in str(sent[c].content)
+    assert done(actions).subtype == "interrupted"
+    with pytest.raises(LocalProtocolError):
+        loop.tool_result(result("c1"))
+
+
+def test_interrupt_after_the_run_ended_changes_nothing() -> None:
+    loop, _ = make()
+    started(loop)
+    loop.receive_response(answer("done"))
+    loop.interrupt()  # the Done is already queued
+    actions = drain(loop)
+    assert done(actions).subtype == "success"
+    loop.interrupt()
+    assert state(loop) is LoopState.IDLE
+
+
+def test_interrupt_during_a_retry_wait() -> None:
+    loop, _ = make(max_turns=1)
+    send = started(loop)
+    loop.request_failed(Failure.STATUS, status=503)
+    assert type(loop.next_action()) is Wait
+    loop.interrupt()
+    assert done(drain(loop)).subtype == "interrupted"
+    loop.resume()  # that turn never got an answer: max_turns=1 still allows it
+    assert drain(loop) == [send]
+
+
+# ---- misuse -----------------------------------------------------------------------------
+
+
+def test_misuse_raises_and_names_what_is_expected() -> None:
+    loop, _ = make()
+    with pytest.raises(LocalProtocolError, match=r"no run in progress: call start\(\) or resume\(\)"):
+        loop.next_action()
+    with pytest.raises(LocalProtocolError, match="ends with a user message"):
+        loop.resume()
+    with pytest.raises(LocalProtocolError, match=r"waiting for start\(\) or resume\(\)"):
+        loop.receive_response(answer("hi"))
+    loop.start(UserMessage(content="go"))
+    with pytest.raises(LocalProtocolError, match=r"actions are waiting: call next_action\(\) first"):
+        loop.receive_response(answer("hi"))
+    with pytest.raises(LocalProtocolError, match=r"start\(\) during a run"):
+        loop.start(UserMessage(content="again"))
+    loop.next_action()
+    with pytest.raises(LocalProtocolError, match=r"next_action\(\) while waiting for receive_response\(\) or request"):
+        loop.next_action()
+    with pytest.raises(LocalProtocolError, match=r"start\(\) during a run \(state AWAITING_RESPONSE\)"):
+        loop.start(UserMessage(content="again"))
+    with pytest.raises(LocalProtocolError, match=r"tool_result\(\) unexpected.*receive_response\(\)"):
+        loop.tool_result(result("c1"))
+    loop.receive_response(answer("", call("c1", "bash", command="ls"), call("c2", "read_file", path="a")))
+    drain(loop)
+    with pytest.raises(LocalProtocolError, match=r"permission\(\) for 'c2', but the loop asked about 'c1'"):
+        loop.permission("c2", PermissionAllow())
+    with pytest.raises(LocalProtocolError, match=r"waiting for permission\(\)"):
+        loop.next_action()
+    loop.permission("c1", PermissionAllow())
+    drain(loop)
+    with pytest.raises(LocalProtocolError, match=r"no tool call 'c9' awaits a result \(waiting: c1, c2\)"):
+        loop.tool_result(result("c9"))
+    loop.tool_result(result("c2"))
+    with pytest.raises(LocalProtocolError, match="'c2' already has a result"):
+        loop.tool_result(result("c2"))
+    with pytest.raises(LocalProtocolError, match=r"permission\(\) unexpected.*tool_result\(\)"):
+        loop.permission("c1", PermissionAllow())
+    assert state(loop) is LoopState.AWAITING_TOOLS
+    loop.tool_result(result("c1"))
+    assert type(drain(loop)[-1]) is SendRequest
+
+
+def test_wrong_input_types() -> None:
+    loop, _ = make()
+    with pytest.raises(TypeError, match="UserMessage"):
+        loop.start("hello")  # type: ignore[arg-type]
+    started(loop)
+    with pytest.raises(TypeError, match="AssistantMessage"):
+        loop.receive_response(UserMessage(content="x"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="ToolResultBlock"):
+        loop.tool_result("x")  # type: ignore[arg-type]
+    assert state(loop) is LoopState.AWAITING_RESPONSE
+
+
+def test_settings_validation() -> None:
+    template = StartTurn(model="m", messages=())
+    with pytest.raises(ValueError, match="unknown tool mode 'magic'"):
+        LoopSettings(template=template, tool_mode="magic")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown output mode"):
+        LoopSettings(template=template, output_mode="xml")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown action"):
+        LoopSettings(template=template, doom_loop_action="panic")  # type: ignore[arg-type]
+    for field in ("max_turns", "max_total_tokens", "max_budget_usd", "context_window", "doom_loop_threshold"):
+        for bad in (0, -1, True):
+            with pytest.raises(ValueError, match=field):
+                LoopSettings(template=template, **{field: bad})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="two tools are named 'read_file'"):
+        AgentLoop(LoopSettings(template=template, tools=[READ, READ]))
+    assert LoopSettings(template=template, fallback_models=["a", "b"]).models == ("m", "a", "b")
+
+
+def test_text_filter_is_none_in_native_mode_or_without_tools() -> None:
+    loop, _ = make()
+    assert loop.text_filter() is None
+    assert AgentLoop(LoopSettings(template=StartTurn(model="m", messages=()), tool_mode="auto")).text_filter() is None
+
+
+def test_history_is_where_the_conversation_starts() -> None:
+    history: list[Message] = [UserMessage(content="earlier"), AssistantMessage(content=[TextBlock(text="yes")])]
+    loop = AgentLoop(LoopSettings(template=StartTurn(model="m", messages=()), tool_mode="native"), history=history)
+    assert loop.messages == tuple(history)
+    assert started(loop, "now").turn.messages == (*history, UserMessage(content="now"))
+
+
+# ---- permission rules ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "bash(", "bash(git *", "two words", "(git *)", "bash)(", "bash(x)y", "é"])
+def test_rule_parse_errors(text: str) -> None:
+    with pytest.raises(ValueError, match="invalid permission rule"):
+        PermissionRule.parse(text)
+
+
+def test_rule_parse() -> None:
+    assert PermissionRule.parse("bash") == PermissionRule(tool="bash")
+    assert PermissionRule.parse("  bash (git *) ") == PermissionRule(tool="bash", pattern="git *")
+    assert str(PermissionRule.parse("edit_file(docs/*)")) == "edit_file(docs/*)"
+    with pytest.raises(TypeError, match="permission rule is a string"):
+        PermissionRule.parse(3)  # type: ignore[arg-type]
+
+
+def test_rule_matching() -> None:
+    bash = BASH.traits
+    rule = PermissionRule.parse("bash(git *)")
+    assert rule.matches("bash", {"command": "git status"}, bash)
+    assert rule.matches("bash", {"command": "git log\nrm -rf /"}, bash)  # a pattern sees the whole argument
+    assert not rule.matches("bash", {"command": "git"}, bash)
+    assert not rule.matches("bash", {"command": "sudo git status"}, bash)
+    assert not rule.matches("bash", {"command": 3}, bash)
+    assert not rule.matches("bash", {}, bash)
+    assert not rule.matches("zsh", {"command": "git status"}, bash)
+    assert not rule.matches("bash", {"command": "git status"}, ToolTraits())  # no rule argument
+    assert PermissionRule.parse("bash").matches("bash", {}, ToolTraits())
+    docs = PermissionRule.parse("edit_file(docs/*)")
+    assert docs.matches("edit_file", {"path": "docs/a/b/c.md"}, EDIT.traits)  # * crosses /
+    assert not docs.matches("edit_file", {"path": "src/docs/a.md"}, EDIT.traits)
+
+
+def test_policy_validation() -> None:
+    with pytest.raises(ValueError, match="unknown permission mode 'yolo'; known: default, acceptEdits"):
+        PermissionPolicy(mode="yolo")
+    with pytest.raises(ValueError, match="invalid permission rule"):
+        PermissionPolicy(allowed_tools=["bash("])
+    policy = PermissionPolicy(allowed_tools="bash(git *)")
+    assert policy.allowed_tools == (PermissionRule(tool="bash", pattern="git *"),)
+
+
+def test_policy_order() -> None:
+    policy = PermissionPolicy(mode="plan", allowed_tools=["bash"], disallowed_tools=["read_file(secret*)"])
+    assert policy.decide("bash", {}, BASH.traits).behavior == "deny"  # plan beats allowed rules
+    assert policy.decide("read_file", {"path": "secret.txt"}, READ.traits).behavior == "deny"
+    assert policy.decide("read_file", {"path": "notes"}, READ.traits).behavior == "allow"
+    allowed = PermissionPolicy(allowed_tools=["bash"], disallowed_tools=["bash(rm *)"])
+    assert allowed.decide("bash", {"command": "rm x"}, BASH.traits).behavior == "deny"
+    assert allowed.decide("bash", {"command": "ls"}, BASH.traits).reason == "allowed by the rule 'bash'"
+
+
+# ---- budget arithmetic ----------------------------------------------------------------------
+
+
+def test_estimate_tokens() -> None:
+    assert estimate_tokens([]) == 0
+    assert estimate_tokens([UserMessage(content="abcd" * 10)]) == 10 + 4
+    assert estimate_tokens([UserMessage(content="abcde")]) == 2 + 4  # rounded up
+    assert estimate_tokens([], system_prompt="abcd") == 1 + 4
+    image = UserMessage(content=[TextBlock(text="look"), ImageBlock(url="https://example.com/a.png")])
+    assert estimate_tokens([image]) == 1 + 800 + 4
+    spec = ToolSpec(name="t", description="dd", parameters={"type": "object"})
+    assert estimate_tokens([], tools=[spec]) == math.ceil((1 + 2 + len('{"type": "object"}') + 32) / 4)
+    a_call = AssistantMessage(content=[call("c1", "read_file", path="a")])
+    assert estimate_tokens([a_call]) == math.ceil((9 + len('{"path":"a"}') + 16) / 4) + 4
+    a_result = UserMessage(content=[ToolResultBlock(tool_use_id="c1", content="x" * 8)])
+    assert estimate_tokens([a_result]) == math.ceil((8 + 16) / 4) + 4
+
+
+def test_cost_usd() -> None:
+    pricing = Pricing(input_per_million=3.0, output_per_million=15.0, cached_input_per_million=0.3)
+    assert cost_usd(None, pricing) is None
+    assert cost_usd(usage(1, 1), None) is None
+    assert cost_usd(usage(1_000_000, 0), pricing) == pytest.approx(3.0)
+    assert cost_usd(usage(0, 1_000_000), pricing) == pytest.approx(15.0)
+    cached = Usage(prompt_tokens=1_000_000, completion_tokens=0, cached_tokens=400_000)
+    assert cost_usd(cached, pricing) == pytest.approx(0.6 * 3.0 + 0.4 * 0.3)
+    too_many_cached = Usage(prompt_tokens=100, cached_tokens=1_000)
+    assert cost_usd(too_many_cached, pricing) == pytest.approx(100 * 0.3 / 1e6)
+    plain = Pricing(input_per_million=3.0, output_per_million=15.0)
+    assert cost_usd(cached, plain) == pytest.approx(3.0)
+    assert cost_usd(Usage(), plain) == 0.0
+    with pytest.raises(ValueError, match="input_per_million"):
+        Pricing(input_per_million=-1.0, output_per_million=0.0)
+
+
+def test_compact_examples() -> None:
+    p1, p2 = UserMessage(content="a" * 400), UserMessage(content="b" * 40)
+    a1 = AssistantMessage(content=[call("c1", "read_file", path="a")])
+    r1 = UserMessage(content=[ToolResultBlock(tool_use_id="c1", content="r")])
+    messages: list[Message] = [p1, a1, r1, p2]
+    assert compact(messages, limit=10_000) == (tuple(messages), 0)
+    assert compact(messages, limit=20) == ((p2,), 3)
+    assert compact(messages, limit=1) == ((p2,), 3)  # the last prompt stays
+    assert compact(messages[1:3], limit=1) == ((a1, r1), 0)  # no prompt to start at
+
+
+def test_compact_keeps_a_conversation_that_fits_even_if_it_opens_with_the_assistant() -> None:
+    greeting = AssistantMessage(content=[TextBlock(text="Hello! How can I help?")])
+    messages: list[Message] = [greeting, UserMessage(content="hi")]
+    assert compact(messages, limit=10_000) == (tuple(messages), 0)
+    assert compact(messages, limit=5) == ((messages[1],), 1)
+    loop = AgentLoop(
+        LoopSettings(template=StartTurn(model="m", messages=()), tool_mode="native", context_window=100_000),
+        history=[greeting],
+    )
+    loop.start(UserMessage(content="hi"))
+    actions = drain(loop)
+    assert actions == [only(actions, SendRequest)[0]]  # no compaction notice
+    assert only(actions, SendRequest)[0].turn.messages == tuple(messages)
+
+
+_MESSAGES = st.lists(
+    st.one_of(
+        st.builds(lambda n: UserMessage(content="u" * n), st.integers(0, 200)),
+        st.builds(lambda n: AssistantMessage(content=[TextBlock(text="a" * n)]), st.integers(0, 200)),
+        st.builds(lambda n: ("call", n), st.integers(1, 3)),
+    ),
+    max_size=12,
+)
+
+
+def _conversation(items: list[Any]) -> list[Message]:
+    """Generated items as a conversation: ("call", n) is an answer with n calls and its results."""
+    messages: list[Message] = []
+    for index, item in enumerate(items):
+        if isinstance(item, tuple):
+            calls = [call(f"c{index}_{k}", "read_file", path="x" * k * 30) for k in range(item[1])]
+            messages.append(AssistantMessage(content=tuple(calls)))
+            messages.append(UserMessage(content=[ToolResultBlock(tool_use_id=c.id, content="r" * 50) for c in calls]))
+        else:
+            messages.append(item)
+    return messages
+
+
+def _is_prompt(message: Message) -> bool:
+    return isinstance(message, UserMessage) and (
+        isinstance(message.content, str) or not any(isinstance(b, ToolResultBlock) for b in message.content)
+    )
+
+
+@given(items=_MESSAGES, limit=st.integers(1, 400), system=st.sampled_from([None, "", "be brief"]))
+def test_compact_property(items: list[Any], limit: int, system: str | None) -> None:
+    messages = _conversation(items)
+    kept, dropped = compact(messages, limit=limit, system_prompt=system)
+    assert kept == tuple(messages[dropped:])  # a suffix
+    prompts = [i for i, m in enumerate(messages) if _is_prompt(m)]
+    if not prompts or estimate_tokens(messages, system_prompt=system) <= limit:
+        assert dropped == 0  # nothing to start at, or nothing to drop
+        return
+    assert _is_prompt(kept[0])  # starts at a user prompt: no result without its call
+    if estimate_tokens(kept, system_prompt=system) > limit:
+        assert dropped == prompts[-1]  # over the limit only when the last exchange alone is
+    else:
+        # the longest suffix starting at a prompt that fits
+        assert all(estimate_tokens(messages[i:], system_prompt=system) > limit for i in prompts if i < dropped)
+    for index, message in enumerate(kept):
+        if isinstance(message, AssistantMessage) and message.tool_uses and index + 1 < len(kept):
+            assert results_of(kept[index + 1]).keys() == {c.id for c in message.tool_uses}
+
+
+def test_token_budget_counts_prompt_and_completion_without_a_total() -> None:
+    loop, _ = make(max_total_tokens=50)
+    started(loop)
+    loop.receive_response(
+        answer("", call("c1", "read_file", path="a"), usage=Usage(prompt_tokens=40, completion_tokens=10))
+    )
+    drain(loop)
+    loop.tool_result(result("c1"))
+    final = done(drain(loop))
+    assert final.subtype == "error_max_budget_tokens"
+    assert final.errors == ("token budget spent: 50 of max_total_tokens=50",)
