@@ -190,7 +190,10 @@ def _error_result(call_id: str, text: str) -> ToolResultBlock:
     return ToolResultBlock(tool_use_id=call_id, content=text, is_error=True)
 
 
-def _call_key(call: ToolUseBlock) -> tuple[str, str]:
+def _call_key(call: ToolUseBlock | ToolUseError) -> tuple[str, str]:
+    """What makes two calls the same for the doom-loop check (unusable ones included)."""
+    if isinstance(call, ToolUseError):
+        return call.name, "\0" + call.arguments
     return call.name, json.dumps(call.input, sort_keys=True, ensure_ascii=False)
 
 
@@ -546,35 +549,35 @@ class AgentLoop:
         stop: str | None = None
         threshold = settings.doom_loop_threshold
         for call in calls:
+            key = _call_key(call)
+            if key == self._doom_key:
+                self._doom_count += 1
+            else:
+                self._doom_key, self._doom_count = key, 1
+            tool = None if isinstance(call, ToolUseError) else self._tools.get(call.name)
+            if threshold is not None and self._doom_count >= threshold:
+                if settings.doom_loop_action == "stop" or self._doom_count >= 2 * threshold:
+                    stop = f"doom loop: {call.name} called with the same arguments {self._doom_count} times in a row"
+                    break
+                if tool is not None:
+                    self._results[call.id] = _error_result(
+                        call.id,
+                        f"Error: not run. You called {call.name} with these same arguments {self._doom_count} "
+                        "times in a row; the result will not change. Try a different approach, or answer with "
+                        "what you have.",
+                    )
+                    continue
             if isinstance(call, ToolUseError):
-                self._doom_key, self._doom_count = None, 0
                 self._results[call.id] = _error_result(
                     call.id,
                     f"Error: the arguments of this {call.name or 'tool'} call could not be used ({call.error}). "
                     "Call it again with arguments that are one JSON object.",
                 )
                 continue
-            tool = self._tools.get(call.name)
             if tool is None:
-                self._doom_key, self._doom_count = None, 0
                 known = ", ".join(self._tools) or "none"
                 self._results[call.id] = _error_result(
                     call.id, f"Error: there is no tool named {call.name!r}. Available tools: {known}."
-                )
-                continue
-            key = _call_key(call)
-            if key == self._doom_key:
-                self._doom_count += 1
-            else:
-                self._doom_key, self._doom_count = key, 1
-            if threshold is not None and self._doom_count >= threshold:
-                if settings.doom_loop_action == "stop" or self._doom_count >= 2 * threshold:
-                    stop = f"doom loop: {call.name} called with the same arguments {self._doom_count} times in a row"
-                    break
-                self._results[call.id] = _error_result(
-                    call.id,
-                    f"Error: not run. You called {call.name} with these same arguments {self._doom_count} times "
-                    "in a row; the result will not change. Try a different approach, or answer with what you have.",
                 )
                 continue
             if tool.external:

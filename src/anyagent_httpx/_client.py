@@ -395,6 +395,8 @@ class Client:
                 result = action.result
                 if result.subtype == "error_during_execution" and failure is not None:
                     self._resume = True  # the conversation ends with the user's message: try again
+                    for error in result.errors:
+                        failure.add_note("not retried: " + error.rpartition("; not retried: ")[2])
                     raise failure
                 if result.subtype == "success" and not result.pending_tool_calls and "Stop" in options.hooks:
                     outcomes = await run_hooks(

@@ -353,7 +353,7 @@ class AgentOptions:
     def loop_settings(self, model: str, tools: Sequence[LoopTool], *, session_id: str | None = None) -> LoopSettings:
         """The core ``AgentLoop``'s settings for these options, with ``tools`` as the loop sees them."""
         return LoopSettings(
-            template=attrs.evolve(self.start_turn(model, ()), tools=()),
+            template=self.start_turn(model, ()),
             fallback_models=self.fallback_models,
             tools=tools,
             tool_mode=self.tool_mode,

@@ -241,19 +241,14 @@ class LoopMachine(RuleBasedStateMachine):
         assert threshold is not None
         for call in calls:
             if isinstance(call, ToolUseError):
-                self.doom_key, self.doom_count = None, 0
-                self.kind[call.id] = "broken"
-                continue
-            tool = TOOLS.get(call.name)
-            if tool is None:
-                self.doom_key, self.doom_count = None, 0
-                self.kind[call.id] = "unknown"
-                continue
-            key = (call.name, json.dumps(call.input, sort_keys=True))
+                key = (call.name, "\0" + call.arguments)
+            else:
+                key = (call.name, json.dumps(call.input, sort_keys=True))
             if key == self.doom_key:
                 self.doom_count += 1
             else:
                 self.doom_key, self.doom_count = key, 1
+            tool = None if isinstance(call, ToolUseError) else TOOLS.get(call.name)
             if self.doom_count >= threshold:
                 if self.settings.doom_loop_action == "stop" or self.doom_count >= 2 * threshold:
                     self.kind[call.id] = "stop"
@@ -261,7 +256,14 @@ class LoopMachine(RuleBasedStateMachine):
                         self.kind.setdefault(other.id, "cut")
                     self.to_ask, self.approved = [], []
                     return ("done", {"error_doom_loop"})
-                self.kind[call.id] = "doom"
+                if tool is not None:
+                    self.kind[call.id] = "doom"
+                    continue
+            if isinstance(call, ToolUseError):
+                self.kind[call.id] = "broken"
+                continue
+            if tool is None:
+                self.kind[call.id] = "unknown"
                 continue
             if tool.external:
                 self.kind[call.id] = "external"

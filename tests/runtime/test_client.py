@@ -171,11 +171,13 @@ async def test_unusable_tool_call_is_answered_by_the_loop() -> None:
     async with Client(script.options(tools=[WEATHER])) as client:
         await client.query("weather?")
         messages = [m async for m in client.receive_response()]
-        answer, result = final(messages)
-        assert answer.text == "ok"
+        first, second = [m for m in messages if isinstance(m, AssistantMessage)]
+        result = messages[-1]
+        assert isinstance(result, ResultMessage)
+        assert second.text == result.result == "ok"
         assert result.pending_tool_calls == ()
         assert result.num_turns == 2
-        (bad,) = [m for m in messages if isinstance(m, AssistantMessage)][0].tool_uses
+        (bad,) = first.tool_uses
         assert isinstance(bad, ToolUseError)
     sent = script.bodies[1]["messages"]
     assert sent[-1]["role"] == "tool"
