@@ -119,7 +119,9 @@ async def test_no_usage_chunk_when_streaming(live: LiveServer, transport: str, s
 async def test_auto_tool_choice_gives_the_call_as_text(live: LiveServer, transport: str, stream: bool) -> None:
     """With ``tool_choice: "auto"`` nothing is enforced: the model's ``<tool_call>`` block arrives
     as plain content with ``finish_reason: "stop"``, and no tool call is made of it."""
-    async with live_client(live, transport, stream=stream, tools=[WEATHER], tool_choice="auto") as client:
+    async with live_client(
+        live, transport, stream=stream, tools=[WEATHER], tool_choice="auto", tool_mode="native"
+    ) as client:
         await client.query("What is the weather in Paris?")
         reply = await receive(client)
     answer, result = reply.assistant, reply.result
