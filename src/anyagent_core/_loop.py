@@ -23,7 +23,9 @@ time during a run.
 After an answer with tool calls, every call gets exactly one result before the next request,
 in the order the model made them: calls that ran, calls that were denied, unknown tools,
 unusable arguments, repeated calls refused by the doom-loop check, and calls cut short by an
-interrupt or a spent budget (the model is told why, so it can recover). Calls of *external*
+interrupt or a doom-loop stop (the model is told why, so it can recover). Budgets (turns,
+tokens, cost) are checked before each request: the calls of the answer that spent them still run
+and are answered, and the run ends before the next request. Calls of *external*
 tools (offered to the model, answered by the caller) end the run with ``pending_tool_calls``;
 once the caller has given every result, ``resume()`` continues.
 
@@ -314,6 +316,7 @@ class AgentLoop:
         self._doom_key = None
         self._doom_count = 0
         self._schema_retries = self.settings.structured_output_retries
+        self._compacted = 0
         self._begin_response()
 
     def resume(self, prompt: UserMessage | None = None) -> None:
@@ -604,7 +607,8 @@ class AgentLoop:
             self._queue.append(AskPermission(call=call, reason=reason, traits=traits))
             return
         if self._approved:
-            calls = tuple(self._approved)
+            order = {call.id: index for index, call in enumerate(self._calls)}
+            calls = tuple(sorted(self._approved, key=lambda call: order[call.id]))  # the model's order
             self._approved = []
             self._running = {call.id for call in calls}
             self._queue.append(RunTools(calls=calls))
@@ -732,6 +736,12 @@ class AgentLoop:
             self._run_requests -= 1  # that turn got no answer
         receiving = self._state is LoopState.AWAITING_RESPONSE
         self._queue = deque(action for action in self._queue if type(action) is Emit)
+        if receiving and partial is not None and partial.usage is not None:
+            self._usage = add_usage(self._usage, partial.usage)
+            cost = cost_usd(partial.usage, self.settings.pricing)
+            if cost is not None:
+                self._cost = (self._cost or 0.0) + cost
+                self._run_cost += cost
         if receiving and partial is not None:
             kept = tuple(b for b in partial.content if not isinstance(b, ToolUseBlock | ToolUseError))
             if kept:

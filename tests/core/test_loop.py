@@ -1226,3 +1226,51 @@ def test_token_budget_counts_prompt_and_completion_without_a_total() -> None:
     final = done(drain(loop))
     assert final.subtype == "error_max_budget_tokens"
     assert final.errors == ("token budget spent: 50 of max_total_tokens=50",)
+
+
+# ---- order of execution, interrupted usage, repeated unknown calls ---------------------------
+
+
+def test_run_tools_keeps_the_model_s_order_when_some_calls_were_asked_about() -> None:
+    """An asked-about call approved by the answer runs where the model put it, before a call the
+    rules allowed at once: sequential tools must run in the order the model meant."""
+    loop, _ = make()
+    loop.start(UserMessage(content="go"))
+    drain(loop)
+    loop.receive_response(answer("", call("c1", "bash", command="make"), call("c2", "lookup", q="x")))
+    actions = drain(loop)
+    assert isinstance(actions[-1], AskPermission) and actions[-1].call.id == "c1"
+    loop.permission("c1", PermissionAllow())
+    (run,) = drain(loop)
+    assert isinstance(run, RunTools)
+    assert [c.id for c in run.calls] == ["c1", "c2"]
+
+
+def test_an_interrupted_answer_s_usage_is_counted() -> None:
+    loop, _ = make(pricing=Pricing(input_per_million=1.0, output_per_million=2.0))
+    loop.start(UserMessage(content="go"))
+    drain(loop)
+    partial = AssistantMessage(content=[TextBlock(text="half")], usage=usage(1000, 500))
+    loop.interrupt(partial)
+    done = drain(loop)[-1]
+    assert isinstance(done, Done)
+    assert done.result.subtype == "interrupted"
+    assert done.result.usage is not None and done.result.usage.total_tokens == 1500
+    assert done.result.total_cost_usd == pytest.approx((1000 * 1.0 + 500 * 2.0) / 1e6)
+
+
+def test_a_repeated_call_of_an_unknown_tool_is_a_doom_loop() -> None:
+    """A model that keeps calling a tool that does not exist is stopped like any other loop."""
+    loop, _ = make(doom_loop_threshold=2, doom_loop_action="warn")
+    loop.start(UserMessage(content="go"))
+    drain(loop)
+    subtypes = []
+    for n in range(6):
+        loop.receive_response(answer("", call(f"c{n}", "nope", x=1)))
+        actions = drain(loop)
+        done = [a for a in actions if isinstance(a, Done)]
+        if done:
+            subtypes.append(done[0].result.subtype)
+            break
+    assert subtypes == ["error_doom_loop"]
+    assert n == 3  # the fourth identical call is twice the threshold
