@@ -474,6 +474,8 @@ class AgentLoop:
         if cost is not None:
             self._cost = (self._cost or 0.0) + cost
             self._run_cost += cost
+        if self.settings.max_total_tokens is None:
+            return  # tokens are only counted for a token budget
         tokens = None
         if usage is not None:
             tokens = usage.total_tokens

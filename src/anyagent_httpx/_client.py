@@ -158,8 +158,9 @@ class Client:
         options = self.options
         endpoint = options.endpoint(self._env)
         self._models = (options.resolved_model(self._env), *options.fallback_models)
-        self._context = _tool_context(options, self.session_id)
         loop_tools = self._setup_tools()
+        if self._tools:  # only tools that run need a working directory
+            self._context = _tool_context(options, self.session_id)
         self._loop = AgentLoop(
             options.loop_settings(self._models[0], loop_tools, session_id=self.session_id),
             history=self._initial_history,

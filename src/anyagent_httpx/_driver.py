@@ -14,7 +14,7 @@ from __future__ import annotations
 import random as _random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from contextlib import AsyncExitStack, aclosing
+from contextlib import AsyncExitStack
 from typing import TypeVar
 
 import anyio
@@ -153,97 +153,93 @@ class Driver:
         failed in a way the retry rules judge, another ``APIError`` when it failed after
         output (never retried), ``Interrupted`` when interrupted."""
         begun = anyio.current_time()
-        attempt = _Attempt(conn=Connection(self.endpoint, config=self.config), url="")
         try:
-            async with aclosing(self._attempt(attempt, turn, partial)) as items:
-                async for item in items:
-                    yield item
+            attempt = _Attempt(conn=Connection(self.endpoint, config=self.config), url="")
+            conn = attempt.conn
+            request = conn.send(turn)
+            attempt.url = url = redact_url(request.url)
+            async with AsyncExitStack() as stack:
+                try:
+                    response: TransportResponse = await self._guard(
+                        stack.enter_async_context(self.transport.exchange(request))
+                    )
+                except BaseException as exc:
+                    conn.send_failed()
+                    if isinstance(exc, _Cancelled):
+                        raise Interrupted(None) from None
+                    if isinstance(exc, APIConnectionError):
+                        kind = Failure.TIMEOUT if isinstance(exc, APITimeoutError) else Failure.CONNECTION
+                        raise AttemptFailed(kind, exc) from exc
+                    raise
+                attempt.status = response.status
+                attempt.headers = response.headers
+                conn.receive_head(response.status, response.headers)
+                ok = 200 <= response.status < 300
+                stream = response.stream
+                complete: MessageComplete | None = None
+                cut: APIConnectionError | None = None
+                while True:
+                    try:
+                        event = conn.next_event()
+                    except RemoteProtocolError as exc:
+                        raise MalformedResponseError(
+                            f"the response broke the protocol: {exc}", partial=_partial(conn), url=url
+                        ) from exc
+                    if event is NEED_DATA:
+                        try:
+                            chunk = await self._guard(anext(stream, b""))
+                        except _Cancelled:
+                            raise Interrupted(_partial(conn) if attempt.output else None) from None
+                        except APIConnectionError as exc:
+                            cut = exc
+                            chunk = b""
+                        conn.receive_data(chunk)
+                    elif event is PAUSED:
+                        break
+                    elif type(event) is MessageComplete:
+                        complete = event
+                    elif ok:
+                        if isinstance(event, _OUTPUT):
+                            attempt.output = True
+                        if partial and type(event) is not ServerError:
+                            yield event
+                assert complete is not None
+            # The exchange is closed (and its connection reusable, the body having been drained).
+            if not ok:
+                error = complete.error
+                raise AttemptFailed(
+                    Failure.STATUS,
+                    status_error(attempt.status, error=error, headers=dict(attempt.headers), url=url),
+                    status=attempt.status,
+                    headers=attempt.headers,
+                    server_error=error,
+                ) from cut
+            if complete.error is not None:
+                server_error = complete.error
+                exc_stream = ServerStreamError(
+                    f"the server reported an error in the response: {server_error.message}",
+                    partial=complete.message,
+                    error=server_error,
+                    url=url,
+                )
+                if attempt.output:
+                    raise exc_stream
+                raise AttemptFailed(Failure.STREAM_ERROR, exc_stream, server_error=server_error)
+            if cut is not None or complete.truncated:
+                when = "mid-answer" if attempt.output else "before any output"
+                why = f"the connection failed {when} ({cut.message})" if cut else f"the response ended {when}"
+                interrupted = StreamInterruptedError(why, partial=complete.message, url=url)
+                if attempt.output:
+                    raise interrupted from cut
+                kind = Failure.EMPTY_RESPONSE
+                if cut is not None:
+                    kind = Failure.TIMEOUT if isinstance(cut, APITimeoutError) else Failure.CONNECTION
+                interrupted.__cause__ = cut
+                raise AttemptFailed(kind, interrupted)
+            yield complete
+
         finally:
             self.api_seconds += anyio.current_time() - begun
-
-    async def _attempt(self, attempt: _Attempt, turn: StartTurn, partial: bool) -> AsyncGenerator[Event]:
-        conn = attempt.conn
-        request = conn.send(turn)
-        attempt.url = url = redact_url(request.url)
-        async with AsyncExitStack() as stack:
-            try:
-                response: TransportResponse = await self._guard(
-                    stack.enter_async_context(self.transport.exchange(request))
-                )
-            except BaseException as exc:
-                conn.send_failed()
-                if isinstance(exc, _Cancelled):
-                    raise Interrupted(None) from None
-                if isinstance(exc, APIConnectionError):
-                    kind = Failure.TIMEOUT if isinstance(exc, APITimeoutError) else Failure.CONNECTION
-                    raise AttemptFailed(kind, exc) from exc
-                raise
-            attempt.status = response.status
-            attempt.headers = response.headers
-            conn.receive_head(response.status, response.headers)
-            ok = 200 <= response.status < 300
-            stream = response.stream
-            complete: MessageComplete | None = None
-            cut: APIConnectionError | None = None
-            while True:
-                try:
-                    event = conn.next_event()
-                except RemoteProtocolError as exc:
-                    raise MalformedResponseError(
-                        f"the response broke the protocol: {exc}", partial=_partial(conn), url=url
-                    ) from exc
-                if event is NEED_DATA:
-                    try:
-                        chunk = await self._guard(anext(stream, b""))
-                    except _Cancelled:
-                        raise Interrupted(_partial(conn) if attempt.output else None) from None
-                    except APIConnectionError as exc:
-                        cut = exc
-                        chunk = b""
-                    conn.receive_data(chunk)
-                elif event is PAUSED:
-                    break
-                elif type(event) is MessageComplete:
-                    complete = event
-                elif ok:
-                    if isinstance(event, _OUTPUT):
-                        attempt.output = True
-                    if partial and type(event) is not ServerError:
-                        yield event
-            assert complete is not None
-        # The exchange is closed (and its connection reusable, the body having been drained).
-        if not ok:
-            error = complete.error
-            raise AttemptFailed(
-                Failure.STATUS,
-                status_error(attempt.status, error=error, headers=dict(attempt.headers), url=url),
-                status=attempt.status,
-                headers=attempt.headers,
-                server_error=error,
-            ) from cut
-        if complete.error is not None:
-            server_error = complete.error
-            exc_stream = ServerStreamError(
-                f"the server reported an error in the response: {server_error.message}",
-                partial=complete.message,
-                error=server_error,
-                url=url,
-            )
-            if attempt.output:
-                raise exc_stream
-            raise AttemptFailed(Failure.STREAM_ERROR, exc_stream, server_error=server_error)
-        if cut is not None or complete.truncated:
-            when = "mid-answer" if attempt.output else "before any output"
-            why = f"the connection failed {when} ({cut.message})" if cut else f"the response ended {when}"
-            interrupted = StreamInterruptedError(why, partial=complete.message, url=url)
-            if attempt.output:
-                raise interrupted from cut
-            kind = Failure.EMPTY_RESPONSE
-            if cut is not None:
-                kind = Failure.TIMEOUT if isinstance(cut, APITimeoutError) else Failure.CONNECTION
-            interrupted.__cause__ = cut
-            raise AttemptFailed(kind, interrupted)
-        yield complete
 
 
 class AttemptFailed(Exception):

@@ -229,7 +229,8 @@ class LoopMachine(RuleBasedStateMachine):
         if self.to_ask:
             return ("ask", self.to_ask[0].id)
         if self.approved:
-            return ("run", tuple(call.id for call in self.approved))
+            order = [call.id for call in self.calls]  # approved calls run in the model's order
+            return ("run", tuple(sorted((call.id for call in self.approved), key=order.index)))
         if any(self.kind[call.id] == "external" for call in self.calls):
             return ("done", {"success"})
         return self.begin_turn()
@@ -393,7 +394,9 @@ class LoopMachine(RuleBasedStateMachine):
             assert self.loop.state is LoopState.AWAITING_PERMISSION
         elif type(action) is RunTools:
             assert self.expect == ("run", tuple(call.id for call in action.calls))
-            assert action.calls == tuple(self.approved)  # rewritten inputs included
+            order = [call.id for call in self.calls]
+            approved = sorted(self.approved, key=lambda call: order.index(call.id))
+            assert action.calls == tuple(approved)  # in the model's order, rewritten inputs included
             self.running = [call.id for call in action.calls]
             self.approved = []
             self.expect = None
