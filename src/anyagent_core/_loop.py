@@ -259,6 +259,7 @@ class AgentLoop:
         self._cost: float | None = None
         self._last_answer: AssistantMessage | None = None
         self._compacted = 0
+        self._schema_in_prompt = False  # the server refused response_format: the schema goes in the prompt
         # the request in flight
         self._turn: StartTurn | None = None
         self._retry: RetryState | None = None
@@ -403,7 +404,9 @@ class AgentLoop:
         response_format = template.response_format
         schema = settings.output_schema
         if schema is not None:
-            if settings.output_mode == "json_schema":
+            if self._schema_in_prompt:
+                system = _join(system, _schema_prompt(schema))
+            elif settings.output_mode == "json_schema":
                 response_format = freeze_object(
                     {"type": "json_schema", "json_schema": {"name": "output", "schema": thaw_json(schema)}}
                 )
@@ -524,6 +527,25 @@ class AgentLoop:
         arrived, and a request is never repeated then."""
         self._expect(LoopState.AWAITING_RESPONSE, "request_failed")
         assert self._retry is not None and self._turn is not None
+        error_text = tuple(error_text)
+        if self._rejects_response_format(status, (message, *error_text)):
+            # The server does not take response_format: ask for the schema in the prompt instead.
+            self._schema_in_prompt = True
+            self._state = LoopState.ACTING
+            model = self._turn.model
+            self._turn = attrs.evolve(self._build_turn(), model=model)
+            self._queue.append(
+                Emit(
+                    message=SystemMessage(
+                        subtype="structured_output_fallback",
+                        data={"reason": message or f"HTTP {status}", "output_mode": "prompt"},
+                    )
+                )
+            )
+            attempt = self._retry.attempts + 1
+            self._retry.attempts = attempt
+            self._queue.append(SendRequest(turn=self._turn, turn_number=self._run_requests, attempt=attempt))
+            return
         decision: Retry | GiveUp
         if retryable:
             decision = self._retry.failed(
@@ -541,6 +563,16 @@ class AgentLoop:
         )
         turn = self._turn if decision.model == self._turn.model else attrs.evolve(self._turn, model=decision.model)
         self._queue.append(SendRequest(turn=turn, turn_number=self._run_requests, attempt=decision.attempt))
+
+    def _rejects_response_format(self, status: int | None, texts: Iterable[object]) -> bool:
+        """A 400 or 422 that names ``response_format`` (or ``json_schema``) for a request that
+        sent one."""
+        if status not in (400, 422) or self._schema_in_prompt:
+            return False
+        if self.settings.output_schema is None or self.settings.output_mode == "prompt":
+            return False
+        said = " ".join(str(text) for text in texts if text is not None).lower()
+        return "response_format" in said or "json_schema" in said or "response format" in said
 
     # ---- tool calls -----------------------------------------------------------------------
 

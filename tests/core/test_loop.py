@@ -1274,3 +1274,36 @@ def test_a_repeated_call_of_an_unknown_tool_is_a_doom_loop() -> None:
             break
     assert subtypes == ["error_doom_loop"]
     assert n == 3  # the fourth identical call is twice the threshold
+
+
+def test_a_server_that_refuses_response_format_gets_the_schema_in_the_prompt() -> None:
+    """A 400 naming ``response_format``: the same turn is sent again at once, with the schema in
+    the system prompt and no ``response_format``; other 400s still end the run."""
+    loop, _ = make(output_schema=SCHEMA, output_mode="json_schema")
+    loop.start(UserMessage(content="go"))
+    (first,) = drain(loop)
+    assert isinstance(first, SendRequest)
+    assert first.turn.response_format is not None
+    loop.request_failed(
+        Failure.STATUS, status=400, error_text=("'response_format' of type 'json_schema' is not supported",)
+    )
+    notice, again = drain(loop)
+    assert isinstance(notice, Emit) and isinstance(notice.message, SystemMessage)
+    assert notice.message.subtype == "structured_output_fallback"
+    assert isinstance(again, SendRequest)
+    assert again.attempt == 2
+    assert again.turn.response_format is None
+    assert again.turn.system_prompt is not None and '"answer"' in again.turn.system_prompt
+    assert again.turn.messages == first.turn.messages
+    loop.request_failed(Failure.STATUS, status=400, error_text=("response_format still wrong",))
+    (done,) = drain(loop)
+    assert isinstance(done, Done) and done.result.subtype == "error_during_execution"
+
+
+def test_a_plain_bad_request_is_not_taken_for_a_response_format_refusal() -> None:
+    loop, _ = make(output_schema=SCHEMA)
+    loop.start(UserMessage(content="go"))
+    drain(loop)
+    loop.request_failed(Failure.STATUS, status=400, error_text=("messages: field required",))
+    (done,) = drain(loop)
+    assert isinstance(done, Done) and done.result.subtype == "error_during_execution"
