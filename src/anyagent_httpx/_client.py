@@ -66,6 +66,7 @@ from anyagent_core import (
 from ._driver import AttemptFailed, Driver, Interrupted
 from ._errors import APIError, ClientStateError, ConfigurationError, MalformedResponseError, ServerStreamError
 from ._hooks import (
+    HookError,
     HookResult,
     PostToolUseInput,
     PreToolUseInput,
@@ -491,9 +492,13 @@ class Client:
         """Run the calls: consecutive calls of read-only tools (and subagent tasks) together,
         the others one at a time, in the model's order. Returns the results in that order."""
         results: list[ToolResultBlock | None] = [None] * len(calls)
+        hook_errors: list[HookError] = []
 
         async def run(index: int, call: ToolUseBlock) -> None:
-            results[index] = await self._run_one(call)
+            try:
+                results[index] = await self._run_one(call)
+            except HookError as exc:  # raised as itself below, not wrapped in an exception group
+                hook_errors.append(exc)
 
         index = 0
         while index < len(calls):
@@ -507,6 +512,8 @@ class Client:
                 async with anyio.create_task_group() as tg:
                     for i in group:
                         tg.start_soon(run, i, calls[i])
+            if hook_errors:
+                raise hook_errors[0]
             index += len(group)
         return [result for result in results if result is not None]
 
