@@ -55,7 +55,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over src, tests, benchmarks and this file (settings in pyproject.toml)."""
+    """mypy --strict over src, tests, benchmarks, examples and this file (settings in pyproject.toml)."""
     install(session, "typecheck", "bench")
     session.run("mypy", "--strict", *session.posargs)
 

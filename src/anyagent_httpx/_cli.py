@@ -12,9 +12,9 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import aclosing
-from typing import TextIO
+from typing import Any, TextIO
 
 import anyio
 import httpx
@@ -28,19 +28,31 @@ from anyagent_core import (
     RetryPolicy,
     StreamEvent,
     SystemMessage,
+    TextBlock,
     TextDelta,
+    ToolResultBlock,
     ToolUseBlock,
     ToolUseError,
     UserMessage,
     __version__,
     parse_request_body,
 )
+from anyagent_core._loop import TOOL_MODES
+from anyagent_core._permissions import PERMISSION_MODES
 
+from ._builtin_tools import BUILTIN_TOOLS
 from ._client import query
 from ._errors import AnyAgentError, CassetteError
 from ._h11 import H11Transport
 from ._httpx import default_http_client
 from ._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS, AgentOptions
+from ._permissions import (
+    CanUseTool,
+    PermissionResult,
+    PermissionResultAllow,
+    PermissionResultDeny,
+    ToolPermissionContext,
+)
 from ._recording import Cassette, RecordingTransport, ReplayTransport
 
 __all__ = ["main"]
@@ -76,6 +88,27 @@ def _parser() -> argparse.ArgumentParser:
     asking.add_argument("--no-stream", action="store_true", help="ask for the whole answer at once")
     asking.add_argument("--max-retries", type=int, help="retries on 429, 5xx and connection errors (2)")
     asking.add_argument("--fallback-model", action="append", default=[], help="tried in order if the model fails")
+    agent = run.add_argument_group("tools and permissions")
+    agent.add_argument(
+        "--tools",
+        type=_tool_names,
+        default=(),
+        metavar="NAMES",
+        help=f"built-in tools to offer, comma-separated: {', '.join(BUILTIN_TOOLS)} (default: none)",
+    )
+    agent.add_argument("--cwd", help="the tools' working directory (default: the current one)")
+    agent.add_argument("--allow", action="append", default=[], metavar="RULE", help="run without asking: 'bash(git *)'")
+    agent.add_argument("--deny", action="append", default=[], metavar="RULE", help="always refuse: 'bash(rm *)'")
+    agent.add_argument(
+        "--permission-mode",
+        choices=PERMISSION_MODES,
+        default="default",
+        help="default (ask before shell commands and writes), acceptEdits, plan (read-only), bypassPermissions",
+    )
+    agent.add_argument("--max-turns", type=int, help="model requests allowed for the run")
+    agent.add_argument(
+        "--tool-mode", choices=TOOL_MODES, default="auto", help="native, emulated (tools in the prompt) or auto"
+    )
     shown = run.add_argument_group("output")
     shown.add_argument("--show-reasoning", action="store_true", help="print the model's reasoning to stderr")
     shown.add_argument("--quiet", action="store_true", help="no summary line")
@@ -83,6 +116,41 @@ def _parser() -> argparse.ArgumentParser:
     tape.add_argument("--replay", metavar="CASSETTE", help="play a recorded run back; no server needed")
     tape.add_argument("--record", metavar="CASSETTE", help="record the run (API keys removed)")
     return parser
+
+
+def _tool_names(value: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    for name in names:
+        if name not in BUILTIN_TOOLS:
+            raise argparse.ArgumentTypeError(f"unknown tool {name!r}; built-in tools: {', '.join(BUILTIN_TOOLS)}")
+    return names
+
+
+def _terminal_permission(err: TextIO) -> CanUseTool:
+    """Ask on the terminal: ``Allow bash {"command": ...}? [y/N]``."""
+
+    async def ask(name: str, tool_input: Mapping[str, Any], context: ToolPermissionContext) -> PermissionResult:
+        arguments = json.dumps(dict(tool_input), ensure_ascii=False)
+        err.write(f"Allow {name} {arguments}? [y/N] ")
+        err.flush()
+        answer = await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
+        if answer.strip().lower() in ("y", "yes"):
+            return PermissionResultAllow()
+        return PermissionResultDeny(message="the user said no")
+
+    return ask
+
+
+def _result_summary(result: ToolResultBlock) -> str:
+    if isinstance(result.content, str):
+        text = result.content
+    else:
+        text = "".join(block.text for block in result.content if isinstance(block, TextBlock))
+    if result.is_error:
+        first = text.strip().splitlines()[0] if text.strip() else "(no message)"
+        return f"error: {first[:200]}"
+    lines = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+    return f"{lines} line{'s' if lines != 1 else ''}, {len(text)} characters"
 
 
 class _Printer:
@@ -96,6 +164,7 @@ class _Printer:
         self.streamed_text = False
         self.in_reasoning = False
         self.result: ResultMessage | None = None
+        self.names: dict[str, str] = {}
 
     def message(self, message: object) -> None:
         if isinstance(message, StreamEvent):
@@ -123,15 +192,25 @@ class _Printer:
                 self.out.flush()
             self.streamed_text = False
             for call in message.tool_uses:
+                self.names[call.id] = call.name
                 if isinstance(call, ToolUseBlock):
                     arguments = json.dumps(dict(call.input), ensure_ascii=False)
-                    self.err.write(f"[tool call] {call.name} {arguments} (id {call.id})\n")
+                    self.err.write(f"→ {call.name} {arguments}\n")
                 elif isinstance(call, ToolUseError):
-                    self.err.write(f"[tool call] {call.name} unusable: {call.error}\n")
+                    self.err.write(f"→ {call.name} (unusable arguments: {call.error})\n")
+            self.err.flush()
+        elif isinstance(message, UserMessage) and not isinstance(message.content, str):
+            for block in message.content:
+                if isinstance(block, ToolResultBlock):
+                    name = self.names.get(block.tool_use_id, "tool")
+                    self.err.write(f"← {name}: {_result_summary(block)}\n")
+            self.err.flush()
         elif isinstance(message, ResultMessage):
             self.result = message
             if not self.quiet:
                 self.err.write(_summary(message) + "\n")
+            for error in message.errors:
+                self.err.write(f"error: {error}\n")
 
     def _end_reasoning(self) -> None:
         if self.in_reasoning:
@@ -210,6 +289,14 @@ async def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         http_client=http_client,
         transport=transport,
         retry=DEFAULT_RETRY_POLICY if args.max_retries is None else RetryPolicy(max_retries=args.max_retries),
+        tools=args.tools,
+        cwd=args.cwd,
+        allowed_tools=args.allow,
+        disallowed_tools=args.deny,
+        permission_mode=args.permission_mode,
+        max_turns=args.max_turns,
+        tool_mode=args.tool_mode,
+        can_use_tool=_terminal_permission(err) if args.tools and sys.stdin.isatty() else None,
     )
     printer = _Printer(out, err, show_reasoning=args.show_reasoning, quiet=args.quiet)
     try:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 import pathlib
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from anyagent_httpx import Cassette
 from anyagent_httpx._cli import main
 from anyagent_httpx.testing import Reply, serve
 
-from .mock import text_stream
+from .mock import chunk, text_stream
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "hello.jsonl"
@@ -123,3 +124,72 @@ def test_a_missing_cassette_is_reported() -> None:
     code, _, err = run_cli("run", "hi", "--replay", "/nonexistent/cassette.jsonl")
     assert code == 1
     assert "cassette.jsonl" in err
+
+
+# ---- agent runs ------------------------------------------------------------------------------
+
+AGENT = ROOT / "examples" / "agent.jsonl"
+WORKSPACE = ROOT / "examples" / "workspace"
+LIGHTHOUSE = "Which chapter mentions the lighthouse, and what happens there?"
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_readme_agent_run_replays_with_real_tools(backend: str) -> None:
+    """The README's run command: the tools run on the shipped workspace, their calls and results
+    show on stderr, the final answer on stdout."""
+    code, out, err = run_cli(
+        "run", LIGHTHOUSE, "--replay", str(AGENT), "--cwd", str(WORKSPACE),
+        "--tools", "list_dir,grep,read_file", "--backend", backend,
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.startswith('Chapter 2, "The Lighthouse"')
+    assert out.count("\n") == 1
+    lines = err.splitlines()
+    assert '→ list_dir {"path": "chapters"}' in lines
+    assert '→ read_file {"path": "chapters/02-the-lighthouse.md"}' in lines
+    assert "← read_file: 8 lines, 482 characters" in lines
+    assert not any(line.startswith("← ") and "error" in line for line in lines)
+    assert lines[-1].startswith("[success]")
+
+
+def test_the_shipped_agent_recording_is_what_a_fresh_recording_gives() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "make_recordings.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "up to date" in done.stdout
+
+
+def test_unknown_tool_names_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["run", "x", "--tools", "read_file,nope"])
+    assert info.value.code == 2
+    assert "unknown tool 'nope'" in capsys.readouterr().err
+
+
+def _bash_call(command: str) -> Reply:
+    arguments = '{"command": ' + json.dumps(command) + "}"
+    head = chunk(tool_calls=[{"index": 0, "id": "call_sh", "type": "function", "function": {"name": "bash"}}])
+    body = chunk(tool_calls=[{"index": 0, "function": {"arguments": arguments}}])
+    return Reply.sse(head + body + chunk(finish="tool_calls") + b"data: [DONE]\n\n")
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_bash_needs_permission_and_allow_rules_give_it(tmp_path: pathlib.Path, allow: bool) -> None:
+    """Without a terminal nobody can be asked: the command is denied unless a rule allows it."""
+    replies = [_bash_call("touch made-by-bash"), Reply.sse(b"".join(text_stream("done")))]
+    extra = ["--allow", "bash(touch *)"] if allow else []
+    with server_thread(replies) as base_url:
+        code, out, err = run_cli(
+            "run", "make a file", "--base-url", base_url, "--model", "m", "--tools", "bash",
+            "--cwd", str(tmp_path), *extra,
+        )  # fmt: skip
+    assert code == 0, err
+    assert out == "done\n"
+    assert (tmp_path / "made-by-bash").exists() is allow
+    result_line = next(line for line in err.splitlines() if line.startswith("← bash"))
+    assert ("Permission denied" in result_line) is not allow
