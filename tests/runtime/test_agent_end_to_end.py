@@ -1,0 +1,320 @@
+"""Agent runs end to end: a loopback HTTP server on 127.0.0.1 plays a scripted model over several
+turns, the client runs real tools, and the requests the server received are checked: tool
+results sent back in order, denials, rewritten calls, unknown tools, timeouts, text-written calls
+(emulation) and hook errors. Every test runs under asyncio and trio."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing, asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from anyagent_core import TextDelta
+from anyagent_httpx import (
+    AgentOptions,
+    AssistantMessage,
+    Client,
+    H11Transport,
+    HookContext,
+    HookError,
+    HookMatcher,
+    HookResult,
+    PermissionResultAllow,
+    PreToolUseInput,
+    ResultMessage,
+    RunMessage,
+    StreamEvent,
+    ToolPermissionContext,
+    ToolResultBlock,
+    UserMessage,
+    tool,
+)
+from anyagent_httpx.testing import LoopbackServer, Reply, serve
+
+from .mock import DONE, FAST_RETRY, chunk, text_stream
+
+pytestmark = pytest.mark.anyio
+
+
+def calls(*items: tuple[str, str, dict[str, Any]]) -> Reply:
+    """An answer with these tool calls, each one's arguments streamed in 5-character pieces."""
+    chunks = []
+    for index, (call_id, name, arguments) in enumerate(items):
+        head = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+        chunks.append(chunk(tool_calls=[head]))
+        text = json.dumps(arguments)
+        for start in range(0, len(text), 5):
+            piece = {"index": index, "function": {"arguments": text[start : start + 5]}}
+            chunks.append(chunk(tool_calls=[piece]))
+    chunks += [chunk(finish="tool_calls"), DONE]
+    return Reply.sse(b"".join(chunks))
+
+
+def says(*pieces: str) -> Reply:
+    return Reply.sse(b"".join(text_stream(*pieces)))
+
+
+@pytest.fixture(params=["httpx", "h11"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@asynccontextmanager
+async def agent(kind: str, replies: Sequence[Reply], **options: Any) -> AsyncIterator[tuple[LoopbackServer, Client]]:
+    async with serve(list(replies)) as server:
+        if kind == "h11":
+            async with H11Transport() as transport:
+                opts = AgentOptions(
+                    model="m", base_url=server.base_url, transport=transport, retry=FAST_RETRY, **options
+                )
+                async with Client(opts) as client:
+                    yield server, client
+        else:
+            async with httpx.AsyncClient() as http:
+                opts = AgentOptions(model="m", base_url=server.base_url, http_client=http, retry=FAST_RETRY, **options)
+                async with Client(opts) as client:
+                    yield server, client
+
+
+async def ask(client: Client, prompt: str) -> list[RunMessage]:
+    with anyio.fail_after(30):
+        await client.query(prompt)
+        async with aclosing(client.receive_response()) as stream:
+            return [message async for message in stream]
+
+
+def sent_messages(server: LoopbackServer, index: int) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = server.requests[index].json()["messages"]
+    return messages
+
+
+def tool_messages(server: LoopbackServer, index: int) -> list[dict[str, Any]]:
+    return [m for m in sent_messages(server, index) if m["role"] == "tool"]
+
+
+def final(messages: list[RunMessage]) -> ResultMessage:
+    result = messages[-1]
+    assert isinstance(result, ResultMessage)
+    return result
+
+
+# ---- a task that reads, edits and verifies files ---------------------------------------------
+
+
+async def test_read_edit_verify(kind: str, tmp_path: pathlib.Path) -> None:
+    (tmp_path / "notes.md").write_text("The lighthuose stood on the point.\nIt was dark.\n", encoding="utf-8")
+    (tmp_path / "other.md").write_text("untouched\n", encoding="utf-8")
+    replies = [
+        calls(("c1", "read_file", {"path": "notes.md"}), ("c2", "list_dir", {})),
+        calls(("c3", "edit_file", {"path": "notes.md", "old_string": "lighthuose", "new_string": "lighthouse"})),
+        calls(("c4", "grep", {"pattern": "lighthouse"})),
+        says("Fixed the ", "typo."),
+    ]
+    tools = ["read_file", "list_dir", "edit_file", "grep"]
+    async with agent(kind, replies, tools=tools, cwd=tmp_path, permission_mode="acceptEdits") as (server, client):
+        messages = await ask(client, "Fix the typo in notes.md")
+
+    result = final(messages)
+    assert (result.subtype, result.num_turns, result.result) == ("success", 4, "Fixed the typo.")
+    assert (tmp_path / "notes.md").read_text(encoding="utf-8") == "The lighthouse stood on the point.\nIt was dark.\n"
+    assert (tmp_path / "other.md").read_text(encoding="utf-8") == "untouched\n"
+    kinds = [type(m).__name__ for m in messages if not isinstance(m, StreamEvent)]
+    assert kinds == ["AssistantMessage", "UserMessage"] * 3 + ["AssistantMessage", "ResultMessage"]
+    first = tool_messages(server, 1)
+    assert [m["tool_call_id"] for m in first] == ["c1", "c2"]
+    assert "1\tThe lighthuose stood on the point." in first[0]["content"]
+    assert "notes.md" in first[1]["content"] and "other.md" in first[1]["content"]
+    edit = tool_messages(server, 2)[-1]
+    assert edit["tool_call_id"] == "c3"
+    verify = tool_messages(server, 3)[-1]
+    assert verify["tool_call_id"] == "c4"
+    assert "notes.md:1:The lighthouse stood on the point." in verify["content"]
+    assert len(server.requests) == 4
+
+
+# ---- permissions -----------------------------------------------------------------------------
+
+
+async def test_bash_without_a_callback_is_denied_and_nothing_runs(tmp_path: pathlib.Path) -> None:
+    replies = [calls(("c1", "bash", {"command": "touch made"})), says("ok")]
+    async with agent("httpx", replies, tools=["bash"], cwd=tmp_path) as (server, client):
+        result = final(await ask(client, "make a file"))
+    assert result.subtype == "success"
+    assert not (tmp_path / "made").exists()
+    (answer,) = tool_messages(server, 1)
+    assert answer["content"].startswith("Permission denied:")
+    assert "allowed_tools=['bash']" in answer["content"]
+
+
+async def test_a_rewritten_call_runs_as_rewritten(tmp_path: pathlib.Path) -> None:
+    asked: list[tuple[str, dict[str, Any], str]] = []
+
+    async def can_use_tool(name: str, tool_input: Any, context: ToolPermissionContext) -> PermissionResultAllow:
+        asked.append((name, dict(tool_input), context.tool_use_id))
+        return PermissionResultAllow(updated_input={"command": "touch safe"})
+
+    replies = [calls(("c1", "bash", {"command": "touch risky"})), says("ok")]
+    async with agent("httpx", replies, tools=["bash"], cwd=tmp_path, can_use_tool=can_use_tool) as (server, client):
+        await ask(client, "make a file")
+    assert asked == [("bash", {"command": "touch risky"}, "c1")]
+    assert (tmp_path / "safe").exists()
+    assert not (tmp_path / "risky").exists()
+    (answer,) = tool_messages(server, 1)
+    assert answer["tool_call_id"] == "c1"
+    assert "Permission denied" not in answer["content"]
+
+
+async def test_plan_mode_writes_nothing(tmp_path: pathlib.Path) -> None:
+    replies = [calls(("c1", "write_file", {"path": "new.txt", "content": "x"})), says("planned")]
+    async with agent("httpx", replies, tools=["write_file", "read_file"], cwd=tmp_path, permission_mode="plan") as (
+        server,
+        client,
+    ):
+        result = final(await ask(client, "write"))
+    assert result.result == "planned"
+    assert os.listdir(tmp_path) == []
+    (answer,) = tool_messages(server, 1)
+    assert "plan mode allows only read-only tools" in answer["content"]
+
+
+# ---- unknown tools, timeouts ------------------------------------------------------------------
+
+
+async def test_an_unknown_tool_is_answered_and_the_run_goes_on(tmp_path: pathlib.Path) -> None:
+    replies = [calls(("c1", "nope", {"x": 1})), says("sorry")]
+    async with agent("httpx", replies, tools=["read_file"], cwd=tmp_path) as (server, client):
+        result = final(await ask(client, "go"))
+    assert (result.subtype, result.result, result.num_turns) == ("success", "sorry", 2)
+    (answer,) = tool_messages(server, 1)
+    assert answer["content"] == "Error: there is no tool named 'nope'. Available tools: read_file."
+
+
+async def test_tools_that_time_out_are_answered_promptly() -> None:
+    @tool(timeout=0.2)
+    async def slow_async() -> str:
+        """Sleeps."""
+        await anyio.sleep(5)
+        return "never"
+
+    @tool(timeout=0.2)
+    def slow_sync() -> str:
+        """Sleeps in small steps."""
+        for _ in range(50):
+            time.sleep(0.1)
+        return "never"
+
+    replies = [calls(("c1", "slow_async", {}), ("c2", "slow_sync", {})), says("gave up")]
+    started = time.monotonic()
+    async with agent("httpx", replies, tools=[slow_async, slow_sync]) as (server, client):
+        result = final(await ask(client, "go"))
+    assert time.monotonic() - started < 3.0
+    assert result.result == "gave up"
+    answers = tool_messages(server, 1)
+    assert [a["tool_call_id"] for a in answers] == ["c1", "c2"]
+    assert all("timed out after 0.2" in a["content"] for a in answers)
+
+
+# ---- calls written as text -------------------------------------------------------------------
+
+
+def weather_tool(seen: list[str]) -> Any:
+    @tool
+    def get_weather(city: str) -> str:
+        """Current weather for a city.
+
+        Args:
+            city: The city.
+        """
+        seen.append(city)
+        return f"{city}: sunny"
+
+    return get_weather
+
+
+TEXT_CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+
+
+@pytest.mark.parametrize("mode", ["emulated", "auto"])
+async def test_calls_written_as_text_run(mode: str) -> None:
+    pieces = ["Let me check. ", *(TEXT_CALL[i : i + 4] for i in range(0, len(TEXT_CALL), 4))]
+    seen: list[str] = []
+    replies = [says(*pieces), says("It is sunny in Paris.")]
+    async with agent("httpx", replies, tools=[weather_tool(seen)], tool_mode=mode, include_partial_messages=True) as (
+        server,
+        client,
+    ):
+        messages = await ask(client, "Weather in Paris?")
+    result = final(messages)
+    assert (result.subtype, result.result, seen) == ("success", "It is sunny in Paris.", ["Paris"])
+    shown = "".join(m.event.text for m in messages if isinstance(m, StreamEvent) and type(m.event) is TextDelta)
+    assert shown == "Let me check.It is sunny in Paris."
+    first, second = server.requests[0].json(), server.requests[1].json()
+    if mode == "emulated":
+        assert "tools" not in first
+        assert "get_weather" in first["messages"][0]["content"]  # described in the system prompt
+        roles = [m["role"] for m in second["messages"]]
+        assert "tool" not in roles
+        assert "<tool_call>" in second["messages"][-2]["content"]
+        assert "<tool_response>\nParis: sunny\n</tool_response>" in second["messages"][-1]["content"]
+    else:
+        assert first["tools"][0]["function"]["name"] == "get_weather"
+        assistant, answer = second["messages"][-2:]
+        assert assistant["tool_calls"][0]["function"]["name"] == "get_weather"
+        assert answer == {"role": "tool", "tool_call_id": assistant["tool_calls"][0]["id"], "content": "Paris: sunny"}
+
+
+# ---- hooks -----------------------------------------------------------------------------------
+
+
+async def test_a_hook_error_stops_the_run_and_the_conversation_stays_valid(tmp_path: pathlib.Path) -> None:
+    def broken(input: PreToolUseInput, context: HookContext) -> HookResult | None:
+        raise RuntimeError("hook bug")
+
+    (tmp_path / "a.txt").write_text("a\n", encoding="utf-8")
+    replies = [calls(("c1", "read_file", {"path": "a.txt"})), says("next answer")]
+    hooks = {"PreToolUse": [HookMatcher(matcher="read_file", hooks=[broken])]}
+    async with agent("httpx", replies, tools=["read_file"], cwd=tmp_path, hooks=hooks) as (server, client):
+        with pytest.raises(HookError, match="hook bug") as info:
+            await ask(client, "read it")
+        assert isinstance(info.value.__cause__, RuntimeError)
+        assert info.value.event == "PreToolUse"
+        result = final(await ask(client, "try again"))
+        history = client.messages
+    assert result.result == "next answer"
+    answered = [b for m in history if isinstance(m, UserMessage) and isinstance(m.content, tuple) for b in m.content]
+    assert [b.tool_use_id for b in answered if isinstance(b, ToolResultBlock)] == ["c1"]
+    sent = sent_messages(server, 1)
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool", "user"]
+    assert any(isinstance(m, AssistantMessage) for m in history)
+
+
+async def test_pre_tool_use_hook_denies_and_post_tool_use_adds_context(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "a.txt").write_text("alpha\n", encoding="utf-8")
+
+    async def guard(input: PreToolUseInput, context: HookContext) -> HookResult | None:
+        if input.tool_input.get("path") == "secret.txt":
+            return HookResult(decision="deny", reason="secrets stay closed")
+        return None
+
+    def note(input: Any, context: HookContext) -> HookResult:
+        return HookResult(additional_context="(checked by the post hook)")
+
+    hooks = {
+        "PreToolUse": [HookMatcher(hooks=[guard])],
+        "PostToolUse": [HookMatcher(matcher="read_file", hooks=[note])],
+    }
+    replies = [calls(("c1", "read_file", {"path": "secret.txt"}), ("c2", "read_file", {"path": "a.txt"})), says("k")]
+    async with agent("httpx", replies, tools=["read_file"], cwd=tmp_path, hooks=hooks) as (server, client):
+        await ask(client, "read")
+    denied, read = tool_messages(server, 1)
+    assert denied["content"] == "Denied by a PreToolUse hook: secrets stay closed"
+    assert "alpha" in read["content"]
+    assert read["content"].endswith("(checked by the post hook)")
