@@ -75,7 +75,7 @@ from ._permissions import (
     PermissionResultDeny,
     ToolPermissionContext,
 )
-from ._recording import Cassette, RecordingTransport, ReplayTransport
+from ._recording import Cassette, Exchange, RecordedRequest, RecordedResponse, RecordingTransport, ReplayTransport
 from ._sync import SyncClient, query_sync
 from ._tools import Tool, ToolContext, ToolError, ToolInputError, run_tool, tool
 from ._transport import AsyncTransport, TransportResponse
@@ -104,6 +104,7 @@ __all__ = [
     "ClientStateError",
     "ConfigurationError",
     "ContextLengthError",
+    "Exchange",
     "Failure",
     "H11Transport",
     "H11TransportStatistics",
@@ -129,6 +130,8 @@ __all__ = [
     "Pricing",
     "PromptBlockedError",
     "RateLimitError",
+    "RecordedRequest",
+    "RecordedResponse",
     "RecordingTransport",
     "ReplayTransport",
     "ResponseError",

@@ -174,6 +174,10 @@ def _hooks(value: Mapping[HookEvent, Sequence[HookMatcher]]) -> Mapping[HookEven
     return hooks
 
 
+def _optional_path(value: str | os.PathLike[str] | None) -> str | None:
+    return None if value is None else os.fspath(value)
+
+
 def _paths(value: Sequence[str | os.PathLike[str]]) -> tuple[str, ...]:
     if isinstance(value, str | os.PathLike):
         value = (value,)
@@ -261,7 +265,7 @@ class AgentOptions:
     Without it, such calls are denied with a message saying how to allow them."""
     hooks: Mapping[HookEvent, tuple[HookMatcher, ...]] = attrs.field(factory=dict, converter=_hooks, eq=False)
     """``{"PreToolUse": [HookMatcher(matcher="bash", hooks=[f])], ...}``; see ``HookMatcher``."""
-    cwd: str | None = attrs.field(default=None, converter=attrs.converters.optional(os.fspath))
+    cwd: str | None = attrs.field(default=None, converter=_optional_path)
     """The working directory of the file tools and ``bash`` (None: the process's)."""
     allowed_dirs: tuple[str, ...] = attrs.field(default=(), converter=_paths)
     """Directories besides ``cwd`` that the file tools may use."""
