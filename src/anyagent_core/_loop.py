@@ -320,10 +320,12 @@ class AgentLoop:
         self._compacted = 0
         self._begin_response()
 
-    def resume(self, prompt: UserMessage | None = None) -> None:
+    def resume(self, prompt: UserMessage | None = None, *, new_response: bool = True) -> None:
         """Continue the run: after the external calls got their results, to try again after a
         request failed for good, or with one more user message (``prompt``) after the run ended
-        (a ``Stop`` hook asking the model to go on). The run's limits keep counting."""
+        (a ``Stop`` hook asking the model to go on). The run's limits keep counting;
+        ``new_response=False`` also keeps the response's counts (turns, usage, cost) for the
+        next ``Done``."""
         self._check_idle("resume")
         if prompt is not None:
             if not isinstance(prompt, UserMessage):
@@ -331,7 +333,11 @@ class AgentLoop:
             self._history.append(prompt)
         if not self._history or not isinstance(self._history[-1], UserMessage):
             raise LocalProtocolError("resume() needs a conversation that ends with a user message")
-        self._begin_response()
+        if new_response:
+            self._begin_response()
+        else:
+            self._state = LoopState.ACTING
+            self._begin_turn()
 
     def _check_idle(self, what: str) -> None:
         if self._state is LoopState.AWAITING_EXTERNAL:

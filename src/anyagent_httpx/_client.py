@@ -411,7 +411,7 @@ class Client:
                     if block is not None and not stop_hook_active:
                         stop_hook_active = True
                         more = UserMessage(content=block.reason or "Continue.")
-                        loop.resume(more)
+                        loop.resume(more, new_response=False)
                         yield more
                         continue
                 self._pending = False

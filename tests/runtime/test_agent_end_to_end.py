@@ -19,6 +19,7 @@ import pytest
 
 from anyagent_core import TextDelta
 from anyagent_httpx import (
+    AgentDefinition,
     AgentOptions,
     AssistantMessage,
     Client,
@@ -31,13 +32,15 @@ from anyagent_httpx import (
     PreToolUseInput,
     ResultMessage,
     RunMessage,
+    StopInput,
     StreamEvent,
     ToolPermissionContext,
     ToolResultBlock,
+    ToolSpec,
     UserMessage,
     tool,
 )
-from anyagent_httpx.testing import LoopbackServer, Reply, serve
+from anyagent_httpx.testing import LoopbackServer, ReceivedRequest, Reply, serve
 
 from .mock import DONE, FAST_RETRY, chunk, text_stream
 
@@ -318,3 +321,124 @@ async def test_pre_tool_use_hook_denies_and_post_tool_use_adds_context(tmp_path:
     assert denied["content"] == "Denied by a PreToolUse hook: secrets stay closed"
     assert "alpha" in read["content"]
     assert read["content"].endswith("(checked by the post hook)")
+
+
+# ---- subagents, interrupts, external tools, Stop hooks -----------------------------------------
+
+
+async def test_subagents_run_concurrently_and_their_answers_come_back_in_order(tmp_path: pathlib.Path) -> None:
+    """Two ``task`` calls in one answer: each runs a nested agent (its own system prompt, its own
+    requests, a read_file of its own) at the same time; their answers are the task results."""
+    (tmp_path / "a.txt").write_text("apples\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("bananas\n", encoding="utf-8")
+    active = 0
+    overlap = 0
+
+    async def model(request: ReceivedRequest) -> Reply:
+        nonlocal active, overlap
+        body = request.json()
+        system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
+        tools_sent = len([m for m in body["messages"] if m["role"] == "tool"])
+        if system.startswith("You read files"):  # a subagent
+            task = next(m["content"] for m in body["messages"] if m["role"] == "user")
+            name = "a.txt" if "a.txt" in task else "b.txt"
+            if tools_sent == 0:
+                active += 1
+                overlap = max(overlap, active)
+                await anyio.sleep(0.2)  # both subagents are inside a request at the same time
+                active -= 1
+                return calls((f"r_{name}", "read_file", {"path": name}))
+            fruit = "apples" if name == "a.txt" else "bananas"
+            return says(f"{name} holds {fruit}")
+        if tools_sent == 0:
+            return calls(
+                ("t1", "task", {"agent": "reader", "prompt": "What is in a.txt?"}),
+                ("t2", "task", {"agent": "reader", "prompt": "What is in b.txt?"}),
+            )
+        return says("both read")
+
+    reader = AgentDefinition(
+        description="Reads files", prompt="You read files and say what they hold.", tools=["read_file"]
+    )
+    async with serve(model) as server, httpx.AsyncClient() as http:
+        options = AgentOptions(
+            model="m", base_url=server.base_url, http_client=http, cwd=tmp_path, agents={"reader": reader}
+        )
+        async with Client(options) as client:
+            result = final(await ask(client, "read both"))
+    assert result.result == "both read"
+    assert overlap == 2
+    main_requests = [r.json() for r in server.requests if r.json()["messages"][0]["role"] == "user"]
+    task_tool = next(t for t in main_requests[0]["tools"] if t["function"]["name"] == "task")
+    assert task_tool["function"]["parameters"]["properties"]["agent"]["enum"] == ["reader"]
+    answers = [m for m in main_requests[-1]["messages"] if m["role"] == "tool"]
+    assert [(a["tool_call_id"], a["content"]) for a in answers] == [
+        ("t1", "a.txt holds apples"),
+        ("t2", "b.txt holds bananas"),
+    ]
+
+
+async def test_interrupt_while_a_tool_runs() -> None:
+    started = anyio.Event()
+
+    @tool
+    async def wait_long() -> str:
+        """Takes a long time."""
+        started.set()
+        await anyio.sleep(30)
+        return "never"
+
+    replies = [calls(("c1", "wait_long", {})), says("unused")]
+    async with agent("httpx", replies, tools=[wait_long]) as (server, client), anyio.create_task_group() as tg:
+        await client.query("go")
+
+        async def stop() -> None:
+            await started.wait()
+            await client.interrupt()
+
+        tg.start_soon(stop)
+        with anyio.fail_after(5):
+            messages = [m async for m in client.receive_response()]
+        history = client.messages
+    assert final(messages).subtype == "interrupted"
+    last = history[-1]
+    assert isinstance(last, UserMessage) and isinstance(last.content, tuple)
+    (block,) = last.content
+    assert isinstance(block, ToolResultBlock) and block.is_error
+    assert "interrupted" in str(block.content)
+    assert len(server.requests) == 1
+
+
+async def test_external_and_built_in_calls_in_one_answer(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "a.txt").write_text("alpha\n", encoding="utf-8")
+    approve = ToolSpec(name="approve", description="Ask a human.")
+    replies = [calls(("c1", "approve", {}), ("c2", "read_file", {"path": "a.txt"})), says("done")]
+    async with agent("httpx", replies, tools=[approve, "read_file"], cwd=tmp_path) as (server, client):
+        first = final(await ask_pending(client, "go"))
+        assert [c.id for c in first.pending_tool_calls] == ["c1"]
+        client.add_tool_result("c1", "approved")
+        second = final([m async for m in client.receive_response()])
+    assert second.result == "done"
+    answers = tool_messages(server, 1)
+    assert [a["tool_call_id"] for a in answers] == ["c1", "c2"]
+    assert answers[0]["content"] == "approved"
+    assert "alpha" in answers[1]["content"]
+
+
+async def ask_pending(client: Client, prompt: str) -> list[RunMessage]:
+    await client.query(prompt)
+    return [m async for m in client.receive_response()]
+
+
+async def test_a_stop_hook_makes_the_model_go_on_once() -> None:
+    seen: list[bool] = []
+
+    def keep_going(input: StopInput, context: HookContext) -> HookResult:
+        seen.append(input.stop_hook_active)
+        return HookResult(decision="block", reason="Also say goodbye.")
+
+    replies = [says("hello"), says("goodbye")]
+    async with agent("httpx", replies, hooks={"Stop": [HookMatcher(hooks=[keep_going])]}) as (server, client):
+        result = final(await ask(client, "hi"))
+    assert (result.result, result.num_turns, seen) == ("goodbye", 2, [False, True])
+    assert sent_messages(server, 1)[-1] == {"role": "user", "content": "Also say goodbye."}
