@@ -65,6 +65,7 @@ from ._permissions import PermissionAllow, PermissionDeny, PermissionPolicy, Too
 from ._results import ResultMessage, ResultSubtype, SystemMessage, add_usage
 from ._retry import DEFAULT_RETRY_POLICY, Failure, GiveUp, Retry, RetryPolicy, RetryState
 from ._schema import validate as validate_schema
+from ._util import parsed_builder
 
 __all__ = [
     "AgentLoop",
@@ -183,9 +184,25 @@ class LoopSettings:
     """After the model called tools, a forcing ``tool_choice`` becomes ``auto`` for the run."""
     session_id: str | None = None
 
+    def __attrs_post_init__(self) -> None:
+        choice = self.template.tool_choice
+        if choice not in (None, "auto", "none", "required") and choice not in {t.spec.name for t in self.tools}:
+            raise ValueError(f"tool_choice names {choice!r}, which is not among the tools")
+
     @property
     def models(self) -> tuple[str, ...]:
         return (self.template.model, *self.fallback_models)
+
+
+_TURN_FIELDS = tuple(field.name for field in attrs.fields(StartTurn))
+_new_turn = parsed_builder(StartTurn, *_TURN_FIELDS)
+
+
+def _turn_like(template: StartTurn, **changes: Any) -> StartTurn:
+    """``template`` with ``changes``, without running ``StartTurn``'s converters again: every
+    value comes from validated objects (the history's messages, the tools' specs, the
+    template), and ``LoopSettings`` checked that a forced tool is among the tools."""
+    return _new_turn(*[changes[name] if name in changes else getattr(template, name) for name in _TURN_FIELDS])
 
 
 def _error_result(call_id: str, text: str) -> ToolResultBlock:
@@ -242,6 +259,9 @@ class AgentLoop:
                 raise ValueError(f"two tools are named {tool.spec.name!r}")
             self._tools[tool.spec.name] = tool
         self._history: list[Message] = list(history)
+        for message in self._history:
+            if not isinstance(message, UserMessage | AssistantMessage):
+                raise TypeError(f"history holds UserMessage and AssistantMessage values, not {type(message).__name__}")
         self._queue: deque[Action] = deque()
         self._state = LoopState.IDLE
         self._serial = 0  # answers received over the loop's life: unique ids for emulated calls
@@ -446,7 +466,7 @@ class AgentLoop:
             tool_choice = None
         elif not specs:
             tool_choice = None if tool_choice not in ("none",) else tool_choice
-        return attrs.evolve(
+        return _turn_like(
             template,
             messages=tuple(history),
             system_prompt=system,

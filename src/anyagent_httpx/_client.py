@@ -163,7 +163,7 @@ class Client:
         if self._tools:  # only tools that run need a working directory
             self._context = _tool_context(options, self.session_id)
         self._loop = AgentLoop(
-            options.loop_settings(self._models[0], loop_tools, session_id=self.session_id),
+            options.loop_settings(self._models[0], loop_tools),
             history=self._initial_history,
         )
         if options.transport is not None:
@@ -417,6 +417,7 @@ class Client:
                 self._pending = False
                 yield attrs.evolve(
                     result,
+                    session_id=self.session_id,
                     duration_ms=round((anyio.current_time() - started) * 1000),
                     duration_api_ms=round((driver.api_seconds - api_before) * 1000),
                 )

@@ -327,6 +327,10 @@ class AgentOptions:
     """Another transport (``H11Transport()``, your own): its lifetime stays yours. Excludes
     ``http_client``."""
 
+    _settings_cache: dict[str, tuple[Any, LoopSettings]] = attrs.field(
+        factory=dict, init=False, repr=False, eq=False, hash=False
+    )
+
     def __attrs_post_init__(self) -> None:
         if self.http_client is not None and self.transport is not None:
             raise ConfigurationError("pass http_client= or transport=, not both")
@@ -355,7 +359,19 @@ class AgentOptions:
         return tuple(item if isinstance(item, ToolSpec) else item.spec for item in self.resolved_tools())
 
     def loop_settings(self, model: str, tools: Sequence[LoopTool], *, session_id: str | None = None) -> LoopSettings:
-        """The core ``AgentLoop``'s settings for these options, with ``tools`` as the loop sees them."""
+        """The core ``AgentLoop``'s settings for these options, with ``tools`` as the loop sees them.
+
+        Kept for the next call with the same model, tools and session id (options are frozen):
+        ``query()`` opens a client per prompt, and building the settings is per-request cost."""
+        key = (model, tuple(tools), session_id)
+        cached = self._settings_cache.get("loop")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        settings = self._loop_settings(model, tools, session_id)
+        self._settings_cache["loop"] = (key, settings)
+        return settings
+
+    def _loop_settings(self, model: str, tools: Sequence[LoopTool], session_id: str | None) -> LoopSettings:
         return LoopSettings(
             template=self.start_turn(model, ()),
             fallback_models=self.fallback_models,
