@@ -62,14 +62,16 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def benchmarks(session: nox.Session) -> None:
-    """Both benchmarks with their defaults: parse-and-assemble, then end to end over loopback.
+    """The benchmarks with their defaults: parse-and-assemble, end to end over loopback, then
+    whole agent runs with tool calls over loopback.
 
-    For their options run ``benchmarks/bench_parse.py`` or ``benchmarks/bench_transport.py``."""
+    For their options run ``benchmarks/bench_parse.py``, ``bench_transport.py`` or ``bench_agent.py``."""
     if session.posargs:
-        session.error("no arguments here: run benchmarks/bench_parse.py or benchmarks/bench_transport.py for options")
+        session.error("no arguments here: run the scripts in benchmarks/ themselves for options")
     install(session, "bench")
     session.run("python", "benchmarks/bench_parse.py")
     session.run("python", "benchmarks/bench_transport.py")
+    session.run("python", "benchmarks/bench_agent.py")
 
 
 # ---- live tests against a real server -------------------------------------------------------

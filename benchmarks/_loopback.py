@@ -9,6 +9,12 @@ the workload (``w4000``: one 4,000-content-chunk text answer; ``w20``: 1,000 dif
 (modulo their count; anything else picks the first). Unknown models get a 404 with an
 OpenAI-style error body.
 
+The model ``agent`` plays an agent's model for ``bench_agent.py``: the first user message, ``"R
+C"``, asks for ``R`` rounds of ``C`` parallel calls of the tool ``add`` (``streams.agent_answer``),
+then a final text naming every result. The server checks what the client sends back: ``add``
+offered as a tool, every call of the previous rounds answered, in order, by a ``tool`` message
+with the right ``tool_call_id`` and the right sum; anything else gets a 400 saying what was wrong.
+
 Each response is ``200 OK``, ``content-type: text/event-stream`` and a ``content-length``,
 written in 64 KiB pieces (the head goes out with the first), each awaited with ``drain()`` so
 that a hundred concurrent streams do not pile up in the server's buffers. Connections stay
@@ -29,9 +35,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from streams import Expected, w1_text, w3_many_streams
+from streams import AGENT_TOOL, Expected, agent_answer, agent_call_arguments, w1_text, w3_many_streams
 
-__all__ = ["SHORT_CHUNKS", "SHORT_VARIANTS", "STREAM_CHUNKS", "WRITE_SIZE", "catalog", "long_answer", "short_answers"]
+__all__ = [
+    "AGENT_MODEL",
+    "SHORT_CHUNKS",
+    "SHORT_VARIANTS",
+    "STREAM_CHUNKS",
+    "WRITE_SIZE",
+    "BadAgentRequest",
+    "agent_round",
+    "catalog",
+    "long_answer",
+    "short_answers",
+]
 
 STREAM_CHUNKS = 4000
 """Content chunks of the long answer (``w4000``)."""
@@ -41,6 +58,9 @@ SHORT_VARIANTS = 1000
 """How many different short answers ``w20`` has."""
 WRITE_SIZE = 64 * 1024
 """The largest single write of a response."""
+
+AGENT_MODEL = "agent"
+"""The model that answers like an agent's model (see the module's docstring)."""
 
 _MAX_HEAD = 64 * 1024
 
@@ -67,6 +87,48 @@ def _head(status: str, content_type: str, length: int) -> bytes:
     return f"HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {length}\r\n\r\n".encode("ascii")
 
 
+def _error(status: str, message: str, code: str) -> bytes:
+    body = json.dumps({"error": {"message": message, "type": "invalid_request_error", "code": code}}).encode()
+    return _head(status, "application/json", len(body)) + body
+
+
+class BadAgentRequest(Exception):
+    """What was wrong with a request to the ``agent`` model."""
+
+
+def agent_round(request: Any) -> tuple[int, int, int]:
+    """``(round, rounds, calls)`` of a request to the ``agent`` model, after checking that every
+    earlier call was answered, in order, with the right result. Raises ``BadAgentRequest``."""
+    tools = request.get("tools") or []
+    if not any(t.get("function", {}).get("name") == AGENT_TOOL for t in tools):
+        raise BadAgentRequest(f"the tool {AGENT_TOOL!r} is not offered")
+    messages = request["messages"]
+    first = next((m for m in messages if m.get("role") == "user"), None)
+    try:
+        rounds, calls = (int(n) for n in str(first["content"] if first else "").split())
+    except ValueError:
+        raise BadAgentRequest("the first user message must be 'ROUNDS CALLS'") from None
+    if rounds < 0 or calls < 1:
+        raise BadAgentRequest(f"want ROUNDS >= 0 and CALLS >= 1, got {rounds} {calls}")
+    answered = 0
+    for message in messages:
+        if message.get("role") != "tool":
+            continue
+        round_, call = divmod(answered, calls)
+        want_id = f"call_{round_}_{call}"
+        want = str(sum(agent_call_arguments(round_, call).values()))
+        if message.get("tool_call_id") != want_id or str(message.get("content")).strip() != want:
+            raise BadAgentRequest(
+                f"tool message {answered}: want id {want_id!r} with {want!r}, got "
+                f"{message.get('tool_call_id')!r} with {message.get('content')!r}"
+            )
+        answered += 1
+    round_, missing = divmod(answered, calls)
+    if missing or round_ > rounds:
+        raise BadAgentRequest(f"{answered} tool results for rounds of {calls} calls (at most {rounds} rounds)")
+    return round_, rounds, calls
+
+
 class Server:
     def __init__(self, bodies: dict[str, list[bytes]]) -> None:
         self.connections: set[asyncio.StreamWriter] = set()
@@ -76,17 +138,28 @@ class Server:
             model: [_head("200 OK", "text/event-stream", len(body)) + body for body in variants]
             for model, variants in bodies.items()
         }
+        self._agent_answers: dict[tuple[int, int, int], bytes] = {}
+
+    def _agent(self, request: Any) -> bytes:
+        try:
+            key = agent_round(request)
+        except (BadAgentRequest, KeyError, TypeError, AttributeError) as exc:
+            return _error("400 Bad Request", f"{type(exc).__name__}: {exc}", "bad_agent_request")
+        response = self._agent_answers.get(key)
+        if response is None:
+            body = agent_answer(*key)
+            response = self._agent_answers[key] = _head("200 OK", "text/event-stream", len(body)) + body
+        return response
 
     def _choose(self, raw: bytes) -> bytes:
         try:
             request: Any = json.loads(raw)
             model = request["model"]
+            if model == AGENT_MODEL:
+                return self._agent(request)
             variants = self._responses[model]
         except (ValueError, KeyError, TypeError):
-            body = json.dumps(
-                {"error": {"message": "unknown model", "type": "invalid_request_error", "code": "model_not_found"}}
-            ).encode()
-            return _head("404 Not Found", "application/json", len(body)) + body
+            return _error("404 Not Found", "unknown model", "model_not_found")
         index = 0
         try:
             content = request["messages"][-1]["content"]

@@ -19,8 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "AGENT_TOOL",
     "READ_SIZE",
     "Expected",
+    "agent_answer",
+    "agent_call_arguments",
+    "agent_final_text",
     "Workload",
     "all_workloads",
     "split_reads",
@@ -314,6 +318,54 @@ def w3_many_streams(seed: int = 3, n_streams: int = 1000, chunks_per_stream: int
         expected=expected,
         chunks=chunks,
     )
+
+
+# ---- an agent's answers ---------------------------------------------------------------------
+
+AGENT_TOOL = "add"
+"""The tool the agent workload's model calls: ``add(a: int, b: int) -> int``."""
+
+
+def agent_call_arguments(round_: int, call: int) -> dict[str, int]:
+    """The arguments of call ``call`` of round ``round_`` (the tool's result is their sum)."""
+    return {"a": 1000 + 10 * round_ + call, "b": 7 * call + 3}
+
+
+def agent_final_text(rounds: int, calls: int) -> str:
+    """The answer after ``rounds`` rounds of ``calls`` tool calls each: every result named."""
+    sums = [sum(agent_call_arguments(r, c).values()) for r in range(rounds) for c in range(calls)]
+    return f"After {rounds * calls} calls of {AGENT_TOOL}, the sums were " + ", ".join(map(str, sums)) + "."
+
+
+def agent_answer(round_: int, rounds: int, calls: int) -> bytes:
+    """The streamed answer of an agent's request in round ``round_`` (0-based) of ``rounds``:
+    before the last round, ``calls`` parallel calls of ``add`` (a header delta each, then the
+    arguments in ~4-character fragments, ``finish_reason: "tool_calls"``); in the last, the final
+    text in about 20 chunks. Call ids are ``call_<round>_<call>``. Deterministic."""
+    rng = random.Random(round_ * 1009 + rounds * 31 + calls)
+    writer = _StreamWriter(rng)
+    if round_ < rounds:
+        writer.delta({"role": "assistant", "content": None, "refusal": None})
+        for index in range(calls):
+            header = {
+                "index": index,
+                "id": f"call_{round_}_{index}",
+                "type": "function",
+                "function": {"name": AGENT_TOOL, "arguments": ""},
+            }
+            writer.delta({"tool_calls": [header]})
+            arguments = json.dumps(agent_call_arguments(round_, index), separators=(",", ":"))
+            for fragment in _fragments(rng, arguments, 3, 5):
+                writer.delta({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]})
+        writer.delta({}, "tool_calls")
+    else:
+        writer.delta({"role": "assistant", "content": "", "refusal": None})
+        text = agent_final_text(rounds, calls)
+        for fragment in _fragments(rng, text, max(1, len(text) // 20), max(1, len(text) // 16)):
+            writer.delta({"content": fragment})
+        writer.delta({}, "stop")
+    writer.usage(200 + 60 * round_ * calls, writer.chunks)
+    return writer.body()
 
 
 def split_reads(body: bytes, read_size: int = READ_SIZE, *, seed: int | None = None) -> list[bytes]:
