@@ -209,6 +209,29 @@ def _error_result(call_id: str, text: str) -> ToolResultBlock:
     return ToolResultBlock(tool_use_id=call_id, content=text, is_error=True)
 
 
+def _distinct_call_ids(message: AssistantMessage) -> AssistantMessage:
+    """``message`` with each call that repeats an earlier call's id given an id of its own
+    (``<id>_2``, ...), so every call gets its own result; unchanged when the ids differ."""
+    calls = message.tool_uses
+    ids = {call.id for call in calls}
+    if len(ids) == len(calls):
+        return message
+    seen: set[str] = set()
+    content = []
+    for block in message.content:
+        if isinstance(block, ToolUseBlock | ToolUseError):
+            if block.id in seen:
+                number = 2
+                while f"{block.id}_{number}" in ids:
+                    number += 1
+                new_id = f"{block.id}_{number}"
+                ids.add(new_id)
+                block = attrs.evolve(block, id=new_id)
+            seen.add(block.id)
+        content.append(block)
+    return attrs.evolve(message, content=tuple(content))
+
+
 def _call_key(call: ToolUseBlock | ToolUseError) -> tuple[str, str]:
     """What makes two calls the same for the doom-loop check (unusable ones included)."""
     if isinstance(call, ToolUseError):
@@ -476,7 +499,8 @@ class AgentLoop:
         )
 
     def receive_response(self, message: AssistantMessage) -> None:
-        """The answer to the last ``SendRequest``."""
+        """The answer to the last ``SendRequest``. A call that repeats the id of an earlier call
+        in the answer is kept with an id of its own (``<id>_2``), in the conversation too."""
         self._expect(LoopState.AWAITING_RESPONSE, "receive_response")
         if not isinstance(message, AssistantMessage):
             raise TypeError(f"receive_response() takes an AssistantMessage, not {type(message).__name__}")
@@ -485,6 +509,7 @@ class AgentLoop:
         self._answers += 1
         if self._tools and self.settings.tool_mode != "native":
             message = to_tool_uses(message, id_prefix=f"call_{self._serial}_")
+        message = _distinct_call_ids(message)
         self._count(message)
         self._history.append(message)
         self._last_answer = message

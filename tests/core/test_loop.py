@@ -220,6 +220,28 @@ def test_a_read_only_call_runs_without_asking_and_results_go_back_in_call_order(
     assert loop.messages == send.turn.messages
 
 
+def test_calls_that_share_an_id_get_ids_of_their_own_and_one_result_each() -> None:
+    loop, _ = make()
+    started(loop)
+    broken = ToolUseError(id="x", name="read_file", arguments="{", error="cut off")
+    loop.receive_response(answer("", call("x", "read_file", path="a"), call("x", "read_file", path="b"), broken))
+    kept = loop.messages[-1]
+    assert isinstance(kept, AssistantMessage)
+    ids = [c.id for c in kept.tool_uses]
+    assert ids[0] == "x" and len(set(ids)) == 3
+    run = drain(loop)[-1]
+    assert isinstance(run, RunTools) and [c.id for c in run.calls] == ids[:2]
+    assert [c.input for c in run.calls] == [{"path": "a"}, {"path": "b"}]
+    for c in run.calls:
+        loop.tool_result(result(c.id, f"read {c.input['path']}"))
+    actions = drain(loop)
+    sent = results_of(only(actions, Emit)[0].message)
+    assert list(sent) == ids
+    assert [sent[i].content for i in ids[:2]] == ["read a", "read b"]
+    assert sent[ids[2]].is_error
+    assert type(actions[-1]) is SendRequest
+
+
 def test_unknown_tool_and_unusable_arguments_get_error_results() -> None:
     loop, _ = make(tools=(READ, BASH))
     started(loop)

@@ -191,6 +191,21 @@ async def test_plan_mode_writes_nothing(tmp_path: pathlib.Path) -> None:
 # ---- unknown tools, timeouts ------------------------------------------------------------------
 
 
+async def test_calls_that_share_an_id_each_run_and_get_their_own_result(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "a.txt").write_text("apples\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("bananas\n", encoding="utf-8")
+    replies = [calls(("x", "read_file", {"path": "a.txt"}), ("x", "read_file", {"path": "b.txt"})), says("ok")]
+    async with agent("httpx", replies, tools=["read_file"], cwd=tmp_path) as (server, client):
+        result = final(await ask(client, "read both"))
+    assert result.result == "ok"
+    sent = sent_messages(server, 1)
+    ids = [c["id"] for c in sent[1]["tool_calls"]]
+    assert ids[0] == "x" and len(set(ids)) == 2
+    answers = tool_messages(server, 1)
+    assert [a["tool_call_id"] for a in answers] == ids
+    assert "apples" in answers[0]["content"] and "bananas" in answers[1]["content"]
+
+
 async def test_an_unknown_tool_is_answered_and_the_run_goes_on(tmp_path: pathlib.Path) -> None:
     replies = [calls(("c1", "nope", {"x": 1})), says("sorry")]
     async with agent("httpx", replies, tools=["read_file"], cwd=tmp_path) as (server, client):
