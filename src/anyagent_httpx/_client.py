@@ -400,6 +400,7 @@ class Client:
                     for error in result.errors:
                         failure.add_note("not retried: " + error.rpartition("; not retried: ")[2])
                     raise failure
+                self._pending = False  # the response is over, even if a Stop hook raises
                 if result.subtype == "success" and not result.pending_tool_calls and "Stop" in options.hooks:
                     outcomes = await run_hooks(
                         options.hooks,
@@ -410,11 +411,11 @@ class Client:
                     block = next((o for o in outcomes if o.decision == "block"), None)
                     if block is not None and not stop_hook_active:
                         stop_hook_active = True
+                        self._pending = True
                         more = UserMessage(content=block.reason or "Continue.")
                         loop.resume(more, new_response=False)
                         yield more
                         continue
-                self._pending = False
                 yield attrs.evolve(
                     result,
                     session_id=self.session_id,

@@ -23,6 +23,7 @@ from anyagent_httpx import (
     AgentOptions,
     AssistantMessage,
     Client,
+    ClientStateError,
     H11Transport,
     HookContext,
     HookError,
@@ -457,3 +458,22 @@ async def test_a_stop_hook_makes_the_model_go_on_once() -> None:
         result = final(await ask(client, "hi"))
     assert (result.result, result.num_turns, seen) == ("goodbye", 2, [False, True])
     assert sent_messages(server, 1)[-1] == {"role": "user", "content": "Also say goodbye."}
+
+
+async def test_after_a_stop_hook_raised_there_is_nothing_more_to_receive() -> None:
+    def broken(input: StopInput, context: HookContext) -> HookResult:
+        raise RuntimeError("stop hook bug")
+
+    replies = [says("hello"), says("again")]
+    async with agent("httpx", replies, hooks={"Stop": [HookMatcher(hooks=[broken])]}) as (server, client):
+        with pytest.raises(HookError, match="stop hook bug"):
+            await ask(client, "hi")
+        with pytest.raises(ClientStateError, match="nothing to receive"):
+            await anext(client.receive_response())
+        assert len(server.requests) == 1
+        with pytest.raises(HookError):
+            await ask(client, "and now?")
+    assert sent_messages(server, 1)[-2:] == [
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "and now?"},
+    ]
