@@ -178,7 +178,7 @@ class LoopSettings:
     """How many times the model is asked again after an answer that does not match the schema."""
     context_window: int | None = attrs.field(default=None, validator=_positive_or_none)
     """The model's context, in tokens: older exchanges are left out of a request whose estimate
-    (plus ``max_tokens`` or 1024 for the answer) would not fit."""
+    (plus ``max_tokens`` or 1024 for the answer) would not fit; the run's prompt is always kept."""
     retry: RetryPolicy = DEFAULT_RETRY_POLICY
     reset_tool_choice: bool = True
     """After the model called tools, a forcing ``tool_choice`` becomes ``auto`` for the run."""
@@ -293,6 +293,7 @@ class AgentLoop:
         self._run_tokens = 0
         self._run_cost = 0.0
         self._after_tools = False
+        self._prompt_at: int | None = None  # where the run's prompt is in the history
         self._doom_key: tuple[str, str] | None = None
         self._doom_count = 0
         self._schema_retries = settings.structured_output_retries
@@ -352,6 +353,7 @@ class AgentLoop:
         if not isinstance(prompt, UserMessage):
             raise TypeError(f"start() takes a UserMessage, not {type(prompt).__name__}")
         self._check_idle("start")
+        self._prompt_at = len(self._history)
         self._history.append(prompt)
         self._run_requests = 0
         self._run_tokens = 0
@@ -469,6 +471,9 @@ class AgentLoop:
             history, dropped = compact(
                 history, limit=max(settings.context_window - reserve, 1), system_prompt=system, tools=specs
             )
+            if self._prompt_at is not None and dropped > self._prompt_at:
+                # never the run's prompt: a later user message (asking again, a Stop hook's) is no task
+                history, dropped = self._history[self._prompt_at :], self._prompt_at
             if dropped != self._compacted:
                 self._compacted = dropped
                 if dropped:

@@ -840,6 +840,26 @@ def test_compaction_keeps_the_last_prompt_even_when_it_does_not_fit() -> None:
     assert isinstance(notice, SystemMessage) and notice.data["dropped_messages"] == 2
 
 
+def test_compaction_keeps_the_run_s_prompt_when_the_model_is_asked_again() -> None:
+    template = StartTurn(model="m", messages=(), max_tokens=10)
+    loop, _ = make(tools=(), template=template, context_window=10 + 120, output_schema=SCHEMA)
+    task = "Summarise: " + "x" * 400
+    started(loop, task)
+    loop.receive_response(answer("not json"))
+    send = drain(loop)[-1]
+    assert type(send) is SendRequest  # the answer did not match the schema: the model is asked again
+    assert send.turn.messages[0] == UserMessage(content=task)
+    assert send.turn.messages == loop.messages
+    # a user message that continues the run (a Stop hook's) is no new task either
+    loop, _ = make(tools=(), template=template, context_window=10 + 120)
+    started(loop, task)
+    loop.receive_response(answer("ok"))
+    drain(loop)
+    loop.resume(UserMessage(content="Continue."), new_response=False)
+    send = drain(loop)[-1]
+    assert type(send) is SendRequest and send.turn.messages[0] == UserMessage(content=task)
+
+
 def test_compaction_notice_only_when_what_is_dropped_changes() -> None:
     template = StartTurn(model="m", messages=(), max_tokens=10)
     loop, _ = make(tools=(READ,), template=template, context_window=10 + 120)
