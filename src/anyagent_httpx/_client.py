@@ -620,6 +620,12 @@ class Client:
                     if isinstance(message, ResultMessage):
                         result = message
         assert result is not None
+        if result.pending_tool_calls:
+            names = ", ".join(sorted({call.name for call in result.pending_tool_calls}))
+            raise ToolError(
+                f"the {name} agent did not finish: it called {names}, which only the caller answers, "
+                "and a subagent cannot wait for that"
+            )
         if result.is_error or result.subtype != "success":
             why = "; ".join(result.errors) or result.subtype
             raise ToolError(f"the {name} agent did not finish ({why}); its last answer: {result.result or '(none)'}")

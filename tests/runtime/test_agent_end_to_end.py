@@ -394,6 +394,30 @@ async def test_subagents_run_concurrently_and_their_answers_come_back_in_order(t
     ]
 
 
+async def test_a_subagent_that_calls_a_tool_the_caller_answers_did_not_finish(tmp_path: pathlib.Path) -> None:
+    approve = ToolSpec(name="approve", description="Ask a human.")
+
+    async def model(request: ReceivedRequest) -> Reply:
+        messages = request.json()["messages"]
+        if messages[0]["role"] == "system":  # the subagent
+            return calls(("s1", "approve", {}))
+        if not any(m["role"] == "tool" for m in messages):
+            return calls(("t1", "task", {"agent": "helper", "prompt": "get it approved"}))
+        return says("main done")
+
+    helper = AgentDefinition(description="Helps", prompt="You help.")
+    async with serve(model) as server, httpx.AsyncClient() as http:
+        options = AgentOptions(
+            model="m", base_url=server.base_url, http_client=http, tools=[approve], agents={"helper": helper}
+        )
+        async with Client(options) as client:
+            result = final(await ask(client, "go"))
+    assert result.result == "main done" and not result.pending_tool_calls
+    (answer,) = [m for m in server.requests[-1].json()["messages"] if m["role"] == "tool"]
+    assert answer["tool_call_id"] == "t1"
+    assert "did not finish" in answer["content"] and "approve" in answer["content"]
+
+
 async def test_interrupt_while_a_tool_runs() -> None:
     started = anyio.Event()
 
