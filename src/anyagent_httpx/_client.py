@@ -385,13 +385,17 @@ class Client:
                 await self._ask(driver, loop, action)
             elif kind is RunTools:
                 assert isinstance(action, RunTools)
+                results: list[ToolResultBlock | None] = [None] * len(action.calls)
                 try:
-                    results = await driver.guard(self._run_tools(action.calls))
+                    await driver.guard(self._run_tools(action.calls, results))
                 except Interrupted:
+                    self._report(loop, results)  # the calls that finished keep their results
                     loop.interrupt()
+                except HookError:
+                    self._report(loop, results)
+                    raise
                 else:
-                    for tool_result in results:
-                        loop.tool_result(tool_result)
+                    self._report(loop, results)
             else:
                 assert isinstance(action, Done)
                 result = action.result
@@ -490,10 +494,16 @@ class Client:
             return
         loop.permission(action.call.id, answer)
 
-    async def _run_tools(self, calls: Sequence[ToolUseBlock]) -> list[ToolResultBlock]:
+    @staticmethod
+    def _report(loop: AgentLoop, results: Sequence[ToolResultBlock | None]) -> None:
+        for tool_result in results:
+            if tool_result is not None:
+                loop.tool_result(tool_result)
+
+    async def _run_tools(self, calls: Sequence[ToolUseBlock], results: list[ToolResultBlock | None]) -> None:
         """Run the calls: consecutive calls of read-only tools (and subagent tasks) together,
-        the others one at a time, in the model's order. Returns the results in that order."""
-        results: list[ToolResultBlock | None] = [None] * len(calls)
+        the others one at a time, in the model's order, each result put at its call's index
+        in ``results`` as it arrives."""
         hook_errors: list[HookError] = []
 
         async def run(index: int, call: ToolUseBlock) -> None:
@@ -517,7 +527,6 @@ class Client:
             if hook_errors:
                 raise hook_errors[0]
             index += len(group)
-        return [result for result in results if result is not None]
 
     def _concurrent(self, call: ToolUseBlock) -> bool:
         tool_ = self._tools.get(call.name)

@@ -449,6 +449,61 @@ async def test_interrupt_while_a_tool_runs() -> None:
     assert len(server.requests) == 1
 
 
+async def test_an_interrupt_keeps_the_results_of_the_calls_that_had_finished() -> None:
+    started = anyio.Event()
+
+    @tool
+    async def quick() -> str:
+        """Done at once."""
+        return "quick result"
+
+    @tool
+    async def slow() -> str:
+        """Takes a long time."""
+        started.set()
+        await anyio.sleep(30)
+        return "never"
+
+    replies = [calls(("c1", "quick", {}), ("c2", "slow", {})), says("unused")]
+    async with agent("httpx", replies, tools=[quick, slow]) as (_, client), anyio.create_task_group() as tg:
+        await client.query("go")
+
+        async def stop() -> None:
+            await started.wait()
+            await client.interrupt()
+
+        tg.start_soon(stop)
+        with anyio.fail_after(5):
+            messages = [m async for m in client.receive_response()]
+        history = client.messages
+    assert final(messages).subtype == "interrupted"
+    last = history[-1]
+    assert isinstance(last, UserMessage) and isinstance(last.content, tuple)
+    first, second = last.content
+    assert isinstance(first, ToolResultBlock) and isinstance(second, ToolResultBlock)
+    assert (first.tool_use_id, first.content, first.is_error) == ("c1", "quick result", False)
+    assert second.tool_use_id == "c2" and second.is_error and "interrupted" in str(second.content)
+
+
+async def test_a_hook_error_keeps_the_results_of_the_calls_that_had_finished(tmp_path: pathlib.Path) -> None:
+    def broken(input: PreToolUseInput, context: HookContext) -> HookResult | None:
+        raise RuntimeError("hook bug")
+
+    (tmp_path / "a.txt").write_text("alpha\n", encoding="utf-8")
+    replies = [calls(("c1", "read_file", {"path": "a.txt"}), ("c2", "write_file", {"path": "b.txt", "content": "b"}))]
+    hooks = {"PreToolUse": [HookMatcher(matcher="write_file", hooks=[broken])]}
+    options = {"tools": ["read_file", "write_file"], "cwd": tmp_path, "hooks": hooks, "permission_mode": "acceptEdits"}
+    async with agent("httpx", replies, **options) as (_, client):
+        with pytest.raises(HookError, match="hook bug"):
+            await ask(client, "copy it")
+        last = client.messages[-1]
+    assert isinstance(last, UserMessage) and isinstance(last.content, tuple)
+    first, second = last.content
+    assert isinstance(first, ToolResultBlock) and isinstance(second, ToolResultBlock)
+    assert first.tool_use_id == "c1" and not first.is_error and "alpha" in str(first.content)
+    assert second.tool_use_id == "c2" and second.is_error
+
+
 async def test_external_and_built_in_calls_in_one_answer(tmp_path: pathlib.Path) -> None:
     (tmp_path / "a.txt").write_text("alpha\n", encoding="utf-8")
     approve = ToolSpec(name="approve", description="Ask a human.")
