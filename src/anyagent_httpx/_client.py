@@ -391,7 +391,7 @@ class Client:
                 except Interrupted:
                     self._report(loop, results)  # the calls that finished keep their results
                     loop.interrupt()
-                except HookError:
+                except BaseException:  # a hook error, the caller's cancellation
                     self._report(loop, results)
                     raise
                 else:

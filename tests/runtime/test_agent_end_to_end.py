@@ -485,6 +485,43 @@ async def test_an_interrupt_keeps_the_results_of_the_calls_that_had_finished() -
     assert second.tool_use_id == "c2" and second.is_error and "interrupted" in str(second.content)
 
 
+async def test_cancelling_the_caller_keeps_the_results_of_the_calls_that_had_finished() -> None:
+    started = anyio.Event()
+
+    @tool
+    async def quick() -> str:
+        """Done at once."""
+        return "quick result"
+
+    @tool
+    async def slow() -> str:
+        """Takes a long time."""
+        started.set()
+        await anyio.sleep(30)
+        return "never"
+
+    replies = [calls(("c1", "quick", {}), ("c2", "slow", {})), says("unused")]
+    async with agent("httpx", replies, tools=[quick, slow]) as (_, client), anyio.create_task_group() as tg:
+        await client.query("go")
+        with anyio.CancelScope() as scope:
+
+            async def cancel() -> None:
+                await started.wait()
+                scope.cancel()
+
+            tg.start_soon(cancel)
+            async with aclosing(client.receive_response()) as stream:
+                async for _ in stream:
+                    pass
+        assert scope.cancelled_caught
+        last = client.messages[-1]
+    assert isinstance(last, UserMessage) and isinstance(last.content, tuple)
+    first, second = last.content
+    assert isinstance(first, ToolResultBlock) and isinstance(second, ToolResultBlock)
+    assert (first.tool_use_id, first.content, first.is_error) == ("c1", "quick result", False)
+    assert second.tool_use_id == "c2" and second.is_error
+
+
 async def test_a_hook_error_keeps_the_results_of_the_calls_that_had_finished(tmp_path: pathlib.Path) -> None:
     def broken(input: PreToolUseInput, context: HookContext) -> HookResult | None:
         raise RuntimeError("hook bug")
