@@ -178,7 +178,7 @@ class LoopSettings:
     """How many times the model is asked again after an answer that does not match the schema."""
     context_window: int | None = attrs.field(default=None, validator=_positive_or_none)
     """The model's context, in tokens: older exchanges are left out of a request whose estimate
-    (plus ``max_tokens`` or 1024 for the answer) would not fit."""
+    (plus ``max_tokens`` or 1024 for the answer) would not fit; the run's prompt is always kept."""
     retry: RetryPolicy = DEFAULT_RETRY_POLICY
     reset_tool_choice: bool = True
     """After the model called tools, a forcing ``tool_choice`` becomes ``auto`` for the run."""
@@ -207,6 +207,29 @@ def _turn_like(template: StartTurn, **changes: Any) -> StartTurn:
 
 def _error_result(call_id: str, text: str) -> ToolResultBlock:
     return ToolResultBlock(tool_use_id=call_id, content=text, is_error=True)
+
+
+def _distinct_call_ids(message: AssistantMessage) -> AssistantMessage:
+    """``message`` with each call that repeats an earlier call's id given an id of its own
+    (``<id>_2``, ...), so every call gets its own result; unchanged when the ids differ."""
+    calls = message.tool_uses
+    ids = {call.id for call in calls}
+    if len(ids) == len(calls):
+        return message
+    seen: set[str] = set()
+    content = []
+    for block in message.content:
+        if isinstance(block, ToolUseBlock | ToolUseError):
+            if block.id in seen:
+                number = 2
+                while f"{block.id}_{number}" in ids:
+                    number += 1
+                new_id = f"{block.id}_{number}"
+                ids.add(new_id)
+                block = attrs.evolve(block, id=new_id)
+            seen.add(block.id)
+        content.append(block)
+    return attrs.evolve(message, content=tuple(content))
 
 
 def _call_key(call: ToolUseBlock | ToolUseError) -> tuple[str, str]:
@@ -270,6 +293,7 @@ class AgentLoop:
         self._run_tokens = 0
         self._run_cost = 0.0
         self._after_tools = False
+        self._prompt_at: int | None = None  # where the run's prompt is in the history
         self._doom_key: tuple[str, str] | None = None
         self._doom_count = 0
         self._schema_retries = settings.structured_output_retries
@@ -329,6 +353,7 @@ class AgentLoop:
         if not isinstance(prompt, UserMessage):
             raise TypeError(f"start() takes a UserMessage, not {type(prompt).__name__}")
         self._check_idle("start")
+        self._prompt_at = len(self._history)
         self._history.append(prompt)
         self._run_requests = 0
         self._run_tokens = 0
@@ -446,6 +471,9 @@ class AgentLoop:
             history, dropped = compact(
                 history, limit=max(settings.context_window - reserve, 1), system_prompt=system, tools=specs
             )
+            if self._prompt_at is not None and dropped > self._prompt_at:
+                # never the run's prompt: a later user message (asking again, a Stop hook's) is no task
+                history, dropped = self._history[self._prompt_at :], self._prompt_at
             if dropped != self._compacted:
                 self._compacted = dropped
                 if dropped:
@@ -476,7 +504,8 @@ class AgentLoop:
         )
 
     def receive_response(self, message: AssistantMessage) -> None:
-        """The answer to the last ``SendRequest``."""
+        """The answer to the last ``SendRequest``. A call that repeats the id of an earlier call
+        in the answer is kept with an id of its own (``<id>_2``), in the conversation too."""
         self._expect(LoopState.AWAITING_RESPONSE, "receive_response")
         if not isinstance(message, AssistantMessage):
             raise TypeError(f"receive_response() takes an AssistantMessage, not {type(message).__name__}")
@@ -485,6 +514,7 @@ class AgentLoop:
         self._answers += 1
         if self._tools and self.settings.tool_mode != "native":
             message = to_tool_uses(message, id_prefix=f"call_{self._serial}_")
+        message = _distinct_call_ids(message)
         self._count(message)
         self._history.append(message)
         self._last_answer = message

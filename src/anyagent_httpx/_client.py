@@ -385,13 +385,17 @@ class Client:
                 await self._ask(driver, loop, action)
             elif kind is RunTools:
                 assert isinstance(action, RunTools)
+                results: list[ToolResultBlock | None] = [None] * len(action.calls)
                 try:
-                    results = await driver.guard(self._run_tools(action.calls))
+                    await driver.guard(self._run_tools(action.calls, results))
                 except Interrupted:
+                    self._report(loop, results)  # the calls that finished keep their results
                     loop.interrupt()
+                except BaseException:  # a hook error, the caller's cancellation
+                    self._report(loop, results)
+                    raise
                 else:
-                    for tool_result in results:
-                        loop.tool_result(tool_result)
+                    self._report(loop, results)
             else:
                 assert isinstance(action, Done)
                 result = action.result
@@ -400,6 +404,7 @@ class Client:
                     for error in result.errors:
                         failure.add_note("not retried: " + error.rpartition("; not retried: ")[2])
                     raise failure
+                self._pending = False  # the response is over, even if a Stop hook raises
                 if result.subtype == "success" and not result.pending_tool_calls and "Stop" in options.hooks:
                     outcomes = await run_hooks(
                         options.hooks,
@@ -410,11 +415,11 @@ class Client:
                     block = next((o for o in outcomes if o.decision == "block"), None)
                     if block is not None and not stop_hook_active:
                         stop_hook_active = True
+                        self._pending = True
                         more = UserMessage(content=block.reason or "Continue.")
                         loop.resume(more, new_response=False)
                         yield more
                         continue
-                self._pending = False
                 yield attrs.evolve(
                     result,
                     session_id=self.session_id,
@@ -489,10 +494,16 @@ class Client:
             return
         loop.permission(action.call.id, answer)
 
-    async def _run_tools(self, calls: Sequence[ToolUseBlock]) -> list[ToolResultBlock]:
+    @staticmethod
+    def _report(loop: AgentLoop, results: Sequence[ToolResultBlock | None]) -> None:
+        for tool_result in results:
+            if tool_result is not None:
+                loop.tool_result(tool_result)
+
+    async def _run_tools(self, calls: Sequence[ToolUseBlock], results: list[ToolResultBlock | None]) -> None:
         """Run the calls: consecutive calls of read-only tools (and subagent tasks) together,
-        the others one at a time, in the model's order. Returns the results in that order."""
-        results: list[ToolResultBlock | None] = [None] * len(calls)
+        the others one at a time, in the model's order, each result put at its call's index
+        in ``results`` as it arrives."""
         hook_errors: list[HookError] = []
 
         async def run(index: int, call: ToolUseBlock) -> None:
@@ -516,7 +527,6 @@ class Client:
             if hook_errors:
                 raise hook_errors[0]
             index += len(group)
-        return [result for result in results if result is not None]
 
     def _concurrent(self, call: ToolUseBlock) -> bool:
         tool_ = self._tools.get(call.name)
@@ -619,6 +629,12 @@ class Client:
                     if isinstance(message, ResultMessage):
                         result = message
         assert result is not None
+        if result.pending_tool_calls:
+            names = ", ".join(sorted({call.name for call in result.pending_tool_calls}))
+            raise ToolError(
+                f"the {name} agent did not finish: it called {names}, which only the caller answers, "
+                "and a subagent cannot wait for that"
+            )
         if result.is_error or result.subtype != "success":
             why = "; ".join(result.errors) or result.subtype
             raise ToolError(f"the {name} agent did not finish ({why}); its last answer: {result.result or '(none)'}")

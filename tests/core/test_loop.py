@@ -220,6 +220,28 @@ def test_a_read_only_call_runs_without_asking_and_results_go_back_in_call_order(
     assert loop.messages == send.turn.messages
 
 
+def test_calls_that_share_an_id_get_ids_of_their_own_and_one_result_each() -> None:
+    loop, _ = make()
+    started(loop)
+    broken = ToolUseError(id="x", name="read_file", arguments="{", error="cut off")
+    loop.receive_response(answer("", call("x", "read_file", path="a"), call("x", "read_file", path="b"), broken))
+    kept = loop.messages[-1]
+    assert isinstance(kept, AssistantMessage)
+    ids = [c.id for c in kept.tool_uses]
+    assert ids[0] == "x" and len(set(ids)) == 3
+    run = drain(loop)[-1]
+    assert isinstance(run, RunTools) and [c.id for c in run.calls] == ids[:2]
+    assert [c.input for c in run.calls] == [{"path": "a"}, {"path": "b"}]
+    for c in run.calls:
+        loop.tool_result(result(c.id, f"read {c.input['path']}"))
+    actions = drain(loop)
+    sent = results_of(only(actions, Emit)[0].message)
+    assert list(sent) == ids
+    assert [sent[i].content for i in ids[:2]] == ["read a", "read b"]
+    assert sent[ids[2]].is_error
+    assert type(actions[-1]) is SendRequest
+
+
 def test_unknown_tool_and_unusable_arguments_get_error_results() -> None:
     loop, _ = make(tools=(READ, BASH))
     started(loop)
@@ -816,6 +838,26 @@ def test_compaction_keeps_the_last_prompt_even_when_it_does_not_fit() -> None:
     assert send.turn.messages == (UserMessage(content="x" * 400),)
     notice = only(actions, Emit)[0].message
     assert isinstance(notice, SystemMessage) and notice.data["dropped_messages"] == 2
+
+
+def test_compaction_keeps_the_run_s_prompt_when_the_model_is_asked_again() -> None:
+    template = StartTurn(model="m", messages=(), max_tokens=10)
+    loop, _ = make(tools=(), template=template, context_window=10 + 120, output_schema=SCHEMA)
+    task = "Summarise: " + "x" * 400
+    started(loop, task)
+    loop.receive_response(answer("not json"))
+    send = drain(loop)[-1]
+    assert type(send) is SendRequest  # the answer did not match the schema: the model is asked again
+    assert send.turn.messages[0] == UserMessage(content=task)
+    assert send.turn.messages == loop.messages
+    # a user message that continues the run (a Stop hook's) is no new task either
+    loop, _ = make(tools=(), template=template, context_window=10 + 120)
+    started(loop, task)
+    loop.receive_response(answer("ok"))
+    drain(loop)
+    loop.resume(UserMessage(content="Continue."), new_response=False)
+    send = drain(loop)[-1]
+    assert type(send) is SendRequest and send.turn.messages[0] == UserMessage(content=task)
 
 
 def test_compaction_notice_only_when_what_is_dropped_changes() -> None:

@@ -1,9 +1,10 @@
 """A rule-based state machine over AgentLoop's public API, checked against a model of the
 protocol in ``_loop``'s docstring.
 
-Inputs come in any order the protocol allows (answers with tool calls of every kind, failures,
-permission answers, tool results in any order, external results and ``resume()``, interrupts at
-any time); inputs the current state does not expect must raise ``LocalProtocolError`` and change
+Inputs come in any order the protocol allows (answers with tool calls of every kind, ids
+repeated within an answer included, failures, permission answers, tool results in any order,
+external results and ``resume()``, a user message that continues a run, interrupts at any
+time); inputs the current state does not expect must raise ``LocalProtocolError`` and change
 nothing. The model predicts, after each input, the next action that waits for something (a
 request, a permission question, a batch of tools, or a ``Done`` of a given subtype), and the
 result of every tool call sent back to the model."""
@@ -360,6 +361,18 @@ class LoopMachine(RuleBasedStateMachine):
         self.expect = self.begin_turn()
         self.sync()
 
+    @precondition(lambda self: self.loop.state is LoopState.IDLE and self.prompts > 0)
+    @rule(new_response=st.booleans())
+    def go_on(self, new_response: bool) -> None:
+        """One more user message continues the run (what a Stop hook does)."""
+        self.loop.resume(UserMessage(content="Continue."), new_response=new_response)
+        self.done = False
+        if new_response:
+            self.answers_resp = self.tokens_resp = 0
+            self.last_answer = None
+        self.expect = self.begin_turn()
+        self.sync()
+
     @precondition(lambda self: self.loop.state is LoopState.ACTING)
     @rule()
     def next_actions(self) -> None:
@@ -414,6 +427,7 @@ class LoopMachine(RuleBasedStateMachine):
         if self.settings.context_window is None:
             assert turn.messages == history
         assert isinstance(turn.messages[0], UserMessage)
+        assert UserMessage(content=f"task {self.prompts}") in turn.messages, "the run's prompt is always sent"
         if action.attempt == 1:
             assert self.expect == ("send", action.turn_number)
             assert turn.model == "m1"
@@ -476,15 +490,20 @@ class LoopMachine(RuleBasedStateMachine):
             self.receive_response(
                 data.draw(st.sampled_from(["", "ok", "All done."]), label="text"),
                 data.draw(
-                    st.lists(st.tuples(st.sampled_from([*ARGS, BROKEN]), st.integers(0, 2)), max_size=4), label="calls"
+                    st.lists(
+                        st.tuples(st.sampled_from([*ARGS, BROKEN]), st.integers(0, 2), st.integers(0, 4)), max_size=4
+                    ),
+                    label="calls",
                 ),
                 data.draw(st.integers(1, 40), label="tokens"),
             )
 
-    def receive_response(self, text: str, specs: list[tuple[str, int]], tokens: int) -> None:
+    def receive_response(self, text: str, specs: list[tuple[str, int, int]], tokens: int) -> None:
+        """``reuse`` 0: the call repeats the id of the answer's previous call (some servers do)."""
         calls: list[ToolUseBlock | ToolUseError] = []
-        for name, index in specs:
-            self.serial += 1
+        for name, index, reuse in specs:
+            if reuse or not calls:
+                self.serial += 1
             call_id = f"call_{self.serial}"
             if name == BROKEN:
                 calls.append(ToolUseError(id=call_id, name="read", arguments='{"path": "a', error="cut off"))
@@ -499,6 +518,16 @@ class LoopMachine(RuleBasedStateMachine):
             usage=Usage(prompt_tokens=tokens, completion_tokens=tokens, total_tokens=2 * tokens),
         )
         self.loop.receive_response(answer)
+        # a repeated id is replaced by one of the call's own: <id>_2, <id>_3, ...
+        seen: dict[str, int] = {}
+        for position, one in enumerate(calls):
+            seen[one.id] = seen.get(one.id, 0) + 1
+            if seen[one.id] > 1:
+                calls[position] = attrs.evolve(one, id=f"{one.id}_{seen[one.id]}")
+        kept = self.loop.messages[len(self.seen)]
+        assert isinstance(kept, AssistantMessage) and kept.tool_uses == tuple(calls)
+        assert len({one.id for one in calls}) == len(calls)
+        answer = kept
         self.answers_run += 1
         self.answers_resp += 1
         self.tokens_run += 2 * tokens

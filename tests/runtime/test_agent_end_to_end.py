@@ -23,6 +23,7 @@ from anyagent_httpx import (
     AgentOptions,
     AssistantMessage,
     Client,
+    ClientStateError,
     H11Transport,
     HookContext,
     HookError,
@@ -189,6 +190,21 @@ async def test_plan_mode_writes_nothing(tmp_path: pathlib.Path) -> None:
 
 
 # ---- unknown tools, timeouts ------------------------------------------------------------------
+
+
+async def test_calls_that_share_an_id_each_run_and_get_their_own_result(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "a.txt").write_text("apples\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("bananas\n", encoding="utf-8")
+    replies = [calls(("x", "read_file", {"path": "a.txt"}), ("x", "read_file", {"path": "b.txt"})), says("ok")]
+    async with agent("httpx", replies, tools=["read_file"], cwd=tmp_path) as (server, client):
+        result = final(await ask(client, "read both"))
+    assert result.result == "ok"
+    sent = sent_messages(server, 1)
+    ids = [c["id"] for c in sent[1]["tool_calls"]]
+    assert ids[0] == "x" and len(set(ids)) == 2
+    answers = tool_messages(server, 1)
+    assert [a["tool_call_id"] for a in answers] == ids
+    assert "apples" in answers[0]["content"] and "bananas" in answers[1]["content"]
 
 
 async def test_an_unknown_tool_is_answered_and_the_run_goes_on(tmp_path: pathlib.Path) -> None:
@@ -378,6 +394,30 @@ async def test_subagents_run_concurrently_and_their_answers_come_back_in_order(t
     ]
 
 
+async def test_a_subagent_that_calls_a_tool_the_caller_answers_did_not_finish(tmp_path: pathlib.Path) -> None:
+    approve = ToolSpec(name="approve", description="Ask a human.")
+
+    async def model(request: ReceivedRequest) -> Reply:
+        messages = request.json()["messages"]
+        if messages[0]["role"] == "system":  # the subagent
+            return calls(("s1", "approve", {}))
+        if not any(m["role"] == "tool" for m in messages):
+            return calls(("t1", "task", {"agent": "helper", "prompt": "get it approved"}))
+        return says("main done")
+
+    helper = AgentDefinition(description="Helps", prompt="You help.")
+    async with serve(model) as server, httpx.AsyncClient() as http:
+        options = AgentOptions(
+            model="m", base_url=server.base_url, http_client=http, tools=[approve], agents={"helper": helper}
+        )
+        async with Client(options) as client:
+            result = final(await ask(client, "go"))
+    assert result.result == "main done" and not result.pending_tool_calls
+    (answer,) = [m for m in server.requests[-1].json()["messages"] if m["role"] == "tool"]
+    assert answer["tool_call_id"] == "t1"
+    assert "did not finish" in answer["content"] and "approve" in answer["content"]
+
+
 async def test_interrupt_while_a_tool_runs() -> None:
     started = anyio.Event()
 
@@ -407,6 +447,98 @@ async def test_interrupt_while_a_tool_runs() -> None:
     assert isinstance(block, ToolResultBlock) and block.is_error
     assert "interrupted" in str(block.content)
     assert len(server.requests) == 1
+
+
+async def test_an_interrupt_keeps_the_results_of_the_calls_that_had_finished() -> None:
+    started = anyio.Event()
+
+    @tool
+    async def quick() -> str:
+        """Done at once."""
+        return "quick result"
+
+    @tool
+    async def slow() -> str:
+        """Takes a long time."""
+        started.set()
+        await anyio.sleep(30)
+        return "never"
+
+    replies = [calls(("c1", "quick", {}), ("c2", "slow", {})), says("unused")]
+    async with agent("httpx", replies, tools=[quick, slow]) as (_, client), anyio.create_task_group() as tg:
+        await client.query("go")
+
+        async def stop() -> None:
+            await started.wait()
+            await client.interrupt()
+
+        tg.start_soon(stop)
+        with anyio.fail_after(5):
+            messages = [m async for m in client.receive_response()]
+        history = client.messages
+    assert final(messages).subtype == "interrupted"
+    last = history[-1]
+    assert isinstance(last, UserMessage) and isinstance(last.content, tuple)
+    first, second = last.content
+    assert isinstance(first, ToolResultBlock) and isinstance(second, ToolResultBlock)
+    assert (first.tool_use_id, first.content, first.is_error) == ("c1", "quick result", False)
+    assert second.tool_use_id == "c2" and second.is_error and "interrupted" in str(second.content)
+
+
+async def test_cancelling_the_caller_keeps_the_results_of_the_calls_that_had_finished() -> None:
+    started = anyio.Event()
+
+    @tool
+    async def quick() -> str:
+        """Done at once."""
+        return "quick result"
+
+    @tool
+    async def slow() -> str:
+        """Takes a long time."""
+        started.set()
+        await anyio.sleep(30)
+        return "never"
+
+    replies = [calls(("c1", "quick", {}), ("c2", "slow", {})), says("unused")]
+    async with agent("httpx", replies, tools=[quick, slow]) as (_, client), anyio.create_task_group() as tg:
+        await client.query("go")
+        with anyio.CancelScope() as scope:
+
+            async def cancel() -> None:
+                await started.wait()
+                scope.cancel()
+
+            tg.start_soon(cancel)
+            async with aclosing(client.receive_response()) as stream:
+                async for _ in stream:
+                    pass
+        assert scope.cancelled_caught
+        last = client.messages[-1]
+    assert isinstance(last, UserMessage) and isinstance(last.content, tuple)
+    first, second = last.content
+    assert isinstance(first, ToolResultBlock) and isinstance(second, ToolResultBlock)
+    assert (first.tool_use_id, first.content, first.is_error) == ("c1", "quick result", False)
+    assert second.tool_use_id == "c2" and second.is_error
+
+
+async def test_a_hook_error_keeps_the_results_of_the_calls_that_had_finished(tmp_path: pathlib.Path) -> None:
+    def broken(input: PreToolUseInput, context: HookContext) -> HookResult | None:
+        raise RuntimeError("hook bug")
+
+    (tmp_path / "a.txt").write_text("alpha\n", encoding="utf-8")
+    replies = [calls(("c1", "read_file", {"path": "a.txt"}), ("c2", "write_file", {"path": "b.txt", "content": "b"}))]
+    hooks = {"PreToolUse": [HookMatcher(matcher="write_file", hooks=[broken])]}
+    options = {"tools": ["read_file", "write_file"], "cwd": tmp_path, "hooks": hooks, "permission_mode": "acceptEdits"}
+    async with agent("httpx", replies, **options) as (_, client):
+        with pytest.raises(HookError, match="hook bug"):
+            await ask(client, "copy it")
+        last = client.messages[-1]
+    assert isinstance(last, UserMessage) and isinstance(last.content, tuple)
+    first, second = last.content
+    assert isinstance(first, ToolResultBlock) and isinstance(second, ToolResultBlock)
+    assert first.tool_use_id == "c1" and not first.is_error and "alpha" in str(first.content)
+    assert second.tool_use_id == "c2" and second.is_error
 
 
 async def test_external_and_built_in_calls_in_one_answer(tmp_path: pathlib.Path) -> None:
@@ -442,3 +574,22 @@ async def test_a_stop_hook_makes_the_model_go_on_once() -> None:
         result = final(await ask(client, "hi"))
     assert (result.result, result.num_turns, seen) == ("goodbye", 2, [False, True])
     assert sent_messages(server, 1)[-1] == {"role": "user", "content": "Also say goodbye."}
+
+
+async def test_after_a_stop_hook_raised_there_is_nothing_more_to_receive() -> None:
+    def broken(input: StopInput, context: HookContext) -> HookResult:
+        raise RuntimeError("stop hook bug")
+
+    replies = [says("hello"), says("again")]
+    async with agent("httpx", replies, hooks={"Stop": [HookMatcher(hooks=[broken])]}) as (server, client):
+        with pytest.raises(HookError, match="stop hook bug"):
+            await ask(client, "hi")
+        with pytest.raises(ClientStateError, match="nothing to receive"):
+            await anext(client.receive_response())
+        assert len(server.requests) == 1
+        with pytest.raises(HookError):
+            await ask(client, "and now?")
+    assert sent_messages(server, 1)[-2:] == [
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "and now?"},
+    ]
