@@ -236,7 +236,7 @@ class Client:
     async def query(self, prompt: Prompt) -> None:
         """Add a user prompt; the answer comes from ``receive_response()``. ``UserPromptSubmit``
         hooks run here: one that blocks raises ``PromptBlockedError``."""
-        _, loop = self._check_open("query")
+        driver, loop = self._check_open("query")
         if self._receiving:
             raise ClientStateError("query() while a response is being received; wait for its ResultMessage")
         pending = loop.pending_tool_calls
@@ -256,6 +256,7 @@ class Client:
                 message = _with_context(message, outcome.additional_context)
         if self._pending:
             self._abandon()  # an earlier response was never received: it ends here
+        driver.reset()  # an interrupt of an earlier response does not stop this one
         loop.start(message)
         self._resume = False
         self._set_pending()
@@ -276,10 +277,13 @@ class Client:
             self._set_pending()
 
     async def interrupt(self) -> None:
-        """Stop the response in progress: ``receive_response()`` ends with what had arrived and
-        a ``ResultMessage`` of subtype ``interrupted``. Safe to call from another task."""
+        """Stop the response in progress, or the one asked for and not yet received:
+        ``receive_response()`` ends with what had arrived and a ``ResultMessage`` of subtype
+        ``interrupted``. With no response to stop it does nothing. Safe to call from another
+        task."""
         driver, _ = self._check_open("interrupt")
-        driver.interrupt()
+        if self._pending or self._receiving:
+            driver.interrupt()
         await anyio.lowlevel.checkpoint()
 
     def _set_pending(self) -> None:
@@ -326,6 +330,7 @@ class Client:
                     yield message
         finally:
             self._receiving = False
+            driver.reset()  # an interrupt stops one response
             if loop.state not in (LoopState.IDLE, LoopState.AWAITING_EXTERNAL):
                 self._abandon()
 
@@ -348,7 +353,6 @@ class Client:
         partial = options.include_partial_messages
         started = anyio.current_time()
         api_before = driver.api_seconds
-        driver.reset()
         failure: APIError | None = None
         stop_hook_active = False
         while True:

@@ -115,11 +115,16 @@ class Driver:
             self._scope.cancel()
 
     async def _guard(self, awaitable: Awaitable[_T]) -> _T:
-        """Await in a scope ``interrupt()`` can cancel; ``_Cancelled`` if it did."""
+        """Await in a scope ``interrupt()`` can cancel; ``_Cancelled`` if it did. After an
+        interrupt nothing more is awaited (even an awaitable that would finish without a
+        checkpoint, where a cancelled scope would not stop it)."""
+        if self._interrupted:
+            close = getattr(awaitable, "close", None)
+            if close is not None:
+                close()  # never awaited: no "coroutine was never awaited" warning
+            raise _Cancelled
         with anyio.CancelScope() as scope:
             self._scope = scope
-            if self._interrupted:
-                scope.cancel()
             try:
                 return await awaitable
             finally:

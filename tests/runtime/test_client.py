@@ -427,6 +427,30 @@ async def test_interrupt_during_back_off() -> None:
     assert last.subtype == "interrupted"
 
 
+async def test_interrupt_before_the_response_is_received_stops_it() -> None:
+    script = Script(sse(text_stream("never sent")), sse(text_stream("next")))
+    async with Client(script.options()) as client:
+        await client.query("hi")
+        await client.interrupt()
+        messages = [m async for m in client.receive_response()]
+        result = messages[-1]
+        assert isinstance(result, ResultMessage)
+        assert result.subtype == "interrupted"
+        assert script.requests == []
+        await client.query("go on")  # the interrupt stopped one response only
+        assert final([m async for m in client.receive_response()])[0].text == "never sent"
+
+
+async def test_interrupt_with_no_response_asked_for_does_nothing() -> None:
+    script = Script(sse(text_stream("answer")))
+    async with Client(script.options()) as client:
+        await client.interrupt()
+        await client.query("hi")
+        answer, result = final([m async for m in client.receive_response()])
+    assert result.subtype == "success"
+    assert answer.text == "answer"
+
+
 async def test_caller_cancellation_propagates() -> None:
     script = Script(sse(text_stream("a", "b"), delay=1.0))
     with anyio.move_on_after(0.05) as scope:
