@@ -183,6 +183,7 @@ class Driver:
                 stream = response.stream
                 complete: MessageComplete | None = None
                 cut: APIConnectionError | None = None
+                received = 0
                 while True:
                     try:
                         event = conn.next_event()
@@ -198,6 +199,7 @@ class Driver:
                         except APIConnectionError as exc:
                             cut = exc
                             chunk = b""
+                        received += len(chunk)
                         conn.receive_data(chunk)
                     elif event is PAUSED:
                         break
@@ -232,7 +234,15 @@ class Driver:
                 raise AttemptFailed(Failure.STREAM_ERROR, exc_stream, server_error=server_error)
             if cut is not None or complete.truncated:
                 when = "mid-answer" if attempt.output else "before any output"
-                why = f"the connection failed {when} ({cut.message})" if cut else f"the response ended {when}"
+                if cut is not None:
+                    why = f"the connection failed {when} ({cut.message})"
+                elif not received:
+                    why = (
+                        f"the server answered HTTP {attempt.status} with an empty body (llama.cpp's server "
+                        "does this when a streamed prompt does not fit its context window)"
+                    )
+                else:
+                    why = f"the response ended {when}"
                 interrupted = StreamInterruptedError(why, partial=complete.message, url=url)
                 if attempt.output:
                     raise interrupted from cut

@@ -53,7 +53,8 @@ async def test_context_length_streamed_gives_an_empty_200(live: LiveServer, tran
     assert error.partial.content == ()
     assert error.partial.text == ""
     explained = " ".join([str(error), *getattr(error, "__notes__", ())])
-    assert "ended" in explained
+    assert "ended" in explained  # in the retries' note
+    assert "empty body" in str(error)
     assert "before any output" in explained, explained
     retries = [m for m in seen if isinstance(m, SystemMessage) and m.subtype == "retry"]
     assert len(retries) == LIVE_RETRY.max_retries, "an empty answer is retried (nothing had been delivered)"

@@ -361,7 +361,16 @@ async def test_empty_200_body_is_retried_then_reported() -> None:
     with pytest.raises(StreamInterruptedError) as info:
         await collect("hi", script.options(retry=RetryPolicy(max_retries=1, initial_delay=0.001)))
     assert info.value.partial.content == ()
+    assert "HTTP 200 with an empty body" in str(info.value)
+    assert "context window" in str(info.value)
     assert len(script.requests) == 2
+
+
+async def test_a_body_cut_before_any_output_is_not_called_empty() -> None:
+    script = Script(lambda: sse([b'data: {"choices": [{"index": 0, "delta": {"role": "assistant"}}]}\n\n']))
+    with pytest.raises(StreamInterruptedError, match="the response ended before any output") as info:
+        await collect("hi", script.options(retry=RetryPolicy(max_retries=0)))
+    assert "empty body" not in str(info.value)
 
 
 async def test_error_inside_a_200_stream() -> None:
