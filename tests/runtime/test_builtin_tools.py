@@ -426,3 +426,12 @@ async def test_bash_timeout_is_bounded(ctx: ToolContext) -> None:
         "bash", {"command": "true", "timeout": 601}, ctx
     )
     assert "timeout: 0 must be greater than 0" in await error("bash", {"command": "true", "timeout": 0}, ctx)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+async def test_grep_skips_named_pipes(root: pathlib.Path, ctx: ToolContext) -> None:
+    os.mkfifo(root / "pipe")
+    (root / "small.txt").write_text("needle\n")
+    with anyio.fail_after(5):
+        assert await ok("grep", {"pattern": "needle"}, ctx) == "small.txt:1:needle"
+        assert await ok("grep", {"pattern": "needle", "path": "pipe"}, ctx) == "no lines match 'needle'"
