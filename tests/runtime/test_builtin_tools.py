@@ -435,3 +435,18 @@ async def test_grep_skips_named_pipes(root: pathlib.Path, ctx: ToolContext) -> N
     with anyio.fail_after(5):
         assert await ok("grep", {"pattern": "needle"}, ctx) == "small.txt:1:needle"
         assert await ok("grep", {"pattern": "needle", "path": "pipe"}, ctx) == "no lines match 'needle'"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+async def test_write_file_refuses_named_pipes(root: pathlib.Path, ctx: ToolContext) -> None:
+    os.mkfifo(root / "pipe")
+    with anyio.fail_after(5):
+        assert await error("write_file", {"path": "pipe", "content": "x"}, ctx) == "'pipe' is not a regular file"
+
+
+async def test_names_too_long_are_tool_errors(ctx: ToolContext) -> None:
+    name = "n" * 300
+    message = await error("write_file", {"path": name, "content": "x"}, ctx)
+    assert message.startswith(f"cannot write {name!r}: ")
+    message = await error("edit_file", {"path": name, "old_string": "a", "new_string": "b"}, ctx)
+    assert message.startswith(f"cannot read {name!r}: ")

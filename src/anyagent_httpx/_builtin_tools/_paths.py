@@ -129,9 +129,18 @@ def read_bytes(resolved: pathlib.Path, given: str) -> bytes:
 
 def write_bytes(resolved: pathlib.Path, data: bytes, given: str) -> None:
     """Write a file at a resolved path, creating its missing parent directories; the last
-    component is opened without following symlinks."""
-    if resolved.is_dir():
+    component is opened without following symlinks. Only regular files are replaced: opening a
+    named pipe for writing would block until something reads it."""
+    try:
+        info: os.stat_result | None = os.stat(resolved)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise ToolError(f"cannot write {given!r}: {exc.strerror or exc}") from None
+    if info is not None and stat.S_ISDIR(info.st_mode):
         raise ToolError(f"{given!r} is a directory")
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise ToolError(f"{given!r} is not a regular file")
     try:
         resolved.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(resolved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW, 0o666)
