@@ -8,7 +8,10 @@ calls it.
 Rules are tool names, optionally with a pattern matched (``fnmatch``-style, ``*`` crossing ``/``)
 against the argument the tool names in ``ToolTraits.rule_argument``: ``"read_file"`` matches every
 call of ``read_file``, ``"bash(git status*)"`` the ``bash`` calls whose ``command`` starts with
-``git status``, ``"edit_file(docs/*)"`` edits under ``docs/``.
+``git status``, ``"edit_file(docs/*)"`` edits under ``docs/``. In ``allowed_tools`` a pattern's
+wildcards never stand for shell operators (``;``, ``&``, ``|``, ``<``, ``>``, a backquote, ``$(``,
+a line break): ``"bash(git status*)"`` does not allow ``git status; rm -rf x``, which is asked
+about instead. Operators written in the pattern itself are allowed where it puts them.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ __all__ = [
 
 PermissionMode: TypeAlias = Literal["default", "acceptEdits", "plan", "bypassPermissions"]
 PERMISSION_MODES: tuple[PermissionMode, ...] = ("default", "acceptEdits", "plan", "bypassPermissions")
+
+_SHELL_OPERATORS = (";", "&", "|", "<", ">", "`", "$(", "\n", "\r")
+"""What chains, substitutes or redirects commands in a shell: an allow rule's wildcards never match them."""
 
 _RULE = re.compile(r"\s*([A-Za-z0-9_-]{1,64})\s*(?:\((.*)\))?\s*", re.DOTALL)
 
@@ -81,6 +87,18 @@ class PermissionRule:
         if not isinstance(value, str):
             return False
         return _compiled(self.pattern).match(value) is not None
+
+    def allows(self, name: str, input: Mapping[str, Any], traits: ToolTraits) -> bool:
+        """Whether this rule, in ``allowed_tools``, lets the call run: it matches, and its
+        wildcards stand for no shell operator (each occurs no more often than in the pattern)."""
+        if not self.matches(name, input, traits):
+            return False
+        if self.pattern is None:
+            return True
+        value = input.get(traits.rule_argument) if traits.rule_argument is not None else None
+        if not isinstance(value, str):
+            return False
+        return all(value.count(operator) <= self.pattern.count(operator) for operator in _SHELL_OPERATORS)
 
     def __str__(self) -> str:
         return self.tool if self.pattern is None else f"{self.tool}({self.pattern})"
@@ -138,7 +156,7 @@ class PermissionPolicy:
         if self.mode == "bypassPermissions":
             return PermissionDecision(behavior="allow", reason="bypassPermissions mode")
         for rule in self.allowed_tools:
-            if rule.matches(name, input, traits):
+            if rule.allows(name, input, traits):
                 return PermissionDecision(behavior="allow", reason=f"allowed by the rule {str(rule)!r}")
         if traits.read_only:
             return PermissionDecision(behavior="allow", reason=f"{name!r} is read-only")
