@@ -1115,6 +1115,19 @@ def test_an_allowed_pattern_allows_the_operators_it_names() -> None:
     assert policy.decide("bash", {"command": "git log | head; rm -rf x"}, BASH.traits).behavior == "ask"
 
 
+def test_path_patterns_see_through_dot_segments() -> None:
+    edit = EDIT.traits
+    allowed = PermissionPolicy(allowed_tools=["edit_file(docs/*)"])
+    assert allowed.decide("edit_file", {"path": "docs/a.md"}, edit).behavior == "allow"
+    assert allowed.decide("edit_file", {"path": "docs/../docs/a.md"}, edit).behavior == "allow"
+    assert allowed.decide("edit_file", {"path": "docs/../setup.py"}, edit).behavior == "ask"
+    assert allowed.decide("edit_file", {"path": "docs/sub/../../setup.py"}, edit).behavior == "ask"
+    disallowed = PermissionPolicy(disallowed_tools=["read_file(secrets/*)"])
+    for path in ("secrets/key", "./secrets/key", "docs/../secrets/key", "secrets//key"):
+        assert disallowed.decide("read_file", {"path": path}, READ.traits).behavior == "deny", path
+    assert disallowed.decide("read_file", {"path": "docs/secrets/key"}, READ.traits).behavior == "allow"
+
+
 def test_policy_validation() -> None:
     with pytest.raises(ValueError, match="unknown permission mode 'yolo'; known: default, acceptEdits"):
         PermissionPolicy(mode="yolo")
