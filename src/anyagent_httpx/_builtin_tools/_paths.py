@@ -3,10 +3,12 @@ inside one of the context's roots."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import re
 import stat
+import tempfile
 from collections.abc import Iterator
 
 from anyagent_httpx._tools import ToolContext, ToolError
@@ -130,7 +132,11 @@ def read_bytes(resolved: pathlib.Path, given: str) -> bytes:
 def write_bytes(resolved: pathlib.Path, data: bytes, given: str) -> None:
     """Write a file at a resolved path, creating its missing parent directories; the last
     component is opened without following symlinks. Only regular files are replaced: opening a
-    named pipe for writing would block until something reads it."""
+    named pipe for writing would block until something reads it.
+
+    A write that fails (a full disk) changes nothing: an existing file is replaced only once the
+    new content is written in full beside it (keeping its permission bits), and a new file that
+    could not be written whole is removed."""
     try:
         info: os.stat_result | None = os.stat(resolved)
     except FileNotFoundError:
@@ -141,13 +147,26 @@ def write_bytes(resolved: pathlib.Path, data: bytes, given: str) -> None:
         raise ToolError(f"{given!r} is a directory")
     if info is not None and not stat.S_ISREG(info.st_mode):
         raise ToolError(f"{given!r} is not a regular file")
+    created: str | None = None
     try:
         resolved.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(resolved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW, 0o666)
+        if info is None:
+            fd = os.open(resolved, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666)
+            created = str(resolved)
+        else:
+            fd, created = tempfile.mkstemp(dir=resolved.parent, prefix=f".{resolved.name}.", suffix=".tmp")
+            os.chmod(fd, stat.S_IMODE(info.st_mode))
         with os.fdopen(fd, "wb") as file:
             file.write(data)
+        if info is not None:
+            os.replace(created, resolved)
+        created = None
     except OSError as exc:
         raise ToolError(f"cannot write {given!r}: {exc.strerror or exc}") from None
+    finally:
+        if created is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(created)
 
 
 def walk(base: pathlib.Path, context: ToolContext) -> Iterator[tuple[pathlib.Path, str, bool]]:
