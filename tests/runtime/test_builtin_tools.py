@@ -488,3 +488,18 @@ async def test_a_failed_write_leaves_the_file_as_it_was(root: pathlib.Path, ctx:
     await ok("edit_file", {"path": "notes.txt", "old_string": "keep", "new_string": "kept", "replace_all": True}, ctx)
     assert target.read_text() == "kept me\n" * 100
     assert target.stat().st_mode & 0o777 == 0o640
+
+
+async def test_glob_brackets(root: pathlib.Path, ctx: ToolContext) -> None:
+    for name in ("[draft].md", "a&b.md", "^.md", "b.md"):
+        (root / name).write_text("text\n")
+    assert await ok("glob", {"pattern": "[[]*"}, ctx) == "[draft].md"
+    assert await ok("glob", {"pattern": "a[&]b.md"}, ctx) == "a&b.md"
+    assert await ok("glob", {"pattern": "[&&b].md"}, ctx) == "b.md"
+    assert await ok("glob", {"pattern": "[^].md"}, ctx) == "^.md"
+    assert await error("glob", {"pattern": "[z-a].md"}, ctx) == (
+        "invalid glob pattern '[z-a].md': bad character range z-a at position 1"
+    )
+    assert await error("grep", {"pattern": "text", "glob": "[z-a]"}, ctx) == (
+        "invalid glob pattern '[z-a]': bad character range z-a at position 1"
+    )

@@ -203,9 +203,13 @@ def _segment(text: str) -> str:
                 out.append(re.escape(char))
             else:
                 body = text[index + 1 : end]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
+                negate = body.startswith("!")
+                if negate:
+                    body = body[1:]
+                # Literal in a glob, special in a regex set: a backslash, a nested '[', a leading
+                # '^', and the set operations '&&', '~~', '||'.
+                body = re.sub(r"([\\\[^&~|])", r"\\\1", body)
+                out.append("[" + ("^" if negate else "") + body + "]")
                 index = end
         else:
             out.append(re.escape(char))
@@ -215,7 +219,8 @@ def _segment(text: str) -> str:
 
 def glob_regex(pattern: str) -> re.Pattern[str]:
     """A glob pattern (``*``, ``?``, ``[...]`` within a path segment; ``**`` for any number of
-    directories) as a regex over ``/``-separated relative paths."""
+    directories) as a regex over ``/``-separated relative paths; ``ToolError`` for a pattern with
+    no regex equivalent (a reversed range such as ``[z-a]``)."""
     parts = pattern.split("/")
     regex = ""
     for index, part in enumerate(parts):
@@ -224,4 +229,7 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
             regex += ".*" if last else "(?:[^/]+/)*"
         else:
             regex += _segment(part) + ("" if last else "/")
-    return re.compile(regex, re.DOTALL)
+    try:
+        return re.compile(regex, re.DOTALL)
+    except re.error as exc:
+        raise ToolError(f"invalid glob pattern {pattern!r}: {exc.msg} at position {exc.pos}") from None
