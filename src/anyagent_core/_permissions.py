@@ -8,11 +8,18 @@ calls it.
 Rules are tool names, optionally with a pattern matched (``fnmatch``-style, ``*`` crossing ``/``)
 against the argument the tool names in ``ToolTraits.rule_argument``: ``"read_file"`` matches every
 call of ``read_file``, ``"bash(git status*)"`` the ``bash`` calls whose ``command`` starts with
-``git status``, ``"edit_file(docs/*)"`` edits under ``docs/``.
+``git status``, ``"edit_file(docs/*)"`` edits under ``docs/``. In ``allowed_tools`` a pattern's
+wildcards never stand for shell operators (``;``, ``&``, ``|``, ``<``, ``>``, a backquote, ``$(``,
+a line break): ``"bash(git status*)"`` does not allow ``git status; rm -rf x``, which is asked
+about instead. Operators written in the pattern itself are allowed where it puts them. Paths are
+compared with ``.`` and ``..`` folded as well: a disallowed pattern denies when either form
+matches, an allowed pattern allows only when both do, so ``"edit_file(docs/*)"`` does not allow
+``docs/../setup.py``.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from fnmatch import translate
@@ -35,6 +42,9 @@ __all__ = [
 
 PermissionMode: TypeAlias = Literal["default", "acceptEdits", "plan", "bypassPermissions"]
 PERMISSION_MODES: tuple[PermissionMode, ...] = ("default", "acceptEdits", "plan", "bypassPermissions")
+
+_SHELL_OPERATORS = (";", "&", "|", "<", ">", "`", "$(", "\n", "\r")
+"""What chains, substitutes or redirects commands in a shell: an allow rule's wildcards never match them."""
 
 _RULE = re.compile(r"\s*([A-Za-z0-9_-]{1,64})\s*(?:\((.*)\))?\s*", re.DOTALL)
 
@@ -71,19 +81,46 @@ class PermissionRule:
         return cls(tool=match.group(1), pattern=match.group(2))
 
     def matches(self, name: str, input: Mapping[str, Any], traits: ToolTraits) -> bool:
+        """Whether this rule names the call, as a ``disallowed_tools`` rule denies it: the rule
+        argument matches the pattern as given or with ``.``, ``..`` and doubled ``/`` folded
+        (``docs/../secrets/key`` is ``secrets/key``)."""
         if name != self.tool:
             return False
         if self.pattern is None:
             return True
-        if traits.rule_argument is None:
-            return False  # a pattern on a tool without a rule argument matches nothing
-        value = input.get(traits.rule_argument)
-        if not isinstance(value, str):
+        value = _argument(input, traits)
+        if value is None:
             return False
-        return _compiled(self.pattern).match(value) is not None
+        regex = _compiled(self.pattern)
+        return regex.match(value) is not None or regex.match(posixpath.normpath(value)) is not None
+
+    def allows(self, name: str, input: Mapping[str, Any], traits: ToolTraits) -> bool:
+        """Whether this rule, in ``allowed_tools``, lets the call run: the rule argument matches
+        the pattern both as given and folded (``docs/../setup.py`` is not under ``docs/``), and
+        the wildcards stand for no shell operator (each occurs no more often than in the pattern)."""
+        if name != self.tool:
+            return False
+        if self.pattern is None:
+            return True
+        value = _argument(input, traits)
+        if value is None:
+            return False
+        regex = _compiled(self.pattern)
+        if regex.match(value) is None or regex.match(posixpath.normpath(value)) is None:
+            return False
+        return all(value.count(operator) <= self.pattern.count(operator) for operator in _SHELL_OPERATORS)
 
     def __str__(self) -> str:
         return self.tool if self.pattern is None else f"{self.tool}({self.pattern})"
+
+
+def _argument(input: Mapping[str, Any], traits: ToolTraits) -> str | None:
+    """The argument a rule's pattern is matched against; None when there is no such string (a
+    pattern on a tool without a rule argument matches nothing)."""
+    if traits.rule_argument is None:
+        return None
+    value = input.get(traits.rule_argument)
+    return value if isinstance(value, str) else None
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}
@@ -138,7 +175,7 @@ class PermissionPolicy:
         if self.mode == "bypassPermissions":
             return PermissionDecision(behavior="allow", reason="bypassPermissions mode")
         for rule in self.allowed_tools:
-            if rule.matches(name, input, traits):
+            if rule.allows(name, input, traits):
                 return PermissionDecision(behavior="allow", reason=f"allowed by the rule {str(rule)!r}")
         if traits.read_only:
             return PermissionDecision(behavior="allow", reason=f"{name!r} is read-only")

@@ -739,7 +739,7 @@ async def run_tool(tool: Tool, call_id: str, input: Mapping[str, Any], context: 
     The arguments are validated first (``Invalid arguments for <name>: ...``). Async functions are
     awaited; sync ones run in a worker thread so the event loop is not blocked (on timeout or
     cancellation the thread is abandoned and finishes on its own). ``ToolError`` becomes an error
-    result with its message; any other exception ``<name> failed: ExcType: message``; running past
+    result with its message; any other exception (``SystemExit`` too) ``<name> failed: ExcType: message``; running past
     ``tool.timeout`` ``<name> timed out after Xs``. Return values: ``str`` as is, ``None`` as
     ``""``, text and image blocks as blocks, a ``ToolResultBlock``'s content and error flag, and
     anything else as JSON (attrs and dataclass instances as objects). Texts over
@@ -762,7 +762,7 @@ async def run_tool(tool: Tool, call_id: str, input: Mapping[str, Any], context: 
         content, is_error = _content(value, name)
     except ToolError as exc:
         return _result(call_id, str(exc) or f"{name} failed: {type(exc).__name__}", True)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # SystemExit: a wrapped command-line entry point (argparse)
         detail = str(exc)
         text = f"{name} failed: {type(exc).__name__}: {detail}" if detail else f"{name} failed: {type(exc).__name__}"
         return _result(call_id, text, True)

@@ -1128,6 +1128,48 @@ def test_rule_matching() -> None:
     assert not docs.matches("edit_file", {"path": "src/docs/a.md"}, EDIT.traits)
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git status; rm -rf x",
+        "git status && rm -rf x",
+        "git status || rm -rf x",
+        "git status | sh",
+        "git status & rm -rf x",
+        "git status\nrm -rf x",
+        "git status\rrm -rf x",
+        "git status $(rm -rf x)",
+        "git status `rm -rf x`",
+        "git status > important.txt",
+        "git status < /dev/zero",
+    ],
+)
+def test_an_allowed_pattern_does_not_allow_chained_commands(command: str) -> None:
+    policy = PermissionPolicy(allowed_tools=["bash(git status*)"])
+    assert policy.decide("bash", {"command": "git status --short"}, BASH.traits).behavior == "allow"
+    assert policy.decide("bash", {"command": command}, BASH.traits).behavior == "ask"
+
+
+def test_an_allowed_pattern_allows_the_operators_it_names() -> None:
+    policy = PermissionPolicy(allowed_tools=["bash(git log | head*)"])
+    assert policy.decide("bash", {"command": "git log | head -5"}, BASH.traits).behavior == "allow"
+    assert policy.decide("bash", {"command": "git log | head -5 | sh"}, BASH.traits).behavior == "ask"
+    assert policy.decide("bash", {"command": "git log | head; rm -rf x"}, BASH.traits).behavior == "ask"
+
+
+def test_path_patterns_see_through_dot_segments() -> None:
+    edit = EDIT.traits
+    allowed = PermissionPolicy(allowed_tools=["edit_file(docs/*)"])
+    assert allowed.decide("edit_file", {"path": "docs/a.md"}, edit).behavior == "allow"
+    assert allowed.decide("edit_file", {"path": "docs/../docs/a.md"}, edit).behavior == "allow"
+    assert allowed.decide("edit_file", {"path": "docs/../setup.py"}, edit).behavior == "ask"
+    assert allowed.decide("edit_file", {"path": "docs/sub/../../setup.py"}, edit).behavior == "ask"
+    disallowed = PermissionPolicy(disallowed_tools=["read_file(secrets/*)"])
+    for path in ("secrets/key", "./secrets/key", "docs/../secrets/key", "secrets//key"):
+        assert disallowed.decide("read_file", {"path": path}, READ.traits).behavior == "deny", path
+    assert disallowed.decide("read_file", {"path": "docs/secrets/key"}, READ.traits).behavior == "allow"
+
+
 def test_policy_validation() -> None:
     with pytest.raises(ValueError, match="unknown permission mode 'yolo'; known: default, acceptEdits"):
         PermissionPolicy(mode="yolo")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
+import signal
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -426,3 +429,77 @@ async def test_bash_timeout_is_bounded(ctx: ToolContext) -> None:
         "bash", {"command": "true", "timeout": 601}, ctx
     )
     assert "timeout: 0 must be greater than 0" in await error("bash", {"command": "true", "timeout": 0}, ctx)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+async def test_grep_skips_named_pipes(root: pathlib.Path, ctx: ToolContext) -> None:
+    os.mkfifo(root / "pipe")
+    (root / "small.txt").write_text("needle\n")
+    with anyio.fail_after(5):
+        assert await ok("grep", {"pattern": "needle"}, ctx) == "small.txt:1:needle"
+        assert await ok("grep", {"pattern": "needle", "path": "pipe"}, ctx) == "no lines match 'needle'"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+async def test_write_file_refuses_named_pipes(root: pathlib.Path, ctx: ToolContext) -> None:
+    os.mkfifo(root / "pipe")
+    with anyio.fail_after(5):
+        assert await error("write_file", {"path": "pipe", "content": "x"}, ctx) == "'pipe' is not a regular file"
+
+
+async def test_names_too_long_are_tool_errors(ctx: ToolContext) -> None:
+    name = "n" * 300
+    message = await error("write_file", {"path": name, "content": "x"}, ctx)
+    assert message.startswith(f"cannot write {name!r}: ")
+    message = await error("edit_file", {"path": name, "old_string": "a", "new_string": "b"}, ctx)
+    assert message.startswith(f"cannot read {name!r}: ")
+
+
+@contextlib.contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """Writes past ``limit`` bytes fail (EFBIG) in this process, as on a full disk."""
+    import resource  # POSIX only
+
+    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous_handler)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="file size limits")
+async def test_a_failed_write_leaves_the_file_as_it_was(root: pathlib.Path, ctx: ToolContext) -> None:
+    target = root / "notes.txt"
+    target.write_text("keep me\n" * 100)
+    target.chmod(0o640)
+    before = snapshot(root)
+    with file_size_limit(4096):
+        message = await error("write_file", {"path": "notes.txt", "content": "x" * 10_000}, ctx)
+        assert message.startswith("cannot write 'notes.txt': ")
+        edit = {"path": "notes.txt", "old_string": "keep", "new_string": "k" * 100, "replace_all": True}
+        message = await error("edit_file", edit, ctx)
+        assert message.startswith("cannot write 'notes.txt': ")
+        message = await error("write_file", {"path": "new.txt", "content": "x" * 10_000}, ctx)
+        assert message.startswith("cannot write 'new.txt': ")
+    assert snapshot(root) == before
+    await ok("edit_file", {"path": "notes.txt", "old_string": "keep", "new_string": "kept", "replace_all": True}, ctx)
+    assert target.read_text() == "kept me\n" * 100
+    assert target.stat().st_mode & 0o777 == 0o640
+
+
+async def test_glob_brackets(root: pathlib.Path, ctx: ToolContext) -> None:
+    for name in ("[draft].md", "a&b.md", "^.md", "b.md"):
+        (root / name).write_text("text\n")
+    assert await ok("glob", {"pattern": "[[]*"}, ctx) == "[draft].md"
+    assert await ok("glob", {"pattern": "a[&]b.md"}, ctx) == "a&b.md"
+    assert await ok("glob", {"pattern": "[&&b].md"}, ctx) == "b.md"
+    assert await ok("glob", {"pattern": "[^].md"}, ctx) == "^.md"
+    assert await error("glob", {"pattern": "[z-a].md"}, ctx) == (
+        "invalid glob pattern '[z-a].md': bad character range z-a at position 1"
+    )
+    assert await error("grep", {"pattern": "text", "glob": "[z-a]"}, ctx) == (
+        "invalid glob pattern '[z-a]': bad character range z-a at position 1"
+    )

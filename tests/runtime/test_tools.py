@@ -645,6 +645,26 @@ async def test_exceptions_become_error_results(tmp_path: pathlib.Path) -> None:
     assert "Traceback" not in str(result.content)
 
 
+@tool
+def exits(code: int) -> str:
+    raise SystemExit(code)  # what argparse does on bad arguments
+
+
+@tool
+async def exits_async() -> str:
+    raise SystemExit(2)
+
+
+async def test_system_exit_becomes_an_error_result(tmp_path: pathlib.Path) -> None:
+    ctx = context(tmp_path)
+    assert await run_tool(exits, "a", {"code": 2}, ctx) == ToolResultBlock(
+        tool_use_id="a", content="exits failed: SystemExit: 2", is_error=True
+    )
+    assert await run_tool(exits_async, "b", {}, ctx) == ToolResultBlock(
+        tool_use_id="b", content="exits_async failed: SystemExit: 2", is_error=True
+    )
+
+
 @attrs.frozen
 class Reading:
     city: str

@@ -94,8 +94,12 @@ def edit_file(path: str, old_string: str, new_string: str, replace_all: bool = F
     if old_string == new_string:
         raise ToolError("old_string and new_string are the same; there is nothing to change")
     target = resolve_in_roots(path, context, for_write=True)
-    if not target.exists():
-        raise ToolError(f"{path!r} does not exist (write_file creates files)")
+    try:
+        target.stat()
+    except FileNotFoundError:
+        raise ToolError(f"{path!r} does not exist (write_file creates files)") from None
+    except OSError as exc:
+        raise ToolError(f"cannot read {path!r}: {exc.strerror or exc}") from None
     text = _text(read_bytes(target, path), path)
     count = text.count(old_string)
     if count == 0:

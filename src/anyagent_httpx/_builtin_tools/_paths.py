@@ -3,10 +3,12 @@ inside one of the context's roots."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import re
 import stat
+import tempfile
 from collections.abc import Iterator
 
 from anyagent_httpx._tools import ToolContext, ToolError
@@ -129,16 +131,42 @@ def read_bytes(resolved: pathlib.Path, given: str) -> bytes:
 
 def write_bytes(resolved: pathlib.Path, data: bytes, given: str) -> None:
     """Write a file at a resolved path, creating its missing parent directories; the last
-    component is opened without following symlinks."""
-    if resolved.is_dir():
-        raise ToolError(f"{given!r} is a directory")
+    component is opened without following symlinks. Only regular files are replaced: opening a
+    named pipe for writing would block until something reads it.
+
+    A write that fails (a full disk) changes nothing: an existing file is replaced only once the
+    new content is written in full beside it (keeping its permission bits), and a new file that
+    could not be written whole is removed."""
     try:
-        resolved.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(resolved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW, 0o666)
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
+        info: os.stat_result | None = os.stat(resolved)
+    except FileNotFoundError:
+        info = None
     except OSError as exc:
         raise ToolError(f"cannot write {given!r}: {exc.strerror or exc}") from None
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        raise ToolError(f"{given!r} is a directory")
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise ToolError(f"{given!r} is not a regular file")
+    created: str | None = None
+    try:
+        resolved.parent.mkdir(parents=True, exist_ok=True)
+        if info is None:
+            fd = os.open(resolved, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666)
+            created = str(resolved)
+        else:
+            fd, created = tempfile.mkstemp(dir=resolved.parent, prefix=f".{resolved.name}.", suffix=".tmp")
+            os.chmod(fd, stat.S_IMODE(info.st_mode))
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        if info is not None:
+            os.replace(created, resolved)
+        created = None
+    except OSError as exc:
+        raise ToolError(f"cannot write {given!r}: {exc.strerror or exc}") from None
+    finally:
+        if created is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(created)
 
 
 def walk(base: pathlib.Path, context: ToolContext) -> Iterator[tuple[pathlib.Path, str, bool]]:
@@ -175,9 +203,13 @@ def _segment(text: str) -> str:
                 out.append(re.escape(char))
             else:
                 body = text[index + 1 : end]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
+                negate = body.startswith("!")
+                if negate:
+                    body = body[1:]
+                # Literal in a glob, special in a regex set: a backslash, a nested '[', a leading
+                # '^', and the set operations '&&', '~~', '||'.
+                body = re.sub(r"([\\\[^&~|])", r"\\\1", body)
+                out.append("[" + ("^" if negate else "") + body + "]")
                 index = end
         else:
             out.append(re.escape(char))
@@ -187,7 +219,8 @@ def _segment(text: str) -> str:
 
 def glob_regex(pattern: str) -> re.Pattern[str]:
     """A glob pattern (``*``, ``?``, ``[...]`` within a path segment; ``**`` for any number of
-    directories) as a regex over ``/``-separated relative paths."""
+    directories) as a regex over ``/``-separated relative paths; ``ToolError`` for a pattern with
+    no regex equivalent (a reversed range such as ``[z-a]``)."""
     parts = pattern.split("/")
     regex = ""
     for index, part in enumerate(parts):
@@ -196,4 +229,7 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
             regex += ".*" if last else "(?:[^/]+/)*"
         else:
             regex += _segment(part) + ("" if last else "/")
-    return re.compile(regex, re.DOTALL)
+    try:
+        return re.compile(regex, re.DOTALL)
+    except re.error as exc:
+        raise ToolError(f"invalid glob pattern {pattern!r}: {exc.msg} at position {exc.pos}") from None

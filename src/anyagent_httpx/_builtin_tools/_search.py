@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import stat
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -108,8 +109,9 @@ def grep(
         if not inside_roots(target, context):
             continue
         try:
-            if os.stat(target).st_size > MAX_FILE_BYTES:
-                continue
+            info = os.stat(target)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+                continue  # a named pipe or a device could block the read forever
             data = target.read_bytes()
         except OSError:
             continue
