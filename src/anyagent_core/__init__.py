@@ -87,6 +87,7 @@ from ._retry import (
 )
 from ._schema import SchemaError, SchemaValidationError
 from ._schema import check as check_schema
+from ._schema import check_definition as check_schema_definition
 from ._schema import validate as validate_schema
 from ._sse import SSEDecoder, SSEMessage, encode_sse
 from ._state import State
@@ -183,6 +184,7 @@ __all__ = [
     "__version__",
     "add_usage",
     "check_schema",
+    "check_schema_definition",
     "compact",
     "cost_usd",
     "decode_response",

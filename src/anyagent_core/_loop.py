@@ -64,6 +64,7 @@ from ._messages import (
 from ._permissions import PermissionAllow, PermissionDeny, PermissionPolicy, ToolTraits
 from ._results import ResultMessage, ResultSubtype, SystemMessage, add_usage
 from ._retry import DEFAULT_RETRY_POLICY, Failure, GiveUp, Retry, RetryPolicy, RetryState
+from ._schema import check_definition as check_schema_definition
 from ._schema import validate as validate_schema
 from ._util import parsed_builder
 
@@ -138,6 +139,11 @@ def _positive_or_none(instance: object, attribute: attrs.Attribute[Any], value: 
         raise ValueError(f"{attribute.name} must be a positive number or None, not {value!r}")
 
 
+def _schema_or_none(instance: object, attribute: attrs.Attribute[Any], value: JSONObject | None) -> None:
+    if value is not None:
+        check_schema_definition(value)
+
+
 def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
@@ -171,7 +177,9 @@ class LoopSettings:
     doom_loop_threshold: int | None = attrs.field(default=3, validator=_positive_or_none)
     """The same tool with the same arguments this many times in a row is a doom loop."""
     doom_loop_action: DoomLoopAction = attrs.field(default="warn", validator=_one_of(DOOM_LOOP_ACTIONS, "action"))
-    output_schema: JSONObject | None = attrs.field(default=None, converter=attrs.converters.optional(freeze_object))
+    output_schema: JSONObject | None = attrs.field(
+        default=None, converter=attrs.converters.optional(freeze_object), validator=_schema_or_none
+    )
     """A JSON schema the final answer must match; it is parsed into ``structured_output``."""
     output_mode: OutputMode = attrs.field(default="json_schema", validator=_one_of(OUTPUT_MODES, "output mode"))
     structured_output_retries: int = attrs.field(default=1, validator=attrs.validators.ge(0))

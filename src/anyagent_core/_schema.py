@@ -10,7 +10,9 @@ keywords are ignored.
 ``validate`` returns every error, each with a JSON-path-like location (``$``, ``$.city``,
 ``$.items[2].name``) and a message meant for a model to act on. Problems with the schema itself
 raise: ``TypeError`` for a keyword of the wrong type, ``ValueError`` for an unknown type name,
-an unresolvable ``$ref`` or an invalid ``pattern``.
+an unresolvable ``$ref`` or an invalid ``pattern``. ``check_definition`` finds those problems
+in the whole schema at once, before any instance is seen (a tool's or an output schema is
+checked when it is defined, so a bad one never fails in the middle of a run).
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from typing import Any
 
 import attrs
 
-__all__ = ["MAX_DEPTH", "SchemaError", "SchemaValidationError", "check", "validate"]
+__all__ = ["MAX_DEPTH", "SchemaError", "SchemaValidationError", "check", "check_definition", "validate"]
 
 MAX_DEPTH = 100
 """How many schema levels one validation may descend (``$ref`` hops and nested instances);
@@ -74,6 +77,24 @@ def check(instance: object, schema: Mapping[str, Any]) -> None:
     errors = validate(instance, schema)
     if errors:
         raise SchemaValidationError(errors)
+
+
+def check_definition(schema: Mapping[str, Any]) -> None:
+    """Check that ``schema`` is a schema ``validate`` can use, everywhere in it (every subschema,
+    ``$defs`` included, down to ``MAX_DEPTH`` levels): keyword values of the right types, known
+    type names, patterns that compile, local ``$ref`` s that resolve, ``multipleOf`` above 0.
+    Raises ``TypeError`` or ``ValueError`` naming the place (``#/properties/when/type``), as
+    ``validate`` would on an instance that reaches that place."""
+    if not isinstance(schema, Mapping):
+        raise TypeError(f"a JSON schema must be a mapping (a JSON object), not {type(schema).__name__}")
+    _Definition(schema).check(schema, "#", 0)
+
+
+_SUBSCHEMA_KEYS = ("additionalProperties", "additionalItems", "contains", "not")
+_SCHEMA_MAP_KEYS = ("properties", "patternProperties", "$defs", "definitions")
+_SCHEMA_LIST_KEYS = ("prefixItems", "allOf", "anyOf", "oneOf")
+_NUMBER_KEYS = ("minimum", "maximum")
+_COUNT_KEYS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")
 
 
 @attrs.frozen
@@ -447,6 +468,64 @@ class _Validator:
         return errors
 
 
+class _Definition(_Validator):
+    """Walks a whole schema checking its keywords, with the validator's own checks."""
+
+    def check(self, schema: object, loc: str, depth: int) -> None:
+        if isinstance(schema, bool) or depth > MAX_DEPTH:
+            return
+        if not isinstance(schema, Mapping):
+            raise TypeError(f"schema at {loc} must be an object or a boolean, not {type(schema).__name__}")
+        if "$ref" in schema:
+            self._resolve(schema["$ref"], loc)
+        if "type" in schema:
+            self._types(schema["type"], f"{loc}/type")
+        if "enum" in schema and not isinstance(schema["enum"], list | tuple):
+            raise TypeError(f"schema at {loc}: 'enum' must be an array, not {type(schema['enum']).__name__}")
+        for key in _NUMBER_KEYS:
+            self._number(schema, key, loc)
+        for key in ("exclusiveMinimum", "exclusiveMaximum"):
+            if not isinstance(schema.get(key), bool):
+                self._number(schema, key, loc)
+        step = self._number(schema, "multipleOf", loc)
+        if step is not None and step <= 0:
+            raise TypeError(f"schema at {loc}: 'multipleOf' must be greater than 0, not {_show(step)}")
+        for key in _COUNT_KEYS:
+            self._count(schema, key, loc)
+        pattern = schema.get("pattern")
+        if pattern is not None:
+            if not isinstance(pattern, str):
+                raise TypeError(f"schema at {loc}: 'pattern' must be a string, not {type(pattern).__name__}")
+            try:
+                _compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"schema at {loc}: invalid 'pattern' {pattern!r}: {exc}") from None
+        required = schema.get("required", ())
+        if not isinstance(required, list | tuple) or not all(isinstance(name, str) for name in required):
+            raise TypeError(f"schema at {loc}: 'required' must be an array of property names")
+        for key in _SCHEMA_MAP_KEYS:
+            for name, sub in self._mapping(schema, key, loc).items():
+                if key == "patternProperties":
+                    try:
+                        _compile(name)
+                    except re.error as exc:
+                        raise ValueError(f"schema at {loc}: invalid patternProperties key {name!r}: {exc}") from None
+                self.check(sub, f"{loc}/{key}/{name}", depth + 1)
+        for key in _SCHEMA_LIST_KEYS:
+            if key in schema:
+                for index, sub in enumerate(self._schemas(schema, key, loc)):
+                    self.check(sub, f"{loc}/{key}/{index}", depth + 1)
+        items = schema.get("items", True)
+        if isinstance(items, list | tuple):  # the older drafts' tuple form
+            for index, sub in enumerate(items):
+                self.check(sub, f"{loc}/items/{index}", depth + 1)
+        else:
+            self.check(items, f"{loc}/items", depth + 1)
+        for key in _SUBSCHEMA_KEYS:
+            if key in schema:
+                self.check(schema[key], f"{loc}/{key}", depth + 1)
+
+
 def _type_error(path: str, names: Sequence[str], value: object) -> _Error:
     expected = tuple(dict.fromkeys(names))
     return _Error(path, f"expected {' or '.join(expected)}, got {_describe(value)}", expected)
@@ -472,9 +551,12 @@ def _no_alternative(results: list[list[_Error]], path: str, value: object, keywo
 def _is_multiple(value: float, step: float) -> bool:
     if isinstance(value, int) and isinstance(step, int):
         return value % step == 0
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return False
-    quotient = value / step
+    try:
+        quotient = value / step
+    except OverflowError:  # an integer too large for a float: exact, with the step as written
+        return (Fraction(value) / Fraction(repr(step))).denominator == 1
     if not math.isfinite(quotient):
         return False
     return abs(quotient - round(quotient)) <= 1e-9 * max(1.0, abs(quotient))

@@ -31,6 +31,7 @@ from anyagent_core import (
     ToolMode,
     ToolSpec,
     __version__,
+    check_schema_definition,
 )
 from anyagent_core._json import JSONObject, freeze_object
 from anyagent_core._loop import DOOM_LOOP_ACTIONS, OUTPUT_MODES, TOOL_MODES
@@ -151,6 +152,14 @@ def _rules(value: Sequence[str]) -> tuple[str, ...]:
     for rule in rules:
         PermissionRule.parse(rule)  # raises, naming the rule
     return rules
+
+
+def _schema_or_none(instance: object, attribute: attrs.Attribute[Any], value: JSONObject | None) -> None:
+    if value is not None:
+        try:
+            check_schema_definition(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"{attribute.name} is not a usable JSON schema: {exc}") from None
 
 
 def _choice(choices: tuple[str, ...], what: str) -> Any:
@@ -286,7 +295,9 @@ class AgentOptions:
     """Stop the run (``error_max_budget_usd``) once it has cost this much (needs ``pricing``)."""
     pricing: Pricing | None = None
     """The model's prices, for ``ResultMessage.total_cost_usd`` and ``max_budget_usd``."""
-    output_schema: JSONObject | None = attrs.field(default=None, converter=attrs.converters.optional(freeze_object))
+    output_schema: JSONObject | None = attrs.field(
+        default=None, converter=attrs.converters.optional(freeze_object), validator=_schema_or_none
+    )
     """A JSON schema for the final answer: it is validated, asked for again once if it does not
     match, and parsed into ``ResultMessage.structured_output``."""
     output_mode: OutputMode = attrs.field(default="json_schema", validator=_choice(OUTPUT_MODES, "output mode"))

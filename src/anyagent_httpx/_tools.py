@@ -39,7 +39,15 @@ import anyio
 import anyio.to_thread
 import attrs
 
-from anyagent_core import ImageBlock, TextBlock, ToolResultBlock, ToolSpec, thaw_json, validate_schema
+from anyagent_core import (
+    ImageBlock,
+    TextBlock,
+    ToolResultBlock,
+    ToolSpec,
+    check_schema_definition,
+    thaw_json,
+    validate_schema,
+)
 
 __all__ = [
     "MAX_RESULT_CHARS",
@@ -130,6 +138,12 @@ class Tool:
     rule_argument: str | None = None
     """The argument permission rules match against: ``command`` for bash, ``path`` for file tools."""
     _signature: _Signature | None = attrs.field(default=None, repr=False, eq=False, alias="signature")
+
+    def __attrs_post_init__(self) -> None:
+        try:
+            check_schema_definition(self.spec.parameters)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"the parameters of tool {self.spec.name!r} are not a usable JSON schema: {exc}") from None
 
     @property
     def name(self) -> str:

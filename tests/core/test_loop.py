@@ -1078,6 +1078,8 @@ def test_settings_validation() -> None:
                 LoopSettings(template=template, **{field: bad})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="two tools are named 'read_file'"):
         AgentLoop(LoopSettings(template=template, tools=[READ, READ]))
+    with pytest.raises(ValueError, match="schema at #/items/type: unknown type 'str'"):
+        LoopSettings(template=template, output_schema={"type": "array", "items": {"type": "str"}})
     assert LoopSettings(template=template, fallback_models=["a", "b"]).models == ("m", "a", "b")
 
 

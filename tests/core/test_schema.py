@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anyagent_core import SchemaError, SchemaValidationError, check_schema, freeze_json, validate_schema
+from anyagent_core import (
+    SchemaError,
+    SchemaValidationError,
+    check_schema,
+    check_schema_definition,
+    freeze_json,
+    validate_schema,
+)
 from anyagent_core._schema import MAX_DEPTH
 
 
@@ -365,6 +372,46 @@ def test_check_raises_with_every_error() -> None:
 def test_bad_schemas_raise_clearly(schema: Any, instance: object, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         validate_schema(instance, schema)
+    with pytest.raises(error, match=match):  # found before any instance is seen
+        check_schema_definition(schema)
+
+
+@pytest.mark.parametrize(
+    ("schema", "match"),
+    [
+        ({"properties": {"when": {"type": "date"}}}, "schema at #/properties/when/type: unknown type 'date'"),
+        ({"$defs": {"x": {"minLength": -1}}}, "schema at #/\\$defs/x: 'minLength'"),
+        ({"items": [{"type": "string"}, {"pattern": "["}]}, "schema at #/items/1: invalid 'pattern'"),
+        ({"anyOf": [{"type": "string"}, {"multipleOf": -2}]}, "schema at #/anyOf/1: 'multipleOf'"),
+        ({"patternProperties": {"(": {}}}, "invalid patternProperties key '\\('"),
+        ({"additionalProperties": {"required": [1]}}, "schema at #/additionalProperties: 'required'"),
+        ({"not": {"enum": "a"}}, "schema at #/not: 'enum' must be an array"),
+        ({"type": "object", "properties": {"a": {"$ref": "#/$defs/b"}}}, "cannot resolve '\\$ref' '#/\\$defs/b'"),
+    ],
+)
+def test_definition_problems_anywhere_are_found_with_their_place(schema: dict[str, Any], match: str) -> None:
+    """A problem in a part that few instances reach is found all the same."""
+    with pytest.raises((TypeError, ValueError), match=match):
+        check_schema_definition(schema)
+
+
+def test_good_definitions_pass() -> None:
+    recursive = {"$defs": {"node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/node"}}}}}
+    for schema in (
+        {},
+        WEATHER,
+        recursive,
+        {"type": ["string", "null"], "exclusiveMinimum": True, "minimum": 0, "items": False},
+        {"prefixItems": [True, {"type": "integer", "multipleOf": 0.5}], "contains": {"const": 1}},
+    ):
+        check_schema_definition(schema)
+
+
+def test_multiple_of_with_integers_too_large_for_a_float() -> None:
+    huge = 10**400
+    assert messages(huge, {"type": "integer", "multipleOf": 0.5}) == []
+    assert messages(huge + 1, {"multipleOf": 2.0}) == [f"$: {str(huge + 1)[:77]}... is not a multiple of 2.0"]
+    assert messages(1.5, {"multipleOf": huge}) != []
 
 
 # -- properties over generated schemas -----------------------------------------------------------
@@ -516,6 +563,11 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(names, inner, max_size=3),
     max_leaves=10,
 )
+
+
+@given(schemas)
+def test_generated_schemas_are_good_definitions(schema: dict[str, Any]) -> None:
+    check_schema_definition(schema)
 
 
 @given(schemas, json_values)

@@ -39,6 +39,12 @@ def test_base_url_precedence() -> None:
         get_base_url("localhost:1234/v1", env={})
 
 
+def test_an_unusable_output_schema_fails_with_the_options() -> None:
+    with pytest.raises(ConfigurationError, match=r"output_schema .* #/properties/n/type: unknown type 'int'"):
+        AgentOptions(output_schema={"type": "object", "properties": {"n": {"type": "int"}}})
+    assert AgentOptions(output_schema={"type": "object"}).output_schema == {"type": "object"}
+
+
 def test_model_and_key_precedence() -> None:
     assert get_model("a", fallback="c", env={"ANY_AGENT_MODEL": "b"}) == "a"
     assert get_model(fallback="c", env={"ANY_AGENT_MODEL": "b"}) == "b"

@@ -15,7 +15,7 @@ import anyio.lowlevel
 import attrs
 import pytest
 
-from anyagent_core import ImageBlock, TextBlock, ToolResultBlock, thaw_json
+from anyagent_core import ImageBlock, TextBlock, ToolResultBlock, ToolSpec, thaw_json
 from anyagent_httpx import Tool, ToolContext, ToolError, ToolInputError, run_tool, tool
 from anyagent_httpx._tools import MAX_RESULT_CHARS, parse_docstring, truncate_middle
 
@@ -754,3 +754,17 @@ def test_tool_context_resolves_its_paths(tmp_path: pathlib.Path) -> None:
     assert ctx.roots == (ctx.cwd,)
     other = ToolContext(cwd=tmp_path / "real", roots=(tmp_path / "real", tmp_path / "link", tmp_path))
     assert other.roots == ((tmp_path / "real").resolve(), (tmp_path / "real").resolve(), tmp_path.resolve())
+
+
+def test_an_unusable_parameter_schema_fails_when_the_tool_is_made() -> None:
+    def bad_bound(x: Annotated[int, {"minimum": "one"}]) -> None: ...
+
+    def bad_type(x: Annotated[str, {"type": "date"}]) -> None: ...
+
+    with pytest.raises(TypeError, match=r"tool 'bad_bound' .* #/properties/x: 'minimum' must be a number"):
+        tool(bad_bound)
+    with pytest.raises(ValueError, match=r"tool 'bad_type' .* unknown type 'date'"):
+        tool(bad_type)
+    spec = ToolSpec(name="t", parameters={"type": "object", "properties": {"q": {"pattern": "("}}})
+    with pytest.raises(ValueError, match=r"tool 't' .* invalid 'pattern'"):
+        Tool(spec=spec, function=lambda q: q)
