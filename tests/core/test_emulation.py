@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -379,6 +380,17 @@ def test_filter_is_linear_on_a_long_held_block_fed_one_character_at_a_time() -> 
     assert shown(list(text)) == "done"
     fence = '```json\n{"name": "f", "arguments": {"s": "' + "x\\n" * 100_000 + '"}}\n```\ndone'
     assert shown(list(fence)) == "done"
+
+
+def test_parsing_a_long_text_with_many_blocks_in_one_piece_is_linear() -> None:
+    # Each block used to copy the rest of the piece: ~10^12 character copies here, minutes of work.
+    unit = "```\n```\n" * 20 + "```python\nx\n```\n" * 10 + f"<tool_call>\n{WEATHER}\n" * 2
+    text = unit * 10_000  # 4 MB
+    started = time.perf_counter()
+    parsed = parse_tool_calls(text)
+    assert time.perf_counter() - started < 15
+    assert len(parsed.calls) == 40_000  # an unclosed block ends at the next one
+    assert parsed.text.count("```python") == 100_000
 
 
 # ---- generated texts -------------------------------------------------------------------------
