@@ -537,6 +537,28 @@ def test_filter_output_is_the_parsed_text_however_it_is_split(text: str, data: s
     assert shown([text]) == expected
 
 
+_nasty = st.sampled_from(
+    ["<tool_call>", "</tool_call>", "<tool_", "<tool_call", "tool_call>", "</", "<", "```", "```json", "```JSON ",
+     "```tool_call\n", "```python\n", "````", "`", "``", "\n  ```", "\n```\n", "\n", "\r\n", "\r", " ", "\t",
+     "{", "}", "[", "]", ",", ":", '"', "\\", '"name"', '"arguments"', '"parameters"', '"f"', "{}", '"{}"',
+     '{"name": "f", "arguments": {}}', '{"name": "f", "arguments": {"s": "</tool_call>"}}',
+     '{"name": "f", "arguments": "{\\"a\\": 1}"}', "<think>", "</think>", "x", "é", "🌍", "\u2028"]
+)  # fmt: skip
+nasty = st.lists(_nasty | st.text(max_size=3), max_size=40).map("".join)
+
+
+@given(text=nasty | adversarial, data=st.data())
+def test_filter_output_and_calls_do_not_depend_on_the_split(text: str, data: st.DataObject) -> None:
+    # parse_tool_calls scans a long text in slices: its calls must not depend on where they fall.
+    whole = ToolCallTextFilter()
+    expected = whole.feed(text) + whole.finish(), whole._calls
+    points = data.draw(st.lists(st.integers(1, max(1, len(text) - 1)), max_size=len(text)), label="cuts")
+    for pieces in (split(text, points), list(text)):
+        stream = ToolCallTextFilter()
+        out = "".join(stream.feed(piece) for piece in pieces) + stream.finish()
+        assert (out, stream._calls) == expected
+
+
 @given(answer=answers())
 def test_calls_embedded_in_prose_round_trip(answer: tuple[str, list[tuple[str, Any, str]], str]) -> None:
     text, calls, visible = answer
