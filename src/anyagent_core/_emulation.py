@@ -674,14 +674,15 @@ def emulated_history(messages: Sequence[Message]) -> list[Message]:
     A user message's tool results become ``<tool_response>\\n...\\n</tool_response>`` text (an
     ``is_error`` result says ``Error: `` first unless its text starts with ``Error``), a
     result's images following its text; results next to each other share one text block,
-    joined by ``\\n``, and consecutive user messages holding results merge into one. Messages
-    without tools are passed through as they are (the same objects).
+    joined by ``\\n``, and consecutive user messages holding results merge into one, with the
+    user messages right after them (strict chat templates want user and assistant turns to
+    alternate). Other messages without tools are passed through as they are (the same objects).
     """
     out: list[Message] = []
     group: list[UserMessage] = []
     for message in messages:
-        if isinstance(message, UserMessage) and _has_results(message):
-            group.append(message)
+        if isinstance(message, UserMessage) and (group or _has_results(message)):
+            group.append(message)  # a prompt right after results joins them: roles alternate
             continue
         if group:
             out.append(_results_message(group))

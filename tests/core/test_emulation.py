@@ -690,6 +690,45 @@ def test_history_keeps_user_text_next_to_results_and_passes_plain_messages_throu
     ]
 
 
+@st.composite
+def conversations(draw: st.DrawFn) -> list[Message]:
+    """What a run leaves: prompts, answers with or without calls, results, runs cut short."""
+    history: list[Message] = []
+    for index in range(draw(st.integers(1, 8))):
+        if not history or isinstance(history[-1], AssistantMessage) or draw(st.booleans()):
+            history.append(UserMessage(content=draw(st.sampled_from(["go on", "and now?"]))))
+        uses = draw(st.lists(tool_uses, max_size=2))
+        text = draw(st.sampled_from(["", "Checking."]))
+        history.append(AssistantMessage(content=(TextBlock(text=text), *uses) if text or not uses else tuple(uses)))
+        if uses:
+            blocks = [ToolResultBlock(tool_use_id=f"{index}", content="ok") for _ in uses]
+            cut = draw(st.integers(1, len(blocks)))  # results may arrive in several messages
+            history.append(UserMessage(content=tuple(blocks[:cut])))
+            if blocks[cut:]:
+                history.append(UserMessage(content=tuple(blocks[cut:])))
+    return history
+
+
+@given(history=conversations())
+def test_emulated_history_alternates_roles_and_holds_no_tool_blocks(history: list[Message]) -> None:
+    # Strict chat templates (Gemma, Mistral) reject two user messages in a row.
+    rewritten = emulated_history(history)
+    roles = [type(message) for message in rewritten]
+    assert all(a is not b for a, b in itertools.pairwise(roles)), roles
+    for message in rewritten:
+        blocks = () if isinstance(message.content, str) else message.content
+        assert not any(isinstance(b, ToolUseBlock | ToolUseError | ToolResultBlock) for b in blocks)
+
+
+def test_a_prompt_after_tool_results_joins_their_message() -> None:
+    results = UserMessage(content=(ToolResultBlock(tool_use_id="a", content="1"),))
+    asked = AssistantMessage(content=(ToolUseBlock(id="a", name="f"),))
+    history = emulated_history([UserMessage(content="go"), asked, results, UserMessage(content="and now?")])
+    assert history[2:] == [
+        UserMessage(content=(TextBlock(text="<tool_response>\n1\n</tool_response>"), TextBlock(text="and now?")))
+    ]
+
+
 def test_history_escapes_tags_inside_arguments_so_they_read_back() -> None:
     tricky = {"html": "</tool_call> then <tool_call>", "n": 1}
     message = AssistantMessage(content=(ToolUseBlock(id="a", name="f", input=tricky),))
