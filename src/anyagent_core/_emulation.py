@@ -276,6 +276,7 @@ _PROSE_MARK = re.compile(r"<tool_call>|\n[ \t]*```")
 _TAG_END = re.compile(r"</?tool_call>")
 _LINE_TAIL = re.compile(r"[ \t]*(`*)")
 _BLANK: Final = " \t"
+_PIECE: Final = 4096  # the longest piece a state scans at once
 
 
 def _closer(count: int) -> re.Pattern[str]:
@@ -339,16 +340,20 @@ class ToolCallTextFilter:
         """Take the next piece of the answer; return the text that can be shown now."""
         if self._state == _FINISHED:
             raise LocalProtocolError("ToolCallTextFilter.feed() called after finish()")
-        while text:
-            state = self._state
-            if state == _PROSE:
-                text = self._prose(text)
-            elif state == _TAG:
-                text = self._tag(text)
-            elif state == _FENCE_INFO:
-                text = self._fence_info(text)
-            else:
-                text = self._fence_body(text)
+        # Each state hands back the rest of its piece as a new string: bounded pieces keep that
+        # copying linear (the output does not depend on how the text is split).
+        for start in range(0, len(text), _PIECE):
+            piece = text[start : start + _PIECE]
+            while piece:
+                state = self._state
+                if state == _PROSE:
+                    piece = self._prose(piece)
+                elif state == _TAG:
+                    piece = self._tag(piece)
+                elif state == _FENCE_INFO:
+                    piece = self._fence_info(piece)
+                else:
+                    piece = self._fence_body(piece)
         return self._take()
 
     def finish(self) -> str:
@@ -669,14 +674,15 @@ def emulated_history(messages: Sequence[Message]) -> list[Message]:
     A user message's tool results become ``<tool_response>\\n...\\n</tool_response>`` text (an
     ``is_error`` result says ``Error: `` first unless its text starts with ``Error``), a
     result's images following its text; results next to each other share one text block,
-    joined by ``\\n``, and consecutive user messages holding results merge into one. Messages
-    without tools are passed through as they are (the same objects).
+    joined by ``\\n``, and consecutive user messages holding results merge into one, with the
+    user messages right after them (strict chat templates want user and assistant turns to
+    alternate). Other messages without tools are passed through as they are (the same objects).
     """
     out: list[Message] = []
     group: list[UserMessage] = []
     for message in messages:
-        if isinstance(message, UserMessage) and _has_results(message):
-            group.append(message)
+        if isinstance(message, UserMessage) and (group or _has_results(message)):
+            group.append(message)  # a prompt right after results joins them: roles alternate
             continue
         if group:
             out.append(_results_message(group))

@@ -825,7 +825,8 @@ class AgentLoop:
     def interrupt(self, partial: AssistantMessage | None = None) -> None:
         """Stop the run: what is queued is dropped, calls without a result are answered as
         interrupted, and the run ends with ``interrupted``. ``partial`` is what had arrived of
-        an answer being received (its text is kept). Without a run, nothing happens."""
+        an answer being received (its text is kept, without the calls in it, native or written
+        as text). Without a run, nothing happens."""
         if self._state in (LoopState.IDLE, LoopState.AWAITING_EXTERNAL) and not self._queue:
             return
         if self._queue and type(self._queue[-1]) is Done:
@@ -842,6 +843,12 @@ class AgentLoop:
                 self._run_cost += cost
         if receiving and partial is not None:
             kept = tuple(b for b in partial.content if not isinstance(b, ToolUseBlock | ToolUseError))
+            if self._tools and self.settings.tool_mode != "native":  # calls written as text go too
+                kept = tuple(
+                    b
+                    for b in to_tool_uses(AssistantMessage(content=kept), id_prefix="").content
+                    if not isinstance(b, ToolUseBlock | ToolUseError)
+                )
             if kept:
                 message = AssistantMessage(
                     content=kept, model=partial.model, id=partial.id, stop_reason="interrupted", usage=partial.usage

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -381,6 +382,17 @@ def test_filter_is_linear_on_a_long_held_block_fed_one_character_at_a_time() -> 
     assert shown(list(fence)) == "done"
 
 
+def test_parsing_a_long_text_with_many_blocks_in_one_piece_is_linear() -> None:
+    # Each block used to copy the rest of the piece: ~10^12 character copies here, minutes of work.
+    unit = "```\n```\n" * 20 + "```python\nx\n```\n" * 10 + f"<tool_call>\n{WEATHER}\n" * 2
+    text = unit * 10_000  # 4 MB
+    started = time.perf_counter()
+    parsed = parse_tool_calls(text)
+    assert time.perf_counter() - started < 15
+    assert len(parsed.calls) == 40_000  # an unclosed block ends at the next one
+    assert parsed.text.count("```python") == 100_000
+
+
 # ---- generated texts -------------------------------------------------------------------------
 
 _prose_chars = st.characters(exclude_categories=["Cs"], exclude_characters="<`")
@@ -525,6 +537,28 @@ def test_filter_output_is_the_parsed_text_however_it_is_split(text: str, data: s
     assert shown([text]) == expected
 
 
+_nasty = st.sampled_from(
+    ["<tool_call>", "</tool_call>", "<tool_", "<tool_call", "tool_call>", "</", "<", "```", "```json", "```JSON ",
+     "```tool_call\n", "```python\n", "````", "`", "``", "\n  ```", "\n```\n", "\n", "\r\n", "\r", " ", "\t",
+     "{", "}", "[", "]", ",", ":", '"', "\\", '"name"', '"arguments"', '"parameters"', '"f"', "{}", '"{}"',
+     '{"name": "f", "arguments": {}}', '{"name": "f", "arguments": {"s": "</tool_call>"}}',
+     '{"name": "f", "arguments": "{\\"a\\": 1}"}', "<think>", "</think>", "x", "é", "🌍", "\u2028"]
+)  # fmt: skip
+nasty = st.lists(_nasty | st.text(max_size=3), max_size=40).map("".join)
+
+
+@given(text=nasty | adversarial, data=st.data())
+def test_filter_output_and_calls_do_not_depend_on_the_split(text: str, data: st.DataObject) -> None:
+    # parse_tool_calls scans a long text in slices: its calls must not depend on where they fall.
+    whole = ToolCallTextFilter()
+    expected = whole.feed(text) + whole.finish(), whole._calls
+    points = data.draw(st.lists(st.integers(1, max(1, len(text) - 1)), max_size=len(text)), label="cuts")
+    for pieces in (split(text, points), list(text)):
+        stream = ToolCallTextFilter()
+        out = "".join(stream.feed(piece) for piece in pieces) + stream.finish()
+        assert (out, stream._calls) == expected
+
+
 @given(answer=answers())
 def test_calls_embedded_in_prose_round_trip(answer: tuple[str, list[tuple[str, Any, str]], str]) -> None:
     text, calls, visible = answer
@@ -652,6 +686,45 @@ def test_history_keeps_user_text_next_to_results_and_passes_plain_messages_throu
     assert all(a is b for a, b in zip(history, plain, strict=True))
     mixed = UserMessage(content=(ToolResultBlock(tool_use_id="a", content="1"), TextBlock(text="and now?")))
     assert emulated_history([mixed]) == [
+        UserMessage(content=(TextBlock(text="<tool_response>\n1\n</tool_response>"), TextBlock(text="and now?")))
+    ]
+
+
+@st.composite
+def conversations(draw: st.DrawFn) -> list[Message]:
+    """What a run leaves: prompts, answers with or without calls, results, runs cut short."""
+    history: list[Message] = []
+    for index in range(draw(st.integers(1, 8))):
+        if not history or isinstance(history[-1], AssistantMessage) or draw(st.booleans()):
+            history.append(UserMessage(content=draw(st.sampled_from(["go on", "and now?"]))))
+        uses = draw(st.lists(tool_uses, max_size=2))
+        text = draw(st.sampled_from(["", "Checking."]))
+        history.append(AssistantMessage(content=(TextBlock(text=text), *uses) if text or not uses else tuple(uses)))
+        if uses:
+            blocks = [ToolResultBlock(tool_use_id=f"{index}", content="ok") for _ in uses]
+            cut = draw(st.integers(1, len(blocks)))  # results may arrive in several messages
+            history.append(UserMessage(content=tuple(blocks[:cut])))
+            if blocks[cut:]:
+                history.append(UserMessage(content=tuple(blocks[cut:])))
+    return history
+
+
+@given(history=conversations())
+def test_emulated_history_alternates_roles_and_holds_no_tool_blocks(history: list[Message]) -> None:
+    # Strict chat templates (Gemma, Mistral) reject two user messages in a row.
+    rewritten = emulated_history(history)
+    roles = [type(message) for message in rewritten]
+    assert all(a is not b for a, b in itertools.pairwise(roles)), roles
+    for message in rewritten:
+        blocks = () if isinstance(message.content, str) else message.content
+        assert not any(isinstance(b, ToolUseBlock | ToolUseError | ToolResultBlock) for b in blocks)
+
+
+def test_a_prompt_after_tool_results_joins_their_message() -> None:
+    results = UserMessage(content=(ToolResultBlock(tool_use_id="a", content="1"),))
+    asked = AssistantMessage(content=(ToolUseBlock(id="a", name="f"),))
+    history = emulated_history([UserMessage(content="go"), asked, results, UserMessage(content="and now?")])
+    assert history[2:] == [
         UserMessage(content=(TextBlock(text="<tool_response>\n1\n</tool_response>"), TextBlock(text="and now?")))
     ]
 

@@ -41,6 +41,7 @@ from anyagent_core import (
     StartTurn,
     SystemMessage,
     TextBlock,
+    ThinkingBlock,
     ToolResultBlock,
     ToolSpec,
     ToolTraits,
@@ -73,7 +74,7 @@ def make(
     settings = LoopSettings(
         template=template or StartTurn(model="m", messages=()),
         tools=tools,
-        tool_mode="native",
+        tool_mode=kwargs.pop("tool_mode", "native"),
         retry=kwargs.pop("retry", FAST),
         **kwargs,
     )
@@ -964,6 +965,27 @@ def test_interrupt_while_receiving_with_only_partial_calls_keeps_nothing() -> No
     assert loop.messages == send.turn.messages
     loop.resume()  # the same turn again: it never got an answer
     assert drain(loop)[-1] == send
+
+
+@pytest.mark.parametrize("mode", ["emulated", "auto"])
+def test_interrupt_while_receiving_drops_calls_written_as_text(mode: str) -> None:
+    loop, _ = make(tool_mode=mode)
+    started(loop)
+    text = 'Checking.\n<tool_call>\n{"name": "read_file", "arguments": {}}\n</tool_call>\n<tool_call>\n{"name": "ba'
+    partial = AssistantMessage(content=[ThinkingBlock(thinking="hm"), TextBlock(text=text)], model="m", id="r1")
+    loop.interrupt(partial)
+    actions = drain(loop)
+    blocks = (ThinkingBlock(thinking="hm"), TextBlock(text="Checking."))
+    kept = AssistantMessage(content=blocks, model="m", id="r1", stop_reason="interrupted")
+    assert actions[0] == Emit(message=kept)
+    assert done(actions).result == "Checking."
+    assert loop.messages[-1] == kept
+    # Only a call: nothing is kept, and the same turn can be sent again.
+    loop, _ = make(tool_mode=mode)
+    send = started(loop)
+    loop.interrupt(AssistantMessage(content=[TextBlock(text='<tool_call>{"name": "read_file", "argu')]))
+    assert done(drain(loop)).result is None
+    assert loop.messages == send.turn.messages
 
 
 def test_interrupt_while_tools_run_answers_every_call() -> None:
