@@ -47,6 +47,7 @@ import attrs
 
 from ._actions import Action, AskPermission, Done, Emit, RunTools, SendRequest, Wait
 from ._budget import Pricing, compact, cost_usd, estimate_tokens
+from ._budget import cost_usd as cost_usd_of
 from ._emulation import ToolCallTextFilter, emulated_history, render_tool_prompt, to_tool_uses
 from ._errors import LocalProtocolError
 from ._events import StartTurn
@@ -555,6 +556,35 @@ class AgentLoop:
                 sent = estimate_tokens(turn.messages, system_prompt=turn.system_prompt, tools=turn.tools)
             tokens = sent + estimate_tokens([message]) - 4
         self._run_tokens += tokens
+
+    def budget_left(self) -> tuple[int | None, float | None]:
+        """What the run may still spend: ``(tokens, usd)`` left of ``max_total_tokens`` and
+        ``max_budget_usd`` (None where there is no such budget; never below 0). A subagent run
+        on the run's behalf gets these as its own budgets."""
+        settings = self.settings
+        tokens = None if settings.max_total_tokens is None else max(0, settings.max_total_tokens - self._run_tokens)
+        usd = None if settings.max_budget_usd is None else max(0.0, settings.max_budget_usd - self._run_cost)
+        return tokens, usd
+
+    def add_usage(self, usage: Usage | None, *, cost_usd: float | None = None) -> None:
+        """Count what was spent on the run's behalf outside its own requests (a subagent's run):
+        ``usage`` goes into the response's usage totals and the run's token budget, ``cost_usd``
+        (or, without it, ``usage`` at ``settings.pricing``) into its cost and cost budget. The
+        budgets are checked before the next request, as for the loop's own answers."""
+        if usage is not None and not isinstance(usage, Usage):
+            raise TypeError(f"add_usage() takes a Usage or None, not {type(usage).__name__}")
+        if self._state is LoopState.IDLE and not self._queue:
+            raise LocalProtocolError("add_usage() with no run in progress")
+        self._usage = add_usage(self._usage, usage)
+        cost = cost_usd if cost_usd is not None else cost_usd_of(usage, self.settings.pricing)
+        if cost is not None:
+            self._cost = (self._cost or 0.0) + cost
+            self._run_cost += cost
+        if usage is not None:
+            tokens = usage.total_tokens
+            if tokens is None:
+                tokens = (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
+            self._run_tokens += tokens
 
     def _over_budget(self) -> bool:
         settings = self.settings

@@ -613,8 +613,15 @@ class Client:
         definition = options.agents.get(name)
         if definition is None:
             raise ToolError(f"there is no agent named {name!r}; agents: {', '.join(sorted(options.agents))}")
+        loop = self._loop
+        assert loop is not None
+        tokens_left, usd_left = loop.budget_left()
+        if tokens_left == 0 or usd_left == 0.0:
+            raise ToolError(f"the {name} agent was not started: the run's budget is spent")
         child_options = attrs.evolve(
             options,
+            max_total_tokens=tokens_left,
+            max_budget_usd=usd_left,
             model=definition.model or self._models[0],
             system_prompt=definition.prompt,
             tools=definition.tools if definition.tools is not None else options.tools,
@@ -633,6 +640,7 @@ class Client:
                     if isinstance(message, ResultMessage):
                         result = message
         assert result is not None
+        loop.add_usage(result.usage, cost_usd=result.total_cost_usd)  # the run pays for its subagents
         if result.pending_tool_calls:
             names = ", ".join(sorted({call.name for call in result.pending_tool_calls}))
             raise ToolError(

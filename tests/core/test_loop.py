@@ -587,6 +587,41 @@ def test_cost_is_reported_without_a_budget_and_none_without_pricing() -> None:
     assert done(drain(loop)).total_cost_usd is None
 
 
+def test_usage_spent_on_the_run_s_behalf_counts_in_totals_and_budgets() -> None:
+    pricing = Pricing(input_per_million=2.0, output_per_million=10.0)
+    loop, _ = make(pricing=pricing, max_budget_usd=0.01, max_total_tokens=5000)
+    with pytest.raises(LocalProtocolError, match="no run in progress"):
+        loop.add_usage(usage(1, 1))
+    started(loop)
+    assert loop.budget_left() == (5000, 0.01)
+    loop.receive_response(answer("", call("c1", "read_file", path="a"), usage=usage(1000, 100)))  # $0.003
+    drain(loop)
+    loop.add_usage(usage(1000, 200))  # priced as the loop's own answers: $0.004
+    loop.add_usage(None, cost_usd=0.001)  # a cost without usage
+    tokens, usd = loop.budget_left()
+    assert tokens == 5000 - 1100 - 1200
+    assert usd == pytest.approx(0.002)
+    loop.tool_result(result("c1"))
+    assert type(drain(loop)[-1]) is SendRequest  # still within both budgets
+    loop.receive_response(answer("", call("c2", "read_file", path="b"), usage=usage(1000, 100)))  # $0.003
+    drain(loop)
+    assert loop.budget_left() == (5000 - 3400, 0.0)
+    loop.tool_result(result("c2"))
+    final = done(drain(loop))
+    assert final.subtype == "error_max_budget_usd"
+    assert final.total_cost_usd == pytest.approx(0.011)
+    assert final.usage is not None
+    assert (final.usage.prompt_tokens, final.usage.completion_tokens) == (3000, 400)
+    with pytest.raises(TypeError, match="Usage or None"):
+        make()[0].add_usage({"prompt_tokens": 1})  # type: ignore[arg-type]
+
+
+def test_budget_left_is_none_without_budgets() -> None:
+    loop, _ = make()
+    started(loop)
+    assert loop.budget_left() == (None, None)
+
+
 # ---- retries ------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 import anyio
+import attrs
 import httpx
 import pytest
 
@@ -31,6 +32,7 @@ from anyagent_httpx import (
     HookResult,
     PermissionResultAllow,
     PreToolUseInput,
+    Pricing,
     ResultMessage,
     RunMessage,
     StopInput,
@@ -416,6 +418,50 @@ async def test_a_subagent_that_calls_a_tool_the_caller_answers_did_not_finish(tm
     (answer,) = [m for m in server.requests[-1].json()["messages"] if m["role"] == "tool"]
     assert answer["tool_call_id"] == "t1"
     assert "did not finish" in answer["content"] and "approve" in answer["content"]
+
+
+def with_usage(reply_chunks: list[bytes], prompt: int, completion: int) -> Reply:
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    usage_chunk = b"data: " + json.dumps({"id": "chatcmpl-1", "choices": [], "usage": usage}).encode() + b"\n\n"
+    return Reply.sse(b"".join([*reply_chunks[:-1], usage_chunk, reply_chunks[-1]]))
+
+
+async def test_the_run_counts_what_its_subagents_spent() -> None:
+    """A subagent's usage and cost go into the parent's ResultMessage and budgets: the subagent
+    gets what is left of the parent's budget, and the parent stops once the whole is spent."""
+
+    async def model(request: ReceivedRequest) -> Reply:
+        messages = request.json()["messages"]
+        if messages[0]["role"] == "system":  # the subagent: 1,000 + 100 tokens
+            return with_usage(text_stream("sub answer"), 1000, 100)
+        if not any(m["role"] == "tool" for m in messages):  # the main agent: 10 + 5 tokens
+            return with_usage([chunk(tool_calls=[task_call("t1")]), chunk(finish="tool_calls"), DONE], 10, 5)
+        return with_usage(text_stream("main done"), 20, 5)
+
+    def task_call(call_id: str) -> dict[str, Any]:
+        arguments = json.dumps({"agent": "helper", "prompt": "help"})
+        return {"index": 0, "id": call_id, "type": "function", "function": {"name": "task", "arguments": arguments}}
+
+    helper = AgentDefinition(description="Helps", prompt="You help.")
+    pricing = Pricing(input_per_million=1000.0, output_per_million=2000.0)  # $0.001 an input token
+    async with serve(model) as server, httpx.AsyncClient() as http:
+        options = AgentOptions(
+            model="m", base_url=server.base_url, http_client=http, agents={"helper": helper}, pricing=pricing
+        )
+        async with Client(options) as client:
+            result = final(await ask(client, "go"))
+        assert result.subtype == "success"
+        assert result.usage is not None
+        assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (10 + 1000 + 20, 5 + 100 + 5)
+        assert result.total_cost_usd == pytest.approx((1030 * 1000 + 110 * 2000) / 1e6)
+
+        # With a budget the subagent alone overspends, the run stops before its next request.
+        budget = attrs.evolve(options, max_budget_usd=0.5)
+        async with Client(budget) as client:
+            result = final(await ask(client, "go"))
+        assert result.subtype == "error_max_budget_usd"
+        sub_requests = [r.json() for r in server.requests if r.json()["messages"][0]["role"] == "system"]
+        assert len(sub_requests) == 2  # once per run: the budget left was enough to start it
 
 
 async def test_interrupt_while_a_tool_runs() -> None:
