@@ -54,7 +54,9 @@ from ._events import StartTurn
 from ._json import JSONObject, freeze_object, thaw_json
 from ._messages import (
     AssistantMessage,
+    ImageBlock,
     Message,
+    TextBlock,
     ToolResultBlock,
     ToolSpec,
     ToolUseBlock,
@@ -505,7 +507,7 @@ class AgentLoop:
             tool_choice = None if tool_choice not in ("none",) else tool_choice
         return _turn_like(
             template,
-            messages=tuple(history),
+            messages=_alternating(history),
             system_prompt=system,
             tools=tools,
             tool_choice=tool_choice,
@@ -935,6 +937,44 @@ def _no_call(
         return f"tool call {call_id!r} already has a result"
     ids = ", ".join(call.id for call in waiting) or "none"
     return f"no tool call {call_id!r} awaits a result (waiting: {ids})"
+
+
+def _is_prompt(message: Message) -> bool:
+    """A user message with no tool results (a prompt)."""
+    if type(message) is not UserMessage:
+        return False
+    content = message.content
+    return isinstance(content, str) or not any(type(block) is ToolResultBlock for block in content)
+
+
+def _alternating(history: Sequence[Message]) -> tuple[Message, ...]:
+    """``history`` with prompts that follow one another joined into one message (a prompt sent
+    after a request that failed, or after an interrupted answer that left nothing): many chat
+    templates (Mistral's, Gemma's) reject two user turns in a row."""
+    joined: list[Message] | None = None
+    for index in range(1, len(history)):
+        if _is_prompt(history[index]) and _is_prompt(history[index - 1]):
+            joined = []
+            break
+    if joined is None:
+        return tuple(history)
+    for message in history:
+        last = joined[-1] if joined else None
+        if last is not None and _is_prompt(message) and _is_prompt(last):
+            assert isinstance(last, UserMessage) and isinstance(message, UserMessage)
+            joined[-1] = _join_prompts(last, message)
+        else:
+            joined.append(message)
+    return tuple(joined)
+
+
+def _join_prompts(first: UserMessage, second: UserMessage) -> UserMessage:
+    if isinstance(first.content, str) and isinstance(second.content, str):
+        return UserMessage(content=f"{first.content}\n\n{second.content}")
+    blocks: list[TextBlock | ImageBlock | ToolResultBlock] = []
+    for content in (first.content, second.content):
+        blocks.extend((TextBlock(text=content),) if isinstance(content, str) else content)
+    return UserMessage(content=tuple(blocks))
 
 
 def _join(system: str | None, extra: str) -> str:

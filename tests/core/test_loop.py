@@ -1002,6 +1002,47 @@ def test_interrupt_while_receiving_with_only_partial_calls_keeps_nothing() -> No
     assert drain(loop)[-1] == send
 
 
+@pytest.mark.parametrize("mode", ["native", "emulated"])
+def test_a_prompt_after_an_answer_that_left_nothing_joins_the_one_before(mode: str) -> None:
+    """user, user is refused by strict chat templates: the request joins them (the history keeps both)."""
+    loop, _ = make(tool_mode=mode)
+    started(loop, "first")
+    loop.interrupt()  # nothing had arrived
+    assert done(drain(loop)).subtype == "interrupted"
+    loop.start(UserMessage(content="second"))
+    send = drain(loop)[-1]
+    assert type(send) is SendRequest
+    assert send.turn.messages == (UserMessage(content="first\n\nsecond"),)
+    assert loop.messages == (UserMessage(content="first"), UserMessage(content="second"))
+    loop.receive_response(answer("ok"))
+    drain(loop)
+    image = ImageBlock(url="data:image/png;base64,AAAA")
+    loop.start(UserMessage(content=[TextBlock(text="look"), image]))
+    loop.interrupt()
+    drain(loop)
+    loop.start(UserMessage(content="and?"))
+    send = drain(loop)[-1]
+    assert type(send) is SendRequest
+    assert send.turn.messages[-1] == UserMessage(content=[TextBlock(text="look"), image, TextBlock(text="and?")])
+    assert len(send.turn.messages) == 3
+
+
+def test_tool_results_and_a_prompt_are_not_joined() -> None:
+    loop, _ = make(max_turns=1)
+    started(loop)
+    loop.receive_response(answer("", call("c1", "read_file", path="a")))
+    drain(loop)
+    loop.tool_result(result("c1"))
+    assert done(drain(loop)).subtype == "error_max_turns"
+    loop.start(UserMessage(content="go on"))
+    send = drain(loop)[-1]
+    assert type(send) is SendRequest
+    assert [type(m).__name__ for m in send.turn.messages] == [
+        "UserMessage", "AssistantMessage", "UserMessage", "UserMessage"
+    ]  # fmt: skip
+    assert send.turn.messages[-1] == UserMessage(content="go on")
+
+
 @pytest.mark.parametrize("mode", ["emulated", "auto"])
 def test_interrupt_while_receiving_drops_calls_written_as_text(mode: str) -> None:
     loop, _ = make(tool_mode=mode)

@@ -93,6 +93,24 @@ SUBTYPES = frozenset(get_args(ResultSubtype))
 Expect = tuple[Any, ...]
 
 
+def as_sent(history: Sequence[Message]) -> tuple[Message, ...]:
+    """The conversation as a request carries it: prompts (plain text user messages, all the
+    machine writes) that follow one another are joined into one, with a blank line between."""
+    out: list[Message] = []
+    for message in history:
+        last = out[-1] if out else None
+        if (
+            isinstance(message, UserMessage)
+            and isinstance(message.content, str)
+            and isinstance(last, UserMessage)
+            and isinstance(last.content, str)
+        ):
+            out[-1] = UserMessage(content=last.content + "\n\n" + message.content)
+        else:
+            out.append(message)
+    return tuple(out)
+
+
 def check_pairing(messages: Sequence[Message], *, complete: bool = True) -> None:
     """Every assistant message with calls is followed by exactly one user message holding one
     result per call, in the calls' order; no results without calls. With ``complete=False`` the
@@ -421,13 +439,20 @@ class LoopMachine(RuleBasedStateMachine):
 
     def on_send(self, action: SendRequest) -> None:
         turn = action.turn
-        history = self.loop.messages
+        raw = self.loop.messages
         check_pairing(turn.messages)
-        assert turn.messages == history[len(history) - len(turn.messages) :], "a suffix of the conversation"
+        assert any(turn.messages == as_sent(raw[start:]) for start in range(len(raw))), "a suffix of the conversation"
         if self.settings.context_window is None:
-            assert turn.messages == history
+            assert turn.messages == as_sent(raw)
         assert isinstance(turn.messages[0], UserMessage)
-        assert UserMessage(content=f"task {self.prompts}") in turn.messages, "the run's prompt is always sent"
+        prompt = f"task {self.prompts}"
+        assert any(
+            isinstance(m, UserMessage) and isinstance(m.content, str) and prompt in m.content.split("\n\n")
+            for m in turn.messages
+        ), "the run's prompt is always sent"
+        for before, after in zip(turn.messages, turn.messages[1:], strict=False):
+            prompts = [isinstance(m, UserMessage) and isinstance(m.content, str) for m in (before, after)]
+            assert prompts != [True, True], "a prompt never follows another prompt"
         if action.attempt == 1:
             assert self.expect == ("send", action.turn_number)
             assert turn.model == "m1"

@@ -35,6 +35,7 @@ from anyagent_httpx import (
     ToolSpec,
     ToolUseBlock,
     ToolUseError,
+    UserMessage,
     query,
 )
 
@@ -394,6 +395,20 @@ async def test_malformed_stream_raises_with_location_and_partial() -> None:
     assert info.value.__cause__ is not None
     assert "line" in str(info.value.__cause__)
     assert len(script.requests) == 1
+
+
+async def test_a_new_prompt_after_a_failed_request_joins_the_unanswered_one() -> None:
+    """The conversation keeps both prompts; the request carries them as one user turn (strict
+    chat templates refuse two in a row)."""
+    script = Script(error(500, "down"), sse(text_stream("fine")))
+    async with Client(script.options(retry=RetryPolicy(max_retries=0))) as client:
+        await client.query("first")
+        with pytest.raises(InternalServerError):
+            [m async for m in client.receive_response()]
+        await client.query("second")
+        assert final([m async for m in client.receive_response()])[0].text == "fine"
+        assert [m.content for m in client.messages if isinstance(m, UserMessage)] == ["first", "second"]
+    assert script.bodies[1]["messages"] == [{"role": "user", "content": "first\n\nsecond"}]
 
 
 # ---- interrupt -----------------------------------------------------------------------------
