@@ -80,10 +80,12 @@ class PermissionRule:
             raise ValueError(f"invalid permission rule {text!r}: expected 'tool_name' or 'tool_name(pattern)'")
         return cls(tool=match.group(1), pattern=match.group(2))
 
-    def matches(self, name: str, input: Mapping[str, Any], traits: ToolTraits) -> bool:
+    def matches(self, name: str, input: Mapping[str, Any], traits: ToolTraits, *, cwd: str | None = None) -> bool:
         """Whether this rule names the call, as a ``disallowed_tools`` rule denies it: the rule
         argument matches the pattern as given or with ``.``, ``..`` and doubled ``/`` folded
-        (``docs/../secrets/key`` is ``secrets/key``)."""
+        (``docs/../secrets/key`` is ``secrets/key``), or, given the working directory ``cwd``
+        (absolute), an absolute argument under it matches in its relative form
+        (``/work/secrets/key`` is ``secrets/key`` when ``cwd`` is ``/work``)."""
         if name != self.tool:
             return False
         if self.pattern is None:
@@ -92,7 +94,16 @@ class PermissionRule:
         if value is None:
             return False
         regex = _compiled(self.pattern)
-        return regex.match(value) is not None or regex.match(posixpath.normpath(value)) is not None
+        if regex.match(value) is not None:
+            return True
+        folded = posixpath.normpath(value)
+        if regex.match(folded) is not None:
+            return True
+        if cwd is not None and folded.startswith("/"):
+            base = posixpath.normpath(cwd)
+            inside = folded[len(base) :].lstrip("/") if folded.startswith(base.rstrip("/") + "/") else None
+            return inside is not None and regex.match(inside) is not None
+        return False
 
     def allows(self, name: str, input: Mapping[str, Any], traits: ToolTraits) -> bool:
         """Whether this rule, in ``allowed_tools``, lets the call run: the rule argument matches
@@ -163,10 +174,14 @@ class PermissionPolicy:
     mode: PermissionMode = attrs.field(default="default", converter=_mode)
     allowed_tools: tuple[PermissionRule, ...] = attrs.field(default=(), converter=_rules)
     disallowed_tools: tuple[PermissionRule, ...] = attrs.field(default=(), converter=_rules)
+    cwd: str | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str)))
+    """The absolute working directory relative paths are read from: a ``disallowed_tools``
+    pattern also denies an absolute path under it (``read_file(secrets/*)`` denies
+    ``/work/secrets/key`` when this is ``/work``)."""
 
     def decide(self, name: str, input: Mapping[str, Any], traits: ToolTraits) -> PermissionDecision:
         for rule in self.disallowed_tools:
-            if rule.matches(name, input, traits):
+            if rule.matches(name, input, traits, cwd=self.cwd):
                 return PermissionDecision(behavior="deny", reason=f"{name!r} is disallowed by the rule {str(rule)!r}")
         if self.mode == "plan" and not traits.read_only:
             return PermissionDecision(

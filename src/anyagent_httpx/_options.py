@@ -374,22 +374,30 @@ class AgentOptions:
 
         Kept for the next call with the same model, tools and session id (options are frozen):
         ``query()`` opens a client per prompt, and building the settings is per-request cost."""
-        key = (model, tuple(tools), session_id)
+        # Deny rules also match absolute paths under the working directory (symlinks resolved,
+        # as the file tools see it); without deny rules it is not needed.
+        cwd = os.path.realpath(self.cwd if self.cwd is not None else os.getcwd()) if self.disallowed_tools else None
+        key = (model, tuple(tools), session_id, cwd)
         cached = self._settings_cache.get("loop")
         if cached is not None and cached[0] == key:
             return cached[1]
-        settings = self._loop_settings(model, tools, session_id)
+        settings = self._loop_settings(model, tools, session_id, cwd)
         self._settings_cache["loop"] = (key, settings)
         return settings
 
-    def _loop_settings(self, model: str, tools: Sequence[LoopTool], session_id: str | None) -> LoopSettings:
+    def _loop_settings(
+        self, model: str, tools: Sequence[LoopTool], session_id: str | None, cwd: str | None
+    ) -> LoopSettings:
         return LoopSettings(
             template=self.start_turn(model, ()),
             fallback_models=self.fallback_models,
             tools=tools,
             tool_mode=self.tool_mode,
             permissions=PermissionPolicy(
-                mode=self.permission_mode, allowed_tools=self.allowed_tools, disallowed_tools=self.disallowed_tools
+                mode=self.permission_mode,
+                allowed_tools=self.allowed_tools,
+                disallowed_tools=self.disallowed_tools,
+                cwd=cwd,
             ),
             max_turns=self.max_turns,
             max_total_tokens=self.max_total_tokens,

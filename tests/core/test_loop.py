@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import pathlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -1268,6 +1269,20 @@ def test_path_patterns_see_through_dot_segments() -> None:
     for path in ("secrets/key", "./secrets/key", "docs/../secrets/key", "secrets//key"):
         assert disallowed.decide("read_file", {"path": path}, READ.traits).behavior == "deny", path
     assert disallowed.decide("read_file", {"path": "docs/secrets/key"}, READ.traits).behavior == "allow"
+
+
+def test_deny_patterns_see_absolute_paths_under_the_working_directory() -> None:
+    policy = PermissionPolicy(disallowed_tools=["read_file(secrets/*)"], cwd="/work/project")
+    for path in ("/work/project/secrets/key", "/work/project/docs/../secrets/key", "/work/project//secrets/key"):
+        assert policy.decide("read_file", {"path": path}, READ.traits).behavior == "deny", path
+    for path in ("/work/projectx/secrets/key", "/elsewhere/secrets/key", "/work/project/docs/secrets/key"):
+        assert policy.decide("read_file", {"path": path}, READ.traits).behavior == "allow", path
+    unaware = PermissionPolicy(disallowed_tools=["read_file(secrets/*)"])
+    assert unaware.decide("read_file", {"path": "/work/project/secrets/key"}, READ.traits).behavior == "allow"
+    root = PermissionPolicy(disallowed_tools=["read_file(etc/*)"], cwd="/")
+    assert root.decide("read_file", {"path": "/etc/passwd"}, READ.traits).behavior == "deny"
+    with pytest.raises(TypeError):
+        PermissionPolicy(cwd=pathlib.PurePosixPath("/work"))  # type: ignore[arg-type]
 
 
 def test_policy_validation() -> None:

@@ -341,6 +341,31 @@ async def test_pre_tool_use_hook_denies_and_post_tool_use_adds_context(tmp_path:
     assert read["content"].endswith("(checked by the post hook)")
 
 
+def secret_file(root: pathlib.Path) -> str:
+    """``root/secrets/key``, made; its absolute path with symlinks resolved."""
+    (root / "secrets").mkdir()
+    key = root / "secrets" / "key"
+    key.write_text("hunter2\n", encoding="utf-8")
+    return str(key.resolve())
+
+
+async def test_a_deny_rule_holds_for_absolute_paths_too(kind: str, tmp_path: pathlib.Path) -> None:
+    absolute = secret_file(tmp_path)
+    replies = [
+        calls(("c1", "read_file", {"path": absolute}), ("c2", "read_file", {"path": "./secrets/key"})),
+        says("ok"),
+    ]
+    options: dict[str, Any] = {"tools": ["read_file"], "cwd": tmp_path, "disallowed_tools": ["read_file(secrets/*)"]}
+    async with agent(kind, replies, **options) as (server, client):
+        result = final(await ask(client, "read the key"))
+    assert result.subtype == "success"
+    answers = tool_messages(server, 1)
+    assert [a["tool_call_id"] for a in answers] == ["c1", "c2"]
+    for answer in answers:
+        assert "disallowed by the rule 'read_file(secrets/*)'" in answer["content"]
+        assert "hunter2" not in answer["content"]
+
+
 # ---- subagents, interrupts, external tools, Stop hooks -----------------------------------------
 
 
