@@ -298,7 +298,9 @@ class AgentLoop:
                 raise TypeError(f"history holds UserMessage and AssistantMessage values, not {type(message).__name__}")
         self._queue: deque[Action] = deque()
         self._state = LoopState.IDLE
-        self._serial = 0  # answers received over the loop's life: unique ids for emulated calls
+        # answers received over the loop's life (those in a history given too): unique ids for
+        # emulated calls, call_<serial>_<n>, never those of the history's answers
+        self._serial = sum(1 for message in self._history if type(message) is AssistantMessage)
         # the run (since start())
         self._run_requests = 0
         self._run_tokens = 0

@@ -1188,6 +1188,27 @@ def test_text_filter_is_none_in_native_mode_or_without_tools() -> None:
     assert AgentLoop(LoopSettings(template=StartTurn(model="m", messages=()), tool_mode="auto")).text_filter() is None
 
 
+def test_calls_written_as_text_get_ids_unused_in_the_history_given() -> None:
+    """A loop built from an earlier conversation numbers its emulated calls after it."""
+    written = '<tool_call>{"name": "read_file", "arguments": {"path": "a"}}</tool_call>'
+    first, _ = make(tool_mode="emulated")
+    started(first)
+    first.receive_response(answer(written))
+    (run,) = only(drain(first), RunTools)
+    first.tool_result(result(run.calls[0].id))
+    assert type(drain(first)[-1]) is SendRequest
+    first.receive_response(answer("done"))
+    assert done(drain(first)).subtype == "success"
+    settings = LoopSettings(template=StartTurn(model="m", messages=()), tools=TOOLS, tool_mode="emulated")
+    second = AgentLoop(settings, history=first.messages)
+    started(second, "again")
+    second.receive_response(answer(written))
+    (rerun,) = only(drain(second), RunTools)
+    old_ids = {c.id for m in first.messages if isinstance(m, AssistantMessage) for c in m.tool_uses}
+    assert run.calls[0].id in old_ids
+    assert rerun.calls[0].id not in old_ids
+
+
 def test_history_is_where_the_conversation_starts() -> None:
     history: list[Message] = [UserMessage(content="earlier"), AssistantMessage(content=[TextBlock(text="yes")])]
     loop = AgentLoop(LoopSettings(template=StartTurn(model="m", messages=()), tool_mode="native"), history=history)
