@@ -455,6 +455,19 @@ async def test_names_too_long_are_tool_errors(ctx: ToolContext) -> None:
     assert message.startswith(f"cannot read {name!r}: ")
 
 
+def entries(directory: pathlib.Path) -> list[str]:
+    return sorted(path.name for path in directory.iterdir())
+
+
+async def test_a_file_with_a_name_near_the_limit_is_rewritten(root: pathlib.Path, ctx: ToolContext) -> None:
+    name = "n" * 250
+    await ok("write_file", {"path": name, "content": "first"}, ctx)
+    await ok("write_file", {"path": name, "content": "second"}, ctx)
+    await ok("edit_file", {"path": name, "old_string": "second", "new_string": "third"}, ctx)
+    assert (root / name).read_text(encoding="utf-8") == "third"
+    assert entries(root) == [name]  # no copy left beside it
+
+
 @contextlib.contextmanager
 def file_size_limit(limit: int) -> Iterator[None]:
     """Writes past ``limit`` bytes fail (EFBIG) in this process, as on a full disk."""

@@ -154,7 +154,8 @@ def write_bytes(resolved: pathlib.Path, data: bytes, given: str) -> None:
             fd = os.open(resolved, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666)
             created = str(resolved)
         else:
-            fd, created = tempfile.mkstemp(dir=resolved.parent, prefix=f".{resolved.name}.", suffix=".tmp")
+            # A short name beside it: the file's own name may be near the length limit.
+            fd, created = tempfile.mkstemp(dir=resolved.parent, prefix=f".{resolved.name[:64]}.", suffix=".tmp")
             os.chmod(fd, stat.S_IMODE(info.st_mode))
         with os.fdopen(fd, "wb") as file:
             file.write(data)
