@@ -336,6 +336,11 @@ class ToolCallTextFilter:
         self._any_space = False
         self._started = False
 
+    @property
+    def calls(self) -> tuple[TextCall, ...]:
+        """The calls found so far, in order."""
+        return tuple(self._calls)
+
     def feed(self, text: str) -> str:
         """Take the next piece of the answer; return the text that can be shown now."""
         if self._state == _FINISHED:

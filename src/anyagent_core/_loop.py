@@ -66,6 +66,7 @@ from ._results import ResultMessage, ResultSubtype, SystemMessage, add_usage
 from ._retry import DEFAULT_RETRY_POLICY, Failure, GiveUp, Retry, RetryPolicy, RetryState
 from ._schema import check_definition as check_schema_definition
 from ._schema import validate as validate_schema
+from ._think import AnswerFilter, think_to_blocks
 from ._util import parsed_builder
 
 __all__ = [
@@ -191,6 +192,10 @@ class LoopSettings:
     reset_tool_choice: bool = True
     """After the model called tools, a forcing ``tool_choice`` becomes ``auto`` for the run."""
     session_id: str | None = None
+    think_tags: bool = True
+    """Read a ``<think>...</think>`` block at the very start of an answer's text (after optional
+    whitespace; unclosed, it runs to the end) as reasoning: a ``ThinkingBlock`` before the text,
+    never text, and never a place where tool calls are read. False: such text stays text."""
 
     def __attrs_post_init__(self) -> None:
         choice = self.template.tool_choice
@@ -353,6 +358,15 @@ class AgentLoop:
         if self.settings.tool_mode == "native" or not self._tools:
             return None
         return ToolCallTextFilter()
+
+    def answer_filter(self) -> AnswerFilter | None:
+        """A filter for streamed text that tells a leading ``<think>`` block (reasoning) from
+        the text (``think_tags``) and holds back what may be a tool call written as text (as
+        ``text_filter()``); None when neither applies."""
+        calls = self.settings.tool_mode != "native" and bool(self._tools)
+        if not calls and not self.settings.think_tags:
+            return None
+        return AnswerFilter(think_tags=self.settings.think_tags, calls=calls)
 
     # ---- starting a run -------------------------------------------------------------------
 
@@ -520,6 +534,8 @@ class AgentLoop:
         self._state = LoopState.ACTING
         self._serial += 1
         self._answers += 1
+        if self.settings.think_tags:
+            message = think_to_blocks(message)
         if self._tools and self.settings.tool_mode != "native":
             message = to_tool_uses(message, id_prefix=f"call_{self._serial}_")
         message = _distinct_call_ids(message)
@@ -842,6 +858,8 @@ class AgentLoop:
                 self._cost = (self._cost or 0.0) + cost
                 self._run_cost += cost
         if receiving and partial is not None:
+            if self.settings.think_tags:
+                partial = think_to_blocks(partial)
             kept = tuple(b for b in partial.content if not isinstance(b, ToolUseBlock | ToolUseError))
             if self._tools and self.settings.tool_mode != "native":  # calls written as text go too
                 kept = tuple(
