@@ -84,7 +84,8 @@ ToolMode: TypeAlias = Literal["native", "emulated", "auto"]
 """``native``: tools go in the request's ``tools``; ``emulated``: they are described in the
 system prompt and calls are read from the answer's text (endpoints without tool support);
 ``auto``: native, and an answer without native calls whose text holds calls in a known format
-(``<tool_call>{...}</tool_call>``, a fenced JSON call) is read as calls."""
+(``<tool_call>{...}</tool_call>``, Qwen3-Coder's ``<tool_call><function=...>``, a fenced JSON
+call) is read as calls."""
 
 OutputMode: TypeAlias = Literal["json_schema", "json_object", "prompt"]
 """How an output schema reaches the model: ``response_format`` of type ``json_schema``
@@ -366,7 +367,8 @@ class AgentLoop:
         calls = self.settings.tool_mode != "native" and bool(self._tools)
         if not calls and not self.settings.think_tags:
             return None
-        return AnswerFilter(think_tags=self.settings.think_tags, calls=calls)
+        specs = (tool.spec for tool in self.settings.tools)
+        return AnswerFilter(think_tags=self.settings.think_tags, calls=calls, tools=specs)
 
     # ---- starting a run -------------------------------------------------------------------
 
@@ -537,7 +539,8 @@ class AgentLoop:
         if self.settings.think_tags:
             message = think_to_blocks(message)
         if self._tools and self.settings.tool_mode != "native":
-            message = to_tool_uses(message, id_prefix=f"call_{self._serial}_")
+            specs = (tool.spec for tool in self.settings.tools)
+            message = to_tool_uses(message, id_prefix=f"call_{self._serial}_", tools=specs)
         message = _distinct_call_ids(message)
         self._count(message)
         self._history.append(message)

@@ -23,13 +23,14 @@ tool-call filter, so that calls written inside the reasoning are never read as c
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final, final
 
 import attrs
 
 from ._emulation import TextCall, ToolCallTextFilter
 from ._errors import LocalProtocolError
-from ._messages import AssistantBlock, AssistantMessage, TextBlock, ThinkingBlock
+from ._messages import AssistantBlock, AssistantMessage, TextBlock, ThinkingBlock, ToolSpec
 
 __all__ = ["AnswerFilter", "ThinkSplit", "ThinkTagFilter", "split_think", "think_to_blocks"]
 
@@ -223,16 +224,17 @@ class AnswerFilter:
     from the text, and tool calls written in the text after it (``calls``) are held back.
 
     ``feed(text)`` returns ``(reasoning, text)`` that can be shown now, ``finish()`` the rest;
-    ``calls`` holds the calls found so far. The text is what ``ThinkTagFilter`` releases, passed
-    through ``ToolCallTextFilter``: calls written inside the reasoning are never calls. The
-    output and the calls do not depend on how the text is split.
+    ``calls`` holds the calls found so far (``tools``: the specs whose parameter types convert
+    the values of calls in Qwen3-Coder's XML form, see ``parse_tool_calls``). The text is what
+    ``ThinkTagFilter`` releases, passed through ``ToolCallTextFilter``: calls written inside the
+    reasoning are never calls. The output and the calls do not depend on how the text is split.
     """
 
     __slots__ = ("_calls", "_think")
 
-    def __init__(self, *, think_tags: bool = True, calls: bool = True) -> None:
+    def __init__(self, *, think_tags: bool = True, calls: bool = True, tools: Iterable[ToolSpec] = ()) -> None:
         self._think = ThinkTagFilter() if think_tags else None
-        self._calls = ToolCallTextFilter() if calls else None
+        self._calls = ToolCallTextFilter(tools=tools) if calls else None
 
     @property
     def calls(self) -> tuple[TextCall, ...]:

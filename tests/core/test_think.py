@@ -58,8 +58,8 @@ def think_stream(pieces: Sequence[str]) -> tuple[str, str]:
     return "".join(reasoning) + r, "".join(text) + t
 
 
-def answer_stream(pieces: Sequence[str], **options: bool) -> tuple[str, str, list[Any]]:
-    stream = AnswerFilter(**options)
+def answer_stream(pieces: Sequence[str], *, think_tags: bool = True, calls: bool = True) -> tuple[str, str, list[Any]]:
+    stream = AnswerFilter(think_tags=think_tags, calls=calls)
     reasoning, text = [], []
     for piece in pieces:
         r, t = stream.feed(piece)

@@ -291,6 +291,44 @@ async def test_calls_written_as_text_run(mode: str) -> None:
         assert answer == {"role": "tool", "tool_call_id": assistant["tool_calls"][0]["id"], "content": "Paris: sunny"}
 
 
+XML_CALL = (
+    "<tool_call>\n<function=forecast>\n<parameter=city>\nSão Paulo\n</parameter>\n"
+    "<parameter=days>\n3\n</parameter>\n</function>\n</tool_call>"
+)
+
+
+@pytest.mark.parametrize("mode", ["emulated", "auto"])
+async def test_calls_in_qwen3_coder_xml_run_with_values_typed_by_the_schema(mode: str) -> None:
+    seen: list[tuple[str, int]] = []
+
+    @tool
+    def forecast(city: str, days: int) -> str:
+        """The forecast.
+
+        Args:
+            city: Where.
+            days: How many days.
+        """
+        seen.append((city, days))
+        return f"{city}: sunny for {days} days"
+
+    bad = "<tool_call>\n<function=forecast>\n<parameter=city>\nRome\n</function>\n</tool_call>"
+    text = f"Let me look.\n{XML_CALL}"
+    replies = [says(bad), says(*(text[i : i + 4] for i in range(0, len(text), 4))), says("Sunny.")]
+    async with agent("httpx", replies, tools=[forecast], tool_mode=mode, include_partial_messages=True) as (
+        server,
+        client,
+    ):
+        messages = await ask(client, "Forecast?")
+    assert (final(messages).result, seen) == ("Sunny.", [("São Paulo", 3)])
+    assert streamed(messages, TextDelta) == "Let me look.Sunny."
+    errors = [b for m in messages if isinstance(m, UserMessage) and isinstance(m.content, tuple) for b in m.content]
+    assert isinstance(errors[0], ToolResultBlock) and errors[0].is_error
+    assert "the parameter 'city' is not closed with </parameter>" in str(errors[0].content)
+    third = json.dumps(server.requests[2].json()["messages"], ensure_ascii=False)
+    assert "São Paulo: sunny for 3 days" in third
+
+
 def streamed(messages: list[RunMessage], kind: type[TextDelta | ReasoningDelta]) -> str:
     events = [m.event for m in messages if isinstance(m, StreamEvent)]
     return "".join(e.text for e in events if isinstance(e, TextDelta | ReasoningDelta) and type(e) is kind)
