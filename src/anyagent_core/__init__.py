@@ -91,6 +91,7 @@ from ._schema import check_definition as check_schema_definition
 from ._schema import validate as validate_schema
 from ._sse import SSEDecoder, SSEMessage, encode_sse
 from ._state import State
+from ._think import AnswerFilter, ThinkSplit, ThinkTagFilter, split_think, think_to_blocks
 from ._util import NEED_DATA, PAUSED, NeedData, Paused
 from ._version import __version__
 from ._writers import parse_request_body
@@ -105,6 +106,7 @@ __all__ = [
     "PERMISSION_MODES",
     "Action",
     "AgentLoop",
+    "AnswerFilter",
     "AskPermission",
     "AssistantBlock",
     "AssistantMessage",
@@ -165,6 +167,8 @@ __all__ = [
     "TextBlock",
     "TextCall",
     "TextDelta",
+    "ThinkSplit",
+    "ThinkTagFilter",
     "ThinkingBlock",
     "ToolCall",
     "ToolCallDelta",
@@ -198,7 +202,9 @@ __all__ = [
     "parse_structured_output",
     "parse_tool_calls",
     "render_tool_prompt",
+    "split_think",
     "thaw_json",
+    "think_to_blocks",
     "to_tool_uses",
     "validate_schema",
 ]

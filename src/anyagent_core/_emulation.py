@@ -15,6 +15,27 @@ Accepted forms, anywhere in the text, in order of appearance:
   the stop token) is still a call: with an error if its JSON is incomplete or invalid. A block
   that cannot be used (invalid JSON, no name, arguments not an object) is a call with an
   ``error``, never dropped, so the model can be told.
+* ``<tool_call>`` holding Qwen3-Coder's XML form instead of JSON::
+
+      <tool_call>
+      <function=NAME>
+      <parameter=ARG>
+      VALUE
+      </parameter>
+      ...
+      </function>
+      </tool_call>
+
+  Each value is the raw text up to the first ``</parameter>`` (several lines allowed), less one
+  line break right after the opening tag and one right before the closing tag. Values are
+  strings, except where the tools are given (``tools=``) and the call's tool names the
+  parameter in its schema: when that schema allows no string but allows integer, number,
+  boolean, object, array or null (``type``, a list of types, or ``anyOf``/``oneOf`` branches),
+  a value that parses as JSON of an allowed type is that JSON value; any other value stays the
+  string, for the tool's validation to report. Whitespace between the tags is ignored. Anything
+  else (text outside the tags, a parameter without ``</parameter>``, a parameter given twice,
+  no ``</function>``, no name) makes the call unusable, with an ``error`` saying what. A block
+  left open at the end is still a call when its ``</function>`` came.
 * A fenced code block (a line starting with three or more backticks, after optional spaces or
   tabs, up to the first later line starting likewise with at least as many) whose info string
   is empty, ``json`` or ``tool_call`` (in any case) and whose entire content is exactly
@@ -37,7 +58,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, final
 
 import attrs
@@ -188,11 +209,13 @@ def _bad(name: str, arguments: str, error: str) -> TextCall:
     return TextCall(name=name, arguments=arguments, error=error)
 
 
-def _tag_call(content: str, *, closed: bool) -> TextCall:
+def _tag_call(content: str, *, closed: bool, schemas: Mapping[str, Any]) -> TextCall:
     """The call in one ``<tool_call>`` block (``closed``: its closing tag was seen)."""
     content = content.strip()
     if not content:
         return _bad("", "", "the tool call is empty" if closed else "the tool call was cut off before its JSON")
+    if content.startswith(_FUNCTION_OPEN):
+        return _xml_call(content, closed=closed, schemas=schemas)
     try:
         obj = _loads(content)
     except (ValueError, RecursionError) as exc:
@@ -240,6 +263,126 @@ def _kind(value: Any) -> str:
     if isinstance(value, int | float):
         return "a number"
     return "an array" if isinstance(value, list) else type(value).__name__
+
+
+# ---- Qwen3-Coder's XML form ------------------------------------------------------------------
+
+_FUNCTION_OPEN: Final = "<function="
+_FUNCTION_HEAD = re.compile(r"<function=([^>\n]*)>")
+_XML_NEXT = re.compile(r"\s*(?:<parameter=([^>\n]*)>|(</function>))")
+_PARAMETER_CLOSE: Final = "</parameter>"
+_JSON_TYPES: Final = frozenset({"integer", "number", "boolean", "object", "array", "null"})
+
+
+def _xml_call(content: str, *, closed: bool, schemas: Mapping[str, Any]) -> TextCall:
+    """The call in a ``<tool_call>`` block holding ``<function=NAME>`` and its parameters."""
+    head = _FUNCTION_HEAD.match(content)
+    if head is None:
+        return _bad("", content, "the tool call's <function=...> tag is not closed with '>'")
+    name = head.group(1).strip()
+    values: dict[str, str] = {}
+    pos = head.end()
+    while True:
+        match = _XML_NEXT.match(content, pos)
+        if match is None:
+            rest = content[pos:].strip()
+            if rest:
+                error = f"unexpected text {_clip(rest)} where <parameter=...> or </function> was expected"
+            elif closed:
+                error = "the tool call has no </function>"
+            else:
+                error = "the tool call was cut off before </function>"
+            return _bad(name, content, error)
+        if match.group(2) is not None:
+            pos = match.end()
+            break
+        parameter = match.group(1).strip()
+        end = content.find(_PARAMETER_CLOSE, match.end())
+        if end < 0:
+            what = "is not closed with </parameter>" if closed else "was cut off before </parameter>"
+            return _bad(name, content, f"the parameter {parameter!r} {what}")
+        if not parameter:
+            return _bad(name, content, "a parameter has no name (<parameter=>)")
+        if parameter in values:
+            return _bad(name, content, f"the parameter {parameter!r} is given twice")
+        values[parameter] = _xml_value(content[match.end() : end])
+        pos = end + len(_PARAMETER_CLOSE)
+    rest = content[pos:].strip()
+    if rest:
+        return _bad(name, content, f"unexpected text {_clip(rest)} after </function>")
+    if not name:
+        return _bad("", content, "the tool call has no name (<function=>)")
+    schema = schemas.get(name)
+    properties = schema.get("properties") if isinstance(schema, Mapping) else None
+    if not isinstance(properties, Mapping):
+        properties = {}
+    arguments = {key: _typed(value, properties.get(key)) for key, value in values.items()}
+    return TextCall(name=name, arguments=_compact(arguments), input=arguments)
+
+
+def _clip(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "...")
+
+
+def _xml_value(raw: str) -> str:
+    """A parameter's text: one line break after the opening tag and one before the closing
+    tag are layout, not value."""
+    if raw.startswith("\r\n"):
+        raw = raw[2:]
+    elif raw.startswith("\n"):
+        raw = raw[1:]
+    if raw.endswith("\r\n"):
+        raw = raw[:-2]
+    elif raw.endswith("\n"):
+        raw = raw[:-1]
+    return raw
+
+
+def _types(schema: Any) -> set[str]:
+    """The JSON types a parameter's schema names (``type``, or those of its ``anyOf``/``oneOf``
+    branches); empty when it names none."""
+    if not isinstance(schema, Mapping):
+        return set()
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return {kind}
+    if isinstance(kind, list | tuple):
+        return {item for item in kind if isinstance(item, str)}
+    found: set[str] = set()
+    for key in ("anyOf", "oneOf"):
+        branches = schema.get(key)
+        if isinstance(branches, list | tuple):
+            for branch in branches:
+                if isinstance(branch, Mapping) and isinstance(branch.get("type"), str):
+                    found.add(branch["type"])
+    return found
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "object":
+        return isinstance(value, dict)
+    if kind == "array":
+        return isinstance(value, list)
+    return kind == "null" and value is None
+
+
+def _typed(value: str, schema: Any) -> Any:
+    """A parameter's value as its schema wants it: the JSON value the text holds when the schema
+    allows no string but allows that value's type; otherwise the text itself."""
+    kinds = _types(schema)
+    if "string" in kinds or not kinds & _JSON_TYPES:
+        return value
+    try:
+        parsed = _loads(value.strip())
+    except (ValueError, RecursionError):
+        return value
+    return parsed if any(_is_type(parsed, kind) for kind in kinds) else value
 
 
 def _fence_calls(content: str) -> list[TextCall] | None:
@@ -295,8 +438,9 @@ class ToolCallTextFilter:
     that is not (a code sample) is released as written.
 
     The concatenation of every ``feed`` result and ``finish()`` is exactly
-    ``parse_tool_calls(whole_text).text``, however the text was split. Work is linear in the
-    length of the text: held text is never rescanned.
+    ``parse_tool_calls(whole_text).text``, however the text was split, and ``calls`` holds the
+    calls found so far (``tools`` as for ``parse_tool_calls``). Work is linear in the length of
+    the text: held text is never rescanned.
     """
 
     __slots__ = (
@@ -310,13 +454,15 @@ class ToolCallTextFilter:
         "_out",
         "_parts",
         "_removed",
+        "_schemas",
         "_started",
         "_state",
         "_tail",
         "_ws",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, tools: Iterable[ToolSpec] = ()) -> None:
+        self._schemas: dict[str, Any] = {tool.name: tool.parameters for tool in tools}
         self._state = _PROSE
         self._out: list[str] = []
         self._calls: list[TextCall] = []
@@ -335,6 +481,11 @@ class ToolCallTextFilter:
         self._newlines = 0
         self._any_space = False
         self._started = False
+
+    @property
+    def calls(self) -> tuple[TextCall, ...]:
+        """The calls found so far, in order."""
+        return tuple(self._calls)
 
     def feed(self, text: str) -> str:
         """Take the next piece of the answer; return the text that can be shown now."""
@@ -379,7 +530,7 @@ class ToolCallTextFilter:
             self._tail = ""
         elif state == _TAG:
             self._parts.append(self._carry)
-            self._end_call(_tag_call("".join(self._parts), closed=False))
+            self._end_call(_tag_call("".join(self._parts), closed=False, schemas=self._schemas))
         elif state == _FENCE_HOLD:
             block = "".join(self._parts)
             match = _LINE_TAIL.fullmatch(self._carry[1:]) if self._carry else None
@@ -483,7 +634,7 @@ class ToolCallTextFilter:
         if match is not None:
             self._parts.append(s[: match.start()])
             closed = match.group() == _CLOSE
-            self._end_call(_tag_call("".join(self._parts), closed=closed))
+            self._end_call(_tag_call("".join(self._parts), closed=closed, schemas=self._schemas))
             if closed:
                 self._state = _PROSE
                 self._line_start = False
@@ -564,13 +715,13 @@ class ToolCallTextFilter:
             self._end_call(*calls)
 
 
-def parse_tool_calls(text: str) -> ParsedCalls:
+def parse_tool_calls(text: str, *, tools: Iterable[ToolSpec] = ()) -> ParsedCalls:
     """Find the tool calls written in ``text`` (the forms are listed in the module docstring).
 
     Never raises: a call that cannot be used is returned with an ``error``. ``text`` of the
-    answer is what ``ToolCallTextFilter`` would have shown.
-    """
-    scanner = ToolCallTextFilter()
+    answer is what ``ToolCallTextFilter`` would have shown. ``tools``: the specs whose parameter
+    schemas type the values of calls in the XML form (strings otherwise)."""
+    scanner = ToolCallTextFilter(tools=tools)
     shown = scanner.feed(text) + scanner.finish()
     return ParsedCalls(text=shown, calls=tuple(scanner._calls))
 
@@ -578,17 +729,18 @@ def parse_tool_calls(text: str) -> ParsedCalls:
 # ---- messages --------------------------------------------------------------------------------
 
 
-def to_tool_uses(message: AssistantMessage, *, id_prefix: str) -> AssistantMessage:
+def to_tool_uses(message: AssistantMessage, *, id_prefix: str, tools: Iterable[ToolSpec] = ()) -> AssistantMessage:
     """``message`` with the tool calls written in its text turned into tool-use blocks.
 
     Returned unchanged (the same object) when it already has tool-use blocks or its text holds
     no call. Otherwise: thinking blocks first, then one text block with the remaining text (none
     if it is empty), then each call as a ``ToolUseBlock`` or, when unusable, a ``ToolUseError``,
-    with ids ``f"{id_prefix}{i}"`` counting from 0. The other fields are kept.
+    with ids ``f"{id_prefix}{i}"`` counting from 0. The other fields are kept. ``tools`` as for
+    ``parse_tool_calls``.
     """
     if message.tool_uses:
         return message
-    parsed = parse_tool_calls(message.text)
+    parsed = parse_tool_calls(message.text, tools=tools)
     if not parsed.calls:
         return message
     content: list[AssistantBlock] = [block for block in message.content if isinstance(block, ThinkingBlock)]

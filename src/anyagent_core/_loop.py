@@ -69,6 +69,7 @@ from ._results import ResultMessage, ResultSubtype, SystemMessage, add_usage
 from ._retry import DEFAULT_RETRY_POLICY, Failure, GiveUp, Retry, RetryPolicy, RetryState
 from ._schema import check_definition as check_schema_definition
 from ._schema import validate as validate_schema
+from ._think import AnswerFilter, think_to_blocks
 from ._util import parsed_builder
 
 __all__ = [
@@ -86,7 +87,8 @@ ToolMode: TypeAlias = Literal["native", "emulated", "auto"]
 """``native``: tools go in the request's ``tools``; ``emulated``: they are described in the
 system prompt and calls are read from the answer's text (endpoints without tool support);
 ``auto``: native, and an answer without native calls whose text holds calls in a known format
-(``<tool_call>{...}</tool_call>``, a fenced JSON call) is read as calls."""
+(``<tool_call>{...}</tool_call>``, Qwen3-Coder's ``<tool_call><function=...>``, a fenced JSON
+call) is read as calls."""
 
 OutputMode: TypeAlias = Literal["json_schema", "json_object", "prompt"]
 """How an output schema reaches the model: ``response_format`` of type ``json_schema``
@@ -194,6 +196,10 @@ class LoopSettings:
     reset_tool_choice: bool = True
     """After the model called tools, a forcing ``tool_choice`` becomes ``auto`` for the run."""
     session_id: str | None = None
+    think_tags: bool = True
+    """Read a ``<think>...</think>`` block at the very start of an answer's text (after optional
+    whitespace; unclosed, it runs to the end) as reasoning: a ``ThinkingBlock`` before the text,
+    never text, and never a place where tool calls are read. False: such text stays text."""
 
     def __attrs_post_init__(self) -> None:
         choice = self.template.tool_choice
@@ -358,6 +364,16 @@ class AgentLoop:
         if self.settings.tool_mode == "native" or not self._tools:
             return None
         return ToolCallTextFilter()
+
+    def answer_filter(self) -> AnswerFilter | None:
+        """A filter for streamed text that tells a leading ``<think>`` block (reasoning) from
+        the text (``think_tags``) and holds back what may be a tool call written as text (as
+        ``text_filter()``); None when neither applies."""
+        calls = self.settings.tool_mode != "native" and bool(self._tools)
+        if not calls and not self.settings.think_tags:
+            return None
+        specs = (tool.spec for tool in self.settings.tools)
+        return AnswerFilter(think_tags=self.settings.think_tags, calls=calls, tools=specs)
 
     # ---- starting a run -------------------------------------------------------------------
 
@@ -525,8 +541,11 @@ class AgentLoop:
         self._state = LoopState.ACTING
         self._serial += 1
         self._answers += 1
+        if self.settings.think_tags:
+            message = think_to_blocks(message)
         if self._tools and self.settings.tool_mode != "native":
-            message = to_tool_uses(message, id_prefix=f"call_{self._serial}_")
+            specs = (tool.spec for tool in self.settings.tools)
+            message = to_tool_uses(message, id_prefix=f"call_{self._serial}_", tools=specs)
         message = _distinct_call_ids(message)
         self._count(message)
         self._history.append(message)
@@ -876,6 +895,8 @@ class AgentLoop:
                 self._cost = (self._cost or 0.0) + cost
                 self._run_cost += cost
         if receiving and partial is not None:
+            if self.settings.think_tags:
+                partial = think_to_blocks(partial)
             kept = tuple(b for b in partial.content if not isinstance(b, ToolUseBlock | ToolUseError))
             if self._tools and self.settings.tool_mode != "native":  # calls written as text go too
                 kept = tuple(

@@ -440,7 +440,9 @@ class Client:
         """Perform one attempt and report it to the loop; sets ``_failure`` to the error to
         raise if the loop gives up."""
         self._failure = None
-        text_filter = loop.text_filter() if partial else None
+        text_filter = loop.answer_filter() if partial else None
+        turn = action.turn_number
+        wire_reasoning = False  # the server sent reasoning of its own: tagged reasoning is not repeated
         complete: MessageComplete | None = None
         try:
             async with aclosing(driver.exchange(action.turn, partial=partial)) as items:
@@ -448,11 +450,15 @@ class Client:
                     if type(item) is MessageComplete:
                         complete = item
                     elif text_filter is not None and type(item) is TextDelta:
-                        shown = text_filter.feed(item.text)
+                        reasoning, shown = text_filter.feed(item.text)
+                        if reasoning and not wire_reasoning:
+                            yield StreamEvent(event=ReasoningDelta(text=reasoning), turn=turn)
                         if shown:
-                            yield StreamEvent(event=TextDelta(text=shown), turn=action.turn_number)
+                            yield StreamEvent(event=item if shown is item.text else TextDelta(text=shown), turn=turn)
                     elif isinstance(item, _PARTIAL):  # the driver yields them only if asked
-                        yield StreamEvent(event=item, turn=action.turn_number)
+                        if type(item) is ReasoningDelta:
+                            wire_reasoning = True
+                        yield StreamEvent(event=item, turn=turn)
         except AttemptFailed as failed:
             self._failure = failed.error
             loop.request_failed(
@@ -474,9 +480,11 @@ class Client:
             loop.request_failed(_failure_kind(exc), message=str(exc), retryable=False)
             return
         if text_filter is not None:
-            rest = text_filter.finish()
+            reasoning, rest = text_filter.finish()
+            if reasoning and not wire_reasoning:
+                yield StreamEvent(event=ReasoningDelta(text=reasoning), turn=turn)
             if rest:
-                yield StreamEvent(event=TextDelta(text=rest), turn=action.turn_number)
+                yield StreamEvent(event=TextDelta(text=rest), turn=turn)
         assert complete is not None
         loop.receive_response(complete.message)
 

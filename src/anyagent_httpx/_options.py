@@ -284,6 +284,15 @@ class AgentOptions:
     """``native``, ``emulated`` (tools described in the prompt, calls read from the text: for
     endpoints without tool support) or ``auto`` (native, and calls written as text, as small local
     models often do, are read too)."""
+    think_tags: bool = True
+    """Read reasoning the model wrote in its text as ``<think>...</think>`` (servers that do not
+    separate it: llama.cpp with ``--reasoning-format none``, LM Studio without reasoning
+    separation): a ``<think>`` at the very start of the answer, after optional whitespace, opens
+    a block that runs to the first ``</think>`` (or the end of the answer). The block becomes a
+    ``ThinkingBlock`` before the text and streams as ``ReasoningDelta`` partials; it is never
+    text, tool calls written in it are never run, and it is not sent back as content. A
+    ``<think>`` later in the answer, or a lone ``</think>``, stays text. False: all of it stays
+    text."""
     doom_loop_threshold: int | None = 3
     """The same call (tool and arguments) this many times in a row is a doom loop."""
     doom_loop_action: DoomLoopAction = attrs.field(default="warn", validator=_choice(DOOM_LOOP_ACTIONS, "action"))
@@ -412,6 +421,7 @@ class AgentOptions:
             retry=self.retry,
             reset_tool_choice=self.reset_tool_choice,
             session_id=session_id,
+            think_tags=self.think_tags,
         )
 
     def start_turn(self, model: str, messages: Sequence[Any], *, after_tools: bool = False) -> StartTurn:

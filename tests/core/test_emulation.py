@@ -402,6 +402,15 @@ prose = st.one_of(
 )
 
 
+# A value ending in "\r" is the one a writer cannot round-trip: with the layout line break after
+# it, it reads as a value ending in a "\r\n" line break.
+xml_values = st.text(st.characters(exclude_categories=["Cs"]), max_size=20).filter(
+    lambda value: (
+        not value.endswith("\r") and not any(tag in value for tag in ("</parameter>", "<tool_call>", "</tool_call>"))
+    )
+) | st.sampled_from(["", "\n", "line one\nline two", "  indented\n\n", "<b>bold</b>", '{"a": 1}', "42"])
+
+
 @attrs.frozen
 class Written:
     """A call as a model might write it, and what parsing must find."""
@@ -418,8 +427,18 @@ def written_calls(draw: st.DrawFn, *, final: bool = False) -> Written:
 
     compact = ",", ":"
     form = draw(
-        st.sampled_from(["hermes", "parameters", "double", "fence", "fence_list"] + (["open"] if final else []))
+        st.sampled_from(
+            ["hermes", "parameters", "double", "fence", "fence_list", "xml"] + (["open", "xml_open"] if final else [])
+        )
     )
+    if form in ("xml", "xml_open"):
+        name = draw(names)
+        values = draw(st.dictionaries(names, xml_values, max_size=3))
+        gap = draw(st.sampled_from(["\n", "", "  \n"]))
+        body = "".join(f"<parameter={key}>\n{value}\n</parameter>{gap}" for key, value in values.items())
+        close = "" if form == "xml_open" else f"{gap}</tool_call>"
+        text = f"<tool_call>\n<function={name}>{gap}{body}</function>{close}"
+        return Written(text, [(name, values, json.dumps(values, separators=(",", ":"), ensure_ascii=False))], False)
     ascii_ = draw(st.booleans())
     indent = draw(st.sampled_from([None, 2]))
     name, args = one()
@@ -542,7 +561,9 @@ _nasty = st.sampled_from(
      "```tool_call\n", "```python\n", "````", "`", "``", "\n  ```", "\n```\n", "\n", "\r\n", "\r", " ", "\t",
      "{", "}", "[", "]", ",", ":", '"', "\\", '"name"', '"arguments"', '"parameters"', '"f"', "{}", '"{}"',
      '{"name": "f", "arguments": {}}', '{"name": "f", "arguments": {"s": "</tool_call>"}}',
-     '{"name": "f", "arguments": "{\\"a\\": 1}"}', "<think>", "</think>", "x", "é", "🌍", "\u2028"]
+     '{"name": "f", "arguments": "{\\"a\\": 1}"}', "<think>", "</think>", "x", "é", "🌍", "\u2028",
+     "<function=f>", "<function=", "</function>", "<parameter=a>", "<parameter=", "</parameter>",
+     "\n<parameter=b>\n1\n</parameter>\n"]
 )  # fmt: skip
 nasty = st.lists(_nasty | st.text(max_size=3), max_size=40).map("".join)
 
@@ -622,6 +643,165 @@ def test_to_tool_uses_returns_the_message_itself_when_there_is_nothing_to_conver
     assert to_tool_uses(native, id_prefix="x") is native
     empty = AssistantMessage()
     assert to_tool_uses(empty, id_prefix="x") is empty
+
+
+# ---- Qwen3-Coder's XML form --------------------------------------------------------------------
+
+XML_WEATHER = (
+    "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n"
+    "<parameter=days>\n3\n</parameter>\n</function>\n</tool_call>"
+)
+TYPED = ToolSpec(
+    name="f",
+    parameters={
+        "type": "object",
+        "properties": {
+            "s": {"type": "string"},
+            "i": {"type": "integer"},
+            "n": {"type": "number"},
+            "b": {"type": "boolean"},
+            "o": {"type": "object"},
+            "a": {"type": "array", "items": {"type": "integer"}},
+            "maybe": {"type": ["integer", "null"]},
+            "either": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
+            "any": {},
+        },
+    },
+)
+
+
+def xml_call(**values: str) -> str:
+    body = "".join(f"<parameter={key}>\n{value}\n</parameter>\n" for key, value in values.items())
+    return f"<tool_call>\n<function=f>\n{body}</function>\n</tool_call>"
+
+
+def test_xml_call_with_prose_around() -> None:
+    parsed = parse_tool_calls(f"Let me check.\n{XML_WEATHER}\nDone.")
+    assert parsed.text == "Let me check.\nDone."
+    assert calls_of(XML_WEATHER) == [("get_weather", {"city": "Paris", "days": "3"}, None)]
+    assert parsed.calls[0].arguments == '{"city":"Paris","days":"3"}'
+
+
+def test_xml_values_are_raw_text_over_several_lines() -> None:
+    code = "def f():\n    return '<b>' + \"{}\"\n\n"
+    text = (
+        "<tool_call><function=write>  <parameter=path>a.py</parameter>"
+        f"<parameter=content>\n{code}\n</parameter></function></tool_call>"
+    )
+    assert calls_of(text) == [("write", {"path": "a.py", "content": code}, None)]
+    crlf = "<tool_call>\r\n<function=w>\r\n<parameter=x>\r\nl1\r\nl2\r\n</parameter>\r\n</function>\r\n</tool_call>"
+    assert calls_of(crlf) == [("w", {"x": "l1\r\nl2"}, None)]
+    assert calls_of("<tool_call>\n<function=now>\n</function>\n</tool_call>") == [("now", {}, None)]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"s": "42", "i": "42", "n": "2.5", "b": "true"}, {"s": "42", "i": 42, "n": 2.5, "b": True}),
+        ({"o": '{"k": [1, 2]}', "a": "[1, 2]"}, {"o": {"k": [1, 2]}, "a": [1, 2]}),
+        ({"maybe": "null", "either": "7", "any": "[1]"}, {"maybe": None, "either": "7", "any": "[1]"}),
+        ({"i": " 7 ", "n": "3"}, {"i": 7, "n": 3}),
+        # what does not parse as an allowed type stays the text, for the tool's validation to report
+        ({"i": "seven", "b": "True", "a": "{}", "i2": "1"}, {"i": "seven", "b": "True", "a": "{}", "i2": "1"}),
+        ({"i": "2.0", "n": "NaN", "o": "[]"}, {"i": "2.0", "n": "NaN", "o": "[]"}),
+    ],
+)
+def test_xml_values_take_the_type_the_tool_schema_gives(values: dict[str, str], expected: dict[str, Any]) -> None:
+    [call] = parse_tool_calls(xml_call(**values), tools=[TYPED]).calls
+    assert call.input is not None and thaw_json(call.input) == expected
+    assert json.loads(call.arguments) == expected
+
+
+def test_xml_values_stay_strings_without_the_tool() -> None:
+    assert calls_of(xml_call(i="42", b="true")) == [("f", {"i": "42", "b": "true"}, None)]
+    other = ToolSpec(name="g", parameters={"type": "object", "properties": {"i": {"type": "integer"}}})
+    [call] = parse_tool_calls(xml_call(i="42"), tools=[other]).calls
+    assert call.input == {"i": "42"}
+
+
+@pytest.mark.parametrize(
+    ("block", "name", "error"),
+    [
+        ("<tool_call><function=f><parameter=a>1</function></tool_call>", "f",
+         "the parameter 'a' is not closed with </parameter>"),
+        ("<tool_call><function=f><parameter=a>1</parameter><parameter=a>2</parameter></function></tool_call>", "f",
+         "the parameter 'a' is given twice"),
+        ("<tool_call><function=f>a=1</function></tool_call>", "f",
+         "unexpected text 'a=1</function>' where <parameter=...> or </function> was expected"),
+        ("<tool_call><function=f><parameter=a>1</parameter></tool_call>", "f", "the tool call has no </function>"),
+        ("<tool_call><function=f><parameter=a>1</parameter></function>and more</tool_call>", "f",
+         "unexpected text 'and more' after </function>"),
+        ("<tool_call><function=><parameter=a>1</parameter></function></tool_call>", "",
+         "the tool call has no name (<function=>)"),
+        ("<tool_call><function=f><parameter=>1</parameter></function></tool_call>", "f",
+         "a parameter has no name (<parameter=>)"),
+        ("<tool_call><function=f\n<parameter=a>1</parameter></function></tool_call>", "",
+         "the tool call's <function=...> tag is not closed with '>'"),
+        ("<tool_call><function=f><parameter=a>1", "f", "the parameter 'a' was cut off before </parameter>"),
+        ("<tool_call><function=f><parameter=a>1</parameter>", "f", "the tool call was cut off before </function>"),
+    ],
+)  # fmt: skip
+def test_malformed_xml_calls_are_reported_not_dropped(block: str, name: str, error: str) -> None:
+    parsed = parse_tool_calls(f"Before. {block}")
+    assert parsed.text == "Before."
+    [call] = parsed.calls
+    assert (call.name, call.error, call.input) == (name, error, None)
+    assert call.arguments == block.removeprefix("<tool_call>").removesuffix("</tool_call>").strip()
+
+
+def test_an_unclosed_block_with_a_whole_xml_call_is_a_call() -> None:
+    text = "<tool_call>\n<function=f>\n<parameter=i>\n5\n</parameter>\n</function>"
+    [call] = parse_tool_calls(text, tools=[TYPED]).calls
+    assert (call.input, call.error) == ({"i": 5}, None)
+
+
+def test_xml_in_a_code_sample_is_text() -> None:
+    text = f"The format:\n```xml\n{XML_WEATHER}\n```"
+    assert parse_tool_calls(text) == ParsedCalls(text=text)
+
+
+def test_filter_holds_an_xml_call_while_it_streams() -> None:
+    stream = ToolCallTextFilter()
+    assert stream.feed("Checking.\n<tool_call>\n<function=get_weather>\n") == "Checking."
+    assert stream.feed("<parameter=city>\nParis\n</parameter>\n") == ""
+    assert stream.feed("</function>\n</tool_call>\nDone.") == "\nDone."
+    assert stream.finish() == ""
+    assert [(c.name, c.input) for c in stream.calls] == [("get_weather", {"city": "Paris"})]
+
+
+def test_to_tool_uses_types_xml_values_with_the_tools() -> None:
+    message = AssistantMessage(content=[TextBlock(text=xml_call(i="3", s="x", a="[1"))])
+    converted = to_tool_uses(message, id_prefix="t", tools=[TYPED])
+    assert converted.content == (ToolUseBlock(id="t0", name="f", input={"i": 3, "s": "x", "a": "[1"}),)
+
+
+_typed_values = st.one_of(
+    st.tuples(st.just("string"), xml_values),
+    st.tuples(st.just("integer"), st.integers(-(2**70), 2**70)),
+    st.tuples(st.just("number"), st.floats(allow_nan=False, allow_infinity=False) | st.integers()),
+    st.tuples(st.just("boolean"), st.booleans()),
+    st.tuples(st.just("object"), json_objects),
+    st.tuples(st.just("array"), st.lists(st.integers() | names, max_size=3)),
+)
+
+
+@given(values=st.dictionaries(names, _typed_values, max_size=5), indent=st.sampled_from([None, 2]), data=st.data())
+def test_typed_xml_values_read_back(
+    values: dict[str, tuple[str, Any]], indent: int | None, data: st.DataObject
+) -> None:
+    spec = ToolSpec(
+        name="f",
+        parameters={"type": "object", "properties": {key: {"type": kind} for key, (kind, _) in values.items()}},
+    )
+    written = {key: v if kind == "string" else json.dumps(v, indent=indent) for key, (kind, v) in values.items()}
+    text = "Calling.\n" + xml_call(**written) + "\nok"
+    expected = {key: v for key, (_, v) in values.items()}
+    points = data.draw(st.lists(st.integers(1, max(1, len(text) - 1)), max_size=12), label="cuts")
+    stream = ToolCallTextFilter(tools=[spec])
+    out = "".join(stream.feed(piece) for piece in split(text, points)) + stream.finish()
+    assert out == "Calling.\nok"
+    [call] = stream.calls
+    assert call.input is not None and thaw_json(call.input) == expected
 
 
 # ---- emulated_history ------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import attrs
 import httpx
 import pytest
 
-from anyagent_core import TextDelta
+from anyagent_core import ReasoningDelta, TextDelta, ThinkingBlock
 from anyagent_httpx import (
     AgentDefinition,
     AgentOptions,
@@ -37,6 +37,7 @@ from anyagent_httpx import (
     RunMessage,
     StopInput,
     StreamEvent,
+    TextBlock,
     ToolPermissionContext,
     ToolResultBlock,
     ToolSpec,
@@ -290,6 +291,95 @@ async def test_calls_written_as_text_run(mode: str) -> None:
         assistant, answer = second["messages"][-2:]
         assert assistant["tool_calls"][0]["function"]["name"] == "get_weather"
         assert answer == {"role": "tool", "tool_call_id": assistant["tool_calls"][0]["id"], "content": "Paris: sunny"}
+
+
+XML_CALL = (
+    "<tool_call>\n<function=forecast>\n<parameter=city>\nSão Paulo\n</parameter>\n"
+    "<parameter=days>\n3\n</parameter>\n</function>\n</tool_call>"
+)
+
+
+@pytest.mark.parametrize("mode", ["emulated", "auto"])
+async def test_calls_in_qwen3_coder_xml_run_with_values_typed_by_the_schema(mode: str) -> None:
+    seen: list[tuple[str, int]] = []
+
+    @tool
+    def forecast(city: str, days: int) -> str:
+        """The forecast.
+
+        Args:
+            city: Where.
+            days: How many days.
+        """
+        seen.append((city, days))
+        return f"{city}: sunny for {days} days"
+
+    bad = "<tool_call>\n<function=forecast>\n<parameter=city>\nRome\n</function>\n</tool_call>"
+    text = f"Let me look.\n{XML_CALL}"
+    replies = [says(bad), says(*(text[i : i + 4] for i in range(0, len(text), 4))), says("Sunny.")]
+    async with agent("httpx", replies, tools=[forecast], tool_mode=mode, include_partial_messages=True) as (
+        server,
+        client,
+    ):
+        messages = await ask(client, "Forecast?")
+    assert (final(messages).result, seen) == ("Sunny.", [("São Paulo", 3)])
+    assert streamed(messages, TextDelta) == "Let me look.Sunny."
+    errors = [b for m in messages if isinstance(m, UserMessage) and isinstance(m.content, tuple) for b in m.content]
+    assert isinstance(errors[0], ToolResultBlock) and errors[0].is_error
+    assert "the parameter 'city' is not closed with </parameter>" in str(errors[0].content)
+    third = json.dumps(server.requests[2].json()["messages"], ensure_ascii=False)
+    assert "São Paulo: sunny for 3 days" in third
+
+
+def streamed(messages: list[RunMessage], kind: type[TextDelta | ReasoningDelta]) -> str:
+    events = [m.event for m in messages if isinstance(m, StreamEvent)]
+    return "".join(e.text for e in events if isinstance(e, TextDelta | ReasoningDelta) and type(e) is kind)
+
+
+def assistants(messages: list[RunMessage]) -> list[AssistantMessage]:
+    return [m for m in messages if isinstance(m, AssistantMessage)]
+
+
+@pytest.mark.parametrize("partial", [True, False])
+async def test_reasoning_written_in_think_tags_in_a_plain_chat(partial: bool) -> None:
+    text = "\n<think>\nThe user greets me.\n</think>\n\nHello there."
+    pieces = [text[i : i + 3] for i in range(0, len(text), 3)]
+    async with agent("httpx", [says(*pieces)], include_partial_messages=partial) as (_, client):
+        messages = await ask(client, "Hi")
+    assert final(messages).result == "Hello there."
+    [answer] = assistants(messages)
+    assert answer.content == (ThinkingBlock(thinking="The user greets me."), TextBlock(text="Hello there."))
+    if partial:
+        assert streamed(messages, ReasoningDelta) == "The user greets me."
+        assert streamed(messages, TextDelta) == "Hello there."
+
+
+async def test_calls_inside_think_tags_never_run_and_the_reasoning_is_not_sent_back() -> None:
+    rome = TEXT_CALL.replace("Paris", "Rome")
+    text = f"<think>\nI could call {rome}, but Paris was asked.\n</think>\n\nChecking.\n{TEXT_CALL}"
+    pieces = [text[i : i + 5] for i in range(0, len(text), 5)]
+    seen: list[str] = []
+    replies = [says(*pieces), says("<think>done</think>It is sunny in Paris.")]
+    async with agent("httpx", replies, tools=[weather_tool(seen)], include_partial_messages=True) as (server, client):
+        messages = await ask(client, "Weather in Paris?")
+    assert (final(messages).result, seen) == ("It is sunny in Paris.", ["Paris"])
+    assert streamed(messages, ReasoningDelta) == f"I could call {rome}, but Paris was asked.done"
+    assert streamed(messages, TextDelta) == "Checking.It is sunny in Paris."
+    first = assistants(messages)[0]
+    assert isinstance(first.content[0], ThinkingBlock) and rome in first.content[0].thinking
+    sent = json.dumps(server.requests[1].json()["messages"])
+    assert "think" not in sent and "Rome" not in sent
+
+
+async def test_think_tags_off_keeps_the_block_as_text() -> None:
+    async with agent("httpx", [says("<think>hm</think>", "Hi")], think_tags=False, include_partial_messages=True) as (
+        _,
+        client,
+    ):
+        messages = await ask(client, "Hi")
+    assert final(messages).result == "<think>hm</think>Hi"
+    assert streamed(messages, TextDelta) == "<think>hm</think>Hi"
+    assert streamed(messages, ReasoningDelta) == ""
 
 
 # ---- hooks -----------------------------------------------------------------------------------
