@@ -27,6 +27,8 @@ from typing import Any
 
 import attrs
 
+from ._json import FrozenDict
+
 __all__ = ["MAX_DEPTH", "SchemaError", "SchemaValidationError", "check", "check_definition", "validate"]
 
 MAX_DEPTH = 100
@@ -105,7 +107,24 @@ class _Error:
     """For a type mismatch: the type names that were allowed (so alternatives can be merged)."""
 
 
+_KINDS: dict[type, str] = {
+    type(None): "null",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    dict: "object",
+    FrozenDict: "object",
+    list: "array",
+    tuple: "array",
+}
+_NUMERIC_KEYWORDS = frozenset(("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"))
+
+
 def _kind(value: object) -> str:
+    kind = _KINDS.get(type(value))  # the JSON types themselves: one lookup
+    if kind is not None:
+        return kind
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -271,7 +290,7 @@ class _Validator:
             return []
         if schema is False:
             return [_Error(path, "no value is allowed here")]
-        if not isinstance(schema, Mapping):
+        if not isinstance(schema, dict) and not isinstance(schema, Mapping):  # dict first: no ABC check
             raise TypeError(f"schema at {loc} must be an object or a boolean, not {type(schema).__name__}")
         if depth > MAX_DEPTH:
             return [_Error(path, f"nested too deeply: validation stopped after {MAX_DEPTH} levels of schema")]
@@ -309,6 +328,8 @@ class _Validator:
 
     def _numeric(self, value: float, schema: Mapping[str, Any], path: str, loc: str) -> list[_Error]:
         errors: list[_Error] = []
+        if _NUMERIC_KEYWORDS.isdisjoint(schema):
+            return errors
         shown = _show(value)
         minimum = self._number(schema, "minimum", loc)
         maximum = self._number(schema, "maximum", loc)

@@ -189,9 +189,7 @@ class Client:
             if isinstance(item, ToolSpec):
                 loop_tools.append(LoopTool(spec=item, external=True))
                 continue
-            if item.timeout is None and options.tool_timeout is not None:
-                item = attrs.evolve(item, timeout=options.tool_timeout)
-            self._tools[item.name] = item
+            self._tools[item.name] = item  # tool_timeout is applied when it runs (no copy per client)
             traits = ToolTraits(
                 read_only=item.read_only,
                 edits_files=item.edits_files,
@@ -568,8 +566,10 @@ class Client:
             if outcome.updated_input is not None:
                 tool_input = outcome.updated_input
         assert self._context is not None
-        context = attrs.evolve(self._context, tool_use_id=call.id)
-        result = await run_tool(self._tools[call.name], call.id, tool_input, context)
+        context = self._context.for_call(call.id)
+        result = await run_tool(
+            self._tools[call.name], call.id, tool_input, context, default_timeout=self.options.tool_timeout
+        )
         if "PostToolUse" in hooks:
             outcomes = await run_hooks(
                 hooks,

@@ -96,6 +96,15 @@ class ToolContext:
     tool_use_id: str = ""
     session_id: str | None = None
 
+    def for_call(self, tool_use_id: str) -> ToolContext:
+        """This context for the call ``tool_use_id``: the paths as they are, not resolved again
+        (``attrs.evolve`` would run the converters, touching the file system, for every call)."""
+        context = object.__new__(ToolContext)
+        for field in attrs.fields(ToolContext):
+            object.__setattr__(context, field.name, getattr(self, field.name))
+        object.__setattr__(context, "tool_use_id", tool_use_id)
+        return context
+
 
 def _positive_or_none(instance: object, attribute: attrs.Attribute[float | None], value: float | None) -> None:
     if value is not None and not value > 0:
@@ -747,14 +756,17 @@ def _seconds(value: float) -> str:
     return f"{value:g}"
 
 
-async def run_tool(tool: Tool, call_id: str, input: Mapping[str, Any], context: ToolContext) -> ToolResultBlock:
+async def run_tool(
+    tool: Tool, call_id: str, input: Mapping[str, Any], context: ToolContext, *, default_timeout: float | None = None
+) -> ToolResultBlock:
     """Run one tool call and return its result; never raises, except for cancellation.
 
     The arguments are validated first (``Invalid arguments for <name>: ...``). Async functions are
     awaited; sync ones run in a worker thread so the event loop is not blocked (on timeout or
     cancellation the thread is abandoned and finishes on its own). ``ToolError`` becomes an error
     result with its message; any other exception (``SystemExit`` too) ``<name> failed: ExcType: message``; running past
-    ``tool.timeout`` ``<name> timed out after Xs``. Return values: ``str`` as is, ``None`` as
+    ``tool.timeout`` (``default_timeout`` for a tool without one) ``<name> timed out after Xs``.
+    Return values: ``str`` as is, ``None`` as
     ``""``, text and image blocks as blocks, a ``ToolResultBlock``'s content and error flag, and
     anything else as JSON (attrs and dataclass instances as objects). Texts over
     ``MAX_RESULT_CHARS`` are cut in the middle.
@@ -767,12 +779,13 @@ async def run_tool(tool: Tool, call_id: str, input: Mapping[str, Any], context: 
     signature = tool._signature
     if signature is not None and signature.context_parameter is not None:
         arguments[signature.context_parameter] = context
+    timeout = tool.timeout if tool.timeout is not None else default_timeout
     try:
-        with anyio.move_on_after(tool.timeout) as scope:
+        with anyio.move_on_after(timeout) as scope:
             value = await _call(tool.function, arguments)
         if scope.cancelled_caught:
-            assert tool.timeout is not None
-            return _result(call_id, f"{name} timed out after {_seconds(tool.timeout)}s", True)
+            assert timeout is not None
+            return _result(call_id, f"{name} timed out after {_seconds(timeout)}s", True)
         content, is_error = _content(value, name)
     except ToolError as exc:
         return _result(call_id, str(exc) or f"{name} failed: {type(exc).__name__}", True)

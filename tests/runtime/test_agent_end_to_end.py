@@ -219,6 +219,27 @@ async def test_an_unknown_tool_is_answered_and_the_run_goes_on(tmp_path: pathlib
     assert answer["content"] == "Error: there is no tool named 'nope'. Available tools: read_file."
 
 
+async def test_tool_timeout_applies_to_tools_without_their_own() -> None:
+    @tool
+    async def unbounded() -> str:
+        """Sleeps."""
+        await anyio.sleep(5)
+        return "never"
+
+    @tool(timeout=0.3)
+    async def bounded() -> str:
+        """Sleeps."""
+        await anyio.sleep(5)
+        return "never"
+
+    replies = [calls(("c1", "unbounded", {}), ("c2", "bounded", {})), says("gave up")]
+    async with agent("httpx", replies, tools=[unbounded, bounded], tool_timeout=0.1) as (server, client):
+        result = final(await ask(client, "go"))
+    assert result.result == "gave up"
+    answers = [a["content"] for a in tool_messages(server, 1)]
+    assert answers == ["unbounded timed out after 0.1s", "bounded timed out after 0.3s"]
+
+
 async def test_tools_that_time_out_are_answered_promptly() -> None:
     @tool(timeout=0.2)
     async def slow_async() -> str:

@@ -768,3 +768,14 @@ def test_an_unusable_parameter_schema_fails_when_the_tool_is_made() -> None:
     spec = ToolSpec(name="t", parameters={"type": "object", "properties": {"q": {"pattern": "("}}})
     with pytest.raises(ValueError, match=r"tool 't' .* invalid 'pattern'"):
         Tool(spec=spec, function=lambda q: q)
+
+
+def test_a_context_for_a_call_keeps_the_resolved_paths(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    base = ToolContext(cwd=tmp_path / "link", roots=[tmp_path / "link", tmp_path], session_id="s1")
+    call = base.for_call("call_7")
+    assert call == attrs.evolve(base, tool_use_id="call_7")
+    assert call.cwd is base.cwd and call.roots is base.roots  # taken as they are, not resolved again
+    assert call.cwd == (tmp_path / "real").resolve()
+    assert (call.tool_use_id, call.session_id, base.tool_use_id) == ("call_7", "s1", "")
