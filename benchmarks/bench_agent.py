@@ -50,6 +50,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _loopback import AGENT_MODEL
+from _report import table, target_lines
 from bench_transport import _HEADERS, LoopbackServer, _h11_transport_class, _progress, _versions
 from streams import AGENT_TOOL, agent_final_text
 
@@ -396,25 +397,8 @@ class Report:
                     con,
                 )
             )
-        widths = [max(len(row[i]) for row in (head, *rows)) for i in range(len(head))]
-        widths[0] = max([widths[0], *(len(LABELS[name]) for name in self.skipped)])
-
-        def line(row: Sequence[str]) -> str:
-            return "  ".join([row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))])
-
-        lines = [header, "", line(head), "  ".join("-" * width for width in widths)]
-        lines.extend(line(row) for row in rows)
-        lines.extend(f"{LABELS[name].ljust(widths[0])}  {why}" for name, why in self.skipped.items())
-        lines.append("")
-        lines.append("targets:")
-        overall = True
-        for what, ratio, passed in self.targets():
-            if ratio is None or passed is None:
-                lines.append(f"  {what}: n/a (openai-python not run under {self.backend})")
-                continue
-            overall = overall and passed
-            lines.append(f"  {what}: {ratio:.2f}x {'PASS' if passed else 'FAIL'}")
-        lines.append(f"overall: {'PASS' if overall else 'FAIL'}")
+        skipped = {LABELS[name]: why for name, why in self.skipped.items()}
+        lines = [header, "", *table(head, rows, skipped), "", *target_lines(self.targets(), self.backend)]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:

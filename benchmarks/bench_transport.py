@@ -64,6 +64,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _loopback import SHORT_CHUNKS, SHORT_VARIANTS, STREAM_CHUNKS, long_answer, short_answers
+from _report import table, target_lines
 
 # Only the standard library is imported up to here: workload (c) runs each contender in a fresh
 # interpreter (this script with ``--worker``) whose peak RSS must count that contender's imports
@@ -632,31 +633,14 @@ class Report:
                     f"{self.peak_rss(name):.1f} MiB",
                 )
             )
-        widths = [max(len(row[i]) for row in (head, *rows)) for i in range(len(head))]
-        widths[0] = max([widths[0], *(len(LABELS[name]) for name in self.skipped)])
-
-        def line(row: Sequence[str]) -> str:
-            return "  ".join([row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))])
-
-        lines = [header, "", line(head), "  ".join("-" * width for width in widths)]
-        lines.extend(line(row) for row in rows)
-        lines.extend(f"{LABELS[name].ljust(widths[0])}  {why}" for name, why in self.skipped.items())
+        skipped = {LABELS[name]: why for name, why in self.skipped.items()}
         imports = self.imports_ms
-        lines.append("")
+        lines = [header, "", *table(head, rows, skipped), ""]
         lines.append(
             f"(d) import time (fresh interpreter, best of {self.import_repeats}, beyond a bare start of "
             f"{imports['bare_start']:.1f} ms): " + ", ".join(f"{module} {imports[module]:.1f} ms" for module in IMPORTS)
         )
-        lines.append("")
-        lines.append("targets:")
-        overall = True
-        for what, ratio, passed in self.targets():
-            if ratio is None or passed is None:
-                lines.append(f"  {what}: n/a (openai-python not run under {self.backend})")
-                continue
-            overall = overall and passed
-            lines.append(f"  {what}: {ratio:.2f}x {'PASS' if passed else 'FAIL'}")
-        lines.append(f"overall: {'PASS' if overall else 'FAIL'}")
+        lines += ["", *target_lines(self.targets(), self.backend)]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:

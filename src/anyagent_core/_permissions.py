@@ -86,13 +86,10 @@ class PermissionRule:
         (``docs/../secrets/key`` is ``secrets/key``), or, given the working directory ``cwd``
         (absolute), an absolute argument under it matches in its relative form
         (``/work/secrets/key`` is ``secrets/key`` when ``cwd`` is ``/work``)."""
-        if name != self.tool:
-            return False
-        if self.pattern is None:
-            return True
-        value = _argument(input, traits)
-        if value is None:
-            return False
+        value = self._subject(name, input, traits)
+        if type(value) is bool:
+            return value
+        assert isinstance(value, str) and self.pattern is not None
         regex = _compiled(self.pattern)
         if regex.match(value) is not None:
             return True
@@ -109,17 +106,24 @@ class PermissionRule:
         """Whether this rule, in ``allowed_tools``, lets the call run: the rule argument matches
         the pattern both as given and folded (``docs/../setup.py`` is not under ``docs/``), and
         the wildcards stand for no shell operator (each occurs no more often than in the pattern)."""
+        value = self._subject(name, input, traits)
+        if type(value) is bool:
+            return value
+        assert isinstance(value, str) and self.pattern is not None
+        regex = _compiled(self.pattern)
+        if regex.match(value) is None or regex.match(posixpath.normpath(value)) is None:
+            return False
+        return all(value.count(operator) <= self.pattern.count(operator) for operator in _SHELL_OPERATORS)
+
+    def _subject(self, name: str, input: Mapping[str, Any], traits: ToolTraits) -> str | bool:
+        """What the pattern is matched against; ``True`` when the rule names the call without
+        a pattern, ``False`` when it cannot match (another tool, no such string argument)."""
         if name != self.tool:
             return False
         if self.pattern is None:
             return True
         value = _argument(input, traits)
-        if value is None:
-            return False
-        regex = _compiled(self.pattern)
-        if regex.match(value) is None or regex.match(posixpath.normpath(value)) is None:
-            return False
-        return all(value.count(operator) <= self.pattern.count(operator) for operator in _SHELL_OPERATORS)
+        return False if value is None else value
 
     def __str__(self) -> str:
         return self.tool if self.pattern is None else f"{self.tool}({self.pattern})"
