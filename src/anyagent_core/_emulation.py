@@ -36,8 +36,8 @@ Accepted forms, anywhere in the text, in order of appearance:
   else (text outside the tags, a parameter without ``</parameter>``, a parameter given twice,
   no ``</function>``, no name) makes the call unusable, with an ``error`` saying what. A block
   left open at the end is still a call when its ``</function>`` came.
-* A fenced code block (a line starting with three or more backticks, after optional spaces or
-  tabs, up to the first later line starting likewise with at least as many) whose info string
+* A fenced code block (a line starting with three or more backticks, after optional spaces,
+  tabs or CRs, up to the first later line starting likewise with at least as many) whose info string
   is empty, ``json`` or ``tool_call`` (in any case) and whose entire content is exactly
   ``{"name": <non-empty string>, "arguments": <object>}`` (or with ``parameters``), or a
   non-empty JSON list of such objects (several calls). Any other fenced block, a JSON sample
@@ -51,7 +51,10 @@ original text with every call removed, tidied by one rule: a removed call and th
 runs on both sides of it (consecutive calls separated only by whitespace count as one) become a
 single separator: ``"\\n\\n"`` if any of those runs held two or more ``"\\n"``, ``"\\n"`` if one, a
 space if they held other whitespace, nothing if there was none. Whitespace anywhere else is kept
-as written, except at the two ends of the whole text, which are stripped (``str.strip``).
+as written, except at the two ends of the whole text, which are stripped. Whitespace is ASCII
+space, tab, CR and LF, and a line ends at LF (``_util.WHITESPACE``): U+2028, U+0085, U+3000 and
+the other characters ``str.isspace`` counts are text, so leading whitespace never changes which
+calls a text holds.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ from ._messages import (
     UserBlock,
     UserMessage,
 )
+from ._util import BLANK, WHITESPACE
 
 __all__ = [
     "ParsedCalls",
@@ -415,15 +419,14 @@ _PROSE, _TAG, _FENCE_INFO, _FENCE_HOLD, _FENCE_TEXT, _FINISHED = range(6)
 
 # In prose: a call tag, or backticks at a line start. The text searched starts with a "\n" when
 # the previous text ended at a line start, so the fence alternative always has its "\n".
-_PROSE_MARK = re.compile(r"<tool_call>|\n[ \t]*```")
+_PROSE_MARK = re.compile(r"<tool_call>|\n[ \t\r]*```")
 _TAG_END = re.compile(r"</?tool_call>")
-_LINE_TAIL = re.compile(r"[ \t]*(`*)")
-_BLANK: Final = " \t"
+_LINE_TAIL = re.compile(r"[ \t\r]*(`*)")
 _PIECE: Final = 4096  # the longest piece a state scans at once
 
 
 def _closer(count: int) -> re.Pattern[str]:
-    return re.compile(rf"\n[ \t]*`{{{count},}}")
+    return re.compile(rf"\n[ \t\r]*`{{{count},}}")
 
 
 @final
@@ -553,11 +556,11 @@ class ToolCallTextFilter:
         """Release visible text, holding its trailing whitespace run."""
         if not text:
             return
-        end = len(text.rstrip())
+        end = len(text.rstrip(WHITESPACE))
         if not end:
             self._ws.append(text)
             return
-        start = len(text) - len(text.lstrip())
+        start = len(text) - len(text.lstrip(WHITESPACE))
         if start:
             self._ws.append(text[:start])
         if not self._started:  # leading whitespace is dropped
@@ -595,9 +598,9 @@ class ToolCallTextFilter:
             self._emit(text)
             newline = text.rfind("\n")
             if newline >= 0:
-                self._line_start = not text[newline + 1 :].strip(_BLANK)
+                self._line_start = not text[newline + 1 :].strip(BLANK)
             elif self._line_start:
-                self._line_start = not text.strip(_BLANK)
+                self._line_start = not text.strip(BLANK)
             return ""
         lead = "\n" if self._line_start else ""
         s = lead + self._tail + text if lead or self._tail else text
@@ -620,12 +623,12 @@ class ToolCallTextFilter:
         elif s.endswith("`"):
             at = hold - 2 if s.endswith("``") else hold - 1
             line = s.rfind("\n", 0, at)
-            if line >= 0 and not s[line + 1 : at].strip(_BLANK):
+            if line >= 0 and not s[line + 1 : at].strip(BLANK):
                 hold = at
         self._emit(s[base:hold])
         self._tail = s[hold:]
         line = s.rfind("\n", 0, hold)
-        self._line_start = line >= 0 and not s[line + 1 : hold].strip(_BLANK)
+        self._line_start = line >= 0 and not s[line + 1 : hold].strip(BLANK)
         return ""
 
     def _tag(self, text: str) -> str:

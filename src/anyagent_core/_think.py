@@ -7,8 +7,9 @@ without reasoning separation, many local Qwen3 and DeepSeek-R1 setups) put it in
 
 The rule: a ``<think>`` at the very start of the answer's text, after optional whitespace, opens
 a reasoning block, which runs to the first ``</think>`` or, unclosed, to the end of the answer.
-The reasoning is the block's content with the whitespace at both ends stripped (``str.strip``);
-the text is what follows ``</think>``, with its leading whitespace dropped. Anything else is
+The reasoning is the block's content with the whitespace at both ends stripped; the text is what
+follows ``</think>``, with its leading whitespace dropped. Whitespace is ASCII space, tab, CR
+and LF (``_util.WHITESPACE``), as for the tool calls written as text. Anything else is
 text as written: a ``<think>`` later in the answer, and a lone ``</think>`` (from a chat
 template that writes the opening tag itself into the prompt, so the answer begins with the
 reasoning): telling such reasoning apart would mean holding back every answer in case a
@@ -31,6 +32,7 @@ import attrs
 from ._emulation import TextCall, ToolCallTextFilter
 from ._errors import LocalProtocolError
 from ._messages import AssistantBlock, AssistantMessage, TextBlock, ThinkingBlock, ToolSpec
+from ._util import WHITESPACE
 
 __all__ = ["AnswerFilter", "ThinkSplit", "ThinkTagFilter", "split_think", "think_to_blocks"]
 
@@ -52,16 +54,18 @@ class ThinkSplit:
 
 def split_think(text: str) -> ThinkSplit:
     """The reasoning block at the start of ``text``, if any, and the text after it."""
-    if not text or (text[0] != "<" and not text[0].isspace()):  # the common case: no block
+    if not text or (text[0] != "<" and text[0] not in WHITESPACE):  # the common case: no block
         return ThinkSplit(reasoning=None, text=text)
-    stripped = text.lstrip()
+    stripped = text.lstrip(WHITESPACE)
     if not stripped.startswith(_OPEN):
         return ThinkSplit(reasoning=None, text=text)
     body = stripped[len(_OPEN) :]
     end = body.find(_CLOSE)
     if end < 0:
-        return ThinkSplit(reasoning=body.strip(), text="")
-    return ThinkSplit(reasoning=body[:end].strip(), text=body[end + len(_CLOSE) :].lstrip(), closed=True)
+        return ThinkSplit(reasoning=body.strip(WHITESPACE), text="")
+    return ThinkSplit(
+        reasoning=body[:end].strip(WHITESPACE), text=body[end + len(_CLOSE) :].lstrip(WHITESPACE), closed=True
+    )
 
 
 def think_to_blocks(message: AssistantMessage) -> AssistantMessage:
@@ -74,7 +78,7 @@ def think_to_blocks(message: AssistantMessage) -> AssistantMessage:
     (none if it is empty), then the tool-use blocks. The other fields are kept.
     """
     first = next((block.text for block in message.content if isinstance(block, TextBlock) and block.text), "")
-    if not first or (first[0] != "<" and not first[0].isspace()):  # the common case: no block
+    if not first or (first[0] != "<" and first[0] not in WHITESPACE):  # the common case: no block
         return message
     split = split_think(message.text)
     if split.reasoning is None:
@@ -136,7 +140,7 @@ class ThinkTagFilter:
         if self._state == _THINK:
             text = self._think(text)
         if self._state == _AFTER and text:
-            shown = text.lstrip()
+            shown = text.lstrip(WHITESPACE)
             if shown:
                 self._state = _TEXT
         return self._take(), shown
@@ -161,7 +165,7 @@ class ThinkTagFilter:
         """Before it is known whether a block opens; returns what follows the opening tag, or
         (the state now ``_TEXT``) the text to release."""
         if not self._probe:
-            rest = text.lstrip()
+            rest = text.lstrip(WHITESPACE)
             if len(rest) < len(text):
                 self._lead.append(text[: len(text) - len(rest)])
             text = rest
@@ -204,11 +208,11 @@ class ThinkTagFilter:
     def _emit(self, text: str) -> None:
         """Release reasoning, without its leading whitespace and holding its trailing run."""
         if not self._started:
-            text = text.lstrip()
+            text = text.lstrip(WHITESPACE)
             if not text:
                 return
             self._started = True
-        end = len(text.rstrip())
+        end = len(text.rstrip(WHITESPACE))
         if not end:
             self._ws += text
             return

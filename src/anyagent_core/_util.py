@@ -8,7 +8,7 @@ from typing import Any, Final, TypeVar
 
 import attrs
 
-__all__ = ["NEED_DATA", "PAUSED", "NeedData", "Paused", "join_text", "parsed_builder", "snippet"]
+__all__ = ["BLANK", "NEED_DATA", "PAUSED", "WHITESPACE", "NeedData", "Paused", "join_text", "parsed_builder", "snippet"]
 
 _T = TypeVar("_T")
 
@@ -33,6 +33,16 @@ class Paused(enum.Enum):
 
 NEED_DATA: Final = NeedData.NEED_DATA
 PAUSED: Final = Paused.PAUSED
+
+#: Whitespace, for every rule that reads an answer's text (the edges of a ``<think>`` block, the
+#: whitespace tidied around a tool call written as text, a fence's indentation): ASCII space,
+#: tab, CR and LF, the whitespace of JSON and of chat templates. Lines end at LF (a CR before it
+#: is blank). Other characters that ``str.isspace`` or ``str.splitlines`` count (U+2028, U+2029,
+#: U+0085, U+3000, ``\x0b``, ``\x0c``, ``\x1c``-``\x1e``) are ordinary text: they neither end a
+#: line nor get stripped, so a text means the same whether or not its ends were trimmed.
+WHITESPACE: Final = " \t\r\n"
+#: Whitespace inside a line: what may come before a fence's backticks.
+BLANK: Final = " \t\r"
 
 
 def snippet(data: bytes | bytearray | str, start: int = 0, length: int = 80) -> str:

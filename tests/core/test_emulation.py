@@ -35,6 +35,7 @@ from anyagent_core import (
     thaw_json,
     to_tool_uses,
 )
+from anyagent_core._util import WHITESPACE
 from tests.strategies import json_objects, names
 
 WEATHER = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
@@ -537,13 +538,13 @@ def test_parsing_never_raises_and_each_call_has_input_or_error(text: str) -> Non
     parsed = parse_tool_calls(text)
     for call in parsed.calls:
         assert (call.input is None) != (call.error is None)
-    assert parsed.text == parsed.text.strip()
+    assert parsed.text == parsed.text.strip(WHITESPACE)
 
 
 @given(text=st.text())
 def test_text_without_markers_is_only_stripped(text: str) -> None:
     assume("<tool_call>" not in text and "```" not in text)
-    assert parse_tool_calls(text) == ParsedCalls(text=text.strip())
+    assert parse_tool_calls(text) == ParsedCalls(text=text.strip(WHITESPACE))
 
 
 @given(text=adversarial | st.builds(lambda a: a[0], answers()), data=st.data())
@@ -561,7 +562,8 @@ _nasty = st.sampled_from(
      "```tool_call\n", "```python\n", "````", "`", "``", "\n  ```", "\n```\n", "\n", "\r\n", "\r", " ", "\t",
      "{", "}", "[", "]", ",", ":", '"', "\\", '"name"', '"arguments"', '"parameters"', '"f"', "{}", '"{}"',
      '{"name": "f", "arguments": {}}', '{"name": "f", "arguments": {"s": "</tool_call>"}}',
-     '{"name": "f", "arguments": "{\\"a\\": 1}"}', "<think>", "</think>", "x", "é", "🌍", "\u2028",
+     '{"name": "f", "arguments": "{\\"a\\": 1}"}', "<think>", "</think>", "x", "é", "🌍",
+     "\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1e", "\u3000",
      "<function=f>", "<function=", "</function>", "<parameter=a>", "<parameter=", "</parameter>",
      "\n<parameter=b>\n1\n</parameter>\n"]
 )  # fmt: skip
@@ -580,6 +582,14 @@ def test_filter_output_and_calls_do_not_depend_on_the_split(text: str, data: st.
         assert (out, stream._calls) == expected
 
 
+@given(lead=st.lists(st.sampled_from(WHITESPACE), max_size=6).map("".join), text=nasty | adversarial)
+def test_leading_whitespace_never_changes_the_calls(lead: str, text: str) -> None:
+    # What is stripped from the ends of a text (after </think>, say) is what may stand before a
+    # fence on its line: trimming a text never turns a block into a call or a call into text.
+    assert parse_tool_calls(lead + text).calls == parse_tool_calls(text).calls
+    assert parse_tool_calls(lead + text).text == parse_tool_calls(text).text
+
+
 @given(answer=answers())
 def test_calls_embedded_in_prose_round_trip(answer: tuple[str, list[tuple[str, Any, str]], str]) -> None:
     text, calls, visible = answer
@@ -594,7 +604,7 @@ def test_calls_embedded_in_prose_round_trip(answer: tuple[str, list[tuple[str, A
 )
 def test_text_without_calls_is_shown_whole(pieces: list[tuple[str, bool]], data: st.DataObject) -> None:
     text = join(pieces, data.draw)
-    assert parse_tool_calls(text) == ParsedCalls(text=text.strip())
+    assert parse_tool_calls(text) == ParsedCalls(text=text.strip(WHITESPACE))
 
 
 # ---- to_tool_uses ----------------------------------------------------------------------------
@@ -937,7 +947,7 @@ def test_history_text_parses_back_to_the_same_calls(text: str, uses: list[ToolUs
     (written,) = emulated_history([message])
     assert isinstance(written, AssistantMessage)
     parsed = parse_tool_calls(written.text)
-    assert parsed.text == text.strip()
+    assert parsed.text == text.strip(WHITESPACE)
     assert [(c.name, c.input) for c in parsed.calls] == [
         (u.name, u.input if isinstance(u, ToolUseBlock) else None) for u in uses
     ]

@@ -36,6 +36,7 @@ from anyagent_core import (
     split_think,
     think_to_blocks,
 )
+from anyagent_core._util import WHITESPACE
 from anyagent_core._writers import request_payload
 
 WEATHER = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
@@ -179,7 +180,7 @@ def test_answer_filter_for_reasoning_only() -> None:
 _pieces = st.sampled_from(
     ["<think>", "</think>", "<think", "</thi", "think>", "<", "</", ">", "<tool_call>", "</tool_call>", "<tool_",
      WEATHER, FENCED, "```", "```json\n", "\n```\n", '{"name": "f", "arguments": {}}', "\n", "\r\n", " ", "\t",
-     "\u2028", "\x1c", "\u3000", "x", "é", "🌍", "<thinking>"]
+     "\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\u3000", "\r", "x", "é", "🌍", "<thinking>"]
 )  # fmt: skip
 think_texts = st.lists(_pieces | st.text(max_size=3), max_size=30).map("".join)
 leading = st.sampled_from(["", " ", "\n", "\r\n", " \t\n\n"])
@@ -206,6 +207,18 @@ def test_answer_filter_does_not_depend_on_the_split(text: str, data: st.DataObje
         assert answer_stream(pieces, think_tags=think_tags) == expected
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\u3000"])
+def test_a_unicode_separator_after_the_reasoning_is_text_on_both_paths(separator: str) -> None:
+    # Only ASCII whitespace is stripped after </think> and only LF ends a line: a fence after
+    # U+2028 is not at a line start, streamed or parsed whole.
+    rest = separator + FENCED
+    text = f"<think></think>{rest}"
+    assert split_think(text).text == rest
+    assert parse_tool_calls(rest).calls == ()
+    assert answer_stream([text]) == ("", parse_tool_calls(rest).text, [])
+    assert answer_stream(list(text)) == ("", parse_tool_calls(rest).text, [])
+
+
 @given(lead=leading, body=think_texts, rest=think_texts, closed=st.booleans(), data=st.data())
 def test_calls_inside_the_reasoning_never_come_out(
     lead: str, body: str, rest: str, closed: bool, data: st.DataObject
@@ -220,7 +233,7 @@ def test_calls_inside_the_reasoning_never_come_out(
     expected = parse_tool_calls(rest).calls if closed else ()
     assert calls == list(expected)
     message = think_to_blocks(AssistantMessage(content=[TextBlock(text=text)]))
-    assert message.text == (rest.lstrip() if closed else "")
+    assert message.text == (rest.lstrip(WHITESPACE) if closed else "")
     assert WEATHER in "".join(block.thinking for block in message.content if isinstance(block, ThinkingBlock))
 
 
