@@ -6,8 +6,42 @@ no I/O: no sockets, no event loop, no clock, no environment. See ``Connection``.
 
 from __future__ import annotations
 
-from ._actions import Action, AskPermission, Done, Emit, RunTools, SendRequest, Wait
-from ._budget import Pricing, compact, cost_usd, estimate_tokens
+from ._agent._actions import Action, AskPermission, Commit, Done, Emit, RunTools, SendRequest, Wait
+from ._agent._loop import AgentLoop
+from ._agent._loop_state import LoopState
+from ._agent._output import parse_structured_output
+from ._agent._permissions import (
+    PERMISSION_MODES,
+    PermissionAllow,
+    PermissionDecision,
+    PermissionDeny,
+    PermissionMode,
+    PermissionPolicy,
+    PermissionRule,
+    ToolTraits,
+)
+from ._agent._results import (
+    PartialEvent,
+    ResultMessage,
+    ResultSubtype,
+    RunMessage,
+    StreamEvent,
+    SystemMessage,
+    add_usage,
+)
+from ._agent._retry import (
+    DEFAULT_RETRY_POLICY,
+    Failure,
+    GiveUp,
+    Retry,
+    RetryPolicy,
+    RetryState,
+    is_context_length_error,
+    parse_retry_after,
+)
+from ._agent._settings import DoomLoopAction, LoopSettings, LoopTool, OutputMode, ToolMode
+from ._agent._spend import Pricing, cost_usd
+from ._budget import compact, estimate_tokens
 from ._config import DEFAULT_CONFIG, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_EVENT_SIZE, Config, Endpoint
 from ._connection import Connection
 from ._emulation import (
@@ -36,16 +70,6 @@ from ._events import (
     Truncated,
 )
 from ._json import freeze_json, thaw_json
-from ._loop import (
-    AgentLoop,
-    DoomLoopAction,
-    LoopSettings,
-    LoopState,
-    LoopTool,
-    OutputMode,
-    ToolMode,
-    parse_structured_output,
-)
 from ._messages import (
     AssistantBlock,
     AssistantMessage,
@@ -63,28 +87,7 @@ from ._messages import (
     UserBlock,
     UserMessage,
 )
-from ._permissions import (
-    PERMISSION_MODES,
-    PermissionAllow,
-    PermissionDecision,
-    PermissionDeny,
-    PermissionMode,
-    PermissionPolicy,
-    PermissionRule,
-    ToolTraits,
-)
 from ._replay import DecodedResponse, decode_response
-from ._results import PartialEvent, ResultMessage, ResultSubtype, RunMessage, StreamEvent, SystemMessage, add_usage
-from ._retry import (
-    DEFAULT_RETRY_POLICY,
-    Failure,
-    GiveUp,
-    Retry,
-    RetryPolicy,
-    RetryState,
-    is_context_length_error,
-    parse_retry_after,
-)
 from ._schema import SchemaError, SchemaValidationError
 from ._schema import check as check_schema
 from ._schema import check_definition as check_schema_definition
@@ -108,6 +111,7 @@ __all__ = [
     "AgentLoop",
     "AnswerFilter",
     "AskPermission",
+    "Commit",
     "AssistantBlock",
     "AssistantMessage",
     "Config",

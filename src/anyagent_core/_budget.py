@@ -1,4 +1,4 @@
-"""Budget arithmetic: token estimates, cost, and which old messages to drop when a conversation
+"""Context arithmetic: token estimates, and which old messages to drop when a conversation
 outgrows the context window. Pure functions over frozen values; nothing is changed in place."""
 
 from __future__ import annotations
@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-import attrs
-
+from ._agent._conversation import is_prompt
 from ._messages import (
     ImageBlock,
     Message,
@@ -17,11 +16,9 @@ from ._messages import (
     ToolSpec,
     ToolUseBlock,
     ToolUseError,
-    Usage,
-    UserMessage,
 )
 
-__all__ = ["CHARS_PER_TOKEN", "IMAGE_TOKENS", "Pricing", "compact", "cost_usd", "estimate_tokens"]
+__all__ = ["CHARS_PER_TOKEN", "IMAGE_TOKENS", "compact", "estimate_tokens"]
 
 #: Rough characters per token for English text and code (GPT and Llama tokenizers give 3.5-4.5).
 CHARS_PER_TOKEN = 4
@@ -29,30 +26,6 @@ CHARS_PER_TOKEN = 4
 IMAGE_TOKENS = 800
 #: Per-message overhead of the chat template (role markers, separators).
 _MESSAGE_OVERHEAD = 4
-
-
-@attrs.frozen(kw_only=True)
-class Pricing:
-    """Prices in US dollars per million tokens."""
-
-    input_per_million: float = attrs.field(validator=attrs.validators.ge(0.0))
-    output_per_million: float = attrs.field(validator=attrs.validators.ge(0.0))
-    cached_input_per_million: float | None = None
-    """Price of prompt tokens served from the cache (``cached_tokens``); None: the input price."""
-
-
-def cost_usd(usage: Usage | None, pricing: Pricing | None) -> float | None:
-    """The cost of one answer's ``usage``; None when either is unknown."""
-    if usage is None or pricing is None:
-        return None
-    prompt = usage.prompt_tokens or 0
-    completion = usage.completion_tokens or 0
-    cached = min(usage.cached_tokens or 0, prompt)
-    cached_price = pricing.cached_input_per_million
-    if cached_price is None:
-        cached_price = pricing.input_per_million
-    dollars = (prompt - cached) * pricing.input_per_million + cached * cached_price
-    return (dollars + completion * pricing.output_per_million) / 1e6
 
 
 def _text_chars(message: Message) -> tuple[int, int]:
@@ -99,14 +72,6 @@ def estimate_tokens(
     return -(-chars // CHARS_PER_TOKEN) + images * IMAGE_TOKENS + overhead
 
 
-def _is_prompt(message: Message) -> bool:
-    """A user message that starts an exchange (not one carrying tool results)."""
-    if not isinstance(message, UserMessage):
-        return False
-    content = message.content
-    return isinstance(content, str) or not any(isinstance(b, ToolResultBlock) for b in content)
-
-
 def compact(
     messages: Sequence[Message], *, limit: int, system_prompt: str | None = None, tools: Sequence[ToolSpec] = ()
 ) -> tuple[tuple[Message, ...], int]:
@@ -120,7 +85,7 @@ def compact(
     first is not a prompt (a conversation may open with the assistant's greeting)."""
     if estimate_tokens(messages, system_prompt=system_prompt, tools=tools) <= limit:
         return tuple(messages), 0
-    starts = [i for i, message in enumerate(messages) if _is_prompt(message)]
+    starts = [i for i, message in enumerate(messages) if is_prompt(message)]
     if not starts:
         return tuple(messages), 0
     for start in starts:

@@ -34,8 +34,8 @@ from anyagent_core import (
     check_schema_definition,
 )
 from anyagent_core._json import JSONObject, freeze_object
-from anyagent_core._loop import DOOM_LOOP_ACTIONS, OUTPUT_MODES, TOOL_MODES
-from anyagent_core._permissions import PERMISSION_MODES
+from anyagent_core._agent._settings import DOOM_LOOP_ACTIONS, OUTPUT_MODES, TOOL_MODES
+from anyagent_core._agent._permissions import PERMISSION_MODES
 
 from ._builtin_tools import BUILTIN_TOOLS
 from ._errors import ConfigurationError

@@ -33,3 +33,12 @@ def test_ci_runs_the_readme_commands() -> None:
     for command in (setup, run, test):
         assert command in ci_lines, f"{command!r} is in the README but not in .ci/run"
         assert shlex.split(command)
+
+
+def test_loop_table_in_docs_matches_the_code() -> None:
+    from anyagent_core._agent._loop_state import transition_rows
+
+    text = (ROOT / "docs" / "agent.md").read_text(encoding="utf-8")
+    block = text.split("<!-- loop-actions -->")[1].split("<!-- /loop-actions -->")[0]
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in block.strip().splitlines()[2:]]
+    assert [(row[0].strip("`"), row[-1]) for row in rows] == transition_rows()

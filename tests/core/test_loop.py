@@ -20,6 +20,7 @@ from anyagent_core import (
     AgentLoop,
     AskPermission,
     AssistantMessage,
+    Commit,
     Done,
     Emit,
     Failure,
@@ -394,7 +395,9 @@ def test_a_rewritten_input_that_matches_a_disallowed_rule_is_denied() -> None:
     loop.tool_result(result("c2"))
     sent = results_of(only(drain(loop), Emit)[0].message)
     assert sent["c1"].is_error
-    assert sent["c1"].content == "Permission denied: the rewritten call is disallowed by the rule 'bash(rm *)'."
+    assert sent["c1"].content == (
+        "Permission denied: the rewritten call is refused: 'bash' is disallowed by the rule 'bash(rm *)'."
+    )
 
 
 def test_deny_with_interrupt_ends_the_run_and_answers_every_call() -> None:
@@ -1527,3 +1530,252 @@ def test_a_plain_bad_request_is_not_taken_for_a_response_format_refusal() -> Non
     loop.request_failed(Failure.STATUS, status=400, error_text=("messages: field required",))
     (done,) = drain(loop)
     assert isinstance(done, Done) and done.result.subtype == "error_during_execution"
+
+
+# ---- the default run ends ------------------------------------------------------------------
+
+
+def test_a_model_that_repeats_two_calls_for_ever_is_stopped_with_the_defaults() -> None:
+    """No tools offered, and every answer makes the same two calls: the calls alternate, so no
+    call follows itself, yet the run ends (the same set of calls answer after answer)."""
+    loop = AgentLoop(LoopSettings(template=StartTurn(model="m", messages=())))
+    started(loop)
+    for n in range(100):
+        loop.receive_response(answer("", call(f"a{n}", "search", q="x"), call(f"b{n}", "open", id=1)))
+        actions = drain(loop)
+        if type(actions[-1]) is Done:
+            break
+    final = done(actions)
+    assert final.subtype == "error_doom_loop" and final.is_error
+    assert n + 1 == 2 * 3  # twice the default threshold
+    assert "6 times in a row" in final.errors[0]
+    assert not pending(loop) and state(loop) is LoopState.IDLE
+
+
+def test_a_model_that_only_calls_missing_tools_is_stopped_whatever_the_arguments() -> None:
+    loop, _ = make()
+    started(loop)
+    for n in range(100):
+        loop.receive_response(answer("", call(f"c{n}", "nope", attempt=n)))
+        actions = drain(loop)
+        if type(actions[-1]) is Done:
+            break
+    final = done(actions)
+    assert final.subtype == "error_doom_loop"
+    assert n + 1 == 6 and "called only tools that do not exist" in final.errors[0]
+    assert "nope" in final.errors[0]
+
+
+def test_a_real_call_between_calls_of_missing_tools_keeps_the_run_going() -> None:
+    loop, _ = make()
+    started(loop)
+    for n in range(8):
+        if n % 3 == 2:
+            actions = round_trip(loop, call(f"c{n}", "read_file", path=str(n)))
+        else:
+            loop.receive_response(answer("", call(f"c{n}", "nope", attempt=n)))
+            actions = drain(loop)
+        assert type(actions[-1]) is SendRequest
+
+
+# ---- commits ---------------------------------------------------------------------------------
+
+
+def commits(actions: list[Action]) -> list[Commit]:
+    return [action for action in actions if type(action) is Commit]
+
+
+def test_commits_are_handed_out_only_when_asked_for() -> None:
+    loop, _ = make()
+    started(loop)
+    actions = round_trip(loop, call("c1", "read_file", path="a"))
+    loop.receive_response(answer("done"))
+    actions += drain(loop)
+    assert not commits(actions)
+
+
+def test_each_turn_commits_once_and_the_commits_add_up_to_the_conversation() -> None:
+    loop, _ = make(commits=True)
+    started(loop)
+    first = round_trip(loop, call("c1", "read_file", path="a"), call("c2", "lookup", q=1))
+    (after_tools,) = commits(first)
+    assert after_tools.result is None and after_tools.turn_number == 1
+    assert [type(m) for m in after_tools.messages] == [UserMessage, AssistantMessage, UserMessage]
+    # committed after the results, before the next request
+    assert first.index(after_tools) > first.index(only(first, Emit)[-1])
+    assert type(first[-1]) is SendRequest
+    loop.receive_response(answer("all done"))
+    last = drain(loop)
+    (final,) = commits(last)
+    assert final.result is not None and final.result == done(last) and final.result.subtype == "success"
+    assert final.messages == loop.messages[-1:]
+    assert last.index(final) == len(last) - 2  # just before Done
+    assert after_tools.messages + final.messages == loop.messages
+
+
+def test_an_interrupted_turn_is_committed_with_what_it_kept() -> None:
+    loop, _ = make(commits=True)
+    started(loop)
+    loop.receive_response(answer("", call("c1", "read_file", path="a"), call("c2", "read_file", path="b")))
+    drain(loop)  # RunTools
+    loop.tool_result(result("c1"))
+    loop.interrupt()
+    actions = drain(loop)
+    (commit,) = commits(actions)
+    assert commit.result is not None and commit.result.subtype == "interrupted"
+    assert commit.messages == loop.messages
+    sent = results_of(loop.messages[-1])
+    assert not sent["c1"].is_error and sent["c2"].is_error
+
+
+def test_a_run_that_ends_with_external_calls_commits_the_answer_and_later_the_results() -> None:
+    loop, _ = make(commits=True)
+    started(loop)
+    loop.receive_response(answer("", call("c1", "ask_user", q="?")))
+    (first,) = commits(drain(loop))
+    assert first.result is not None and first.result.pending_tool_calls
+    assert first.messages == loop.messages
+    loop.tool_result(result("c1"))
+    loop.resume()
+    actions = drain(loop)
+    assert not commits(actions) and type(actions[-1]) is SendRequest  # the results go with the next commit
+    loop.receive_response(answer("thanks"))
+    (third,) = commits(drain(loop))
+    assert first.messages + third.messages == loop.messages
+
+
+@given(data=st.data())
+def test_commits_always_add_up_to_the_conversation(data: st.DataObject) -> None:
+    """Over random runs (tool rounds, denials, failures, interrupts), the commits' messages are
+    the conversation, in order, and each commit leaves no call without a result except the
+    pending calls of external tools."""
+    loop, _ = make(commits=True, retry=RetryPolicy(max_retries=0), max_turns=6)
+    committed: list[Message] = []
+    for prompt in range(3):
+        loop.start(UserMessage(content=f"task {prompt}"))
+        while True:
+            actions = drain(loop)
+            for action in actions:
+                if type(action) is Commit:
+                    committed.extend(action.messages)
+                    assert tuple(committed) == loop.messages[: len(committed)]
+            if type(actions[-1]) is Done:
+                break
+            now = actions[-1]
+            if type(now) is SendRequest:
+                choice = data.draw(st.sampled_from(["text", "tools", "fail", "interrupt"]))
+                if choice == "text":
+                    loop.receive_response(answer("ok"))
+                elif choice == "fail":
+                    loop.request_failed(Failure.STATUS, status=400)
+                elif choice == "interrupt":
+                    loop.interrupt(answer("half"))
+                else:
+                    names = data.draw(st.lists(st.sampled_from(["read_file", "lookup", "nope", "bash"]), min_size=1))
+                    loop.receive_response(
+                        answer("", *(call(f"{prompt}-{i}-{len(committed)}", n, x=i) for i, n in enumerate(names)))
+                    )
+            elif type(now) is AskPermission:
+                loop.permission(now.call.id, PermissionDeny())
+            elif type(now) is RunTools:
+                for ran in now.calls:
+                    loop.tool_result(result(ran.id))
+        if pending(loop):
+            for waiting in pending(loop):
+                loop.tool_result(result(waiting.id))
+            loop.resume()
+            loop.interrupt()
+            for action in drain(loop):
+                if type(action) is Commit:
+                    committed.extend(action.messages)
+    assert tuple(committed) == loop.messages
+
+
+# ---- side requests ---------------------------------------------------------------------------
+
+
+class SummarizingLoop(AgentLoop):
+    """Asks for a summary before the first turn of each run, as compaction by summary will."""
+
+    def __init__(self, settings: LoopSettings) -> None:
+        super().__init__(settings)
+        self.summaries: list[str] = []
+        self.failures: list[str] = []
+        self.asked = False
+
+    def _begin_turn(self) -> None:
+        if self.asked:
+            super()._begin_turn()
+            return
+        self.asked = True
+        turn = StartTurn(model="m", messages=(UserMessage(content="summarise"),))
+        self._side_request(turn, purpose="summary", on_answer=self._summary, on_failure=self._failed)
+
+    def _summary(self, message: AssistantMessage) -> None:
+        self.summaries.append(message.text)
+        self._begin_turn()
+
+    def _failed(self, why: str) -> None:
+        self.failures.append(why)
+        self._begin_turn()
+
+
+def summarizing(**kwargs: Any) -> SummarizingLoop:
+    return SummarizingLoop(
+        LoopSettings(template=StartTurn(model="m", messages=()), tools=TOOLS, retry=FAST, tool_mode="native", **kwargs)
+    )
+
+
+def test_a_side_request_answer_does_not_join_the_conversation() -> None:
+    loop = summarizing(pricing=Pricing(input_per_million=1.0, output_per_million=1.0), max_turns=1)
+    loop.start(UserMessage(content="go"))
+    (side,) = drain(loop)
+    assert (
+        type(side) is SendRequest
+        and side.side == "summary"
+        and side.turn.messages[0] == UserMessage(content="summarise")
+    )
+    loop.receive_response(answer("a summary", usage=usage(100, 10)))
+    (turn,) = drain(loop)
+    assert type(turn) is SendRequest and turn.side is None and turn.turn_number == 1
+    assert loop.summaries == ["a summary"] and loop.messages == (UserMessage(content="go"),)
+    loop.receive_response(answer("hi", usage=usage(10, 1)))
+    final = done(drain(loop))
+    assert final.num_turns == 1 and final.result == "hi"  # max_turns=1: the side request is not a turn
+    assert final.usage is not None and final.usage.total_tokens == 121  # but it is paid for
+    assert final.total_cost_usd == pytest.approx(121 / 1e6)
+
+
+def test_a_side_request_is_retried_and_its_failure_goes_to_its_owner() -> None:
+    loop = summarizing()
+    loop.start(UserMessage(content="go"))
+    drain(loop)
+    loop.request_failed(Failure.STATUS, status=503)
+    wait, again = drain(loop)
+    assert type(wait) is Wait and type(again) is SendRequest and again.side == "summary" and again.attempt == 2
+    loop.request_failed(Failure.STATUS, status=401)
+    (turn,) = drain(loop)
+    assert type(turn) is SendRequest and turn.side is None
+    assert len(loop.failures) == 1 and "HTTP 401" in loop.failures[0]
+    assert loop.messages == (UserMessage(content="go"),)
+
+
+def test_an_interrupt_during_a_side_request_ends_the_run_without_its_partial() -> None:
+    loop = summarizing(max_turns=1)
+    loop.start(UserMessage(content="go"))
+    drain(loop)
+    loop.interrupt(answer("half a summ"))
+    final = done(drain(loop))
+    assert final.subtype == "interrupted" and loop.messages == (UserMessage(content="go"),)
+    loop.start(UserMessage(content="again"))  # the side request cost no turn of the run
+    (turn,) = drain(loop)
+    assert type(turn) is SendRequest and turn.turn_number == 1
+
+
+def test_done_says_why_a_failed_request_was_not_retried() -> None:
+    loop, _ = make()
+    started(loop)
+    loop.request_failed(Failure.STATUS, status=401, message="HTTP 401: bad key")
+    (last,) = drain(loop)
+    assert type(last) is Done and last.gave_up == "HTTP 401"
+    assert last.result.errors == ("HTTP 401: bad key; not retried: HTTP 401",)

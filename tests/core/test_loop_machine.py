@@ -149,7 +149,10 @@ class LoopMachine(RuleBasedStateMachine):
         self.answers_run = 0
         self.tokens_run = 0
         self.doom_key: tuple[str, str] | None = None
-        self.doom_count = 0
+        self.doom_count = 0  # the same call, one after another
+        self.doom_answer: list[tuple[str, str]] = []  # the last answer's calls, sorted
+        self.doom_answers = 0  # answers in a row with the same calls
+        self.futile = 0  # answers in a row whose calls could none of them run
         # counted since start() or resume()
         self.answers_resp = 0
         self.tokens_resp = 0
@@ -259,18 +262,25 @@ class LoopMachine(RuleBasedStateMachine):
         self.kind = {}
         threshold = self.settings.doom_loop_threshold
         assert threshold is not None
-        for call in calls:
-            if isinstance(call, ToolUseError):
-                key = (call.name, "\0" + call.arguments)
-            else:
-                key = (call.name, json.dumps(call.input, sort_keys=True))
+        keys = [
+            (call.name, "\0" + call.arguments)
+            if isinstance(call, ToolUseError)
+            else (call.name, json.dumps(call.input, sort_keys=True))
+            for call in calls
+        ]
+        same_answer = sorted(keys) == self.doom_answer
+        self.doom_answers = self.doom_answers + 1 if same_answer else 1
+        self.doom_answer = sorted(keys)
+        futile = all(isinstance(call, ToolUseError) or call.name not in TOOLS for call in calls)
+        for call, key in zip(calls, keys, strict=True):
             if key == self.doom_key:
                 self.doom_count += 1
             else:
                 self.doom_key, self.doom_count = key, 1
+            count = max(self.doom_count, self.doom_answers)
             tool = None if isinstance(call, ToolUseError) else TOOLS.get(call.name)
-            if self.doom_count >= threshold:
-                if self.settings.doom_loop_action == "stop" or self.doom_count >= 2 * threshold:
+            if count >= threshold:
+                if self.settings.doom_loop_action == "stop" or count >= 2 * threshold:
                     self.kind[call.id] = "stop"
                     for other in calls:
                         self.kind.setdefault(other.id, "cut")
@@ -294,6 +304,10 @@ class LoopMachine(RuleBasedStateMachine):
                 self.approved.append(call)
             elif decision == "ask":
                 self.to_ask.append(call)
+        self.futile = self.futile + 1 if futile else 0
+        if self.futile >= 2 * threshold:
+            self.to_ask, self.approved = [], []
+            return ("done", {"error_doom_loop"})
         return self.advance()
 
     def close_round(self) -> None:
@@ -358,6 +372,7 @@ class LoopMachine(RuleBasedStateMachine):
         self.done = False
         self.answers_run = self.tokens_run = 0
         self.doom_key, self.doom_count = None, 0
+        self.doom_answer, self.doom_answers, self.futile = [], 0, 0
         self.answers_resp = self.tokens_resp = 0
         self.last_answer = None
         self.expect = self.begin_turn()

@@ -24,7 +24,7 @@ from anyagent_core import (
     is_context_length_error,
     parse_retry_after,
 )
-from anyagent_core._retry import parse_http_date
+from anyagent_core._agent._retry import parse_http_date
 
 RETRY_STATUSES = (408, 409, 429, 500, 502, 503, 504)
 FLOAT_FIELDS = ("initial_delay", "max_delay", "multiplier", "jitter", "max_retry_after")

@@ -27,7 +27,7 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
-from ._json import JSONObject, freeze_object
+from anyagent_core._json import JSONObject, freeze_object
 
 __all__ = [
     "PERMISSION_MODES",
@@ -183,7 +183,14 @@ class PermissionPolicy:
     pattern also denies an absolute path under it (``read_file(secrets/*)`` denies
     ``/work/secrets/key`` when this is ``/work``)."""
 
-    def decide(self, name: str, input: Mapping[str, Any], traits: ToolTraits) -> PermissionDecision:
+    def decide(
+        self, name: str, input: Mapping[str, Any], traits: ToolTraits, *, approved: bool = False
+    ) -> PermissionDecision:
+        """What the rules say about a call. ``approved``: whoever answers *ask* (a
+        ``can_use_tool`` callback, a ``PreToolUse`` hook) wrote or approved this very input, as
+        when it rewrote a call's arguments: *ask* then means *allow*, while the deny rules and
+        ``plan`` mode still refuse. The same method decides for the model's input and for a
+        rewritten one, so a rewrite cannot reach what the rules deny."""
         for rule in self.disallowed_tools:
             if rule.matches(name, input, traits, cwd=self.cwd):
                 return PermissionDecision(behavior="deny", reason=f"{name!r} is disallowed by the rule {str(rule)!r}")
@@ -201,6 +208,8 @@ class PermissionPolicy:
         if self.mode == "acceptEdits" and traits.edits_files:
             return PermissionDecision(behavior="allow", reason="acceptEdits mode allows file edits")
         if traits.needs_permission:
+            if approved:
+                return PermissionDecision(behavior="allow", reason="the input was approved as rewritten")
             return PermissionDecision(behavior="ask", reason=f"{name!r} needs permission in {self.mode} mode")
         return PermissionDecision(behavior="allow", reason=f"{name!r} needs no permission")
 

@@ -9,7 +9,14 @@ The driver dispatches on ``type(action)``:
   ``permission()``;
 - ``RunTools``: run the calls and report each result with ``tool_result()``;
 - ``Emit``: hand ``message`` to the user;
+- ``Commit``: the conversation reached a point where every tool call has its result, or the
+  run ended (``result`` set): ``messages`` are what the loop added since the last commit, to
+  persist as one transaction (only with ``LoopSettings.commits``);
 - ``Done``: the run is over; ``result`` is its ``ResultMessage``.
+
+A ``SendRequest`` with ``side`` set is a *side request*: its answer, reported with
+``receive_response()`` as usual, does not join the conversation (the loop uses it for work of
+its own, such as a summary); a driver shows no partial messages of it.
 """
 
 from __future__ import annotations
@@ -18,12 +25,13 @@ from typing import TypeAlias
 
 import attrs
 
-from ._events import StartTurn
-from ._messages import AssistantMessage, ToolUseBlock, UserMessage
+from anyagent_core._events import StartTurn
+from anyagent_core._messages import AssistantMessage, Message, ToolUseBlock, UserMessage
+
 from ._permissions import ToolTraits
 from ._results import ResultMessage, SystemMessage
 
-__all__ = ["Action", "AskPermission", "Done", "Emit", "RunTools", "SendRequest", "Wait"]
+__all__ = ["Action", "AskPermission", "Commit", "Done", "Emit", "RunTools", "SendRequest", "Wait"]
 
 
 @attrs.frozen(kw_only=True)
@@ -33,6 +41,9 @@ class SendRequest:
     turn: StartTurn
     turn_number: int
     attempt: int = 1
+    side: str | None = None
+    """None for a turn of the conversation; otherwise why the loop asks (``"summary"``): the
+    answer does not join the conversation and is not shown."""
 
 
 @attrs.frozen(kw_only=True)
@@ -72,10 +83,26 @@ class Emit:
 
 
 @attrs.frozen(kw_only=True)
+class Commit:
+    """A consistent point of the conversation: persist ``messages`` as one transaction."""
+
+    messages: tuple[Message, ...]
+    """What the loop added to the conversation since the last commit, in order."""
+    turn_number: int
+    """The run's model requests so far."""
+    result: ResultMessage | None = None
+    """The run ends here: its result (the ``Done`` that follows carries the same), to store in
+    the same transaction. None after a tool round."""
+
+
+@attrs.frozen(kw_only=True)
 class Done:
     """The run ended; nothing follows until the next ``start()`` or ``resume()``."""
 
     result: ResultMessage
+    gave_up: str | None = None
+    """Why the retry rules did not try the last failed request again (``error_during_execution``
+    after a request failure); None otherwise."""
 
 
-Action: TypeAlias = SendRequest | Wait | AskPermission | RunTools | Emit | Done
+Action: TypeAlias = SendRequest | Wait | AskPermission | RunTools | Emit | Commit | Done

@@ -8,9 +8,9 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
-from ._events import Finished, ReasoningDelta, RefusalDelta, TextDelta, ToolCall, ToolCallDelta
-from ._json import JSONObject, freeze_object
-from ._messages import AssistantMessage, ToolUseBlock, ToolUseError, Usage, UserMessage
+from anyagent_core._events import Finished, ReasoningDelta, RefusalDelta, TextDelta, ToolCall, ToolCallDelta
+from anyagent_core._json import JSONObject, freeze_object
+from anyagent_core._messages import AssistantMessage, ToolUseBlock, ToolUseError, Usage, UserMessage
 
 __all__ = [
     "PartialEvent",

@@ -1,0 +1,776 @@
+"""``AgentLoop``: the agent as data. Inputs in, actions out, no awaits and no user code.
+
+Theory of operation
+-------------------
+A *run* starts with ``start(prompt)`` (or ``resume()``, to continue a conversation whose last
+message is the user's) and ends with a ``Done`` action. In between, ``next_action()`` hands out
+one action at a time; some of them wait for an answer before anything else can happen. The
+transitions are tables in ``_loop_state.py``:
+
+<!-- loop-transitions -->
+====================  =============================================================
+action handed out     what the loop waits for
+====================  =============================================================
+``SendRequest``       ``receive_response() or request_failed()``
+``AskPermission``     ``permission()``
+``RunTools``          ``tool_result()`` (one per call, in any order)
+``Wait``              nothing: ask for the next action
+``Emit``              nothing: ask for the next action
+``Commit``            nothing: ask for the next action
+``Done``              nothing: the run is over (external calls pending: their ``tool_result()``)
+====================  =============================================================
+<!-- /loop-transitions -->
+
+Asking for an action while the loop waits for an answer, or answering what was not asked,
+raises ``LocalProtocolError`` naming what the loop expects. ``interrupt()`` may come at any
+time during a run.
+
+After an answer with tool calls, every call gets exactly one result before the next request,
+in the order the model made them: calls that ran, calls that were denied, unknown tools,
+unusable arguments, repeated calls refused by the doom-loop check, and calls cut short by an
+interrupt or a doom-loop stop (the model is told why, so it can recover). Budgets (turns,
+tokens, cost) are checked before each request: the calls of the answer that spent them still run
+and are answered, and the run ends before the next request. Calls of *external*
+tools (offered to the model, answered by the caller) end the run with ``pending_tool_calls``;
+once the caller has given every result, ``resume()`` continues.
+
+With ``LoopSettings.commits`` the loop also says when the conversation is consistent, so it can
+be persisted one turn at a time: a ``Commit`` carries the messages added since the last one,
+after each tool round and when the run ends (with the run's result). A *side request* (a
+``SendRequest`` with ``side`` set) is a request of the loop's own whose answer does not join the
+conversation.
+
+Everything the loop decides (turn limits, token and cost budgets, doom loops, retries and
+fallback models, permission rules, tool-call emulation, structured output checks, which old
+messages to leave out of a request that would overflow the context) is a function of its inputs:
+time and randomness come in as arguments (``request_failed(now=..., random=...)``).
+
+State is grouped by lifetime: the loop's own (settings, conversation, queue), the *run*'s
+(since ``start()``: turn count, spend for the budgets, doom-loop counts), the *response*'s
+(since the last ``start()`` or ``resume()``: answers, spend reported, last answer), the request
+in flight, and the tool round. Each is one object, so a reset is one assignment.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import attrs
+
+from anyagent_core._budget import compact, estimate_tokens
+from anyagent_core._emulation import ToolCallTextFilter, emulated_history, render_tool_prompt, to_tool_uses
+from anyagent_core._errors import LocalProtocolError
+from anyagent_core._events import StartTurn
+from anyagent_core._messages import (
+    AssistantMessage,
+    Message,
+    ToolResultBlock,
+    ToolSpec,
+    ToolUseBlock,
+    ToolUseError,
+    Usage,
+    UserMessage,
+)
+from anyagent_core._think import AnswerFilter, think_to_blocks
+from anyagent_core._util import parsed_builder
+
+from ._actions import Action, AskPermission, Commit, Done, Emit, RunTools, SendRequest, Wait
+from ._conversation import alternating, distinct_call_ids, join_system
+from ._loop_state import AFTER_ACTION, DONE_WITH_PENDING_CALLS, LoopState, check_accepts
+from ._output import parse_structured_output, rejects_response_format, response_format_for, schema_prompt
+from ._permissions import PermissionAllow, PermissionDeny
+from ._results import ResultMessage, ResultSubtype, SystemMessage
+from ._retry import Failure, GiveUp, Retry, RetryState
+from ._round import DoomWatch, Round, error_result, plan_round
+from ._settings import LoopSettings, LoopTool
+from ._spend import Spend, cost_usd, tokens_of
+
+__all__ = ["AgentLoop"]
+
+_TURN_FIELDS = tuple(field.name for field in attrs.fields(StartTurn))
+_new_turn = parsed_builder(StartTurn, *_TURN_FIELDS)
+
+
+def _turn_like(template: StartTurn, **changes: object) -> StartTurn:
+    """``template`` with ``changes``, without running ``StartTurn``'s converters again: every
+    value comes from validated objects (the history's messages, the tools' specs, the
+    template), and ``LoopSettings`` checked that a forced tool is among the tools."""
+    return _new_turn(*[changes[name] if name in changes else getattr(template, name) for name in _TURN_FIELDS])
+
+
+@attrs.define
+class _Run:
+    """What lives from ``start()`` to the next ``start()``."""
+
+    requests: int = 0
+    """Model requests of the run's conversation (side requests not counted)."""
+    spend: Spend = attrs.Factory(Spend)
+    """What the budgets are checked against."""
+    after_tools: bool = False
+    prompt_at: int | None = None
+    """Where the run's prompt is in the conversation."""
+    doom: DoomWatch = attrs.Factory(DoomWatch)
+    schema_retries: int = 0
+    compacted: int = 0
+    """Messages the last request left out (compaction)."""
+
+
+@attrs.define
+class _Response:
+    """What lives from a ``start()`` or ``resume()`` to the ``Done`` that reports it."""
+
+    answers: int = 0
+    spend: Spend = attrs.Factory(Spend)
+    last_answer: AssistantMessage | None = None
+
+
+@attrs.define
+class _Side:
+    """A side request: its purpose, and what to do with its answer or its failure."""
+
+    purpose: str
+    on_answer: Callable[[AssistantMessage], None]
+    on_failure: Callable[[str], None]
+
+
+@attrs.define
+class _InFlight:
+    """The request out (or being retried)."""
+
+    turn: StartTurn
+    retry: RetryState
+    side: _Side | None = None
+
+
+class AgentLoop:
+    """The agent loop as a state machine; see the module docstring for the protocol.
+
+    ::
+
+        loop = AgentLoop(settings)
+        loop.start(UserMessage(content="Fix the typo in notes.md"))
+        while True:
+            action = loop.next_action()
+            if type(action) is SendRequest: ...  # perform it, then loop.receive_response(answer)
+            elif type(action) is RunTools: ...   # run them, then loop.tool_result(result) for each
+            ...
+            elif type(action) is Done: break
+    """
+
+    def __init__(self, settings: LoopSettings, *, history: Iterable[Message] = ()) -> None:
+        self.settings = settings
+        self._tools: dict[str, LoopTool] = {}
+        for tool in settings.tools:
+            if tool.spec.name in self._tools:
+                raise ValueError(f"two tools are named {tool.spec.name!r}")
+            self._tools[tool.spec.name] = tool
+        self._history: list[Message] = list(history)
+        for message in self._history:
+            if not isinstance(message, UserMessage | AssistantMessage):
+                raise TypeError(f"history holds UserMessage and AssistantMessage values, not {type(message).__name__}")
+        self._queue: deque[Action] = deque()
+        self._state = LoopState.IDLE
+        # answers received over the loop's life (those in a history given too): unique ids for
+        # emulated calls, call_<serial>_<n>, never those of the history's answers
+        self._serial = sum(1 for message in self._history if type(message) is AssistantMessage)
+        self._committed = len(self._history)  # the history given is stored already
+        self._schema_in_prompt = False  # the server refused response_format: the schema goes in the prompt
+        self._run = _Run(schema_retries=settings.structured_output_retries)
+        self._response = _Response()
+        self._request: _InFlight | None = None
+        self._round = Round()
+
+    # ---- what the loop holds --------------------------------------------------------------
+
+    @property
+    def state(self) -> LoopState:
+        if self._queue:
+            return LoopState.ACTING
+        return self._state
+
+    @property
+    def messages(self) -> tuple[Message, ...]:
+        """The whole conversation, tool calls and results included (compaction only changes
+        what is sent, never this)."""
+        return tuple(self._history)
+
+    @property
+    def pending_tool_calls(self) -> tuple[ToolUseBlock | ToolUseError, ...]:
+        """External calls still waiting for ``tool_result()``."""
+        return self._round.pending
+
+    def tool(self, name: str) -> LoopTool | None:
+        return self._tools.get(name)
+
+    def text_filter(self) -> ToolCallTextFilter | None:
+        """A filter for streamed text that holds back what may be an emulated tool call; None
+        when calls cannot arrive as text (native mode, or no tools)."""
+        if self.settings.tool_mode == "native" or not self._tools:
+            return None
+        return ToolCallTextFilter()
+
+    def answer_filter(self) -> AnswerFilter | None:
+        """A filter for streamed text that tells a leading ``<think>`` block (reasoning) from
+        the text (``think_tags``) and holds back what may be a tool call written as text (as
+        ``text_filter()``); None when neither applies."""
+        calls = self.settings.tool_mode != "native" and bool(self._tools)
+        if not calls and not self.settings.think_tags:
+            return None
+        specs = (tool.spec for tool in self.settings.tools)
+        return AnswerFilter(think_tags=self.settings.think_tags, calls=calls, tools=specs)
+
+    # ---- starting a run -------------------------------------------------------------------
+
+    def start(self, prompt: UserMessage) -> None:
+        """Begin a run with a new user prompt."""
+        if not isinstance(prompt, UserMessage):
+            raise TypeError(f"start() takes a UserMessage, not {type(prompt).__name__}")
+        self._check_idle("start")
+        self._run = _Run(prompt_at=len(self._history), schema_retries=self.settings.structured_output_retries)
+        self._history.append(prompt)
+        self._begin_response()
+
+    def resume(self, prompt: UserMessage | None = None, *, new_response: bool = True) -> None:
+        """Continue the run: after the external calls got their results, to try again after a
+        request failed for good, or with one more user message (``prompt``) after the run ended
+        (a ``Stop`` hook asking the model to go on). The run's limits keep counting;
+        ``new_response=False`` also keeps the response's counts (turns, usage, cost) for the
+        next ``Done``."""
+        self._check_idle("resume")
+        if prompt is not None:
+            if not isinstance(prompt, UserMessage):
+                raise TypeError(f"resume() takes a UserMessage, not {type(prompt).__name__}")
+            self._history.append(prompt)
+        if not self._history or not isinstance(self._history[-1], UserMessage):
+            raise LocalProtocolError("resume() needs a conversation that ends with a user message")
+        if new_response:
+            self._begin_response()
+        else:
+            self._state = LoopState.ACTING
+            self._begin_turn()
+
+    def _check_idle(self, what: str) -> None:
+        if self._state is LoopState.AWAITING_EXTERNAL and not self._queue:
+            waiting = ", ".join(call.id for call in self.pending_tool_calls)
+            raise LocalProtocolError(
+                f"{what}() while tool calls await results ({waiting}): give them with tool_result()"
+            )
+        check_accepts(self.state, what, queued=False)
+
+    def _begin_response(self) -> None:
+        self._response = _Response()
+        self._state = LoopState.ACTING
+        self._begin_turn()
+
+    # ---- the actions ----------------------------------------------------------------------
+
+    def next_action(self) -> Action:
+        """The next thing to do. Raises ``LocalProtocolError`` when the loop waits for an
+        answer or no run is in progress."""
+        if not self._queue:
+            check_accepts(self._state, "next_action", queued=False)
+            raise LocalProtocolError("next_action(): no action is ready")  # pragma: no cover (a bug)
+        action = self._queue.popleft()
+        state = AFTER_ACTION[type(action)]
+        if state is LoopState.IDLE and self.pending_tool_calls:
+            state = DONE_WITH_PENDING_CALLS
+        self._state = state
+        return action
+
+    def _expect(self, what: str) -> None:
+        check_accepts(self._state, what, queued=bool(self._queue))
+
+    def _commit(self, result: ResultMessage | None = None) -> None:
+        """Hand out what joined the conversation since the last commit (with ``commits``)."""
+        if not self.settings.commits:
+            return
+        added = tuple(self._history[self._committed :])
+        if not added and result is None:
+            return
+        self._committed = len(self._history)
+        self._queue.append(Commit(messages=added, turn_number=self._run.requests, result=result))
+
+    # ---- requests -------------------------------------------------------------------------
+
+    def _begin_turn(self) -> None:
+        settings = self.settings
+        run = self._run
+        if settings.max_turns is not None and run.requests >= settings.max_turns:
+            self._finish("error_max_turns", f"max_turns ({settings.max_turns}) reached")
+            return
+        if self._over_budget():
+            return
+        run.requests += 1
+        turn = self._build_turn()
+        self._request = _InFlight(turn=turn, retry=RetryState(settings.retry, settings.models))
+        self._queue.append(SendRequest(turn=turn, turn_number=run.requests, attempt=1))
+
+    def _build_turn(self) -> StartTurn:
+        settings = self.settings
+        template = settings.template
+        system = template.system_prompt
+        specs = tuple(tool.spec for tool in settings.tools)
+        tool_choice = template.tool_choice
+        if self._run.after_tools and settings.reset_tool_choice and tool_choice not in (None, "auto", "none"):
+            tool_choice = "auto"
+        response_format = template.response_format
+        schema = settings.output_schema
+        if schema is not None:
+            mode = "prompt" if self._schema_in_prompt else settings.output_mode
+            if mode == "prompt":
+                system = join_system(system, schema_prompt(schema))
+            else:
+                response_format = response_format_for(schema, mode)
+        history: Sequence[Message] = self._history
+        if settings.context_window is not None:
+            history = self._fit(history, system, specs)
+        tools = specs
+        if settings.tool_mode == "emulated" and specs:
+            system = join_system(system, render_tool_prompt(specs))
+            history = emulated_history(history)
+            tools = ()
+            tool_choice = None
+        elif not specs:
+            tool_choice = None if tool_choice not in ("none",) else tool_choice
+        return _turn_like(
+            template,
+            messages=alternating(history),
+            system_prompt=system,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_format=response_format,
+        )
+
+    def _fit(self, history: Sequence[Message], system: str | None, tools: Sequence[ToolSpec]) -> Sequence[Message]:
+        """The part of ``history`` that fits ``context_window`` (the run's prompt always kept);
+        a ``compact`` notice when what is left out changes."""
+        settings = self.settings
+        assert settings.context_window is not None
+        reserve = settings.template.max_tokens or 1024
+        kept, dropped = compact(
+            history, limit=max(settings.context_window - reserve, 1), system_prompt=system, tools=tools
+        )
+        prompt_at = self._run.prompt_at
+        if prompt_at is not None and dropped > prompt_at:
+            # never the run's prompt: a later user message (asking again, a Stop hook's) is no task
+            kept, dropped = tuple(self._history[prompt_at:]), prompt_at
+        if dropped != self._run.compacted:
+            self._run.compacted = dropped
+            if dropped:
+                estimate = estimate_tokens(kept, system_prompt=system, tools=tools)
+                self._queue.append(
+                    Emit(
+                        message=SystemMessage(
+                            subtype="compact", data={"dropped_messages": dropped, "estimated_tokens": estimate}
+                        )
+                    )
+                )
+        return kept
+
+    def receive_response(self, message: AssistantMessage) -> None:
+        """The answer to the last ``SendRequest``. A call that repeats the id of an earlier call
+        in the answer is kept with an id of its own (``<id>_2``), in the conversation too."""
+        self._expect("receive_response")
+        if not isinstance(message, AssistantMessage):
+            raise TypeError(f"receive_response() takes an AssistantMessage, not {type(message).__name__}")
+        self._state = LoopState.ACTING
+        request = self._request
+        assert request is not None
+        self._request = None
+        if request.side is not None:
+            self._charge(message.usage, sent=request.turn, answer=message)
+            request.side.on_answer(message)
+            return
+        self._serial += 1
+        self._response.answers += 1
+        settings = self.settings
+        if settings.think_tags:
+            message = think_to_blocks(message)
+        if self._tools and settings.tool_mode != "native":
+            specs = (tool.spec for tool in settings.tools)
+            message = to_tool_uses(message, id_prefix=f"call_{self._serial}_", tools=specs)
+        message = distinct_call_ids(message)
+        self._charge(message.usage, sent=request.turn, answer=message)
+        self._history.append(message)
+        self._response.last_answer = message
+        self._queue.append(Emit(message=message))
+        calls = message.tool_uses
+        if calls:
+            self._run.after_tools = True
+            self._plan(calls)
+        elif self._check_output(message):
+            self._finish("success")
+
+    def request_failed(
+        self,
+        failure: Failure,
+        *,
+        status: int | None = None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        error_text: Iterable[object] = (),
+        message: str = "",
+        now: float | None = None,
+        random: float = 0.5,
+        retryable: bool = True,
+    ) -> None:
+        """The last ``SendRequest`` failed: the loop retries (``Wait``, then ``SendRequest``,
+        perhaps with a fallback model) or gives up (``Done`` with ``error_during_execution``,
+        its ``gave_up`` saying why). ``message`` describes the failure; ``now`` (Unix time)
+        reads ``Retry-After`` dates and ``random`` in [0, 1) sets the jitter.
+        ``retryable=False``: the failure came after output arrived, and a request is never
+        repeated then."""
+        self._expect("request_failed")
+        request = self._request
+        assert request is not None
+        error_text = tuple(error_text)
+        self._state = LoopState.ACTING
+        if request.side is None and self._refused_response_format(status, (message, *error_text)):
+            # The server does not take response_format: ask for the schema in the prompt instead.
+            self._schema_in_prompt = True
+            request.turn = attrs.evolve(self._build_turn(), model=request.turn.model)
+            self._queue.append(
+                Emit(
+                    message=SystemMessage(
+                        subtype="structured_output_fallback",
+                        data={"reason": message or f"HTTP {status}", "output_mode": "prompt"},
+                    )
+                )
+            )
+            request.retry.attempts += 1
+            self._send(request, attempt=request.retry.attempts)
+            return
+        decision: Retry | GiveUp
+        if retryable:
+            decision = request.retry.failed(
+                failure, status=status, headers=headers, error_text=error_text, now=now, random=random
+            )
+        else:
+            decision = GiveUp(reason="the response had begun")
+        if isinstance(decision, GiveUp):
+            self._request = None
+            if request.side is not None:
+                request.side.on_failure(f"{message or failure.value}; not retried: {decision.reason}")
+                return
+            self._run.requests -= 1  # the turn got no answer: resume() may try it again
+            self._finish("error_during_execution", f"{message or failure.value}; not retried: {decision.reason}")
+            self._gave_up(decision.reason)
+            return
+        self._queue.append(
+            Wait(seconds=decision.delay, attempt=decision.attempt, model=decision.model, reason=decision.reason)
+        )
+        if decision.model != request.turn.model:
+            request.turn = attrs.evolve(request.turn, model=decision.model)
+        self._send(request, attempt=decision.attempt)
+
+    def _send(self, request: _InFlight, *, attempt: int) -> None:
+        self._request = request
+        side = None if request.side is None else request.side.purpose
+        self._queue.append(SendRequest(turn=request.turn, turn_number=self._run.requests, attempt=attempt, side=side))
+
+    def _gave_up(self, reason: str) -> None:
+        """Put the retry rules' reason on the ``Done`` just queued."""
+        done = self._queue[-1]
+        assert type(done) is Done
+        self._queue[-1] = attrs.evolve(done, gave_up=reason)
+
+    def _refused_response_format(self, status: int | None, texts: Iterable[object]) -> bool:
+        """The server refused the ``response_format`` this request sent."""
+        settings = self.settings
+        if self._schema_in_prompt or settings.output_schema is None or settings.output_mode == "prompt":
+            return False
+        return rejects_response_format(status, texts)
+
+    def _side_request(
+        self,
+        turn: StartTurn,
+        *,
+        purpose: str,
+        on_answer: Callable[[AssistantMessage], None],
+        on_failure: Callable[[str], None],
+    ) -> None:
+        """Queue a side request for work of the loop's own (a summary, say): its answer goes to
+        ``on_answer`` instead of the conversation, and ``on_failure`` gets why it failed for
+        good. Each continues the run as it sees fit (queueing the next action)."""
+        if self._request is not None:
+            raise LocalProtocolError("a side request while a request is out")
+        side = _Side(purpose=purpose, on_answer=on_answer, on_failure=on_failure)
+        request = _InFlight(turn=turn, retry=RetryState(self.settings.retry, (turn.model,)), side=side)
+        self._send(request, attempt=1)
+
+    # ---- spending -------------------------------------------------------------------------
+
+    def _charge(
+        self,
+        usage: Usage | None,
+        *,
+        cost: float | None = None,
+        sent: StartTurn | None = None,
+        answer: AssistantMessage | None = None,
+    ) -> None:
+        """The one place a spend is counted: into the run's tally (the budgets) and the
+        response's (its ``ResultMessage``). ``cost`` defaults to ``usage`` at the settings'
+        prices; without usage, the tokens of ``sent`` and ``answer`` are estimated when there is
+        a token budget."""
+        settings = self.settings
+        if cost is None:
+            cost = cost_usd(usage, settings.pricing)
+        tokens = tokens_of(usage)
+        if tokens is None:
+            tokens = 0
+            if settings.max_total_tokens is not None and answer is not None:
+                sent_tokens = (
+                    0
+                    if sent is None
+                    else estimate_tokens(sent.messages, system_prompt=sent.system_prompt, tools=sent.tools)
+                )
+                tokens = sent_tokens + estimate_tokens([answer]) - 4
+        self._run.spend.add(usage, cost, tokens)
+        self._response.spend.add(usage, cost, 0)
+
+    def budget_left(self) -> tuple[int | None, float | None]:
+        """What the run may still spend: ``(tokens, usd)`` left of ``max_total_tokens`` and
+        ``max_budget_usd`` (None where there is no such budget; never below 0). A subagent run
+        on the run's behalf gets these as its own budgets."""
+        settings = self.settings
+        spend = self._run.spend
+        tokens = None if settings.max_total_tokens is None else max(0, settings.max_total_tokens - spend.tokens)
+        usd = None if settings.max_budget_usd is None else max(0.0, settings.max_budget_usd - (spend.cost_usd or 0.0))
+        return tokens, usd
+
+    def add_usage(self, usage: Usage | None, *, cost_usd: float | None = None) -> None:
+        """Count what was spent on the run's behalf outside its own requests (a subagent's run):
+        ``usage`` goes into the response's usage totals and the run's token budget, ``cost_usd``
+        (or, without it, ``usage`` at ``settings.pricing``) into its cost and cost budget. The
+        budgets are checked before the next request, as for the loop's own answers."""
+        if usage is not None and not isinstance(usage, Usage):
+            raise TypeError(f"add_usage() takes a Usage or None, not {type(usage).__name__}")
+        self._expect("add_usage")
+        self._charge(usage, cost=cost_usd)
+
+    def _over_budget(self) -> bool:
+        settings = self.settings
+        spend = self._run.spend
+        if settings.max_total_tokens is not None and spend.tokens >= settings.max_total_tokens:
+            self._finish(
+                "error_max_budget_tokens",
+                f"token budget spent: {spend.tokens} of max_total_tokens={settings.max_total_tokens}",
+            )
+            return True
+        cost = spend.cost_usd or 0.0
+        if settings.max_budget_usd is not None and cost >= settings.max_budget_usd:
+            self._finish(
+                "error_max_budget_usd",
+                f"cost budget spent: ${cost:.6f} of max_budget_usd={settings.max_budget_usd}",
+            )
+            return True
+        return False
+
+    # ---- tool calls -----------------------------------------------------------------------
+
+    def _plan(self, calls: tuple[ToolUseBlock | ToolUseError, ...]) -> None:
+        self._round, stop = plan_round(calls, self._tools, self.settings, self._run.doom)
+        if stop is not None:
+            self._cut_round("not run: the run stopped (a doom loop: the same call repeated)")
+            self._finish("error_doom_loop", stop)
+            return
+        self._advance()
+
+    def _advance(self) -> None:
+        """Hand out what the tool round needs next, or end the round."""
+        round_ = self._round
+        if round_.to_ask:
+            call, reason, traits = round_.to_ask.popleft()
+            round_.asking = call
+            self._queue.append(AskPermission(call=call, reason=reason, traits=traits))
+            return
+        if round_.approved:
+            self._queue.append(RunTools(calls=round_.take_approved()))
+            return
+        if round_.running:
+            return
+        if round_.pending:
+            self._finish("success")
+            return
+        self._send_results(emit=True)
+        self._commit()
+        self._begin_turn()
+
+    def _send_results(self, *, emit: bool) -> None:
+        blocks = self._round.answers()
+        self._round = Round()
+        if blocks:
+            message = UserMessage(content=blocks)
+            self._history.append(message)
+            if emit:
+                self._queue.append(Emit(message=message))
+
+    def permission(self, call_id: str, answer: PermissionAllow | PermissionDeny) -> None:
+        """The answer to the last ``AskPermission``. An input rewritten by the answer is checked
+        against the rules again (``PermissionPolicy.decide(..., approved=True)``): what the
+        rules deny stays denied."""
+        self._expect("permission")
+        round_ = self._round
+        call = round_.asking
+        assert call is not None
+        if call_id != call.id:
+            raise LocalProtocolError(f"permission() for {call_id!r}, but the loop asked about {call.id!r}")
+        if not isinstance(answer, PermissionAllow | PermissionDeny):
+            raise TypeError(f"permission() takes PermissionAllow or PermissionDeny, not {type(answer).__name__}")
+        round_.asking = None
+        self._state = LoopState.ACTING
+        if isinstance(answer, PermissionDeny):
+            round_.results[call.id] = error_result(call.id, f"Permission denied: {answer.message}")
+            if answer.interrupt:
+                self.interrupt()
+                return
+        elif answer.updated_input is None:
+            round_.approved.append(call)
+        else:
+            call = attrs.evolve(call, input=answer.updated_input)
+            tool = self._tools[call.name]
+            decision = self.settings.permissions.decide(call.name, call.input, tool.traits, approved=True)
+            if decision.behavior == "allow":
+                round_.approved.append(call)
+            else:
+                round_.results[call.id] = error_result(
+                    call.id, f"Permission denied: the rewritten call is refused: {decision.reason}."
+                )
+        self._advance()
+
+    def tool_result(self, result: ToolResultBlock) -> None:
+        """The result of a call handed out with ``RunTools`` (or of an external call, after the
+        run ended with it pending)."""
+        if not isinstance(result, ToolResultBlock):
+            raise TypeError(f"tool_result() takes a ToolResultBlock, not {type(result).__name__}")
+        call_id = result.tool_use_id
+        round_ = self._round
+        if self._state is LoopState.AWAITING_EXTERNAL and not self._queue:
+            if call_id not in {call.id for call in round_.pending}:
+                raise LocalProtocolError(_no_call(call_id, round_.results, round_.pending))
+            round_.results[call_id] = result
+            if not round_.pending:
+                self._send_results(emit=False)
+                self._state = LoopState.IDLE
+            return
+        if self._state is LoopState.IDLE and not self._queue:
+            raise LocalProtocolError(_no_call(call_id, {}, ()))
+        self._expect("tool_result")
+        if call_id not in round_.running:
+            waiting = [call for call in round_.calls if call.id in round_.running]
+            raise LocalProtocolError(_no_call(call_id, round_.results, waiting))
+        round_.running.discard(call_id)
+        round_.results[call_id] = result
+        if not round_.running:
+            self._state = LoopState.ACTING
+            self._advance()
+
+    def _cut_round(self, why: str) -> None:
+        """Answer every call of the round that has no result yet, and close the round."""
+        self._round.cut(why)
+        self._send_results(emit=True)
+
+    # ---- structured output ----------------------------------------------------------------
+
+    def _check_output(self, message: AssistantMessage) -> bool:
+        """True when the run may end with ``message``; otherwise the model was asked again."""
+        schema = self.settings.output_schema
+        if schema is None:
+            return True
+        _, error = parse_structured_output(message.text, schema)
+        if error is None:
+            return True
+        if self._run.schema_retries <= 0:
+            self._finish("error_max_structured_output_retries", f"the answer does not match the output schema: {error}")
+            return False
+        self._run.schema_retries -= 1
+        again = UserMessage(
+            content=f"Your answer does not match the required JSON schema: {error}. "
+            "Answer again with only the JSON value, matching the schema."
+        )
+        self._history.append(again)
+        self._queue.append(Emit(message=again))
+        self._begin_turn()
+        return False
+
+    # ---- ending ---------------------------------------------------------------------------
+
+    def interrupt(self, partial: AssistantMessage | None = None) -> None:
+        """Stop the run: what is queued is dropped, calls without a result are answered as
+        interrupted, and the run ends with ``interrupted``. ``partial`` is what had arrived of
+        an answer being received (its text is kept, without the calls in it, native or written
+        as text). Without a run, nothing happens."""
+        if self._state in (LoopState.IDLE, LoopState.AWAITING_EXTERNAL) and not self._queue:
+            return
+        if self._queue and type(self._queue[-1]) is Done:
+            return  # the run is already over
+        request = self._request
+        sending = request is not None and request.side is None  # a turn is queued or out
+        if sending:
+            self._run.requests -= 1  # that turn got no answer
+        receiving = sending and self._state is LoopState.AWAITING_RESPONSE
+        self._request = None
+        self._queue = deque(action for action in self._queue if type(action) in (Emit, Commit))
+        if receiving and partial is not None:
+            self._charge(partial.usage)
+            self._keep_partial(partial)
+        self._state = LoopState.ACTING
+        if self._round.calls:
+            self._round.external = []
+            self._cut_round("interrupted by the user; the call did not complete")
+        self._finish("interrupted")
+
+    def _keep_partial(self, partial: AssistantMessage) -> None:
+        """The text of an interrupted answer joins the conversation, without its calls."""
+        if self.settings.think_tags:
+            partial = think_to_blocks(partial)
+        kept = tuple(b for b in partial.content if not isinstance(b, ToolUseBlock | ToolUseError))
+        if self._tools and self.settings.tool_mode != "native":  # calls written as text go too
+            kept = tuple(
+                b
+                for b in to_tool_uses(AssistantMessage(content=kept), id_prefix="").content
+                if not isinstance(b, ToolUseBlock | ToolUseError)
+            )
+        if kept:
+            message = AssistantMessage(
+                content=kept, model=partial.model, id=partial.id, stop_reason="interrupted", usage=partial.usage
+            )
+            self._history.append(message)
+            self._response.last_answer = message
+            self._queue.append(Emit(message=message))
+
+    def _finish(self, subtype: ResultSubtype, error: str | None = None) -> None:
+        response = self._response
+        answer = response.last_answer
+        structured = None
+        if subtype == "success" and self.settings.output_schema is not None and answer is not None:
+            structured, _ = parse_structured_output(answer.text, self.settings.output_schema)
+        text = answer.text if answer is not None else ""
+        pending = self.pending_tool_calls if subtype == "success" else ()
+        result = ResultMessage(
+            subtype=subtype,
+            result=text or None,
+            is_error=subtype.startswith("error"),
+            num_turns=response.answers,
+            duration_ms=0,
+            duration_api_ms=0,
+            usage=response.spend.usage,
+            stop_reason=answer.stop_reason if answer is not None else None,
+            model=answer.model if answer is not None else None,
+            pending_tool_calls=pending,
+            errors=(error,) if error else (),
+            session_id=self.settings.session_id,
+            total_cost_usd=response.spend.cost_usd,
+            structured_output=structured,
+        )
+        self._commit(result)
+        self._queue.append(Done(result=result))
+
+
+def _no_call(
+    call_id: str, results: Mapping[str, ToolResultBlock], waiting: Sequence[ToolUseBlock | ToolUseError]
+) -> str:
+    if call_id in results:
+        return f"tool call {call_id!r} already has a result"
+    ids = ", ".join(call.id for call in waiting) or "none"
+    return f"no tool call {call_id!r} awaits a result (waiting: {ids})"

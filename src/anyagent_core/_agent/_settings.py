@@ -1,0 +1,247 @@
+"""``LoopSettings``: everything the agent loop decides with, frozen and validated once.
+
+The knobs that users set through the transport package's ``AgentOptions`` as well (turn and
+budget limits, the doom-loop check, structured output, tool mode, retries, ...) are declared
+once, in ``KNOBS``: their defaults, converters and checks. ``LoopSettings`` and ``AgentOptions``
+both build their fields from it with ``knob(name)``, so the two cannot disagree; a test checks
+that they do not.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any, Final, Literal, TypeAlias
+
+import attrs
+
+from anyagent_core._events import StartTurn
+from anyagent_core._json import JSONObject, freeze_object
+from anyagent_core._messages import ToolSpec
+from anyagent_core._schema import check_definition as check_schema_definition
+
+from ._permissions import PermissionPolicy, ToolTraits
+from ._retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from ._spend import Pricing
+
+__all__ = [
+    "DOOM_LOOP_ACTIONS",
+    "KNOBS",
+    "OUTPUT_MODES",
+    "TOOL_MODES",
+    "DoomLoopAction",
+    "Knob",
+    "LoopSettings",
+    "LoopTool",
+    "OutputMode",
+    "ToolMode",
+    "knob",
+    "knob_validator",
+    "str_tuple",
+]
+
+ToolMode: TypeAlias = Literal["native", "emulated", "auto"]
+"""``native``: tools go in the request's ``tools``; ``emulated``: they are described in the
+system prompt and calls are read from the answer's text (endpoints without tool support);
+``auto``: native, and an answer without native calls whose text holds calls in a known format
+(``<tool_call>{...}</tool_call>``, Qwen3-Coder's ``<tool_call><function=...>``, a fenced JSON
+call) is read as calls."""
+
+OutputMode: TypeAlias = Literal["json_schema", "json_object", "prompt"]
+"""How an output schema reaches the model: ``response_format`` of type ``json_schema``
+(OpenAI, vLLM, LM Studio, Ollama), of type ``json_object`` with a ``schema`` (llama.cpp), or
+only in the system prompt."""
+
+DoomLoopAction: TypeAlias = Literal["warn", "stop"]
+"""``warn``: a repeated call is not run and the model is told so, and twice the threshold
+stops the run; ``stop``: the run stops at the threshold."""
+
+TOOL_MODES: Final[tuple[ToolMode, ...]] = ("native", "emulated", "auto")
+OUTPUT_MODES: Final[tuple[OutputMode, ...]] = ("json_schema", "json_object", "prompt")
+DOOM_LOOP_ACTIONS: Final[tuple[DoomLoopAction, ...]] = ("warn", "stop")
+
+
+# ---- the shared knobs --------------------------------------------------------------------------
+
+
+def _one_of(choices: tuple[str, ...], what: str) -> Callable[[str, Any], None]:
+    def check(name: str, value: Any) -> None:
+        if value not in choices:
+            raise ValueError(f"{name}: unknown {what} {value!r}; known: {', '.join(choices)}")
+
+    return check
+
+
+def _positive_int_or_none(name: str, value: Any) -> None:
+    if value is not None and (type(value) is not int or value < 1):
+        raise ValueError(f"{name} must be a positive integer or None, not {value!r}")
+
+
+def _positive_number_or_none(name: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number or None, not {value!r}")
+
+
+def _non_negative_int(name: str, value: Any) -> None:
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, not {value!r}")
+
+
+def _boolean(name: str, value: Any) -> None:
+    if type(value) is not bool:
+        raise ValueError(f"{name} must be True or False, not {value!r}")
+
+
+def _instance(cls: type, *, optional: bool = False) -> Callable[[str, Any], None]:
+    def check(name: str, value: Any) -> None:
+        if value is None and optional:
+            return
+        if not isinstance(value, cls):
+            allowed = f"a {cls.__name__}" + (" or None" if optional else "")
+            raise ValueError(f"{name} must be {allowed}, not {type(value).__name__}")
+
+    return check
+
+
+def _schema_or_none(name: str, value: Any) -> None:
+    if value is not None:
+        try:
+            check_schema_definition(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} is not a usable JSON schema: {exc}") from None
+
+
+def _model_names(name: str, value: Any) -> None:
+    for model in value:
+        if not isinstance(model, str) or not model:
+            raise ValueError(f"{name} holds model names (non-empty strings), not {model!r}")
+
+
+def str_tuple(value: str | Iterable[str]) -> tuple[str, ...]:
+    """A name or names, as a tuple (the converter of ``fallback_models``)."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _optional_schema(value: Any) -> Any:
+    return None if value is None else freeze_object(value)
+
+
+@attrs.frozen
+class Knob:
+    """One setting shared by ``LoopSettings`` and ``AgentOptions``."""
+
+    default: Any
+    check: Callable[[str, Any], None]
+    """Raises ``ValueError`` naming the field when a value is not allowed."""
+    converter: Callable[[Any], Any] | None = None
+
+
+#: The knobs, in the order the docs list them.
+KNOBS: Final[dict[str, Knob]] = {
+    "tool_mode": Knob("auto", _one_of(TOOL_MODES, "tool mode")),
+    "max_turns": Knob(None, _positive_int_or_none),
+    "max_total_tokens": Knob(None, _positive_int_or_none),
+    "max_budget_usd": Knob(None, _positive_number_or_none),
+    "pricing": Knob(None, _instance(Pricing, optional=True)),
+    "doom_loop_threshold": Knob(3, _positive_int_or_none),
+    "doom_loop_action": Knob("warn", _one_of(DOOM_LOOP_ACTIONS, "action")),
+    "output_schema": Knob(None, _schema_or_none, _optional_schema),
+    "output_mode": Knob("json_schema", _one_of(OUTPUT_MODES, "output mode")),
+    "structured_output_retries": Knob(1, _non_negative_int),
+    "context_window": Knob(None, _positive_int_or_none),
+    "retry": Knob(DEFAULT_RETRY_POLICY, _instance(RetryPolicy)),
+    "fallback_models": Knob((), _model_names, str_tuple),
+    "reset_tool_choice": Knob(True, _boolean),
+    "think_tags": Knob(True, _boolean),
+}
+
+
+def knob_validator(name: str, *, error: Callable[[str], Exception] = ValueError) -> Any:
+    """The attrs validator of the knob ``name``: a refused value raises ``error(message)``."""
+    check = KNOBS[name].check
+
+    def validate(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        try:
+            check(attribute.name, value)
+        except ValueError as exc:
+            raise error(str(exc)) from None
+
+    return validate
+
+
+def knob(name: str, *, error: Callable[[str], Exception] = ValueError) -> Any:
+    """The attrs field for the knob ``name``, default, converter and validator. (A knob with a
+    converter that changes the accepted type spells ``attrs.field(converter=...)`` out, so that
+    type checkers see it, with ``knob_validator``; the tests check it agrees with ``KNOBS``.)"""
+    declared = KNOBS[name]
+    return attrs.field(
+        default=declared.default, converter=declared.converter, validator=knob_validator(name, error=error)
+    )
+
+
+# ---- the loop's settings -----------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class LoopTool:
+    """A tool as the loop sees it: its spec, its traits for the permission rules, and whether
+    the caller answers it (``external``) instead of the driver running it."""
+
+    spec: ToolSpec
+    traits: ToolTraits = attrs.field(factory=ToolTraits)
+    external: bool = False
+
+
+def _tool_tuple(value: Iterable[LoopTool]) -> tuple[LoopTool, ...]:
+    tools = tuple(value)
+    for tool in tools:
+        if not isinstance(tool, LoopTool):
+            raise TypeError(f"LoopSettings.tools holds LoopTool values, not {type(tool).__name__}")
+    return tools
+
+
+@attrs.frozen(kw_only=True)
+class LoopSettings:
+    """Everything the loop needs to decide; frozen, no behaviour.
+
+    The knobs shared with ``AgentOptions`` (``KNOBS``) mean the same in both; their
+    documentation is ``AgentOptions``'."""
+
+    template: StartTurn
+    """The request every turn starts from (model, sampling, tool_choice, response_format,
+    extra body, ...); the loop fills in the messages, tools and system prompt."""
+    tools: tuple[LoopTool, ...] = attrs.field(default=(), converter=_tool_tuple)
+    permissions: PermissionPolicy = attrs.field(factory=PermissionPolicy)
+    session_id: str | None = None
+    commits: bool = False
+    """Hand out a ``Commit`` action at each point where the conversation is consistent (every
+    tool call answered) and when the run ends, for a session store to persist."""
+    tool_mode: ToolMode = knob("tool_mode")
+    max_turns: int | None = knob("max_turns")
+    """Model requests per run (since ``start()``), tool round trips included."""
+    max_total_tokens: int | None = knob("max_total_tokens")
+    max_budget_usd: float | None = knob("max_budget_usd")
+    pricing: Pricing | None = knob("pricing")
+    doom_loop_threshold: int | None = knob("doom_loop_threshold")
+    doom_loop_action: DoomLoopAction = knob("doom_loop_action")
+    output_schema: JSONObject | None = knob("output_schema")
+    output_mode: OutputMode = knob("output_mode")
+    structured_output_retries: int = knob("structured_output_retries")
+    context_window: int | None = knob("context_window")
+    retry: RetryPolicy = knob("retry")
+    fallback_models: tuple[str, ...] = attrs.field(
+        default=(), converter=str_tuple, validator=knob_validator("fallback_models")
+    )
+    reset_tool_choice: bool = knob("reset_tool_choice")
+    think_tags: bool = knob("think_tags")
+
+    def __attrs_post_init__(self) -> None:
+        choice = self.template.tool_choice
+        if choice not in (None, "auto", "none", "required") and choice not in {t.spec.name for t in self.tools}:
+            raise ValueError(f"tool_choice names {choice!r}, which is not among the tools")
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return (self.template.model, *self.fallback_models)

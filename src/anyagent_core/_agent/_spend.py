@@ -1,0 +1,68 @@
+"""What a run spends: token usage and cost, added up in one place (``Spend.add``).
+
+A run keeps two tallies with different lifetimes: the *run*'s (since ``start()``), which the
+budgets (``max_total_tokens``, ``max_budget_usd``) are checked against, and the *response*'s
+(since the last ``start()`` or ``resume()`` that began a response), which its ``ResultMessage``
+reports. Every spend, the loop's own answers, an interrupted answer's partial usage and a
+subagent's run alike, goes into both through ``AgentLoop._charge``, which calls ``Spend.add``.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from anyagent_core._messages import Usage
+
+from ._results import add_usage
+
+__all__ = ["Pricing", "Spend", "cost_usd", "tokens_of"]
+
+
+@attrs.frozen(kw_only=True)
+class Pricing:
+    """Prices in US dollars per million tokens."""
+
+    input_per_million: float = attrs.field(validator=attrs.validators.ge(0.0))
+    output_per_million: float = attrs.field(validator=attrs.validators.ge(0.0))
+    cached_input_per_million: float | None = None
+    """Price of prompt tokens served from the cache (``cached_tokens``); None: the input price."""
+
+
+def cost_usd(usage: Usage | None, pricing: Pricing | None) -> float | None:
+    """The cost of one answer's ``usage``; None when either is unknown."""
+    if usage is None or pricing is None:
+        return None
+    prompt = usage.prompt_tokens or 0
+    completion = usage.completion_tokens or 0
+    cached = min(usage.cached_tokens or 0, prompt)
+    cached_price = pricing.cached_input_per_million
+    if cached_price is None:
+        cached_price = pricing.input_per_million
+    dollars = (prompt - cached) * pricing.input_per_million + cached * cached_price
+    return (dollars + completion * pricing.output_per_million) / 1e6
+
+
+def tokens_of(usage: Usage | None) -> int | None:
+    """The tokens ``usage`` counts (its total, or prompt plus completion); None if it has none."""
+    if usage is None:
+        return None
+    if usage.total_tokens is not None:
+        return usage.total_tokens
+    if usage.prompt_tokens is None and usage.completion_tokens is None:
+        return None
+    return (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
+
+
+@attrs.define
+class Spend:
+    """A tally: usage summed field by field, cost (None until something was priced), tokens."""
+
+    usage: Usage | None = None
+    cost_usd: float | None = None
+    tokens: int = 0
+
+    def add(self, usage: Usage | None, cost: float | None, tokens: int) -> None:
+        self.usage = add_usage(self.usage, usage)
+        if cost is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + cost
+        self.tokens += tokens
