@@ -37,8 +37,8 @@ from anyagent_core import (
     __version__,
     parse_request_body,
 )
-from anyagent_core._agent._settings import TOOL_MODES
 from anyagent_core._agent._permissions import PERMISSION_MODES
+from anyagent_core._agent._settings import TOOL_MODES
 
 from ._builtin_tools import BUILTIN_TOOLS
 from ._client import query

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from anyagent_core import (
-    DEFAULT_RETRY_POLICY,
     Config,
     DoomLoopAction,
     Endpoint,
@@ -31,11 +30,11 @@ from anyagent_core import (
     ToolMode,
     ToolSpec,
     __version__,
-    check_schema_definition,
 )
-from anyagent_core._json import JSONObject, freeze_object
-from anyagent_core._agent._settings import DOOM_LOOP_ACTIONS, OUTPUT_MODES, TOOL_MODES
+from anyagent_core import _checks as checks
 from anyagent_core._agent._permissions import PERMISSION_MODES
+from anyagent_core._agent._settings import KNOBS, knob, knob_validator, str_tuple
+from anyagent_core._json import JSONObject, freeze_object
 
 from ._builtin_tools import BUILTIN_TOOLS
 from ._errors import ConfigurationError
@@ -154,20 +153,34 @@ def _rules(value: Sequence[str]) -> tuple[str, ...]:
     return rules
 
 
-def _schema_or_none(instance: object, attribute: attrs.Attribute[Any], value: JSONObject | None) -> None:
-    if value is not None:
+def _valid(check: checks.Check) -> Any:
+    """An attrs validator that raises ``ConfigurationError`` naming the field."""
+
+    def validate(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
         try:
-            check_schema_definition(value)
-        except (TypeError, ValueError) as exc:
-            raise ConfigurationError(f"{attribute.name} is not a usable JSON schema: {exc}") from None
+            check(attribute.name, value)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+
+    return validate
 
 
-def _choice(choices: tuple[str, ...], what: str) -> Any:
-    def check(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-        if value not in choices:
-            raise ConfigurationError(f"unknown {what} {value!r}; known: {', '.join(choices)}")
+def _json_object(name: str, value: Mapping[str, Any]) -> JSONObject:
+    """``value`` as a read-only JSON object; ``ConfigurationError`` naming the field otherwise."""
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"{name} must be a JSON object (a dict), not {type(value).__name__}")
+    try:
+        return freeze_object(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"{name} is not JSON: {exc}") from None
 
-    return check
+
+def _output_format(value: Mapping[str, Any] | None) -> JSONObject | None:
+    return None if value is None else _json_object("output_format", value)
+
+
+def _extra_body(value: Mapping[str, Any]) -> JSONObject:
+    return _json_object("extra_body", value)
 
 
 def _hooks(value: Mapping[HookEvent, Sequence[HookMatcher]]) -> Mapping[HookEvent, tuple[HookMatcher, ...]]:
@@ -238,24 +251,25 @@ class AgentOptions:
     the environment when the client opens (``get_model``, ``get_base_url``, ``get_api_key``).
     """
 
-    model: str | None = None
-    base_url: str | None = None
-    provider: str | None = None
+    model: str | None = attrs.field(default=None, validator=_valid(checks.nonempty_str_or_none))
+    base_url: str | None = attrs.field(default=None, validator=_valid(checks.base_url_or_none))
+    provider: str | None = attrs.field(
+        default=None, validator=_valid(checks.one_of_or_none(tuple(PROVIDERS), "provider"))
+    )
     """``lmstudio``, ``ollama``, ``llamacpp``, ``vllm`` or ``openai``: its default URL is used
     when neither ``base_url`` nor ``$ANY_AGENT_BASE_URL`` is set."""
-    api_key: str | None = attrs.field(default=None, repr=False)
-    system_prompt: str | None = None
-    max_turns: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional([attrs.validators.instance_of(int), attrs.validators.ge(1)])
-    )
+    api_key: str | None = attrs.field(default=None, repr=False, validator=_valid(checks.str_or_none))
+    system_prompt: str | None = attrs.field(default=None, validator=_valid(checks.str_or_none))
+    max_turns: int | None = knob("max_turns", error=ConfigurationError)
     """Model requests allowed per response (each tool round trip is one more); None: no limit."""
-    max_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    seed: int | None = None
-    stop: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    max_tokens: int | None = attrs.field(default=None, validator=_valid(checks.positive_int_or_none))
+    """The longest answer, in tokens, per request."""
+    temperature: float | None = attrs.field(default=None, validator=_valid(checks.non_negative_number_or_none))
+    top_p: float | None = attrs.field(default=None, validator=_valid(checks.non_negative_number_or_none))
+    presence_penalty: float | None = attrs.field(default=None, validator=_valid(checks.number_or_none))
+    frequency_penalty: float | None = attrs.field(default=None, validator=_valid(checks.number_or_none))
+    seed: int | None = attrs.field(default=None, validator=_valid(checks.int_or_none))
+    stop: tuple[str, ...] = attrs.field(default=(), converter=_strings, validator=_valid(checks.strings))
     tools: tuple[ToolItem, ...] = attrs.field(default=(), converter=_tools)
     """Tools offered to the model: built-in tools by name (``"read_file"``, ``"edit_file"``,
     ``"bash"``, ...), your functions made tools with ``@tool``, which the client runs, and
@@ -265,7 +279,9 @@ class AgentOptions:
     """Rules for calls that run without asking: ``"bash"``, ``"bash(git status*)"``, ``"edit_file(docs/*)"``."""
     disallowed_tools: tuple[str, ...] = attrs.field(default=(), converter=_rules)
     """Rules for calls that are always refused (in every mode, ``bypassPermissions`` included)."""
-    permission_mode: PermissionMode = attrs.field(default="default", validator=_choice(PERMISSION_MODES, "mode"))
+    permission_mode: PermissionMode = attrs.field(
+        default="default", validator=_valid(checks.one_of(PERMISSION_MODES, "mode"))
+    )
     """``default`` (ask before shell commands and file writes), ``acceptEdits`` (file edits run,
     shell commands are asked about), ``plan`` (read-only tools only), ``bypassPermissions``."""
     can_use_tool: CanUseTool | None = attrs.field(default=None, repr=False, eq=False)
@@ -278,13 +294,13 @@ class AgentOptions:
     """The working directory of the file tools and ``bash`` (None: the process's)."""
     allowed_dirs: tuple[str, ...] = attrs.field(default=(), converter=_paths)
     """Directories besides ``cwd`` that the file tools may use."""
-    tool_timeout: float | None = 300.0
+    tool_timeout: float | None = attrs.field(default=300.0, validator=_valid(checks.positive_number_or_none))
     """Seconds a tool may run when it sets no timeout of its own; None: no limit."""
-    tool_mode: ToolMode = attrs.field(default="auto", validator=_choice(TOOL_MODES, "tool mode"))
+    tool_mode: ToolMode = knob("tool_mode", error=ConfigurationError)
     """``native``, ``emulated`` (tools described in the prompt, calls read from the text: for
     endpoints without tool support) or ``auto`` (native, and calls written as text, as small local
     models often do, are read too)."""
-    think_tags: bool = True
+    think_tags: bool = knob("think_tags", error=ConfigurationError)
     """Read reasoning the model wrote in its text as ``<think>...</think>`` (servers that do not
     separate it: llama.cpp with ``--reasoning-format none``, LM Studio without reasoning
     separation): a ``<think>`` at the very start of the answer, after optional whitespace, opens
@@ -293,51 +309,59 @@ class AgentOptions:
     text, tool calls written in it are never run, and it is not sent back as content. A
     ``<think>`` later in the answer, or a lone ``</think>``, stays text. False: all of it stays
     text."""
-    doom_loop_threshold: int | None = 3
+    doom_loop_threshold: int | None = knob("doom_loop_threshold", error=ConfigurationError)
     """The same call (tool and arguments) this many times in a row is a doom loop."""
-    doom_loop_action: DoomLoopAction = attrs.field(default="warn", validator=_choice(DOOM_LOOP_ACTIONS, "action"))
+    doom_loop_action: DoomLoopAction = knob("doom_loop_action", error=ConfigurationError)
     """``warn``: the repeated call is not run and the model is told (twice the threshold stops the
-    run); ``stop``: the run stops with ``error_doom_loop``."""
-    max_total_tokens: int | None = None
+    run); ``stop``: the run stops with ``error_doom_loop``. Repeats are counted one call after
+    another and answer after answer (the same set of calls each time), and answers that call only
+    tools that do not exist count too, so with the defaults every run ends."""
+    max_total_tokens: int | None = knob("max_total_tokens", error=ConfigurationError)
     """Stop the run (``error_max_budget_tokens``) once its answers have used this many tokens."""
-    max_budget_usd: float | None = None
+    max_budget_usd: float | None = knob("max_budget_usd", error=ConfigurationError)
     """Stop the run (``error_max_budget_usd``) once it has cost this much (needs ``pricing``)."""
-    pricing: Pricing | None = None
+    pricing: Pricing | None = knob("pricing", error=ConfigurationError)
     """The model's prices, for ``ResultMessage.total_cost_usd`` and ``max_budget_usd``."""
-    output_schema: JSONObject | None = attrs.field(
-        default=None, converter=attrs.converters.optional(freeze_object), validator=_schema_or_none
-    )
+    output_schema: JSONObject | None = knob("output_schema", error=ConfigurationError)
     """A JSON schema for the final answer: it is validated, asked for again once if it does not
     match, and parsed into ``ResultMessage.structured_output``."""
-    output_mode: OutputMode = attrs.field(default="json_schema", validator=_choice(OUTPUT_MODES, "output mode"))
+    output_mode: OutputMode = knob("output_mode", error=ConfigurationError)
     """How the schema is sent: ``json_schema`` (``response_format``), ``json_object`` (with a
     ``schema``: llama.cpp) or ``prompt`` (in the system prompt only)."""
-    structured_output_retries: int = 1
-    context_window: int | None = None
+    structured_output_retries: int = knob("structured_output_retries", error=ConfigurationError)
+    """How many times the model is asked again after an answer that does not match the schema."""
+    context_window: int | None = knob("context_window", error=ConfigurationError)
     """The model's context in tokens: older exchanges are left out of requests that would not fit."""
     agents: Mapping[str, AgentDefinition] = attrs.field(factory=dict, converter=_agents, eq=False)
     """Subagents; when there are any, the model gets a ``task`` tool to hand work to them."""
-    tool_choice: ToolChoice = None
-    reset_tool_choice: bool = True
+    tool_choice: ToolChoice = attrs.field(default=None, validator=_valid(checks.str_or_none))
+    """``auto``, ``none``, ``required`` or the name of one of the tools (None: the server's default)."""
+    reset_tool_choice: bool = knob("reset_tool_choice", error=ConfigurationError)
     """After the model called tools, send ``auto`` instead of a forcing ``tool_choice``
     (``required`` or a tool's name) until the next ``query()``: otherwise a forced choice makes
     the model call a tool on every turn and never answer."""
-    parallel_tool_calls: bool | None = None
-    output_format: JSONObject | None = attrs.field(default=None, converter=attrs.converters.optional(freeze_object))
+    parallel_tool_calls: bool | None = attrs.field(default=None, validator=_valid(checks.boolean_or_none))
+    output_format: JSONObject | None = attrs.field(default=None, converter=_output_format)
     """The request's ``response_format``, e.g. ``{"type": "json_schema", "json_schema": {...}}``."""
-    include_partial_messages: bool = False
+    include_partial_messages: bool = attrs.field(default=False, validator=_valid(checks.boolean))
     """Also yield ``StreamEvent`` pieces (text, reasoning, tool-call deltas) as they arrive."""
-    stream: bool = True
+    stream: bool = attrs.field(default=True, validator=_valid(checks.boolean))
     """False: ask for whole answers (``stream: false``); the messages are the same."""
-    include_usage: bool = True
-    retry: RetryPolicy = DEFAULT_RETRY_POLICY
-    fallback_models: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    include_usage: bool = attrs.field(default=True, validator=_valid(checks.boolean))
+    """Ask for usage in the stream (``stream_options.include_usage``)."""
+    retry: RetryPolicy = knob("retry", error=ConfigurationError)
+    """How failed requests are retried (``RetryPolicy``: attempts, back-off, statuses)."""
+    fallback_models: tuple[str, ...] = attrs.field(
+        default=(), converter=str_tuple, validator=knob_validator("fallback_models", error=ConfigurationError)
+    )
     """Models tried in order when the model fails for good (retries spent, not found, context)."""
-    extra_body: JSONObject = attrs.field(factory=dict, converter=freeze_object)
+    extra_body: JSONObject = attrs.field(factory=dict, converter=_extra_body)
     """Merged into every request body last: vendor knobs such as ``top_k`` or ``chat_template_kwargs``."""
-    extra_headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_header_pairs)
+    extra_headers: tuple[tuple[str, str], ...] = attrs.field(
+        default=(), converter=_header_pairs, validator=_valid(checks.header_pairs)
+    )
     """Sent with every request (gateway keys, routing headers); never recorded or logged."""
-    config: Config = CLIENT_CONFIG
+    config: Config = attrs.field(default=CLIENT_CONFIG, validator=_valid(checks.instance(Config)))
     """The protocol machine's limits and wire choices (``anyagent_core.Config``); the default
     is the core's, with an ``anyagent/<version>`` User-Agent."""
     http_client: httpx.AsyncClient | None = attrs.field(default=None, repr=False, eq=False)
@@ -347,17 +371,20 @@ class AgentOptions:
     """Another transport (``H11Transport()``, your own): its lifetime stays yours. Excludes
     ``http_client``."""
 
-    _settings_cache: dict[str, tuple[Any, LoopSettings]] = attrs.field(
-        factory=dict, init=False, repr=False, eq=False, hash=False
-    )
-
     def __attrs_post_init__(self) -> None:
         if self.http_client is not None and self.transport is not None:
             raise ConfigurationError("pass http_client= or transport=, not both")
-        if self.provider is not None and self.provider not in PROVIDERS:
-            raise ConfigurationError(f"unknown provider {self.provider!r}; known: {', '.join(PROVIDERS)}")
-        if self.stop and any(not isinstance(s, str) for s in self.stop):
-            raise TypeError("stop must be a string or a sequence of strings")
+        choice = self.tool_choice
+        if choice not in (None, "auto", "none", "required"):
+            names = [item if isinstance(item, str) else item.name for item in self.tools]
+            if self.agents:
+                names.append("task")
+            if choice not in names:
+                known = ", ".join(names) or "none"
+                raise ConfigurationError(
+                    f"tool_choice names {choice!r}, which is not among the tools ({known}); "
+                    "or use 'auto', 'none' or 'required'"
+                )
 
     def endpoint(self, env: Mapping[str, str] | None = None) -> Endpoint:
         """Where requests go, resolving the base URL and API key from the environment."""
@@ -379,63 +406,32 @@ class AgentOptions:
         return tuple(item if isinstance(item, ToolSpec) else item.spec for item in self.resolved_tools())
 
     def loop_settings(self, model: str, tools: Sequence[LoopTool], *, session_id: str | None = None) -> LoopSettings:
-        """The core ``AgentLoop``'s settings for these options, with ``tools`` as the loop sees them.
-
-        Kept for the next call with the same model, tools and session id (options are frozen):
-        ``query()`` opens a client per prompt, and building the settings is per-request cost."""
+        """The core ``AgentLoop``'s settings for these options, with ``tools`` as the loop sees
+        them: the knobs both share (``anyagent_core``'s ``KNOBS``) pass through unchanged."""
         # Deny rules also match absolute paths under the working directory (symlinks resolved,
         # as the file tools see it); without deny rules it is not needed.
         cwd = os.path.realpath(self.cwd if self.cwd is not None else os.getcwd()) if self.disallowed_tools else None
-        key = (model, tuple(tools), session_id, cwd)
-        cached = self._settings_cache.get("loop")
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        settings = self._loop_settings(model, tools, session_id, cwd)
-        self._settings_cache["loop"] = (key, settings)
-        return settings
-
-    def _loop_settings(
-        self, model: str, tools: Sequence[LoopTool], session_id: str | None, cwd: str | None
-    ) -> LoopSettings:
         return LoopSettings(
             template=self.start_turn(model, ()),
-            fallback_models=self.fallback_models,
             tools=tools,
-            tool_mode=self.tool_mode,
             permissions=PermissionPolicy(
                 mode=self.permission_mode,
                 allowed_tools=self.allowed_tools,
                 disallowed_tools=self.disallowed_tools,
                 cwd=cwd,
             ),
-            max_turns=self.max_turns,
-            max_total_tokens=self.max_total_tokens,
-            max_budget_usd=self.max_budget_usd,
-            pricing=self.pricing,
-            doom_loop_threshold=self.doom_loop_threshold,
-            doom_loop_action=self.doom_loop_action,
-            output_schema=self.output_schema,
-            output_mode=self.output_mode,
-            structured_output_retries=self.structured_output_retries,
-            context_window=self.context_window,
-            retry=self.retry,
-            reset_tool_choice=self.reset_tool_choice,
             session_id=session_id,
-            think_tags=self.think_tags,
+            **{name: getattr(self, name) for name in KNOBS},
         )
 
-    def start_turn(self, model: str, messages: Sequence[Any], *, after_tools: bool = False) -> StartTurn:
-        """The core request for ``messages`` with these options; ``after_tools``: the model has
-        called tools since the last prompt (see ``reset_tool_choice``)."""
-        tool_choice = self.tool_choice
-        if after_tools and self.reset_tool_choice and tool_choice not in (None, "auto", "none"):
-            tool_choice = "auto"
+    def start_turn(self, model: str, messages: Sequence[Any]) -> StartTurn:
+        """The core request for ``messages`` with these options."""
         return StartTurn(
             model=model,
             messages=messages,
             system_prompt=self.system_prompt,
             tools=self.tool_specs(),
-            tool_choice=tool_choice,
+            tool_choice=self.tool_choice,
             parallel_tool_calls=self.parallel_tool_calls,
             stream=self.stream,
             include_usage=self.include_usage,

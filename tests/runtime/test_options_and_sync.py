@@ -5,8 +5,11 @@ from __future__ import annotations
 import threading
 from typing import Literal
 
+import attrs
 import pytest
 
+from anyagent_core import LoopSettings, Pricing, RetryPolicy, StartTurn
+from anyagent_core._agent._settings import KNOBS
 from anyagent_httpx import (
     PROVIDERS,
     AgentOptions,
@@ -125,3 +128,115 @@ def test_sync_client_interrupt_from_another_thread() -> None:
     result = messages[-1]
     assert isinstance(result, ResultMessage)
     assert result.subtype == "interrupted"
+
+
+# ---- one truth for the knobs AgentOptions shares with the loop's settings -------------------
+
+# A value each knob refuses; the table must name every knob.
+BAD_KNOB_VALUES: dict[str, object] = {
+    "tool_mode": "magic",
+    "max_turns": 0,
+    "max_total_tokens": -1,
+    "max_budget_usd": float("nan"),
+    "pricing": 1.0,
+    "doom_loop_threshold": -1,
+    "doom_loop_action": "panic",
+    "output_schema": {"type": "str"},
+    "output_mode": "xml",
+    "structured_output_retries": -1,
+    "context_window": 0,
+    "retry": 3,
+    "fallback_models": [""],
+    "reset_tool_choice": "yes",
+    "think_tags": 1,
+}
+GOOD_KNOB_VALUES: dict[str, object] = {
+    "tool_mode": "emulated",
+    "max_turns": 7,
+    "max_total_tokens": 1000,
+    "max_budget_usd": 0.5,
+    "pricing": Pricing(input_per_million=1.0, output_per_million=2.0),
+    "doom_loop_threshold": None,
+    "doom_loop_action": "stop",
+    "output_schema": {"type": "object"},
+    "output_mode": "prompt",
+    "structured_output_retries": 0,
+    "context_window": 4096,
+    "retry": RetryPolicy(max_retries=0),
+    "fallback_models": ("small",),
+    "reset_tool_choice": False,
+    "think_tags": False,
+}
+
+
+def test_the_shared_knobs_have_the_same_names_and_defaults_in_both() -> None:
+    assert set(BAD_KNOB_VALUES) == set(GOOD_KNOB_VALUES) == set(KNOBS)
+    options = {field.name: field for field in attrs.fields(AgentOptions)}
+    settings = {field.name: field for field in attrs.fields(LoopSettings)}
+    for name, declared in KNOBS.items():
+        assert options[name].default == settings[name].default == declared.default, name
+
+
+@pytest.mark.parametrize("name", sorted(KNOBS))
+def test_a_shared_knob_refuses_the_same_values_in_both(name: str) -> None:
+    template = StartTurn(model="m", messages=())
+    with pytest.raises(ConfigurationError, match=name):
+        AgentOptions(**{name: BAD_KNOB_VALUES[name]})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=name):
+        LoopSettings(template=template, **{name: BAD_KNOB_VALUES[name]})  # type: ignore[arg-type]
+    options = AgentOptions(**{name: GOOD_KNOB_VALUES[name]})  # type: ignore[arg-type]
+    settings = options.loop_settings("m", ())
+    assert (
+        getattr(settings, name)
+        == getattr(options, name)
+        == LoopSettings(
+            template=template,
+            **{name: GOOD_KNOB_VALUES[name]},  # type: ignore[arg-type]
+        ).__getattribute__(name)
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("model", ""),
+        ("base_url", "localhost:1234/v1"),
+        ("provider", "nope"),
+        ("api_key", 42),
+        ("system_prompt", 3),
+        ("max_tokens", -5),
+        ("max_tokens", 1.5),
+        ("temperature", "x"),
+        ("temperature", float("inf")),
+        ("top_p", -0.1),
+        ("presence_penalty", float("nan")),
+        ("frequency_penalty", "a lot"),
+        ("seed", 1.5),
+        ("stop", [1]),
+        ("tool_timeout", -1),
+        ("tool_timeout", "x"),
+        ("tool_timeout", 0),
+        ("doom_loop_threshold", -1),
+        ("tool_choice", 3),
+        ("tool_choice", "read_file"),
+        ("parallel_tool_calls", "yes"),
+        ("output_format", "json"),
+        ("include_partial_messages", None),
+        ("stream", "no"),
+        ("include_usage", 0),
+        ("extra_body", ["top_k", 5]),
+        ("extra_headers", [("X-Key", "a\r\nb")]),
+        ("extra_headers", [("X-Key",)]),
+        ("config", {"max_event_size": 10}),
+        ("permission_mode", "careful"),
+    ],
+)
+def test_options_refuse_a_bad_value_at_construction_naming_the_field(field: str, value: object) -> None:
+    with pytest.raises(ConfigurationError, match=field):
+        AgentOptions(**{field: value})  # type: ignore[arg-type]
+
+
+def test_a_forced_tool_choice_must_name_an_offered_tool() -> None:
+    assert AgentOptions(tools=["read_file"], tool_choice="read_file").tool_choice == "read_file"
+    with pytest.raises(ConfigurationError, match=r"tool_choice names 'grep'.*\(read_file\)"):
+        AgentOptions(tools=["read_file"], tool_choice="grep")

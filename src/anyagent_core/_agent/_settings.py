@@ -9,12 +9,12 @@ that they do not.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
+from anyagent_core import _checks as checks
 from anyagent_core._events import StartTurn
 from anyagent_core._json import JSONObject, freeze_object
 from anyagent_core._messages import ToolSpec
@@ -64,59 +64,12 @@ DOOM_LOOP_ACTIONS: Final[tuple[DoomLoopAction, ...]] = ("warn", "stop")
 # ---- the shared knobs --------------------------------------------------------------------------
 
 
-def _one_of(choices: tuple[str, ...], what: str) -> Callable[[str, Any], None]:
-    def check(name: str, value: Any) -> None:
-        if value not in choices:
-            raise ValueError(f"{name}: unknown {what} {value!r}; known: {', '.join(choices)}")
-
-    return check
-
-
-def _positive_int_or_none(name: str, value: Any) -> None:
-    if value is not None and (type(value) is not int or value < 1):
-        raise ValueError(f"{name} must be a positive integer or None, not {value!r}")
-
-
-def _positive_number_or_none(name: str, value: Any) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive number or None, not {value!r}")
-
-
-def _non_negative_int(name: str, value: Any) -> None:
-    if type(value) is not int or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, not {value!r}")
-
-
-def _boolean(name: str, value: Any) -> None:
-    if type(value) is not bool:
-        raise ValueError(f"{name} must be True or False, not {value!r}")
-
-
-def _instance(cls: type, *, optional: bool = False) -> Callable[[str, Any], None]:
-    def check(name: str, value: Any) -> None:
-        if value is None and optional:
-            return
-        if not isinstance(value, cls):
-            allowed = f"a {cls.__name__}" + (" or None" if optional else "")
-            raise ValueError(f"{name} must be {allowed}, not {type(value).__name__}")
-
-    return check
-
-
 def _schema_or_none(name: str, value: Any) -> None:
     if value is not None:
         try:
             check_schema_definition(value)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{name} is not a usable JSON schema: {exc}") from None
-
-
-def _model_names(name: str, value: Any) -> None:
-    for model in value:
-        if not isinstance(model, str) or not model:
-            raise ValueError(f"{name} holds model names (non-empty strings), not {model!r}")
 
 
 def str_tuple(value: str | Iterable[str]) -> tuple[str, ...]:
@@ -140,21 +93,21 @@ class Knob:
 
 #: The knobs, in the order the docs list them.
 KNOBS: Final[dict[str, Knob]] = {
-    "tool_mode": Knob("auto", _one_of(TOOL_MODES, "tool mode")),
-    "max_turns": Knob(None, _positive_int_or_none),
-    "max_total_tokens": Knob(None, _positive_int_or_none),
-    "max_budget_usd": Knob(None, _positive_number_or_none),
-    "pricing": Knob(None, _instance(Pricing, optional=True)),
-    "doom_loop_threshold": Knob(3, _positive_int_or_none),
-    "doom_loop_action": Knob("warn", _one_of(DOOM_LOOP_ACTIONS, "action")),
+    "tool_mode": Knob("auto", checks.one_of(TOOL_MODES, "tool mode")),
+    "max_turns": Knob(None, checks.positive_int_or_none),
+    "max_total_tokens": Knob(None, checks.positive_int_or_none),
+    "max_budget_usd": Knob(None, checks.positive_number_or_none),
+    "pricing": Knob(None, checks.instance(Pricing, optional=True)),
+    "doom_loop_threshold": Knob(3, checks.positive_int_or_none),
+    "doom_loop_action": Knob("warn", checks.one_of(DOOM_LOOP_ACTIONS, "action")),
     "output_schema": Knob(None, _schema_or_none, _optional_schema),
-    "output_mode": Knob("json_schema", _one_of(OUTPUT_MODES, "output mode")),
-    "structured_output_retries": Knob(1, _non_negative_int),
-    "context_window": Knob(None, _positive_int_or_none),
-    "retry": Knob(DEFAULT_RETRY_POLICY, _instance(RetryPolicy)),
-    "fallback_models": Knob((), _model_names, str_tuple),
-    "reset_tool_choice": Knob(True, _boolean),
-    "think_tags": Knob(True, _boolean),
+    "output_mode": Knob("json_schema", checks.one_of(OUTPUT_MODES, "output mode")),
+    "structured_output_retries": Knob(1, checks.non_negative_int),
+    "context_window": Knob(None, checks.positive_int_or_none),
+    "retry": Knob(DEFAULT_RETRY_POLICY, checks.instance(RetryPolicy)),
+    "fallback_models": Knob((), checks.model_names, str_tuple),
+    "reset_tool_choice": Knob(True, checks.boolean),
+    "think_tags": Knob(True, checks.boolean),
 }
 
 
