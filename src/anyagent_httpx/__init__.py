@@ -67,6 +67,7 @@ from ._hooks import (
     UserPromptSubmitInput,
 )
 from ._httpx import DEFAULT_LIMITS, DEFAULT_TIMEOUT, HttpxTransport, default_http_client
+from ._observe import AttemptInfo, Observer, RunInfo
 from ._options import PROVIDERS, AgentDefinition, AgentOptions, get_api_key, get_base_url, get_model
 from ._permissions import (
     CanUseTool,
@@ -114,6 +115,9 @@ __all__ = [
     "HookEvent",
     "HookInput",
     "HookMatcher",
+    "AttemptInfo",
+    "Observer",
+    "RunInfo",
     "HookResult",
     "HttpxTransport",
     "ImageBlock",

@@ -1,91 +1,98 @@
-"""The driver: performs one request attempt with a transport and the core, and makes no decisions.
+"""The driver: performs the agent loop's actions, and makes no decisions.
 
-It asks a ``Connection`` for the request, hands it to the transport, feeds the response head and
-bytes back, and passes the events on, ``MessageComplete`` last. A failure the retry rules judge
-is raised as ``AttemptFailed`` for the agent loop to decide on (wait and retry, fall back to
-another model, or give up); a failure after output is raised as the typed ``APIError``.
+``Driver.run(loop)`` is the action loop, a ``match`` over what ``AgentLoop.next_action()`` hands
+out: a request attempt (``_attempt.perform``: send, pump, judge) reported back with
+``receive_response()`` or ``request_failed()``; a back-off ``Wait``; a permission question for
+``can_use_tool``; tool runs with their hooks; messages for the user; and the ``Done`` that ends
+the response (``Stop`` hooks may make it go on). Retries, fallback models, budgets, permission
+rules, doom loops: the loop decides all of them; the driver only reports what happened.
 
 Every ``await`` runs in a cancel scope of its own that ``interrupt()`` cancels, so an interrupt
-stops a read, a write or a back-off at once; no scope is ever open across a ``yield``.
+stops a read, a write, a back-off, a permission question or a tool run at once; no scope is ever
+open across a ``yield``. Observers (``_observe.Observer``) are told what happens as it happens.
 """
 
 from __future__ import annotations
 
 import random as _random
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
-from contextlib import AsyncExitStack
-from typing import TypeVar
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextlib import aclosing
+from typing import Literal, TypeVar
 
 import anyio
 import attrs
 
 from anyagent_core import (
-    NEED_DATA,
-    PAUSED,
-    AssistantMessage,
+    AgentLoop,
+    AskPermission,
+    Commit,
     Config,
-    Connection,
+    Done,
+    Emit,
     Endpoint,
-    Event,
     Failure,
+    Finished,
     MessageComplete,
     ReasoningDelta,
     RefusalDelta,
-    RemoteProtocolError,
-    ServerError,
-    StartTurn,
+    RunMessage,
+    RunTools,
+    SendRequest,
+    StreamEvent,
+    SystemMessage,
     TextDelta,
     ToolCall,
     ToolCallDelta,
+    ToolResultBlock,
+    ToolUseBlock,
+    Usage,
+    Wait,
 )
 from anyagent_core._config import redact_url
+from anyagent_core._json import JSONObject
 
-from ._errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    MalformedResponseError,
-    ServerStreamError,
-    StreamInterruptedError,
-    status_error,
-)
-from ._transport import AsyncTransport, TransportResponse
+from ._attempt import AttemptFailed, Cancelled, Interrupted, Received, perform
+from ._errors import APIError, ServerStreamError
+from ._hooks import HookError, post_tool_use, pre_tool_use, stop
+from ._observe import AttemptInfo, Observer, RunInfo
+from ._options import AgentOptions
+from ._permissions import ToolPermissionContext, ask_permission
+from ._tools import Tool, ToolContext, run_tool
+from ._transport import AsyncTransport
 
-__all__ = ["AttemptFailed", "Driver", "Interrupted"]
+__all__ = ["Driver", "Toolbox"]
 
 _T = TypeVar("_T")
 
-#: Events that are output: once one was received, the turn is never retried.
-_OUTPUT = (TextDelta, ReasoningDelta, RefusalDelta, ToolCallDelta, ToolCall)
+_PARTIAL = (TextDelta, ReasoningDelta, RefusalDelta, ToolCallDelta, ToolCall, Usage, Finished)
 
 
-class Interrupted(Exception):
-    """Raised by the driver when ``interrupt()`` stopped the turn; ``partial`` is what had arrived."""
+@attrs.define(eq=False)
+class Toolbox:
+    """The tools the driver runs, by name, and the context they run in."""
 
-    def __init__(self, partial: AssistantMessage | None) -> None:
-        super().__init__("the turn was interrupted")
-        self.partial = partial
+    tools: dict[str, Tool] = attrs.Factory(dict)
+    context: ToolContext | None = None
+    timeout: float | None = None
+    """For tools that set no timeout of their own."""
 
-
-class _Cancelled(Exception):
-    """An interrupt cancelled the current await."""
+    def concurrent(self, call: ToolUseBlock) -> bool:
+        """Calls of read-only tools (and subagent tasks) run beside each other."""
+        found = self.tools.get(call.name)
+        return found is not None and (found.read_only or call.name == "task")
 
 
 @attrs.define
-class _Attempt:
-    """What one attempt received."""
+class _Failure:
+    """The error of the response's last failed attempt: raised if the loop gives up."""
 
-    conn: Connection
-    url: str
-    output: bool = False
-    status: int = 0
-    headers: tuple[tuple[str, str], ...] = ()
+    error: APIError | None = None
 
 
 class Driver:
-    """Runs attempts over ``transport`` for ``endpoint``. ``clock`` (Unix time, for ``Retry-After``
-    dates) and ``random`` (jitter) are injectable; ``sleep`` is ``anyio.sleep``."""
+    """Performs the actions of a client's ``AgentLoop`` over ``transport``. ``clock`` (Unix
+    time, for ``Retry-After`` dates) and ``random`` (jitter) are injectable."""
 
     def __init__(
         self,
@@ -93,12 +100,22 @@ class Driver:
         endpoint: Endpoint,
         *,
         config: Config,
+        options: AgentOptions,
+        observer: Observer,
+        session_id: str,
+        toolbox: Toolbox | None = None,
+        agent: str | None = None,
         clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
     ) -> None:
         self.transport = transport
         self.endpoint = endpoint
         self.config = config
+        self.options = options
+        self.observer = observer
+        self.session_id = session_id
+        self.toolbox = toolbox if toolbox is not None else Toolbox()
+        self.agent = agent
         self._clock = clock
         self._random = random
         self._scope: anyio.CancelScope | None = None
@@ -114,175 +131,325 @@ class Driver:
         if self._scope is not None:
             self._scope.cancel()
 
+    def reset(self) -> None:
+        """Forget an earlier interrupt (a new response begins)."""
+        self._interrupted = False
+
     async def _guard(self, awaitable: Awaitable[_T]) -> _T:
-        """Await in a scope ``interrupt()`` can cancel; ``_Cancelled`` if it did. After an
+        """Await in a scope ``interrupt()`` can cancel; ``Cancelled`` if it did. After an
         interrupt nothing more is awaited (even an awaitable that would finish without a
         checkpoint, where a cancelled scope would not stop it)."""
         if self._interrupted:
             close = getattr(awaitable, "close", None)
             if close is not None:
                 close()  # never awaited: no "coroutine was never awaited" warning
-            raise _Cancelled
+            raise Cancelled
         with anyio.CancelScope() as scope:
             self._scope = scope
             try:
                 return await awaitable
             finally:
                 self._scope = None
-        raise _Cancelled
-
-    # ---- one attempt ----------------------------------------------------------------------
+        raise Cancelled
 
     async def guard(self, awaitable: Awaitable[_T]) -> _T:
         """Await ``awaitable`` so that ``interrupt()`` stops it; raises ``Interrupted`` if it did."""
         try:
             return await self._guard(awaitable)
-        except _Cancelled:
+        except Cancelled:
             raise Interrupted(None) from None
 
-    def reset(self) -> None:
-        """Forget an earlier interrupt (a new response begins)."""
-        self._interrupted = False
+    # ---- the action loop ------------------------------------------------------------------
 
-    def clock(self) -> float:
-        """The current Unix time (for ``Retry-After`` dates)."""
-        return self._clock()
-
-    def random(self) -> float:
-        """A number in [0, 1) for retry jitter."""
-        return self._random()
-
-    async def exchange(self, turn: StartTurn, *, partial: bool = True) -> AsyncGenerator[Event]:
-        """Perform one attempt of ``turn``: yields its events as they arrive (only with
-        ``partial``) and ``MessageComplete`` last. Raises ``AttemptFailed`` when the attempt
-        failed in a way the retry rules judge, another ``APIError`` when it failed after
-        output (never retried), ``Interrupted`` when interrupted."""
-        begun = anyio.current_time()
+    async def run(self, loop: AgentLoop) -> AsyncGenerator[RunMessage]:
+        """Drive ``loop`` through one response: the messages for the user, the ``ResultMessage``
+        last. Raises the typed ``APIError`` when a request failed for good (the loop gave up),
+        ``HookError`` when a hook raised."""
+        observer = self.observer
+        started = anyio.current_time()
+        api_before = self.api_seconds
+        failure = _Failure()
+        stop_hook_active = False
+        observer.run_started(
+            RunInfo(
+                model=loop.settings.template.model,
+                base_url=redact_url(self.endpoint.base_url),
+                session_id=self.session_id,
+                agent=self.agent,
+                tools=tuple(tool.spec.name for tool in loop.settings.tools),
+            )
+        )
         try:
-            attempt = _Attempt(conn=Connection(self.endpoint, config=self.config), url="")
-            conn = attempt.conn
-            request = conn.send(turn)
-            attempt.url = url = redact_url(request.url)
-            async with AsyncExitStack() as stack:
-                try:
-                    response: TransportResponse = await self._guard(
-                        stack.enter_async_context(self.transport.exchange(request))
-                    )
-                except BaseException as exc:
-                    conn.send_failed()
-                    if isinstance(exc, _Cancelled):
-                        raise Interrupted(None) from None
-                    if isinstance(exc, APIConnectionError):
-                        kind = Failure.TIMEOUT if isinstance(exc, APITimeoutError) else Failure.CONNECTION
-                        raise AttemptFailed(kind, exc) from exc
-                    raise
-                attempt.status = response.status
-                attempt.headers = response.headers
-                conn.receive_head(response.status, response.headers)
-                ok = 200 <= response.status < 300
-                stream = response.stream
-                complete: MessageComplete | None = None
-                cut: APIConnectionError | None = None
-                received = 0
-                while True:
-                    try:
-                        event = conn.next_event()
-                    except RemoteProtocolError as exc:
-                        raise MalformedResponseError(
-                            f"the response broke the protocol: {exc}", partial=_partial(conn), url=url
-                        ) from exc
-                    if event is NEED_DATA:
+            while True:
+                action = loop.next_action()
+                match action:
+                    case SendRequest():
+                        failure.error = None
+                        async with aclosing(self._request(loop, action, failure)) as events:
+                            async for event in events:
+                                yield event
+                    case Emit(message=message):
+                        if type(message) is SystemMessage and message.subtype == "compact":
+                            observer.compaction(message.data)
+                        yield message
+                    case Wait():
+                        observer.retry(action, failure.error)
+                        yield SystemMessage(
+                            subtype="retry",
+                            data={
+                                "attempt": action.attempt,
+                                "model": action.model,
+                                "delay": action.seconds,
+                                "reason": action.reason,
+                                "error": str(failure.error) if failure.error is not None else "",
+                            },
+                        )
                         try:
-                            chunk = await self._guard(anext(stream, b""))
-                        except _Cancelled:
-                            raise Interrupted(_partial(conn) if attempt.output else None) from None
-                        except APIConnectionError as exc:
-                            cut = exc
-                            chunk = b""
-                        received += len(chunk)
-                        conn.receive_data(chunk)
-                    elif event is PAUSED:
-                        break
-                    elif type(event) is MessageComplete:
-                        complete = event
-                    elif ok:
-                        if isinstance(event, _OUTPUT):
-                            attempt.output = True
-                        if partial and type(event) is not ServerError:
-                            yield event
-                assert complete is not None
-            # The exchange is closed (and its connection reusable, the body having been drained).
-            if not ok:
-                error = complete.error
-                raise AttemptFailed(
-                    Failure.STATUS,
-                    status_error(attempt.status, error=error, headers=dict(attempt.headers), url=url),
-                    status=attempt.status,
-                    headers=attempt.headers,
-                    server_error=error,
-                ) from cut
-            if complete.error is not None:
-                server_error = complete.error
-                exc_stream = ServerStreamError(
-                    f"the server reported an error in the response: {server_error.message}",
-                    partial=complete.message,
-                    error=server_error,
-                    url=url,
-                )
-                if attempt.output:
-                    raise exc_stream
-                raise AttemptFailed(Failure.STREAM_ERROR, exc_stream, server_error=server_error)
-            if cut is not None or complete.truncated:
-                when = "mid-answer" if attempt.output else "before any output"
-                if cut is not None:
-                    why = f"the connection failed {when} ({cut.message})"
-                elif not received:
-                    why = (
-                        f"the server answered HTTP {attempt.status} with an empty body (llama.cpp's server "
-                        "does this when a streamed prompt does not fit its context window)"
-                    )
-                else:
-                    why = f"the response ended {when}"
-                interrupted = StreamInterruptedError(why, partial=complete.message, url=url)
-                if attempt.output:
-                    raise interrupted from cut
-                kind = Failure.EMPTY_RESPONSE
-                if cut is not None:
-                    kind = Failure.TIMEOUT if isinstance(cut, APITimeoutError) else Failure.CONNECTION
-                interrupted.__cause__ = cut
-                raise AttemptFailed(kind, interrupted)
-            yield complete
+                            await self.guard(anyio.sleep(action.seconds))
+                        except Interrupted:
+                            loop.interrupt()
+                    case AskPermission():
+                        await self._ask(loop, action)
+                    case RunTools(calls=calls):
+                        await self._run_tools(loop, calls)
+                    case Commit():
+                        pass  # no session store to write to
+                    case Done(result=result):
+                        if result.subtype == "error_during_execution" and failure.error is not None:
+                            if action.gave_up is not None:
+                                failure.error.add_note(f"not retried: {action.gave_up}")
+                            raise failure.error
+                        if result.subtype == "success" and not result.pending_tool_calls:
+                            more = await stop(
+                                self.options.hooks, result, active=stop_hook_active, session_id=self.session_id
+                            )
+                            if more is not None:
+                                stop_hook_active = True
+                                loop.resume(more, new_response=False)
+                                yield more
+                                continue
+                        final = attrs.evolve(
+                            result,
+                            session_id=self.session_id,
+                            duration_ms=round((anyio.current_time() - started) * 1000),
+                            duration_api_ms=round((self.api_seconds - api_before) * 1000),
+                        )
+                        observer.run_ended(final, None)
+                        yield final
+                        return
+        except BaseException as exc:
+            observer.run_ended(None, exc)
+            raise
 
+    # ---- requests -------------------------------------------------------------------------
+
+    async def _request(self, loop: AgentLoop, action: SendRequest, failure: _Failure) -> AsyncGenerator[RunMessage]:
+        """Perform one attempt and report it to the loop; ``failure`` gets the error to raise if
+        the loop gives up."""
+        partial = self.options.include_partial_messages and action.side is None
+        text_filter = loop.answer_filter() if partial else None
+        turn = action.turn_number
+        wire_reasoning = False  # the server sent reasoning of its own: tagged reasoning is not repeated
+        complete: MessageComplete | None = None
+        received = Received(url="")
+        observer = self.observer
+        begun = anyio.current_time()
+        observer.attempt_started(action, redact_url(self.endpoint.base_url))
+        try:
+            events = perform(
+                action.turn,
+                transport=self.transport,
+                endpoint=self.endpoint,
+                config=self.config,
+                guard=self._guard,
+                received=received,
+                partial=partial,
+            )
+            async with aclosing(events) as items:
+                async for item in items:
+                    if type(item) is MessageComplete:
+                        complete = item
+                    elif text_filter is not None and type(item) is TextDelta:
+                        reasoning, shown = text_filter.feed(item.text)
+                        if reasoning and not wire_reasoning:
+                            yield StreamEvent(event=ReasoningDelta(text=reasoning), turn=turn)
+                        if shown:
+                            yield StreamEvent(event=item if shown is item.text else TextDelta(text=shown), turn=turn)
+                    elif isinstance(item, _PARTIAL):  # perform() yields them only if asked
+                        if type(item) is ReasoningDelta:
+                            wire_reasoning = True
+                        yield StreamEvent(event=item, turn=turn)
+        except AttemptFailed as failed:
+            self._ended(action, received, begun, failed.error)
+            failure.error = failed.error
+            loop.request_failed(
+                failed.kind,
+                status=failed.status,
+                headers=failed.headers,
+                error_text=failed.error_text,
+                message=str(failed.error),
+                now=self._clock(),
+                random=self._random(),
+            )
+            return
+        except Interrupted as interrupted:
+            self._ended(action, received, begun, interrupted)
+            loop.interrupt(interrupted.partial)
+            return
+        except APIError as exc:
+            # Failed after output arrived: never repeated. The loop ends the run; the error is raised.
+            self._ended(action, received, begun, exc)
+            failure.error = exc
+            loop.request_failed(_failure_kind(exc), message=str(exc), retryable=False)
+            return
         finally:
             self.api_seconds += anyio.current_time() - begun
+        if text_filter is not None:
+            reasoning, rest = text_filter.finish()
+            if reasoning and not wire_reasoning:
+                yield StreamEvent(event=ReasoningDelta(text=reasoning), turn=turn)
+            if rest:
+                yield StreamEvent(event=TextDelta(text=rest), turn=turn)
+        assert complete is not None
+        self._ended(action, received, begun, None, complete)
+        loop.receive_response(complete.message)
 
-
-class AttemptFailed(Exception):
-    """An attempt failed in a way the retry rules judge; ``error`` is what the user gets if no
-    retry follows, ``kind``, ``status``, ``headers`` and ``server_error`` what the rules read."""
-
-    def __init__(
+    def _ended(
         self,
-        kind: Failure,
-        error: APIError,
-        *,
-        status: int | None = None,
-        headers: tuple[tuple[str, str], ...] = (),
-        server_error: ServerError | None = None,
+        action: SendRequest,
+        received: Received,
+        begun: float,
+        error: BaseException | None,
+        complete: MessageComplete | None = None,
     ) -> None:
-        super().__init__(str(error))
-        self.kind = kind
-        self.error = error
-        self.status = status
-        self.headers = headers
-        self.server_error = server_error
+        message = complete.message if complete is not None else None
+        self.observer.attempt_ended(
+            action,
+            AttemptInfo(
+                status=received.status or None,
+                usage=message.usage if message is not None else None,
+                finish_reason=message.stop_reason if message is not None else None,
+                error=error,
+                seconds=anyio.current_time() - begun,
+            ),
+        )
 
-    @property
-    def error_text(self) -> tuple[object, ...]:
-        """What the server said (message, code, type, body), for the retry rules."""
-        e = self.server_error
-        return () if e is None else (e.message, e.code, e.type, e.body)
+    # ---- permissions and tools ------------------------------------------------------------
+
+    async def _ask(self, loop: AgentLoop, action: AskPermission) -> None:
+        context = ToolPermissionContext(
+            tool_use_id=action.call.id,
+            reason=action.reason,
+            mode=self.options.permission_mode,
+            traits=action.traits,
+            session_id=self.session_id,
+            agent=self.agent,
+        )
+        try:
+            answer = await self.guard(ask_permission(self.options.can_use_tool, action.call, context))
+        except Interrupted:
+            loop.interrupt()
+            return
+        loop.permission(action.call.id, answer)
+
+    async def _run_tools(self, loop: AgentLoop, calls: Sequence[ToolUseBlock]) -> None:
+        """Run the calls and report every result that came (the calls that finished keep their
+        results when an interrupt, a hook error or the caller's cancellation cuts the round)."""
+        results: list[ToolResultBlock | None] = [None] * len(calls)
+        try:
+            await self.guard(self._run_calls(loop, calls, results))
+        except Interrupted:
+            _report(loop, results)
+            loop.interrupt()
+        except BaseException:  # a hook error, the caller's cancellation
+            _report(loop, results)
+            raise
+        else:
+            _report(loop, results)
+
+    async def _run_calls(
+        self, loop: AgentLoop, calls: Sequence[ToolUseBlock], results: list[ToolResultBlock | None]
+    ) -> None:
+        """Consecutive calls of read-only tools (and subagent tasks) together, the others one at
+        a time, in the model's order, each result put at its call's index as it arrives."""
+        hook_errors: list[HookError] = []
+        toolbox = self.toolbox
+
+        async def run(index: int, call: ToolUseBlock) -> None:
+            try:
+                results[index] = await self._run_one(loop, call)
+            except HookError as exc:  # raised as itself below, not wrapped in an exception group
+                hook_errors.append(exc)
+
+        index = 0
+        while index < len(calls):
+            group = [index]
+            if toolbox.concurrent(calls[index]):
+                while index + len(group) < len(calls) and toolbox.concurrent(calls[index + len(group)]):
+                    group.append(index + len(group))
+            if len(group) == 1:
+                await run(index, calls[index])
+            else:
+                async with anyio.create_task_group() as tg:
+                    for i in group:
+                        tg.start_soon(run, i, calls[i])
+            if hook_errors:
+                raise hook_errors[0]
+            index += len(group)
+
+    async def _run_one(self, loop: AgentLoop, call: ToolUseBlock) -> ToolResultBlock:
+        """One approved call: its PreToolUse hooks (an input they rewrite is checked against the
+        permission rules again), the tool, its PostToolUse hooks."""
+        hooks = self.options.hooks
+        observer = self.observer
+        observer.tool_started(call)
+        begun = anyio.current_time()
+        outcome = await pre_tool_use(hooks, call, session_id=self.session_id, agent=self.agent)
+        if isinstance(outcome, ToolResultBlock):
+            result = outcome
+        else:
+            tool_input = outcome
+            refused = None
+            if tool_input is not call.input:
+                refused = _refused(loop, call, tool_input)
+            if refused is not None:
+                result = refused
+            else:
+                toolbox = self.toolbox
+                assert toolbox.context is not None
+                result = await run_tool(
+                    toolbox.tools[call.name],
+                    call.id,
+                    tool_input,
+                    toolbox.context.for_call(call.id),
+                    default_timeout=toolbox.timeout,
+                )
+                result = await post_tool_use(
+                    hooks, call, tool_input, result, session_id=self.session_id, agent=self.agent
+                )
+        observer.tool_ended(call, result, anyio.current_time() - begun)
+        return result
 
 
-def _partial(conn: Connection) -> AssistantMessage:
-    return conn.partial_message() or AssistantMessage()
+def _refused(loop: AgentLoop, call: ToolUseBlock, tool_input: JSONObject) -> ToolResultBlock | None:
+    """The error result for an input a PreToolUse hook rewrote into what the rules refuse."""
+    found = loop.tool(call.name)
+    assert found is not None
+    decision = loop.settings.permissions.decide(call.name, tool_input, found.traits, approved=True)
+    if decision.behavior == "allow":
+        return None
+    return ToolResultBlock(
+        tool_use_id=call.id,
+        content=f"Permission denied: the call as a PreToolUse hook rewrote it is refused: {decision.reason}.",
+        is_error=True,
+    )
+
+
+def _report(loop: AgentLoop, results: Sequence[ToolResultBlock | None]) -> None:
+    for result in results:
+        if result is not None:
+            loop.tool_result(result)
+
+
+def _failure_kind(exc: APIError) -> Literal[Failure.STREAM_ERROR, Failure.CONNECTION]:
+    return Failure.STREAM_ERROR if isinstance(exc, ServerStreamError) else Failure.CONNECTION

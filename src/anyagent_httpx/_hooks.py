@@ -31,7 +31,7 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
-from anyagent_core import ResultMessage, ToolResultBlock, UserMessage
+from anyagent_core import ResultMessage, TextBlock, ToolResultBlock, ToolUseBlock, UserBlock, UserMessage
 from anyagent_core._json import JSONObject, freeze_object
 
 from ._errors import AnyAgentError
@@ -50,7 +50,11 @@ __all__ = [
     "PromptBlockedError",
     "StopInput",
     "UserPromptSubmitInput",
+    "post_tool_use",
+    "pre_tool_use",
     "run_hooks",
+    "stop",
+    "user_prompt_submit",
 ]
 
 HookEvent: TypeAlias = Literal["PreToolUse", "PostToolUse", "UserPromptSubmit", "Stop"]
@@ -212,3 +216,97 @@ async def run_hooks(
             if outcome.decision is not None:
                 return results
     return results
+
+
+# ---- each event's hooks, with their inputs built and their outputs applied ----------------------
+
+
+async def pre_tool_use(
+    hooks: Mapping[HookEvent, Sequence[HookMatcher]],
+    call: ToolUseBlock,
+    *,
+    session_id: str | None,
+    agent: str | None,
+) -> ToolResultBlock | JSONObject:
+    """Run the ``PreToolUse`` hooks for ``call``: the error result to send when one denies it,
+    or the input to run it with (the model's, or the last ``updated_input``)."""
+    tool_input = call.input
+    if "PreToolUse" not in hooks:
+        return tool_input
+    hook_input = PreToolUseInput(
+        tool_name=call.name, tool_input=tool_input, tool_use_id=call.id, session_id=session_id, agent=agent
+    )
+    for outcome in await run_hooks(hooks, "PreToolUse", hook_input, tool_name=call.name, session_id=session_id):
+        if outcome.decision == "deny":
+            reason = outcome.reason or "no reason given"
+            return ToolResultBlock(tool_use_id=call.id, content=f"Denied by a PreToolUse hook: {reason}", is_error=True)
+        if outcome.updated_input is not None:
+            tool_input = outcome.updated_input
+    return tool_input
+
+
+async def post_tool_use(
+    hooks: Mapping[HookEvent, Sequence[HookMatcher]],
+    call: ToolUseBlock,
+    tool_input: JSONObject,
+    result: ToolResultBlock,
+    *,
+    session_id: str | None,
+    agent: str | None,
+) -> ToolResultBlock:
+    """Run the ``PostToolUse`` hooks: the result, with their ``additional_context`` appended."""
+    if "PostToolUse" not in hooks:
+        return result
+    hook_input = PostToolUseInput(
+        tool_name=call.name,
+        tool_input=tool_input,
+        tool_use_id=call.id,
+        tool_response=result,
+        session_id=session_id,
+        agent=agent,
+    )
+    outcomes = await run_hooks(hooks, "PostToolUse", hook_input, tool_name=call.name, session_id=session_id)
+    extra = [outcome.additional_context for outcome in outcomes if outcome.additional_context]
+    if not extra:
+        return result
+    note = "\n".join(extra)
+    if isinstance(result.content, str):
+        return attrs.evolve(result, content=f"{result.content}\n\n{note}" if result.content else note)
+    return attrs.evolve(result, content=(*result.content, TextBlock(text=note)))
+
+
+async def user_prompt_submit(
+    hooks: Mapping[HookEvent, Sequence[HookMatcher]], message: UserMessage, *, session_id: str | None
+) -> UserMessage:
+    """Run the ``UserPromptSubmit`` hooks: the prompt, with their ``additional_context`` added;
+    ``PromptBlockedError`` when one blocks it."""
+    if "UserPromptSubmit" not in hooks:
+        return message
+    hook_input = UserPromptSubmitInput(prompt=message, session_id=session_id)
+    for outcome in await run_hooks(hooks, "UserPromptSubmit", hook_input, session_id=session_id):
+        if outcome.decision == "block":
+            raise PromptBlockedError(outcome.reason or "no reason given")
+        if outcome.additional_context:
+            blocks: tuple[UserBlock, ...]
+            blocks = (TextBlock(text=message.content),) if isinstance(message.content, str) else message.content
+            message = UserMessage(content=(*blocks, TextBlock(text=outcome.additional_context)))
+    return message
+
+
+async def stop(
+    hooks: Mapping[HookEvent, Sequence[HookMatcher]],
+    result: ResultMessage,
+    *,
+    active: bool,
+    session_id: str | None,
+) -> UserMessage | None:
+    """Run the ``Stop`` hooks for a run about to end with ``result``: the user message to go on
+    with when one blocks (once per run: never when ``active``), else None."""
+    if "Stop" not in hooks:
+        return None
+    hook_input = StopInput(result=result, stop_hook_active=active, session_id=session_id)
+    outcomes = await run_hooks(hooks, "Stop", hook_input, session_id=session_id)
+    block = next((outcome for outcome in outcomes if outcome.decision == "block"), None)
+    if block is None or active:
+        return None
+    return UserMessage(content=block.reason or "Continue.")

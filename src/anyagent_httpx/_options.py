@@ -39,6 +39,7 @@ from anyagent_core._json import JSONObject, freeze_object
 from ._builtin_tools import BUILTIN_TOOLS
 from ._errors import ConfigurationError
 from ._hooks import HOOK_EVENTS, HookEvent, HookMatcher
+from ._observe import Observer
 from ._permissions import CanUseTool
 from ._tools import Tool
 
@@ -233,6 +234,14 @@ class AgentDefinition:
     )
 
 
+def _observers(value: Sequence[Observer]) -> tuple[Observer, ...]:
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, Observer):
+            raise ConfigurationError(f"observers holds Observer values, not {type(item).__name__}")
+    return items
+
+
 def _header_pairs(value: Mapping[str, str] | Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     return tuple(value.items()) if isinstance(value, Mapping) else tuple(value)
 
@@ -367,6 +376,8 @@ class AgentOptions:
     http_client: httpx.AsyncClient | None = attrs.field(default=None, repr=False, eq=False)
     """Your ``httpx.AsyncClient`` (its lifetime stays yours), with your timeouts, proxies,
     certificates or a custom ``transport=``. None: anyagent builds and closes its own."""
+    observers: tuple[Observer, ...] = attrs.field(default=(), converter=_observers, repr=False, eq=False)
+    """Told what each run does as it happens (``Observer``: tracing, progress displays)."""
     transport: AsyncTransport | None = attrs.field(default=None, repr=False, eq=False)
     """Another transport (``H11Transport()``, your own): its lifetime stays yours. Excludes
     ``http_client``."""

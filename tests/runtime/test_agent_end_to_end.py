@@ -775,3 +775,50 @@ async def test_after_a_stop_hook_raised_there_is_nothing_more_to_receive() -> No
         {"role": "assistant", "content": "hello"},
         {"role": "user", "content": "and now?"},
     ]
+
+
+# ---- rewritten input stays under the deny rules ------------------------------------------------
+
+
+async def test_a_rewrite_by_can_use_tool_to_an_absolute_path_under_cwd_is_denied(
+    kind: str, tmp_path: pathlib.Path
+) -> None:
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "key").write_text("hunter2\n", encoding="utf-8")
+
+    async def can_use_tool(name: str, tool_input: Any, context: ToolPermissionContext) -> PermissionResultAllow:
+        return PermissionResultAllow(updated_input={"path": str(tmp_path / "secrets" / "key"), "content": "x"})
+
+    replies = [calls(("c1", "write_file", {"path": "notes.md", "content": "x"})), says("ok")]
+    async with agent(
+        kind,
+        replies,
+        tools=["write_file"],
+        cwd=tmp_path,
+        can_use_tool=can_use_tool,
+        disallowed_tools=["write_file(secrets/*)"],
+    ) as (server, client):
+        await ask(client, "write")
+    assert (tmp_path / "secrets" / "key").read_text(encoding="utf-8") == "hunter2\n"
+    (answer,) = tool_messages(server, 1)
+    assert answer["content"].startswith("Permission denied: the rewritten call is refused")
+    assert "write_file(secrets/*)" in answer["content"]
+
+
+async def test_a_rewrite_by_a_pre_tool_use_hook_is_checked_against_the_rules(kind: str, tmp_path: pathlib.Path) -> None:
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "key").write_text("hunter2\n", encoding="utf-8")
+    (tmp_path / "notes.md").write_text("notes\n", encoding="utf-8")
+
+    async def redirect(hook_input: Any, context: HookContext) -> HookResult:
+        return HookResult(updated_input={"path": str(tmp_path / "secrets" / "key")})
+
+    hooks = {"PreToolUse": [HookMatcher(matcher="read_file", hooks=[redirect])]}
+    replies = [calls(("c1", "read_file", {"path": "notes.md"})), says("ok")]
+    async with agent(
+        kind, replies, tools=["read_file"], cwd=tmp_path, hooks=hooks, disallowed_tools=["read_file(secrets/*)"]
+    ) as (server, client):
+        await ask(client, "read")
+    (answer,) = tool_messages(server, 1)
+    assert "hunter2" not in answer["content"]
+    assert answer["content"].startswith("Permission denied: the call as a PreToolUse hook rewrote it is refused")

@@ -1,0 +1,133 @@
+"""The observer seam: what a run does, told as it happens, to whoever wants to know.
+
+The driver calls every observer in ``AgentOptions.observers`` at fixed points of a run; tracing
+(spans per run, request and tool), progress displays and metrics plug in here without touching
+the loop or the driver. ``Observer``'s methods do nothing: subclass it and override what you
+need. They are called in the task that drives the run, must not block, and should not raise
+(an exception from an observer propagates and ends the run, like one from a hook).
+
+::
+
+    class Printer(Observer):
+        def tool_started(self, call: ToolUseBlock) -> None:
+            print("running", call.name)
+
+    options = AgentOptions(observers=[Printer()])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from anyagent_core import ResultMessage, SendRequest, ToolResultBlock, ToolUseBlock, Usage, Wait
+
+__all__ = ["AttemptInfo", "Observer", "RunInfo", "observers"]
+
+
+@attrs.frozen(kw_only=True)
+class RunInfo:
+    """What a run starts with."""
+
+    model: str
+    base_url: str
+    """With credentials removed."""
+    session_id: str
+    agent: str | None = None
+    """The subagent running (None for the main agent)."""
+    tools: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class AttemptInfo:
+    """How one request attempt ended."""
+
+    status: int | None
+    """The HTTP status (None when no response head arrived)."""
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    error: BaseException | None = None
+    """What failed, if the attempt did (``APIError``, or ``Interrupted``)."""
+    seconds: float = 0.0
+
+
+class Observer:
+    """Hooks into a run's progress; every method is a no-op here."""
+
+    def run_started(self, run: RunInfo) -> None:
+        """A response begins (``receive_response()``)."""
+
+    def run_ended(self, result: ResultMessage | None, error: BaseException | None) -> None:
+        """The response ended, with its result, or with the error that stopped it."""
+
+    def attempt_started(self, request: SendRequest, url: str) -> None:
+        """A request attempt goes out (``request.attempt`` counts retries, ``request.side``
+        marks a side request)."""
+
+    def attempt_ended(self, request: SendRequest, info: AttemptInfo) -> None:
+        """The attempt ended: answered, failed or interrupted."""
+
+    def retry(self, wait: Wait, error: BaseException | None) -> None:
+        """The loop decided to try again after ``wait.seconds`` (perhaps with a fallback model)."""
+
+    def tool_started(self, call: ToolUseBlock) -> None:
+        """An approved call starts running (hooks included)."""
+
+    def tool_ended(self, call: ToolUseBlock, result: ToolResultBlock, seconds: float) -> None:
+        """The call ended with ``result``."""
+
+    def compaction(self, data: Mapping[str, Any]) -> None:
+        """Older messages were left out of a request (what the ``compact`` system message says)."""
+
+
+class _All(Observer):
+    """Several observers as one, called in order."""
+
+    def __init__(self, observers: Sequence[Observer]) -> None:
+        self._observers = tuple(observers)
+
+    def run_started(self, run: RunInfo) -> None:
+        for observer in self._observers:
+            observer.run_started(run)
+
+    def run_ended(self, result: ResultMessage | None, error: BaseException | None) -> None:
+        for observer in self._observers:
+            observer.run_ended(result, error)
+
+    def attempt_started(self, request: SendRequest, url: str) -> None:
+        for observer in self._observers:
+            observer.attempt_started(request, url)
+
+    def attempt_ended(self, request: SendRequest, info: AttemptInfo) -> None:
+        for observer in self._observers:
+            observer.attempt_ended(request, info)
+
+    def retry(self, wait: Wait, error: BaseException | None) -> None:
+        for observer in self._observers:
+            observer.retry(wait, error)
+
+    def tool_started(self, call: ToolUseBlock) -> None:
+        for observer in self._observers:
+            observer.tool_started(call)
+
+    def tool_ended(self, call: ToolUseBlock, result: ToolResultBlock, seconds: float) -> None:
+        for observer in self._observers:
+            observer.tool_ended(call, result, seconds)
+
+    def compaction(self, data: Mapping[str, Any]) -> None:
+        for observer in self._observers:
+            observer.compaction(data)
+
+
+_NONE = Observer()
+
+
+def observers(items: Sequence[Observer]) -> Observer:
+    """One observer for ``items`` (the no-op one when there are none)."""
+    if not items:
+        return _NONE
+    if len(items) == 1:
+        return items[0]
+    return _All(items)

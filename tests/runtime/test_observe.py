@@ -1,0 +1,129 @@
+"""The observer seam: the driver tells observers what a run does, in order, under both backends."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Mapping
+from contextlib import aclosing
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from anyagent_core import SendRequest, Wait
+from anyagent_httpx import (
+    AgentOptions,
+    Client,
+    ConfigurationError,
+    Observer,
+    ResultMessage,
+    ToolResultBlock,
+    ToolUseBlock,
+    tool,
+)
+from anyagent_httpx._observe import AttemptInfo, RunInfo
+from anyagent_httpx.testing import Reply, serve
+
+from .mock import FAST_RETRY
+from .test_agent_end_to_end import calls, says
+
+pytestmark = pytest.mark.anyio
+
+
+class Recorder(Observer):
+    def __init__(self) -> None:
+        self.seen: list[tuple[Any, ...]] = []
+
+    def run_started(self, run: RunInfo) -> None:
+        self.seen.append(("run_started", run.model, run.tools))
+
+    def run_ended(self, result: ResultMessage | None, error: BaseException | None) -> None:
+        self.seen.append(("run_ended", result.subtype if result else None, type(error).__name__ if error else None))
+
+    def attempt_started(self, request: SendRequest, url: str) -> None:
+        self.seen.append(("attempt_started", request.turn_number, request.attempt))
+
+    def attempt_ended(self, request: SendRequest, info: AttemptInfo) -> None:
+        self.seen.append(("attempt_ended", info.status, type(info.error).__name__ if info.error else None))
+
+    def retry(self, wait: Wait, error: BaseException | None) -> None:
+        self.seen.append(("retry", wait.attempt, type(error).__name__ if error else None))
+
+    def tool_started(self, call: ToolUseBlock) -> None:
+        self.seen.append(("tool_started", call.name))
+
+    def tool_ended(self, call: ToolUseBlock, result: ToolResultBlock, seconds: float) -> None:
+        assert seconds >= 0
+        self.seen.append(("tool_ended", call.name, result.content))
+
+    def compaction(self, data: Mapping[str, Any]) -> None:
+        self.seen.append(("compaction", data["dropped_messages"]))
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+async def run(replies: list[Reply], *observers: Observer, **options: Any) -> list[Any]:
+    async with serve(replies) as server, httpx.AsyncClient() as http:
+        opts = AgentOptions(
+            model="m", base_url=server.base_url, http_client=http, retry=FAST_RETRY, observers=observers, **options
+        )
+        async with Client(opts) as client:
+            with anyio.fail_after(30):
+                await client.query("add 2 and 3")
+                async with aclosing(client.receive_response()) as stream:
+                    return [message async for message in stream]
+
+
+async def test_observers_see_attempts_retries_tools_and_the_end_in_order(tmp_path: pathlib.Path) -> None:
+    first, second = Recorder(), Recorder()
+    replies = [Reply(status=503, chunks=[b'{"error": "busy"}']), calls(("c1", "add", {"a": 2, "b": 3})), says("5")]
+    messages = await run(replies, first, second, tools=[add], cwd=tmp_path)
+    assert isinstance(messages[-1], ResultMessage) and messages[-1].result == "5"
+    assert (
+        first.seen
+        == second.seen
+        == [
+            ("run_started", "m", ("add",)),
+            ("attempt_started", 1, 1),
+            ("attempt_ended", 503, "InternalServerError"),
+            ("retry", 2, "InternalServerError"),
+            ("attempt_started", 1, 2),
+            ("attempt_ended", 200, None),
+            ("tool_started", "add"),
+            ("tool_ended", "add", "5"),
+            ("attempt_started", 2, 1),
+            ("attempt_ended", 200, None),
+            ("run_ended", "success", None),
+        ]
+    )
+
+
+async def test_observers_see_a_run_that_fails_for_good() -> None:
+    recorder = Recorder()
+    with pytest.raises(Exception, match="401") as failed:
+        await run([Reply(status=401, chunks=[b'{"error": "bad key"}'])], recorder)
+    assert recorder.seen[-2:] == [("attempt_ended", 401, "AuthenticationError"), ("run_ended", None, failed.typename)]
+
+
+async def test_observers_see_compaction(tmp_path: pathlib.Path) -> None:
+    recorder = Recorder()
+    async with serve([says("one"), says("two")]) as server, httpx.AsyncClient() as http:
+        options = AgentOptions(
+            model="m", base_url=server.base_url, http_client=http, context_window=1100, observers=[recorder]
+        )
+        async with Client(options) as client:
+            for prompt in ("x" * 400, "y" * 400):
+                await client.query(prompt)
+                async with aclosing(client.receive_response()) as stream:
+                    _ = [message async for message in stream]
+    assert ("compaction", 2) in recorder.seen
+
+
+def test_observers_must_be_observers() -> None:
+    with pytest.raises(ConfigurationError, match="observers holds Observer values, not str"):
+        AgentOptions(observers=["print"])  # type: ignore[list-item]
