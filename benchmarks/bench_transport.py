@@ -132,7 +132,7 @@ def _h11_transport_class() -> Any:
 
     cls = getattr(anyagent_httpx, "H11Transport", None)
     if cls is None:
-        cls = importlib.import_module("anyagent_httpx._h11").H11Transport
+        cls = importlib.import_module("anyagent_httpx._transports").H11Transport
     return cls
 
 

@@ -51,7 +51,6 @@ from ._errors import (
     StreamInterruptedError,
     UnprocessableEntityError,
 )
-from ._h11 import H11Transport, H11TransportStatistics
 from ._hooks import (
     HookCallback,
     HookContext,
@@ -66,7 +65,6 @@ from ._hooks import (
     StopInput,
     UserPromptSubmitInput,
 )
-from ._httpx import DEFAULT_LIMITS, DEFAULT_TIMEOUT, HttpxTransport, default_http_client
 from ._options import PROVIDERS, AgentDefinition, AgentOptions, get_api_key, get_base_url, get_model
 from ._permissions import (
     CanUseTool,
@@ -78,7 +76,16 @@ from ._permissions import (
 from ._recording import Cassette, Exchange, RecordedRequest, RecordedResponse, RecordingTransport, ReplayTransport
 from ._sync import SyncClient, query_sync
 from ._tools import Tool, ToolContext, ToolError, ToolInputError, run_tool, tool
-from ._transport import AsyncTransport, TransportResponse
+from ._transports import (
+    DEFAULT_LIMITS,
+    DEFAULT_TIMEOUT,
+    AsyncTransport,
+    H11Transport,
+    H11TransportStatistics,
+    HttpxTransport,
+    TransportResponse,
+    default_http_client,
+)
 
 __all__ = [
     "BUILTIN_TOOLS",

@@ -75,11 +75,10 @@ from ._hooks import (
     UserPromptSubmitInput,
     run_hooks,
 )
-from ._httpx import HttpxTransport
 from ._options import AgentOptions
 from ._permissions import ToolPermissionContext, ask_permission
 from ._tools import Tool, ToolContext, ToolError, run_tool, tool
-from ._transport import AsyncTransport
+from ._transports import AsyncTransport, HttpxTransport
 
 __all__ = ["Client", "ClientState", "query"]
 

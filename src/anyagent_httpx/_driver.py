@@ -50,7 +50,7 @@ from ._errors import (
     StreamInterruptedError,
     status_error,
 )
-from ._transport import AsyncTransport, TransportResponse
+from ._transports import AsyncTransport, TransportResponse
 
 __all__ = ["AttemptFailed", "Driver", "Interrupted"]
 

@@ -46,7 +46,7 @@ from ._tools import Tool
 if TYPE_CHECKING:
     import httpx
 
-    from ._transport import AsyncTransport
+    from ._transports import AsyncTransport
 
 __all__ = [
     "ENV_API_KEY",

@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 from anyagent_core import Request
 from anyagent_httpx._errors import APIConnectionError, APITimeoutError
 from anyagent_httpx.testing import Reply, serve
-
-from .support import (
+from tests.runtime.support import (
     KINDS,
     AnyTransport,
     Kind,

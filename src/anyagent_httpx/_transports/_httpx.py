@@ -17,9 +17,9 @@ import httpx
 
 from anyagent_core import Request
 from anyagent_core._config import redact_url
+from anyagent_httpx._errors import APIConnectionError, APITimeoutError, map_exceptions
 
-from ._errors import APIConnectionError, APITimeoutError, map_exceptions
-from ._transport import CLOSE_TIMEOUT, TransportResponse
+from ._base import CLOSE_TIMEOUT, TransportResponse
 
 __all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "HttpxTransport", "default_http_client"]
 

@@ -51,15 +51,15 @@ import h11
 
 from anyagent_core import Request
 from anyagent_core._config import redact_url
-
-from ._errors import (
+from anyagent_httpx._errors import (
     APIConnectionError,
     APITimeoutError,
     ClientStateError,
     ConfigurationError,
     map_exceptions,
 )
-from ._transport import CLOSE_TIMEOUT, TransportResponse
+
+from ._base import CLOSE_TIMEOUT, TransportResponse
 
 __all__ = ["H11Transport", "H11TransportStatistics"]
 
@@ -173,7 +173,7 @@ class H11Transport:
 
     @asynccontextmanager
     async def exchange(self, request: Request) -> AsyncIterator[TransportResponse]:
-        """Send ``request`` and yield the response; see ``anyagent_httpx._transport``."""
+        """Send ``request`` and yield the response; see ``anyagent_httpx._transports._base``."""
         if self._closed:
             raise ClientStateError("this H11Transport is closed")
         origin, h11_request = self._prepare(request)
