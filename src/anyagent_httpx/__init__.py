@@ -27,7 +27,6 @@ from anyagent_core import (
     __version__,
 )
 
-from ._builtin_tools import BUILTIN_TOOLS, builtin_tool
 from ._client import Client, ClientState, query
 from ._errors import (
     AnyAgentError,
@@ -75,7 +74,7 @@ from ._permissions import (
 )
 from ._recording import Cassette, Exchange, RecordedRequest, RecordedResponse, RecordingTransport, ReplayTransport
 from ._sync import SyncClient, query_sync
-from ._tools import Tool, ToolContext, ToolError, ToolInputError, run_tool, tool
+from ._tools import BUILTIN_TOOLS, Tool, ToolContext, ToolError, ToolInputError, builtin_tool, run_tool, tool
 from ._transports import (
     DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,

@@ -40,7 +40,6 @@ from anyagent_core import (
 from anyagent_core._loop import TOOL_MODES
 from anyagent_core._permissions import PERMISSION_MODES
 
-from ._builtin_tools import BUILTIN_TOOLS
 from ._client import query
 from ._errors import AnyAgentError, CassetteError
 from ._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS, AgentOptions
@@ -52,6 +51,7 @@ from ._permissions import (
     ToolPermissionContext,
 )
 from ._recording import Cassette, RecordingTransport, ReplayTransport
+from ._tools import BUILTIN_TOOLS
 from ._transports import H11Transport, default_http_client
 
 __all__ = ["main"]

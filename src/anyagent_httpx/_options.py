@@ -37,11 +37,10 @@ from anyagent_core._json import JSONObject, freeze_object
 from anyagent_core._loop import DOOM_LOOP_ACTIONS, OUTPUT_MODES, TOOL_MODES
 from anyagent_core._permissions import PERMISSION_MODES
 
-from ._builtin_tools import BUILTIN_TOOLS
 from ._errors import ConfigurationError
 from ._hooks import HOOK_EVENTS, HookEvent, HookMatcher
 from ._permissions import CanUseTool
-from ._tools import Tool
+from ._tools import BUILTIN_TOOLS, Tool
 
 if TYPE_CHECKING:
     import httpx

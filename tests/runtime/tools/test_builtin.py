@@ -15,8 +15,8 @@ import pytest
 
 from anyagent_core import ToolResultBlock
 from anyagent_httpx import BUILTIN_TOOLS, ToolContext, ToolError, builtin_tool, run_tool
-from anyagent_httpx._builtin_tools import resolve_in_roots
-from anyagent_httpx._builtin_tools._paths import MAX_FILE_BYTES
+from anyagent_httpx._tools._builtin import resolve_in_roots
+from anyagent_httpx._tools._builtin._paths import MAX_FILE_BYTES
 
 pytestmark = pytest.mark.anyio
 
