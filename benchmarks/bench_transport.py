@@ -132,7 +132,7 @@ def _h11_transport_class() -> Any:
 
     cls = getattr(anyagent_httpx, "H11Transport", None)
     if cls is None:
-        cls = importlib.import_module("anyagent_httpx._h11").H11Transport
+        cls = importlib.import_module("anyagent_httpx._transports").H11Transport
     return cls
 
 
@@ -149,7 +149,8 @@ class AnyAgent(Contender):
     def unavailable(self, backend: str) -> str | None:
         if self.name == ANYAGENT_H11:
             spec = importlib.util.find_spec("anyagent_httpx")  # finds, does not import
-            if spec is None or spec.origin is None or not (Path(spec.origin).parent / "_h11.py").exists():
+            package = None if spec is None or spec.origin is None else Path(spec.origin).parent
+            if package is None or not any((package / path).exists() for path in ("_transports/_h11.py", "_h11.py")):
                 return "not available (anyagent_httpx has no H11Transport yet)"
         return None
 

@@ -27,7 +27,6 @@ from anyagent_core import (
     __version__,
 )
 
-from ._builtin_tools import BUILTIN_TOOLS, builtin_tool
 from ._client import Client, ClientState, query
 from ._errors import (
     AnyAgentError,
@@ -51,7 +50,6 @@ from ._errors import (
     StreamInterruptedError,
     UnprocessableEntityError,
 )
-from ._h11 import H11Transport, H11TransportStatistics
 from ._hooks import (
     HookCallback,
     HookContext,
@@ -66,7 +64,6 @@ from ._hooks import (
     StopInput,
     UserPromptSubmitInput,
 )
-from ._httpx import DEFAULT_LIMITS, DEFAULT_TIMEOUT, HttpxTransport, default_http_client
 from ._observe import AttemptInfo, Observer, RunInfo
 from ._options import PROVIDERS, AgentDefinition, AgentOptions, get_api_key, get_base_url, get_model
 from ._permissions import (
@@ -78,8 +75,17 @@ from ._permissions import (
 )
 from ._recording import Cassette, Exchange, RecordedRequest, RecordedResponse, RecordingTransport, ReplayTransport
 from ._sync import SyncClient, query_sync
-from ._tools import Tool, ToolContext, ToolError, ToolInputError, run_tool, tool
-from ._transport import AsyncTransport, TransportResponse
+from ._tools import BUILTIN_TOOLS, Tool, ToolContext, ToolError, ToolInputError, builtin_tool, run_tool, tool
+from ._transports import (
+    DEFAULT_LIMITS,
+    DEFAULT_TIMEOUT,
+    AsyncTransport,
+    H11Transport,
+    H11TransportStatistics,
+    HttpxTransport,
+    TransportResponse,
+    default_http_client,
+)
 
 __all__ = [
     "BUILTIN_TOOLS",

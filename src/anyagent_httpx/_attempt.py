@@ -48,7 +48,7 @@ from ._errors import (
     StreamInterruptedError,
     status_error,
 )
-from ._transport import AsyncTransport
+from ._transports import AsyncTransport
 
 __all__ = ["AttemptFailed", "Cancelled", "Guard", "Interrupted", "Received", "judge", "perform"]
 

@@ -40,11 +40,8 @@ from anyagent_core import (
 from anyagent_core._agent._permissions import PERMISSION_MODES
 from anyagent_core._agent._settings import TOOL_MODES
 
-from ._builtin_tools import BUILTIN_TOOLS
 from ._client import query
 from ._errors import AnyAgentError, CassetteError
-from ._h11 import H11Transport
-from ._httpx import default_http_client
 from ._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS, AgentOptions
 from ._permissions import (
     CanUseTool,
@@ -54,6 +51,8 @@ from ._permissions import (
     ToolPermissionContext,
 )
 from ._recording import Cassette, RecordingTransport, ReplayTransport
+from ._tools import BUILTIN_TOOLS
+from ._transports import H11Transport, default_http_client
 
 __all__ = ["main"]
 

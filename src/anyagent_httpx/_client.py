@@ -46,12 +46,11 @@ from anyagent_core import (
 from ._driver import Driver, Toolbox
 from ._errors import APIError, ClientStateError, ConfigurationError
 from ._hooks import user_prompt_submit
-from ._httpx import HttpxTransport
 from ._observe import observers
 from ._options import AgentOptions
 from ._subagents import TASK_TOOL, Subagents
 from ._tools import Tool, ToolContext
-from ._transport import AsyncTransport
+from ._transports import AsyncTransport, HttpxTransport
 
 __all__ = ["Client", "ClientState", "query"]
 

@@ -59,7 +59,7 @@ from ._observe import AttemptInfo, Observer, RunInfo
 from ._options import AgentOptions
 from ._permissions import ToolPermissionContext, ask_permission
 from ._tools import Tool, ToolContext, run_tool
-from ._transport import AsyncTransport
+from ._transports import AsyncTransport
 
 __all__ = ["Driver", "Toolbox"]
 

@@ -1,4 +1,5 @@
-"""The errors users catch, and the one place transport exceptions are translated into them.
+"""The errors users catch (transport exceptions are translated into them by
+``_transports._base.map_exceptions``).
 
 ::
 
@@ -25,8 +26,7 @@ the driver raises the rest, where it knows the request, the status and what was 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 
 from anyagent_core import AssistantMessage, ServerError, is_context_length_error
 
@@ -51,7 +51,6 @@ __all__ = [
     "ServerStreamError",
     "StreamInterruptedError",
     "UnprocessableEntityError",
-    "map_exceptions",
     "status_error",
 ]
 
@@ -219,22 +218,3 @@ class ServerStreamError(ResponseError):
 class MalformedResponseError(ResponseError):
     """The response body broke the protocol; ``__cause__`` is the core's ``RemoteProtocolError``
     (with byte offset, line and snippet)."""
-
-
-@contextmanager
-def map_exceptions(
-    mapping: Mapping[type[BaseException], type[APIConnectionError]], *, url: str | None = None
-) -> Iterator[None]:
-    """Translate a transport library's exceptions: ``raise Mapped(str(exc)) from exc``.
-
-    Exceptions not in ``mapping`` (cancellation, our own errors) pass through unchanged."""
-    try:
-        yield
-    except APIError:
-        raise
-    except Exception as exc:
-        for source, target in mapping.items():
-            if isinstance(exc, source):
-                detail = str(exc) or type(exc).__name__
-                raise target(f"{type(exc).__name__}: {detail}", url=url) from exc
-        raise

@@ -36,17 +36,16 @@ from anyagent_core._agent._permissions import PERMISSION_MODES
 from anyagent_core._agent._settings import KNOBS, knob, knob_validator, str_tuple
 from anyagent_core._json import JSONObject, freeze_object
 
-from ._builtin_tools import BUILTIN_TOOLS
 from ._errors import ConfigurationError
 from ._hooks import HOOK_EVENTS, HookEvent, HookMatcher
 from ._observe import Observer
 from ._permissions import CanUseTool
-from ._tools import Tool
+from ._tools import BUILTIN_TOOLS, Tool
 
 if TYPE_CHECKING:
     import httpx
 
-    from ._transport import AsyncTransport
+    from ._transports import AsyncTransport
 
 __all__ = [
     "ENV_API_KEY",

@@ -22,7 +22,7 @@ from ._tools import Tool, ToolContext, ToolError, tool
 if TYPE_CHECKING:
     from ._client import Client
     from ._options import AgentOptions
-    from ._transport import AsyncTransport
+    from ._transports import AsyncTransport
 
 __all__ = ["TASK_TOOL", "Subagents"]
 

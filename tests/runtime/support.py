@@ -15,9 +15,7 @@ import anyio
 import httpx
 
 from anyagent_core import Request
-from anyagent_httpx._h11 import H11Transport
-from anyagent_httpx._httpx import DEFAULT_TIMEOUT, HttpxTransport
-from anyagent_httpx._transport import TransportResponse
+from anyagent_httpx._transports import DEFAULT_TIMEOUT, H11Transport, HttpxTransport, TransportResponse
 from anyagent_httpx.testing import LoopbackServer
 
 Kind = Literal["httpx", "h11"]

@@ -12,7 +12,7 @@ import attrs
 
 from anyagent_core import ResultSubtype
 from anyagent_httpx import BUILTIN_TOOLS
-from anyagent_httpx._h11 import H11Transport
+from anyagent_httpx._transports import H11Transport
 from anyagent_httpx.testing import Reply
 
 DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "transports.md"

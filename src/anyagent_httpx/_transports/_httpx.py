@@ -17,9 +17,9 @@ import httpx
 
 from anyagent_core import Request
 from anyagent_core._config import redact_url
+from anyagent_httpx._errors import APIConnectionError, APITimeoutError
 
-from ._errors import APIConnectionError, APITimeoutError, map_exceptions
-from ._transport import CLOSE_TIMEOUT, TransportResponse
+from ._base import CLOSE_TIMEOUT, ErrorTable, TransportResponse, map_exceptions
 
 __all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "HttpxTransport", "default_http_client"]
 
@@ -30,9 +30,11 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=60.0, pool=60.0)
 #: Many concurrent streams to one server are the normal case for agents running tools in parallel.
 DEFAULT_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30.0)
 
-_CONNECT_ERRORS: dict[type[BaseException], type[APIConnectionError]] = {
+#: httpx's failures, for ``map_exceptions``: sending the request and reading the body alike.
+_ERRORS: ErrorTable = {
     httpx.TimeoutException: APITimeoutError,
     httpx.TransportError: APIConnectionError,
+    httpx.DecodingError: APIConnectionError,  # a gzip or deflate body that does not decompress
     OSError: APIConnectionError,
 }
 
@@ -70,7 +72,7 @@ class HttpxTransport:
             request.method, request.url, headers=list(request.headers), content=request.body
         )
         http_request.stream = _RequestBody(request.body)
-        with map_exceptions(_CONNECT_ERRORS, url=url):
+        with map_exceptions(_ERRORS, url=url, response_started=False):
             response = await self._client.send(http_request, stream=True)
         body = _Body(response, url)
         try:
@@ -114,21 +116,15 @@ class _Body:
 
     async def __anext__(self) -> bytes:
         self._state = "started"
-        while True:
-            try:
-                chunk = await self._iterator.__anext__()
-            except httpx.TimeoutException as exc:
-                self._state = "finished"
-                raise APITimeoutError(f"{type(exc).__name__}: {exc}", url=self._url, response_started=True) from exc
-            except (httpx.TransportError, httpx.DecodingError, OSError) as exc:
-                # DecodingError: a gzip or deflate body that does not decompress.
-                self._state = "finished"
-                raise APIConnectionError(f"{type(exc).__name__}: {exc}", url=self._url, response_started=True) from exc
-            except BaseException:
-                self._state = "finished"
-                raise
-            if chunk:
-                return chunk
+        try:
+            with map_exceptions(_ERRORS, url=self._url, response_started=True):
+                while True:
+                    chunk = await self._iterator.__anext__()
+                    if chunk:
+                        return chunk
+        except BaseException:  # the end of the body, a failure or a cancellation
+            self._state = "finished"
+            raise
 
     async def finish(self) -> None:
         """Run httpx's body iterator to its end once the response is closed.

@@ -51,15 +51,9 @@ import h11
 
 from anyagent_core import Request
 from anyagent_core._config import redact_url
+from anyagent_httpx._errors import APIConnectionError, APITimeoutError, ClientStateError, ConfigurationError
 
-from ._errors import (
-    APIConnectionError,
-    APITimeoutError,
-    ClientStateError,
-    ConfigurationError,
-    map_exceptions,
-)
-from ._transport import CLOSE_TIMEOUT, TransportResponse
+from ._base import CLOSE_TIMEOUT, ErrorTable, TransportFailure, TransportResponse, map_exceptions
 
 __all__ = ["H11Transport", "H11TransportStatistics"]
 
@@ -71,21 +65,16 @@ _WRITE_SIZE = 65536
 #: Request headers the transport writes itself (the framing follows from the body).
 _FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding"})
 
-#: What failing I/O raises, below the mapping into our errors. ``TimeoutError`` comes first:
-#: it is a subclass of ``OSError`` and maps to ``APITimeoutError``.
-_CONNECT_ERRORS: dict[type[BaseException], type[APIConnectionError]] = {
-    TimeoutError: APITimeoutError,
-    OSError: APIConnectionError,  # refused, reset, DNS (gaierror), TLS (SSLError)
+#: What failing I/O raises, for ``map_exceptions``: connecting, sending and reading alike.
+#: ``TimeoutError`` comes first: it is a subclass of ``OSError`` and maps to ``APITimeoutError``.
+_ERRORS: ErrorTable = {
+    TimeoutError: APITimeoutError,  # our deadlines (_TimedOut) and the system's
+    OSError: APIConnectionError,  # refused, reset, DNS (gaierror), TLS (SSLError), _Disconnected
     anyio.BrokenResourceError: APIConnectionError,
+    anyio.ClosedResourceError: APIConnectionError,
     anyio.EndOfStream: APIConnectionError,
+    h11.RemoteProtocolError: APIConnectionError,  # the response broke HTTP/1.1 framing
 }
-_IO_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    anyio.BrokenResourceError,
-    anyio.ClosedResourceError,
-    anyio.EndOfStream,
-    h11.RemoteProtocolError,
-)
 
 _Origin = tuple[str, str, int]
 
@@ -173,7 +162,7 @@ class H11Transport:
 
     @asynccontextmanager
     async def exchange(self, request: Request) -> AsyncIterator[TransportResponse]:
-        """Send ``request`` and yield the response; see ``anyagent_httpx._transport``."""
+        """Send ``request`` and yield the response; see ``anyagent_httpx._transports._base``."""
         if self._closed:
             raise ClientStateError("this H11Transport is closed")
         origin, h11_request = self._prepare(request)
@@ -267,7 +256,7 @@ class H11Transport:
             if conn is None:
                 conn = await self._connect(origin, url)
             try:
-                with _mapped(url, response_started=False):
+                with map_exceptions(_ERRORS, url=url, response_started=False):
                     response = await conn.send_request(h11_request, body)
             except BaseException as exc:
                 await self._discard(conn)
@@ -307,7 +296,10 @@ class H11Transport:
 
     async def _connect(self, origin: _Origin, url: str) -> _Connection:
         scheme, host, port = origin
-        with map_exceptions(_CONNECT_ERRORS, url=url), _deadline(self._connect_timeout, f"connecting to {host}:{port}"):
+        with (
+            map_exceptions(_ERRORS, url=url, response_started=False),
+            _deadline(self._connect_timeout, f"connecting to {host}:{port}"),
+        ):
             stream: anyio.abc.ByteStream
             if scheme == "https":
                 stream = await anyio.connect_tcp(
@@ -474,8 +466,12 @@ class _Connection:
             await self.stream.aclose()
 
 
-class _Disconnected(OSError):
+class _Disconnected(TransportFailure):
     """EOF where a response head should have been (mapped to ``APIConnectionError``)."""
+
+
+class _TimedOut(TransportFailure, TimeoutError):
+    """A connect, write or read deadline passed (mapped to ``APITimeoutError``)."""
 
 
 @final
@@ -501,7 +497,7 @@ class _Body:
         if self.closed:
             raise ClientStateError("the response body was read after its exchange ended")
         while not self._done:
-            with _mapped(self._url, response_started=True):
+            with map_exceptions(_ERRORS, url=self._url, response_started=True):
                 event = await self._conn.next_event("reading the response body")
             if isinstance(event, h11.Data):
                 chunk = self._decode(bytes(event.data))
@@ -593,26 +589,11 @@ def _sent(conn: h11.Connection, event: h11.Request | h11.Data | h11.EndOfMessage
 
 @contextmanager
 def _deadline(seconds: float | None, doing: str) -> Iterator[None]:
-    """Like ``anyio.fail_after``, with a ``TimeoutError`` that says what took too long."""
+    """Like ``anyio.fail_after``, with a ``TimeoutError`` (``_TimedOut``) that says what took too long."""
     if seconds is None:
         yield
         return
     with anyio.move_on_after(seconds) as scope:
         yield
     if scope.cancelled_caught:
-        raise TimeoutError(f"timed out {doing} (after {seconds:g} s)")
-
-
-@contextmanager
-def _mapped(url: str, *, response_started: bool) -> Iterator[None]:
-    """Translate socket, TLS, h11 and timeout failures into ``APIConnectionError`` /
-    ``APITimeoutError`` carrying ``response_started``. Cancellation passes through."""
-    try:
-        yield
-    except TimeoutError as exc:
-        raise APITimeoutError(str(exc), url=url, response_started=response_started) from exc
-    except _Disconnected as exc:
-        raise APIConnectionError(str(exc), url=url, response_started=response_started) from exc
-    except _IO_ERRORS as exc:
-        detail = str(exc) or type(exc).__name__
-        raise APIConnectionError(f"{type(exc).__name__}: {detail}", url=url, response_started=response_started) from exc
+        raise _TimedOut(f"timed out {doing} (after {seconds:g} s)")

@@ -10,11 +10,9 @@ import pytest
 
 from anyagent_core import Request
 from anyagent_httpx._errors import APIConnectionError, ClientStateError, ConfigurationError
-from anyagent_httpx._h11 import H11Transport, H11TransportStatistics
-from anyagent_httpx._transport import AsyncTransport
+from anyagent_httpx._transports import AsyncTransport, H11Transport, H11TransportStatistics
 from anyagent_httpx.testing import ReceivedRequest, Reply, serve
-
-from .support import fetch, get, head_of, post, read_all
+from tests.runtime.support import fetch, get, head_of, post, read_all
 
 pytestmark = pytest.mark.anyio
 

@@ -6,7 +6,8 @@ import os
 import pathlib
 from typing import Annotated
 
-from anyagent_httpx._tools import ToolContext, ToolError, tool
+from anyagent_httpx._tools._context import ToolContext
+from anyagent_httpx._tools._tool import ToolError, tool
 
 from ._paths import display, inside_roots, read_bytes, resolve_in_roots, write_bytes
 

@@ -13,7 +13,9 @@ from typing import Annotated
 import anyio
 import anyio.abc
 
-from anyagent_httpx._tools import ToolContext, ToolError, tool, truncate_middle
+from anyagent_httpx._tools._context import ToolContext
+from anyagent_httpx._tools._run import truncate_middle
+from anyagent_httpx._tools._tool import ToolError, tool
 
 from ._paths import resolve_in_roots
 

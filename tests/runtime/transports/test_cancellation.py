@@ -7,10 +7,9 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from anyagent_httpx._h11 import H11Transport
+from anyagent_httpx._transports import H11Transport
 from anyagent_httpx.testing import LoopbackServer, Reply, serve
-
-from .support import KINDS, AnyTransport, Kind, fetch, head_of, open_transport, post, read_all, task_ids
+from tests.runtime.support import KINDS, AnyTransport, Kind, fetch, head_of, open_transport, post, read_all, task_ids
 
 pytestmark = pytest.mark.anyio
 

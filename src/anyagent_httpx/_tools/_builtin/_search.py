@@ -9,7 +9,8 @@ import stat
 from collections.abc import Iterator
 from typing import Annotated
 
-from anyagent_httpx._tools import ToolContext, ToolError, tool
+from anyagent_httpx._tools._context import ToolContext
+from anyagent_httpx._tools._tool import ToolError, tool
 
 from ._paths import MAX_FILE_BYTES, display, glob_regex, inside_roots, resolve_in_roots, walk
 

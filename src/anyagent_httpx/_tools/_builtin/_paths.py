@@ -11,7 +11,8 @@ import stat
 import tempfile
 from collections.abc import Iterator
 
-from anyagent_httpx._tools import ToolContext, ToolError
+from anyagent_httpx._tools._context import ToolContext
+from anyagent_httpx._tools._tool import ToolError
 
 __all__ = [
     "MAX_FILE_BYTES",

@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 from anyagent_core import Request
 from anyagent_httpx._errors import APIConnectionError, APITimeoutError
 from anyagent_httpx.testing import Reply, serve
-
-from .support import (
+from tests.runtime.support import (
     KINDS,
     AnyTransport,
     Kind,
@@ -205,6 +204,7 @@ async def test_a_connection_dropped_before_the_head(transport: AnyTransport) -> 
 async def test_a_read_timeout(transport: AnyTransport, where: str) -> None:
     reply = Reply(chunks=(b"late",), head_delay=5.0) if where == "head" else Reply(chunks=(b"late",), delay=5.0)
     async with serve([reply]) as server, open_transport(kind_of(transport), read_timeout=0.2) as impatient:
+        # fail_after: a hang guard 20 times the timeout under test, which load cannot trip.
         with anyio.fail_after(4), pytest.raises(APITimeoutError) as caught:
             async with impatient.exchange(post(server)) as response:
                 await read_all(response)
@@ -215,6 +215,7 @@ async def test_a_write_timeout(transport: AnyTransport) -> None:
     upload = bytes(50 * 2**20)  # far more than socket buffers hold while the server reads nothing
     async with serve([Reply.json({})], body_delay=3.0) as server:
         async with open_transport(kind_of(transport), write_timeout=0.2) as impatient:
+            # fail_after: a hang guard 20 times the timeout under test, which load cannot trip.
             with anyio.fail_after(4), pytest.raises(APITimeoutError) as caught:
                 await fetch(impatient, post(server, upload))
         assert not caught.value.response_started

@@ -6,7 +6,7 @@ from __future__ import annotations
 import types
 from collections.abc import Mapping
 
-from anyagent_httpx._tools import Tool
+from anyagent_httpx._tools._tool import Tool
 
 from ._bash import bash
 from ._files import edit_file, list_dir, read_file, write_file

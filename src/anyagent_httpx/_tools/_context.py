@@ -1,0 +1,44 @@
+"""``ToolContext``: what a tool is given when it runs (the working directory, the roots file
+tools are confined to, the call's id and the session's), its paths resolved once."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Iterable
+
+import attrs
+
+__all__ = ["ToolContext"]
+
+
+def _resolved(path: str | os.PathLike[str]) -> pathlib.Path:
+    return pathlib.Path(os.path.realpath(path))
+
+
+def _resolved_all(paths: Iterable[str | os.PathLike[str]]) -> tuple[pathlib.Path, ...]:
+    return tuple(_resolved(path) for path in paths)
+
+
+@attrs.frozen(kw_only=True)
+class ToolContext:
+    """Given to a tool that declares a parameter annotated ``ToolContext`` (that parameter is not
+    in the schema). Paths are made absolute and resolved (symlinks followed) on construction."""
+
+    cwd: pathlib.Path = attrs.field(converter=_resolved)
+    """The working directory relative paths are taken from."""
+    roots: tuple[pathlib.Path, ...] = attrs.field(
+        converter=_resolved_all, default=attrs.Factory(lambda self: (self.cwd,), takes_self=True)
+    )
+    """The directories file tools may touch: the working directory first, then any others allowed."""
+    tool_use_id: str = ""
+    session_id: str | None = None
+
+    def for_call(self, tool_use_id: str) -> ToolContext:
+        """This context for the call ``tool_use_id``: the paths as they are, not resolved again
+        (``attrs.evolve`` would run the converters, touching the file system, for every call)."""
+        context = object.__new__(ToolContext)
+        for field in attrs.fields(ToolContext):
+            object.__setattr__(context, field.name, getattr(self, field.name))
+        object.__setattr__(context, "tool_use_id", tool_use_id)
+        return context

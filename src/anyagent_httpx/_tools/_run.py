@@ -1,0 +1,151 @@
+"""Running one tool call: ``run_tool`` validates the arguments, runs the function without blocking
+the event loop (async functions awaited, sync ones in a worker thread) under the tool's timeout,
+and turns whatever happens, a return value or an exception, into a ``ToolResultBlock`` with its
+text capped (``truncate_middle``); it never raises into the agent loop, except for cancellation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import inspect
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import attrs
+
+from anyagent_core import ImageBlock, TextBlock, ToolResultBlock
+
+from ._context import ToolContext
+from ._tool import Tool, ToolError, ToolInputError
+
+__all__ = ["MAX_RESULT_CHARS", "run_tool", "truncate_middle"]
+
+MAX_RESULT_CHARS = 100_000
+"""Longer result texts are cut in the middle, keeping their start and end."""
+
+
+def truncate_middle(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters (when ``limit`` leaves room for the marker),
+    keeping its start and end around a ``[... N characters omitted ...]`` marker."""
+    if len(text) <= limit:
+        return text
+    omitted = len(text) - limit
+    while True:
+        marker = f"\n[... {omitted} characters omitted ...]\n"
+        keep = max(limit - len(marker), 0)
+        if len(text) - keep == omitted:
+            break
+        omitted = len(text) - keep
+    head = keep - keep // 2
+    tail = keep // 2
+    return text[:head] + marker + (text[len(text) - tail :] if tail else "")
+
+
+def _json_fallback(value: object) -> object:
+    if attrs.has(type(value)):
+        return attrs.asdict(value)  # type: ignore[arg-type]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, set | frozenset):
+        return list(value)
+    return str(value)
+
+
+def _content(value: object, name: str) -> tuple[str | tuple[TextBlock | ImageBlock, ...], bool]:
+    if isinstance(value, ToolResultBlock):
+        return value.content, value.is_error
+    if isinstance(value, str):
+        return value, False
+    if value is None:
+        return "", False
+    if isinstance(value, TextBlock | ImageBlock):
+        return (value,), False
+    if isinstance(value, list | tuple) and value and all(isinstance(item, TextBlock | ImageBlock) for item in value):
+        return tuple(value), False
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"{name} returned {type(value).__name__}, but tools must return text", True
+    try:
+        return json.dumps(value, ensure_ascii=False, default=_json_fallback), False
+    except (TypeError, ValueError):
+        return str(value), False
+
+
+def _result(call_id: str, content: str | tuple[TextBlock | ImageBlock, ...], is_error: bool) -> ToolResultBlock:
+    if isinstance(content, str):
+        content = truncate_middle(content, MAX_RESULT_CHARS)
+    else:
+        content = tuple(
+            TextBlock(text=truncate_middle(block.text, MAX_RESULT_CHARS)) if isinstance(block, TextBlock) else block
+            for block in content
+        )
+    return ToolResultBlock(tool_use_id=call_id, content=content, is_error=is_error)
+
+
+def _is_async(function: Callable[..., Any]) -> bool:
+    if inspect.iscoroutinefunction(function):
+        return True
+    call = getattr(function, "__call__", None)  # noqa: B004 - an object whose __call__ is async
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+async def _call(function: Callable[..., Any], arguments: dict[str, Any]) -> Any:
+    if _is_async(function):
+        value = await function(**arguments)
+    else:
+        value = await anyio.to_thread.run_sync(functools.partial(function, **arguments), abandon_on_cancel=True)
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+async def run_tool(
+    tool: Tool, call_id: str, input: Mapping[str, Any], context: ToolContext, *, default_timeout: float | None = None
+) -> ToolResultBlock:
+    """Run one tool call and return its result; never raises, except for cancellation.
+
+    The arguments are validated first (``Invalid arguments for <name>: ...``). Async functions are
+    awaited; sync ones run in a worker thread so the event loop is not blocked (on timeout or
+    cancellation the thread is abandoned and finishes on its own). ``ToolError`` becomes an error
+    result with its message; any other exception (``SystemExit`` too) ``<name> failed: ExcType: message``; running past
+    ``tool.timeout`` (``default_timeout`` for a tool without one) ``<name> timed out after Xs``.
+    Return values: ``str`` as is, ``None`` as
+    ``""``, text and image blocks as blocks, a ``ToolResultBlock``'s content and error flag, and
+    anything else as JSON (attrs and dataclass instances as objects). Texts over
+    ``MAX_RESULT_CHARS`` are cut in the middle.
+    """
+    name = tool.name
+    try:
+        arguments = tool.validate(input)
+    except ToolInputError as exc:
+        return _result(call_id, f"Invalid arguments for {name}: {exc}", True)
+    signature = tool._signature
+    if signature is not None and signature.context_parameter is not None:
+        arguments[signature.context_parameter] = context
+    timeout = tool.timeout if tool.timeout is not None else default_timeout
+    try:
+        with anyio.move_on_after(timeout) as scope:
+            value = await _call(tool.function, arguments)
+        if scope.cancelled_caught:
+            assert timeout is not None
+            return _result(call_id, f"{name} timed out after {_seconds(timeout)}s", True)
+        content, is_error = _content(value, name)
+    except ToolError as exc:
+        return _result(call_id, str(exc) or f"{name} failed: {type(exc).__name__}", True)
+    except (Exception, SystemExit) as exc:  # SystemExit: a wrapped command-line entry point (argparse)
+        detail = str(exc)
+        text = f"{name} failed: {type(exc).__name__}: {detail}" if detail else f"{name} failed: {type(exc).__name__}"
+        return _result(call_id, text, True)
+    return _result(call_id, content, is_error)

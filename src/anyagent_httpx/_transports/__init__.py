@@ -1,0 +1,24 @@
+"""Transports: one HTTP exchange for a core ``Request``, and nothing of the protocol above it.
+
+``_base`` holds the contract (``AsyncTransport``, ``TransportResponse``, ``CLOSE_TIMEOUT``) and
+the one exception mapper every transport translates its failures with (``map_exceptions``);
+``_httpx`` implements it over an ``httpx.AsyncClient``, ``_h11`` over anyio sockets and h11.
+"""
+
+from __future__ import annotations
+
+from ._base import CLOSE_TIMEOUT, AsyncTransport, TransportResponse
+from ._h11 import H11Transport, H11TransportStatistics
+from ._httpx import DEFAULT_LIMITS, DEFAULT_TIMEOUT, HttpxTransport, default_http_client
+
+__all__ = [
+    "CLOSE_TIMEOUT",
+    "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUT",
+    "AsyncTransport",
+    "H11Transport",
+    "H11TransportStatistics",
+    "HttpxTransport",
+    "TransportResponse",
+    "default_http_client",
+]

@@ -1,0 +1,53 @@
+"""The one exception mapper every transport translates its failures with."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from anyagent_httpx import APIConnectionError, APITimeoutError, ConfigurationError
+from anyagent_httpx._transports._base import ErrorTable, TransportFailure, map_exceptions
+
+TABLE: ErrorTable = {TimeoutError: APITimeoutError, OSError: APIConnectionError, ValueError: APIConnectionError}
+
+
+@pytest.mark.parametrize("started", [False, True])
+def test_the_first_matching_entry_picks_the_error(started: bool) -> None:
+    cause = TimeoutError("too slow")  # an OSError too: the earlier entry wins
+    with pytest.raises(APITimeoutError) as caught, map_exceptions(TABLE, url="http://x/v1", response_started=started):
+        raise cause
+    assert caught.value.response_started is started
+    assert caught.value.url == "http://x/v1"
+    assert caught.value.__cause__ is cause
+    assert str(caught.value) == "TimeoutError: too slow"
+
+
+def test_messages_name_the_library_exception_unless_the_transport_wrote_them() -> None:
+    class Hangup(TransportFailure):
+        pass
+
+    for raised, message in [
+        (ConnectionResetError("reset by peer"), "ConnectionResetError: reset by peer"),
+        (OSError(), "OSError: OSError"),
+        (Hangup("the server closed the connection"), "the server closed the connection"),
+    ]:
+        with pytest.raises(APIConnectionError) as caught, map_exceptions(TABLE, url=None, response_started=False):
+            raise raised
+        assert str(caught.value) == message
+
+
+def test_what_the_table_does_not_name_passes_through_unchanged() -> None:
+    ours = ConfigurationError("a ValueError, but ours")
+    for raised in [KeyError("k"), StopAsyncIteration(), ours, APIConnectionError("already mapped")]:
+        with pytest.raises(type(raised)) as caught, map_exceptions(TABLE, url=None, response_started=True):
+            raise raised
+        assert caught.value is raised
+    with pytest.raises(KeyboardInterrupt), map_exceptions(TABLE, url=None, response_started=True):
+        raise KeyboardInterrupt
+
+
+@pytest.mark.anyio
+async def test_cancellation_passes_through() -> None:
+    with anyio.move_on_after(0) as scope, map_exceptions(TABLE, url=None, response_started=True):
+        await anyio.sleep(1)
+    assert scope.cancelled_caught
