@@ -10,6 +10,7 @@ from ._actions import Action, AskPermission, Done, Emit, RunTools, SendRequest, 
 from ._budget import Pricing, compact, cost_usd, estimate_tokens
 from ._config import DEFAULT_CONFIG, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_EVENT_SIZE, Config, Endpoint
 from ._connection import Connection
+from ._dialects._openai_chat._writer import parse_request_body
 from ._emulation import (
     ParsedCalls,
     TextCall,
@@ -94,7 +95,6 @@ from ._state import State
 from ._think import AnswerFilter, ThinkSplit, ThinkTagFilter, split_think, think_to_blocks
 from ._util import NEED_DATA, PAUSED, NeedData, Paused
 from ._version import __version__
-from ._writers import parse_request_body
 
 __all__ = [
     "DEFAULT_CONFIG",
