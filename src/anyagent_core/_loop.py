@@ -48,7 +48,6 @@ import attrs
 from ._actions import Action, AskPermission, Done, Emit, RunTools, SendRequest, Wait
 from ._budget import Pricing, compact, cost_usd, estimate_tokens
 from ._budget import cost_usd as cost_usd_of
-from ._emulation import ToolCallTextFilter, emulated_history, render_tool_prompt, to_tool_uses
 from ._errors import LocalProtocolError
 from ._events import StartTurn
 from ._json import JSONObject, freeze_object, thaw_json
@@ -69,7 +68,10 @@ from ._results import ResultMessage, ResultSubtype, SystemMessage, add_usage
 from ._retry import DEFAULT_RETRY_POLICY, Failure, GiveUp, Retry, RetryPolicy, RetryState
 from ._schema import check_definition as check_schema_definition
 from ._schema import validate as validate_schema
-from ._think import AnswerFilter, think_to_blocks
+from ._textual._emulation._history import emulated_history, to_tool_uses
+from ._textual._emulation._prompt import render_tool_prompt
+from ._textual._emulation._scanner import ToolCallTextFilter
+from ._textual._think import AnswerFilter, think_to_blocks
 from ._util import parsed_builder
 
 __all__ = [
