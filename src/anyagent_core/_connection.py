@@ -22,9 +22,9 @@ while the rest of the body is drained, then ``PAUSED``; ``start_next_cycle()`` r
 connection for the next request.
 
 The connection owns the states and the order of calls; what the bytes mean belongs to its
-dialect (``_dialects``, OpenAI chat completions unless told otherwise): the dialect writes the
-request and makes the response's ``Assembler``, which the body reader ``_framing`` chose for the
-response head feeds.
+dialect (``_dialects``, OpenAI chat completions unless told otherwise), which writes the request
+and makes each response's ``Assembler``; the body reader ``_framing`` chooses for the response
+head feeds it.
 """
 
 from __future__ import annotations

@@ -332,7 +332,7 @@ class SniffingReader:
             else:
                 chosen = self._factory[1] if held[match.start()] in b"{[" else self._factory[0]
         else:
-            chosen = self._factory[0]  # an empty or blank body: the SSE reader reports the truncation
+            chosen = self._factory[0]  # an empty or blank body: the SSE reader ends it (end_of_stream)
         inner = self._inner = chosen()
         if held:
             inner.feed(bytes(held))
