@@ -44,15 +44,7 @@ from ._agent._spend import Pricing, cost_usd
 from ._budget import compact, estimate_tokens
 from ._config import DEFAULT_CONFIG, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_EVENT_SIZE, Config, Endpoint
 from ._connection import Connection
-from ._emulation import (
-    ParsedCalls,
-    TextCall,
-    ToolCallTextFilter,
-    emulated_history,
-    parse_tool_calls,
-    render_tool_prompt,
-    to_tool_uses,
-)
+from ._dialects._openai_chat._writer import parse_request_body
 from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from ._events import (
     Event,
@@ -94,10 +86,13 @@ from ._schema import check_definition as check_schema_definition
 from ._schema import validate as validate_schema
 from ._sse import SSEDecoder, SSEMessage, encode_sse
 from ._state import State
-from ._think import AnswerFilter, ThinkSplit, ThinkTagFilter, split_think, think_to_blocks
+from ._textual._emulation._formats import TextCall
+from ._textual._emulation._history import emulated_history, to_tool_uses
+from ._textual._emulation._prompt import render_tool_prompt
+from ._textual._emulation._scanner import ParsedCalls, ToolCallTextFilter, parse_tool_calls
+from ._textual._think import AnswerFilter, ThinkSplit, ThinkTagFilter, split_think, think_to_blocks
 from ._util import NEED_DATA, PAUSED, NeedData, Paused
 from ._version import __version__
-from ._writers import parse_request_body
 
 __all__ = [
     "DEFAULT_CONFIG",

@@ -1,4 +1,4 @@
-"""``Connection``: one chat-completions exchange at a time, with h11's pull API.
+"""``Connection``: one request/response exchange at a time, with h11's pull API.
 
 ::
 
@@ -20,6 +20,11 @@ time, so an error surfaces only after every good event before it was delivered. 
 response's ``MessageComplete`` has been returned, ``next_event`` keeps returning ``NEED_DATA``
 while the rest of the body is drained, then ``PAUSED``; ``start_next_cycle()`` readies the
 connection for the next request.
+
+The connection owns the states and the order of calls; what the bytes mean belongs to its
+dialect (``_dialects``, OpenAI chat completions unless told otherwise), which writes the request
+and makes each response's ``Assembler``; the body reader ``_framing`` chooses for the response
+head feeds it.
 """
 
 from __future__ import annotations
@@ -29,13 +34,13 @@ from collections.abc import Iterable, Mapping
 from typing import NoReturn, final
 
 from ._config import DEFAULT_CONFIG, Config, Endpoint, redact_url
+from ._dialects import DEFAULT_DIALECT, Dialect
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import Event, MessageComplete, Request, StartTurn
+from ._framing import Assembler, BodyReader, choose_reader
 from ._messages import AssistantMessage
-from ._readers import BodyReader, ResponseAssembler, choose_reader
 from ._state import ConnectionState, Input, Side, State
 from ._util import NEED_DATA, PAUSED, NeedData, Paused
-from ._writers import write_request
 
 __all__ = ["Connection"]
 
@@ -65,14 +70,18 @@ def _content_type(headers: HeaderItems) -> str:
 
 @final
 class Connection:
-    """The sans-IO protocol machine for an OpenAI-compatible chat-completions endpoint."""
+    """The sans-IO protocol machine for one endpoint, speaking ``dialect`` (by default OpenAI
+    chat completions, which every OpenAI-compatible server speaks)."""
 
-    def __init__(self, endpoint: Endpoint, *, config: Config = DEFAULT_CONFIG) -> None:
+    def __init__(
+        self, endpoint: Endpoint, *, dialect: Dialect = DEFAULT_DIALECT, config: Config = DEFAULT_CONFIG
+    ) -> None:
         self.endpoint = endpoint
+        self.dialect = dialect
         self.config = config
         self._cstate = ConnectionState()
         self._reader: BodyReader | None = None
-        self._assembler: ResponseAssembler | None = None
+        self._assembler: Assembler | None = None
         self._events: deque[Event] = deque()
         self._batch: list[Event] = []
         self._error: RemoteProtocolError | None = None
@@ -109,12 +118,12 @@ class Connection:
         self._check_usable()
         try:
             self._cstate.process_input(Input.SEND_REQUEST)
-            request = write_request(turn, self.endpoint, self.config)
+            request = self.dialect.write_request(turn, self.endpoint, self.config)
+            single_choice = self.dialect.single_choice(turn)
         except BaseException:
             self._enter_error(Side.CLIENT)
             raise
-        n = turn.extra_body.get("n", turn.n)  # extra_body replaces our keys, n included
-        self._single_choice = n is None or n == 1
+        self._single_choice = single_choice
         self.request = request
         return request
 
@@ -146,7 +155,7 @@ class Connection:
             raise
         self._process(Input.RESPONSE_HEAD)
         self.status_code = status_code
-        self._assembler = ResponseAssembler(status=status_code, single_choice=self._single_choice)
+        self._assembler = self.dialect.assembler(status=status_code, single_choice=self._single_choice)
         self._reader = choose_reader(
             status_code,
             content_type,

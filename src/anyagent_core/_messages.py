@@ -1,7 +1,7 @@
 """The conversation model: content blocks, messages, tool specs and usage (all frozen).
 
 These are the types the transports and the agent loop share. They do not know the wire format:
-``_writers`` turns them into request JSON and ``_readers`` builds them from responses.
+a dialect (``_dialects``) turns them into request JSON and builds them from responses.
 """
 
 from __future__ import annotations

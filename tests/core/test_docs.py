@@ -24,6 +24,20 @@ def test_state_table_in_docs_matches_the_code() -> None:
     assert rows == code
 
 
+def test_module_table_in_docs_lists_every_core_module() -> None:
+    text = (ROOT / "docs" / "core.md").read_text(encoding="utf-8")
+    block = text.split("<!-- modules -->")[1].split("<!-- /modules -->")[0]
+    listed: list[str] = []
+    for line in block.strip().splitlines()[2:]:
+        first_cell = line.strip().strip("|").split("|")[0]
+        listed.extend(re.findall(r"`([^`]+\.py)`", first_cell))
+    core = ROOT / "src" / "anyagent_core"
+    files = {path.relative_to(core).as_posix() for path in core.rglob("*.py")}
+    assert len(listed) == len(set(listed)), "a module is listed twice"
+    assert set(listed) - files == set(), "listed in docs/core.md but not a file"
+    assert files - set(listed) == set(), "a core module missing from the table in docs/core.md"
+
+
 def test_ci_runs_the_readme_commands() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```sh\n(.*?)```", readme, re.S)

@@ -52,7 +52,7 @@ def violations(source: str, filename: str) -> list[str]:
 
 
 def test_core_modules_exist() -> None:
-    assert {p.name for p in MODULES} >= {"_sse.py", "_readers.py", "_connection.py", "_writers.py"}
+    assert {p.name for p in MODULES} >= {"_sse.py", "_framing.py", "_connection.py", "_writer.py"}
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)

@@ -37,7 +37,7 @@ from anyagent_core import (
     add_usage,
     thaw_json,
 )
-from anyagent_core._readers import ResponseAssembler
+from anyagent_core._dialects._openai_chat._assembler import ResponseAssembler
 from tests.helpers import ENDPOINT, get_all_events, split_at, started_connection
 from tests.strategies import json_objects
 

@@ -59,7 +59,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import attrs
 
 from anyagent_core._budget import compact, estimate_tokens
-from anyagent_core._emulation import ToolCallTextFilter, emulated_history, render_tool_prompt, to_tool_uses
 from anyagent_core._errors import LocalProtocolError
 from anyagent_core._events import StartTurn
 from anyagent_core._messages import (
@@ -72,7 +71,10 @@ from anyagent_core._messages import (
     Usage,
     UserMessage,
 )
-from anyagent_core._think import AnswerFilter, think_to_blocks
+from anyagent_core._textual._emulation._history import emulated_history, to_tool_uses
+from anyagent_core._textual._emulation._prompt import render_tool_prompt
+from anyagent_core._textual._emulation._scanner import ToolCallTextFilter
+from anyagent_core._textual._think import AnswerFilter, think_to_blocks
 from anyagent_core._util import parsed_builder
 
 from ._actions import Action, AskPermission, Commit, Done, Emit, RunTools, SendRequest, Wait

@@ -26,7 +26,7 @@ from anyagent_core import (
     UserMessage,
     parse_request_body,
 )
-from anyagent_core._writers import write_request
+from anyagent_core._dialects._openai_chat._writer import write_request
 from tests.strategies import start_turns
 
 ENDPOINT = Endpoint(base_url="http://localhost:1234/v1", api_key="sk-test")

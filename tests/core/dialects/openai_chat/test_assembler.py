@@ -1,4 +1,5 @@
-"""Body readers and the chunk layer: error shapes, JSON bodies, sniffing and server quirks."""
+"""The chunk assembler (``_dialects/_openai_chat/_assembler.py``): chunk shapes and server quirks,
+errors inside a 200 stream, whole JSON completions, truncation."""
 
 from __future__ import annotations
 
@@ -8,14 +9,10 @@ from typing import Any
 import pytest
 
 from anyagent_core import (
-    Event,
     Finished,
-    MessageComplete,
     ReasoningDelta,
     RefusalDelta,
     RemoteProtocolError,
-    ServerError,
-    StreamDone,
     TextBlock,
     TextDelta,
     ThinkingBlock,
@@ -26,125 +23,10 @@ from anyagent_core import (
     decode_response,
     thaw_json,
 )
-from tests.helpers import ENDPOINT as ENDPOINT_FOR_CAP
+from tests.core.dialects.openai_chat.helpers import COMPLETION, delta, final, only, sse
 from tests.helpers import run_response
 
-
-def sse(*chunks: Any, done: bool = True) -> bytes:
-    body = b"".join(b"data: " + (c if isinstance(c, bytes) else json.dumps(c).encode()) + b"\n\n" for c in chunks)
-    return body + (b"data: [DONE]\n\n" if done else b"")
-
-
-def delta(d: dict[str, Any], finish: str | None = None, index: int = 0, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-1",
-        "model": "m1",
-        "choices": [{"index": index, "delta": d, "finish_reason": finish}],
-        **extra,
-    }
-
-
-def final(events: list[Event]) -> MessageComplete:
-    last = events[-1]
-    assert type(last) is MessageComplete
-    return last
-
-
-def only(events: list[Event], kind: type[Any]) -> list[Any]:
-    return [e for e in events if type(e) is kind]
-
-
-# ---- HTTP error bodies (SERVERS.md §6) ------------------------------------------------------
-
-ERROR_BODIES = [
-    (  # OpenAI, vLLM >= 0.10.1, Ollama: nested envelope
-        429,
-        b'{"error":{"message":"Rate limit reached","type":"tokens","param":null,"code":"rate_limit_exceeded"}}',
-        ("Rate limit reached", "tokens", "rate_limit_exceeded"),
-    ),
-    (  # vLLM < 0.10.1: flat
-        400,
-        b'{"object":"error","message":"too long","type":"BadRequestError","param":null,"code":400}',
-        ("too long", "BadRequestError", 400),
-    ),
-    (  # llama.cpp, with extra fields
-        400,
-        b'{"error":{"code":400,"message":"exceeds context","type":"exceed_context_size_error",'
-        b'"n_prompt_tokens":9,"n_ctx":8}}',
-        ("exceeds context", "exceed_context_size_error", 400),
-    ),
-    (  # OpenRouter: integer code and metadata
-        402,
-        b'{"error":{"code":402,"message":"Insufficient credits","metadata":{"x":1}}}',
-        ("Insufficient credits", None, 402),
-    ),
-    (  # Google: an array around the envelope
-        503,
-        b'[{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}]',
-        ("The model is overloaded.", "UNAVAILABLE", 503),
-    ),
-    (  # Ollama native style: error as a string
-        404,
-        b'{"error":"model \'x\' not found"}',
-        ("model 'x' not found", None, None),
-    ),
-    (  # FastAPI
-        422,
-        b'{"detail":"Not authenticated"}',
-        ("Not authenticated", None, None),
-    ),
-    (  # FastAPI validation errors: structured detail is kept as JSON text
-        422,
-        b'{"detail":[{"loc":["body","model"],"msg":"field required"}]}',
-        ('[{"loc": ["body", "model"], "msg": "field required"}]', None, None),
-    ),
-    (  # a gateway's HTML page
-        502,
-        b"<html><body><h1>502 Bad Gateway</h1></body></html>",
-        ("<html><body><h1>502 Bad Gateway</h1></body></html>", None, None),
-    ),
-    (  # broken JSON is shown as text, not a protocol error
-        500,
-        b'{"error": {"message": "trunc',
-        ('{"error": {"message": "trunc', None, None),
-    ),
-    (  # an error sent as an event stream with a non-200 status
-        500,
-        b'data: {"error":{"message":"engine dead","type":"server_error","code":500}}\n\n',
-        ("engine dead", "server_error", 500),
-    ),
-    (500, b"", ("HTTP 500 with an empty body", None, None)),
-]
-
-
-@pytest.mark.parametrize(("status", "body", "expected"), ERROR_BODIES)
-@pytest.mark.parametrize("content_type", ["application/json", "text/html", ""])
-def test_http_error_bodies(status: int, body: bytes, expected: tuple[Any, ...], content_type: str) -> None:
-    events = run_response([body], status=status, content_type=content_type)
-    errors = only(events, ServerError)
-    assert len(errors) == 1
-    error = errors[0]
-    assert (error.message, error.type, error.code) == expected
-    assert error.status == status
-    assert error.source == "http"
-    assert error.body == body.decode()
-    result = final(events)
-    assert result.error == error
-    assert result.message.content == ()
-    assert not result.truncated
-
-
-def test_huge_error_body_is_cut_and_drained() -> None:
-    body = b"x" * 200_000
-    events = run_response(
-        [body[i : i + 4096] for i in range(0, len(body), 4096)], status=500, content_type="text/plain"
-    )
-    error = only(events, ServerError)[0]
-    assert error.body.endswith(" [...]")
-    assert len(error.body) < 70_000
-
-
-# ---- errors inside a 200 stream -------------------------------------------------------------
+# ---- errors inside a 200 stream ------------------------------------------------------------
 
 
 def test_midstream_error_wins_over_done_and_keeps_partial_content() -> None:
@@ -218,37 +100,7 @@ def test_openrouter_error_chunk_with_finish_reason_error() -> None:
     assert result.message.text == "par"
 
 
-# ---- JSON bodies ----------------------------------------------------------------------------
-
-COMPLETION = {
-    "id": "chatcmpl-9",
-    "object": "chat.completion",
-    "model": "qwen",
-    "choices": [
-        {
-            "index": 0,
-            "message": {
-                "role": "assistant",
-                "content": "Let me check.",
-                "reasoning_content": "User wants weather.",
-                "tool_calls": [
-                    {
-                        "id": "c1",
-                        "type": "function",
-                        "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
-                    },
-                    {
-                        "id": "c2",
-                        "type": "function",
-                        "function": {"name": "get_weather", "arguments": '{"city":"Rome"}'},
-                    },
-                ],
-            },
-            "finish_reason": "tool_calls",
-        }
-    ],
-    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-}
+# ---- JSON bodies ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", "text/plain", ""])
@@ -290,36 +142,7 @@ def test_json_body_with_error_and_200_status() -> None:
     assert result.error is not None and (result.error.message, result.error.status) == ("bad key", 200)
 
 
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        (b"", "empty"),
-        (b"   ", "empty"),
-        (b'{"model": "x"}', "not a chat completion"),
-        (b'{"choices": [', "invalid JSON response body"),
-        (b'{"choices": []}\xff', "not UTF-8"),
-        (b"[" * 100_000, "nested too deeply"),
-        (b'{"choices": "nope"}', "'choices' must be an array"),
-    ],
-)
-def test_bad_json_bodies(body: bytes, message: str) -> None:
-    with pytest.raises(RemoteProtocolError, match=message):
-        run_response([body], content_type="application/json")
-
-
-def test_ndjson_body_gets_a_hint() -> None:
-    body = b'{"model":"llama3","message":{"content":"a"},"done":false}\n{"model":"llama3","done":true}\n'
-    with pytest.raises(RemoteProtocolError, match="Extra data") as info:
-        run_response([body], content_type="application/x-ndjson")
-    assert info.value.hint is not None and "NDJSON" in info.value.hint
-
-
-def test_sniffed_event_stream_without_content_type() -> None:
-    body = b"\n\n" + sse(delta({"content": "x"}, "stop"))
-    assert final(run_response([body[:1], body[1:]], content_type="")).message.text == "x"
-
-
-# ---- chunk quirks ---------------------------------------------------------------------------
+# ---- chunk quirks --------------------------------------------------------------------------
 
 
 def test_role_on_every_chunk_is_never_concatenated_and_empty_finish_ignored() -> None:
@@ -437,15 +260,6 @@ def test_keepalive_data_and_unknown_keys_are_ignored() -> None:
     assert final(run_response([body])).message.text == "x"
 
 
-def test_body_after_done_is_drained_and_ignored() -> None:
-    body = (
-        sse(delta({"content": "x"}, "stop")) + sse(delta({"content": "ignored"}), done=False) + b"data: {bad json\n\n"
-    )
-    events = run_response([body])
-    assert final(events).message.text == "x"
-    assert events.count(StreamDone()) == 1
-
-
 @pytest.mark.parametrize(
     ("body", "truncated"),
     [
@@ -462,67 +276,7 @@ def test_truncation(body: bytes, truncated: bool) -> None:
     assert bool(only(events, Truncated)) is truncated
 
 
-def test_truncation_says_how_much_was_discarded() -> None:
-    events = run_response([sse(delta({"content": "a"}), done=False) + b'data: {"choi'])
-    assert "12 bytes of an incomplete event were discarded" in only(events, Truncated)[0].reason
-
-
-@pytest.mark.parametrize(
-    ("chunk", "message"),
-    [
-        (b"[1, 2]", "expected a JSON object"),
-        (b'"text"', "expected a JSON object"),
-        (b'{"choices": {"index": 0}}', "'choices' must be an array"),
-        (b'{"choices": [7]}', "'choices' entry must be an object"),
-        (b'{"choices": [{"index": "0"}]}', "index must be an integer"),
-        (b'{"choices": [{"index": 0, "delta": [1]}]}', "delta must be an object"),
-        (b'{"choices": [{"index": 0, "delta": {"content": 5}}]}', "content must be a string"),
-        (b'{"choices": [{"index": 0, "delta": {"content": [5]}}]}', "content part must be a text part"),
-        (b'{"choices": [{"index": 0, "delta": {"reasoning": 5}}]}', "reasoning must be a string"),
-        (b'{"choices": [{"index": 0, "delta": {"refusal": []}}]}', None),
-        (b'{"choices": [{"index": 0, "delta": {"refusal": 1}}]}', "refusal must be a string"),
-        (b'{"choices": [{"index": 0, "delta": {"tool_calls": {}}}]}', None),
-        (b'{"choices": [{"index": 0, "delta": {"tool_calls": 3}}]}', "tool_calls must be an array"),
-        (b'{"choices": [], "usage": 5}', "'usage' must be an object"),
-        (b"nonsense", "invalid JSON"),
-        (b"[" * 50_000, "nested too deeply"),
-    ],
-)
-def test_malformed_chunks_raise_remote_protocol_error_with_location(chunk: bytes, message: str | None) -> None:
-    body = sse(delta({"content": "ok"}), done=False) + b"data: " + chunk + b"\n\n"
-    if message is None:  # falsy values of the wrong type mean "nothing", like null
-        assert final(run_response([body])).message.text == "ok"
-        return
-    with pytest.raises(RemoteProtocolError, match=message) as info:
-        run_response([body])
-    first = len(sse(delta({"content": "ok"}), done=False))
-    assert info.value.offset == first
-    assert info.value.line == 3
-
-
-def test_decode_response_replays_recorded_chunks() -> None:
-    body = sse(delta({"content": "a"}), delta({"content": "b"}, "stop"))
-    chunks = [body[:10], b"", body[10:40], body[40:]]
-    decoded = decode_response(chunks)
-    assert decoded.message.text == "ab"
-    assert decoded.done_received and not decoded.truncated and decoded.error is None
-    assert decoded.events == decode_response(body).events
-    assert [e for e in decoded.events if type(e) is TextDelta] == [TextDelta(text="a"), TextDelta(text="b")]
-    error = decode_response(b'{"error":{"message":"nope"}}', status=401, content_type="application/json")
-    assert error.error is not None and error.error.status == 401
-
-
-# ---- regressions ----------------------------------------------------------------------------
-
-
-def test_nothing_after_done_is_parsed_not_even_for_the_cap() -> None:
-    from anyagent_core import Config
-
-    body = sse(delta({"content": "hi"}, "stop")) + b": " + b"x" * 300 + b"\n" + b"data: {broken\n\n"
-    conn_events = run_response([body], n=None)
-    assert final(conn_events).message.text == "hi"
-    decoded = decode_response(body, config=Config(max_event_size=200))
-    assert decoded.message.text == "hi" and decoded.done_received
+# ---- regressions ---------------------------------------------------------------------------
 
 
 def test_surrogate_pairs_split_across_chunks_are_rejoined() -> None:
@@ -532,12 +286,6 @@ def test_surrogate_pairs_split_across_chunks_are_rejoined() -> None:
     message = final(run_response([body])).message
     assert message.text == "a\U0001f600b"
     message.text.encode("utf-8")
-
-
-def test_json_body_with_a_bom() -> None:
-    body = b"\xef\xbb\xbf" + json.dumps(COMPLETION).encode()
-    for content_type in ("application/json", ""):
-        assert final(run_response([body], content_type=content_type)).message.text == "Let me check."
 
 
 def test_whole_message_tool_calls_are_positional() -> None:
@@ -567,19 +315,6 @@ def test_whole_message_tool_calls_are_positional() -> None:
     ]
 
 
-def test_json_body_past_the_cap_is_not_kept() -> None:
-    from anyagent_core import Config, Connection, StartTurn, UserMessage
-
-    conn = Connection(ENDPOINT_FOR_CAP, config=Config(max_body_size=1000))
-    conn.send(StartTurn(model="m", messages=[UserMessage(content="x")], stream=False))
-    conn.receive_head(200, [("Content-Type", "application/json")])
-    for _ in range(50):
-        conn.receive_data(b" " * 1000)
-    assert len(conn._reader._body) <= 2000  # type: ignore[union-attr]
-    with pytest.raises(RemoteProtocolError, match="max_body_size"):
-        conn.next_event()
-
-
 def test_folded_choices_of_a_json_body_keep_their_tool_calls_apart() -> None:
     def choice(index: int, call_id: str, value: int) -> dict[str, Any]:
         call = {"id": call_id, "type": "function", "function": {"name": "f", "arguments": json.dumps({"a": value})}}
@@ -589,26 +324,6 @@ def test_folded_choices_of_a_json_body_keep_their_tool_calls_apart() -> None:
     decoded = decode_response(body, content_type="application/json", single_choice=True)
     blocks = [b for b in decoded.message.content if type(b) is ToolUseBlock]
     assert [(b.id, thaw_json(b.input)) for b in blocks] == [("c0", {"a": 1}), ("c1", {"a": 2})]
-
-
-def test_error_body_with_a_bom() -> None:
-    body = b'\xef\xbb\xbf{"error":{"message":"context too long","type":"invalid_request_error","code":400}}'
-    error = final(run_response([body], status=400, content_type="application/json")).error
-    assert error is not None and (error.message, error.type, error.code) == (
-        "context too long",
-        "invalid_request_error",
-        400,
-    )
-
-
-def test_sniffing_a_long_blank_prefix_is_linear_and_bounded() -> None:
-    body = json.dumps(COMPLETION).encode()
-    reads = [b"\n"] * 20_000 + [body]
-    assert final(run_response(reads, content_type="")).message.text == "Let me check."
-    from anyagent_core import Config
-
-    with pytest.raises(RemoteProtocolError, match="max_event_size"):
-        decode_response([b" " * 100] * 20, content_type="", config=Config(max_event_size=1000))
 
 
 def test_legacy_function_call_repeating_tool_call_fragments_is_not_added_twice() -> None:

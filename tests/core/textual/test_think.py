@@ -36,8 +36,8 @@ from anyagent_core import (
     split_think,
     think_to_blocks,
 )
+from anyagent_core._dialects._openai_chat._writer import request_payload
 from anyagent_core._util import WHITESPACE
-from anyagent_core._writers import request_payload
 
 WEATHER = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
 FENCED = '```json\n{"name": "get_weather", "arguments": {"city": "Rome"}}\n```'

@@ -29,10 +29,12 @@ from typing import Final, final
 
 import attrs
 
-from ._emulation import TextCall, ToolCallTextFilter
-from ._errors import LocalProtocolError
-from ._messages import AssistantBlock, AssistantMessage, TextBlock, ThinkingBlock, ToolSpec
-from ._util import WHITESPACE
+from anyagent_core._errors import LocalProtocolError
+from anyagent_core._messages import AssistantBlock, AssistantMessage, TextBlock, ThinkingBlock, ToolSpec
+from anyagent_core._util import WHITESPACE
+
+from ._emulation._formats import TextCall
+from ._emulation._scanner import ToolCallTextFilter
 
 __all__ = ["AnswerFilter", "ThinkSplit", "ThinkTagFilter", "split_think", "think_to_blocks"]
 

@@ -1,4 +1,4 @@
-"""Conversation + options -> request bytes, and back.
+"""The chat-completions request: a ``StartTurn`` -> request bytes, and a body back.
 
 ``write_request`` builds ``POST {base_url}/chat/completions`` with a deterministic JSON body
 (fixed key order, compact separators, UTF-8 kept as is). ``parse_request_body`` reads such a
@@ -23,11 +23,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ._config import Config, Endpoint, chat_url
-from ._errors import LocalProtocolError
-from ._events import Request, StartTurn
-from ._json import thaw_json
-from ._messages import (
+from anyagent_core._config import Config, Endpoint, chat_url
+from anyagent_core._errors import LocalProtocolError
+from anyagent_core._events import Request, StartTurn
+from anyagent_core._json import thaw_json
+from anyagent_core._messages import (
     AssistantBlock,
     AssistantMessage,
     ImageBlock,

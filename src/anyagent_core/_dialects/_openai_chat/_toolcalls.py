@@ -1,4 +1,5 @@
-"""Assembling streamed tool calls, by the fold rules of the conformance corpus (§5).
+"""Chat-completions tool calls: ``tool_calls`` entries folded into whole calls, by the fold
+rules of the conformance corpus (§5).
 
 * An entry with an integer ``index`` merges into the call at that index, even when two entries
   of one delta share an index (vLLM with Kimi K2 speculative decoding).
@@ -25,10 +26,10 @@ import json
 from collections.abc import Callable
 from typing import Any, final
 
-from ._errors import LocalProtocolError
-from ._events import ToolCall, ToolCallDelta
-from ._json import JSONObject, freeze_object
-from ._util import join_text, parsed_builder
+from anyagent_core._errors import LocalProtocolError
+from anyagent_core._events import ToolCall, ToolCallDelta
+from anyagent_core._json import JSONObject, freeze_object
+from anyagent_core._util import join_text, parsed_builder
 
 __all__ = ["ToolCallAssembler"]
 
