@@ -1,50 +1,33 @@
 """anyagent_core: the sans-IO protocol machine for OpenAI-compatible chat completions.
 
 It turns a conversation into request bytes and response bytes into typed events, and performs
-no I/O: no sockets, no event loop, no clock, no environment. See ``Connection``.
+no I/O: no sockets, no event loop, no clock, no environment. ``Connection`` is one exchange;
+``AgentLoop`` is the agent.
+
+The names here are the two machines, their inputs, events, actions and messages. The toolkits
+around them are public submodules: ``anyagent_core.emulation`` (tool calls written as text),
+``.think`` (``<think>`` reasoning in text), ``.schema`` (JSON Schema checks), ``.sse`` (the
+event-stream codec), ``.retry`` (retry decisions), ``.context`` (token estimates, compaction),
+``.json`` (immutable JSON), ``.settings`` (the loop's settings and the knobs shared with
+options) and ``.wire`` (dialects, request bodies read back, recorded responses decoded). Their
+names stay importable from here too, as before they moved.
 """
 
 from __future__ import annotations
 
+from . import schema
 from ._agent._actions import Action, AskPermission, Commit, Done, Emit, RunTools, SendRequest, Wait
 from ._agent._loop import AgentLoop
 from ._agent._loop_state import LoopState
-from ._agent._output import parse_structured_output
-from ._agent._permissions import (
-    PERMISSION_MODES,
-    PermissionAllow,
-    PermissionDecision,
-    PermissionDeny,
-    PermissionMode,
-    PermissionPolicy,
-    PermissionRule,
-    ToolTraits,
-)
-from ._agent._results import (
-    PartialEvent,
-    ResultMessage,
-    ResultSubtype,
-    RunMessage,
-    StreamEvent,
-    SystemMessage,
-    add_usage,
-)
-from ._agent._retry import (
-    DEFAULT_RETRY_POLICY,
-    Failure,
-    GiveUp,
-    Retry,
-    RetryPolicy,
-    RetryState,
-    is_context_length_error,
-    parse_retry_after,
-)
-from ._agent._settings import DoomLoopAction, LoopSettings, LoopTool, OutputMode, ToolMode
-from ._agent._spend import Pricing, cost_usd
-from ._budget import compact, estimate_tokens
-from ._config import DEFAULT_CONFIG, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_EVENT_SIZE, Config, Endpoint
+from ._agent._permissions import PermissionAllow, PermissionDeny, PermissionMode, PermissionPolicy, ToolTraits
+from ._agent._results import PartialEvent as PartialEvent
+from ._agent._results import ResultMessage, RunMessage, StreamEvent, SystemMessage, add_usage
+from ._agent._results import ResultSubtype as ResultSubtype
+from ._agent._retry import RetryPolicy
+from ._agent._settings import LoopSettings, LoopTool
+from ._agent._spend import Pricing
+from ._config import Config, Endpoint
 from ._connection import Connection
-from ._dialects._openai_chat._writer import parse_request_body
 from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from ._events import (
     Event,
@@ -61,7 +44,6 @@ from ._events import (
     ToolCallDelta,
     Truncated,
 )
-from ._json import freeze_json, thaw_json
 from ._messages import (
     AssistantBlock,
     AssistantMessage,
@@ -79,48 +61,76 @@ from ._messages import (
     UserBlock,
     UserMessage,
 )
-from ._replay import DecodedResponse, decode_response
-from ._schema import SchemaError, SchemaValidationError
-from ._schema import check as check_schema
-from ._schema import check_definition as check_schema_definition
-from ._schema import validate as validate_schema
-from ._sse import SSEDecoder, SSEMessage, encode_sse
 from ._state import State
-from ._textual._emulation._formats import TextCall
-from ._textual._emulation._history import emulated_history, to_tool_uses
-from ._textual._emulation._prompt import render_tool_prompt
-from ._textual._emulation._scanner import ParsedCalls, ToolCallTextFilter, parse_tool_calls
-from ._textual._think import AnswerFilter, ThinkSplit, ThinkTagFilter, split_think, think_to_blocks
-from ._util import NEED_DATA, PAUSED, NeedData, Paused
+from ._util import NEED_DATA, PAUSED
 from ._version import __version__
+from .context import compact as compact
+from .context import estimate_tokens as estimate_tokens
+from .emulation import ParsedCalls as ParsedCalls
+from .emulation import TextCall as TextCall
+from .emulation import ToolCallTextFilter as ToolCallTextFilter
+from .emulation import emulated_history as emulated_history
+from .emulation import parse_tool_calls as parse_tool_calls
+from .emulation import render_tool_prompt as render_tool_prompt
+from .emulation import to_tool_uses as to_tool_uses
+from .json import freeze_json as freeze_json
+from .json import thaw_json as thaw_json
+from .retry import DEFAULT_RETRY_POLICY as DEFAULT_RETRY_POLICY
+from .retry import Failure as Failure
+from .retry import GiveUp as GiveUp
+from .retry import Retry as Retry
+from .retry import RetryState as RetryState
+from .retry import is_context_length_error as is_context_length_error
+from .retry import parse_retry_after as parse_retry_after
+from .schema import SchemaError as SchemaError
+from .schema import SchemaValidationError as SchemaValidationError
+from .settings import PERMISSION_MODES as PERMISSION_MODES
+from .settings import DoomLoopAction as DoomLoopAction
+from .settings import OutputMode as OutputMode
+from .settings import PermissionDecision as PermissionDecision
+from .settings import PermissionRule as PermissionRule
+from .settings import ToolMode as ToolMode
+from .settings import cost_usd as cost_usd
+from .settings import parse_structured_output as parse_structured_output
+from .sse import SSEDecoder as SSEDecoder
+from .sse import SSEMessage as SSEMessage
+from .sse import encode_sse as encode_sse
+from .think import AnswerFilter as AnswerFilter
+from .think import ThinkSplit as ThinkSplit
+from .think import ThinkTagFilter as ThinkTagFilter
+from .think import split_think as split_think
+from .think import think_to_blocks as think_to_blocks
+from .wire import DEFAULT_CONFIG as DEFAULT_CONFIG
+from .wire import DEFAULT_MAX_BODY_SIZE as DEFAULT_MAX_BODY_SIZE
+from .wire import DEFAULT_MAX_EVENT_SIZE as DEFAULT_MAX_EVENT_SIZE
+from .wire import DecodedResponse as DecodedResponse
+from .wire import NeedData as NeedData
+from .wire import Paused as Paused
+from .wire import decode_response as decode_response
+from .wire import parse_request_body as parse_request_body
+
+# Kept from before the schema toolkit had a module of its own (anyagent_core.schema).
+check_schema = schema.check
+check_schema_definition = schema.check_definition
+validate_schema = schema.validate
 
 __all__ = [
-    "DEFAULT_CONFIG",
-    "DEFAULT_MAX_BODY_SIZE",
-    "DEFAULT_MAX_EVENT_SIZE",
-    "DEFAULT_RETRY_POLICY",
     "NEED_DATA",
     "PAUSED",
-    "PERMISSION_MODES",
     "Action",
     "AgentLoop",
-    "AnswerFilter",
     "AskPermission",
-    "Commit",
     "AssistantBlock",
     "AssistantMessage",
+    "Commit",
     "Config",
     "Connection",
     "ContentBlock",
-    "DecodedResponse",
     "Done",
-    "DoomLoopAction",
     "Emit",
     "Endpoint",
     "Event",
-    "Failure",
     "Finished",
-    "GiveUp",
     "ImageBlock",
     "LocalProtocolError",
     "LoopSettings",
@@ -128,17 +138,10 @@ __all__ = [
     "LoopTool",
     "Message",
     "MessageComplete",
-    "NeedData",
-    "OutputMode",
-    "ParsedCalls",
-    "PartialEvent",
-    "Paused",
     "PermissionAllow",
-    "PermissionDecision",
     "PermissionDeny",
     "PermissionMode",
     "PermissionPolicy",
-    "PermissionRule",
     "Pricing",
     "ProtocolError",
     "ReasoningDelta",
@@ -146,16 +149,9 @@ __all__ = [
     "RemoteProtocolError",
     "Request",
     "ResultMessage",
-    "ResultSubtype",
-    "Retry",
     "RetryPolicy",
-    "RetryState",
     "RunMessage",
     "RunTools",
-    "SSEDecoder",
-    "SSEMessage",
-    "SchemaError",
-    "SchemaValidationError",
     "SendRequest",
     "ServerError",
     "StartTurn",
@@ -164,16 +160,11 @@ __all__ = [
     "StreamEvent",
     "SystemMessage",
     "TextBlock",
-    "TextCall",
     "TextDelta",
-    "ThinkSplit",
-    "ThinkTagFilter",
     "ThinkingBlock",
     "ToolCall",
     "ToolCallDelta",
-    "ToolCallTextFilter",
     "ToolChoice",
-    "ToolMode",
     "ToolResultBlock",
     "ToolSpec",
     "ToolTraits",
@@ -186,24 +177,4 @@ __all__ = [
     "Wait",
     "__version__",
     "add_usage",
-    "check_schema",
-    "check_schema_definition",
-    "compact",
-    "cost_usd",
-    "decode_response",
-    "emulated_history",
-    "encode_sse",
-    "estimate_tokens",
-    "freeze_json",
-    "is_context_length_error",
-    "parse_request_body",
-    "parse_retry_after",
-    "parse_structured_output",
-    "parse_tool_calls",
-    "render_tool_prompt",
-    "split_think",
-    "thaw_json",
-    "think_to_blocks",
-    "to_tool_uses",
-    "validate_schema",
 ]

@@ -36,7 +36,7 @@ from anyagent_core import (
     ToolCall,
     ToolCallDelta,
 )
-from anyagent_core._config import redact_url
+from anyagent_core.wire import redact_url
 
 from ._errors import (
     APIConnectionError,

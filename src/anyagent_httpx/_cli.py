@@ -37,8 +37,7 @@ from anyagent_core import (
     __version__,
     parse_request_body,
 )
-from anyagent_core._agent._permissions import PERMISSION_MODES
-from anyagent_core._agent._settings import TOOL_MODES
+from anyagent_core.settings import PERMISSION_MODES, TOOL_MODES
 
 from ._client import query
 from ._errors import AnyAgentError, CassetteError

@@ -49,8 +49,8 @@ from anyagent_core import (
     Usage,
     Wait,
 )
-from anyagent_core._config import redact_url
-from anyagent_core._json import JSONObject
+from anyagent_core.json import JSONObject
+from anyagent_core.wire import redact_url
 
 from ._attempt import AttemptFailed, Cancelled, Interrupted, Received, perform
 from ._errors import APIError, ServerStreamError

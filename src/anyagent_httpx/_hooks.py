@@ -32,7 +32,7 @@ from typing import Any, Literal, TypeAlias
 import attrs
 
 from anyagent_core import ResultMessage, TextBlock, ToolResultBlock, ToolUseBlock, UserBlock, UserMessage
-from anyagent_core._json import JSONObject, freeze_object
+from anyagent_core.json import JSONObject, freeze_object
 
 from ._errors import AnyAgentError
 

@@ -31,10 +31,8 @@ from anyagent_core import (
     ToolSpec,
     __version__,
 )
-from anyagent_core import _checks as checks
-from anyagent_core._agent._permissions import PERMISSION_MODES
-from anyagent_core._agent._settings import KNOBS, knob, knob_validator, str_tuple
-from anyagent_core._json import JSONObject, freeze_object
+from anyagent_core.json import JSONObject, freeze_object
+from anyagent_core.settings import KNOBS, PERMISSION_MODES, checks, knob, knob_validator, str_tuple
 
 from ._errors import ConfigurationError
 from ._hooks import HOOK_EVENTS, HookEvent, HookMatcher

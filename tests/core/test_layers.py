@@ -10,6 +10,10 @@
    by the modules of ``_dialects`` itself.
 4. Dialects sit below the connection: nothing in ``_dialects`` imports ``_connection``, and
    the text rules (``_textual``) import no dialect.
+5. The agent loop (``_agent``) imports no dialect, nor the connection or the framing.
+6. The public submodules (``anyagent_core.wire``, ``.settings``, ...) re-export names; like
+   ``anyagent_core/__init__.py`` they may import what they re-export, a dialect's public names
+   included. ``anyagent_httpx`` imports only ``anyagent_core`` and those public submodules.
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ def within(name: str, package: str) -> bool:
 
 
 DIALECTS = f"{PACKAGE}._dialects"
+#: The package and its public submodules: re-exports of what lives in the private modules.
+FACADES = {name for name in MODULES if name == PACKAGE or not name.split(".")[-1].startswith("_")}
 DIALECT_PACKAGES = sorted(
     name
     for name, path in MODULES.items()
@@ -80,7 +86,7 @@ def test_the_framing_imports_no_dialect(name: str) -> None:
 
 @pytest.mark.parametrize("dialect", DIALECT_PACKAGES)
 def test_a_dialect_is_imported_only_through_the_table(dialect: str) -> None:
-    allowed = {DIALECTS, PACKAGE}
+    allowed = {DIALECTS, *FACADES}
     offenders = {
         name
         for name in MODULES
@@ -93,7 +99,7 @@ def test_only_the_connection_takes_a_dialect() -> None:
     offenders = {
         name
         for name in MODULES
-        if not within(name, DIALECTS) and name not in {f"{PACKAGE}._connection", PACKAGE} and DIALECTS in imports(name)
+        if not within(name, DIALECTS) and name not in {f"{PACKAGE}._connection", *FACADES} and DIALECTS in imports(name)
     }
     assert offenders == set()
 
@@ -124,3 +130,37 @@ def test_the_scan_catches_a_framing_violation(tmp_path: pathlib.Path, source: st
         assert any(within(m, DIALECTS) or m == f"{PACKAGE}._connection" for m in imports(fake))
     finally:
         del MODULES[fake]
+
+
+def test_the_agent_loop_imports_no_dialect() -> None:
+    # The loop speaks the dialect-free value types; requests become bytes in a Connection.
+    offenders = {
+        (name, m)
+        for name in MODULES
+        if within(name, f"{PACKAGE}._agent")
+        for m in imports(name)
+        if within(m, DIALECTS) or m == f"{PACKAGE}._connection" or m == f"{PACKAGE}._framing"
+    }
+    assert offenders == set()
+
+
+def test_the_transport_package_imports_only_public_core_names() -> None:
+    # anyagent_httpx is a client of the core like any other: it imports anyagent_core and its
+    # public submodules (anyagent_core.settings, .wire, ...), never a private module.
+    import anyagent_httpx
+
+    root = pathlib.Path(anyagent_httpx.__file__).parent
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            else:
+                continue
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == PACKAGE and any(part.startswith("_") and part != "__version__" for part in parts[1:2]):
+                    offenders.append(f"{path.relative_to(root)}:{node.lineno}: {name}")
+    assert offenders == []

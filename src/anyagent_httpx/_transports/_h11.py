@@ -50,7 +50,7 @@ import attrs
 import h11
 
 from anyagent_core import Request
-from anyagent_core._config import redact_url
+from anyagent_core.wire import redact_url
 from anyagent_httpx._errors import APIConnectionError, APITimeoutError, ClientStateError, ConfigurationError
 
 from ._base import CLOSE_TIMEOUT, ErrorTable, TransportFailure, TransportResponse, map_exceptions

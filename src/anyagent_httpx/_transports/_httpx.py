@@ -16,7 +16,7 @@ import anyio
 import httpx
 
 from anyagent_core import Request
-from anyagent_core._config import redact_url
+from anyagent_core.wire import redact_url
 from anyagent_httpx._errors import APIConnectionError, APITimeoutError
 
 from ._base import CLOSE_TIMEOUT, ErrorTable, TransportResponse, map_exceptions

@@ -1,0 +1,29 @@
+"""Retry and fallback decisions, as data: ``RetryState.failed(...)`` gives ``Retry(delay, model)``
+or ``GiveUp(reason)``; ``parse_retry_after`` reads the server's wait; the rules are in
+``_agent/_retry``'s docstring."""
+
+from __future__ import annotations
+
+from ._agent._retry import (
+    DEFAULT_RETRY_POLICY,
+    Failure,
+    GiveUp,
+    Retry,
+    RetryPolicy,
+    RetryState,
+    is_context_length_error,
+    parse_http_date,
+    parse_retry_after,
+)
+
+__all__ = [
+    "DEFAULT_RETRY_POLICY",
+    "Failure",
+    "GiveUp",
+    "Retry",
+    "RetryPolicy",
+    "RetryState",
+    "is_context_length_error",
+    "parse_http_date",
+    "parse_retry_after",
+]

@@ -1,0 +1,54 @@
+"""What the agent loop decides with, for the packages that build its settings.
+
+``LoopSettings`` and the knobs it shares with a transport package's options (``KNOBS``, built
+into attrs fields by ``knob``/``knob_validator``), the value checks both use (``checks``), the
+permission rules (``PermissionPolicy``, ``PermissionRule``, ``PermissionDecision``) and the
+names of the modes.
+"""
+
+from __future__ import annotations
+
+from . import _checks as checks
+from ._agent._output import parse_structured_output
+from ._agent._permissions import PERMISSION_MODES, PermissionDecision, PermissionMode, PermissionPolicy, PermissionRule
+from ._agent._settings import (
+    DOOM_LOOP_ACTIONS,
+    KNOBS,
+    OUTPUT_MODES,
+    TOOL_MODES,
+    DoomLoopAction,
+    Knob,
+    LoopSettings,
+    LoopTool,
+    OutputMode,
+    ToolMode,
+    knob,
+    knob_validator,
+    str_tuple,
+)
+from ._agent._spend import Pricing, cost_usd
+
+__all__ = [
+    "DOOM_LOOP_ACTIONS",
+    "KNOBS",
+    "OUTPUT_MODES",
+    "PERMISSION_MODES",
+    "TOOL_MODES",
+    "DoomLoopAction",
+    "Knob",
+    "LoopSettings",
+    "LoopTool",
+    "OutputMode",
+    "PermissionDecision",
+    "PermissionMode",
+    "PermissionPolicy",
+    "PermissionRule",
+    "Pricing",
+    "ToolMode",
+    "checks",
+    "cost_usd",
+    "knob",
+    "knob_validator",
+    "parse_structured_output",
+    "str_tuple",
+]
