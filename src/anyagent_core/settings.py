@@ -25,6 +25,7 @@ from ._agent._settings import (
     knob,
     knob_validator,
     str_tuple,
+    validator,
 )
 from ._agent._spend import Pricing, cost_usd
 
@@ -51,4 +52,5 @@ __all__ = [
     "knob_validator",
     "parse_structured_output",
     "str_tuple",
+    "validator",
 ]

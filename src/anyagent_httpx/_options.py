@@ -32,7 +32,7 @@ from anyagent_core import (
     __version__,
 )
 from anyagent_core.json import JSONObject, freeze_object
-from anyagent_core.settings import KNOBS, PERMISSION_MODES, checks, knob, knob_validator, str_tuple
+from anyagent_core.settings import KNOBS, PERMISSION_MODES, checks, knob, knob_validator, str_tuple, validator
 
 from ._errors import ConfigurationError
 from ._hooks import HOOK_EVENTS, HookEvent, HookMatcher
@@ -153,14 +153,7 @@ def _rules(value: Sequence[str]) -> tuple[str, ...]:
 
 def _valid(check: checks.Check) -> Any:
     """An attrs validator that raises ``ConfigurationError`` naming the field."""
-
-    def validate(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-        try:
-            check(attribute.name, value)
-        except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
-
-    return validate
+    return validator(check, error=ConfigurationError)
 
 
 def _json_object(name: str, value: Mapping[str, Any]) -> JSONObject:

@@ -38,6 +38,7 @@ __all__ = [
     "knob",
     "knob_validator",
     "str_tuple",
+    "validator",
 ]
 
 ToolMode: TypeAlias = Literal["native", "emulated", "auto"]
@@ -111,9 +112,8 @@ KNOBS: Final[dict[str, Knob]] = {
 }
 
 
-def knob_validator(name: str, *, error: Callable[[str], Exception] = ValueError) -> Any:
-    """The attrs validator of the knob ``name``: a refused value raises ``error(message)``."""
-    check = KNOBS[name].check
+def validator(check: checks.Check, *, error: Callable[[str], Exception] = ValueError) -> Any:
+    """An attrs validator running ``check(field name, value)``; a refusal raises ``error(message)``."""
 
     def validate(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
         try:
@@ -122,6 +122,11 @@ def knob_validator(name: str, *, error: Callable[[str], Exception] = ValueError)
             raise error(str(exc)) from None
 
     return validate
+
+
+def knob_validator(name: str, *, error: Callable[[str], Exception] = ValueError) -> Any:
+    """The attrs validator of the knob ``name``: a refused value raises ``error(message)``."""
+    return validator(KNOBS[name].check, error=error)
 
 
 def knob(name: str, *, error: Callable[[str], Exception] = ValueError) -> Any:
