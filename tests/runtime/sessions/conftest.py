@@ -28,7 +28,7 @@ def postgres_url() -> str:
     name = f"t_{uuid.uuid4().hex[:16]}"
     try:
         with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+            conn.execute(f"CREATE DATABASE {name}")
     except psycopg.OperationalError as exc:
         pytest.skip(f"the PostgreSQL server at ANY_AGENT_TEST_POSTGRES_URL is unreachable: {exc}")
     base, _, _ = POSTGRES_URL.rpartition("/")
