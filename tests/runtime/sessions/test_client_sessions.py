@@ -119,16 +119,17 @@ async def test_tool_executions_and_usage_are_recorded(store: SessionStore) -> No
 
     replies = [calls("c1", "shout", {"text": "hey"}), calls("c2", "risky", {"text": "x"}), says("ok")]
     async with serve(replies) as server:
-        async with Client(options(server.base_url, store, tools=[shout, risky], can_use_tool=allow)) as client:
+        client = Client(options(server.base_url, store, tools=[shout, risky], can_use_tool=allow))
+        async with client:
             await run(client, "go")
-            ran = await store.tool_executions(client.session_id)
-            assert [(t.tool, t.output, t.decision, t.is_error) for t in ran] == [
-                ("shout", "HEY", "allow", False),
-                ("risky", "done x", "ask", False),
-            ]
-            assert all(t.seconds is not None and t.seconds >= 0 for t in ran)
-            (stats,) = await store.stats(session_id=client.session_id)
-            assert stats.runs == 1 and stats.turns == 3
+        ran = await store.tool_executions(client.session_id)
+        assert [(t.tool, t.output, t.decision, t.is_error) for t in ran] == [
+            ("shout", "HEY", "allow", False),
+            ("risky", "done x", "ask", False),
+        ]
+        assert all(t.seconds is not None and t.seconds >= 0 for t in ran)
+        (stats,) = await store.stats(session_id=client.session_id)
+        assert stats.runs == 1 and stats.turns == 3
 
 
 async def test_a_response_abandoned_midway_is_kept_and_marked_interrupted(store: SessionStore) -> None:
