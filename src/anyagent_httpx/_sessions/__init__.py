@@ -27,6 +27,7 @@ from ._base import (
     ToolExecution,
     UsageStats,
 )
+from ._functions import delete_session, get_session_messages, list_sessions, search_sessions
 from ._memory import MemoryStore
 from ._sqlite import SCHEMA_VERSION, SQLiteStore, default_path
 
@@ -48,7 +49,11 @@ __all__ = [
     "ToolExecution",
     "UsageStats",
     "default_path",
+    "delete_session",
+    "get_session_messages",
+    "list_sessions",
     "open_store",
+    "search_sessions",
 ]
 
 

@@ -228,38 +228,53 @@ class SQLiteStore:
             pathlib.Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
         try:
+            self._inspect(db)  # before anything is written: a file we must not touch stays as it was
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
-            db.execute("PRAGMA foreign_keys=ON")
             self._migrate(db)
         except BaseException:
             db.close()
             raise
         return db
 
+    def _version(self, db: sqlite3.Connection) -> int | None:
+        """The file's schema version (None: an empty file), read without writing; refuses a
+        database of something else and one of a newer version."""
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "anyagent_schema" in tables:
+            row = db.execute("SELECT version FROM anyagent_schema").fetchone()
+            version = row[0] if row is not None else 0
+        elif tables:
+            raise SessionStoreCorruptError(
+                f"{self.path} is an SQLite database of something else (tables: {', '.join(sorted(tables))}); "
+                "it was not changed"
+            )
+        else:
+            return None
+        if type(version) is not int:
+            raise SessionStoreCorruptError(f"{self.path}: the schema version is {version!r}; it was not changed")
+        if version > SCHEMA_VERSION:
+            raise SessionSchemaError(
+                f"{self.path} has session schema version {version}, newer than this version of anyagent "
+                f"knows ({SCHEMA_VERSION}): upgrade anyagent to use it; the file was not changed"
+            )
+        return version
+
+    def _inspect(self, db: sqlite3.Connection) -> None:
+        db.execute("BEGIN")
+        try:
+            self._version(db)
+        finally:
+            db.execute("COMMIT")
+
     def _migrate(self, db: sqlite3.Connection) -> None:
         db.execute("BEGIN IMMEDIATE")
         try:
-            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if "anyagent_schema" in tables:
-                row = db.execute("SELECT version FROM anyagent_schema").fetchone()
-                version = row[0] if row is not None else 0
-            elif tables:
-                raise SessionStoreCorruptError(
-                    f"{self.path} is an SQLite database of something else (tables: {', '.join(sorted(tables))}); "
-                    "it was not changed"
-                )
-            else:
+            found = self._version(db)  # again: another process may have migrated meanwhile
+            version = 0 if found is None else found
+            if found is None:
                 db.execute("CREATE TABLE anyagent_schema (version INTEGER NOT NULL)")
                 db.execute("INSERT INTO anyagent_schema VALUES (0)")
-                version = 0
-            if type(version) is not int:
-                raise SessionStoreCorruptError(f"{self.path}: the schema version is {version!r}")
-            if version > SCHEMA_VERSION:
-                raise SessionSchemaError(
-                    f"{self.path} has session schema version {version}, newer than this version of anyagent "
-                    f"knows ({SCHEMA_VERSION}): upgrade anyagent to use it; the file was not changed"
-                )
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[step].split(";"):
                     if statement.strip():
