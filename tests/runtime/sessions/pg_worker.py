@@ -34,9 +34,10 @@ async def main(url: str, worker: str, sessions: list[str]) -> None:
                     await store.append(sid, entries, expected_head=info.head)
                 except SessionConflictError:
                     continue
-                print(sid, *(e.id for e in entries), flush=True)
+                sys.stdout.write(" ".join([sid, *(e.id for e in entries)]) + "\n")
                 break
 
 
 if __name__ == "__main__":
     anyio.run(main, sys.argv[1], sys.argv[2], sys.argv[3:])
+    sys.stdout.flush()

@@ -40,7 +40,7 @@ async def test_a_file_that_is_not_a_database_is_refused_unchanged(tmp_path: path
     path = tmp_path / "sessions.db"
     path.write_bytes(b"these are my notes, not a database" * 100)
     before = digest(path)
-    with pytest.raises(SessionStoreCorruptError, match="sessions.db"):
+    with pytest.raises(SessionStoreCorruptError, match=r"sessions\.db"):
         async with SQLiteStore(path) as store:
             await store.list_sessions()
     assert digest(path) == before
@@ -59,10 +59,14 @@ async def test_a_damaged_database_is_refused_unchanged(tmp_path: pathlib.Path) -
         data[offset : offset + 16] = b"\xff" * 16
     path.write_bytes(bytes(data))
     before = digest(path)
-    with pytest.raises(SessionStoreCorruptError):
+
+    async def use() -> None:
         async with SQLiteStore(path) as store:
             await store.load("s")
             await store.search("message")
+
+    with pytest.raises(SessionStoreCorruptError):
+        await use()
     assert digest(path) == before
 
 
@@ -101,7 +105,7 @@ async def test_a_damaged_entry_names_the_session_and_the_entry(tmp_path: pathlib
         body = '{"v":1,"id":"e1","parent":"s:meta","at":1,"kind":"message","message":{"role":"wizard"}}'
         db.execute("UPDATE entries SET body = ? WHERE id = 'e1'", (body,))
     async with SQLiteStore(path) as store:
-        with pytest.raises(SessionEntryError, match="session 's', entry 'e1': .*'role'"):
+        with pytest.raises(SessionEntryError, match=r"session 's', entry 'e1': .*'role'"):
             await store.load("s")
 
 
