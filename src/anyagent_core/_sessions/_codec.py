@@ -509,11 +509,10 @@ def loads_entries(texts: Sequence[str], *, session_id: str) -> list[Entry]:
 
 def searchable_text(entry: Entry) -> str:
     """The text full-text search indexes for ``entry``: a message's text, reasoning, tool
-    calls (name and arguments) and tool results; a result's final text; a title."""
+    calls (name and arguments) and tool results, and a compaction's summary. Results and
+    metadata have none (a run's final text is its last message's)."""
     if isinstance(entry, MessageEntry):
         return _message_text(entry.message)
-    if isinstance(entry, MetadataEntry):
-        return entry.title or ""
     if isinstance(entry, CompactionEntry):
         return "\n".join(_message_text(m) for m in entry.summary)
     return ""

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 
 from anyagent_core.sessions import Entry
-from anyagent_httpx import AgentOptions, Client, SessionNotFoundError, SessionInfo, SQLiteStore, ToolExecution, tool
+from anyagent_httpx import AgentOptions, Client, SessionInfo, SessionNotFoundError, SQLiteStore, ToolExecution, tool
 
 
 class ReportingStore(SQLiteStore):

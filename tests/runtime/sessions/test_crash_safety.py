@@ -21,7 +21,6 @@ import pytest
 from anyagent_core.sessions import MessageEntry, rebuild
 from anyagent_httpx import AgentOptions, Client, SQLiteStore
 from anyagent_httpx.testing import ReceivedRequest, Reply
-
 from tests.runtime.mock import DONE, chunk, text_stream
 
 pytestmark = pytest.mark.anyio
