@@ -123,8 +123,8 @@ async def test_two_processes_writing_one_file_both_keep_every_committed_turn(tmp
         for _ in range(max(RUNS // 4, 5)):
             results: dict[str, list[list[str]]] = {}
 
-            async def one(sid: str) -> None:
-                results[sid] = await run_and_kill(server.base_url, path, sid, rng)
+            async def one(sid: str, into: dict[str, list[list[str]]] = results) -> None:
+                into[sid] = await run_and_kill(server.base_url, path, sid, rng)
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(one, "a")
