@@ -19,7 +19,7 @@ import anyio
 import pytest
 
 from anyagent_core.sessions import MessageEntry, rebuild
-from anyagent_httpx import AgentOptions, Client, SQLiteStore
+from anyagent_httpx import AgentOptions, Client, ResultMessage, SQLiteStore
 from anyagent_httpx.testing import ReceivedRequest, Reply
 from tests.runtime.mock import DONE, chunk, text_stream
 
@@ -108,7 +108,7 @@ async def test_kill_nine_at_random_moments_loses_no_committed_turn(tmp_path: pat
                 before = len(client.messages)
                 await client.query("one more")
                 result = [m async for m in client.receive_response()][-1]
-        assert result.subtype == "success"
+        assert isinstance(result, ResultMessage) and result.subtype == "success"
         assert await check_file(path, "s", all_reported) > before
 
 
