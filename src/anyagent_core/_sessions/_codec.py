@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 from anyagent_core._agent._results import ResultMessage
-from anyagent_core._json import thaw_json
+from anyagent_core._json import freeze_object, thaw_json
 from anyagent_core._messages import (
     AssistantBlock,
     AssistantMessage,
@@ -32,6 +32,7 @@ from anyagent_core._messages import (
     UserBlock,
     UserMessage,
 )
+from anyagent_core._util import parsed_builder
 
 from ._entries import (
     ENTRY_VERSION,
@@ -66,6 +67,17 @@ _RESULT_SUBTYPES = frozenset(
     }
 )
 _USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens", "reasoning_tokens", "cached_tokens")
+
+
+# What the reader builds after checking every field itself (attrs' checks skipped, as the wire
+# parsers do; the round-trip properties check the result equals what the constructors give).
+_new_text = parsed_builder(TextBlock, "text")
+_new_user = parsed_builder(UserMessage, "content")
+_new_assistant = parsed_builder(AssistantMessage, "content", "model", "id", "stop_reason", "usage", "refusal")
+_new_usage = parsed_builder(
+    Usage, "prompt_tokens", "completion_tokens", "total_tokens", "reasoning_tokens", "cached_tokens", "raw"
+)
+_new_message_entry = parsed_builder(MessageEntry, "id", "parent_id", "at", "message", "turn")
 
 
 class _Bad(Exception):
@@ -276,7 +288,7 @@ def _block_from_json(obj: Any, where: str) -> UserBlock | AssistantBlock:
     kind = block.get("type")
     try:
         if kind == "text":
-            return TextBlock(text=_str(block, "text"))
+            return _new_text(_str(block, "text"))
         if kind == "thinking":
             return ThinkingBlock(thinking=_str(block, "thinking"), signature=_opt_str(block, "signature") or "")
         if kind == "tool_use":
@@ -332,7 +344,14 @@ def _usage_from_json(value: Any) -> Usage:
         if count is not None and type(count) is not int:
             _bad(f"usage's {name!r} must be an integer, not {_kind(count)}")
         counts[name] = count
-    return Usage(**counts, raw=_object(obj.get("raw", {}), "usage's 'raw'"))
+    return _new_usage(
+        counts["prompt_tokens"],
+        counts["completion_tokens"],
+        counts["total_tokens"],
+        counts["reasoning_tokens"],
+        counts["cached_tokens"],
+        freeze_object(_object(obj.get("raw", {}), "usage's 'raw'")),
+    )
 
 
 def message_from_json(value: Any) -> UserMessage | AssistantMessage:
@@ -349,7 +368,7 @@ def _message_from_json(value: Any) -> UserMessage | AssistantMessage:
     content = obj.get("content")
     if role == "user":
         if type(content) is str:
-            return UserMessage(content=content)
+            return _new_user(content)
         if type(content) is not list:
             _bad(f"a user message's 'content' must be a string or an array, not {_kind(content)}")
         blocks = [_block_from_json(b, f"content block {i}") for i, b in enumerate(content)]
@@ -365,13 +384,13 @@ def _message_from_json(value: Any) -> UserMessage | AssistantMessage:
             if not isinstance(block, TextBlock | ThinkingBlock | ToolUseBlock | ToolUseError):
                 _bad(f"content block {i}: an assistant message holds no {type(block).__name__}")
         usage = obj.get("usage")
-        return AssistantMessage(
-            content=blocks,  # type: ignore[arg-type]
-            model=_opt_str(obj, "model"),
-            id=_opt_str(obj, "response_id"),
-            stop_reason=_opt_str(obj, "stop_reason"),
-            usage=None if usage is None else _usage_from_json(usage),
-            refusal=_opt_str(obj, "refusal"),
+        return _new_assistant(
+            tuple(blocks),
+            _opt_str(obj, "model"),
+            _opt_str(obj, "response_id"),
+            _opt_str(obj, "stop_reason"),
+            None if usage is None else _usage_from_json(usage),
+            _opt_str(obj, "refusal"),
         )
     _bad(f"a message's 'role' must be 'user' or 'assistant', not {role!r}")
 
@@ -435,13 +454,9 @@ def _entry(obj: dict[str, Any]) -> Entry:
     at = _number(obj, "at")
     kind = obj.get("kind")
     if kind == "message":
-        return MessageEntry(
-            id=entry_id,
-            parent_id=parent,
-            at=at,
-            message=_message_from_json(obj.get("message")),
-            turn=_int(obj, "turn", 0),
-        )
+        if not entry_id or parent == "":
+            _bad("'id' and 'parent' must not be empty")
+        return _new_message_entry(entry_id, parent, at, _message_from_json(obj.get("message")), _int(obj, "turn", 0))
     if kind == "result":
         return ResultEntry(id=entry_id, parent_id=parent, at=at, result=_result_from_json(obj.get("result")))
     if kind == "compaction":
