@@ -62,16 +62,19 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def benchmarks(session: nox.Session) -> None:
-    """The benchmarks with their defaults: parse-and-assemble, end to end over loopback, then
-    whole agent runs with tool calls over loopback.
+    """The benchmarks with their defaults: parse-and-assemble, end to end over loopback, whole
+    agent runs with tool calls over loopback, then the session store against openai-agents'
+    SQLiteSession.
 
-    For their options run ``benchmarks/bench_parse.py``, ``bench_transport.py`` or ``bench_agent.py``."""
+    For their options run ``benchmarks/bench_parse.py``, ``bench_transport.py``, ``bench_agent.py``
+    or ``bench_sessions.py``."""
     if session.posargs:
         session.error("no arguments here: run the scripts in benchmarks/ themselves for options")
     install(session, "bench")
     session.run("python", "benchmarks/bench_parse.py")
     session.run("python", "benchmarks/bench_transport.py")
     session.run("python", "benchmarks/bench_agent.py")
+    session.run("python", "benchmarks/bench_sessions.py")
 
 
 # ---- live tests against a real server -------------------------------------------------------

@@ -26,3 +26,10 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Every async test runs under asyncio and trio. Explicit, so a missing trio fails loudly
     instead of silently dropping the trio runs (anyio's default lists available backends)."""
     return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _sessions_out_of_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default session store (the ``anyagent`` command keeps its conversations there) is a
+    temporary file in every test, never the user's data directory."""
+    monkeypatch.setenv("ANY_AGENT_SESSIONS_DB", str(tmp_path_factory.mktemp("sessions") / "sessions.db"))

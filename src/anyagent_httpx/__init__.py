@@ -1,7 +1,10 @@
 """anyagent_httpx: the I/O side of anyagent. ``query()`` and ``Client`` talk to any
 OpenAI-compatible endpoint from asyncio or trio, over httpx (``HttpxTransport``) or anyio
 sockets with h11 (``H11Transport``); the protocol itself is the sans-IO ``anyagent_core``, whose
-message types are re-exported here."""
+message types are re-exported here. Sessions: ``AgentOptions(session_store=...)`` with
+``SQLiteStore`` (embedded), ``PostgresStore`` (``anyagent_httpx.postgres``, the ``postgres``
+extra) or ``MemoryStore``, and ``list_sessions``, ``get_session_messages``, ``delete_session``,
+``search_sessions``."""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from anyagent_core import (
     UserMessage,
     __version__,
 )
+from anyagent_core.sessions import SessionEntryError
 
 from ._client import Client, ClientState, query
 from ._errors import (
@@ -74,6 +78,27 @@ from ._permissions import (
     ToolPermissionContext,
 )
 from ._recording import Cassette, Exchange, RecordedRequest, RecordedResponse, RecordingTransport, ReplayTransport
+from ._sessions import (
+    MemoryRecord,
+    MemoryStore,
+    SearchHit,
+    SessionConflictError,
+    SessionError,
+    SessionInfo,
+    SessionNotFoundError,
+    SessionSchemaError,
+    SessionStore,
+    SessionStoreCorruptError,
+    SessionStoreError,
+    SQLiteStore,
+    ToolExecution,
+    UsageStats,
+    delete_session,
+    get_session_messages,
+    list_sessions,
+    open_store,
+    search_sessions,
+)
 from ._sync import SyncClient, query_sync
 from ._tools import BUILTIN_TOOLS, Tool, ToolContext, ToolError, ToolInputError, builtin_tool, run_tool, tool
 from ._transports import (
@@ -170,8 +195,28 @@ __all__ = [
     "Usage",
     "UserMessage",
     "UserPromptSubmitInput",
+    "MemoryRecord",
+    "MemoryStore",
+    "SQLiteStore",
+    "SearchHit",
+    "SessionConflictError",
+    "SessionEntryError",
+    "SessionError",
+    "SessionInfo",
+    "SessionNotFoundError",
+    "SessionSchemaError",
+    "SessionStore",
+    "SessionStoreCorruptError",
+    "SessionStoreError",
+    "ToolExecution",
+    "UsageStats",
     "__version__",
     "builtin_tool",
+    "delete_session",
+    "get_session_messages",
+    "list_sessions",
+    "open_store",
+    "search_sessions",
     "default_http_client",
     "get_api_key",
     "get_base_url",

@@ -39,6 +39,7 @@ from anyagent_core import (
 )
 from anyagent_core.settings import PERMISSION_MODES, TOOL_MODES
 
+from . import _cli_sessions
 from ._client import query
 from ._errors import AnyAgentError, CassetteError
 from ._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS, AgentOptions
@@ -113,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     tape = run.add_argument_group("recording")
     tape.add_argument("--replay", metavar="CASSETTE", help="play a recorded run back; no server needed")
     tape.add_argument("--record", metavar="CASSETTE", help="record the run (API keys removed)")
+    _cli_sessions.add_run_options(run)
+    _cli_sessions.add_sessions_command(commands)
     return parser
 
 
@@ -273,7 +276,24 @@ async def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if prompt is None:
         err.write("anyagent run: error: a prompt is needed\n")
         return 2
+    async with _cli_sessions.run_session(args, err) as session:
+        return await _run_with(args, out, err, session, http_client, transport, recorder, base_url, model, prompt)
+
+
+async def _run_with(
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+    session: dict[str, Any],
+    http_client: httpx.AsyncClient | None,
+    transport: H11Transport | None,
+    recorder: RecordingTransport | None,
+    base_url: str | None,
+    model: str | None,
+    prompt: str,
+) -> int:
     options = AgentOptions(
+        **session,
         model=model,
         base_url=base_url,
         provider=args.provider,
@@ -319,6 +339,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     err = sys.stderr if err is None else err
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "sessions":
+        try:
+            return anyio.run(_cli_sessions.sessions_main, args, out, err)
+        except AnyAgentError as exc:
+            err.write(f"error: {type(exc).__name__}: {exc}\n")
+            return 1
     if args.replay and (args.record or args.transport != "httpx"):
         parser.error("--replay plays a cassette back through httpx: it excludes --record and --transport h11")
     if args.record and args.transport != "httpx":

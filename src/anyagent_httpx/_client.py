@@ -26,9 +26,11 @@ from types import TracebackType
 
 import anyio
 import anyio.lowlevel
+import attrs
 
 from anyagent_core import (
     AgentLoop,
+    Commit,
     Done,
     LocalProtocolError,
     LoopState,
@@ -48,6 +50,7 @@ from ._errors import APIError, ClientStateError, ConfigurationError
 from ._hooks import user_prompt_submit
 from ._observe import observers
 from ._options import AgentOptions
+from ._sessions._writer import SessionWriter, attach
 from ._subagents import TASK_TOOL, Subagents
 from ._tools import Tool, ToolContext
 from ._transports import AsyncTransport, HttpxTransport
@@ -100,7 +103,9 @@ class Client:
         self._wakeup: anyio.Event | None = None
         self._driver: Driver | None = None
         self._owned_transport: HttpxTransport | None = None
+        self._session: SessionWriter | None = None
         self.session_id = str(uuid.uuid4())
+        """The session's id: the stored session's with a ``session_store`` (known once open)."""
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -140,9 +145,16 @@ class Client:
             )
             items.append(subagents.tool())
         loop_tools = _loop_tools(items, toolbox)
+        history = self._initial_history
+        if options.session_store is not None and self._agent is None:
+            self._session, history = await attach(options, model=model, history=history)
+            self.session_id = self._session.session_id
         if toolbox.tools:  # only tools that run need a working directory
             toolbox.context = _tool_context(options, self.session_id)
-        self._loop = AgentLoop(options.loop_settings(model, loop_tools), history=self._initial_history)
+        settings = options.loop_settings(model, loop_tools)
+        if self._session is not None:
+            settings = attrs.evolve(settings, commits=True, session_id=self.session_id)
+        self._loop = AgentLoop(settings, history=history)
         self._driver = Driver(
             transport,
             endpoint,
@@ -152,6 +164,7 @@ class Client:
             session_id=self.session_id,
             toolbox=toolbox,
             agent=self._agent,
+            session=self._session,
         )
         self._state = ClientState.OPENED
         await anyio.lowlevel.checkpoint()
@@ -169,6 +182,10 @@ class Client:
             self._driver.interrupt()
         if self._wakeup is not None:
             self._wakeup.set()
+        if self._session is not None:
+            if self._loop is not None and not self._receiving:
+                self._abandon()
+            await self._session.flush()  # a turn the caller stopped reading is kept
         if self._owned_transport is not None:
             with anyio.CancelScope(shield=True):
                 await self._owned_transport.aclose()
@@ -205,6 +222,8 @@ class Client:
         message = await user_prompt_submit(self.options.hooks, _user_message(prompt), session_id=self.session_id)
         if self._pending:
             self._abandon()  # an earlier response was never received: it ends here
+        if self._session is not None:
+            await self._session.flush()
         driver.reset()  # an interrupt of an earlier response does not stop this one
         loop.start(message)
         self._resume = False
@@ -286,6 +305,8 @@ class Client:
             driver.reset()  # an interrupt stops one response
             if loop.state not in (LoopState.IDLE, LoopState.AWAITING_EXTERNAL):
                 self._abandon()
+                if self._session is not None:
+                    await self._session.flush()  # shielded: the interrupted turn is kept
             elif failed:
                 self._resume = True
             else:
@@ -302,7 +323,10 @@ class Client:
             return
         loop.interrupt()
         while loop.state is LoopState.ACTING:
-            if type(loop.next_action()) is Done:
+            action = loop.next_action()
+            if type(action) is Commit and self._session is not None:
+                self._session.defer(action)  # written by the next flush()
+            if type(action) is Done:
                 break
 
 

@@ -34,6 +34,7 @@ from anyagent_core import (
     Failure,
     Finished,
     MessageComplete,
+    PermissionDeny,
     ReasoningDelta,
     RefusalDelta,
     RunMessage,
@@ -58,6 +59,7 @@ from ._hooks import HookError, post_tool_use, pre_tool_use, stop
 from ._observe import AttemptInfo, Observer, RunInfo
 from ._options import AgentOptions
 from ._permissions import ToolPermissionContext, ask_permission
+from ._sessions._writer import SessionWriter
 from ._tools import Tool, ToolContext, run_tool
 from ._transports import AsyncTransport
 
@@ -107,6 +109,7 @@ class Driver:
         agent: str | None = None,
         clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
+        session: SessionWriter | None = None,
     ) -> None:
         self.transport = transport
         self.endpoint = endpoint
@@ -118,6 +121,8 @@ class Driver:
         self.agent = agent
         self._clock = clock
         self._random = random
+        self.session = session
+        """Where the commits are written (None: nowhere)."""
         self._scope: anyio.CancelScope | None = None
         self._interrupted = False
         self.api_seconds = 0.0
@@ -179,6 +184,8 @@ class Driver:
                 tools=tuple(tool.spec.name for tool in loop.settings.tools),
             )
         )
+        if self.session is not None:
+            yield self._init(loop)
         try:
             while True:
                 action = loop.next_action()
@@ -191,6 +198,8 @@ class Driver:
                     case Emit(message=message):
                         if type(message) is SystemMessage and message.subtype == "compact":
                             observer.compaction(message.data)
+                            if self.session is not None:
+                                self.session.compacted(message.data)
                         yield message
                     case Wait():
                         observer.retry(action, failure.error)
@@ -213,7 +222,8 @@ class Driver:
                     case RunTools(calls=calls):
                         await self._run_tools(loop, calls)
                     case Commit():
-                        pass  # no session store to write to
+                        if self.session is not None:
+                            await self.session.commit(action)
                     case Done(result=result):
                         if result.subtype == "error_during_execution" and failure.error is not None:
                             if action.gave_up is not None:
@@ -240,6 +250,21 @@ class Driver:
         except BaseException as exc:
             observer.run_ended(None, exc)
             raise
+
+    def _init(self, loop: AgentLoop) -> SystemMessage:
+        """The ``init`` notice a response with a session store begins with."""
+        session = self.session
+        assert session is not None
+        return SystemMessage(
+            subtype="init",
+            data={
+                "session_id": self.session_id,
+                "model": loop.settings.template.model,
+                "base_url": redact_url(self.endpoint.base_url),
+                "tools": [tool.spec.name for tool in loop.settings.tools],
+                "cwd": session.cwd,
+            },
+        )
 
     # ---- requests -------------------------------------------------------------------------
 
@@ -350,6 +375,11 @@ class Driver:
         except Interrupted:
             loop.interrupt()
             return
+        if self.session is not None:
+            if isinstance(answer, PermissionDeny):
+                self.session.denied(action.call, f"Permission denied: {answer.message}")
+            else:
+                self.session.asked(action.call.id)
         loop.permission(action.call.id, answer)
 
     async def _run_tools(self, loop: AgentLoop, calls: Sequence[ToolUseBlock]) -> None:
@@ -427,7 +457,10 @@ class Driver:
                 result = await post_tool_use(
                     hooks, call, tool_input, result, session_id=self.session_id, agent=self.agent
                 )
-        observer.tool_ended(call, result, anyio.current_time() - begun)
+        seconds = anyio.current_time() - begun
+        if self.session is not None:
+            self.session.ran(call, call.input if isinstance(outcome, ToolResultBlock) else outcome, result, seconds)
+        observer.tool_ended(call, result, seconds)
         return result
 
 

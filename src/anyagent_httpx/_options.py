@@ -43,6 +43,7 @@ from ._tools import BUILTIN_TOOLS, Tool
 if TYPE_CHECKING:
     import httpx
 
+    from ._sessions import SessionStore
     from ._transports import AsyncTransport
 
 __all__ = [
@@ -224,6 +225,30 @@ class AgentDefinition:
     )
 
 
+def _check_session_options(options: AgentOptions) -> None:
+    from ._sessions import SessionStore
+
+    store = options.session_store
+    if store is not None and not isinstance(store, SessionStore):
+        raise ConfigurationError(f"session_store must be a SessionStore, not {type(store).__name__}")
+    if options.resume is not None and options.continue_conversation:
+        raise ConfigurationError("pass resume= or continue_conversation=True, not both")
+    wants = None
+    if options.resume is not None:
+        wants = "resume"
+    elif options.continue_conversation:
+        wants = "continue_conversation"
+    if wants is not None and store is None:
+        raise ConfigurationError(f"{wants} needs a session_store to resume from")
+    if options.fork_session and wants is None:
+        raise ConfigurationError("fork_session needs resume= or continue_conversation=True: there is nothing to fork")
+    if options.session_id is not None and wants is not None and not options.fork_session:
+        raise ConfigurationError(
+            f"session_id names a new session; with {wants} the session is the resumed one (add fork_session=True "
+            "to go on in a new session of that id)"
+        )
+
+
 def _observers(value: Sequence[Observer]) -> tuple[Observer, ...]:
     items = tuple(value)
     for item in items:
@@ -371,10 +396,25 @@ class AgentOptions:
     transport: AsyncTransport | None = attrs.field(default=None, repr=False, eq=False)
     """Another transport (``H11Transport()``, your own): its lifetime stays yours. Excludes
     ``http_client``."""
+    session_store: SessionStore | None = attrs.field(default=None, repr=False, eq=False)
+    """Where the conversation is kept (``SQLiteStore``, ``PostgresStore``, ``MemoryStore``,
+    yours), one transaction per committed turn; None: it lives in the client only. The store's
+    lifetime stays yours."""
+    resume: str | None = attrs.field(default=None, validator=_valid(checks.nonempty_str_or_none))
+    """Continue the stored session of this id (``session_store`` needed)."""
+    continue_conversation: bool = attrs.field(default=False, validator=_valid(checks.boolean))
+    """Continue the most recently updated stored session of the working directory (a new one
+    if there is none)."""
+    fork_session: bool = attrs.field(default=False, validator=_valid(checks.boolean))
+    """With ``resume`` or ``continue_conversation``: go on in a new session that shares the old
+    one's history, leaving the old one as it was."""
+    session_id: str | None = attrs.field(default=None, validator=_valid(checks.nonempty_str_or_none))
+    """The id of the new session (a new one, or the fork); None: a random UUID."""
 
     def __attrs_post_init__(self) -> None:
         if self.http_client is not None and self.transport is not None:
             raise ConfigurationError("pass http_client= or transport=, not both")
+        _check_session_options(self)
         choice = self.tool_choice
         if choice not in (None, "auto", "none", "required"):
             names = [item if isinstance(item, str) else item.name for item in self.tools]

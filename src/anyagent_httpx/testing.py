@@ -16,6 +16,9 @@ Content-Length or chunked transfer-encoding, answers HEAD without a body, and co
 so tests can assert that a client released everything. A client that goes away mid-response
 only ends its own connection, silently. An exception raised by a handler is not caught: it ends
 the server and the ``async with`` block, loudly, as a bug in a test should.
+
+The session stores' conformance suite lives here too: ``check_session_store(store)`` runs every
+check of ``SESSION_STORE_CHECKS`` on an open ``SessionStore``, ours or yours.
 """
 
 from __future__ import annotations
@@ -35,7 +38,17 @@ import h11
 from anyio.streams.tls import TLSStream
 from attrs.validators import ge, le, optional
 
-__all__ = ["Handler", "LoopbackServer", "ReceivedRequest", "Reply", "serve"]
+from ._sessions._conformance import SESSION_STORE_CHECKS, check_session_store
+
+__all__ = [
+    "SESSION_STORE_CHECKS",
+    "Handler",
+    "LoopbackServer",
+    "ReceivedRequest",
+    "Reply",
+    "check_session_store",
+    "serve",
+]
 
 #: Bytes asked of the socket per read.
 _READ_SIZE = 65536

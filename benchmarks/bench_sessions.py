@@ -1,0 +1,260 @@
+"""Session store benchmark: anyagent's SQLiteStore against openai-agents' SQLiteSession.
+
+    python benchmarks/bench_sessions.py [--quick] [--json PATH]
+
+Measured in one run, on files in one temporary directory, under asyncio (SQLiteSession is
+asyncio-only):
+
+* append one turn (a user message and an answer, ~200 characters each): p50 and p99 over
+  ``APPENDS`` appends to one session. Ours writes the turn's two message entries and a run
+  result in one transaction, full-text rows included; theirs ``add_items`` the two messages.
+* load a ``LOAD_MESSAGES``-message session: ours ``load()`` and parse every entry back into
+  typed messages (``rebuild``), theirs ``get_items()`` (dicts).
+* ours only: full-text search over ``SEARCH_MESSAGES`` messages (``search``, 20 best hits with
+  snippets), and recall over ``MEMORIES`` memories with 384-dimension embeddings (``recall``
+  with a vector, numpy if installed), after a first recall that loads the index.
+
+Targets: append and load at least 2x faster than SQLiteSession; search <= 20 ms and recall
+<= 50 ms (p50). Durability: ours in WAL mode with ``synchronous=normal`` (a killed process loses
+no committed turn; a power cut may lose the last ones), theirs in WAL mode with SQLite's
+default (``synchronous=full``); the ``full`` row shows ours at theirs' setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _report import table
+from anyagent_core import AssistantMessage, Commit, ResultMessage, TextBlock, Usage, UserMessage
+from anyagent_core.sessions import commit_entries, rebuild
+from anyagent_httpx import SQLiteStore
+
+WORDS = [
+    *("lighthouse", "keeper", "harbour", "storm", "lamp", "chapter", "island", "boat", "night", "sea", "rope"),
+    *("signal", "wreck", "tide", "gull", "stone", "window", "bell", "letter", "winter", "ship", "fog", "shore"),
+    *("map", "captain", "cliff"),
+]
+
+
+def text(rng: random.Random, n: int = 30) -> str:
+    return " ".join(rng.choice(WORDS) + str(rng.randrange(50)) for _ in range(n))
+
+
+def turn(rng: random.Random) -> Commit:
+    answer = AssistantMessage(content=[TextBlock(text=text(rng))], model="m", usage=Usage(prompt_tokens=9))
+    result = ResultMessage(
+        subtype="success",
+        result=answer.text,
+        is_error=False,
+        num_turns=1,
+        duration_ms=5,
+        duration_api_ms=4,
+        usage=Usage(prompt_tokens=9, completion_tokens=30),
+        model="m",
+    )
+    return Commit(messages=(UserMessage(content=text(rng)), answer), turn_number=1, result=result)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def ours_append(path: Path, n: int, synchronous: str) -> list[float]:
+    rng = random.Random(1)
+    async with SQLiteStore(path, synchronous=synchronous) as store:  # type: ignore[arg-type]
+        info = await store.create("bench")
+        head = info.head
+        times = []
+        for _ in range(n):
+            entries = commit_entries(turn(rng), parent_id=head, new_id=lambda: uuid.uuid4().hex, at=time.time())
+            begun = time.perf_counter()
+            info = await store.append("bench", entries, expected_head=head)
+            times.append(time.perf_counter() - begun)
+            head = info.head
+    return times
+
+
+async def theirs_append(path: Path, n: int) -> list[float]:
+    from agents.memory import SQLiteSession
+
+    rng = random.Random(1)
+    session = SQLiteSession("bench", path)
+    times = []
+    for _ in range(n):
+        items = [{"role": "user", "content": text(rng)}, {"role": "assistant", "content": text(rng)}]
+        begun = time.perf_counter()
+        await session.add_items(items)
+        times.append(time.perf_counter() - begun)
+    session.close()
+    return times
+
+
+async def fill_ours(path: Path, messages: int) -> None:
+    rng = random.Random(2)
+    async with SQLiteStore(path) as store:
+        info = await store.create("big")
+        head = info.head
+        for _ in range(messages // 2):
+            commit = turn(rng)
+            commit = Commit(messages=commit.messages, turn_number=1)
+            entries = commit_entries(commit, parent_id=head, new_id=lambda: uuid.uuid4().hex, at=time.time())
+            head = (await store.append("big", entries, expected_head=head)).head
+
+
+async def timed_load_ours(path: Path, rounds: int) -> list[float]:
+    times = []
+    async with SQLiteStore(path) as store:
+        for _ in range(rounds):
+            begun = time.perf_counter()
+            _, entries = await store.load("big")
+            conversation = rebuild("big", entries)
+            times.append(time.perf_counter() - begun)
+            assert len(conversation.messages) >= 2
+    return times
+
+
+async def timed_load_theirs(path: Path, messages: int, rounds: int) -> list[float]:
+    from agents.memory import SQLiteSession
+
+    rng = random.Random(2)
+    session = SQLiteSession("big", path)
+    batch = []
+    for _ in range(messages // 2):
+        batch += [{"role": "user", "content": text(rng)}, {"role": "assistant", "content": text(rng)}]
+    await session.add_items(batch)
+    times = []
+    for _ in range(rounds):
+        begun = time.perf_counter()
+        items = await session.get_items()
+        times.append(time.perf_counter() - begun)
+        assert len(items) == messages
+    session.close()
+    return times
+
+
+async def timed_search(path: Path, rounds: int) -> list[float]:
+    rng = random.Random(3)
+    times = []
+    async with SQLiteStore(path) as store:
+        for _ in range(rounds):
+            query = f"{rng.choice(WORDS)}{rng.randrange(50)} {rng.choice(WORDS)}{rng.randrange(50)}"
+            begun = time.perf_counter()
+            await store.search(query, limit=20)
+            times.append(time.perf_counter() - begun)
+    return times
+
+
+async def timed_recall(path: Path, memories: int, rounds: int, dims: int = 384) -> list[float]:
+    rng = random.Random(4)
+    async with SQLiteStore(path) as store:
+        for n in range(memories):
+            vector = [rng.gauss(0, 1) for _ in range(dims)]
+            await store.remember(text(rng, 12), memory_id=f"m{n}", vector=vector)
+        await store.recall("", vector=[1.0] * dims)  # loads the index once
+        times = []
+        for _ in range(rounds):
+            query = [rng.gauss(0, 1) for _ in range(dims)]
+            begun = time.perf_counter()
+            found = await store.recall("", vector=query, limit=5)
+            times.append(time.perf_counter() - begun)
+            assert len(found) == 5
+    return times
+
+
+def ms(value: float) -> str:
+    return f"{value * 1000:.2f}"
+
+
+async def main(quick: bool, json_path: str | None) -> int:
+    appends = 200 if quick else 1000
+    load_messages, search_messages = 10_000, 20_000 if quick else 100_000
+    memories = 2_000 if quick else 10_000
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        ours = await ours_append(root / "ours.db", appends, "normal")
+        ours_full = await ours_append(root / "ours-full.db", appends, "full")
+        theirs: list[float] | None
+        skipped: dict[str, str] = {}
+        try:
+            theirs = await theirs_append(root / "theirs.db", appends)
+        except ImportError:
+            theirs = None
+            skipped["openai-agents SQLiteSession"] = "not installed (the bench group has it)"
+        await fill_ours(root / "big.db", load_messages)
+        load_ours = await timed_load_ours(root / "big.db", 10)
+        load_theirs = None if theirs is None else await timed_load_theirs(root / "theirs-big.db", load_messages, 10)
+        await fill_ours(root / "search.db", search_messages)
+        search = await timed_search(root / "search.db", 50)
+        recall = await timed_recall(root / "memories.db", memories, 50)
+    head = ["", "append p50 ms", "append p99 ms", f"load {load_messages} ms"]
+    rows = [
+        [
+            "anyagent SQLiteStore",
+            ms(percentile(ours, 0.5)),
+            ms(percentile(ours, 0.99)),
+            ms(statistics.median(load_ours)),
+        ],
+        ["anyagent SQLiteStore (full)", ms(percentile(ours_full, 0.5)), ms(percentile(ours_full, 0.99)), ""],
+    ]
+    if theirs is not None and load_theirs is not None:
+        rows.append(
+            [
+                "openai-agents SQLiteSession",
+                ms(percentile(theirs, 0.5)),
+                ms(percentile(theirs, 0.99)),
+                ms(statistics.median(load_theirs)),
+            ]
+        )
+    for line in table(head, rows, skipped):
+        print(line)
+    search_p50, recall_p50 = statistics.median(search), statistics.median(recall)
+    print(f"search over {search_messages} messages: p50 {ms(search_p50)} ms, p99 {ms(percentile(search, 0.99))} ms")
+    print(f"recall over {memories} memories (384 dims): p50 {ms(recall_p50)} ms, p99 {ms(percentile(recall, 0.99))} ms")
+    print("targets:")
+    passed = True
+    if theirs is not None and load_theirs is not None:
+        append_ratio = percentile(theirs, 0.5) / percentile(ours, 0.5)
+        load_ratio = statistics.median(load_theirs) / statistics.median(load_ours)
+        for what, ratio in (("append p50 >= 2x SQLiteSession", append_ratio), ("load >= 2x SQLiteSession", load_ratio)):
+            ok = ratio >= 2.0
+            passed = passed and ok
+            print(f"  {what}: {ratio:.2f}x {'PASS' if ok else 'FAIL'}")
+        results.update(append_ratio=append_ratio, load_ratio=load_ratio)
+    for what, value, limit in (("search p50 <= 20 ms", search_p50, 0.020), ("recall p50 <= 50 ms", recall_p50, 0.050)):
+        ok = value <= limit
+        passed = passed and ok
+        print(f"  {what}: {ms(value)} ms {'PASS' if ok else 'FAIL'}")
+    print(f"overall: {'PASS' if passed else 'FAIL'}")
+    results.update(
+        append_p50=percentile(ours, 0.5),
+        append_p99=percentile(ours, 0.99),
+        load=statistics.median(load_ours),
+        search_p50=search_p50,
+        recall_p50=recall_p50,
+    )
+    if json_path:
+        await anyio.Path(json_path).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer appends, 20,000 messages searched, 2,000 memories")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    arguments = parser.parse_args()
+    sys.exit(anyio.run(main, arguments.quick, arguments.json))

@@ -1,0 +1,193 @@
+"""A conversation rebuilt from a session's entries, checked, ready to resume.
+
+``rebuild(session_id, entries)`` takes the chain from a session's root to its head, in order,
+and returns the ``Conversation``: the messages to hand ``AgentLoop(history=...)``, the runs'
+results, the metadata. It checks what it reads, raising ``SessionEntryError`` naming the
+session, the entry and the problem: every entry follows its parent, no id repeats, a tool
+result answers a call made before it. A tool call left without a result (the process died
+mid-round, or external calls were still waiting when the session was saved) gets an error
+result saying it was interrupted, so the conversation can be sent again as it is.
+
+``chain(entries, head)`` orders a bag of entries (a fork's and its ancestors') from the root to
+``head`` by their parent ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
+
+import attrs
+
+from anyagent_core._agent._results import ResultMessage
+from anyagent_core._messages import AssistantMessage, Message, ToolResultBlock, ToolUseBlock, ToolUseError, UserMessage
+
+from ._entries import CompactionEntry, Entry, MessageEntry, MetadataEntry, ResultEntry, SessionEntryError
+
+__all__ = ["INTERRUPTED_RESULT", "Conversation", "chain", "rebuild"]
+
+#: The text of the result given, on resume, to a tool call that never got one.
+INTERRUPTED_RESULT: Final = "interrupted: the session ended before this call returned a result; it did not complete"
+
+
+@attrs.frozen(kw_only=True)
+class Conversation:
+    """What a session's log amounts to."""
+
+    session_id: str
+    messages: tuple[Message, ...]
+    """The conversation to resume (with the results added for interrupted calls)."""
+    head: str | None
+    """The last entry's id: the parent of the next commit (None for an empty log)."""
+    results: tuple[ResultMessage, ...] = ()
+    """Every run's result, in order."""
+    metadata: MetadataEntry | None = None
+    repaired: tuple[str, ...] = ()
+    """Ids of the tool calls answered as interrupted here."""
+    message_ids: tuple[str | None, ...] = ()
+    """The entry id of each message (None for a result added by the repair)."""
+
+    @property
+    def interrupted(self) -> bool:
+        """The last run ended interrupted, or the log stops in the middle of a run."""
+        return bool(self.repaired) or (bool(self.results) and self.results[-1].subtype == "interrupted")
+
+
+def chain(entries: Iterable[Entry], head: str | None, *, session_id: str) -> list[Entry]:
+    """The entries from the root to ``head``, following parent ids; ``SessionEntryError`` if
+    ``head`` or a parent is missing, or the parents loop."""
+    by_id: dict[str, Entry] = {}
+    for entry in entries:
+        if entry.id in by_id:
+            raise SessionEntryError(session_id, entry.id, "the id appears twice in the log")
+        by_id[entry.id] = entry
+    out: list[Entry] = []
+    current = head
+    while current is not None:
+        found = by_id.pop(current, None)
+        if found is None:
+            what = "the head" if not out else f"the parent of {out[-1].id!r}"
+            raise SessionEntryError(session_id, current, f"{what} is not in the log (or the parents loop)")
+        out.append(found)
+        current = found.parent_id
+    out.reverse()
+    return out
+
+
+def rebuild(session_id: str, entries: Sequence[Entry], *, compacted: bool = False) -> Conversation:
+    """The conversation of ``entries`` (root first). ``compacted=True`` applies the compaction
+    records (the replaced messages give way to their summaries), as the model last saw it;
+    otherwise every message is kept, as ``AgentLoop.messages`` keeps them."""
+    messages: list[Message] = []
+    ids: list[str | None] = []
+    results: list[ResultMessage] = []
+    metadata: MetadataEntry | None = None
+    seen: set[str] = set()
+    open_calls: dict[str, str] = {}  # call id -> entry id of the answer that made it
+    answered: set[str] = set()
+    previous: str | None = entries[0].parent_id if entries else None
+    for entry in entries:
+        if entry.id in seen:
+            raise SessionEntryError(session_id, entry.id, "the id appears twice in the log")
+        if entry.parent_id != previous:
+            raise SessionEntryError(
+                session_id, entry.id, f"its parent is {entry.parent_id!r}, but the entry before it is {previous!r}"
+            )
+        seen.add(entry.id)
+        previous = entry.id
+        if type(entry) is MessageEntry:
+            message = entry.message
+            if type(message) is AssistantMessage:
+                for call in message.tool_uses:
+                    if call.id in open_calls or call.id in answered:
+                        raise SessionEntryError(session_id, entry.id, f"tool call id {call.id!r} is used twice")
+                    open_calls[call.id] = entry.id
+            elif not isinstance(message.content, str):
+                for block in message.content:
+                    if type(block) is ToolResultBlock:
+                        if block.tool_use_id not in open_calls:
+                            raise SessionEntryError(
+                                session_id,
+                                entry.id,
+                                f"a result for tool call {block.tool_use_id!r}, which no earlier answer made"
+                                if block.tool_use_id not in answered
+                                else f"a second result for tool call {block.tool_use_id!r}",
+                            )
+                        del open_calls[block.tool_use_id]
+                        answered.add(block.tool_use_id)
+            messages.append(message)
+            ids.append(entry.id)
+        elif type(entry) is ResultEntry:
+            results.append(entry.result)
+        elif type(entry) is MetadataEntry:
+            if metadata is None:
+                metadata = entry
+        elif type(entry) is CompactionEntry and compacted:
+            messages, ids = _compact(session_id, entry, messages, ids)
+    messages, ids, repaired = _repair(messages, ids)
+    return Conversation(
+        session_id=session_id,
+        messages=tuple(messages),
+        head=previous,
+        results=tuple(results),
+        metadata=metadata,
+        repaired=repaired,
+        message_ids=tuple(ids),
+    )
+
+
+def _compact(
+    session_id: str, entry: CompactionEntry, messages: list[Message], ids: list[str | None]
+) -> tuple[list[Message], list[str | None]]:
+    replaced = set(entry.replaced)
+    positions = [i for i, entry_id in enumerate(ids) if entry_id in replaced]
+    if len(positions) != len(replaced):
+        missing = sorted(replaced - {ids[i] for i in positions if ids[i] is not None})
+        raise SessionEntryError(session_id, entry.id, f"it replaces entries that are not before it: {missing}")
+    if not positions:
+        return messages, ids
+    first = positions[0]
+    kept = [(m, i) for m, i in zip(messages, ids, strict=True) if i not in replaced]
+    new_messages = [m for m, _ in kept[:first]] + list(entry.summary) + [m for m, _ in kept[first:]]
+    new_ids = [i for _, i in kept[:first]] + [entry.id] * len(entry.summary) + [i for _, i in kept[first:]]
+    return new_messages, new_ids
+
+
+def _repair(messages: list[Message], ids: list[str | None]) -> tuple[list[Message], list[str | None], tuple[str, ...]]:
+    """Answer every tool call that has no result, right after the answer that made it (in the
+    results message that follows it, when there is one)."""
+    out: list[Message] = []
+    out_ids: list[str | None] = []
+    repaired: list[str] = []
+    index = 0
+    while index < len(messages):
+        message = messages[index]
+        out.append(message)
+        out_ids.append(ids[index])
+        index += 1
+        if type(message) is not AssistantMessage or not message.tool_uses:
+            continue
+        calls = message.tool_uses
+        following = messages[index] if index < len(messages) else None
+        given: Mapping[str, ToolResultBlock] = {}
+        if type(following) is UserMessage and not isinstance(following.content, str):
+            given = {b.tool_use_id: b for b in following.content if type(b) is ToolResultBlock}
+        missing = [call for call in calls if call.id not in given]
+        if not missing:
+            continue
+        repaired.extend(call.id for call in missing)
+        results = [given.get(call.id) or _interrupted(call) for call in calls]
+        if given:
+            assert type(following) is UserMessage and not isinstance(following.content, str)
+            rest = tuple(b for b in following.content if type(b) is not ToolResultBlock)
+            out.append(UserMessage(content=(*results, *rest)))
+            out_ids.append(ids[index])
+            index += 1
+        else:
+            out.append(UserMessage(content=tuple(results)))
+            out_ids.append(None)
+    return out, out_ids, tuple(repaired)
+
+
+def _interrupted(call: ToolUseBlock | ToolUseError) -> ToolResultBlock:
+    return ToolResultBlock(tool_use_id=call.id, content=INTERRUPTED_RESULT, is_error=True)

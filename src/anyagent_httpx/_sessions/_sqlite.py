@@ -1,0 +1,927 @@
+"""``SQLiteStore``: the embedded default, one file, stdlib ``sqlite3`` off the event loop.
+
+Every call runs in a worker thread (``anyio.to_thread``), on one connection serialised by a
+lock, so the event loop (asyncio or trio) never waits on the disk. The file is in WAL mode, so
+readers do not block the writer and several processes can share one file (writes wait for each
+other up to ``busy_timeout``). Each append is one ``BEGIN IMMEDIATE`` transaction: the turn's
+entries, their full-text rows, the run's usage and the tool executions commit together or not
+at all.
+
+Durability: ``synchronous="normal"`` (the default) survives the process being killed at any
+moment (a committed append is in the WAL file, which the operating system keeps); a power cut
+may lose the last appends before a checkpoint. ``synchronous="full"`` syncs the WAL at every
+commit, surviving power loss too, at the cost of an ``fsync`` per turn.
+
+The schema has a version table; opening a file migrates an older schema forward in one
+transaction, and refuses, without writing anything, a file whose version is newer
+(``SessionSchemaError``) or that is not a database or is damaged (``SessionStoreCorruptError``).
+Full-text search uses FTS5 (``unicode61``, diacritics folded), ranked by BM25 with snippets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Final, Literal, TypeVar
+
+import anyio.to_thread
+import attrs
+
+from anyagent_core import AssistantMessage
+from anyagent_core.json import thaw_json
+from anyagent_core.sessions import (
+    CompactionEntry,
+    Entry,
+    MessageEntry,
+    MetadataEntry,
+    ResultEntry,
+    dumps_entry,
+    loads_entries,
+)
+from anyagent_core.sessions import searchable_text as _searchable
+
+from ._base import (
+    MemoryRecord,
+    SearchHit,
+    SessionConflictError,
+    SessionError,
+    SessionInfo,
+    SessionNotFoundError,
+    SessionOrder,
+    SessionSchemaError,
+    SessionStoreCorruptError,
+    SessionStoreError,
+    ToolExecution,
+    UsageStats,
+    check_chain,
+    counted_messages,
+    fts_terms,
+    run_row,
+    validate_limit,
+)
+from ._vectors import VectorIndex, pack_vector, unpack_vector
+
+__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+
+_T = TypeVar("_T")
+
+#: The schema this version writes; files with a higher version are refused.
+SCHEMA_VERSION: Final = 1
+
+_SCHEMA_V1 = """
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    title TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
+    model TEXT,
+    cwd TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    head TEXT,
+    messages INTEGER NOT NULL DEFAULT 0,
+    forked_from TEXT,
+    base_session TEXT,
+    base_entry TEXT,
+    base_messages INTEGER NOT NULL DEFAULT 0,
+    deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_updated ON sessions (deleted, updated_at);
+CREATE INDEX sessions_cwd ON sessions (cwd, updated_at);
+CREATE INDEX sessions_base ON sessions (base_session);
+CREATE TABLE entries (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    session_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    role TEXT,
+    at REAL NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX entries_session ON entries (session_id, seq);
+CREATE VIRTUAL TABLE entries_fts USING fts5 (text, tokenize = 'unicode61 remove_diacritics 2');
+CREATE TABLE runs (
+    session_id TEXT NOT NULL, at REAL NOT NULL, day TEXT NOT NULL, model TEXT, subtype TEXT NOT NULL,
+    turns INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+    total_tokens INTEGER NOT NULL, cost_usd REAL NOT NULL, duration_ms INTEGER NOT NULL
+);
+CREATE INDEX runs_session ON runs (session_id);
+CREATE TABLE tool_executions (
+    seq INTEGER PRIMARY KEY, session_id TEXT NOT NULL, call_id TEXT NOT NULL, tool TEXT NOT NULL,
+    input TEXT NOT NULL, output TEXT NOT NULL, is_error INTEGER NOT NULL, decision TEXT NOT NULL,
+    seconds REAL, at REAL NOT NULL
+);
+CREATE INDEX tool_executions_session ON tool_executions (session_id, seq);
+CREATE TABLE memories (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, text TEXT NOT NULL, tags TEXT NOT NULL DEFAULT '[]',
+    session_id TEXT, at REAL NOT NULL, vector BLOB
+);
+CREATE VIRTUAL TABLE memories_fts USING fts5 (text, tokenize = 'unicode61 remove_diacritics 2');
+"""
+
+#: Each version's migration from the one before (version 1 creates the tables).
+MIGRATIONS: Final[dict[int, str]] = {1: _SCHEMA_V1}
+
+_SESSION_COLUMNS = "id, title, tags, model, cwd, created_at, updated_at, head, messages, forked_from"
+
+
+def _info(row: Sequence[Any]) -> SessionInfo:
+    return SessionInfo(
+        session_id=row[0],
+        title=row[1],
+        tags=tuple(json.loads(row[2])),
+        model=row[3],
+        cwd=row[4],
+        created_at=row[5],
+        updated_at=row[6],
+        head=row[7],
+        message_count=row[8],
+        forked_from=row[9],
+    )
+
+
+def default_path(env: Mapping[str, str] | None = None) -> pathlib.Path:
+    """Where sessions live unless told otherwise: ``$ANY_AGENT_SESSIONS_DB``, else
+    ``sessions.db`` in the user's data directory (``$XDG_DATA_HOME/anyagent`` or
+    ``~/.local/share/anyagent``; ``~/Library/Application Support/anyagent`` on macOS;
+    ``%LOCALAPPDATA%\\anyagent`` on Windows)."""
+    environ = os.environ if env is None else env
+    if environ.get("ANY_AGENT_SESSIONS_DB"):
+        return pathlib.Path(environ["ANY_AGENT_SESSIONS_DB"]).expanduser()
+    if os.name == "nt":
+        base = pathlib.Path(environ.get("LOCALAPPDATA") or pathlib.Path.home() / "AppData" / "Local")
+    elif os.uname().sysname == "Darwin":
+        base = pathlib.Path.home() / "Library" / "Application Support"
+    else:
+        base = pathlib.Path(environ.get("XDG_DATA_HOME") or pathlib.Path.home() / ".local" / "share")
+    return base / "anyagent" / "sessions.db"
+
+
+class SQLiteStore:
+    """A ``SessionStore`` in one SQLite file (``":memory:"`` for a throwaway one).
+
+    ::
+
+        async with SQLiteStore("sessions.db") as store:
+            options = AgentOptions(session_store=store, ...)
+
+    ``busy_timeout`` is how long a write waits for another process's; ``synchronous`` is
+    ``"normal"`` or ``"full"`` (see the module docstring). ``clock`` gives Unix time."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        busy_timeout: float = 30.0,
+        synchronous: Literal["normal", "full"] = "normal",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if synchronous not in ("normal", "full"):
+            raise ValueError(f"synchronous must be 'normal' or 'full', not {synchronous!r}")
+        self.path = str(default_path() if path is None else os.fspath(path))
+        self.busy_timeout = busy_timeout
+        self.synchronous = synchronous
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._closed = False
+        self._vectors: VectorIndex | None = None
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    # ---- opening and closing --------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the file (created, with its directory, if missing), migrating an older schema."""
+        await self._run(lambda db: None)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+
+        def close() -> None:
+            with self._lock:
+                if self._db is not None:
+                    self._db.close()
+                    self._db = None
+
+        await anyio.to_thread.run_sync(close)
+
+    async def __aenter__(self) -> SQLiteStore:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.path != ":memory:":
+            pathlib.Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
+        try:
+            self._inspect(db)  # before anything is written: a file we must not touch stays as it was
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
+            self._migrate(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _version(self, db: sqlite3.Connection) -> int | None:
+        """The file's schema version (None: an empty file), read without writing; refuses a
+        database of something else and one of a newer version."""
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "anyagent_schema" in tables:
+            row = db.execute("SELECT version FROM anyagent_schema").fetchone()
+            version = row[0] if row is not None else 0
+        elif tables:
+            raise SessionStoreCorruptError(
+                f"{self.path} is an SQLite database of something else (tables: {', '.join(sorted(tables))}); "
+                "it was not changed"
+            )
+        else:
+            return None
+        if type(version) is not int:
+            raise SessionStoreCorruptError(f"{self.path}: the schema version is {version!r}; it was not changed")
+        if version > SCHEMA_VERSION:
+            raise SessionSchemaError(
+                f"{self.path} has session schema version {version}, newer than this version of anyagent "
+                f"knows ({SCHEMA_VERSION}): upgrade anyagent to use it; the file was not changed"
+            )
+        return version
+
+    def _inspect(self, db: sqlite3.Connection) -> None:
+        db.execute("BEGIN")
+        try:
+            self._version(db)
+        finally:
+            db.execute("COMMIT")
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            found = self._version(db)  # again: another process may have migrated meanwhile
+            version = 0 if found is None else found
+            if found is None:
+                db.execute("CREATE TABLE anyagent_schema (version INTEGER NOT NULL)")
+                db.execute("INSERT INTO anyagent_schema VALUES (0)")
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            if version < SCHEMA_VERSION:
+                db.execute("UPDATE anyagent_schema SET version = ?", (SCHEMA_VERSION,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    async def _run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """``work(db)`` in a worker thread, its sqlite errors made typed ones."""
+        if self._closed:
+            raise SessionStoreError(f"{self!r} is closed")
+
+        def call() -> _T:
+            with self._lock:
+                try:
+                    if self._db is None:
+                        self._db = self._connect()
+                    return work(self._db)
+                except sqlite3.DatabaseError as exc:
+                    raise self._error(exc) from exc
+
+        return await anyio.to_thread.run_sync(call)
+
+    def _error(self, exc: sqlite3.DatabaseError) -> SessionError:
+        text = str(exc)
+        if isinstance(exc, sqlite3.IntegrityError):  # an id taken (a memory id, an entry id used twice)
+            return SessionConflictError(text, expected=None, actual=f"(taken: {text})")
+        if isinstance(exc, sqlite3.OperationalError):
+            if "locked" in text or "busy" in text:
+                return SessionStoreError(f"{self.path} is locked by another writer ({text})")
+            if "unable to open" in text:
+                return SessionStoreError(f"cannot open {self.path}: {text}")
+            if "malformed" not in text:
+                return SessionStoreError(f"{self.path}: {text}")
+        return SessionStoreCorruptError(f"{self.path} is damaged or not an anyagent session database ({text})")
+
+    @staticmethod
+    def _write(db: sqlite3.Connection, work: Callable[[], _T]) -> _T:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = work()
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+    # ---- sessions -------------------------------------------------------------------------
+
+    def _row(self, db: sqlite3.Connection, session_id: str) -> tuple[Any, ...]:
+        row = db.execute(
+            f"SELECT {_SESSION_COLUMNS}, base_session, base_entry, deleted FROM sessions WHERE id = ?", (session_id,)
+        ).fetchone()
+        if row is None or row[12]:
+            raise SessionNotFoundError(session_id)
+        return tuple(row)
+
+    async def create(
+        self,
+        session_id: str,
+        *,
+        title: str | None = None,
+        tags: Sequence[str] = (),
+        model: str | None = None,
+        cwd: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> SessionInfo:
+        at = self._clock()
+        entry = MetadataEntry(
+            id=f"{session_id}:meta",
+            parent_id=None,
+            at=at,
+            title=title,
+            tags=tuple(tags),
+            model=model,
+            cwd=cwd,
+            data=data or {},
+        )
+        info = SessionInfo(
+            session_id=session_id,
+            created_at=at,
+            updated_at=at,
+            head=entry.id,
+            title=title,
+            tags=tuple(tags),
+            model=model,
+            cwd=cwd,
+        )
+
+        def work(db: sqlite3.Connection) -> SessionInfo:
+            def insert() -> SessionInfo:
+                if db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone():
+                    raise SessionConflictError(session_id, expected=None, actual="(the id is taken)")
+                db.execute(
+                    "INSERT INTO sessions (id, title, tags, model, cwd, created_at, updated_at, head)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (session_id, title, json.dumps(list(info.tags)), model, cwd, at, at, entry.id),
+                )
+                self._insert_entries(db, session_id, [entry])
+                return info
+
+            return self._write(db, insert)
+
+        return await self._run(work)
+
+    def _insert_entries(self, db: sqlite3.Connection, session_id: str, entries: Sequence[Entry]) -> None:
+        for entry in entries:
+            kind = type(entry)
+            role = _role(entry) if isinstance(entry, MessageEntry) else None
+            cursor = db.execute(
+                "INSERT INTO entries (id, session_id, kind, role, at, body) VALUES (?, ?, ?, ?, ?, ?)",
+                (entry.id, session_id, _KIND[kind], role, entry.at, dumps_entry(entry)),
+            )
+            text = _searchable(entry)
+            if text:
+                db.execute("INSERT INTO entries_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, text))
+
+    async def append(
+        self,
+        session_id: str,
+        entries: Sequence[Entry],
+        *,
+        expected_head: str | None,
+        tool_executions: Sequence[ToolExecution] = (),
+    ) -> SessionInfo:
+        entries = list(entries)
+        check_chain(session_id, entries, expected_head)
+
+        def work(db: sqlite3.Connection) -> SessionInfo:
+            def insert() -> SessionInfo:
+                row = self._row(db, session_id)
+                head = row[7]
+                if head != expected_head:
+                    if entries and head == entries[-1].id:
+                        return _info(row)  # this append was applied already
+                    raise SessionConflictError(session_id, expected=expected_head, actual=head)
+                if not entries and not tool_executions:
+                    return _info(row)
+                self._insert_entries(db, session_id, entries)
+                model = row[3]
+                for entry in entries:
+                    if type(entry) is ResultEntry:
+                        db.execute(
+                            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            run_row(entry, session_id, model),
+                        )
+                        model = entry.result.model or model
+                db.executemany(
+                    "INSERT INTO tool_executions (session_id, call_id, tool, input, output, is_error, decision,"
+                    " seconds, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            session_id,
+                            t.call_id,
+                            t.tool,
+                            json.dumps(thaw_json(t.input)),
+                            t.output,
+                            int(t.is_error),
+                            t.decision,
+                            t.seconds,
+                            t.at,
+                        )
+                        for t in tool_executions
+                    ],
+                )
+                new_head = entries[-1].id if entries else head
+                updated = max([row[6], *(e.at for e in entries)])
+                db.execute(
+                    "UPDATE sessions SET head = ?, updated_at = ?, messages = messages + ?, model = ? WHERE id = ?",
+                    (new_head, updated, counted_messages(entries), model, session_id),
+                )
+                return attrs.evolve(
+                    _info(row),
+                    head=new_head,
+                    updated_at=updated,
+                    model=model,
+                    message_count=row[8] + counted_messages(entries),
+                )
+
+            return self._write(db, insert)
+
+        return await self._run(work)
+
+    async def load(self, session_id: str) -> tuple[SessionInfo, list[Entry]]:
+        def work(db: sqlite3.Connection) -> tuple[SessionInfo, list[str]]:
+            db.execute("BEGIN")
+            try:
+                row = self._row(db, session_id)
+                texts = self._chain_texts(db, session_id, row[10], row[11])
+            finally:
+                db.execute("COMMIT")
+            return _info(row), texts
+
+        info, texts = await self._run(work)
+        return info, loads_entries(texts, session_id=session_id)
+
+    def _chain_texts(
+        self, db: sqlite3.Connection, session_id: str, base_session: str | None, base_entry: str | None
+    ) -> list[str]:
+        segments: list[list[str]] = [
+            [r[0] for r in db.execute("SELECT body FROM entries WHERE session_id = ? ORDER BY seq", (session_id,))]
+        ]
+        while base_session is not None:
+            upto = db.execute("SELECT seq FROM entries WHERE id = ?", (base_entry,)).fetchone()
+            if upto is None:
+                raise SessionStoreCorruptError(f"{self.path}: the entry {base_entry!r} a fork shares is missing")
+            segments.append(
+                [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT body FROM entries WHERE session_id = ? AND seq <= ? ORDER BY seq",
+                        (base_session, upto[0]),
+                    )
+                ]
+            )
+            parent = db.execute(
+                "SELECT base_session, base_entry FROM sessions WHERE id = ?", (base_session,)
+            ).fetchone()
+            if parent is None:
+                raise SessionStoreCorruptError(f"{self.path}: the session {base_session!r} a fork shares is missing")
+            base_session, base_entry = parent
+        return [text for segment in reversed(segments) for text in segment]
+
+    async def get(self, session_id: str) -> SessionInfo:
+        return await self._run(lambda db: _info(self._row(db, session_id)))
+
+    async def list_sessions(
+        self,
+        *,
+        cwd: str | None = None,
+        tag: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        order: SessionOrder = "updated",
+        descending: bool = True,
+        limit: int | None = None,
+    ) -> list[SessionInfo]:
+        if order not in ("updated", "created"):
+            raise ValueError(f"order must be 'updated' or 'created', not {order!r}")
+        validate_limit("limit", limit)
+        column = f"{order}_at"
+        where = ["deleted = 0"]
+        args: list[Any] = []
+        if cwd is not None:
+            where.append("cwd = ?")
+            args.append(cwd)
+        if tag is not None:
+            where.append("EXISTS (SELECT 1 FROM json_each(sessions.tags) WHERE value = ?)")
+            args.append(tag)
+        if since is not None:
+            where.append(f"{column} >= ?")
+            args.append(since)
+        if until is not None:
+            where.append(f"{column} < ?")
+            args.append(until)
+        sql = (
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE {' AND '.join(where)}"
+            f" ORDER BY {column} {'DESC' if descending else 'ASC'}, rowid {'DESC' if descending else 'ASC'}"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return await self._run(lambda db: [_info(row) for row in db.execute(sql, args)])
+
+    async def fork(
+        self, session_id: str, *, at_entry: str | None = None, new_session_id: str, title: str | None = None
+    ) -> SessionInfo:
+        at = self._clock()
+
+        def work(db: sqlite3.Connection) -> SessionInfo:
+            def insert() -> SessionInfo:
+                row = self._row(db, session_id)
+                point = at_entry if at_entry is not None else row[7]
+                found = db.execute("SELECT session_id, seq FROM entries WHERE id = ?", (point,)).fetchone()
+                if found is None:
+                    raise SessionNotFoundError(session_id, f"session {session_id!r} has no entry {point!r}")
+                owner = found[0]
+                ids = [
+                    e.id
+                    for e in loads_entries(self._chain_texts(db, session_id, row[10], row[11]), session_id=session_id)
+                ]
+                if point not in ids:
+                    raise SessionNotFoundError(session_id, f"entry {point!r} is not in session {session_id!r}")
+                if db.execute("SELECT 1 FROM sessions WHERE id = ?", (new_session_id,)).fetchone():
+                    raise SessionConflictError(new_session_id, expected=None, actual="(the id is taken)")
+                shared = self._count_messages(db, session_id, row, ids.index(point) + 1)
+                name = title if title is not None else row[1]
+                meta = MetadataEntry(
+                    id=f"{new_session_id}:meta",
+                    parent_id=point,
+                    at=at,
+                    title=name,
+                    tags=tuple(json.loads(row[2])),
+                    model=row[3],
+                    cwd=row[4],
+                    forked_from=session_id,
+                )
+                db.execute(
+                    "INSERT INTO sessions (id, title, tags, model, cwd, created_at, updated_at, head, messages,"
+                    " forked_from, base_session, base_entry, base_messages)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        new_session_id,
+                        name,
+                        row[2],
+                        row[3],
+                        row[4],
+                        at,
+                        at,
+                        meta.id,
+                        shared,
+                        session_id,
+                        owner,
+                        point,
+                        shared,
+                    ),
+                )
+                self._insert_entries(db, new_session_id, [meta])
+                return _info(self._row(db, new_session_id))
+
+            return self._write(db, insert)
+
+        return await self._run(work)
+
+    def _count_messages(self, db: sqlite3.Connection, session_id: str, row: tuple[Any, ...], upto: int) -> int:
+        texts = self._chain_texts(db, session_id, row[10], row[11])[:upto]
+        return sum(1 for e in loads_entries(texts, session_id=session_id) if type(e) is MessageEntry)
+
+    async def update(
+        self,
+        session_id: str,
+        *,
+        title: str | None = None,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+    ) -> SessionInfo:
+        def work(db: sqlite3.Connection) -> SessionInfo:
+            def change() -> SessionInfo:
+                row = self._row(db, session_id)
+                tags = [t for t in json.loads(row[2]) if t not in set(remove_tags)]
+                tags += [t for t in dict.fromkeys(add_tags) if t not in tags]
+                info = attrs.evolve(_info(row), tags=tuple(tags), title=title if title is not None else row[1])
+                db.execute(
+                    "UPDATE sessions SET title = ?, tags = ? WHERE id = ?", (info.title, json.dumps(tags), session_id)
+                )
+                return info
+
+            return self._write(db, change)
+
+        return await self._run(work)
+
+    async def delete(self, session_id: str) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            self._write(db, lambda: self._delete(db, session_id))
+
+        await self._run(work)
+
+    def _delete(self, db: sqlite3.Connection, session_id: str, *, check: bool = True) -> None:
+        if check:
+            self._row(db, session_id)
+        while session_id is not None:
+            if db.execute("SELECT 1 FROM sessions WHERE base_session = ? LIMIT 1", (session_id,)).fetchone():
+                db.execute("UPDATE sessions SET deleted = 1 WHERE id = ?", (session_id,))  # forks share it
+                return
+            base = db.execute("SELECT base_session FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            db.execute(
+                "DELETE FROM entries_fts WHERE rowid IN (SELECT seq FROM entries WHERE session_id = ?)", (session_id,)
+            )
+            for table in ("entries", "runs", "tool_executions"):
+                db.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            parent = base[0] if base is not None else None
+            if parent is None:
+                return
+            gone = db.execute("SELECT deleted FROM sessions WHERE id = ?", (parent,)).fetchone()
+            if gone is None or not gone[0]:
+                return
+            session_id = parent  # a deleted session kept for this fork alone: it can go now
+
+    async def search(
+        self, query: str, *, limit: int = 20, session_id: str | None = None, cwd: str | None = None
+    ) -> list[SearchHit]:
+        validate_limit("limit", limit)
+        terms = fts_terms(query)
+        if not terms:
+            return []
+        match = " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        where = ["entries_fts MATCH ?", "s.deleted = 0"]
+        args: list[Any] = [match]
+        if session_id is not None:
+            where.append("e.session_id = ?")
+            args.append(session_id)
+        if cwd is not None:
+            where.append("s.cwd = ?")
+            args.append(cwd)
+        sql = (
+            "SELECT e.session_id, e.id, snippet(entries_fts, 0, '[', ']', '…', 12), bm25(entries_fts), e.at, e.role"
+            " FROM entries_fts JOIN entries e ON e.seq = entries_fts.rowid JOIN sessions s ON s.id = e.session_id"
+            f" WHERE {' AND '.join(where)} ORDER BY bm25(entries_fts) LIMIT {int(limit)}"
+        )
+        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
+        return [SearchHit(session_id=r[0], entry_id=r[1], snippet=r[2], score=-r[3], at=r[4], role=r[5]) for r in rows]
+
+    async def stats(
+        self,
+        *,
+        session_id: str | None = None,
+        group_by: Sequence[Literal["session", "model", "day"]] = (),
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[UsageStats]:
+        columns = {"session": "session_id", "model": "model", "day": "day"}
+        for name in group_by:
+            if name not in columns:
+                raise ValueError(f"group_by takes 'session', 'model' and 'day', not {name!r}")
+        keys = [columns[name] for name in group_by]
+        where: list[str] = ["1 = 1"]
+        args: list[Any] = []
+        if session_id is not None:
+            where.append("session_id = ?")
+            args.append(session_id)
+        if since is not None:
+            where.append("at >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("at < ?")
+            args.append(until)
+        select = ", ".join(
+            [
+                *keys,
+                "COUNT(*), SUM(turns), SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens), SUM(cost_usd)",
+            ]
+        )
+        sql = f"SELECT {select} FROM runs WHERE {' AND '.join(where)}"
+        if keys:
+            sql += f" GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}"
+        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
+        out = []
+        for row in rows:
+            named = dict(zip(group_by, row[: len(keys)], strict=True))
+            count, turns, prompt, completion, total, cost = row[len(keys) :]
+            if not count:
+                continue
+            out.append(
+                UsageStats(
+                    session_id=named.get("session"),
+                    model=named.get("model"),
+                    day=named.get("day"),
+                    runs=count,
+                    turns=turns or 0,
+                    prompt_tokens=prompt or 0,
+                    completion_tokens=completion or 0,
+                    total_tokens=total or 0,
+                    cost_usd=cost or 0.0,
+                )
+            )
+        return out or ([UsageStats(session_id=session_id)] if not keys else [])
+
+    async def tool_executions(self, session_id: str, *, limit: int | None = None) -> list[ToolExecution]:
+        validate_limit("limit", limit)
+
+        def work(db: sqlite3.Connection) -> list[Any]:
+            self._row(db, session_id)
+            sql = (
+                "SELECT call_id, tool, input, output, is_error, decision, seconds, at FROM tool_executions"
+                " WHERE session_id = ? ORDER BY seq DESC"
+            )
+            if limit is not None:
+                sql += f" LIMIT {int(limit)}"
+            return db.execute(sql, (session_id,)).fetchall()
+
+        rows = await self._run(work)
+        return [
+            ToolExecution(
+                session_id=session_id,
+                call_id=r[0],
+                tool=r[1],
+                input=json.loads(r[2]),
+                output=r[3],
+                is_error=bool(r[4]),
+                decision=r[5],
+                seconds=r[6],
+                at=r[7],
+            )
+            for r in reversed(rows)
+        ]
+
+    async def cleanup(self, *, older_than: float | None = None, keep: int | None = None) -> int:
+        validate_limit("keep", keep)
+
+        def work(db: sqlite3.Connection) -> int:
+            def sweep() -> int:
+                rows = db.execute(
+                    "SELECT id, updated_at FROM sessions WHERE deleted = 0 ORDER BY updated_at DESC"
+                ).fetchall()
+                doomed = [
+                    sid
+                    for index, (sid, updated) in enumerate(rows)
+                    if (older_than is not None and updated < older_than) or (keep is not None and index >= keep)
+                ]
+                for sid in doomed:
+                    self._delete(db, sid, check=False)
+                return len(doomed)
+
+            return self._write(db, sweep)
+
+        return await self._run(work)
+
+    # ---- memory ---------------------------------------------------------------------------
+
+    async def remember(
+        self,
+        text: str,
+        *,
+        memory_id: str,
+        tags: Sequence[str] = (),
+        session_id: str | None = None,
+        vector: Sequence[float] | None = None,
+    ) -> MemoryRecord:
+        record = MemoryRecord(
+            memory_id=memory_id,
+            text=text,
+            at=self._clock(),
+            tags=tuple(tags),
+            session_id=session_id,
+            vector=None if vector is None else tuple(float(x) for x in vector),
+        )
+        if not text.strip():
+            raise ValueError("a memory needs some text")
+
+        def work(db: sqlite3.Connection) -> None:
+            def insert() -> None:
+                cursor = db.execute(
+                    "INSERT INTO memories (id, text, tags, session_id, at, vector) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        memory_id,
+                        text,
+                        json.dumps(list(record.tags)),
+                        session_id,
+                        record.at,
+                        None if record.vector is None else pack_vector(record.vector),
+                    ),
+                )
+                db.execute("INSERT INTO memories_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, text))
+                if self._vectors is not None and record.vector is not None:
+                    self._vectors.add(cursor.lastrowid or 0, record.vector)
+
+            self._write(db, insert)
+
+        await self._run(work)
+        return record
+
+    async def recall(
+        self, query: str, *, vector: Sequence[float] | None = None, limit: int = 5, tag: str | None = None
+    ) -> list[MemoryRecord]:
+        validate_limit("limit", limit)
+
+        def work(db: sqlite3.Connection) -> list[MemoryRecord]:
+            if vector is not None:
+                if self._vectors is None:
+                    index = VectorIndex()
+                    for seq, blob in db.execute("SELECT seq, vector FROM memories WHERE vector IS NOT NULL"):
+                        index.add(seq, unpack_vector(blob))
+                    self._vectors = index
+                ranked = self._vectors.nearest(vector, limit * 4 if tag is not None else limit)
+                rows = self._memories(db, [seq for seq, _ in ranked], tag)
+                scores = dict(ranked)
+                records = [attrs.evolve(_memory(r), score=scores[r[0]]) for r in rows]
+                return sorted(records, key=lambda m: -m.score)[:limit]
+            terms = fts_terms(query)
+            if not terms:
+                return []
+            match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+            hits = db.execute(
+                "SELECT rowid, bm25(memories_fts) FROM memories_fts WHERE memories_fts MATCH ?"
+                f" ORDER BY bm25(memories_fts) LIMIT {int(limit) * (4 if tag is not None else 1)}",
+                (match,),
+            ).fetchall()
+            scores = {seq: -rank for seq, rank in hits}
+            rows = self._memories(db, list(scores), tag)
+            records = [attrs.evolve(_memory(r), score=scores[r[0]]) for r in rows]
+            return sorted(records, key=lambda m: -m.score)[:limit]
+
+        return await self._run(work)
+
+    @staticmethod
+    def _memories(db: sqlite3.Connection, seqs: Sequence[int], tag: str | None) -> list[Any]:
+        if not seqs:
+            return []
+        marks = ", ".join("?" * len(seqs))
+        sql = f"SELECT seq, id, text, tags, session_id, at, vector FROM memories WHERE seq IN ({marks})"
+        args: list[Any] = list(seqs)
+        if tag is not None:
+            sql += " AND EXISTS (SELECT 1 FROM json_each(memories.tags) WHERE value = ?)"
+            args.append(tag)
+        return db.execute(sql, args).fetchall()
+
+    async def forget(self, memory_id: str) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            def remove() -> None:
+                row = db.execute("SELECT seq FROM memories WHERE id = ?", (memory_id,)).fetchone()
+                if row is None:
+                    raise SessionNotFoundError(memory_id, f"no memory {memory_id!r} in the store")
+                db.execute("DELETE FROM memories WHERE seq = ?", row)
+                db.execute("DELETE FROM memories_fts WHERE rowid = ?", row)
+                if self._vectors is not None:
+                    self._vectors.remove(row[0])
+
+            self._write(db, remove)
+
+        await self._run(work)
+
+    async def memories(self, *, limit: int | None = None, tag: str | None = None) -> list[MemoryRecord]:
+        validate_limit("limit", limit)
+        sql = "SELECT seq, id, text, tags, session_id, at, vector FROM memories"
+        args: list[Any] = []
+        if tag is not None:
+            sql += " WHERE EXISTS (SELECT 1 FROM json_each(memories.tags) WHERE value = ?)"
+            args.append(tag)
+        sql += " ORDER BY seq DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
+        return [_memory(r) for r in rows]
+
+
+def _memory(row: Sequence[Any]) -> MemoryRecord:
+    return MemoryRecord(
+        memory_id=row[1],
+        text=row[2],
+        tags=tuple(json.loads(row[3])),
+        session_id=row[4],
+        at=row[5],
+        vector=None if row[6] is None else unpack_vector(row[6]),
+    )
+
+
+def _role(entry: MessageEntry) -> str:
+    return "assistant" if isinstance(entry.message, AssistantMessage) else "user"
+
+
+_KIND: Final[dict[type, str]] = {
+    MessageEntry: "message",
+    ResultEntry: "result",
+    MetadataEntry: "metadata",
+    CompactionEntry: "compaction",
+}
