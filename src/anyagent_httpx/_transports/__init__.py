@@ -2,7 +2,8 @@
 
 ``_base`` holds the contract (``AsyncTransport``, ``TransportResponse``, ``CLOSE_TIMEOUT``) and
 the one exception mapper every transport translates its failures with (``map_exceptions``);
-``_httpx`` implements it over an ``httpx.AsyncClient``, ``_h11`` over anyio sockets and h11.
+``_httpx`` implements it over an ``httpx.AsyncClient``, ``_h11`` over anyio sockets and h11;
+``_pool`` holds the default pool, one ``HttpxTransport`` per event loop for clients given none.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from ._base import CLOSE_TIMEOUT, AsyncTransport, TransportResponse
 from ._h11 import H11Transport, H11TransportStatistics
 from ._httpx import DEFAULT_LIMITS, DEFAULT_TIMEOUT, HttpxTransport, default_http_client
+from ._pool import shared_transport
 
 __all__ = [
     "CLOSE_TIMEOUT",
@@ -21,4 +23,5 @@ __all__ = [
     "HttpxTransport",
     "TransportResponse",
     "default_http_client",
+    "shared_transport",
 ]
