@@ -1,91 +1,245 @@
 """anyagent_httpx: the I/O side of anyagent. ``query()`` and ``Client`` talk to any
 OpenAI-compatible endpoint from asyncio or trio, over httpx (``HttpxTransport``) or anyio
 sockets with h11 (``H11Transport``); the protocol itself is the sans-IO ``anyagent_core``, whose
-message types are re-exported here."""
+message types are re-exported here.
+
+Importing the package loads nothing but this module: each public name is imported from its
+home on first use (a module ``__getattr__``), so ``from anyagent_httpx import query`` loads the
+client and the core, while the CLI, recording, the blocking facade and the built-in tools load
+only when something asks for them. Type checkers see ordinary imports.
+"""
 
 from __future__ import annotations
 
-from anyagent_core import (
-    AssistantMessage,
-    Failure,
-    ImageBlock,
-    PermissionMode,
-    Pricing,
-    ResultMessage,
-    RetryPolicy,
-    RunMessage,
-    StreamEvent,
-    SystemMessage,
-    TextBlock,
-    ThinkingBlock,
-    ToolResultBlock,
-    ToolSpec,
-    ToolUseBlock,
-    ToolUseError,
-    Usage,
-    UserMessage,
-    __version__,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from ._client import Client, ClientState, query
-from ._errors import (
-    AnyAgentError,
-    APIConnectionError,
-    APIError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    CassetteError,
-    ClientStateError,
-    ConfigurationError,
-    ContextLengthError,
-    InternalServerError,
-    MalformedResponseError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    ResponseError,
-    ServerStreamError,
-    StreamInterruptedError,
-    UnprocessableEntityError,
-)
-from ._hooks import (
-    HookCallback,
-    HookContext,
-    HookError,
-    HookEvent,
-    HookInput,
-    HookMatcher,
-    HookResult,
-    PostToolUseInput,
-    PreToolUseInput,
-    PromptBlockedError,
-    StopInput,
-    UserPromptSubmitInput,
-)
-from ._observe import AttemptInfo, Observer, RunInfo
-from ._options import PROVIDERS, AgentDefinition, AgentOptions, get_api_key, get_base_url, get_model
-from ._permissions import (
-    CanUseTool,
-    PermissionResult,
-    PermissionResultAllow,
-    PermissionResultDeny,
-    ToolPermissionContext,
-)
-from ._recording import Cassette, Exchange, RecordedRequest, RecordedResponse, RecordingTransport, ReplayTransport
-from ._sync import SyncClient, query_sync
-from ._tools import BUILTIN_TOOLS, Tool, ToolContext, ToolError, ToolInputError, builtin_tool, run_tool, tool
-from ._transports import (
-    DEFAULT_LIMITS,
-    DEFAULT_TIMEOUT,
-    AsyncTransport,
-    H11Transport,
-    H11TransportStatistics,
-    HttpxTransport,
-    TransportResponse,
-    default_http_client,
-)
+if TYPE_CHECKING:
+    from anyagent_core import (
+        AssistantMessage,
+        Failure,
+        ImageBlock,
+        PermissionMode,
+        Pricing,
+        ResultMessage,
+        RetryPolicy,
+        RunMessage,
+        StreamEvent,
+        SystemMessage,
+        TextBlock,
+        ThinkingBlock,
+        ToolResultBlock,
+        ToolSpec,
+        ToolUseBlock,
+        ToolUseError,
+        Usage,
+        UserMessage,
+        __version__,
+    )
+
+    from ._client import (
+        Client,
+        ClientState,
+        query,
+    )
+    from ._errors import (
+        AnyAgentError,
+        APIConnectionError,
+        APIError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        CassetteError,
+        ClientStateError,
+        ConfigurationError,
+        ContextLengthError,
+        InternalServerError,
+        MalformedResponseError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        ResponseError,
+        ServerStreamError,
+        StreamInterruptedError,
+        UnprocessableEntityError,
+    )
+    from ._hooks import (
+        HookCallback,
+        HookContext,
+        HookError,
+        HookEvent,
+        HookInput,
+        HookMatcher,
+        HookResult,
+        PostToolUseInput,
+        PreToolUseInput,
+        PromptBlockedError,
+        StopInput,
+        UserPromptSubmitInput,
+    )
+    from ._observe import (
+        AttemptInfo,
+        Observer,
+        RunInfo,
+    )
+    from ._options import (
+        PROVIDERS,
+        AgentDefinition,
+        AgentOptions,
+        get_api_key,
+        get_base_url,
+        get_model,
+    )
+    from ._permissions import (
+        CanUseTool,
+        PermissionResult,
+        PermissionResultAllow,
+        PermissionResultDeny,
+        ToolPermissionContext,
+    )
+    from ._recording import (
+        Cassette,
+        Exchange,
+        RecordedRequest,
+        RecordedResponse,
+        RecordingTransport,
+        ReplayTransport,
+    )
+    from ._sync import (
+        SyncClient,
+        query_sync,
+    )
+    from ._tools import (
+        BUILTIN_TOOLS,
+        Tool,
+        ToolContext,
+        ToolError,
+        ToolInputError,
+        builtin_tool,
+        run_tool,
+        tool,
+    )
+    from ._transports import (
+        DEFAULT_LIMITS,
+        DEFAULT_TIMEOUT,
+        AsyncTransport,
+        H11Transport,
+        H11TransportStatistics,
+        HttpxTransport,
+        TransportResponse,
+        default_http_client,
+    )
+
+#: Where each public name lives: imported from there on first use.
+_HOMES: dict[str, str] = {
+    "AssistantMessage": "anyagent_core",
+    "Failure": "anyagent_core",
+    "ImageBlock": "anyagent_core",
+    "PermissionMode": "anyagent_core",
+    "Pricing": "anyagent_core",
+    "ResultMessage": "anyagent_core",
+    "RetryPolicy": "anyagent_core",
+    "RunMessage": "anyagent_core",
+    "StreamEvent": "anyagent_core",
+    "SystemMessage": "anyagent_core",
+    "TextBlock": "anyagent_core",
+    "ThinkingBlock": "anyagent_core",
+    "ToolResultBlock": "anyagent_core",
+    "ToolSpec": "anyagent_core",
+    "ToolUseBlock": "anyagent_core",
+    "ToolUseError": "anyagent_core",
+    "Usage": "anyagent_core",
+    "UserMessage": "anyagent_core",
+    "__version__": "anyagent_core",
+    "Client": "._client",
+    "ClientState": "._client",
+    "query": "._client",
+    "AnyAgentError": "._errors",
+    "APIConnectionError": "._errors",
+    "APIError": "._errors",
+    "APIStatusError": "._errors",
+    "APITimeoutError": "._errors",
+    "AuthenticationError": "._errors",
+    "BadRequestError": "._errors",
+    "CassetteError": "._errors",
+    "ClientStateError": "._errors",
+    "ConfigurationError": "._errors",
+    "ContextLengthError": "._errors",
+    "InternalServerError": "._errors",
+    "MalformedResponseError": "._errors",
+    "NotFoundError": "._errors",
+    "PermissionDeniedError": "._errors",
+    "RateLimitError": "._errors",
+    "ResponseError": "._errors",
+    "ServerStreamError": "._errors",
+    "StreamInterruptedError": "._errors",
+    "UnprocessableEntityError": "._errors",
+    "HookCallback": "._hooks",
+    "HookContext": "._hooks",
+    "HookError": "._hooks",
+    "HookEvent": "._hooks",
+    "HookInput": "._hooks",
+    "HookMatcher": "._hooks",
+    "HookResult": "._hooks",
+    "PostToolUseInput": "._hooks",
+    "PreToolUseInput": "._hooks",
+    "PromptBlockedError": "._hooks",
+    "StopInput": "._hooks",
+    "UserPromptSubmitInput": "._hooks",
+    "AttemptInfo": "._observe",
+    "Observer": "._observe",
+    "RunInfo": "._observe",
+    "PROVIDERS": "._options",
+    "AgentDefinition": "._options",
+    "AgentOptions": "._options",
+    "get_api_key": "._options",
+    "get_base_url": "._options",
+    "get_model": "._options",
+    "CanUseTool": "._permissions",
+    "PermissionResult": "._permissions",
+    "PermissionResultAllow": "._permissions",
+    "PermissionResultDeny": "._permissions",
+    "ToolPermissionContext": "._permissions",
+    "Cassette": "._recording",
+    "Exchange": "._recording",
+    "RecordedRequest": "._recording",
+    "RecordedResponse": "._recording",
+    "RecordingTransport": "._recording",
+    "ReplayTransport": "._recording",
+    "SyncClient": "._sync",
+    "query_sync": "._sync",
+    "BUILTIN_TOOLS": "._tools",
+    "Tool": "._tools",
+    "ToolContext": "._tools",
+    "ToolError": "._tools",
+    "ToolInputError": "._tools",
+    "builtin_tool": "._tools",
+    "run_tool": "._tools",
+    "tool": "._tools",
+    "DEFAULT_LIMITS": "._transports",
+    "DEFAULT_TIMEOUT": "._transports",
+    "AsyncTransport": "._transports",
+    "H11Transport": "._transports",
+    "H11TransportStatistics": "._transports",
+    "HttpxTransport": "._transports",
+    "TransportResponse": "._transports",
+    "default_http_client": "._transports",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value  # the next lookup is an ordinary one
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "BUILTIN_TOOLS",
