@@ -63,7 +63,8 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(default=False)
 def benchmarks(session: nox.Session) -> None:
     """The benchmarks with their defaults: parse-and-assemble, end to end over loopback, then
-    whole agent runs with tool calls over loopback, then one-shot query() calls with no http_client.
+    whole agent runs with tool calls over loopback, then one-shot query() calls with no http_client, then
+    request building over a 200-turn run.
 
     For their options run ``benchmarks/bench_parse.py``, ``bench_transport.py`` or ``bench_agent.py``."""
     if session.posargs:
@@ -73,6 +74,7 @@ def benchmarks(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_transport.py")
     session.run("python", "benchmarks/bench_agent.py")
     session.run("python", "benchmarks/bench_oneshot.py")
+    session.run("python", "benchmarks/bench_requests.py")
 
 
 # ---- live tests against a real server -------------------------------------------------------
