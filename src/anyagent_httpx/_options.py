@@ -374,7 +374,8 @@ class AgentOptions:
     is the core's, with an ``anyagent/<version>`` User-Agent."""
     http_client: httpx.AsyncClient | None = attrs.field(default=None, repr=False, eq=False)
     """Your ``httpx.AsyncClient`` (its lifetime stays yours), with your timeouts, proxies,
-    certificates or a custom ``transport=``. None: anyagent builds and closes its own."""
+    certificates or a custom ``transport=``. None (and no ``transport``): the event loop's
+    default pool, shared by the clients on that loop and closed when the loop shuts down."""
     observers: tuple[Observer, ...] = attrs.field(default=(), converter=_observers, repr=False, eq=False)
     """Told what each run does as it happens (``Observer``: tracing, progress displays)."""
     transport: AsyncTransport | None = attrs.field(default=None, repr=False, eq=False)
