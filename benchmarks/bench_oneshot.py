@@ -46,7 +46,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _report import table, target_lines
-from bench_transport import SHORT_MODEL, LoopbackServer, RawHttpx, Truth, _progress, _versions, child_env
+from bench_transport import (
+    SHORT_MODEL,
+    SHORT_VARIANTS,
+    LoopbackServer,
+    RawHttpx,
+    Truth,
+    _progress,
+    _versions,
+    child_env,
+)
 
 TARGET_VS_RAW = 1.3
 """anyagent's one-shot query() may take at most this multiple of raw httpx's time per call."""
@@ -172,8 +181,18 @@ async def one_round(name: str, base_url: str, calls: int, truth: Truth) -> float
     finally:
         await close()
     elapsed = time.perf_counter() - start
-    truth.check_short(name, texts)
+    if name == OPEN_AGENT:
+        # open-agent-sdk loses a piece of some answers (its own chunk assembly): counted and
+        # reported rather than aborting the run; it did the whole request either way.
+        wrong = sum(text != truth.short_texts[i % SHORT_VARIANTS] for i, text in enumerate(texts))
+        MISASSEMBLED[name] = max(MISASSEMBLED.get(name, 0), wrong)
+    else:
+        truth.check_short(name, texts)
     return elapsed
+
+
+#: Answers a peer assembled wrong, in its worst round (only open-agent-sdk is let off the check).
+MISASSEMBLED: dict[str, int] = {}
 
 
 def import_times(repeats: int) -> dict[str, float]:
@@ -215,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name in running:
                 elapsed = anyio.run(one_round, name, server.base_url, calls, truth, backend=args.backend)
                 seconds[name] = min(seconds[name], elapsed)
-    _progress(f"{', '.join(running)} done, every answer as expected")
+    _progress(f"{', '.join(running)} done, every answer checked")
     imports = import_times(import_repeats)
 
     def per_call(name: str) -> float:
@@ -248,7 +267,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{imports['bare_start']:.1f} ms): " + ", ".join(f"{IMPORTS[k]!r} {imports[k]:.1f} ms" for k in IMPORTS)
     )
     skipped_labels = {LABELS[name]: why for name, why in skipped.items()}
-    lines = [header, "", *table(head, rows, skipped_labels), "", imports_line, "", *target_lines(targets, args.backend)]
+    wrong = [f"{LABELS[name]} assembled {n} of {calls} answers wrong" for name, n in MISASSEMBLED.items() if n]
+    notes = ["", "; ".join(wrong) + " (checked, not fatal for this peer)"] if wrong else []
+    lines = [header, "", *table(head, rows, skipped_labels), *notes, "", imports_line, "",
+             *target_lines(targets, args.backend)]  # fmt: skip
     print("\n".join(lines), flush=True)
     if args.json is not None:
         data = {
@@ -260,6 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "skipped": skipped,
             "seconds": {name: seconds[name] for name in running},
             "us_per_call": {name: per_call(name) for name in running},
+            "misassembled": MISASSEMBLED,
             "imports_ms": imports,
             "targets": [{"target": what, "ratio": ratio, "pass": passed} for what, ratio, passed in targets],
         }
