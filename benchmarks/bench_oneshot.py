@@ -45,10 +45,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _loopback import SHORT_VARIANTS
 from _report import table, target_lines
 from bench_transport import (
     SHORT_MODEL,
-    SHORT_VARIANTS,
     LoopbackServer,
     RawHttpx,
     Truth,
