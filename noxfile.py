@@ -63,8 +63,8 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(default=False)
 def benchmarks(session: nox.Session) -> None:
     """The benchmarks with their defaults: parse-and-assemble, end to end over loopback, whole
-    agent runs with tool calls over loopback, then the session store against openai-agents'
-    SQLiteSession.
+    agent runs with tool calls over loopback, one-shot query() calls with no http_client, request
+    building over a 200-turn run, then the session store against openai-agents' SQLiteSession.
 
     For their options run ``benchmarks/bench_parse.py``, ``bench_transport.py``, ``bench_agent.py``
     or ``bench_sessions.py``."""
@@ -75,6 +75,8 @@ def benchmarks(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_transport.py")
     session.run("python", "benchmarks/bench_agent.py")
     session.run("python", "benchmarks/bench_sessions.py")
+    session.run("python", "benchmarks/bench_oneshot.py")
+    session.run("python", "benchmarks/bench_requests.py")
 
 
 # ---- live tests against a real server -------------------------------------------------------

@@ -7,6 +7,7 @@ a dialect (``_dialects``) turns them into request JSON and builds them from resp
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -86,9 +87,11 @@ class ToolUseBlock:
     extra_content: JSONObject | None = attrs.field(default=None, converter=_optional_object)
     """Provider data that must be sent back with the call (Gemini's ``thought_signature``)."""
 
-    @property
+    @functools.cached_property
     def arguments(self) -> str:
-        """The arguments as compact JSON text, as they are written to the wire."""
+        """The arguments as compact JSON text, as they are written to the wire. Computed once
+        per block (``input`` is immutable), so a request does not re-serialise every earlier
+        call of the conversation."""
         return json.dumps(self.input, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 

@@ -53,7 +53,7 @@ from ._options import AgentOptions
 from ._sessions._writer import SessionWriter, attach
 from ._subagents import TASK_TOOL, Subagents
 from ._tools import Tool, ToolContext
-from ._transports import AsyncTransport, HttpxTransport
+from ._transports import AsyncTransport, HttpxTransport, shared_transport
 
 __all__ = ["Client", "ClientState", "query"]
 
@@ -129,12 +129,14 @@ class Client:
         options = self.options
         endpoint = options.endpoint(self._env)
         model = options.resolved_model(self._env)
-        if options.transport is not None:
-            transport: AsyncTransport = options.transport
-        else:
-            transport = HttpxTransport(http_client=options.http_client)
-            if options.http_client is None:
-                self._owned_transport = transport
+        transport: AsyncTransport | None = options.transport
+        if transport is None:
+            if options.http_client is not None:
+                transport = HttpxTransport(http_client=options.http_client)
+            else:
+                transport = await shared_transport()  # the event loop's pool (_transports/_pool.py)
+                if transport is None:
+                    transport = self._owned_transport = HttpxTransport()
         toolbox = Toolbox(timeout=options.tool_timeout)  # tool_timeout applies when a tool runs
         items: list[Tool | ToolSpec] = list(options.resolved_tools())
         if options.agents and self._agent is None:
@@ -174,7 +176,9 @@ class Client:
         return self._loop
 
     async def aclose(self) -> None:
-        """Close the client (and the HTTP client it built, never one you passed in)."""
+        """Close the client. The connections it used stay pooled for the next client on this
+        event loop (without ``http_client=`` or ``transport=``), until the loop shuts down; an
+        ``http_client`` or ``transport`` you passed in is never closed."""
         if self._state is ClientState.CLOSED:
             return
         self._state = ClientState.CLOSED

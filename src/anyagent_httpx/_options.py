@@ -38,7 +38,7 @@ from ._errors import ConfigurationError
 from ._hooks import HOOK_EVENTS, HookEvent, HookMatcher
 from ._observe import Observer
 from ._permissions import CanUseTool
-from ._tools import BUILTIN_TOOLS, Tool
+from ._tools import Tool
 
 if TYPE_CHECKING:
     import httpx
@@ -129,6 +129,8 @@ def _tools(value: Sequence[ToolItem]) -> tuple[ToolItem, ...]:
     names: set[str] = set()
     for item in tools:
         if isinstance(item, str):
+            from ._tools import BUILTIN_TOOLS  # loaded only for options that name one
+
             if item not in BUILTIN_TOOLS:
                 raise ConfigurationError(f"unknown built-in tool {item!r}; known: {', '.join(BUILTIN_TOOLS)}")
             name = item
@@ -390,7 +392,8 @@ class AgentOptions:
     is the core's, with an ``anyagent/<version>`` User-Agent."""
     http_client: httpx.AsyncClient | None = attrs.field(default=None, repr=False, eq=False)
     """Your ``httpx.AsyncClient`` (its lifetime stays yours), with your timeouts, proxies,
-    certificates or a custom ``transport=``. None: anyagent builds and closes its own."""
+    certificates or a custom ``transport=``. None (and no ``transport``): the event loop's
+    default pool, shared by the clients on that loop and closed when the loop shuts down."""
     observers: tuple[Observer, ...] = attrs.field(default=(), converter=_observers, repr=False, eq=False)
     """Told what each run does as it happens (``Observer``: tracing, progress displays)."""
     transport: AsyncTransport | None = attrs.field(default=None, repr=False, eq=False)
@@ -440,7 +443,15 @@ class AgentOptions:
 
     def resolved_tools(self) -> tuple[Tool | ToolSpec, ...]:
         """The tools with built-in names replaced by the built-in ``Tool`` values."""
-        return tuple(BUILTIN_TOOLS[item] if isinstance(item, str) else item for item in self.tools)
+        resolved: list[Tool | ToolSpec] = []
+        for item in self.tools:
+            if isinstance(item, str):
+                from ._tools import BUILTIN_TOOLS  # loaded only for options that name one
+
+                resolved.append(BUILTIN_TOOLS[item])
+            else:
+                resolved.append(item)
+        return tuple(resolved)
 
     def tool_specs(self) -> tuple[ToolSpec, ...]:
         """What the model is told about the tools (the ``task`` tool for subagents aside)."""

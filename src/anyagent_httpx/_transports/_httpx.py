@@ -7,10 +7,11 @@ never decoded as text); every response is closed, shielded from cancellation, wh
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, final
 
 import anyio
 import httpx
@@ -21,7 +22,7 @@ from anyagent_httpx._errors import APIConnectionError, APITimeoutError
 
 from ._base import CLOSE_TIMEOUT, ErrorTable, TransportResponse, map_exceptions
 
-__all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "HttpxTransport", "default_http_client"]
+__all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "HttpxTransport", "LazyTLSTransport", "default_http_client"]
 
 #: Local models can take minutes before the first token of a long prompt, so reads wait long;
 #: connecting to a server that is not there fails fast.
@@ -39,12 +40,62 @@ _ERRORS: ErrorTable = {
 }
 
 
+#: Keyword arguments that shape httpx's own transport: with any of them, ``default_http_client``
+#: leaves the transport to httpx.
+_TRANSPORT_SETTINGS = frozenset({"transport", "verify", "cert", "http1", "http2"})
+
+
 def default_http_client(**kwargs: Any) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` with anyagent's defaults (timeouts, limits, no redirects):
-    pass your own settings as keyword arguments, for example ``transport=`` or ``verify=``."""
+    pass your own settings as keyword arguments, for example ``transport=`` or ``verify=``.
+
+    Unless you pass ``transport=``, ``verify=``, ``cert=``, ``http1=`` or ``http2=``, its
+    transport is a ``LazyTLSTransport``: requests to ``http://`` URLs never build a TLS context,
+    and the ``https://`` pool (verifying as httpx does by default) is built on first use."""
     kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
-    kwargs.setdefault("limits", DEFAULT_LIMITS)
+    limits = kwargs.setdefault("limits", DEFAULT_LIMITS)
+    if _TRANSPORT_SETTINGS.isdisjoint(kwargs):
+        kwargs["transport"] = LazyTLSTransport(limits=limits, trust_env=kwargs.get("trust_env", True))
     return httpx.AsyncClient(**kwargs)
+
+
+@final
+class LazyTLSTransport(httpx.AsyncBaseTransport):
+    """httpx's ``AsyncHTTPTransport``, one pool for ``http://`` and one for ``https://``; the
+    second (and its TLS context) is built on the first ``https://`` request.
+
+    The ``http://`` pool is given a TLS context that verifies against no certificate at all
+    (cheap to make, never used: httpcore wraps only ``https://`` origins in TLS); were it ever
+    asked for TLS, verification would fail rather than pass. ``limits`` applies to each pool;
+    ``trust_env`` is handed to the ``https://`` pool (``SSL_CERT_FILE``, ``SSL_CERT_DIR``)."""
+
+    def __init__(self, *, limits: httpx.Limits, trust_env: bool = True) -> None:
+        self._limits = limits
+        self._trust_env = trust_env
+        self._plain = httpx.AsyncHTTPTransport(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), limits=limits)
+        self._tls: httpx.AsyncHTTPTransport | None = None
+        self._closed = False
+
+    @property
+    def tls_built(self) -> bool:
+        """Whether the ``https://`` pool (and its TLS context) exists yet."""
+        return self._tls is not None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme != "https":
+            return await self._plain.handle_async_request(request)
+        tls = self._tls
+        if tls is None:
+            if self._closed:
+                raise RuntimeError("the transport is closed")
+            tls = self._tls = httpx.AsyncHTTPTransport(limits=self._limits, trust_env=self._trust_env)
+        return await tls.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self._plain.aclose()
+        if self._tls is not None:
+            await self._tls.aclose()
 
 
 class HttpxTransport:

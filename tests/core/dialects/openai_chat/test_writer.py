@@ -349,3 +349,26 @@ def test_assistant_content_is_left_out_beside_tool_calls_and_empty_without() -> 
     assert "content" not in wire[1]  # never null: llama-cpp-python answers null with HTTP 500
     assert wire[1]["tool_calls"][0]["id"] == "c1"
     assert wire[3] == {"role": "assistant", "content": ""}
+
+
+def test_a_call_s_argument_json_is_made_once_and_kept_with_the_block() -> None:
+    call = ToolUseBlock(id="c1", name="get_weather", input={"city": "Zürich", "days": [1, 2]})
+    first = call.arguments
+    assert first == json.dumps(call.input, ensure_ascii=False, separators=(",", ":"))
+    assert call.arguments is first  # kept: later requests reuse the text
+    turn = StartTurn(
+        model="m",
+        messages=[
+            UserMessage(content="weather?"),
+            AssistantMessage(content=(call,)),
+            UserMessage(content=(ToolResultBlock(tool_use_id="c1", content="sunny"),)),
+        ],
+    )
+    body = write_request(turn, ENDPOINT, Config()).body
+    assert json.loads(body)["messages"][1]["tool_calls"][0]["function"]["arguments"] == first
+    assert call.arguments is first
+    # The cache is no field: equality, hashing of the value, repr and evolve are as before.
+    twin = ToolUseBlock(id="c1", name="get_weather", input={"city": "Zürich", "days": [1, 2]})
+    assert call == twin and repr(call) == repr(twin)
+    assert "arguments" not in attrs.fields_dict(ToolUseBlock)
+    assert attrs.evolve(call, input={"city": "Bern"}).arguments == '{"city":"Bern"}'

@@ -1,0 +1,67 @@
+"""``import anyagent_httpx`` is lazy: the package loads its names on first use, and what a plain
+``query()`` needs never drags in the CLI, recording, the blocking facade, the built-in tools or
+the h11 transport. Each check runs in a fresh interpreter, where nothing is imported yet."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+import anyagent_httpx
+
+#: Modules a plain ``query()`` does not need.
+NOT_FOR_QUERY = (
+    "anyagent_httpx._cli",
+    "anyagent_httpx._recording",
+    "anyagent_httpx._sync",
+    "anyagent_httpx._tools._builtin",
+    "anyagent_httpx._transports._h11",
+    "anyagent_httpx.testing",
+)
+
+
+def modules_after(code: str) -> set[str]:
+    """The ``anyagent*`` modules loaded in a fresh interpreter after running ``code``."""
+    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(m for m in sys.modules if m.startswith('anyagent'))))"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_importing_the_package_loads_nothing_else() -> None:
+    assert modules_after("import anyagent_httpx") == {"anyagent_httpx"}
+
+
+def test_a_plain_query_loads_no_cli_recording_sync_builtin_tools_or_h11() -> None:
+    loaded = modules_after(
+        "from anyagent_httpx import AgentOptions, Client, ResultMessage, query, tool\n"
+        "AgentOptions(model='m', base_url='http://127.0.0.1:1/v1', tools=[tool(lambda: 1, name='one')])"
+    )
+    assert "anyagent_httpx._client" in loaded and "anyagent_core" in loaded
+    assert loaded.isdisjoint(NOT_FOR_QUERY), sorted(loaded & set(NOT_FOR_QUERY))
+
+
+def test_naming_a_builtin_tool_loads_the_builtin_tools() -> None:
+    loaded = modules_after("from anyagent_httpx import AgentOptions\nAgentOptions(tools=['read_file'])")
+    assert "anyagent_httpx._tools._builtin" in loaded
+
+
+@pytest.mark.parametrize("name", anyagent_httpx.__all__)
+def test_every_public_name_resolves_to_its_home_s_object(name: str) -> None:
+    home = importlib.import_module(anyagent_httpx._HOMES[name], "anyagent_httpx")
+    assert getattr(anyagent_httpx, name) is getattr(home, name)
+    assert name in dir(anyagent_httpx)
+
+
+def test_the_lazy_table_and_all_agree() -> None:
+    assert sorted(anyagent_httpx._HOMES) == sorted(anyagent_httpx.__all__)
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        _ = anyagent_httpx.nothing_here
+    with pytest.raises(ImportError):
+        exec("from anyagent_httpx import nothing_here", {})
