@@ -29,9 +29,13 @@ from ._context._tokens import (
     TokenCounter,
     count_request,
     estimate_tokens,
+    message_text,
+    message_texts,
+    tool_texts,
 )
 from ._context._usage import ContextSummary, ContextUsage
 from ._context._window import (
+    MAX_PROBE_BODY,
     WINDOW_PROBES,
     TokenizeStep,
     WindowAnswer,
@@ -51,6 +55,7 @@ __all__ = [
     "CHARS_PER_TOKEN",
     "CONTEXT_STRATEGIES",
     "IMAGE_TOKENS",
+    "MAX_PROBE_BODY",
     "MESSAGE_OVERHEAD",
     "WINDOW_PROBES",
     "CalibratedEstimate",
@@ -73,6 +78,8 @@ __all__ = [
     "compact",
     "count_request",
     "estimate_tokens",
+    "message_text",
+    "message_texts",
     "parse_token_count",
     "parse_window",
     "parse_window_error",
@@ -80,6 +87,7 @@ __all__ = [
     "server_root",
     "sliding",
     "summarize",
+    "tool_texts",
     "tokenize_prompt",
     "tokenize_steps",
     "truncate",

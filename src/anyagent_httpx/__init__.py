@@ -26,8 +26,10 @@ from anyagent_core import (
     UserMessage,
     __version__,
 )
+from anyagent_core.context import ContextUsage
 
 from ._client import Client, ClientState, query
+from ._context import TiktokenCounter, TokenizersCounter, WindowDiscovery, discover_window, server_token_count
 from ._errors import (
     AnyAgentError,
     APIConnectionError,
@@ -59,6 +61,7 @@ from ._hooks import (
     HookMatcher,
     HookResult,
     PostToolUseInput,
+    PreCompactInput,
     PreToolUseInput,
     PromptBlockedError,
     StopInput,
@@ -111,6 +114,7 @@ __all__ = [
     "ClientStateError",
     "ConfigurationError",
     "ContextLengthError",
+    "ContextUsage",
     "Exchange",
     "Failure",
     "H11Transport",
@@ -136,6 +140,7 @@ __all__ = [
     "PermissionResultAllow",
     "PermissionResultDeny",
     "PostToolUseInput",
+    "PreCompactInput",
     "PreToolUseInput",
     "Pricing",
     "PromptBlockedError",
@@ -156,6 +161,8 @@ __all__ = [
     "SystemMessage",
     "TextBlock",
     "ThinkingBlock",
+    "TiktokenCounter",
+    "TokenizersCounter",
     "Tool",
     "ToolContext",
     "ToolError",
@@ -170,14 +177,17 @@ __all__ = [
     "Usage",
     "UserMessage",
     "UserPromptSubmitInput",
+    "WindowDiscovery",
     "__version__",
     "builtin_tool",
     "default_http_client",
+    "discover_window",
     "get_api_key",
     "get_base_url",
     "get_model",
     "query",
     "query_sync",
     "run_tool",
+    "server_token_count",
     "tool",
 ]

@@ -337,9 +337,7 @@ class AgentLoop:
     def _begin_response(self) -> None:
         self._response = _Response()
         self._state = LoopState.ACTING
-        for notice in self._notices:
-            self._queue.append(Emit(message=notice))
-        self._notices.clear()
+        self._flush_notices()
         self._begin_turn()
 
     # ---- the actions ----------------------------------------------------------------------
@@ -454,15 +452,20 @@ class AgentLoop:
             return False
         self._request = None
         self._state = LoopState.ACTING
+        self._flush_notices()
         self._prepare_turn("auto")
         return True
 
     def _tell(self, notice: SystemMessage) -> None:
-        """A notice for the user: now during a run, else at the next run's start."""
-        if self._state is LoopState.IDLE and not self._queue:
-            self._notices.append(notice)
-        else:
+        """A notice for the user: with the next actions the loop hands out."""
+        self._notices.append(notice)
+        if self._state is LoopState.ACTING:
+            self._flush_notices()
+
+    def _flush_notices(self) -> None:
+        for notice in self._notices:
             self._queue.append(Emit(message=notice))
+        self._notices.clear()
 
     def counter(self, model: str | None = None) -> TokenCounter:
         """The token counter for ``model`` (the settings' model by default): the settings'
@@ -760,6 +763,7 @@ class AgentLoop:
         request = self._request
         assert request is not None
         self._request = None
+        self._flush_notices()
         self._observe_usage(request.turn, message)
         if request.side is not None:
             self._charge(message.usage, sent=request.turn, answer=message)
@@ -808,6 +812,7 @@ class AgentLoop:
         assert request is not None
         error_text = tuple(error_text)
         self._state = LoopState.ACTING
+        self._flush_notices()
         if request.side is None and self._refused_response_format(status, (message, *error_text)):
             # The server does not take response_format: ask for the schema in the prompt instead.
             self._schema_in_prompt = True

@@ -44,6 +44,8 @@ __all__ = [
     "count_request",
     "estimate_tokens",
     "message_text",
+    "message_texts",
+    "tool_texts",
     "tools_text",
 ]
 
@@ -88,6 +90,36 @@ def message_text(message: Message) -> tuple[int, int]:
                     else:
                         images += 1
     return chars, images
+
+
+def message_texts(message: Message) -> list[str]:
+    """The texts of a message an exact counter tokenizes: texts, reasoning, each call's name and
+    arguments, each result's text."""
+    content = message.content
+    if isinstance(content, str):
+        return [content]
+    texts: list[str] = []
+    for block in content:
+        if isinstance(block, TextBlock):
+            texts.append(block.text)
+        elif isinstance(block, ThinkingBlock):
+            texts.append(block.thinking)
+        elif isinstance(block, ToolUseBlock | ToolUseError):
+            texts.extend((block.name, block.arguments))
+        elif isinstance(block, ToolResultBlock):
+            if isinstance(block.content, str):
+                texts.append(block.content)
+            else:
+                texts.extend(part.text for part in block.content if isinstance(part, TextBlock))
+    return texts
+
+
+def tool_texts(tools: Sequence[ToolSpec]) -> list[str]:
+    """The texts of the tools' specs an exact counter tokenizes (name, description, schema)."""
+    texts: list[str] = []
+    for spec in tools:
+        texts.extend((spec.name, spec.description, json.dumps(spec.parameters)))
+    return texts
 
 
 def tools_text(tools: Sequence[ToolSpec]) -> int:
