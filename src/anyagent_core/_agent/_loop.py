@@ -65,6 +65,7 @@ from anyagent_core._context._strategies import (
     check_pairs,
     sliding,
     strategy_function,
+    truncate_text,
 )
 from anyagent_core._context._tokens import CalibratedEstimate, TokenCounter, count_request, estimate_tokens
 from anyagent_core._context._usage import ContextSummary, ContextUsage
@@ -627,11 +628,17 @@ class AgentLoop:
         instructions = SUMMARY_PROMPT
         if compacting.instructions:
             instructions = f"{instructions}\n\nAlso: {compacting.instructions}"
-        transcript = _transcript(part)
-        # what is summarised must fit the window too: the oldest of it is cut first
-        room = max(view.limit - count_request(view.counter, [], system_prompt=instructions), 64)
-        while transcript and view.counter.count_text(transcript) > room:
-            transcript = transcript[len(transcript) // 4 :]
+        lines = _transcript(part).split("\n")
+        # what is summarised must fit the window too: its oldest lines go first, then the head of
+        # the one line left
+        room = max(view.limit - count_request(view.counter, [], system_prompt=instructions) - 16, 64)
+        while len(lines) > 1 and view.counter.count_text("\n".join(lines)) > room:
+            lines.pop(0)
+        transcript = "\n".join(lines)
+        if view.counter.count_text(transcript) > room:
+            transcript = truncate_text(
+                transcript, max(room, 1) * len(transcript) // view.counter.count_text(transcript)
+            )
         turn = _turn_like(
             settings.template,
             messages=(UserMessage(content=f"<conversation>\n{transcript}\n</conversation>"),),
@@ -877,11 +884,14 @@ class AgentLoop:
         current = self._view(None if limit is not None else 1)
         assert current is not None
         tokens = current.tokens()
+        if limit is not None and prompt_tokens and tokens < prompt_tokens:
+            # the counter undercounts this server's tokens: the limit in the counter's units
+            limit = max(1, limit * tokens // prompt_tokens)
         if limit is None or limit >= tokens:
             if not overflow and self._window is not None:
                 return False  # an empty answer to a request that fits: not about the context
             limit = max(1, tokens * 3 // 5)  # the server refused it: aim well below what was sent
-            if self._window_source != "user":
+            if self._window is None:
                 reserve = self.settings.template.max_tokens or 0
                 self._window, self._window_source = max(limit + reserve, 1), "error"
         view = self._view(limit)
