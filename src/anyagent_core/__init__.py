@@ -16,7 +16,7 @@ names stay importable from here too, as before they moved.
 from __future__ import annotations
 
 from . import schema
-from ._agent._actions import Action, AskPermission, Commit, Done, Emit, RunTools, SendRequest, Wait
+from ._agent._actions import Action, AskCompaction, AskPermission, Commit, Done, Emit, RunTools, SendRequest, Wait
 from ._agent._loop import AgentLoop
 from ._agent._loop_state import LoopState
 from ._agent._permissions import PermissionAllow, PermissionDeny, PermissionMode, PermissionPolicy, ToolTraits
@@ -119,6 +119,7 @@ __all__ = [
     "PAUSED",
     "Action",
     "AgentLoop",
+    "AskCompaction",
     "AskPermission",
     "AssistantBlock",
     "AssistantMessage",

@@ -1,7 +1,96 @@
-"""What fits in a model's context: token estimates and compaction of old messages."""
+"""What fits in a model's context: token counters (``TokenCounter``, the plain and the calibrated
+estimate), compaction strategies over a ``ContextView``, and the servers' answers about their
+window and their token counts (probes and parsers, as data)."""
 
 from __future__ import annotations
 
-from ._budget import CHARS_PER_TOKEN, IMAGE_TOKENS, compact, estimate_tokens
+from ._context._strategies import (
+    CONTEXT_STRATEGIES,
+    Compaction,
+    ContextStrategy,
+    ContextStrategyName,
+    ContextView,
+    StrategyFunction,
+    adaptive,
+    check_pairs,
+    compact,
+    sliding,
+    summarize,
+    truncate,
+    truncate_text,
+)
+from ._context._tokens import (
+    CHARS_PER_TOKEN,
+    IMAGE_TOKENS,
+    MESSAGE_OVERHEAD,
+    CalibratedEstimate,
+    CharEstimate,
+    CountSource,
+    TokenCounter,
+    count_request,
+    estimate_tokens,
+    message_text,
+    message_texts,
+    tool_texts,
+)
+from ._context._usage import ContextSummary, ContextUsage
+from ._context._window import (
+    MAX_PROBE_BODY,
+    WINDOW_PROBES,
+    TokenizeStep,
+    WindowAnswer,
+    WindowProbe,
+    WindowSource,
+    parse_token_count,
+    parse_window,
+    parse_window_error,
+    probe_request,
+    server_root,
+    tokenize_prompt,
+    tokenize_steps,
+    window_probes,
+)
 
-__all__ = ["CHARS_PER_TOKEN", "IMAGE_TOKENS", "compact", "estimate_tokens"]
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "CONTEXT_STRATEGIES",
+    "IMAGE_TOKENS",
+    "MAX_PROBE_BODY",
+    "MESSAGE_OVERHEAD",
+    "WINDOW_PROBES",
+    "CalibratedEstimate",
+    "CharEstimate",
+    "Compaction",
+    "ContextStrategy",
+    "ContextStrategyName",
+    "ContextSummary",
+    "ContextUsage",
+    "ContextView",
+    "CountSource",
+    "StrategyFunction",
+    "TokenCounter",
+    "TokenizeStep",
+    "WindowAnswer",
+    "WindowProbe",
+    "WindowSource",
+    "adaptive",
+    "check_pairs",
+    "compact",
+    "count_request",
+    "estimate_tokens",
+    "message_text",
+    "message_texts",
+    "parse_token_count",
+    "parse_window",
+    "parse_window_error",
+    "probe_request",
+    "server_root",
+    "sliding",
+    "summarize",
+    "tool_texts",
+    "tokenize_prompt",
+    "tokenize_steps",
+    "truncate",
+    "truncate_text",
+    "window_probes",
+]

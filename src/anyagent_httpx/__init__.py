@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         UserMessage,
         __version__,
     )
+    from anyagent_core.context import ContextUsage
     from anyagent_core.sessions import SessionEntryError
 
     from ._client import (
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
         ClientState,
         query,
     )
+    from ._context import TiktokenCounter, TokenizersCounter, WindowDiscovery, discover_window, server_token_count
     from ._errors import (
         AnyAgentError,
         APIConnectionError,
@@ -77,6 +79,7 @@ if TYPE_CHECKING:
         HookMatcher,
         HookResult,
         PostToolUseInput,
+        PreCompactInput,
         PreToolUseInput,
         PromptBlockedError,
         StopInput,
@@ -180,6 +183,12 @@ _HOMES: dict[str, str] = {
     "Client": "._client",
     "ClientState": "._client",
     "query": "._client",
+    "TiktokenCounter": "._context",
+    "TokenizersCounter": "._context",
+    "WindowDiscovery": "._context",
+    "discover_window": "._context",
+    "server_token_count": "._context",
+    "ContextUsage": "anyagent_core.context",
     "AnyAgentError": "._errors",
     "APIConnectionError": "._errors",
     "APIError": "._errors",
@@ -208,6 +217,7 @@ _HOMES: dict[str, str] = {
     "HookMatcher": "._hooks",
     "HookResult": "._hooks",
     "PostToolUseInput": "._hooks",
+    "PreCompactInput": "._hooks",
     "PreToolUseInput": "._hooks",
     "PromptBlockedError": "._hooks",
     "StopInput": "._hooks",
@@ -287,6 +297,13 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "TiktokenCounter",
+    "TokenizersCounter",
+    "WindowDiscovery",
+    "discover_window",
+    "server_token_count",
+    "ContextUsage",
+    "PreCompactInput",
     "MemoryRecord",
     "MemoryStore",
     "SearchHit",

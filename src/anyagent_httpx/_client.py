@@ -44,6 +44,7 @@ from anyagent_core import (
     UserBlock,
     UserMessage,
 )
+from anyagent_core.context import ContextUsage
 
 from ._driver import Driver, Toolbox
 from ._errors import APIError, ClientStateError, ConfigurationError
@@ -262,6 +263,17 @@ class Client:
         self._pending = True
         if self._wakeup is not None:
             self._wakeup.set()
+
+    async def get_context_usage(self) -> ContextUsage:
+        """What the next request would take of the context window: tokens of the system prompt,
+        the tools and the messages (by the counter in use: ``ContextUsage.counter``), the
+        window and where it comes from (``user``, ``server``, ``error``: a context error named
+        it, ``unknown``). Asks the server for its window first when none is known
+        (``discover_context``)."""
+        driver, loop = self._check_open("get_context_usage")
+        if loop.context_window[0] is None and self.options.discover_context and not driver._probed:
+            await driver.discover(loop)
+        return loop.context_usage()
 
     # ---- output ---------------------------------------------------------------------------
 

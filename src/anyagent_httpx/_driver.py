@@ -14,6 +14,7 @@ open across a ``yield``. Observers (``_observe.Observer``) are told what happens
 
 from __future__ import annotations
 
+import logging
 import random as _random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
@@ -25,6 +26,7 @@ import attrs
 
 from anyagent_core import (
     AgentLoop,
+    AskCompaction,
     AskPermission,
     Commit,
     Config,
@@ -50,12 +52,14 @@ from anyagent_core import (
     Usage,
     Wait,
 )
+from anyagent_core.context import estimate_tokens
 from anyagent_core.json import JSONObject
 from anyagent_core.wire import redact_url
 
 from ._attempt import AttemptFailed, Cancelled, Interrupted, Received, perform
+from ._context import discover_window
 from ._errors import APIError, ServerStreamError
-from ._hooks import HookError, post_tool_use, pre_tool_use, stop
+from ._hooks import HookError, PreCompactInput, post_tool_use, pre_compact, pre_tool_use, stop
 from ._observe import AttemptInfo, Observer, RunInfo
 from ._options import AgentOptions
 from ._permissions import ToolPermissionContext, ask_permission
@@ -66,6 +70,14 @@ from ._transports import AsyncTransport
 __all__ = ["Driver", "Toolbox"]
 
 _T = TypeVar("_T")
+
+logger = logging.getLogger("anyagent")
+
+#: The server is asked for its window once a request's plain estimate passes this many tokens
+#: (about 4096 characters): a short exchange, tool schemas included, fits any window in use.
+#: A small-vocabulary tokenizer may overflow a 2048-token window before that; the server's
+#: refusal then compacts the request and tells the window (llama.cpp names it).
+DISCOVER_ABOVE = 1024
 
 _PARTIAL = (TextDelta, ReasoningDelta, RefusalDelta, ToolCallDelta, ToolCall, Usage, Finished)
 
@@ -125,6 +137,7 @@ class Driver:
         """Where the commits are written (None: nowhere)."""
         self._scope: anyio.CancelScope | None = None
         self._interrupted = False
+        self._probed = False
         self.api_seconds = 0.0
         """Time spent in exchanges, summed over every turn."""
 
@@ -191,6 +204,8 @@ class Driver:
                 action = loop.next_action()
                 match action:
                     case SendRequest():
+                        if self._needs_window(loop, action) and await self.discover(loop):
+                            continue  # the request did not fit the window found: compacted, it comes again
                         failure.error = None
                         async with aclosing(self._request(loop, action, failure)) as events:
                             async for event in events:
@@ -200,6 +215,15 @@ class Driver:
                             observer.compaction(message.data)
                             if self.session is not None:
                                 self.session.compacted(message.data)
+                        elif type(message) is SystemMessage and message.subtype == "context_truncated":
+                            logger.warning(
+                                "the server reported %s prompt tokens for a request counted at %s: it may "
+                                "have cut the prompt to fit its context window (%s, %s)",
+                                message.data.get("reported_prompt_tokens"),
+                                message.data.get("expected_prompt_tokens"),
+                                message.data.get("window") or "window unknown",
+                                message.data.get("window_source"),
+                            )
                         yield message
                     case Wait():
                         observer.retry(action, failure.error)
@@ -219,6 +243,19 @@ class Driver:
                             loop.interrupt()
                     case AskPermission():
                         await self._ask(loop, action)
+                    case AskCompaction():
+                        hook_input = PreCompactInput(
+                            trigger=action.trigger,
+                            strategy=action.strategy,
+                            tokens=action.tokens,
+                            limit=action.limit,
+                            window=action.window,
+                            session_id=self.session_id,
+                        )
+                        proceed, instructions = await pre_compact(
+                            self.options.hooks, hook_input, session_id=self.session_id
+                        )
+                        loop.compaction(proceed, instructions=instructions)
                     case RunTools(calls=calls):
                         await self._run_tools(loop, calls)
                     case Commit():
@@ -265,6 +302,30 @@ class Driver:
                 "cwd": session.cwd,
             },
         )
+
+    # ---- the context window ---------------------------------------------------------------
+
+    def _needs_window(self, loop: AgentLoop, action: SendRequest) -> bool:
+        if self._probed or not self.options.discover_context or action.side is not None or action.attempt != 1:
+            return False
+        if loop.context_window[0] is not None:
+            return False
+        turn = action.turn
+        return estimate_tokens(turn.messages, system_prompt=turn.system_prompt, tools=turn.tools) > DISCOVER_ABOVE
+
+    async def discover(self, loop: AgentLoop) -> bool:
+        """Ask the server for the window (once per driver; cached per endpoint and model) and
+        tell the loop; True when the request handed out was withdrawn to be compacted."""
+        self._probed = True
+        model = loop.settings.template.model
+        try:
+            found = await self._guard(discover_window(self.transport, self.endpoint, model, config=self.config))
+        except Cancelled:
+            return False  # interrupted: the request goes on, and the interrupt stops it
+        if found.tokens is None:
+            loop.context_window_found(None, note=found.note())
+            return False
+        return loop.context_window_found(found.tokens, source="server", note=found.note())
 
     # ---- requests -------------------------------------------------------------------------
 

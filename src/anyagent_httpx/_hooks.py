@@ -15,6 +15,8 @@
   sees.
 - ``UserPromptSubmit`` (in ``Client.query()``): ``block`` refuses the prompt
   (``PromptBlockedError``), ``additional_context`` is added to it.
+- ``PreCompact`` (a request is about to be compacted to fit the context window): ``block``
+  sends it as it is, ``additional_context`` is added to the summary request's instructions.
 - ``Stop`` (a run is about to end with success): ``block`` makes the model go on, with ``reason``
   as the next user message (once per run: ``stop_hook_active`` tells the hook it already did).
 
@@ -46,19 +48,21 @@ __all__ = [
     "HookMatcher",
     "HookResult",
     "PostToolUseInput",
+    "PreCompactInput",
     "PreToolUseInput",
     "PromptBlockedError",
     "StopInput",
     "UserPromptSubmitInput",
     "post_tool_use",
+    "pre_compact",
     "pre_tool_use",
     "run_hooks",
     "stop",
     "user_prompt_submit",
 ]
 
-HookEvent: TypeAlias = Literal["PreToolUse", "PostToolUse", "UserPromptSubmit", "Stop"]
-HOOK_EVENTS: tuple[HookEvent, ...] = ("PreToolUse", "PostToolUse", "UserPromptSubmit", "Stop")
+HookEvent: TypeAlias = Literal["PreToolUse", "PostToolUse", "UserPromptSubmit", "Stop", "PreCompact"]
+HOOK_EVENTS: tuple[HookEvent, ...] = ("PreToolUse", "PostToolUse", "UserPromptSubmit", "Stop", "PreCompact")
 
 
 @attrs.frozen(kw_only=True)
@@ -98,7 +102,20 @@ class StopInput:
     hook_event_name: Literal["Stop"] = "Stop"
 
 
-HookInput: TypeAlias = PreToolUseInput | PostToolUseInput | UserPromptSubmitInput | StopInput
+@attrs.frozen(kw_only=True)
+class PreCompactInput:
+    trigger: Literal["auto", "reactive"]
+    """``auto``: the count says the next request would not fit; ``reactive``: the server refused it."""
+    strategy: str
+    tokens: int
+    """The request's count before compaction."""
+    limit: int
+    window: int | None
+    session_id: str | None = None
+    hook_event_name: Literal["PreCompact"] = "PreCompact"
+
+
+HookInput: TypeAlias = PreToolUseInput | PostToolUseInput | UserPromptSubmitInput | StopInput | PreCompactInput
 
 
 @attrs.frozen(kw_only=True)
@@ -310,3 +327,14 @@ async def stop(
     if block is None or active:
         return None
     return UserMessage(content=block.reason or "Continue.")
+
+
+async def pre_compact(
+    hooks: Mapping[HookEvent, Sequence[HookMatcher]], hook_input: PreCompactInput, *, session_id: str | None
+) -> tuple[bool, str | None]:
+    """Run the ``PreCompact`` hooks: (compact?, instructions for the summary)."""
+    outcomes = await run_hooks(hooks, "PreCompact", hook_input, session_id=session_id)
+    if any(outcome.decision == "block" for outcome in outcomes):
+        return False, None
+    extra = [outcome.additional_context for outcome in outcomes if outcome.additional_context]
+    return True, "\n".join(extra) or None

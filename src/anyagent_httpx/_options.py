@@ -31,6 +31,7 @@ from anyagent_core import (
     ToolSpec,
     __version__,
 )
+from anyagent_core.context import ContextStrategy, TokenCounter
 from anyagent_core.json import JSONObject, freeze_object
 from anyagent_core.settings import KNOBS, PERMISSION_MODES, checks, knob, knob_validator, str_tuple, validator
 
@@ -357,7 +358,21 @@ class AgentOptions:
     structured_output_retries: int = knob("structured_output_retries", error=ConfigurationError)
     """How many times the model is asked again after an answer that does not match the schema."""
     context_window: int | None = knob("context_window", error=ConfigurationError)
-    """The model's context in tokens: older exchanges are left out of requests that would not fit."""
+    """The model's context in tokens. None: asked of the server (``discover_context``) once a
+    conversation grows long enough to matter; requests that would not fit are compacted
+    (``context_strategy``)."""
+    context_strategy: ContextStrategy = knob("context_strategy", error=ConfigurationError)
+    """How a request that would not fit is made to fit: ``sliding`` (leave out the oldest
+    turns), ``truncate`` (shorten the largest, oldest tool results), ``summarize`` (the model
+    summarises what would be left out), ``adaptive`` (truncate, then summarise, then slide), or
+    your function of an ``anyagent_core.context.ContextView``."""
+    token_counter: TokenCounter | None = knob("token_counter", error=ConfigurationError)
+    """Counts tokens for compaction and ``Client.get_context_usage()``: None, an estimate
+    calibrated on the usage the server reports; ``TokenizersCounter`` (a ``tokenizer.json``) or
+    ``TiktokenCounter`` for exact counts."""
+    discover_context: bool = attrs.field(default=True, validator=_valid(checks.boolean))
+    """Ask the server for its window when ``context_window`` is None (llama.cpp, vLLM, SGLang,
+    Ollama, LM Studio, OpenRouter), once per endpoint and model."""
     agents: Mapping[str, AgentDefinition] = attrs.field(factory=dict, converter=_agents, eq=False)
     """Subagents; when there are any, the model gets a ``task`` tool to hand work to them."""
     tool_choice: ToolChoice = attrs.field(default=None, validator=_valid(checks.str_or_none))
@@ -473,6 +488,7 @@ class AgentOptions:
                 cwd=cwd,
             ),
             session_id=session_id,
+            ask_before_compacting="PreCompact" in self.hooks,
             **{name: getattr(self, name) for name in KNOBS},
         )
 

@@ -160,6 +160,7 @@ class LoopMachine(RuleBasedStateMachine):
         # the request in flight
         self.turn: SendRequest | None = None
         self.wait: Wait | None = None
+        self.reactive_allowed = False
         # the tool round
         self.calls: list[ToolUseBlock | ToolUseError] = []
         self.kind: dict[str, str] = {}
@@ -421,7 +422,7 @@ class LoopMachine(RuleBasedStateMachine):
         if type(action) is Emit:
             message = action.message
             if isinstance(message, SystemMessage):
-                assert message.subtype == "compact"
+                assert message.subtype in ("compact", "context_truncated")
             else:
                 assert message in self.loop.messages
         elif type(action) is Wait:
@@ -457,7 +458,7 @@ class LoopMachine(RuleBasedStateMachine):
         raw = self.loop.messages
         check_pairing(turn.messages)
         assert any(turn.messages == as_sent(raw[start:]) for start in range(len(raw))), "a suffix of the conversation"
-        if self.settings.context_window is None:
+        if self.loop.context_window[0] is None:  # none given, none learned from a context error
             assert turn.messages == as_sent(raw)
         assert isinstance(turn.messages[0], UserMessage)
         prompt = f"task {self.prompts}"
@@ -468,7 +469,12 @@ class LoopMachine(RuleBasedStateMachine):
         for before, after in zip(turn.messages, turn.messages[1:], strict=False):
             prompts = [isinstance(m, UserMessage) and isinstance(m.content, str) for m in (before, after)]
             assert prompts != [True, True], "a prompt never follows another prompt"
-        if action.attempt == 1:
+        if action.attempt == 1 and self.expect == ("retry",) and self.turn is not None:
+            # the server refused the request as too long: compacted and sent again (once)
+            assert self.reactive_allowed, "only a context error or an empty answer is compacted and sent again"
+            assert action.turn_number == self.turn.turn_number
+            assert len(turn.messages) < len(self.turn.turn.messages) or turn.messages != self.turn.turn.messages
+        elif action.attempt == 1:
             assert self.expect == ("send", action.turn_number)
             assert turn.model == "m1"
             if self.settings.max_turns is not None:
@@ -582,7 +588,9 @@ class LoopMachine(RuleBasedStateMachine):
         kind, status, texts = failure
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
         self.loop.request_failed(kind, status=status, headers=headers, error_text=texts, now=0.0, random=random)
-        # a retry (Wait, then the same turn again), or giving up
+        # a retry (Wait, then the same turn again), or giving up; after a context error or an
+        # empty answer, perhaps the same turn compacted
+        self.reactive_allowed = kind is Failure.EMPTY_RESPONSE or "context_length_exceeded" in texts
         self.expect = ("retry",)
         self.sync()
 

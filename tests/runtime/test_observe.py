@@ -114,10 +114,10 @@ async def test_observers_see_compaction(tmp_path: pathlib.Path) -> None:
     recorder = Recorder()
     async with serve([says("one"), says("two")]) as server, httpx.AsyncClient() as http:
         options = AgentOptions(
-            model="m", base_url=server.base_url, http_client=http, context_window=1100, observers=[recorder]
+            model="m", base_url=server.base_url, http_client=http, context_window=400, observers=[recorder]
         )
         async with Client(options) as client:
-            for prompt in ("x" * 400, "y" * 400):
+            for prompt in ("x" * 800, "y" * 800):
                 await client.query(prompt)
                 async with aclosing(client.receive_response()) as stream:
                     _ = [message async for message in stream]

@@ -10,6 +10,7 @@ import pytest
 
 from anyagent_core import LoopSettings, Pricing, RetryPolicy, StartTurn
 from anyagent_core._agent._settings import KNOBS
+from anyagent_core.context import CharEstimate
 from anyagent_httpx import (
     PROVIDERS,
     AgentOptions,
@@ -145,6 +146,8 @@ BAD_KNOB_VALUES: dict[str, object] = {
     "output_mode": "xml",
     "structured_output_retries": -1,
     "context_window": 0,
+    "context_strategy": "lifo",
+    "token_counter": "chars",
     "retry": 3,
     "fallback_models": [""],
     "reset_tool_choice": "yes",
@@ -162,6 +165,8 @@ GOOD_KNOB_VALUES: dict[str, object] = {
     "output_mode": "prompt",
     "structured_output_retries": 0,
     "context_window": 4096,
+    "context_strategy": "truncate",
+    "token_counter": CharEstimate(chars_per_token=3.5),
     "retry": RetryPolicy(max_retries=0),
     "fallback_models": ("small",),
     "reset_tool_choice": False,

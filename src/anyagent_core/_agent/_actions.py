@@ -8,6 +8,8 @@ The driver dispatches on ``type(action)``:
 - ``AskPermission``: ask whoever decides (a ``can_use_tool`` callback) and report
   ``permission()``;
 - ``RunTools``: run the calls and report each result with ``tool_result()``;
+- ``AskCompaction``: the request about to be built needs compacting (only with
+  ``LoopSettings.ask_before_compacting``): report ``compaction(proceed, instructions=...)``;
 - ``Emit``: hand ``message`` to the user;
 - ``Commit``: the conversation reached a point where every tool call has its result, or the
   run ended (``result`` set): ``messages`` are what the loop added since the last commit, to
@@ -21,17 +23,18 @@ its own, such as a summary); a driver shows no partial messages of it.
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 
 import attrs
 
+from anyagent_core._context._usage import ContextSummary
 from anyagent_core._events import StartTurn
 from anyagent_core._messages import AssistantMessage, Message, ToolUseBlock, UserMessage
 
 from ._permissions import ToolTraits
 from ._results import ResultMessage, SystemMessage
 
-__all__ = ["Action", "AskPermission", "Commit", "Done", "Emit", "RunTools", "SendRequest", "Wait"]
+__all__ = ["Action", "AskCompaction", "AskPermission", "Commit", "Done", "Emit", "RunTools", "SendRequest", "Wait"]
 
 
 @attrs.frozen(kw_only=True)
@@ -76,6 +79,23 @@ class RunTools:
 
 
 @attrs.frozen(kw_only=True)
+class AskCompaction:
+    """The next request does not fit: may the loop compact it? Report ``compaction()``."""
+
+    trigger: Literal["auto", "reactive"]
+    """``auto``: the count says the request would not fit; ``reactive``: the server refused it
+    (a context-length error, or llama.cpp's empty answer)."""
+    strategy: str
+    """The strategy about to run (``sliding``, ``truncate``, ``summarize``, ``adaptive``,
+    ``custom``)."""
+    tokens: int
+    """The request's count before compaction."""
+    limit: int
+    """What it has to fit (the window less what the answer needs)."""
+    window: int | None
+
+
+@attrs.frozen(kw_only=True)
 class Emit:
     """A message for the user: the model's answer, the tool results sent back, a system notice."""
 
@@ -93,6 +113,9 @@ class Commit:
     result: ResultMessage | None = None
     """The run ends here: its result (the ``Done`` that follows carries the same), to store in
     the same transaction. None after a tool round."""
+    summary: ContextSummary | None = None
+    """A summary now stands for the start of the conversation in requests (compaction by
+    summary): store it with the messages, to give back as ``AgentLoop(summary=...)``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -105,4 +128,4 @@ class Done:
     after a request failure); None otherwise."""
 
 
-Action: TypeAlias = SendRequest | Wait | AskPermission | RunTools | Emit | Commit | Done
+Action: TypeAlias = SendRequest | Wait | AskPermission | AskCompaction | RunTools | Emit | Commit | Done

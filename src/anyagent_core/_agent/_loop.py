@@ -13,6 +13,7 @@ action handed out     what the loop waits for
 ====================  =============================================================
 ``SendRequest``       ``receive_response() or request_failed()``
 ``AskPermission``     ``permission()``
+``AskCompaction``     ``compaction()``
 ``RunTools``          ``tool_result()`` (one per call, in any order)
 ``Wait``              nothing: ask for the next action
 ``Emit``              nothing: ask for the next action
@@ -58,12 +59,24 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import attrs
 
-from anyagent_core._budget import compact, estimate_tokens
+from anyagent_core._context._strategies import (
+    Compaction,
+    ContextView,
+    check_pairs,
+    sliding,
+    strategy_function,
+    truncate_text,
+)
+from anyagent_core._context._tokens import CalibratedEstimate, TokenCounter, count_request, estimate_tokens
+from anyagent_core._context._usage import ContextSummary, ContextUsage
+from anyagent_core._context._window import WindowSource, parse_window_error
 from anyagent_core._errors import LocalProtocolError
 from anyagent_core._events import StartTurn
+from anyagent_core._json import JSONObject
 from anyagent_core._messages import (
     AssistantMessage,
     Message,
+    ToolChoice,
     ToolResultBlock,
     ToolSpec,
     ToolUseBlock,
@@ -77,13 +90,13 @@ from anyagent_core._textual._emulation._scanner import ToolCallTextFilter
 from anyagent_core._textual._think import AnswerFilter, think_to_blocks
 from anyagent_core._util import parsed_builder
 
-from ._actions import Action, AskPermission, Commit, Done, Emit, RunTools, SendRequest, Wait
+from ._actions import Action, AskCompaction, AskPermission, Commit, Done, Emit, RunTools, SendRequest, Wait
 from ._conversation import alternating, distinct_call_ids, join_system
 from ._loop_state import AFTER_ACTION, DONE_WITH_PENDING_CALLS, LoopState, check_accepts
 from ._output import parse_structured_output, rejects_response_format, response_format_for, schema_prompt
 from ._permissions import PermissionAllow, PermissionDeny
 from ._results import ResultMessage, ResultSubtype, SystemMessage
-from ._retry import Failure, GiveUp, Retry, RetryState
+from ._retry import Failure, GiveUp, Retry, RetryState, is_context_length_error
 from ._round import DoomWatch, Round, error_result, plan_round
 from ._settings import LoopSettings, LoopTool
 from ._spend import Spend, cost_usd, tokens_of
@@ -114,8 +127,8 @@ class _Run:
     """Where the run's prompt is in the conversation."""
     doom: DoomWatch = attrs.Factory(DoomWatch)
     schema_retries: int = 0
-    compacted: int = 0
-    """Messages the last request left out (compaction)."""
+    reactive_turn: int = 0
+    """The turn whose request was compacted after the server refused it (once per turn)."""
 
 
 @attrs.define
@@ -137,12 +150,58 @@ class _Side:
 
 
 @attrs.define
+class _Compacting:
+    """A compaction asked about (``AskCompaction``) or waiting for its summary."""
+
+    trigger: str
+    tokens: int
+    limit: int
+    instructions: str | None = None
+
+
+@attrs.define
 class _InFlight:
     """The request out (or being retried)."""
 
     turn: StartTurn
     retry: RetryState
     side: _Side | None = None
+
+
+#: The side request's instructions when a part of the conversation is summarised.
+SUMMARY_PROMPT = (
+    "You summarise a conversation between a user and an AI assistant so that the assistant can "
+    "go on without it. Keep every fact, decision, file name, value, tool result and open question "
+    "that later turns may need; leave out pleasantries. Write the summary only, as plain text."
+)
+#: What the summary message starts with, in the requests that follow.
+SUMMARY_HEADER = "[Summary of the earlier conversation, which was left out to fit the context window]"
+#: Below this many prompt tokens a server is not suspected of cutting the prompt.
+TRUNCATION_MIN_TOKENS = 256
+
+
+def _transcript(messages: Sequence[Message]) -> str:
+    """The messages as text for the summary request: roles, texts, calls and results."""
+    lines: list[str] = []
+    for message in messages:
+        role = "user" if type(message) is UserMessage else "assistant"
+        content = message.content
+        if isinstance(content, str):
+            lines.append(f"{role}: {content}")
+            continue
+        for block in content:
+            if isinstance(block, ToolUseBlock | ToolUseError):
+                lines.append(f"{role} called {block.name}({block.arguments})")
+            elif type(block) is ToolResultBlock:
+                text = (
+                    block.content
+                    if isinstance(block.content, str)
+                    else " ".join(getattr(part, "text", "[image]") for part in block.content)
+                )
+                lines.append(f"tool result: {text}")
+            elif hasattr(block, "text"):
+                lines.append(f"{role}: {block.text}")
+    return "\n".join(lines)
 
 
 class AgentLoop:
@@ -160,7 +219,9 @@ class AgentLoop:
             elif type(action) is Done: break
     """
 
-    def __init__(self, settings: LoopSettings, *, history: Iterable[Message] = ()) -> None:
+    def __init__(
+        self, settings: LoopSettings, *, history: Iterable[Message] = (), summary: ContextSummary | None = None
+    ) -> None:
         self.settings = settings
         self._tools: dict[str, LoopTool] = {}
         for tool in settings.tools:
@@ -182,6 +243,20 @@ class AgentLoop:
         self._response = _Response()
         self._request: _InFlight | None = None
         self._round = Round()
+        if summary is not None and not (
+            isinstance(summary, ContextSummary) and 0 <= summary.replaces <= len(self._history)
+        ):
+            raise ValueError("summary must be a ContextSummary replacing at most the history's messages")
+        self._context_summary = summary
+        self._summary_committed = True
+        self._counters: dict[str, TokenCounter] = {}
+        self._window: int | None = settings.context_window
+        self._window_source: WindowSource = "user" if settings.context_window is not None else "unknown"
+        self._notices: list[SystemMessage] = []  # told at the next run's start
+        self._compaction_key: tuple[int, int, int] = (0, 0, 0)
+        self._left_out = 0
+        self._compacting: _Compacting | None = None
+        self._truncation_told = False
 
     # ---- what the loop holds --------------------------------------------------------------
 
@@ -263,6 +338,7 @@ class AgentLoop:
     def _begin_response(self) -> None:
         self._response = _Response()
         self._state = LoopState.ACTING
+        self._flush_notices()
         self._begin_turn()
 
     # ---- the actions ----------------------------------------------------------------------
@@ -288,10 +364,12 @@ class AgentLoop:
         if not self.settings.commits:
             return
         added = tuple(self._history[self._committed :])
-        if not added and result is None:
+        summary = None if self._summary_committed else self._context_summary
+        if not added and result is None and summary is None:
             return
         self._committed = len(self._history)
-        self._queue.append(Commit(messages=added, turn_number=self._run.requests, result=result))
+        self._summary_committed = True
+        self._queue.append(Commit(messages=added, turn_number=self._run.requests, result=result, summary=summary))
 
     # ---- requests -------------------------------------------------------------------------
 
@@ -304,11 +382,343 @@ class AgentLoop:
         if self._over_budget():
             return
         run.requests += 1
-        turn = self._build_turn()
-        self._request = _InFlight(turn=turn, retry=RetryState(settings.retry, settings.models))
-        self._queue.append(SendRequest(turn=turn, turn_number=run.requests, attempt=1))
+        self._prepare_turn("auto")
 
-    def _build_turn(self) -> StartTurn:
+    def _prepare_turn(self, trigger: str, *, limit: int | None = None) -> None:
+        """Build the next request, compacting it first when it does not fit (asking first with
+        ``ask_before_compacting``), and queue it."""
+        view = self._view(limit)
+        if view is not None:
+            tokens = view.tokens()
+            if tokens > view.limit:
+                compacting = _Compacting(trigger=trigger, tokens=tokens, limit=view.limit)
+                if self.settings.ask_before_compacting:
+                    self._compacting = compacting
+                    self._queue.append(
+                        AskCompaction(
+                            trigger="reactive" if trigger == "reactive" else "auto",
+                            strategy=self._strategy_name,
+                            tokens=tokens,
+                            limit=view.limit,
+                            window=self._window,
+                        )
+                    )
+                    return
+                self._compact(compacting)
+                return
+            self._compaction_key = (0, 0, 0)
+            self._left_out = self._history_start()
+        else:
+            self._left_out = 0
+        self._queue_turn(self._build_turn())
+
+    def _queue_turn(self, turn: StartTurn) -> None:
+        settings = self.settings
+        self._request = _InFlight(turn=turn, retry=RetryState(settings.retry, settings.models))
+        self._queue.append(SendRequest(turn=turn, turn_number=self._run.requests, attempt=1))
+
+    # ---- the context ----------------------------------------------------------------------
+
+    @property
+    def context_window(self) -> tuple[int | None, WindowSource]:
+        """The window requests are fitted to, and where it comes from."""
+        return self._window, self._window_source
+
+    def context_window_found(self, tokens: int | None, *, source: WindowSource = "server", note: str = "") -> bool:
+        """Tell the loop the window a probe of the server found (``tokens`` None: none was
+        found; ``note`` says why, once, in a ``context_window`` notice). A ``context_window``
+        given in the settings wins. Accepted at any time; while the run's request is out and not
+        yet sent (``SendRequest`` handed out, nothing reported), a request that no longer fits
+        is withdrawn and True returned: ask ``next_action()`` for its compacted form."""
+        if tokens is not None and not (isinstance(tokens, int) and not isinstance(tokens, bool) and tokens > 0):
+            raise ValueError(f"a context window is a positive number of tokens, not {tokens!r}")
+        if self._window_source == "user":
+            return False
+        data: dict[str, object] = {"window": tokens, "source": source if tokens is not None else "unknown"}
+        if note:
+            data["note"] = note
+        notice = SystemMessage(subtype="context_window", data=data)
+        if tokens is None:
+            self._tell(notice)
+            return False
+        self._window, self._window_source = tokens, source
+        self._tell(notice)
+        request = self._request
+        if self._state is not LoopState.AWAITING_RESPONSE or request is None or request.side is not None:
+            return False
+        if request.retry.attempts != 1 or self._queue:
+            return False
+        view = self._view(None)
+        if view is None or view.tokens() <= view.limit:
+            return False
+        self._request = None
+        self._state = LoopState.ACTING
+        self._flush_notices()
+        self._prepare_turn("auto")
+        return True
+
+    def _tell(self, notice: SystemMessage) -> None:
+        """A notice for the user: with the next actions the loop hands out."""
+        self._notices.append(notice)
+        if self._state is LoopState.ACTING:
+            self._flush_notices()
+
+    def _flush_notices(self) -> None:
+        for notice in self._notices:
+            self._queue.append(Emit(message=notice))
+        self._notices.clear()
+
+    def counter(self, model: str | None = None) -> TokenCounter:
+        """The token counter for ``model`` (the settings' model by default): the settings'
+        ``token_counter``, or one ``CalibratedEstimate`` per model."""
+        given = self.settings.token_counter
+        if given is not None:
+            return given
+        name = model or self.settings.template.model
+        found = self._counters.get(name)
+        if found is None:
+            found = self._counters[name] = CalibratedEstimate()
+        return found
+
+    @property
+    def _strategy_name(self) -> str:
+        strategy = self.settings.context_strategy
+        return strategy if isinstance(strategy, str) else "custom"
+
+    def _history_start(self) -> int:
+        return 0 if self._context_summary is None else self._context_summary.replaces
+
+    def _sent_history(self) -> list[Message]:
+        """The conversation as requests see it: a summary first, standing for what it replaces."""
+        summary = self._context_summary
+        if summary is None:
+            return self._history
+        return [summary.message, *self._history[summary.replaces :]]
+
+    def _limit(self) -> int | None:
+        window = self._window
+        if window is None:
+            return None
+        reserve = self.settings.template.max_tokens or min(1024, window // 4)
+        return max(window - reserve, 1)
+
+    def _view(self, limit: int | None) -> ContextView | None:
+        """What a strategy decides on for the next request (None without a window or limit)."""
+        limit = self._limit() if limit is None else limit
+        if limit is None:
+            return None
+        system, specs, _, _ = self._turn_parts()
+        messages = tuple(self._sent_history())
+        lead = 0 if self._context_summary is None else 1
+        prompt_at = self._run.prompt_at
+        keep_from = len(messages)
+        if prompt_at is not None and prompt_at >= self._history_start():
+            keep_from = prompt_at - self._history_start() + lead
+        return ContextView(
+            messages=messages,
+            system_prompt=system,
+            tools=specs,
+            limit=limit,
+            keep_from=keep_from,
+            counter=self.counter(),
+        )
+
+    def compaction(self, proceed: bool, *, instructions: str | None = None) -> None:
+        """The answer to the last ``AskCompaction``: ``proceed=False`` sends the request as it
+        is (the server may refuse it); ``instructions`` go to the summary request."""
+        self._expect("compaction")
+        compacting = self._compacting
+        assert compacting is not None
+        self._compacting = None
+        self._state = LoopState.ACTING
+        if not proceed:
+            self._notice_compaction(
+                {"strategy": self._strategy_name, "vetoed": True, "tokens_before": compacting.tokens}, force=True
+            )
+            self._queue_turn(self._build_turn())
+            return
+        compacting.instructions = instructions
+        self._compact(compacting)
+
+    def _compact(self, compacting: _Compacting) -> None:
+        view = self._view(compacting.limit)
+        assert view is not None
+        plan, problem = self._plan_compaction(view)
+        if plan.summarize:
+            self._ask_summary(view, plan, compacting)
+            return
+        self._apply(view, plan, compacting, problem=problem)
+
+    def _plan_compaction(self, view: ContextView) -> tuple[Compaction, str | None]:
+        """The strategy's compaction of ``view``; ``sliding``'s, with why, when a strategy of the
+        user's gave something that breaks the rules."""
+        strategy = self.settings.context_strategy
+        if isinstance(strategy, str):
+            named = strategy_function(strategy)(view)
+            assert isinstance(named, Compaction)
+            return named, None
+        try:
+            answer = strategy(view)
+        except Exception as exc:  # a user's function: its failure is reported, the run goes on
+            return sliding(view), f"the context strategy raised {type(exc).__name__}: {exc}"
+        plan = answer if isinstance(answer, Compaction) else Compaction(messages=tuple(answer))
+        problem = check_pairs(plan.messages) if not plan.summarize else None
+        run_part = view.messages[view.keep_from :]
+        if problem is None and run_part and tuple(plan.messages[len(plan.messages) - len(run_part) :]) != run_part:
+            problem = "the run's own messages are not all kept, at the end"
+        if problem is None and not all(isinstance(m, UserMessage | AssistantMessage) for m in plan.messages):
+            problem = "it returned something that is not a UserMessage or AssistantMessage"
+        if problem is not None:
+            return sliding(view), f"the context strategy's messages were not used: {problem}"
+        return plan, None
+
+    def _apply(
+        self,
+        view: ContextView,
+        plan: Compaction,
+        compacting: _Compacting,
+        *,
+        problem: str | None = None,
+        summarized: int = 0,
+    ) -> None:
+        """Send ``plan``'s messages, sliding further if they still do not fit, with a notice."""
+        messages = plan.messages
+        dropped = plan.dropped
+        after = view.tokens(messages)
+        if after > view.limit:  # still too long: the oldest turns go too
+            rest = sliding(attrs.evolve(view, messages=messages, keep_from=max(0, view.keep_from - dropped)))
+            dropped += rest.dropped
+            messages = rest.messages
+            after = view.tokens(messages)
+        self._left_out = self._unsent(messages)
+        data: dict[str, object] = {
+            "strategy": self._strategy_name,
+            "trigger": compacting.trigger,
+            "tokens_before": compacting.tokens,
+            "tokens_after": after,
+            "limit": view.limit,
+            "window": self._window,
+            "dropped_messages": dropped,
+            "truncated_results": plan.truncated,
+            "summarized_messages": summarized,
+            "counter": view.counter.source,
+            "estimated_tokens": after,
+        }
+        if problem:
+            data["problem"] = problem
+        key = (dropped, plan.truncated, summarized)
+        self._notice_compaction(data, force=compacting.trigger == "reactive" or key != self._compaction_key)
+        self._compaction_key = key
+        self._queue_turn(self._build_turn(messages))
+
+    def _unsent(self, messages: Sequence[Message]) -> int:
+        """Messages of the conversation that a request of ``messages`` leaves out."""
+        summary = self._context_summary
+        stands_in = summary is not None and bool(messages) and messages[0] is summary.message
+        return max(0, len(self._history) - (len(messages) - (1 if stands_in else 0)))
+
+    def _notice_compaction(self, data: dict[str, object], *, force: bool) -> None:
+        if force:
+            self._queue.append(Emit(message=SystemMessage(subtype="compact", data=data)))
+
+    def _ask_summary(self, view: ContextView, plan: Compaction, compacting: _Compacting) -> None:
+        """A side request for a summary of ``plan.summarize``; its answer replaces them."""
+        part = plan.summarize
+        settings = self.settings
+        instructions = SUMMARY_PROMPT
+        if compacting.instructions:
+            instructions = f"{instructions}\n\nAlso: {compacting.instructions}"
+        lines = _transcript(part).split("\n")
+        # what is summarised must fit the window too: its oldest lines go first, then the head of
+        # the one line left
+        room = max(view.limit - count_request(view.counter, [], system_prompt=instructions) - 16, 64)
+        while len(lines) > 1 and view.counter.count_text("\n".join(lines)) > room:
+            lines.pop(0)
+        transcript = "\n".join(lines)
+        if view.counter.count_text(transcript) > room:
+            transcript = truncate_text(
+                transcript, max(room, 1) * len(transcript) // view.counter.count_text(transcript)
+            )
+        turn = _turn_like(
+            settings.template,
+            messages=(UserMessage(content=f"<conversation>\n{transcript}\n</conversation>"),),
+            system_prompt=instructions,
+            tools=(),
+            tool_choice=None,
+            response_format=None,
+            stream=settings.template.stream,
+        )
+        lead = 0 if self._context_summary is None else 1
+        replaces = self._history_start() + len(part) - lead
+
+        def summarized(message: AssistantMessage) -> None:
+            text = message.text.strip()
+            if not text:
+                failed("the model's summary was empty")
+                return
+            self._context_summary = ContextSummary(
+                replaces=replaces,
+                message=UserMessage(content=f"{SUMMARY_HEADER}\n{text}"),
+            )
+            self._summary_committed = False
+            new_view = self._view(compacting.limit)
+            assert new_view is not None
+            self._apply(new_view, Compaction(messages=new_view.messages), compacting, summarized=len(part))
+
+        def failed(why: str) -> None:
+            self._apply(view, sliding(view), compacting, problem=f"no summary ({why}): the oldest turns were left out")
+
+        self._side_request(turn, purpose="summary", on_answer=summarized, on_failure=failed)
+
+    def context_usage(self) -> ContextUsage:
+        """What the next request would take (the conversation as it is, a summary standing for
+        what it replaces), by the counter in use, and the window."""
+        system, specs, _, _ = self._turn_parts()
+        counter = self.counter()
+        messages = self._sent_history()
+        return ContextUsage(
+            system_tokens=counter.count_fixed(system, ()),
+            tools_tokens=counter.count_fixed(None, specs),
+            messages_tokens=sum(counter.count_message(m) for m in messages),
+            window=self._window,
+            window_source=self._window_source,
+            counter=counter.source,
+            messages=len(messages),
+            left_out=self._left_out,
+        )
+
+    def _observe_usage(self, sent: StartTurn, answer: AssistantMessage) -> None:
+        """Calibrate the counter on the prompt tokens the server reported, and say so when it
+        reported far fewer than were sent (a server that silently cut the prompt)."""
+        usage = answer.usage
+        reported = usage.prompt_tokens if usage is not None else None
+        if not reported:
+            return
+        counter = self.counter(sent.model)
+        expected = count_request(counter, sent.messages, system_prompt=sent.system_prompt, tools=sent.tools)
+        plain = estimate_tokens(sent.messages, system_prompt=sent.system_prompt, tools=sent.tools)
+        if expected >= TRUNCATION_MIN_TOKENS and reported * 2 < min(expected, plain * 4):
+            if not self._truncation_told:
+                self._truncation_told = True
+                self._queue.append(
+                    Emit(
+                        message=SystemMessage(
+                            subtype="context_truncated",
+                            data={
+                                "expected_prompt_tokens": expected,
+                                "reported_prompt_tokens": reported,
+                                "window": self._window,
+                                "window_source": self._window_source,
+                                "model": sent.model,
+                            },
+                        )
+                    )
+                )
+            return
+        counter.calibrate(sent.messages, sent.system_prompt, sent.tools, reported)
+
+    def _turn_parts(self) -> tuple[str | None, tuple[ToolSpec, ...], ToolChoice, JSONObject | None]:
+        """The system prompt, tools, tool_choice and response_format of the next request."""
         settings = self.settings
         template = settings.template
         system = template.system_prompt
@@ -324,9 +734,15 @@ class AgentLoop:
                 system = join_system(system, schema_prompt(schema))
             else:
                 response_format = response_format_for(schema, mode)
-        history: Sequence[Message] = self._history
-        if settings.context_window is not None:
-            history = self._fit(history, system, specs)
+        return system, specs, tool_choice, response_format
+
+    def _build_turn(self, history: Sequence[Message] | None = None) -> StartTurn:
+        """The next request, with ``history`` (by default the conversation as requests see it,
+        slid to what the last compaction kept when the window is known)."""
+        settings = self.settings
+        system, specs, tool_choice, response_format = self._turn_parts()
+        if history is None:
+            history = self._sent_history()
         tools = specs
         if settings.tool_mode == "emulated" and specs:
             system = join_system(system, render_tool_prompt(specs))
@@ -336,39 +752,13 @@ class AgentLoop:
         elif not specs:
             tool_choice = None if tool_choice not in ("none",) else tool_choice
         return _turn_like(
-            template,
+            settings.template,
             messages=alternating(history),
             system_prompt=system,
             tools=tools,
             tool_choice=tool_choice,
             response_format=response_format,
         )
-
-    def _fit(self, history: Sequence[Message], system: str | None, tools: Sequence[ToolSpec]) -> Sequence[Message]:
-        """The part of ``history`` that fits ``context_window`` (the run's prompt always kept);
-        a ``compact`` notice when what is left out changes."""
-        settings = self.settings
-        assert settings.context_window is not None
-        reserve = settings.template.max_tokens or 1024
-        kept, dropped = compact(
-            history, limit=max(settings.context_window - reserve, 1), system_prompt=system, tools=tools
-        )
-        prompt_at = self._run.prompt_at
-        if prompt_at is not None and dropped > prompt_at:
-            # never the run's prompt: a later user message (asking again, a Stop hook's) is no task
-            kept, dropped = tuple(self._history[prompt_at:]), prompt_at
-        if dropped != self._run.compacted:
-            self._run.compacted = dropped
-            if dropped:
-                estimate = estimate_tokens(kept, system_prompt=system, tools=tools)
-                self._queue.append(
-                    Emit(
-                        message=SystemMessage(
-                            subtype="compact", data={"dropped_messages": dropped, "estimated_tokens": estimate}
-                        )
-                    )
-                )
-        return kept
 
     def receive_response(self, message: AssistantMessage) -> None:
         """The answer to the last ``SendRequest``. A call that repeats the id of an earlier call
@@ -380,6 +770,8 @@ class AgentLoop:
         request = self._request
         assert request is not None
         self._request = None
+        self._flush_notices()
+        self._observe_usage(request.turn, message)
         if request.side is not None:
             self._charge(message.usage, sent=request.turn, answer=message)
             request.side.on_answer(message)
@@ -427,10 +819,14 @@ class AgentLoop:
         assert request is not None
         error_text = tuple(error_text)
         self._state = LoopState.ACTING
+        self._flush_notices()
         if request.side is None and self._refused_response_format(status, (message, *error_text)):
             # The server does not take response_format: ask for the schema in the prompt instead.
             self._schema_in_prompt = True
-            request.turn = attrs.evolve(self._build_turn(), model=request.turn.model)
+            rebuilt = self._build_turn()
+            request.turn = attrs.evolve(
+                request.turn, system_prompt=rebuilt.system_prompt, response_format=rebuilt.response_format
+            )
             self._queue.append(
                 Emit(
                     message=SystemMessage(
@@ -441,6 +837,8 @@ class AgentLoop:
             )
             request.retry.attempts += 1
             self._send(request, attempt=request.retry.attempts)
+            return
+        if request.side is None and retryable and self._reactive(request, failure, (message, *error_text)):
             return
         decision: Retry | GiveUp
         if retryable:
@@ -464,6 +862,63 @@ class AgentLoop:
         if decision.model != request.turn.model:
             request.turn = attrs.evolve(request.turn, model=decision.model)
         self._send(request, attempt=decision.attempt)
+
+    def _reactive(self, request: _InFlight, failure: Failure, texts: tuple[object, ...]) -> bool:
+        """The server refused the request as too long (a context-length error, or llama.cpp's
+        empty answer to a streamed prompt over its window): compact and send it again, once per
+        turn. False when compaction would change nothing (the retry rules decide then)."""
+        overflow = is_context_length_error(*texts)
+        if not overflow and failure is not Failure.EMPTY_RESPONSE:
+            return False
+        run = self._run
+        if run.reactive_turn == run.requests:
+            return False
+        sent = request.turn
+        window, prompt_tokens = parse_window_error(*texts)
+        counter = self.counter(sent.model)
+        if prompt_tokens:
+            counter.calibrate(sent.messages, sent.system_prompt, sent.tools, prompt_tokens)
+        if window and self._window_source != "user":
+            self._window, self._window_source = window, "error"
+        limit = self._limit()
+        current = self._view(None if limit is not None else 1)
+        assert current is not None
+        tokens = current.tokens()
+        if limit is not None and prompt_tokens and tokens < prompt_tokens:
+            # the counter undercounts this server's tokens: the limit in the counter's units
+            limit = max(1, limit * tokens // prompt_tokens)
+        if limit is None or limit >= tokens:
+            if not overflow and self._window is not None:
+                return False  # an empty answer to a request that fits: not about the context
+            limit = max(1, tokens * 3 // 5)  # the server refused it: aim well below what was sent
+            if self._window is None:
+                reserve = self.settings.template.max_tokens or 0
+                self._window, self._window_source = max(limit + reserve, 1), "error"
+        view = self._view(limit)
+        assert view is not None
+        plan, _ = self._plan_compaction(view)
+        if not plan.summarize and self._build_turn(plan.messages).messages == sent.messages:
+            return False  # nothing more to leave out or shorten than the request did
+        run.reactive_turn = run.requests
+        self._request = None
+        self._compact_or_ask(view, tokens)
+        return True
+
+    def _compact_or_ask(self, view: ContextView, tokens: int) -> None:
+        compacting = _Compacting(trigger="reactive", tokens=tokens, limit=view.limit)
+        if self.settings.ask_before_compacting:
+            self._compacting = compacting
+            self._queue.append(
+                AskCompaction(
+                    trigger="reactive",
+                    strategy=self._strategy_name,
+                    tokens=tokens,
+                    limit=view.limit,
+                    window=self._window,
+                )
+            )
+            return
+        self._compact(compacting)
 
     def _send(self, request: _InFlight, *, attempt: int) -> None:
         self._request = request

@@ -25,7 +25,7 @@ from typing import Final
 
 from anyagent_core._errors import LocalProtocolError
 
-from ._actions import AskPermission, Commit, Done, Emit, RunTools, SendRequest, Wait
+from ._actions import AskCompaction, AskPermission, Commit, Done, Emit, RunTools, SendRequest, Wait
 
 __all__ = ["ACCEPTS", "AFTER_ACTION", "WAITING_FOR", "LoopState", "check_accepts", "transition_rows"]
 
@@ -41,6 +41,8 @@ class LoopState(enum.Enum):
     """A request is out: ``receive_response()`` or ``request_failed()``."""
     AWAITING_PERMISSION = "AWAITING_PERMISSION"
     """``permission()`` for the call just asked about."""
+    AWAITING_COMPACTION = "AWAITING_COMPACTION"
+    """``compaction()`` for the compaction just asked about."""
     AWAITING_TOOLS = "AWAITING_TOOLS"
     """``tool_result()`` for each call handed out with ``RunTools``."""
     AWAITING_EXTERNAL = "AWAITING_EXTERNAL"
@@ -56,6 +58,7 @@ class LoopState(enum.Enum):
 AFTER_ACTION: Final[dict[type, LoopState]] = {
     SendRequest: LoopState.AWAITING_RESPONSE,
     AskPermission: LoopState.AWAITING_PERMISSION,
+    AskCompaction: LoopState.AWAITING_COMPACTION,
     RunTools: LoopState.AWAITING_TOOLS,
     Wait: LoopState.ACTING,
     Emit: LoopState.ACTING,
@@ -72,6 +75,7 @@ ACCEPTS: Final[dict[LoopState, frozenset[str]]] = {
     LoopState.ACTING: frozenset({"next_action", "add_usage"}),
     LoopState.AWAITING_RESPONSE: frozenset({"receive_response", "request_failed", "add_usage"}),
     LoopState.AWAITING_PERMISSION: frozenset({"permission", "add_usage"}),
+    LoopState.AWAITING_COMPACTION: frozenset({"compaction", "add_usage"}),
     LoopState.AWAITING_TOOLS: frozenset({"tool_result", "add_usage"}),
     LoopState.AWAITING_EXTERNAL: frozenset({"tool_result"}),
 }
@@ -82,6 +86,7 @@ WAITING_FOR: Final[dict[LoopState, str]] = {
     LoopState.ACTING: "next_action()",
     LoopState.AWAITING_RESPONSE: "receive_response() or request_failed()",
     LoopState.AWAITING_PERMISSION: "permission()",
+    LoopState.AWAITING_COMPACTION: "compaction()",
     LoopState.AWAITING_TOOLS: "tool_result()",
     LoopState.AWAITING_EXTERNAL: "tool_result() for the pending calls, then resume()",
 }

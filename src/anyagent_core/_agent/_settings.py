@@ -15,6 +15,8 @@ from typing import Any, Final, Literal, TypeAlias
 import attrs
 
 from anyagent_core import _checks as checks
+from anyagent_core._context._strategies import CONTEXT_STRATEGIES, ContextStrategy
+from anyagent_core._context._tokens import TokenCounter
 from anyagent_core._events import StartTurn
 from anyagent_core._json import JSONObject, freeze_object
 from anyagent_core._messages import ToolSpec
@@ -78,6 +80,13 @@ def str_tuple(value: str | Iterable[str]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
+def _context_strategy(name: str, value: Any) -> None:
+    if callable(value) or value in CONTEXT_STRATEGIES:
+        return
+    known = ", ".join(CONTEXT_STRATEGIES)
+    raise ValueError(f"{name} must be one of {known} or a function of a ContextView, not {value!r}")
+
+
 def _optional_schema(value: Any) -> Any:
     return None if value is None else freeze_object(value)
 
@@ -105,6 +114,8 @@ KNOBS: Final[dict[str, Knob]] = {
     "output_mode": Knob("json_schema", checks.one_of(OUTPUT_MODES, "output mode")),
     "structured_output_retries": Knob(1, checks.non_negative_int),
     "context_window": Knob(None, checks.positive_int_or_none),
+    "context_strategy": Knob("sliding", _context_strategy),
+    "token_counter": Knob(None, checks.instance(TokenCounter, optional=True)),
     "retry": Knob(DEFAULT_RETRY_POLICY, checks.instance(RetryPolicy)),
     "fallback_models": Knob((), checks.model_names, str_tuple),
     "reset_tool_choice": Knob(True, checks.boolean),
@@ -188,6 +199,13 @@ class LoopSettings:
     output_mode: OutputMode = knob("output_mode")
     structured_output_retries: int = knob("structured_output_retries")
     context_window: int | None = knob("context_window")
+    """The window given (None: unknown until ``AgentLoop.context_window_found()`` tells it)."""
+    context_strategy: ContextStrategy = knob("context_strategy")
+    token_counter: TokenCounter | None = knob("token_counter")
+    """None: a ``CalibratedEstimate`` per model, learning from the usage the server reports."""
+    ask_before_compacting: bool = False
+    """Hand out ``AskCompaction`` before compacting (a ``PreCompact`` hook may veto or add
+    instructions for the summary); without it the loop compacts at once."""
     retry: RetryPolicy = knob("retry")
     fallback_models: tuple[str, ...] = attrs.field(
         default=(), converter=str_tuple, validator=knob_validator("fallback_models")

@@ -30,7 +30,10 @@ AGENT = pathlib.Path(__file__).with_name("crash_agent.py")
 
 
 def model(request: ReceivedRequest) -> Reply:
-    """A tool call for a prompt, an answer after the tool's result."""
+    """A tool call for a prompt, an answer after the tool's result (and 404 for what is not a chat
+    request, such as the client's probes of the context window, as a real server answers)."""
+    if not request.target.endswith("/chat/completions"):
+        return Reply(status=404, chunks=[b'{"error": "not found"}'])
     messages = json.loads(request.body)["messages"]
     if messages[-1]["role"] == "tool":
         return Reply.sse(b"".join(text_stream("The word ", "means ", "something.")))

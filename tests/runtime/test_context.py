@@ -1,0 +1,161 @@
+"""The context's I/O half against a real HTTP server on 127.0.0.1: the window asked of a
+llama.cpp-shaped server (cached per endpoint and model), a long conversation compacted to it,
+a PreCompact hook's veto, ``Client.get_context_usage()``, the server's own token count and the
+tokenizer counter."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from contextlib import aclosing
+from typing import Any
+
+import pytest
+
+from anyagent_core import StartTurn, UserMessage
+from anyagent_httpx import (
+    AgentOptions,
+    Client,
+    HookMatcher,
+    HookResult,
+    PreCompactInput,
+    SystemMessage,
+    TokenizersCounter,
+    discover_window,
+    server_token_count,
+)
+from anyagent_httpx._context import forget_windows
+from anyagent_httpx._transports import HttpxTransport
+from anyagent_httpx.testing import ReceivedRequest, Reply, serve
+
+from .test_agent_end_to_end import says
+
+pytestmark = pytest.mark.anyio
+
+PROPS = {"default_generation_settings": {"n_ctx": 2048}, "total_slots": 4, "model_alias": "tiny"}
+TOKENIZER = pathlib.Path(__file__).resolve().parents[3] / "shared" / "models" / "tiny-agent-hf" / "tokenizer.json"
+
+
+def json_reply(document: object, status: int = 200) -> Reply:
+    return Reply(status=status, headers=[("content-type", "application/json")], chunks=[json.dumps(document).encode()])
+
+
+def llamacpp(chat: list[Reply]) -> Any:
+    """A llama.cpp-shaped server: /props says the window, /v1/models says nothing, chat answers in order."""
+    answers = iter(chat)
+
+    def handle(request: ReceivedRequest) -> Reply:
+        if request.target == "/props":
+            return json_reply(PROPS)
+        if request.target == "/v1/models":
+            return json_reply({"object": "list", "data": [{"id": "tiny", "object": "model"}]})
+        if request.target == "/apply-template":
+            return json_reply({"prompt": "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"})
+        if request.target == "/tokenize":
+            return json_reply({"tokens": list(range(13))})
+        if request.target == "/v1/chat/completions":
+            return next(answers)
+        return json_reply({"error": {"message": "File Not Found", "type": "not_found_error", "code": 404}}, 404)
+
+    return handle
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    forget_windows()
+
+
+async def test_the_window_is_asked_once_and_a_long_conversation_is_compacted_to_it() -> None:
+    async with serve(llamacpp([says("one"), says("two"), says("three")])) as server:
+        options = AgentOptions(model="tiny", base_url=server.base_url)
+        seen: list[Any] = []
+        async with Client(options) as client:
+            for prompt in ("a" * 3000, "b" * 3000, "c" * 3000):
+                await client.query(prompt)
+                async with aclosing(client.receive_response()) as stream:
+                    seen.extend([message async for message in stream])
+            usage = await client.get_context_usage()
+    targets = [request.target for request in server.requests]
+    assert targets.count("/props") == 1 and targets.count("/v1/models") == 1
+    window = [m for m in seen if isinstance(m, SystemMessage) and m.subtype == "context_window"]
+    assert [m.data["window"] for m in window] == [2048] and window[0].data["source"] == "server"
+    assert "default_generation_settings.n_ctx" in window[0].data["note"]
+    compact = [m for m in seen if isinstance(m, SystemMessage) and m.subtype == "compact"]
+    assert compact and compact[-1].data["tokens_after"] <= compact[-1].data["limit"] < 2048
+    chats = [json.loads(r.body) for r in server.requests if r.target == "/v1/chat/completions"]
+    assert chats[-1]["messages"][-1]["content"] == "c" * 3000 and len(chats[-1]["messages"]) < 5
+    assert usage.window == 2048 and usage.window_source == "server" and usage.left_out > 0
+
+
+async def test_get_context_usage_asks_for_the_window_and_says_unknown_when_there_is_none() -> None:
+    async with (
+        serve(lambda request: json_reply({"error": "no"}, 404)) as server,
+        Client(AgentOptions(model="m", base_url=server.base_url)) as client,
+    ):
+        usage = await client.get_context_usage()
+    assert usage.window is None and usage.window_source == "unknown" and usage.counter == "estimate"
+    assert [r.target for r in server.requests] == ["/v1/models", "/props", "/api/ps", "/api/show", "/api/v1/models"]
+
+
+async def test_a_given_window_is_never_asked_for() -> None:
+    async with serve(llamacpp([says("one")])) as server:
+        options = AgentOptions(model="tiny", base_url=server.base_url, context_window=100_000)
+        async with Client(options) as client:
+            await client.query("x" * 8000)
+            async with aclosing(client.receive_response()) as stream:
+                _ = [message async for message in stream]
+            usage = await client.get_context_usage()
+    assert [r.target for r in server.requests] == ["/v1/chat/completions"]
+    assert usage.window == 100_000 and usage.window_source == "user"
+
+
+async def test_a_pre_compact_hook_may_veto() -> None:
+    asked: list[PreCompactInput] = []
+
+    async def veto(hook_input: PreCompactInput, context: Any) -> HookResult:
+        asked.append(hook_input)
+        return HookResult(decision="block")
+
+    async with serve(llamacpp([says("one"), says("two")])) as server:
+        options = AgentOptions(
+            model="tiny",
+            base_url=server.base_url,
+            context_window=1000,
+            hooks={"PreCompact": [HookMatcher(hooks=[veto])]},
+        )
+        async with Client(options) as client:
+            for prompt in ("a" * 2000, "b" * 2000):
+                await client.query(prompt)
+                async with aclosing(client.receive_response()) as stream:
+                    _ = [message async for message in stream]
+    assert len(asked) == 1 and asked[0].trigger == "auto" and asked[0].tokens > asked[0].limit
+    chats = [json.loads(r.body) for r in server.requests if r.target == "/v1/chat/completions"]
+    assert len(chats[-1]["messages"]) == 3  # vetoed: sent whole
+
+
+async def test_the_server_s_own_count() -> None:
+    async with serve(llamacpp([])) as server, HttpxTransport() as transport:
+        endpoint = AgentOptions(model="tiny", base_url=server.base_url).endpoint({})
+        turn = StartTurn(model="tiny", messages=[UserMessage(content="hi")])
+        assert await server_token_count(transport, endpoint, turn, server="llama.cpp") == 13
+        found = await discover_window(transport, endpoint, "tiny")
+        again = await discover_window(transport, endpoint, "tiny")
+    assert found is again and found.tokens == 2048 and found.answer is not None and found.answer.slots == 4
+    assert [r.target for r in server.requests] == ["/apply-template", "/tokenize", "/v1/models", "/props"]
+
+
+@pytest.mark.skipif(not TOKENIZER.is_file(), reason=f"no {TOKENIZER} (../shared is absent)")
+def test_the_tokenizer_counter_counts_exactly() -> None:
+    counter = TokenizersCounter.from_file(str(TOKENIZER))
+    text = "Hello! I am a tiny test model."
+    assert counter.count_text(text) == len(counter.tokenizer.encode(text, add_special_tokens=False).ids) > 0
+    message = UserMessage(content=text)
+    assert counter.count_message(message) == counter.count_text(text) + 4
+    assert counter.source == "tokenizer"
+
+
+def test_the_tokenizer_counter_names_a_bad_file(tmp_path: pathlib.Path) -> None:
+    bad = tmp_path / "tokenizer.json"
+    bad.write_text("{}", encoding="utf-8")
+    with pytest.raises(Exception, match=r"cannot read the tokenizer"):
+        TokenizersCounter.from_file(str(bad))
