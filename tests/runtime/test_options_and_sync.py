@@ -11,8 +11,8 @@ import pytest
 from anyagent_core import LoopSettings, Pricing, RetryPolicy, StartTurn
 from anyagent_core._agent._settings import KNOBS
 from anyagent_httpx import (
-    AgentDefinition,
     PROVIDERS,
+    AgentDefinition,
     AgentOptions,
     AssistantMessage,
     ClientStateError,
