@@ -400,14 +400,12 @@ class AgentOptions:
                         "a rule for a tool that does not exist would never apply"
                     )
         choice = self.tool_choice
-        if choice not in (None, "auto", "none", "required"):
-            names = list(names)
-            if choice not in names:
-                known = ", ".join(names) or "none"
-                raise ConfigurationError(
-                    f"tool_choice names {choice!r}, which is not among the tools ({known}); "
-                    "or use 'auto', 'none' or 'required'"
-                )
+        if choice not in (None, "auto", "none", "required") and choice not in names:
+            known = ", ".join(names) or "none"
+            raise ConfigurationError(
+                f"tool_choice names {choice!r}, which is not among the tools ({known}); "
+                "or use 'auto', 'none' or 'required'"
+            )
 
     def tool_names(self) -> tuple[str, ...]:
         """The names of the tools the model is offered (``task`` too, with agents)."""

@@ -83,12 +83,12 @@ class Subagents:
         if tokens_left == 0 or usd_left == 0.0:
             raise ToolError(f"the {name} agent was not started: the run's budget is spent")
         tools = definition.tools if definition.tools is not None else options.tools
-        names = {item if isinstance(item, str) else item.name for item in tools}
+        have = {item if isinstance(item, str) else item.name for item in tools}
         child_options = attrs.evolve(
             options,
             # the parent's rules for the tools the agent has (a rule for a tool it lacks never applies)
-            allowed_tools=_rules_for(options.allowed_tools, names),
-            disallowed_tools=_rules_for(options.disallowed_tools, names),
+            allowed_tools=_rules_for(options.allowed_tools, have),
+            disallowed_tools=_rules_for(options.disallowed_tools, have),
             max_total_tokens=tokens_left,
             max_budget_usd=usd_left,
             model=definition.model or self.model,
