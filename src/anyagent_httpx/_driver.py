@@ -170,6 +170,7 @@ class Driver:
         api_before = self.api_seconds
         failure = _Failure()
         stop_hook_active = False
+        ended = False
         observer.run_started(
             RunInfo(
                 model=loop.settings.template.model,
@@ -235,10 +236,12 @@ class Driver:
                             duration_api_ms=round((self.api_seconds - api_before) * 1000),
                         )
                         observer.run_ended(final, None)
-                        yield final
+                        ended = True
+                        yield final  # closing the generator here (a caller's break) is no failure
                         return
         except BaseException as exc:
-            observer.run_ended(None, exc)
+            if not ended:
+                observer.run_ended(None, exc)
             raise
 
     # ---- requests -------------------------------------------------------------------------
