@@ -14,6 +14,7 @@ open across a ``yield``. Observers (``_observe.Observer``) are told what happens
 
 from __future__ import annotations
 
+import os
 import random as _random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
@@ -54,7 +55,7 @@ from anyagent_core.wire import redact_url
 
 from ._attempt import AttemptFailed, Cancelled, Interrupted, Received, perform
 from ._errors import APIError, ServerStreamError
-from ._hooks import HookError, post_tool_use, pre_tool_use, stop
+from ._hooks import HookEffects, HookError, HookSite, notification, post_tool_use, pre_compact, pre_tool_use, stop
 from ._observe import AttemptInfo, Observer, RunInfo
 from ._options import AgentOptions
 from ._permissions import ToolPermissionContext, ask_permission
@@ -120,6 +121,8 @@ class Driver:
         self._random = random
         self._scope: anyio.CancelScope | None = None
         self._interrupted = False
+        self.hook_effects = HookEffects()
+        """What hooks asked for (system messages to show, a stop), the client's too."""
         self.api_seconds = 0.0
         """Time spent in exchanges, summed over every turn."""
 
@@ -159,6 +162,40 @@ class Driver:
         except Cancelled:
             raise Interrupted(None) from None
 
+    # ---- hooks and the init message --------------------------------------------------------
+
+    def cwd(self) -> str:
+        """The tools' working directory (resolved when the client opened, if a tool runs)."""
+        context = self.toolbox.context
+        if context is not None:
+            return str(context.cwd)
+        return os.path.realpath(self.options.cwd if self.options.cwd is not None else os.getcwd())
+
+    def hook_site(self, loop: AgentLoop) -> HookSite:
+        return HookSite(
+            session_id=self.session_id,
+            cwd=self.cwd(),
+            permission_mode=loop.settings.permissions.mode,
+            agent=self.agent,
+            effects=self.hook_effects,
+        )
+
+    def init_message(self, loop: AgentLoop) -> SystemMessage:
+        """The ``SystemMessage(subtype="init")`` that starts every response."""
+        return SystemMessage(
+            subtype="init",
+            data={
+                "model": loop.settings.template.model,
+                "base_url": redact_url(self.endpoint.base_url),
+                "tools": [tool.spec.name for tool in loop.settings.tools],
+                "permission_mode": loop.settings.permissions.mode,
+                "cwd": self.cwd(),
+                "session_id": self.session_id,
+                "agents": sorted(self.options.agents) if self.agent is None else [],
+                "agent": self.agent,
+            },
+        )
+
     # ---- the action loop ------------------------------------------------------------------
 
     async def run(self, loop: AgentLoop) -> AsyncGenerator[RunMessage]:
@@ -180,8 +217,13 @@ class Driver:
                 tools=tuple(tool.spec.name for tool in loop.settings.tools),
             )
         )
+        effects = self.hook_effects
+        effects.stop = None
         try:
+            yield self.init_message(loop)
             while True:
+                for note in effects.take_messages():
+                    yield note
                 action = loop.next_action()
                 match action:
                     case SendRequest():
@@ -192,6 +234,7 @@ class Driver:
                     case Emit(message=message):
                         if type(message) is SystemMessage and message.subtype == "compact":
                             observer.compaction(message.data)
+                            await pre_compact(self.options.hooks, message.data, self.hook_site(loop))
                         yield message
                     case Wait():
                         observer.retry(action, failure.error)
@@ -221,9 +264,9 @@ class Driver:
                                 failure.error.add_note(f"not retried: {action.gave_up}")
                             raise failure.error
                         if result.subtype == "success" and not result.pending_tool_calls:
-                            more = await stop(
-                                self.options.hooks, result, active=stop_hook_active, session_id=self.session_id
-                            )
+                            more = await stop(self.options.hooks, result, self.hook_site(loop), active=stop_hook_active)
+                            for note in effects.take_messages():
+                                yield note
                             if more is not None:
                                 stop_hook_active = True
                                 loop.resume(more, new_response=False)
@@ -343,12 +386,19 @@ class Driver:
         context = ToolPermissionContext(
             tool_use_id=action.call.id,
             reason=action.reason,
-            mode=self.options.permission_mode,
+            mode=loop.settings.permissions.mode,
             traits=action.traits,
             session_id=self.session_id,
             agent=self.agent,
         )
         try:
+            await notification(
+                self.options.hooks,
+                self.hook_site(loop),
+                message=f"The agent needs your permission to use {action.call.name}: {action.reason}",
+                notification_type="permission_prompt",
+                tool_name=action.call.name,
+            )
             answer = await self.guard(ask_permission(self.options.can_use_tool, action.call, context))
         except Interrupted:
             loop.interrupt()
@@ -369,6 +419,9 @@ class Driver:
             raise
         else:
             _report(loop, results)
+            reason, self.hook_effects.stop = self.hook_effects.stop, None
+            if reason is not None:
+                loop.interrupt(reason=reason)  # a hook said continue=False
 
     async def _run_calls(
         self, loop: AgentLoop, calls: Sequence[ToolUseBlock], results: list[ToolResultBlock | None]
@@ -407,7 +460,8 @@ class Driver:
         observer = self.observer
         observer.tool_started(call)
         begun = anyio.current_time()
-        outcome = await pre_tool_use(hooks, call, session_id=self.session_id, agent=self.agent)
+        site = self.hook_site(loop)
+        outcome = await pre_tool_use(hooks, call, site)
         if isinstance(outcome, ToolResultBlock):
             result = outcome
         else:
@@ -427,9 +481,7 @@ class Driver:
                     toolbox.context.for_call(call.id),
                     default_timeout=toolbox.timeout,
                 )
-                result = await post_tool_use(
-                    hooks, call, tool_input, result, session_id=self.session_id, agent=self.agent
-                )
+                result = await post_tool_use(hooks, call, tool_input, result, site)
         observer.tool_ended(call, result, anyio.current_time() - begun)
         return result
 

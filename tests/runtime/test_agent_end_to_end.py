@@ -135,7 +135,7 @@ async def test_read_edit_verify(kind: str, tmp_path: pathlib.Path) -> None:
     assert (tmp_path / "notes.md").read_text(encoding="utf-8") == "The lighthouse stood on the point.\nIt was dark.\n"
     assert (tmp_path / "other.md").read_text(encoding="utf-8") == "untouched\n"
     kinds = [type(m).__name__ for m in messages if not isinstance(m, StreamEvent)]
-    assert kinds == ["AssistantMessage", "UserMessage"] * 3 + ["AssistantMessage", "ResultMessage"]
+    assert kinds == ["SystemMessage"] + ["AssistantMessage", "UserMessage"] * 3 + ["AssistantMessage", "ResultMessage"]
     first = tool_messages(server, 1)
     assert [m["tool_call_id"] for m in first] == ["c1", "c2"]
     assert "1\tThe lighthuose stood on the point." in first[0]["content"]

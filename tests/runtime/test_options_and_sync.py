@@ -102,8 +102,9 @@ def test_sync_client_conversation_and_early_stop(backend: Literal["asyncio", "tr
         client.query("first")
         assert [type(m) for m in client.receive_response()][-2:] == [AssistantMessage, ResultMessage]
         client.query("second")
-        for _ in client.receive_response():
-            break  # stopping early closes the response
+        for message in client.receive_response():
+            if isinstance(message, StreamEvent):
+                break  # stopping early closes the response
         client.query("third")
         texts = [m.text for m in client.receive_response() if isinstance(m, AssistantMessage)]
         assert texts == ["three"]
