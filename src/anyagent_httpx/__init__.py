@@ -27,7 +27,7 @@ from anyagent_core import (
     __version__,
 )
 
-from ._client import Client, ClientState, query
+from ._client import Client, ClientState, MessageStream, query
 from ._errors import (
     AnyAgentError,
     APIConnectionError,
@@ -58,9 +58,13 @@ from ._hooks import (
     HookInput,
     HookMatcher,
     HookResult,
+    NotificationInput,
     PostToolUseInput,
+    PreCompactInput,
     PreToolUseInput,
     PromptBlockedError,
+    SessionEndInput,
+    SessionStartInput,
     StopInput,
     UserPromptSubmitInput,
 )
@@ -75,7 +79,17 @@ from ._permissions import (
 )
 from ._recording import Cassette, Exchange, RecordedRequest, RecordedResponse, RecordingTransport, ReplayTransport
 from ._sync import SyncClient, query_sync
-from ._tools import BUILTIN_TOOLS, Tool, ToolContext, ToolError, ToolInputError, builtin_tool, run_tool, tool
+from ._tools import (
+    BUILTIN_TOOLS,
+    Tool,
+    ToolContext,
+    ToolError,
+    ToolInputError,
+    ToolServer,
+    builtin_tool,
+    run_tool,
+    tool,
+)
 from ._transports import (
     DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
@@ -129,13 +143,16 @@ __all__ = [
     "ImageBlock",
     "InternalServerError",
     "MalformedResponseError",
+    "MessageStream",
     "NotFoundError",
+    "NotificationInput",
     "PermissionDeniedError",
     "PermissionMode",
     "PermissionResult",
     "PermissionResultAllow",
     "PermissionResultDeny",
     "PostToolUseInput",
+    "PreCompactInput",
     "PreToolUseInput",
     "Pricing",
     "PromptBlockedError",
@@ -149,6 +166,8 @@ __all__ = [
     "RetryPolicy",
     "RunMessage",
     "ServerStreamError",
+    "SessionEndInput",
+    "SessionStartInput",
     "StopInput",
     "StreamEvent",
     "StreamInterruptedError",
@@ -162,6 +181,7 @@ __all__ = [
     "ToolInputError",
     "ToolPermissionContext",
     "ToolResultBlock",
+    "ToolServer",
     "ToolSpec",
     "ToolUseBlock",
     "ToolUseError",
