@@ -124,40 +124,72 @@ def _from_dict(prompt: Mapping[str, Any]) -> UserMessage:
 
 @attrs.define(eq=False)
 class _Open:
-    """A receive in progress, for the client: its generator, whether a caller is inside one
-    of its steps, and whether the iterator handed out was dropped."""
+    """A receive, for the client: the generator of the response it is in (None between
+    responses), whether a caller is inside one of its steps, and whether the iterator handed
+    out was dropped."""
 
-    gen: AsyncGenerator[RunMessage]
+    gen: AsyncGenerator[RunMessage] | None = None
     busy: bool = False
     abandoned: bool = False
-    in_response: bool = False
-    """Between the start of a response and its ResultMessage."""
 
 
 class MessageStream(AsyncIterator[RunMessage]):
     """What ``receive_response()`` and ``receive_messages()`` return: an async iterator of the
-    messages, with ``aclose()``. Dropping it (a ``break``) is enough: the client finalizes what
-    it held when the next ``query()`` comes or the client closes."""
+    messages, with ``aclose()``. A response's work is closed when its ``ResultMessage`` is
+    handed out, so stopping there (a ``break``) leaves nothing behind; a stream dropped in the
+    middle of a response is finalized by the next ``query()`` or when the client closes."""
 
-    def __init__(self, client: Client, gen: AsyncGenerator[RunMessage], open_: _Open) -> None:
+    def __init__(self, client: Client, *, follow: bool) -> None:
         self._client = client
-        self._gen = gen
-        self._open = open_
-        weakref.finalize(self, _mark_abandoned, open_)
+        self._follow = follow  # receive_messages(): response after response
+        self._open = _Open()
+        self._started = False
+        self._done = False
+        weakref.finalize(self, _mark_abandoned, self._open)
 
     def __aiter__(self) -> MessageStream:
         return self
 
     async def __anext__(self) -> RunMessage:
-        self._open.busy = True
+        open_ = self._open
+        if self._done:
+            raise StopAsyncIteration
+        open_.busy = True
         try:
-            return await self._gen.__anext__()
+            while True:
+                if open_.gen is None:
+                    if self._follow:
+                        if not await self._client._await_prompt():
+                            self._done = True
+                            raise StopAsyncIteration
+                    elif self._started:
+                        self._done = True
+                        raise StopAsyncIteration
+                    self._started = True
+                    open_.gen = self._client._response(open_)
+                gen = open_.gen
+                try:
+                    message = await gen.__anext__()
+                except StopAsyncIteration:
+                    open_.gen = None
+                    continue
+                except BaseException:
+                    open_.gen = None
+                    self._done = not self._follow
+                    raise
+                if type(message) is ResultMessage:
+                    open_.gen = None
+                    await gen.aclose()  # the response is over: nothing is left open
+                return message
         finally:
-            self._open.busy = False
+            open_.busy = False
 
     async def aclose(self) -> None:
         """Stop receiving: a response cut short ends as interrupted."""
-        await self._gen.aclose()
+        self._done = True
+        gen, self._open.gen = self._open.gen, None
+        if gen is not None:
+            await gen.aclose()
 
 
 def _mark_abandoned(open_: _Open) -> None:
@@ -275,9 +307,15 @@ class Client:
         self._state = ClientState.CLOSED
         try:
             open_ = self._open_receive
-            if open_ is not None and not open_.busy:
+            if open_ is not None and not open_.busy and open_.gen is not None:
+                gen, open_.gen = open_.gen, None
                 with anyio.CancelScope(shield=True):
-                    await open_.gen.aclose()  # a response left midway ends as interrupted
+                    await gen.aclose()  # a response left midway ends as interrupted
+            inbox, self._inbox = self._inbox, None
+            close_inbox = getattr(inbox, "aclose", None)
+            if close_inbox is not None:
+                with anyio.CancelScope(shield=True):
+                    await close_inbox()  # a streaming input not read to its end
             if self._driver is not None:
                 self._driver.interrupt()
             if self._wakeup is not None:
@@ -336,7 +374,10 @@ class Client:
         if open_ is None:
             return
         if open_.abandoned and not open_.busy:
-            await open_.gen.aclose()  # its finally ends the response (see receive_response)
+            gen, open_.gen = open_.gen, None
+            if gen is not None:
+                await gen.aclose()  # its finally ends the response (see _response)
+            self._open_receive = None
             return
         if what == "receive_response":
             raise ClientStateError("receive_response() while another receive is in progress")
@@ -412,22 +453,18 @@ class Client:
     def receive_messages(self) -> MessageStream:
         """Every message of every response, waiting for the next prompt in between (and
         sending the next one of a streaming input); ends when the client closes."""
-        open_ = _Open(gen=None)  # type: ignore[arg-type]
-        gen = self._messages(open_)
-        open_.gen = gen
-        return MessageStream(self, gen, open_)
+        return MessageStream(self, follow=True)
 
-    async def _messages(self, open_: _Open) -> AsyncGenerator[RunMessage]:
+    async def _await_prompt(self) -> bool:
+        """Wait until there is a response to receive (False: the client closed)."""
         self._check_open("receive_messages")
         while self._state is ClientState.OPENED:
-            if self._pending:
-                async with aclosing(self._response(open_)) as messages:
-                    async for message in messages:
-                        yield message
-            elif not await self._next_from_inbox():
-                self._wakeup = anyio.Event()
-                await self._wakeup.wait()
-                self._wakeup = None
+            if self._pending or await self._next_from_inbox():
+                return True
+            self._wakeup = anyio.Event()
+            await self._wakeup.wait()
+            self._wakeup = None
+        return False
 
     def receive_response(self) -> MessageStream:
         """The answer to the last prompt (or to the tool results just given): a
@@ -439,10 +476,7 @@ class Client:
         Raises ``APIError`` subclasses when the server fails for good; the conversation keeps
         the prompt, and calling ``receive_response()`` again tries once more. A hook that
         raises stops the run with ``HookError``."""
-        open_ = _Open(gen=None)  # type: ignore[arg-type]
-        gen = self._response(open_)
-        open_.gen = gen
-        return MessageStream(self, gen, open_)
+        return MessageStream(self, follow=False)
 
     async def _response(self, open_: _Open) -> AsyncGenerator[RunMessage]:
         driver, loop = self._check_open("receive_response")
@@ -456,7 +490,6 @@ class Client:
                 raise ClientStateError("nothing to receive: call query() (or answer the tool calls) first")
         self._receiving = True
         self._open_receive = open_
-        open_.in_response = True
         settled = False
         failed = False
         try:
@@ -480,7 +513,6 @@ class Client:
         """The response received through ``open_`` is over (or left midway: it ends here)."""
         driver, loop = self._driver, self._loop
         assert driver is not None and loop is not None
-        open_.in_response = False
         if self._open_receive is open_:
             self._open_receive = None
         self._receiving = False
