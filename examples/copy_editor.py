@@ -66,7 +66,7 @@ async def main() -> int:
             async for message in messages:
                 if isinstance(message, UserMessage) and isinstance(message.content, str):
                     print(f"(asked again: {message.content[:90]}...)")
-                elif isinstance(message, SystemMessage):
+                elif isinstance(message, SystemMessage) and message.subtype != "init":
                     print(f"({message.subtype})")
                 elif isinstance(message, ResultMessage):
                     result = message

@@ -159,7 +159,11 @@ def _assistant_content(value: tuple[AssistantBlock, ...] | list[AssistantBlock])
 
 @attrs.frozen(kw_only=True)
 class Usage:
-    """Token counts as the server reported them; ``raw`` keeps the whole object as sent."""
+    """Token counts as the server reported them; ``raw`` keeps the whole object as sent.
+
+    ``estimated`` is True when the server reported no usage (llama-cpp-python's streams, some
+    gateways) and the agent loop counted the tokens itself, from the text sent and received
+    (``anyagent_core.context``'s estimate: about four characters a token); ``raw`` is empty then."""
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -167,6 +171,7 @@ class Usage:
     reasoning_tokens: int | None = None
     cached_tokens: int | None = None
     raw: JSONObject = attrs.field(factory=dict, converter=freeze_object)
+    estimated: bool = False
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Usage:
@@ -181,11 +186,12 @@ class Usage:
             _detail(obj, "completion_tokens_details", "reasoning_tokens"),
             cached,
             freeze_object(obj),
+            False,
         )
 
 
 _new_usage = parsed_builder(
-    Usage, "prompt_tokens", "completion_tokens", "total_tokens", "reasoning_tokens", "cached_tokens", "raw"
+    Usage, "prompt_tokens", "completion_tokens", "total_tokens", "reasoning_tokens", "cached_tokens", "raw", "estimated"
 )
 
 

@@ -14,6 +14,7 @@ from ._agent._permissions import PERMISSION_MODES, PermissionDecision, Permissio
 from ._agent._settings import (
     DOOM_LOOP_ACTIONS,
     KNOBS,
+    NO_PRICING,
     OUTPUT_MODES,
     TOOL_MODES,
     DoomLoopAction,
@@ -32,6 +33,7 @@ from ._agent._spend import Pricing, cost_usd
 __all__ = [
     "DOOM_LOOP_ACTIONS",
     "KNOBS",
+    "NO_PRICING",
     "OUTPUT_MODES",
     "PERMISSION_MODES",
     "TOOL_MODES",

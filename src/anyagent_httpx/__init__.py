@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from ._client import (
         Client,
         ClientState,
+        MessageStream,
         query,
     )
     from ._context import TiktokenCounter, TokenizersCounter, WindowDiscovery, discover_window, server_token_count
@@ -78,10 +79,13 @@ if TYPE_CHECKING:
         HookInput,
         HookMatcher,
         HookResult,
+        NotificationInput,
         PostToolUseInput,
         PreCompactInput,
         PreToolUseInput,
         PromptBlockedError,
+        SessionEndInput,
+        SessionStartInput,
         StopInput,
         UserPromptSubmitInput,
     )
@@ -144,6 +148,7 @@ if TYPE_CHECKING:
         ToolContext,
         ToolError,
         ToolInputError,
+        ToolServer,
         builtin_tool,
         run_tool,
         tool,
@@ -180,6 +185,11 @@ _HOMES: dict[str, str] = {
     "Usage": "anyagent_core",
     "UserMessage": "anyagent_core",
     "__version__": "anyagent_core",
+    "MessageStream": "._client",
+    "NotificationInput": "._hooks",
+    "SessionEndInput": "._hooks",
+    "SessionStartInput": "._hooks",
+    "ToolServer": "._tools",
     "Client": "._client",
     "ClientState": "._client",
     "query": "._client",
@@ -297,6 +307,11 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "MessageStream",
+    "NotificationInput",
+    "SessionEndInput",
+    "SessionStartInput",
+    "ToolServer",
     "TiktokenCounter",
     "TokenizersCounter",
     "WindowDiscovery",

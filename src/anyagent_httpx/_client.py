@@ -12,17 +12,25 @@ decision and holds the conversation; the ``Driver`` (``_driver.py``) performs wh
 (requests, permission questions, tool runs, back-off waits) and reports back. The client starts
 no background task: the work of a response happens inside ``receive_response()``, in the
 caller's task and cancel scopes.
+
+A response is over when its ``ResultMessage`` is handed out: a caller may stop reading there
+(``break``) and ``query()`` again, with or without ``contextlib.aclosing``. A caller that stops
+reading earlier and drops the iterator abandons the response: the next ``query()`` (or closing
+the client) finalizes it, its open tool calls answered as interrupted.
 """
 
 from __future__ import annotations
 
+import base64
 import enum
 import os
 import pathlib
 import uuid
-from collections.abc import AsyncGenerator, Mapping, Sequence
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from types import TracebackType
+from typing import Any, Literal
 
 import anyio
 import anyio.lowlevel
@@ -32,10 +40,13 @@ from anyagent_core import (
     AgentLoop,
     Commit,
     Done,
+    ImageBlock,
     LocalProtocolError,
     LoopState,
     LoopTool,
     Message,
+    PermissionMode,
+    ResultMessage,
     RunMessage,
     TextBlock,
     ToolResultBlock,
@@ -45,10 +56,11 @@ from anyagent_core import (
     UserMessage,
 )
 from anyagent_core.context import ContextUsage
+from anyagent_core.settings import PERMISSION_MODES
 
 from ._driver import Driver, Toolbox
 from ._errors import APIError, ClientStateError, ConfigurationError
-from ._hooks import user_prompt_submit
+from ._hooks import session_end, session_start, user_prompt_submit, with_context
 from ._observe import observers
 from ._options import AgentOptions
 from ._sessions._writer import SessionWriter, attach
@@ -56,9 +68,14 @@ from ._subagents import TASK_TOOL, Subagents
 from ._tools import Tool, ToolContext
 from ._transports import AsyncTransport, HttpxTransport, shared_transport
 
-__all__ = ["Client", "ClientState", "query"]
+__all__ = ["Client", "ClientState", "MessageStream", "query"]
 
-Prompt = str | UserMessage | Sequence[UserBlock]
+PromptItem = str | UserMessage | Sequence[UserBlock] | Mapping[str, Any]
+"""One prompt: text, a ``UserMessage``, user blocks, or a dict in the shape claude-agent-sdk
+streams (``{"type": "user", "message": {"role": "user", "content": ...}}``)."""
+Prompt = PromptItem | AsyncIterable[PromptItem]
+"""A prompt, or an async iterable of them (streaming input: one response each, read as the
+conversation goes on)."""
 
 
 class ClientState(enum.Enum):
@@ -67,12 +84,119 @@ class ClientState(enum.Enum):
     CLOSED = "CLOSED"
 
 
-def _user_message(prompt: Prompt) -> UserMessage:
+def _user_message(prompt: PromptItem) -> UserMessage:
     if isinstance(prompt, UserMessage):
         return prompt
     if isinstance(prompt, str):
         return UserMessage(content=prompt)
+    if isinstance(prompt, Mapping):
+        return _from_dict(prompt)
     return UserMessage(content=tuple(prompt))
+
+
+def _from_dict(prompt: Mapping[str, Any]) -> UserMessage:
+    """A prompt dict: ``{"type": "user", "message": {"role": "user", "content": ...}}`` or the
+    inner ``{"role": "user", "content": ...}``; content is text or a list of ``text`` and
+    ``image`` blocks (base64 ``source`` or ``url``)."""
+    message = prompt.get("message", prompt) if prompt.get("type", "user") == "user" else None
+    if not isinstance(message, Mapping) or message.get("role", "user") != "user" or "content" not in message:
+        raise ValueError(
+            "a prompt dict is {'type': 'user', 'message': {'role': 'user', 'content': ...}}, "
+            f"not one with keys {sorted(prompt)}"
+        )
+    content = message["content"]
+    if isinstance(content, str):
+        return UserMessage(content=content)
+    if not isinstance(content, Sequence):
+        raise TypeError(f"a prompt dict's content is text or a list of blocks, not {type(content).__name__}")
+    blocks: list[UserBlock] = []
+    for index, block in enumerate(content):
+        kind = block.get("type") if isinstance(block, Mapping) else None
+        if kind == "text" and isinstance(block.get("text"), str):
+            blocks.append(TextBlock(text=block["text"]))
+        elif kind == "image" and isinstance(block.get("source"), Mapping):
+            source = block["source"]
+            if source.get("type") == "base64":
+                blocks.append(ImageBlock.from_bytes(base64.b64decode(source["data"]), source["media_type"]))
+            else:
+                blocks.append(ImageBlock(url=source["url"]))
+        else:
+            raise ValueError(f"a prompt dict's content[{index}] is not a text or image block: {block!r}")
+    return UserMessage(content=tuple(blocks))
+
+
+@attrs.define(eq=False)
+class _Open:
+    """A receive, for the client: the generator of the response it is in (None between
+    responses), whether a caller is inside one of its steps, and whether the iterator handed
+    out was dropped."""
+
+    gen: AsyncGenerator[RunMessage] | None = None
+    busy: bool = False
+    abandoned: bool = False
+
+
+class MessageStream(AsyncIterator[RunMessage]):
+    """What ``receive_response()`` and ``receive_messages()`` return: an async iterator of the
+    messages, with ``aclose()``. A response's work is closed when its ``ResultMessage`` is
+    handed out, so stopping there (a ``break``) leaves nothing behind; a stream dropped in the
+    middle of a response is finalized by the next ``query()`` or when the client closes."""
+
+    def __init__(self, client: Client, *, follow: bool) -> None:
+        self._client = client
+        self._follow = follow  # receive_messages(): response after response
+        self._open = _Open()
+        self._started = False
+        self._done = False
+        weakref.finalize(self, _mark_abandoned, self._open)
+
+    def __aiter__(self) -> MessageStream:
+        return self
+
+    async def __anext__(self) -> RunMessage:
+        open_ = self._open
+        if self._done:
+            raise StopAsyncIteration
+        open_.busy = True
+        try:
+            while True:
+                if open_.gen is None:
+                    if self._follow:
+                        if not await self._client._await_prompt():
+                            self._done = True
+                            raise StopAsyncIteration
+                    elif self._started:
+                        self._done = True
+                        raise StopAsyncIteration
+                    self._started = True
+                    open_.gen = self._client._response(open_)
+                gen = open_.gen
+                try:
+                    message = await gen.__anext__()
+                except StopAsyncIteration:
+                    open_.gen = None
+                    continue
+                except BaseException:
+                    open_.gen = None
+                    self._done = not self._follow
+                    raise
+                if type(message) is ResultMessage:
+                    open_.gen = None
+                    await gen.aclose()  # the response is over: nothing is left open
+                return message
+        finally:
+            open_.busy = False
+
+    async def aclose(self) -> None:
+        """Stop receiving: a response cut short ends as interrupted."""
+        self._done = True
+        gen, self._open.gen = self._open.gen, None
+        if gen is not None:
+            await gen.aclose()
+
+
+def _mark_abandoned(open_: _Open) -> None:
+    open_.abandoned = True
 
 
 class Client:
@@ -105,6 +229,9 @@ class Client:
         self._driver: Driver | None = None
         self._owned_transport: HttpxTransport | None = None
         self._session: SessionWriter | None = None
+        self._open_receive: _Open | None = None  # the receive inside a response, if any
+        self._inbox: AsyncIterator[PromptItem] | None = None  # streaming input not read yet
+        self._started = False  # the first prompt came (SessionStart ran)
         self.session_id = str(uuid.uuid4())
         """The session's id: the stored session's with a ``session_store`` (known once open)."""
 
@@ -176,24 +303,51 @@ class Client:
         assert self._loop is not None
         return self._loop
 
+    async def connect(self, prompt: Prompt | None = None) -> None:
+        """``open()``, then ``query(prompt)`` if a prompt is given (claude-agent-sdk's name)."""
+        await self.open()
+        if prompt is not None:
+            await self.query(prompt)
+
+    async def disconnect(self) -> None:
+        """``aclose()`` (claude-agent-sdk's name)."""
+        await self.aclose()
+
     async def aclose(self) -> None:
-        """Close the client. The connections it used stay pooled for the next client on this
-        event loop (without ``http_client=`` or ``transport=``), until the loop shuts down; an
-        ``http_client`` or ``transport`` you passed in is never closed."""
+        """Close the client. A receive left unfinished is finalized (a turn the caller stopped
+        reading is kept in the session), and ``SessionEnd`` hooks run if a prompt was ever sent.
+        The connections it used stay pooled for the next client on this event loop (without
+        ``http_client=`` or ``transport=``), until the loop shuts down; an ``http_client`` or
+        ``transport`` you passed in is never closed."""
         if self._state is ClientState.CLOSED:
             return
+        was_open = self._state is ClientState.OPENED
         self._state = ClientState.CLOSED
-        if self._driver is not None:
-            self._driver.interrupt()
-        if self._wakeup is not None:
-            self._wakeup.set()
-        if self._session is not None:
-            if self._loop is not None and not self._receiving:
-                self._abandon()
-            await self._session.flush()  # a turn the caller stopped reading is kept
-        if self._owned_transport is not None:
-            with anyio.CancelScope(shield=True):
-                await self._owned_transport.aclose()
+        try:
+            open_ = self._open_receive
+            if open_ is not None and not open_.busy and open_.gen is not None:
+                gen, open_.gen = open_.gen, None
+                with anyio.CancelScope(shield=True):
+                    await gen.aclose()  # a response left midway ends as interrupted
+            inbox, self._inbox = self._inbox, None
+            close_inbox = getattr(inbox, "aclose", None)
+            if close_inbox is not None:
+                with anyio.CancelScope(shield=True):
+                    await close_inbox()  # a streaming input not read to its end
+            if self._driver is not None:
+                self._driver.interrupt()
+            if self._wakeup is not None:
+                self._wakeup.set()
+            if self._session is not None:
+                if self._loop is not None and not self._receiving:
+                    self._abandon()
+                await self._session.flush()  # a turn the caller stopped reading is kept
+            if was_open and self._started and self._driver is not None and self._loop is not None:
+                await session_end(self.options.hooks, self._driver.hook_site(self._loop), reason="other")
+        finally:
+            if self._owned_transport is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._owned_transport.aclose()
 
     async def __aenter__(self) -> Client:
         await self.open()
@@ -215,16 +369,71 @@ class Client:
     # ---- input ----------------------------------------------------------------------------
 
     async def query(self, prompt: Prompt) -> None:
-        """Add a user prompt; the answer comes from ``receive_response()``. ``UserPromptSubmit``
-        hooks run here: one that blocks raises ``PromptBlockedError``."""
-        driver, loop = self._check_open("query")
-        if self._receiving:
-            raise ClientStateError("query() while a response is being received; wait for its ResultMessage")
+        """Add a user prompt; the answer comes from ``receive_response()``. ``SessionStart``
+        (the first prompt) and ``UserPromptSubmit`` hooks run here: one that blocks raises
+        ``PromptBlockedError``.
+
+        ``prompt`` may be an async iterable of prompts (streaming input): the first is sent
+        now, and each next one when the response before it has ended, as ``receive_response()``
+        or ``receive_messages()`` come to it. A response left midway by a caller that dropped
+        its iterator is finalized here (ended as interrupted)."""
+        _, loop = self._check_open("query")
+        await self._finalize_abandoned("query")
         pending = loop.pending_tool_calls
         if pending:
             ids = ", ".join(sorted(call.id for call in pending))
             raise ClientStateError(f"query() with tool calls unanswered ({ids}): answer them with add_tool_result()")
-        message = await user_prompt_submit(self.options.hooks, _user_message(prompt), session_id=self.session_id)
+        if isinstance(prompt, AsyncIterable):
+            self._inbox = aiter(prompt)
+            await self._next_from_inbox()
+        else:
+            self._inbox = None
+            await self._submit(prompt)
+        await anyio.lowlevel.checkpoint()
+
+    async def _finalize_abandoned(self, what: str) -> None:
+        open_ = self._open_receive
+        if open_ is None:
+            return
+        if open_.abandoned and not open_.busy:
+            gen, open_.gen = open_.gen, None
+            if gen is not None:
+                await gen.aclose()  # its finally ends the response (see _response)
+            self._open_receive = None
+            return
+        if what == "receive_response":
+            raise ClientStateError("receive_response() while another receive is in progress")
+        raise ClientStateError(f"{what}() while a response is being received; wait for its ResultMessage")
+
+    async def _next_from_inbox(self) -> bool:
+        """Send the next prompt of the streaming input; False when there is none."""
+        inbox = self._inbox
+        if inbox is None:
+            return False
+        try:
+            item = await anext(inbox)
+        except StopAsyncIteration:
+            self._inbox = None
+            return False
+        await self._submit(item)
+        return True
+
+    def _more_input(self) -> bool:
+        """A streaming input may hold more prompts."""
+        return self._inbox is not None
+
+    async def _submit(self, prompt: PromptItem) -> None:
+        driver, loop = self._check_open("query")
+        message = _user_message(prompt)
+        site = driver.hook_site(loop)
+        session_context: tuple[str, ...] = ()
+        if not self._started:
+            source: Literal["startup", "resume"] = "resume" if self._initial_history else "startup"
+            session_context = await session_start(self.options.hooks, site, source=source)
+            self._started = True
+        given = 1 if isinstance(message.content, str) else len(message.content)
+        message = await user_prompt_submit(self.options.hooks, message, site)
+        message = with_context(message, session_context, after=given)
         if self._pending:
             self._abandon()  # an earlier response was never received: it ends here
         if self._session is not None:
@@ -233,7 +442,6 @@ class Client:
         loop.start(message)
         self._resume = False
         self._set_pending()
-        await anyio.lowlevel.checkpoint()
 
     def add_tool_result(self, tool_use_id: str, result: str | Sequence[TextBlock], *, is_error: bool = False) -> None:
         """Answer a tool call handed to you (``ResultMessage.pending_tool_calls``: calls of the
@@ -277,34 +485,47 @@ class Client:
 
     # ---- output ---------------------------------------------------------------------------
 
-    async def receive_messages(self) -> AsyncGenerator[RunMessage]:
-        """Every message of every response, waiting for the next prompt in between; ends when
-        the client closes."""
+    def receive_messages(self) -> MessageStream:
+        """Every message of every response, waiting for the next prompt in between (and
+        sending the next one of a streaming input); ends when the client closes."""
+        return MessageStream(self, follow=True)
+
+    async def _await_prompt(self) -> bool:
+        """Wait until there is a response to receive (False: the client closed)."""
         self._check_open("receive_messages")
         while self._state is ClientState.OPENED:
-            if self._pending:
-                async with aclosing(self.receive_response()) as messages:
-                    async for message in messages:
-                        yield message
-            else:
-                self._wakeup = anyio.Event()
-                await self._wakeup.wait()
-                self._wakeup = None
+            if self._pending or await self._next_from_inbox():
+                return True
+            self._wakeup = anyio.Event()
+            await self._wakeup.wait()
+            self._wakeup = None
+        return False
 
-    async def receive_response(self) -> AsyncGenerator[RunMessage]:
-        """The answer to the last prompt (or to the tool results just given): ``StreamEvent``
-        pieces when ``include_partial_messages``, ``SystemMessage``s, the ``AssistantMessage``s,
-        the tool results sent back (``UserMessage``), and a ``ResultMessage`` last.
+    def receive_response(self) -> MessageStream:
+        """The answer to the last prompt (or to the tool results just given): a
+        ``SystemMessage(subtype="init")`` first, ``StreamEvent`` pieces when
+        ``include_partial_messages``, other ``SystemMessage``s, the ``AssistantMessage``s, the
+        tool results sent back (``UserMessage``), and a ``ResultMessage`` last. With streaming
+        input, and nothing asked yet, the next prompt of it is sent first.
 
         Raises ``APIError`` subclasses when the server fails for good; the conversation keeps
         the prompt, and calling ``receive_response()`` again tries once more. A hook that
         raises stops the run with ``HookError``."""
+        return MessageStream(self, follow=False)
+
+    async def _response(self, open_: _Open) -> AsyncGenerator[RunMessage]:
         driver, loop = self._check_open("receive_response")
-        if self._receiving:
-            raise ClientStateError("receive_response() while another receive is in progress")
+        if self._open_receive is not None and self._open_receive is not open_:
+            await self._finalize_abandoned("receive_response")
         if not self._pending:
-            raise ClientStateError("nothing to receive: call query() (or answer the tool calls) first")
+            streaming = self._inbox is not None
+            if not await self._next_from_inbox():
+                if streaming:
+                    return  # the streaming input ended: nothing more to answer
+                raise ClientStateError("nothing to receive: call query() (or answer the tool calls) first")
         self._receiving = True
+        self._open_receive = open_
+        settled = False
         failed = False
         try:
             if self._resume:
@@ -312,21 +533,71 @@ class Client:
                 self._resume = False
             async with aclosing(driver.run(loop)) as messages:
                 async for message in messages:
+                    if type(message) is ResultMessage:
+                        self._settle(open_, failed=False)  # the response is over: query() may come
+                        settled = True
                     yield message
         except APIError:
             failed = True  # the conversation ends with the user's message: receiving again tries again
             raise
         finally:
-            self._receiving = False
-            driver.reset()  # an interrupt stops one response
-            if loop.state not in (LoopState.IDLE, LoopState.AWAITING_EXTERNAL):
-                self._abandon()
+            if not settled:
+                self._settle(open_, failed=failed)
                 if self._session is not None:
                     await self._session.flush()  # shielded: the interrupted turn is kept
-            elif failed:
-                self._resume = True
-            else:
-                self._pending = False  # the response is over (even if a Stop hook raised)
+
+    def _settle(self, open_: _Open, *, failed: bool) -> None:
+        """The response received through ``open_`` is over (or left midway: it ends here)."""
+        driver, loop = self._driver, self._loop
+        assert driver is not None and loop is not None
+        if self._open_receive is open_:
+            self._open_receive = None
+        self._receiving = False
+        driver.reset()  # an interrupt stops one response
+        if loop.state not in (LoopState.IDLE, LoopState.AWAITING_EXTERNAL):
+            self._abandon()
+        elif failed:
+            self._resume = True
+        else:
+            self._pending = False  # the response is over (even if a Stop hook raised)
+
+    # ---- steering -------------------------------------------------------------------------
+
+    def set_model(self, model: str | None = None) -> None:
+        """Use ``model`` for the requests from now on (None: the model the client opened
+        with); the fallback models stay as they are."""
+        _, loop = self._check_open("set_model")
+        if model is not None and (not isinstance(model, str) or not model):
+            raise ConfigurationError(f"set_model() takes a model name or None, not {model!r}")
+        name = model if model is not None else self.options.resolved_model(self._env)
+        settings = loop.settings
+        loop.settings = attrs.evolve(settings, template=attrs.evolve(settings.template, model=name))
+
+    def set_permission_mode(self, mode: PermissionMode) -> None:
+        """Use the permission mode ``mode`` for the calls from now on (the run in progress too)."""
+        _, loop = self._check_open("set_permission_mode")
+        if mode not in PERMISSION_MODES:
+            raise ConfigurationError(f"unknown permission mode {mode!r}; known: {', '.join(PERMISSION_MODES)}")
+        settings = loop.settings
+        loop.settings = attrs.evolve(settings, permissions=attrs.evolve(settings.permissions, mode=mode))
+
+    @property
+    def model(self) -> str:
+        """The model the next request goes to."""
+        _, loop = self._check_open("model")
+        return loop.settings.template.model
+
+    @property
+    def permission_mode(self) -> PermissionMode:
+        _, loop = self._check_open("permission_mode")
+        return loop.settings.permissions.mode
+
+    async def get_server_info(self) -> dict[str, Any]:
+        """What the client runs with, as a response's ``init`` message says it: model, base URL
+        (without credentials), tools, permission mode, working directory, session id, agents."""
+        driver, loop = self._check_open("get_server_info")
+        await anyio.lowlevel.checkpoint()
+        return dict(driver.init_message(loop).data)
 
     def _abandon(self) -> None:
         """End a run that will not be driven further (the caller stopped reading, or an error
@@ -379,10 +650,14 @@ def _tool_context(options: AgentOptions, session_id: str) -> ToolContext:
 
 async def query(*, prompt: Prompt, options: AgentOptions | None = None) -> AsyncGenerator[RunMessage]:
     """One prompt, one answer: the messages of ``Client.receive_response()``, with a client
-    opened and closed around them. An async generator: wrap it in ``contextlib.aclosing`` if
-    you may stop before the end, so the connection is released at once."""
+    opened and closed around them (with streaming input, the answers to every prompt, in
+    turn). An async generator: wrap it in ``contextlib.aclosing`` if you may stop before the
+    end, so the connection is released at once."""
     async with Client(options) as client:
         await client.query(prompt)
-        async with aclosing(client.receive_response()) as messages:
-            async for message in messages:
-                yield message
+        while True:
+            async with aclosing(client.receive_response()) as messages:
+                async for message in messages:
+                    yield message
+            if not client._more_input():
+                return

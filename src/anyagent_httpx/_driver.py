@@ -15,6 +15,7 @@ open across a ``yield``. Observers (``_observe.Observer``) are told what happens
 from __future__ import annotations
 
 import logging
+import os
 import random as _random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
@@ -59,7 +60,17 @@ from anyagent_core.wire import redact_url
 from ._attempt import AttemptFailed, Cancelled, Interrupted, Received, perform
 from ._context import discover_window
 from ._errors import APIError, ServerStreamError
-from ._hooks import HookError, PreCompactInput, post_tool_use, pre_compact, pre_tool_use, stop
+from ._hooks import (
+    HookEffects,
+    HookError,
+    HookSite,
+    PreCompactInput,
+    notification,
+    post_tool_use,
+    pre_compact,
+    pre_tool_use,
+    stop,
+)
 from ._observe import AttemptInfo, Observer, RunInfo
 from ._options import AgentOptions
 from ._permissions import ToolPermissionContext, ask_permission
@@ -138,6 +149,8 @@ class Driver:
         self._scope: anyio.CancelScope | None = None
         self._interrupted = False
         self._probed = False
+        self.hook_effects = HookEffects()
+        """What hooks asked for (system messages to show, a stop), the client's too."""
         self.api_seconds = 0.0
         """Time spent in exchanges, summed over every turn."""
 
@@ -177,6 +190,40 @@ class Driver:
         except Cancelled:
             raise Interrupted(None) from None
 
+    # ---- hooks and the init message --------------------------------------------------------
+
+    def cwd(self) -> str:
+        """The tools' working directory (resolved when the client opened, if a tool runs)."""
+        context = self.toolbox.context
+        if context is not None:
+            return str(context.cwd)
+        return os.path.realpath(self.options.cwd if self.options.cwd is not None else os.getcwd())
+
+    def hook_site(self, loop: AgentLoop) -> HookSite:
+        return HookSite(
+            session_id=self.session_id,
+            cwd=self.cwd(),
+            permission_mode=loop.settings.permissions.mode,
+            agent=self.agent,
+            effects=self.hook_effects,
+        )
+
+    def init_message(self, loop: AgentLoop) -> SystemMessage:
+        """The ``SystemMessage(subtype="init")`` that starts every response."""
+        return SystemMessage(
+            subtype="init",
+            data={
+                "model": loop.settings.template.model,
+                "base_url": redact_url(self.endpoint.base_url),
+                "tools": [tool.spec.name for tool in loop.settings.tools],
+                "permission_mode": loop.settings.permissions.mode,
+                "cwd": self.cwd(),
+                "session_id": self.session_id,
+                "agents": sorted(self.options.agents) if self.agent is None else [],
+                "agent": self.agent,
+            },
+        )
+
     # ---- the action loop ------------------------------------------------------------------
 
     async def run(self, loop: AgentLoop) -> AsyncGenerator[RunMessage]:
@@ -188,6 +235,7 @@ class Driver:
         api_before = self.api_seconds
         failure = _Failure()
         stop_hook_active = False
+        ended = False
         observer.run_started(
             RunInfo(
                 model=loop.settings.template.model,
@@ -197,10 +245,13 @@ class Driver:
                 tools=tuple(tool.spec.name for tool in loop.settings.tools),
             )
         )
-        if self.session is not None:
-            yield self._init(loop)
+        effects = self.hook_effects
+        effects.stop = None
         try:
+            yield self.init_message(loop)
             while True:
+                for note in effects.take_messages():
+                    yield note
                 action = loop.next_action()
                 match action:
                     case SendRequest():
@@ -267,9 +318,9 @@ class Driver:
                                 failure.error.add_note(f"not retried: {action.gave_up}")
                             raise failure.error
                         if result.subtype == "success" and not result.pending_tool_calls:
-                            more = await stop(
-                                self.options.hooks, result, active=stop_hook_active, session_id=self.session_id
-                            )
+                            more = await stop(self.options.hooks, result, self.hook_site(loop), active=stop_hook_active)
+                            for note in effects.take_messages():
+                                yield note
                             if more is not None:
                                 stop_hook_active = True
                                 loop.resume(more, new_response=False)
@@ -282,26 +333,13 @@ class Driver:
                             duration_api_ms=round((self.api_seconds - api_before) * 1000),
                         )
                         observer.run_ended(final, None)
-                        yield final
+                        ended = True
+                        yield final  # closing the generator here (a caller's break) is no failure
                         return
         except BaseException as exc:
-            observer.run_ended(None, exc)
+            if not ended:
+                observer.run_ended(None, exc)
             raise
-
-    def _init(self, loop: AgentLoop) -> SystemMessage:
-        """The ``init`` notice a response with a session store begins with."""
-        session = self.session
-        assert session is not None
-        return SystemMessage(
-            subtype="init",
-            data={
-                "session_id": self.session_id,
-                "model": loop.settings.template.model,
-                "base_url": redact_url(self.endpoint.base_url),
-                "tools": [tool.spec.name for tool in loop.settings.tools],
-                "cwd": session.cwd,
-            },
-        )
 
     # ---- the context window ---------------------------------------------------------------
 
@@ -426,12 +464,19 @@ class Driver:
         context = ToolPermissionContext(
             tool_use_id=action.call.id,
             reason=action.reason,
-            mode=self.options.permission_mode,
+            mode=loop.settings.permissions.mode,
             traits=action.traits,
             session_id=self.session_id,
             agent=self.agent,
         )
         try:
+            await notification(
+                self.options.hooks,
+                self.hook_site(loop),
+                message=f"The agent needs your permission to use {action.call.name}: {action.reason}",
+                notification_type="permission_prompt",
+                tool_name=action.call.name,
+            )
             answer = await self.guard(ask_permission(self.options.can_use_tool, action.call, context))
         except Interrupted:
             loop.interrupt()
@@ -457,6 +502,9 @@ class Driver:
             raise
         else:
             _report(loop, results)
+            reason, self.hook_effects.stop = self.hook_effects.stop, None
+            if reason is not None:
+                loop.interrupt(reason=reason)  # a hook said continue=False
 
     async def _run_calls(
         self, loop: AgentLoop, calls: Sequence[ToolUseBlock], results: list[ToolResultBlock | None]
@@ -495,7 +543,8 @@ class Driver:
         observer = self.observer
         observer.tool_started(call)
         begun = anyio.current_time()
-        outcome = await pre_tool_use(hooks, call, session_id=self.session_id, agent=self.agent)
+        site = self.hook_site(loop)
+        outcome = await pre_tool_use(hooks, call, site)
         if isinstance(outcome, ToolResultBlock):
             result = outcome
         else:
@@ -515,9 +564,7 @@ class Driver:
                     toolbox.context.for_call(call.id),
                     default_timeout=toolbox.timeout,
                 )
-                result = await post_tool_use(
-                    hooks, call, tool_input, result, session_id=self.session_id, agent=self.agent
-                )
+                result = await post_tool_use(hooks, call, tool_input, result, site)
         seconds = anyio.current_time() - begun
         if self.session is not None:
             self.session.ran(call, call.input if isinstance(outcome, ToolResultBlock) else outcome, result, seconds)

@@ -19,22 +19,51 @@
   sends it as it is, ``additional_context`` is added to the summary request's instructions.
 - ``Stop`` (a run is about to end with success): ``block`` makes the model go on, with ``reason``
   as the next user message (once per run: ``stop_hook_active`` tells the hook it already did).
+  ``SubagentStop`` is the same for a subagent's run.
+- ``SessionStart`` (the client's first prompt): ``additional_context`` is added to that prompt.
+  ``SessionEnd`` (the client closes), ``PreCompact`` (older messages are about to be left out
+  of a request), ``Notification`` (the run waits for a permission answer): observe only.
 
-A hook that raises stops the run: the error comes out of ``receive_response()`` as a
-``HookError`` naming the event and the hook, with the original exception as its cause.
+Every hook may also return ``system_message`` (shown to the user as a ``SystemMessage`` of
+subtype ``hook``) and ``continue_=False`` with a ``stop_reason``: the run stops (after the tool
+round, for the tool events; a prompt is refused), its result ``interrupted`` with that reason.
+
+claude-agent-sdk's callback form is accepted beside this one: a hook taking three parameters is
+called as ``hook(input_data, tool_use_id, context)`` with the input as a dict of Claude Code's
+shape (``hook_event_name``, ``session_id``, ``cwd``, ``permission_mode``, ``tool_name``,
+``tool_input``, ``tool_response``, ...) and may return a dict of Claude Code's hook output
+(``continue``/``continue_``, ``stopReason``, ``systemMessage``, ``decision``, ``reason``,
+``hookSpecificOutput`` with ``permissionDecision``, ``permissionDecisionReason``,
+``updatedInput``, ``additionalContext``); ``permissionDecision: "ask"`` is no opinion here
+(the permission rules ran already). An output key it does not know is a ``HookError``.
+
+A hook that raises, or runs past its matcher's ``timeout``, stops the run: the error comes out
+of ``receive_response()`` as a ``HookError`` naming the event and the hook, with the original
+exception as its cause.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
+import anyio
 import attrs
 
-from anyagent_core import ResultMessage, TextBlock, ToolResultBlock, ToolUseBlock, UserBlock, UserMessage
-from anyagent_core.json import JSONObject, freeze_object
+from anyagent_core import (
+    ImageBlock,
+    ResultMessage,
+    SystemMessage,
+    TextBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    UserBlock,
+    UserMessage,
+)
+from anyagent_core.json import JSONObject, freeze_object, thaw_json
 
 from ._errors import AnyAgentError
 
@@ -46,23 +75,51 @@ __all__ = [
     "HookEvent",
     "HookInput",
     "HookMatcher",
+    "HookEffects",
     "HookResult",
+    "NotificationInput",
     "PostToolUseInput",
     "PreCompactInput",
     "PreToolUseInput",
     "PromptBlockedError",
+    "SessionEndInput",
+    "SessionStartInput",
     "StopInput",
     "UserPromptSubmitInput",
+    "notification",
     "post_tool_use",
     "pre_compact",
     "pre_tool_use",
     "run_hooks",
+    "session_end",
+    "session_start",
     "stop",
+    "with_context",
     "user_prompt_submit",
 ]
 
-HookEvent: TypeAlias = Literal["PreToolUse", "PostToolUse", "UserPromptSubmit", "Stop", "PreCompact"]
-HOOK_EVENTS: tuple[HookEvent, ...] = ("PreToolUse", "PostToolUse", "UserPromptSubmit", "Stop", "PreCompact")
+HookEvent: TypeAlias = Literal[
+    "PreToolUse",
+    "PostToolUse",
+    "UserPromptSubmit",
+    "Stop",
+    "SubagentStop",
+    "SessionStart",
+    "SessionEnd",
+    "PreCompact",
+    "Notification",
+]
+HOOK_EVENTS: tuple[HookEvent, ...] = (
+    "PreToolUse",
+    "PostToolUse",
+    "UserPromptSubmit",
+    "Stop",
+    "SubagentStop",
+    "SessionStart",
+    "SessionEnd",
+    "PreCompact",
+    "Notification",
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -95,11 +152,29 @@ class UserPromptSubmitInput:
 
 @attrs.frozen(kw_only=True)
 class StopInput:
+    """``Stop``, or ``SubagentStop`` for a subagent's run (``agent`` names it)."""
+
     result: ResultMessage
     stop_hook_active: bool
     """True when a Stop hook already made this run go on once."""
     session_id: str | None = None
-    hook_event_name: Literal["Stop"] = "Stop"
+    agent: str | None = None
+    hook_event_name: Literal["Stop", "SubagentStop"] = "Stop"
+
+
+@attrs.frozen(kw_only=True)
+class SessionStartInput:
+    source: Literal["startup", "resume"] = "startup"
+    """``startup`` for a new conversation, ``resume`` for one given a history."""
+    session_id: str | None = None
+    hook_event_name: Literal["SessionStart"] = "SessionStart"
+
+
+@attrs.frozen(kw_only=True)
+class SessionEndInput:
+    reason: str = "other"
+    session_id: str | None = None
+    hook_event_name: Literal["SessionEnd"] = "SessionEnd"
 
 
 @attrs.frozen(kw_only=True)
@@ -115,7 +190,26 @@ class PreCompactInput:
     hook_event_name: Literal["PreCompact"] = "PreCompact"
 
 
-HookInput: TypeAlias = PreToolUseInput | PostToolUseInput | UserPromptSubmitInput | StopInput | PreCompactInput
+@attrs.frozen(kw_only=True)
+class NotificationInput:
+    message: str
+    notification_type: str
+    """``permission_prompt``: the run waits for a permission answer."""
+    tool_name: str | None = None
+    session_id: str | None = None
+    hook_event_name: Literal["Notification"] = "Notification"
+
+
+HookInput: TypeAlias = (
+    PreToolUseInput
+    | PostToolUseInput
+    | UserPromptSubmitInput
+    | StopInput
+    | SessionStartInput
+    | SessionEndInput
+    | PreCompactInput
+    | NotificationInput
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -124,6 +218,11 @@ class HookContext:
 
     event: HookEvent
     session_id: str | None = None
+    cwd: str | None = None
+    """The working directory of the run's tools."""
+    permission_mode: str | None = None
+    agent: str | None = None
+    """The subagent whose run it is (None for the main agent)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -137,10 +236,20 @@ class HookResult:
     updated_input: JSONObject | None = attrs.field(default=None, converter=attrs.converters.optional(freeze_object))
     """PreToolUse: the arguments to run the call with instead."""
     additional_context: str | None = None
-    """PostToolUse: appended to the tool result; UserPromptSubmit: added to the prompt."""
+    """PostToolUse: appended to the tool result; UserPromptSubmit and SessionStart: added to
+    the prompt."""
+    system_message: str | None = None
+    """Shown to the user: a ``SystemMessage(subtype="hook", data={"event", "message"})`` in the
+    response's messages."""
+    continue_: bool = True
+    """False: stop the run (after the tool round, for the tool events; the prompt is refused,
+    for UserPromptSubmit and SessionStart); ``stop_reason`` says why."""
+    stop_reason: str | None = None
 
 
-HookCallback: TypeAlias = Callable[[Any, HookContext], Awaitable[HookResult | None] | HookResult | None]
+HookCallback: TypeAlias = Callable[..., Any]
+"""``hook(input, context) -> HookResult | None`` (sync or async), or claude-agent-sdk's
+``hook(input_data: dict, tool_use_id: str | None, context) -> dict``."""
 
 
 def _hooks(value: Sequence[HookCallback]) -> tuple[HookCallback, ...]:
@@ -160,6 +269,13 @@ def _pattern(value: str | None) -> str | None:
     return value
 
 
+def _timeout(instance: object, attribute: attrs.Attribute[float | None], value: float | None) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 or math.isinf(value)
+    ):
+        raise ValueError(f"HookMatcher.timeout must be a positive number of seconds or None, not {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class HookMatcher:
     """Hooks for the tools whose name fully matches ``matcher`` (a regular expression, e.g.
@@ -167,6 +283,8 @@ class HookMatcher:
 
     matcher: str | None = attrs.field(default=None, converter=_pattern)
     hooks: tuple[HookCallback, ...] = attrs.field(default=(), converter=_hooks)
+    timeout: float | None = attrs.field(default=None, validator=_timeout)
+    """Seconds each of these hooks may take (a ``HookError`` past it); None: no limit."""
 
     def applies_to(self, tool_name: str | None) -> bool:
         if tool_name is None or self.matcher in (None, "*", ""):
@@ -196,6 +314,31 @@ def _name(hook: object) -> str:
     return getattr(hook, "__qualname__", None) or getattr(hook, "__name__", None) or repr(hook)
 
 
+@attrs.define
+class HookEffects:
+    """What hooks asked for beyond their event's own output, collected for the driver: the
+    ``system_message``s to show and a ``continue_=False``'s reason."""
+
+    messages: list[SystemMessage] = attrs.Factory(list)
+    stop: str | None = None
+
+    def take_messages(self) -> list[SystemMessage]:
+        messages, self.messages = self.messages, []
+        return messages
+
+
+def _claude_form(hook: object) -> bool:
+    """Whether ``hook`` takes claude-agent-sdk's three arguments (input, tool_use_id, context)."""
+    try:
+        signature = inspect.signature(hook)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in signature.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 3 or (
+        len(positional) < 2 and any(p.kind is p.VAR_POSITIONAL for p in signature.parameters.values())
+    )
+
+
 async def run_hooks(
     hooks: Mapping[HookEvent, Sequence[HookMatcher]],
     event: HookEvent,
@@ -203,60 +346,281 @@ async def run_hooks(
     *,
     tool_name: str | None = None,
     session_id: str | None = None,
+    context: HookContext | None = None,
+    effects: HookEffects | None = None,
 ) -> list[HookResult]:
     """Call the hooks registered for ``event`` (and ``tool_name``), in order, and return their
-    results. Stops after a ``deny``, ``block`` or ``allow``. Raises ``HookError`` if one raises
-    or returns something that is not a ``HookResult`` or None."""
+    results. Stops after a ``deny``, ``block`` or ``allow``, or a ``continue_=False``. Raises
+    ``HookError`` if one raises, runs past its matcher's timeout, or returns something that is
+    not a ``HookResult`` or None (a dict of Claude Code's hook output, for the three-argument
+    form). ``effects`` collects system messages and a request to stop."""
     results: list[HookResult] = []
-    context = HookContext(event=event, session_id=session_id)
+    if context is None:
+        context = HookContext(event=event, session_id=session_id)
     for matcher in hooks.get(event, ()):
         if not matcher.applies_to(tool_name):
             continue
         for hook in matcher.hooks:
-            try:
-                outcome = hook(input, context)
-                if inspect.isawaitable(outcome):
-                    outcome = await outcome
-            except Exception as exc:
-                raise HookError(
-                    f"the {event} hook {_name(hook)} raised {type(exc).__name__}: {exc}", event=event, hook=_name(hook)
-                ) from exc
+            outcome = await _call(hook, event, input, context, matcher.timeout)
             if outcome is None:
                 continue
-            if not isinstance(outcome, HookResult):
-                raise HookError(
-                    f"the {event} hook {_name(hook)} returned {type(outcome).__name__}; return a HookResult or None",
-                    event=event,
-                    hook=_name(hook),
-                )
             results.append(outcome)
-            if outcome.decision is not None:
+            if effects is not None:
+                if outcome.system_message:
+                    effects.messages.append(
+                        SystemMessage(subtype="hook", data={"event": event, "message": outcome.system_message})
+                    )
+                if not outcome.continue_ and effects.stop is None:
+                    effects.stop = outcome.stop_reason or f"a {event} hook stopped the run"
+            if outcome.decision is not None or not outcome.continue_:
                 return results
     return results
+
+
+async def _call(
+    hook: HookCallback, event: HookEvent, input: HookInput, context: HookContext, limit: float | None
+) -> HookResult | None:
+    claude = _claude_form(hook)
+    outcome: Any = None
+    try:
+        with anyio.move_on_after(limit) as scope:
+            if claude:
+                outcome = hook(claude_input(input, context), getattr(input, "tool_use_id", None), {"signal": None})
+            else:
+                outcome = hook(input, context)
+            if inspect.isawaitable(outcome):
+                outcome = await outcome
+    except Exception as exc:
+        raise HookError(
+            f"the {event} hook {_name(hook)} raised {type(exc).__name__}: {exc}", event=event, hook=_name(hook)
+        ) from exc
+    if scope.cancelled_caught:
+        raise HookError(
+            f"the {event} hook {_name(hook)} took longer than its timeout ({limit:g}s)", event=event, hook=_name(hook)
+        )
+    if outcome is None or isinstance(outcome, HookResult):
+        return outcome
+    if claude and isinstance(outcome, Mapping):
+        try:
+            return from_claude_output(event, outcome)
+        except ValueError as exc:
+            raise HookError(f"the {event} hook {_name(hook)} returned {exc}", event=event, hook=_name(hook)) from None
+    expected = "a dict of Claude Code's hook output or None" if claude else "a HookResult or None"
+    raise HookError(
+        f"the {event} hook {_name(hook)} returned {type(outcome).__name__}; return {expected}",
+        event=event,
+        hook=_name(hook),
+    )
+
+
+# ---- claude-agent-sdk's form: dicts in, dicts out --------------------------------------------
+
+
+def _response_of(result: ToolResultBlock) -> Any:
+    """A tool result as Claude Code hands it to hooks: its text, or its content blocks as dicts."""
+    if isinstance(result.content, str):
+        return result.content
+    blocks: list[dict[str, Any]] = []
+    for block in result.content:
+        if isinstance(block, TextBlock):
+            blocks.append({"type": "text", "text": block.text})
+        elif isinstance(block, ImageBlock):
+            blocks.append({"type": "image", "url": block.url})
+    return blocks
+
+
+def _prompt_text(message: UserMessage) -> str:
+    if isinstance(message.content, str):
+        return message.content
+    return "\n".join(block.text for block in message.content if isinstance(block, TextBlock))
+
+
+def claude_input(input: HookInput, context: HookContext) -> dict[str, Any]:
+    """``input`` as the dict a claude-agent-sdk hook is given (Claude Code's field names)."""
+    data: dict[str, Any] = {
+        "hook_event_name": input.hook_event_name,
+        "session_id": context.session_id or "",
+        "transcript_path": "",
+        "cwd": context.cwd or "",
+    }
+    if context.permission_mode is not None:
+        data["permission_mode"] = context.permission_mode
+    if context.agent is not None:
+        data["agent_id"] = context.agent
+        data["agent_type"] = context.agent
+    if isinstance(input, PreToolUseInput | PostToolUseInput):
+        data.update(tool_name=input.tool_name, tool_input=thaw_json(input.tool_input), tool_use_id=input.tool_use_id)
+        if isinstance(input, PostToolUseInput):
+            data["tool_response"] = _response_of(input.tool_response)
+    elif isinstance(input, UserPromptSubmitInput):
+        data["prompt"] = _prompt_text(input.prompt)
+    elif isinstance(input, StopInput):
+        data["stop_hook_active"] = input.stop_hook_active
+        if input.hook_event_name == "SubagentStop":
+            data.update(agent_id=input.agent or "", agent_type=input.agent or "", agent_transcript_path="")
+    elif isinstance(input, SessionStartInput):
+        data["source"] = input.source
+    elif isinstance(input, SessionEndInput):
+        data["reason"] = input.reason
+    elif isinstance(input, PreCompactInput):
+        data.update(trigger="auto", custom_instructions=None)  # ours are all automatic
+    else:
+        data.update(message=input.message, notification_type=input.notification_type)
+    return data
+
+
+_OUTPUT_KEYS = frozenset(
+    {
+        "continue",
+        "continue_",
+        "suppressOutput",
+        "stopReason",
+        "decision",
+        "systemMessage",
+        "reason",
+        "hookSpecificOutput",
+        "async",
+        "async_",
+        "asyncTimeout",
+    }
+)
+_SPECIFIC_KEYS = frozenset(
+    {
+        "hookEventName",
+        "permissionDecision",
+        "permissionDecisionReason",
+        "updatedInput",
+        "additionalContext",
+        "updatedMCPToolOutput",
+        "decision",
+    }
+)
+
+
+def _optional_str(output: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = output.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{where}{key} as {type(value).__name__}: it must be a string")
+    return value
+
+
+def from_claude_output(event: HookEvent, output: Mapping[str, Any]) -> HookResult | None:
+    """A claude-agent-sdk hook's dict output as a ``HookResult`` (None for ``{}``); raises
+    ``ValueError`` naming a key it does not know or a value of the wrong type."""
+    unknown = sorted(set(output) - _OUTPUT_KEYS)
+    if unknown:
+        raise ValueError(
+            f"an unknown key {unknown[0]!r} (Claude Code's hook output has {', '.join(sorted(_OUTPUT_KEYS))})"
+        )
+    if output.get("async_") or output.get("async"):
+        return None  # a deferred hook: Claude Code does not wait for it, nor read what it decides
+    specific = output.get("hookSpecificOutput") or {}
+    if not isinstance(specific, Mapping):
+        raise ValueError(f"hookSpecificOutput as {type(specific).__name__}: it must be a dict")
+    unknown = sorted(set(specific) - _SPECIFIC_KEYS)
+    if unknown:
+        raise ValueError(f"an unknown hookSpecificOutput key {unknown[0]!r}")
+    carry_on = output.get("continue_", output.get("continue", True))
+    if not isinstance(carry_on, bool):
+        raise ValueError(f"continue as {type(carry_on).__name__}: it must be a boolean")
+    decision: Literal["allow", "deny", "block"] | None = None
+    reason = _optional_str(output, "reason", "")
+    permission = specific.get("permissionDecision")
+    old = output.get("decision")
+    if permission is not None:
+        if permission not in ("allow", "deny", "ask"):
+            raise ValueError(f"permissionDecision {permission!r}: it must be 'allow', 'deny' or 'ask'")
+        decision = None if permission == "ask" else permission
+        reason = _optional_str(specific, "permissionDecisionReason", "hookSpecificOutput.") or reason
+    elif old is not None:
+        if old not in ("block", "approve"):
+            raise ValueError(f"decision {old!r}: it must be 'block' (or the old 'approve')")
+        if event == "PreToolUse":
+            decision = "deny" if old == "block" else "allow"
+        elif old == "block":
+            decision = "block"
+    context = _optional_str(specific, "additionalContext", "hookSpecificOutput.")
+    if event == "PostToolUse" and decision == "block":
+        decision = None  # Claude Code tells the model the reason: here it joins the result
+        context = "\n".join(part for part in (reason, context) if part)
+    updated = specific.get("updatedInput")
+    if updated is not None and not isinstance(updated, Mapping):
+        raise ValueError(f"hookSpecificOutput.updatedInput as {type(updated).__name__}: it must be a dict")
+    result = HookResult(
+        decision=decision,
+        reason=reason,
+        updated_input=updated,
+        additional_context=context or None,
+        system_message=_optional_str(output, "systemMessage", ""),
+        continue_=carry_on,
+        stop_reason=_optional_str(output, "stopReason", ""),
+    )
+    return None if result == HookResult() else result
 
 
 # ---- each event's hooks, with their inputs built and their outputs applied ----------------------
 
 
-async def pre_tool_use(
+@attrs.frozen(kw_only=True)
+class HookSite:
+    """Where hooks run, for their ``HookContext``: the session, the tools' working directory,
+    the permission mode, the subagent; and ``effects``, where their side requests go."""
+
+    session_id: str | None = None
+    cwd: str | None = None
+    permission_mode: str | None = None
+    agent: str | None = None
+    effects: HookEffects = attrs.field(factory=HookEffects, eq=False)
+
+    def context(self, event: HookEvent) -> HookContext:
+        return HookContext(
+            event=event,
+            session_id=self.session_id,
+            cwd=self.cwd,
+            permission_mode=self.permission_mode,
+            agent=self.agent,
+        )
+
+
+async def _run(
     hooks: Mapping[HookEvent, Sequence[HookMatcher]],
-    call: ToolUseBlock,
-    *,
-    session_id: str | None,
-    agent: str | None,
+    event: HookEvent,
+    input: HookInput,
+    site: HookSite,
+    tool_name: str | None = None,
+) -> list[HookResult]:
+    return await run_hooks(
+        hooks,
+        event,
+        input,
+        tool_name=tool_name,
+        session_id=site.session_id,
+        context=site.context(event),
+        effects=site.effects,
+    )
+
+
+async def pre_tool_use(
+    hooks: Mapping[HookEvent, Sequence[HookMatcher]], call: ToolUseBlock, site: HookSite
 ) -> ToolResultBlock | JSONObject:
-    """Run the ``PreToolUse`` hooks for ``call``: the error result to send when one denies it,
-    or the input to run it with (the model's, or the last ``updated_input``)."""
+    """Run the ``PreToolUse`` hooks for ``call``: the error result to send when one denies it
+    (or stops the run), or the input to run it with (the model's, or the last
+    ``updated_input``)."""
     tool_input = call.input
     if "PreToolUse" not in hooks:
         return tool_input
     hook_input = PreToolUseInput(
-        tool_name=call.name, tool_input=tool_input, tool_use_id=call.id, session_id=session_id, agent=agent
+        tool_name=call.name, tool_input=tool_input, tool_use_id=call.id, session_id=site.session_id, agent=site.agent
     )
-    for outcome in await run_hooks(hooks, "PreToolUse", hook_input, tool_name=call.name, session_id=session_id):
+    for outcome in await _run(hooks, "PreToolUse", hook_input, site, call.name):
         if outcome.decision == "deny":
             reason = outcome.reason or "no reason given"
             return ToolResultBlock(tool_use_id=call.id, content=f"Denied by a PreToolUse hook: {reason}", is_error=True)
+        if not outcome.continue_:
+            why = outcome.stop_reason or "no reason given"
+            return ToolResultBlock(
+                tool_use_id=call.id, content=f"Not run: a PreToolUse hook stopped the run: {why}", is_error=True
+            )
         if outcome.updated_input is not None:
             tool_input = outcome.updated_input
     return tool_input
@@ -267,9 +631,7 @@ async def post_tool_use(
     call: ToolUseBlock,
     tool_input: JSONObject,
     result: ToolResultBlock,
-    *,
-    session_id: str | None,
-    agent: str | None,
+    site: HookSite,
 ) -> ToolResultBlock:
     """Run the ``PostToolUse`` hooks: the result, with their ``additional_context`` appended."""
     if "PostToolUse" not in hooks:
@@ -279,11 +641,14 @@ async def post_tool_use(
         tool_input=tool_input,
         tool_use_id=call.id,
         tool_response=result,
-        session_id=session_id,
-        agent=agent,
+        session_id=site.session_id,
+        agent=site.agent,
     )
-    outcomes = await run_hooks(hooks, "PostToolUse", hook_input, tool_name=call.name, session_id=session_id)
-    extra = [outcome.additional_context for outcome in outcomes if outcome.additional_context]
+    outcomes = await _run(hooks, "PostToolUse", hook_input, site, call.name)
+    return _with_context(result, [outcome.additional_context for outcome in outcomes if outcome.additional_context])
+
+
+def _with_context(result: ToolResultBlock, extra: Sequence[str]) -> ToolResultBlock:
     if not extra:
         return result
     note = "\n".join(extra)
@@ -292,39 +657,103 @@ async def post_tool_use(
     return attrs.evolve(result, content=(*result.content, TextBlock(text=note)))
 
 
+def _add_text(message: UserMessage, text: str) -> UserMessage:
+    blocks: tuple[UserBlock, ...]
+    blocks = (TextBlock(text=message.content),) if isinstance(message.content, str) else message.content
+    return UserMessage(content=(*blocks, TextBlock(text=text)))
+
+
 async def user_prompt_submit(
-    hooks: Mapping[HookEvent, Sequence[HookMatcher]], message: UserMessage, *, session_id: str | None
+    hooks: Mapping[HookEvent, Sequence[HookMatcher]], message: UserMessage, site: HookSite
 ) -> UserMessage:
     """Run the ``UserPromptSubmit`` hooks: the prompt, with their ``additional_context`` added;
-    ``PromptBlockedError`` when one blocks it."""
+    ``PromptBlockedError`` when one blocks it or stops the run."""
     if "UserPromptSubmit" not in hooks:
         return message
-    hook_input = UserPromptSubmitInput(prompt=message, session_id=session_id)
-    for outcome in await run_hooks(hooks, "UserPromptSubmit", hook_input, session_id=session_id):
+    hook_input = UserPromptSubmitInput(prompt=message, session_id=site.session_id)
+    for outcome in await _run(hooks, "UserPromptSubmit", hook_input, site):
         if outcome.decision == "block":
             raise PromptBlockedError(outcome.reason or "no reason given")
+        if not outcome.continue_:
+            raise PromptBlockedError(outcome.stop_reason or "no reason given")
         if outcome.additional_context:
-            blocks: tuple[UserBlock, ...]
-            blocks = (TextBlock(text=message.content),) if isinstance(message.content, str) else message.content
-            message = UserMessage(content=(*blocks, TextBlock(text=outcome.additional_context)))
+            message = _add_text(message, outcome.additional_context)
     return message
+
+
+async def session_start(
+    hooks: Mapping[HookEvent, Sequence[HookMatcher]],
+    site: HookSite,
+    *,
+    source: Literal["startup", "resume"] = "startup",
+) -> tuple[str, ...]:
+    """Run the ``SessionStart`` hooks before the client's first prompt: their
+    ``additional_context``, for that prompt; ``PromptBlockedError`` when one stops the run."""
+    if "SessionStart" not in hooks:
+        return ()
+    hook_input = SessionStartInput(source=source, session_id=site.session_id)
+    extra: list[str] = []
+    for outcome in await _run(hooks, "SessionStart", hook_input, site):
+        if not outcome.continue_:
+            raise PromptBlockedError(outcome.stop_reason or "no reason given")
+        if outcome.additional_context:
+            extra.append(outcome.additional_context)
+    return tuple(extra)
+
+
+def with_context(message: UserMessage, extra: Sequence[str], *, after: int) -> UserMessage:
+    """``message`` with texts ``extra`` put after its first ``after`` blocks (a string counts
+    as one)."""
+    if not extra:
+        return message
+    blocks: tuple[UserBlock, ...]
+    blocks = (TextBlock(text=message.content),) if isinstance(message.content, str) else message.content
+    added = tuple(TextBlock(text=text) for text in extra)
+    return UserMessage(content=(*blocks[:after], *added, *blocks[after:]))
+
+
+async def session_end(hooks: Mapping[HookEvent, Sequence[HookMatcher]], site: HookSite, *, reason: str) -> None:
+    """Run the ``SessionEnd`` hooks (the client closes); what they return is not used."""
+    if "SessionEnd" in hooks:
+        await _run(hooks, "SessionEnd", SessionEndInput(reason=reason, session_id=site.session_id), site)
+
+
+async def notification(
+    hooks: Mapping[HookEvent, Sequence[HookMatcher]],
+    site: HookSite,
+    *,
+    message: str,
+    notification_type: str,
+    tool_name: str | None = None,
+) -> None:
+    """Run the ``Notification`` hooks (observe only)."""
+    if "Notification" not in hooks:
+        return
+    hook_input = NotificationInput(
+        message=message, notification_type=notification_type, tool_name=tool_name, session_id=site.session_id
+    )
+    await _run(hooks, "Notification", hook_input, site, tool_name)
 
 
 async def stop(
     hooks: Mapping[HookEvent, Sequence[HookMatcher]],
     result: ResultMessage,
+    site: HookSite,
     *,
     active: bool,
-    session_id: str | None,
 ) -> UserMessage | None:
-    """Run the ``Stop`` hooks for a run about to end with ``result``: the user message to go on
-    with when one blocks (once per run: never when ``active``), else None."""
-    if "Stop" not in hooks:
+    """Run the ``Stop`` hooks (``SubagentStop`` in a subagent's run) for a run about to end
+    with ``result``: the user message to go on with when one blocks (once per run: never when
+    ``active``, nor when one stops the run), else None."""
+    event: Literal["Stop", "SubagentStop"] = "Stop" if site.agent is None else "SubagentStop"
+    if event not in hooks:
         return None
-    hook_input = StopInput(result=result, stop_hook_active=active, session_id=session_id)
-    outcomes = await run_hooks(hooks, "Stop", hook_input, session_id=session_id)
+    hook_input = StopInput(
+        result=result, stop_hook_active=active, session_id=site.session_id, agent=site.agent, hook_event_name=event
+    )
+    outcomes = await _run(hooks, event, hook_input, site)
     block = next((outcome for outcome in outcomes if outcome.decision == "block"), None)
-    if block is None or active:
+    if block is None or active or not all(outcome.continue_ for outcome in outcomes):
         return None
     return UserMessage(content=block.reason or "Continue.")
 

@@ -33,7 +33,16 @@ from anyagent_core import (
 )
 from anyagent_core.context import ContextStrategy, TokenCounter
 from anyagent_core.json import JSONObject, freeze_object
-from anyagent_core.settings import KNOBS, PERMISSION_MODES, checks, knob, knob_validator, str_tuple, validator
+from anyagent_core.settings import (
+    KNOBS,
+    NO_PRICING,
+    PERMISSION_MODES,
+    checks,
+    knob,
+    knob_validator,
+    str_tuple,
+    validator,
+)
 
 from ._errors import ConfigurationError
 from ._hooks import HOOK_EVENTS, HookEvent, HookMatcher
@@ -252,6 +261,11 @@ def _check_session_options(options: AgentOptions) -> None:
         )
 
 
+def _agent_tools(definition: AgentDefinition) -> tuple[str, ...]:
+    tools = definition.tools or ()
+    return tuple(item if isinstance(item, str) else item.name for item in tools)
+
+
 def _observers(value: Sequence[Observer]) -> tuple[Observer, ...]:
     items = tuple(value)
     for item in items:
@@ -433,17 +447,30 @@ class AgentOptions:
         if self.http_client is not None and self.transport is not None:
             raise ConfigurationError("pass http_client= or transport=, not both")
         _check_session_options(self)
+        if self.max_budget_usd is not None and self.pricing is None:
+            raise ConfigurationError(NO_PRICING)
+        names = self.tool_names()
+        for field in ("allowed_tools", "disallowed_tools"):
+            for rule in getattr(self, field):
+                tool_name = PermissionRule.parse(rule).tool
+                if tool_name not in names and not any(tool_name in _agent_tools(a) for a in self.agents.values()):
+                    known = ", ".join(sorted(names)) or "none: offer tools with tools=[...]"
+                    raise ConfigurationError(
+                        f"{field} rule {rule!r} names no tool: {tool_name!r} is not among the tools ({known}); "
+                        "a rule for a tool that does not exist would never apply"
+                    )
         choice = self.tool_choice
-        if choice not in (None, "auto", "none", "required"):
-            names = [item if isinstance(item, str) else item.name for item in self.tools]
-            if self.agents:
-                names.append("task")
-            if choice not in names:
-                known = ", ".join(names) or "none"
-                raise ConfigurationError(
-                    f"tool_choice names {choice!r}, which is not among the tools ({known}); "
-                    "or use 'auto', 'none' or 'required'"
-                )
+        if choice not in (None, "auto", "none", "required") and choice not in names:
+            known = ", ".join(names) or "none"
+            raise ConfigurationError(
+                f"tool_choice names {choice!r}, which is not among the tools ({known}); "
+                "or use 'auto', 'none' or 'required'"
+            )
+
+    def tool_names(self) -> tuple[str, ...]:
+        """The names of the tools the model is offered (``task`` too, with agents)."""
+        names = tuple(item if isinstance(item, str) else item.name for item in self.tools)
+        return (*names, "task") if self.agents else names
 
     def endpoint(self, env: Mapping[str, str] | None = None) -> Endpoint:
         """Where requests go, resolving the base URL and API key from the environment."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from anyagent_core import AgentLoop, ResultMessage, ToolSpec
+from anyagent_core.settings import PermissionRule
 
 from ._tools import Tool, ToolContext, ToolError, tool
 
@@ -81,13 +82,18 @@ class Subagents:
         tokens_left, usd_left = loop.budget_left()
         if tokens_left == 0 or usd_left == 0.0:
             raise ToolError(f"the {name} agent was not started: the run's budget is spent")
+        tools = definition.tools if definition.tools is not None else options.tools
+        have = {item if isinstance(item, str) else item.name for item in tools}
         child_options = attrs.evolve(
             options,
+            # the parent's rules for the tools the agent has (a rule for a tool it lacks never applies)
+            allowed_tools=_rules_for(options.allowed_tools, have),
+            disallowed_tools=_rules_for(options.disallowed_tools, have),
             max_total_tokens=tokens_left,
             max_budget_usd=usd_left,
             model=definition.model or self.model,
             system_prompt=definition.prompt,
-            tools=definition.tools if definition.tools is not None else options.tools,
+            tools=tools,
             max_turns=definition.max_turns if definition.max_turns is not None else options.max_turns,
             agents={},
             output_schema=None,
@@ -118,6 +124,15 @@ class Subagents:
         return result.result or "(the agent finished without a text answer)"
 
 
+def _rules_for(rules: Sequence[str], names: set[str]) -> tuple[str, ...]:
+    return tuple(rule for rule in rules if PermissionRule.parse(rule).tool in names)
+
+
 def _read_only(tools: Sequence[str | Tool | ToolSpec] | None, options: AgentOptions) -> bool:
-    items = options.resolved_tools() if tools is None else attrs.evolve(options, tools=tools).resolved_tools()
+    if tools is None:
+        items: Sequence[object] = options.resolved_tools()
+    else:
+        from ._tools import BUILTIN_TOOLS  # the built-in tools load only when named
+
+        items = tuple(BUILTIN_TOOLS.get(i, i) if isinstance(i, str) else i for i in tools)
     return all(isinstance(item, Tool) and item.read_only for item in items)

@@ -580,7 +580,7 @@ def test_cost_budget() -> None:
     assert final.errors == ("cost budget spent: $0.006000 of max_budget_usd=0.005",)
 
 
-def test_cost_is_reported_without_a_budget_and_none_without_pricing() -> None:
+def test_cost_is_reported_without_a_budget_and_zero_without_pricing() -> None:
     loop, _ = make(pricing=Pricing(input_per_million=1.0, output_per_million=4.0))
     started(loop)
     loop.receive_response(answer("hi", usage=usage(2000, 500)))
@@ -588,7 +588,64 @@ def test_cost_is_reported_without_a_budget_and_none_without_pricing() -> None:
     loop, _ = make()
     started(loop)
     loop.receive_response(answer("hi", usage=usage(2000, 500)))
-    assert done(drain(loop)).total_cost_usd is None
+    assert done(drain(loop)).total_cost_usd == 0.0
+
+
+def test_a_cost_budget_without_pricing_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_budget_usd needs pricing"):
+        make(max_budget_usd=0.5)
+
+
+def test_answers_without_usage_are_counted_as_estimates_marked_so() -> None:
+    pricing = Pricing(input_per_million=1000.0, output_per_million=1000.0)
+    loop, _ = make(pricing=pricing)
+    started(loop, "x" * 400)
+    reply = answer("y" * 200, call("c1", "read_file", path="a"))
+    loop.receive_response(reply)
+    emitted = drain(loop)
+    assert emitted[0] == Emit(message=reply)  # the answer says what the server sent: no usage
+    loop.tool_result(result("c1"))
+    drain(loop)
+    loop.receive_response(answer("done", usage=usage(300, 10)))
+    final = done(drain(loop))
+    assert final.usage is not None and final.usage.estimated
+    first_prompt, first_answer = final.usage.prompt_tokens, final.usage.completion_tokens
+    assert first_prompt is not None and first_answer is not None
+    # about four characters a token: the 400-character prompt and the tools' specs, the 200-character answer
+    assert 400 // 4 < first_prompt - 300 < 400
+    assert 200 // 4 <= first_answer - 10 < 120
+    assert final.usage.total_tokens == first_prompt + first_answer
+    assert final.total_cost_usd == pytest.approx(final.usage.total_tokens * 1000.0 / 1e6)
+
+
+def test_an_estimated_token_count_stops_a_token_budget() -> None:
+    loop, _ = make(max_total_tokens=50)
+    started(loop, "x" * 400)
+    loop.receive_response(answer("", call("c1", "read_file", path="a")))
+    drain(loop)
+    loop.tool_result(result("c1"))
+    final = done(drain(loop))
+    assert final.subtype == "error_max_budget_tokens"
+    assert final.usage is not None and final.usage.estimated
+
+
+def test_an_interrupt_with_a_reason_answers_the_cut_calls_and_the_result_with_it() -> None:
+    loop, _ = make()
+    started(loop)
+    loop.receive_response(answer("", call("c1", "read_file", path="a"), call("c2", "read_file", path="b")))
+    drain(loop)
+    loop.tool_result(result("c1"))
+    loop.interrupt(reason="a PostToolUse hook said: enough")
+    actions = drain(loop)
+    final = done(actions)
+    assert final.subtype == "interrupted"
+    assert final.errors == ("a PostToolUse hook said: enough",)
+    sent = [a.message for a in actions if type(a) is Emit and isinstance(a.message, UserMessage)]
+    (results,) = sent
+    assert isinstance(results.content, tuple)
+    cut = results.content[1]
+    assert isinstance(cut, ToolResultBlock) and cut.is_error
+    assert "the run was stopped: a PostToolUse hook said: enough" in str(cut.content)
 
 
 def test_usage_spent_on_the_run_s_behalf_counts_in_totals_and_budgets() -> None:

@@ -161,7 +161,7 @@ def test_result_message_defaults() -> None:
     assert message.pending_tool_calls == ()
     assert message.errors == ()
     assert message.session_id is None
-    assert message.total_cost_usd is None
+    assert message.total_cost_usd == 0.0
     assert message.structured_output is None
 
 

@@ -135,7 +135,7 @@ async def test_read_edit_verify(kind: str, tmp_path: pathlib.Path) -> None:
     assert (tmp_path / "notes.md").read_text(encoding="utf-8") == "The lighthouse stood on the point.\nIt was dark.\n"
     assert (tmp_path / "other.md").read_text(encoding="utf-8") == "untouched\n"
     kinds = [type(m).__name__ for m in messages if not isinstance(m, StreamEvent)]
-    assert kinds == ["AssistantMessage", "UserMessage"] * 3 + ["AssistantMessage", "ResultMessage"]
+    assert kinds == ["SystemMessage"] + ["AssistantMessage", "UserMessage"] * 3 + ["AssistantMessage", "ResultMessage"]
     first = tool_messages(server, 1)
     assert [m["tool_call_id"] for m in first] == ["c1", "c2"]
     assert "1\tThe lighthuose stood on the point." in first[0]["content"]
@@ -541,6 +541,39 @@ async def test_subagents_run_concurrently_and_their_answers_come_back_in_order(t
         ("t1", "a.txt holds apples"),
         ("t2", "b.txt holds bananas"),
     ]
+
+
+async def test_a_subagent_keeps_the_parent_s_rules_for_the_tools_it_has(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "a.txt").write_text("apples")
+
+    async def model(request: ReceivedRequest) -> Reply:
+        messages = request.json()["messages"]
+        tools_sent = [m for m in messages if m["role"] == "tool"]
+        if messages[0]["role"] == "system":  # the subagent: only read_file, and the parent's rule for it
+            names = [t["function"]["name"] for t in request.json()["tools"]]
+            assert names == ["read_file"]
+            return says(tools_sent[0]["content"]) if tools_sent else calls(("r1", "read_file", {"path": "a.txt"}))
+        if not tools_sent:
+            return calls(("t1", "task", {"agent": "reader", "prompt": "What is in a.txt?"}))
+        return says("main done")
+
+    reader = AgentDefinition(description="Reads", prompt="You read.", tools=["read_file"])
+    async with serve(model) as server, httpx.AsyncClient() as http:
+        options = AgentOptions(
+            model="m",
+            base_url=server.base_url,
+            http_client=http,
+            cwd=tmp_path,
+            tools=["bash"],
+            agents={"reader": reader},
+            disallowed_tools=["bash"],  # the parent's: the subagent has no bash to refuse
+            allowed_tools=["read_file(a.txt)"],
+        )
+        async with Client(options) as client:
+            result = final(await ask(client, "read it"))
+    assert result.result == "main done"
+    answer = [m for m in server.requests[-1].json()["messages"] if m["role"] == "tool"]
+    assert "apples" in answer[0]["content"]
 
 
 async def test_a_subagent_that_calls_a_tool_the_caller_answers_did_not_finish(tmp_path: pathlib.Path) -> None:

@@ -87,13 +87,14 @@ async def test_partial_messages_come_before_the_message_and_add_up_to_it() -> No
     deltas = [m.event for m in messages if isinstance(m, StreamEvent) and isinstance(m.event, TextDelta)]
     assert "".join(d.text for d in deltas) == "abc"
     index = next(i for i, m in enumerate(messages) if isinstance(m, AssistantMessage))
-    assert all(isinstance(m, StreamEvent) for m in messages[:index])
+    assert isinstance(messages[0], SystemMessage) and messages[0].subtype == "init"
+    assert all(isinstance(m, StreamEvent) for m in messages[1:index])
 
 
 async def test_no_partial_messages_unless_asked() -> None:
     script = Script(sse(text_stream("a", "b")))
     messages = await collect("hi", script.options())
-    assert [type(m) for m in messages] == [AssistantMessage, ResultMessage]
+    assert [type(m) for m in messages] == [SystemMessage, AssistantMessage, ResultMessage]
 
 
 @pytest.mark.parametrize("server_ignores_stream", [False, True])
@@ -212,6 +213,8 @@ async def test_concurrent_receives_are_refused() -> None:
     async with Client(script.options()) as client:
         await client.query("hi")
         messages = client.receive_response()
+        init = await anext(messages)
+        assert isinstance(init, SystemMessage) and init.subtype == "init"
         first = await anext(messages)
         assert isinstance(first, AssistantMessage)
         with pytest.raises(ClientStateError, match="another receive"):
@@ -252,7 +255,8 @@ async def test_max_turns_counts_tool_round_trips() -> None:
         [m async for m in client.receive_response()]
         client.add_tool_result("call_1", "sunny")
         messages = [m async for m in client.receive_response()]
-    (result,) = messages
+    init, result = messages
+    assert isinstance(init, SystemMessage) and init.subtype == "init"
     assert isinstance(result, ResultMessage)
     assert result.subtype == "error_max_turns"
     assert result.is_error
@@ -265,7 +269,7 @@ async def test_max_turns_counts_tool_round_trips() -> None:
 async def test_429_with_retry_after_is_retried_and_reported() -> None:
     script = Script(error(429, "slow down", headers={"retry-after": "0.01"}), sse(text_stream("done")))
     messages = await collect("hi", script.options())
-    retries = [m for m in messages if isinstance(m, SystemMessage)]
+    retries = [m for m in messages if isinstance(m, SystemMessage) and m.subtype != "init"]
     assert len(retries) == 1
     assert retries[0].subtype == "retry"
     assert retries[0].data["delay"] == pytest.approx(0.01)

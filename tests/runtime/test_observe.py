@@ -127,3 +127,19 @@ async def test_observers_see_compaction(tmp_path: pathlib.Path) -> None:
 def test_observers_must_be_observers() -> None:
     with pytest.raises(ConfigurationError, match="observers holds Observer values, not str"):
         AgentOptions(observers=["print"])  # type: ignore[list-item]
+
+
+async def test_a_run_ends_once_for_observers_when_the_caller_stops_at_its_result() -> None:
+    recorder = Recorder()
+    async with serve([says("hello")]) as server, httpx.AsyncClient() as http:
+        options = AgentOptions(
+            model="m", base_url=server.base_url, http_client=http, retry=FAST_RETRY, observers=[recorder]
+        )
+        async with Client(options) as client:
+            await client.query("hi")
+            async with aclosing(client.receive_response()) as messages:
+                async for message in messages:
+                    if isinstance(message, ResultMessage):
+                        break  # closes the run's generator where it handed out the result
+    ends = [event for event in recorder.seen if event[0] == "run_ended"]
+    assert ends == [("run_ended", "success", None)]

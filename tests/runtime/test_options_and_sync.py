@@ -13,6 +13,7 @@ from anyagent_core._agent._settings import KNOBS
 from anyagent_core.context import CharEstimate
 from anyagent_httpx import (
     PROVIDERS,
+    AgentDefinition,
     AgentOptions,
     AssistantMessage,
     ClientStateError,
@@ -102,8 +103,9 @@ def test_sync_client_conversation_and_early_stop(backend: Literal["asyncio", "tr
         client.query("first")
         assert [type(m) for m in client.receive_response()][-2:] == [AssistantMessage, ResultMessage]
         client.query("second")
-        for _ in client.receive_response():
-            break  # stopping early closes the response
+        for message in client.receive_response():
+            if isinstance(message, StreamEvent):
+                break  # stopping early closes the response
         client.query("third")
         texts = [m.text for m in client.receive_response() if isinstance(m, AssistantMessage)]
         assert texts == ["three"]
@@ -189,16 +191,40 @@ def test_a_shared_knob_refuses_the_same_values_in_both(name: str) -> None:
         AgentOptions(**{name: BAD_KNOB_VALUES[name]})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=name):
         LoopSettings(template=template, **{name: BAD_KNOB_VALUES[name]})  # type: ignore[arg-type]
-    options = AgentOptions(**{name: GOOD_KNOB_VALUES[name]})  # type: ignore[arg-type]
+    given: dict[str, object] = {name: GOOD_KNOB_VALUES[name]}
+    if name == "max_budget_usd":  # a cost budget needs prices
+        given["pricing"] = GOOD_KNOB_VALUES["pricing"]
+    options = AgentOptions(**given)  # type: ignore[arg-type]
     settings = options.loop_settings("m", ())
     assert (
         getattr(settings, name)
         == getattr(options, name)
         == LoopSettings(
             template=template,
-            **{name: GOOD_KNOB_VALUES[name]},  # type: ignore[arg-type]
+            **given,  # type: ignore[arg-type]
         ).__getattribute__(name)
     )
+
+
+def test_a_cost_budget_without_pricing_is_a_configuration_error_saying_why() -> None:
+    with pytest.raises(ConfigurationError, match=r"max_budget_usd needs pricing=.*would never stop it"):
+        AgentOptions(max_budget_usd=0.1)
+    AgentOptions(max_budget_usd=0.1, pricing=Pricing(input_per_million=1.0, output_per_million=2.0))
+
+
+@pytest.mark.parametrize("field", ["allowed_tools", "disallowed_tools"])
+def test_a_rule_naming_no_known_tool_is_a_configuration_error_listing_the_tools(field: str) -> None:
+    # the bug: tools=["bash"], disallowed_tools=["Bash"] under bypassPermissions ran the command
+    with pytest.raises(ConfigurationError, match=rf"{field} rule 'Bash' names no tool.*\(bash, read_file\)"):
+        AgentOptions(tools=["bash", "read_file"], permission_mode="bypassPermissions", **{field: ["Bash"]})  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"'bash\(git \*\)' names no tool.*none: offer tools"):
+        AgentOptions(**{field: ["bash(git *)"]})  # type: ignore[arg-type]
+    AgentOptions(tools=["bash"], **{field: ["bash(git *)"]})  # type: ignore[arg-type]
+
+
+def test_rules_may_name_the_task_tool_and_the_agents_tools() -> None:
+    agents = {"reader": AgentDefinition(description="reads", prompt="read", tools=["read_file"])}
+    AgentOptions(tools=["bash"], agents=agents, allowed_tools=["task", "read_file"], disallowed_tools=["bash"])
 
 
 @pytest.mark.parametrize(

@@ -773,7 +773,7 @@ class AgentLoop:
         self._flush_notices()
         self._observe_usage(request.turn, message)
         if request.side is not None:
-            self._charge(message.usage, sent=request.turn, answer=message)
+            self._charge(_usage_of(request.turn, message))
             request.side.on_answer(message)
             return
         self._serial += 1
@@ -785,7 +785,7 @@ class AgentLoop:
             specs = (tool.spec for tool in settings.tools)
             message = to_tool_uses(message, id_prefix=f"call_{self._serial}_", tools=specs)
         message = distinct_call_ids(message)
-        self._charge(message.usage, sent=request.turn, answer=message)
+        self._charge(_usage_of(request.turn, message))
         self._history.append(message)
         self._response.last_answer = message
         self._queue.append(Emit(message=message))
@@ -957,31 +957,15 @@ class AgentLoop:
 
     # ---- spending -------------------------------------------------------------------------
 
-    def _charge(
-        self,
-        usage: Usage | None,
-        *,
-        cost: float | None = None,
-        sent: StartTurn | None = None,
-        answer: AssistantMessage | None = None,
-    ) -> None:
+    def _charge(self, usage: Usage | None, *, cost: float | None = None) -> None:
         """The one place a spend is counted: into the run's tally (the budgets) and the
         response's (its ``ResultMessage``). ``cost`` defaults to ``usage`` at the settings'
-        prices; without usage, the tokens of ``sent`` and ``answer`` are estimated when there is
-        a token budget."""
+        prices. (An answer the server reported no usage for is charged an estimate,
+        ``_usage_of``.)"""
         settings = self.settings
         if cost is None:
             cost = cost_usd(usage, settings.pricing)
-        tokens = tokens_of(usage)
-        if tokens is None:
-            tokens = 0
-            if settings.max_total_tokens is not None and answer is not None:
-                sent_tokens = (
-                    0
-                    if sent is None
-                    else estimate_tokens(sent.messages, system_prompt=sent.system_prompt, tools=sent.tools)
-                )
-                tokens = sent_tokens + estimate_tokens([answer]) - 4
+        tokens = tokens_of(usage) or 0
         self._run.spend.add(usage, cost, tokens)
         self._response.spend.add(usage, cost, 0)
 
@@ -1152,11 +1136,12 @@ class AgentLoop:
 
     # ---- ending ---------------------------------------------------------------------------
 
-    def interrupt(self, partial: AssistantMessage | None = None) -> None:
+    def interrupt(self, partial: AssistantMessage | None = None, *, reason: str | None = None) -> None:
         """Stop the run: what is queued is dropped, calls without a result are answered as
         interrupted, and the run ends with ``interrupted``. ``partial`` is what had arrived of
         an answer being received (its text is kept, without the calls in it, native or written
-        as text). Without a run, nothing happens."""
+        as text). ``reason`` says why (a hook that stopped the run): it is the result's
+        ``errors`` and what cut calls are answered with. Without a run, nothing happens."""
         if self._state in (LoopState.IDLE, LoopState.AWAITING_EXTERNAL) and not self._queue:
             return
         if self._queue and type(self._queue[-1]) is Done:
@@ -1174,8 +1159,9 @@ class AgentLoop:
         self._state = LoopState.ACTING
         if self._round.calls:
             self._round.external = []
-            self._cut_round("interrupted by the user; the call did not complete")
-        self._finish("interrupted")
+            why = "interrupted by the user" if reason is None else f"the run was stopped: {reason}"
+            self._cut_round(f"{why}; the call did not complete")
+        self._finish("interrupted", reason)
 
     def _keep_partial(self, partial: AssistantMessage) -> None:
         """The text of an interrupted answer joins the conversation, without its calls."""
@@ -1217,11 +1203,22 @@ class AgentLoop:
             pending_tool_calls=pending,
             errors=(error,) if error else (),
             session_id=self.settings.session_id,
-            total_cost_usd=response.spend.cost_usd,
+            total_cost_usd=response.spend.cost_usd or 0.0,
             structured_output=structured,
         )
         self._commit(result)
         self._queue.append(Done(result=result))
+
+
+def _usage_of(sent: StartTurn, answer: AssistantMessage) -> Usage:
+    """What ``answer`` is charged: the usage the server reported, or, when it reported none,
+    token counts estimated from the request and the answer, marked ``estimated`` (the answer
+    itself keeps ``usage=None``: it says what the server sent)."""
+    if answer.usage is not None:
+        return answer.usage
+    prompt = estimate_tokens(sent.messages, system_prompt=sent.system_prompt, tools=sent.tools)
+    completion = max(estimate_tokens([answer]) - 4, 0)  # 4: the per-message overhead
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion, estimated=True)
 
 
 def _no_call(

@@ -27,8 +27,10 @@ __all__ = [
 class SystemMessage:
     """Something the SDK reports about the run rather than the conversation.
 
-    Subtypes: ``init`` (the run starts: ``data`` has the model and base URL), ``retry`` (an
-    attempt failed and another follows: attempt, model, delay, reason)."""
+    Subtypes: ``init`` (first in every response: ``data`` has the model, base URL, tools,
+    permission mode, working directory and session id), ``retry`` (an attempt failed and
+    another follows: attempt, model, delay, reason), ``compact`` (older messages were left out
+    of a request), ``hook`` (a hook's ``system_message`` for the user: event and message)."""
 
     subtype: str
     data: JSONObject = attrs.field(factory=dict, converter=freeze_object)
@@ -78,7 +80,8 @@ class ResultMessage:
     duration_api_ms: int
     """Time spent in HTTP exchanges."""
     usage: Usage | None
-    """Token counts summed over the turns (None when the server reported none)."""
+    """Token counts summed over the turns; ``usage.estimated`` when some of them were counted
+    by the loop because the server reported none (None only when no answer arrived)."""
     stop_reason: str | None = None
     """The last answer's ``finish_reason``."""
     model: str | None = None
@@ -86,9 +89,11 @@ class ResultMessage:
     pending_tool_calls: tuple[ToolUseBlock | ToolUseError, ...] = ()
     """Tool calls waiting for ``Client.add_tool_result``: the run continues once all are answered."""
     errors: tuple[str, ...] = ()
-    """What went wrong, for the error subtypes."""
+    """What went wrong, for the error subtypes; for ``interrupted``, why the run was stopped
+    when something said so (a hook's ``stop_reason``)."""
     session_id: str | None = None
-    total_cost_usd: float | None = None
+    total_cost_usd: float = 0.0
+    """What the response cost at ``pricing``; 0.0 without pricing (nothing was priced)."""
     structured_output: Any = None
 
 
@@ -110,6 +115,7 @@ def add_usage(total: Usage | None, more: Usage | None) -> Usage | None:
         reasoning_tokens=plus(total.reasoning_tokens, more.reasoning_tokens),
         cached_tokens=plus(total.cached_tokens, more.cached_tokens),
         raw=raw,
+        estimated=total.estimated or more.estimated,
     )
 
 

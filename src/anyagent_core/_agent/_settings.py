@@ -29,6 +29,7 @@ from ._spend import Pricing
 __all__ = [
     "DOOM_LOOP_ACTIONS",
     "KNOBS",
+    "NO_PRICING",
     "OUTPUT_MODES",
     "TOOL_MODES",
     "DoomLoopAction",
@@ -62,6 +63,13 @@ stops the run; ``stop``: the run stops at the threshold."""
 TOOL_MODES: Final[tuple[ToolMode, ...]] = ("native", "emulated", "auto")
 OUTPUT_MODES: Final[tuple[OutputMode, ...]] = ("json_schema", "json_object", "prompt")
 DOOM_LOOP_ACTIONS: Final[tuple[DoomLoopAction, ...]] = ("warn", "stop")
+
+
+NO_PRICING: Final = (
+    "max_budget_usd needs pricing=Pricing(input_per_million=..., output_per_million=...): "
+    "without prices nothing a run spends can be counted in dollars, and the budget would never stop it"
+)
+"""Why ``max_budget_usd`` without ``pricing`` is refused."""
 
 
 # ---- the shared knobs --------------------------------------------------------------------------
@@ -214,6 +222,8 @@ class LoopSettings:
     think_tags: bool = knob("think_tags")
 
     def __attrs_post_init__(self) -> None:
+        if self.max_budget_usd is not None and self.pricing is None:
+            raise ValueError(NO_PRICING)
         choice = self.template.tool_choice
         if choice not in (None, "auto", "none", "required") and choice not in {t.spec.name for t in self.tools}:
             raise ValueError(f"tool_choice names {choice!r}, which is not among the tools")

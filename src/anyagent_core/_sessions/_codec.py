@@ -75,7 +75,7 @@ _new_text = parsed_builder(TextBlock, "text")
 _new_user = parsed_builder(UserMessage, "content")
 _new_assistant = parsed_builder(AssistantMessage, "content", "model", "id", "stop_reason", "usage", "refusal")
 _new_usage = parsed_builder(
-    Usage, "prompt_tokens", "completion_tokens", "total_tokens", "reasoning_tokens", "cached_tokens", "raw"
+    Usage, "prompt_tokens", "completion_tokens", "total_tokens", "reasoning_tokens", "cached_tokens", "raw", "estimated"
 )
 _new_message_entry = parsed_builder(MessageEntry, "id", "parent_id", "at", "message", "turn")
 
@@ -136,6 +136,8 @@ def _usage_to_json(usage: Usage) -> dict[str, Any]:
     out: dict[str, Any] = {name: getattr(usage, name) for name in _USAGE_FIELDS if getattr(usage, name) is not None}
     if usage.raw:
         out["raw"] = usage.raw
+    if usage.estimated:
+        out["estimated"] = True
     return out
 
 
@@ -351,7 +353,15 @@ def _usage_from_json(value: Any) -> Usage:
         counts["reasoning_tokens"],
         counts["cached_tokens"],
         freeze_object(_object(obj.get("raw", {}), "usage's 'raw'")),
+        _estimated(obj),
     )
+
+
+def _estimated(obj: Mapping[str, Any]) -> bool:
+    value = obj.get("estimated", False)
+    if type(value) is not bool:
+        _bad(f"usage's 'estimated' must be true or false, not {_kind(value)}")
+    return value
 
 
 def message_from_json(value: Any) -> UserMessage | AssistantMessage:
@@ -429,7 +439,7 @@ def _result_from_json(value: Any) -> ResultMessage:
         pending_tool_calls=tuple(pending),
         errors=tuple(errors),
         session_id=_opt_str(obj, "session_id"),
-        total_cost_usd=cost,
+        total_cost_usd=0.0 if cost is None else cost,  # entries written before the cost was always known
         structured_output=obj.get("structured_output"),
     )
 

@@ -2,10 +2,11 @@
 run without blocking the event loop and without ever raising into the agent loop.
 
 ``_tool``: ``Tool``, ``@tool`` and ``ToolError``; ``_schema``: JSON schemas from annotations and
-docstrings; ``_context``: ``ToolContext``; ``_run``: ``run_tool``, timeouts and output caps;
-``_builtin``: the built-in tools (files, search, bash), confined to the context's roots, loaded
-when first asked for (``BUILTIN_TOOLS``, ``builtin_tool``), not by a client whose tools are all
-functions of its own.
+docstrings; ``_context``: ``ToolContext``; ``_run``: ``run_tool``, timeouts and output caps
+(MCP-shaped results read as such); ``_server``: ``ToolServer``, tools served in-process under
+``mcp__<server>__<tool>`` names; ``_builtin``: the built-in tools (files, search, bash), confined
+to the context's roots, loaded when first asked for (``BUILTIN_TOOLS``, ``builtin_tool``), not by
+a client whose tools are all functions of its own.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._context import ToolContext
-from ._run import MAX_RESULT_CHARS, run_tool, truncate_middle
+from ._run import MAX_RESULT_CHARS, is_mcp_result, mcp_content, run_tool, truncate_middle
+from ._server import ToolServer, server_tool_name
 from ._tool import Tool, ToolError, ToolInputError, tool
 
 if TYPE_CHECKING:
@@ -26,8 +28,12 @@ __all__ = [
     "ToolContext",
     "ToolError",
     "ToolInputError",
+    "ToolServer",
     "builtin_tool",
+    "is_mcp_result",
+    "mcp_content",
     "run_tool",
+    "server_tool_name",
     "tool",
     "truncate_middle",
 ]

@@ -23,7 +23,7 @@ from anyagent_core import ImageBlock, TextBlock, ToolResultBlock
 from ._context import ToolContext
 from ._tool import Tool, ToolError, ToolInputError
 
-__all__ = ["MAX_RESULT_CHARS", "run_tool", "truncate_middle"]
+__all__ = ["MAX_RESULT_CHARS", "is_mcp_result", "mcp_content", "run_tool", "truncate_middle"]
 
 MAX_RESULT_CHARS = 100_000
 """Longer result texts are cut in the middle, keeping their start and end."""
@@ -60,9 +60,54 @@ def _json_fallback(value: object) -> object:
     return str(value)
 
 
+_MCP_KEYS = frozenset({"content", "is_error", "isError", "structuredContent", "_meta"})
+
+
+def is_mcp_result(value: object) -> bool:
+    """Whether ``value`` is an MCP-shaped tool result: a dict with a ``content`` list of typed
+    blocks and nothing but MCP's keys (``is_error``/``isError``, ``structuredContent``, ``_meta``)."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("content"), list):
+        return False
+    return set(value) <= _MCP_KEYS and all(isinstance(b, Mapping) and "type" in b for b in value["content"])
+
+
+def mcp_content(value: Mapping[str, Any], name: str) -> tuple[str | tuple[TextBlock | ImageBlock, ...], bool]:
+    """An MCP-shaped result as a result's content and error flag: ``text`` blocks as text
+    (one alone as a string), ``image`` blocks (``data``, ``mimeType``) as images, a
+    ``resource`` with text as its text, a ``resource_link`` as its name and URI. A block of
+    another kind makes the result an error saying so (it is never dropped silently)."""
+    blocks: list[TextBlock | ImageBlock] = []
+    is_error = bool(value.get("is_error", value.get("isError", False)))
+    for index, item in enumerate(value["content"]):
+        kind = item.get("type")
+        if kind == "text" and isinstance(item.get("text"), str):
+            blocks.append(TextBlock(text=item["text"]))
+        elif kind == "image" and isinstance(item.get("data"), str) and isinstance(item.get("mimeType"), str):
+            blocks.append(ImageBlock(url=f"data:{item['mimeType']};base64,{item['data']}"))
+        elif kind == "resource" and isinstance((item.get("resource") or {}).get("text"), str):
+            blocks.append(TextBlock(text=item["resource"]["text"]))
+        elif kind == "resource_link":
+            parts = [str(item[key]) for key in ("name", "uri", "description") if item.get(key)]
+            blocks.append(TextBlock(text="\n".join(parts) or "resource link"))
+        else:
+            return (
+                f"{name} returned content[{index}] of type {kind!r}, which is not text, an image (data, mimeType) "
+                "or a text resource",
+                True,
+            )
+    if "structuredContent" in value and not blocks:
+        return json.dumps(value["structuredContent"], ensure_ascii=False, default=_json_fallback), is_error
+    if len(blocks) == 1 and isinstance(blocks[0], TextBlock):
+        return blocks[0].text, is_error
+    return tuple(blocks), is_error
+
+
 def _content(value: object, name: str) -> tuple[str | tuple[TextBlock | ImageBlock, ...], bool]:
     if isinstance(value, ToolResultBlock):
         return value.content, value.is_error
+    if is_mcp_result(value):
+        assert isinstance(value, Mapping)
+        return mcp_content(value, name)
     if isinstance(value, str):
         return value, False
     if value is None:
@@ -122,8 +167,9 @@ async def run_tool(
     result with its message; any other exception (``SystemExit`` too) ``<name> failed: ExcType: message``; running past
     ``tool.timeout`` (``default_timeout`` for a tool without one) ``<name> timed out after Xs``.
     Return values: ``str`` as is, ``None`` as
-    ``""``, text and image blocks as blocks, a ``ToolResultBlock``'s content and error flag, and
-    anything else as JSON (attrs and dataclass instances as objects). Texts over
+    ``""``, text and image blocks as blocks, a ``ToolResultBlock``'s content and error flag, an
+    MCP-shaped dict (``{"content": [...], "is_error": ...}``, ``mcp_content``) as its content and
+    flag, and anything else as JSON (attrs and dataclass instances as objects). Texts over
     ``MAX_RESULT_CHARS`` are cut in the middle.
     """
     name = tool.name

@@ -212,9 +212,28 @@ def tool(
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
+@overload
 def tool(
-    func: Callable[..., Any] | None = None,
+    func: str,
+    description: str,
+    input_schema: Mapping[str, Any] | type,
     /,
+    annotations: Any = None,
+    *,
+    timeout: float | None = None,
+    read_only: bool = False,
+    edits_files: bool = False,
+    needs_permission: bool = False,
+    rule_argument: str | None = None,
+) -> Callable[[Callable[[dict[str, Any]], Any]], Tool]: ...
+
+
+def tool(
+    func: Callable[..., Any] | str | None = None,
+    description_: str | None = None,
+    input_schema: Mapping[str, Any] | type | None = None,
+    /,
+    annotations: Any = None,
     *,
     name: str | None = None,
     description: str | None = None,
@@ -232,18 +251,97 @@ def tool(
     keywords, such as ``{"minimum": 1}``). Parameters with defaults are not required. A parameter
     annotated ``ToolContext`` is filled in when the tool runs and is not part of the schema.
 
+    claude-agent-sdk's form is accepted too: ``@tool("add", "Add two numbers", {"a": float,
+    "b": float})`` over a handler taking one dict of arguments (``async def add(args)``). The
+    schema is a dict of parameter names to types (all required), a TypedDict, or a JSON schema
+    (a dict with ``type`` and ``properties``); ``annotations`` (an object or dict with
+    ``readOnlyHint``) may mark the tool read-only. The handler may return an MCP-shaped result,
+    ``{"content": [{"type": "text", "text": ...}], "is_error": True}``, read as such.
+
     Raises ``TypeError`` naming the function, the parameter and the type for ``*args``,
     ``**kwargs``, a missing annotation or a type with no JSON schema equivalent.
     """
     options = {
-        "name": name,
-        "description": description,
         "timeout": timeout,
         "read_only": read_only,
         "edits_files": edits_files,
         "needs_permission": needs_permission,
         "rule_argument": rule_argument,
     }
+    if isinstance(func, str):
+        if not isinstance(description_, str) or input_schema is None:
+            raise TypeError("tool(name, description, input_schema) takes a name, a description and a schema")
+        tool_name, text, schema = func, description_, input_schema
+        if _hint(annotations, "readOnlyHint", "read_only_hint"):
+            options["read_only"] = True
+        return lambda handler: _dict_tool(handler, tool_name, text, schema, **options)
+    if description_ is not None or input_schema is not None or annotations is not None:
+        raise TypeError("@tool takes a function, or a name, a description and a schema (claude-agent-sdk's form)")
     if func is not None:
-        return _build_tool(func, **options)  # type: ignore[arg-type]
-    return lambda function: _build_tool(function, **options)  # type: ignore[arg-type]
+        return _build_tool(func, name=name, description=description, **options)  # type: ignore[arg-type]
+    return lambda function: _build_tool(function, name=name, description=description, **options)  # type: ignore[arg-type]
+
+
+def _hint(annotations: Any, *names: str) -> bool:
+    for key in names:
+        value = annotations.get(key) if isinstance(annotations, Mapping) else getattr(annotations, key, None)
+        if value:
+            return True
+    return False
+
+
+def _dict_tool(
+    handler: Callable[[dict[str, Any]], Any],
+    name: str,
+    description: str,
+    input_schema: Mapping[str, Any] | type,
+    **options: Any,
+) -> Tool:
+    """A tool whose handler takes one dict of the (validated, converted) arguments."""
+    if not callable(handler):
+        raise TypeError(f"@tool({name!r}, ...) needs a function, not {type(handler).__name__}")
+    shapes: dict[str, Shape] = {}
+    if isinstance(input_schema, Mapping) and isinstance(input_schema.get("type"), str):
+        parameters: dict[str, Any] = dict(input_schema)  # a JSON schema
+    elif isinstance(input_schema, Mapping):
+        properties: dict[str, Any] = {}
+        for key, annotation in input_schema.items():
+            try:
+                shape = shape_of(annotation, ())
+            except Unsupported as exc:
+                raise TypeError(
+                    f"tool {name!r}: parameter {key!r} has an unsupported type {type_name(annotation)}: {exc}"
+                ) from None
+            shapes[key] = shape
+            properties[key] = dict(shape.schema)
+        parameters = object_schema(properties, list(properties))
+    else:
+        try:
+            whole = shape_of(input_schema, ())
+        except Unsupported as exc:
+            raise TypeError(f"tool {name!r}: the schema {type_name(input_schema)} is not usable: {exc}") from None
+        if whole.schema.get("type") != "object":
+            raise TypeError(f"tool {name!r}: the schema must describe an object, not {type_name(input_schema)}")
+        parameters = dict(whole.schema)
+    if _is_async_function(handler):
+
+        async def call_async(**arguments: Any) -> Any:
+            return await handler(arguments)
+
+        function: Callable[..., Any] = call_async
+    else:
+
+        def call(**arguments: Any) -> Any:
+            return handler(arguments)
+
+        function = call
+    spec = ToolSpec(name=name, description=description, parameters=parameters)
+    signature = Signature(parameters=shapes, context_parameter=None) if shapes else None
+    return Tool(spec=spec, function=function, signature=signature, **options)
+
+
+def _is_async_function(function: Callable[..., Any]) -> bool:
+    if inspect.iscoroutinefunction(function):
+        return True
+    call = getattr(function, "__call__", None)  # noqa: B004 - an object whose __call__ is async
+    return call is not None and inspect.iscoroutinefunction(call)

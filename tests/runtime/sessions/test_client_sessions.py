@@ -183,5 +183,7 @@ def test_session_options_that_cannot_work_are_refused(kwargs: dict[str, Any], pr
 async def test_without_a_store_nothing_changes() -> None:
     async with serve([says("hi")]) as server, Client(AgentOptions(base_url=server.base_url, model="m")) as client:
         messages = await run(client, "hello")
-    assert not any(isinstance(m, SystemMessage) and m.subtype == "init" for m in messages)
-    assert isinstance(messages[0], AssistantMessage)
+    # every response opens with its init message, which says the session id; nothing is stored
+    init = messages[0]
+    assert isinstance(init, SystemMessage) and init.subtype == "init" and init.data["session_id"] == client.session_id
+    assert isinstance(messages[1], AssistantMessage)

@@ -1,0 +1,177 @@
+"""``ClaudeSDKClient`` and ``query()`` over anyagent's ``Client``: the same calls, the messages
+converted to claude-agent-sdk's types (``_messages``), the options to anyagent's (``_options``).
+
+Stopping at a ``ResultMessage`` (``break``) leaves the client ready for the next ``query()``, and
+a response dropped midway is ended by the next ``query()``, as with anyagent's ``Client``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+from contextlib import aclosing
+from types import TracebackType
+from typing import Any
+
+from anyagent_httpx._client import Client, MessageStream
+from anyagent_httpx._errors import ClientStateError, ConfigurationError
+
+from ._messages import Converter, init_data
+from ._options import agent_options, warn
+from ._types import ClaudeAgentOptions, Message, PermissionMode
+
+__all__ = ["ClaudeSDKClient", "query"]
+
+
+def _env(options: ClaudeAgentOptions) -> dict[str, str]:
+    return {**os.environ, **options.env}
+
+
+class _Stream(AsyncIterator[Message]):
+    """anyagent's ``MessageStream``, converted; dropping it drops the stream under it."""
+
+    def __init__(self, stream: MessageStream, converter: Converter) -> None:
+        self._stream = stream
+        self._converter = converter
+        self._ready: list[Message] = []
+
+    def __aiter__(self) -> _Stream:
+        return self
+
+    async def __anext__(self) -> Message:
+        while not self._ready:
+            self._ready = self._converter.convert(await self._stream.__anext__())
+        return self._ready.pop(0)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+class ClaudeSDKClient:
+    """claude-agent-sdk's client: a conversation over many prompts, with anyagent's ``Client``
+    underneath (``client.client`` once connected)."""
+
+    def __init__(self, options: ClaudeAgentOptions | None = None, transport: Any = None) -> None:
+        self.options = options if options is not None else ClaudeAgentOptions()
+        if transport is not None:
+            raise ConfigurationError(
+                "transport= is claude-agent-sdk's CLI transport; pass an anyagent transport through "
+                "ANY_AGENT_BASE_URL, or use anyagent_httpx.Client(AgentOptions(transport=...))"
+            )
+        self._client: Client | None = None
+        self._converter: Converter | None = None
+
+    @property
+    def client(self) -> Client:
+        """The anyagent ``Client`` underneath."""
+        if self._client is None:
+            raise ClientStateError("the client is not connected: use 'async with ClaudeSDKClient(...)' or connect()")
+        return self._client
+
+    async def connect(self, prompt: str | AsyncIterable[dict[str, Any]] | None = None) -> None:
+        """Open the conversation (resolving the endpoint and model from the environment), and
+        send ``prompt`` if given."""
+        if self._client is not None:
+            raise ClientStateError("the client is already connected")
+        env = _env(self.options)
+        client = Client(agent_options(self.options, env), env=env)
+        if self.options.session_id is not None:
+            client.session_id = self.options.session_id
+        await client.open()
+        self._client = client
+        self._converter = Converter(client.session_id)
+        if prompt is not None:
+            await client.query(prompt)
+
+    async def disconnect(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> ClaudeSDKClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        await self.disconnect()
+        return False
+
+    async def query(self, prompt: str | AsyncIterable[dict[str, Any]], session_id: str = "default") -> None:
+        """Send a prompt (or a stream of prompt dicts); the answer comes from ``receive_response()``.
+        ``session_id`` is accepted for claude-agent-sdk's signature; one client is one session."""
+        await self.client.query(prompt)
+
+    def _stream(self, stream: MessageStream) -> _Stream:
+        assert self._converter is not None
+        return _Stream(stream, self._converter)
+
+    def receive_response(self) -> AsyncIterator[Message]:
+        """The messages of the answer, up to and including its ``ResultMessage``."""
+        return self._stream(self.client.receive_response())
+
+    def receive_messages(self) -> AsyncIterator[Message]:
+        """Every message of every response, until the client disconnects."""
+        return self._stream(self.client.receive_messages())
+
+    async def interrupt(self) -> None:
+        await self.client.interrupt()
+
+    async def set_permission_mode(self, mode: PermissionMode) -> None:
+        if mode == "dontAsk":
+            raise ConfigurationError("set_permission_mode('dontAsk'): set it when connecting (ClaudeAgentOptions)")
+        if mode == "auto":
+            warn("permission_mode='auto' is Claude Code's classifier; 'default' is used")
+            mode = "default"
+        self.client.set_permission_mode(mode)
+
+    async def set_model(self, model: str | None = None) -> None:
+        """Use ``model`` from the next request on (None: the model the client connected with)."""
+        self.client.set_model(model)
+
+    async def get_server_info(self) -> dict[str, Any] | None:
+        """What the client runs with: the init message's data (Claude Code's keys included)."""
+        info = await self.client.get_server_info()
+        return {**init_data(info), "commands": [], "available_output_styles": ["default"]}
+
+    async def get_mcp_status(self) -> dict[str, Any]:
+        """The in-process servers and their tools (they are always connected)."""
+        info = await self.client.get_server_info()
+        servers: dict[str, list[str]] = {}
+        for name in info.get("tools", ()):
+            if name.startswith("mcp__"):
+                _, server, tool = name.split("__", 2)
+                servers.setdefault(server, []).append(tool)
+        return {
+            "mcpServers": [
+                {"name": server, "status": "connected", "tools": [{"name": tool} for tool in tools]}
+                for server, tools in servers.items()
+            ]
+        }
+
+    async def rewind_files(self, user_message_id: str) -> None:
+        raise NotImplementedError("rewind_files(): files are not checkpointed here")
+
+    async def reconnect_mcp_server(self, server_name: str) -> None:
+        return None  # in-process servers never disconnect
+
+    async def toggle_mcp_server(self, server_name: str, enabled: bool) -> None:
+        raise NotImplementedError("toggle_mcp_server(): the tools are fixed when the client connects")
+
+    async def stop_task(self, task_id: str) -> None:
+        raise NotImplementedError("stop_task(): background tasks are Claude Code's")
+
+
+async def query(
+    *, prompt: str | AsyncIterable[dict[str, Any]], options: ClaudeAgentOptions | None = None, transport: Any = None
+) -> AsyncGenerator[Message]:
+    """One prompt (or a stream of them), its answer as claude-agent-sdk's messages."""
+    client = ClaudeSDKClient(options, transport)
+    async with client:
+        await client.query(prompt)
+        while True:
+            async with aclosing(client._stream(client.client.receive_response())) as messages:
+                async for message in messages:
+                    yield message
+            if not client.client._more_input():
+                return

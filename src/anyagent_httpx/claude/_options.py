@@ -1,0 +1,361 @@
+"""``ClaudeAgentOptions`` → ``AgentOptions``: what each claude-agent-sdk option becomes.
+
+Read when a client opens (the environment is read then, as ``Client`` reads it):
+
+- tools: Claude Code's names become its tools, backed by anyagent's (``_tools``); None or the
+  ``claude_code`` preset: all of them; anyagent's own names and ``@tool`` tools are taken too;
+  ``mcp_servers`` of type ``sdk`` add their tools as ``mcp__<server>__<tool>``.
+- rules (``allowed_tools``, ``disallowed_tools``): Claude Code's names, anyagent's (a rule for
+  ``Bash`` applies to ``bash`` when that is the tool offered), ``mcp__<server>`` for all of a
+  server's tools; a rule for a Claude Code tool anyagent does not have is dropped (a deny holds
+  anyway; an allow gives a ``CompatibilityWarning``); a name nobody knows is a ``ConfigurationError``.
+- the model: ``ANY_AGENT_MODEL`` wins over a Claude model name (``claude-...``, ``sonnet``...);
+  ``max_budget_usd`` needs prices: ``ANY_AGENT_PRICING="<input>/<output>"`` (dollars per million
+  tokens) or the ``ConfigurationError`` says so.
+- options only Claude Code can honour (plugins, setting sources, sandbox, betas, the CLI's path
+  and arguments, ...) give one ``CompatibilityWarning`` each, saying what is done with them;
+- sessions: as Claude Code keeps every conversation, so does this layer: in anyagent's SQLite
+  session store at its default place (``$ANY_AGENT_SESSIONS_DB``, or ``sessions.db`` in the user's
+  data directory), or in ``session_store`` when it is an anyagent ``SessionStore``; ``resume``,
+  ``continue_conversation`` and ``fork_session`` go on from what is stored there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import os
+import pathlib
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from anyagent_core import PermissionAllow, PermissionDeny, Pricing, thaw_json
+from anyagent_core.settings import PermissionRule
+from anyagent_httpx._errors import ConfigurationError
+from anyagent_httpx._hooks import HOOK_EVENTS, HookEvent, HookMatcher
+from anyagent_httpx._options import AgentDefinition as OurAgentDefinition
+from anyagent_httpx._options import AgentOptions
+from anyagent_httpx._permissions import ToolPermissionContext as OurPermissionContext
+from anyagent_httpx._sessions import SessionStore, SQLiteStore
+from anyagent_httpx._sessions._sqlite import default_path
+from anyagent_httpx._tools import BUILTIN_TOOLS, Tool, ToolServer
+
+from ._tools import CLAUDE_TOOLS, OURS, TASK, UNAVAILABLE
+from ._types import (
+    AgentDefinition,
+    ClaudeAgentOptions,
+    CompatibilityWarning,
+    PermissionResultAllow,
+    PermissionResultDeny,
+    ToolPermissionContext,
+)
+
+__all__ = ["ENV_PRICING", "PRESET_SYSTEM_PROMPT", "agent_options", "warn"]
+
+ENV_PRICING = "ANY_AGENT_PRICING"
+
+PRESET_SYSTEM_PROMPT = (
+    "You are an agent that helps with software engineering tasks: reading, writing and changing "
+    "files, running commands and answering questions about code. Use the tools you are given to "
+    "look before you answer, make the smallest change that does the job, and say briefly what you did."
+)
+"""What ``{"type": "preset", "preset": "claude_code"}`` stands for here (Claude Code's own prompt
+is Claude Code's)."""
+
+_CLAUDE_MODEL = re.compile(r"(claude|anthropic)[-/.:]|^(sonnet|opus|haiku|inherit|default|opusplan)$", re.IGNORECASE)
+
+# Options only Claude Code can honour: field -> what is done with it instead.
+_CLAUDE_CODE_ONLY = {
+    "strict_mcp_config": "there are no MCP configuration files to ignore",
+    "betas": "Anthropic API betas are not sent to an OpenAI-compatible endpoint",
+    "permission_prompt_tool_name": "permission questions go to can_use_tool",
+    "cli_path": "there is no Claude Code CLI: requests go to ANY_AGENT_BASE_URL",
+    "settings": "Claude Code's settings files are not read",
+    "extra_args": "there is no CLI to pass arguments to",
+    "max_buffer_size": "there is no CLI output to buffer",
+    "debug_stderr": "there is no CLI process writing to stderr",
+    "stderr": "there is no CLI process: the callback is never called",
+    "user": "there is no CLI process to run as another user",
+    "include_hook_events": "hook events are not reported as messages",
+    "forward_subagent_text": "subagents' text is not forwarded; a task's result is its final answer",
+    "resume_session_at": "a resumed session goes on from its last turn",
+    "resume_drops_turn": "a resumed session goes on from its last turn",
+    "setting_sources": "Claude Code's settings, slash commands and file agents are not loaded",
+    "skills": "Claude Code skills are not loaded",
+    "sandbox": "commands run confined to the working directory's tools, without Claude Code's sandbox",
+    "plugins": "Claude Code plugins are not loaded",
+    "max_thinking_tokens": "the endpoint decides how much the model reasons",
+    "thinking": "the endpoint decides how much the model reasons",
+    "effort": "the endpoint decides how much the model reasons",
+    "enable_file_checkpointing": "files are not checkpointed (rewind_files is unavailable)",
+    "task_budget": "use max_turns or max_budget_usd",
+}
+
+#: One default store per location, shared by the clients of a process (the file stays open).
+_STORES: dict[str, SessionStore] = {}
+
+
+def _session_store(options: ClaudeAgentOptions, env: Mapping[str, str]) -> SessionStore:
+    given = options.session_store
+    if given is not None:
+        if not isinstance(given, SessionStore):
+            raise ConfigurationError(
+                f"session_store must be an anyagent SessionStore (SQLiteStore, PostgresStore, MemoryStore), "
+                f"not {type(given).__name__}"
+            )
+        return given
+    location = os.fspath(default_path(env))
+    store = _STORES.get(location)
+    if store is None:
+        store = _STORES[location] = SQLiteStore(location)
+    return store
+
+
+_UNSUPPORTED_HOOKS = {"PostToolUseFailure", "SubagentStart", "PermissionRequest"}
+
+
+def warn(message: str) -> None:
+    warnings.warn(message, CompatibilityWarning, stacklevel=4)
+
+
+def _is_set(options: ClaudeAgentOptions, name: str) -> bool:
+    value = getattr(options, name)
+    default = ClaudeAgentOptions.__dataclass_fields__[name]
+    if default.default_factory is not dataclasses.MISSING:
+        try:
+            return bool(value != default.default_factory())
+        except TypeError:
+            return True
+    return bool(value != default.default)
+
+
+def _pricing(env: Mapping[str, str]) -> Pricing | None:
+    text = env.get(ENV_PRICING)
+    if not text:
+        return None
+    try:
+        given, taken = (float(part) for part in text.split("/"))
+        return Pricing(input_per_million=given, output_per_million=taken)
+    except (ValueError, TypeError):
+        raise ConfigurationError(
+            f"{ENV_PRICING}={text!r}: expected '<input>/<output>' dollars per million tokens, such as '0.15/0.6'"
+        ) from None
+
+
+def _model(model: str | None, env: Mapping[str, str], what: str) -> str | None:
+    if model is None or not _CLAUDE_MODEL.search(model):
+        return model
+    if not env.get("ANY_AGENT_MODEL") and what == "model":
+        raise ConfigurationError(
+            f"model={model!r} is a Claude model; set ANY_AGENT_MODEL to the endpoint's model (it replaces it)"
+        )
+    return None  # the endpoint's model (ANY_AGENT_MODEL, or the main agent's)
+
+
+def _system_prompt(value: str | Mapping[str, Any] | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    kind = value.get("type")
+    if kind == "preset":
+        append = value.get("append")
+        return PRESET_SYSTEM_PROMPT + (f"\n\n{append}" if append else "")
+    if kind == "file":
+        return pathlib.Path(value["path"]).read_text(encoding="utf-8")
+    raise ConfigurationError(f"system_prompt {dict(value)!r}: expected a string, a preset or a file")
+
+
+def _servers(value: Any) -> dict[str, ToolServer]:
+    if isinstance(value, str | os.PathLike):
+        raise ConfigurationError(
+            f"mcp_servers={os.fspath(value)!r}: MCP configuration files are not read; "
+            "pass in-process servers (create_sdk_mcp_server) in a dict"
+        )
+    servers: dict[str, ToolServer] = {}
+    for key, config in value.items():
+        instance = config.get("instance") if isinstance(config, Mapping) else None
+        if not isinstance(instance, ToolServer):
+            kind = config.get("type", "stdio") if isinstance(config, Mapping) else type(config).__name__
+            raise ConfigurationError(
+                f"mcp_servers[{key!r}] is a {kind!r} server: only in-process servers (create_sdk_mcp_server) "
+                "are supported until anyagent has MCP clients"
+            )
+        servers[key] = instance
+    return servers
+
+
+def _tools(value: Any, servers: Mapping[str, ToolServer]) -> list[Tool]:
+    if value is None or (isinstance(value, Mapping) and value.get("type") == "preset"):
+        names: Sequence[Any] = list(CLAUDE_TOOLS)
+    elif isinstance(value, Mapping):
+        raise ConfigurationError(f"tools {dict(value)!r}: expected a list of names or the claude_code preset")
+    else:
+        names = value
+    tools: list[Tool] = []
+    for item in names:
+        if isinstance(item, Tool):
+            tools.append(item)
+        elif item in CLAUDE_TOOLS:
+            tools.append(CLAUDE_TOOLS[item])
+        elif item in BUILTIN_TOOLS:
+            tools.append(BUILTIN_TOOLS[item])
+        elif item == TASK:
+            continue  # the subagents' tool comes with agents=
+        elif item in UNAVAILABLE:
+            raise ConfigurationError(f"tools: {item} ({UNAVAILABLE[item]}) has no anyagent equivalent")
+        else:
+            known = ", ".join([*CLAUDE_TOOLS, *BUILTIN_TOOLS])
+            raise ConfigurationError(f"tools: unknown tool {item!r}; known: {known}")
+    for key, server in servers.items():
+        tools.extend(server.tools_for(key))
+    return tools
+
+
+def _rules(field: str, rules: Sequence[str], tools: Sequence[Tool], has_agents: bool) -> list[str]:
+    """The rules, with Claude Code's names mapped onto the tools offered."""
+    names = {tool.name for tool in tools} | ({"task"} if has_agents else set())
+    out: list[str] = []
+    for text in rules:
+        rule = PermissionRule.parse(text)
+        pattern = "" if rule.pattern is None else f"({rule.pattern})"
+        name = rule.tool
+        if name in names:
+            out.append(text)
+        elif name.startswith("mcp__") and name.count("__") == 1:
+            server = [tool for tool in names if tool.startswith(f"{name}__")]
+            if not server:
+                raise ConfigurationError(f"{field} rule {text!r}: there is no MCP server {name[5:]!r}")
+            out.extend(f"{tool}{pattern}" for tool in sorted(server))
+        elif name in OURS and OURS[name] in names:
+            out.append(f"{OURS[name]}{pattern}")  # Bash -> bash, when bash is the tool offered
+        elif name in OURS or name in UNAVAILABLE:
+            if field == "allowed_tools":
+                warn(f"allowed_tools rule {text!r}: {name} is not among the tools offered, so the rule has no effect")
+            # a deny rule for a tool that is not there holds anyway
+        else:
+            out.append(text)  # the ConfigurationError lists what is known
+    return out
+
+
+def _agents(
+    value: Mapping[str, AgentDefinition | OurAgentDefinition] | None, env: Mapping[str, str]
+) -> dict[str, OurAgentDefinition]:
+    agents: dict[str, OurAgentDefinition] = {}
+    for name, definition in (value or {}).items():
+        if isinstance(definition, OurAgentDefinition):
+            agents[name] = definition
+            continue
+        if not isinstance(definition, AgentDefinition):
+            raise TypeError(f"agents[{name!r}] must be an AgentDefinition, not {type(definition).__name__}")
+        tools = None if definition.tools is None else _tools([t for t in definition.tools if t != TASK], {})
+        agents[name] = OurAgentDefinition(
+            description=definition.description,
+            prompt=definition.prompt,
+            tools=tools,
+            model=_model(definition.model, env, "agent model"),
+        )
+    return agents
+
+
+def _hooks(value: Mapping[str, Sequence[HookMatcher]] | None) -> dict[HookEvent, list[HookMatcher]]:
+    hooks: dict[HookEvent, list[HookMatcher]] = {}
+    for event, matchers in (value or {}).items():
+        if event in _UNSUPPORTED_HOOKS:
+            warn(f"hooks[{event!r}]: anyagent has no {event} event, so these hooks are never called")
+            continue
+        known = next((name for name in HOOK_EVENTS if name == event), None)
+        if known is None:
+            raise ConfigurationError(f"unknown hook event {event!r}; known: {', '.join(HOOK_EVENTS)}")
+        hooks[known] = list(matchers)
+    return hooks
+
+
+def _can_use_tool(callback: Any) -> Any:
+    """The claude-agent-sdk callback as anyagent's: a dict input, its context and results."""
+    if callback is None:
+        return None
+
+    async def ask(
+        name: str, input: Mapping[str, Any], context: OurPermissionContext
+    ) -> PermissionAllow | PermissionDeny:
+        theirs = ToolPermissionContext(
+            tool_use_id=context.tool_use_id, agent_id=context.agent, decision_reason=context.reason
+        )
+        answer = callback(name, thaw_json(input), theirs)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if isinstance(answer, PermissionResultAllow):
+            return PermissionAllow(updated_input=answer.updated_input)
+        if isinstance(answer, PermissionResultDeny):
+            return PermissionDeny(message=answer.message or "denied", interrupt=answer.interrupt)
+        if isinstance(answer, PermissionAllow | PermissionDeny):
+            return answer
+        raise TypeError(
+            f"can_use_tool returned {type(answer).__name__} for {name!r}; "
+            "return PermissionResultAllow(...) or PermissionResultDeny(...)"
+        )
+
+    return ask
+
+
+def agent_options(options: ClaudeAgentOptions, env: Mapping[str, str], **extra: Any) -> AgentOptions:
+    """``options`` as anyagent's ``AgentOptions`` (``extra``: more of its fields)."""
+    if not isinstance(options, ClaudeAgentOptions):
+        raise TypeError(f"options must be ClaudeAgentOptions, not {type(options).__name__}")
+    for name, why in _CLAUDE_CODE_ONLY.items():
+        if _is_set(options, name):
+            warn(f"{name} is a Claude Code option and is ignored here: {why}")
+    mode = options.permission_mode or "default"
+    can_use_tool = options.can_use_tool
+    if mode == "dontAsk":
+        mode, can_use_tool = "default", None  # what would be asked is denied
+    elif mode == "auto":
+        warn("permission_mode='auto' is Claude Code's classifier; 'default' is used (can_use_tool is asked)")
+        mode = "default"
+    servers = _servers(options.mcp_servers)
+    tools = _tools(options.tools, servers)
+    agents = _agents(options.agents, env)
+    fallback: tuple[str, ...] = ()
+    if options.fallback_model is not None:
+        fallback_model = _model(options.fallback_model, env, "fallback_model")
+        if fallback_model is None:
+            warn(f"fallback_model={options.fallback_model!r} is a Claude model and is not used")
+        else:
+            fallback = (fallback_model,)
+    output_schema = None
+    if options.output_format is not None:
+        schema = options.output_format.get("schema")
+        if options.output_format.get("type") != "json_schema" or not isinstance(schema, Mapping):
+            raise ConfigurationError("output_format is {'type': 'json_schema', 'schema': {...}}")
+        output_schema = schema
+    pricing = _pricing(env)
+    if options.max_budget_usd is not None and pricing is None:
+        raise ConfigurationError(
+            f"max_budget_usd needs the model's prices: set {ENV_PRICING}='<input>/<output>' "
+            "(dollars per million tokens, such as '0.15/0.6'); without prices the budget would never stop a run"
+        )
+    return AgentOptions(
+        model=_model(options.model, env, "model"),
+        system_prompt=_system_prompt(options.system_prompt),
+        max_turns=options.max_turns,
+        tools=tools,
+        allowed_tools=_rules("allowed_tools", options.allowed_tools, tools, bool(agents)),
+        disallowed_tools=_rules("disallowed_tools", options.disallowed_tools, tools, bool(agents)),
+        permission_mode=mode,
+        can_use_tool=_can_use_tool(can_use_tool),
+        hooks=_hooks(options.hooks),
+        cwd=options.cwd,
+        allowed_dirs=options.add_dirs,
+        include_partial_messages=options.include_partial_messages,
+        agents=agents,
+        fallback_models=fallback,
+        output_schema=output_schema,
+        max_budget_usd=options.max_budget_usd,
+        pricing=pricing,
+        session_store=_session_store(options, env),
+        resume=options.resume,
+        continue_conversation=options.continue_conversation,
+        fork_session=options.fork_session,
+        **extra,
+    )

@@ -1,0 +1,284 @@
+"""The claude-agent-sdk compatibility layer's parts: options, Claude Code's tools over anyagent's,
+message and stream-event conversion, and the migration guide's name table."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pathlib
+import re
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+import anyagent_httpx
+from anyagent_core import Finished, PartialEvent, TextDelta, ToolCallDelta, Usage
+from anyagent_core import StreamEvent as OurStreamEvent
+from anyagent_httpx import ConfigurationError, SQLiteStore, run_tool
+from anyagent_httpx.claude import (
+    CLAUDE_TOOLS,
+    ClaudeAgentOptions,
+    CompatibilityWarning,
+    PermissionResultAllow,
+    StreamEvent,
+    create_sdk_mcp_server,
+    tool,
+)
+from anyagent_httpx.claude import query as claude_query
+from anyagent_httpx.claude._messages import Converter
+from anyagent_httpx.claude._options import agent_options
+from anyagent_httpx.testing import ReceivedRequest, Reply, serve
+from tests.runtime.test_agent_end_to_end import says
+from tests.runtime.tools.support import context
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+MIGRATING = ROOT / "docs" / "migrating-from-claude-agent-sdk.md"
+ENV = {"ANY_AGENT_MODEL": "local", "ANY_AGENT_BASE_URL": "http://127.0.0.1:9/v1"}
+
+
+def convert(**fields: Any) -> anyagent_httpx.AgentOptions:
+    return agent_options(ClaudeAgentOptions(**fields), ENV)
+
+
+# ---- options -----------------------------------------------------------------------------------------
+
+
+def test_claude_code_tool_names_become_its_tools_and_rules_follow_them() -> None:
+    options = convert(allowed_tools=["Read", "Bash(git status*)"], disallowed_tools=["Write(secrets/*)"])
+    assert options.tool_names() == tuple(CLAUDE_TOOLS)
+    assert options.allowed_tools == ("Read", "Bash(git status*)")
+    assert options.disallowed_tools == ("Write(secrets/*)",)
+    assert convert(tools=[]).tools == ()
+
+
+def test_a_claude_code_rule_applies_to_anyagent_s_tool_when_that_is_the_one_offered() -> None:
+    # the safety bug: tools=["bash"], disallowed_tools=["Bash"] under bypassPermissions ran the command
+    options = convert(tools=["bash"], disallowed_tools=["Bash"], permission_mode="bypassPermissions")
+    assert options.disallowed_tools == ("bash",)
+    with pytest.raises(ConfigurationError, match=r"disallowed_tools rule 'Bsh' names no tool"):
+        convert(tools=["Bash"], disallowed_tools=["Bsh"])
+
+
+def test_rules_for_claude_code_tools_that_are_not_offered() -> None:
+    assert convert(tools=["Read"], disallowed_tools=["WebSearch", "Bash"]).disallowed_tools == ()
+    with pytest.warns(CompatibilityWarning, match="'WebFetch': WebFetch is not among the tools offered"):
+        assert convert(tools=["Read"], allowed_tools=["WebFetch"]).allowed_tools == ()
+    with pytest.raises(ConfigurationError, match=r"WebFetch \(fetching web pages\) has no anyagent equivalent"):
+        convert(tools=["WebFetch"])
+    with pytest.raises(ConfigurationError, match="unknown tool 'Reed'; known: Read, Write"):
+        convert(tools=["Reed"])
+
+
+def test_an_mcp_server_rule_covers_all_of_its_tools() -> None:
+    @tool("add", "Add", {"a": float})
+    async def add(args: dict[str, Any]) -> str:
+        return "x"
+
+    @tool("sub", "Subtract", {"a": float})
+    async def sub(args: dict[str, Any]) -> str:
+        return "y"
+
+    server = create_sdk_mcp_server("calculator", tools=[add, sub])
+    options = convert(tools=[], mcp_servers={"calc": server}, allowed_tools=["mcp__calc"])
+    assert options.allowed_tools == ("mcp__calc__add", "mcp__calc__sub")
+    with pytest.raises(ConfigurationError, match="no MCP server 'nope'"):
+        convert(tools=[], mcp_servers={"calc": server}, allowed_tools=["mcp__nope"])
+    with pytest.raises(ConfigurationError, match=r"mcp_servers\['fs'\] is a 'stdio' server"):
+        convert(mcp_servers={"fs": {"command": "npx", "args": ["fs-server"]}})
+
+
+def test_session_options_go_to_the_default_store_and_claude_code_options_warn(tmp_path: pathlib.Path) -> None:
+    env = {**ENV, "ANY_AGENT_SESSIONS_DB": str(tmp_path / "sessions.db")}
+    options = agent_options(ClaudeAgentOptions(resume="abc", fork_session=True), env)
+    assert isinstance(options.session_store, SQLiteStore) and options.session_store.path == env["ANY_AGENT_SESSIONS_DB"]
+    assert (options.resume, options.fork_session) == ("abc", True)
+    assert agent_options(ClaudeAgentOptions(), env).session_store is options.session_store  # one per place
+    assert agent_options(ClaudeAgentOptions(continue_conversation=True), env).continue_conversation
+    with pytest.raises(ConfigurationError, match="session_store must be an anyagent SessionStore"):
+        convert(session_store="redis://")
+    with pytest.warns(CompatibilityWarning) as caught:
+        convert(stderr=print, betas=["context-1m-2025-08-07"])
+    assert sorted(str(w.message).split(" is ")[0] for w in caught) == ["betas", "stderr"]
+    with pytest.warns(CompatibilityWarning, match="no PostToolUseFailure event"):
+        convert(hooks={"PostToolUseFailure": []})
+
+
+@pytest.mark.anyio
+async def test_a_conversation_resumed_by_its_session_id_goes_on(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANY_AGENT_SESSIONS_DB", str(tmp_path / "sessions.db"))
+    seen: list[list[str]] = []
+
+    def model(request: ReceivedRequest) -> Reply:
+        messages = request.json()["messages"]
+        seen.append([m["content"] for m in messages if m["role"] == "user"])
+        return says(f"answer {len(seen)}")
+
+    async with serve(model) as server:
+        monkeypatch.setenv("ANY_AGENT_BASE_URL", server.base_url)
+        monkeypatch.setenv("ANY_AGENT_MODEL", "local")
+        first = [m async for m in claude_query(prompt="remember the lighthouse")]
+        session_id = first[-1].session_id
+        assert session_id
+        again = [m async for m in claude_query(prompt="what did I ask?", options=ClaudeAgentOptions(resume=session_id))]
+    assert again[-1].session_id == session_id
+    assert seen == [["remember the lighthouse"], ["remember the lighthouse", "what did I ask?"]]
+
+
+def test_models_and_prices_come_from_the_environment() -> None:
+    assert convert(model="claude-sonnet-4-5").model is None  # ANY_AGENT_MODEL then
+    assert convert(model="qwen3:8b").model == "qwen3:8b"
+    with pytest.raises(ConfigurationError, match="is a Claude model; set ANY_AGENT_MODEL"):
+        agent_options(ClaudeAgentOptions(model="opus"), {})
+    with pytest.raises(ConfigurationError, match="max_budget_usd needs the model's prices: set ANY_AGENT_PRICING"):
+        convert(max_budget_usd=1.0)
+    priced = agent_options(ClaudeAgentOptions(max_budget_usd=1.0), {**ENV, "ANY_AGENT_PRICING": "0.15/0.6"})
+    assert priced.pricing is not None and priced.pricing.output_per_million == 0.6
+    with pytest.raises(ConfigurationError, match="ANY_AGENT_PRICING='cheap'"):
+        agent_options(ClaudeAgentOptions(), {**ENV, "ANY_AGENT_PRICING": "cheap"})
+
+
+def test_system_prompt_presets_and_output_format() -> None:
+    preset = convert(system_prompt={"type": "preset", "preset": "claude_code", "append": "Be brief."})
+    assert preset.system_prompt is not None and preset.system_prompt.endswith("\n\nBe brief.")
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    assert convert(output_format={"type": "json_schema", "schema": schema}).output_schema == schema
+
+
+async def _permission_conversion() -> None:
+    seen: list[Any] = []
+
+    async def callback(name: str, input_data: dict[str, Any], ctx: Any) -> PermissionResultAllow:
+        seen.append((name, input_data, ctx.suggestions, ctx.tool_use_id))
+        input_data["file_path"] = "other.txt"  # a plain dict the callback may change
+        return PermissionResultAllow(updated_input=input_data)
+
+    options = convert(can_use_tool=callback)
+    assert options.can_use_tool is not None
+    from anyagent_core import PermissionAllow, ToolTraits
+    from anyagent_httpx import ToolPermissionContext
+
+    ours = ToolPermissionContext(tool_use_id="c1", reason="asks", mode="default", traits=ToolTraits())
+    answer = options.can_use_tool("Write", {"file_path": "a.txt"}, ours)
+    assert inspect.isawaitable(answer)
+    answer = await answer
+    assert answer == PermissionAllow(updated_input={"file_path": "other.txt"})
+    assert seen == [("Write", {"file_path": "other.txt"}, [], "c1")]
+
+
+@pytest.mark.anyio
+async def test_can_use_tool_gets_a_dict_and_claude_code_s_context() -> None:
+    await _permission_conversion()
+
+
+# ---- Claude Code's tools over anyagent's -------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_multi_edit_is_all_or_none(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "a.txt").write_text("one two three")
+    multi = CLAUDE_TOOLS["MultiEdit"]
+    good = [{"old_string": "one", "new_string": "1"}, {"old_string": "three", "new_string": "3"}]
+    result = await run_tool(multi, "c1", {"file_path": "a.txt", "edits": good}, context(tmp_path))
+    assert not result.is_error and (tmp_path / "a.txt").read_text() == "1 two 3"
+    bad = [{"old_string": "two", "new_string": "2"}, {"old_string": "missing", "new_string": "x"}]
+    result = await run_tool(multi, "c2", {"file_path": "a.txt", "edits": bad}, context(tmp_path))
+    assert result.is_error and "edit 2 of 2 failed, so none was applied" in str(result.content)
+    assert (tmp_path / "a.txt").read_text() == "1 two 3"
+
+
+@pytest.mark.anyio
+async def test_claude_code_s_arguments_are_mapped(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "n.txt").write_text("Alpha\nbeta\n")
+    grep = await run_tool(CLAUDE_TOOLS["Grep"], "c1", {"pattern": "ALPHA", "-i": True}, context(tmp_path))
+    assert "n.txt" in str(grep.content) and not grep.is_error
+    read = await run_tool(
+        CLAUDE_TOOLS["Read"], "c2", {"file_path": str(tmp_path / "n.txt"), "offset": 2}, context(tmp_path)
+    )
+    assert "beta" in str(read.content) and "Alpha" not in str(read.content)
+    bash = await run_tool(CLAUDE_TOOLS["Bash"], "c3", {"command": "sleep 5", "timeout": 50}, context(tmp_path))
+    assert bash.is_error and "timed out" in str(bash.content)  # 50 ms, not 50 s
+    background = await run_tool(
+        CLAUDE_TOOLS["Bash"], "c4", {"command": "true", "run_in_background": True}, context(tmp_path)
+    )
+    assert background.is_error and "run_in_background is not supported" in str(background.content)
+    outside = await run_tool(CLAUDE_TOOLS["Write"], "c5", {"file_path": "/etc/x", "content": "x"}, context(tmp_path))
+    assert outside.is_error  # confined to the working directory, as anyagent's write_file is
+
+
+# ---- messages ----------------------------------------------------------------------------------------
+
+
+def test_tool_call_deltas_become_anthropic_stream_events() -> None:
+    converter = Converter("s1")
+    partials: list[PartialEvent] = [
+        TextDelta(text="Let me add."),
+        ToolCallDelta(index=0, id="c1", name="add", arguments='{"a":'),
+        ToolCallDelta(index=0, id=None, name="add", arguments=" 1}"),
+        Usage(prompt_tokens=5, completion_tokens=7),
+        Finished(reason="tool_calls"),
+    ]
+    converted = [e for p in partials for e in converter.convert(OurStreamEvent(event=p, turn=1))]
+    events = [e.event for e in converted if isinstance(e, StreamEvent)]
+    assert len(events) == len(converted)
+    assert [e["type"] for e in events] == [
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
+    assert events[4]["content_block"] == {"type": "tool_use", "id": "c1", "name": "add", "input": {}}
+    assert "".join(e["delta"]["partial_json"] for e in events[5:7]) == '{"a": 1}'
+    assert events[8]["delta"]["stop_reason"] == "tool_use"
+    assert events[8]["usage"]["output_tokens"] == 7
+    assert {e["index"] for e in events if "index" in e} == {0, 1}
+
+
+def test_importing_anyagent_httpx_does_not_import_the_compatibility_layer() -> None:
+    code = "import sys, anyagent_httpx; print('anyagent_httpx.claude' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+# ---- the migration guide -----------------------------------------------------------------------------
+
+
+def test_every_name_the_guide_says_exists_does() -> None:
+    text = MIGRATING.read_text(encoding="utf-8")
+    references = set(re.findall(r"`(anyagent_httpx(?:\.[A-Za-z_][A-Za-z0-9_]*)+)`", text))
+    assert len(references) > 60
+    for reference in sorted(references):
+        parts = reference.split(".")
+        target: Any = importlib.import_module(parts[0])
+        for index, part in enumerate(parts[1:], 2):
+            if not hasattr(target, part):
+                try:  # a submodule not imported yet
+                    target = importlib.import_module(".".join(parts[:index]))
+                    continue
+                except ImportError:
+                    pytest.fail(f"{reference}: {part} does not exist")
+            target = getattr(target, part)
+    for method in re.findall(r"`Client\.([a-z_]+)\(\)`", text):
+        assert callable(getattr(anyagent_httpx.Client, method)), method
+
+
+def test_the_guide_lists_every_name_the_layer_provides_under_claude_agent_sdk_s_names() -> None:
+    import anyagent_httpx.claude as claude
+
+    text = MIGRATING.read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `([A-Za-z_][A-Za-z0-9_]*)` \| (.*) \|$", text, re.M))
+    said = {name for name, mapping in rows.items() if mapping.startswith(f"`anyagent_httpx.claude.{name}`")}
+    assert said, "no names said to exist"
+    assert said <= set(claude.__all__)
+    # anyagent's own additions, and HookEvent (claude_agent_sdk.types', outside its __all__)
+    extras = {"CLAUDE_TOOLS", "ENV_PRICING", "CompatibilityWarning", "HookEvent"}
+    assert set(claude.__all__) - set(rows) == extras
