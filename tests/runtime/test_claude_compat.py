@@ -26,6 +26,7 @@ from anyagent_httpx.claude import (
     create_sdk_mcp_server,
     tool,
 )
+from anyagent_httpx.claude import ResultMessage as ClaudeResultMessage
 from anyagent_httpx.claude import query as claude_query
 from anyagent_httpx.claude._messages import Converter
 from anyagent_httpx.claude._options import agent_options
@@ -120,11 +121,11 @@ async def test_a_conversation_resumed_by_its_session_id_goes_on(
     async with serve(model) as server:
         monkeypatch.setenv("ANY_AGENT_BASE_URL", server.base_url)
         monkeypatch.setenv("ANY_AGENT_MODEL", "local")
-        first = [m async for m in claude_query(prompt="remember the lighthouse")]
-        session_id = first[-1].session_id
-        assert session_id
-        again = [m async for m in claude_query(prompt="what did I ask?", options=ClaudeAgentOptions(resume=session_id))]
-    assert again[-1].session_id == session_id
+        first = [m async for m in claude_query(prompt="remember the lighthouse")][-1]
+        assert isinstance(first, ClaudeResultMessage) and first.session_id
+        resumed = ClaudeAgentOptions(resume=first.session_id)
+        again = [m async for m in claude_query(prompt="what did I ask?", options=resumed)][-1]
+    assert isinstance(again, ClaudeResultMessage) and again.session_id == first.session_id
     assert seen == [["remember the lighthouse"], ["remember the lighthouse", "what did I ask?"]]
 
 
