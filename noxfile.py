@@ -1,4 +1,4 @@
-"""Repeatable jobs: ``nox`` runs tests, lint and typecheck; ``nox -s benchmarks`` measures;
+"""Repeatable jobs: ``nox`` runs tests, lint, typecheck and docs; ``nox -s benchmarks`` measures;
 ``nox -s live`` runs tests/live against a real server (llama.cpp on the tiny test model)."""
 
 from __future__ import annotations
@@ -60,14 +60,24 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "--strict", *session.posargs)
 
 
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (mkdocs.yml: the guides in docs/ and the API reference that
+    mkdocstrings generates from the docstrings), built with warnings as errors."""
+    install(session, "docs")
+    site = pathlib.Path(session.create_tmp()) / "site"
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(site), *session.posargs)
+
+
 @nox.session(default=False)
 def benchmarks(session: nox.Session) -> None:
     """The benchmarks with their defaults: parse-and-assemble, end to end over loopback, whole
     agent runs with tool calls over loopback, one-shot query() calls with no http_client, request
-    building over a 200-turn run, then the session store against openai-agents' SQLiteSession.
+    building over a 200-turn run, the session store against openai-agents' SQLiteSession, then
+    import time.
 
-    For their options run ``benchmarks/bench_parse.py``, ``bench_transport.py``, ``bench_agent.py``
-    or ``bench_sessions.py``."""
+    For their options run ``benchmarks/bench_parse.py``, ``bench_transport.py``, ``bench_agent.py``,
+    ``bench_sessions.py``, ``bench_oneshot.py``, ``bench_requests.py`` or ``bench_import.py``."""
     if session.posargs:
         session.error("no arguments here: run the scripts in benchmarks/ themselves for options")
     install(session, "bench")
@@ -77,6 +87,7 @@ def benchmarks(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_sessions.py")
     session.run("python", "benchmarks/bench_oneshot.py")
     session.run("python", "benchmarks/bench_requests.py")
+    session.run("python", "benchmarks/bench_import.py")
 
 
 # ---- live tests against a real server -------------------------------------------------------

@@ -48,6 +48,8 @@ class Side(enum.Enum):
 
 
 class State(enum.Enum):
+    """Where one side of a ``Connection`` is in its exchange (``Connection.our_state``, ``their_state``)."""
+
     IDLE = "IDLE"
     SEND_RESPONSE = "SEND_RESPONSE"
     SEND_BODY = "SEND_BODY"

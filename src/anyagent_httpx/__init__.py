@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from anyagent_core.context import ContextUsage
     from anyagent_core.sessions import SessionEntryError
 
+    from ._agent_files import discover_agents, load_agent_file, load_agents
     from ._client import (
         Client,
         ClientState,
@@ -138,6 +139,8 @@ if TYPE_CHECKING:
         open_store,
         search_sessions,
     )
+    from ._settings_file import Settings, find_settings_file, load_settings, user_dirs
+    from ._skills import Skill, discover_skills, load_skill, skill_tool
     from ._sync import (
         SyncClient,
         query_sync,
@@ -272,6 +275,17 @@ _HOMES: dict[str, str] = {
     "open_store": "._sessions",
     "search_sessions": "._sessions",
     "SessionEntryError": "anyagent_core.sessions",
+    "discover_agents": "._agent_files",
+    "load_agent_file": "._agent_files",
+    "load_agents": "._agent_files",
+    "Settings": "._settings_file",
+    "find_settings_file": "._settings_file",
+    "load_settings": "._settings_file",
+    "user_dirs": "._settings_file",
+    "Skill": "._skills",
+    "discover_skills": "._skills",
+    "load_skill": "._skills",
+    "skill_tool": "._skills",
     "SyncClient": "._sync",
     "query_sync": "._sync",
     "BUILTIN_TOOLS": "._tools",
@@ -307,6 +321,17 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "discover_agents",
+    "load_agent_file",
+    "load_agents",
+    "Settings",
+    "find_settings_file",
+    "load_settings",
+    "user_dirs",
+    "Skill",
+    "discover_skills",
+    "load_skill",
+    "skill_tool",
     "MessageStream",
     "NotificationInput",
     "SessionEndInput",

@@ -40,8 +40,9 @@ from anyagent_core import (
 from anyagent_core.settings import PERMISSION_MODES, TOOL_MODES
 
 from . import _cli_sessions
+from ._agent_files import discover_agents
 from ._client import query
-from ._errors import AnyAgentError, CassetteError
+from ._errors import AnyAgentError, CassetteError, ConfigurationError
 from ._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS, AgentOptions
 from ._permissions import (
     CanUseTool,
@@ -51,6 +52,7 @@ from ._permissions import (
     ToolPermissionContext,
 )
 from ._recording import Cassette, RecordingTransport, ReplayTransport
+from ._settings_file import load_settings
 from ._tools import BUILTIN_TOOLS
 from ._transports import H11Transport, default_http_client
 
@@ -59,7 +61,9 @@ __all__ = ["main"]
 _CHAT_PATH = "/chat/completions"
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(defaults: Mapping[str, Any] | None = None) -> argparse.ArgumentParser:
+    """The command line; ``defaults`` (from the settings file) replace the built-in defaults
+    of ``run``'s options."""
     parser = argparse.ArgumentParser(
         prog="anyagent", description="Agents on any OpenAI-compatible endpoint (LM Studio, Ollama, llama.cpp, vLLM)."
     )
@@ -106,6 +110,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     agent.add_argument("--max-turns", type=int, help="model requests allowed for the run")
     agent.add_argument(
+        "--no-skills", dest="skills", action="store_false", help="offer no skills (.anyagent/skills/, the user's)"
+    )
+    agent.add_argument("--skill-dir", action="append", default=[], metavar="DIR", help="more skills to offer")
+    agent.add_argument(
+        "--no-agents", dest="agents", action="store_false", help="load no subagents from .anyagent/agents/*.md"
+    )
+    agent.add_argument(
         "--tool-mode", choices=TOOL_MODES, default="auto", help="native, emulated (tools in the prompt) or auto"
     )
     shown = run.add_argument_group("output")
@@ -116,6 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     tape.add_argument("--record", metavar="CASSETTE", help="record the run (API keys removed)")
     _cli_sessions.add_run_options(run)
     _cli_sessions.add_sessions_command(commands)
+    if defaults:
+        run.set_defaults(**defaults)
     return parser
 
 
@@ -314,6 +327,9 @@ async def _run_with(
         permission_mode=args.permission_mode,
         max_turns=args.max_turns,
         tool_mode=args.tool_mode,
+        skills=args.skills,
+        skill_dirs=args.skill_dir,
+        agents=discover_agents(args.cwd) if args.agents else {},
         can_use_tool=_terminal_permission(err) if args.tools and sys.stdin.isatty() else None,
     )
     printer = _Printer(out, err, show_reasoning=args.show_reasoning, quiet=args.quiet)
@@ -337,7 +353,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     """Run the command line; returns the exit status (0 ok, 1 the run failed, 2 bad usage)."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
-    parser = _parser()
+    try:
+        settings = load_settings()  # anyagent.toml or [tool.anyagent]: flag > environment > file > default
+    except ConfigurationError as exc:
+        err.write(f"anyagent: error: {exc}\n")
+        return 2
+    parser = _parser(settings.cli_defaults())
     args = parser.parse_args(argv)
     if args.command == "sessions":
         try:

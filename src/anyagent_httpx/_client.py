@@ -27,7 +27,7 @@ import os
 import pathlib
 import uuid
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from types import TracebackType
 from typing import Any, Literal
@@ -61,6 +61,7 @@ from anyagent_core.settings import PERMISSION_MODES
 from ._driver import Driver, Toolbox
 from ._errors import APIError, ClientStateError, ConfigurationError
 from ._hooks import session_end, session_start, user_prompt_submit, with_context
+from ._logging import RunLogger, Scrubber, endpoint_secrets, protect_httpx_logs
 from ._observe import observers
 from ._options import AgentOptions
 from ._sessions._writer import SessionWriter, attach
@@ -79,6 +80,8 @@ conversation goes on)."""
 
 
 class ClientState(enum.Enum):
+    """Where a ``Client`` is in its lifecycle: UNOPENED, then OPENED, then CLOSED."""
+
     UNOPENED = "UNOPENED"
     OPENED = "OPENED"
     CLOSED = "CLOSED"
@@ -232,6 +235,7 @@ class Client:
         self._open_receive: _Open | None = None  # the receive inside a response, if any
         self._inbox: AsyncIterator[PromptItem] | None = None  # streaming input not read yet
         self._started = False  # the first prompt came (SessionStart ran)
+        self._log_protection: Callable[[], None] | None = None
         self.session_id = str(uuid.uuid4())
         """The session's id: the stored session's with a ``session_store`` (known once open)."""
 
@@ -274,6 +278,8 @@ class Client:
                 options=options, env=self._env, transport=transport, model=model, loop=self._the_loop, client=Client
             )
             items.append(subagents.tool())
+        if options.skills or options.skill_dirs:
+            items += _skill_tools(options, items, self._env)
         loop_tools = _loop_tools(items, toolbox)
         history = self._initial_history
         if options.session_store is not None and self._agent is None:
@@ -285,17 +291,19 @@ class Client:
         if self._session is not None:
             settings = attrs.evolve(settings, commits=True, session_id=self.session_id)
         self._loop = AgentLoop(settings, history=history)
+        secrets = endpoint_secrets(endpoint)  # kept out of every log line (_logging.py)
         self._driver = Driver(
             transport,
             endpoint,
             config=options.config,
             options=options,
-            observer=observers(options.observers),
+            observer=observers((*options.observers, RunLogger(Scrubber(secrets)))),
             session_id=self.session_id,
             toolbox=toolbox,
             agent=self._agent,
             session=self._session,
         )
+        self._log_protection = protect_httpx_logs(secrets).release
         self._state = ClientState.OPENED
         await anyio.lowlevel.checkpoint()
 
@@ -323,6 +331,9 @@ class Client:
             return
         was_open = self._state is ClientState.OPENED
         self._state = ClientState.CLOSED
+        if self._log_protection is not None:
+            self._log_protection()
+            self._log_protection = None
         try:
             open_ = self._open_receive
             if open_ is not None and not open_.busy and open_.gen is not None:
@@ -633,6 +644,17 @@ def _loop_tools(items: Sequence[Tool | ToolSpec], toolbox: Toolbox) -> list[Loop
         )
         loop_tools.append(LoopTool(spec=item.spec, traits=traits))
     return loop_tools
+
+
+def _skill_tools(options: AgentOptions, items: Sequence[Tool | ToolSpec], env: Mapping[str, str] | None) -> list[Tool]:
+    """The ``skill`` tool, if there are skills to offer."""
+    from ._skills import SKILL_TOOL, discover_skills, skill_tool  # only for clients with skills
+
+    if any(item.name == SKILL_TOOL for item in items):
+        raise ConfigurationError(f"a tool is named {SKILL_TOOL!r}, the name of the skills' tool")
+    on = options.skills
+    found = discover_skills(options.cwd, project=on, user=on, extra=options.skill_dirs, env=env)
+    return [skill_tool(found)] if found else []
 
 
 def _tool_context(options: AgentOptions, session_id: str) -> ToolContext:

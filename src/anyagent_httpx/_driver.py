@@ -71,6 +71,7 @@ from ._hooks import (
     pre_tool_use,
     stop,
 )
+from ._logging import Scrubber, endpoint_secrets
 from ._observe import AttemptInfo, Observer, RunInfo
 from ._options import AgentOptions
 from ._permissions import ToolPermissionContext, ask_permission
@@ -151,6 +152,7 @@ class Driver:
         self._probed = False
         self.hook_effects = HookEffects()
         """What hooks asked for (system messages to show, a stop), the client's too."""
+        self._observer = observer  # the run's (Observer.run_started may name another)
         self.api_seconds = 0.0
         """Time spent in exchanges, summed over every turn."""
 
@@ -230,23 +232,25 @@ class Driver:
         """Drive ``loop`` through one response: the messages for the user, the ``ResultMessage``
         last. Raises the typed ``APIError`` when a request failed for good (the loop gave up),
         ``HookError`` when a hook raised."""
-        observer = self.observer
         started = anyio.current_time()
         api_before = self.api_seconds
         failure = _Failure()
         stop_hook_active = False
         ended = False
-        observer.run_started(
+        bound = self.observer.run_started(
             RunInfo(
                 model=loop.settings.template.model,
                 base_url=redact_url(self.endpoint.base_url),
                 session_id=self.session_id,
                 agent=self.agent,
                 tools=tuple(tool.spec.name for tool in loop.settings.tools),
+                provider=self.options.provider,
+                scrub=Scrubber(endpoint_secrets(self.endpoint)),
             )
         )
         effects = self.hook_effects
         effects.stop = None
+        observer = self._observer = self.observer if bound is None else bound
         try:
             yield self.init_message(loop)
             while True:
@@ -376,7 +380,7 @@ class Driver:
         wire_reasoning = False  # the server sent reasoning of its own: tagged reasoning is not repeated
         complete: MessageComplete | None = None
         received = Received(url="")
-        observer = self.observer
+        observer = self._observer
         begun = anyio.current_time()
         observer.attempt_started(action, redact_url(self.endpoint.base_url))
         try:
@@ -447,7 +451,7 @@ class Driver:
         complete: MessageComplete | None = None,
     ) -> None:
         message = complete.message if complete is not None else None
-        self.observer.attempt_ended(
+        self._observer.attempt_ended(
             action,
             AttemptInfo(
                 status=received.status or None,
@@ -455,6 +459,7 @@ class Driver:
                 finish_reason=message.stop_reason if message is not None else None,
                 error=error,
                 seconds=anyio.current_time() - begun,
+                message=message,
             ),
         )
 
@@ -537,39 +542,45 @@ class Driver:
             index += len(group)
 
     async def _run_one(self, loop: AgentLoop, call: ToolUseBlock) -> ToolResultBlock:
-        """One approved call: its PreToolUse hooks (an input they rewrite is checked against the
-        permission rules again), the tool, its PostToolUse hooks."""
-        hooks = self.options.hooks
-        observer = self.observer
+        """One approved call, told to the observers (``tool_failed`` when it ends without a
+        result) and written to the session's tool history."""
+        observer = self._observer
         observer.tool_started(call)
         begun = anyio.current_time()
+        try:
+            result, tool_input = await self._perform_call(loop, call)
+        except BaseException as exc:  # a hook error, an interrupt, the caller's cancellation
+            observer.tool_failed(call, exc, anyio.current_time() - begun)
+            raise
+        seconds = anyio.current_time() - begun
+        if self.session is not None:
+            self.session.ran(call, tool_input, result, seconds)
+        observer.tool_ended(call, result, seconds)
+        return result
+
+    async def _perform_call(self, loop: AgentLoop, call: ToolUseBlock) -> tuple[ToolResultBlock, JSONObject]:
+        """Its PreToolUse hooks (an input they rewrite is checked against the permission rules
+        again), the tool, its PostToolUse hooks: the result and the input it ran with."""
+        hooks = self.options.hooks
         site = self.hook_site(loop)
         outcome = await pre_tool_use(hooks, call, site)
         if isinstance(outcome, ToolResultBlock):
-            result = outcome
-        else:
-            tool_input = outcome
-            refused = None
-            if tool_input is not call.input:
-                refused = _refused(loop, call, tool_input)
+            return outcome, call.input
+        tool_input = outcome
+        if tool_input is not call.input:
+            refused = _refused(loop, call, tool_input)
             if refused is not None:
-                result = refused
-            else:
-                toolbox = self.toolbox
-                assert toolbox.context is not None
-                result = await run_tool(
-                    toolbox.tools[call.name],
-                    call.id,
-                    tool_input,
-                    toolbox.context.for_call(call.id),
-                    default_timeout=toolbox.timeout,
-                )
-                result = await post_tool_use(hooks, call, tool_input, result, site)
-        seconds = anyio.current_time() - begun
-        if self.session is not None:
-            self.session.ran(call, call.input if isinstance(outcome, ToolResultBlock) else outcome, result, seconds)
-        observer.tool_ended(call, result, seconds)
-        return result
+                return refused, tool_input
+        toolbox = self.toolbox
+        assert toolbox.context is not None
+        result = await run_tool(
+            toolbox.tools[call.name],
+            call.id,
+            tool_input,
+            toolbox.context.for_call(call.id),
+            default_timeout=toolbox.timeout,
+        )
+        return await post_tool_use(hooks, call, tool_input, result, site), tool_input
 
 
 def _refused(loop: AgentLoop, call: ToolUseBlock, tool_input: JSONObject) -> ToolResultBlock | None:

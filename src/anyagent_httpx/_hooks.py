@@ -124,6 +124,8 @@ HOOK_EVENTS: tuple[HookEvent, ...] = (
 
 @attrs.frozen(kw_only=True)
 class PreToolUseInput:
+    """What a ``PreToolUse`` hook is given: the call about to run (after its permission check)."""
+
     tool_name: str
     tool_input: JSONObject = attrs.field(converter=freeze_object)
     tool_use_id: str
@@ -134,6 +136,8 @@ class PreToolUseInput:
 
 @attrs.frozen(kw_only=True)
 class PostToolUseInput:
+    """What a ``PostToolUse`` hook is given: the call that ran and its result."""
+
     tool_name: str
     tool_input: JSONObject = attrs.field(converter=freeze_object)
     tool_use_id: str
@@ -145,6 +149,8 @@ class PostToolUseInput:
 
 @attrs.frozen(kw_only=True)
 class UserPromptSubmitInput:
+    """What a ``UserPromptSubmit`` hook is given: the prompt, before it joins the conversation."""
+
     prompt: UserMessage
     session_id: str | None = None
     hook_event_name: Literal["UserPromptSubmit"] = "UserPromptSubmit"
@@ -164,6 +170,8 @@ class StopInput:
 
 @attrs.frozen(kw_only=True)
 class SessionStartInput:
+    """What a ``SessionStart`` hook is given: the conversation begins (its first prompt)."""
+
     source: Literal["startup", "resume"] = "startup"
     """``startup`` for a new conversation, ``resume`` for one given a history."""
     session_id: str | None = None
@@ -172,6 +180,8 @@ class SessionStartInput:
 
 @attrs.frozen(kw_only=True)
 class SessionEndInput:
+    """What a ``SessionEnd`` hook is given: the client closes."""
+
     reason: str = "other"
     session_id: str | None = None
     hook_event_name: Literal["SessionEnd"] = "SessionEnd"
@@ -179,6 +189,9 @@ class SessionEndInput:
 
 @attrs.frozen(kw_only=True)
 class PreCompactInput:
+    """What a ``PreCompact`` hook is given: a request is about to be compacted to fit the
+    context window (``block`` vetoes it; ``additional_context`` instructs a summary)."""
+
     trigger: Literal["auto", "reactive"]
     """``auto``: the count says the next request would not fit; ``reactive``: the server refused it."""
     strategy: str
@@ -192,6 +205,8 @@ class PreCompactInput:
 
 @attrs.frozen(kw_only=True)
 class NotificationInput:
+    """What a ``Notification`` hook is given: something the user may want to know now."""
+
     message: str
     notification_type: str
     """``permission_prompt``: the run waits for a permission answer."""

@@ -389,6 +389,13 @@ class AgentOptions:
     Ollama, LM Studio, OpenRouter), once per endpoint and model."""
     agents: Mapping[str, AgentDefinition] = attrs.field(factory=dict, converter=_agents, eq=False)
     """Subagents; when there are any, the model gets a ``task`` tool to hand work to them."""
+    skills: bool = attrs.field(default=False, validator=_valid(checks.boolean))
+    """Offer the skills of the project (``<cwd>/.anyagent/skills/``) and of the user
+    (``~/.anyagent/skills/``, ...) through a ``skill`` tool: the model sees their names and
+    descriptions and loads one's instructions when it needs them (see ``discover_skills``)."""
+    skill_dirs: tuple[str, ...] = attrs.field(default=(), converter=_paths)
+    """More skills (folders of skill folders, or one skill's folder), relative to ``cwd``;
+    offered whether ``skills`` is on or not."""
     tool_choice: ToolChoice = attrs.field(default=None, validator=_valid(checks.str_or_none))
     """``auto``, ``none``, ``required`` or the name of one of the tools (None: the server's default)."""
     reset_tool_choice: bool = knob("reset_tool_choice", error=ConfigurationError)

@@ -16,6 +16,8 @@ from anyagent_httpx import (
     AgentOptions,
     Client,
     ConfigurationError,
+    HookError,
+    HookMatcher,
     Observer,
     ResultMessage,
     ToolResultBlock,
@@ -143,3 +145,66 @@ async def test_a_run_ends_once_for_observers_when_the_caller_stops_at_its_result
                         break  # closes the run's generator where it handed out the result
     ends = [event for event in recorder.seen if event[0] == "run_ended"]
     assert ends == [("run_ended", "success", None)]
+
+
+class PerRun(Observer):
+    """Hands each run an observer of its own, as tracing does."""
+
+    def __init__(self) -> None:
+        self.runs: list[Recorder] = []
+        self.infos: list[RunInfo] = []
+
+    def run_started(self, run: RunInfo) -> Observer:
+        self.infos.append(run)
+        self.runs.append(Recorder())
+        return self.runs[-1]
+
+
+async def test_an_observer_run_started_returns_hears_the_rest_of_the_run(tmp_path: pathlib.Path) -> None:
+    per_run, plain = PerRun(), Recorder()
+    await run([calls(("c1", "add", {"a": 2, "b": 3})), says("5")], per_run, plain, tools=[add], cwd=tmp_path)
+    assert len(per_run.runs) == 1
+    assert per_run.runs[0].seen == plain.seen[1:]  # everything after run_started
+    assert plain.seen[-1] == ("run_ended", "success", None)
+
+
+async def test_observers_get_the_answer_and_a_scrub_for_the_clients_secrets() -> None:
+    answers: list[AttemptInfo] = []
+    infos: list[RunInfo] = []
+
+    class Keep(Observer):
+        def run_started(self, run: RunInfo) -> None:
+            infos.append(run)
+
+        def attempt_ended(self, request: SendRequest, info: AttemptInfo) -> None:
+            answers.append(info)
+
+    await run([says("hi")], Keep(), api_key="very-secret-key-123", provider="openai")
+    assert [info.message.text if info.message else None for info in answers] == ["hi"]
+    assert infos[0].provider == "openai"
+    assert infos[0].scrub("the key very-secret-key-123 leaked") == "the key <redacted> leaked"
+    assert "very-secret" not in repr(infos[0])
+
+
+async def test_a_tool_that_ends_without_a_result_is_told_as_failed(tmp_path: pathlib.Path) -> None:
+    failed: list[tuple[str, str]] = []
+
+    class Failures(Recorder):
+        def tool_failed(self, call: ToolUseBlock, error: BaseException, seconds: float) -> None:
+            assert seconds >= 0
+            failed.append((call.name, type(error).__name__))
+
+    def broken(_input: Any, _context: Any) -> None:
+        raise RuntimeError("broken hook")
+
+    recorder = Failures()
+    with pytest.raises(HookError):
+        await run(
+            [calls(("c1", "add", {"a": 2, "b": 3})), says("5")],
+            recorder,
+            tools=[add],
+            cwd=tmp_path,
+            hooks={"PreToolUse": [HookMatcher(hooks=[broken])]},
+        )
+    assert failed == [("add", "HookError")]
+    assert ("tool_ended", "add", "5") not in recorder.seen

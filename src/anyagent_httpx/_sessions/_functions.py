@@ -42,6 +42,7 @@ async def get_session_messages(session_id: str, *, store: SessionStore | None = 
 
 
 async def delete_session(session_id: str, *, store: SessionStore | None = None) -> None:
+    """Delete the session ``session_id`` (its forks keep what they share with it)."""
     async with _using(store) as opened:
         await opened.delete(session_id)
 
