@@ -97,8 +97,8 @@ async def test_legacy_function_call_field_is_not_counted_twice(
 
 
 async def test_no_usage_chunk_when_streaming(live: LiveServer, transport: str, stream: bool) -> None:
-    """``stream_options.include_usage`` is ignored: a streamed answer has no usage at all; a
-    whole one has the counts."""
+    """``stream_options.include_usage`` is ignored: a streamed answer has no usage at all, so the
+    result carries an estimate marked so; a whole one has the server's counts."""
     async with live_client(live, transport, stream=stream, include_usage=True) as client:
         await client.query("Hi")
         reply = await receive(client)
@@ -106,7 +106,12 @@ async def test_no_usage_chunk_when_streaming(live: LiveServer, transport: str, s
     assert answer.text == HELLO
     if stream:
         assert answer.usage is None
-        assert result.usage is None
+        assert result.usage is not None
+        assert result.usage.estimated
+        assert result.usage.prompt_tokens is not None
+        assert result.usage.prompt_tokens > 0
+        assert result.usage.completion_tokens is not None
+        assert result.usage.completion_tokens > 0
     else:
         assert answer.usage is not None
         assert answer.usage.prompt_tokens is not None
