@@ -39,7 +39,7 @@ from anyagent_core import (
 )
 from anyagent_core.settings import PERMISSION_MODES, TOOL_MODES
 
-from . import _cli_sessions
+from . import _cli_sessions, _doctor
 from ._agent_files import discover_agents
 from ._client import query
 from ._errors import AnyAgentError, CassetteError, ConfigurationError
@@ -127,6 +127,7 @@ def _parser(defaults: Mapping[str, Any] | None = None) -> argparse.ArgumentParse
     tape.add_argument("--record", metavar="CASSETTE", help="record the run (API keys removed)")
     _cli_sessions.add_run_options(run)
     _cli_sessions.add_sessions_command(commands)
+    _doctor.add_parser(commands)
     if defaults:
         run.set_defaults(**defaults)
     return parser
@@ -360,6 +361,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return 2
     parser = _parser(settings.cli_defaults())
     args = parser.parse_args(argv)
+    if args.command == "doctor":
+        return _doctor.run(args, out, err)
     if args.command == "sessions":
         try:
             return anyio.run(_cli_sessions.sessions_main, args, out, err)
