@@ -50,6 +50,7 @@ if TYPE_CHECKING:
         query,
     )
     from ._context import TiktokenCounter, TokenizersCounter, WindowDiscovery, discover_window, server_token_count
+    from ._doctor import Diagnosis, DoctorCheck, diagnose
     from ._errors import (
         AnyAgentError,
         APIConnectionError,
@@ -201,6 +202,9 @@ _HOMES: dict[str, str] = {
     "WindowDiscovery": "._context",
     "discover_window": "._context",
     "server_token_count": "._context",
+    "DoctorCheck": "._doctor",
+    "Diagnosis": "._doctor",
+    "diagnose": "._doctor",
     "ContextUsage": "anyagent_core.context",
     "AnyAgentError": "._errors",
     "APIConnectionError": "._errors",
@@ -342,6 +346,9 @@ __all__ = [
     "WindowDiscovery",
     "discover_window",
     "server_token_count",
+    "Diagnosis",
+    "DoctorCheck",
+    "diagnose",
     "ContextUsage",
     "PreCompactInput",
     "MemoryRecord",

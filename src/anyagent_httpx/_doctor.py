@@ -1,7 +1,7 @@
 """``anyagent doctor URL``: what an endpoint supports, probed and judged.
 
 ``await diagnose(base_url, model=...)`` sends a short series of requests and returns a
-``Diagnosis``: one ``Check`` per feature (reachable, models, chat, streaming, usage in the
+``Diagnosis``: one ``DoctorCheck`` per feature (reachable, models, chat, streaming, usage in the
 stream, native tool calls whole and streamed, parallel calls, a forced ``tool_choice``, tool
 calls written as text, the reasoning field, ``json_schema`` output, the context window,
 ``/tokenize``, ``/v1/embeddings``), the time to the first token and the tokens per second, and
@@ -67,7 +67,7 @@ from ._transports import AsyncTransport, HttpxTransport
 __all__ = [
     "MAX_BODY",
     "probe_turns",
-    "Check",
+    "DoctorCheck",
     "Diagnosis",
     "Exchange",
     "Status",
@@ -146,7 +146,7 @@ def probe_turns(model: str) -> dict[str, StartTurn]:
 
 
 @attrs.frozen(kw_only=True)
-class Check:
+class DoctorCheck:
     """One line of the diagnosis."""
 
     name: str
@@ -219,38 +219,40 @@ def _short(text: str, limit: int = 80) -> str:
 # ---- verdicts: pure functions of what was received --------------------------------------------
 
 
-def judge_chat(exchange: Exchange) -> Check:
+def judge_chat(exchange: Exchange) -> DoctorCheck:
     """A whole (``stream: false``) answer with text or a finish."""
     failed = _failure(exchange)
     if failed is not None:
-        return Check(name="chat", status="no", detail=failed)
+        return DoctorCheck(name="chat", status="no", detail=failed)
     if exchange.complete is None:
-        return Check(name="chat", status="no", detail="no answer in the body")
-    return Check(name="chat", status="yes", detail=repr(_short(exchange.text, 40)))
+        return DoctorCheck(name="chat", status="no", detail="no answer in the body")
+    return DoctorCheck(name="chat", status="yes", detail=repr(_short(exchange.text, 40)))
 
 
-def judge_streaming(exchange: Exchange) -> tuple[Check, Check]:
+def judge_streaming(exchange: Exchange) -> tuple[DoctorCheck, DoctorCheck]:
     """``stream: true``: an SSE stream of deltas; and whether it carried usage
     (``stream_options.include_usage`` was asked for)."""
     failed = _failure(exchange)
     if failed is not None:
         return (
-            Check(name="streaming", status="no", detail=failed),
-            Check(name="stream_usage", status="skipped", detail="no stream"),
+            DoctorCheck(name="streaming", status="no", detail=failed),
+            DoctorCheck(name="stream_usage", status="skipped", detail="no stream"),
         )
     deltas = sum(1 for e in exchange.events if isinstance(e, TextDelta | ReasoningDelta))
     if "event-stream" not in exchange.content_type:
-        streaming = Check(name="streaming", status="no", detail=f"a whole answer ({exchange.content_type or '?'})")
+        streaming = DoctorCheck(
+            name="streaming", status="no", detail=f"a whole answer ({exchange.content_type or '?'})"
+        )
     elif exchange.complete is not None and exchange.complete.truncated:
-        streaming = Check(name="streaming", status="no", detail=f"the stream stopped early ({deltas} deltas)")
+        streaming = DoctorCheck(name="streaming", status="no", detail=f"the stream stopped early ({deltas} deltas)")
     else:
         done = "" if exchange.complete is None or exchange.complete.done_received else ", no [DONE]"
-        streaming = Check(name="streaming", status="yes", detail=f"{deltas} deltas{done}")
+        streaming = DoctorCheck(name="streaming", status="yes", detail=f"{deltas} deltas{done}")
     usage = exchange.usage
     if usage is None:
-        used = Check(name="stream_usage", status="no", detail="no usage chunk (tokens will be estimated)")
+        used = DoctorCheck(name="stream_usage", status="no", detail="no usage chunk (tokens will be estimated)")
     else:
-        used = Check(
+        used = DoctorCheck(
             name="stream_usage",
             status="yes",
             detail=f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens",
@@ -261,67 +263,71 @@ def judge_streaming(exchange: Exchange) -> tuple[Check, Check]:
 _TEXT_CALL = re.compile(r"<tool_call>|<\|python_tag\|>|\[TOOL_CALLS\]|<function[=>]|\"name\"\s*:\s*\"get_weather\"")
 
 
-def judge_tool_calls(exchange: Exchange, *, streamed: bool) -> Check:
+def judge_tool_calls(exchange: Exchange, *, streamed: bool) -> DoctorCheck:
     """A native ``get_weather`` call (in ``tool_calls``, not in the text); for a stream, whether
     the arguments came in fragments or whole."""
     name = "tool_calls_streamed" if streamed else "tool_calls"
     failed = _failure(exchange)
     if failed is not None:
-        return Check(name=name, status="no", detail=failed)
+        return DoctorCheck(name=name, status="no", detail=failed)
     calls = exchange.tool_calls
     if not calls:
         said = "the call came as text" if _TEXT_CALL.search(exchange.text) else "no tool call"
-        return Check(name=name, status="no", detail=said)
+        return DoctorCheck(name=name, status="no", detail=said)
     call = calls[0]
     arguments = "valid arguments" if call.error is None else f"unusable arguments ({_short(call.error, 40)})"
     detail = f"{call.name} with {arguments}"
     if streamed:
         fragments = sum(1 for e in exchange.events if isinstance(e, ToolCallDelta) and e.arguments)
         detail += ", whole in one delta" if fragments <= 1 else f", arguments in {fragments} fragments"
-    return Check(name=name, status="yes" if call.error is None else "no", detail=detail)
+    return DoctorCheck(name=name, status="yes" if call.error is None else "no", detail=detail)
 
 
-def judge_parallel(exchange: Exchange) -> Check:
+def judge_parallel(exchange: Exchange) -> DoctorCheck:
     """Two or more calls in one answer."""
     failed = _failure(exchange)
     if failed is not None:
-        return Check(name="parallel_tool_calls", status="no", detail=failed)
+        return DoctorCheck(name="parallel_tool_calls", status="no", detail=failed)
     count = len(exchange.tool_calls)
     if count >= 2:
-        return Check(name="parallel_tool_calls", status="yes", detail=f"{count} calls in one answer")
-    return Check(name="parallel_tool_calls", status="no", detail=f"{count} call{'s' if count != 1 else ''}")
+        return DoctorCheck(name="parallel_tool_calls", status="yes", detail=f"{count} calls in one answer")
+    return DoctorCheck(name="parallel_tool_calls", status="no", detail=f"{count} call{'s' if count != 1 else ''}")
 
 
-def judge_forced_tool(exchange: Exchange) -> Check:
+def judge_forced_tool(exchange: Exchange) -> DoctorCheck:
     """``tool_choice`` naming ``get_weather`` on a prompt that asks for no tool: honoured when
     the answer is that call, natively."""
     failed = _failure(exchange)
     if failed is not None:
-        return Check(name="forced_tool_choice", status="no", detail=failed)
+        return DoctorCheck(name="forced_tool_choice", status="no", detail=failed)
     calls = [call for call in exchange.tool_calls if call.name == _WEATHER.name]
     if calls:
-        return Check(name="forced_tool_choice", status="yes", detail="the named tool was called")
-    return Check(name="forced_tool_choice", status="no", detail="ignored: " + ("text" if exchange.text else "no call"))
+        return DoctorCheck(name="forced_tool_choice", status="yes", detail="the named tool was called")
+    return DoctorCheck(
+        name="forced_tool_choice", status="no", detail="ignored: " + ("text" if exchange.text else "no call")
+    )
 
 
-def judge_text_tool_calls(exchanges: Sequence[Exchange]) -> Check:
+def judge_text_tool_calls(exchanges: Sequence[Exchange]) -> DoctorCheck:
     """Whether the model wrote tool calls as text (``<tool_call>``...) in answers that offered
     tools: what tool-call emulation is for."""
     texts = [e.text for e in exchanges if _failure(e) is None]
     if not texts:
-        return Check(name="text_tool_calls", status="skipped", detail="no answer with tools offered")
+        return DoctorCheck(name="text_tool_calls", status="skipped", detail="no answer with tools offered")
     written = [t for t in texts if _TEXT_CALL.search(t)]
     if written:
         marker = _TEXT_CALL.search(written[0])
         shown = marker.group(0) if marker else "?"
-        return Check(name="text_tool_calls", status="yes", detail=f"{len(written)} of {len(texts)} answers ({shown})")
-    return Check(name="text_tool_calls", status="no", detail=f"none in {len(texts)} answers")
+        return DoctorCheck(
+            name="text_tool_calls", status="yes", detail=f"{len(written)} of {len(texts)} answers ({shown})"
+        )
+    return DoctorCheck(name="text_tool_calls", status="no", detail=f"none in {len(texts)} answers")
 
 
 _REASONING_KEYS = (b'"reasoning_content"', b'"reasoning"', b'"thinking"')
 
 
-def judge_reasoning_field(exchanges: Sequence[Exchange]) -> Check:
+def judge_reasoning_field(exchanges: Sequence[Exchange]) -> DoctorCheck:
     """The field the server puts reasoning in (``reasoning_content`` or ``reasoning``), as seen
     with a value in the answers; ``<think>`` in the text when the server leaves it there."""
     for exchange in exchanges:
@@ -329,63 +335,63 @@ def judge_reasoning_field(exchanges: Sequence[Exchange]) -> Check:
             continue
         for key in _REASONING_KEYS:
             if re.search(re.escape(key) + rb'\s*:\s*"[^"]', exchange.body):
-                return Check(name="reasoning_field", status="yes", detail=key.decode().strip('"'))
-        return Check(name="reasoning_field", status="yes", detail="reasoning seen")
+                return DoctorCheck(name="reasoning_field", status="yes", detail=key.decode().strip('"'))
+        return DoctorCheck(name="reasoning_field", status="yes", detail="reasoning seen")
     if any("<think>" in e.text for e in exchanges):
-        return Check(name="reasoning_field", status="yes", detail="<think> in the text")
-    return Check(name="reasoning_field", status="no", detail="no reasoning seen (not a reasoning model?)")
+        return DoctorCheck(name="reasoning_field", status="yes", detail="<think> in the text")
+    return DoctorCheck(name="reasoning_field", status="no", detail="no reasoning seen (not a reasoning model?)")
 
 
-def judge_json_schema(exchange: Exchange) -> Check:
+def judge_json_schema(exchange: Exchange) -> DoctorCheck:
     """``response_format: json_schema``: the answer is JSON that fits the schema."""
     failed = _failure(exchange)
     if failed is not None:
-        return Check(name="json_schema", status="no", detail=failed)
+        return DoctorCheck(name="json_schema", status="no", detail=failed)
     text = exchange.text.strip()
     try:
         value = json.loads(text)
     except ValueError:
-        return Check(name="json_schema", status="no", detail=f"not JSON: {_short(text, 40)!r}")
+        return DoctorCheck(name="json_schema", status="no", detail=f"not JSON: {_short(text, 40)!r}")
     if isinstance(value, dict) and isinstance(value.get("ok"), bool) and set(value) == {"ok"}:
-        return Check(name="json_schema", status="yes", detail=json.dumps(value))
-    return Check(name="json_schema", status="no", detail=f"JSON outside the schema: {_short(text, 40)}")
+        return DoctorCheck(name="json_schema", status="yes", detail=json.dumps(value))
+    return DoctorCheck(name="json_schema", status="no", detail=f"JSON outside the schema: {_short(text, 40)}")
 
 
-def _judge_tokenize(status: int, body: bytes) -> Check:
+def _judge_tokenize(status: int, body: bytes) -> DoctorCheck:
     count = parse_token_count(status, body)
     if count is None:
-        return Check(name="tokenize", status="no", detail=f"HTTP {status}" if status != 200 else "no count")
-    return Check(name="tokenize", status="yes", detail=f"'hello world' is {count} tokens")
+        return DoctorCheck(name="tokenize", status="no", detail=f"HTTP {status}" if status != 200 else "no count")
+    return DoctorCheck(name="tokenize", status="yes", detail=f"'hello world' is {count} tokens")
 
 
-def _judge_embeddings(status: int, body: bytes) -> Check:
+def _judge_embeddings(status: int, body: bytes) -> DoctorCheck:
     if not 200 <= status < 300:
-        return Check(name="embeddings", status="no", detail=f"HTTP {status}")
+        return DoctorCheck(name="embeddings", status="no", detail=f"HTTP {status}")
     try:
         document = json.loads(body)
         vector = document["data"][0]["embedding"]
     except (ValueError, KeyError, IndexError, TypeError):
-        return Check(name="embeddings", status="no", detail="no embedding in the answer")
+        return DoctorCheck(name="embeddings", status="no", detail="no embedding in the answer")
     if not isinstance(vector, list) or not vector:
-        return Check(name="embeddings", status="no", detail="an empty embedding")
-    return Check(name="embeddings", status="yes", detail=f"{len(vector)} dimensions")
+        return DoctorCheck(name="embeddings", status="no", detail="an empty embedding")
+    return DoctorCheck(name="embeddings", status="yes", detail=f"{len(vector)} dimensions")
 
 
-def _judge_models(status: int, body: bytes) -> tuple[Check, list[str]]:
+def _judge_models(status: int, body: bytes) -> tuple[DoctorCheck, list[str]]:
     if not 200 <= status < 300:
-        return Check(name="models", status="no", detail=f"HTTP {status}"), []
+        return DoctorCheck(name="models", status="no", detail=f"HTTP {status}"), []
     try:
         document = json.loads(body)
     except ValueError:
-        return Check(name="models", status="no", detail="not JSON"), []
+        return DoctorCheck(name="models", status="no", detail="not JSON"), []
     items = document.get("data") if isinstance(document, Mapping) else None
     if not isinstance(items, list):
-        return Check(name="models", status="no", detail="no data list"), []
+        return DoctorCheck(name="models", status="no", detail="no data list"), []
     names = [item["id"] for item in items if isinstance(item, Mapping) and isinstance(item.get("id"), str)]
     if not names:
-        return Check(name="models", status="no", detail="an empty list"), []
+        return DoctorCheck(name="models", status="no", detail="an empty list"), []
     shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
-    return Check(
+    return DoctorCheck(
         name="models", status="yes", detail=f"{shown} ({len(names)} model{'s' if len(names) > 1 else ''})"
     ), names
 
@@ -401,7 +407,7 @@ class Diagnosis:
     """The endpoint, with any credentials in it removed."""
     model: str | None
     """The model probed: the one asked for, else the first the server listed."""
-    checks: tuple[Check, ...]
+    checks: tuple[DoctorCheck, ...]
     context_window: int | None = None
     window_source: str = "unknown"
     """Where the window was read: ``default_generation_settings.n_ctx (/props)``, ..."""
@@ -412,7 +418,7 @@ class Diagnosis:
     tokens_per_second_estimated: bool = False
     """No usage came with the stream: the rate counts the characters / 4."""
 
-    def check(self, name: str) -> Check | None:
+    def check(self, name: str) -> DoctorCheck | None:
         """The check called ``name``, if it was made."""
         return next((c for c in self.checks if c.name == name), None)
 
@@ -598,20 +604,20 @@ async def diagnose(
 async def _diagnose(
     transport: AsyncTransport, endpoint: Endpoint, model: str | None, probe_timeout: float
 ) -> Diagnosis:
-    checks: list[Check] = []
+    checks: list[DoctorCheck] = []
     base = endpoint.base_url
     try:
         with anyio.fail_after(probe_timeout):
             status, _, body = await _read(transport, _get(endpoint, base + "/models"))
     except _PROBE_ERRORS as exc:
-        checks.append(Check(name="reachable", status="no", detail=_why(exc)))
+        checks.append(DoctorCheck(name="reachable", status="no", detail=_why(exc)))
         return Diagnosis(base_url=base, model=model, checks=tuple(checks))
-    checks.append(Check(name="reachable", status="yes", detail=f"HTTP {status} from /models"))
+    checks.append(DoctorCheck(name="reachable", status="yes", detail=f"HTTP {status} from /models"))
     listed, names = _judge_models(status, body)
     checks.append(listed)
     chosen = model or (names[0] if names else None)
     if chosen is None:
-        checks.append(Check(name="chat", status="skipped", detail="no model: pass --model NAME"))
+        checks.append(DoctorCheck(name="chat", status="skipped", detail="no model: pass --model NAME"))
         return Diagnosis(base_url=base, model=None, checks=tuple(checks))
 
     exchanges: dict[str, Exchange] = {}
@@ -638,10 +644,10 @@ async def _diagnose(
     if answer is not None:
         slots = f", {answer.slots} slots" if answer.slots else ""
         checks.append(
-            Check(name="context_window", status="yes", detail=f"{answer.tokens} tokens ({answer.field}{slots})")
+            DoctorCheck(name="context_window", status="yes", detail=f"{answer.tokens} tokens ({answer.field}{slots})")
         )
     else:
-        checks.append(Check(name="context_window", status="no", detail="unknown: " + "; ".join(discovery.tried)))
+        checks.append(DoctorCheck(name="context_window", status="no", detail="unknown: " + "; ".join(discovery.tried)))
 
     root = server_root(base)
     phrase = "hello world"
@@ -653,7 +659,7 @@ async def _diagnose(
             with anyio.fail_after(probe_timeout):
                 status, _, body = await _read(transport, _post(endpoint, url, payload))
         except _PROBE_ERRORS as exc:
-            checks.append(Check(name=name, status="error", detail=_why(exc)))
+            checks.append(DoctorCheck(name=name, status="error", detail=_why(exc)))
             continue
         checks.append(judge(status, body))
 
