@@ -1,5 +1,5 @@
 """Repeatable jobs: ``nox`` runs tests, lint, typecheck and docs; ``nox -s benchmarks`` measures;
-``nox -s live`` runs tests/live against a real server (llama.cpp on the tiny test model)."""
+``nox -s live`` runs tests/live against real servers (both llama.cpp servers on the tiny test model)."""
 
 from __future__ import annotations
 
@@ -95,6 +95,7 @@ def benchmarks(session: nox.Session) -> None:
 SHARED = pathlib.Path(__file__).resolve().parent.parent / "shared"
 TINY_MODEL = SHARED / "models" / "tiny-agent.gguf"
 WHEELS = SHARED / "wheels"
+LLAMA_SERVER = SHARED / "bin" / "llama-server"
 LLAMA_CPP = "llama-cpp-python[server]==0.3.36"
 SERVER_START_TIMEOUT = 60.0
 SERVER_STOP_GRACE = 10.0
@@ -145,40 +146,79 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
 
 @nox.session(default=False)
 def live(session: nox.Session) -> None:
-    """The live suite (tests/live) against a real server.
+    """The live suite (tests/live) against real servers.
 
-    ``nox -s live`` starts llama-cpp-python on ../shared/models/tiny-agent.gguf and runs the
-    suite with ``--server-kind llamacpp``; ``nox -s live -- --base-url URL --model NAME`` runs it
-    against your endpoint instead (LM Studio, Ollama, vLLM, ...). Other posargs go to pytest."""
+    ``nox -s live`` starts two servers on ../shared/models/tiny-agent.gguf, each once, both
+    before the first run: llama-cpp-python (``--server-kind llamacpp``) and llama.cpp's own C++
+    server ../shared/bin/llama-server (``--server-kind llama-server``), and runs the suite
+    against each; a server whose files are missing is skipped, saying why.
+    ``nox -s live -- --base-url URL --model NAME`` runs it against your endpoint instead (LM
+    Studio, Ollama, vLLM, ...). Other posargs go to pytest."""
     pytest_args = ["python", "-bb", "-m", "pytest", "tests/live", "-p", "no:cacheprovider"]
     if any(arg == "--base-url" or arg.startswith("--base-url=") for arg in session.posargs):
         install(session, "test")
         session.run(*pytest_args, *session.posargs)
         return
-    if not TINY_MODEL.is_file() or not WHEELS.is_dir():
-        session.skip(f"no {TINY_MODEL} or {WHEELS}: pass --base-url URL --model NAME to test your own endpoint")
+    plans = _live_servers(session)
+    if not plans:
+        session.skip("no live server can start here: pass --base-url URL --model NAME to test your own endpoint")
     install(session, "test")
-    session.install("--find-links", str(WHEELS), LLAMA_CPP)
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}/v1"
-    log = pathlib.Path(session.create_tmp()) / "llama-server.log"
-    python = os.path.join(session.bin, "python")
-    command = [
-        python, "-m", "llama_cpp.server", "--model", str(TINY_MODEL), "--model_alias", "tiny",
-        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--verbose", "False",
-    ]  # fmt: skip
-    session.log(f"starting llama.cpp on {base_url} (log: {log})")
-    with log.open("wb") as out:
-        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        try:
+    if any(kind == "llamacpp" for kind, *_ in plans):
+        session.install("--find-links", str(WHEELS), LLAMA_CPP)
+    started: list[tuple[str, str, str, subprocess.Popen[bytes]]] = []
+    logs: list[pathlib.Path] = []
+    try:
+        for kind, command, model, ready in plans:
+            port = _free_port()
+            command = [part.replace("{port}", str(port)).replace("{python}", os.path.join(session.bin, "python"))
+                       for part in command]  # fmt: skip
+            log = pathlib.Path(session.create_tmp()) / f"{kind}.log"
+            logs.append(log)
+            base_url = f"http://127.0.0.1:{port}/v1"
+            session.log(f"starting {kind} on {base_url} (log: {log})")
+            with log.open("wb") as out:
+                server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            started.append((kind, base_url, model, server))
             try:
-                _wait_for_server(server, f"{base_url}/models", log)
+                _wait_for_server(server, f"http://127.0.0.1:{port}{ready}", log)
             except RuntimeError as exc:
-                session.error(f"llama.cpp did not start: {exc}")
+                session.error(f"{kind} did not start: {exc}")
+        for kind, base_url, model, _ in started:
             session.run(
                 *pytest_args,
-                *("--base-url", base_url, "--model", "tiny", "--server-kind", "llamacpp"),
+                *("--base-url", base_url, "--model", model, "--server-kind", kind),
                 *session.posargs,
             )
-        finally:
+    finally:
+        for *_, server in started:
             _stop(server)
+
+
+def _live_servers(session: nox.Session) -> list[tuple[str, list[str], str, str]]:
+    """The servers ``live`` can start here: (server kind, command, model name, readiness path);
+    the ones it cannot are logged with the reason."""
+    plans: list[tuple[str, list[str], str, str]] = []
+    if not TINY_MODEL.is_file():
+        session.log(f"no {TINY_MODEL}: no live server on the tiny model")
+        return plans
+    if WHEELS.is_dir():
+        plans.append((
+            "llamacpp",
+            ["{python}", "-m", "llama_cpp.server", "--model", str(TINY_MODEL), "--model_alias", "tiny",
+             "--host", "127.0.0.1", "--port", "{port}", "--n_ctx", "2048", "--verbose", "False"],
+            "tiny",
+            "/v1/models",
+        ))  # fmt: skip
+    else:
+        session.log(f"skipping llama-cpp-python: no {WHEELS} (its prebuilt wheel)")
+    if os.access(LLAMA_SERVER, os.X_OK):
+        plans.append((
+            "llama-server",
+            [str(LLAMA_SERVER), "-m", str(TINY_MODEL), "--ctx-size", "2048", "--jinja", "--embeddings",
+             "--pooling", "mean", "--ubatch-size", "2048", "--host", "127.0.0.1", "--port", "{port}"],
+            "tiny",
+            "/health",
+        ))  # fmt: skip
+    else:
+        session.log(f"skipping llama.cpp's own server: no executable {LLAMA_SERVER}")
+    return plans

@@ -60,7 +60,7 @@ from anyagent_core.context import (
 from anyagent_core.wire import redact_url
 
 from ._context import discover_window
-from ._errors import AnyAgentError
+from ._errors import AnyAgentError, APIConnectionError, APITimeoutError
 from ._options import ENV_API_KEY
 from ._transports import AsyncTransport, HttpxTransport
 
@@ -497,6 +497,15 @@ def recommend(diagnosis: Diagnosis) -> dict[str, Any]:
 
 
 async def _read(transport: AsyncTransport, request: Request) -> tuple[int, str, bytes]:
+    try:
+        return await _read_once(transport, request)
+    except APITimeoutError:
+        raise
+    except APIConnectionError:  # a pooled connection the server had closed: once more
+        return await _read_once(transport, request)
+
+
+async def _read_once(transport: AsyncTransport, request: Request) -> tuple[int, str, bytes]:
     async with transport.exchange(request) as response:
         chunks: list[bytes] = []
         size = 0
@@ -622,10 +631,16 @@ async def _diagnose(
 
     exchanges: dict[str, Exchange] = {}
     for name, turn in probe_turns(chosen).items():
-        try:
-            exchanges[name] = await _chat(transport, endpoint, turn, probe_timeout)
-        except _PROBE_ERRORS as exc:
-            exchanges[name] = Exchange(status=0, body=b"", events=(), error=_why(exc))
+        for attempt in range(2):
+            try:
+                exchanges[name] = await _chat(transport, endpoint, turn, probe_timeout)
+            except APIConnectionError as exc:  # a pooled connection the server had closed: once more
+                exchanges[name] = Exchange(status=0, body=b"", events=(), error=_why(exc))
+                if attempt == 0 and not isinstance(exc, APITimeoutError):
+                    continue
+            except _PROBE_ERRORS as exc:
+                exchanges[name] = Exchange(status=0, body=b"", events=(), error=_why(exc))
+            break
     checks.append(judge_chat(exchanges["chat"]))
     checks.extend(judge_streaming(exchanges["streaming"]))
     checks.append(judge_tool_calls(exchanges["tools"], streamed=False))

@@ -1,6 +1,6 @@
 """Options and fixtures of the live suite (``tests/live``).
 
-``pytest tests/live --base-url URL --model NAME [--api-key KEY] [--server-kind llamacpp|generic]``
+``pytest tests/live --base-url URL --model NAME [--api-key KEY] [--server-kind llamacpp|llama-server|generic]``
 runs it against a real server; without ``--base-url`` every test that needs one skips.
 The options are registered here, so they are known when ``tests/live`` (or a file in it) is
 named on the command line, as ``nox -s live`` does; a plain ``pytest`` run does not know them,
@@ -13,7 +13,7 @@ import pytest
 
 from tests.live.support import NO_ENDPOINT, TRANSPORTS, LiveServer
 
-SERVER_KINDS = ("generic", "llamacpp")
+SERVER_KINDS = ("generic", "llamacpp", "llama-server")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,6 +26,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="generic",
         choices=SERVER_KINDS,
         help="llamacpp: llama-cpp-python on the tiny test model (exact replies and its quirks); "
+        "llama-server: llama.cpp's own C++ server on the tiny model (/props, /tokenize, its window); "
         "generic (default): any endpoint and model",
     )
 
@@ -34,6 +35,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "live: needs a real OpenAI-compatible server (--base-url)")
     config.addinivalue_line(
         "markers", "llamacpp: checks the tiny model's exact replies or llama.cpp's quirks (--server-kind llamacpp)"
+    )
+    config.addinivalue_line(
+        "markers", "llama_server: needs llama.cpp's own C++ server on the tiny model (--server-kind llama-server)"
     )
     base_url = config.getoption("base_url", default=None)
     if base_url and not config.getoption("model", default=None):
@@ -56,10 +60,15 @@ def live(pytestconfig: pytest.Config) -> LiveServer:
 
 @pytest.fixture(autouse=True)
 def _server_kind_gate(request: pytest.FixtureRequest) -> None:
-    """Tests marked ``llamacpp`` run only with ``--server-kind llamacpp``."""
+    """Tests marked ``llamacpp`` run only with ``--server-kind llamacpp``, those marked
+    ``llama_server`` only with ``--server-kind llama-server``."""
+    if request.node.get_closest_marker("llama_server") is not None:
+        live: LiveServer = request.getfixturevalue("live")
+        if live.kind != "llama-server":
+            pytest.skip("llama.cpp's own server only (--server-kind llama-server): /props, /tokenize, its window")
     if request.node.get_closest_marker("llamacpp") is None:
         return
-    live: LiveServer = request.getfixturevalue("live")
+    live = request.getfixturevalue("live")
     if not live.llamacpp:
         pytest.skip("llama.cpp's tiny test model only (--server-kind llamacpp): exact replies or server quirks")
 

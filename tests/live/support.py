@@ -85,6 +85,7 @@ class LiveServer:
     api_key: str | None = attrs.field(default=None, repr=False)
     kind: str = "generic"
     """``llamacpp``: llama-cpp-python serving the tiny test model (exact replies, its quirks);
+    ``llama-server``: llama.cpp's own C++ server on the tiny model (``/props``, ``/tokenize``);
     ``generic``: any OpenAI-compatible endpoint (no assumption about the model's words)."""
 
     @property
