@@ -291,7 +291,8 @@ class Client:
         if self._session is not None:
             settings = attrs.evolve(settings, commits=True, session_id=self.session_id)
         self._loop = AgentLoop(settings, history=history)
-        secrets = endpoint_secrets(endpoint)  # kept out of every log line (_logging.py)
+        fallbacks = options.fallback_endpoint_list()
+        secrets = tuple(s for e in (endpoint, *fallbacks) for s in endpoint_secrets(e))  # out of every log line
         self._driver = Driver(
             transport,
             endpoint,
@@ -302,6 +303,7 @@ class Client:
             toolbox=toolbox,
             agent=self._agent,
             session=self._session,
+            fallback_endpoints=fallbacks,
         )
         self._log_protection = protect_httpx_logs(secrets).release
         self._state = ClientState.OPENED
@@ -490,7 +492,7 @@ class Client:
         it, ``unknown``). Asks the server for its window first when none is known
         (``discover_context``)."""
         driver, loop = self._check_open("get_context_usage")
-        if loop.context_window[0] is None and self.options.discover_context and not driver._probed:
+        if loop.context_window[0] is None and self.options.discover_context and 0 not in driver._probed:
             await driver.discover(loop)
         return loop.context_usage()
 

@@ -134,9 +134,12 @@ class Driver:
         clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
         session: SessionWriter | None = None,
+        fallback_endpoints: Sequence[Endpoint] = (),
     ) -> None:
         self.transport = transport
         self.endpoint = endpoint
+        self.endpoints = (endpoint, *fallback_endpoints)
+        """Where ``SendRequest.endpoint`` sends: the main endpoint, then the fallback ones."""
         self.config = config
         self.options = options
         self.observer = observer
@@ -149,7 +152,7 @@ class Driver:
         """Where the commits are written (None: nowhere)."""
         self._scope: anyio.CancelScope | None = None
         self._interrupted = False
-        self._probed = False
+        self._probed: set[int] = set()  # the endpoints asked for their window
         self.hook_effects = HookEffects()
         """What hooks asked for (system messages to show, a stop), the client's too."""
         self._observer = observer  # the run's (Observer.run_started may name another)
@@ -245,7 +248,7 @@ class Driver:
                 agent=self.agent,
                 tools=tuple(tool.spec.name for tool in loop.settings.tools),
                 provider=self.options.provider,
-                scrub=Scrubber(endpoint_secrets(self.endpoint)),
+                scrub=Scrubber(tuple(s for e in self.endpoints for s in endpoint_secrets(e))),
             )
         )
         effects = self.hook_effects
@@ -259,7 +262,7 @@ class Driver:
                 action = loop.next_action()
                 match action:
                     case SendRequest():
-                        if self._needs_window(loop, action) and await self.discover(loop):
+                        if self._needs_window(loop, action) and await self.discover(loop, action):
                             continue  # the request did not fit the window found: compacted, it comes again
                         failure.error = None
                         async with aclosing(self._request(loop, action, failure)) as events:
@@ -270,6 +273,9 @@ class Driver:
                             observer.compaction(message.data)
                             if self.session is not None:
                                 self.session.compacted(message.data)
+                        elif type(message) is SystemMessage and message.subtype == "fallback_endpoint":
+                            url = redact_url(self.endpoints[int(message.data["endpoint"])].base_url)
+                            message = SystemMessage(subtype=message.subtype, data={**message.data, "base_url": url})
                         elif type(message) is SystemMessage and message.subtype == "context_truncated":
                             logger.warning(
                                 "the server reported %s prompt tokens for a request counted at %s: it may "
@@ -287,6 +293,7 @@ class Driver:
                             data={
                                 "attempt": action.attempt,
                                 "model": action.model,
+                                "endpoint": action.endpoint,
                                 "delay": action.seconds,
                                 "reason": action.reason,
                                 "error": str(failure.error) if failure.error is not None else "",
@@ -348,20 +355,25 @@ class Driver:
     # ---- the context window ---------------------------------------------------------------
 
     def _needs_window(self, loop: AgentLoop, action: SendRequest) -> bool:
-        if self._probed or not self.options.discover_context or action.side is not None or action.attempt != 1:
+        if action.endpoint in self._probed or not self.options.discover_context or action.side is not None:
+            return False
+        if action.attempt != 1 and action.endpoint == 0:
             return False
         if loop.context_window[0] is not None:
             return False
         turn = action.turn
         return estimate_tokens(turn.messages, system_prompt=turn.system_prompt, tools=turn.tools) > DISCOVER_ABOVE
 
-    async def discover(self, loop: AgentLoop) -> bool:
-        """Ask the server for the window (once per driver; cached per endpoint and model) and
-        tell the loop; True when the request handed out was withdrawn to be compacted."""
-        self._probed = True
-        model = loop.settings.template.model
+    async def discover(self, loop: AgentLoop, action: SendRequest | None = None) -> bool:
+        """Ask the server ``action`` goes to (the main one without it) for the window (once per
+        driver and endpoint; cached per endpoint and model) and tell the loop; True when the
+        request handed out was withdrawn to be compacted."""
+        number = 0 if action is None else action.endpoint
+        self._probed.add(number)
+        model = loop.settings.template.model if action is None else action.turn.model
+        endpoint = self.endpoints[number]
         try:
-            found = await self._guard(discover_window(self.transport, self.endpoint, model, config=self.config))
+            found = await self._guard(discover_window(self.transport, endpoint, model, config=self.config))
         except Cancelled:
             return False  # interrupted: the request goes on, and the interrupt stops it
         if found.tokens is None:
@@ -382,12 +394,13 @@ class Driver:
         received = Received(url="")
         observer = self._observer
         begun = anyio.current_time()
-        observer.attempt_started(action, redact_url(self.endpoint.base_url))
+        endpoint = self.endpoints[action.endpoint]
+        observer.attempt_started(action, redact_url(endpoint.base_url))
         try:
             events = perform(
                 action.turn,
                 transport=self.transport,
-                endpoint=self.endpoint,
+                endpoint=endpoint,
                 config=self.config,
                 guard=self._guard,
                 received=received,

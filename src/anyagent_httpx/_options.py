@@ -43,6 +43,7 @@ from anyagent_core.settings import (
     str_tuple,
     validator,
 )
+from anyagent_core.wire import redact_url
 
 from ._errors import ConfigurationError
 from ._hooks import HOOK_EVENTS, HookEvent, HookMatcher
@@ -62,6 +63,7 @@ __all__ = [
     "ENV_MODEL",
     "PROVIDERS",
     "AgentOptions",
+    "FallbackEndpoint",
     "get_api_key",
     "get_base_url",
     "get_model",
@@ -235,6 +237,53 @@ class AgentDefinition:
     max_turns: int | None = attrs.field(
         default=None, validator=attrs.validators.optional([attrs.validators.instance_of(int), attrs.validators.ge(1)])
     )
+
+
+def _fallback_url(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value.strip().startswith(("http://", "https://")):
+        raise ConfigurationError(f"a fallback endpoint's base_url must be an http:// or https:// URL, not {value!r}")
+
+
+def _fallback_model(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"a fallback endpoint's model must be a non-empty str, not {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class FallbackEndpoint:
+    """Another server a turn may go to when the main one cannot be reached or keeps failing
+    (``AgentOptions.fallback_endpoints``): its base URL, the model it serves and its key.
+    Its context window and what it accepts are learned from it alone."""
+
+    base_url: str = attrs.field(validator=_fallback_url, repr=lambda url: repr(redact_url(url)))
+    model: str = attrs.field(validator=_fallback_model)
+    api_key: str | None = attrs.field(default=None, repr=False)
+    """Sent as ``Authorization: Bearer ...`` to this endpoint only; never shown in a repr."""
+
+
+def _fallback_endpoints(value: Sequence[FallbackEndpoint | Mapping[str, Any]]) -> tuple[FallbackEndpoint, ...]:
+    if isinstance(value, Mapping | str | FallbackEndpoint):
+        raise ConfigurationError("fallback_endpoints is a sequence of FallbackEndpoint (or of dicts), in order")
+    items: list[FallbackEndpoint] = []
+    for number, item in enumerate(value):
+        if isinstance(item, FallbackEndpoint):
+            items.append(item)
+            continue
+        if not isinstance(item, Mapping):
+            raise ConfigurationError(
+                f"fallback_endpoints[{number}] must be a FallbackEndpoint or a dict, not {type(item).__name__}"
+            )
+        unknown = set(item) - {"base_url", "model", "api_key"}
+        if unknown or "base_url" not in item or "model" not in item:
+            raise ConfigurationError(
+                f"fallback_endpoints[{number}] takes base_url, model and api_key"
+                + (f", not {', '.join(sorted(map(str, unknown)))}" if unknown else "; base_url and model are needed")
+            )
+        try:
+            items.append(FallbackEndpoint(**item))
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"fallback_endpoints[{number}]: {exc}") from None
+    return tuple(items)
 
 
 def _check_session_options(options: AgentOptions) -> None:
@@ -417,6 +466,12 @@ class AgentOptions:
         default=(), converter=str_tuple, validator=knob_validator("fallback_models", error=ConfigurationError)
     )
     """Models tried in order when the model fails for good (retries spent, not found, context)."""
+    fallback_endpoints: tuple[FallbackEndpoint, ...] = attrs.field(default=(), converter=_fallback_endpoints)
+    """Other servers tried in order, each with its model and key (``FallbackEndpoint``, or a dict
+    of ``base_url``, ``model``, ``api_key``), after the fallback models, by the same rules: when
+    the main endpoint keeps failing after its retries, or at once when it cannot be reached.
+    Each endpoint's window and what it accepts come from its own answers; the ``ResultMessage``
+    (``endpoint``) and a ``fallback_endpoint`` ``SystemMessage`` say which one answered."""
     extra_body: JSONObject = attrs.field(factory=dict, converter=_extra_body)
     """Merged into every request body last: vendor knobs such as ``top_k`` or ``chat_template_kwargs``."""
     extra_headers: tuple[tuple[str, str], ...] = attrs.field(
@@ -487,6 +542,13 @@ class AgentOptions:
             headers=self.extra_headers,
         )
 
+    def fallback_endpoint_list(self) -> tuple[Endpoint, ...]:
+        """The fallback endpoints as the transport sees them (the extra headers go to each)."""
+        return tuple(
+            Endpoint(base_url=item.base_url, api_key=item.api_key, headers=self.extra_headers)
+            for item in self.fallback_endpoints
+        )
+
     def resolved_model(self, env: Mapping[str, str] | None = None) -> str:
         return get_model(self.model, env=env)
 
@@ -523,6 +585,7 @@ class AgentOptions:
             ),
             session_id=session_id,
             ask_before_compacting="PreCompact" in self.hooks,
+            fallback_endpoint_models=tuple(item.model for item in self.fallback_endpoints),
             **{name: getattr(self, name) for name in KNOBS},
         )
 

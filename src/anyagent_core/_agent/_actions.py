@@ -47,6 +47,8 @@ class SendRequest:
     side: str | None = None
     """None for a turn of the conversation; otherwise why the loop asks (``"summary"``): the
     answer does not join the conversation and is not shown."""
+    endpoint: int = 0
+    """Where to send it: 0 the main endpoint, ``n`` the ``n``-th of ``fallback_endpoints``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -59,6 +61,8 @@ class Wait:
     model: str
     """The model the next attempt uses (a fallback model, perhaps)."""
     reason: str
+    endpoint: int = 0
+    """The endpoint the next attempt goes to (0: the main one)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -138,6 +138,7 @@ class _Response:
     answers: int = 0
     spend: Spend = attrs.Factory(Spend)
     last_answer: AssistantMessage | None = None
+    last_endpoint: int = 0
 
 
 @attrs.define
@@ -166,6 +167,7 @@ class _InFlight:
     turn: StartTurn
     retry: RetryState
     side: _Side | None = None
+    endpoint: int = 0
 
 
 #: The side request's instructions when a part of the conversation is summarised.
@@ -257,6 +259,10 @@ class AgentLoop:
         self._left_out = 0
         self._compacting: _Compacting | None = None
         self._truncation_told = False
+        # what each endpoint has shown of itself (window, its source, response_format refused),
+        # the current one's in the fields above; 0 is the main endpoint
+        self._endpoint = 0
+        self._endpoints: dict[int, tuple[int | None, WindowSource, bool]] = {}
 
     # ---- what the loop holds --------------------------------------------------------------
 
@@ -386,7 +392,10 @@ class AgentLoop:
 
     def _prepare_turn(self, trigger: str, *, limit: int | None = None) -> None:
         """Build the next request, compacting it first when it does not fit (asking first with
-        ``ask_before_compacting``), and queue it."""
+        ``ask_before_compacting``), and queue it. Every turn starts on the main endpoint, fitted
+        to its window."""
+        if self._endpoint != 0:
+            self._use_endpoint(0)
         view = self._view(limit)
         if view is not None:
             tokens = view.tokens()
@@ -414,8 +423,23 @@ class AgentLoop:
 
     def _queue_turn(self, turn: StartTurn) -> None:
         settings = self.settings
-        self._request = _InFlight(turn=turn, retry=RetryState(settings.retry, settings.models))
+        models, endpoints = settings.routes
+        self._request = _InFlight(turn=turn, retry=RetryState(settings.retry, models, endpoints=endpoints))
         self._queue.append(SendRequest(turn=turn, turn_number=self._run.requests, attempt=1))
+
+    @property
+    def endpoint(self) -> int:
+        """The endpoint requests go to now (0: the main one; ``n``: the ``n``-th fallback)."""
+        return self._endpoint
+
+    def _use_endpoint(self, endpoint: int) -> None:
+        """Switch to ``endpoint``: what the loop knows of the one left is kept for its next turn,
+        what it knows of the new one (nothing, the first time) comes in."""
+        self._endpoints[self._endpoint] = (self._window, self._window_source, self._schema_in_prompt)
+        given = self.settings.context_window
+        fresh: tuple[int | None, WindowSource, bool] = (given, "user" if given is not None else "unknown", False)
+        self._window, self._window_source, self._schema_in_prompt = self._endpoints.get(endpoint, fresh)
+        self._endpoint = endpoint
 
     # ---- the context ----------------------------------------------------------------------
 
@@ -778,6 +802,7 @@ class AgentLoop:
             return
         self._serial += 1
         self._response.answers += 1
+        self._response.last_endpoint = request.endpoint
         settings = self.settings
         if settings.think_tags:
             message = think_to_blocks(message)
@@ -857,8 +882,25 @@ class AgentLoop:
             self._gave_up(decision.reason)
             return
         self._queue.append(
-            Wait(seconds=decision.delay, attempt=decision.attempt, model=decision.model, reason=decision.reason)
+            Wait(
+                seconds=decision.delay,
+                attempt=decision.attempt,
+                model=decision.model,
+                reason=decision.reason,
+                endpoint=decision.endpoint,
+            )
         )
+        if decision.endpoint != request.endpoint:
+            request.endpoint = decision.endpoint
+            if request.side is None:
+                self._use_endpoint(decision.endpoint)
+                data = {"endpoint": decision.endpoint, "model": decision.model, "reason": decision.reason}
+                self._queue.append(Emit(message=SystemMessage(subtype="fallback_endpoint", data=data)))
+                if request.turn.response_format is not None or self._schema_in_prompt:
+                    rebuilt = self._build_turn()  # this endpoint's output mode
+                    request.turn = attrs.evolve(
+                        request.turn, system_prompt=rebuilt.system_prompt, response_format=rebuilt.response_format
+                    )
         if decision.model != request.turn.model:
             request.turn = attrs.evolve(request.turn, model=decision.model)
         self._send(request, attempt=decision.attempt)
@@ -923,7 +965,11 @@ class AgentLoop:
     def _send(self, request: _InFlight, *, attempt: int) -> None:
         self._request = request
         side = None if request.side is None else request.side.purpose
-        self._queue.append(SendRequest(turn=request.turn, turn_number=self._run.requests, attempt=attempt, side=side))
+        self._queue.append(
+            SendRequest(
+                turn=request.turn, turn_number=self._run.requests, attempt=attempt, side=side, endpoint=request.endpoint
+            )
+        )
 
     def _gave_up(self, reason: str) -> None:
         """Put the retry rules' reason on the ``Done`` just queued."""
@@ -952,7 +998,9 @@ class AgentLoop:
         if self._request is not None:
             raise LocalProtocolError("a side request while a request is out")
         side = _Side(purpose=purpose, on_answer=on_answer, on_failure=on_failure)
-        request = _InFlight(turn=turn, retry=RetryState(self.settings.retry, (turn.model,)), side=side)
+        request = _InFlight(
+            turn=turn, retry=RetryState(self.settings.retry, (turn.model,)), side=side, endpoint=self._endpoint
+        )
         self._send(request, attempt=1)
 
     # ---- spending -------------------------------------------------------------------------
@@ -1205,6 +1253,7 @@ class AgentLoop:
             session_id=self.settings.session_id,
             total_cost_usd=response.spend.cost_usd or 0.0,
             structured_output=structured,
+            endpoint=response.last_endpoint,
         )
         self._commit(result)
         self._queue.append(Done(result=result))

@@ -95,6 +95,9 @@ class ResultMessage:
     total_cost_usd: float = 0.0
     """What the response cost at ``pricing``; 0.0 without pricing (nothing was priced)."""
     structured_output: Any = None
+    endpoint: int = 0
+    """The endpoint that gave the last answer: 0 the main one, ``n`` the ``n``-th of the
+    fallback endpoints."""
 
 
 def add_usage(total: Usage | None, more: Usage | None) -> Usage | None:

@@ -19,6 +19,13 @@ gives one no longer than ``max_retry_after``, otherwise exponential back-off wit
 When the retries are spent (or a ``Retry-After`` asks for too long), or the failure concerns the
 model itself (404, the prompt does not fit its context), the next fallback model is tried at
 once, with its own retries. Errors that no model would fix (400, 401, 403, 422) give up.
+
+Fallback endpoints (other servers, each with its model) come after the fallback models, in
+order, by the same rules: an endpoint that keeps failing after its retries passes the turn on to
+the next. An endpoint that cannot be reached at all (the connection fails or times out, its
+retries spent) is left at once, with the fallback models it would have served, for the next
+endpoint: another model on a server that does not answer would not answer either (with no
+endpoint left, its fallback models are still tried, as without fallback endpoints).
 """
 
 from __future__ import annotations
@@ -121,6 +128,8 @@ class Retry:
     attempt: int
     """The number of the attempt about to be made (2 for the first retry), across models."""
     reason: str
+    endpoint: int = 0
+    """Which endpoint the attempt goes to: 0 the main one, 1 the first fallback endpoint, ..."""
 
 
 @attrs.frozen(kw_only=True)
@@ -226,11 +235,17 @@ class RetryState:
             await sleep(decision.delay)
     """
 
-    def __init__(self, policy: RetryPolicy, models: Sequence[str]) -> None:
+    def __init__(self, policy: RetryPolicy, models: Sequence[str], *, endpoints: Sequence[int] | None = None) -> None:
         if not models:
             raise ValueError("RetryState needs at least one model")
         self.policy = policy
         self.models = tuple(models)
+        self.endpoints = tuple(endpoints) if endpoints is not None else (0,) * len(self.models)
+        """The endpoint of each model, in the same order (0: the main one)."""
+        if len(self.endpoints) != len(self.models):
+            raise ValueError(f"{len(self.endpoints)} endpoints for {len(self.models)} models: one each")
+        if any(not isinstance(e, int) or isinstance(e, bool) or e < 0 for e in self.endpoints):
+            raise ValueError(f"endpoints are numbers from 0, not {self.endpoints!r}")
         self._model_index = 0
         self._tries = 1  # attempts made on the current model
         self.attempts = 1
@@ -240,6 +255,11 @@ class RetryState:
     def model(self) -> str:
         """The model to use for the current attempt."""
         return self.models[self._model_index]
+
+    @property
+    def endpoint(self) -> int:
+        """The endpoint of the current attempt (0: the main one)."""
+        return self.endpoints[self._model_index]
 
     def failed(
         self,
@@ -270,16 +290,22 @@ class RetryState:
         elif retryable:
             why = f"{why}; {policy.max_retries} retries spent on {self.model!r}"
         if self._model_index + 1 < len(self.models) and (retryable or self._about_model(status, texts)):
-            previous = self.model
-            self._model_index += 1
+            previous, endpoint = self.model, self.endpoint
+            following = self._model_index + 1
+            if failure in (Failure.CONNECTION, Failure.TIMEOUT):  # the server is not there: the next one
+                others = (i for i in range(following, len(self.models)) if self.endpoints[i] != endpoint)
+                following = next(others, following)
+            self._model_index = following
             self._tries = 0
+            if self.endpoint != endpoint:
+                return self._retry(0.0, f"{why}; falling back to endpoint {self.endpoint} with {self.model!r}")
             return self._retry(0.0, f"{why}; falling back from {previous!r} to {self.model!r}")
         return GiveUp(reason=why)
 
     def _retry(self, delay: float, reason: str) -> Retry:
         self._tries += 1
         self.attempts += 1
-        return Retry(delay=delay, model=self.model, attempt=self.attempts, reason=reason)
+        return Retry(delay=delay, model=self.model, attempt=self.attempts, reason=reason, endpoint=self.endpoint)
 
     def _classify(
         self, failure: Failure, status: int | None, headers: tuple[tuple[str, str], ...], texts: tuple[object, ...]

@@ -220,6 +220,11 @@ class LoopSettings:
     )
     reset_tool_choice: bool = knob("reset_tool_choice")
     think_tags: bool = knob("think_tags")
+    fallback_endpoint_models: tuple[str, ...] = attrs.field(
+        default=(), converter=str_tuple, validator=knob_validator("fallback_models")
+    )
+    """The model of each fallback endpoint, in order (the endpoints themselves, their URLs and
+    keys, are the driver's: ``SendRequest.endpoint`` says which, 1 for the first)."""
 
     def __attrs_post_init__(self) -> None:
         if self.max_budget_usd is not None and self.pricing is None:
@@ -231,3 +236,11 @@ class LoopSettings:
     @property
     def models(self) -> tuple[str, ...]:
         return (self.template.model, *self.fallback_models)
+
+    @property
+    def routes(self) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """Every model a turn may be tried with, in order, and the endpoint of each: the main
+        endpoint's models (the model, then ``fallback_models``), then each fallback endpoint's."""
+        models = (*self.models, *self.fallback_endpoint_models)
+        endpoints = (0,) * len(self.models) + tuple(range(1, len(self.fallback_endpoint_models) + 1))
+        return models, endpoints
