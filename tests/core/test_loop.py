@@ -1836,3 +1836,36 @@ def test_done_says_why_a_failed_request_was_not_retried() -> None:
     (last,) = drain(loop)
     assert type(last) is Done and last.gave_up == "HTTP 401"
     assert last.result.errors == ("HTTP 401: bad key; not retried: HTTP 401",)
+
+
+def test_a_fallback_endpoint_answers_with_its_own_window_and_the_next_turn_starts_on_the_main_one() -> None:
+    loop, _ = make(
+        retry=RetryPolicy(max_retries=0),
+        fallback_models=["small"],
+        fallback_endpoint_models=["remote"],
+        output_schema={"type": "object"},
+    )
+    first = started(loop)
+    assert first.endpoint == 0 and first.turn.response_format is not None
+    loop.context_window_found(4096)
+    loop.request_failed(Failure.STATUS, status=400, message="response_format is not supported")
+    assert drain(loop)[-1].turn.response_format is None  # type: ignore[union-attr]
+    loop.request_failed(Failure.CONNECTION)  # the main endpoint is gone: its fallback model too
+    actions = drain(loop)
+    notices = [a.message for a in actions if type(a) is Emit and isinstance(a.message, SystemMessage)]
+    assert [(n.subtype, n.data["endpoint"], n.data["model"]) for n in notices] == [("fallback_endpoint", 1, "remote")]
+    wait, send = [a for a in actions if type(a) is not Emit]
+    assert type(wait) is Wait and wait.endpoint == 1 and wait.model == "remote"
+    assert type(send) is SendRequest and send.endpoint == 1 and send.turn.model == "remote"
+    assert send.turn.response_format is not None  # this endpoint has not refused it
+    assert tuple(loop.context_window) == (None, "unknown")
+    assert loop.endpoint == 1
+    loop.context_window_found(2048)
+    loop.receive_response(answer('{"ok": true}', model="remote"))
+    result = done(drain(loop))
+    assert result.endpoint == 1 and result.model == "remote"
+    loop.resume(UserMessage(content="again"))
+    again = drain(loop)[-1]
+    assert type(again) is SendRequest and again.endpoint == 0 and again.turn.model == "m"
+    assert tuple(loop.context_window) == (4096, "server")
+    assert again.turn.response_format is None

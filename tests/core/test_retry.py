@@ -851,3 +851,85 @@ def test_any_sequence_of_failures(policy: RetryPolicy, models: list[str], calls:
         assert state.model == decision.model
     assert retries <= len(models) * (policy.max_retries + 1) - 1
     assert all(count <= policy.max_retries for count in same_model.values())
+
+
+# ---- fallback endpoints ------------------------------------------------------------------------
+
+FAST = RetryPolicy(max_retries=1, initial_delay=0.001, jitter=0.0)
+
+
+def test_fallback_endpoints_come_after_the_fallback_models() -> None:
+    state = RetryState(FAST, ["m", "small", "remote"], endpoints=[0, 0, 1])
+    assert (state.model, state.endpoint) == ("m", 0)
+    decisions = [state.failed(Failure.STATUS, status=503) for _ in range(5)]
+    retries = [d for d in decisions if isinstance(d, Retry)]
+    assert [(d.model, d.endpoint) for d in retries] == [
+        ("m", 0),
+        ("small", 0),
+        ("small", 0),
+        ("remote", 1),
+        ("remote", 1),
+    ]
+    assert retries[3].reason.endswith("falling back to endpoint 1 with 'remote'")
+    assert isinstance(state.failed(Failure.STATUS, status=503), GiveUp)
+
+
+def test_an_unreachable_endpoint_is_left_with_its_fallback_models() -> None:
+    state = RetryState(FAST, ["m", "small", "remote", "last"], endpoints=[0, 0, 1, 2])
+    assert isinstance(state.failed(Failure.CONNECTION), Retry)  # its retry first
+    decision = state.failed(Failure.CONNECTION)
+    assert isinstance(decision, Retry) and (decision.model, decision.endpoint, decision.delay) == ("remote", 1, 0.0)
+    decision = state.failed(Failure.TIMEOUT)
+    assert isinstance(decision, Retry) and (decision.model, decision.endpoint) == ("remote", 1)
+    decision = state.failed(Failure.TIMEOUT)
+    assert isinstance(decision, Retry) and (decision.model, decision.endpoint) == ("last", 2)
+
+
+def test_without_another_endpoint_the_fallback_models_are_still_tried() -> None:
+    state = RetryState(FAST, ["m", "small"], endpoints=[0, 0])
+    state.failed(Failure.CONNECTION)
+    decision = state.failed(Failure.CONNECTION)
+    assert isinstance(decision, Retry) and (decision.model, decision.endpoint) == ("small", 0)
+
+
+def test_a_model_error_moves_to_the_next_model_of_the_same_endpoint() -> None:
+    state = RetryState(FAST, ["m", "small", "remote"], endpoints=[0, 0, 1])
+    decision = state.failed(Failure.STATUS, status=404)
+    assert isinstance(decision, Retry) and (decision.model, decision.endpoint) == ("small", 0)
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "match"), [([0], "1 endpoints for 2 models"), ([0, -1], "numbers from 0"), ([0, True], "numbers")]
+)
+def test_endpoints_are_checked(endpoints: list[Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        RetryState(FAST, ["a", "b"], endpoints=endpoints)
+
+
+failure_kinds = st.sampled_from(list(Failure))
+statuses = st.sampled_from([404, 429, 500, 503, 400])
+
+
+@given(
+    groups=st.lists(st.integers(1, 3), min_size=1, max_size=4),
+    steps=st.lists(st.tuples(failure_kinds, statuses), min_size=1, max_size=30),
+    retries=st.integers(0, 2),
+)
+def test_endpoints_are_visited_in_order_and_each_model_with_its_own(
+    groups: list[int], steps: list[tuple[Failure, int]], retries: int
+) -> None:
+    """Whatever fails, the decisions walk the routes forwards: the endpoint never goes back,
+    each retry names a model of its endpoint, and the attempts count up by one."""
+    models = [f"m{e}-{i}" for e, size in enumerate(groups) for i in range(size)]
+    endpoints = [e for e, size in enumerate(groups) for _ in range(size)]
+    state = RetryState(RetryPolicy(max_retries=retries, jitter=0.0), models, endpoints=endpoints)
+    position = 0
+    for failure, status in steps:
+        decision = state.failed(failure, status=status if failure is Failure.STATUS else None)
+        if isinstance(decision, GiveUp):
+            break
+        index = models.index(decision.model)
+        assert endpoints[index] == decision.endpoint == state.endpoint
+        assert index >= position
+        position = index
+        assert decision.attempt == state.attempts

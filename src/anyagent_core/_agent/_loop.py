@@ -896,11 +896,10 @@ class AgentLoop:
                 self._use_endpoint(decision.endpoint)
                 data = {"endpoint": decision.endpoint, "model": decision.model, "reason": decision.reason}
                 self._queue.append(Emit(message=SystemMessage(subtype="fallback_endpoint", data=data)))
-                if request.turn.response_format is not None or self._schema_in_prompt:
-                    rebuilt = self._build_turn()  # this endpoint's output mode
-                    request.turn = attrs.evolve(
-                        request.turn, system_prompt=rebuilt.system_prompt, response_format=rebuilt.response_format
-                    )
+                rebuilt = self._build_turn()  # the output mode this endpoint takes
+                request.turn = attrs.evolve(
+                    request.turn, system_prompt=rebuilt.system_prompt, response_format=rebuilt.response_format
+                )
         if decision.model != request.turn.model:
             request.turn = attrs.evolve(request.turn, model=decision.model)
         self._send(request, attempt=decision.attempt)
