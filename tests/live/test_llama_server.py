@@ -14,7 +14,7 @@ import pytest
 from anyagent_core import Endpoint, StartTurn, UserMessage
 from anyagent_httpx import HttpxTransport, ResultMessage, RunMessage, SystemMessage, diagnose, server_token_count
 from anyagent_httpx._context import forget_windows
-from anyagent_httpx._doctor import _chat
+from anyagent_httpx._doctor import _chat  # the probe's exchange: a request and its decoded answer
 from tests.live.support import RESPONSE_TIMEOUT, WEATHER, LiveServer, live_client
 
 pytestmark = [pytest.mark.anyio, pytest.mark.live, pytest.mark.llama_server]

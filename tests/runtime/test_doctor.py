@@ -13,9 +13,8 @@ from typing import Any
 import anyio
 import pytest
 
-from anyagent_httpx import Diagnosis, DoctorCheck, diagnose
+from anyagent_httpx import DoctorCheck, diagnose
 from anyagent_httpx._cli import main
-from anyagent_httpx._doctor import recommend
 from anyagent_httpx.testing import ReceivedRequest, Reply, serve
 
 from .doctor.servers import SERVERS, handler
@@ -133,20 +132,6 @@ async def test_the_key_goes_in_the_header_and_nowhere_else() -> None:
         diagnosis = await diagnose(server.base_url, api_key=key)
     assert seen and set(seen) == {f"Bearer {key}"}
     assert key not in diagnosis.table() and key not in json.dumps(diagnosis.to_json()) and key not in repr(diagnosis)
-
-
-def test_recommend_is_a_function_of_the_checks() -> None:
-    def diagnosis(**statuses: str) -> Diagnosis:
-        checks = tuple(DoctorCheck(name=name, status=status) for name, status in statuses.items())  # type: ignore[arg-type]
-        return Diagnosis(base_url="http://h/v1", model="m", checks=checks, context_window=4096)
-
-    assert recommend(diagnosis(chat="yes", tool_calls="no", tool_calls_streamed="yes", json_schema="no")) == {
-        "tool_mode": "native",
-        "output_mode": "prompt",
-        "context_window": 4096,
-    }
-    assert recommend(diagnosis(chat="yes", tool_calls="no", json_schema="yes"))["tool_mode"] == "emulated"
-    assert recommend(diagnosis(chat="no", streaming="no"))["tool_mode"] == "auto"
 
 
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
