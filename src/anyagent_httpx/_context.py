@@ -35,7 +35,7 @@ from anyagent_core.context import (
 )
 from anyagent_core.wire import DEFAULT_DIALECT, redact_url
 
-from ._errors import AnyAgentError, ConfigurationError
+from ._errors import AnyAgentError, APIConnectionError, APITimeoutError, ConfigurationError
 from ._transports import AsyncTransport
 
 __all__ = [
@@ -84,7 +84,18 @@ def forget_windows() -> None:
 
 
 async def _exchange(transport: AsyncTransport, request: Request) -> tuple[int, bytes]:
-    """One bounded exchange: the status and the body (at most ``MAX_PROBE_BODY`` bytes)."""
+    """One bounded exchange: the status and the body (at most ``MAX_PROBE_BODY`` bytes). A
+    connection that fails before any answer is tried once more: a pooled connection the server
+    had closed while idle (llama.cpp's server does) fails its next request so."""
+    try:
+        return await _exchange_once(transport, request)
+    except APITimeoutError:
+        raise
+    except APIConnectionError:
+        return await _exchange_once(transport, request)
+
+
+async def _exchange_once(transport: AsyncTransport, request: Request) -> tuple[int, bytes]:
     with anyio.fail_after(PROBE_TIMEOUT):
         async with transport.exchange(request) as response:
             chunks: list[bytes] = []

@@ -159,3 +159,21 @@ def test_the_tokenizer_counter_names_a_bad_file(tmp_path: pathlib.Path) -> None:
     bad.write_text("{}", encoding="utf-8")
     with pytest.raises(Exception, match=r"cannot read the tokenizer"):
         TokenizersCounter.from_file(str(bad))
+
+
+async def test_a_probe_whose_connection_drops_before_an_answer_is_asked_again() -> None:
+    dropped: list[str] = []
+
+    def handle(request: ReceivedRequest) -> Reply:
+        if request.target == "/v1/models" and not dropped:
+            dropped.append(request.target)
+            return Reply(drop_before_head=True)  # a pooled connection the server had closed
+        if request.target == "/props":
+            return json_reply(PROPS)
+        return json_reply({"error": "no"}, 404)
+
+    async with serve(handle) as server, HttpxTransport() as transport:
+        endpoint = AgentOptions(model="tiny", base_url=server.base_url).endpoint({})
+        found = await discover_window(transport, endpoint, "tiny")
+    assert found.tokens == 2048 and dropped == ["/v1/models"]
+    assert [r.target for r in server.requests] == ["/v1/models", "/v1/models", "/props"]
