@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from anyagent_core import ToolCall, ToolCallDelta
-from anyagent_httpx import ContextLengthError, RunMessage, StreamInterruptedError, SystemMessage
+from anyagent_httpx import ContextLengthError, RunMessage, StreamInterruptedError, SystemMessage, diagnose
 from tests.live.support import (
     HELLO,
     LIVE_RETRY,
@@ -137,3 +137,15 @@ async def test_auto_tool_choice_gives_the_call_as_text(live: LiveServer, transpo
     assert reply.events_of(ToolCallDelta) == []
     assert result.pending_tool_calls == ()
     assert result.result == TOOL_CALL_TEXT
+
+
+async def test_doctor_sees_calls_written_as_text_and_no_window(live: LiveServer) -> None:
+    """``anyagent doctor`` on llama-cpp-python: no usage in the stream, tool calls written as
+    text (a forced choice is honoured by its grammar), no ``json_schema``, no window said:
+    it recommends emulated tools and the schema in the prompt."""
+    diagnosis = await diagnose(live.base_url, model=live.model, api_key=live.api_key, probe_timeout=120)
+    statuses = {check.name: check.status for check in diagnosis.checks}
+    assert statuses["chat"] == statuses["streaming"] == statuses["forced_tool_choice"] == "yes"
+    assert statuses["tool_calls"] == statuses["stream_usage"] == statuses["context_window"] == "no"
+    assert statuses["text_tool_calls"] == "yes"
+    assert diagnosis.recommended == {"tool_mode": "emulated", "output_mode": "prompt", "context_window": None}
