@@ -19,7 +19,7 @@ pytestmark = pytest.mark.anyio
 _ids = itertools.count()
 
 
-def turn(head: str | None, prompt: str) -> list[Entry]:
+def turn(head: str | None, prompt: str) -> tuple[Entry, ...]:
     commit = Commit(
         messages=(UserMessage(content=prompt), AssistantMessage(content=[TextBlock(text="ok")])), turn_number=1
     )
