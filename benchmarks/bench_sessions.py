@@ -316,7 +316,10 @@ async def main(quick: bool, json_path: str | None) -> int:
         return cells + [ms(statistics.median(load)) if load else "" for load in loads]
 
     head = ["SQLite", "append p50 ms", "append p99 ms", f"load {load_messages} cold ms", "warm ms"]
-    rows = [row("anyagent SQLiteStore", ours, load_cold, load_warm), row("anyagent SQLiteStore (full)", ours_full, None, None)]
+    rows = [
+        row("anyagent SQLiteStore", ours, load_cold, load_warm),
+        row("anyagent SQLiteStore (full)", ours_full, None, None),
+    ]
     if theirs is not None and load_theirs is not None:
         rows.append(row("openai-agents SQLiteSession", theirs, load_theirs, load_theirs))
     for line in table(head, rows, {k: v for k, v in skipped.items() if k != "PostgreSQL"}):
