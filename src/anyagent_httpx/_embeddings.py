@@ -25,7 +25,7 @@ from anyagent_core import Config, Endpoint, RemoteProtocolError, Request, Server
 from anyagent_core.embeddings import Embeddings, EmbeddingsExchange
 from anyagent_core.wire import redact_url
 
-from ._errors import APIConnectionError, APIError, APITimeoutError, ConfigurationError, status_error
+from ._errors import APIError, APITimeoutError, ConfigurationError, status_error
 from ._options import CLIENT_CONFIG, get_api_key, get_base_url
 from ._transports import AsyncTransport, HttpxTransport, shared_transport
 
@@ -157,8 +157,6 @@ class Embedder:
                     return response.status, b"".join(chunks)
         except TimeoutError:
             raise APITimeoutError(f"no embeddings answer from {url} within {self.timeout} s", url=url) from None
-        except APIConnectionError:
-            raise
 
     async def aclose(self) -> None:
         """Close the transport it made for itself, if any (one you passed stays open)."""

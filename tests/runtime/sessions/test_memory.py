@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 
 from anyagent_httpx import (
     AgentOptions,
+    APIConnectionError,
+    APITimeoutError,
     Client,
     ConfigurationError,
     Embedder,
@@ -126,6 +128,16 @@ async def test_embed_errors_are_typed_and_keep_the_key_out() -> None:
         await embedder.embed(["fine", "  "])
     with pytest.raises(ConfigurationError, match="batch_size"):
         Embedder("emb", base_url="http://127.0.0.1:9/v1", batch_size=0)
+
+
+async def test_a_server_that_does_not_answer_is_a_timeout_not_a_hang() -> None:
+    slow = Reply.json({"data": []}, head_delay=30.0)
+    async with serve(slow) as server, Embedder("emb", base_url=server.base_url, timeout=0.2) as embedder:
+        with pytest.raises(APITimeoutError, match=r"no embeddings answer from .* within 0.2 s"):
+            await embedder.embed(["x"])
+    async with serve(Reply(drop_before_head=True)) as server, Embedder("emb", base_url=server.base_url) as embedder:
+        with pytest.raises(APIConnectionError):
+            await embedder.embed(["x"])
 
 
 # ---- Memory on every store --------------------------------------------------------------------
