@@ -75,7 +75,11 @@ def workdir(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.
 
 
 async def run(
-    name: str, model: Model, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: Any
+    name: str,
+    model: Callable[[ReceivedRequest], Reply],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *args: Any,
 ) -> tuple[str, LoopbackServer]:
     async with serve(model) as server:
         monkeypatch.setenv("ANY_AGENT_BASE_URL", server.base_url)
@@ -299,6 +303,32 @@ async def test_system_prompt(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPa
     assert systems[1] == "You are a pirate assistant. Respond in pirate speak."
     assert systems[2] is not None and systems[2].startswith("You are an agent that helps with software")
     assert systems[3] == systems[2] + "\n\nAlways end with a fun fact."
+
+
+async def test_sessions(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    monkeypatch.setenv("ANY_AGENT_SESSIONS_DB", str(workdir / "sessions.db"))
+
+    def model(request: ReceivedRequest) -> Reply:
+        heard = [text_of(m["content"]) for m in request.json()["messages"] if m["role"] == "user"]
+        return says("Heard: " + " | ".join(heard))
+
+    out, _ = await run("sessions", model, monkeypatch, capsys)
+    answers = re.findall(r"Claude: Heard: (.*)", out)
+    teal, what, first, red, said = (
+        "My favourite colour is teal. Remember it.",
+        "What is my favourite colour?",
+        "And what did I tell you first?",
+        "Suppose it were red instead.",
+        "What colour did I say?",
+    )
+    assert answers == [
+        teal,
+        f"{teal} | {what}",
+        f"{teal} | {what} | {first}",  # the latest session is the resumed one
+        f"{teal} | {what} | {first} | {red}",
+        f"{teal} | {what} | {first} | {said}",  # the fork's turn stayed in the fork
+    ]
+    assert "Same session: True" in out and "Forked into a new session: True" in out
 
 
 async def test_tools_option(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
