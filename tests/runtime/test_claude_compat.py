@@ -102,8 +102,8 @@ def test_session_options_go_to_the_default_store_and_claude_code_options_warn(tm
     with pytest.warns(CompatibilityWarning) as caught:
         convert(stderr=print, betas=["context-1m-2025-08-07"])
     assert sorted(str(w.message).split(" is ")[0] for w in caught) == ["betas", "stderr"]
-    with pytest.warns(CompatibilityWarning, match="no PostToolUseFailure event"):
-        convert(hooks={"PostToolUseFailure": []})
+    with pytest.warns(CompatibilityWarning, match="no PermissionRequest event"):
+        convert(hooks={"PermissionRequest": []})
 
 
 @pytest.mark.anyio

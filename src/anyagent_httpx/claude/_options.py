@@ -113,7 +113,7 @@ def _session_store(options: ClaudeAgentOptions, env: Mapping[str, str]) -> Sessi
     return store
 
 
-_UNSUPPORTED_HOOKS = {"PostToolUseFailure", "SubagentStart", "PermissionRequest"}
+_UNSUPPORTED_HOOKS = {"PermissionRequest"}
 
 
 def warn(message: str) -> None:

@@ -45,6 +45,10 @@ __all__ = [
     "PermissionResultDeny",
     "PermissionUpdate",
     "PostToolUseHookInput",
+    "SubagentStartHookSpecificOutput",
+    "SubagentStartHookInput",
+    "PostToolUseFailureHookSpecificOutput",
+    "PostToolUseFailureHookInput",
     "PreCompactHookInput",
     "PreToolUseHookInput",
     "ProcessError",
@@ -254,9 +258,13 @@ HookInput: TypeAlias = dict[str, Any]
 BaseHookInput: TypeAlias = dict[str, Any]
 PreToolUseHookInput: TypeAlias = dict[str, Any]
 PostToolUseHookInput: TypeAlias = dict[str, Any]
+PostToolUseFailureHookInput: TypeAlias = dict[str, Any]
+PostToolUseFailureHookSpecificOutput: TypeAlias = dict[str, Any]
 UserPromptSubmitHookInput: TypeAlias = dict[str, Any]
 StopHookInput: TypeAlias = dict[str, Any]
 SubagentStopHookInput: TypeAlias = dict[str, Any]
+SubagentStartHookInput: TypeAlias = dict[str, Any]
+SubagentStartHookSpecificOutput: TypeAlias = dict[str, Any]
 PreCompactHookInput: TypeAlias = dict[str, Any]
 NotificationHookInput: TypeAlias = dict[str, Any]
 NotificationHookSpecificOutput: TypeAlias = dict[str, Any]
