@@ -46,6 +46,8 @@ class Model:
         self.scripts = scripts
 
     def __call__(self, request: ReceivedRequest) -> Reply:
+        if not request.target.endswith("/chat/completions"):
+            return Reply.error(404, "not found")  # the window probes of a server that has none
         messages = request.json()["messages"]
         system = text_of(messages[0]["content"]) if messages[0]["role"] == "system" else ""
         at = max(i for i, m in enumerate(messages) if m["role"] == "user")
@@ -247,9 +249,42 @@ async def test_agents(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, ca
     assert "Agents: ['code-reviewer']" in out
     assert "Claude: The reviewer says: div() does not check for zero." in out
     assert re.search(r"Result: success, \d+ input tokens", out)
-    sub = next(r.json() for r in server.requests if r.json()["messages"][0]["role"] == "system")
+    chats = [r.json() for r in server.requests if r.target.endswith("/chat/completions")]
+    sub = next(r for r in chats if r["messages"][0]["role"] == "system")
     assert sub["model"] == "local-model"  # "sonnet" means the main agent's model here
     assert [t["function"]["name"] for t in sub["tools"]] == ["Read", "Grep"]
+
+
+async def test_filesystem_agents(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    monkeypatch.setenv("HOME", str(workdir))  # no user's agents or skills
+    prompt = "Ask the proofreader"
+
+    def main_agent(request: ReceivedRequest) -> Reply:
+        results = [m["content"] for m in request.json()["messages"] if m["role"] == "tool"]
+        if not results:
+            return calls(("t1", "task", {"agent": "proofreader", "prompt": "Check: Teh cat sat."}))
+        if len(results) == 1:
+            return calls(("s1", "skill", {"name": "haiku"}))
+        return says(f"Fixed: {results[0]} | {'five, seven and five' in results[1]}")
+
+    model = Model(
+        {
+            "system:You are a careful proofreader": [says("Teh -> The")],
+            prompt: [main_agent],
+        }
+    )
+    with pytest.warns(CompatibilityWarning, match="setting_sources: the agents and skills"):
+        out, server = await run("filesystem_agents", model, monkeypatch, capsys)
+    assert "Init message received. Agents loaded: ['proofreader']" in out
+    assert "'task'" in out and "'skill'" in out
+    assert "Assistant: Fixed: Teh -> The | True" in out
+    assert "Result: subtype=success, cost=$0.0000" in out
+    chats = [r.json() for r in server.requests if r.target.endswith("/chat/completions")]
+    sub = next(
+        r for r in chats if r["messages"][0]["role"] == "system" and "proofreader" in r["messages"][0]["content"]
+    )
+    assert [t["function"]["name"] for t in sub["tools"]] == ["Read", "Grep"]  # the file's tools
+    assert sub["model"] == "local-model"  # inherit
 
 
 async def test_max_budget_usd(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
@@ -350,7 +385,7 @@ async def test_claude_code_options_warn_once_each(
     messages = sorted(str(w.message) for w in caught)
     assert len(messages) == 2
     assert messages[0].startswith("plugins is a Claude Code option and is ignored here: Claude Code plugins")
-    assert messages[1].startswith("setting_sources is a Claude Code option and is ignored here")
+    assert messages[1].startswith("setting_sources: the agents and skills in the .claude/ folders")
     assert "plugins: [], slash commands: []" in out
     assert "Result: success: Hi!" in out
 
