@@ -60,7 +60,7 @@ from anyagent_core.settings import PERMISSION_MODES
 
 from ._driver import Driver, Toolbox
 from ._errors import APIError, ClientStateError, ConfigurationError
-from ._hooks import session_end, session_start, user_prompt_submit, with_context
+from ._hooks import session_end, session_start, subagent_start, user_prompt_submit, with_context
 from ._logging import RunLogger, Scrubber, endpoint_secrets, protect_httpx_logs
 from ._observe import observers
 from ._options import AgentOptions
@@ -444,7 +444,10 @@ class Client:
         session_context: tuple[str, ...] = ()
         if not self._started:
             source: Literal["startup", "resume"] = "resume" if self._initial_history else "startup"
-            session_context = await session_start(self.options.hooks, site, source=source)
+            if self._agent is None:
+                session_context = await session_start(self.options.hooks, site, source=source)
+            else:  # a subagent's task: the parent's session goes on
+                session_context = await subagent_start(self.options.hooks, site)
             self._started = True
         given = 1 if isinstance(message.content, str) else len(message.content)
         message = await user_prompt_submit(self.options.hooks, message, site)
