@@ -1,18 +1,27 @@
-"""Session store benchmark: anyagent's SQLiteStore against openai-agents' SQLiteSession.
+"""Session store benchmark: anyagent's SQLiteStore against openai-agents' SQLiteSession, and
+its PostgresStore against openai-agents' SQLAlchemySession on the same PostgreSQL server.
 
     python benchmarks/bench_sessions.py [--quick] [--json PATH]
 
-Measured in one run, on files in one temporary directory, under asyncio (SQLiteSession is
+Measured in one run, on files in one temporary directory, under asyncio (the peers are
 asyncio-only):
 
 * append one turn (a user message and an answer, ~200 characters each): p50 and p99 over
   ``APPENDS`` appends to one session. Ours writes the turn's two message entries and a run
-  result in one transaction, full-text rows included; theirs ``add_items`` the two messages.
+  result in one transaction, full-text rows, run statistics and the optimistic head check
+  included; theirs ``add_items`` the two messages.
 * load a ``LOAD_MESSAGES``-message session: ours ``load()`` and parse every entry back into
-  typed messages (``rebuild``), theirs ``get_items()`` (dicts).
+  typed messages (``rebuild``), theirs ``get_items()`` (dicts). *Cold*: a store that keeps no
+  parsed entries (``cache_sessions=0``), as the first load in a process is; *warm*: the store
+  loaded the session before (the default), so it reads only the session's row and what was
+  appended since. Theirs has no such path: each load reads and decodes everything.
 * ours only: full-text search over ``SEARCH_MESSAGES`` messages (``search``, 20 best hits with
-  snippets), and recall over ``MEMORIES`` memories with 384-dimension embeddings (``recall``
-  with a vector, numpy if installed), after a first recall that loads the index.
+  snippets), and over ``MEMORIES`` memories: recall by words (FTS5) and by a 384-dimension
+  embedding (``recall`` with a vector, numpy if installed, after a first recall that loads the
+  index).
+* PostgreSQL, when ``$ANY_AGENT_BENCH_POSTGRES_URL`` (or ``$ANY_AGENT_TEST_POSTGRES_URL``, which
+  ``source .ci/postgres.sh`` sets) names a server: append and load, ours against
+  ``SQLAlchemySession`` (asyncpg), each in a database of its own; skipped, saying why, otherwise.
 
 Targets: append and load at least 2x faster than SQLiteSession; search <= 20 ms and recall
 <= 50 ms (p50). Durability: ours in WAL mode with ``synchronous=normal`` (a killed process loses
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -115,9 +125,11 @@ async def fill_ours(path: Path, messages: int) -> None:
             head = (await store.append("big", entries, expected_head=head)).head
 
 
-async def timed_load_ours(path: Path, rounds: int) -> list[float]:
+async def timed_load_ours(path: Path, rounds: int, *, warm: bool) -> list[float]:
     times = []
-    async with SQLiteStore(path) as store:
+    async with SQLiteStore(path, cache_sessions=32 if warm else 0) as store:
+        if warm:
+            await store.load("big")
         for _ in range(rounds):
             begun = time.perf_counter()
             _, entries = await store.load("big")
@@ -158,84 +170,202 @@ async def timed_search(path: Path, rounds: int) -> list[float]:
     return times
 
 
-async def timed_recall(path: Path, memories: int, rounds: int, dims: int = 384) -> list[float]:
+async def timed_recall(path: Path, memories: int, rounds: int, dims: int = 384) -> tuple[list[float], list[float]]:
+    """Recall by words and by vector over ``memories`` memories: the times of each."""
     rng = random.Random(4)
     async with SQLiteStore(path) as store:
         for n in range(memories):
             vector = [rng.gauss(0, 1) for _ in range(dims)]
             await store.remember(text(rng, 12), memory_id=f"m{n}", vector=vector)
         await store.recall("", vector=[1.0] * dims)  # loads the index once
-        times = []
+        by_words, by_vector = [], []
         for _ in range(rounds):
-            query = [rng.gauss(0, 1) for _ in range(dims)]
+            query = f"{rng.choice(WORDS)}{rng.randrange(50)} {rng.choice(WORDS)}{rng.randrange(50)}"
             begun = time.perf_counter()
-            found = await store.recall("", vector=query, limit=5)
-            times.append(time.perf_counter() - begun)
+            await store.recall(query, limit=5)
+            by_words.append(time.perf_counter() - begun)
+            vector = [rng.gauss(0, 1) for _ in range(dims)]
+            begun = time.perf_counter()
+            found = await store.recall("", vector=vector, limit=5)
+            by_vector.append(time.perf_counter() - begun)
             assert len(found) == 5
-    return times
+    return by_words, by_vector
+
+
+# ---- PostgreSQL ---------------------------------------------------------------------------------
+
+
+def postgres_url() -> tuple[str | None, str]:
+    """The server's URL, or None and why there is none."""
+    url = os.environ.get("ANY_AGENT_BENCH_POSTGRES_URL") or os.environ.get("ANY_AGENT_TEST_POSTGRES_URL")
+    if not url:
+        return None, "no server: set ANY_AGENT_BENCH_POSTGRES_URL (source .ci/postgres.sh starts one)"
+    return url, ""
+
+
+def fresh_database(url: str) -> str:
+    import psycopg
+
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+async def pg_ours(url: str, appends: int, messages: int, rounds: int) -> tuple[list[float], list[float]]:
+    from anyagent_httpx.postgres import PostgresStore
+
+    rng = random.Random(1)
+    async with PostgresStore(fresh_database(url)) as store:
+        head = (await store.create("bench")).head
+        appended = []
+        for _ in range(appends):
+            entries = commit_entries(turn(rng), parent_id=head, new_id=lambda: uuid.uuid4().hex, at=time.time())
+            begun = time.perf_counter()
+            head = (await store.append("bench", entries, expected_head=head)).head
+            appended.append(time.perf_counter() - begun)
+        head = (await store.create("big")).head
+        for _ in range(messages // 2):
+            commit = Commit(messages=turn(rng).messages, turn_number=1)
+            entries = commit_entries(commit, parent_id=head, new_id=lambda: uuid.uuid4().hex, at=time.time())
+            head = (await store.append("big", entries, expected_head=head)).head
+        loads = []
+        for _ in range(rounds):
+            begun = time.perf_counter()
+            _, loaded = await store.load("big")
+            rebuild("big", loaded)
+            loads.append(time.perf_counter() - begun)
+    return appended, loads
+
+
+async def pg_theirs(url: str, appends: int, messages: int, rounds: int) -> tuple[list[float], list[float]]:
+    from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
+
+    rng = random.Random(1)
+    address = fresh_database(url).replace("postgresql://", "postgresql+asyncpg://", 1)
+    session = SQLAlchemySession.from_url("bench", url=address, create_tables=True)
+    appended = []
+    for _ in range(appends):
+        items = [{"role": "user", "content": text(rng)}, {"role": "assistant", "content": text(rng)}]
+        begun = time.perf_counter()
+        await session.add_items(items)
+        appended.append(time.perf_counter() - begun)
+    big = SQLAlchemySession("big", engine=session._engine, create_tables=True)
+    batch = []
+    for _ in range(messages // 2):
+        batch += [{"role": "user", "content": text(rng)}, {"role": "assistant", "content": text(rng)}]
+    await big.add_items(batch)
+    loads = []
+    for _ in range(rounds):
+        begun = time.perf_counter()
+        items = await big.get_items()
+        loads.append(time.perf_counter() - begun)
+        assert len(items) == messages
+    await session._engine.dispose()
+    return appended, loads
 
 
 def ms(value: float) -> str:
     return f"{value * 1000:.2f}"
 
 
+def ratio_line(what: str, theirs: float, ours: float, at_least: float = 2.0) -> tuple[str, bool]:
+    ratio = theirs / ours
+    ok = ratio >= at_least
+    return f"  {what}: {ratio:.2f}x {'PASS' if ok else 'FAIL'}", ok
+
+
 async def main(quick: bool, json_path: str | None) -> int:
     appends = 200 if quick else 1000
     load_messages, search_messages = 10_000, 20_000 if quick else 100_000
     memories = 2_000 if quick else 10_000
+    rounds = 10
     results: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         ours = await ours_append(root / "ours.db", appends, "normal")
         ours_full = await ours_append(root / "ours-full.db", appends, "full")
         theirs: list[float] | None
-        skipped: dict[str, str] = {}
         try:
             theirs = await theirs_append(root / "theirs.db", appends)
         except ImportError:
             theirs = None
             skipped["openai-agents SQLiteSession"] = "not installed (the bench group has it)"
         await fill_ours(root / "big.db", load_messages)
-        load_ours = await timed_load_ours(root / "big.db", 10)
-        load_theirs = None if theirs is None else await timed_load_theirs(root / "theirs-big.db", load_messages, 10)
+        load_cold = await timed_load_ours(root / "big.db", rounds, warm=False)
+        load_warm = await timed_load_ours(root / "big.db", rounds, warm=True)
+        load_theirs = None if theirs is None else await timed_load_theirs(root / "theirs-big.db", load_messages, rounds)
         await fill_ours(root / "search.db", search_messages)
         search = await timed_search(root / "search.db", 50)
-        recall = await timed_recall(root / "memories.db", memories, 50)
-    head = ["", "append p50 ms", "append p99 ms", f"load {load_messages} ms"]
+        recall_words, recall = await timed_recall(root / "memories.db", memories, 50)
+    url, why = postgres_url()
+    pg: dict[str, tuple[list[float], list[float]]] = {}
+    if url is None:
+        skipped["PostgreSQL"] = why
+    else:
+        pg["anyagent PostgresStore"] = await pg_ours(url, appends // 2, load_messages, rounds)
+        try:
+            pg["openai-agents SQLAlchemySession"] = await pg_theirs(url, appends // 2, load_messages, rounds)
+        except ImportError:
+            skipped["openai-agents SQLAlchemySession"] = "not installed (openai-agents[sqlalchemy], the bench group)"
+
+    def row(label: str, append: list[float], *loads: list[float] | None) -> list[str]:
+        cells = [label, ms(percentile(append, 0.5)), ms(percentile(append, 0.99))]
+        return cells + [ms(statistics.median(load)) if load else "" for load in loads]
+
+    head = ["SQLite", "append p50 ms", "append p99 ms", f"load {load_messages} cold ms", "warm ms"]
     rows = [
-        [
-            "anyagent SQLiteStore",
-            ms(percentile(ours, 0.5)),
-            ms(percentile(ours, 0.99)),
-            ms(statistics.median(load_ours)),
-        ],
-        ["anyagent SQLiteStore (full)", ms(percentile(ours_full, 0.5)), ms(percentile(ours_full, 0.99)), ""],
+        row("anyagent SQLiteStore", ours, load_cold, load_warm),
+        row("anyagent SQLiteStore (full)", ours_full, None, None),
     ]
     if theirs is not None and load_theirs is not None:
-        rows.append(
-            [
-                "openai-agents SQLiteSession",
-                ms(percentile(theirs, 0.5)),
-                ms(percentile(theirs, 0.99)),
-                ms(statistics.median(load_theirs)),
-            ]
-        )
-    for line in table(head, rows, skipped):
+        rows.append(row("openai-agents SQLiteSession", theirs, load_theirs, load_theirs))
+    for line in table(head, rows, {k: v for k, v in skipped.items() if k != "PostgreSQL"}):
         print(line)
-    search_p50, recall_p50 = statistics.median(search), statistics.median(recall)
+    print()
+    if pg or "PostgreSQL" in skipped:
+        pg_rows = [row(label, append, loads) for label, (append, loads) in pg.items()]
+        pg_head = ["PostgreSQL", "append p50 ms", "append p99 ms", f"load {load_messages} ms"]
+        pg_skipped = {k: v for k, v in skipped.items() if k in ("PostgreSQL", "openai-agents SQLAlchemySession")}
+        for line in table(pg_head, pg_rows or [["", "", "", ""]], pg_skipped):
+            print(line)
+        print()
+    search_p50, recall_p50, words_p50 = (
+        statistics.median(search),
+        statistics.median(recall),
+        statistics.median(recall_words),
+    )
     print(f"search over {search_messages} messages: p50 {ms(search_p50)} ms, p99 {ms(percentile(search, 0.99))} ms")
-    print(f"recall over {memories} memories (384 dims): p50 {ms(recall_p50)} ms, p99 {ms(percentile(recall, 0.99))} ms")
+    print(
+        f"recall over {memories} memories by words: p50 {ms(words_p50)} ms, p99 {ms(percentile(recall_words, 0.99))} ms"
+    )
+    print(
+        f"recall over {memories} memories by vector (384 dims): p50 {ms(recall_p50)} ms,"
+        f" p99 {ms(percentile(recall, 0.99))} ms"
+    )
     print("targets:")
     passed = True
     if theirs is not None and load_theirs is not None:
-        append_ratio = percentile(theirs, 0.5) / percentile(ours, 0.5)
-        load_ratio = statistics.median(load_theirs) / statistics.median(load_ours)
-        for what, ratio in (("append p50 >= 2x SQLiteSession", append_ratio), ("load >= 2x SQLiteSession", load_ratio)):
-            ok = ratio >= 2.0
+        checks = [
+            ratio_line("append p50 >= 2x SQLiteSession", percentile(theirs, 0.5), percentile(ours, 0.5)),
+            ratio_line("load (cold) >= 2x SQLiteSession", statistics.median(load_theirs), statistics.median(load_cold)),
+            ratio_line("load (warm) >= 2x SQLiteSession", statistics.median(load_theirs), statistics.median(load_warm)),
+        ]
+        for line, ok in checks:
             passed = passed and ok
-            print(f"  {what}: {ratio:.2f}x {'PASS' if ok else 'FAIL'}")
-        results.update(append_ratio=append_ratio, load_ratio=load_ratio)
-    for what, value, limit in (("search p50 <= 20 ms", search_p50, 0.020), ("recall p50 <= 50 ms", recall_p50, 0.050)):
+            print(line)
+        results.update(
+            append_ratio=percentile(theirs, 0.5) / percentile(ours, 0.5),
+            load_cold_ratio=statistics.median(load_theirs) / statistics.median(load_cold),
+            load_warm_ratio=statistics.median(load_theirs) / statistics.median(load_warm),
+        )
+    for what, value, limit in (
+        ("search p50 <= 20 ms", search_p50, 0.020),
+        ("recall by words p50 <= 50 ms", words_p50, 0.050),
+        ("recall by vector p50 <= 50 ms", recall_p50, 0.050),
+    ):
         ok = value <= limit
         passed = passed and ok
         print(f"  {what}: {ms(value)} ms {'PASS' if ok else 'FAIL'}")
@@ -243,9 +373,14 @@ async def main(quick: bool, json_path: str | None) -> int:
     results.update(
         append_p50=percentile(ours, 0.5),
         append_p99=percentile(ours, 0.99),
-        load=statistics.median(load_ours),
+        load_cold=statistics.median(load_cold),
+        load_warm=statistics.median(load_warm),
         search_p50=search_p50,
+        recall_words_p50=words_p50,
         recall_p50=recall_p50,
+        postgres={
+            label: {"append_p50": percentile(a, 0.5), "load": statistics.median(b)} for label, (a, b) in pg.items()
+        },
     )
     if json_path:
         await anyio.Path(json_path).write_text(json.dumps(results, indent=2))

@@ -4,7 +4,8 @@ sockets with h11 (``H11Transport``); the protocol itself is the sans-IO ``anyage
 message types are re-exported here. Sessions: ``AgentOptions(session_store=...)`` with
 ``SQLiteStore`` (embedded), ``PostgresStore`` (``anyagent_httpx.postgres``, the ``postgres``
 extra) or ``MemoryStore``, and ``list_sessions``, ``get_session_messages``, ``delete_session``,
-``search_sessions``.
+``search_sessions``. Long-term memory: ``Memory`` over a store, semantic with an ``Embedder``
+(the endpoint's ``/v1/embeddings``), through ``AgentOptions(memory=..., inject_memories=N)``.
 
 Importing the package loads nothing but this module: each public name is imported from its
 home on first use (a module ``__getattr__``), so ``from anyagent_httpx import query`` loads the
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     )
     from ._context import TiktokenCounter, TokenizersCounter, WindowDiscovery, discover_window, server_token_count
     from ._doctor import Diagnosis, DoctorCheck, diagnose
+    from ._embeddings import Embedder, EmbeddingsError
     from ._errors import (
         AnyAgentError,
         APIConnectionError,
@@ -91,6 +93,7 @@ if TYPE_CHECKING:
         StopInput,
         UserPromptSubmitInput,
     )
+    from ._memories import Memory
     from ._observe import (
         AttemptInfo,
         Observer,
@@ -198,6 +201,9 @@ _HOMES: dict[str, str] = {
     "Client": "._client",
     "ClientState": "._client",
     "query": "._client",
+    "Embedder": "._embeddings",
+    "EmbeddingsError": "._embeddings",
+    "Memory": "._memories",
     "TiktokenCounter": "._context",
     "TokenizersCounter": "._context",
     "WindowDiscovery": "._context",
@@ -343,6 +349,9 @@ __all__ = [
     "SessionEndInput",
     "SessionStartInput",
     "ToolServer",
+    "Embedder",
+    "EmbeddingsError",
+    "Memory",
     "TiktokenCounter",
     "TokenizersCounter",
     "WindowDiscovery",

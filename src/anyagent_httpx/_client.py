@@ -60,7 +60,7 @@ from anyagent_core.settings import PERMISSION_MODES
 
 from ._driver import Driver, Toolbox
 from ._errors import APIError, ClientStateError, ConfigurationError
-from ._hooks import session_end, session_start, user_prompt_submit, with_context
+from ._hooks import session_end, session_start, subagent_start, user_prompt_submit, with_context
 from ._logging import RunLogger, Scrubber, endpoint_secrets, protect_httpx_logs
 from ._observe import observers
 from ._options import AgentOptions
@@ -236,6 +236,7 @@ class Client:
         self._inbox: AsyncIterator[PromptItem] | None = None  # streaming input not read yet
         self._started = False  # the first prompt came (SessionStart ran)
         self._log_protection: Callable[[], None] | None = None
+        self._system_prompt: str | None = None  # before memories are put in it
         self.session_id = str(uuid.uuid4())
         """The session's id: the stored session's with a ``session_store`` (known once open)."""
 
@@ -280,6 +281,8 @@ class Client:
             items.append(subagents.tool())
         if options.skills or options.skill_dirs:
             items += _skill_tools(options, items, self._env)
+        if options.memory is not None and options.memory_tools and self._agent is None:
+            items += options.memory.tools()
         loop_tools = _loop_tools(items, toolbox)
         history = self._initial_history
         if options.session_store is not None and self._agent is None:
@@ -291,6 +294,7 @@ class Client:
         if self._session is not None:
             settings = attrs.evolve(settings, commits=True, session_id=self.session_id)
         self._loop = AgentLoop(settings, history=history)
+        self._system_prompt = settings.template.system_prompt
         fallbacks = options.fallback_endpoint_list()
         secrets = tuple(s for e in (endpoint, *fallbacks) for s in endpoint_secrets(e))  # out of every log line
         self._driver = Driver(
@@ -442,7 +446,10 @@ class Client:
         session_context: tuple[str, ...] = ()
         if not self._started:
             source: Literal["startup", "resume"] = "resume" if self._initial_history else "startup"
-            session_context = await session_start(self.options.hooks, site, source=source)
+            if self._agent is None:
+                session_context = await session_start(self.options.hooks, site, source=source)
+            else:  # a subagent's task: the parent's session goes on
+                session_context = await subagent_start(self.options.hooks, site)
             self._started = True
         given = 1 if isinstance(message.content, str) else len(message.content)
         message = await user_prompt_submit(self.options.hooks, message, site)
@@ -451,10 +458,27 @@ class Client:
             self._abandon()  # an earlier response was never received: it ends here
         if self._session is not None:
             await self._session.flush()
+        await self._inject_memories(loop, message)
         driver.reset()  # an interrupt of an earlier response does not stop this one
         loop.start(message)
         self._resume = False
         self._set_pending()
+
+    async def _inject_memories(self, loop: AgentLoop, message: UserMessage) -> None:
+        """Put the memories most relevant to ``message`` in the system prompt of the requests
+        of its response (``inject_memories``); the prompt of the client's options otherwise."""
+        memory, count = self.options.memory, self.options.inject_memories
+        if memory is None or not count or self._agent is not None:
+            return
+        from ._memories import memory_prompt  # only for clients with a memory
+
+        content = message.content
+        text = content if isinstance(content, str) else " ".join(b.text for b in content if type(b) is TextBlock)
+        found = await memory.relevant(text, count)
+        settings = loop.settings
+        prompt = memory_prompt(self._system_prompt, found)
+        if prompt != settings.template.system_prompt:
+            loop.settings = attrs.evolve(settings, template=attrs.evolve(settings.template, system_prompt=prompt))
 
     def add_tool_result(self, tool_use_id: str, result: str | Sequence[TextBlock], *, is_error: bool = False) -> None:
         """Answer a tool call handed to you (``ResultMessage.pending_tool_calls``: calls of the

@@ -12,7 +12,7 @@
 - ``PreToolUse`` (before an approved call runs): ``deny`` stops the call (the model is told
   ``reason``), ``updated_input`` rewrites its arguments; hooks after a denial do not run.
 - ``PostToolUse`` (after a call ran): ``additional_context`` is appended to the result the model
-  sees.
+  sees. ``PostToolUseFailure`` runs next when the result is an error, to the same effect.
 - ``UserPromptSubmit`` (in ``Client.query()``): ``block`` refuses the prompt
   (``PromptBlockedError``), ``additional_context`` is added to it.
 - ``PreCompact`` (a request is about to be compacted to fit the context window): ``block``
@@ -20,9 +20,11 @@
 - ``Stop`` (a run is about to end with success): ``block`` makes the model go on, with ``reason``
   as the next user message (once per run: ``stop_hook_active`` tells the hook it already did).
   ``SubagentStop`` is the same for a subagent's run.
+- ``SubagentStart`` (a subagent's task begins; matched on the agent's name):
+  ``additional_context`` is added to the task's prompt.
 - ``SessionStart`` (the client's first prompt): ``additional_context`` is added to that prompt.
-  ``SessionEnd`` (the client closes), ``PreCompact`` (older messages are about to be left out
-  of a request), ``Notification`` (the run waits for a permission answer): observe only.
+  ``SessionEnd`` (the client closes) and ``Notification`` (the run waits for a permission
+  answer): observe only.
 
 Every hook may also return ``system_message`` (shown to the user as a ``SystemMessage`` of
 subtype ``hook``) and ``continue_=False`` with a ``stop_reason``: the run stops (after the tool
@@ -78,6 +80,7 @@ __all__ = [
     "HookEffects",
     "HookResult",
     "NotificationInput",
+    "PostToolUseFailureInput",
     "PostToolUseInput",
     "PreCompactInput",
     "PreToolUseInput",
@@ -85,6 +88,7 @@ __all__ = [
     "SessionEndInput",
     "SessionStartInput",
     "StopInput",
+    "SubagentStartInput",
     "UserPromptSubmitInput",
     "notification",
     "post_tool_use",
@@ -94,6 +98,7 @@ __all__ = [
     "session_end",
     "session_start",
     "stop",
+    "subagent_start",
     "with_context",
     "user_prompt_submit",
 ]
@@ -101,8 +106,10 @@ __all__ = [
 HookEvent: TypeAlias = Literal[
     "PreToolUse",
     "PostToolUse",
+    "PostToolUseFailure",
     "UserPromptSubmit",
     "Stop",
+    "SubagentStart",
     "SubagentStop",
     "SessionStart",
     "SessionEnd",
@@ -112,8 +119,10 @@ HookEvent: TypeAlias = Literal[
 HOOK_EVENTS: tuple[HookEvent, ...] = (
     "PreToolUse",
     "PostToolUse",
+    "PostToolUseFailure",
     "UserPromptSubmit",
     "Stop",
+    "SubagentStart",
     "SubagentStop",
     "SessionStart",
     "SessionEnd",
@@ -145,6 +154,32 @@ class PostToolUseInput:
     session_id: str | None = None
     agent: str | None = None
     hook_event_name: Literal["PostToolUse"] = "PostToolUse"
+
+
+@attrs.frozen(kw_only=True)
+class PostToolUseFailureInput:
+    """What a ``PostToolUseFailure`` hook is given: a call whose result is an error (after its
+    ``PostToolUse`` hooks ran)."""
+
+    tool_name: str
+    tool_input: JSONObject = attrs.field(converter=freeze_object)
+    tool_use_id: str
+    error: str
+    """The error result's text."""
+    is_interrupt: bool = False
+    session_id: str | None = None
+    agent: str | None = None
+    hook_event_name: Literal["PostToolUseFailure"] = "PostToolUseFailure"
+
+
+@attrs.frozen(kw_only=True)
+class SubagentStartInput:
+    """What a ``SubagentStart`` hook is given: a subagent's run begins (its task's prompt)."""
+
+    agent: str
+    """The agent's name in ``AgentOptions.agents``."""
+    session_id: str | None = None
+    hook_event_name: Literal["SubagentStart"] = "SubagentStart"
 
 
 @attrs.frozen(kw_only=True)
@@ -218,6 +253,8 @@ class NotificationInput:
 HookInput: TypeAlias = (
     PreToolUseInput
     | PostToolUseInput
+    | PostToolUseFailureInput
+    | SubagentStartInput
     | UserPromptSubmitInput
     | StopInput
     | SessionStartInput
@@ -463,10 +500,14 @@ def claude_input(input: HookInput, context: HookContext) -> dict[str, Any]:
     if context.agent is not None:
         data["agent_id"] = context.agent
         data["agent_type"] = context.agent
-    if isinstance(input, PreToolUseInput | PostToolUseInput):
+    if isinstance(input, PreToolUseInput | PostToolUseInput | PostToolUseFailureInput):
         data.update(tool_name=input.tool_name, tool_input=thaw_json(input.tool_input), tool_use_id=input.tool_use_id)
         if isinstance(input, PostToolUseInput):
             data["tool_response"] = _response_of(input.tool_response)
+        elif isinstance(input, PostToolUseFailureInput):
+            data.update(error=input.error, is_interrupt=input.is_interrupt)
+    elif isinstance(input, SubagentStartInput):
+        data.update(agent_id=input.agent, agent_type=input.agent)
     elif isinstance(input, UserPromptSubmitInput):
         data["prompt"] = _prompt_text(input.prompt)
     elif isinstance(input, StopInput):
@@ -648,8 +689,9 @@ async def post_tool_use(
     result: ToolResultBlock,
     site: HookSite,
 ) -> ToolResultBlock:
-    """Run the ``PostToolUse`` hooks: the result, with their ``additional_context`` appended."""
-    if "PostToolUse" not in hooks:
+    """Run the ``PostToolUse`` hooks, then for an error result the ``PostToolUseFailure`` ones:
+    the result, with their ``additional_context`` appended."""
+    if "PostToolUse" not in hooks and not (result.is_error and "PostToolUseFailure" in hooks):
         return result
     hook_input = PostToolUseInput(
         tool_name=call.name,
@@ -659,8 +701,24 @@ async def post_tool_use(
         session_id=site.session_id,
         agent=site.agent,
     )
-    outcomes = await _run(hooks, "PostToolUse", hook_input, site, call.name)
+    outcomes = await _run(hooks, "PostToolUse", hook_input, site, call.name) if "PostToolUse" in hooks else []
+    if result.is_error and "PostToolUseFailure" in hooks:
+        failure = PostToolUseFailureInput(
+            tool_name=call.name,
+            tool_input=tool_input,
+            tool_use_id=call.id,
+            error=_result_text(result),
+            session_id=site.session_id,
+            agent=site.agent,
+        )
+        outcomes += await _run(hooks, "PostToolUseFailure", failure, site, call.name)
     return _with_context(result, [outcome.additional_context for outcome in outcomes if outcome.additional_context])
+
+
+def _result_text(result: ToolResultBlock) -> str:
+    if isinstance(result.content, str):
+        return result.content
+    return "\n".join(block.text for block in result.content if isinstance(block, TextBlock))
 
 
 def _with_context(result: ToolResultBlock, extra: Sequence[str]) -> ToolResultBlock:
@@ -709,6 +767,22 @@ async def session_start(
     hook_input = SessionStartInput(source=source, session_id=site.session_id)
     extra: list[str] = []
     for outcome in await _run(hooks, "SessionStart", hook_input, site):
+        if not outcome.continue_:
+            raise PromptBlockedError(outcome.stop_reason or "no reason given")
+        if outcome.additional_context:
+            extra.append(outcome.additional_context)
+    return tuple(extra)
+
+
+async def subagent_start(hooks: Mapping[HookEvent, Sequence[HookMatcher]], site: HookSite) -> tuple[str, ...]:
+    """Run the ``SubagentStart`` hooks before a subagent's task prompt (matched on the agent's
+    name): their ``additional_context``, for that prompt; ``PromptBlockedError`` when one stops
+    the task."""
+    if "SubagentStart" not in hooks or site.agent is None:
+        return ()
+    hook_input = SubagentStartInput(agent=site.agent, session_id=site.session_id)
+    extra: list[str] = []
+    for outcome in await _run(hooks, "SubagentStart", hook_input, site, site.agent):
         if not outcome.continue_:
             raise PromptBlockedError(outcome.stop_reason or "no reason given")
         if outcome.additional_context:

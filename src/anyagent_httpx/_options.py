@@ -54,6 +54,7 @@ from ._tools import Tool
 if TYPE_CHECKING:
     import httpx
 
+    from ._memories import Memory
     from ._sessions import SessionStore
     from ._transports import AsyncTransport
 
@@ -310,6 +311,25 @@ def _check_session_options(options: AgentOptions) -> None:
         )
 
 
+def _check_memory_options(options: AgentOptions) -> None:
+    memory = options.memory
+    if memory is None:
+        if options.inject_memories:
+            raise ConfigurationError("inject_memories needs memory= (a Memory over a session store)")
+        return
+    from ._memories import MEMORY_TOOLS, Memory  # only for options with a memory
+
+    if not isinstance(memory, Memory):
+        raise ConfigurationError(f"memory must be a Memory, not {type(memory).__name__}")
+    if options.memory_tools:
+        for item in options.tools:
+            name = item if isinstance(item, str) else item.name
+            if name in MEMORY_TOOLS:
+                raise ConfigurationError(
+                    f"a tool is named {name!r}, the name of a memory tool: rename it or pass memory_tools=False"
+                )
+
+
 def _agent_tools(definition: AgentDefinition) -> tuple[str, ...]:
     tools = definition.tools or ()
     return tuple(item if isinstance(item, str) else item.name for item in tools)
@@ -504,11 +524,21 @@ class AgentOptions:
     one's history, leaving the old one as it was."""
     session_id: str | None = attrs.field(default=None, validator=_valid(checks.nonempty_str_or_none))
     """The id of the new session (a new one, or the fork); None: a random UUID."""
+    memory: Memory | None = attrs.field(default=None, repr=False, eq=False)
+    """Long-term memory across sessions (``Memory`` over a session store, semantic with an
+    ``Embedder``): the model gets ``remember`` and ``recall`` tools (unless ``memory_tools`` is
+    False), and ``inject_memories`` puts the most relevant memories in the system prompt."""
+    memory_tools: bool = attrs.field(default=True, validator=_valid(checks.boolean))
+    """With ``memory``: offer the ``remember`` and ``recall`` tools."""
+    inject_memories: int = attrs.field(default=0, validator=_valid(checks.non_negative_int))
+    """With ``memory``: before each prompt, recall this many memories relevant to it and put
+    them in the system prompt (0: none)."""
 
     def __attrs_post_init__(self) -> None:
         if self.http_client is not None and self.transport is not None:
             raise ConfigurationError("pass http_client= or transport=, not both")
         _check_session_options(self)
+        _check_memory_options(self)
         if self.max_budget_usd is not None and self.pricing is None:
             raise ConfigurationError(NO_PRICING)
         names = self.tool_names()
@@ -532,6 +562,8 @@ class AgentOptions:
     def tool_names(self) -> tuple[str, ...]:
         """The names of the tools the model is offered (``task`` too, with agents)."""
         names = tuple(item if isinstance(item, str) else item.name for item in self.tools)
+        if self.memory is not None and self.memory_tools:
+            names = (*names, "remember", "recall")
         return (*names, "task") if self.agents else names
 
     def endpoint(self, env: Mapping[str, str] | None = None) -> Endpoint:

@@ -94,6 +94,9 @@ class Subagents:
             model=definition.model or self.model,
             system_prompt=definition.prompt,
             tools=tools,
+            # an agent that lists its tools gets those only: no skill tool
+            skills=options.skills and definition.tools is None,
+            skill_dirs=options.skill_dirs if definition.tools is None else (),
             max_turns=definition.max_turns if definition.max_turns is not None else options.max_turns,
             agents={},
             output_schema=None,

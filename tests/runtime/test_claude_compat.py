@@ -19,6 +19,7 @@ from anyagent_core import StreamEvent as OurStreamEvent
 from anyagent_httpx import ConfigurationError, SQLiteStore, run_tool
 from anyagent_httpx.claude import (
     CLAUDE_TOOLS,
+    AgentDefinition,
     ClaudeAgentOptions,
     CompatibilityWarning,
     PermissionResultAllow,
@@ -102,8 +103,8 @@ def test_session_options_go_to_the_default_store_and_claude_code_options_warn(tm
     with pytest.warns(CompatibilityWarning) as caught:
         convert(stderr=print, betas=["context-1m-2025-08-07"])
     assert sorted(str(w.message).split(" is ")[0] for w in caught) == ["betas", "stderr"]
-    with pytest.warns(CompatibilityWarning, match="no PostToolUseFailure event"):
-        convert(hooks={"PostToolUseFailure": []})
+    with pytest.warns(CompatibilityWarning, match="no PermissionRequest event"):
+        convert(hooks={"PermissionRequest": []})
 
 
 @pytest.mark.anyio
@@ -283,3 +284,42 @@ def test_the_guide_lists_every_name_the_layer_provides_under_claude_agent_sdk_s_
     # anyagent's own additions, and HookEvent (claude_agent_sdk.types', outside its __all__)
     extras = {"CLAUDE_TOOLS", "ENV_PRICING", "CompatibilityWarning", "HookEvent"}
     assert set(claude.__all__) - set(rows) == extras
+
+
+def _skill(folder: pathlib.Path, name: str) -> None:
+    (folder / name).mkdir(parents=True)
+    (folder / name / "SKILL.md").write_text(f"---\nname: {name}\ndescription: The {name} skill.\n---\nDo {name}.\n")
+
+
+def test_setting_sources_load_the_agents_and_skills_of_their_claude_folders(tmp_path: pathlib.Path) -> None:
+    home, project = tmp_path / "home", tmp_path / "project"
+    for base, who in ((home, "user"), (project, "project")):
+        (base / ".claude" / "agents").mkdir(parents=True)
+        (base / ".claude" / "agents" / "shared.md").write_text(f"---\ndescription: the {who}'s\n---\nYou are {who}.\n")
+        _skill(base / ".claude" / "skills", f"{who}-skill")
+    (home / ".claude" / "agents" / "mine.md").write_text("---\ndescription: mine\ntools: Read\n---\nYou are mine.\n")
+    env = {**ENV, "HOME": str(home)}
+
+    def options(**fields: Any) -> anyagent_httpx.AgentOptions:
+        with pytest.warns(CompatibilityWarning, match="settings.json files, CLAUDE.md and slash commands are not read"):
+            return agent_options(ClaudeAgentOptions(cwd=str(project), **fields), env)
+
+    both = options(setting_sources=["user", "project"])
+    assert sorted(both.agents) == ["mine", "shared"]
+    assert both.agents["shared"].description == "the project's"  # a project's agent wins
+    (read,) = both.agents["mine"].tools or ()
+    assert not isinstance(read, str) and read.name == "Read"  # Claude Code's tool, by its name
+    assert [pathlib.Path(d).parent.parent.name for d in both.skill_dirs] == ["project", "home"]
+    assert both.skills is False  # skills=None: the sources' skills, not anyagent's own folders
+    assert sorted(options(setting_sources=["project"]).agents) == ["shared"]
+    inline = options(setting_sources=["project"], agents={"shared": AgentDefinition(description="inline", prompt="p")})
+    assert inline.agents["shared"].description == "inline"  # the options' agents win over files
+    picked = options(setting_sources=["user", "project"], skills=["user-skill"])
+    assert [pathlib.Path(d).name for d in picked.skill_dirs] == ["user-skill"]
+    assert options(setting_sources=["project"], skills=[]).skill_dirs == ()
+    assert options(setting_sources=["project"], skills="all").skills is True
+    with pytest.raises(ConfigurationError, match="skills: no skill named 'nope'; found: project-skill"):
+        options(setting_sources=["project"], skills=["nope"])
+    with pytest.raises(ConfigurationError, match="setting_sources: unknown source 'team'"):
+        agent_options(ClaudeAgentOptions(setting_sources=["team"]), env)  # type: ignore[list-item]
+    assert agent_options(ClaudeAgentOptions(cwd=str(project)), env).agents == {}  # no sources: no files read

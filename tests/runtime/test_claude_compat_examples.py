@@ -46,6 +46,8 @@ class Model:
         self.scripts = scripts
 
     def __call__(self, request: ReceivedRequest) -> Reply:
+        if not request.target.endswith("/chat/completions"):
+            return Reply.error(404, "not found")  # the window probes of a server that has none
         messages = request.json()["messages"]
         system = text_of(messages[0]["content"]) if messages[0]["role"] == "system" else ""
         at = max(i for i, m in enumerate(messages) if m["role"] == "user")
@@ -75,7 +77,11 @@ def workdir(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.
 
 
 async def run(
-    name: str, model: Model, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: Any
+    name: str,
+    model: Callable[[ReceivedRequest], Reply],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *args: Any,
 ) -> tuple[str, LoopbackServer]:
     async with serve(model) as server:
         monkeypatch.setenv("ANY_AGENT_BASE_URL", server.base_url)
@@ -243,9 +249,42 @@ async def test_agents(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, ca
     assert "Agents: ['code-reviewer']" in out
     assert "Claude: The reviewer says: div() does not check for zero." in out
     assert re.search(r"Result: success, \d+ input tokens", out)
-    sub = next(r.json() for r in server.requests if r.json()["messages"][0]["role"] == "system")
+    chats = [r.json() for r in server.requests if r.target.endswith("/chat/completions")]
+    sub = next(r for r in chats if r["messages"][0]["role"] == "system")
     assert sub["model"] == "local-model"  # "sonnet" means the main agent's model here
     assert [t["function"]["name"] for t in sub["tools"]] == ["Read", "Grep"]
+
+
+async def test_filesystem_agents(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    monkeypatch.setenv("HOME", str(workdir))  # no user's agents or skills
+    prompt = "Ask the proofreader"
+
+    def main_agent(request: ReceivedRequest) -> Reply:
+        results = [m["content"] for m in request.json()["messages"] if m["role"] == "tool"]
+        if not results:
+            return calls(("t1", "task", {"agent": "proofreader", "prompt": "Check: Teh cat sat."}))
+        if len(results) == 1:
+            return calls(("s1", "skill", {"name": "haiku"}))
+        return says(f"Fixed: {results[0]} | {'five, seven and five' in results[1]}")
+
+    model = Model(
+        {
+            "system:You are a careful proofreader": [says("Teh -> The")],
+            prompt: [main_agent],
+        }
+    )
+    with pytest.warns(CompatibilityWarning, match="setting_sources: the agents and skills"):
+        out, server = await run("filesystem_agents", model, monkeypatch, capsys)
+    assert "Init message received. Agents loaded: ['proofreader']" in out
+    assert "'task'" in out and "'skill'" in out
+    assert "Assistant: Fixed: Teh -> The | True" in out
+    assert "Result: subtype=success, cost=$0.0000" in out
+    chats = [r.json() for r in server.requests if r.target.endswith("/chat/completions")]
+    sub = next(
+        r for r in chats if r["messages"][0]["role"] == "system" and "proofreader" in r["messages"][0]["content"]
+    )
+    assert [t["function"]["name"] for t in sub["tools"]] == ["Read", "Grep"]  # the file's tools
+    assert sub["model"] == "local-model"  # inherit
 
 
 async def test_max_budget_usd(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
@@ -301,6 +340,32 @@ async def test_system_prompt(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPa
     assert systems[3] == systems[2] + "\n\nAlways end with a fun fact."
 
 
+async def test_sessions(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    monkeypatch.setenv("ANY_AGENT_SESSIONS_DB", str(workdir / "sessions.db"))
+
+    def model(request: ReceivedRequest) -> Reply:
+        heard = [text_of(m["content"]) for m in request.json()["messages"] if m["role"] == "user"]
+        return says("Heard: " + " | ".join(heard))
+
+    out, _ = await run("sessions", model, monkeypatch, capsys)
+    answers = re.findall(r"Claude: Heard: (.*)", out)
+    teal, what, first, red, said = (
+        "My favourite colour is teal. Remember it.",
+        "What is my favourite colour?",
+        "And what did I tell you first?",
+        "Suppose it were red instead.",
+        "What colour did I say?",
+    )
+    assert answers == [
+        teal,
+        f"{teal} | {what}",
+        f"{teal} | {what} | {first}",  # the latest session is the resumed one
+        f"{teal} | {what} | {first} | {red}",
+        f"{teal} | {what} | {first} | {said}",  # the fork's turn stayed in the fork
+    ]
+    assert "Same session: True" in out and "Forked into a new session: True" in out
+
+
 async def test_tools_option(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
     out, server = await run("tools_option", Model({"tools": [says("Some tools.")]}), monkeypatch, capsys)
     listed = re.findall(r"Tools from system message: (.*)", out)
@@ -320,7 +385,7 @@ async def test_claude_code_options_warn_once_each(
     messages = sorted(str(w.message) for w in caught)
     assert len(messages) == 2
     assert messages[0].startswith("plugins is a Claude Code option and is ignored here: Claude Code plugins")
-    assert messages[1].startswith("setting_sources is a Claude Code option and is ignored here")
+    assert messages[1].startswith("setting_sources: the agents and skills in the .claude/ folders")
     assert "plugins: [], slash commands: []" in out
     assert "Result: success: Hi!" in out
 

@@ -286,3 +286,77 @@ async def test_subagent_stop_runs_for_a_subagent_s_run_and_stop_for_the_main_one
         messages = await ask(client, "go")
     assert result_of(messages).result == "main done"
     assert events == [("SubagentStop", "helper"), ("Stop", None)]
+
+
+async def test_post_tool_use_failure_runs_after_post_tool_use_for_an_error_result(tmp_path: pathlib.Path) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def post(input_data: dict[str, Any], tool_use_id: str | None, context: Any) -> dict[str, Any]:
+        seen.append(("PostToolUse", tool_use_id or ""))
+        return {}
+
+    async def failed(input_data: dict[str, Any], tool_use_id: str | None, context: Any) -> dict[str, Any]:
+        assert input_data["tool_name"] == "read_file" and input_data["is_interrupt"] is False
+        assert input_data["tool_input"] == {"path": "missing.txt"}
+        seen.append(("PostToolUseFailure", input_data["error"]))
+        return {"hookSpecificOutput": {"hookEventName": "PostToolUseFailure", "additionalContext": "List first."}}
+
+    (tmp_path / "here.txt").write_text("here\n")
+    replies = [
+        calls(("c1", "read_file", {"path": "here.txt"})),
+        calls(("c2", "read_file", {"path": "missing.txt"})),
+        says("ok"),
+    ]
+    hooks = {
+        "PostToolUse": [HookMatcher(matcher="read_file", hooks=[post])],
+        "PostToolUseFailure": [
+            HookMatcher(matcher="read_file", hooks=[failed]),
+            HookMatcher(matcher="bash", hooks=[failed]),
+        ],
+    }
+    async with client_for(replies, tools=["read_file"], cwd=tmp_path, hooks=hooks) as (server, client):
+        await ask(client, "read")
+    assert [event for event, _ in seen] == ["PostToolUse", "PostToolUse", "PostToolUseFailure"]
+    assert seen[:2] == [("PostToolUse", "c1"), ("PostToolUse", "c2")]
+    assert "missing.txt" in seen[2][1]  # the error result's text
+    (first,) = tool_contents(server.requests[1])
+    (second,) = tool_contents(server.requests[2])[1:]
+    assert "List first." not in first and second.endswith("\n\nList first.")
+
+
+async def test_subagent_start_runs_for_a_subagent_s_task_in_place_of_session_start() -> None:
+    events: list[tuple[str, Any]] = []
+
+    async def record(input_data: dict[str, Any], tool_use_id: str | None, context: Any) -> dict[str, Any]:
+        events.append((input_data["hook_event_name"], input_data.get("agent_type")))
+        if input_data["hook_event_name"] == "SubagentStart":
+            return {"hookSpecificOutput": {"hookEventName": "SubagentStart", "additionalContext": "Be terse."}}
+        return {}
+
+    prompts: list[Any] = []
+
+    async def model(request: ReceivedRequest) -> Reply:
+        messages = request.json()["messages"]
+        if messages[0]["role"] == "system":
+            prompts.append(messages[1]["content"])
+            return says("sub done")
+        if not any(m["role"] == "tool" for m in messages):
+            return calls(
+                ("t1", "task", {"agent": "helper", "prompt": "help"}), ("t2", "task", {"agent": "other", "prompt": "x"})
+            )
+        return says("main done")
+
+    hooks = {
+        "SessionStart": [HookMatcher(hooks=[record])],
+        "SubagentStart": [HookMatcher(matcher="helper", hooks=[record])],
+    }
+    agents = {
+        "helper": AgentDefinition(description="Helps", prompt="You help."),
+        "other": AgentDefinition(description="Other", prompt="You too."),
+    }
+    async with client_for(model, hooks=hooks, agents=agents) as (_, client):
+        messages = await ask(client, "go")
+    assert result_of(messages).result == "main done"
+    assert events == [("SessionStart", None), ("SubagentStart", "helper")]  # matched on the agent's name
+    texts = [p if isinstance(p, str) else "\n".join(part["text"] for part in p) for p in prompts]
+    assert sorted(texts) == ["help\nBe terse.", "x"]

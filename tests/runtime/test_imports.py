@@ -65,3 +65,15 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
         _ = anyagent_httpx.nothing_here
     with pytest.raises(ImportError):
         exec("from anyagent_httpx import nothing_here", {})
+
+
+def test_a_plain_query_loads_no_optional_library() -> None:
+    """numpy (the vectors extra), opentelemetry, mcp, rich and prompt_toolkit load when used."""
+    script = (
+        "from anyagent_httpx import AgentOptions, Client, query\n"
+        "AgentOptions(model='m', base_url='http://127.0.0.1:1/v1')\n"
+        "import json, sys\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert loaded.isdisjoint({"numpy", "opentelemetry", "mcp", "rich", "prompt_toolkit"}), sorted(loaded)

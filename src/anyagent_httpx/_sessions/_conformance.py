@@ -353,6 +353,27 @@ async def check_memories(store: SessionStore) -> None:
     await _raises(SessionConflictError, store.remember("again", memory_id=listed[0].memory_id), "a memory id reused")
 
 
+async def check_memory_vectors(store: SessionStore) -> None:
+    """A recall by vector compares only vectors of the query's length (a memory embedded by
+    another model, or stored without a vector, is not among its answers), keeps the tag filter,
+    and gives the vector back as stored (float32)."""
+    tag = _name("vec")
+    near = await store.remember("near the query", memory_id=_name("m"), tags=[tag], vector=[0.6, 0.8, 0.0, 0.0])
+    await store.remember("far from the query", memory_id=_name("m"), tags=[tag], vector=[0.0, 0.0, 1.0, 0.0])
+    await store.remember("another model's vector", memory_id=_name("m"), tags=[tag], vector=[0.6, 0.8])
+    await store.remember("no vector at all", memory_id=_name("m"), tags=[tag])
+    await store.remember("near but another tag", memory_id=_name("m"), tags=[_name("vec")], vector=[0.6, 0.8, 0, 0])
+    found = await store.recall("", vector=[0.6, 0.8, 0.0, 0.0], limit=10, tag=tag)
+    _expect([m.text for m in found] == ["near the query", "far from the query"], f"recall by vector: {found}")
+    _expect(abs(found[0].score - 1.0) < 1e-4, f"the cosine of equal vectors is {found[0].score}")
+    _expect(abs(found[1].score) < 1e-4, f"the cosine of orthogonal vectors is {found[1].score}")
+    back = found[0].vector
+    _expect(back is not None and all(abs(a - b) < 1e-6 for a, b in zip(back, (0.6, 0.8, 0, 0), strict=True)), "vector")
+    _expect(found[0].memory_id == near.memory_id, "the memory id did not come back")
+    short = await store.recall("", vector=[1.0, 0.0], limit=10, tag=tag)
+    _expect([m.text for m in short] == ["another model's vector"], f"recall by a 2-vector: {short}")
+
+
 async def check_entries_parse_back(store: SessionStore) -> None:
     """Whatever entry kinds a turn holds come back equal (results included)."""
     sid = _name("kinds")
@@ -381,6 +402,7 @@ SESSION_STORE_CHECKS: Final[dict[str, Check]] = {
         check_search,
         check_stats_and_tool_executions,
         check_memories,
+        check_memory_vectors,
         check_cleanup,
     )
 }

@@ -130,6 +130,17 @@ MIGRATIONS: Final[dict[int, str]] = {1: _SCHEMA_V1}
 _SESSION_COLUMNS = "id, title, tags, model, cwd, created_at, updated_at, head, messages, forked_from"
 
 
+@attrs.frozen
+class _Loaded:
+    """A session's entries as last loaded: the log is append-only, so they stay true."""
+
+    created_at: float
+    """The session's creation time: a session deleted and made again under the same id is
+    another log."""
+    last_seq: int
+    entries: tuple[Entry, ...]
+
+
 def _info(row: Sequence[Any]) -> SessionInfo:
     return SessionInfo(
         session_id=row[0],
@@ -171,7 +182,10 @@ class SQLiteStore:
             options = AgentOptions(session_store=store, ...)
 
     ``busy_timeout`` is how long a write waits for another process's; ``synchronous`` is
-    ``"normal"`` or ``"full"`` (see the module docstring). ``clock`` gives Unix time."""
+    ``"normal"`` or ``"full"`` (see the module docstring). ``clock`` gives Unix time.
+    ``cache_sessions``: how many loaded sessions keep their parsed entries in this process, so
+    that loading one again reads and parses only what was appended since (by any process; 0:
+    none)."""
 
     def __init__(
         self,
@@ -180,6 +194,7 @@ class SQLiteStore:
         busy_timeout: float = 30.0,
         synchronous: Literal["normal", "full"] = "normal",
         clock: Callable[[], float] = time.time,
+        cache_sessions: int = 32,
     ) -> None:
         if synchronous not in ("normal", "full"):
             raise ValueError(f"synchronous must be 'normal' or 'full', not {synchronous!r}")
@@ -191,6 +206,10 @@ class SQLiteStore:
         self._db: sqlite3.Connection | None = None
         self._closed = False
         self._vectors: VectorIndex | None = None
+        if type(cache_sessions) is not int or cache_sessions < 0:
+            raise ValueError(f"cache_sessions must be a non-negative integer, not {cache_sessions!r}")
+        self.cache_sessions = cache_sessions
+        self._cache: dict[str, _Loaded] = {}  # by session id, least recently loaded first
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
@@ -463,24 +482,51 @@ class SQLiteStore:
         return await self._run(work)
 
     async def load(self, session_id: str) -> tuple[SessionInfo, list[Entry]]:
-        def work(db: sqlite3.Connection) -> tuple[SessionInfo, list[str]]:
+        cached = self._cache.get(session_id)
+
+        def work(db: sqlite3.Connection) -> tuple[SessionInfo, list[str], int, float, bool]:
             db.execute("BEGIN")
             try:
                 row = self._row(db, session_id)
-                texts = self._chain_texts(db, session_id, row[10], row[11])
+                created = row[5]
+                if cached is not None and cached.created_at == created:
+                    new = db.execute(
+                        "SELECT seq, body FROM entries WHERE session_id = ? AND seq > ? ORDER BY seq",
+                        (session_id, cached.last_seq),
+                    ).fetchall()
+                    last = new[-1][0] if new else cached.last_seq
+                    return _info(row), [r[1] for r in new], last, created, True
+                texts, last = self._chain_texts(db, session_id, row[10], row[11])
             finally:
                 db.execute("COMMIT")
-            return _info(row), texts
+            return _info(row), texts, last, created, False
 
-        info, texts = await self._run(work)
-        return info, loads_entries(texts, session_id=session_id)
+        info, texts, last, created, incremental = await self._run(work)
+        parsed = loads_entries(texts, session_id=session_id)
+        if incremental and cached is not None:
+            entries = [*cached.entries, *parsed] if parsed else list(cached.entries)
+        else:
+            entries = parsed
+        self._remember_load(session_id, _Loaded(created_at=created, last_seq=last, entries=tuple(entries)))
+        return info, entries
+
+    def _remember_load(self, session_id: str, loaded: _Loaded) -> None:
+        """Keep a loaded session's parsed entries (the log is append-only, so the next load
+        reads and parses only the rows after them), for the ``cache_sessions`` most recent."""
+        if self.cache_sessions <= 0:
+            return
+        self._cache.pop(session_id, None)
+        self._cache[session_id] = loaded
+        while len(self._cache) > self.cache_sessions:
+            del self._cache[next(iter(self._cache))]
 
     def _chain_texts(
         self, db: sqlite3.Connection, session_id: str, base_session: str | None, base_entry: str | None
-    ) -> list[str]:
-        segments: list[list[str]] = [
-            [r[0] for r in db.execute("SELECT body FROM entries WHERE session_id = ? ORDER BY seq", (session_id,))]
-        ]
+    ) -> tuple[list[str], int]:
+        """The bodies of the chain from the root to the head, and the seq of the session's own
+        last entry (0 for none)."""
+        own = db.execute("SELECT seq, body FROM entries WHERE session_id = ? ORDER BY seq", (session_id,)).fetchall()
+        segments: list[list[str]] = [[r[1] for r in own]]
         while base_session is not None:
             upto = db.execute("SELECT seq FROM entries WHERE id = ?", (base_entry,)).fetchone()
             if upto is None:
@@ -500,7 +546,7 @@ class SQLiteStore:
             if parent is None:
                 raise SessionStoreCorruptError(f"{self.path}: the session {base_session!r} a fork shares is missing")
             base_session, base_entry = parent
-        return [text for segment in reversed(segments) for text in segment]
+        return [text for segment in reversed(segments) for text in segment], own[-1][0] if own else 0
 
     async def get(self, session_id: str) -> SessionInfo:
         return await self._run(lambda db: _info(self._row(db, session_id)))
@@ -555,10 +601,8 @@ class SQLiteStore:
                 if found is None:
                     raise SessionNotFoundError(session_id, f"session {session_id!r} has no entry {point!r}")
                 owner = found[0]
-                ids = [
-                    e.id
-                    for e in loads_entries(self._chain_texts(db, session_id, row[10], row[11]), session_id=session_id)
-                ]
+                texts, _ = self._chain_texts(db, session_id, row[10], row[11])
+                ids = [e.id for e in loads_entries(texts, session_id=session_id)]
                 if point not in ids:
                     raise SessionNotFoundError(session_id, f"entry {point!r} is not in session {session_id!r}")
                 if db.execute("SELECT 1 FROM sessions WHERE id = ?", (new_session_id,)).fetchone():
@@ -603,7 +647,7 @@ class SQLiteStore:
         return await self._run(work)
 
     def _count_messages(self, db: sqlite3.Connection, session_id: str, row: tuple[Any, ...], upto: int) -> int:
-        texts = self._chain_texts(db, session_id, row[10], row[11])[:upto]
+        texts = self._chain_texts(db, session_id, row[10], row[11])[0][:upto]
         return sum(1 for e in loads_entries(texts, session_id=session_id) if type(e) is MessageEntry)
 
     async def update(

@@ -18,13 +18,18 @@ from typing import Any
 
 __all__ = ["VectorIndex", "normalised", "pack_vector", "unpack_vector"]
 
-_np: Any
-try:  # pragma: no cover (depends on the environment)
-    import numpy
+_NUMPY: list[Any] = []  # numpy, or None without it: looked for at the first search, not at import
 
-    _np = numpy
-except ImportError:  # pragma: no cover
-    _np = None
+
+def _numpy() -> Any:
+    if not _NUMPY:
+        try:  # pragma: no cover (depends on the environment)
+            import numpy
+
+            _NUMPY.append(numpy)
+        except ImportError:  # pragma: no cover
+            _NUMPY.append(None)
+    return _NUMPY[0]
 
 
 def pack_vector(vector: Sequence[float]) -> bytes:
@@ -73,6 +78,7 @@ class VectorIndex:
         if k <= 0 or not self._vectors:
             return []
         q = normalised(query)
+        _np = _numpy()
         if _np is not None:
             keys, matrix = self._matrix_for(len(q))
             if not keys:
@@ -91,6 +97,7 @@ class VectorIndex:
     def _matrix_for(self, length: int) -> tuple[list[int], Any]:
         cached = self._matrix.get(length)
         if cached is None:
+            _np = _numpy()
             assert _np is not None
             keys = [key for key, v in self._vectors.items() if len(v) == length]
             matrix = _np.array([self._vectors[key] for key in keys], dtype=_np.float32).reshape(len(keys), length)

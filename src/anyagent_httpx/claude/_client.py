@@ -18,7 +18,7 @@ from anyagent_httpx._errors import ClientStateError, ConfigurationError
 
 from ._messages import Converter, init_data
 from ._options import agent_options, warn
-from ._types import ClaudeAgentOptions, Message, PermissionMode
+from ._types import ClaudeAgentOptions, ContextUsageResponse, Message, PermissionMode
 
 __all__ = ["ClaudeSDKClient", "query"]
 
@@ -133,6 +133,35 @@ class ClaudeSDKClient:
         """What the client runs with: the init message's data (Claude Code's keys included)."""
         info = await self.client.get_server_info()
         return {**init_data(info), "commands": [], "available_output_styles": ["default"]}
+
+    async def get_context_usage(self) -> ContextUsageResponse:
+        """The next request's tokens by part against the model's window, in Claude Code's
+        shape (``anyagent_httpx.Client.get_context_usage()`` has the counter and the window's
+        source too)."""
+        usage = await self.client.get_context_usage()
+        info = await self.client.get_server_info()
+        window = usage.window or 0
+        return {
+            "categories": [
+                {"name": "System prompt", "tokens": usage.system_tokens, "color": "promptBorder"},
+                {"name": "System tools", "tokens": usage.tools_tokens, "color": "inactive"},
+                {"name": "Messages", "tokens": usage.messages_tokens, "color": "purple"},
+            ],
+            "totalTokens": usage.total_tokens,
+            "maxTokens": window,
+            "rawMaxTokens": window,
+            "percentage": usage.percent or 0.0,
+            "model": str(info.get("model") or ""),
+            "isAutoCompactEnabled": True,
+            "memoryFiles": [],
+            "mcpTools": [
+                {"name": name, "serverName": name.split("__", 2)[1], "tokens": 0, "isLoaded": True}
+                for name in info.get("tools", ())
+                if name.startswith("mcp__") and name.count("__") >= 2
+            ],
+            "agents": [],
+            "gridRows": [],
+        }
 
     async def get_mcp_status(self) -> dict[str, Any]:
         """The in-process servers and their tools (they are always connected)."""

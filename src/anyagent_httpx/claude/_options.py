@@ -31,8 +31,11 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
+
 from anyagent_core import PermissionAllow, PermissionDeny, Pricing, thaw_json
 from anyagent_core.settings import PermissionRule
+from anyagent_httpx._agent_files import load_agents
 from anyagent_httpx._errors import ConfigurationError
 from anyagent_httpx._hooks import HOOK_EVENTS, HookEvent, HookMatcher
 from anyagent_httpx._options import AgentDefinition as OurAgentDefinition
@@ -40,6 +43,7 @@ from anyagent_httpx._options import AgentOptions
 from anyagent_httpx._permissions import ToolPermissionContext as OurPermissionContext
 from anyagent_httpx._sessions import SessionStore, SQLiteStore
 from anyagent_httpx._sessions._sqlite import default_path
+from anyagent_httpx._skills import discover_skills
 from anyagent_httpx._tools import BUILTIN_TOOLS, Tool, ToolServer
 
 from ._tools import CLAUDE_TOOLS, OURS, TASK, UNAVAILABLE
@@ -82,8 +86,6 @@ _CLAUDE_CODE_ONLY = {
     "forward_subagent_text": "subagents' text is not forwarded; a task's result is its final answer",
     "resume_session_at": "a resumed session goes on from its last turn",
     "resume_drops_turn": "a resumed session goes on from its last turn",
-    "setting_sources": "Claude Code's settings, slash commands and file agents are not loaded",
-    "skills": "Claude Code skills are not loaded",
     "sandbox": "commands run confined to the working directory's tools, without Claude Code's sandbox",
     "plugins": "Claude Code plugins are not loaded",
     "max_thinking_tokens": "the endpoint decides how much the model reasons",
@@ -113,7 +115,7 @@ def _session_store(options: ClaudeAgentOptions, env: Mapping[str, str]) -> Sessi
     return store
 
 
-_UNSUPPORTED_HOOKS = {"PostToolUseFailure", "SubagentStart", "PermissionRequest"}
+_UNSUPPORTED_HOOKS = {"PermissionRequest"}
 
 
 def warn(message: str) -> None:
@@ -258,6 +260,54 @@ def _agents(
     return agents
 
 
+def _claude_dirs(options: ClaudeAgentOptions, env: Mapping[str, str]) -> list[pathlib.Path]:
+    """The ``.claude`` folders of ``setting_sources``, the user's first (a project's wins)."""
+    sources = options.setting_sources or ()
+    unknown = sorted(set(sources) - {"user", "project", "local"})
+    if unknown:
+        raise ConfigurationError(f"setting_sources: unknown source {unknown[0]!r}; known: user, project, local")
+    folders = []
+    if "user" in sources:
+        home = env.get("HOME")
+        folders.append((pathlib.Path(home) if home else pathlib.Path.home()) / ".claude")
+    if "project" in sources or "local" in sources:
+        folders.append(pathlib.Path(options.cwd if options.cwd is not None else os.getcwd()) / ".claude")
+    return list(dict.fromkeys(folders))
+
+
+def _file_agents(folders: Sequence[pathlib.Path], env: Mapping[str, str]) -> dict[str, OurAgentDefinition]:
+    """The agents of ``<folder>/agents/*.md``, a later folder's replacing an earlier's."""
+    agents: dict[str, OurAgentDefinition] = {}
+    claude_tools = list(CLAUDE_TOOLS.values())  # an agent file names Claude Code's tools
+    for folder in folders:
+        for name, definition in load_agents(folder / "agents", tools=claude_tools).items():
+            model = _model(definition.model, env, f"the model of {folder / 'agents' / name}.md")
+            agents[name] = attrs.evolve(definition, model=model)
+    return agents
+
+
+def _skill_folders(options: ClaudeAgentOptions, folders: Sequence[pathlib.Path]) -> tuple[bool, list[str]]:
+    """``skills=`` and ``setting_sources`` as anyagent's ``skills`` flag and ``skill_dirs``."""
+    wanted = options.skills
+    dirs = [os.fspath(folder / "skills") for folder in reversed(folders) if (folder / "skills").is_dir()]
+    if wanted is None:
+        return False, dirs
+    if wanted == "all":
+        return True, dirs
+    if isinstance(wanted, str) or not all(isinstance(name, str) for name in wanted):
+        raise ConfigurationError(f"skills must be 'all' or a list of skill names, not {wanted!r}")
+    if not wanted:
+        return False, []
+    found = {skill.name: skill for skill in discover_skills(options.cwd, extra=dirs, user=False)}
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        raise ConfigurationError(
+            f"skills: no skill named {missing[0]!r}; found: {', '.join(sorted(found)) or 'none'} "
+            f"(in .anyagent/skills/ and the .claude/skills/ of setting_sources)"
+        )
+    return False, [os.fspath(found[name].path) for name in dict.fromkeys(wanted)]
+
+
 def _hooks(value: Mapping[str, Sequence[HookMatcher]] | None) -> dict[HookEvent, list[HookMatcher]]:
     hooks: dict[HookEvent, list[HookMatcher]] = {}
     for event, matchers in (value or {}).items():
@@ -315,7 +365,14 @@ def agent_options(options: ClaudeAgentOptions, env: Mapping[str, str], **extra: 
         mode = "default"
     servers = _servers(options.mcp_servers)
     tools = _tools(options.tools, servers)
-    agents = _agents(options.agents, env)
+    folders = _claude_dirs(options, env)
+    if options.setting_sources:
+        warn(
+            "setting_sources: the agents and skills in the .claude/ folders of these sources are loaded; "
+            "Claude Code's settings.json files, CLAUDE.md and slash commands are not read"
+        )
+    agents = {**_file_agents(folders, env), **_agents(options.agents, env)}  # the options' agents win
+    skills, skill_dirs = _skill_folders(options, folders)
     fallback: tuple[str, ...] = ()
     if options.fallback_model is not None:
         fallback_model = _model(options.fallback_model, env, "fallback_model")
@@ -349,6 +406,8 @@ def agent_options(options: ClaudeAgentOptions, env: Mapping[str, str], **extra: 
         allowed_dirs=options.add_dirs,
         include_partial_messages=options.include_partial_messages,
         agents=agents,
+        skills=skills,
+        skill_dirs=tuple(skill_dirs),
         fallback_models=fallback,
         output_schema=output_schema,
         max_budget_usd=options.max_budget_usd,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
 from anyagent_httpx._errors import AnyAgentError, APIConnectionError, MalformedResponseError
 from anyagent_httpx._hooks import HookMatcher
@@ -25,6 +25,8 @@ __all__ = [
     "ClaudeSDKError",
     "CompatibilityWarning",
     "ContentBlock",
+    "ContextUsageCategory",
+    "ContextUsageResponse",
     "EffortLevel",
     "HookCallback",
     "HookContext",
@@ -43,6 +45,10 @@ __all__ = [
     "PermissionResultDeny",
     "PermissionUpdate",
     "PostToolUseHookInput",
+    "SubagentStartHookSpecificOutput",
+    "SubagentStartHookInput",
+    "PostToolUseFailureHookSpecificOutput",
+    "PostToolUseFailureHookInput",
     "PreCompactHookInput",
     "PreToolUseHookInput",
     "ProcessError",
@@ -252,9 +258,13 @@ HookInput: TypeAlias = dict[str, Any]
 BaseHookInput: TypeAlias = dict[str, Any]
 PreToolUseHookInput: TypeAlias = dict[str, Any]
 PostToolUseHookInput: TypeAlias = dict[str, Any]
+PostToolUseFailureHookInput: TypeAlias = dict[str, Any]
+PostToolUseFailureHookSpecificOutput: TypeAlias = dict[str, Any]
 UserPromptSubmitHookInput: TypeAlias = dict[str, Any]
 StopHookInput: TypeAlias = dict[str, Any]
 SubagentStopHookInput: TypeAlias = dict[str, Any]
+SubagentStartHookInput: TypeAlias = dict[str, Any]
+SubagentStartHookSpecificOutput: TypeAlias = dict[str, Any]
 PreCompactHookInput: TypeAlias = dict[str, Any]
 NotificationHookInput: TypeAlias = dict[str, Any]
 NotificationHookSpecificOutput: TypeAlias = dict[str, Any]
@@ -281,6 +291,34 @@ ThinkingConfigAdaptive: TypeAlias = dict[str, Any]
 ThinkingConfigEnabled: TypeAlias = dict[str, Any]
 ThinkingConfigDisabled: TypeAlias = dict[str, Any]
 TaskBudget: TypeAlias = dict[str, Any]
+
+
+class ContextUsageCategory(TypedDict):
+    """One part of the context: its name, tokens and the colour Claude Code draws it in."""
+
+    name: str
+    tokens: int
+    color: str
+    isDeferred: NotRequired[bool]
+
+
+class ContextUsageResponse(TypedDict):
+    """What ``ClaudeSDKClient.get_context_usage()`` gives: the next request's tokens by part
+    (system prompt, tools, messages) against the model's window."""
+
+    categories: list[ContextUsageCategory]
+    totalTokens: int
+    maxTokens: int
+    """The window (0 when no window is known)."""
+    rawMaxTokens: int
+    percentage: float
+    model: str
+    isAutoCompactEnabled: bool
+    """Always True: a request that would not fit is compacted (``context_strategy``)."""
+    memoryFiles: list[dict[str, Any]]
+    mcpTools: list[dict[str, Any]]
+    agents: list[dict[str, Any]]
+    gridRows: list[list[dict[str, Any]]]
 
 
 # ---- agents and options --------------------------------------------------------------------------

@@ -1,0 +1,348 @@
+"""claude-agent-sdk's session functions over anyagent's session store.
+
+claude-agent-sdk reads Claude Code's JSONL transcripts; here every conversation the layer runs is
+kept in anyagent's store (see ``_options._session_store``), and these functions read and change
+it under claude-agent-sdk's names and shapes:
+
+* ``list_sessions``, ``get_session_info``, ``get_session_messages``, ``rename_session``,
+  ``tag_session``, ``delete_session`` and ``fork_session`` are synchronous, as there, and work on
+  the default SQLite file (``$ANY_AGENT_SESSIONS_DB`` or ``sessions.db`` in the user's data
+  directory). Each call opens the file on a worker thread of its own, so it may be called from
+  synchronous code and from inside a running event loop alike (it blocks that loop for the read,
+  as claude-agent-sdk's file reads do).
+* their ``*_from_store`` / ``*_via_store`` counterparts are coroutines taking an anyagent
+  ``SessionStore`` (``SQLiteStore``, ``PostgresStore``, ``MemoryStore``) in place of
+  claude-agent-sdk's store protocol.
+
+``directory`` selects the sessions whose working directory it is (resolved; there are no git
+worktrees to scan, so ``include_worktrees`` changes nothing). A session's ``tag`` is its first
+tag in the store; ``tag_session`` replaces every tag with the one given. Subagents' conversations
+are not kept apart from their parent's, so the subagent functions have no counterpart here.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import os
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar
+
+import anyio
+
+from anyagent_core import (
+    ImageBlock,
+    Message,
+    TextBlock,
+    ThinkingBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    ToolUseError,
+    UserMessage,
+    thaw_json,
+)
+from anyagent_core.sessions import rebuild
+from anyagent_httpx._sessions import SessionInfo, SessionNotFoundError, SessionStore, SQLiteStore
+
+__all__ = [
+    "ForkSessionResult",
+    "SDKSessionInfo",
+    "SessionMessage",
+    "delete_session",
+    "delete_session_via_store",
+    "fork_session",
+    "fork_session_via_store",
+    "get_session_info",
+    "get_session_info_from_store",
+    "get_session_messages",
+    "get_session_messages_from_store",
+    "list_sessions",
+    "list_sessions_from_store",
+    "rename_session",
+    "rename_session_via_store",
+    "tag_session",
+    "tag_session_via_store",
+]
+
+_T = TypeVar("_T")
+
+
+@dataclasses.dataclass
+class SDKSessionInfo:
+    """A stored session, as ``list_sessions()`` describes it."""
+
+    session_id: str
+    summary: str
+    """The session's title, or else its first prompt."""
+    last_modified: int
+    """Milliseconds since the epoch."""
+    file_size: int | None = None
+    """Always ``None``: sessions are rows of a store, not files."""
+    custom_title: str | None = None
+    first_prompt: str | None = None
+    git_branch: str | None = None
+    """Always ``None``: the store does not record it."""
+    cwd: str | None = None
+    tag: str | None = None
+    created_at: int | None = None
+    """Milliseconds since the epoch."""
+
+
+@dataclasses.dataclass
+class SessionMessage:
+    """A user or assistant message of a stored session, as ``get_session_messages()`` gives it."""
+
+    type: Literal["user", "assistant"]
+    uuid: str
+    """The message's entry id in the store (what ``fork_session(up_to_message_id=)`` takes)."""
+    session_id: str
+    message: Any
+    """The message as an Anthropic API message dict (``role``, ``content`` blocks)."""
+    parent_tool_use_id: str | None = None
+    parent_agent_id: str | None = None
+
+
+@dataclasses.dataclass
+class ForkSessionResult:
+    """What ``fork_session()`` made."""
+
+    session_id: str
+
+
+# ---- the store-backed coroutines -------------------------------------------------------------------
+
+
+async def list_sessions_from_store(
+    session_store: SessionStore, directory: str | None = None, limit: int | None = None, offset: int = 0
+) -> list[SDKSessionInfo]:
+    """The sessions of ``session_store`` (of the working directory ``directory``, when given),
+    most recently modified first, ``offset`` skipped and at most ``limit`` given."""
+    if offset < 0 or (limit is not None and limit < 0):
+        raise ValueError(f"offset and limit must not be negative, not {offset!r} and {limit!r}")
+    wanted = None if limit is None else offset + limit
+    infos = await session_store.list_sessions(cwd=_directory(directory), limit=wanted)
+    return [await _described(session_store, info) for info in infos[offset:]]
+
+
+async def get_session_info_from_store(
+    session_store: SessionStore, session_id: str, directory: str | None = None
+) -> SDKSessionInfo | None:
+    """The session ``session_id``, or ``None`` when the store has none by that id (in
+    ``directory``, when given)."""
+    try:
+        info = await session_store.get(session_id)
+    except SessionNotFoundError:
+        return None
+    wanted = _directory(directory)
+    if wanted is not None and info.cwd != wanted:
+        return None
+    return await _described(session_store, info)
+
+
+async def get_session_messages_from_store(
+    session_store: SessionStore,
+    session_id: str,
+    directory: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[SessionMessage]:
+    """The user and assistant messages of the session ``session_id`` in order (tool results are
+    user messages, as in Anthropic's API); an empty list when there is no such session."""
+    if offset < 0 or (limit is not None and limit < 0):
+        raise ValueError(f"offset and limit must not be negative, not {offset!r} and {limit!r}")
+    if await get_session_info_from_store(session_store, session_id, directory) is None:
+        return []
+    _, entries = await session_store.load(session_id)
+    conversation = rebuild(session_id, entries)
+    ids = conversation.message_ids or (None,) * len(conversation.messages)
+    found = [
+        SessionMessage(
+            type="user" if isinstance(message, UserMessage) else "assistant",
+            uuid=entry_id if entry_id is not None else str(uuid.uuid5(uuid.NAMESPACE_URL, f"{session_id}/{at}")),
+            session_id=session_id,
+            message=anthropic_message(message),
+        )
+        for at, (message, entry_id) in enumerate(zip(conversation.messages, ids, strict=True))
+    ]
+    return found[offset:] if limit is None else found[offset : offset + limit]
+
+
+async def rename_session_via_store(
+    session_store: SessionStore, session_id: str, title: str, directory: str | None = None
+) -> None:
+    """Give the session ``session_id`` the title ``title`` (stripped; it must not be empty)."""
+    stripped = title.strip()
+    if not stripped:
+        raise ValueError("title must not be empty")
+    await _existing(session_store, session_id, directory)
+    await session_store.update(session_id, title=stripped)
+
+
+async def tag_session_via_store(
+    session_store: SessionStore, session_id: str, tag: str | None, directory: str | None = None
+) -> None:
+    """Tag the session ``session_id`` with ``tag`` in place of its tags; ``None`` clears them."""
+    info = await _existing(session_store, session_id, directory)
+    cleaned = None if tag is None else "".join(ch for ch in tag if ch.isprintable()).strip()
+    if cleaned == "":
+        raise ValueError(f"tag {tag!r} has nothing printable in it")
+    await session_store.update(
+        session_id,
+        remove_tags=[t for t in info.tags if t != cleaned],
+        add_tags=[] if cleaned is None or cleaned in info.tags else [cleaned],
+    )
+
+
+async def delete_session_via_store(session_store: SessionStore, session_id: str, directory: str | None = None) -> None:
+    """Delete the session ``session_id`` (a fork keeps what it shares with it)."""
+    await _existing(session_store, session_id, directory)
+    await session_store.delete(session_id)
+
+
+async def fork_session_via_store(
+    session_store: SessionStore,
+    session_id: str,
+    directory: str | None = None,
+    up_to_message_id: str | None = None,
+    title: str | None = None,
+) -> ForkSessionResult:
+    """A new session holding the conversation of ``session_id`` up to the message
+    ``up_to_message_id`` (a ``SessionMessage.uuid``; the whole of it by default)."""
+    await _existing(session_store, session_id, directory)
+    info = await session_store.fork(
+        session_id, at_entry=up_to_message_id, new_session_id=str(uuid.uuid4()), title=title
+    )
+    return ForkSessionResult(session_id=info.session_id)
+
+
+# ---- the synchronous functions, on the default store -----------------------------------------------
+
+
+def list_sessions(
+    directory: str | None = None, limit: int | None = None, offset: int = 0, include_worktrees: bool = True
+) -> list[SDKSessionInfo]:
+    """``list_sessions_from_store`` on the default store."""
+    return _on_default(lambda store: list_sessions_from_store(store, directory, limit, offset))
+
+
+def get_session_info(session_id: str, directory: str | None = None) -> SDKSessionInfo | None:
+    """``get_session_info_from_store`` on the default store."""
+    return _on_default(lambda store: get_session_info_from_store(store, session_id, directory))
+
+
+def get_session_messages(
+    session_id: str, directory: str | None = None, limit: int | None = None, offset: int = 0
+) -> list[SessionMessage]:
+    """``get_session_messages_from_store`` on the default store."""
+    return _on_default(lambda store: get_session_messages_from_store(store, session_id, directory, limit, offset))
+
+
+def rename_session(session_id: str, title: str, directory: str | None = None) -> None:
+    """``rename_session_via_store`` on the default store."""
+    _on_default(lambda store: rename_session_via_store(store, session_id, title, directory))
+
+
+def tag_session(session_id: str, tag: str | None, directory: str | None = None) -> None:
+    """``tag_session_via_store`` on the default store."""
+    _on_default(lambda store: tag_session_via_store(store, session_id, tag, directory))
+
+
+def delete_session(session_id: str, directory: str | None = None) -> None:
+    """``delete_session_via_store`` on the default store."""
+    _on_default(lambda store: delete_session_via_store(store, session_id, directory))
+
+
+def fork_session(
+    session_id: str, directory: str | None = None, up_to_message_id: str | None = None, title: str | None = None
+) -> ForkSessionResult:
+    """``fork_session_via_store`` on the default store."""
+    return _on_default(lambda store: fork_session_via_store(store, session_id, directory, up_to_message_id, title))
+
+
+# ---- helpers ---------------------------------------------------------------------------------------
+
+
+def _on_default(work: Callable[[SessionStore], Awaitable[_T]]) -> _T:
+    async def call() -> _T:
+        async with SQLiteStore() as store:
+            return await work(store)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="anyagent-sessions") as pool:
+        return pool.submit(anyio.run, call).result()
+
+
+def _directory(directory: str | None) -> str | None:
+    return None if directory is None else os.path.realpath(directory)
+
+
+async def _existing(session_store: SessionStore, session_id: str, directory: str | None) -> SessionInfo:
+    info = await session_store.get(session_id)  # SessionNotFoundError names it
+    wanted = _directory(directory)
+    if wanted is not None and info.cwd != wanted:
+        raise SessionNotFoundError(session_id, f"no session {session_id!r} in {wanted}")
+    return info
+
+
+async def _described(session_store: SessionStore, info: SessionInfo) -> SDKSessionInfo:
+    first_prompt = None
+    if info.message_count:
+        _, entries = await session_store.load(info.session_id)
+        first_prompt = next((text for m in rebuild(info.session_id, entries).messages if (text := _user_text(m))), None)
+    return SDKSessionInfo(
+        session_id=info.session_id,
+        summary=info.title or first_prompt or "",
+        last_modified=int(info.updated_at * 1000),
+        custom_title=info.title,
+        first_prompt=first_prompt,
+        cwd=info.cwd,
+        tag=info.tags[0] if info.tags else None,
+        created_at=int(info.created_at * 1000),
+    )
+
+
+def _user_text(message: Message) -> str | None:
+    if not isinstance(message, UserMessage):
+        return None
+    if isinstance(message.content, str):
+        return message.content or None
+    text = "".join(block.text for block in message.content if isinstance(block, TextBlock))
+    return text or None
+
+
+def _block(block: Any) -> dict[str, Any]:
+    if isinstance(block, TextBlock):
+        return {"type": "text", "text": block.text}
+    if isinstance(block, ThinkingBlock):
+        return {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
+    if isinstance(block, ImageBlock):
+        return {"type": "image", "source": {"type": "url", "url": block.url}}
+    if isinstance(block, ToolUseBlock):
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": thaw_json(block.input)}
+    if isinstance(block, ToolUseError):
+        # The call's arguments could not be used: they are kept as sent, with the reason.
+        return {
+            "type": "tool_use",
+            "id": block.id,
+            "name": block.name,
+            "input": {},
+            "raw_arguments": block.arguments,
+            "error": block.error,
+        }
+    if isinstance(block, ToolResultBlock):
+        content = block.content if isinstance(block.content, str) else [_block(part) for part in block.content]
+        return {"type": "tool_result", "tool_use_id": block.tool_use_id, "content": content, "is_error": block.is_error}
+    raise TypeError(f"a message block of an unknown kind: {type(block).__name__}")
+
+
+def anthropic_message(message: Message) -> dict[str, Any]:
+    """``message`` as an Anthropic API message dict."""
+    if isinstance(message, UserMessage):
+        content: Any = message.content if isinstance(message.content, str) else [_block(b) for b in message.content]
+        return {"role": "user", "content": content}
+    shaped: dict[str, Any] = {"role": "assistant", "content": [_block(b) for b in message.content]}
+    if message.model is not None:
+        shaped["model"] = message.model
+    if message.stop_reason is not None:
+        shaped["stop_reason"] = message.stop_reason
+    return shaped
