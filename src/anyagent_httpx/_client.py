@@ -211,6 +211,9 @@ class Client:
     tools and the working directory.
     """
 
+    _driver_class: type[Driver] = Driver
+    """What performs the loop's actions (a durable run's checkpoints its steps)."""
+
     def __init__(
         self,
         options: AgentOptions | None = None,
@@ -292,7 +295,7 @@ class Client:
             settings = attrs.evolve(settings, commits=True, session_id=self.session_id)
         self._loop = AgentLoop(settings, history=history)
         secrets = endpoint_secrets(endpoint)  # kept out of every log line (_logging.py)
-        self._driver = Driver(
+        self._driver = self._driver_class(
             transport,
             endpoint,
             config=options.config,
