@@ -14,17 +14,20 @@ See docs/durable.md.
 
 from __future__ import annotations
 
-from ._agent import (
-    DurableAgent,
-    DurableError,
-    DurableRun,
-    NotAsyncioError,
-    RunOverrides,
-    launch,
-    shutdown,
-    task_queue,
-)
-from ._driver import INTERRUPTED_CALL, DurableDriver
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._agent import (
+        DurableAgent,
+        DurableError,
+        DurableRun,
+        NotAsyncioError,
+        RunOverrides,
+        launch,
+        shutdown,
+        task_queue,
+    )
+    from ._driver import INTERRUPTED_CALL, DurableDriver
 
 __all__ = [
     "INTERRUPTED_CALL",
@@ -38,3 +41,22 @@ __all__ = [
     "shutdown",
     "task_queue",
 ]
+
+_FROM_DRIVER = {"INTERRUPTED_CALL", "DurableDriver"}
+
+
+def __getattr__(name: str) -> Any:
+    """The names load DBOS when first used (``anyagent batch``'s parser needs none of it)."""
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        import dbos  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "anyagent_httpx.durable needs DBOS, which is not installed: pip install 'anyagent[dbos]'"
+        ) from None
+    if name in _FROM_DRIVER:
+        from . import _driver as module
+    else:
+        from . import _agent as module  # type: ignore[no-redef]
+    return getattr(module, name)

@@ -231,11 +231,13 @@ async def task_queue(
     concurrency: int | None = None,
     worker_concurrency: int | None = None,
     rate: tuple[int, float] | None = None,
+    poll_seconds: float = 1.0,
 ) -> Queue:
     """Declare (and persist) the queue ``name`` after ``launch()``: at most ``concurrency``
     tasks run at once over every worker (the model server's slot count), ``worker_concurrency``
     in one process, and ``rate=(limit, seconds)`` starts at most ``limit`` tasks in any window of
-    ``seconds``. Enqueue with ``DurableAgent.enqueue`` (``priority``)."""
+    ``seconds``; each worker looks for tasks every ``poll_seconds``. Enqueue with
+    ``DurableAgent.enqueue`` (``priority``)."""
     for label, value in (("concurrency", concurrency), ("worker_concurrency", worker_concurrency)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise DurableError(f"{label} must be a positive integer or None, not {value!r}")
@@ -246,9 +248,12 @@ async def task_queue(
             raise DurableError(f"rate must be (a positive count, a positive number of seconds), not {rate!r}")
         limiter = {"limit": limit, "period": float(period)}
     require_asyncio("task_queue")
+    if not poll_seconds > 0:
+        raise DurableError(f"poll_seconds must be a positive number of seconds, not {poll_seconds!r}")
     return await DBOS.register_queue_async(
         name,
         global_concurrency=concurrency,
         worker_concurrency=worker_concurrency,
         limiter=limiter,  # type: ignore[arg-type]
+        polling_interval_sec=poll_seconds,
     )
