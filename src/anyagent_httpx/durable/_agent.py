@@ -136,9 +136,13 @@ class DurableAgent:
     ) -> str:
         """Put ``prompt`` on ``queue`` as task ``task_id`` (the workflow's id: a task already
         enqueued or run under that id is not run again); returns the id. Any process that
-        launched with this agent and the queue may run it. ``priority``: lower runs first (the
-        default 0)."""
+        launched with this agent and the queue may run it. ``priority``: from 1 up, lower
+        runs first (tasks without one before any with one)."""
         require_asyncio("DurableAgent.enqueue")
+        if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int) or priority < 1):
+            raise DurableError(f"priority must be an integer from 1 up, or None, not {priority!r}")
+        if not isinstance(task_id, str) or not task_id:
+            raise DurableError(f"task_id must be a non-empty string, not {task_id!r}")
         changes = dict(overrides or {})
         self.options_for(changes)
         with SetWorkflowID(task_id), SetEnqueueOptions(priority=priority):
