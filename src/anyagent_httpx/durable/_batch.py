@@ -227,7 +227,7 @@ async def _coordinate(
         await client.register_queue_async(
             QUEUE, global_concurrency=args.concurrency, polling_interval_sec=_POLL_SECONDS
         )
-        current = {f"batch-{i}" for i in range(args.workers)}
+        current = {f"batch-{i}" for i in range(len(_shares(database, args.workers, args.concurrency)))}
         pending = await client.list_workflows_async(
             workflow_id_prefix=prefix, status="PENDING", load_input=False, load_output=False
         )
@@ -239,9 +239,10 @@ async def _coordinate(
                 task.prompt,
                 dict(task.options),
             )
+        shares = _shares(database, args.workers, args.concurrency)
         procs = [
-            await _start_worker(i, database, args.concurrency, options, stale if i == 0 else [])
-            for i in range(args.workers)
+            await _start_worker(i, database, args.concurrency, share, options, stale if i == 0 else [])
+            for i, share in enumerate(shares)
         ]
         try:
             failed = await _collect(client, left, prefix, results, procs, args.quiet, err)
@@ -261,8 +262,18 @@ async def _coordinate(
     return 1 if failed else 0
 
 
+def _shares(database: str, workers: int, concurrency: int) -> list[int | None]:
+    """Each worker's own limit: none on PostgreSQL, where DBOS holds the global concurrency in
+    one transaction; on SQLite its count is not atomic between processes, so ``concurrency`` is
+    split among the workers (and no more workers start than it allows)."""
+    if not database.startswith("sqlite"):
+        return [None] * workers
+    count = min(workers, concurrency)
+    return [concurrency // count + (1 if i < concurrency % count else 0) for i in range(count)]
+
+
 async def _start_worker(
-    index: int, database: str, concurrency: int, options: str, stale: Sequence[str]
+    index: int, database: str, concurrency: int, share: int | None, options: str, stale: Sequence[str]
 ) -> anyio.abc.Process:
     env = dict(os.environ)
     env[_ENV_OPTIONS] = options
@@ -277,6 +288,8 @@ async def _start_worker(
         "--concurrency",
         str(concurrency),
     ]
+    if share is not None:
+        command += ["--worker-concurrency", str(share)]
     if stale:
         command += ["--recover", ",".join(stale)]
     return await anyio.open_process(command, env=env, stdin=None, stdout=None, stderr=None)
@@ -366,15 +379,15 @@ async def _watch_parent(parent: int) -> None:
             os._exit(1)
 
 
-async def _worker(index: int, database: str, concurrency: int, recover: Sequence[str]) -> None:
+async def _worker(index: int, database: str, concurrency: int, share: int | None, recover: Sequence[str]) -> None:
     from dbos import DBOS
 
     from anyagent_httpx.durable._agent import DurableAgent, launch, task_queue
 
     parent = os.getppid()
     DurableAgent(AGENT, AgentOptions(**json.loads(os.environ.get(_ENV_OPTIONS, "{}"))))
-    launch(database, executor_id=f"batch-{index}", listen=(QUEUE,))
-    await task_queue(QUEUE, concurrency=concurrency, poll_seconds=_POLL_SECONDS)
+    launch(database, executor_id=f"batch-{index}", listen=(QUEUE,), log_level="ERROR")
+    await task_queue(QUEUE, concurrency=concurrency, worker_concurrency=share, poll_seconds=_POLL_SECONDS)
     if recover:
         await anyio.to_thread.run_sync(DBOS._recover_pending_workflows, list(recover))
     stop = anyio.Event()
@@ -397,11 +410,12 @@ def _worker_main(argv: Sequence[str]) -> int:
     parser.add_argument("--worker", type=int, required=True)
     parser.add_argument("--db", required=True)
     parser.add_argument("--concurrency", type=int, required=True)
+    parser.add_argument("--worker-concurrency", type=int)
     parser.add_argument("--recover", default="")
     args = parser.parse_args(argv)
     _die_with_parent()
     recover = [name for name in args.recover.split(",") if name]
-    anyio.run(_worker, args.worker, args.db, args.concurrency, recover, backend="asyncio")
+    anyio.run(_worker, args.worker, args.db, args.concurrency, args.worker_concurrency, recover, backend="asyncio")
     return 0
 
 
