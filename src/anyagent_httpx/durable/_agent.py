@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from typing import Any
 
@@ -225,8 +226,17 @@ def launch(
 
 
 def shutdown() -> None:
-    """Stop DBOS in this process (runs in progress stop where they are; they resume on recovery)."""
+    """Stop DBOS in this process (runs in progress stop where they are; they resume on recovery).
+
+    DBOS made its thread pool the default executor of the event loops that ran durable calls;
+    called on such a loop, this gives the loop a fresh one, so ``to_thread`` goes on working."""
+    try:
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
     DBOS.destroy(destroy_registry=False)
+    if loop is not None:
+        loop.set_default_executor(ThreadPoolExecutor())
 
 
 async def task_queue(
