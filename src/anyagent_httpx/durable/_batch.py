@@ -29,6 +29,7 @@ from typing import Any, TextIO
 import anyio
 import attrs
 
+from anyagent_core.wire import redact_url
 from anyagent_httpx._errors import AnyAgentError
 from anyagent_httpx._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS, AgentOptions
 
@@ -221,8 +222,12 @@ async def _coordinate(
     prefix = f"{results.name}:"
     written = _written(results)
     left = [task for task in tasks if task.id not in written]
-    await anyio.to_thread.run_sync(DBOS.migrate, database)  # the tables, before any worker or enqueue
-    client = DBOSClient(system_database_url=database, application_name="anyagent")
+    try:
+        await anyio.to_thread.run_sync(DBOS.migrate, database)  # the tables, before any worker or enqueue
+        client = DBOSClient(system_database_url=database, application_name="anyagent")
+    except Exception as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BatchError(f"cannot open the system database {redact_url(database)}: {reason}") from None
     try:
         await client.register_queue_async(
             QUEUE, global_concurrency=args.concurrency, polling_interval_sec=_POLL_SECONDS
@@ -295,6 +300,17 @@ async def _start_worker(
     return await anyio.open_process(command, env=env, stdin=None, stdout=None, stderr=None)
 
 
+async def _listed(client: Any, ids: list[str], statuses: list[str], *, load_output: bool) -> list[Any]:
+    """The workflows among ``ids`` in one of ``statuses``, asked in chunks (SQLite bounds a
+    query's parameters)."""
+    found: list[Any] = []
+    for start in range(0, len(ids), 500):
+        found += await client.list_workflows_async(
+            workflow_ids=ids[start : start + 500], status=statuses, load_input=False, load_output=load_output
+        )
+    return found
+
+
 async def _collect(
     client: Any,
     left: list[BatchTask],
@@ -315,9 +331,7 @@ async def _collect(
             for proc in procs:
                 if proc.returncode is not None:
                     raise BatchError(f"a worker process exited with status {proc.returncode} before the batch ended")
-            finished = await client.list_workflows_async(
-                workflow_ids=list(waiting), status=list(_DONE), load_input=False
-            )
+            finished = await _listed(client, list(waiting), list(_DONE), load_output=True)
             for status in finished:
                 task_id = waiting.pop(status.workflow_id, None)
                 if task_id is None:
@@ -333,15 +347,7 @@ async def _collect(
                 cost += line.get("total_cost_usd") or 0.0
             sink.flush()
             if not quiet:
-                running = (
-                    len(
-                        await client.list_workflows_async(
-                            workflow_ids=list(waiting), status="PENDING", load_input=False, load_output=False
-                        )
-                    )
-                    if waiting
-                    else 0
-                )
+                running = len(await _listed(client, list(waiting), ["PENDING"], load_output=False))
                 report = f"batch: {done}/{total} done, {failed} failed, {running} running, {tokens} tokens, ${cost:.4f}"
                 if report != last:
                     err.write(report + "\n")

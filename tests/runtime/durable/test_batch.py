@@ -140,6 +140,22 @@ async def test_a_bad_tasks_file_is_refused_naming_the_line(tmp_path: pathlib.Pat
     assert not out.exists()
 
 
+async def test_an_unreachable_database_is_refused_without_its_password(tmp_path: pathlib.Path) -> None:
+    from tests.runtime.support import closed_port
+
+    tasks, out = tmp_path / "tasks.jsonl", tmp_path / "results.jsonl"
+    write_tasks(tasks, 1)
+    url = f"postgresql://user:hunter2@127.0.0.1:{closed_port()}/nothing"
+    done = await anyio.run_process(
+        [sys.executable, "-m", "anyagent_httpx", "batch", str(tasks), "--out", str(out), "--model", "m", "--db", url],
+        check=False,
+    )
+    stderr = done.stderr.decode()
+    assert done.returncode == 2
+    assert "cannot open the system database postgresql://<redacted>@127.0.0.1:" in stderr
+    assert "hunter2" not in stderr
+
+
 async def test_three_workers_on_postgresql_drain_300_tasks_with_a_global_concurrency_of_4(
     tmp_path: pathlib.Path,
 ) -> None:
