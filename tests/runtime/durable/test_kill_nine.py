@@ -4,7 +4,7 @@ uninterrupted run's; a tool call is repeated only when a kill cut it off (each k
 one execution), and a tool not marked idempotent is never run twice: the model is told its
 interrupted call was interrupted.
 
-``ANY_AGENT_DURABLE_KILLS`` sets how many kills (default 20, inside CI's time; the issue's figure
+``ANY_AGENT_DURABLE_KILLS`` sets how many kills (default 15, inside CI's time; the issue's figure
 is 100: ``ANY_AGENT_DURABLE_KILLS=100 pytest tests/runtime/durable``).
 """
 
@@ -28,7 +28,7 @@ from .conftest import CALLS, model
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", ["asyncio"])]
 
-KILLS = int(os.environ.get("ANY_AGENT_DURABLE_KILLS", "20"))
+KILLS = int(os.environ.get("ANY_AGENT_DURABLE_KILLS", "15"))
 AGENT = pathlib.Path(__file__).with_name("durable_agent.py")
 
 
