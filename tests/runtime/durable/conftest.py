@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import pathlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -36,8 +36,9 @@ def model(request: ReceivedRequest) -> Reply:
 
 
 @pytest.fixture
-def dbos_sqlite(tmp_path: pathlib.Path) -> Iterator[str]:
-    """DBOS launched in this process on a fresh SQLite system database (its URL)."""
+async def dbos_sqlite(tmp_path: pathlib.Path) -> AsyncIterator[str]:
+    """DBOS launched in this process on a fresh SQLite system database (its URL). Shut down on
+    the test's event loop, which gets its default executor back (DBOS had replaced it)."""
     from anyagent_httpx.durable import launch, shutdown
 
     url = f"sqlite:///{tmp_path / 'dbos.sqlite'}"

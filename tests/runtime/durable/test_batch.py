@@ -106,7 +106,7 @@ async def test_sqlite_batch_two_workers_hold_the_concurrency_and_write_each_task
 async def test_a_batch_killed_with_sigkill_finishes_only_what_is_left_when_run_again(tmp_path: pathlib.Path) -> None:
     tasks, out = tmp_path / "tasks.jsonl", tmp_path / "results.jsonl"
     write_tasks(tasks, 30)
-    slots = SlotServer(seconds=0.05)
+    slots = SlotServer(seconds=0.2)  # 30 tasks take 3 s of answers at least: the kills come first
     rng = random.Random(7)
     async with serve(slots) as server:
         for _ in range(2):

@@ -128,6 +128,23 @@ def test_the_tool_flag_says_a_call_may_repeat() -> None:
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_after_shutdown_the_event_loop_still_runs_work_in_threads(dbos_sqlite: str) -> None:
+    import asyncio
+
+    from dbos import DBOS
+
+    from anyagent_httpx.durable import shutdown
+
+    assert await DBOS.get_workflow_status_async("none") is None  # DBOS takes over the loop's executor
+    assert await asyncio.to_thread(lambda: 42) == 42
+    shutdown()
+    assert await asyncio.to_thread(lambda: 43) == 43  # the loop's default executor (getaddrinfo's too)
+    from anyagent_httpx.durable import launch
+
+    launch(dbos_sqlite)  # the fixture shuts it down again
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_a_bad_priority_or_task_id_is_refused(dbos_sqlite: str) -> None:
     from anyagent_httpx.durable import DurableAgent, DurableError, task_queue
 
