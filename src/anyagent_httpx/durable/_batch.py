@@ -30,7 +30,7 @@ import anyio
 import attrs
 
 from anyagent_core.wire import redact_url
-from anyagent_httpx._errors import AnyAgentError
+from anyagent_httpx._errors import AnyAgentError, ConfigurationError
 from anyagent_httpx._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS, AgentOptions
 
 __all__ = ["BatchError", "BatchTask", "add_parser", "read_tasks", "run"]
@@ -153,7 +153,12 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     results = pathlib.Path(args.out)
     database = args.db or f"sqlite:///{results.resolve()}.dbos.sqlite"
     options = _options_json(args)
-    AgentOptions(**json.loads(options))  # a bad flag is refused here, not in every worker
+    agent = AgentOptions(**json.loads(options))  # a bad flag or a missing model is refused here, not in every run
+    try:
+        agent.endpoint(None)
+        agent.resolved_model(None)
+    except ConfigurationError as exc:
+        raise BatchError(str(exc)) from None
     try:
         import dbos  # noqa: F401
     except ImportError:

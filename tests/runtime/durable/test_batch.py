@@ -6,6 +6,7 @@ started one)."""
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import random
 import signal
@@ -17,6 +18,8 @@ import pytest
 from anyagent_httpx.testing import LoopbackServer, ReceivedRequest, Reply, serve
 from tests.runtime.mock import text_stream
 from tests.runtime.sessions.conftest import postgres_url
+
+BATCH = [sys.executable, "-m", "anyagent_httpx", "batch"]
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", ["asyncio"])]
 
@@ -138,6 +141,13 @@ async def test_a_bad_tasks_file_is_refused_naming_the_line(tmp_path: pathlib.Pat
     )
     assert "tasks.jsonl:1: 'id' must be a non-empty string or an integer, not None" in done.stderr.decode()
     assert not out.exists()
+    write_tasks(tasks, 1)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANY_AGENT_")}
+    done = await anyio.run_process(
+        [sys.executable, "-m", "anyagent_httpx", "batch", str(tasks), "--out", str(out)], check=False, env=env
+    )
+    assert done.returncode == 2
+    assert "anyagent batch: error: no base URL" in done.stderr.decode()
 
 
 async def test_an_unreachable_database_is_refused_without_its_password(tmp_path: pathlib.Path) -> None:
@@ -147,7 +157,7 @@ async def test_an_unreachable_database_is_refused_without_its_password(tmp_path:
     write_tasks(tasks, 1)
     url = f"postgresql://user:hunter2@127.0.0.1:{closed_port()}/nothing"
     done = await anyio.run_process(
-        [sys.executable, "-m", "anyagent_httpx", "batch", str(tasks), "--out", str(out), "--model", "m", "--db", url],
+        [*BATCH, str(tasks), "--out", str(out), "--model", "m", "--base-url", "http://127.0.0.1:9/v1", "--db", url],
         check=False,
     )
     stderr = done.stderr.decode()
