@@ -74,11 +74,12 @@ def benchmarks(session: nox.Session) -> None:
     """The benchmarks with their defaults: parse-and-assemble, end to end over loopback, whole
     agent runs with tool calls over loopback, one-shot query() calls with no http_client, request
     building over a 200-turn run, the session store against openai-agents' SQLiteSession,
-    compaction and token counting against LangChain's trim_messages and tokenizers, then import
-    time.
+    compaction and token counting against LangChain's trim_messages and tokenizers, durable runs
+    on DBOS against plain runs and the batch command's throughput, then import time.
 
     For their options run ``benchmarks/bench_parse.py``, ``bench_transport.py``, ``bench_agent.py``,
-    ``bench_sessions.py``, ``bench_oneshot.py``, ``bench_requests.py``, ``bench_context.py`` or
+    ``bench_sessions.py``, ``bench_oneshot.py``, ``bench_requests.py``, ``bench_context.py``,
+    ``bench_durable.py`` or
     ``bench_import.py``."""
     if session.posargs:
         session.error("no arguments here: run the scripts in benchmarks/ themselves for options")
@@ -90,6 +91,7 @@ def benchmarks(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_oneshot.py")
     session.run("python", "benchmarks/bench_requests.py")
     session.run("python", "benchmarks/bench_context.py")
+    session.run("python", "benchmarks/bench_durable.py")
     session.run("python", "benchmarks/bench_import.py")
 
 

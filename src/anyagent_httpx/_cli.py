@@ -55,6 +55,7 @@ from ._recording import Cassette, RecordingTransport, ReplayTransport
 from ._settings_file import load_settings
 from ._tools import BUILTIN_TOOLS
 from ._transports import H11Transport, default_http_client
+from .durable import _batch
 
 __all__ = ["main"]
 
@@ -128,6 +129,7 @@ def _parser(defaults: Mapping[str, Any] | None = None) -> argparse.ArgumentParse
     _cli_sessions.add_run_options(run)
     _cli_sessions.add_sessions_command(commands)
     _doctor.add_parser(commands)
+    _batch.add_parser(commands)
     if defaults:
         run.set_defaults(**defaults)
     return parser
@@ -363,6 +365,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return _doctor.run(args, out, err)
+    if args.command == "batch":
+        return _batch.run(args, out, err)
     if args.command == "sessions":
         try:
             return anyio.run(_cli_sessions.sessions_main, args, out, err)

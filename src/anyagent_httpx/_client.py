@@ -211,6 +211,9 @@ class Client:
     tools and the working directory.
     """
 
+    _driver_class: type[Driver] = Driver
+    """What performs the loop's actions (a durable run's checkpoints its steps)."""
+
     def __init__(
         self,
         options: AgentOptions | None = None,
@@ -297,7 +300,7 @@ class Client:
         self._system_prompt = settings.template.system_prompt
         fallbacks = options.fallback_endpoint_list()
         secrets = tuple(s for e in (endpoint, *fallbacks) for s in endpoint_secrets(e))  # out of every log line
-        self._driver = Driver(
+        self._driver = self._driver_class(
             transport,
             endpoint,
             config=options.config,

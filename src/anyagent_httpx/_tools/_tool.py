@@ -68,6 +68,10 @@ class Tool:
     """In the default permission mode, ask before running it (shell commands, writes)."""
     rule_argument: str | None = None
     """The argument permission rules match against: ``command`` for bash, ``path`` for file tools."""
+    idempotent: bool = False
+    """Running a call twice does no more than running it once: a durable run
+    (``anyagent_httpx.durable``) repeats a call cut off by a crash only for such tools (and
+    read-only ones); for the others the model is told the call was interrupted."""
     _signature: Signature | None = attrs.field(default=None, repr=False, eq=False, alias="signature")
 
     def __attrs_post_init__(self) -> None:
@@ -128,6 +132,7 @@ def _build_tool(
     edits_files: bool,
     needs_permission: bool,
     rule_argument: str | None,
+    idempotent: bool = False,
 ) -> Tool:
     if not callable(func):
         raise TypeError(f"@tool needs a function, not {type(func).__name__}")
@@ -189,6 +194,7 @@ def _build_tool(
         edits_files=edits_files,
         needs_permission=needs_permission,
         rule_argument=rule_argument,
+        idempotent=idempotent,
         signature=Signature(parameters=shapes, context_parameter=context_parameter),
     )
 
@@ -209,6 +215,7 @@ def tool(
     edits_files: bool = False,
     needs_permission: bool = False,
     rule_argument: str | None = None,
+    idempotent: bool = False,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -225,6 +232,7 @@ def tool(
     edits_files: bool = False,
     needs_permission: bool = False,
     rule_argument: str | None = None,
+    idempotent: bool = False,
 ) -> Callable[[Callable[[dict[str, Any]], Any]], Tool]: ...
 
 
@@ -242,6 +250,7 @@ def tool(
     edits_files: bool = False,
     needs_permission: bool = False,
     rule_argument: str | None = None,
+    idempotent: bool = False,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Make a ``Tool`` of a typed function, as ``@tool`` or ``@tool(name=..., timeout=...)``.
 
@@ -250,13 +259,16 @@ def tool(
     entries or from ``Annotated[X, "description"]`` (a mapping in ``Annotated`` adds schema
     keywords, such as ``{"minimum": 1}``). Parameters with defaults are not required. A parameter
     annotated ``ToolContext`` is filled in when the tool runs and is not part of the schema.
+    ``idempotent=True`` says a call may safely run twice (a durable run then repeats one a
+    crash cut off).
 
     claude-agent-sdk's form is accepted too: ``@tool("add", "Add two numbers", {"a": float,
     "b": float})`` over a handler taking one dict of arguments (``async def add(args)``). The
     schema is a dict of parameter names to types (all required), a TypedDict, or a JSON schema
     (a dict with ``type`` and ``properties``); ``annotations`` (an object or dict with
-    ``readOnlyHint``) may mark the tool read-only. The handler may return an MCP-shaped result,
-    ``{"content": [{"type": "text", "text": ...}], "is_error": True}``, read as such.
+    ``readOnlyHint``, or ``idempotentHint``) may mark the tool read-only (or idempotent). The
+    handler may return an MCP-shaped result, ``{"content": [{"type": "text", "text": ...}],
+    "is_error": True}``, read as such.
 
     Raises ``TypeError`` naming the function, the parameter and the type for ``*args``,
     ``**kwargs``, a missing annotation or a type with no JSON schema equivalent.
@@ -267,6 +279,7 @@ def tool(
         "edits_files": edits_files,
         "needs_permission": needs_permission,
         "rule_argument": rule_argument,
+        "idempotent": idempotent,
     }
     if isinstance(func, str):
         if not isinstance(description_, str) or input_schema is None:
@@ -274,6 +287,8 @@ def tool(
         tool_name, text, schema = func, description_, input_schema
         if _hint(annotations, "readOnlyHint", "read_only_hint"):
             options["read_only"] = True
+        if _hint(annotations, "idempotentHint", "idempotent_hint"):
+            options["idempotent"] = True
         return lambda handler: _dict_tool(handler, tool_name, text, schema, **options)
     if description_ is not None or input_schema is not None or annotations is not None:
         raise TypeError("@tool takes a function, or a name, a description and a schema (claude-agent-sdk's form)")

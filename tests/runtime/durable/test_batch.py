@@ -1,0 +1,182 @@
+"""``anyagent batch``: tasks drained by worker processes with a global concurrency the model server
+never sees exceeded, one result line per task, a re-run after ``kill -9`` finishing only what is
+left; on SQLite with no server, and three workers on one PostgreSQL (when ``.ci/postgres.sh``
+started one)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import random
+import signal
+import sys
+
+import anyio
+import pytest
+
+from anyagent_httpx.testing import LoopbackServer, ReceivedRequest, Reply, serve
+from tests.runtime.mock import text_stream
+from tests.runtime.sessions.conftest import postgres_url
+
+BATCH = [sys.executable, "-m", "anyagent_httpx", "batch"]
+
+pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", ["asyncio"])]
+
+
+class SlotServer:
+    """A model server answering each prompt with itself, counting requests in flight."""
+
+    def __init__(self, seconds: float = 0.01) -> None:
+        self.seconds = seconds
+        self.in_flight = 0
+        self.most = 0
+        self.prompts: list[str] = []
+
+    async def __call__(self, request: ReceivedRequest) -> Reply:
+        if not request.target.endswith("/chat/completions"):
+            return Reply(status=404, chunks=[b'{"error": "not found"}'])
+        prompt = json.loads(request.body)["messages"][-1]["content"]
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await anyio.sleep(self.seconds)
+        finally:
+            self.in_flight -= 1
+        self.prompts.append(prompt)
+        return Reply.sse(b"".join(text_stream("answer to ", prompt)))
+
+
+def write_tasks(path: pathlib.Path, count: int) -> None:
+    lines = [json.dumps({"id": i, "prompt": f"task {i}"}) for i in range(count)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def command(server: LoopbackServer, tasks: pathlib.Path, out: pathlib.Path, *flags: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "anyagent_httpx",
+        "batch",
+        str(tasks),
+        "--out",
+        str(out),
+        "--base-url",
+        server.base_url,
+        "--model",
+        "m",
+        "--quiet",
+        *flags,
+    ]
+
+
+async def batch(server: LoopbackServer, tasks: pathlib.Path, out: pathlib.Path, *flags: str) -> str:
+    done = await anyio.run_process(command(server, tasks, out, *flags), check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+    return done.stdout.decode()
+
+
+def result_lines(out: pathlib.Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def check_results(out: pathlib.Path, count: int) -> None:
+    lines = result_lines(out)
+    ids = [line["id"] for line in lines]
+    assert len(ids) == len(set(ids)), "a task's result appears twice"
+    assert sorted(ids, key=int) == [str(i) for i in range(count)]  # type: ignore[arg-type]
+    for line in lines:
+        assert line["status"] == "success" and line["result"] == f"answer to task {line['id']}"
+
+
+async def test_sqlite_batch_two_workers_hold_the_concurrency_and_write_each_task_once(tmp_path: pathlib.Path) -> None:
+    tasks, out = tmp_path / "tasks.jsonl", tmp_path / "results.jsonl"
+    write_tasks(tasks, 24)
+    slots = SlotServer()
+    async with serve(slots) as server:
+        summary = await batch(server, tasks, out, "--workers", "2", "--concurrency", "2")
+        assert "24 tasks: 24 succeeded, 0 failed" in summary
+        check_results(out, 24)
+        assert slots.most <= 2
+        assert sorted(slots.prompts) == sorted(f"task {i}" for i in range(24))  # each task asked once
+        # run again: nothing is left, nothing is run or written again
+        await batch(server, tasks, out, "--workers", "1", "--concurrency", "2")
+        check_results(out, 24)
+        assert len(slots.prompts) == 24
+    assert (tmp_path / "results.jsonl.dbos.sqlite").exists()  # the default system database, beside the results
+
+
+async def test_a_batch_killed_with_sigkill_finishes_only_what_is_left_when_run_again(tmp_path: pathlib.Path) -> None:
+    tasks, out = tmp_path / "tasks.jsonl", tmp_path / "results.jsonl"
+    write_tasks(tasks, 30)
+    slots = SlotServer(seconds=0.2)  # 30 tasks take 3 s of answers at least: the kills come first
+    rng = random.Random(7)
+    async with serve(slots) as server:
+        for _ in range(2):
+            async with await anyio.open_process(
+                command(server, tasks, out, "--workers", "2", "--concurrency", "2"), stdout=-1, stderr=-1
+            ) as proc:
+                await anyio.sleep(rng.uniform(1.5, 3.0))
+                proc.send_signal(signal.SIGKILL)  # its workers die with it (PR_SET_PDEATHSIG)
+                await proc.wait()
+        partial = len(result_lines(out)) if out.exists() else 0
+        await batch(server, tasks, out, "--workers", "2", "--concurrency", "2")
+        check_results(out, 30)
+        asked = len(slots.prompts)
+    assert partial < 30, "the batch finished before it was killed"
+    assert asked <= 30 + 2 * 2, "more requests than the tasks and the ones the kills cut off"
+
+
+async def test_a_bad_tasks_file_is_refused_naming_the_line(tmp_path: pathlib.Path) -> None:
+    tasks, out = tmp_path / "tasks.jsonl", tmp_path / "results.jsonl"
+    tasks.write_text('{"id": 1, "prompt": "a"}\n{"id": 1, "prompt": "b"}\n')
+    done = await anyio.run_process(
+        [sys.executable, "-m", "anyagent_httpx", "batch", str(tasks), "--out", str(out), "--model", "m"], check=False
+    )
+    assert done.returncode == 2
+    assert f"{tasks}:2: the id '1' is already the task's on line 1" in done.stderr.decode()
+    tasks.write_text('{"prompt": "a"}\n')
+    done = await anyio.run_process(
+        [sys.executable, "-m", "anyagent_httpx", "batch", str(tasks), "--out", str(out), "--model", "m"], check=False
+    )
+    assert "tasks.jsonl:1: 'id' must be a non-empty string or an integer, not None" in done.stderr.decode()
+    assert not out.exists()
+    write_tasks(tasks, 1)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANY_AGENT_")}
+    done = await anyio.run_process(
+        [sys.executable, "-m", "anyagent_httpx", "batch", str(tasks), "--out", str(out)], check=False, env=env
+    )
+    assert done.returncode == 2
+    assert "anyagent batch: error: no base URL" in done.stderr.decode()
+
+
+async def test_an_unreachable_database_is_refused_without_its_password(tmp_path: pathlib.Path) -> None:
+    from tests.runtime.support import closed_port
+
+    tasks, out = tmp_path / "tasks.jsonl", tmp_path / "results.jsonl"
+    write_tasks(tasks, 1)
+    url = f"postgresql://user:hunter2@127.0.0.1:{closed_port()}/nothing"
+    done = await anyio.run_process(
+        [*BATCH, str(tasks), "--out", str(out), "--model", "m", "--base-url", "http://127.0.0.1:9/v1", "--db", url],
+        check=False,
+    )
+    stderr = done.stderr.decode()
+    assert done.returncode == 2
+    assert "cannot open the system database postgresql://<redacted>@127.0.0.1:" in stderr
+    assert "hunter2" not in stderr
+
+
+async def test_three_workers_on_postgresql_drain_300_tasks_with_a_global_concurrency_of_4(
+    tmp_path: pathlib.Path,
+) -> None:
+    url = postgres_url()
+    tasks, out = tmp_path / "tasks.jsonl", tmp_path / "results.jsonl"
+    write_tasks(tasks, 300)
+    slots = SlotServer()
+    async with serve(slots) as server:
+        summary = await batch(server, tasks, out, "--workers", "3", "--concurrency", "4", "--db", url)
+    assert "300 tasks: 300 succeeded, 0 failed" in summary
+    check_results(out, 300)
+    assert slots.most <= 4
+    assert slots.most > 1, "the workers never ran tasks at once"
+    assert len(slots.prompts) == 300
