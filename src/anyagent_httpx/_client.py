@@ -445,7 +445,7 @@ class Client:
         _check_unique([item.spec for item in kept], served)
         fresh = _loop_tools(served, self._toolbox)
         self._mcp_names = frozenset(item.name for item in served)
-        loop.settings = attrs.evolve(loop.settings, tools=(*kept, *fresh))
+        loop.set_tools((*kept, *fresh))
 
     async def _finalize_abandoned(self, what: str) -> None:
         open_ = self._open_receive

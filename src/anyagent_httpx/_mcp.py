@@ -359,5 +359,5 @@ class McpServers:
         if group is None:
             return
         group.cancel_scope.cancel()
-        with anyio.CancelScope(shield=True):
-            await group.__aexit__(None, None, None)
+        group.cancel_scope.shield = True  # its own scope: an outer cancellation cannot cut the shutdown short
+        await group.__aexit__(None, None, None)
