@@ -90,6 +90,7 @@ if TYPE_CHECKING:
         StopInput,
         UserPromptSubmitInput,
     )
+    from ._mcp import McpServerError
     from ._observe import (
         AttemptInfo,
         Observer,
@@ -193,6 +194,7 @@ _HOMES: dict[str, str] = {
     "SessionEndInput": "._hooks",
     "SessionStartInput": "._hooks",
     "ToolServer": "._tools",
+    "McpServerError": "._mcp",
     "Client": "._client",
     "ClientState": "._client",
     "query": "._client",
@@ -337,6 +339,7 @@ __all__ = [
     "SessionEndInput",
     "SessionStartInput",
     "ToolServer",
+    "McpServerError",
     "TiktokenCounter",
     "TokenizersCounter",
     "WindowDiscovery",

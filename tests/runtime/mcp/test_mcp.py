@@ -17,8 +17,7 @@ import anyio
 import pytest
 
 from anyagent_core import ImageBlock, ToolResultBlock
-from anyagent_httpx import AgentOptions, Client, ConfigurationError, ResultMessage, RunMessage, query
-from anyagent_httpx._mcp import McpServerError
+from anyagent_httpx import AgentOptions, Client, ConfigurationError, McpServerError, ResultMessage, RunMessage, query
 from anyagent_httpx.claude import ClaudeAgentOptions
 from anyagent_httpx.claude._options import agent_options
 from anyagent_httpx.testing import Reply, serve
