@@ -17,7 +17,16 @@ import anyio
 import pytest
 
 from anyagent_core import ImageBlock, ToolResultBlock
-from anyagent_httpx import AgentOptions, Client, ConfigurationError, McpServerError, ResultMessage, RunMessage, query
+from anyagent_httpx import (
+    AgentOptions,
+    Client,
+    ConfigurationError,
+    HookMatcher,
+    McpServerError,
+    ResultMessage,
+    RunMessage,
+    query,
+)
 from anyagent_httpx.claude import ClaudeAgentOptions
 from anyagent_httpx.claude._options import agent_options
 from anyagent_httpx.testing import Reply, serve
@@ -137,6 +146,26 @@ async def test_a_servers_tools_follow_the_permission_rules(config: dict[str, Any
     (denied,) = results(messages)
     assert denied.is_error and denied.content != "2"
     assert sent_results(server) != ["2"]
+
+
+async def test_hooks_see_a_servers_tools_by_their_full_names_and_may_deny_them(config: dict[str, Any]) -> None:
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    async def check(input_data: dict[str, Any], tool_use_id: str | None, context: Any) -> dict[str, Any]:
+        seen.append((input_data["tool_name"], input_data["tool_input"]))
+        if input_data["tool_input"].get("b") == 13:
+            reason = {"permissionDecision": "deny", "permissionDecisionReason": "unlucky"}
+            return {"hookSpecificOutput": {"hookEventName": "PreToolUse", **reason}}
+        return {}
+
+    hooks = {"PreToolUse": [HookMatcher(matcher="mcp__s__add", hooks=[check])]}
+    _, server = await run(
+        [calls(("c1", "mcp__s__add", {"a": 1, "b": 2}), ("c2", "mcp__s__add", {"a": 1, "b": 13})), says("ok")],
+        mcp_servers={"s": config},
+        hooks=hooks,
+    )
+    assert seen == [("mcp__s__add", {"a": 1, "b": 2}), ("mcp__s__add", {"a": 1, "b": 13})]
+    assert sent_results(server)[0] == "3" and "unlucky" in sent_results(server)[1]
 
 
 async def test_the_environment_of_a_stdio_server_is_passed() -> None:
