@@ -301,7 +301,13 @@ class Client:
             if any(item.name == TASK_TOOL for item in items):
                 raise ConfigurationError(f"a tool is named {TASK_TOOL!r}, the name of the subagents' tool")
             subagents = Subagents(
-                options=options, env=self._env, transport=transport, model=model, loop=self._the_loop, client=Client
+                options=options,
+                env=self._env,
+                transport=transport,
+                model=model,
+                loop=self._the_loop,
+                client=Client,
+                served=self._served,
             )
             items.append(subagents.tool())
         if options.skills or options.skill_dirs:
@@ -333,6 +339,9 @@ class Client:
         self._log_protection = protect_httpx_logs(secrets).release
         self._state = ClientState.OPENED
         await anyio.lowlevel.checkpoint()
+
+    def _served(self) -> list[Tool]:
+        return self._mcp.tools() if self._mcp is not None else []
 
     def _the_loop(self) -> AgentLoop:
         assert self._loop is not None

@@ -18,6 +18,7 @@ import pytest
 
 from anyagent_core import ImageBlock, ToolResultBlock
 from anyagent_httpx import (
+    AgentDefinition,
     AgentOptions,
     Client,
     ConfigurationError,
@@ -29,10 +30,11 @@ from anyagent_httpx import (
 )
 from anyagent_httpx.claude import ClaudeAgentOptions
 from anyagent_httpx.claude._options import agent_options
-from anyagent_httpx.testing import Reply, serve
+from anyagent_httpx.testing import ReceivedRequest, Reply, serve
 from tests.runtime.mock import FAST_RETRY
 from tests.runtime.support import closed_port, task_ids
 from tests.runtime.test_agent_end_to_end import calls, says
+from tests.runtime.test_claude_compat_examples import Model
 
 pytestmark = pytest.mark.anyio
 
@@ -86,8 +88,10 @@ def config(request: pytest.FixtureRequest) -> dict[str, Any]:
     return {"type": "http", "url": request.getfixturevalue("http_url"), "headers": {"X-Test": "1"}}
 
 
-async def run(replies: list[Reply], prompt: str = "go", **options: Any) -> tuple[list[RunMessage], Any]:
-    async with serve(replies) as server:
+async def run(
+    replies: list[Reply], prompt: str = "go", *, model_server: Model | None = None, **options: Any
+) -> tuple[list[RunMessage], Any]:
+    async with serve(model_server if model_server is not None else replies) as server:
         opts = AgentOptions(model="m", base_url=server.base_url, retry=FAST_RETRY, **options)
         with anyio.fail_after(60):
             async with aclosing(query(prompt=prompt, options=opts)) as stream:
@@ -174,6 +178,21 @@ async def test_the_environment_of_a_stdio_server_is_passed() -> None:
         mcp_servers={"s": stdio_config(MCP_TEST_VALUE="from-options")},
     )
     assert results(messages)[0].content == "from-options"
+
+
+async def test_a_subagent_without_a_tool_list_uses_the_parents_servers() -> None:
+    def echo(request: ReceivedRequest) -> Reply:
+        return says(str([m["content"] for m in request.json()["messages"] if m["role"] == "tool"][-1]))
+
+    model = Model(
+        {
+            "system:You add numbers.": [calls(("s1", "mcp__s__add", {"a": 20, "b": 22})), echo],
+            "please delegate": [calls(("m1", "task", {"agent": "adder", "prompt": "sum twenty and twenty-two"})), echo],
+        }
+    )
+    agents = {"adder": AgentDefinition(description="Adds numbers.", prompt="You add numbers.")}
+    messages, _ = await run([], "please delegate", mcp_servers={"s": stdio_config()}, agents=agents, model_server=model)
+    assert isinstance(messages[-1], ResultMessage) and messages[-1].result == "42"
 
 
 # ---- lifecycle ---------------------------------------------------------------------------------------
