@@ -104,6 +104,18 @@ def _is_connection_failure(exc: BaseException) -> bool:
     return isinstance(exc, anyio.ClosedResourceError | anyio.BrokenResourceError | anyio.EndOfStream | OSError)
 
 
+def _reason(failure: BaseException) -> str:
+    """Why a server did not start, in words that hold no credentials: the exception's type, with
+    the message of an OS error (a program not found) or of an MCP error (the server's)."""
+    from mcp import MCPError
+
+    while isinstance(failure, BaseExceptionGroup) and failure.exceptions:
+        failure = failure.exceptions[0]
+    if isinstance(failure, OSError | MCPError):
+        return f"{type(failure).__name__}: {failure}"
+    return type(failure).__name__
+
+
 def _content(result: Any, name: str) -> dict[str, Any]:
     """A ``CallToolResult`` as an MCP-shaped dict of text and image blocks (``_tools.mcp_content``):
     embedded resources as their text (or a note of their type), audio and links as a note."""
@@ -314,11 +326,7 @@ class McpServers:
                 if failure is None:
                     self._live.append(server)
                     continue
-                reason = (
-                    f"{type(failure).__name__}: {failure}" if isinstance(failure, OSError) else type(failure).__name__
-                )
-                if isinstance(failure, BaseExceptionGroup) and failure.exceptions:
-                    reason = type(failure.exceptions[0]).__name__
+                reason = _reason(failure)
                 if self.strict and not server.config.get("optional", False):
                     raise McpServerError(server.key, f"did not start ({reason})")
                 warnings.warn(

@@ -263,6 +263,16 @@ async def test_a_server_that_does_not_start_is_an_error_naming_it() -> None:
     with pytest.raises(McpServerError, match="'broken'") as caught:
         await run([says("never")], mcp_servers={"ok": stdio_config(), "broken": broken})
     assert caught.value.server == "broken"
+    with pytest.raises(McpServerError, match=r"'missing': did not start \(FileNotFoundError"):
+        await run([says("never")], mcp_servers={"missing": {"command": "no-such-program-for-anyagent"}})
+
+
+async def test_the_error_for_an_unreachable_server_holds_no_credentials() -> None:
+    url = f"http://user:pw-in-url@127.0.0.1:{closed_port()}/mcp"
+    config = {"type": "http", "url": url, "headers": {"Authorization": "Bearer sk-in-header"}}
+    with pytest.raises(McpServerError) as caught:
+        await run([says("never")], mcp_servers={"h": config})
+    assert "sk-in-header" not in str(caught.value) and "pw-in-url" not in str(caught.value)
 
 
 @pytest.mark.parametrize("how", ["strict", "optional"])
