@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 import anyio
 import anyio.abc
@@ -104,6 +105,15 @@ def _is_connection_failure(exc: BaseException) -> bool:
     return isinstance(exc, anyio.ClosedResourceError | anyio.BrokenResourceError | anyio.EndOfStream | OSError)
 
 
+def _errlog(stack: contextlib.AsyncExitStack) -> TextIO:
+    """Where a stdio server's stderr goes: ours, or nowhere when ours is no file (a notebook's)."""
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
+    return sys.stderr
+
+
 def _reason(failure: BaseException) -> str:
     """Why a server did not start, in words that hold no credentials: the exception's type, with
     the message of an OS error (a program not found) or of an MCP error (the server's)."""
@@ -169,7 +179,7 @@ class _Server:
                 env=dict(config["env"]) or None,
                 cwd=config.get("cwd"),
             )
-            return await stack.enter_async_context(stdio_client(params, errlog=sys.stderr))
+            return await stack.enter_async_context(stdio_client(params, errlog=_errlog(stack)))
         if kind == "sse":
             from mcp.client.sse import sse_client
 
@@ -222,6 +232,7 @@ class _Server:
         cancelled; a reconnection request closes it and connects again."""
         started = False
         while True:
+            asked = False  # the connection is closed because a reconnection was asked for
             try:
                 async with contextlib.AsyncExitStack() as stack:
                     await self._connect(stack)
@@ -232,14 +243,19 @@ class _Server:
                         task_status.started(None)
                     self._ready.set()
                     await self._restart.wait()
+                    asked = True
             except Exception as exc:
-                self.session = None
                 if not started:
                     task_status.started(exc)
                     return
-                self._failure = exc
-                self._ready.set()
-                await self._restart.wait()
+                if asked:  # closing a broken connection failed: connect again all the same
+                    log.debug("MCP server %r: closing the old connection failed (%s)", self.key, type(exc).__name__)
+                else:
+                    self.session = None
+                    self._failure = exc
+                    self._ready.set()
+                    await self._restart.wait()
+            self.session = None
             self._restart = anyio.Event()
 
     async def reconnect(self, generation: int) -> None:

@@ -57,8 +57,11 @@ def _start_http(port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the MCP test server did not listen")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
+def _stop(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:
+    if kill:
+        process.kill()
+    else:
+        process.terminate()
     try:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
@@ -232,7 +235,7 @@ async def test_a_restarted_http_server_is_reconnected() -> None:
                 assert client._mcp is not None
                 (server,) = client._mcp._live
                 first = await server.call("pid", {})
-                _stop(process)
+                _stop(process, kill=True)  # gone at once: its sessions with it
                 process = _start_http(port)
                 second = await server.call("pid", {})
                 assert second["is_error"] is False and second["content"] != first["content"]
