@@ -1,5 +1,6 @@
 """An MCP server written with the mcp package's own server API (``MCPServer``), for the tests:
-``python server.py [stdio]`` or ``python server.py http PORT`` (streamable HTTP on 127.0.0.1)."""
+``python server.py [stdio]``, ``python server.py http PORT`` (streamable HTTP on 127.0.0.1) or
+``python server.py sse PORT``."""
 
 from __future__ import annotations
 
@@ -69,5 +70,7 @@ async def grow(ctx: Context) -> str:
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] == "stdio":
         server.run("stdio")
+    elif sys.argv[1] == "sse":
+        server.run("sse", host="127.0.0.1", port=int(sys.argv[2]))
     else:
         server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))

@@ -41,9 +41,9 @@ pytestmark = pytest.mark.anyio
 SERVER = pathlib.Path(__file__).with_name("server.py")
 
 
-def _start_http(port: int) -> subprocess.Popen[bytes]:
+def _start_http(port: int, kind: str = "http") -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        [sys.executable, str(SERVER), "http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, str(SERVER), kind, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     for _ in range(2000):  # bounded: the server listens within a few hundred tries
         if process.poll() is not None:
@@ -130,6 +130,20 @@ async def test_a_servers_tools_are_offered_by_name_and_their_results_reach_the_m
     assert "mcp__calc__add" in offered(server) and "mcp__calc__grow" in offered(server)
     assert sent_results(server) == ["42"]
     assert isinstance(messages[-1], ResultMessage) and messages[-1].result == "42"
+
+
+async def test_a_server_over_sse_is_reached_too() -> None:
+    port = closed_port()
+    process = _start_http(port, "sse")
+    try:
+        config = {"type": "sse", "url": f"http://127.0.0.1:{port}/sse"}
+        messages, server = await run(
+            [calls(("c1", "mcp__old__add", {"a": 1, "b": 2})), says("3")], mcp_servers={"old": config}
+        )
+    finally:
+        _stop(process, kill=True)
+    assert sent_results(server) == ["3"]
+    assert isinstance(messages[-1], ResultMessage) and messages[-1].result == "3"
 
 
 async def test_images_and_errors_from_a_server_reach_the_model(config: dict[str, Any]) -> None:
