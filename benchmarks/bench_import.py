@@ -9,15 +9,17 @@ visit the contenders in turn and the median is reported (the minimum beside it).
 * ``anyagent_httpx``: the package as users import it;
 * ``anyagent_httpx.telemetry``: the tracing module, which must not load ``opentelemetry``
   (that happens when an ``OpenTelemetryObserver`` is made);
+* ``anyagent_httpx._mcp``: the MCP servers' module, which must not load ``mcp`` (that happens
+  when a client with ``mcp_servers`` opens);
 * ``httpx``, which anyagent_httpx imports: the floor it cannot go under;
 * ``openai``: openai-python, the peer (skipped if not installed).
 
 ``--compare SRC`` also times ``import anyagent_httpx`` from another source tree (for example
 an older commit's ``src/``, from ``git archive``), to see what a change costs.
 
-The features that need other libraries (OpenTelemetry) load them only when used: the run
-fails if ``import anyagent_httpx`` or ``import anyagent_httpx.telemetry`` loads any
-``opentelemetry`` module.
+The features that need other libraries (OpenTelemetry, MCP) load them only when used: the run
+fails if importing any of the ``anyagent_httpx`` contenders loads an ``opentelemetry`` or an
+``mcp`` module.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ start = time.perf_counter()
 import {module}
 seconds = time.perf_counter() - start
 loaded = set(sys.modules) - before
-print(seconds, len(loaded), int(any(name.split(".")[0] == "opentelemetry" for name in loaded)))
+print(seconds, len(loaded), int(any(name.split(".")[0] in ("opentelemetry", "mcp") for name in loaded)))
 """
 
 
@@ -62,7 +64,8 @@ class Contender:
     """A source tree to put first on sys.path."""
     seconds: list[float] = field(default_factory=list)
     modules: int = 0
-    otel: bool = False
+    optional: bool = False
+    """It loaded an opentelemetry or mcp module."""
     skipped: str | None = None
 
     def measure(self) -> None:
@@ -81,10 +84,10 @@ class Contender:
         if done.returncode != 0:
             self.skipped = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
             return
-        seconds, modules, otel = done.stdout.split()
+        seconds, modules, optional = done.stdout.split()
         self.seconds.append(float(seconds))
         self.modules = int(modules)
-        self.otel = self.otel or otel == "1"
+        self.optional = self.optional or optional == "1"
 
     @property
     def median_ms(self) -> float:
@@ -103,6 +106,7 @@ def main() -> int:
     contenders = [
         Contender("anyagent_httpx", "anyagent_httpx"),
         Contender("anyagent_httpx.telemetry", "anyagent_httpx.telemetry"),
+        Contender("anyagent_httpx._mcp", "anyagent_httpx._mcp"),
         Contender("httpx", "httpx"),
         Contender("openai", "openai"),
     ]
@@ -125,8 +129,9 @@ def main() -> int:
         return 1
     passed = True
     print("targets:")
-    leaked = [c.label for c in ran.values() if c.module.startswith("anyagent_httpx") and c.otel]
-    print(f"  no opentelemetry loaded by importing anyagent_httpx: {'FAIL ' + ', '.join(leaked) if leaked else 'PASS'}")
+    leaked = [c.label for c in ran.values() if c.module.startswith("anyagent_httpx") and c.optional]
+    verdict = "FAIL " + ", ".join(leaked) if leaked else "PASS"
+    print(f"  no opentelemetry or mcp loaded by importing anyagent_httpx: {verdict}")
     passed = passed and not leaked
     results: dict[str, object] = {label: {"median_ms": c.median_ms, "modules": c.modules} for label, c in ran.items()}
     for peer, target in (("httpx", None), ("openai", TARGET_VS_OPENAI)):

@@ -93,6 +93,7 @@ if TYPE_CHECKING:
         StopInput,
         UserPromptSubmitInput,
     )
+    from ._mcp import McpServerError
     from ._memories import Memory
     from ._observe import (
         AttemptInfo,
@@ -198,6 +199,7 @@ _HOMES: dict[str, str] = {
     "SessionEndInput": "._hooks",
     "SessionStartInput": "._hooks",
     "ToolServer": "._tools",
+    "McpServerError": "._mcp",
     "Client": "._client",
     "ClientState": "._client",
     "query": "._client",
@@ -352,6 +354,7 @@ __all__ = [
     "Embedder",
     "EmbeddingsError",
     "Memory",
+    "McpServerError",
     "TiktokenCounter",
     "TokenizersCounter",
     "WindowDiscovery",

@@ -30,7 +30,7 @@ import weakref
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.lowlevel
@@ -67,6 +67,9 @@ from ._options import AgentOptions
 from ._sessions._writer import SessionWriter, attach
 from ._subagents import TASK_TOOL, Subagents
 from ._tools import Tool, ToolContext
+
+if TYPE_CHECKING:
+    from ._mcp import McpServers
 from ._transports import AsyncTransport, HttpxTransport, shared_transport
 
 __all__ = ["Client", "ClientState", "MessageStream", "query"]
@@ -240,6 +243,9 @@ class Client:
         self._started = False  # the first prompt came (SessionStart ran)
         self._log_protection: Callable[[], None] | None = None
         self._system_prompt: str | None = None  # before memories are put in it
+        self._mcp: McpServers | None = None  # the MCP servers' connections (mcp_servers=)
+        self._mcp_names: frozenset[str] = frozenset()
+        self._toolbox: Toolbox | None = None
         self.session_id = str(uuid.uuid4())
         """The session's id: the stored session's with a ``session_store`` (known once open)."""
 
@@ -257,11 +263,22 @@ class Client:
         return self._loop.messages
 
     async def open(self) -> None:
-        """Resolve the configuration and set up the transport and tools (``async with`` does this)."""
+        """Resolve the configuration and set up the transport and tools (``async with`` does
+        this); the MCP servers of ``mcp_servers`` start here (``McpServerError`` for one that
+        does not), in this task: open and close the client in the same task."""
         if self._state is not ClientState.UNOPENED:
             raise ClientStateError(
                 "the client is already open" if self._state is ClientState.OPENED else "a closed client cannot reopen"
             )
+        try:
+            await self._open()
+        except BaseException:
+            mcp, self._mcp = self._mcp, None
+            if mcp is not None:
+                await mcp.aclose()
+            raise
+
+    async def _open(self) -> None:
         options = self.options
         endpoint = options.endpoint(self._env)
         model = options.resolved_model(self._env)
@@ -275,11 +292,26 @@ class Client:
                     transport = self._owned_transport = HttpxTransport()
         toolbox = Toolbox(timeout=options.tool_timeout)  # tool_timeout applies when a tool runs
         items: list[Tool | ToolSpec] = list(options.resolved_tools())
+        if options.mcp_servers and self._agent is None:
+            from ._mcp import McpServers  # the mcp package, only for clients with servers
+
+            self._mcp = McpServers(options.mcp_servers, strict=options.mcp_strict)
+            await self._mcp.start()
+            served = self._mcp.tools()
+            _check_unique(items, served)
+            items += served
+            self._mcp_names = frozenset(item.name for item in served)
         if options.agents and self._agent is None:
             if any(item.name == TASK_TOOL for item in items):
                 raise ConfigurationError(f"a tool is named {TASK_TOOL!r}, the name of the subagents' tool")
             subagents = Subagents(
-                options=options, env=self._env, transport=transport, model=model, loop=self._the_loop, client=Client
+                options=options,
+                env=self._env,
+                transport=transport,
+                model=model,
+                loop=self._the_loop,
+                client=Client,
+                served=self._served,
             )
             items.append(subagents.tool())
         if options.skills or options.skill_dirs:
@@ -287,6 +319,7 @@ class Client:
         if options.memory is not None and options.memory_tools and self._agent is None:
             items += options.memory.tools()
         loop_tools = _loop_tools(items, toolbox)
+        self._toolbox = toolbox
         history = self._initial_history
         if options.session_store is not None and self._agent is None:
             self._session, history = await attach(options, model=model, history=history)
@@ -315,6 +348,9 @@ class Client:
         self._log_protection = protect_httpx_logs(secrets).release
         self._state = ClientState.OPENED
         await anyio.lowlevel.checkpoint()
+
+    def _served(self) -> list[Tool]:
+        return self._mcp.tools() if self._mcp is not None else []
 
     def _the_loop(self) -> AgentLoop:
         assert self._loop is not None
@@ -365,6 +401,9 @@ class Client:
             if was_open and self._started and self._driver is not None and self._loop is not None:
                 await session_end(self.options.hooks, self._driver.hook_site(self._loop), reason="other")
         finally:
+            mcp, self._mcp = self._mcp, None
+            if mcp is not None:
+                await mcp.aclose()  # the servers' subprocesses and connections end here
             if self._owned_transport is not None:
                 with anyio.CancelScope(shield=True):
                     await self._owned_transport.aclose()
@@ -399,6 +438,8 @@ class Client:
         its iterator is finalized here (ended as interrupted)."""
         _, loop = self._check_open("query")
         await self._finalize_abandoned("query")
+        if self._mcp is not None and self._mcp.stale:
+            await self._refresh_mcp_tools(loop)
         pending = loop.pending_tool_calls
         if pending:
             ids = ", ".join(sorted(call.id for call in pending))
@@ -410,6 +451,19 @@ class Client:
             self._inbox = None
             await self._submit(prompt)
         await anyio.lowlevel.checkpoint()
+
+    async def _refresh_mcp_tools(self, loop: AgentLoop) -> None:
+        """Offer the MCP servers' tools as they are now (a server said its list changed)."""
+        assert self._mcp is not None and self._toolbox is not None
+        await self._mcp.refresh()
+        served = self._mcp.tools()
+        for name in self._mcp_names:
+            self._toolbox.tools.pop(name, None)
+        kept = [item for item in loop.settings.tools if item.spec.name not in self._mcp_names]
+        _check_unique([item.spec for item in kept], served)
+        fresh = _loop_tools(served, self._toolbox)
+        self._mcp_names = frozenset(item.name for item in served)
+        loop.set_tools((*kept, *fresh))
 
     async def _finalize_abandoned(self, what: str) -> None:
         open_ = self._open_receive
@@ -655,6 +709,14 @@ class Client:
                 self._session.defer(action)  # written by the next flush()
             if type(action) is Done:
                 break
+
+
+def _check_unique(items: Sequence[Tool | ToolSpec], served: Sequence[Tool]) -> None:
+    names = {item.name for item in items}
+    for item in served:
+        if item.name in names:
+            raise ConfigurationError(f"two tools are named {item.name!r} (one from mcp_servers)")
+        names.add(item.name)
 
 
 def _loop_tools(items: Sequence[Tool | ToolSpec], toolbox: Toolbox) -> list[LoopTool]:

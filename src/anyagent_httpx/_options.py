@@ -335,6 +335,25 @@ def _agent_tools(definition: AgentDefinition) -> tuple[str, ...]:
     return tuple(item if isinstance(item, str) else item.name for item in tools)
 
 
+def _mcp_servers(value: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"mcp_servers maps server names to their configurations, not {type(value).__name__}")
+    if not value:
+        return {}
+    from ._mcp import check_server_config  # only for options with servers
+    from ._tools._server import _NAME
+
+    servers: dict[str, Mapping[str, Any]] = {}
+    for key, config in value.items():
+        if not isinstance(key, str) or not _NAME.fullmatch(key):
+            raise ConfigurationError(f"mcp_servers: a server's name is letters, digits, '_' and '-', not {key!r}")
+        try:
+            servers[key] = check_server_config(key, config)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+    return servers
+
+
 def _observers(value: Sequence[Observer]) -> tuple[Observer, ...]:
     items = tuple(value)
     for item in items:
@@ -458,6 +477,18 @@ class AgentOptions:
     Ollama, LM Studio, OpenRouter), once per endpoint and model."""
     agents: Mapping[str, AgentDefinition] = attrs.field(factory=dict, converter=_agents, eq=False)
     """Subagents; when there are any, the model gets a ``task`` tool to hand work to them."""
+    mcp_servers: Mapping[str, Mapping[str, Any]] = attrs.field(
+        factory=dict, converter=_mcp_servers, repr=False, eq=False
+    )
+    """MCP servers whose tools the model is offered as ``mcp__<name>__<tool>`` (the ``mcp``
+    extra): ``{"type": "stdio", "command": ..., "args": [...], "env": {...}}``, ``{"type":
+    "http", "url": ..., "headers": {...}}``, ``{"type": "sse", ...}``, or an in-process
+    ``ToolServer``; ``"optional": True`` for one the run may go on without. Started when the
+    client opens, stopped when it closes (see docs/mcp.md). Kept out of the repr (headers and
+    environments hold credentials)."""
+    mcp_strict: bool = attrs.field(default=True, validator=_valid(checks.boolean))
+    """A server that fails to start is an ``McpServerError``; False: a warning, and the run
+    goes on without that server's tools."""
     skills: bool = attrs.field(default=False, validator=_valid(checks.boolean))
     """Offer the skills of the project (``<cwd>/.anyagent/skills/``) and of the user
     (``~/.anyagent/skills/``, ...) through a ``skill`` tool: the model sees their names and
@@ -546,6 +577,8 @@ class AgentOptions:
             for rule in getattr(self, field):
                 tool_name = PermissionRule.parse(rule).tool
                 if tool_name not in names and not any(tool_name in _agent_tools(a) for a in self.agents.values()):
+                    if self._remote_mcp_tool(tool_name):
+                        continue  # a remote server's tools are known once it is reached
                     known = ", ".join(sorted(names)) or "none: offer tools with tools=[...]"
                     raise ConfigurationError(
                         f"{field} rule {rule!r} names no tool: {tool_name!r} is not among the tools ({known}); "
@@ -559,11 +592,22 @@ class AgentOptions:
                 "or use 'auto', 'none' or 'required'"
             )
 
+    def _remote_mcp_tool(self, name: str) -> bool:
+        parts = name.split("__")
+        if len(parts) != 3 or parts[0] != "mcp" or not parts[2]:
+            return False
+        config = self.mcp_servers.get(parts[1])
+        return config is not None and config["type"] != "sdk"
+
     def tool_names(self) -> tuple[str, ...]:
-        """The names of the tools the model is offered (``task`` too, with agents)."""
+        """The names of the tools the model is offered (``task`` too, with agents; an in-process
+        server's tools, not yet a remote MCP server's)."""
         names = tuple(item if isinstance(item, str) else item.name for item in self.tools)
         if self.memory is not None and self.memory_tools:
             names = (*names, "remember", "recall")
+        for key, config in self.mcp_servers.items():
+            if config["type"] == "sdk":
+                names += tuple(item.name for item in config["instance"].tools_for(key))
         return (*names, "task") if self.agents else names
 
     def endpoint(self, env: Mapping[str, str] | None = None) -> Endpoint:

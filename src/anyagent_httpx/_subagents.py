@@ -44,6 +44,9 @@ class Subagents:
     """The parent's loop (for its budgets and its spend)."""
     client: Callable[..., Client]
     """How to make a client (the parent's class)."""
+    served: Callable[[], Sequence[Tool]] = attrs.field(default=lambda: ())
+    """The parent's MCP servers' tools as they are now: an agent without a tool list of its own
+    gets them too, over the parent's connections."""
 
     def tool(self) -> Tool:
         """The ``task`` tool, describing the agents."""
@@ -82,7 +85,7 @@ class Subagents:
         tokens_left, usd_left = loop.budget_left()
         if tokens_left == 0 or usd_left == 0.0:
             raise ToolError(f"the {name} agent was not started: the run's budget is spent")
-        tools = definition.tools if definition.tools is not None else options.tools
+        tools = definition.tools if definition.tools is not None else (*options.tools, *self.served())
         have = {item if isinstance(item, str) else item.name for item in tools}
         child_options = attrs.evolve(
             options,
@@ -99,6 +102,7 @@ class Subagents:
             skill_dirs=options.skill_dirs if definition.tools is None else (),
             max_turns=definition.max_turns if definition.max_turns is not None else options.max_turns,
             agents={},
+            mcp_servers={},  # the parent's servers' tools come in tools, over its connections
             output_schema=None,
             include_partial_messages=False,
             http_client=None,

@@ -87,8 +87,10 @@ def test_an_mcp_server_rule_covers_all_of_its_tools() -> None:
     assert options.allowed_tools == ("mcp__calc__add", "mcp__calc__sub")
     with pytest.raises(ConfigurationError, match="no MCP server 'nope'"):
         convert(tools=[], mcp_servers={"calc": server}, allowed_tools=["mcp__nope"])
-    with pytest.raises(ConfigurationError, match=r"mcp_servers\['fs'\] is a 'stdio' server"):
-        convert(mcp_servers={"fs": {"command": "npx", "args": ["fs-server"]}})
+    stdio = convert(mcp_servers={"fs": {"command": "npx", "args": ["fs-server"]}})  # passed on
+    assert stdio.mcp_servers["fs"]["type"] == "stdio"
+    with pytest.raises(ConfigurationError, match=r"mcp_servers\['fs'\]\.args"):
+        convert(mcp_servers={"fs": {"command": "npx", "args": "fs-server"}})
 
 
 def test_session_options_go_to_the_default_store_and_claude_code_options_warn(tmp_path: pathlib.Path) -> None:

@@ -77,3 +77,20 @@ def test_a_plain_query_loads_no_optional_library() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert loaded.isdisjoint({"numpy", "opentelemetry", "mcp", "rich", "prompt_toolkit"}), sorted(loaded)
+
+
+def test_mcp_servers_load_the_mcp_package_only_when_a_client_opens() -> None:
+    """Options naming MCP servers, and the module that reaches them, load neither mcp nor
+    opentelemetry (which mcp brings); a plain query() does not load that module."""
+    script = (
+        "import sys\n"
+        "from anyagent_httpx import AgentOptions\n"
+        "AgentOptions(model='m', mcp_servers={'s': {'type': 'stdio', 'command': sys.executable}})\n"
+        "import anyagent_httpx._mcp\n"
+        "import json\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert loaded.isdisjoint({"mcp", "mcp_types", "opentelemetry", "pydantic"}), sorted(loaded)
+    plain = modules_after("from anyagent_httpx import AgentOptions, Client, query\nAgentOptions(model='m')")
+    assert "anyagent_httpx._mcp" not in plain

@@ -286,6 +286,20 @@ class AgentLoop:
     def tool(self, name: str) -> LoopTool | None:
         return self._tools.get(name)
 
+    def set_tools(self, tools: Sequence[LoopTool]) -> None:
+        """Offer ``tools`` from the next run on, in place of ``settings.tools`` (a tool server's
+        list changed). Between runs only: ``RuntimeError`` while a run is in progress,
+        ``ValueError`` for two tools of one name."""
+        if self.state is not LoopState.IDLE:
+            raise RuntimeError(f"set_tools() between runs only, not while the loop is {self.state.value}")
+        settings = attrs.evolve(self.settings, tools=tuple(tools))  # LoopSettings checks each is a LoopTool
+        by_name: dict[str, LoopTool] = {}
+        for tool in settings.tools:
+            if tool.spec.name in by_name:
+                raise ValueError(f"two tools are named {tool.spec.name!r}")
+            by_name[tool.spec.name] = tool
+        self.settings, self._tools = settings, by_name
+
     def text_filter(self) -> ToolCallTextFilter | None:
         """A filter for streamed text that holds back what may be an emulated tool call; None
         when calls cannot arrive as text (native mode, or no tools)."""

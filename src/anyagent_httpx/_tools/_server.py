@@ -3,8 +3,8 @@
 
 ``ToolServer`` has the two calls of an MCP server that matter to an agent, ``list_tools()`` and
 ``call_tool(name, arguments)``, and ``tools_for(key)`` gives its tools renamed for a run. The
-claude-agent-sdk compatibility layer's ``create_sdk_mcp_server`` builds one; MCP clients (stdio,
-HTTP) are meant to offer the same two calls, so a run takes their tools the same way.
+claude-agent-sdk compatibility layer's ``create_sdk_mcp_server`` builds one; the servers reached
+through the ``mcp`` package (``_mcp``) are offered under the same names.
 """
 
 from __future__ import annotations

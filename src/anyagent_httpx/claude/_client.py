@@ -164,7 +164,7 @@ class ClaudeSDKClient:
         }
 
     async def get_mcp_status(self) -> dict[str, Any]:
-        """The in-process servers and their tools (they are always connected)."""
+        """The MCP servers the client reached (in-process ones too) and their tools."""
         info = await self.client.get_server_info()
         servers: dict[str, list[str]] = {}
         for name in info.get("tools", ()):

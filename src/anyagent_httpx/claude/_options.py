@@ -4,7 +4,8 @@ Read when a client opens (the environment is read then, as ``Client`` reads it):
 
 - tools: Claude Code's names become its tools, backed by anyagent's (``_tools``); None or the
   ``claude_code`` preset: all of them; anyagent's own names and ``@tool`` tools are taken too;
-  ``mcp_servers`` of type ``sdk`` add their tools as ``mcp__<server>__<tool>``.
+  ``mcp_servers`` of type ``sdk`` add their tools as ``mcp__<server>__<tool>``; the others
+  (stdio, http, sse) are passed on as ``AgentOptions.mcp_servers``.
 - rules (``allowed_tools``, ``disallowed_tools``): Claude Code's names, anyagent's (a rule for
   ``Bash`` applies to ``bash`` when that is the tool offered), ``mcp__<server>`` for all of a
   server's tools; a rule for a Claude Code tool anyagent does not have is dropped (a deny holds
@@ -168,23 +169,24 @@ def _system_prompt(value: str | Mapping[str, Any] | None) -> str | None:
     raise ConfigurationError(f"system_prompt {dict(value)!r}: expected a string, a preset or a file")
 
 
-def _servers(value: Any) -> dict[str, ToolServer]:
+def _servers(value: Any) -> tuple[dict[str, ToolServer], dict[str, Any]]:
+    """The in-process servers (their tools join ``tools``) and the others (stdio, http, sse),
+    passed on as ``AgentOptions.mcp_servers``."""
     if isinstance(value, str | os.PathLike):
         raise ConfigurationError(
-            f"mcp_servers={os.fspath(value)!r}: MCP configuration files are not read; "
-            "pass in-process servers (create_sdk_mcp_server) in a dict"
+            f"mcp_servers={os.fspath(value)!r}: MCP configuration files are not read; pass the servers in a dict"
         )
     servers: dict[str, ToolServer] = {}
+    remote: dict[str, Any] = {}
     for key, config in value.items():
         instance = config.get("instance") if isinstance(config, Mapping) else None
-        if not isinstance(instance, ToolServer):
-            kind = config.get("type", "stdio") if isinstance(config, Mapping) else type(config).__name__
-            raise ConfigurationError(
-                f"mcp_servers[{key!r}] is a {kind!r} server: only in-process servers (create_sdk_mcp_server) "
-                "are supported until anyagent has MCP clients"
-            )
-        servers[key] = instance
-    return servers
+        if isinstance(instance, ToolServer):
+            servers[key] = instance
+        elif isinstance(config, Mapping):
+            remote[key] = {name: item for name, item in config.items() if name != "name"}
+        else:
+            raise ConfigurationError(f"mcp_servers[{key!r}] is a dict, not {type(config).__name__}")
+    return servers, remote
 
 
 def _tools(value: Any, servers: Mapping[str, ToolServer]) -> list[Tool]:
@@ -214,7 +216,9 @@ def _tools(value: Any, servers: Mapping[str, ToolServer]) -> list[Tool]:
     return tools
 
 
-def _rules(field: str, rules: Sequence[str], tools: Sequence[Tool], has_agents: bool) -> list[str]:
+def _rules(
+    field: str, rules: Sequence[str], tools: Sequence[Tool], has_agents: bool, remote: Mapping[str, Any] = {}
+) -> list[str]:
     """The rules, with Claude Code's names mapped onto the tools offered."""
     names = {tool.name for tool in tools} | ({"task"} if has_agents else set())
     out: list[str] = []
@@ -226,6 +230,11 @@ def _rules(field: str, rules: Sequence[str], tools: Sequence[Tool], has_agents: 
             out.append(text)
         elif name.startswith("mcp__") and name.count("__") == 1:
             server = [tool for tool in names if tool.startswith(f"{name}__")]
+            if not server and name[5:] in remote:
+                raise ConfigurationError(
+                    f"{field} rule {text!r}: the tools of MCP server {name[5:]!r} are known once it is reached; "
+                    f"name them one by one ({name}__<tool>)"
+                )
             if not server:
                 raise ConfigurationError(f"{field} rule {text!r}: there is no MCP server {name[5:]!r}")
             out.extend(f"{tool}{pattern}" for tool in sorted(server))
@@ -363,7 +372,7 @@ def agent_options(options: ClaudeAgentOptions, env: Mapping[str, str], **extra: 
     elif mode == "auto":
         warn("permission_mode='auto' is Claude Code's classifier; 'default' is used (can_use_tool is asked)")
         mode = "default"
-    servers = _servers(options.mcp_servers)
+    servers, remote = _servers(options.mcp_servers)
     tools = _tools(options.tools, servers)
     folders = _claude_dirs(options, env)
     if options.setting_sources:
@@ -397,8 +406,9 @@ def agent_options(options: ClaudeAgentOptions, env: Mapping[str, str], **extra: 
         system_prompt=_system_prompt(options.system_prompt),
         max_turns=options.max_turns,
         tools=tools,
-        allowed_tools=_rules("allowed_tools", options.allowed_tools, tools, bool(agents)),
-        disallowed_tools=_rules("disallowed_tools", options.disallowed_tools, tools, bool(agents)),
+        allowed_tools=_rules("allowed_tools", options.allowed_tools, tools, bool(agents), remote),
+        disallowed_tools=_rules("disallowed_tools", options.disallowed_tools, tools, bool(agents), remote),
+        mcp_servers=remote,
         permission_mode=mode,
         can_use_tool=_can_use_tool(can_use_tool),
         hooks=_hooks(options.hooks),
