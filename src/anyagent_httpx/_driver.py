@@ -139,6 +139,7 @@ class Driver:
         self.endpoint = endpoint
         self.config = config
         self.options = options
+        self._limits = options.stream_limits()
         self.observer = observer
         self.session_id = session_id
         self.toolbox = toolbox if toolbox is not None else Toolbox()
@@ -392,6 +393,7 @@ class Driver:
                 guard=self._guard,
                 received=received,
                 partial=partial,
+                limits=self._limits,
             )
             async with aclosing(events) as items:
                 async for item in items:

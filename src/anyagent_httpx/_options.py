@@ -44,6 +44,7 @@ from anyagent_core.settings import (
     validator,
 )
 
+from ._attempt import StreamLimits
 from ._errors import ConfigurationError
 from ._hooks import HOOK_EVENTS, HookEvent, HookMatcher
 from ._observe import Observer
@@ -337,6 +338,25 @@ class AgentOptions:
     """Directories besides ``cwd`` that the file tools may use."""
     tool_timeout: float | None = attrs.field(default=300.0, validator=_valid(checks.positive_number_or_none))
     """Seconds a tool may run when it sets no timeout of its own; None: no limit."""
+    stream_idle_timeout: float | None = attrs.field(default=600.0, validator=_valid(checks.positive_number_or_none))
+    """Seconds a response may go without progress before it fails with ``ResponseTimeoutError``:
+    the head not sent, or no event (keep-alive comments and a trickle of bytes that completes no
+    event are not progress). Long, because a local model can think for minutes before its first
+    token; None: no limit."""
+    request_timeout: float | None = attrs.field(default=None, validator=_valid(checks.positive_number_or_none))
+    """Seconds one request attempt may take in all, from sending it to the end of the answer
+    (``ResponseTimeoutError``); None (the default): no limit."""
+    max_response_bytes: int | None = attrs.field(
+        default=128 * 1024 * 1024, validator=_valid(checks.positive_int_or_none)
+    )
+    """Bytes one response body may bring, counted after gzip or deflate is undone (so a
+    compression bomb stops here): ``ResponseTooLargeError`` beyond. None: no limit."""
+    max_text_chars: int | None = attrs.field(default=16_000_000, validator=_valid(checks.positive_int_or_none))
+    """Characters of text, reasoning and refusal one answer may hold; None: no limit."""
+    max_tool_argument_chars: int | None = attrs.field(default=16_000_000, validator=_valid(checks.positive_int_or_none))
+    """Characters of tool-call arguments one answer may hold, all calls together; None: no limit."""
+    max_tool_calls: int | None = attrs.field(default=1024, validator=_valid(checks.positive_int_or_none))
+    """Tool calls one answer may hold; None: no limit."""
     tool_mode: ToolMode = knob("tool_mode", error=ConfigurationError)
     """``native``, ``emulated`` (tools described in the prompt, calls read from the text: for
     endpoints without tool support) or ``auto`` (native, and calls written as text, as small local
@@ -485,6 +505,17 @@ class AgentOptions:
             base_url=get_base_url(self.base_url, provider=self.provider, env=env),
             api_key=get_api_key(self.api_key, env=env),
             headers=self.extra_headers,
+        )
+
+    def stream_limits(self) -> StreamLimits:
+        """What one request attempt may take from the server: these options' limits."""
+        return StreamLimits(
+            stream_idle_timeout=self.stream_idle_timeout,
+            request_timeout=self.request_timeout,
+            max_response_bytes=self.max_response_bytes,
+            max_text_chars=self.max_text_chars,
+            max_tool_argument_chars=self.max_tool_argument_chars,
+            max_tool_calls=self.max_tool_calls,
         )
 
     def resolved_model(self, env: Mapping[str, str] | None = None) -> str:
