@@ -71,7 +71,7 @@ from ._hooks import (
     pre_tool_use,
     stop,
 )
-from ._logging import Scrubber, endpoint_secrets
+from ._logging import Scrubber, endpoint_secrets, scrub_error
 from ._observe import AttemptInfo, Observer, RunInfo
 from ._options import AgentOptions
 from ._permissions import ToolPermissionContext, ask_permission
@@ -321,7 +321,7 @@ class Driver:
                         if result.subtype == "error_during_execution" and failure.error is not None:
                             if action.gave_up is not None:
                                 failure.error.add_note(f"not retried: {action.gave_up}")
-                            raise failure.error
+                            raise scrub_error(failure.error, Scrubber(endpoint_secrets(self.endpoint)))
                         if result.subtype == "success" and not result.pending_tool_calls:
                             more = await stop(self.options.hooks, result, self.hook_site(loop), active=stop_hook_active)
                             for note in effects.take_messages():

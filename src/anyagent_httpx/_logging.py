@@ -37,7 +37,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit
 
-from anyagent_core import Endpoint, ResultMessage, SendRequest, ToolResultBlock, ToolUseBlock, Wait
+import attrs
+
+from anyagent_core import Endpoint, ResultMessage, SendRequest, ServerError, ToolResultBlock, ToolUseBlock, Wait
 from anyagent_core.wire import redact_url
 
 from ._attempt import Interrupted
@@ -52,6 +54,7 @@ __all__ = [
     "logger",
     "protect_httpx_logs",
     "scrub",
+    "scrub_error",
 ]
 
 #: The root of anyagent's loggers.
@@ -127,6 +130,31 @@ def endpoint_secrets(endpoint: Endpoint) -> tuple[str, ...]:
         if value and any(word in unquote_plus(name).lower() for word in _SECRET_WORDS):
             found += [value, unquote_plus(value)]
     return tuple(secret for secret in found if len(secret) >= MIN_SECRET_LENGTH or secret == endpoint.api_key)
+
+
+def scrub_error(error: BaseException, scrubber: Scrubber) -> BaseException:
+    """``error`` with the secrets scrubbed from its text (in place, returned): its arguments,
+    ``message``, notes, and an ``APIStatusError``'s body, headers and server error. A server that
+    echoes the key back (``"Incorrect API key provided: sk-..."``) must not put it in a traceback."""
+    error.args = tuple(scrubber(arg) if isinstance(arg, str) else arg for arg in error.args)
+    for name in ("message", "body"):
+        value = getattr(error, name, None)
+        if isinstance(value, str):
+            setattr(error, name, scrubber(value))
+    headers = getattr(error, "headers", None)
+    if isinstance(headers, dict):
+        for key, value in headers.items():
+            if isinstance(value, str):
+                headers[key] = scrubber(value)
+    server_error = getattr(error, "error", None)
+    if isinstance(server_error, ServerError):
+        error.error = attrs.evolve(  # type: ignore[attr-defined]
+            server_error, message=scrubber(server_error.message), body=scrubber(server_error.body)
+        )
+    notes = getattr(error, "__notes__", None)
+    if isinstance(notes, list):
+        notes[:] = [scrubber(note) if isinstance(note, str) else note for note in notes]
+    return error
 
 
 # ---- httpx's own log lines ----------------------------------------------------------------

@@ -43,6 +43,7 @@ from anyagent_core.settings import (
     str_tuple,
     validator,
 )
+from anyagent_core.wire import redact_url
 
 from ._attempt import StreamLimits
 from ._errors import ConfigurationError
@@ -88,6 +89,16 @@ CLIENT_CONFIG = Config(user_agent=f"anyagent/{__version__}")
 
 def _environ(env: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if env is None else env
+
+
+def _url_repr(url: str | None) -> str:
+    """A base URL in a repr: user info and the query string (where keys go) left out."""
+    return repr(url if url is None else redact_url(url))
+
+
+def _headers_repr(headers: tuple[tuple[str, str], ...]) -> str:
+    """Extra headers in a repr: the names only (their values are often keys)."""
+    return repr(tuple((name, "<redacted>") for name, _ in headers))
 
 
 def get_base_url(
@@ -294,7 +305,7 @@ class AgentOptions:
     """
 
     model: str | None = attrs.field(default=None, validator=_valid(checks.nonempty_str_or_none))
-    base_url: str | None = attrs.field(default=None, validator=_valid(checks.base_url_or_none))
+    base_url: str | None = attrs.field(default=None, repr=_url_repr, validator=_valid(checks.base_url_or_none))
     provider: str | None = attrs.field(
         default=None, validator=_valid(checks.one_of_or_none(tuple(PROVIDERS), "provider"))
     )
@@ -440,7 +451,7 @@ class AgentOptions:
     extra_body: JSONObject = attrs.field(factory=dict, converter=_extra_body)
     """Merged into every request body last: vendor knobs such as ``top_k`` or ``chat_template_kwargs``."""
     extra_headers: tuple[tuple[str, str], ...] = attrs.field(
-        default=(), converter=_header_pairs, validator=_valid(checks.header_pairs)
+        default=(), converter=_header_pairs, validator=_valid(checks.header_pairs), repr=_headers_repr
     )
     """Sent with every request (gateway keys, routing headers); never recorded or logged."""
     config: Config = attrs.field(default=CLIENT_CONFIG, validator=_valid(checks.instance(Config)))
