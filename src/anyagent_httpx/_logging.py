@@ -22,9 +22,9 @@ logger                 level     what
 Message content (prompts, answers, tool arguments and results) is never logged. API keys, the
 values of ``extra_headers``, credentials in the base URL and ``Authorization`` values are
 never logged either: every line anyagent writes passes through a ``Scrubber`` holding the
-secrets the client knows, and while a client is open a filter on the ``httpx`` logger scrubs
-httpx's own request lines the same way (httpx logs each request's URL, query string included,
-at INFO).
+secrets the client knows, and while a client is open a filter on the ``httpx`` and
+``httpcore.*`` loggers scrubs their lines the same way (httpx logs each request's URL, query
+string included, at INFO; httpcore's DEBUG traces hold the response headers).
 """
 
 from __future__ import annotations
@@ -192,7 +192,16 @@ class _SecretFilter(logging.Filter):
 
 
 _HTTPX_FILTER = _SecretFilter()
-_PROTECTED_LOGGERS = ("httpx",)
+#: httpx logs each request line at INFO; httpcore's DEBUG traces hold the response headers (a key
+#: echoed in one). A logger's filters apply only to the records logged to it, so each is named.
+_PROTECTED_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
 
 
 class _Protection:

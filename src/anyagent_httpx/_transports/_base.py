@@ -18,7 +18,8 @@ The contract:
 - Entering sends the request and waits for the response head. Failing there raises
   ``APIConnectionError`` (or ``APITimeoutError``) with ``response_started=False``.
 - ``stream`` yields the body's bytes as they arrive (content-encoding undone, never ``b""``) and
-  ends at the end of the body. Failing mid-body raises ``APIConnectionError`` with
+  ends at the end of the body. Decoding hands up bounded pieces (``decode_pieces``), never one
+  unbounded expansion of a read. Failing mid-body raises ``APIConnectionError`` with
   ``response_started=True``.
 - Exiting releases the connection: kept for reuse only when the body was read to its end,
   closed otherwise (an early exit, an error, a cancellation). Exiting never hangs under

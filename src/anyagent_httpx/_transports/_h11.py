@@ -23,7 +23,9 @@ cancel scope.
 Content-encoding. Like httpx, the transport asks for ``Accept-Encoding: gzip, deflate`` (unless
 the request names its own) and undoes ``gzip`` and ``deflate`` bodies, so both transports hand
 the same bytes up; other codings are passed through untouched, as httpx does for codings it
-cannot decode.
+cannot decode. A compressed read is decoded in pieces of at most ``DECODE_PIECE`` (64 KiB), one
+per chunk handed up, with a checkpoint between them: a compression bomb costs no more memory
+than a piece, and the caller's size cap and cancel scopes act between pieces.
 
 TLS. ``https`` URLs are wrapped by anyio's TLS stream with ``ssl_context`` (default: the system's
 trust store, ALPN ``http/1.1``). It is created with ``tls_standard_compatible=False``, as httpcore
