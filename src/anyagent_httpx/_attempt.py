@@ -12,8 +12,8 @@ its interruptible awaits and reports the verdict to the loop; nothing here decid
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from typing import Final, Protocol, TypeVar, final
 
 import anyio
@@ -129,14 +129,18 @@ class _Meter:
         if idle is not None:
             self._idle_deadline = anyio.current_time() + idle
 
-    async def within(self, awaitable: Awaitable[_T], doing: str) -> _T:
-        """Await ``awaitable`` until the idle or the total deadline, whichever is first."""
+    @contextmanager
+    def bounded(self, doing: str) -> Iterator[None]:
+        """A scope that ends at the idle or the total deadline, whichever is first, raising
+        ``_Limit``. Around the guard, never inside it: the guard closes what it will not await."""
         deadline = min(self._deadline, self._idle_deadline)
         if deadline == math.inf:
-            return await awaitable
+            yield
+            return
         with anyio.CancelScope(deadline=deadline) as scope:
-            return await awaitable
-        assert scope.cancelled_caught
+            yield
+        if not scope.cancelled_caught:
+            return
         limits = self._limits
         if self._idle_deadline <= self._deadline:
             raise _Limit(
@@ -320,9 +324,8 @@ async def perform(
     async with AsyncExitStack() as stack:
         # send
         try:
-            response = await guard(
-                meter.within(stack.enter_async_context(transport.exchange(request)), "waiting for the response head")
-            )
+            with meter.bounded("waiting for the response head"):
+                response = await guard(stack.enter_async_context(transport.exchange(request)))
         except BaseException as exc:
             conn.send_failed()
             if isinstance(exc, Cancelled):
@@ -363,7 +366,8 @@ async def perform(
                     conn.receive_data(chunk)
                     continue
                 try:
-                    chunk = await guard(meter.within(anext(stream, b""), "reading the response body"))
+                    with meter.bounded("reading the response body"):
+                        chunk = await guard(anext(stream, b""))
                 except Cancelled:
                     raise Interrupted(_partial(conn) if received.output else None) from None
                 except _Limit as hit:
