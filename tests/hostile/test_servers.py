@@ -222,19 +222,21 @@ async def test_endless_arguments_meet_max_tool_argument_chars(kind: str) -> None
 
 
 async def test_a_gzip_bomb_meets_max_response_bytes_in_little_memory(kind: str) -> None:
-    # 16 MB of comment lines to a compressed piece of a few kilobytes, sent for ever: the decoded
-    # body would grow without end (and each read decoded whole would be tens of megabytes).
+    # 16 MB of comment lines compress to about 33 KB, sent for ever: the decoded
+    # body would grow without end (and one 64 KiB read decoded whole is about 32 MB).
     compressor = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
     lines = b": " + b"a" * 1021 + b"\n"
-    piece = compressor.compress(lines * 16384) + compressor.flush(zlib.Z_SYNC_FLUSH)
-    assert len(piece) < 64 * 1024
+    first = compressor.compress(lines * 16384) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    # The same 16 MB again, continuing the stream: repeated, it stays a valid gzip body for ever.
+    more = compressor.compress(lines * 16384) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    assert len(first) < 64 * 1024 and len(more) < 64 * 1024
 
     async def scenario(peer: Peer) -> None:
-        await peer.send(SSE_HEAD + b"Content-Encoding: gzip\r\n\r\n")
+        await peer.send(SSE_HEAD + b"Content-Encoding: gzip\r\n\r\n" + first)
         while True:
-            await peer.send(piece)
+            await peer.send(more)
 
-    limit = 8 * 1024 * 1024
+    limit = 40 * 1024 * 1024  # past the first 16 MB piece: the stream's continuation is decoded too
     tracemalloc.start()
     try:
         async with hostile(scenario) as server, options_for(kind, server.url, max_response_bytes=limit) as options:
