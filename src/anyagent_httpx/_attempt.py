@@ -11,10 +11,12 @@ its interruptible awaits and reports the verdict to the loop; nothing here decid
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable
-from contextlib import AsyncExitStack
-from typing import Protocol, TypeVar
+import math
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterator
+from contextlib import AsyncExitStack, contextmanager
+from typing import Final, Protocol, TypeVar, final
 
+import anyio
 import attrs
 
 from anyagent_core import (
@@ -44,18 +46,136 @@ from ._errors import (
     APITimeoutError,
     MalformedResponseError,
     ResponseError,
+    ResponseTimeoutError,
+    ResponseTooLargeError,
     ServerStreamError,
     StreamInterruptedError,
     status_error,
 )
 from ._transports import AsyncTransport
 
-__all__ = ["AttemptFailed", "Cancelled", "Guard", "Interrupted", "Received", "judge", "perform"]
+__all__ = [
+    "DRAIN_BYTES",
+    "DRAIN_SECONDS",
+    "AttemptFailed",
+    "Cancelled",
+    "Guard",
+    "Interrupted",
+    "Received",
+    "StreamLimits",
+    "judge",
+    "perform",
+]
 
 _T = TypeVar("_T")
 
 #: Events that are output: once one was received, the turn is never retried.
 _OUTPUT = (TextDelta, ReasoningDelta, RefusalDelta, ToolCallDelta, ToolCall)
+
+#: After the answer is complete (``[DONE]``), how long the rest of the body may take to end, and
+#: how many more bytes it may send, before the connection is closed instead of drained for reuse.
+DRAIN_SECONDS: Final = 1.0
+DRAIN_BYTES: Final = 65536
+
+
+@final
+@attrs.frozen(kw_only=True)
+class StreamLimits:
+    """What one attempt may take from the server (``AgentOptions``' settings of the same
+    names): None lifts a limit."""
+
+    stream_idle_timeout: float | None = None
+    """Seconds without progress (the head, or an event: keep-alive comments and a trickle of
+    bytes that completes no event do not count)."""
+    request_timeout: float | None = None
+    """Seconds for the whole attempt, from sending the request to the end of the answer."""
+    max_response_bytes: int | None = None
+    """Body bytes, counted after content-encoding is undone (so a compression bomb stops here)."""
+    max_text_chars: int | None = None
+    """Characters of text, reasoning and refusal in the answer."""
+    max_tool_argument_chars: int | None = None
+    """Characters of tool-call arguments in the answer, all calls together."""
+    max_tool_calls: int | None = None
+    """Tool calls in the answer."""
+
+
+class _Limit(Exception):
+    """A limit of ``StreamLimits`` fired: ``limit`` is its name, the message says what passed it."""
+
+    def __init__(self, limit: str, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.message = message
+
+
+@final
+class _Meter:
+    """Counts what the response brought against a ``StreamLimits``; raises ``_Limit``."""
+
+    __slots__ = ("_calls", "_deadline", "_idle_deadline", "_limits", "arguments", "text")
+
+    def __init__(self, limits: StreamLimits) -> None:
+        self._limits = limits
+        now = anyio.current_time()
+        self._deadline = math.inf if limits.request_timeout is None else now + limits.request_timeout
+        self._idle_deadline = math.inf
+        self.progress()
+        self.text = 0
+        self.arguments = 0
+        self._calls: set[int] = set()
+
+    def progress(self) -> None:
+        idle = self._limits.stream_idle_timeout
+        if idle is not None:
+            self._idle_deadline = anyio.current_time() + idle
+
+    @contextmanager
+    def bounded(self, doing: str) -> Iterator[None]:
+        """A scope that ends at the idle or the total deadline, whichever is first, raising
+        ``_Limit``. Around the guard, never inside it: the guard closes what it will not await."""
+        deadline = min(self._deadline, self._idle_deadline)
+        if deadline == math.inf:
+            yield
+            return
+        with anyio.CancelScope(deadline=deadline) as scope:
+            yield
+        if not scope.cancelled_caught:
+            return
+        limits = self._limits
+        if self._idle_deadline <= self._deadline:
+            raise _Limit(
+                "stream_idle_timeout",
+                f"the server made no progress for {limits.stream_idle_timeout:g} s while {doing} (stream_idle_timeout)",
+            )
+        raise _Limit("request_timeout", f"the request took longer than {limits.request_timeout:g} s (request_timeout)")
+
+    def body(self, received: int, encoded: bool) -> None:
+        cap = self._limits.max_response_bytes
+        if cap is not None and received > cap:
+            what = "decompressed body" if encoded else "body"
+            raise _Limit("max_response_bytes", f"the response's {what} passed max_response_bytes ({cap} bytes)")
+
+    def event(self, event: Event) -> None:
+        limits = self._limits
+        if isinstance(event, TextDelta | ReasoningDelta | RefusalDelta):
+            self.text += len(event.text)
+            if limits.max_text_chars is not None and self.text > limits.max_text_chars:
+                raise _Limit(
+                    "max_text_chars", f"the answer's text passed max_text_chars ({limits.max_text_chars} characters)"
+                )
+        elif isinstance(event, ToolCallDelta):
+            self.arguments += len(event.arguments)
+            cap = limits.max_tool_argument_chars
+            if cap is not None and self.arguments > cap:
+                raise _Limit(
+                    "max_tool_argument_chars",
+                    f"the answer's tool-call arguments passed max_tool_argument_chars ({cap} characters)",
+                )
+            self._calls.add(event.index)
+            if limits.max_tool_calls is not None and len(self._calls) > limits.max_tool_calls:
+                raise _Limit(
+                    "max_tool_calls", f"the answer has more tool calls than max_tool_calls ({limits.max_tool_calls})"
+                )
 
 
 class Interrupted(Exception):
@@ -141,6 +261,11 @@ def judge(received: Received) -> MessageComplete | AttemptFailed | ResponseError
     when = "mid-answer" if output else "before any output"
     if cut is not None:
         why = f"the connection failed {when} ({cut.message})"
+    elif _is_html(received.headers):
+        why = (
+            f"the server answered HTTP {received.status} with an HTML page, not an API response "
+            "(a login page, a captive portal or a proxy in the way? check the base URL)"
+        )
     elif not received.received:
         why = (
             f"the server answered HTTP {received.status} with an empty body (llama.cpp's server "
@@ -156,6 +281,13 @@ def judge(received: Received) -> MessageComplete | AttemptFailed | ResponseError
     if cut is not None:
         kind = Failure.TIMEOUT if isinstance(cut, APITimeoutError) else Failure.CONNECTION
     return AttemptFailed(kind, interrupted)
+
+
+def _is_html(headers: tuple[tuple[str, str], ...]) -> bool:
+    for name, value in headers:
+        if name.lower() == "content-type":
+            return value.split(";", 1)[0].strip().lower() in ("text/html", "application/xhtml+xml")
+    return False
 
 
 class Cancelled(Exception):
@@ -177,31 +309,46 @@ async def perform(
     guard: Guard,
     received: Received,
     partial: bool,
+    limits: StreamLimits = StreamLimits(),
 ) -> AsyncGenerator[Event]:
     """Send ``turn``, pump the response and judge it: yields the events as they arrive (only
     with ``partial``) and the ``MessageComplete`` last. Raises ``AttemptFailed``, a
-    ``ResponseError``, or ``Interrupted``; ``received`` is filled in as it goes."""
+    ``ResponseError``, or ``Interrupted``; ``received`` is filled in as it goes.
+
+    ``limits`` bound what the server may take or send; once the answer is complete the rest of
+    the body gets ``DRAIN_SECONDS`` and ``DRAIN_BYTES`` to end, then the connection is closed."""
     conn = Connection(endpoint, config=config)
     request = conn.send(turn)
     received.url = redact_url(request.url)
+    meter = _Meter(limits)
     async with AsyncExitStack() as stack:
         # send
         try:
-            response = await guard(stack.enter_async_context(transport.exchange(request)))
+            with meter.bounded("waiting for the response head"):
+                response = await guard(stack.enter_async_context(transport.exchange(request)))
         except BaseException as exc:
             conn.send_failed()
             if isinstance(exc, Cancelled):
                 raise Interrupted(None) from None
+            if isinstance(exc, _Limit):
+                timeout = ResponseTimeoutError(
+                    exc.message, limit=exc.limit, partial=AssistantMessage(), url=received.url
+                )
+                raise AttemptFailed(Failure.TIMEOUT, timeout) from None
             if isinstance(exc, APIConnectionError):
                 kind = Failure.TIMEOUT if isinstance(exc, APITimeoutError) else Failure.CONNECTION
                 raise AttemptFailed(kind, exc) from exc
             raise
         # pump
+        meter.progress()
         received.status = response.status
         received.headers = response.headers
         conn.receive_head(response.status, response.headers)
         ok = 200 <= response.status < 300
+        encoded = response.header("content-encoding") not in (None, "", "identity")
         stream = response.stream
+        drain_until: float | None = None  # set once the answer is complete
+        drained = 0
         while True:
             try:
                 event = conn.next_event()
@@ -210,29 +357,70 @@ async def perform(
                     f"the response broke the protocol: {exc}", partial=_partial(conn), url=received.url
                 ) from exc
             if event is NEED_DATA:
+                if drain_until is not None:
+                    # The answer is complete: what follows can only end the body.
+                    chunk = await _drain_some(stream, drain_until, guard)
+                    drained += len(chunk)
+                    if not chunk or drained > DRAIN_BYTES:
+                        break  # ended, broke off, lingered or chattered: the exchange closes the connection
+                    conn.receive_data(chunk)
+                    continue
                 try:
-                    chunk = await guard(anext(stream, b""))
+                    with meter.bounded("reading the response body"):
+                        chunk = await guard(anext(stream, b""))
                 except Cancelled:
                     raise Interrupted(_partial(conn) if received.output else None) from None
+                except _Limit as hit:
+                    raise _limit_error(hit, conn, received) from None
                 except APIConnectionError as exc:
                     received.cut = exc
                     chunk = b""
                 received.received += len(chunk)
+                try:
+                    meter.body(received.received, encoded)
+                except _Limit as hit:
+                    raise _limit_error(hit, conn, received) from None
                 conn.receive_data(chunk)
             elif event is PAUSED:
                 break
-            elif type(event) is MessageComplete:
-                received.complete = event
-            elif ok:
-                if isinstance(event, _OUTPUT):
-                    received.output = True
-                if partial and type(event) is not ServerError:
-                    yield event
+            else:
+                meter.progress()
+                if type(event) is MessageComplete:
+                    received.complete = event
+                    if ok and event.error is None and not event.truncated:
+                        drain_until = anyio.current_time() + DRAIN_SECONDS
+                elif ok:
+                    if isinstance(event, _OUTPUT):
+                        received.output = True
+                    try:
+                        meter.event(event)
+                    except _Limit as hit:
+                        raise _limit_error(hit, conn, received) from None
+                    if partial and type(event) is not ServerError:
+                        yield event
     # judge: the exchange is closed (and its connection reusable, the body having been drained)
     verdict = judge(received)
     if isinstance(verdict, Exception):
         raise verdict
     yield verdict
+
+
+async def _drain_some(stream: AsyncIterator[bytes], until: float, guard: Guard) -> bytes:
+    """The next chunk of a body whose answer is complete, b"" when it ends, breaks off or
+    lingers past ``until``; an interrupt stops the draining alike."""
+    with anyio.CancelScope(deadline=until):
+        try:
+            return await guard(anext(stream, b""))
+        except (Cancelled, APIConnectionError):
+            pass
+    return b""
+
+
+def _limit_error(hit: _Limit, conn: Connection, received: Received) -> ResponseError:
+    error_type = (
+        ResponseTimeoutError if hit.limit in ("stream_idle_timeout", "request_timeout") else ResponseTooLargeError
+    )
+    return error_type(hit.message, limit=hit.limit, partial=_partial(conn), url=received.url)
 
 
 def _partial(conn: Connection) -> AssistantMessage:

@@ -71,7 +71,7 @@ from ._hooks import (
     pre_tool_use,
     stop,
 )
-from ._logging import Scrubber, endpoint_secrets
+from ._logging import Scrubber, endpoint_secrets, scrub_error
 from ._observe import AttemptInfo, Observer, RunInfo
 from ._options import AgentOptions
 from ._permissions import ToolPermissionContext, ask_permission
@@ -142,6 +142,7 @@ class Driver:
         """Where ``SendRequest.endpoint`` sends: the main endpoint, then the fallback ones."""
         self.config = config
         self.options = options
+        self._limits = options.stream_limits()
         self.observer = observer
         self.session_id = session_id
         self.toolbox = toolbox if toolbox is not None else Toolbox()
@@ -327,7 +328,9 @@ class Driver:
                         if result.subtype == "error_during_execution" and failure.error is not None:
                             if action.gave_up is not None:
                                 failure.error.add_note(f"not retried: {action.gave_up}")
-                            raise failure.error
+                            raise scrub_error(
+                                failure.error, Scrubber(tuple(s for e in self.endpoints for s in endpoint_secrets(e)))
+                            )
                         if result.subtype == "success" and not result.pending_tool_calls:
                             more = await stop(self.options.hooks, result, self.hook_site(loop), active=stop_hook_active)
                             for note in effects.take_messages():
@@ -405,6 +408,7 @@ class Driver:
                 guard=self._guard,
                 received=received,
                 partial=partial,
+                limits=self._limits,
             )
             async with aclosing(events) as items:
                 async for item in items:

@@ -18,7 +18,10 @@
         └── ResponseError         the answer started but did not finish; carries ``partial``
             ├── StreamInterruptedError  the connection dropped or the body ended mid-answer
             ├── ServerStreamError       the server reported an error inside a 200 response
-            └── MalformedResponseError  the body broke the protocol (the core's RemoteProtocolError)
+            ├── MalformedResponseError  the body broke the protocol (the core's RemoteProtocolError)
+            ├── ResponseTimeoutError    the server stopped making progress, or the request's
+            │                           deadline passed (``limit`` names the setting)
+            └── ResponseTooLargeError   the response passed a size cap (``limit`` names it)
 
 Transports raise only ``APIConnectionError`` / ``APITimeoutError`` (through ``map_exceptions``);
 the driver raises the rest, where it knows the request, the status and what was already received.
@@ -48,6 +51,8 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseError",
+    "ResponseTimeoutError",
+    "ResponseTooLargeError",
     "ServerStreamError",
     "StreamInterruptedError",
     "UnprocessableEntityError",
@@ -218,3 +223,23 @@ class ServerStreamError(ResponseError):
 class MalformedResponseError(ResponseError):
     """The response body broke the protocol; ``__cause__`` is the core's ``RemoteProtocolError``
     (with byte offset, line and snippet)."""
+
+
+class ResponseTimeoutError(ResponseError):
+    """The server stopped making progress (``limit == "stream_idle_timeout"``: no head, no
+    event, only keep-alives or a trickle of bytes for that long) or the request's whole deadline
+    passed (``limit == "request_timeout"``). ``partial`` is what had arrived."""
+
+    def __init__(self, message: str, *, limit: str, partial: AssistantMessage, url: str | None = None) -> None:
+        super().__init__(message, partial=partial, url=url)
+        self.limit = limit
+
+
+class ResponseTooLargeError(ResponseError):
+    """The response passed one of the size caps of ``AgentOptions``; ``limit`` names it
+    (``max_response_bytes``, ``max_text_chars``, ``max_tool_argument_chars``, ``max_tool_calls``).
+    Never retried: a server that sends this much would send it again."""
+
+    def __init__(self, message: str, *, limit: str, partial: AssistantMessage, url: str | None = None) -> None:
+        super().__init__(message, partial=partial, url=url)
+        self.limit = limit

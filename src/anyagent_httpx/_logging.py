@@ -22,9 +22,9 @@ logger                 level     what
 Message content (prompts, answers, tool arguments and results) is never logged. API keys, the
 values of ``extra_headers``, credentials in the base URL and ``Authorization`` values are
 never logged either: every line anyagent writes passes through a ``Scrubber`` holding the
-secrets the client knows, and while a client is open a filter on the ``httpx`` logger scrubs
-httpx's own request lines the same way (httpx logs each request's URL, query string included,
-at INFO).
+secrets the client knows, and while a client is open a filter on the ``httpx`` and
+``httpcore.*`` loggers scrubs their lines the same way (httpx logs each request's URL, query
+string included, at INFO; httpcore's DEBUG traces hold the response headers).
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit
 
-from anyagent_core import Endpoint, ResultMessage, SendRequest, ToolResultBlock, ToolUseBlock, Wait
+import attrs
+
+from anyagent_core import Endpoint, ResultMessage, SendRequest, ServerError, ToolResultBlock, ToolUseBlock, Wait
 from anyagent_core.wire import redact_url
 
 from ._attempt import Interrupted
@@ -52,6 +54,7 @@ __all__ = [
     "logger",
     "protect_httpx_logs",
     "scrub",
+    "scrub_error",
 ]
 
 #: The root of anyagent's loggers.
@@ -129,6 +132,31 @@ def endpoint_secrets(endpoint: Endpoint) -> tuple[str, ...]:
     return tuple(secret for secret in found if len(secret) >= MIN_SECRET_LENGTH or secret == endpoint.api_key)
 
 
+def scrub_error(error: BaseException, scrubber: Scrubber) -> BaseException:
+    """``error`` with the secrets scrubbed from its text (in place, returned): its arguments,
+    ``message``, notes, and an ``APIStatusError``'s body, headers and server error. A server that
+    echoes the key back (``"Incorrect API key provided: sk-..."``) must not put it in a traceback."""
+    error.args = tuple(scrubber(arg) if isinstance(arg, str) else arg for arg in error.args)
+    for name in ("message", "body"):
+        value = getattr(error, name, None)
+        if isinstance(value, str):
+            setattr(error, name, scrubber(value))
+    headers = getattr(error, "headers", None)
+    if isinstance(headers, dict):
+        for key, value in headers.items():
+            if isinstance(value, str):
+                headers[key] = scrubber(value)
+    server_error = getattr(error, "error", None)
+    if isinstance(server_error, ServerError):
+        error.error = attrs.evolve(  # type: ignore[attr-defined]
+            server_error, message=scrubber(server_error.message), body=scrubber(server_error.body)
+        )
+    notes = getattr(error, "__notes__", None)
+    if isinstance(notes, list):
+        notes[:] = [scrubber(note) if isinstance(note, str) else note for note in notes]
+    return error
+
+
 # ---- httpx's own log lines ----------------------------------------------------------------
 
 
@@ -164,7 +192,16 @@ class _SecretFilter(logging.Filter):
 
 
 _HTTPX_FILTER = _SecretFilter()
-_PROTECTED_LOGGERS = ("httpx",)
+#: httpx logs each request line at INFO; httpcore's DEBUG traces hold the response headers (a key
+#: echoed in one). A logger's filters apply only to the records logged to it, so each is named.
+_PROTECTED_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
 
 
 class _Protection:

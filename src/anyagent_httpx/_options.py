@@ -45,6 +45,7 @@ from anyagent_core.settings import (
 )
 from anyagent_core.wire import redact_url
 
+from ._attempt import StreamLimits
 from ._errors import ConfigurationError
 from ._hooks import HOOK_EVENTS, HookEvent, HookMatcher
 from ._observe import Observer
@@ -90,6 +91,16 @@ CLIENT_CONFIG = Config(user_agent=f"anyagent/{__version__}")
 
 def _environ(env: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if env is None else env
+
+
+def _url_repr(url: str | None) -> str:
+    """A base URL in a repr: user info and the query string (where keys go) left out."""
+    return repr(url if url is None else redact_url(url))
+
+
+def _headers_repr(headers: tuple[tuple[str, str], ...]) -> str:
+    """Extra headers in a repr: the names only (their values are often keys)."""
+    return repr(tuple((name, "<redacted>") for name, _ in headers))
 
 
 def get_base_url(
@@ -381,7 +392,7 @@ class AgentOptions:
     """
 
     model: str | None = attrs.field(default=None, validator=_valid(checks.nonempty_str_or_none))
-    base_url: str | None = attrs.field(default=None, validator=_valid(checks.base_url_or_none))
+    base_url: str | None = attrs.field(default=None, repr=_url_repr, validator=_valid(checks.base_url_or_none))
     provider: str | None = attrs.field(
         default=None, validator=_valid(checks.one_of_or_none(tuple(PROVIDERS), "provider"))
     )
@@ -425,6 +436,25 @@ class AgentOptions:
     """Directories besides ``cwd`` that the file tools may use."""
     tool_timeout: float | None = attrs.field(default=300.0, validator=_valid(checks.positive_number_or_none))
     """Seconds a tool may run when it sets no timeout of its own; None: no limit."""
+    stream_idle_timeout: float | None = attrs.field(default=600.0, validator=_valid(checks.positive_number_or_none))
+    """Seconds a response may go without progress before it fails with ``ResponseTimeoutError``:
+    the head not sent, or no event (keep-alive comments and a trickle of bytes that completes no
+    event are not progress). Long, because a local model can think for minutes before its first
+    token; None: no limit."""
+    request_timeout: float | None = attrs.field(default=None, validator=_valid(checks.positive_number_or_none))
+    """Seconds one request attempt may take in all, from sending it to the end of the answer
+    (``ResponseTimeoutError``); None (the default): no limit."""
+    max_response_bytes: int | None = attrs.field(
+        default=128 * 1024 * 1024, validator=_valid(checks.positive_int_or_none)
+    )
+    """Bytes one response body may bring, counted after gzip or deflate is undone (so a
+    compression bomb stops here): ``ResponseTooLargeError`` beyond. None: no limit."""
+    max_text_chars: int | None = attrs.field(default=16_000_000, validator=_valid(checks.positive_int_or_none))
+    """Characters of text, reasoning and refusal one answer may hold; None: no limit."""
+    max_tool_argument_chars: int | None = attrs.field(default=16_000_000, validator=_valid(checks.positive_int_or_none))
+    """Characters of tool-call arguments one answer may hold, all calls together; None: no limit."""
+    max_tool_calls: int | None = attrs.field(default=1024, validator=_valid(checks.positive_int_or_none))
+    """Tool calls one answer may hold; None: no limit."""
     tool_mode: ToolMode = knob("tool_mode", error=ConfigurationError)
     """``native``, ``emulated`` (tools described in the prompt, calls read from the text: for
     endpoints without tool support) or ``auto`` (native, and calls written as text, as small local
@@ -526,7 +556,7 @@ class AgentOptions:
     extra_body: JSONObject = attrs.field(factory=dict, converter=_extra_body)
     """Merged into every request body last: vendor knobs such as ``top_k`` or ``chat_template_kwargs``."""
     extra_headers: tuple[tuple[str, str], ...] = attrs.field(
-        default=(), converter=_header_pairs, validator=_valid(checks.header_pairs)
+        default=(), converter=_header_pairs, validator=_valid(checks.header_pairs), repr=_headers_repr
     )
     """Sent with every request (gateway keys, routing headers); never recorded or logged."""
     config: Config = attrs.field(default=CLIENT_CONFIG, validator=_valid(checks.instance(Config)))
@@ -623,6 +653,17 @@ class AgentOptions:
         return tuple(
             Endpoint(base_url=item.base_url, api_key=item.api_key, headers=self.extra_headers)
             for item in self.fallback_endpoints
+        )
+
+    def stream_limits(self) -> StreamLimits:
+        """What one request attempt may take from the server: these options' limits."""
+        return StreamLimits(
+            stream_idle_timeout=self.stream_idle_timeout,
+            request_timeout=self.request_timeout,
+            max_response_bytes=self.max_response_bytes,
+            max_text_chars=self.max_text_chars,
+            max_tool_argument_chars=self.max_tool_argument_chars,
+            max_tool_calls=self.max_tool_calls,
         )
 
     def resolved_model(self, env: Mapping[str, str] | None = None) -> str:

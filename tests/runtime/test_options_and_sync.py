@@ -247,6 +247,16 @@ def test_rules_may_name_the_task_tool_and_the_agents_tools() -> None:
         ("tool_timeout", -1),
         ("tool_timeout", "x"),
         ("tool_timeout", 0),
+        ("stream_idle_timeout", 0),
+        ("stream_idle_timeout", -1),
+        ("stream_idle_timeout", float("inf")),
+        ("request_timeout", "x"),
+        ("request_timeout", float("nan")),
+        ("max_response_bytes", 0),
+        ("max_response_bytes", 1.5),
+        ("max_text_chars", -1),
+        ("max_tool_argument_chars", "many"),
+        ("max_tool_calls", 0),
         ("doom_loop_threshold", -1),
         ("tool_choice", 3),
         ("tool_choice", "read_file"),
@@ -265,6 +275,26 @@ def test_rules_may_name_the_task_tool_and_the_agents_tools() -> None:
 def test_options_refuse_a_bad_value_at_construction_naming_the_field(field: str, value: object) -> None:
     with pytest.raises(ConfigurationError, match=field):
         AgentOptions(**{field: value})  # type: ignore[arg-type]
+
+
+def test_the_limits_on_a_server_default_to_bounded_and_lift_with_none() -> None:
+    limits = AgentOptions().stream_limits()
+    assert limits.stream_idle_timeout == 600.0 and limits.request_timeout is None
+    assert limits.max_response_bytes == 128 * 1024 * 1024 and limits.max_tool_calls == 1024
+    lifted = AgentOptions(stream_idle_timeout=None, max_response_bytes=None, max_tool_calls=None).stream_limits()
+    assert (lifted.stream_idle_timeout, lifted.max_response_bytes, lifted.max_tool_calls) == (None, None, None)
+
+
+def test_the_repr_of_options_hides_header_values_and_url_credentials() -> None:
+    options = AgentOptions(
+        base_url="https://user:pw-123456@gw.example.com/v1?key=query-secret-42",
+        extra_headers={"X-Route": "header-secret-42"},
+        api_key="sk-repr-0123456789",
+    )
+    text = repr(options)
+    assert "X-Route" in text and "gw.example.com/v1" in text
+    for secret in ("query-secret-42", "header-secret-42", "pw-123456", "sk-repr-0123456789"):
+        assert secret not in text
 
 
 def test_a_forced_tool_choice_must_name_an_offered_tool() -> None:

@@ -32,9 +32,63 @@ _SECRET_QUERY_WORDS = ("key", "token", "sig", "secret", "auth", "password")
 MIN_DERIVED_SECRET_LENGTH = 6
 
 
+#: Headers known to carry no credential: every other header's value is redacted (a gateway's
+#: ``X-Portkey-Key`` or a proxy's ``X-Goog-Signature`` need not be named like a key to be one).
+_SAFE_REQUEST_HEADERS = frozenset(
+    {
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "anthropic-version",
+        "cache-control",
+        "connection",
+        "content-encoding",
+        "content-length",
+        "content-type",
+        "host",
+        "openai-beta",
+        "transfer-encoding",
+        "user-agent",
+        "x-request-id",
+    }
+)
+_SAFE_RESPONSE_HEADERS = frozenset(
+    {
+        "access-control-allow-origin",
+        "cache-control",
+        "cf-ray",
+        "connection",
+        "content-encoding",
+        "content-length",
+        "content-type",
+        "date",
+        "keep-alive",
+        "openai-model",
+        "openai-processing-ms",
+        "openai-version",
+        "request-id",
+        "retry-after",
+        "retry-after-ms",
+        "server",
+        "transfer-encoding",
+        "vary",
+        "x-request-id",
+    }
+)
+_SAFE_RESPONSE_PREFIXES = ("x-ratelimit-", "ratelimit-")
+#: A value of an unlisted header this long is also searched for elsewhere (a key echoed back);
+#: shorter ones ("enabled", "eu-west") would match ordinary text.
+_UNLISTED_SECRET_LENGTH = 16
+
+
 def _is_secret_header(name: str) -> bool:
     lowered = name.lower()
     return lowered in _SECRET_HEADERS or any(word in lowered for word in _SECRET_HEADER_WORDS)
+
+
+def _is_safe_response_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _SAFE_RESPONSE_HEADERS or lowered.startswith(_SAFE_RESPONSE_PREFIXES)
 
 
 def is_secret_query_name(name: str) -> bool:
@@ -147,6 +201,13 @@ class _Secrets:
         return body
 
 
+def _long_values(value: str) -> list[str]:
+    """The parts of an unlisted header's value long enough to be searched for elsewhere."""
+    value = value.strip()
+    parts = [value, *value.split()]
+    return [part for part in parts if len(part) >= _UNLISTED_SECRET_LENGTH and part != REDACTED]
+
+
 def redact_exchange(exchange: Exchange, secrets: Iterable[str] = ()) -> Exchange:
     """``exchange`` as it may be written: the only redaction, applied to everything recorded.
 
@@ -154,9 +215,11 @@ def redact_exchange(exchange: Exchange, secrets: Iterable[str] = ()) -> Exchange
     ``api-key``, ``x-api-key`` or containing ``key``, ``token``, ``secret``, ``auth``, ``cookie``,
     ``signature`` or ``password``; the response's ``set-cookie``; the URL's user info, fragment
     and query parameters whose name contains ``key``, ``token``, ``sig``, ``secret``, ``auth`` or
-    ``password``. Then every secret value (``secrets``, a bearer token, the value of a removed
-    header or parameter) is replaced by ``<redacted>`` in the URL, headers, body and chunks.
-    Applying it twice changes nothing more."""
+    ``password``. Every other header not on a list of headers known to be safe (``content-type``,
+    ``user-agent``, ``retry-after``, ``x-ratelimit-*``...) keeps its name and has its value
+    replaced by ``<redacted>``. Then every secret value (``secrets``, a bearer token, the value of
+    a removed header or parameter, a long value of a redacted header) is replaced by
+    ``<redacted>`` in the URL, headers, body and chunks. Applying it twice changes nothing more."""
     request, response = exchange.request, exchange.response
     found = [s for s in secrets if s]
     derived = _url_secrets(request.url)
@@ -164,14 +227,20 @@ def redact_exchange(exchange: Exchange, secrets: Iterable[str] = ()) -> Exchange
     for name, value in request.headers:
         if _is_secret_header(name):
             derived += _header_secrets(name, value)
-        else:
+        elif name.lower() in _SAFE_REQUEST_HEADERS:
             request_headers.append((name, value))
+        else:
+            request_headers.append((name, REDACTED))
+            found += _long_values(value)
     response_headers: list[tuple[str, str]] = []
     for name, value in response.headers:
         if name.lower() in _SECRET_RESPONSE_HEADERS:
             derived += _header_secrets(name, value)
-        else:
+        elif _is_safe_response_header(name):
             response_headers.append((name, value))
+        else:
+            response_headers.append((name, REDACTED))
+            found += _long_values(value)
     found += [s for s in derived if len(s) >= MIN_DERIVED_SECRET_LENGTH]
     replace = _Secrets(found)
 

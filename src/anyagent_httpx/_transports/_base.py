@@ -18,7 +18,8 @@ The contract:
 - Entering sends the request and waits for the response head. Failing there raises
   ``APIConnectionError`` (or ``APITimeoutError``) with ``response_started=False``.
 - ``stream`` yields the body's bytes as they arrive (content-encoding undone, never ``b""``) and
-  ends at the end of the body. Failing mid-body raises ``APIConnectionError`` with
+  ends at the end of the body. Decoding hands up bounded pieces (``decode_pieces``), never one
+  unbounded expansion of a read. Failing mid-body raises ``APIConnectionError`` with
   ``response_started=True``.
 - Exiting releases the connection: kept for reuse only when the body was read to its end,
   closed otherwise (an early exit, an error, a cancellation). Exiting never hangs under
@@ -32,19 +33,34 @@ each step that does I/O; each transport passes its own table of what maps to wha
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+import zlib
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, contextmanager
-from typing import Protocol, runtime_checkable
+from typing import Protocol, final, runtime_checkable
 
 import attrs
 
 from anyagent_core import Request
 from anyagent_httpx._errors import AnyAgentError, APIConnectionError
 
-__all__ = ["CLOSE_TIMEOUT", "AsyncTransport", "ErrorTable", "TransportFailure", "TransportResponse", "map_exceptions"]
+__all__ = [
+    "CLOSE_TIMEOUT",
+    "DECODE_PIECE",
+    "AsyncTransport",
+    "Decoder",
+    "ErrorTable",
+    "TransportFailure",
+    "TransportResponse",
+    "decode_pieces",
+    "decoders_for",
+    "map_exceptions",
+]
 
 #: How long closing a connection may take once cancelled (inside a shielded scope).
 CLOSE_TIMEOUT = 5.0
+
+#: The most bytes one step of decoding a compressed body produces (then the transport checkpoints).
+DECODE_PIECE = 65536
 
 
 @attrs.frozen(kw_only=True)
@@ -104,3 +120,70 @@ def map_exceptions(table: ErrorTable, *, url: str | None, response_started: bool
                 message = detail if isinstance(exc, TransportFailure) else f"{type(exc).__name__}: {detail}"
                 raise target(message, url=url, response_started=response_started) from exc
         raise
+
+
+class _DecodeFailed(TransportFailure):
+    """A gzip or deflate body that does not decompress (mapped to ``APIConnectionError``)."""
+
+
+@final
+class Decoder:
+    """Undoes one content-coding, streaming, in bounded pieces (httpx's ``GZipDecoder`` /
+    ``DeflateDecoder``, with a limit on each step's output)."""
+
+    __slots__ = ("_deflate_fallback", "_zlib")
+
+    def __init__(self, coding: str) -> None:
+        # deflate is zlib-wrapped by the standard, raw in some servers: try wrapped first.
+        wbits = zlib.MAX_WBITS | 16 if coding in ("gzip", "x-gzip") else zlib.MAX_WBITS
+        self._zlib = zlib.decompressobj(wbits)
+        self._deflate_fallback = coding == "deflate"
+
+    def _decompress(self, data: bytes) -> bytes:
+        fallback, self._deflate_fallback = self._deflate_fallback, False
+        try:
+            return self._zlib.decompress(data, DECODE_PIECE)
+        except zlib.error:
+            if not fallback:
+                raise
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            return self._zlib.decompress(data, DECODE_PIECE)
+
+    def pieces(self, data: bytes, *, final: bool) -> Iterator[bytes]:
+        """The decoded bytes of ``data``, in pieces of at most ``DECODE_PIECE`` bytes; with
+        ``final``, what the decoder still holds at the end too."""
+        try:
+            while True:
+                out = self._decompress(data)
+                tail = self._zlib.unconsumed_tail
+                if out:
+                    yield out
+                elif not tail or tail == data:
+                    break
+                data = tail
+            if final:
+                out = self._zlib.flush()
+                if out:
+                    yield out
+        except zlib.error as exc:
+            raise _DecodeFailed(f"could not decode the response body: zlib.error: {exc}") from exc
+
+
+def decoders_for(values: Iterable[str]) -> list[Decoder]:
+    """Decoders for the ``Content-Encoding`` header values ``values``, in the order to apply them
+    (the reverse of the order the server applied the codings). Unknown codings are left alone."""
+    codings = [part.strip().lower() for value in values for part in value.split(",")]
+    return [Decoder(coding) for coding in reversed(codings) if coding in ("gzip", "x-gzip", "deflate")]
+
+
+def decode_pieces(decoders: list[Decoder], data: bytes, *, final: bool) -> Iterator[bytes]:
+    """``data`` run through ``decoders`` in turn, as bounded pieces (see ``Decoder.pieces``)."""
+    if not decoders:
+        if data:
+            yield data
+        return
+    head, rest = decoders[0], decoders[1:]
+    for piece in head.pieces(data, final=final):
+        yield from decode_pieces(rest, piece, final=False)
+    if final and rest:
+        yield from decode_pieces(rest, b"", final=True)

@@ -23,7 +23,9 @@ cancel scope.
 Content-encoding. Like httpx, the transport asks for ``Accept-Encoding: gzip, deflate`` (unless
 the request names its own) and undoes ``gzip`` and ``deflate`` bodies, so both transports hand
 the same bytes up; other codings are passed through untouched, as httpx does for codings it
-cannot decode.
+cannot decode. A compressed read is decoded in pieces of at most ``DECODE_PIECE`` (64 KiB), one
+per chunk handed up, with a checkpoint between them: a compression bomb costs no more memory
+than a piece, and the caller's size cap and cancel scopes act between pieces.
 
 TLS. ``https`` URLs are wrapped by anyio's TLS stream with ``ssl_context`` (default: the system's
 trust store, ALPN ``http/1.1``). It is created with ``tls_standard_compatible=False``, as httpcore
@@ -37,7 +39,6 @@ from __future__ import annotations
 
 import select
 import ssl
-import zlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
@@ -46,6 +47,7 @@ from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import attrs
 import h11
 
@@ -53,7 +55,16 @@ from anyagent_core import Request
 from anyagent_core.wire import redact_url
 from anyagent_httpx._errors import APIConnectionError, APITimeoutError, ClientStateError, ConfigurationError
 
-from ._base import CLOSE_TIMEOUT, ErrorTable, TransportFailure, TransportResponse, map_exceptions
+from ._base import (
+    CLOSE_TIMEOUT,
+    Decoder,
+    ErrorTable,
+    TransportFailure,
+    TransportResponse,
+    decode_pieces,
+    decoders_for,
+    map_exceptions,
+)
 
 __all__ = ["H11Transport", "H11TransportStatistics"]
 
@@ -479,15 +490,18 @@ class _Body:
     """The response body as an async iterator of non-empty chunks, decoded, errors mapped.
 
     A class, not an async generator: one left unfinished needs no finalizer (the exchange
-    closes or pools the connection)."""
+    closes or pools the connection). A compressed read is decoded in pieces of at most
+    ``DECODE_PIECE`` bytes, one per ``__anext__`` with a checkpoint before each further piece:
+    a compression bomb arrives as many small chunks the caller can count, cap and cancel."""
 
-    __slots__ = ("_conn", "_decoders", "_done", "_url", "closed")
+    __slots__ = ("_conn", "_decoders", "_done", "_pieces", "_url", "closed")
 
-    def __init__(self, conn: _Connection, url: str, decoders: list[_Decoder]) -> None:
+    def __init__(self, conn: _Connection, url: str, decoders: list[Decoder]) -> None:
         self._conn = conn
         self._url = url
         self._decoders = decoders
         self._done = False
+        self._pieces: Iterator[bytes] | None = None
         self.closed = False
 
     def __aiter__(self) -> _Body:
@@ -496,71 +510,38 @@ class _Body:
     async def __anext__(self) -> bytes:
         if self.closed:
             raise ClientStateError("the response body was read after its exchange ended")
-        while not self._done:
+        while True:
+            if self._pieces is not None:
+                with map_exceptions(_ERRORS, url=self._url, response_started=True):
+                    piece = next(self._pieces, None)
+                if piece is not None:
+                    await anyio.lowlevel.checkpoint()
+                    return piece
+                self._pieces = None
+            if self._done:
+                raise StopAsyncIteration
             with map_exceptions(_ERRORS, url=self._url, response_started=True):
                 event = await self._conn.next_event("reading the response body")
             if isinstance(event, h11.Data):
-                chunk = self._decode(bytes(event.data))
+                data = bytes(event.data)
+                if not self._decoders:
+                    if data:
+                        return data
+                    continue
+                self._pieces = decode_pieces(self._decoders, data, final=False)
             elif isinstance(event, h11.EndOfMessage):
                 self._done = True
-                chunk = self._decode(b"", final=True)
+                if self._decoders:
+                    self._pieces = decode_pieces(self._decoders, b"", final=True)
             else:  # pragma: no cover - h11 sends nothing else inside a body
                 raise APIConnectionError(
                     f"unexpected {type(event).__name__} in the response body", url=self._url, response_started=True
                 )
-            if chunk:
-                return chunk
-        raise StopAsyncIteration
-
-    def _decode(self, data: bytes, *, final: bool = False) -> bytes:
-        if not self._decoders:
-            return data
-        try:
-            for decoder in self._decoders:
-                data = decoder.decode(data)
-                if final:
-                    data += decoder.flush()
-        except zlib.error as exc:
-            raise APIConnectionError(
-                f"could not decode the response body: zlib.error: {exc}", url=self._url, response_started=True
-            ) from exc
-        return data
 
 
-@final
-class _Decoder:
-    """Undoes one content-coding, streaming (httpx's ``GZipDecoder`` / ``DeflateDecoder``)."""
-
-    __slots__ = ("_deflate_fallback", "_zlib")
-
-    def __init__(self, coding: str) -> None:
-        # deflate is zlib-wrapped by the standard, raw in some servers: try wrapped first.
-        wbits = zlib.MAX_WBITS | 16 if coding in ("gzip", "x-gzip") else zlib.MAX_WBITS
-        self._zlib = zlib.decompressobj(wbits)
-        self._deflate_fallback = coding == "deflate"
-
-    def decode(self, data: bytes) -> bytes:
-        fallback, self._deflate_fallback = self._deflate_fallback, False
-        try:
-            return self._zlib.decompress(data)
-        except zlib.error:
-            if not fallback:
-                raise
-            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-            return self._zlib.decompress(data)
-
-    def flush(self) -> bytes:
-        return self._zlib.flush()
-
-
-def _decoders(headers: Any) -> list[_Decoder]:
-    """Decoders for the response's ``Content-Encoding``, in the order to apply them (the reverse
-    of the order the server applied the codings). Unknown codings are left alone."""
-    codings: list[str] = []
-    for name, value in headers:
-        if name == b"content-encoding":
-            codings.extend(part.strip().lower() for part in value.decode("latin-1").split(","))
-    return [_Decoder(coding) for coding in reversed(codings) if coding in ("gzip", "x-gzip", "deflate")]
+def _decoders(headers: Any) -> list[Decoder]:
+    """Decoders for the response's ``Content-Encoding`` (see ``decoders_for``)."""
+    return decoders_for(value.decode("latin-1") for name, value in headers if name == b"content-encoding")
 
 
 def _culprit(request: Request) -> str:

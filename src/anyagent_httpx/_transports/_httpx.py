@@ -8,19 +8,23 @@ never decoded as text); every response is closed, shielded from cancellation, wh
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, final
 
 import anyio
+import anyio.lowlevel
 import httpx
 
 from anyagent_core import Request
 from anyagent_core.wire import redact_url
 from anyagent_httpx._errors import APIConnectionError, APITimeoutError
 
-from ._base import CLOSE_TIMEOUT, ErrorTable, TransportResponse, map_exceptions
+from ._base import CLOSE_TIMEOUT, ErrorTable, TransportResponse, decode_pieces, decoders_for, map_exceptions
+
+#: The content-codings ``_Body`` decodes itself.
+_OWN_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "identity", ""})
 
 __all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "HttpxTransport", "LazyTLSTransport", "default_http_client"]
 
@@ -123,6 +127,9 @@ class HttpxTransport:
             request.method, request.url, headers=list(request.headers), content=request.body
         )
         http_request.stream = _RequestBody(request.body)
+        if not any(name.lower() == "accept-encoding" for name, _ in request.headers):
+            # Only the codings decoded here in bounded pieces (httpx would add br and zstd).
+            http_request.headers["Accept-Encoding"] = "gzip, deflate"
         with map_exceptions(_ERRORS, url=url, response_started=False):
             response = await self._client.send(http_request, stream=True)
         body = _Body(response, url)
@@ -153,12 +160,20 @@ class _Body:
     """The response body as an async iterator of non-empty chunks, with httpx's errors mapped.
 
     A class, not an async generator: one left unfinished needs no finalizer (the exchange
-    closes the response)."""
+    closes the response). A gzip or deflate body is read raw and decoded here, in pieces of at
+    most ``DECODE_PIECE`` bytes with a checkpoint before each further piece (httpx decodes a
+    whole read at once: a compression bomb's read is hundreds of megabytes); other codings are
+    left to httpx."""
 
-    __slots__ = ("_iterator", "_state", "_url")
+    __slots__ = ("_decoders", "_done", "_iterator", "_pieces", "_state", "_url")
 
     def __init__(self, response: httpx.Response, url: str) -> None:
-        self._iterator = response.aiter_bytes()
+        codings = response.headers.get_list("content-encoding", split_commas=True)
+        own = all(coding.strip().lower() in _OWN_CODINGS for coding in codings)
+        self._decoders = decoders_for(codings) if own else []
+        self._iterator = response.aiter_raw() if self._decoders else response.aiter_bytes()
+        self._pieces: Iterator[bytes] | None = None
+        self._done = False
         self._url = url
         self._state = "unstarted"  # then "started", then "finished"
 
@@ -170,8 +185,25 @@ class _Body:
         try:
             with map_exceptions(_ERRORS, url=self._url, response_started=True):
                 while True:
-                    chunk = await self._iterator.__anext__()
-                    if chunk:
+                    if self._pieces is not None:
+                        piece = next(self._pieces, None)
+                        if piece is not None:
+                            await anyio.lowlevel.checkpoint()
+                            return piece
+                        self._pieces = None
+                    if self._done:
+                        raise StopAsyncIteration
+                    try:
+                        chunk = await self._iterator.__anext__()
+                    except StopAsyncIteration:
+                        if not self._decoders:
+                            raise
+                        self._done = True
+                        self._pieces = decode_pieces(self._decoders, b"", final=True)
+                        continue
+                    if self._decoders:
+                        self._pieces = decode_pieces(self._decoders, chunk, final=False)
+                    elif chunk:
                         return chunk
         except BaseException:  # the end of the body, a failure or a cancellation
             self._state = "finished"

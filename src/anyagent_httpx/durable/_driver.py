@@ -148,6 +148,7 @@ class DurableDriver(Driver):
                 transport=self.transport,
                 endpoint=self.endpoints[action.endpoint],
                 config=self.config,
+                limits=self._limits,
                 guard=self._guard,
                 received=received,
                 partial=False,

@@ -17,11 +17,9 @@ from tests.runtime.recording.support import URL, exchange
 pytestmark = pytest.mark.anyio
 
 
-header_names = st.from_regex(r"\A[A-Za-z][A-Za-z0-9-]{0,15}\Z").filter(
-    lambda name: (
-        not any(w in name.lower() for w in ("key", "token", "secret", "auth", "cookie", "signature", "password"))
-        and name.lower() != "content-length"
-    )
+# Headers known to be safe in requests and responses alike: any other header's value is redacted.
+header_names = st.sampled_from(
+    ["Content-Type", "content-type", "Cache-Control", "Connection", "content-encoding", "Transfer-Encoding"]
 )
 header_lists = st.lists(st.tuples(header_names, st.text(max_size=30)), max_size=5)
 chunk_lists = st.lists(

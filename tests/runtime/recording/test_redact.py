@@ -103,6 +103,27 @@ def test_redaction_rules() -> None:
     assert redact_exchange(redacted) == redacted
 
 
+def test_a_header_not_known_to_be_safe_keeps_only_its_name() -> None:
+    gateway = "gw-credential-0123456789"  # named like nothing secret, and a credential all the same
+    recorded = exchange(
+        [b'{"echo": "' + gateway.encode() + b'"}'],
+        request_headers=[("X-Tenant-Route", gateway), ("X-Feature", "enabled"), ("User-Agent", "anyagent/1")],
+        headers=[("X-Upstream", "region-1"), ("Retry-After", "2"), ("X-RateLimit-Reset", "3")],
+        body=b'{"model": "m", "feature": "enabled"}',
+    )
+    redacted = redact_exchange(recorded)
+    assert redacted.request.headers == (
+        ("X-Tenant-Route", "<redacted>"),
+        ("X-Feature", "<redacted>"),
+        ("User-Agent", "anyagent/1"),
+    )
+    assert redacted.response.headers == (("X-Upstream", "<redacted>"), ("Retry-After", "2"), ("X-RateLimit-Reset", "3"))
+    # A credential-length value is searched for elsewhere; a short one ("enabled") is not.
+    assert gateway.encode() not in b"".join(redacted.response.chunks)
+    assert json.loads(redacted.request.body) == {"model": "m", "feature": "enabled"}
+    assert redact_exchange(redacted) == redacted
+
+
 @given(
     st.binary(max_size=60),
     st.from_regex(r"\A[a-z0-9-]{1,10}\Z"),

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import zlib
+
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from anyagent_httpx import APIConnectionError, APITimeoutError, ConfigurationError
-from anyagent_httpx._transports._base import ErrorTable, TransportFailure, map_exceptions
+from anyagent_httpx._transports._base import (
+    DECODE_PIECE,
+    ErrorTable,
+    TransportFailure,
+    decode_pieces,
+    decoders_for,
+    map_exceptions,
+)
 
 TABLE: ErrorTable = {TimeoutError: APITimeoutError, OSError: APIConnectionError, ValueError: APIConnectionError}
 
@@ -51,3 +62,28 @@ async def test_cancellation_passes_through() -> None:
     with anyio.move_on_after(0) as scope, map_exceptions(TABLE, url=None, response_started=True):
         await anyio.sleep(1)
     assert scope.cancelled_caught
+
+
+@given(st.binary(max_size=2000), st.integers(1, 400), st.sampled_from(["gzip", "deflate", "raw-deflate"]))
+def test_decoding_hands_up_bounded_pieces_that_join_to_the_body(seed: bytes, repeat: int, coding: str) -> None:
+    body = seed * repeat + b"a" * (DECODE_PIECE * 3)  # well over one piece, compressing hard
+    wbits = {"gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS, "raw-deflate": -zlib.MAX_WBITS}[coding]
+    compressor = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    encoded = compressor.compress(body) + compressor.flush()
+    decoders = decoders_for(["gzip" if coding == "gzip" else "deflate"])
+    pieces: list[bytes] = []
+    for start in range(0, len(encoded), 997):
+        pieces += decode_pieces(decoders, encoded[start : start + 997], final=False)
+    pieces += decode_pieces(decoders, b"", final=True)
+    assert b"".join(pieces) == body
+    assert all(0 < len(piece) <= DECODE_PIECE for piece in pieces)
+
+
+def test_two_codings_are_undone_in_turn_in_bounded_pieces() -> None:
+    body = b"x" * (DECODE_PIECE * 5)
+    inner = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS)
+    deflated = inner.compress(body) + inner.flush()
+    outer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    encoded = outer.compress(deflated) + outer.flush()
+    pieces = list(decode_pieces(decoders_for(["deflate, gzip"]), encoded, final=True))
+    assert b"".join(pieces) == body and max(map(len, pieces)) <= DECODE_PIECE

@@ -1,0 +1,271 @@
+"""Hostile servers against query(), under both transports and both backends: every scenario ends
+in the answer or a typed error naming the limit that fired, within a bound on the work done
+(bytes the server got to send, characters the answer held, memory the decoding took)."""
+
+from __future__ import annotations
+
+import tracemalloc
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import httpx
+import pytest
+
+from anyagent_httpx import (
+    AgentOptions,
+    AssistantMessage,
+    H11Transport,
+    ResponseTimeoutError,
+    ResponseTooLargeError,
+    RetryPolicy,
+    RunMessage,
+    StreamInterruptedError,
+    TextBlock,
+    query,
+)
+from anyagent_httpx._attempt import DRAIN_BYTES
+
+from .server import ANSWER, DONE, SSE_HEAD, Peer, chunk, hostile
+
+pytestmark = pytest.mark.anyio
+
+NO_RETRY = RetryPolicy(max_retries=0)
+
+
+@pytest.fixture(params=["httpx", "h11"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@asynccontextmanager
+async def options_for(kind: str, base_url: str, **kwargs: object) -> AsyncIterator[AgentOptions]:
+    """Options with a transport of ``kind`` that the test owns; its own timeouts are long, so
+    only the limits under test can fire."""
+    kwargs.setdefault("retry", NO_RETRY)
+    if kind == "h11":
+        async with H11Transport() as h11:
+            yield AgentOptions(model="m", base_url=base_url, api_key="k", transport=h11, **kwargs)  # type: ignore[arg-type]
+    else:
+        async with httpx.AsyncClient(timeout=600) as client:
+            yield AgentOptions(model="m", base_url=base_url, api_key="k", http_client=client, **kwargs)  # type: ignore[arg-type]
+
+
+async def run(options: AgentOptions) -> list[RunMessage]:
+    return [m async for m in query(prompt="hi", options=options)]
+
+
+def text_of(messages: list[RunMessage]) -> str:
+    (answer,) = [m for m in messages if isinstance(m, AssistantMessage)]
+    return "".join(block.text for block in answer.content if isinstance(block, TextBlock))
+
+
+async def forever() -> None:
+    await anyio.sleep_forever()
+
+
+# ---- after [DONE] the answer is complete ---------------------------------------------------
+
+
+async def test_an_answer_whose_body_never_ends_is_yielded(kind: str) -> None:
+    async def scenario(peer: Peer) -> None:
+        await peer.send(SSE_HEAD + b"Transfer-Encoding: chunked\r\n\r\n")
+        await peer.send_chunk(ANSWER)  # and never the final zero-length chunk
+        await forever()
+
+    async with hostile(scenario) as server, options_for(kind, server.url) as options:
+        assert text_of(await run(options)) == "Hello"
+
+
+async def test_keep_alives_after_done_are_not_waited_for(kind: str) -> None:
+    async def scenario(peer: Peer) -> None:
+        await peer.send(SSE_HEAD + b"\r\n" + ANSWER)  # a body delimited by closing, which never comes
+        while True:
+            await peer.send(b": keep-alive\n\n")
+            await anyio.sleep(0.001)
+
+    async with hostile(scenario) as server, options_for(kind, server.url) as options:
+        assert text_of(await run(options)) == "Hello"
+        # What was read after [DONE] is bounded by the drain; the socket buffers hold the rest.
+        assert server.sent < len(ANSWER) + 300 + DRAIN_BYTES + 16 * 1024 * 1024
+
+
+async def test_a_content_length_lie_after_a_complete_answer_keeps_the_answer(kind: str) -> None:
+    async def scenario(peer: Peer) -> None:
+        await peer.send(SSE_HEAD + b"Content-Length: 100000\r\n\r\n" + ANSWER)
+        # ... and closes, 100,000 bytes short
+
+    async with hostile(scenario) as server, options_for(kind, server.url) as options:
+        assert text_of(await run(options)) == "Hello"
+
+
+# ---- time limits ------------------------------------------------------------------------------
+
+
+async def test_a_head_never_sent_is_an_idle_timeout(kind: str) -> None:
+    async def scenario(peer: Peer) -> None:
+        await forever()
+
+    async with hostile(scenario) as server, options_for(kind, server.url, stream_idle_timeout=0.2) as options:
+        with pytest.raises(ResponseTimeoutError, match="no progress") as info:
+            await run(options)
+    assert info.value.limit == "stream_idle_timeout"
+
+
+async def test_keep_alive_comments_for_ever_are_an_idle_timeout(kind: str) -> None:
+    async def scenario(peer: Peer) -> None:
+        await peer.send(SSE_HEAD + b"\r\n")
+        while True:
+            await peer.send(b": keep-alive\n\n")
+            await anyio.sleep(0.005)
+
+    async with hostile(scenario) as server, options_for(kind, server.url, stream_idle_timeout=0.3) as options:
+        with pytest.raises(ResponseTimeoutError) as info:
+            await run(options)
+    assert info.value.limit == "stream_idle_timeout"
+
+
+async def test_a_line_dripped_a_byte_at_a_time_is_an_idle_timeout(kind: str) -> None:
+    async def scenario(peer: Peer) -> None:
+        await peer.send(SSE_HEAD + b"\r\n" + chunk("Hel"))
+        for byte in chunk("lo" * 100_000):
+            await peer.send(bytes([byte]))
+            await anyio.sleep(0.002)
+
+    async with hostile(scenario) as server, options_for(kind, server.url, stream_idle_timeout=0.3) as options:
+        with pytest.raises(ResponseTimeoutError) as info:
+            await run(options)
+    assert info.value.limit == "stream_idle_timeout"
+    assert info.value.partial.content == (TextBlock(text="Hel"),)
+
+
+async def test_an_endless_slow_answer_meets_the_request_deadline(kind: str) -> None:
+    async def scenario(peer: Peer) -> None:
+        await peer.send(SSE_HEAD + b"\r\n")
+        while True:
+            await peer.send(chunk("x"))
+            await anyio.sleep(0.005)
+
+    async with hostile(scenario) as server, options_for(kind, server.url, request_timeout=0.5) as options:
+        with pytest.raises(ResponseTimeoutError, match="request_timeout") as info:
+            await run(options)
+    assert info.value.limit == "request_timeout"
+
+
+# ---- size caps --------------------------------------------------------------------------------
+
+
+async def endless(peer: Peer, piece: bytes) -> None:
+    await peer.send(SSE_HEAD + b"\r\n")
+    block = piece * max(1, 65536 // len(piece))
+    while True:
+        await peer.send(block)
+
+
+async def test_endless_text_meets_max_text_chars(kind: str) -> None:
+    async def scenario(peer: Peer) -> None:
+        await endless(peer, chunk("x" * 100))
+
+    async with hostile(scenario) as server, options_for(kind, server.url, max_text_chars=100_000) as options:
+        with pytest.raises(ResponseTooLargeError, match="max_text_chars") as info:
+            await run(options)
+    assert info.value.limit == "max_text_chars"
+    (block,) = info.value.partial.content
+    # The cap, and at most the rest of the read that crossed it (parsed by then, none of it kept).
+    assert isinstance(block, TextBlock) and 100_000 < len(block.text) <= 100_000 + 65536
+    assert server.sent < 64 * 1024 * 1024  # stopped, not endless (socket buffers hold a few MB)
+
+
+async def test_endless_empty_chunks_meet_max_response_bytes(kind: str) -> None:
+    async def scenario(peer: Peer) -> None:
+        await endless(peer, chunk())
+
+    limit = 1024 * 1024
+    async with hostile(scenario) as server, options_for(kind, server.url, max_response_bytes=limit) as options:
+        with pytest.raises(ResponseTooLargeError, match="max_response_bytes") as info:
+            await run(options)
+    assert info.value.limit == "max_response_bytes"
+    assert server.sent < 64 * 1024 * 1024
+
+
+async def test_endless_tool_calls_meet_max_tool_calls(kind: str) -> None:
+    index = 0
+
+    async def scenario(peer: Peer) -> None:
+        nonlocal index
+        await peer.send(SSE_HEAD + b"\r\n")
+        while True:
+            call = {"index": index, "id": f"c{index}", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+            await peer.send(chunk(tool_calls=[call]))
+            index += 1
+
+    async with hostile(scenario) as server, options_for(kind, server.url, max_tool_calls=8) as options:
+        with pytest.raises(ResponseTooLargeError, match="max_tool_calls") as info:
+            await run(options)
+    assert info.value.limit == "max_tool_calls"
+
+
+async def test_endless_arguments_meet_max_tool_argument_chars(kind: str) -> None:
+    async def scenario(peer: Peer) -> None:
+        head = {"index": 0, "id": "c0", "type": "function", "function": {"name": "f", "arguments": '{"a": "'}}
+        await peer.send(SSE_HEAD + b"\r\n" + chunk(tool_calls=[head]))
+        await endless(peer, chunk(tool_calls=[{"index": 0, "function": {"arguments": "y" * 100}}]))
+
+    async with (
+        hostile(scenario) as server,
+        options_for(kind, server.url, max_tool_argument_chars=50_000) as options,
+    ):
+        with pytest.raises(ResponseTooLargeError, match="max_tool_argument_chars") as info:
+            await run(options)
+    assert info.value.limit == "max_tool_argument_chars"
+
+
+async def test_a_gzip_bomb_meets_max_response_bytes_in_little_memory(kind: str) -> None:
+    # 16 MB of comment lines compress to about 33 KB, sent for ever: the decoded
+    # body would grow without end (and one 64 KiB read decoded whole is about 32 MB).
+    compressor = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    lines = b": " + b"a" * 1021 + b"\n"
+    first = compressor.compress(lines * 16384) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    # The same 16 MB again, continuing the stream: repeated, it stays a valid gzip body for ever.
+    more = compressor.compress(lines * 16384) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    assert len(first) < 64 * 1024 and len(more) < 64 * 1024
+
+    async def scenario(peer: Peer) -> None:
+        await peer.send(SSE_HEAD + b"Content-Encoding: gzip\r\n\r\n" + first)
+        while True:
+            await peer.send(more)
+
+    limit = 40 * 1024 * 1024  # past the first 16 MB piece: the stream's continuation is decoded too
+    tracemalloc.start()
+    try:
+        async with hostile(scenario) as server, options_for(kind, server.url, max_response_bytes=limit) as options:
+            with pytest.raises(ResponseTooLargeError, match="decompressed") as info:
+                await run(options)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert info.value.limit == "max_response_bytes"
+    assert server.sent < 64 * 1024 * 1024
+    assert peak < 24 * 1024 * 1024, f"decoding peaked at {peak} bytes"
+
+
+# ---- what the server is --------------------------------------------------------------------
+
+
+async def test_a_200_html_page_says_the_server_sent_html(kind: str) -> None:
+    page = b"<html><body><form>Sign in</form></body></html>"
+
+    async def scenario(peer: Peer) -> None:
+        await peer.send(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n\r\n%s"
+            % (len(page), page)
+        )
+
+    async with hostile(scenario) as server, options_for(kind, server.url) as options:
+        with pytest.raises(StreamInterruptedError, match="HTML page"):
+            await run(options)
+
+
+def test_the_answer_chunks_are_well_formed() -> None:
+    assert ANSWER.endswith(DONE) and ANSWER.count(b"data: ") == 3
