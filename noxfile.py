@@ -97,7 +97,7 @@ def fuzz(session: nox.Session) -> None:
     ``nox -s fuzz -- --seconds 10``; other options of ``tests/fuzz/run.py`` pass through. Uses
     atheris (the ``fuzz`` group) where it builds, else the mutation engine; prints the number of
     inputs each target ran."""
-    install(session, "test")
+    session.install("-e", ".")  # the runner needs only the project (and atheris, when it builds)
     try:
         session.install(*nox.project.dependency_groups(PYPROJECT, "fuzz"))
     except nox.command.CommandFailed:
