@@ -538,13 +538,24 @@ class _Validator:
 class _Definition(_Validator):
     """Walks a whole schema checking its keywords, with the validator's own checks."""
 
+    def __init__(self, root: Mapping[str, Any]) -> None:
+        super().__init__(root)
+        self.referenced: set[str] = set()
+
     def check(self, schema: object, loc: str, depth: int) -> None:
         if isinstance(schema, bool) or depth > MAX_DEPTH:
             return
         if not isinstance(schema, Mapping):
             raise TypeError(f"schema at {loc} must be an object or a boolean, not {type(schema).__name__}")
         if "$ref" in schema:
-            self._resolve(schema["$ref"], loc)
+            target, target_loc = self._resolve(schema["$ref"], loc)
+            if not isinstance(target, Mapping | bool):
+                raise TypeError(
+                    f"schema at {loc}: '$ref' {schema['$ref']!r} leads to {type(target).__name__}, not a schema"
+                )
+            if target_loc not in self.referenced:  # a target outside the keywords walked: check it too
+                self.referenced.add(target_loc)
+                self.check(target, target_loc, depth + 1)
         if "type" in schema:
             self._types(schema["type"], f"{loc}/type")
         if "enum" in schema and not isinstance(schema["enum"], list | tuple):

@@ -150,3 +150,11 @@ def test_non_finite_numeric_keywords_are_refused(keyword: str, number: float) ->
         check_definition({keyword: number})
     with pytest.raises(ValueError, match="finite"):
         validate(3, {keyword: number})
+
+
+def test_a_ref_to_something_that_is_not_a_schema_is_refused_at_definition() -> None:
+    # Found by the schema fuzz target: check_definition accepted these, validate raised.
+    schemas: list[dict[str, Any]] = [{"required": ["a"], "$ref": "#/required"}, {"enum": [1], "$ref": "#/enum/0"}]
+    for schema in schemas:
+        with pytest.raises(TypeError, match="not a schema"):
+            check_definition(schema)
