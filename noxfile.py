@@ -95,6 +95,21 @@ def benchmarks(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_import.py")
 
 
+@nox.session(default=False)
+def fuzz(session: nox.Session) -> None:
+    """The fuzz targets (tests/fuzz: the Connection, the tool-call emulation parser, the think
+    filter, the schema validator) for a bounded time each: ``$FUZZ_SECONDS`` (default 60) or
+    ``nox -s fuzz -- --seconds 10``; other options of ``tests/fuzz/run.py`` pass through. Uses
+    atheris (the ``fuzz`` group) where it builds, else the mutation engine; prints the number of
+    inputs each target ran."""
+    session.install("-e", ".")  # the runner needs only the project (and atheris, when it builds)
+    try:
+        session.install(*nox.project.dependency_groups(PYPROJECT, "fuzz"))
+    except nox.command.CommandFailed:
+        session.warn("atheris did not install here: the targets run on the mutation engine")
+    session.run("python", "-m", "tests.fuzz.run", *session.posargs)
+
+
 # ---- live tests against a real server -------------------------------------------------------
 
 SHARED = pathlib.Path(__file__).resolve().parent.parent / "shared"

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import math
+from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn, TypeAlias, final
 
-__all__ = ["FrozenDict", "FrozenJSON", "JSONObject", "freeze_json", "freeze_object", "thaw_json"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "FrozenDict",
+    "FrozenJSON",
+    "JSONObject",
+    "freeze_json",
+    "freeze_object",
+    "loads_finite",
+    "thaw_json",
+]
+
+MAX_JSON_DEPTH = 256
+"""How deeply ``loads_finite`` lets arrays and objects nest: past it a value is refused, so that
+nothing downstream (freezing, validating, writing it back) can run out of stack."""
 
 FrozenJSON: TypeAlias = Any
 """A JSON value whose objects are ``FrozenDict``s and whose arrays are tuples."""
@@ -79,3 +94,42 @@ def thaw_json(value: FrozenJSON) -> Any:
     if isinstance(value, tuple | list):
         return [thaw_json(item) for item in value]
     return value
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]}{'...' if len(text) > 40 else ''} is too large to represent")
+    return value
+
+
+def loads_finite(text: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads`` for text a model or a server wrote: ``NaN``/``Infinity`` and numbers that
+    overflow a float (``1e999``) are refused, as is nesting deeper than ``max_depth``. Every
+    refusal is a ``ValueError`` saying what is wrong (never ``RecursionError``), so a caller
+    needs one ``except``; the value, once returned, can be written back as strict JSON."""
+    try:
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError(f"the JSON nests arrays and objects too deeply (more than {max_depth} levels)") from None
+    if type(value) is dict or type(value) is list:
+        _check_depth(value, max_depth)
+    return value
+
+
+def _check_depth(value: object, max_depth: int) -> None:
+    """Raise ValueError if ``value``'s arrays and objects nest deeper than ``max_depth`` (walked
+    without recursion, visiting only containers)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            raise ValueError(f"the JSON nests arrays and objects too deeply (more than {max_depth} levels)")
+        children: Iterable[object] = item.values() if isinstance(item, dict) else item  # type: ignore[assignment]
+        for child in children:
+            if type(child) is dict or type(child) is list:
+                stack.append((child, depth + 1))

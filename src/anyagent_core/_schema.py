@@ -10,14 +10,19 @@ keywords are ignored.
 ``validate`` returns every error, each with a JSON-path-like location (``$``, ``$.city``,
 ``$.items[2].name``) and a message meant for a model to act on. Problems with the schema itself
 raise: ``TypeError`` for a keyword of the wrong type, ``ValueError`` for an unknown type name,
-an unresolvable ``$ref`` or an invalid ``pattern``. ``check_definition`` finds those problems
+an unresolvable ``$ref``, an invalid ``pattern`` or a non-finite number. ``check_definition`` finds those problems
 in the whole schema at once, before any instance is seen (a tool's or an output schema is
 checked when it is defined, so a bad one never fails in the middle of a run).
+
+Validation does bounded work whatever the schema and the instance: ``pattern`` runs on RE2
+(linear time; a pattern needing backtracking is refused), comparisons for ``enum``, ``const``
+and ``uniqueItems`` stop at ``MAX_DEPTH`` levels of nesting, and one validation visits at most
+``MAX_STEPS`` subschemas (``$ref`` and ``anyOf`` can otherwise multiply without end); past a
+bound the instance gets an error saying so.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
@@ -28,12 +33,26 @@ from typing import Any
 import attrs
 
 from ._json import FrozenDict
+from ._regex import LinearPattern, RegexError, compile_linear
 
-__all__ = ["MAX_DEPTH", "SchemaError", "SchemaValidationError", "check", "check_definition", "validate"]
+__all__ = ["MAX_DEPTH", "MAX_STEPS", "SchemaError", "SchemaValidationError", "check", "check_definition", "validate"]
 
 MAX_DEPTH = 100
 """How many schema levels one validation may descend (``$ref`` hops and nested instances);
 past it an error is reported instead of recursing further."""
+
+MAX_STEPS = 100_000
+"""How many subschemas one validation may visit; past it the instance is reported as too
+complex to check (so a schema whose ``$ref`` s and ``anyOf`` s multiply cannot run for ever)."""
+
+
+class _TooDeep(Exception):
+    """A value nested past MAX_DEPTH reached a comparison (enum, const, uniqueItems)."""
+
+
+class _OutOfSteps(Exception):
+    """A validation visited MAX_STEPS subschemas."""
+
 
 _TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -64,7 +83,10 @@ def validate(instance: object, schema: Mapping[str, Any]) -> list[SchemaError]:
     """Every way ``instance`` fails ``schema`` (an empty list when it is valid)."""
     if not isinstance(schema, Mapping):
         raise TypeError(f"a JSON schema must be a mapping (a JSON object), not {type(schema).__name__}")
-    found = _Validator(schema).validate(instance, schema, "$", "#", 0)
+    try:
+        found = _Validator(schema).validate(instance, schema, "$", "#", 0)
+    except _OutOfSteps:
+        found = [_Error("$", f"too complex to check: validation stopped after visiting {MAX_STEPS} subschemas")]
     errors: list[SchemaError] = []
     seen: set[tuple[str, str]] = set()
     for error in found:
@@ -184,19 +206,25 @@ def _describe(value: object) -> str:
     return f"{kind} {_show(value, 60)}"
 
 
-def _canonical(value: object) -> object:
-    """A hashable key equal for equal JSON values (1 == 1.0, but true != 1)."""
+def _canonical(value: object, depth: int = 0) -> object:
+    """A hashable key equal for equal JSON values (1 == 1.0, but true != 1). Raises _TooDeep
+    for a value nested more than MAX_DEPTH levels."""
     if isinstance(value, bool) or value is None:
         return ("literal", value)
     if isinstance(value, int | float):
         return ("number", value)
     if isinstance(value, str):
         return ("string", value)
+    if depth >= MAX_DEPTH:
+        raise _TooDeep
     if isinstance(value, Mapping):
-        return ("object", frozenset((key, _canonical(item)) for key, item in value.items()))
+        return ("object", frozenset((key, _canonical(item, depth + 1)) for key, item in value.items()))
     if isinstance(value, list | tuple):
-        return ("array", tuple(_canonical(item) for item in value))
+        return ("array", tuple(_canonical(item, depth + 1) for item in value))
     return ("other", type(value).__name__, repr(value))
+
+
+_TOO_DEEP_TO_COMPARE = f"nested too deeply to compare (more than {MAX_DEPTH} levels)"
 
 
 def _child(path: str, key: object) -> str:
@@ -212,14 +240,14 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-@functools.lru_cache(maxsize=256)
-def _compile(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def _compile(pattern: str) -> LinearPattern:
+    return compile_linear(pattern)
 
 
 class _Validator:
     def __init__(self, root: Mapping[str, Any]) -> None:
         self.root = root
+        self.steps = 0
 
     # -- keyword values, checked so a malformed schema fails clearly ---------------------------
 
@@ -230,6 +258,8 @@ class _Validator:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise TypeError(f"schema at {loc}: {key!r} must be a number, not {type(value).__name__}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"schema at {loc}: {key!r} must be a finite number, not {value!r}")
         return value
 
     @staticmethod
@@ -294,6 +324,9 @@ class _Validator:
             raise TypeError(f"schema at {loc} must be an object or a boolean, not {type(schema).__name__}")
         if depth > MAX_DEPTH:
             return [_Error(path, f"nested too deeply: validation stopped after {MAX_DEPTH} levels of schema")]
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise _OutOfSteps
         if instance is None and schema.get("nullable") is True:
             return []
         errors: list[_Error] = []
@@ -310,11 +343,18 @@ class _Validator:
             options = schema["enum"]
             if not isinstance(options, list | tuple):
                 raise TypeError(f"schema at {loc}: 'enum' must be an array, not {type(options).__name__}")
-            key = _canonical(instance)
-            if not any(_canonical(option) == key for option in options):
-                errors.append(_Error(path, f"{_show(instance)} is not one of {_show(list(options), 200)}"))
-        if "const" in schema and _canonical(instance) != _canonical(schema["const"]):
-            errors.append(_Error(path, f"expected {_show(schema['const'])}, got {_show(instance)}"))
+            try:
+                key = _canonical(instance)
+                if not any(_canonical(option) == key for option in options):
+                    errors.append(_Error(path, f"{_show(instance)} is not one of {_show(list(options), 200)}"))
+            except _TooDeep:
+                errors.append(_Error(path, _TOO_DEEP_TO_COMPARE))
+        if "const" in schema:
+            try:
+                if _canonical(instance) != _canonical(schema["const"]):
+                    errors.append(_Error(path, f"expected {_show(schema['const'])}, got {_show(instance)}"))
+            except _TooDeep:
+                errors.append(_Error(path, _TOO_DEEP_TO_COMPARE))
         if kind in ("integer", "number"):
             errors += self._numeric(instance, schema, path, loc)  # type: ignore[arg-type]
         elif kind == "string":
@@ -376,7 +416,7 @@ class _Validator:
                 raise TypeError(f"schema at {loc}: 'pattern' must be a string, not {type(pattern).__name__}")
             try:
                 compiled = _compile(pattern)
-            except re.error as exc:
+            except RegexError as exc:
                 raise ValueError(f"schema at {loc}: invalid 'pattern' {pattern!r}: {exc}") from None
             if compiled.search(value) is None:
                 errors.append(_Error(path, f"{_show(value)} does not match the pattern {pattern!r}"))
@@ -411,7 +451,11 @@ class _Validator:
         if schema.get("uniqueItems") is True:
             first: dict[object, int] = {}
             for index, item in enumerate(value):
-                key = _canonical(item)
+                try:
+                    key = _canonical(item)
+                except _TooDeep:
+                    errors.append(_Error(_child(path, index), _TOO_DEEP_TO_COMPARE))
+                    break
                 if key in first:
                     errors.append(_Error(path, f"items {first[key]} and {index} are equal ({_show(item)})"))
                 else:
@@ -450,7 +494,7 @@ class _Validator:
             for pattern, sub in patterns.items():
                 try:
                     hit = _compile(pattern).search(str(name)) is not None
-                except re.error as exc:
+                except RegexError as exc:
                     raise ValueError(f"schema at {loc}: invalid patternProperties key {pattern!r}: {exc}") from None
                 if hit:
                     matched = True
@@ -473,9 +517,11 @@ class _Validator:
             if keyword not in schema:
                 continue
             subs = self._schemas(schema, keyword, loc)
-            results = [
-                self.validate(value, sub, path, f"{loc}/{keyword}/{index}", depth + 1) for index, sub in enumerate(subs)
-            ]
+            results = []
+            for index, sub in enumerate(subs):
+                results.append(self.validate(value, sub, path, f"{loc}/{keyword}/{index}", depth + 1))
+                if keyword == "anyOf" and not results[-1]:
+                    break  # one match settles anyOf
             passed = [index for index, result in enumerate(results) if not result]
             if not passed:
                 errors += _no_alternative(results, path, value, keyword)
@@ -492,13 +538,24 @@ class _Validator:
 class _Definition(_Validator):
     """Walks a whole schema checking its keywords, with the validator's own checks."""
 
+    def __init__(self, root: Mapping[str, Any]) -> None:
+        super().__init__(root)
+        self.referenced: set[str] = set()
+
     def check(self, schema: object, loc: str, depth: int) -> None:
         if isinstance(schema, bool) or depth > MAX_DEPTH:
             return
         if not isinstance(schema, Mapping):
             raise TypeError(f"schema at {loc} must be an object or a boolean, not {type(schema).__name__}")
         if "$ref" in schema:
-            self._resolve(schema["$ref"], loc)
+            target, target_loc = self._resolve(schema["$ref"], loc)
+            if not isinstance(target, Mapping | bool):
+                raise TypeError(
+                    f"schema at {loc}: '$ref' {schema['$ref']!r} leads to {type(target).__name__}, not a schema"
+                )
+            if target_loc not in self.referenced:  # a target outside the keywords walked: check it too
+                self.referenced.add(target_loc)
+                self.check(target, target_loc, depth + 1)
         if "type" in schema:
             self._types(schema["type"], f"{loc}/type")
         if "enum" in schema and not isinstance(schema["enum"], list | tuple):
@@ -519,7 +576,7 @@ class _Definition(_Validator):
                 raise TypeError(f"schema at {loc}: 'pattern' must be a string, not {type(pattern).__name__}")
             try:
                 _compile(pattern)
-            except re.error as exc:
+            except RegexError as exc:
                 raise ValueError(f"schema at {loc}: invalid 'pattern' {pattern!r}: {exc}") from None
         required = schema.get("required", ())
         if not isinstance(required, list | tuple) or not all(isinstance(name, str) for name in required):
@@ -529,7 +586,7 @@ class _Definition(_Validator):
                 if key == "patternProperties":
                     try:
                         _compile(name)
-                    except re.error as exc:
+                    except RegexError as exc:
                         raise ValueError(f"schema at {loc}: invalid patternProperties key {name!r}: {exc}") from None
                 self.check(sub, f"{loc}/{key}/{name}", depth + 1)
         for key in _SCHEMA_LIST_KEYS:

@@ -1,8 +1,26 @@
 """Immutable JSON values: what messages, schemas and settings hold (``freeze_json``), and a
-plain copy back (``thaw_json``)."""
+plain copy back (``thaw_json``), and a strict reader for text a model wrote (``loads_finite``)."""
 
 from __future__ import annotations
 
-from ._json import FrozenDict, FrozenJSON, JSONObject, freeze_json, freeze_object, thaw_json
+from ._json import (
+    MAX_JSON_DEPTH,
+    FrozenDict,
+    FrozenJSON,
+    JSONObject,
+    freeze_json,
+    freeze_object,
+    loads_finite,
+    thaw_json,
+)
 
-__all__ = ["FrozenDict", "FrozenJSON", "JSONObject", "freeze_json", "freeze_object", "thaw_json"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "FrozenDict",
+    "FrozenJSON",
+    "JSONObject",
+    "freeze_json",
+    "freeze_object",
+    "loads_finite",
+    "thaw_json",
+]

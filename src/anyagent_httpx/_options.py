@@ -202,6 +202,10 @@ def _extra_body(value: Mapping[str, Any]) -> JSONObject:
 
 
 def _hooks(value: Mapping[HookEvent, Sequence[HookMatcher]]) -> Mapping[HookEvent, tuple[HookMatcher, ...]]:
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"hooks must be a mapping of hook events to HookMatcher lists, not {type(value).__name__}"
+        )
     hooks: dict[HookEvent, tuple[HookMatcher, ...]] = {}
     for event, matchers in value.items():
         if event not in HOOK_EVENTS:
@@ -214,17 +218,61 @@ def _hooks(value: Mapping[HookEvent, Sequence[HookMatcher]]) -> Mapping[HookEven
     return hooks
 
 
+def _callable_or_none(name: str, value: object) -> None:
+    if value is not None and not callable(value):
+        raise ValueError(f"{name} must be a callable or None, not {type(value).__name__}")
+
+
+def _http_client_or_none(name: str, value: object) -> None:
+    if value is None:
+        return
+    import httpx  # only here: importing the options does not load httpx
+
+    if not isinstance(value, httpx.AsyncClient):
+        raise ValueError(f"{name} must be an httpx.AsyncClient or None, not {type(value).__name__}")
+
+
+def _transport_or_none(name: str, value: object) -> None:
+    if value is not None and not callable(getattr(value, "exchange", None)):
+        raise ValueError(
+            f"{name} must be an AsyncTransport (with an exchange method) or None, not {type(value).__name__}"
+        )
+
+
+def _path(name: str, value: object) -> str:
+    if not isinstance(value, str | os.PathLike):
+        raise ConfigurationError(f"{name} must be a path (a str or os.PathLike), not {type(value).__name__}")
+    path = os.fspath(value)
+    if not isinstance(path, str):
+        raise ConfigurationError(f"{name} must be a text path, not {type(path).__name__}")
+    return path
+
+
 def _optional_path(value: str | os.PathLike[str] | None) -> str | None:
-    return None if value is None else os.fspath(value)
+    return None if value is None else _path("cwd", value)
 
 
-def _paths(value: Sequence[str | os.PathLike[str]]) -> tuple[str, ...]:
+def _paths(name: str, value: Sequence[str | os.PathLike[str]]) -> tuple[str, ...]:
     if isinstance(value, str | os.PathLike):
         value = (value,)
-    return tuple(os.fspath(path) for path in value)
+    if not isinstance(value, Sequence | set | frozenset):
+        raise ConfigurationError(f"{name} must be a list of paths, not {type(value).__name__}")
+    return tuple(_path(f"{name}[{index}]", path) for index, path in enumerate(value))
+
+
+def _allowed_dirs(value: Sequence[str | os.PathLike[str]]) -> tuple[str, ...]:
+    return _paths("allowed_dirs", value)
+
+
+def _skill_dirs(value: Sequence[str | os.PathLike[str]]) -> tuple[str, ...]:
+    return _paths("skill_dirs", value)
 
 
 def _agents(value: Mapping[str, AgentDefinition]) -> Mapping[str, AgentDefinition]:
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"agents must be a mapping of names to AgentDefinition values, not {type(value).__name__}"
+        )
     agents = dict(value)
     for name, definition in agents.items():
         if not isinstance(definition, AgentDefinition):
@@ -424,7 +472,9 @@ class AgentOptions:
     )
     """``default`` (ask before shell commands and file writes), ``acceptEdits`` (file edits run,
     shell commands are asked about), ``plan`` (read-only tools only), ``bypassPermissions``."""
-    can_use_tool: CanUseTool | None = attrs.field(default=None, repr=False, eq=False)
+    can_use_tool: CanUseTool | None = attrs.field(
+        default=None, repr=False, eq=False, validator=_valid(_callable_or_none)
+    )
     """Asked when the rules say *ask*: ``can_use_tool(name, input, context)`` returns
     ``PermissionResultAllow`` (perhaps with ``updated_input``) or ``PermissionResultDeny``.
     Without it, such calls are denied with a message saying how to allow them."""
@@ -432,7 +482,7 @@ class AgentOptions:
     """``{"PreToolUse": [HookMatcher(matcher="bash", hooks=[f])], ...}``; see ``HookMatcher``."""
     cwd: str | None = attrs.field(default=None, converter=_optional_path)
     """The working directory of the file tools and ``bash`` (None: the process's)."""
-    allowed_dirs: tuple[str, ...] = attrs.field(default=(), converter=_paths)
+    allowed_dirs: tuple[str, ...] = attrs.field(default=(), converter=_allowed_dirs)
     """Directories besides ``cwd`` that the file tools may use."""
     tool_timeout: float | None = attrs.field(default=300.0, validator=_valid(checks.positive_number_or_none))
     """Seconds a tool may run when it sets no timeout of its own; None: no limit."""
@@ -523,7 +573,7 @@ class AgentOptions:
     """Offer the skills of the project (``<cwd>/.anyagent/skills/``) and of the user
     (``~/.anyagent/skills/``, ...) through a ``skill`` tool: the model sees their names and
     descriptions and loads one's instructions when it needs them (see ``discover_skills``)."""
-    skill_dirs: tuple[str, ...] = attrs.field(default=(), converter=_paths)
+    skill_dirs: tuple[str, ...] = attrs.field(default=(), converter=_skill_dirs)
     """More skills (folders of skill folders, or one skill's folder), relative to ``cwd``;
     offered whether ``skills`` is on or not."""
     tool_choice: ToolChoice = attrs.field(default=None, validator=_valid(checks.str_or_none))
@@ -562,13 +612,17 @@ class AgentOptions:
     config: Config = attrs.field(default=CLIENT_CONFIG, validator=_valid(checks.instance(Config)))
     """The protocol machine's limits and wire choices (``anyagent_core.Config``); the default
     is the core's, with an ``anyagent/<version>`` User-Agent."""
-    http_client: httpx.AsyncClient | None = attrs.field(default=None, repr=False, eq=False)
+    http_client: httpx.AsyncClient | None = attrs.field(
+        default=None, repr=False, eq=False, validator=_valid(_http_client_or_none)
+    )
     """Your ``httpx.AsyncClient`` (its lifetime stays yours), with your timeouts, proxies,
     certificates or a custom ``transport=``. None (and no ``transport``): the event loop's
     default pool, shared by the clients on that loop and closed when the loop shuts down."""
     observers: tuple[Observer, ...] = attrs.field(default=(), converter=_observers, repr=False, eq=False)
     """Told what each run does as it happens (``Observer``: tracing, progress displays)."""
-    transport: AsyncTransport | None = attrs.field(default=None, repr=False, eq=False)
+    transport: AsyncTransport | None = attrs.field(
+        default=None, repr=False, eq=False, validator=_valid(_transport_or_none)
+    )
     """Another transport (``H11Transport()``, your own): its lifetime stays yours. Excludes
     ``http_client``."""
     session_store: SessionStore | None = attrs.field(default=None, repr=False, eq=False)

@@ -81,7 +81,7 @@ def test_the_scan_catches_violations(source: str) -> None:
 def test_importing_the_core_loads_no_io_module() -> None:
     # The allowed dependencies are imported first; whatever they pull in is theirs.
     script = (
-        "import sys, attrs, json, re, base64, enum, typing, collections\n"
+        "import sys, attrs, json, re, re2, base64, enum, typing, collections\n"
         "before = set(sys.modules)\n"
         "import anyagent_core\n"
         "print('\\n'.join(sorted(set(sys.modules) - before)))\n"

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from anyagent_core._json import JSONObject, freeze_object, thaw_json
+from anyagent_core._json import JSONObject, freeze_object, loads_finite, thaw_json
 from anyagent_core._schema import validate as validate_schema
 
 from ._settings import OutputMode
@@ -30,7 +30,7 @@ def parse_structured_output(text: str, schema: Mapping[str, Any]) -> tuple[Any, 
     if not body:
         return None, "the answer is empty; a JSON value was expected"
     try:
-        value = json.loads(body)
+        value = loads_finite(body)
     except ValueError as exc:
         return None, f"the answer is not valid JSON ({exc})"
     errors = validate_schema(value, schema)

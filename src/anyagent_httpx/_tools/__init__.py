@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._context import ToolContext
-from ._run import MAX_RESULT_CHARS, is_mcp_result, mcp_content, run_tool, truncate_middle
+from ._run import MAX_RESULT_BLOCKS, MAX_RESULT_CHARS, is_mcp_result, mcp_content, run_tool, truncate_middle
 from ._server import ToolServer, server_tool_name
 from ._tool import Tool, ToolError, ToolInputError, tool
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTIN_TOOLS",
+    "MAX_RESULT_BLOCKS",
     "MAX_RESULT_CHARS",
     "Tool",
     "ToolContext",

@@ -11,7 +11,7 @@ import enum
 import functools
 import inspect
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -23,10 +23,14 @@ from anyagent_core import ImageBlock, TextBlock, ToolResultBlock
 from ._context import ToolContext
 from ._tool import Tool, ToolError, ToolInputError
 
-__all__ = ["MAX_RESULT_CHARS", "is_mcp_result", "mcp_content", "run_tool", "truncate_middle"]
+__all__ = ["MAX_RESULT_BLOCKS", "MAX_RESULT_CHARS", "is_mcp_result", "mcp_content", "run_tool", "truncate_middle"]
 
 MAX_RESULT_CHARS = 100_000
-"""Longer result texts are cut in the middle, keeping their start and end."""
+"""A result's text, summed over all its text blocks, is cut to this many characters: a single
+text in the middle, keeping its start and end; blocks past the budget are dropped."""
+MAX_RESULT_BLOCKS = 100
+"""A result keeps at most this many content blocks (text and images); the rest are dropped."""
+_MIN_PIECE = 200  # a text block cut shorter than this is dropped instead
 
 
 def truncate_middle(text: str, limit: int) -> str:
@@ -128,11 +132,39 @@ def _result(call_id: str, content: str | tuple[TextBlock | ImageBlock, ...], is_
     if isinstance(content, str):
         content = truncate_middle(content, MAX_RESULT_CHARS)
     else:
-        content = tuple(
-            TextBlock(text=truncate_middle(block.text, MAX_RESULT_CHARS)) if isinstance(block, TextBlock) else block
-            for block in content
-        )
+        content = _cap_blocks(content)
     return ToolResultBlock(tool_use_id=call_id, content=content, is_error=is_error)
+
+
+def _cap_blocks(blocks: Sequence[TextBlock | ImageBlock]) -> tuple[TextBlock | ImageBlock, ...]:
+    """The blocks within the whole result's caps: ``MAX_RESULT_CHARS`` of text in total (the
+    first blocks kept whole while they fit, the one that crosses the budget cut in the middle,
+    later ones dropped) and ``MAX_RESULT_BLOCKS`` blocks, with a note of what was dropped."""
+    kept: list[TextBlock | ImageBlock] = []
+    remaining = MAX_RESULT_CHARS
+    dropped = dropped_chars = 0
+    for block in blocks:
+        if len(kept) >= MAX_RESULT_BLOCKS:
+            dropped += 1
+            dropped_chars += len(block.text) if isinstance(block, TextBlock) else 0
+        elif isinstance(block, TextBlock):
+            if len(block.text) <= remaining:
+                kept.append(block)
+                remaining -= len(block.text)
+            elif remaining >= _MIN_PIECE:
+                text = truncate_middle(block.text, remaining)
+                kept.append(TextBlock(text=text))
+                remaining -= len(text)
+            else:
+                dropped += 1
+                dropped_chars += len(block.text)
+        else:
+            kept.append(block)
+    if dropped:
+        note = f"[... {dropped} more content block{'' if dropped == 1 else 's'} omitted"
+        note += f" ({dropped_chars} characters of text) ...]" if dropped_chars else " ...]"
+        kept.append(TextBlock(text=note))
+    return tuple(kept)
 
 
 def _is_async(function: Callable[..., Any]) -> bool:
@@ -169,8 +201,9 @@ async def run_tool(
     Return values: ``str`` as is, ``None`` as
     ``""``, text and image blocks as blocks, a ``ToolResultBlock``'s content and error flag, an
     MCP-shaped dict (``{"content": [...], "is_error": ...}``, ``mcp_content``) as its content and
-    flag, and anything else as JSON (attrs and dataclass instances as objects). Texts over
-    ``MAX_RESULT_CHARS`` are cut in the middle.
+    flag, and anything else as JSON (attrs and dataclass instances as objects). The whole result's
+    text is capped at ``MAX_RESULT_CHARS`` (over all its blocks) and its blocks at
+    ``MAX_RESULT_BLOCKS``.
     """
     name = tool.name
     try:

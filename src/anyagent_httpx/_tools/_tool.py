@@ -43,7 +43,9 @@ class ToolInputError(ToolError):
 
 
 def _positive_or_none(instance: object, attribute: attrs.Attribute[float | None], value: float | None) -> None:
-    if value is not None and not value > 0:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise ValueError(f"{attribute.name} must be a positive number of seconds or None, not {value!r}")
 
 

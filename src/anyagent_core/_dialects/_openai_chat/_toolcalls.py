@@ -28,7 +28,7 @@ from typing import Any, final
 
 from anyagent_core._errors import LocalProtocolError
 from anyagent_core._events import ToolCall, ToolCallDelta
-from anyagent_core._json import JSONObject, freeze_object
+from anyagent_core._json import JSONObject, freeze_object, loads_finite
 from anyagent_core._util import join_text, parsed_builder
 
 __all__ = ["ToolCallAssembler"]
@@ -176,7 +176,7 @@ class ToolCallAssembler:
                 error = "the tool call has no function name"
             else:
                 try:
-                    value = json.loads(arguments, parse_constant=_no_constants) if arguments.strip() else {}
+                    value = loads_finite(arguments) if arguments.strip() else {}
                     if type(value) is dict:
                         parsed = freeze_object(value)
                     else:
@@ -185,8 +185,6 @@ class ToolCallAssembler:
                     error = f"the arguments are not valid JSON: {exc}"
                     if partial:
                         error = f"the response was cut off before this tool call was complete ({exc})"
-                except RecursionError:
-                    error = "the arguments nest JSON too deeply to use"
             synthesized = call.id is None
             if call.id is not None:
                 call_id = call.id
@@ -222,10 +220,6 @@ def _kind(value: object) -> str:
         int: "a number",
         float: "a number",
     }.get(type(value), type(value).__name__)
-
-
-def _no_constants(name: str) -> object:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def _is_complete_json(fragments: list[str]) -> bool:

@@ -54,7 +54,7 @@ from typing import Any, Final
 
 import attrs
 
-from anyagent_core._json import JSONObject, freeze_object
+from anyagent_core._json import JSONObject, freeze_object, loads_finite
 
 __all__ = ["CLOSE", "FENCE_CALL_INFO", "OPEN", "TextCall", "fence_calls", "tag_call"]
 
@@ -88,13 +88,9 @@ class TextCall:
             raise ValueError("a TextCall has either an input or an error")
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _loads(text: str) -> Any:
-    """``json.loads`` without NaN/Infinity; raises ValueError (or RecursionError)."""
-    return json.loads(text, parse_constant=_reject_constant)
+    """``json.loads`` without NaN/Infinity, numbers that overflow or deep nesting; raises ValueError."""
+    return loads_finite(text)
 
 
 def _compact(value: Any) -> str:

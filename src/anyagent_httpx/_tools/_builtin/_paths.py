@@ -11,6 +11,7 @@ import stat
 import tempfile
 from collections.abc import Iterator
 
+from anyagent_core.regex import LinearPattern, RegexError, compile_linear
 from anyagent_httpx._tools._context import ToolContext
 from anyagent_httpx._tools._tool import ToolError
 
@@ -219,10 +220,11 @@ def _segment(text: str) -> str:
     return "".join(out)
 
 
-def glob_regex(pattern: str) -> re.Pattern[str]:
+def glob_regex(pattern: str) -> LinearPattern:
     """A glob pattern (``*``, ``?``, ``[...]`` within a path segment; ``**`` for any number of
-    directories) as a regex over ``/``-separated relative paths; ``ToolError`` for a pattern with
-    no regex equivalent (a reversed range such as ``[z-a]``)."""
+    directories) as a regex over ``/``-separated relative paths, matched in linear time (RE2:
+    a pattern of many stars cannot backtrack); ``ToolError`` for a pattern with no regex
+    equivalent (a reversed range such as ``[z-a]``)."""
     parts = pattern.split("/")
     regex = ""
     for index, part in enumerate(parts):
@@ -232,6 +234,6 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
         else:
             regex += _segment(part) + ("" if last else "/")
     try:
-        return re.compile(regex, re.DOTALL)
-    except re.error as exc:
-        raise ToolError(f"invalid glob pattern {pattern!r}: {exc.msg} at position {exc.pos}") from None
+        return compile_linear(regex, dot_all=True)
+    except RegexError as exc:
+        raise ToolError(f"invalid glob pattern {pattern!r}: {exc.reason}") from None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import pathlib
-import re
 import stat
 from collections.abc import Iterator
 from typing import Annotated
 
+from anyagent_core.regex import LinearPattern, RegexError, compile_linear
 from anyagent_httpx._tools._context import ToolContext
 from anyagent_httpx._tools._tool import ToolError, tool
 
@@ -60,7 +60,7 @@ def glob(pattern: str, path: str = ".", *, context: ToolContext) -> str:
 
 
 def _files(
-    base: pathlib.Path, context: ToolContext, name_filter: re.Pattern[str] | None, by_path: bool
+    base: pathlib.Path, context: ToolContext, name_filter: LinearPattern | None, by_path: bool
 ) -> Iterator[tuple[pathlib.Path, pathlib.Path]]:
     """(file to read, path to show) for each file under ``base`` that passes the glob filter."""
     if not base.is_dir():
@@ -84,7 +84,8 @@ def grep(
     *,
     context: ToolContext,
 ) -> str:
-    """Search text files for lines matching a regular expression (Python syntax).
+    """Search text files for lines matching a regular expression (Python syntax without
+    backreferences or lookaround; matched in linear time).
 
     Prints `file:line:text` for each matching line. Binary files and files over 10 MB are skipped.
 
@@ -97,8 +98,8 @@ def grep(
         max_results: Stop after this many matching lines.
     """
     try:
-        regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
-    except re.error as exc:
+        regex = compile_linear(pattern, ignore_case=ignore_case)
+    except RegexError as exc:
         raise ToolError(f"invalid regular expression {pattern!r}: {exc}") from None
     name_filter = None
     if glob is not None:

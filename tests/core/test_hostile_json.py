@@ -1,0 +1,160 @@
+"""Model output that JSON cannot carry back (numbers that overflow, NaN, deep nesting) is an
+unusable call or an invalid answer, never an exception out of the run."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from anyagent_core import ToolCall, parse_tool_calls
+from anyagent_core.json import MAX_JSON_DEPTH, freeze_json, loads_finite
+from anyagent_core.schema import check_definition, validate
+from tests.core.test_loop import SCHEMA, answer, done, drain, make, started
+from tests.helpers import run_response
+
+OVERFLOWING = ["1e999", "-1e999", "1" * 400 + ".0", "NaN", "Infinity", "-Infinity"]
+
+
+def tool_stream(arguments: str) -> bytes:
+    delta = {
+        "tool_calls": [{"index": 0, "id": "c1", "type": "function", "function": {"name": "f", "arguments": arguments}}]
+    }
+    chunks = [
+        {"choices": [{"index": 0, "delta": delta}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+    ]
+    return b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+
+
+@pytest.mark.parametrize("number", OVERFLOWING)
+def test_loads_finite_refuses_numbers_json_cannot_write_back(number: str) -> None:
+    with pytest.raises(ValueError, match=r"too large|not valid JSON"):
+        loads_finite('{"x": ' + number + "}")
+
+
+def test_loads_finite_refuses_deep_nesting_with_a_value_error() -> None:
+    for text in ["[" * 10_000 + "]" * 10_000, "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1)]:
+        with pytest.raises(ValueError, match="too deeply"):
+            loads_finite(text)
+    nested = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    assert freeze_json(loads_finite(nested)) is not None
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+        max_leaves=20,
+    )
+)
+def test_loads_finite_reads_what_strict_json_writes(value: Any) -> None:
+    text = json.dumps(value, allow_nan=False)
+    assert loads_finite(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("number", OVERFLOWING)
+def test_a_native_tool_call_with_an_overflowing_number_is_unusable(number: str) -> None:
+    (call,) = [e for e in run_response([tool_stream('{"x": ' + number + "}")]) if type(e) is ToolCall]
+    assert call.input is None and call.error is not None
+    assert "not valid JSON" in call.error
+
+
+def test_a_native_tool_call_nested_too_deeply_is_unusable() -> None:
+    deep = '{"x": ' + "[" * 900 + "]" * 900 + "}"
+    (call,) = [e for e in run_response([tool_stream(deep)]) if type(e) is ToolCall]
+    assert call.input is None and call.error is not None and "too deeply" in call.error
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999"])
+def test_a_text_tool_call_with_an_overflowing_number_is_unusable(number: str) -> None:
+    text = '<tool_call>\n{"name": "f", "arguments": {"x": ' + number + "}}\n</tool_call>"
+    (call,) = parse_tool_calls(text).calls
+    assert call.input is None and call.error is not None
+    fenced = '```json\n{"name": "f", "arguments": {"x": ' + number + "}}\n```"
+    for found in parse_tool_calls(fenced).calls:
+        assert found.input is None or json.dumps(found.input, allow_nan=False)
+
+
+def test_a_text_tool_call_nested_too_deeply_is_unusable() -> None:
+    text = '<tool_call>\n{"name": "f", "arguments": {"x": ' + "[" * 900 + "]" * 900 + "}}\n</tool_call>"
+    (call,) = parse_tool_calls(text).calls
+    assert call.input is None and call.error is not None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 10_000 + "]" * 10_000,  # 20 KB of nesting
+        '{"answer": ' + "[" * 900 + "]" * 900 + "}",
+        '{"answer": 1e999}',
+    ],
+)
+def test_a_structured_answer_that_cannot_be_checked_is_an_invalid_answer(body: str) -> None:
+    loop, _ = make(output_schema=SCHEMA)
+    started(loop)
+    loop.receive_response(answer(body))
+    drain(loop)
+    loop.receive_response(answer(body))
+    final = done(drain(loop))
+    assert final.subtype == "error_max_structured_output_retries" and final.structured_output is None
+
+
+def test_a_deep_value_against_an_enum_is_an_error_not_a_recursion_error() -> None:
+    deep: Any = []
+    for _ in range(900):
+        deep = [deep]
+    schemas: list[dict[str, Any]] = [{"enum": [[1], "a"]}, {"const": [[1]]}, {"type": "array", "uniqueItems": True}]
+    for schema in schemas:
+        errors = validate([deep, deep], schema)
+        assert errors and "too deeply" in errors[0].message
+
+
+def test_an_exponential_schema_is_validated_in_bounded_work() -> None:
+    # Each level doubles the work: 2**40 subschema visits without a bound.
+    defs: dict[str, Any] = {"d0": {"type": "integer", "minimum": 10}}
+    for level in range(1, 41):
+        below = {"$ref": f"#/$defs/d{level - 1}"}
+        defs[f"d{level}"] = {"anyOf": [below, below]}
+    schema = {"$defs": defs, "$ref": "#/$defs/d40"}
+    check_definition(schema)
+    (error,) = validate(1, schema)
+    assert "too complex to check" in error.message
+    assert validate(12, schema) == []
+
+
+def test_a_backtracking_pattern_is_matched_in_linear_time() -> None:
+    # With re this takes hours (it doubles per character); RE2 is linear.
+    schema = {"type": "string", "pattern": "^(a+)+$"}
+    check_definition(schema)
+    (error,) = validate("a" * 100_000 + "!", schema)
+    assert "does not match" in error.message
+    assert validate("a" * 100_000, schema) == []
+
+
+def test_patterns_needing_backtracking_are_refused_at_definition() -> None:
+    schemas: list[dict[str, Any]] = [{"pattern": r"(a)\1"}, {"patternProperties": {"(?=x)": {}}}]
+    for schema in schemas:
+        with pytest.raises(ValueError, match="backreferences and lookaround"):
+            check_definition(schema)
+
+
+@pytest.mark.parametrize("number", [math.inf, -math.inf, math.nan])
+@pytest.mark.parametrize("keyword", ["multipleOf", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"])
+def test_non_finite_numeric_keywords_are_refused(keyword: str, number: float) -> None:
+    with pytest.raises(ValueError, match=f"'{keyword}' must be a finite number"):
+        check_definition({keyword: number})
+    with pytest.raises(ValueError, match="finite"):
+        validate(3, {keyword: number})
+
+
+def test_a_ref_to_something_that_is_not_a_schema_is_refused_at_definition() -> None:
+    # Found by the schema fuzz target: check_definition accepted these, validate raised.
+    schemas: list[dict[str, Any]] = [{"required": ["a"], "$ref": "#/required"}, {"enum": [1], "$ref": "#/enum/0"}]
+    for schema in schemas:
+        with pytest.raises(TypeError, match="not a schema"):
+            check_definition(schema)
