@@ -509,9 +509,9 @@ class AgentOptions:
     def loop_settings(self, model: str, tools: Sequence[LoopTool], *, session_id: str | None = None) -> LoopSettings:
         """The core ``AgentLoop``'s settings for these options, with ``tools`` as the loop sees
         them: the knobs both share (``anyagent_core``'s ``KNOBS``) pass through unchanged."""
-        # Deny rules also match absolute paths under the working directory (symlinks resolved,
-        # as the file tools see it); without deny rules it is not needed.
-        cwd = os.path.realpath(self.cwd if self.cwd is not None else os.getcwd()) if self.disallowed_tools else None
+        # Deny rules and protected paths also match absolute paths under the working directory
+        # (symlinks resolved, as the file tools see it).
+        cwd = os.path.realpath(self.cwd if self.cwd is not None else os.getcwd())
         return LoopSettings(
             template=self.start_turn(model, ()),
             tools=tools,
