@@ -20,6 +20,7 @@ from ._agent._actions import Action, AskCompaction, AskPermission, Commit, Done,
 from ._agent._loop import AgentLoop
 from ._agent._loop_state import LoopState
 from ._agent._permissions import (
+    PATH_RULE_TOOLS,
     PermissionAllow,
     PermissionDeny,
     PermissionMode,
@@ -123,6 +124,7 @@ validate_schema = schema.validate
 
 __all__ = [
     "NEED_DATA",
+    "PATH_RULE_TOOLS",
     "PAUSED",
     "Action",
     "AgentLoop",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from anyagent_core import (
+    PATH_RULE_TOOLS,
     Config,
     DoomLoopAction,
     Endpoint,
@@ -460,6 +461,8 @@ class AgentOptions:
         for field in ("allowed_tools", "disallowed_tools"):
             for rule in getattr(self, field):
                 tool_name = PermissionRule.parse(rule).tool
+                if tool_name in PATH_RULE_TOOLS:
+                    continue  # Read(...), Edit(...): every file tool
                 if tool_name not in names and not any(tool_name in _agent_tools(a) for a in self.agents.values()):
                     known = ", ".join(sorted(names)) or "none: offer tools with tools=[...]"
                     raise ConfigurationError(

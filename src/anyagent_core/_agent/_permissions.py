@@ -42,6 +42,7 @@ from anyagent_core._agent._shell import ShellParse, simple_commands
 from anyagent_core._json import JSONObject, freeze_object
 
 __all__ = [
+    "PATH_RULE_TOOLS",
     "PERMISSION_MODES",
     "PermissionAllow",
     "PermissionDecision",

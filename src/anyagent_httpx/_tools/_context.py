@@ -9,6 +9,8 @@ from collections.abc import Iterable
 
 import attrs
 
+from anyagent_core import PermissionRule
+
 __all__ = ["ToolContext"]
 
 
@@ -18,6 +20,10 @@ def _resolved(path: str | os.PathLike[str]) -> pathlib.Path:
 
 def _resolved_all(paths: Iterable[str | os.PathLike[str]]) -> tuple[pathlib.Path, ...]:
     return tuple(_resolved(path) for path in paths)
+
+
+def _denied_rules(rules: Iterable[str | PermissionRule]) -> tuple[PermissionRule, ...]:
+    return tuple(rule if isinstance(rule, PermissionRule) else PermissionRule.parse(rule) for rule in rules)
 
 
 @attrs.frozen(kw_only=True)
@@ -33,6 +39,9 @@ class ToolContext:
     """The directories file tools may touch: the working directory first, then any others allowed."""
     tool_use_id: str = ""
     session_id: str | None = None
+    denied: tuple[PermissionRule, ...] = attrs.field(default=(), converter=_denied_rules)
+    """The ``disallowed_tools`` rules: the file tools match them against resolved paths too (a
+    symlink to a denied directory is denied), and walks hide what a ``Read(...)`` rule covers."""
 
     def for_call(self, tool_use_id: str) -> ToolContext:
         """This context for the call ``tool_use_id``: the paths as they are, not resolved again
