@@ -50,6 +50,7 @@ from ._hooks import HOOK_EVENTS, HookEvent, HookMatcher
 from ._observe import Observer
 from ._permissions import CanUseTool
 from ._tools import Tool
+from ._tools._builtin._sandbox import SANDBOX_MODES, SandboxMode
 
 if TYPE_CHECKING:
     import httpx
@@ -336,6 +337,12 @@ class AgentOptions:
     """The working directory of the file tools and ``bash`` (None: the process's)."""
     allowed_dirs: tuple[str, ...] = attrs.field(default=(), converter=_paths)
     """Directories besides ``cwd`` that the file tools may use."""
+    sandbox: SandboxMode = attrs.field(default="auto", validator=_valid(checks.one_of(SANDBOX_MODES, "sandbox")))
+    """``bash`` runs in bubblewrap's sandbox (writable: ``cwd``, ``allowed_dirs`` and a private
+    ``/tmp``; no network; no process outlives the call): ``auto`` where ``bwrap`` works, with a
+    warning, once, where it does not; ``required`` refuses to run commands without it; ``off``."""
+    sandbox_network: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    """Whether commands in the sandbox have the network."""
     tool_timeout: float | None = attrs.field(default=300.0, validator=_valid(checks.positive_number_or_none))
     """Seconds a tool may run when it sets no timeout of its own; None: no limit."""
     tool_mode: ToolMode = knob("tool_mode", error=ConfigurationError)

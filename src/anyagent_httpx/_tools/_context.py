@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pathlib
 from collections.abc import Iterable
+from typing import Literal
 
 import attrs
 
@@ -42,6 +43,13 @@ class ToolContext:
     denied: tuple[PermissionRule, ...] = attrs.field(default=(), converter=_denied_rules)
     """The ``disallowed_tools`` rules: the file tools match them against resolved paths too (a
     symlink to a denied directory is denied), and walks hide what a ``Read(...)`` rule covers."""
+    sandbox: Literal["auto", "required", "off"] = attrs.field(
+        default="auto", validator=attrs.validators.in_(("auto", "required", "off"))
+    )
+    """``bash`` in bubblewrap: ``auto`` where it works (a warning, once, where not), ``required``
+    (refuse to run commands without it), ``off``."""
+    network: bool = False
+    """Whether sandboxed commands have the network."""
 
     def for_call(self, tool_use_id: str) -> ToolContext:
         """This context for the call ``tool_use_id``: the paths as they are, not resolved again
