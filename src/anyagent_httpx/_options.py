@@ -50,7 +50,7 @@ from ._hooks import HOOK_EVENTS, HookEvent, HookMatcher
 from ._observe import Observer
 from ._permissions import CanUseTool
 from ._tools import Tool
-from ._tools._builtin._sandbox import SANDBOX_MODES, SandboxMode
+from ._tools._context import SANDBOX_MODES, SandboxMode
 
 if TYPE_CHECKING:
     import httpx

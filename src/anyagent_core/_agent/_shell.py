@@ -251,6 +251,8 @@ class _Reader:
             else:
                 if char in "*?[":
                     glob = True
+                elif char < " " or char == "\x7f":
+                    exact = False  # a control character (a carriage return): not a command to vouch for
                 out.append(char)
                 self.pos += 1
         return Word("".join(out), exact, glob) if started else None

@@ -6,13 +6,17 @@ from __future__ import annotations
 import os
 import pathlib
 from collections.abc import Iterable
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import attrs
 
 from anyagent_core import PermissionRule
 
-__all__ = ["ToolContext"]
+__all__ = ["SANDBOX_MODES", "SandboxMode", "ToolContext"]
+
+SandboxMode: TypeAlias = Literal["auto", "required", "off"]
+"""Where ``bash`` runs: in bubblewrap where it works (``auto``), only there (``required``), never in it (``off``)."""
+SANDBOX_MODES: tuple[SandboxMode, ...] = ("auto", "required", "off")
 
 
 def _resolved(path: str | os.PathLike[str]) -> pathlib.Path:
@@ -43,9 +47,7 @@ class ToolContext:
     denied: tuple[PermissionRule, ...] = attrs.field(default=(), converter=_denied_rules)
     """The ``disallowed_tools`` rules: the file tools match them against resolved paths too (a
     symlink to a denied directory is denied), and walks hide what a ``Read(...)`` rule covers."""
-    sandbox: Literal["auto", "required", "off"] = attrs.field(
-        default="auto", validator=attrs.validators.in_(("auto", "required", "off"))
-    )
+    sandbox: SandboxMode = attrs.field(default="auto", validator=attrs.validators.in_(SANDBOX_MODES))
     """``bash`` in bubblewrap: ``auto`` where it works (a warning, once, where not), ``required``
     (refuse to run commands without it), ``off``."""
     network: bool = False

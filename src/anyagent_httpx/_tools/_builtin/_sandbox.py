@@ -17,14 +17,13 @@ import pathlib
 import shutil
 import subprocess
 from collections.abc import Sequence
-from typing import Literal, TypeAlias
 
 import anyio
 
+from anyagent_httpx._tools._context import SANDBOX_MODES, SandboxMode
+
 __all__ = ["SANDBOX_MODES", "SandboxMode", "sandbox_problem", "sandboxed", "warn_unsandboxed"]
 
-SandboxMode: TypeAlias = Literal["auto", "required", "off"]
-SANDBOX_MODES: tuple[SandboxMode, ...] = ("auto", "required", "off")
 
 _LOGGER = logging.getLogger("anyagent")
 _PROTECTED = (".git", ".hg", ".svn", ".jj")
