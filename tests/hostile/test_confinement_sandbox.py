@@ -76,8 +76,14 @@ async def test_tmp_is_private(root: pathlib.Path) -> None:
 async def test_version_control_config_stays_read_only(root: pathlib.Path) -> None:
     (root / ".git").mkdir()
     (root / ".git" / "config").write_text("[core]\n")
-    _, text = await bash("printf '\\tfsmonitor = touch pwned\\n' >> .git/config", ToolContext(cwd=root))
+    (root / ".git" / "hooks").mkdir()
+    context = ToolContext(cwd=root)
+    _, text = await bash("printf '\\tfsmonitor = touch pwned\\n' >> .git/config", context)
     assert (root / ".git" / "config").read_text() == "[core]\n", text
+    _, text = await bash("printf 'touch pwned' > .git/hooks/pre-commit", context)
+    assert not (root / ".git" / "hooks" / "pre-commit").exists(), text
+    is_error, text = await bash("echo ref > .git/HEAD.new && echo written", context)  # the rest is writable
+    assert not is_error and "written" in text, text
 
 
 @needs_bwrap

@@ -1,10 +1,11 @@
 """The ``bash`` tool's sandbox: bubblewrap (``bwrap``), where it exists and works.
 
 In the sandbox the whole file system is read-only except the allowed roots (and a private
-``/tmp``); version control directories in the roots (``.git``, ``.hg``) stay read-only too, since
-writing them configures code that runs. There is no network unless allowed, and the command runs
-in its own PID namespace, so every process it starts ends with it: nothing it puts in the
-background survives the call, and ``--die-with-parent`` ends it if the agent dies.
+``/tmp``); the version control configuration in the roots (``.git/config``, ``.git/hooks``,
+``.hg/hgrc``...) stays read-only too, since writing it configures code that runs. There is no
+network unless allowed, and the command runs in its own PID namespace, so every process it
+starts ends with it: nothing it puts in the background survives the call, and
+``--die-with-parent`` ends it if the agent dies.
 
 Whether bwrap works is probed once per process (in a container it may lack user namespaces).
 """
@@ -26,7 +27,8 @@ __all__ = ["SANDBOX_MODES", "SandboxMode", "sandbox_problem", "sandboxed", "warn
 
 
 _LOGGER = logging.getLogger("anyagent")
-_PROTECTED = (".git", ".hg", ".svn", ".jj")
+_PROTECTED = (".git/config", ".git/hooks", ".git/info", ".hg/hgrc", ".svn/config", ".jj/repo/config.toml")
+"""What configures code version control runs: read-only in the sandbox (commits still work)."""
 _probe: list[str | None] = []  # [None] when bwrap works, [why not] otherwise; empty before the probe
 _warned: list[bool] = []
 _PROBE_OPTIONS = ("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all", "--die-with-parent")
@@ -79,7 +81,7 @@ def sandboxed(
     for root in roots:
         for name in _PROTECTED:
             inner = root / name
-            if os.path.isdir(inner) and not os.path.islink(inner):
+            if os.path.lexists(inner) and not os.path.islink(inner):
                 command += ["--ro-bind", str(inner), str(inner)]
     command += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if not network:
