@@ -19,7 +19,15 @@ from . import schema
 from ._agent._actions import Action, AskCompaction, AskPermission, Commit, Done, Emit, RunTools, SendRequest, Wait
 from ._agent._loop import AgentLoop
 from ._agent._loop_state import LoopState
-from ._agent._permissions import PermissionAllow, PermissionDeny, PermissionMode, PermissionPolicy, ToolTraits
+from ._agent._permissions import (
+    PATH_RULE_TOOLS,
+    PermissionAllow,
+    PermissionDeny,
+    PermissionMode,
+    PermissionPolicy,
+    ToolTraits,
+    protected_path,
+)
 from ._agent._results import PartialEvent as PartialEvent
 from ._agent._results import ResultMessage, RunMessage, StreamEvent, SystemMessage, add_usage
 from ._agent._results import ResultSubtype as ResultSubtype
@@ -116,6 +124,7 @@ validate_schema = schema.validate
 
 __all__ = [
     "NEED_DATA",
+    "PATH_RULE_TOOLS",
     "PAUSED",
     "Action",
     "AgentLoop",
@@ -169,6 +178,7 @@ __all__ = [
     "ToolResultBlock",
     "ToolSpec",
     "ToolTraits",
+    "protected_path",
     "ToolUseBlock",
     "ToolUseError",
     "Truncated",

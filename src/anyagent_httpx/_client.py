@@ -758,7 +758,14 @@ def _tool_context(options: AgentOptions, session_id: str) -> ToolContext:
         if not path.is_dir():
             raise ConfigurationError(f"allowed directory {directory!r} is not a directory (resolved: {path})")
         roots.append(path)
-    return ToolContext(cwd=cwd, roots=tuple(roots), session_id=session_id)
+    return ToolContext(
+        cwd=cwd,
+        roots=tuple(roots),
+        session_id=session_id,
+        denied=options.disallowed_tools,
+        sandbox=options.sandbox,
+        network=options.sandbox_network,
+    )
 
 
 async def query(*, prompt: Prompt, options: AgentOptions | None = None) -> AsyncGenerator[RunMessage]:

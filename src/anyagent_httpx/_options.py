@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from anyagent_core import (
+    PATH_RULE_TOOLS,
     Config,
     DoomLoopAction,
     Endpoint,
@@ -51,6 +52,7 @@ from ._hooks import HOOK_EVENTS, HookEvent, HookMatcher
 from ._observe import Observer
 from ._permissions import CanUseTool
 from ._tools import Tool
+from ._tools._context import SANDBOX_MODES, SandboxMode
 
 if TYPE_CHECKING:
     import httpx
@@ -484,6 +486,12 @@ class AgentOptions:
     """The working directory of the file tools and ``bash`` (None: the process's)."""
     allowed_dirs: tuple[str, ...] = attrs.field(default=(), converter=_allowed_dirs)
     """Directories besides ``cwd`` that the file tools may use."""
+    sandbox: SandboxMode = attrs.field(default="auto", validator=_valid(checks.one_of(SANDBOX_MODES, "sandbox")))
+    """``bash`` runs in bubblewrap's sandbox (writable: ``cwd``, ``allowed_dirs`` and a private
+    ``/tmp``; no network; no process outlives the call): ``auto`` where ``bwrap`` works, with a
+    warning, once, where it does not; ``required`` refuses to run commands without it; ``off``."""
+    sandbox_network: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    """Whether commands in the sandbox have the network."""
     tool_timeout: float | None = attrs.field(default=300.0, validator=_valid(checks.positive_number_or_none))
     """Seconds a tool may run when it sets no timeout of its own; None: no limit."""
     stream_idle_timeout: float | None = attrs.field(default=600.0, validator=_valid(checks.positive_number_or_none))
@@ -660,6 +668,8 @@ class AgentOptions:
         for field in ("allowed_tools", "disallowed_tools"):
             for rule in getattr(self, field):
                 tool_name = PermissionRule.parse(rule).tool
+                if tool_name in PATH_RULE_TOOLS:
+                    continue  # Read(...), Edit(...): every file tool
                 if tool_name not in names and not any(tool_name in _agent_tools(a) for a in self.agents.values()):
                     if self._remote_mcp_tool(tool_name):
                         continue  # a remote server's tools are known once it is reached
@@ -742,9 +752,9 @@ class AgentOptions:
     def loop_settings(self, model: str, tools: Sequence[LoopTool], *, session_id: str | None = None) -> LoopSettings:
         """The core ``AgentLoop``'s settings for these options, with ``tools`` as the loop sees
         them: the knobs both share (``anyagent_core``'s ``KNOBS``) pass through unchanged."""
-        # Deny rules also match absolute paths under the working directory (symlinks resolved,
-        # as the file tools see it); without deny rules it is not needed.
-        cwd = os.path.realpath(self.cwd if self.cwd is not None else os.getcwd()) if self.disallowed_tools else None
+        # Deny rules and protected paths also match absolute paths under the working directory
+        # (symlinks resolved, as the file tools see it).
+        cwd = os.path.realpath(self.cwd if self.cwd is not None else os.getcwd())
         return LoopSettings(
             template=self.start_turn(model, ()),
             tools=tools,

@@ -1298,8 +1298,9 @@ def test_rule_matching() -> None:
     rule = PermissionRule.parse("bash(git *)")
     assert rule.matches("bash", {"command": "git status"}, bash)
     assert rule.matches("bash", {"command": "git log\nrm -rf /"}, bash)  # a pattern sees the whole argument
-    assert not rule.matches("bash", {"command": "git"}, bash)
-    assert not rule.matches("bash", {"command": "sudo git status"}, bash)
+    assert rule.matches("bash", {"command": "git"}, bash)  # "git *" names a bare git too
+    assert rule.matches("bash", {"command": "sudo git status"}, bash)  # wrappers are looked through
+    assert not rule.matches("bash", {"command": "echo git status"}, bash)
     assert not rule.matches("bash", {"command": 3}, bash)
     assert not rule.matches("bash", {}, bash)
     assert not rule.matches("zsh", {"command": "git status"}, bash)

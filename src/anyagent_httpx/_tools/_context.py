@@ -6,10 +6,17 @@ from __future__ import annotations
 import os
 import pathlib
 from collections.abc import Iterable
+from typing import Literal, TypeAlias
 
 import attrs
 
-__all__ = ["ToolContext"]
+from anyagent_core import PermissionRule
+
+__all__ = ["SANDBOX_MODES", "SandboxMode", "ToolContext"]
+
+SandboxMode: TypeAlias = Literal["auto", "required", "off"]
+"""Where ``bash`` runs: in bubblewrap where it works (``auto``), only there (``required``), never in it (``off``)."""
+SANDBOX_MODES: tuple[SandboxMode, ...] = ("auto", "required", "off")
 
 
 def _resolved(path: str | os.PathLike[str]) -> pathlib.Path:
@@ -18,6 +25,10 @@ def _resolved(path: str | os.PathLike[str]) -> pathlib.Path:
 
 def _resolved_all(paths: Iterable[str | os.PathLike[str]]) -> tuple[pathlib.Path, ...]:
     return tuple(_resolved(path) for path in paths)
+
+
+def _denied_rules(rules: Iterable[str | PermissionRule]) -> tuple[PermissionRule, ...]:
+    return tuple(rule if isinstance(rule, PermissionRule) else PermissionRule.parse(rule) for rule in rules)
 
 
 @attrs.frozen(kw_only=True)
@@ -33,6 +44,14 @@ class ToolContext:
     """The directories file tools may touch: the working directory first, then any others allowed."""
     tool_use_id: str = ""
     session_id: str | None = None
+    denied: tuple[PermissionRule, ...] = attrs.field(default=(), converter=_denied_rules)
+    """The ``disallowed_tools`` rules: the file tools match them against resolved paths too (a
+    symlink to a denied directory is denied), and walks hide what a ``Read(...)`` rule covers."""
+    sandbox: SandboxMode = attrs.field(default="auto", validator=attrs.validators.in_(SANDBOX_MODES))
+    """``bash`` in bubblewrap: ``auto`` where it works (a warning, once, where not), ``required``
+    (refuse to run commands without it), ``off``."""
+    network: bool = False
+    """Whether sandboxed commands have the network."""
 
     def for_call(self, tool_use_id: str) -> ToolContext:
         """This context for the call ``tool_use_id``: the paths as they are, not resolved again

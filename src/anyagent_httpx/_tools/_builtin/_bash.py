@@ -1,5 +1,6 @@
-"""The bash tool: a shell command in the working directory, its output capped, killed with its
-whole process group on timeout or cancellation."""
+"""The bash tool: a shell command in the working directory, its output capped, in bubblewrap's
+sandbox where it works (``_sandbox``), every process it started killed when it ends, times out or
+is cancelled."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from anyagent_httpx._tools._run import truncate_middle
 from anyagent_httpx._tools._tool import ToolError, tool
 
 from ._paths import resolve_in_roots
+from ._sandbox import sandbox_problem, sandboxed, warn_unsandboxed
 
 __all__ = ["MAX_OUTPUT_CHARS", "bash"]
 
@@ -95,7 +97,8 @@ async def bash(
     """Run a shell command and return its combined stdout and stderr (and its exit code when not 0).
 
     The command runs in bash (or sh) with no input. Output over 30000 characters is cut in the middle.
-    On timeout the command and every process it started are killed.
+    On timeout the command and every process it started are killed; background processes end with
+    the call. In the sandbox only the allowed directories and /tmp are writable, and there is no network.
 
     Args:
         command: The command line.
@@ -106,10 +109,19 @@ async def bash(
     if not directory.is_dir():
         raise ToolError(f"{cwd!r} is not a directory")
     shell = shutil.which("bash") or "/bin/sh"
+    argv = [shell, "-c", command]
+    if context.sandbox != "off":
+        problem = await sandbox_problem()
+        if problem is None:
+            argv = sandboxed(argv, roots=context.roots, directory=directory, network=context.network)
+        elif context.sandbox == "required":
+            raise ToolError(f"the sandbox is required, and {problem}; the command was not run")
+        else:
+            warn_unsandboxed(problem)
     output = _Output()
     try:
         process = await anyio.open_process(
-            [shell, "-c", command],
+            argv,
             cwd=directory,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -131,6 +143,7 @@ async def bash(
     finally:
         with anyio.CancelScope(shield=True):
             await process.wait()
+            _kill_group(process)  # what it left in the background ends with the call
             await process.aclose()
     text = output.text(MAX_OUTPUT_CHARS)
     if timed_out:

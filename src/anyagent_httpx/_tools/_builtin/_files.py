@@ -9,7 +9,7 @@ from typing import Annotated
 from anyagent_httpx._tools._context import ToolContext
 from anyagent_httpx._tools._tool import ToolError, tool
 
-from ._paths import display, inside_roots, read_bytes, resolve_in_roots, write_bytes
+from ._paths import display, hidden, inside_roots, read_bytes, resolve_in_roots, write_bytes
 
 __all__ = ["MAX_LINE_CHARS", "MAX_LIST_ENTRIES", "edit_file", "list_dir", "read_file", "write_file"]
 
@@ -42,7 +42,7 @@ def read_file(
         offset: The first line to show, counting from 1.
         limit: How many lines to show at most.
     """
-    data = read_bytes(resolve_in_roots(path, context), path)
+    data = read_bytes(resolve_in_roots(path, context, tool="read_file"), path, context)
     _text(data, path)  # refuses binary files
     text = data.decode("utf-8", "replace")
     if not text:
@@ -74,9 +74,9 @@ def write_file(path: str, content: str, *, context: ToolContext) -> str:
         path: The file, absolute or relative to the working directory.
         content: The whole new content of the file.
     """
-    target = resolve_in_roots(path, context, for_write=True)
+    target = resolve_in_roots(path, context, for_write=True, tool="write_file")
     data = content.encode("utf-8", "surrogatepass")
-    write_bytes(target, data, path)
+    write_bytes(target, data, path, context)
     return f"wrote {len(data)} bytes to {path}"
 
 
@@ -94,14 +94,14 @@ def edit_file(path: str, old_string: str, new_string: str, replace_all: bool = F
         raise ToolError("old_string is empty; give the exact text to replace (write_file creates files)")
     if old_string == new_string:
         raise ToolError("old_string and new_string are the same; there is nothing to change")
-    target = resolve_in_roots(path, context, for_write=True)
+    target = resolve_in_roots(path, context, for_write=True, tool="edit_file")
     try:
         target.stat()
     except FileNotFoundError:
         raise ToolError(f"{path!r} does not exist (write_file creates files)") from None
     except OSError as exc:
         raise ToolError(f"cannot read {path!r}: {exc.strerror or exc}") from None
-    text = _text(read_bytes(target, path), path)
+    text = _text(read_bytes(target, path, context), path)
     count = text.count(old_string)
     if count == 0:
         raise ToolError(
@@ -114,7 +114,7 @@ def edit_file(path: str, old_string: str, new_string: str, replace_all: bool = F
             "or set replace_all to replace every occurrence"
         )
     updated = text.replace(old_string, new_string)
-    write_bytes(target, updated.encode("utf-8", "surrogateescape"), path)
+    write_bytes(target, updated.encode("utf-8", "surrogateescape"), path, context)
     return f"replaced {count} occurrence{'' if count == 1 else 's'} in {path}"
 
 
@@ -125,7 +125,7 @@ def list_dir(path: str = ".", *, context: ToolContext) -> str:
     Args:
         path: The directory, absolute or relative to the working directory.
     """
-    directory = resolve_in_roots(path, context)
+    directory = resolve_in_roots(path, context, tool="list_dir")
     if not directory.is_dir():
         raise ToolError(f"{path!r} is not a directory")
     names: list[str] = []
@@ -134,9 +134,11 @@ def list_dir(path: str = ".", *, context: ToolContext) -> str:
             for entry in entries:
                 if entry.is_symlink():
                     target = pathlib.Path(os.path.realpath(entry.path))
-                    if not inside_roots(target, context):
+                    if not inside_roots(target, context) or hidden("list_dir", target, context):
                         continue  # never show where a link out of the roots leads
                     names.append(entry.name + ("/" if target.is_dir() else ""))
+                elif hidden("list_dir", directory / entry.name, context):
+                    continue
                 else:
                     names.append(entry.name + ("/" if entry.is_dir(follow_symlinks=False) else ""))
     except OSError as exc:

@@ -1,16 +1,21 @@
 """Confinement: every path a built-in tool touches is resolved (symlinks followed) and must lie
-inside one of the context's roots."""
+inside one of the context's roots, and the context's deny rules are matched against that
+resolved path. Files are then opened race-free: from the root's descriptor, one component at a
+time with ``O_NOFOLLOW`` (``dir_fd``), so a directory swapped for a symlink between the check
+and the open fails the call instead of leading outside. A regular file with more than one
+hard link is not read: its other name may lie outside the roots."""
 
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import os
 import pathlib
 import re
 import stat
-import tempfile
 from collections.abc import Iterator
 
+from anyagent_core import PermissionRule, protected_path
 from anyagent_core.regex import LinearPattern, RegexError, compile_linear
 from anyagent_httpx._tools._context import ToolContext
 from anyagent_httpx._tools._tool import ToolError
@@ -19,7 +24,9 @@ __all__ = [
     "MAX_FILE_BYTES",
     "SKIPPED_DIRECTORIES",
     "display",
+    "check_rules",
     "glob_regex",
+    "hidden",
     "inside_roots",
     "read_bytes",
     "resolve_in_roots",
@@ -34,6 +41,47 @@ SKIPPED_DIRECTORIES = frozenset({".git", ".hg", ".svn"})
 """Version control internals: glob and grep do not descend into them."""
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_READ_RULES = ("Read",)
+_WRITE_RULES = ("Read", "Edit")
+
+
+def _rule_matches(rule: PermissionRule, relative: str) -> bool:
+    assert rule.pattern is not None
+    return fnmatch.fnmatchcase(relative, rule.pattern) or fnmatch.fnmatchcase(
+        relative, rule.pattern.rstrip("*/") or "*"
+    )
+
+
+def _relative(path: pathlib.Path, context: ToolContext) -> str:
+    return path.relative_to(context.cwd).as_posix() if path.is_relative_to(context.cwd) else str(path)
+
+
+def check_rules(tool: str, resolved: pathlib.Path, given: str, context: ToolContext, *, write: bool = False) -> None:
+    """Refuse (``ToolError``) a resolved path the context's deny rules cover for ``tool``
+    (its own rules, ``Read(...)``, and ``Edit(...)`` when writing): the rules also see where a
+    symlink leads. A write whose target resolves to a protected path (``protected_path``) under
+    a name that is not one is refused too: the permission rules asked about the name given."""
+    relative = _relative(resolved, context)
+    names = (tool, *(_WRITE_RULES if write else _READ_RULES))
+    for rule in context.denied:
+        if rule.pattern is not None and rule.tool in names and _rule_matches(rule, relative):
+            raise ToolError(f"{given!r} is disallowed by the rule {str(rule)!r} (it resolves to {relative!r})")
+    if write and protected_path(relative) is not None and protected_path(given, str(context.cwd)) is None:
+        raise ToolError(f"{given!r} resolves to {relative!r}, a protected path; name it as such to be asked about it")
+
+
+def hidden(tool: str, resolved: pathlib.Path, context: ToolContext) -> bool:
+    """Whether a walk (glob, grep, list_dir) leaves out an entry: a deny rule for ``tool`` or a
+    ``Read(...)`` rule covers its resolved path."""
+    if not context.denied:
+        return False
+    relative = _relative(resolved, context)
+    return any(
+        rule.pattern is not None and rule.tool in (tool, "Read") and _rule_matches(rule, relative)
+        for rule in context.denied
+    )
 
 
 def inside_roots(path: pathlib.Path, context: ToolContext) -> bool:
@@ -48,7 +96,7 @@ def _outside(given: str, resolved: pathlib.Path, context: ToolContext) -> ToolEr
     return ToolError(f"{given!r} resolves to {str(resolved)!r}, which is outside the allowed directories ({allowed})")
 
 
-def resolve_in_roots(path: str, context: ToolContext, *, for_write: bool = False) -> pathlib.Path:
+def resolve_in_roots(path: str, context: ToolContext, *, for_write: bool = False, tool: str = "") -> pathlib.Path:
     """The absolute, symlink-free form of ``path`` (relative paths start at ``context.cwd``),
     checked to lie inside ``context.roots``; raises ``ToolError`` naming the path given, what it
     resolved to and the allowed roots.
@@ -56,7 +104,8 @@ def resolve_in_roots(path: str, context: ToolContext, *, for_write: bool = False
     For reading, the path is resolved strictly (it must exist). For writing, the deepest existing
     ancestor is resolved and the missing rest appended, which may not contain ``..``; an existing
     symlink (even a dangling one) is followed, so writing through it lands where it points, and
-    that place must be inside the roots too.
+    that place must be inside the roots too. The resolved path is then checked against the
+    context's deny rules for ``tool`` (``check_rules``).
     """
     if not isinstance(path, str):
         raise ToolError(f"a path must be a string, not {type(path).__name__}")
@@ -73,7 +122,10 @@ def resolve_in_roots(path: str, context: ToolContext, *, for_write: bool = False
         try:
             resolved = pathlib.Path(os.path.realpath(candidate, strict=True))
         except OSError as exc:
-            loose = pathlib.Path(os.path.realpath(candidate))
+            try:
+                loose = pathlib.Path(os.path.realpath(candidate))
+            except OSError:  # the path changed while being resolved
+                raise ToolError(f"{path!r} cannot be resolved: {exc.strerror or exc}") from None
             if not inside_roots(loose, context):
                 raise _outside(path, loose, context) from None
             if isinstance(exc, FileNotFoundError):
@@ -81,6 +133,7 @@ def resolve_in_roots(path: str, context: ToolContext, *, for_write: bool = False
             raise ToolError(f"{path!r} cannot be resolved: {exc.strerror or exc}") from None
     if not inside_roots(resolved, context):
         raise _outside(path, resolved, context)
+    check_rules(tool, resolved, path, context, write=for_write)
     return resolved
 
 
@@ -93,7 +146,10 @@ def _resolve_for_write(candidate: pathlib.Path, given: str) -> pathlib.Path:
     try:
         base = pathlib.Path(os.path.realpath(current, strict=True))
     except FileNotFoundError:
-        base = pathlib.Path(os.path.realpath(current))  # a dangling symlink: where it points
+        try:
+            base = pathlib.Path(os.path.realpath(current))  # a dangling symlink: where it points
+        except OSError as exc:  # the path changed while being resolved
+            raise ToolError(f"{given!r} cannot be resolved: {exc.strerror or exc}") from None
     except OSError as exc:
         raise ToolError(f"{given!r} cannot be resolved: {exc.strerror or exc}") from None
     if ".." in missing:
@@ -108,86 +164,159 @@ def display(path: pathlib.Path, context: ToolContext) -> str:
     return str(path)
 
 
-def read_bytes(resolved: pathlib.Path, given: str) -> bytes:
-    """A regular file's bytes; ``ToolError`` for directories, special files and files over the cap."""
+def _root_of(resolved: pathlib.Path, context: ToolContext) -> pathlib.Path:
+    roots = [root for root in context.roots if resolved.is_relative_to(root)]
+    if not roots:  # pragma: no cover - resolve_in_roots checked it
+        raise ToolError(f"{str(resolved)!r} is outside the allowed directories")
+    return max(roots, key=lambda root: len(root.parts))
+
+
+@contextlib.contextmanager
+def _parent_fd(resolved: pathlib.Path, given: str, context: ToolContext, *, create: bool) -> Iterator[int]:
+    """A descriptor of ``resolved``'s parent directory, reached from its root one component at
+    a time without following symlinks (missing directories made when ``create``)."""
+    root = _root_of(resolved, context)
+    if resolved == root:
+        raise ToolError(f"{given!r} is a directory")
+    parts = resolved.relative_to(root).parts[:-1]
     try:
-        info = os.stat(resolved)
+        fd = os.open(root, _DIRECTORY)
     except OSError as exc:
-        raise ToolError(f"cannot read {given!r}: {exc.strerror or exc}") from None
+        raise ToolError(f"cannot open the directory {str(root)!r}: {exc.strerror or exc}") from None
+    try:
+        for part in parts:
+            try:
+                following = os.open(part, _DIRECTORY, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o777, dir_fd=fd)
+                following = os.open(part, _DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = following
+        yield fd
+    except OSError as exc:
+        raise ToolError(f"cannot open {given!r}: {_changed(exc)}") from None
+    finally:
+        os.close(fd)
+
+
+def _changed(exc: OSError) -> str:
+    import errno
+
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+        return "a component is a symlink or not a directory (did it change while being opened?)"
+    return str(exc.strerror or exc)
+
+
+def _check_readable(info: os.stat_result, given: str) -> None:
     if stat.S_ISDIR(info.st_mode):
         raise ToolError(f"{given!r} is a directory (list_dir lists it)")
     if not stat.S_ISREG(info.st_mode):
         raise ToolError(f"{given!r} is not a regular file")
+    if info.st_nlink > 1:
+        raise ToolError(
+            f"{given!r} has {info.st_nlink} hard links; a file with more than one is not read, "
+            "since another of its names may lie outside the allowed directories"
+        )
     if info.st_size > MAX_FILE_BYTES:
         raise ToolError(f"{given!r} is {info.st_size} bytes, over the {MAX_FILE_BYTES}-byte limit for reading files")
-    try:
-        fd = os.open(resolved, os.O_RDONLY | _NOFOLLOW)
-        with os.fdopen(fd, "rb") as file:
-            data = file.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ToolError(f"cannot read {given!r}: {exc.strerror or exc}") from None
+
+
+def read_bytes(resolved: pathlib.Path, given: str, context: ToolContext) -> bytes:
+    """A regular file's bytes, opened race-free under its root; ``ToolError`` for directories,
+    special files, files with more than one hard link and files over the cap."""
+    with _parent_fd(resolved, given, context, create=False) as parent:
+        try:
+            fd = os.open(resolved.name, os.O_RDONLY | _NOFOLLOW | _NONBLOCK, dir_fd=parent)
+        except OSError as exc:
+            raise ToolError(f"cannot read {given!r}: {_changed(exc)}") from None
+        try:
+            _check_readable(os.fstat(fd), given)
+            with os.fdopen(fd, "rb", closefd=False) as file:
+                data = file.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise ToolError(f"cannot read {given!r}: {exc.strerror or exc}") from None
+        finally:
+            os.close(fd)
     if len(data) > MAX_FILE_BYTES:
         raise ToolError(f"{given!r} is over the {MAX_FILE_BYTES}-byte limit for reading files")
     return data
 
 
-def write_bytes(resolved: pathlib.Path, data: bytes, given: str) -> None:
-    """Write a file at a resolved path, creating its missing parent directories; the last
-    component is opened without following symlinks. Only regular files are replaced: opening a
-    named pipe for writing would block until something reads it.
+def write_bytes(resolved: pathlib.Path, data: bytes, given: str, context: ToolContext) -> None:
+    """Write a file at a resolved path, creating its missing parent directories, every
+    component opened race-free under its root (no symlink followed). Only regular files are
+    replaced: opening a named pipe for writing would block until something reads it.
 
     A write that fails (a full disk) changes nothing: an existing file is replaced only once the
     new content is written in full beside it (keeping its permission bits), and a new file that
     could not be written whole is removed."""
-    try:
-        info: os.stat_result | None = os.stat(resolved)
-    except FileNotFoundError:
-        info = None
-    except OSError as exc:
-        raise ToolError(f"cannot write {given!r}: {exc.strerror or exc}") from None
-    if info is not None and stat.S_ISDIR(info.st_mode):
-        raise ToolError(f"{given!r} is a directory")
-    if info is not None and not stat.S_ISREG(info.st_mode):
-        raise ToolError(f"{given!r} is not a regular file")
-    created: str | None = None
-    try:
-        resolved.parent.mkdir(parents=True, exist_ok=True)
-        if info is None:
-            fd = os.open(resolved, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666)
-            created = str(resolved)
-        else:
-            # A short name beside it: the file's own name may be near the length limit.
-            fd, created = tempfile.mkstemp(dir=resolved.parent, prefix=f".{resolved.name[:64]}.", suffix=".tmp")
-            os.chmod(fd, stat.S_IMODE(info.st_mode))
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        if info is not None:
-            os.replace(created, resolved)
-        created = None
-    except OSError as exc:
-        raise ToolError(f"cannot write {given!r}: {exc.strerror or exc}") from None
-    finally:
-        if created is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(created)
+    name = resolved.name
+    with _parent_fd(resolved, given, context, create=True) as parent:
+        try:
+            info: os.stat_result | None = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        except FileNotFoundError:
+            info = None
+        except OSError as exc:
+            raise ToolError(f"cannot write {given!r}: {exc.strerror or exc}") from None
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            raise ToolError(f"{given!r} is a directory")
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            raise ToolError(f"{given!r} is not a regular file")
+        created: str | None = None
+        try:
+            if info is None:
+                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666, dir_fd=parent)
+                created = name
+            else:
+                # A short name beside it: the file's own name may be near the length limit.
+                for _attempt in range(100):
+                    candidate = f".{name[:64]}.{os.urandom(6).hex()}.tmp"
+                    try:
+                        fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600, dir_fd=parent)
+                    except FileExistsError:
+                        continue
+                    created = candidate
+                    break
+                else:  # pragma: no cover - 100 collisions of 48 random bits
+                    raise ToolError(f"cannot write {given!r}: no free temporary name beside it")
+                os.fchmod(fd, stat.S_IMODE(info.st_mode))
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+            if info is not None:
+                assert created is not None
+                os.replace(created, name, src_dir_fd=parent, dst_dir_fd=parent)
+            created = None
+        except OSError as exc:
+            raise ToolError(f"cannot write {given!r}: {_changed(exc)}") from None
+        finally:
+            if created is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(created, dir_fd=parent)
 
 
-def walk(base: pathlib.Path, context: ToolContext) -> Iterator[tuple[pathlib.Path, str, bool]]:
+def walk(base: pathlib.Path, context: ToolContext, tool: str = "") -> Iterator[tuple[pathlib.Path, str, bool]]:
     """Every entry under a resolved directory, in sorted order, as (resolved path, path relative
-    to ``base``, is a directory). Symlinks are never descended into; a symlink is yielded as its
-    target when that target is inside the roots, and skipped otherwise."""
-    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-        dirnames[:] = sorted(name for name in dirnames if name not in SKIPPED_DIRECTORIES)
+    to ``base``, is a directory). Directories are walked by descriptor (``os.fwalk``), so a
+    directory swapped for a symlink mid-walk is not followed; a symlink is yielded as its target
+    when that target is inside the roots, and skipped otherwise. Entries the deny rules hide for
+    ``tool`` (``hidden``) are left out, directories with everything under them."""
+    for dirpath, dirnames, filenames, _fd in os.fwalk(base, follow_symlinks=False):
         folder = pathlib.Path(dirpath)
+        dirnames[:] = sorted(
+            name for name in dirnames if name not in SKIPPED_DIRECTORIES and not hidden(tool, folder / name, context)
+        )
         relative = folder.relative_to(base)
         for name, is_dir in sorted([(name, True) for name in dirnames] + [(name, False) for name in filenames]):
             entry = folder / name
             if entry.is_symlink():
                 target = pathlib.Path(os.path.realpath(entry))
-                if not inside_roots(target, context) or not target.exists():
+                if not inside_roots(target, context) or not target.exists() or hidden(tool, target, context):
                     continue
                 yield target, (relative / name).as_posix(), target.is_dir()
-            else:
+            elif not hidden(tool, entry, context):
                 yield entry, (relative / name).as_posix(), is_dir
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import pathlib
-import stat
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -12,7 +10,7 @@ from anyagent_core.regex import LinearPattern, RegexError, compile_linear
 from anyagent_httpx._tools._context import ToolContext
 from anyagent_httpx._tools._tool import ToolError, tool
 
-from ._paths import MAX_FILE_BYTES, display, glob_regex, inside_roots, resolve_in_roots, walk
+from ._paths import display, glob_regex, inside_roots, read_bytes, resolve_in_roots, walk
 
 __all__ = ["MAX_GLOB_RESULTS", "MAX_GREP_LINE_CHARS", "glob", "grep"]
 
@@ -43,12 +41,12 @@ def glob(pattern: str, path: str = ".", *, context: ToolContext) -> str:
         path: The directory to search, absolute or relative to the working directory.
     """
     _check_pattern(pattern, "pattern")
-    base = resolve_in_roots(path, context)
+    base = resolve_in_roots(path, context, tool="glob")
     if not base.is_dir():
         raise ToolError(f"{path!r} is not a directory")
     regex = glob_regex(pattern)
     found: list[str] = []
-    for _target, relative, is_dir in walk(base, context):
+    for _target, relative, is_dir in walk(base, context, "glob"):
         if regex.fullmatch(relative):
             found.append(display(base / relative, context) + ("/" if is_dir else ""))
     found.sort()
@@ -66,7 +64,7 @@ def _files(
     if not base.is_dir():
         yield base, base
         return
-    for target, relative, is_dir in walk(base, context):
+    for target, relative, is_dir in walk(base, context, "grep"):
         if is_dir:
             continue
         if name_filter is not None and not name_filter.fullmatch(relative if by_path else relative.rsplit("/", 1)[-1]):
@@ -105,17 +103,14 @@ def grep(
     if glob is not None:
         _check_pattern(glob, "glob")
         name_filter = glob_regex(glob)
-    base = resolve_in_roots(path, context)
+    base = resolve_in_roots(path, context, tool="grep")
     results: list[str] = []
     for target, shown in _files(base, context, name_filter, glob is not None and "/" in glob):
         if not inside_roots(target, context):
             continue
         try:
-            info = os.stat(target)
-            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
-                continue  # a named pipe or a device could block the read forever
-            data = target.read_bytes()
-        except OSError:
+            data = read_bytes(target, str(shown), context)  # race-free; special files refused unopened
+        except ToolError:
             continue
         if b"\x00" in data:
             continue

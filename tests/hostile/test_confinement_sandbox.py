@@ -1,0 +1,187 @@
+"""The bash tool's sandbox (bubblewrap), against commands that try to get out: writes outside the
+roots, the network, version control config, and background processes that would outlive the
+call. Each sandbox test skips, saying why, where bwrap cannot run."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+from typing import Any
+
+import anyio
+import pytest
+
+from anyagent_httpx import ToolContext, builtin_tool, run_tool
+from anyagent_httpx._tools._builtin import _sandbox
+
+pytestmark = pytest.mark.anyio
+
+
+def _bwrap_problem() -> str | None:
+    executable = shutil.which("bwrap")
+    if executable is None:
+        return "bwrap (bubblewrap) is not installed"
+    options = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all", "--die-with-parent"]
+    result = subprocess.run([executable, *options, "--", "true"], capture_output=True, check=False)
+    return None if result.returncode == 0 else f"bwrap cannot run here: {result.stderr.decode(errors='replace')}"
+
+
+PROBLEM = _bwrap_problem()
+needs_bwrap = pytest.mark.skipif(PROBLEM is not None, reason=f"no sandbox to test: {PROBLEM}")
+
+
+@pytest.fixture
+def root(tmp_path: pathlib.Path) -> pathlib.Path:
+    path = tmp_path / "root"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def outside(tmp_path: pathlib.Path) -> pathlib.Path:
+    path = tmp_path / "outside"
+    path.mkdir()
+    return path
+
+
+async def bash(command: str, context: ToolContext, **extra: Any) -> tuple[bool, str]:
+    result = await run_tool(builtin_tool("bash"), "call-1", {"command": command, **extra}, context)
+    assert isinstance(result.content, str)
+    return result.is_error, result.content
+
+
+@needs_bwrap
+async def test_writes_outside_the_roots_fail(root: pathlib.Path, outside: pathlib.Path) -> None:
+    context = ToolContext(cwd=root)
+    _, text = await bash(f"touch {outside}/escaped; echo x >> ~/.bashrc_probe; touch inside; echo $?", context)
+    assert not (outside / "escaped").exists()
+    assert not (pathlib.Path.home() / ".bashrc_probe").exists()
+    assert (root / "inside").exists(), text
+    assert "Read-only file system" in text
+
+
+@needs_bwrap
+async def test_tmp_is_private(root: pathlib.Path) -> None:
+    marker = f"anyagent-sandbox-{root.parent.name}"
+    is_error, text = await bash(f"touch /tmp/{marker} && ls /tmp", ToolContext(cwd=root))
+    assert not is_error and marker in text, text
+    assert not (pathlib.Path("/tmp") / marker).exists()
+
+
+@needs_bwrap
+async def test_version_control_config_stays_read_only(root: pathlib.Path) -> None:
+    (root / ".git").mkdir()
+    (root / ".git" / "config").write_text("[core]\n")
+    (root / ".git" / "hooks").mkdir()
+    context = ToolContext(cwd=root)
+    _, text = await bash("printf '\\tfsmonitor = touch pwned\\n' >> .git/config", context)
+    assert (root / ".git" / "config").read_text() == "[core]\n", text
+    _, text = await bash("printf 'touch pwned' > .git/hooks/pre-commit", context)
+    assert not (root / ".git" / "hooks" / "pre-commit").exists(), text
+    is_error, text = await bash("echo ref > .git/HEAD.new && echo written", context)  # the rest is writable
+    assert not is_error and "written" in text, text
+
+
+@needs_bwrap
+async def test_there_is_no_network_unless_allowed(root: pathlib.Path) -> None:
+    connected: list[bytes] = []
+    received = anyio.Event()
+    async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listener:
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+
+        async def serve(stream: anyio.abc.SocketStream) -> None:
+            async with stream:
+                connected.append(await stream.receive())
+                received.set()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(listener.serve, serve)
+            command = f"echo hello > /dev/tcp/127.0.0.1/{port} && echo sent"
+            _, text = await bash(command, ToolContext(cwd=root))
+            assert "sent" not in text, text
+            _, text = await bash(command, ToolContext(cwd=root, network=True))
+            assert "sent" in text, text
+            with anyio.fail_after(30):  # a hang guard only
+                await received.wait()
+            group.cancel_scope.cancel()
+    assert connected == [b"hello\n"]
+
+
+def _running_with(marker: str) -> list[int]:
+    found = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+                state = (entry / "stat").read_text().rsplit(") ", 1)[-1][:1]
+            except OSError:
+                continue
+            if marker.encode() in cmdline and state != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+@needs_bwrap
+async def test_no_background_process_survives_the_call(root: pathlib.Path) -> None:
+    marker = "4242.1717"  # sleep's argument: how the process is found in /proc by pid
+    is_error, text = await bash(
+        f"sleep {marker} & sleep {marker} & disown; setsid sleep {marker} & echo started", ToolContext(cwd=root)
+    )
+    assert not is_error and "started" in text, text
+    for _ in range(500):  # bounded polling: the namespace's processes are reaped asynchronously
+        if not await anyio.to_thread.run_sync(_running_with, marker):
+            break
+        await anyio.sleep(0.01)
+    else:
+        pids = _running_with(marker)
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        pytest.fail(f"background processes outlived the call: {pids}")
+
+
+@needs_bwrap
+async def test_a_timeout_kills_the_whole_sandbox(root: pathlib.Path) -> None:
+    marker = "4343.1717"
+    is_error, text = await bash(f"setsid sleep {marker} & sleep {marker}", ToolContext(cwd=root), timeout=0.5)
+    assert is_error and "timed out" in text
+    for _ in range(500):
+        if not await anyio.to_thread.run_sync(_running_with, marker):
+            break
+        await anyio.sleep(0.01)
+    else:
+        pytest.fail(f"processes outlived the timeout: {_running_with(marker)}")
+
+
+@pytest.fixture
+def without_bwrap(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
+    """A PATH with bash but no bwrap, and the probe forgotten (it is cached per process)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("bash", "sh", "true", "echo"):
+        found = shutil.which(name)
+        if found is not None:
+            (bin_dir / name).symlink_to(found)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(_sandbox, "_probe", [])
+    monkeypatch.setattr(_sandbox, "_warned", [])
+
+
+@pytest.mark.usefixtures("without_bwrap")
+async def test_without_bwrap_required_refuses_to_run(root: pathlib.Path) -> None:
+    is_error, text = await bash("touch ran", ToolContext(cwd=root, sandbox="required"))
+    assert is_error and "the sandbox is required" in text and "bwrap" in text, text
+    assert not (root / "ran").exists()
+
+
+@pytest.mark.usefixtures("without_bwrap")
+async def test_without_bwrap_auto_warns_and_runs(root: pathlib.Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="anyagent"):
+        is_error, text = await bash("echo ran", ToolContext(cwd=root))
+        await bash("echo again", ToolContext(cwd=root))
+    assert not is_error and text == "ran\n"
+    warnings = [record.getMessage() for record in caplog.records if "WITHOUT a sandbox" in record.getMessage()]
+    assert len(warnings) == 1 and "bwrap (bubblewrap) is not installed" in warnings[0], warnings
