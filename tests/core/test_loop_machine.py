@@ -273,12 +273,14 @@ class LoopMachine(RuleBasedStateMachine):
         self.doom_answers = self.doom_answers + 1 if same_answer else 1
         self.doom_answer = sorted(keys)
         futile = all(isinstance(call, ToolUseError) or call.name not in TOOLS for call in calls)
-        for call, key in zip(calls, keys, strict=True):
+        counts = []  # every call of the answer is counted, those after a stop too
+        for key in keys:
             if key == self.doom_key:
                 self.doom_count += 1
             else:
                 self.doom_key, self.doom_count = key, 1
-            count = max(self.doom_count, self.doom_answers)
+            counts.append(max(self.doom_count, self.doom_answers))
+        for call, count in zip(calls, counts, strict=True):
             tool = None if isinstance(call, ToolUseError) else TOOLS.get(call.name)
             if count >= threshold:
                 if self.settings.doom_loop_action == "stop" or count >= 2 * threshold:

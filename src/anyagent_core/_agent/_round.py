@@ -122,14 +122,19 @@ def plan_round(
     threshold = settings.doom_loop_threshold
     counts = doom.observe(calls)
     futile = True
+    stop: str | None = None
     for call, count in zip(calls, counts, strict=True):
         tool = None if isinstance(call, ToolUseError) else tools.get(call.name)
         if tool is not None:
             futile = False
-        if threshold is not None and count >= threshold:
+        if stop is not None and tool is not None:
+            continue  # the run stops: a usable call is answered as not run (the caller cuts the round)
+        if stop is None and threshold is not None and count >= threshold:
             if settings.doom_loop_action == "stop" or count >= 2 * threshold:
-                return round_, f"doom loop: {call.name} called with the same arguments {count} times in a row"
-            if tool is not None:
+                stop = f"doom loop: {call.name} called with the same arguments {count} times in a row"
+                if tool is not None:
+                    continue
+            elif tool is not None:
                 round_.results[call.id] = error_result(
                     call.id,
                     f"Error: not run. You called {call.name} with these same arguments {count} times in a row; "
@@ -159,6 +164,8 @@ def plan_round(
             round_.results[call.id] = error_result(call.id, f"Permission denied: {decision.reason}.")
         else:
             round_.to_ask.append((call, decision.reason, tool.traits))
+    if stop is not None:
+        return round_, stop  # an unusable or unknown call still says why it was
     doom.futile = doom.futile + 1 if futile else 0
     if threshold is not None and doom.futile >= 2 * threshold:
         names = ", ".join(sorted({call.name or "(unnamed)" for call in calls}))
