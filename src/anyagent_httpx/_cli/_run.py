@@ -1,22 +1,26 @@
-"""The ``anyagent`` command.
+"""``anyagent run``: ask once and stream the answer.
 
-``anyagent run "PROMPT" --base-url URL --model NAME`` streams an answer to the terminal;
-``anyagent run --replay CASSETTE`` plays a recorded run back with no server, and
+``anyagent run "PROMPT" --base-url URL --model NAME`` streams an answer to the terminal
+(``-`` reads the prompt from stdin); ``anyagent run --replay CASSETTE`` plays a recorded run
+back with no server, ``--demo`` plays the recording shipped with the package, and
 ``--record CASSETTE`` records one (API keys removed). The answer goes to stdout; reasoning,
 tool calls, retries and the closing summary go to stderr, so the answer can be piped.
+``--json`` writes every message as one JSON object a line on stdout instead, for scripts.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from contextlib import aclosing
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import anyio
+import attrs
 import httpx
 
 from anyagent_core import (
@@ -34,63 +38,68 @@ from anyagent_core import (
     ToolUseBlock,
     ToolUseError,
     UserMessage,
-    __version__,
     parse_request_body,
 )
 from anyagent_core.settings import PERMISSION_MODES, TOOL_MODES
-
-from . import _cli_sessions, _doctor
-from ._agent_files import discover_agents
-from ._client import query
-from ._errors import AnyAgentError, CassetteError, ConfigurationError
-from ._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS, AgentOptions
-from ._permissions import (
+from anyagent_httpx._agent_files import discover_agents
+from anyagent_httpx._client import query
+from anyagent_httpx._errors import AnyAgentError, APIConnectionError, CassetteError, NotFoundError
+from anyagent_httpx._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS, AgentOptions
+from anyagent_httpx._permissions import (
     CanUseTool,
     PermissionResult,
     PermissionResultAllow,
     PermissionResultDeny,
     ToolPermissionContext,
 )
-from ._recording import Cassette, RecordingTransport, ReplayTransport
-from ._settings_file import load_settings
-from ._tools import BUILTIN_TOOLS
-from ._transports import H11Transport, default_http_client
+from anyagent_httpx._recording import Cassette, RecordingTransport, ReplayTransport
+from anyagent_httpx._tools import BUILTIN_TOOLS
+from anyagent_httpx._transports import H11Transport, default_http_client
 
-__all__ = ["main"]
+from . import _sessions as _cli_sessions
+from ._usage import UsageError, check_run, non_empty, non_negative_int, positive_int, rule, temperature, url
+
+__all__ = ["add_parser", "run"]
+
+DEMO = importlib.resources.files(__package__ or "anyagent_httpx._cli").joinpath("demo.jsonl")
+"""The recording ``--demo`` plays back (a short streamed answer from a small local model)."""
 
 _CHAT_PATH = "/chat/completions"
 
 
-def _parser(defaults: Mapping[str, Any] | None = None) -> argparse.ArgumentParser:
-    """The command line; ``defaults`` (from the settings file) replace the built-in defaults
-    of ``run``'s options."""
-    parser = argparse.ArgumentParser(
-        prog="anyagent", description="Agents on any OpenAI-compatible endpoint (LM Studio, Ollama, llama.cpp, vLLM)."
-    )
-    parser.add_argument("--version", action="version", version=f"anyagent {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = commands.add_parser(
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    """Register ``anyagent run`` with the command line's subparsers; returns its parser (the
+    settings file's defaults are set on it)."""
+    run: argparse.ArgumentParser = commands.add_parser(
         "run",
         help="ask once and stream the answer",
         description="Ask once and stream the answer. The answer goes to stdout; reasoning, tool calls, "
         "retries and a summary go to stderr.",
         epilog=f"Environment: {ENV_BASE_URL}, {ENV_MODEL}, {ENV_API_KEY} stand in for the options left out.",
     )
-    run.add_argument("prompt", nargs="?", help="the prompt (with --replay: defaults to the recorded one)")
+    run.add_argument(
+        "prompt", nargs="?", help="the prompt; - reads it from stdin (with --replay: defaults to the recorded one)"
+    )
     where = run.add_argument_group("endpoint")
-    where.add_argument("--base-url", help="e.g. http://localhost:1234/v1")
+    where.add_argument("--base-url", type=url, help="e.g. http://localhost:1234/v1")
     where.add_argument("--provider", choices=sorted(PROVIDERS), help="use this provider's default local URL")
-    where.add_argument("--model", help="the model name the server knows")
-    where.add_argument("--api-key", help=f"sent as a bearer token (better: set {ENV_API_KEY})")
+    where.add_argument("--model", type=non_empty("a model name"), help="the model name the server knows")
+    where.add_argument("--api-key", type=non_empty("a key"), help=f"sent as a bearer token (better: set {ENV_API_KEY})")
     where.add_argument("--transport", choices=("httpx", "h11"), default="httpx", help="HTTP transport (httpx)")
     where.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio", help="event loop (asyncio)")
     asking = run.add_argument_group("request")
     asking.add_argument("--system", help="a system prompt")
-    asking.add_argument("--max-tokens", type=int)
-    asking.add_argument("--temperature", type=float)
+    asking.add_argument("--max-tokens", type=positive_int, help="the longest answer, in tokens (at least 1)")
+    asking.add_argument("--temperature", type=temperature, help="sampling temperature, 0 to 2")
     asking.add_argument("--no-stream", action="store_true", help="ask for the whole answer at once")
-    asking.add_argument("--max-retries", type=int, help="retries on 429, 5xx and connection errors (2)")
-    asking.add_argument("--fallback-model", action="append", default=[], help="tried in order if the model fails")
+    asking.add_argument("--max-retries", type=non_negative_int, help="retries on 429, 5xx and connection errors (2)")
+    asking.add_argument(
+        "--fallback-model",
+        action="append",
+        default=[],
+        type=non_empty("a model name"),
+        help="tried in order if the model fails",
+    )
     agent = run.add_argument_group("tools and permissions")
     agent.add_argument(
         "--tools",
@@ -100,15 +109,19 @@ def _parser(defaults: Mapping[str, Any] | None = None) -> argparse.ArgumentParse
         help=f"built-in tools to offer, comma-separated: {', '.join(BUILTIN_TOOLS)} (default: none)",
     )
     agent.add_argument("--cwd", help="the tools' working directory (default: the current one)")
-    agent.add_argument("--allow", action="append", default=[], metavar="RULE", help="run without asking: 'bash(git *)'")
-    agent.add_argument("--deny", action="append", default=[], metavar="RULE", help="always refuse: 'bash(rm *)'")
+    agent.add_argument(
+        "--allow", action="append", default=[], type=rule, metavar="RULE", help="run without asking: 'bash(git *)'"
+    )
+    agent.add_argument(
+        "--deny", action="append", default=[], type=rule, metavar="RULE", help="always refuse: 'bash(rm *)'"
+    )
     agent.add_argument(
         "--permission-mode",
         choices=PERMISSION_MODES,
         default="default",
         help="default (ask before shell commands and writes), acceptEdits, plan (read-only), bypassPermissions",
     )
-    agent.add_argument("--max-turns", type=int, help="model requests allowed for the run")
+    agent.add_argument("--max-turns", type=positive_int, help="model requests allowed for the run (at least 1)")
     agent.add_argument(
         "--no-skills", dest="skills", action="store_false", help="offer no skills (.anyagent/skills/, the user's)"
     )
@@ -122,15 +135,16 @@ def _parser(defaults: Mapping[str, Any] | None = None) -> argparse.ArgumentParse
     shown = run.add_argument_group("output")
     shown.add_argument("--show-reasoning", action="store_true", help="print the model's reasoning to stderr")
     shown.add_argument("--quiet", action="store_true", help="no summary line")
+    shown.add_argument(
+        "-v", "--verbose", action="store_true", help="tool results in full, and each request's URL and status"
+    )
+    shown.add_argument("--json", action="store_true", help="every message as one JSON object a line on stdout")
     tape = run.add_argument_group("recording")
     tape.add_argument("--replay", metavar="CASSETTE", help="play a recorded run back; no server needed")
     tape.add_argument("--record", metavar="CASSETTE", help="record the run (API keys removed)")
+    tape.add_argument("--demo", action="store_true", help="play back the recording shipped with anyagent")
     _cli_sessions.add_run_options(run)
-    _cli_sessions.add_sessions_command(commands)
-    _doctor.add_parser(commands)
-    if defaults:
-        run.set_defaults(**defaults)
-    return parser
+    return run
 
 
 def _tool_names(value: str) -> tuple[str, ...]:
@@ -156,7 +170,7 @@ def _terminal_permission(err: TextIO) -> CanUseTool:
     return ask
 
 
-def _result_summary(result: ToolResultBlock) -> str:
+def _result_summary(result: ToolResultBlock, *, verbose: bool = False) -> str:
     if isinstance(result.content, str):
         text = result.content
     else:
@@ -164,24 +178,58 @@ def _result_summary(result: ToolResultBlock) -> str:
     if result.is_error:
         first = text.strip().splitlines()[0] if text.strip() else "(no message)"
         return f"error: {first[:200]}"
-    lines = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
-    return f"{lines} line{'s' if lines != 1 else ''}, {len(text)} characters"
+    if verbose:
+        return "\n" + text.rstrip("\n") if "\n" in text.rstrip("\n") else text
+    lines = text.splitlines()
+    head = next((" ".join(line.split()) for line in lines if line.strip()), "")
+    if len(head) > 80:
+        head = head[:79] + "…"
+    more = f" (+{len(lines) - 1} more line{'s' if len(lines) != 2 else ''}; -v shows all)" if len(lines) > 1 else ""
+    return f"{head}{more}" if head else "(empty)"
+
+
+def _json_line(message: object) -> str:
+    """A message as one line of JSON: ``{"type": "AssistantMessage", ...its fields}``."""
+    if attrs.has(type(message)):
+        fields = attrs.asdict(cast("attrs.AttrsInstance", message), recurse=True)
+    else:
+        fields = {"value": repr(message)}
+    return json.dumps({"type": type(message).__name__, **fields}, ensure_ascii=False, default=_jsonable)
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, (tuple, frozenset, set)):
+        return list(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return repr(value)
 
 
 class _Printer:
     """Writes messages as they arrive: text to ``out``, everything else to ``err``."""
 
-    def __init__(self, out: TextIO, err: TextIO, *, show_reasoning: bool, quiet: bool) -> None:
+    def __init__(
+        self, out: TextIO, err: TextIO, *, show_reasoning: bool, quiet: bool, verbose: bool = False, json: bool = False
+    ) -> None:
         self.out = out
         self.err = err
         self.show_reasoning = show_reasoning
         self.quiet = quiet
+        self.verbose = verbose
+        self.json = json
         self.streamed_text = False
         self.in_reasoning = False
         self.result: ResultMessage | None = None
         self.names: dict[str, str] = {}
 
     def message(self, message: object) -> None:
+        if self.json:
+            if isinstance(message, ResultMessage):
+                self.result = message
+            if not isinstance(message, StreamEvent):
+                self.out.write(_json_line(message) + "\n")
+                self.out.flush()
+            return
         if isinstance(message, StreamEvent):
             event = message.event
             if isinstance(event, TextDelta):
@@ -196,8 +244,7 @@ class _Printer:
                 self.err.write(event.text)
                 self.err.flush()
         elif isinstance(message, SystemMessage) and message.subtype == "retry":
-            data = message.data
-            self.err.write(f"[retry] {data.get('error')}; attempt {data.get('attempt')} in {data.get('delay'):.2g} s\n")
+            self.err.write(_retry_line(message.data) + "\n")
         elif isinstance(message, AssistantMessage):
             self._end_reasoning()
             if not self.streamed_text and message.text:
@@ -218,7 +265,7 @@ class _Printer:
             for block in message.content:
                 if isinstance(block, ToolResultBlock):
                     name = self.names.get(block.tool_use_id, "tool")
-                    self.err.write(f"← {name}: {_result_summary(block)}\n")
+                    self.err.write(f"← {name}: {_result_summary(block, verbose=self.verbose)}\n")
             self.err.flush()
         elif isinstance(message, ResultMessage):
             self.result = message
@@ -233,18 +280,49 @@ class _Printer:
             self.in_reasoning = False
 
 
+_OUTCOMES = {
+    "success": "done",
+    "error_max_turns": "stopped: --max-turns reached",
+    "error_during_execution": "failed",
+}
+
+_STOPS = {"length": "the answer was cut at --max-tokens", "content_filter": "the server filtered the answer"}
+
+
 def _summary(result: ResultMessage) -> str:
-    parts = [f"[{result.subtype}]"]
+    """``done · tiny · 3 turns · 1,204 tokens in / 88 out · 0.8 s``: what happened, in words."""
+    parts = [_OUTCOMES.get(result.subtype, result.subtype.replace("error_", "stopped: ").replace("_", " "))]
     if result.model:
-        parts.append(f"model {result.model}")
-    if result.stop_reason:
-        parts.append(f"stop {result.stop_reason}")
-    if result.usage is not None and result.usage.total_tokens is not None:
-        parts.append(f"{result.usage.total_tokens} tokens")
-    parts.append(f"{result.duration_ms / 1000:.2f} s")
+        parts.append(result.model)
+    parts.append(f"{result.num_turns} turn{'s' if result.num_turns != 1 else ''}")
+    usage = result.usage
+    if usage is not None and (usage.prompt_tokens is not None or usage.completion_tokens is not None):
+        mark = "~" if getattr(usage, "estimated", False) else ""
+        tokens_in = f"{mark}{usage.prompt_tokens:,}" if usage.prompt_tokens is not None else "?"
+        tokens_out = f"{mark}{usage.completion_tokens:,}" if usage.completion_tokens is not None else "?"
+        parts.append(f"{tokens_in} tokens in / {tokens_out} out" + (" (estimated)" if mark else ""))
+    if result.total_cost_usd:
+        parts.append(f"${result.total_cost_usd:.4f}")
+    parts.append(f"{result.duration_ms / 1000:.1f} s")
+    if result.stop_reason in _STOPS:
+        parts.append(_STOPS[result.stop_reason])
     if result.pending_tool_calls:
-        parts.append(f"{len(result.pending_tool_calls)} tool call(s) left unanswered")
+        count = len(result.pending_tool_calls)
+        parts.append(f"{count} tool call{'s' if count != 1 else ''} left unanswered")
     return " · ".join(parts)
+
+
+def _retry_line(data: Mapping[str, Any]) -> str:
+    """``retry 1 · model tiny · HTTP 503: busy · in 0.5 s``."""
+    parts = [f"retry {data.get('attempt')}"]
+    if data.get("model"):
+        parts.append(f"model {data['model']}")
+    reason = data.get("error") or data.get("reason") or "a failed request"
+    parts.append(str(reason))
+    delay = data.get("delay")
+    if isinstance(delay, (int, float)):
+        parts.append(f"in {delay:.2g} s")
+    return "[" + " · ".join(parts) + "]"
 
 
 def _recorded_defaults(cassette: Cassette) -> tuple[str | None, str | None, str | None]:
@@ -271,8 +349,12 @@ async def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     transport: H11Transport | None = None
     recorder: RecordingTransport | None = None
     base_url, model, prompt = args.base_url, args.model, args.prompt
-    if args.replay:
-        cassette = Cassette.load(args.replay)
+    if prompt == "-":
+        prompt = await anyio.to_thread.run_sync(sys.stdin.read)
+        if not prompt.strip():
+            raise UsageError("anyagent run: error: the prompt read from stdin (-) is empty")
+    if args.replay or args.demo:
+        cassette = Cassette.loads(DEMO.read_text(encoding="utf-8")) if args.demo else Cassette.load(args.replay)
         recorded_url, recorded_model, recorded_prompt = _recorded_defaults(cassette)
         base_url = base_url or recorded_url or "http://replay.invalid/v1"
         model = model or recorded_model
@@ -288,8 +370,7 @@ async def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     elif args.transport == "h11":
         transport = H11Transport()
     if prompt is None:
-        err.write("anyagent run: error: a prompt is needed\n")
-        return 2
+        raise UsageError("anyagent run: error: a prompt is needed (give it, or - to read it from stdin)")
     async with _cli_sessions.run_session(args, err) as session:
         return await _run_with(args, out, err, session, http_client, transport, recorder, base_url, model, prompt)
 
@@ -333,7 +414,9 @@ async def _run_with(
         agents=discover_agents(args.cwd) if args.agents else {},
         can_use_tool=_terminal_permission(err) if args.tools and sys.stdin.isatty() else None,
     )
-    printer = _Printer(out, err, show_reasoning=args.show_reasoning, quiet=args.quiet)
+    printer = _Printer(
+        out, err, show_reasoning=args.show_reasoning, quiet=args.quiet, verbose=args.verbose, json=args.json
+    )
     try:
         async with aclosing(query(prompt=prompt, options=options)) as messages:
             async for message in messages:
@@ -350,29 +433,9 @@ async def _run_with(
     return 0 if result is not None and not result.is_error else 1
 
 
-def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 the run failed, 2 bad usage)."""
-    out = sys.stdout if out is None else out
-    err = sys.stderr if err is None else err
-    try:
-        settings = load_settings()  # anyagent.toml or [tool.anyagent]: flag > environment > file > default
-    except ConfigurationError as exc:
-        err.write(f"anyagent: error: {exc}\n")
-        return 2
-    parser = _parser(settings.cli_defaults())
-    args = parser.parse_args(argv)
-    if args.command == "doctor":
-        return _doctor.run(args, out, err)
-    if args.command == "sessions":
-        try:
-            return anyio.run(_cli_sessions.sessions_main, args, out, err)
-        except AnyAgentError as exc:
-            err.write(f"error: {type(exc).__name__}: {exc}\n")
-            return 1
-    if args.replay and (args.record or args.transport != "httpx"):
-        parser.error("--replay plays a cassette back through httpx: it excludes --record and --transport h11")
-    if args.record and args.transport != "httpx":
-        parser.error("--record records through httpx: it excludes --transport h11")
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run ``anyagent run``; returns the exit status (0 done, 1 the run failed, 2 bad usage)."""
+    check_run(args)
     try:
         return anyio.run(_run, args, out, err, backend=args.backend)
     except AnyAgentError as exc:
@@ -380,7 +443,46 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         err.write(f"\nerror: {type(exc).__name__}: {exc}\n")
         for note in getattr(exc, "__notes__", ()):
             err.write(f"  {note}\n")
+        hint = _likely_cause(exc, args)
+        if hint:
+            err.write(f"  {hint}\n")
         return 1
-    except KeyboardInterrupt:
-        err.write("\ninterrupted\n")
-        return 130
+
+
+def _likely_cause(exc: AnyAgentError, args: argparse.Namespace) -> str | None:
+    """A line on what probably went wrong with the server's URL, naming the URL tried."""
+    where = getattr(exc, "url", None) or args.base_url
+    if args.provider and not args.base_url:
+        source = f"--provider {args.provider} uses {PROVIDERS[args.provider]}"
+    elif args.base_url:
+        source = f"--base-url {args.base_url}"
+    else:
+        source = None
+    text = _chain_text(exc)
+    cause: str | None = None
+    if isinstance(exc, APIConnectionError):
+        if "refused" in text or "errno 111" in text or "all connection attempts failed" in text:
+            cause = f"nothing is listening at {where}: is the server running, on that port?"
+        elif "ssl" in text or "certificate" in text or "tls" in text:
+            cause = f"TLS failed for {where}: a local server usually speaks plain http://"
+        elif "name" in text and ("resolve" in text or "not known" in text):
+            cause = f"the host of {where} has no address: check the spelling"
+        else:
+            cause = f"could not reach {where}"
+    elif isinstance(exc, NotFoundError):
+        base = args.base_url or (PROVIDERS.get(args.provider) if args.provider else None)
+        if base and not base.rstrip("/").endswith("/v1"):
+            cause = f"{where} answered 404: OpenAI-compatible servers usually want a base URL ending in /v1"
+    if cause is None:
+        return None
+    return f"{cause} ({source})" if source else cause
+
+
+def _chain_text(exc: BaseException) -> str:
+    """The messages and type names of an exception and its causes, lower-cased."""
+    seen: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(seen) < 8:
+        seen.append(f"{type(current).__name__}: {current}")
+        current = current.__cause__ or current.__context__
+    return " | ".join(seen).lower()
