@@ -15,7 +15,7 @@ import importlib.resources
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import aclosing
 from typing import Any, TextIO, cast
 
@@ -344,13 +344,40 @@ def _recorded_defaults(cassette: Cassette) -> tuple[str | None, str | None, str 
     return base_url, model, prompt
 
 
+def _recorded_tools(cassette: Cassette) -> set[str] | None:
+    """The built-in tools a cassette's first request offered; None when the body is not JSON."""
+    try:
+        body = json.loads(cassette.exchanges[0].request.body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    names: set[str] = set()
+    for tool in body.get("tools") or ():
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("name"), str):
+            names.add(function["name"])
+    return names & set(BUILTIN_TOOLS)
+
+
+def _warn_if_tools_differ(cassette: Cassette, tools: Sequence[str], err: TextIO) -> None:
+    """Warn when a replayed run offers other built-in tools than the recorded one did: the
+    recorded answers may call a tool this run lacks, or the requests no longer match."""
+    recorded = _recorded_tools(cassette)
+    if recorded is None or recorded == set(tools):
+        return
+    was = ",".join(sorted(recorded)) or "none"
+    now = ",".join(sorted(tools)) or "none"
+    err.write(f"warning: the recording was made with --tools {was}; this run offers {now}\n")
+
+
 async def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     http_client: httpx.AsyncClient | None = None
     transport: H11Transport | None = None
     recorder: RecordingTransport | None = None
     base_url, model, prompt = args.base_url, args.model, args.prompt
     if prompt == "-":
-        prompt = await anyio.to_thread.run_sync(sys.stdin.read)
+        prompt = (await anyio.to_thread.run_sync(sys.stdin.read)).rstrip("\n")
         if not prompt.strip():
             raise UsageError("anyagent run: error: the prompt read from stdin (-) is empty")
     if args.replay or args.demo:
@@ -362,6 +389,7 @@ async def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             prompt = recorded_prompt
         elif recorded_prompt is not None and prompt != recorded_prompt:
             err.write(f"note: replaying answers recorded for the prompt {recorded_prompt!r}\n")
+        _warn_if_tools_differ(cassette, args.tools, err)
         http_client = httpx.AsyncClient(transport=ReplayTransport(cassette))
     elif args.record:
         secrets = [s for s in (args.api_key, os.environ.get(ENV_API_KEY)) if s]
