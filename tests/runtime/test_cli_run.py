@@ -52,6 +52,7 @@ def test_verbose_shows_tool_results_in_full() -> None:
     code, _, err = run_cli("run", LIGHTHOUSE, "--replay", str(AGENT), *TOOLS, "-v")
     assert code == 0, err
     assert "← list_dir: \n01-arrival.md\n02-the-lighthouse.md\n" in err
+    assert err.count("[http] POST http://127.0.0.1:41425/v1/chat/completions → 200\n") == 3
     code, _, quiet = run_cli("run", LIGHTHOUSE, "--replay", str(AGENT), *TOOLS)
     assert "← list_dir: 01-arrival.md (+2 more lines; -v shows all)" in quiet
 
@@ -69,3 +70,17 @@ def test_the_summary_never_says_stop_stop() -> None:
     assert "stop" not in summary and "[" not in summary
     assert summary.startswith("done · tiny · 1 turn · ")
     assert summary.endswith(" s")
+
+
+def test_the_spinner_shows_on_a_terminal_and_stops_before_the_answer() -> None:
+    """In a real pseudo-terminal: the spinner while waiting, then the answer and the summary."""
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(
+        sys.executable, ["-m", "anyagent_httpx", "run", "--demo"], encoding="utf-8", timeout=60, dimensions=(24, 100)
+    )
+    child.expect("waiting for the model")
+    child.expect("Hello! I am a tiny test model.")
+    child.expect("done · tiny · 1 turn")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0

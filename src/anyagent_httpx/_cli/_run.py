@@ -41,6 +41,7 @@ from anyagent_core import (
     parse_request_body,
 )
 from anyagent_core.settings import PERMISSION_MODES, TOOL_MODES
+from anyagent_core.wire import redact_url
 from anyagent_httpx._agent_files import discover_agents
 from anyagent_httpx._client import query
 from anyagent_httpx._errors import AnyAgentError, APIConnectionError, CassetteError, NotFoundError
@@ -188,6 +189,50 @@ def _result_summary(result: ToolResultBlock, *, verbose: bool = False) -> str:
     return f"{head}{more}" if head else "(empty)"
 
 
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class _Spinner:
+    """``⠋ waiting for the model…`` on a terminal's stderr, from a request to its first output
+    (rich, the ``cli`` extra; nothing without it). Its refresh thread ends with :meth:`stop`."""
+
+    def __init__(self, err: TextIO) -> None:
+        self.err = err
+        self.status: Any = None
+
+    def start(self) -> None:
+        if self.status is not None:
+            return
+        try:
+            from rich.console import Console
+        except ImportError:
+            return
+        self.status = Console(file=self.err, stderr=True).status("waiting for the model…", spinner="dots")
+        self.status.start()
+
+    def stop(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+
+def _hooks(args: argparse.Namespace, err: TextIO) -> dict[str, list[Any]]:
+    """With ``-v``: ``[http] POST URL → 200`` on stderr for each request (credentials removed)."""
+    if not args.verbose:
+        return {}
+
+    async def log(response: httpx.Response) -> None:
+        request = response.request
+        err.write(f"[http] {request.method} {redact_url(str(request.url))} → {response.status_code}\n")
+        err.flush()
+
+    return {"response": [log]}
+
+
 def _json_line(message: object) -> str:
     """A message as one line of JSON: ``{"type": "AssistantMessage", ...its fields}``."""
     if attrs.has(type(message)):
@@ -217,12 +262,19 @@ class _Printer:
         self.quiet = quiet
         self.verbose = verbose
         self.json = json
+        self.spinner: _Spinner | None = None
         self.streamed_text = False
         self.in_reasoning = False
         self.result: ResultMessage | None = None
         self.names: dict[str, str] = {}
 
     def message(self, message: object) -> None:
+        if self.spinner is not None:
+            waiting = isinstance(message, UserMessage) and not isinstance(message.content, str)
+            if waiting:  # tool results sent back: the next request is under way
+                self.spinner.start()
+            elif not isinstance(message, SystemMessage) or message.subtype == "retry":
+                self.spinner.stop()
         if self.json:
             if isinstance(message, ResultMessage):
                 self.result = message
@@ -390,13 +442,15 @@ async def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         elif recorded_prompt is not None and prompt != recorded_prompt:
             err.write(f"note: replaying answers recorded for the prompt {recorded_prompt!r}\n")
         _warn_if_tools_differ(cassette, args.tools, err)
-        http_client = httpx.AsyncClient(transport=ReplayTransport(cassette))
+        http_client = httpx.AsyncClient(transport=ReplayTransport(cassette), event_hooks=_hooks(args, err))
     elif args.record:
         secrets = [s for s in (args.api_key, os.environ.get(ENV_API_KEY)) if s]
         recorder = RecordingTransport(secrets=secrets)
-        http_client = default_http_client(transport=recorder)
+        http_client = default_http_client(transport=recorder, event_hooks=_hooks(args, err))
     elif args.transport == "h11":
         transport = H11Transport()
+    elif args.verbose:
+        http_client = default_http_client(event_hooks=_hooks(args, err))
     if prompt is None:
         raise UsageError("anyagent run: error: a prompt is needed (give it, or - to read it from stdin)")
     async with _cli_sessions.run_session(args, err) as session:
@@ -445,11 +499,16 @@ async def _run_with(
     printer = _Printer(
         out, err, show_reasoning=args.show_reasoning, quiet=args.quiet, verbose=args.verbose, json=args.json
     )
+    if not args.json and _is_terminal(err):
+        printer.spinner = _Spinner(err)
+        printer.spinner.start()
     try:
         async with aclosing(query(prompt=prompt, options=options)) as messages:
             async for message in messages:
                 printer.message(message)
     finally:
+        if printer.spinner is not None:
+            printer.spinner.stop()
         if http_client is not None:
             await http_client.aclose()
         if transport is not None:
