@@ -22,12 +22,12 @@ from anyagent_httpx import _doctor
 from anyagent_httpx._errors import AnyAgentError, ConfigurationError
 from anyagent_httpx._settings_file import load_settings
 
-from . import _run, _sessions
+from . import _chat, _run, _sessions
 from ._usage import ArgumentParser, UsageError
 
 __all__ = ["COMMANDS", "main"]
 
-COMMANDS: dict[str, ModuleType] = {"run": _run, "sessions": _sessions, "doctor": _doctor}
+COMMANDS: dict[str, ModuleType] = {"run": _run, "chat": _chat, "sessions": _sessions, "doctor": _doctor}
 """Subcommand name → its module (``add_parser(subparsers)``, ``run(args, out, err)``)."""
 
 

@@ -60,7 +60,7 @@ from anyagent_httpx._transports import H11Transport, default_http_client
 from . import _sessions as _cli_sessions
 from ._usage import UsageError, check_run, non_empty, non_negative_int, positive_int, rule, temperature, url
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_options", "add_parser", "agent_options", "run"]
 
 DEMO = importlib.resources.files(__package__ or "anyagent_httpx._cli").joinpath("demo.jsonl")
 """The recording ``--demo`` plays back (a short streamed answer from a small local model)."""
@@ -81,6 +81,12 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     run.add_argument(
         "prompt", nargs="?", help="the prompt; - reads it from stdin (with --replay: defaults to the recorded one)"
     )
+    add_options(run)
+    return run
+
+
+def add_options(run: argparse.ArgumentParser) -> None:
+    """The endpoint, request, tools, output and recording flags ``run`` and ``chat`` share."""
     where = run.add_argument_group("endpoint")
     where.add_argument("--base-url", type=url, help="e.g. http://localhost:1234/v1")
     where.add_argument("--provider", choices=sorted(PROVIDERS), help="use this provider's default local URL")
@@ -145,7 +151,6 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     tape.add_argument("--record", metavar="CASSETTE", help="record the run (API keys removed)")
     tape.add_argument("--demo", action="store_true", help="play back the recording shipped with anyagent")
     _cli_sessions.add_run_options(run)
-    return run
 
 
 def _tool_names(value: str) -> tuple[str, ...]:
@@ -457,19 +462,18 @@ async def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return await _run_with(args, out, err, session, http_client, transport, recorder, base_url, model, prompt)
 
 
-async def _run_with(
+def agent_options(
     args: argparse.Namespace,
-    out: TextIO,
-    err: TextIO,
-    session: dict[str, Any],
-    http_client: httpx.AsyncClient | None,
-    transport: H11Transport | None,
-    recorder: RecordingTransport | None,
+    session: Mapping[str, Any],
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    transport: H11Transport | None = None,
     base_url: str | None,
     model: str | None,
-    prompt: str,
-) -> int:
-    options = AgentOptions(
+    can_use_tool: CanUseTool | None,
+) -> AgentOptions:
+    """The ``AgentOptions`` of the shared flags (see :func:`add_options`)."""
+    return AgentOptions(
         **session,
         model=model,
         base_url=base_url,
@@ -494,6 +498,29 @@ async def _run_with(
         skills=args.skills,
         skill_dirs=args.skill_dir,
         agents=discover_agents(args.cwd) if args.agents else {},
+        can_use_tool=can_use_tool,
+    )
+
+
+async def _run_with(
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+    session: dict[str, Any],
+    http_client: httpx.AsyncClient | None,
+    transport: H11Transport | None,
+    recorder: RecordingTransport | None,
+    base_url: str | None,
+    model: str | None,
+    prompt: str,
+) -> int:
+    options = agent_options(
+        args,
+        session,
+        http_client=http_client,
+        transport=transport,
+        base_url=base_url,
+        model=model,
         can_use_tool=_terminal_permission(err) if args.tools and sys.stdin.isatty() else None,
     )
     printer = _Printer(
