@@ -84,3 +84,16 @@ def test_the_spinner_shows_on_a_terminal_and_stops_before_the_answer() -> None:
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_the_docs_capture_renders_a_real_run() -> None:
+    """docs/run-capture.svg comes from examples/capture_cli.py, which renders a real replayed run."""
+    pytest.importorskip("rich")
+    import runpy
+
+    from tests.runtime.test_cli import ROOT
+
+    capture = runpy.run_path(str(ROOT / "examples" / "capture_cli.py"))["capture"]
+    svg = capture()
+    assert svg.startswith("<svg") and "read_file" in svg and "Lighthouse" in svg
+    assert (ROOT / "docs" / "run-capture.svg").read_text(encoding="utf-8").startswith("<svg")
