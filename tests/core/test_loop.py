@@ -1581,6 +1581,34 @@ def test_a_server_that_refuses_response_format_gets_the_schema_in_the_prompt() -
     assert isinstance(done, Done) and done.result.subtype == "error_during_execution"
 
 
+@pytest.mark.parametrize("status", [400, 422, 500])
+def test_a_refusal_naming_response_format_falls_back_at_once_whatever_its_status(status: int) -> None:
+    """llama-cpp-python's server answers an unsupported ``json_schema`` with HTTP 500: the turn
+    goes again at once with the schema in the prompt, not retried as a server error."""
+    loop, _ = make(output_schema=SCHEMA, output_mode="json_schema")
+    loop.start(UserMessage(content="go"))
+    drain(loop)
+    loop.request_failed(Failure.STATUS, status=status, error_text=("Unsupported response_format type: json_schema",))
+    notice, again = drain(loop)
+    assert isinstance(notice, Emit) and isinstance(notice.message, SystemMessage)
+    assert notice.message.subtype == "structured_output_fallback"
+    assert isinstance(again, SendRequest) and again.turn.response_format is None
+
+
+def test_a_server_error_not_naming_response_format_is_retried_as_usual() -> None:
+    loop, _ = make(output_schema=SCHEMA, output_mode="json_schema")
+    loop.start(UserMessage(content="go"))
+    drain(loop)
+    loop.request_failed(Failure.STATUS, status=500, error_text=("out of memory",))
+    actions = drain(loop)
+    assert not any(
+        isinstance(a, Emit)
+        and isinstance(a.message, SystemMessage)
+        and a.message.subtype == "structured_output_fallback"
+        for a in actions
+    )
+
+
 def test_a_plain_bad_request_is_not_taken_for_a_response_format_refusal() -> None:
     loop, _ = make(output_schema=SCHEMA)
     loop.start(UserMessage(content="go"))

@@ -74,8 +74,7 @@ def test_no_session_and_replay_keep_nothing(tmp_path: pathlib.Path) -> None:
 def test_session_mistakes_are_reported(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli("sessions", "show", "nope")
     assert code == 1 and "SessionNotFoundError" in err and "nope" in err
-    with pytest.raises(SystemExit):
-        run_cli("run", "x", "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--fork")
-    with pytest.raises(SystemExit) as caught:
-        run_cli("run", "x", "--resume", "a", "--continue")
-    assert caught.value.code == 2
+    code, _, err = run_cli("run", "x", "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--fork")
+    assert code == 2 and "--fork needs --resume ID or --continue" in err
+    code, _, err = run_cli("run", "x", "--resume", "a", "--continue")
+    assert code == 2 and "not allowed with argument" in err

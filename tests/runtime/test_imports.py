@@ -76,6 +76,10 @@ def test_a_plain_query_loads_no_optional_library() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    # httpx itself imports rich when rich is installed (for its own command line): not ours to avoid.
+    baseline = "import httpx, json, sys\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    done = subprocess.run([sys.executable, "-c", baseline], capture_output=True, text=True, check=True, timeout=120)
+    loaded -= set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert loaded.isdisjoint({"numpy", "opentelemetry", "mcp", "rich", "prompt_toolkit"}), sorted(loaded)
 
 

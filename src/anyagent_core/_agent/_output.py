@@ -55,8 +55,10 @@ def response_format_for(schema: JSONObject, mode: OutputMode) -> JSONObject | No
 
 
 def rejects_response_format(status: int | None, texts: Iterable[object]) -> bool:
-    """A 400 or 422 that names ``response_format`` (or ``json_schema``)."""
-    if status not in (400, 422):
+    """An error answer, whatever its status, whose message names ``response_format`` (or
+    ``json_schema``): llama-cpp-python's server answers a ``json_schema`` it cannot take with
+    HTTP 500, others with 400 or 422."""
+    if status is None or status < 400:
         return False
     said = " ".join(str(text) for text in texts if text is not None).lower()
     return "response_format" in said or "json_schema" in said or "response format" in said

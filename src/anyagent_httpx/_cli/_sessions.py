@@ -25,8 +25,9 @@ import attrs
 
 from anyagent_core import AssistantMessage, ToolResultBlock, ToolUseBlock, UserMessage
 from anyagent_core.sessions import entry_to_json, rebuild
+from anyagent_httpx._sessions import SessionStore, default_path, open_store
 
-from ._sessions import SessionStore, default_path, open_store
+from ._usage import UsageError, positive_int
 
 __all__ = ["add_run_options", "add_sessions_command", "run_session", "sessions_main"]
 
@@ -52,20 +53,21 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     group.add_argument("--fork", action="store_true", help="with --resume/--continue: go on in a new session")
 
 
-def add_sessions_command(commands: Any) -> None:
+def add_sessions_command(commands: Any) -> argparse.ArgumentParser:
     sessions = commands.add_parser("sessions", help="list, show, search, remove and export stored sessions")
     _db_option(sessions, "--db")
     actions = sessions.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="the sessions, latest first")
     listing.add_argument("--cwd", help="only those of this working directory")
     listing.add_argument("--tag", help="only those with this tag")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=positive_int, default=50)
     actions.add_parser("show", help="a session's conversation").add_argument("session_id", metavar="ID")
     search = actions.add_parser("search", help="messages holding every word")
     search.add_argument("text")
-    search.add_argument("--limit", type=int, default=20)
+    search.add_argument("--limit", type=positive_int, default=20)
     actions.add_parser("rm", help="delete a session").add_argument("session_id", metavar="ID")
     actions.add_parser("export", help="a session as JSON Lines").add_argument("session_id", metavar="ID")
+    return sessions  # type: ignore[no-any-return]
 
 
 @asynccontextmanager
@@ -73,10 +75,10 @@ async def run_session(args: argparse.Namespace, err: TextIO) -> AsyncIterator[di
     """The ``AgentOptions`` keyword arguments for ``anyagent run``'s session flags."""
     wants = args.resume is not None or args.continue_conversation
     if args.fork and not wants:
-        raise SystemExit("anyagent run: error: --fork needs --resume ID or --continue")
+        raise UsageError("anyagent run: error: --fork needs --resume ID or --continue")
     if args.no_session or (args.replay and args.session_db is None and not wants):
         if wants:
-            raise SystemExit("anyagent run: error: --resume/--continue need a session store (drop --no-session)")
+            raise UsageError("anyagent run: error: --resume/--continue need a session store: drop --no-session")
         yield {}
         return
     async with open_store(args.session_db) as store:
@@ -154,3 +156,13 @@ def _shown(message: UserMessage | AssistantMessage | Any) -> str:
         arguments = json.dumps(dict(call.input), ensure_ascii=False) if isinstance(call, ToolUseBlock) else "?"
         lines.append(f"  → {call.name} {arguments}\n")
     return "".join(lines)
+
+
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    """Register ``anyagent sessions`` with the command line's subparsers."""
+    return add_sessions_command(commands)
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run ``anyagent sessions ACTION``; returns the exit status."""
+    return anyio.run(sessions_main, args, out, err)

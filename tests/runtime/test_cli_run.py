@@ -1,0 +1,101 @@
+"""``anyagent run``'s output: --json, a prompt from stdin, --demo, -v, the summary line and the
+replay warnings."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.runtime.test_cli import AGENT, EXAMPLE, LIGHTHOUSE, WORKSPACE, run_cli
+
+TOOLS = ("--cwd", str(WORKSPACE), "--tools", "list_dir,grep,read_file")
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_json_writes_one_message_a_line(backend: str) -> None:
+    code, out, err = run_cli("run", LIGHTHOUSE, "--replay", str(AGENT), *TOOLS, "--json", "--backend", backend)
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    kinds = [line["type"] for line in lines]
+    assert kinds[0] == "SystemMessage" and kinds[-1] == "ResultMessage"
+    assert "AssistantMessage" in kinds and "UserMessage" in kinds
+    assert lines[-1]["subtype"] == "success" and lines[-1]["num_turns"] == 3
+    assert lines[-1]["result"].startswith('Chapter 2, "The Lighthouse"')
+    assert err == ""
+
+
+def test_the_prompt_may_come_from_stdin() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "anyagent_httpx", "run", "-", "--replay", str(EXAMPLE)],
+        input="Hello! Who are you?\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Hello! I am a tiny test model.\n"
+    assert "replaying answers recorded for" not in done.stderr
+
+
+def test_demo_plays_the_shipped_recording() -> None:
+    code, out, err = run_cli("run", "--demo")
+    assert code == 0, err
+    assert out == "Hello! I am a tiny test model.\n"
+    assert err.splitlines()[-1].startswith("done · tiny · 1 turn · ~9 tokens in / ~8 out (estimated) · ")
+
+
+def test_verbose_shows_tool_results_in_full() -> None:
+    code, _, err = run_cli("run", LIGHTHOUSE, "--replay", str(AGENT), *TOOLS, "-v")
+    assert code == 0, err
+    assert "← list_dir: \n01-arrival.md\n02-the-lighthouse.md\n" in err
+    # the URL the recording was made against, one line per request
+    assert len(re.findall(r"^\[http\] POST http://127\.0\.0\.1:\d+/v1/chat/completions → 200$", err, re.M)) == 3
+    code, _, quiet = run_cli("run", LIGHTHOUSE, "--replay", str(AGENT), *TOOLS)
+    assert "← list_dir: 01-arrival.md (+2 more lines; -v shows all)" in quiet
+
+
+def test_replay_warns_when_the_tools_differ() -> None:
+    _, _, err = run_cli("run", LIGHTHOUSE, "--replay", str(AGENT), "--cwd", str(WORKSPACE), "--tools", "read_file")
+    assert "warning: the recording was made with --tools grep,list_dir,read_file; this run offers read_file" in err
+    _, _, same = run_cli("run", LIGHTHOUSE, "--replay", str(AGENT), *TOOLS)
+    assert "warning" not in same
+
+
+def test_the_summary_never_says_stop_stop() -> None:
+    _, _, err = run_cli("run", "--replay", str(EXAMPLE))
+    summary = err.splitlines()[-1]
+    assert "stop" not in summary and "[" not in summary
+    assert summary.startswith("done · tiny · 1 turn · ")
+    assert summary.endswith(" s")
+
+
+def test_the_spinner_shows_on_a_terminal_and_stops_before_the_answer() -> None:
+    """In a real pseudo-terminal: the spinner while waiting, then the answer and the summary."""
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(
+        sys.executable, ["-m", "anyagent_httpx", "run", "--demo"], encoding="utf-8", timeout=60, dimensions=(24, 100)
+    )
+    child.expect("waiting for the model")
+    child.expect("Hello! I am a tiny test model.")
+    child.expect("done · tiny · 1 turn")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_the_docs_capture_renders_a_real_run() -> None:
+    """docs/run-capture.svg comes from examples/capture_cli.py, which renders a real replayed run."""
+    pytest.importorskip("rich")
+    import runpy
+
+    from tests.runtime.test_cli import ROOT
+
+    capture = runpy.run_path(str(ROOT / "examples" / "capture_cli.py"))["capture"]
+    svg = capture()
+    assert svg.startswith("<svg") and "read_file" in svg and "Lighthouse" in svg
+    assert (ROOT / "docs" / "run-capture.svg").read_text(encoding="utf-8").startswith("<svg")
