@@ -21,7 +21,7 @@ the estimate (``CalibratedEstimate``) for scale, in messages per second.
 **Estimate error.** For requests of 20 messages rendered with the tiny model's ChatML template
 and counted by its tokenizer (what its server reports as ``prompt_tokens``), the calibrated
 estimate's error on a request it has not seen, before calibration and after 1, 2 and 3 reports
-(the issue's target: within 10% after three).
+(the target: within 10% after three).
 """
 
 from __future__ import annotations
