@@ -595,6 +595,8 @@ class _Definition(_Validator):
                     self.check(sub, f"{loc}/{key}/{index}", depth + 1)
         items = schema.get("items", True)
         if isinstance(items, list | tuple):  # the older drafts' tuple form
+            if "prefixItems" in schema:
+                raise ValueError(f"schema at {loc}: 'items' must be a schema beside 'prefixItems', not an array")
             for index, sub in enumerate(items):
                 self.check(sub, f"{loc}/items/{index}", depth + 1)
         else:
