@@ -6,6 +6,7 @@ tokenizer counter."""
 from __future__ import annotations
 
 import json
+import logging
 import pathlib
 from contextlib import aclosing
 from typing import Any
@@ -28,6 +29,7 @@ from anyagent_httpx._context import forget_windows
 from anyagent_httpx._transports import HttpxTransport
 from anyagent_httpx.testing import ReceivedRequest, Reply, serve
 
+from .mock import DONE, text_stream
 from .test_agent_end_to_end import says
 
 pytestmark = pytest.mark.anyio
@@ -177,3 +179,45 @@ async def test_a_probe_whose_connection_drops_before_an_answer_is_asked_again() 
         found = await discover_window(transport, endpoint, "tiny")
     assert found.tokens == 2048 and dropped == ["/v1/models"]
     assert [r.target for r in server.requests] == ["/v1/models", "/v1/models", "/props"]
+
+
+def reports_prompt_tokens(tokens: int, text: str) -> Reply:
+    """A streamed answer whose last chunk reports ``tokens`` prompt tokens."""
+    usage = {"prompt_tokens": tokens, "completion_tokens": 2, "total_tokens": tokens + 2}
+    last = {"id": "chatcmpl-1", "model": "m", "choices": [], "usage": usage}
+    return Reply.sse(b"".join(text_stream(text)[:-1]) + b"data: " + json.dumps(last).encode() + b"\n\n" + DONE)
+
+
+async def test_a_server_that_cut_the_prompt_is_told_to_the_user_once(caplog: pytest.LogCaptureFixture) -> None:
+    """An Ollama-shaped server (its window from ``/api/ps``) that reports far fewer prompt tokens
+    than were sent, as Ollama does when it drops the start of a prompt past its window: a
+    ``context_truncated`` SystemMessage and a warning naming the server's window, once."""
+    chat = iter([reports_prompt_tokens(100, "one"), reports_prompt_tokens(120, "two")])
+
+    def handle(request: ReceivedRequest) -> Reply:
+        if request.target == "/api/ps":
+            return json_reply(
+                {"models": [{"name": "llama3.2:latest", "model": "llama3.2:latest", "context_length": 8192}]}
+            )
+        if request.target == "/v1/models":
+            return json_reply({"object": "list", "data": [{"id": "llama3.2:latest", "object": "model"}]})
+        if request.target == "/v1/chat/completions":
+            return next(chat)
+        return json_reply({"error": "not found"}, 404)
+
+    seen: list[Any] = []
+    caplog.set_level(logging.WARNING, logger="anyagent")
+    async with serve(handle) as server, Client(AgentOptions(model="llama3.2", base_url=server.base_url)) as client:
+        for prompt in ("a" * 8000, "b" * 8000):
+            await client.query(prompt)
+            async with aclosing(client.receive_response()) as stream:
+                seen.extend([message async for message in stream])
+    cut = [m for m in seen if isinstance(m, SystemMessage) and m.subtype == "context_truncated"]
+    assert len(cut) == 1  # said once, not at every answer
+    assert cut[0].data["reported_prompt_tokens"] == 100 and cut[0].data["expected_prompt_tokens"] > 1000
+    assert cut[0].data["window"] == 8192 and cut[0].data["window_source"] == "server"
+    warnings = [
+        r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "prompt tokens" in r.getMessage()
+    ]
+    assert len(warnings) == 1
+    assert "reported 100 prompt tokens" in warnings[0] and "8192" in warnings[0], warnings
