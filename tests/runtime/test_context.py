@@ -17,10 +17,12 @@ from anyagent_core import StartTurn, UserMessage
 from anyagent_httpx import (
     AgentOptions,
     Client,
+    ConfigurationError,
     HookMatcher,
     HookResult,
     PreCompactInput,
     SystemMessage,
+    TiktokenCounter,
     TokenizersCounter,
     discover_window,
     server_token_count,
@@ -161,6 +163,46 @@ def test_the_tokenizer_counter_names_a_bad_file(tmp_path: pathlib.Path) -> None:
     bad.write_text("{}", encoding="utf-8")
     with pytest.raises(Exception, match=r"cannot read the tokenizer"):
         TokenizersCounter.from_file(str(bad))
+
+
+def toy_encoding() -> Any:
+    """A tiktoken encoding built here (one token per byte, words split as GPT-2's pattern
+    does), so the test needs none of OpenAI's encoding files."""
+    tiktoken = pytest.importorskip("tiktoken")
+    ranks = {bytes([byte]): byte for byte in range(256)}
+    pattern = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+    return tiktoken.Encoding(name="toy", pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
+
+
+def test_the_tiktoken_counter_counts_exactly() -> None:
+    encoding = toy_encoding()
+    counter = TiktokenCounter(encoding)
+    text = "Hello! I am a tiny test model."
+    assert counter.count_text(text) == len(encoding.encode_ordinary(text)) == len(text.encode())
+    assert counter.count_text("") == 0
+    assert counter.count_message(UserMessage(content=text)) == counter.count_text(text) + 3
+    assert counter.source == "tokenizer" and repr(counter) == "TiktokenCounter('toy', overhead=3.00)"
+
+
+def test_the_tiktoken_counter_names_an_encoding_it_could_not_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline, tiktoken cannot fetch an encoding: a ConfigurationError naming the model, for an
+    OpenAI model and for a name tiktoken does not know (which falls back to o200k_base)."""
+    tiktoken = pytest.importorskip("tiktoken")
+
+    def offline(name: str) -> Any:
+        raise OSError(f"cannot fetch {name}.tiktoken: no network")
+
+    monkeypatch.setattr(tiktoken, "get_encoding", offline)
+    monkeypatch.setattr(tiktoken, "encoding_for_model", lambda model: offline("o200k_base"))
+    with pytest.raises(ConfigurationError, match=r"could not load the encoding for 'gpt-4o': cannot fetch"):
+        TiktokenCounter.for_model("gpt-4o")
+
+    def unknown(model: str) -> Any:
+        raise KeyError(model)
+
+    monkeypatch.setattr(tiktoken, "encoding_for_model", unknown)
+    with pytest.raises(ConfigurationError, match=r"could not load the encoding for 'qwen2.5': cannot fetch o200k_base"):
+        TiktokenCounter.for_model("qwen2.5")
 
 
 async def test_a_probe_whose_connection_drops_before_an_answer_is_asked_again() -> None:
