@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 
 from anyagent_core import StartTurn, UserMessage
+from anyagent_core.sessions import CompactionEntry
 from anyagent_httpx import (
     AgentOptions,
     Client,
     ConfigurationError,
     HookMatcher,
     HookResult,
+    MemoryStore,
     PreCompactInput,
     SystemMessage,
     TiktokenCounter,
@@ -263,3 +265,51 @@ async def test_a_server_that_cut_the_prompt_is_told_to_the_user_once(caplog: pyt
     ]
     assert len(warnings) == 1
     assert "reported 100 prompt tokens" in warnings[0] and "8192" in warnings[0], warnings
+
+
+async def test_a_summary_is_recorded_in_the_session_and_a_resumed_client_sends_it() -> None:
+    """``summarize`` with a session store: the summary is stored with the commit that follows
+    it, and a client resuming the session starts its requests with that summary instead of
+    asking the model for a new one."""
+
+    def handle(request: ReceivedRequest) -> Reply:
+        if request.target == "/props":
+            return json_reply(PROPS)
+        if request.target == "/v1/chat/completions":
+            last = json.loads(request.body)["messages"][-1]["content"]
+            return says("the user sent letters") if "<conversation>" in str(last) else says("ok")
+        return json_reply({"error": "no"}, 404)
+
+    def summary_requests(requests: list[ReceivedRequest]) -> int:
+        chats = [json.loads(r.body) for r in requests if r.target == "/v1/chat/completions"]
+        return sum("<conversation>" in str(chat["messages"][-1]["content"]) for chat in chats)
+
+    store = MemoryStore()
+    async with serve(handle) as server:
+        options = AgentOptions(
+            model="tiny", base_url=server.base_url, session_store=store, session_id="s", context_strategy="summarize"
+        )
+        async with Client(options) as client:
+            for prompt in ("a" * 2500, "b" * 2500, "c" * 2500):
+                await client.query(prompt)
+                async with aclosing(client.receive_response()) as stream:
+                    _ = [message async for message in stream]
+        assert summary_requests(server.requests) == 1
+        _, entries = await store.load("s")
+        (recorded,) = [e for e in entries if isinstance(e, CompactionEntry)]
+        (summary,) = recorded.summary
+        assert isinstance(summary, UserMessage) and "the user sent letters" in str(summary.content)
+
+        before = len(server.requests)
+        resumed = AgentOptions(
+            model="tiny", base_url=server.base_url, session_store=store, resume="s", context_strategy="summarize"
+        )
+        async with Client(resumed) as client:
+            await client.query("d")
+            async with aclosing(client.receive_response()) as stream:
+                _ = [message async for message in stream]
+        after = server.requests[before:]
+    assert summary_requests(after) == 0  # the stored summary is sent, not asked for again
+    (chat,) = [json.loads(r.body) for r in after if r.target == "/v1/chat/completions"]
+    assert str(chat["messages"][0]["content"]).startswith(str(summary.content))  # joined with the next prompt
+    assert chat["messages"][-1]["content"] == "d"
