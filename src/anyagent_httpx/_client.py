@@ -321,15 +321,16 @@ class Client:
         loop_tools = _loop_tools(items, toolbox)
         self._toolbox = toolbox
         history = self._initial_history
+        summary = None
         if options.session_store is not None and self._agent is None:
-            self._session, history = await attach(options, model=model, history=history)
+            self._session, history, summary = await attach(options, model=model, history=history)
             self.session_id = self._session.session_id
         if toolbox.tools:  # only tools that run need a working directory
             toolbox.context = _tool_context(options, self.session_id)
         settings = options.loop_settings(model, loop_tools)
         if self._session is not None:
             settings = attrs.evolve(settings, commits=True, session_id=self.session_id)
-        self._loop = AgentLoop(settings, history=history)
+        self._loop = AgentLoop(settings, history=history, summary=summary)
         self._system_prompt = settings.template.system_prompt
         fallbacks = options.fallback_endpoint_list()
         secrets = tuple(s for e in (endpoint, *fallbacks) for s in endpoint_secrets(e))  # out of every log line

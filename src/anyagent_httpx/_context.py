@@ -272,10 +272,11 @@ class TiktokenCounter(_ExactCounter):
                 "TiktokenCounter needs the tiktoken package: pip install 'anyagent[tiktoken]'"
             ) from None
         try:
-            encoding = tiktoken.encoding_for_model(model)
-        except KeyError:
-            encoding = tiktoken.get_encoding("o200k_base")
-        except Exception as exc:
+            try:
+                encoding = tiktoken.encoding_for_model(model)
+            except KeyError:  # not a name tiktoken knows: OpenAI's newest encoding
+                encoding = tiktoken.get_encoding("o200k_base")
+        except Exception as exc:  # the encoding file could not be fetched or read (offline, say)
             raise ConfigurationError(f"tiktoken could not load the encoding for {model!r}: {exc}") from None
         return cls(encoding)
 

@@ -8,7 +8,7 @@ the caller gives, then the provider's default.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -150,8 +150,18 @@ ToolItem = str | Tool | ToolSpec
 """A built-in tool's name, a ``Tool`` (``@tool``), or a ``ToolSpec`` whose calls you answer."""
 
 
+def _sequence(name: str, value: Any) -> tuple[Any, ...]:
+    """``value`` as a tuple: a lone string stands for itself (``tools="bash"`` is one tool, not
+    four letters); what is not a sequence is refused, naming the option."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, Mapping) or not isinstance(value, Iterable):
+        raise ConfigurationError(f"{name} must be a list, not {type(value).__name__}")
+    return tuple(value)
+
+
 def _tools(value: Sequence[ToolItem]) -> tuple[ToolItem, ...]:
-    tools = tuple(value)
+    tools = _sequence("tools", value)
     names: set[str] = set()
     for item in tools:
         if isinstance(item, str):
@@ -173,11 +183,19 @@ def _tools(value: Sequence[ToolItem]) -> tuple[ToolItem, ...]:
     return tools
 
 
-def _rules(value: Sequence[str]) -> tuple[str, ...]:
-    rules = _strings(value)
+def _rules(name: str, value: Sequence[str]) -> tuple[str, ...]:
+    rules = _sequence(name, value)
     for rule in rules:
         PermissionRule.parse(rule)  # raises, naming the rule
     return rules
+
+
+def _allowed_rules(value: Sequence[str]) -> tuple[str, ...]:
+    return _rules("allowed_tools", value)
+
+
+def _disallowed_rules(value: Sequence[str]) -> tuple[str, ...]:
+    return _rules("disallowed_tools", value)
 
 
 def _valid(check: checks.Check) -> Any:
@@ -427,10 +445,8 @@ def _header_pairs(value: Mapping[str, str] | Sequence[tuple[str, str]]) -> tuple
     return tuple(value.items()) if isinstance(value, Mapping) else tuple(value)
 
 
-def _strings(value: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    return tuple(value)
+def _stop(value: Sequence[str]) -> tuple[str, ...]:
+    return _sequence("stop", value)
 
 
 @attrs.frozen(kw_only=True)
@@ -459,15 +475,15 @@ class AgentOptions:
     presence_penalty: float | None = attrs.field(default=None, validator=_valid(checks.number_or_none))
     frequency_penalty: float | None = attrs.field(default=None, validator=_valid(checks.number_or_none))
     seed: int | None = attrs.field(default=None, validator=_valid(checks.int_or_none))
-    stop: tuple[str, ...] = attrs.field(default=(), converter=_strings, validator=_valid(checks.strings))
+    stop: tuple[str, ...] = attrs.field(default=(), converter=_stop, validator=_valid(checks.strings))
     tools: tuple[ToolItem, ...] = attrs.field(default=(), converter=_tools)
     """Tools offered to the model: built-in tools by name (``"read_file"``, ``"edit_file"``,
     ``"bash"``, ...), your functions made tools with ``@tool``, which the client runs, and
     ``ToolSpec`` values, whose calls are handed to you (``ResultMessage.pending_tool_calls``) and
     answered with ``Client.add_tool_result``."""
-    allowed_tools: tuple[str, ...] = attrs.field(default=(), converter=_rules)
+    allowed_tools: tuple[str, ...] = attrs.field(default=(), converter=_allowed_rules)
     """Rules for calls that run without asking: ``"bash"``, ``"bash(git status*)"``, ``"edit_file(docs/*)"``."""
-    disallowed_tools: tuple[str, ...] = attrs.field(default=(), converter=_rules)
+    disallowed_tools: tuple[str, ...] = attrs.field(default=(), converter=_disallowed_rules)
     """Rules for calls that are always refused (in every mode, ``bypassPermissions`` included)."""
     permission_mode: PermissionMode = attrs.field(
         default="default", validator=_valid(checks.one_of(PERMISSION_MODES, "mode"))

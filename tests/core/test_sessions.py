@@ -39,6 +39,7 @@ from anyagent_core import (
     Usage,
     UserMessage,
 )
+from anyagent_core.context import ContextSummary
 from anyagent_core.sessions import (
     ENTRY_VERSION,
     INTERRUPTED_RESULT,
@@ -383,6 +384,40 @@ def test_compaction_records_apply_only_when_asked() -> None:
     bad = [*entries[:3], CompactionEntry(id="k", parent_id="m2", at=5, replaced=("zz",))]
     with pytest.raises(SessionEntryError, match="not before it"):
         rebuild("s", bad, compacted=True)
+
+
+def test_a_summary_over_an_earlier_compaction_replaces_it_and_is_handed_to_the_loop() -> None:
+    """Compactions overlap: a slide, then a summary of the start, then a summary of more that
+    covers the first summary. The compacted view holds only the latest summary; the plain one
+    gives it, with the messages it stands for, to resume the loop with."""
+    texts_ = ["q0", "a0", "q1", "a1", "q2", "a2", "q3"]
+    entries = messages_entries(
+        *(UserMessage(content=t) if t[0] == "q" else AssistantMessage(content=[TextBlock(text=t)]) for t in texts_)
+    )
+    first = UserMessage(content="(summary of q0..a1)")
+    second = UserMessage(content="(summary of q0..a2)")
+    entries.append(CompactionEntry(id="k0", parent_id="m6", at=7, replaced=("m0", "m1")))  # slid away
+    entries.append(CompactionEntry(id="k1", parent_id="k0", at=8, replaced=("m0", "m1", "m2", "m3"), summary=(first,)))
+    compacted = rebuild("s", entries, compacted=True)
+    assert compacted.messages[0] == first and compacted.messages[1:] == tuple(
+        e.message for e in entries[4:7] if isinstance(e, MessageEntry)
+    )
+    entries.append(
+        CompactionEntry(id="k2", parent_id="k1", at=9, replaced=("m0", "m1", "m2", "m3", "m4", "m5"), summary=(second,))
+    )
+    assert rebuild("s", entries, compacted=True).messages == (second, UserMessage(content="q3"))
+    plain = rebuild("s", entries)
+    assert len(plain.messages) == 7 and compacted.summary is None
+    assert plain.summary == ContextSummary(replaces=6, message=second)
+
+
+def test_a_summary_keeps_a_call_with_the_result_the_repair_gave_it() -> None:
+    entries = messages_entries(UserMessage(content="go"), CALLS, UserMessage(content="next"))
+    summary = UserMessage(content="(summary)")
+    entries.append(CompactionEntry(id="k", parent_id="m2", at=5, replaced=("m0", "m1"), summary=(summary,)))
+    plain = rebuild("s", entries)  # the calls never got results: the repair answers them after m1
+    assert plain.repaired == ("c1", "c2") and plain.message_ids[2] is None
+    assert plain.summary == ContextSummary(replaces=3, message=summary)
 
 
 def test_commit_entries_chain_after_the_parent() -> None:

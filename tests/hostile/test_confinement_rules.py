@@ -48,6 +48,20 @@ RM_SPELLINGS = (
     "$(echo rm) -rf build",
     "r\\m -rf build",
     "rm\\\n -rf build",
+    "sh -c -- 'rm -rf build'",
+    "bash -o errexit -c 'rm -rf build'",
+    "bash -c -e 'rm -rf build'",
+    "function f { rm -rf build; }; f",
+    "busybox rm -rf build",
+    "busybox sh -c 'rm -rf build'",
+    "env -S 'rm -rf build'",
+    "env --split-string='rm -rf build'",
+    "chroot / rm -rf build",
+    "flock /tmp/lock rm -rf build",
+    "flock /tmp/lock -c 'rm -rf build'",
+    "su -c 'rm -rf build'",
+    "su - root -c 'rm -rf build'",
+    "su root --command='rm -rf build'",
 )
 
 
@@ -58,7 +72,22 @@ def test_a_deny_rule_denies_every_spelling_of_the_command(command: str) -> None:
     assert decision.behavior == "deny", (command, decision)
 
 
-@pytest.mark.parametrize("command", ["ls -la", "git status", "echo rm", "grep -r rm .", "cat rm.txt"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "ls -la",
+        "git status",
+        "echo rm",
+        "grep -r rm .",
+        "cat rm.txt",
+        "sh -c -- 'ls -la'",
+        "bash -o errexit -c 'echo rm'",
+        "function f { ls; }; f",
+        "busybox ls",
+        "su -c 'git status'",
+        "chroot / ls",
+    ],
+)
 def test_a_deny_rule_leaves_other_commands_alone(command: str) -> None:
     policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=("bash(rm *)",))
     assert policy.decide("bash", {"command": command}, SHELL).behavior == "allow"

@@ -185,3 +185,39 @@ async def test_without_bwrap_auto_warns_and_runs(root: pathlib.Path, caplog: pyt
     assert not is_error and text == "ran\n"
     warnings = [record.getMessage() for record in caplog.records if "WITHOUT a sandbox" in record.getMessage()]
     assert len(warnings) == 1 and "bwrap (bubblewrap) is not installed" in warnings[0], warnings
+
+
+@needs_bwrap
+async def test_read_rules_hide_paths_from_commands_and_edit_rules_keep_them_read_only(root: pathlib.Path) -> None:
+    """``Read(...)`` deny rules apply to ``bash`` in the sandbox as to the file tools: what they
+    cover cannot be read (a directory shows empty, a file refuses to open, a nested match too);
+    ``Edit(...)`` ones make it read-only."""
+    (root / "secrets").mkdir()
+    (root / "secrets" / "key").write_text("hunter2\n")
+    (root / "app").mkdir()
+    (root / "app" / ".env").write_text("TOKEN=s3cret\n")
+    (root / "docs").mkdir()
+    (root / "docs" / "guide.md").write_text("guide\n")
+    (root / "notes.md").write_text("notes\n")
+    context = ToolContext(cwd=root, denied=["Read(secrets/**)", "Read(**/.env)", "Edit(docs/**)"])
+    _, text = await bash("cat secrets/key; cat app/.env; grep -r s3cret . ; cat notes.md", context)
+    assert "hunter2" not in text and "s3cret" not in text, text
+    assert "notes" in text, text
+    is_error, text = await bash("ls -A secrets", context)
+    assert not is_error and text == "(no output)", text  # an empty directory in its place
+    _, text = await bash("cat app/.env", context)
+    assert text.startswith("cat: app/.env: Permission denied"), text  # a file that cannot be read
+    _, text = await bash("echo changed > docs/guide.md; touch secrets/new; cat docs/guide.md", context)
+    assert (root / "docs" / "guide.md").read_text() == "guide\n", text
+    assert not (root / "secrets" / "new").exists() and (root / "secrets" / "key").read_text() == "hunter2\n"
+    is_error, text = await bash("echo more >> notes.md && echo written", context)  # the rest is writable
+    assert not is_error and "written" in text and (root / "notes.md").read_text() == "notes\nmore\n", text
+
+
+@needs_bwrap
+async def test_a_symlink_to_a_hidden_directory_shows_it_empty(root: pathlib.Path) -> None:
+    (root / "secrets").mkdir()
+    (root / "secrets" / "key").write_text("hunter2\n")
+    (root / "public").symlink_to(root / "secrets")
+    _, text = await bash("ls -A public; cat public/key", ToolContext(cwd=root, denied=["Read(secrets/**)"]))
+    assert "hunter2" not in text and text.startswith("cat: public/key: No such file or directory"), text

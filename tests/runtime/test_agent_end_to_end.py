@@ -43,6 +43,7 @@ from anyagent_httpx import (
     ToolResultBlock,
     ToolSpec,
     UserMessage,
+    query,
     tool,
 )
 from anyagent_httpx.testing import LoopbackServer, ReceivedRequest, Reply, serve
@@ -866,3 +867,54 @@ async def test_a_rewrite_by_a_pre_tool_use_hook_is_checked_against_the_rules(kin
     (answer,) = tool_messages(server, 1)
     assert "hunter2" not in answer["content"]
     assert answer["content"].startswith("Permission denied: the call as a PreToolUse hook rewrote it is refused")
+
+
+# ---- a model that never stops calling tools -------------------------------------------------
+
+
+async def run_with_defaults(kind: str, handler: Any) -> tuple[LoopbackServer, list[RunMessage]]:
+    """``query()`` as a new user writes it (no tools, no ``max_turns``, the default doom-loop
+    settings) against ``handler``, over the transport ``kind``."""
+    async with serve(handler) as server:
+        with anyio.fail_after(30):  # a hang guard: the run ends after a handful of requests
+            if kind == "h11":
+                async with H11Transport() as transport:
+                    options = AgentOptions(model="m", base_url=server.base_url, transport=transport)
+                    messages = [m async for m in query(prompt="go", options=options)]
+            else:
+                async with httpx.AsyncClient() as http:
+                    options = AgentOptions(model="m", base_url=server.base_url, http_client=http)
+                    messages = [m async for m in query(prompt="go", options=options)]
+    return server, messages
+
+
+async def test_a_model_repeating_the_same_calls_for_ever_is_stopped_by_default(kind: str) -> None:
+    """Every answer is the same two calls of tools that do not exist: the defaults (threshold 3,
+    ``warn``) refuse the repeats, then stop the run at twice the threshold."""
+    same = calls(("c1", "get_weather", {"city": "Paris"}), ("c2", "get_time", {"zone": "CET"}))
+    server, messages = await run_with_defaults(kind, same)
+    result = final(messages)
+    assert result.subtype == "error_doom_loop" and result.is_error
+    assert result.errors == ("doom loop: get_weather called with the same arguments 6 times in a row",)
+    assert len(server.requests) == 2 * 3  # bounded work, not endless assistant/tool pairs
+    # Each answer's calls were told why they did not run, so the conversation stayed valid.
+    answers = [m["content"] for m in tool_messages(server, len(server.requests) - 1)]
+    assert answers[-2:] == [
+        "Error: there is no tool named 'get_weather'. Available tools: none.",
+        "Error: there is no tool named 'get_time'. Available tools: none.",
+    ]
+
+
+async def test_a_model_calling_unknown_tools_with_new_arguments_each_time_is_stopped_by_default(kind: str) -> None:
+    """No call could run and the arguments never repeat: twice-the-threshold such answers in a
+    row end the run all the same."""
+    count = 0
+
+    def handler(request: ReceivedRequest) -> Reply:
+        nonlocal count
+        count += 1
+        return calls((f"c{count}", "search", {"query": f"attempt {count}"}))
+
+    server, messages = await run_with_defaults(kind, handler)
+    assert final(messages).subtype == "error_doom_loop"
+    assert len(server.requests) == 2 * 3

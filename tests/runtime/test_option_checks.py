@@ -40,3 +40,19 @@ def test_a_tool_timeout_must_be_positive_seconds(value: Any) -> None:
 
     with pytest.raises(ValueError, match="timeout must be a positive number of seconds"):
         tool(timeout=value)(f)
+
+
+@pytest.mark.parametrize("option", ["tools", "stop", "allowed_tools", "disallowed_tools"])
+@pytest.mark.parametrize("value", [5, 1.5, {"bash": True}, object()])
+def test_a_list_option_given_something_else_is_refused_naming_it(option: str, value: Any) -> None:
+    with pytest.raises(ConfigurationError, match=rf"^{option} must be a list, not "):
+        AgentOptions(**{option: value})
+
+
+def test_a_lone_string_is_one_item_of_a_list_option() -> None:
+    """``tools="bash"`` is the one tool, as ``stop="END"`` is one stop sequence: not its letters."""
+    options = AgentOptions(tools="bash", allowed_tools="bash(git status*)", disallowed_tools="bash(rm *)", stop="END")
+    assert options.tools == ("bash",)
+    assert options.allowed_tools == ("bash(git status*)",)
+    assert options.disallowed_tools == ("bash(rm *)",)
+    assert options.stop == ("END",)

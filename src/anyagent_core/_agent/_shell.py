@@ -6,8 +6,9 @@ backslashes, ``;``, ``&&``, ``||``, ``|``, ``&``, line breaks, subshells, ``$(..
 substitutions included, each with its *program*: the name it runs once leading variable
 assignments, wrappers that run their arguments (``env``, ``command``, ``exec``, ``sudo``,
 ``nice``...), reserved words (``if``, ``then``, ``do``...) and a directory prefix (``/bin/``) are
-stripped, and quotes and backslashes removed (``r''m`` and ``\\rm`` are ``rm``). ``sh -c`` and
-``eval`` have their argument read as a command line too.
+stripped, and quotes and backslashes removed (``r''m`` and ``\\rm`` are ``rm``). The ``-c``
+argument of a shell (``sh -c``, ``bash -ec``, ``sh -c -- ...``, ``su -c``) and ``eval``'s are
+read as command lines too, and a function's body (``function f { ...; }``) as commands.
 
 What is not known without running the shell is marked, never guessed: a word built from an
 expansion (``$x``, ``${x}``, ``$(...)``, a backquote) is not ``exact``, a program name with one or
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from typing import Literal
 
 import attrs
 
@@ -70,8 +72,10 @@ _OPERATORS = ("&&", "||", ";;", ";&", "|&", ";", "&", "|", "(", ")", "\n")
 _REDIRECTS = ("<<<", "<<-", "<<", "&>>", "&>", ">>", ">&", "<&", "<>", ">|", ">", "<")
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[[^]]*\])?\+?=")
 _RESERVED = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "{", "time", "coproc"})
-_NOT_COMMANDS = frozenset({"fi", "done", "esac", "}", "for", "select", "case", "function", "in"})
-_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"})
+_NOT_COMMANDS = frozenset({"fi", "done", "esac", "}", "for", "select", "case", "in"})
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "su"})
+"""Programs whose ``-c`` argument is a command line (``su -c`` runs it in the user's shell)."""
+_SHELL_OPTIONS_WITH_VALUE = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
 _WRAPPERS: dict[str, frozenset[str]] = {
     # wrapper: its options that take a value as the next word
     "env": frozenset({"-u", "--unset", "-C", "--chdir", "-S", "--split-string"}),
@@ -93,8 +97,14 @@ _WRAPPERS: dict[str, frozenset[str]] = {
     "unbuffer": frozenset(),
     "watch": frozenset({"-n", "--interval", "-d"}),
     "strace": frozenset({"-e", "-o", "-p", "-s", "-u"}),
+    "busybox": frozenset(),  # busybox rm: the applet is the program
+    "chroot": frozenset({"--userspec", "--groups"}),
+    "flock": frozenset({"-w", "--timeout", "-E", "--conflict-exit-code"}),
 }
-_POSITIONAL = {"timeout": 1, "chrt": 1, "taskset": 1}  # wrappers taking values before the program
+_POSITIONAL = {"timeout": 1, "chrt": 1, "taskset": 1, "chroot": 1, "flock": 1}  # values before the program
+_COMMAND_LINE_OPTIONS = {"env": ("-S", "--split-string"), "flock": ("-c", "--command")}
+"""Wrapper options whose value is a command line of its own (``env -S 'rm x'``): what runs is
+not read from it, so the program counts as unknown."""
 
 
 class _Incomplete(Exception):
@@ -321,13 +331,11 @@ class _Reader:
                 return
             inner = " ".join(word.text for word in arguments)
         elif program in _SHELLS:
-            for index, word in enumerate(arguments):
-                if word.text.startswith("-") and "c" in word.text.lstrip("-") and not word.text.startswith("--"):
-                    if index + 1 >= len(arguments) or not arguments[index + 1].exact:
-                        self.commands.append(attrs.evolve(command, program=None))
-                        return
-                    inner = arguments[index + 1].text
-                    break
+            found = _command_string(arguments)
+            if found is False:
+                self.commands.append(attrs.evolve(command, program=None))
+                return
+            inner = found
         if inner is not None:
             self.nested(inner)
 
@@ -341,6 +349,8 @@ def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
         word = words[index]
         if _ASSIGNMENT.match(word.text) or (word.exact and word.text in _RESERVED):
             index += 1
+        elif word.exact and word.text == "function":
+            index += 2  # the keyword and the function's name: the body's commands follow
         else:
             break
     if index >= len(words):
@@ -364,6 +374,8 @@ def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
             if current.text == "--":
                 index += 1
                 break
+            if current.text.startswith(_COMMAND_LINE_OPTIONS.get(name, ())):
+                return SimpleCommand(words=words, program=None, arguments=words[index + 1 :], redirects=redirects)
             if current.text.startswith("-") and len(current.text) > 1:
                 index += 2 if current.text in takes_value else 1
             elif _ASSIGNMENT.match(current.text):  # env and sudo take assignments; read so elsewhere too
@@ -374,6 +386,37 @@ def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
             else:
                 break
     return None  # a wrapper with no program: it runs nothing (``env`` prints the environment)
+
+
+def _command_string(arguments: tuple[Word, ...]) -> str | Literal[False] | None:
+    """The command line a shell's ``-c`` runs: the first word after the options that follow the
+    one holding ``c`` (``sh -c 'rm x'``, ``bash -ec 'rm x'``, ``sh -c -- 'rm x'``, ``su root -c
+    'rm x'``); None without ``-c`` (a script, or the shell reading its input); False when it
+    cannot be known (missing, or built from an expansion)."""
+    seen = False
+    index = 0
+    while index < len(arguments):
+        word = arguments[index]
+        text = word.text
+        if not seen:
+            if text in ("-c", "--command") or (text.startswith("-") and not text.startswith("--") and "c" in text[1:]):
+                seen = True
+            elif text.startswith("--command="):
+                return text.partition("=")[2] if word.exact else False
+            index += 2 if text in _SHELL_OPTIONS_WITH_VALUE else 1
+            continue
+        if text == "--":
+            index += 1
+            break
+        if word.exact and text.startswith(("-", "+")) and len(text) > 1:
+            index += 2 if text in _SHELL_OPTIONS_WITH_VALUE else 1
+            continue
+        break
+    if not seen:
+        return None
+    if index >= len(arguments) or not arguments[index].exact:
+        return False
+    return arguments[index].text
 
 
 def _parse(text: str, depth: int) -> ShellParse:

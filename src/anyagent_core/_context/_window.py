@@ -226,8 +226,9 @@ def _models(document: Any, model: str) -> WindowAnswer | None:
             tokens=_positive(meta.get("n_ctx")) or 0, server="llama.cpp", field="meta.n_ctx", model=name
         )
     if _positive(entry.get("max_model_len")):
+        server = "sglang" if entry.get("owned_by") == "sglang" else "vllm"  # the same field, two servers
         return WindowAnswer(
-            tokens=_positive(entry.get("max_model_len")) or 0, server="vllm", field="max_model_len", model=name
+            tokens=_positive(entry.get("max_model_len")) or 0, server=server, field="max_model_len", model=name
         )
     top = entry.get("top_provider")
     if isinstance(top, Mapping) and _positive(top.get("context_length")):

@@ -20,6 +20,7 @@ from typing import Final
 import attrs
 
 from anyagent_core._agent._results import ResultMessage
+from anyagent_core._context._usage import ContextSummary
 from anyagent_core._messages import AssistantMessage, Message, ToolResultBlock, ToolUseBlock, ToolUseError, UserMessage
 
 from ._entries import CompactionEntry, Entry, MessageEntry, MetadataEntry, ResultEntry, SessionEntryError
@@ -46,6 +47,11 @@ class Conversation:
     """Ids of the tool calls answered as interrupted here."""
     message_ids: tuple[str | None, ...] = ()
     """The entry id of each message (None for a result added by the repair)."""
+    summary: ContextSummary | None = None
+    """The latest compaction's summary and the leading messages it stands for in requests
+    (compaction by summary): give it to ``AgentLoop(summary=...)`` with ``messages``, so the
+    resumed loop sends the summary instead of asking for a new one. None without one, and with
+    ``compacted=True`` (the summary is among ``messages`` then)."""
 
     @property
     def interrupted(self) -> bool:
@@ -86,6 +92,9 @@ def rebuild(session_id: str, entries: Sequence[Entry], *, compacted: bool = Fals
     open_calls: dict[str, str] = {}  # call id -> entry id of the answer that made it
     answered: set[str] = set()
     previous: str | None = entries[0].parent_id if entries else None
+    gone: set[str] = set()  # ids an earlier compaction replaced (compacted=True)
+    summaries: dict[str, frozenset[str]] = {}  # a summary's entry id: the ids it stands for
+    last_summary: CompactionEntry | None = None
     for entry in entries:
         if entry.id in seen:
             raise SessionEntryError(session_id, entry.id, "the id appears twice in the log")
@@ -122,8 +131,14 @@ def rebuild(session_id: str, entries: Sequence[Entry], *, compacted: bool = Fals
         elif type(entry) is MetadataEntry:
             if metadata is None:
                 metadata = entry
-        elif type(entry) is CompactionEntry and compacted:
-            messages, ids = _compact(session_id, entry, messages, ids)
+        elif type(entry) is CompactionEntry:
+            missing = sorted(set(entry.replaced) - seen)
+            if missing:
+                raise SessionEntryError(session_id, entry.id, f"it replaces entries that are not before it: {missing}")
+            if len(entry.summary) == 1 and type(entry.summary[0]) is UserMessage:
+                last_summary = entry
+            if compacted:
+                messages, ids = _compact(entry, messages, ids, gone, summaries)
     messages, ids, repaired = _repair(messages, ids)
     return Conversation(
         session_id=session_id,
@@ -133,19 +148,46 @@ def rebuild(session_id: str, entries: Sequence[Entry], *, compacted: bool = Fals
         metadata=metadata,
         repaired=repaired,
         message_ids=tuple(ids),
+        summary=None if compacted or last_summary is None else _summary(last_summary, ids),
     )
 
 
-def _compact(
-    session_id: str, entry: CompactionEntry, messages: list[Message], ids: list[str | None]
-) -> tuple[list[Message], list[str | None]]:
+def _summary(entry: CompactionEntry, ids: list[str | None]) -> ContextSummary | None:
+    """``entry``'s summary as the loop takes it: it stands for the messages up to the last one it
+    replaced (and a result the repair added right after it, so a call keeps its result)."""
     replaced = set(entry.replaced)
     positions = [i for i, entry_id in enumerate(ids) if entry_id in replaced]
-    if len(positions) != len(replaced):
-        missing = sorted(replaced - {ids[i] for i in positions if ids[i] is not None})
-        raise SessionEntryError(session_id, entry.id, f"it replaces entries that are not before it: {missing}")
     if not positions:
-        return messages, ids
+        return None
+    end = positions[-1] + 1
+    while end < len(ids) and ids[end] is None:
+        end += 1
+    message = entry.summary[0]
+    assert type(message) is UserMessage
+    return ContextSummary(replaces=end, message=message)
+
+
+def _compact(
+    entry: CompactionEntry,
+    messages: list[Message],
+    ids: list[str | None],
+    gone: set[str],
+    summaries: dict[str, frozenset[str]],
+) -> tuple[list[Message], list[str | None]]:
+    """The messages with ``entry`` applied: what it replaces gives way to its summary. Messages
+    an earlier compaction replaced already are skipped, and an earlier summary standing only for
+    messages this one replaces goes too (a new summary covers the part the last one did)."""
+    replaced = set(entry.replaced)
+    covered = replaced | gone
+    replaced |= {summary_id for summary_id, stands_for in summaries.items() if stands_for <= covered}
+    positions = [i for i, entry_id in enumerate(ids) if entry_id in replaced]
+    gone |= set(entry.replaced)
+    if entry.summary:
+        summaries[entry.id] = frozenset(covered)
+    if not positions:
+        if not entry.summary:
+            return messages, ids
+        positions = [0]  # all it stands for is gone already: a summary stands for the start
     first = positions[0]
     kept = [(m, i) for m, i in zip(messages, ids, strict=True) if i not in replaced]
     new_messages = [m for m, _ in kept[:first]] + list(entry.summary) + [m for m, _ in kept[first:]]

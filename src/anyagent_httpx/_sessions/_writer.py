@@ -2,9 +2,11 @@
 
 ``attach(options, ...)`` opens the session the options ask for (a new one; ``resume=ID``;
 ``continue_conversation`` for the latest in the working directory; either with
-``fork_session``) and gives a ``SessionWriter`` and the history to resume from. The writer
-turns each of the loop's ``Commit`` actions into entries and appends them in one transaction,
-with the round's tool executions and any compaction record; the session itself is created with
+``fork_session``) and gives a ``SessionWriter``, the history to resume from and the summary
+that stands for its start (compaction by summary). The writer turns each of the loop's
+``Commit`` actions into entries and appends them in one transaction, with the round's tool
+executions and any compaction record (a commit's ``summary`` is one, holding the summary's
+message); the session itself is created with
 the first commit, so a client that never runs leaves nothing behind. A commit that could not be
 written at once (the caller stopped reading mid-response) waits in ``unsaved`` until the next
 ``flush()``.
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import anyio
 
 from anyagent_core import Commit, Message, ToolResultBlock, ToolUseBlock, UserMessage
+from anyagent_core.context import ContextSummary
 from anyagent_core.json import JSONObject
 from anyagent_core.sessions import CompactionEntry, Entry, MessageEntry, commit_entries, rebuild
 
@@ -153,6 +156,19 @@ class SessionWriter:
 
     async def _append(self, commit: Commit, tools: Sequence[ToolExecution]) -> None:
         at = self._clock()
+        if commit.summary is not None:  # the summary now standing for the conversation's start
+            summary = commit.summary
+            replaced = tuple(i for i in self.message_ids[: summary.replaces] if i is not None)
+            self._before.append(
+                CompactionEntry(
+                    id=self._new_id(),
+                    parent_id=None,
+                    at=at,
+                    replaced=replaced,
+                    summary=(summary.message,),
+                    data={"strategy": "summarize", "summarized_messages": summary.replaces},
+                )
+            )
         entries = commit_entries(commit, parent_id=self.head, new_id=self._new_id, at=at, before=self._before)
         info = await self.store.append(self.session_id, entries, expected_head=self.head, tool_executions=tuple(tools))
         self.head = info.head
@@ -180,8 +196,9 @@ def _title(commit: Commit, seed: Sequence[Message]) -> str | None:
 
 async def attach(
     options: AgentOptions, *, model: str, history: Sequence[Message] = ()
-) -> tuple[SessionWriter, tuple[Message, ...]]:
-    """The writer for the session ``options`` ask for, and the conversation to resume from."""
+) -> tuple[SessionWriter, tuple[Message, ...], ContextSummary | None]:
+    """The writer for the session ``options`` ask for, the conversation to resume from, and the
+    summary standing for its start in requests (None: none was recorded)."""
     store = options.session_store
     assert store is not None
     cwd = str(await anyio.Path(options.cwd if options.cwd is not None else os.getcwd()).resolve())
@@ -192,7 +209,7 @@ async def attach(
     if resume is None:
         session_id = options.session_id or str(uuid.uuid4())
         writer = SessionWriter(store, session_id, head=None, exists=False, model=model, cwd=cwd, seed=history)
-        return writer, tuple(history)
+        return writer, tuple(history), None
     info, entries = await store.load(resume)
     conversation = rebuild(resume, entries)
     if options.fork_session:
@@ -206,4 +223,4 @@ async def attach(
         cwd=cwd,
         message_ids=conversation.message_ids,
     )
-    return writer, conversation.messages
+    return writer, conversation.messages, conversation.summary

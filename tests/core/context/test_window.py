@@ -49,6 +49,13 @@ VLLM_MODELS = {
          "max_model_len": 16384},
     ],
 }  # fmt: skip
+SGLANG_MODELS = {
+    "object": "list",
+    "data": [
+        {"id": "meta-llama/Llama-3.1-8B-Instruct", "object": "model", "created": 1735689600, "owned_by": "sglang",
+         "root": "meta-llama/Llama-3.1-8B-Instruct", "max_model_len": 131072},
+    ],
+}  # fmt: skip
 OPENROUTER_MODELS = {
     "data": [
         {"id": "openai/gpt-4o", "name": "OpenAI: GPT-4o", "context_length": 128000,
@@ -95,6 +102,8 @@ def body(document: object) -> bytes:
         ("models", VLLM_MODELS, "my-lora", WindowAnswer(tokens=16384, server="vllm", field="max_model_len", model="my-lora")),
         ("models", VLLM_MODELS, "Qwen2.5-7B-Instruct",
          WindowAnswer(tokens=32768, server="vllm", field="max_model_len", model="Qwen/Qwen2.5-7B-Instruct")),
+        ("models", SGLANG_MODELS, "Llama-3.1-8B-Instruct",
+         WindowAnswer(tokens=131072, server="sglang", field="max_model_len", model="meta-llama/Llama-3.1-8B-Instruct")),
         ("models", OPENROUTER_MODELS, "openai/gpt-4o",
          WindowAnswer(tokens=128000, server="openrouter", field="top_provider.context_length", model="openai/gpt-4o")),
         ("models", OPENROUTER_MODELS, "meta-llama/llama-3.1-8b-instruct",

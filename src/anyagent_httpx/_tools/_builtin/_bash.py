@@ -18,7 +18,7 @@ from anyagent_httpx._tools._context import ToolContext
 from anyagent_httpx._tools._run import truncate_middle
 from anyagent_httpx._tools._tool import ToolError, tool
 
-from ._paths import resolve_in_roots
+from ._paths import resolve_in_roots, sandbox_masks
 from ._sandbox import sandbox_problem, sandboxed, warn_unsandboxed
 
 __all__ = ["MAX_OUTPUT_CHARS", "bash"]
@@ -113,7 +113,15 @@ async def bash(
     if context.sandbox != "off":
         problem = await sandbox_problem()
         if problem is None:
-            argv = sandboxed(argv, roots=context.roots, directory=directory, network=context.network)
+            hidden, read_only = await anyio.to_thread.run_sync(sandbox_masks, context)
+            argv = sandboxed(
+                argv,
+                roots=context.roots,
+                directory=directory,
+                network=context.network,
+                hidden=hidden,
+                read_only=read_only,
+            )
         elif context.sandbox == "required":
             raise ToolError(f"the sandbox is required, and {problem}; the command was not run")
         else:

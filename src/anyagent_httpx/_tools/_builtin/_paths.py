@@ -27,6 +27,7 @@ __all__ = [
     "check_rules",
     "glob_regex",
     "hidden",
+    "sandbox_masks",
     "inside_roots",
     "read_bytes",
     "resolve_in_roots",
@@ -82,6 +83,37 @@ def hidden(tool: str, resolved: pathlib.Path, context: ToolContext) -> bool:
         rule.pattern is not None and rule.tool in (tool, "Read") and _rule_matches(rule, relative)
         for rule in context.denied
     )
+
+
+def sandbox_masks(context: ToolContext) -> tuple[tuple[pathlib.Path, ...], tuple[pathlib.Path, ...]]:
+    """What the ``bash`` sandbox puts out of reach for the path rules, as (hidden, read-only):
+    the entries under the roots a ``Read(...)`` deny rule covers (the sandbox shows an empty
+    directory in their place, or a file that cannot be opened) and those only an ``Edit(...)`` rule covers (read-only).
+    The roots are walked (not the version control internals, nor through symlinks: a link's
+    target is masked where it lies) only when there are such rules."""
+    rules = [rule for rule in context.denied if rule.pattern is not None and rule.tool in _WRITE_RULES]
+    if not rules:
+        return (), ()
+    hidden_: list[pathlib.Path] = []
+    read_only: list[pathlib.Path] = []
+    for root in context.roots:
+        for dirpath, dirnames, filenames, _fd in os.fwalk(root, follow_symlinks=False):
+            folder = pathlib.Path(dirpath)
+            descend: list[str] = []
+            for name, is_dir in [(name, True) for name in dirnames] + [(name, False) for name in filenames]:
+                entry = folder / name
+                if (is_dir and name in SKIPPED_DIRECTORIES) or entry.is_symlink():
+                    continue
+                relative = _relative(entry, context)
+                covering = {rule.tool for rule in rules if _rule_matches(rule, relative)}
+                if "Read" in covering:
+                    hidden_.append(entry)
+                elif "Edit" in covering:
+                    read_only.append(entry)
+                elif is_dir:
+                    descend.append(name)
+            dirnames[:] = descend
+    return tuple(hidden_), tuple(read_only)
 
 
 def inside_roots(path: pathlib.Path, context: ToolContext) -> bool:

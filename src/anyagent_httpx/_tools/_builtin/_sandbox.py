@@ -70,10 +70,19 @@ def warn_unsandboxed(problem: str) -> None:
 
 
 def sandboxed(
-    argv: Sequence[str], *, roots: Sequence[pathlib.Path], directory: pathlib.Path, network: bool
+    argv: Sequence[str],
+    *,
+    roots: Sequence[pathlib.Path],
+    directory: pathlib.Path,
+    network: bool,
+    hidden: Sequence[pathlib.Path] = (),
+    read_only: Sequence[pathlib.Path] = (),
 ) -> list[str]:
     """``argv`` run in bwrap: the file system read-only but for ``roots`` and a private ``/tmp``,
-    no network unless ``network``, its own PID namespace, in ``directory``."""
+    no network unless ``network``, its own PID namespace, in ``directory``. ``hidden`` paths
+    (what ``Read(...)`` deny rules cover) show as an empty read-only directory, or a file that
+    cannot be opened (``/dev/null`` bound where device files do not open);
+    ``read_only`` ones (``Edit(...)``) cannot be written."""
     executable = shutil.which("bwrap") or "bwrap"
     command = [executable, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for root in roots:
@@ -83,6 +92,13 @@ def sandboxed(
             inner = root / name
             if os.path.lexists(inner) and not os.path.islink(inner):
                 command += ["--ro-bind", str(inner), str(inner)]
+    for path in hidden:
+        if path.is_dir():
+            command += ["--tmpfs", str(path), "--remount-ro", str(path)]
+        else:
+            command += ["--ro-bind", "/dev/null", str(path)]
+    for path in read_only:
+        command += ["--ro-bind", str(path), str(path)]
     command += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if not network:
         command.append("--unshare-net")
