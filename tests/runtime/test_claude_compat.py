@@ -11,6 +11,7 @@ import subprocess
 import sys
 from typing import Any
 
+import anyio
 import pytest
 
 import anyagent_httpx
@@ -20,10 +21,13 @@ from anyagent_httpx import ConfigurationError, SQLiteStore, run_tool
 from anyagent_httpx.claude import (
     CLAUDE_TOOLS,
     AgentDefinition,
+    AssistantMessage,
     ClaudeAgentOptions,
+    ClaudeSDKClient,
     CompatibilityWarning,
     PermissionResultAllow,
     StreamEvent,
+    TextBlock,
     create_sdk_mcp_server,
     tool,
 )
@@ -130,6 +134,61 @@ async def test_a_conversation_resumed_by_its_session_id_goes_on(
         again = [m async for m in claude_query(prompt="what did I ask?", options=resumed)][-1]
     assert isinstance(again, ClaudeResultMessage) and again.session_id == first.session_id
     assert seen == [["remember the lighthouse"], ["remember the lighthouse", "what did I ask?"]]
+
+
+@pytest.mark.anyio
+async def test_receive_response_with_nothing_asked_waits_for_the_next_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    """claude-agent-sdk's streaming-input example drains its answers by calling
+    receive_response() under a timeout until one times out: with nothing asked it waits (for a
+    query() from another task, or the disconnect) instead of raising."""
+
+    def model(request: ReceivedRequest) -> Reply:
+        return says(f"re: {request.json()['messages'][-1]['content']}")
+
+    async def prompts() -> Any:
+        for text in ("one", "two"):
+            yield {"type": "user", "message": {"role": "user", "content": text}}
+
+    def texts(messages: list[Any]) -> list[str]:
+        return [
+            b.text for m in messages if isinstance(m, AssistantMessage) for b in m.content if isinstance(b, TextBlock)
+        ]
+
+    async with serve(model) as server:
+        monkeypatch.setenv("ANY_AGENT_BASE_URL", server.base_url)
+        monkeypatch.setenv("ANY_AGENT_MODEL", "local")
+        async with ClaudeSDKClient() as client:
+            await client.query(prompts())
+            answers: list[str] = []
+            timed_out = 0
+            while timed_out == 0:
+                with anyio.move_on_after(0.5) as scope:
+                    answers += texts([m async for m in client.receive_response()])
+                timed_out += scope.cancelled_caught
+            assert answers == ["re: one", "re: two"]
+            assert len(server.requests) == 2
+
+            got: list[str] = []
+
+            async def receive() -> None:
+                got.extend(texts([m async for m in client.receive_response()]))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(receive)
+                await anyio.wait_all_tasks_blocked()
+                await client.query("three")  # the waiting receive_response() answers it
+            assert got == ["re: three"]
+
+            ended: list[Any] = []
+
+            async def receive_until_disconnected() -> None:
+                ended.extend([m async for m in client.receive_response()])
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(receive_until_disconnected)
+                await anyio.wait_all_tasks_blocked()
+                await client.disconnect()
+            assert ended == []
 
 
 def test_models_and_prices_come_from_the_environment() -> None:
