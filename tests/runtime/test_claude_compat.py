@@ -25,6 +25,7 @@ from anyagent_httpx.claude import (
     ClaudeAgentOptions,
     ClaudeSDKClient,
     CompatibilityWarning,
+    HookMatcher,
     PermissionResultAllow,
     StreamEvent,
     TextBlock,
@@ -36,7 +37,7 @@ from anyagent_httpx.claude import query as claude_query
 from anyagent_httpx.claude._messages import Converter
 from anyagent_httpx.claude._options import agent_options
 from anyagent_httpx.testing import ReceivedRequest, Reply, serve
-from tests.runtime.test_agent_end_to_end import says
+from tests.runtime.test_agent_end_to_end import calls, says
 from tests.runtime.tools.support import context
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -189,6 +190,60 @@ async def test_receive_response_with_nothing_asked_waits_for_the_next_query(monk
                 await anyio.wait_all_tasks_blocked()
                 await client.disconnect()
             assert ended == []
+
+
+async def _no_hook(input_data: Any, tool_use_id: str | None, context: Any) -> dict[str, Any]:
+    return {}
+
+
+def test_a_hook_matcher_naming_a_claude_code_tool_matches_the_tool_behind_it() -> None:
+    def matcher(pattern: str, **fields: Any) -> HookMatcher:
+        hooks = {"PreToolUse": [HookMatcher(matcher=pattern, hooks=[_no_hook])]}
+        return convert(hooks=hooks, **fields).hooks["PreToolUse"][0]
+
+    agents = {"reviewer": AgentDefinition(description="reviews", prompt="You review.")}
+    assert matcher("Task", agents=agents).applies_to("task")  # the subagents' tool
+    assert matcher("Bash", tools=["bash"]).applies_to("bash")
+    both = matcher("Write|Edit")
+    assert [both.applies_to(name) for name in ("Write", "Edit", "write_file", "edit_file", "Read")] == [
+        True,
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert not matcher("Bash").applies_to("bash_output")  # the names are matched whole
+    assert matcher("*").matcher == "*" and matcher("*").applies_to("task")  # Claude Code's "every tool"
+    assert matcher("mcp__calc__add").matcher == "mcp__calc__add"
+
+
+@pytest.mark.anyio
+async def test_a_pretooluse_hook_for_task_sees_and_may_deny_a_subagent_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    async def guard(input_data: Any, tool_use_id: str | None, context: Any) -> dict[str, Any]:
+        seen.append((input_data["tool_name"], input_data["tool_input"]))
+        decision = {"permissionDecision": "deny", "permissionDecisionReason": "no subagents today"}
+        return {"hookSpecificOutput": {"hookEventName": "PreToolUse", **decision}}
+
+    def model(request: ReceivedRequest) -> Reply:
+        messages = request.json()["messages"]
+        if messages[-1]["role"] == "tool":
+            return says(f"told: {messages[-1]['content']}")
+        return calls(("t1", "task", {"agent": "reviewer", "prompt": "Review it"}))
+
+    options = ClaudeAgentOptions(
+        agents={"reviewer": AgentDefinition(description="reviews", prompt="You review.")},
+        hooks={"PreToolUse": [HookMatcher(matcher="Task", hooks=[guard])]},
+    )
+    async with serve(model) as server:
+        monkeypatch.setenv("ANY_AGENT_BASE_URL", server.base_url)
+        monkeypatch.setenv("ANY_AGENT_MODEL", "local")
+        result = [m async for m in claude_query(prompt="Have it reviewed", options=options)][-1]
+    assert seen == [("task", {"agent": "reviewer", "prompt": "Review it"})]
+    assert isinstance(result, ClaudeResultMessage)
+    assert result.result == "told: Denied by a PreToolUse hook: no subagents today"
+    assert len(server.requests) == 2  # the subagent never ran
 
 
 def test_models_and_prices_come_from_the_environment() -> None:
