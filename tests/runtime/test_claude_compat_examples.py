@@ -383,11 +383,13 @@ async def test_claude_code_options_warn_once_each(
     with pytest.warns(CompatibilityWarning) as caught:
         out, _ = await run("claude_code_options", Model({"Hello": [says("Hi!")]}), monkeypatch, capsys)
     messages = sorted(str(w.message) for w in caught)
-    assert len(messages) == 2
+    assert len(messages) == 3
     assert messages[0].startswith("plugins is a Claude Code option and is ignored here: Claude Code plugins")
     assert messages[1].startswith("setting_sources: the agents and skills in the .claude/ folders")
+    assert messages[2].startswith("stderr is a Claude Code option and is ignored here: there is no CLI process")
     assert "plugins: [], slash commands: []" in out
     assert "Result: success: Hi!" in out
+    assert "Captured 0 stderr lines" in out
 
 
 # ---- the programs use claude-agent-sdk's names only -------------------------------------------------
