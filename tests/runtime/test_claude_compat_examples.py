@@ -134,6 +134,9 @@ async def test_streaming_mode(workdir: pathlib.Path, monkeypatch: pytest.MonkeyP
             "15% of 200": [says("30.")],
             "2 + 2": [says("4.")],
             "10% of 80": [says("8.")],
+            "capital of Japan": [says("Tokyo.")],
+            "bash echo": [calls(("b1", "Bash", {"command": "echo 'Hello from bash!'"})), says("It printed it.")],
+            "Just say 'Hello!'": [says("Hello!")],
         }
     )
     out, server = await run("streaming_mode", model, monkeypatch, capsys)
@@ -147,6 +150,22 @@ async def test_streaming_mode(workdir: pathlib.Path, monkeypatch: pytest.MonkeyP
     assert "Claude: A joke." in lines[interrupt:]
     assert "Claude: Go ahead." in lines and "Claude: 30." in lines
     assert "Claude: 4." in lines and "Claude: 8." in lines
+    # the stream of prompts read until a wait for more timed out (it waited, it did not raise)
+    quiet = lines.index("=== A stream of prompts, read until quiet ===")
+    assert lines[quiet + 1 : quiet + 8] == [
+        "User: First, what's the capital of Japan?",
+        "Claude: Tokyo.",
+        "Result: success",
+        "User: Second, what's 2 + 2?",
+        "Claude: 4.",
+        "Result: success",
+        "[no more answers]",
+    ]
+    assert "Tool use: Bash (b1): echo 'Hello from bash!'" in lines
+    assert "Tool result (b1): Hello from bash!" in lines
+    assert "Message types: AssistantMessage, ResultMessage, SystemMessage, UserMessage" in lines
+    assert "Commands: 0, output style: default" in lines and "Claude: Hello!" in lines
+    assert lines[lines.index("=== Connecting by hand ===") + 1 :] == ["Claude: 4.", "Result: success"]
     # the second turn of the multi-turn conversation carried the first
     second = server.requests[1].json()["messages"]
     assert [m["role"] for m in second] == ["user", "assistant", "user"]
