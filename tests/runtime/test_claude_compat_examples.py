@@ -185,6 +185,14 @@ async def test_hooks(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, cap
                 says("That directory does not exist."),
             ],
             "CRITICAL": [calls(("b4", "Bash", {"command": "echo 'CRITICAL ERROR: system failure'"})), says("never")],
+            "important_config.txt": [
+                calls(("w1", "Write", {"file_path": "important_config.txt", "content": "test data"})),
+                says("The policy refused it."),
+            ],
+            "regular_file.txt": [
+                calls(("w2", "Write", {"file_path": "regular_file.txt", "content": "test data"})),
+                says("Written."),
+            ],
         }
     )
     out, server = await run("hooks", model, monkeypatch, capsys)
@@ -202,6 +210,11 @@ async def test_hooks(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, cap
     assert results["b1"] == "Denied by a PreToolUse hook: Command contains invalid pattern: foo.sh"
     assert "Hello from hooks!" in results["b2"]
     assert results["b3"].endswith("The command failed. Try a different approach.")
+    assert results["w1"] == "Denied by a PreToolUse hook: Security policy blocks writes to important files"
+    assert "[hook says] Write blocked by the security policy" in out
+    assert not (workdir / "important_config.txt").exists()
+    assert (workdir / "regular_file.txt").read_text() == "test data"
+    assert "Claude: Written." in out
 
 
 async def test_tool_permission_callback(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
