@@ -323,6 +323,8 @@ async def _start_worker(
         database,
         "--concurrency",
         str(concurrency),
+        "--parent",
+        str(os.getpid()),
     ]
     if share is not None:
         command += ["--worker-concurrency", str(share)]
@@ -392,10 +394,11 @@ async def _collect(
 # ---- the worker process -------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    """Linux: the kernel kills this worker when the batch process dies (even by kill -9), so a
-    re-run never finds an old worker still running its tasks."""
-    parent = os.getppid()
+def _die_with_parent(parent: int) -> None:
+    """Linux: the kernel kills this worker when the batch process ``parent`` dies (even by
+    kill -9), so a re-run never finds an old worker still running its tasks. ``parent`` comes
+    from the batch process itself: a batch killed while this worker was still starting is
+    already gone when it gets here, and ``os.getppid()`` would then name the reaper instead."""
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -416,12 +419,13 @@ async def _watch_parent(parent: int) -> None:
             os._exit(1)
 
 
-async def _worker(index: int, database: str, concurrency: int, share: int | None, recover: Sequence[str]) -> None:
+async def _worker(
+    index: int, database: str, concurrency: int, share: int | None, recover: Sequence[str], parent: int
+) -> None:
     from dbos import DBOS
 
     from anyagent_httpx.durable._agent import DurableAgent, launch, task_queue
 
-    parent = os.getppid()
     DurableAgent(AGENT, _agent_options(os.environ.get(_ENV_OPTIONS, "{}")))
     launch(database, executor_id=f"batch-{index}", listen=(QUEUE,), log_level="ERROR")
     await task_queue(QUEUE, concurrency=concurrency, worker_concurrency=share, poll_seconds=_POLL_SECONDS)
@@ -449,10 +453,20 @@ def _worker_main(argv: Sequence[str]) -> int:
     parser.add_argument("--concurrency", type=int, required=True)
     parser.add_argument("--worker-concurrency", type=int)
     parser.add_argument("--recover", default="")
+    parser.add_argument("--parent", type=int, required=True)
     args = parser.parse_args(argv)
-    _die_with_parent()
+    _die_with_parent(args.parent)
     recover = [name for name in args.recover.split(",") if name]
-    anyio.run(_worker, args.worker, args.db, args.concurrency, args.worker_concurrency, recover, backend="asyncio")
+    anyio.run(
+        _worker,
+        args.worker,
+        args.db,
+        args.concurrency,
+        args.worker_concurrency,
+        recover,
+        args.parent,
+        backend="asyncio",
+    )
     return 0
 
 

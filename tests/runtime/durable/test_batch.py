@@ -48,6 +48,29 @@ class SlotServer:
         return Reply.sse(b"".join(text_stream("answer to ", prompt)))
 
 
+def batch_workers(directory: pathlib.Path) -> list[str]:
+    """The pids of the batch worker processes whose command line names ``directory``."""
+    workers = []
+    for proc in pathlib.Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--worker" in cmdline and any(str(directory).encode() in arg for arg in cmdline):
+            workers.append(proc.name)
+    return workers
+
+
+async def no_workers_left(directory: pathlib.Path) -> None:
+    """Wait (bounded) until no worker process of a batch in ``directory`` is running."""
+    for _ in range(600):
+        workers = batch_workers(directory)
+        if not workers:
+            return
+        await anyio.sleep(0.1)
+    raise AssertionError(f"batch workers outlived their batch: pids {workers}")
+
+
 def write_tasks(path: pathlib.Path, count: int) -> None:
     lines = [json.dumps({"id": i, "prompt": f"task {i}"}) for i in range(count)]
     path.write_text("\n".join(lines) + "\n")
@@ -120,6 +143,7 @@ async def test_a_batch_killed_with_sigkill_finishes_only_what_is_left_when_run_a
                 await anyio.sleep(rng.uniform(1.5, 3.0))
                 proc.send_signal(signal.SIGKILL)  # its workers die with it (PR_SET_PDEATHSIG)
                 await proc.wait()
+            await no_workers_left(tmp_path)
         partial = len(result_lines(out)) if out.exists() else 0
         await batch(server, tasks, out, "--workers", "2", "--concurrency", "2")
         check_results(out, 30)
@@ -157,6 +181,19 @@ async def test_progress_shows_done_failed_running_tokens_and_cost_and_a_failed_t
     assert sorted(lines) == ["0", "1", "2", "3"]
     assert lines["3"]["is_error"] is True and "this one is refused" in str(lines["3"]["error"])
     assert all(lines[i]["status"] == "success" for i in "012")
+
+
+async def test_a_worker_whose_batch_died_while_it_started_exits_at_once(tmp_path: pathlib.Path) -> None:
+    # A batch killed while its workers are still importing is gone before they can ask the kernel
+    # to kill them with it: the batch's own pid, passed on the command line, tells them.
+    gone = await anyio.run_process([sys.executable, "-c", "import os; print(os.getpid())"])
+    parent = gone.stdout.decode().strip()
+    database = f"sqlite:///{tmp_path / 'system.sqlite'}"
+    worker = [sys.executable, "-m", "anyagent_httpx.durable._batch", "--worker", "0", "--db", database]
+    with anyio.fail_after(120):  # a hang guard: the worker exits before it opens the database
+        done = await anyio.run_process([*worker, "--concurrency", "1", "--parent", parent], check=False)
+    assert done.returncode == 1
+    assert not (tmp_path / "system.sqlite").exists()
 
 
 async def test_a_bad_tasks_file_is_refused_naming_the_line(tmp_path: pathlib.Path) -> None:
