@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Hooks: PreToolUse blocks a command, PostToolUse reviews output and stops the run on a critical
-error, UserPromptSubmit adds context to the prompt.
+"""Hooks: PreToolUse blocks a command, or decides a Write (deny with a reason, or allow);
+PostToolUse reviews output and stops the run on a critical error; UserPromptSubmit adds context
+to the prompt.
 
 Written for claude-agent-sdk; only the import lines differ.
 """
@@ -81,6 +82,28 @@ async def stop_on_critical(input_data: HookInput, tool_use_id: str | None, conte
     return {"continue_": True}
 
 
+async def strict_approval(input_data: HookInput, tool_use_id: str | None, context: HookContext) -> HookJSONOutput:
+    tool_input = input_data.get("tool_input", {})
+    if input_data.get("tool_name") == "Write" and "important" in tool_input.get("file_path", "").lower():
+        return {
+            "reason": "Writes to files named 'important' are not allowed",
+            "systemMessage": "Write blocked by the security policy",
+            "hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                "permissionDecision": "deny",
+                "permissionDecisionReason": "Security policy blocks writes to important files",
+            },
+        }
+    return {
+        "reason": "Approved after review",
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "allow",
+            "permissionDecisionReason": "Tool passed security checks",
+        },
+    }
+
+
 async def pre_tool_use() -> None:
     print("=== PreToolUse ===")
     options = ClaudeAgentOptions(
@@ -118,6 +141,20 @@ async def post_tool_use() -> None:
             show(message)
 
 
+async def decision_fields() -> None:
+    print("=== Permission decisions ===")
+    options = ClaudeAgentOptions(
+        allowed_tools=["Write", "Bash"],
+        hooks={"PreToolUse": [HookMatcher(matcher="Write", hooks=[strict_approval])]},
+    )
+    async with ClaudeSDKClient(options=options) as client:
+        for name in ("important_config.txt", "regular_file.txt"):
+            print(f"User: write 'test data' to {name}")
+            await client.query(f"Write the text 'test data' to a file called {name}")
+            async for message in client.receive_response():
+                show(message)
+
+
 async def continue_control() -> None:
     print("=== Continue control ===")
     options = ClaudeAgentOptions(
@@ -134,6 +171,7 @@ EXAMPLES = {
     "PreToolUse": pre_tool_use,
     "UserPromptSubmit": user_prompt_submit,
     "PostToolUse": post_tool_use,
+    "DecisionFields": decision_fields,
     "ContinueControl": continue_control,
 }
 

@@ -313,7 +313,7 @@ def _hooks(value: Sequence[HookCallback]) -> tuple[HookCallback, ...]:
 
 
 def _pattern(value: str | None) -> str | None:
-    if value is not None:
+    if value not in (None, "*", ""):  # "*" and "": every tool, as in Claude Code
         try:
             re.compile(value)
         except re.error as exc:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from typing import Any
 
+import anyio
 import pytest
 
 import anyagent_httpx
@@ -20,10 +21,14 @@ from anyagent_httpx import ConfigurationError, SQLiteStore, run_tool
 from anyagent_httpx.claude import (
     CLAUDE_TOOLS,
     AgentDefinition,
+    AssistantMessage,
     ClaudeAgentOptions,
+    ClaudeSDKClient,
     CompatibilityWarning,
+    HookMatcher,
     PermissionResultAllow,
     StreamEvent,
+    TextBlock,
     create_sdk_mcp_server,
     tool,
 )
@@ -32,7 +37,7 @@ from anyagent_httpx.claude import query as claude_query
 from anyagent_httpx.claude._messages import Converter
 from anyagent_httpx.claude._options import agent_options
 from anyagent_httpx.testing import ReceivedRequest, Reply, serve
-from tests.runtime.test_agent_end_to_end import says
+from tests.runtime.test_agent_end_to_end import calls, says
 from tests.runtime.tools.support import context
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -130,6 +135,115 @@ async def test_a_conversation_resumed_by_its_session_id_goes_on(
         again = [m async for m in claude_query(prompt="what did I ask?", options=resumed)][-1]
     assert isinstance(again, ClaudeResultMessage) and again.session_id == first.session_id
     assert seen == [["remember the lighthouse"], ["remember the lighthouse", "what did I ask?"]]
+
+
+@pytest.mark.anyio
+async def test_receive_response_with_nothing_asked_waits_for_the_next_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    """claude-agent-sdk's streaming-input example drains its answers by calling
+    receive_response() under a timeout until one times out: with nothing asked it waits (for a
+    query() from another task, or the disconnect) instead of raising."""
+
+    def model(request: ReceivedRequest) -> Reply:
+        return says(f"re: {request.json()['messages'][-1]['content']}")
+
+    async def prompts() -> Any:
+        for text in ("one", "two"):
+            yield {"type": "user", "message": {"role": "user", "content": text}}
+
+    def texts(messages: list[Any]) -> list[str]:
+        return [
+            b.text for m in messages if isinstance(m, AssistantMessage) for b in m.content if isinstance(b, TextBlock)
+        ]
+
+    async with serve(model) as server:
+        monkeypatch.setenv("ANY_AGENT_BASE_URL", server.base_url)
+        monkeypatch.setenv("ANY_AGENT_MODEL", "local")
+        async with ClaudeSDKClient() as client:
+            await client.query(prompts())
+            answers: list[str] = []
+            timed_out = 0
+            while timed_out == 0:
+                with anyio.move_on_after(0.5) as scope:
+                    answers += texts([m async for m in client.receive_response()])
+                timed_out += scope.cancelled_caught
+            assert answers == ["re: one", "re: two"]
+            assert len(server.requests) == 2
+
+            got: list[str] = []
+
+            async def receive() -> None:
+                got.extend(texts([m async for m in client.receive_response()]))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(receive)
+                await anyio.wait_all_tasks_blocked()
+                await client.query("three")  # the waiting receive_response() answers it
+            assert got == ["re: three"]
+
+            ended: list[Any] = []
+
+            async def receive_until_disconnected() -> None:
+                ended.extend([m async for m in client.receive_response()])
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(receive_until_disconnected)
+                await anyio.wait_all_tasks_blocked()
+                await client.disconnect()
+            assert ended == []
+
+
+async def _no_hook(input_data: Any, tool_use_id: str | None, context: Any) -> dict[str, Any]:
+    return {}
+
+
+def test_a_hook_matcher_naming_a_claude_code_tool_matches_the_tool_behind_it() -> None:
+    def matcher(pattern: str, **fields: Any) -> HookMatcher:
+        hooks = {"PreToolUse": [HookMatcher(matcher=pattern, hooks=[_no_hook])]}
+        return convert(hooks=hooks, **fields).hooks["PreToolUse"][0]
+
+    agents = {"reviewer": AgentDefinition(description="reviews", prompt="You review.")}
+    assert matcher("Task", agents=agents).applies_to("task")  # the subagents' tool
+    assert matcher("Bash", tools=["bash"]).applies_to("bash")
+    both = matcher("Write|Edit")
+    assert [both.applies_to(name) for name in ("Write", "Edit", "write_file", "edit_file", "Read")] == [
+        True,
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert not matcher("Bash").applies_to("bash_output")  # the names are matched whole
+    assert matcher("*").matcher == "*" and matcher("*").applies_to("task")  # Claude Code's "every tool"
+    assert matcher("mcp__calc__add").matcher == "mcp__calc__add"
+
+
+@pytest.mark.anyio
+async def test_a_pretooluse_hook_for_task_sees_and_may_deny_a_subagent_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    async def guard(input_data: Any, tool_use_id: str | None, context: Any) -> dict[str, Any]:
+        seen.append((input_data["tool_name"], input_data["tool_input"]))
+        decision = {"permissionDecision": "deny", "permissionDecisionReason": "no subagents today"}
+        return {"hookSpecificOutput": {"hookEventName": "PreToolUse", **decision}}
+
+    def model(request: ReceivedRequest) -> Reply:
+        messages = request.json()["messages"]
+        if messages[-1]["role"] == "tool":
+            return says(f"told: {messages[-1]['content']}")
+        return calls(("t1", "task", {"agent": "reviewer", "prompt": "Review it"}))
+
+    options = ClaudeAgentOptions(
+        agents={"reviewer": AgentDefinition(description="reviews", prompt="You review.")},
+        hooks={"PreToolUse": [HookMatcher(matcher="Task", hooks=[guard])]},
+    )
+    async with serve(model) as server:
+        monkeypatch.setenv("ANY_AGENT_BASE_URL", server.base_url)
+        monkeypatch.setenv("ANY_AGENT_MODEL", "local")
+        result = [m async for m in claude_query(prompt="Have it reviewed", options=options)][-1]
+    assert seen == [("task", {"agent": "reviewer", "prompt": "Review it"})]
+    assert isinstance(result, ClaudeResultMessage)
+    assert result.result == "told: Denied by a PreToolUse hook: no subagents today"
+    assert len(server.requests) == 2  # the subagent never ran
 
 
 def test_models_and_prices_come_from_the_environment() -> None:

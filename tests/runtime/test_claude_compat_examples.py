@@ -134,6 +134,9 @@ async def test_streaming_mode(workdir: pathlib.Path, monkeypatch: pytest.MonkeyP
             "15% of 200": [says("30.")],
             "2 + 2": [says("4.")],
             "10% of 80": [says("8.")],
+            "capital of Japan": [says("Tokyo.")],
+            "bash echo": [calls(("b1", "Bash", {"command": "echo 'Hello from bash!'"})), says("It printed it.")],
+            "Just say 'Hello!'": [says("Hello!")],
         }
     )
     out, server = await run("streaming_mode", model, monkeypatch, capsys)
@@ -147,6 +150,22 @@ async def test_streaming_mode(workdir: pathlib.Path, monkeypatch: pytest.MonkeyP
     assert "Claude: A joke." in lines[interrupt:]
     assert "Claude: Go ahead." in lines and "Claude: 30." in lines
     assert "Claude: 4." in lines and "Claude: 8." in lines
+    # the stream of prompts read until a wait for more timed out (it waited, it did not raise)
+    quiet = lines.index("=== A stream of prompts, read until quiet ===")
+    assert lines[quiet + 1 : quiet + 8] == [
+        "User: First, what's the capital of Japan?",
+        "Claude: Tokyo.",
+        "Result: success",
+        "User: Second, what's 2 + 2?",
+        "Claude: 4.",
+        "Result: success",
+        "[no more answers]",
+    ]
+    assert "Tool use: Bash (b1): echo 'Hello from bash!'" in lines
+    assert "Tool result (b1): Hello from bash!" in lines
+    assert "Message types: AssistantMessage, ResultMessage, SystemMessage, UserMessage" in lines
+    assert "Commands: 0, output style: default" in lines and "Claude: Hello!" in lines
+    assert lines[lines.index("=== Connecting by hand ===") + 1 :] == ["Claude: 4.", "Result: success"]
     # the second turn of the multi-turn conversation carried the first
     second = server.requests[1].json()["messages"]
     assert [m["role"] for m in second] == ["user", "assistant", "user"]
@@ -166,6 +185,14 @@ async def test_hooks(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, cap
                 says("That directory does not exist."),
             ],
             "CRITICAL": [calls(("b4", "Bash", {"command": "echo 'CRITICAL ERROR: system failure'"})), says("never")],
+            "important_config.txt": [
+                calls(("w1", "Write", {"file_path": "important_config.txt", "content": "test data"})),
+                says("The policy refused it."),
+            ],
+            "regular_file.txt": [
+                calls(("w2", "Write", {"file_path": "regular_file.txt", "content": "test data"})),
+                says("Written."),
+            ],
         }
     )
     out, server = await run("hooks", model, monkeypatch, capsys)
@@ -183,6 +210,11 @@ async def test_hooks(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, cap
     assert results["b1"] == "Denied by a PreToolUse hook: Command contains invalid pattern: foo.sh"
     assert "Hello from hooks!" in results["b2"]
     assert results["b3"].endswith("The command failed. Try a different approach.")
+    assert results["w1"] == "Denied by a PreToolUse hook: Security policy blocks writes to important files"
+    assert "[hook says] Write blocked by the security policy" in out
+    assert not (workdir / "important_config.txt").exists()
+    assert (workdir / "regular_file.txt").read_text() == "test data"
+    assert "Claude: Written." in out
 
 
 async def test_tool_permission_callback(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
@@ -383,11 +415,13 @@ async def test_claude_code_options_warn_once_each(
     with pytest.warns(CompatibilityWarning) as caught:
         out, _ = await run("claude_code_options", Model({"Hello": [says("Hi!")]}), monkeypatch, capsys)
     messages = sorted(str(w.message) for w in caught)
-    assert len(messages) == 2
+    assert len(messages) == 3
     assert messages[0].startswith("plugins is a Claude Code option and is ignored here: Claude Code plugins")
     assert messages[1].startswith("setting_sources: the agents and skills in the .claude/ folders")
+    assert messages[2].startswith("stderr is a Claude Code option and is ignored here: there is no CLI process")
     assert "plugins: [], slash commands: []" in out
     assert "Result: success: Hi!" in out
+    assert "Captured 0 stderr lines" in out
 
 
 # ---- the programs use claude-agent-sdk's names only -------------------------------------------------

@@ -360,3 +360,11 @@ async def test_subagent_start_runs_for_a_subagent_s_task_in_place_of_session_sta
     assert events == [("SessionStart", None), ("SubagentStart", "helper")]  # matched on the agent's name
     texts = [p if isinstance(p, str) else "\n".join(part["text"] for part in p) for p in prompts]
     assert sorted(texts) == ["help\nBe terse.", "x"]
+
+
+def test_a_matcher_of_star_or_nothing_is_every_tool_and_a_bad_pattern_is_named() -> None:
+    for every in (None, "*", ""):
+        assert HookMatcher(matcher=every).applies_to("bash") and HookMatcher(matcher=every).applies_to("mcp__a__b")
+    assert not HookMatcher(matcher="bash").applies_to("bash_output")
+    with pytest.raises(ValueError, match=r"invalid hook matcher '\(bash': missing \)"):
+        HookMatcher(matcher="(bash")

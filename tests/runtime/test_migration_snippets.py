@@ -46,6 +46,13 @@ SCRIPTS: dict[str, tuple[list[Any], str]] = {
     "next one": ([says("11")], "11"),
     "15 + 27": ([calls(("c1", "mcp__calc__add", {"a": 15, "b": 27})), echo_tool_result], "42.0"),
     "Add 2 and 40": ([calls(("c1", "mcp__maths__add", {"a": 2, "b": 40})), echo_tool_result], "42"),
+    "Force-push the branch": (
+        [
+            calls(("c1", "Bash", {"command": "git push --force origin main"})),
+            lambda request: says("refused" if "no force pushes" in str(request.json()["messages"][-1]) else "pushed"),
+        ],
+        "refused",
+    ),
 }
 
 
@@ -78,9 +85,9 @@ def test_the_guide_has_programs_and_each_has_a_script() -> None:
         assert expected(snippet), f"no scripted prompt for the snippet:\n{snippet}"
 
 
-@pytest.mark.parametrize("snippet", FRAGMENTS, ids=lambda s: s.splitlines()[0][len(FRAGMENT) :].strip()[:40])
-def test_a_fragment_is_valid_python(snippet: str) -> None:
-    ast.parse(snippet)
+def test_every_fragment_is_valid_python() -> None:
+    for snippet in FRAGMENTS:  # the guide has none now: each snippet is a whole program
+        ast.parse(snippet)
 
 
 @pytest.mark.parametrize("snippet", PROGRAMS, ids=[f"program{i}" for i in range(len(PROGRAMS))])

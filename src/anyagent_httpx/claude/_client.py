@@ -3,12 +3,14 @@ converted to claude-agent-sdk's types (``_messages``), the options to anyagent's
 
 Stopping at a ``ResultMessage`` (``break``) leaves the client ready for the next ``query()``, and
 a response dropped midway is ended by the next ``query()``, as with anyagent's ``Client``.
+``receive_response()`` with nothing asked waits for the next ``query()`` (from another task), as
+claude-agent-sdk's does, where anyagent's ``Client`` raises ``ClientStateError``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from types import TracebackType
 from typing import Any
@@ -28,17 +30,25 @@ def _env(options: ClaudeAgentOptions) -> dict[str, str]:
 
 
 class _Stream(AsyncIterator[Message]):
-    """anyagent's ``MessageStream``, converted; dropping it drops the stream under it."""
+    """anyagent's ``MessageStream``, converted; dropping it drops the stream under it.
+    ``before``, when given, is awaited once before the first message: False ends the stream."""
 
-    def __init__(self, stream: MessageStream, converter: Converter) -> None:
+    def __init__(
+        self, stream: MessageStream, converter: Converter, before: Callable[[], Awaitable[bool]] | None = None
+    ) -> None:
         self._stream = stream
         self._converter = converter
         self._ready: list[Message] = []
+        self._before = before
 
     def __aiter__(self) -> _Stream:
         return self
 
     async def __anext__(self) -> Message:
+        if self._before is not None:
+            before, self._before = self._before, None
+            if not await before():
+                raise StopAsyncIteration
         while not self._ready:
             self._ready = self._converter.convert(await self._stream.__anext__())
         return self._ready.pop(0)
@@ -102,13 +112,24 @@ class ClaudeSDKClient:
         ``session_id`` is accepted for claude-agent-sdk's signature; one client is one session."""
         await self.client.query(prompt)
 
-    def _stream(self, stream: MessageStream) -> _Stream:
+    def _stream(self, stream: MessageStream, before: Callable[[], Awaitable[bool]] | None = None) -> _Stream:
         assert self._converter is not None
-        return _Stream(stream, self._converter)
+        return _Stream(stream, self._converter, before)
 
     def receive_response(self) -> AsyncIterator[Message]:
-        """The messages of the answer, up to and including its ``ResultMessage``."""
-        return self._stream(self.client.receive_response())
+        """The messages of the answer, up to and including its ``ResultMessage``. With nothing
+        asked (every answer received, a streaming input used up), it waits for the next
+        ``query()`` from another task, as claude-agent-sdk's does, and ends if the client
+        disconnects meanwhile; bound the wait (``anyio.move_on_after``) where no other task asks."""
+        client = self.client
+        return self._stream(client.receive_response(), self._next_prompt)
+
+    async def _next_prompt(self) -> bool:
+        """Wait until there is an answer to receive (False: the client disconnected)."""
+        client = self.client
+        if client._pending or client._receiving or client._more_input():
+            return True  # the answer (or anyagent's error for a second receive) comes at once
+        return await client._await_prompt()
 
     def receive_messages(self) -> AsyncIterator[Message]:
         """Every message of every response, until the client disconnects."""

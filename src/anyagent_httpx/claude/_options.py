@@ -326,8 +326,24 @@ def _hooks(value: Mapping[str, Sequence[HookMatcher]] | None) -> dict[HookEvent,
         known = next((name for name in HOOK_EVENTS if name == event), None)
         if known is None:
             raise ConfigurationError(f"unknown hook event {event!r}; known: {', '.join(HOOK_EVENTS)}")
-        hooks[known] = list(matchers)
+        hooks[known] = [_matcher(matcher) for matcher in matchers]
     return hooks
+
+
+def _matcher(matcher: HookMatcher) -> HookMatcher:
+    """``matcher``, also matching the anyagent tools behind the Claude Code names it matches:
+    a hook for ``Task`` sees the ``task`` calls that run subagents, one for ``Bash`` those of
+    ``bash`` when that is the tool offered (as permission rules are mapped)."""
+    pattern = matcher.matcher
+    if pattern in (None, "*", ""):
+        return matcher
+    assert pattern is not None
+    ours = [
+        theirs for name, theirs in OURS.items() if re.fullmatch(pattern, name) and not re.fullmatch(pattern, theirs)
+    ]
+    if not ours:
+        return matcher
+    return attrs.evolve(matcher, matcher="|".join([f"(?:{pattern})", *map(re.escape, dict.fromkeys(ours))]))
 
 
 def _can_use_tool(callback: Any) -> Any:

@@ -2,7 +2,8 @@
 
 Each line of TASKS.jsonl is a JSON object: ``id`` (a string or an integer, unique), ``prompt``
 (a string) and optional ``options`` (``model``, ``system_prompt``, ``max_turns``,
-``max_tokens``, ``temperature``). Every task is a durable run on one DBOS queue in the system
+``max_tokens``, ``temperature``). ``--pricing IN/OUT`` (dollars per million tokens) gives each
+run, the progress line and the result lines a cost. Every task is a durable run on one DBOS queue in the system
 database ``--db`` (default: ``sqlite:///RESULTS.jsonl.dbos.sqlite``, no server needed; a
 ``postgresql://`` URL lets workers on many machines share it). ``N`` worker processes run them,
 at most ``C`` at once over all workers (the model server's slot count); this process enqueues the
@@ -29,6 +30,7 @@ from typing import Any, TextIO
 import anyio
 import attrs
 
+from anyagent_core import Pricing
 from anyagent_core.wire import redact_url
 from anyagent_httpx._errors import AnyAgentError, ConfigurationError
 from anyagent_httpx._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS, AgentOptions
@@ -117,6 +119,9 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     where.add_argument("--max-turns", type=int, help="model requests allowed per task")
     where.add_argument("--max-tokens", type=int)
     where.add_argument("--temperature", type=float)
+    where.add_argument(
+        "--pricing", metavar="IN/OUT", help="dollars per million input/output tokens, such as 0.15/0.6: the cost shown"
+    )
     batch.add_argument("--quiet", action="store_true", help="no progress lines")
     batch.set_defaults(batch_main=run)
     return batch
@@ -140,8 +145,29 @@ def _options_json(args: argparse.Namespace) -> str:
         "max_turns": args.max_turns,
         "max_tokens": args.max_tokens,
         "temperature": args.temperature,
+        "pricing": None if args.pricing is None else _pricing(args.pricing),
     }
     return json.dumps({key: value for key, value in values.items() if value is not None})
+
+
+def _pricing(text: str) -> dict[str, float]:
+    """``--pricing IN/OUT``, as the JSON ``_agent_options`` reads back."""
+    try:
+        given, sep, taken = text.partition("/")
+        prices = {"input_per_million": float(given), "output_per_million": float(taken)}
+    except ValueError:
+        sep = ""
+    if not sep or not all(0 <= price < float("inf") for price in prices.values()):
+        raise BatchError(f"--pricing must be IN/OUT dollars per million tokens, such as 0.15/0.6, not {text!r}")
+    return prices
+
+
+def _agent_options(text: str) -> AgentOptions:
+    """The agent's options from their JSON (``_options_json``)."""
+    values = json.loads(text)
+    if "pricing" in values:
+        values["pricing"] = Pricing(**values["pricing"])
+    return AgentOptions(**values)
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -153,7 +179,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     results = pathlib.Path(args.out)
     database = args.db or f"sqlite:///{results.resolve()}.dbos.sqlite"
     options = _options_json(args)
-    agent = AgentOptions(**json.loads(options))  # a bad flag or a missing model is refused here, not in every run
+    agent = _agent_options(options)  # a bad flag or a missing model is refused here, not in every run
     try:
         agent.endpoint(None)
         agent.resolved_model(None)
@@ -400,7 +426,7 @@ async def _worker(
 
     from anyagent_httpx.durable._agent import DurableAgent, launch, task_queue
 
-    DurableAgent(AGENT, AgentOptions(**json.loads(os.environ.get(_ENV_OPTIONS, "{}"))))
+    DurableAgent(AGENT, _agent_options(os.environ.get(_ENV_OPTIONS, "{}")))
     launch(database, executor_id=f"batch-{index}", listen=(QUEUE,), log_level="ERROR")
     await task_queue(QUEUE, concurrency=concurrency, worker_concurrency=share, poll_seconds=_POLL_SECONDS)
     if recover:

@@ -9,6 +9,7 @@ import json
 import os
 import pathlib
 import random
+import re
 import signal
 import sys
 
@@ -149,6 +150,37 @@ async def test_a_batch_killed_with_sigkill_finishes_only_what_is_left_when_run_a
         asked = len(slots.prompts)
     assert partial < 30, "the batch finished before it was killed"
     assert asked <= 30 + 2 * 2, "more requests than the tasks and the ones the kills cut off"
+
+
+async def test_progress_shows_done_failed_running_tokens_and_cost_and_a_failed_task_is_a_result_line(
+    tmp_path: pathlib.Path,
+) -> None:
+    tasks, out = tmp_path / "tasks.jsonl", tmp_path / "results.jsonl"
+    write_tasks(tasks, 4)
+    slots = SlotServer()
+
+    async def model(request: ReceivedRequest) -> Reply:
+        if request.target.endswith("/chat/completions") and b"task 3" in request.body:
+            return Reply(status=400, chunks=[b'{"error": {"message": "this one is refused"}}'])
+        return await slots(request)
+
+    async with serve(model) as server:
+        flags = ["--workers", "1", "--concurrency", "2", "--pricing", "1000/1000"]
+        done = await anyio.run_process(
+            [arg for arg in command(server, tasks, out, *flags) if arg != "--quiet"], check=False
+        )
+    assert done.returncode == 1  # a task failed
+    progress = [line for line in done.stderr.decode().splitlines() if line.startswith("batch: ")]
+    assert progress, done.stderr.decode()[-2000:]
+    final = re.fullmatch(r"batch: 4/4 done, 1 failed, 0 running, (\d+) tokens, \$([0-9.]+)", progress[-1])
+    assert final is not None, progress
+    assert int(final[1]) > 0 and float(final[2]) > 0  # estimated tokens, at the prices given
+    counts = [int(line.split()[1].split("/")[0]) for line in progress]
+    assert counts == sorted(counts)  # done only grows
+    lines = {str(line["id"]): line for line in result_lines(out)}
+    assert sorted(lines) == ["0", "1", "2", "3"]
+    assert lines["3"]["is_error"] is True and "this one is refused" in str(lines["3"]["error"])
+    assert all(lines[i]["status"] == "success" for i in "012")
 
 
 async def test_a_worker_whose_batch_died_while_it_started_exits_at_once(tmp_path: pathlib.Path) -> None:

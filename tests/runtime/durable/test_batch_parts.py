@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anyagent_httpx.durable._batch import BatchError, BatchTask, _shares, read_tasks
+from anyagent_httpx.durable._batch import BatchError, BatchTask, _agent_options, _pricing, _shares, read_tasks
 
 ids = st.one_of(st.integers(min_value=-(10**9), max_value=10**9), st.text(min_size=1, max_size=12))
 options = st.dictionaries(st.sampled_from(["model", "max_turns", "temperature"]), st.integers(1, 9), max_size=3)
@@ -48,3 +48,19 @@ def test_a_bad_line_is_named(line: str, tmp_path: pathlib.Path) -> None:
     path.write_text('{"id": 0, "prompt": "fine"}\n' + line + "\n")
     with pytest.raises(BatchError, match=re.escape(f"{path}:2: ")):
         read_tasks(path)
+
+
+@given(st.floats(0, 1e6), st.floats(0, 1e6))
+def test_pricing_reads_back_into_the_agent_s_options(given_in: float, given_out: float) -> None:
+    text = json.dumps({"model": "m", "pricing": _pricing(f"{given_in!r}/{given_out!r}")})
+    pricing = _agent_options(text).pricing
+    assert pricing is not None
+    assert (pricing.input_per_million, pricing.output_per_million) == (given_in, given_out)
+
+
+@pytest.mark.parametrize("text", ["", "0.15", "0.15/", "a/b", "-1/2", "1/inf", "nan/1", "1/2/3"])
+def test_bad_pricing_is_refused_naming_the_flag(text: str) -> None:
+    with pytest.raises(
+        BatchError, match=f"--pricing must be IN/OUT dollars per million tokens.*not {re.escape(repr(text))}"
+    ):
+        _pricing(text)

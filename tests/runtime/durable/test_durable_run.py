@@ -3,10 +3,12 @@ again, queued tasks, bad input refused, and trio refused with ``NotAsyncioError`
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
 from anyagent_httpx import AgentOptions, Client, ResultMessage, Tool, UserMessage, tool
-from anyagent_httpx.testing import serve
+from anyagent_httpx.testing import ReceivedRequest, Reply, serve
+from tests.runtime.mock import text_stream
 
 from .conftest import CALLS, model
 
@@ -83,6 +85,72 @@ async def test_queued_tasks_run_once_each_by_task_id(dbos_sqlite: str) -> None:
     assert [run.run_id for run in runs] == ids
     assert runs[0].messages[0] == UserMessage(content="task 0")
     assert sorted(counts) == sorted(list(range(CALLS)) * 3)
+
+
+class Gate:
+    """A model answering each prompt at once, except ``hold``, answered once ``release`` is set;
+    it records the prompts in the order their requests came."""
+
+    def __init__(self) -> None:
+        self.order: list[str] = []
+        self.holding = anyio.Event()
+        self.release = anyio.Event()
+
+    async def __call__(self, request: ReceivedRequest) -> Reply:
+        if not request.target.endswith("/chat/completions"):
+            return Reply(status=404, chunks=[b'{"error": "not found"}'])
+        prompt = request.json()["messages"][-1]["content"]
+        self.order.append(prompt)
+        if prompt == "hold":
+            self.holding.set()
+            await self.release.wait()
+        return Reply.sse(b"".join(text_stream("done: ", prompt)))
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_queue_runs_waiting_tasks_by_priority(dbos_sqlite: str) -> None:
+    from anyagent_httpx.durable import DurableAgent, task_queue
+
+    gate = Gate()
+    async with serve(gate) as server:
+        agent = DurableAgent("prioritised", AgentOptions(base_url=server.base_url, model="m", cwd="."))
+        queue = await task_queue("q-priority", concurrency=1, poll_seconds=0.05)
+        held = await agent.enqueue(queue, "hold", task_id="p-hold")
+        with anyio.fail_after(60):
+            await gate.holding.wait()  # the one slot is taken: the others wait on the queue
+        waiting = [
+            await agent.enqueue(queue, prompt, task_id=f"p-{prompt}", priority=priority)
+            for prompt, priority in (("low", 9), ("middle", 5), ("high", 1))
+        ]
+        gate.release.set()
+        runs = [await agent.result(task_id) for task_id in (held, *waiting)]
+    assert gate.order == ["hold", "high", "middle", "low"]
+    assert [run.messages[-1].content[0].text for run in runs] == [  # type: ignore[union-attr]
+        "done: hold",
+        "done: low",
+        "done: middle",
+        "done: high",
+    ]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_rate_limited_queue_starts_no_more_tasks_than_its_limit_in_a_window(dbos_sqlite: str) -> None:
+    from dbos import DBOS
+
+    from anyagent_httpx.durable import DurableAgent, task_queue
+
+    gate = Gate()
+    async with serve(gate) as server:
+        agent = DurableAgent("rate-limited", AgentOptions(base_url=server.base_url, model="m", cwd="."))
+        queue = await task_queue("q-rate", rate=(2, 600.0), poll_seconds=0.05)  # 2 starts in 10 minutes
+        ids = [await agent.enqueue(queue, f"task {i}", task_id=f"r{i}") for i in range(3)]
+        first = [await agent.result(task_id) for task_id in ids[:2]]
+        for _ in range(20):  # twenty more polls of the queue: the third task is held back
+            await anyio.sleep(0.05)
+        status = await DBOS.get_workflow_status_async(ids[2])
+    assert [run.run_id for run in first] == ids[:2]
+    assert sorted(gate.order) == ["task 0", "task 1"]
+    assert status is not None and status.status == "ENQUEUED"
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])

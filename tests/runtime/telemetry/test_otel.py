@@ -372,3 +372,26 @@ def test_importing_anyagent_loads_neither_opentelemetry_nor_the_file_features() 
         "assert 'opentelemetry.trace' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+async def test_a_compaction_is_an_event_on_its_runs_span() -> None:
+    traced = Traced()
+    async with serve([says("one"), says("two")]) as server, httpx.AsyncClient() as http:
+        options = AgentOptions(
+            model="m", base_url=server.base_url, http_client=http, context_window=400, observers=[traced.observer()]
+        )
+        async with Client(options) as client:
+            for prompt in ("x" * 800, "y" * 800):
+                await client.query(prompt)
+                async with aclosing(client.receive_response()) as stream:
+                    _ = [message async for message in stream]
+    first, second = traced.named("invoke_agent")
+    assert not [event for event in first.events if event.name == "anyagent.compaction"]
+    (event,) = [event for event in second.events if event.name == "anyagent.compaction"]
+    attributes: dict[str, Any] = dict(event.attributes or {})
+    assert attributes["anyagent.compaction.trigger"] == "auto"
+    assert attributes["anyagent.compaction.dropped_messages"] == 2
+    assert attributes["anyagent.compaction.tokens_after"] < attributes["anyagent.compaction.tokens_before"]
+    assert attributes["anyagent.compaction.window"] == 400
+    assert "x" * 100 not in json.dumps(attributes)  # no message content
+    assert traced.opened.started == traced.opened.ended
