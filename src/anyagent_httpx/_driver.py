@@ -327,7 +327,7 @@ class Driver:
                     case Done(result=result):
                         if result.subtype == "error_during_execution" and failure.error is not None:
                             if action.gave_up is not None:
-                                failure.error.add_note(f"not retried: {action.gave_up}")
+                                failure.error.add_note(action.gave_up)
                             raise scrub_error(
                                 failure.error, Scrubber(tuple(s for e in self.endpoints for s in endpoint_secrets(e)))
                             )

@@ -731,7 +731,7 @@ def test_a_400_gives_up_and_resume_sends_the_same_turn_again() -> None:
     loop.request_failed(Failure.STATUS, status=400, message="bad request: no such parameter")
     final = done(drain(loop))
     assert final.subtype == "error_during_execution" and final.is_error
-    assert final.errors == ("bad request: no such parameter; not retried: HTTP 400",)
+    assert final.errors == ("bad request: no such parameter; not retried: HTTP 400 (model 'm')",)
     assert final.num_turns == 0 and final.result is None
     assert state(loop) is LoopState.IDLE
     loop.resume()
@@ -1863,8 +1863,8 @@ def test_done_says_why_a_failed_request_was_not_retried() -> None:
     started(loop)
     loop.request_failed(Failure.STATUS, status=401, message="HTTP 401: bad key")
     (last,) = drain(loop)
-    assert type(last) is Done and last.gave_up == "HTTP 401"
-    assert last.result.errors == ("HTTP 401: bad key; not retried: HTTP 401",)
+    assert type(last) is Done and last.gave_up == "not retried: HTTP 401 (model 'm')"
+    assert last.result.errors == ("HTTP 401: bad key; not retried: HTTP 401 (model 'm')",)
 
 
 def test_a_fallback_endpoint_answers_with_its_own_window_and_the_next_turn_starts_on_the_main_one() -> None:

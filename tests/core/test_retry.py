@@ -589,7 +589,7 @@ def test_context_length_errors_fall_back_at_once(status: int, texts: tuple[objec
     state = new_state(("big", "small", "tiny"), max_retries=5)
     decision = state.failed(Failure.STATUS, status=status, error_text=texts)
     assert decision == Retry(delay=0.0, model="small", attempt=2, reason=decision.reason)
-    assert "falling back from 'big' to 'small'" in decision.reason
+    assert "(model 'big'); falling back to model 'small'" in decision.reason
     decision = state.failed(Failure.STATUS, status=status, error_text=iter(texts))
     assert decision == Retry(delay=0.0, model="tiny", attempt=3, reason=decision.reason)
     assert isinstance(state.failed(Failure.STATUS, status=status, error_text=texts), GiveUp)
@@ -610,7 +610,7 @@ def test_404_falls_back_but_is_not_retried() -> None:
         decision = state.failed(Failure.STATUS, status=404, random=0.9)
         assert decision == Retry(delay=0.0, model=model, attempt=attempt, reason=decision.reason)
         assert "404" in decision.reason
-        assert f"to {model!r}" in decision.reason
+        assert f"falling back to model {model!r}" in decision.reason
     decision = state.failed(Failure.STATUS, status=404)
     assert isinstance(decision, GiveUp)
     assert "404" in decision.reason
@@ -639,7 +639,7 @@ def test_fallback_models_in_order_each_with_its_own_retries() -> None:
         ("c", 8, first),
         ("c", 9, second),
     ]
-    assert "2 retries spent on 'c'" in decision.reason
+    assert "(model 'c'); gave up after 2 retries" in decision.reason
     assert state.attempts == 9
 
 
@@ -870,7 +870,7 @@ def test_fallback_endpoints_come_after_the_fallback_models() -> None:
         ("remote", 1),
         ("remote", 1),
     ]
-    assert retries[3].reason.endswith("falling back to endpoint 1 with 'remote'")
+    assert retries[3].reason.endswith("falling back to endpoint 1, model 'remote'")
     assert isinstance(state.failed(Failure.STATUS, status=503), GiveUp)
 
 

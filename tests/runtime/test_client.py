@@ -289,7 +289,7 @@ async def test_retries_spent_raise_the_status_error_with_what_the_server_said() 
     assert exc.headers["x-request"] == "1"
     assert exc.url == "http://testserver/v1/chat/completions"
     assert len(script.requests) == 3
-    assert any("retries spent" in note for note in exc.__notes__)
+    assert any("gave up after" in note for note in exc.__notes__)
 
 
 @pytest.mark.parametrize(

@@ -128,8 +128,10 @@ class Done:
 
     result: ResultMessage
     gave_up: str | None = None
-    """Why the retry rules did not try the last failed request again (``error_during_execution``
-    after a request failure); None otherwise."""
+    """Why the last failed request ended the run (``error_during_execution`` after a request
+    failure), naming the reason and the model: ``"not retried: HTTP 400 (model 'm')"``,
+    ``"HTTP 503 (model 'm'); gave up after 2 retries"``, ``"not retried: ... (model 'm'); retries
+    are off"``, ``"not retried: the response had begun"``; None otherwise."""
 
 
 Action: TypeAlias = SendRequest | Wait | AskPermission | AskCompaction | RunTools | Emit | Commit | Done

@@ -885,14 +885,14 @@ class AgentLoop:
                 failure, status=status, headers=headers, error_text=error_text, now=now, random=random
             )
         else:
-            decision = GiveUp(reason="the response had begun")
+            decision = GiveUp(reason="not retried: the response had begun")
         if isinstance(decision, GiveUp):
             self._request = None
             if request.side is not None:
-                request.side.on_failure(f"{message or failure.value}; not retried: {decision.reason}")
+                request.side.on_failure(f"{message or failure.value}; {decision.reason}")
                 return
             self._run.requests -= 1  # the turn got no answer: resume() may try it again
-            self._finish("error_during_execution", f"{message or failure.value}; not retried: {decision.reason}")
+            self._finish("error_during_execution", f"{message or failure.value}; {decision.reason}")
             self._gave_up(decision.reason)
             return
         self._queue.append(

@@ -280,6 +280,7 @@ class RetryState:
         headers = tuple(headers.items() if isinstance(headers, Mapping) else headers)
         retryable, why = self._classify(failure, status, headers, texts)
         policy = self.policy
+        spent = ""  # what the retries came to, when they are what ended this model's attempts
         if retryable and self._tries <= policy.max_retries:
             wait = parse_retry_after(headers, now=now)
             if wait is None:
@@ -288,7 +289,8 @@ class RetryState:
                 return self._retry(wait, f"{why}; the server asked to retry after {wait:g} s")
             why = f"{why}; the server asked to retry after {wait:g} s, more than max_retry_after"
         elif retryable:
-            why = f"{why}; {policy.max_retries} retries spent on {self.model!r}"
+            count = policy.max_retries
+            spent = f"gave up after {count} {'retry' if count == 1 else 'retries'}" if count else "retries are off"
         if self._model_index + 1 < len(self.models) and (retryable or self._about_model(status, texts)):
             previous, endpoint = self.model, self.endpoint
             following = self._model_index + 1
@@ -297,10 +299,15 @@ class RetryState:
                 following = next(others, following)
             self._model_index = following
             self._tries = 0
+            why = f"{why} (model {previous!r})" + (f"; {spent}" if spent else "")
             if self.endpoint != endpoint:
-                return self._retry(0.0, f"{why}; falling back to endpoint {self.endpoint} with {self.model!r}")
-            return self._retry(0.0, f"{why}; falling back from {previous!r} to {self.model!r}")
-        return GiveUp(reason=why)
+                return self._retry(0.0, f"{why}; falling back to endpoint {self.endpoint}, model {self.model!r}")
+            return self._retry(0.0, f"{why}; falling back to model {self.model!r}")
+        if spent == "retries are off":
+            return GiveUp(reason=f"not retried: {why} (model {self.model!r}); retries are off")
+        if spent:
+            return GiveUp(reason=f"{why} (model {self.model!r}); {spent}")
+        return GiveUp(reason=f"not retried: {why} (model {self.model!r})")
 
     def _retry(self, delay: float, reason: str) -> Retry:
         self._tries += 1
