@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 from _common import WORKSPACE, http_client, parser, target
 
-from anyagent_httpx import AgentOptions, ResultMessage, SystemMessage, UserMessage, query
+from anyagent_httpx import AgentOptions, APIError, ResultMessage, SystemMessage, UserMessage, query
 
 ISSUES_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -62,14 +62,20 @@ async def main() -> int:
             max_turns=8,
         )
         result: ResultMessage | None = None
-        async with aclosing(query(prompt=PROMPT, options=options)) as messages:
-            async for message in messages:
-                if isinstance(message, UserMessage) and isinstance(message.content, str):
-                    print(f"(asked again: {message.content[:90]}...)")
-                elif isinstance(message, SystemMessage) and message.subtype != "init":
-                    print(f"({message.subtype})")
-                elif isinstance(message, ResultMessage):
-                    result = message
+        try:
+            async with aclosing(query(prompt=PROMPT, options=options)) as messages:
+                async for message in messages:
+                    if isinstance(message, UserMessage) and isinstance(message.content, str):
+                        print(f"(asked again: {message.content[:90]}...)")
+                    elif isinstance(message, SystemMessage) and message.subtype != "init":
+                        print(f"({message.subtype})")
+                    elif isinstance(message, ResultMessage):
+                        result = message
+        except APIError as error:  # the server failed for good: say why, with the retry notes
+            print(f"no validated issues: {type(error).__name__}: {error}")
+            for note in getattr(error, "__notes__", ()):
+                print(f"  {note}")
+            return 1
     if result is None or result.subtype != "success":
         print(f"no validated issues: {result.errors if result else 'no result'}")
         return 1
