@@ -4,13 +4,17 @@ replay warnings."""
 from __future__ import annotations
 
 import json
+import pathlib
 import re
 import subprocess
 import sys
 
 import pytest
 
-from tests.runtime.test_cli import AGENT, EXAMPLE, LIGHTHOUSE, WORKSPACE, run_cli
+from anyagent_httpx import Cassette
+from anyagent_httpx.testing import Reply
+from tests.runtime.mock import text_stream
+from tests.runtime.test_cli import AGENT, EXAMPLE, LIGHTHOUSE, WORKSPACE, run_cli, server_thread
 
 TOOLS = ("--cwd", str(WORKSPACE), "--tools", "list_dir,grep,read_file")
 
@@ -64,6 +68,26 @@ def test_replay_warns_when_the_tools_differ() -> None:
     assert "warning: the recording was made with --tools grep,list_dir,read_file; this run offers read_file" in err
     _, _, same = run_cli("run", LIGHTHOUSE, "--replay", str(AGENT), *TOOLS)
     assert "warning" not in same
+
+
+def test_replay_warns_when_the_working_directory_differs(tmp_path: pathlib.Path) -> None:
+    recorded_in, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    recorded_in.mkdir()
+    elsewhere.mkdir()
+    cassette = tmp_path / "run.jsonl"
+    with server_thread([Reply.sse(b"".join(text_stream("recorded")))]) as base_url:
+        code, _, err = run_cli(
+            "run", "hi", "--base-url", base_url, "--model", "m", "--cwd", str(recorded_in), "--record", str(cassette)
+        )
+    assert code == 0, err
+    assert Cassette.load(cassette).meta == {"cwd": str(recorded_in.resolve())}
+    code, out, err = run_cli("run", "hi", "--replay", str(cassette), "--cwd", str(elsewhere))
+    assert (code, out) == (0, "recorded\n")
+    assert f"warning: the recording was made with --cwd {recorded_in.resolve()}; this run's tools work in " in err
+    _, _, same = run_cli("run", "hi", "--replay", str(cassette), "--cwd", str(recorded_in / "."))
+    assert "warning" not in same
+    _, _, shipped = run_cli("run", LIGHTHOUSE, "--replay", str(AGENT), *TOOLS)  # no cwd recorded: no warning
+    assert "warning" not in shipped
 
 
 def test_the_summary_never_says_stop_stop() -> None:

@@ -428,6 +428,20 @@ def _warn_if_tools_differ(cassette: Cassette, tools: Sequence[str], err: TextIO)
     err.write(f"warning: the recording was made with --tools {was}; this run offers {now}\n")
 
 
+def _tools_cwd(cwd: str | None) -> str:
+    """The tools' working directory of a run, absolute (``--cwd``, else the current one)."""
+    return os.path.realpath(cwd if cwd is not None else os.getcwd())
+
+
+def _warn_if_cwd_differs(cassette: Cassette, cwd: str | None, err: TextIO) -> None:
+    """Warn when a replayed run's tools work in another directory than the recorded run's did:
+    the recorded answers name files of that directory, and the tools now read this one."""
+    recorded = cassette.meta.get("cwd")
+    if recorded is None or recorded == _tools_cwd(cwd):
+        return
+    err.write(f"warning: the recording was made with --cwd {recorded}; this run's tools work in {_tools_cwd(cwd)}\n")
+
+
 async def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     http_client: httpx.AsyncClient | None = None
     transport: H11Transport | None = None
@@ -447,6 +461,7 @@ async def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         elif recorded_prompt is not None and prompt != recorded_prompt:
             err.write(f"note: replaying answers recorded for the prompt {recorded_prompt!r}\n")
         _warn_if_tools_differ(cassette, args.tools, err)
+        _warn_if_cwd_differs(cassette, args.cwd, err)
         http_client = httpx.AsyncClient(transport=ReplayTransport(cassette), event_hooks=_hooks(args, err))
     elif args.record:
         secrets = [s for s in (args.api_key, os.environ.get(ENV_API_KEY)) if s]
@@ -541,7 +556,7 @@ async def _run_with(
         if transport is not None:
             await transport.aclose()
         if recorder is not None:
-            recorder.save(args.record)
+            recorder.save(args.record, meta={"cwd": _tools_cwd(args.cwd)})
             err.write(f"recorded {len(recorder.exchanges)} exchange(s) to {args.record}\n")
     result = printer.result
     return 0 if result is not None and not result.is_error else 1

@@ -1,14 +1,15 @@
 """What a cassette holds (``RecordedRequest``, ``RecordedResponse``, ``Exchange``, ``Cassette``)
 and its file format, JSON Lines: a header line, then one line per exchange::
 
-    {"anyagent_cassette":1,"recorded_with":"anyagent 0.1.0"}
+    {"anyagent_cassette":1,"recorded_with":"anyagent 0.1.0","meta":{"cwd":"/home/me/project"}}
     {"request":{"body":{...},"headers":[[name,value],...],"method":"POST","url":"..."},
      "response":{"chunks":["data: ...\\n\\n",{"base64":"..."}],"headers":[...],"status":200,"timings":[0.01]}}
 
 (one exchange per line; wrapped here). ``chunks`` are the raw response bytes exactly as they
 arrived, before content decoding, with their boundaries. Writing redacts every exchange
 (``redact_exchange``); reading validates every field, and a ``CassetteError`` names the file, the
-line and the fault.
+line and the fault. The header's optional ``meta`` says what the run was made with (the CLI
+writes the tools' working directory, ``cwd``), so a replay can warn when it differs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -105,6 +106,15 @@ class Exchange:
     response: RecordedResponse
 
 
+def _meta(value: Mapping[str, str]) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"a cassette's meta is a mapping of strings to strings, got {type(value).__name__}")
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise TypeError(f"a cassette's meta maps strings to strings, got {key!r}: {type(item).__name__}")
+    return dict(value)
+
+
 def _exchanges(value: Iterable[Exchange]) -> tuple[Exchange, ...]:
     exchanges = tuple(value)
     for exchange in exchanges:
@@ -118,11 +128,16 @@ class Cassette:
     """Recorded exchanges, in the order they completed. ``dumps``/``loads`` give the file format."""
 
     exchanges: tuple[Exchange, ...] = attrs.field(converter=_exchanges)
+    meta: dict[str, str] = attrs.field(factory=dict, kw_only=True, converter=_meta, hash=False)
+    """What the run was made with, by name (strings only: the CLI writes ``cwd``); in the
+    header line, not redacted, so put no secret in it."""
 
     @classmethod
     def loads(cls, text: str, *, source: str = "<cassette>") -> Cassette:
         """Parse a cassette's text; a ``CassetteError`` names ``source``, the line and the fault."""
-        return cls(tuple(_parse(text, source)))
+        meta: dict[str, str] = {}
+        exchanges = tuple(_parse(text, source, meta))
+        return cls(exchanges, meta=meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Cassette:
@@ -140,11 +155,10 @@ class Cassette:
 
     def dumps(self) -> str:
         """The cassette as text: the header line, then one line per exchange (redacted)."""
-        header = json.dumps(
-            {"anyagent_cassette": CASSETTE_VERSION, "recorded_with": f"anyagent {__version__}"},
-            sort_keys=True,
-            separators=(",", ":"),
-        )
+        head: dict[str, object] = {"anyagent_cassette": CASSETTE_VERSION, "recorded_with": f"anyagent {__version__}"}
+        if self.meta:
+            head["meta"] = self.meta
+        header = json.dumps(head, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         lines = [header] + [_dump_exchange(redact_exchange(exchange)) for exchange in self.exchanges]
         return "\n".join(lines) + "\n"
 
@@ -325,7 +339,7 @@ def _exchange_from_json(obj: Json) -> Exchange:
     )
 
 
-def _check_header(obj: Json) -> None:
+def _check_header(obj: Json, meta: dict[str, str]) -> None:
     if not isinstance(obj, dict) or "anyagent_cassette" not in obj:
         raise _LineError(
             'not a cassette: the first line must be a header like {"anyagent_cassette": 1, "recorded_with": ...}'
@@ -336,10 +350,17 @@ def _check_header(obj: Json) -> None:
     if version != CASSETTE_VERSION:
         raise _LineError(f"unsupported cassette version {version} (this anyagent reads version {CASSETTE_VERSION})")
     _field(obj, "recorded_with", str, "the header")
-    _check_keys(obj, ("anyagent_cassette", "recorded_with"), "the header")
+    _check_keys(obj, ("anyagent_cassette", "meta", "recorded_with"), "the header")
+    if "meta" in obj:
+        found = _field(obj, "meta", dict, "the header")
+        for key, value in found.items():
+            if not isinstance(value, str):
+                raise _LineError(f"the header.meta.{key} must be a string, got {_describe(value)}")
+            meta[key] = value
 
 
-def _parse(text: str, source: str) -> Iterable[Exchange]:
+def _parse(text: str, source: str, meta: dict[str, str]) -> Iterable[Exchange]:
+    """The exchanges of ``text``; the header's ``meta`` goes into ``meta``."""
     exchanges: list[Exchange] = []
     header_seen = False
     # Split on "\n" only: str.splitlines() would also split on characters JSON strings may hold.
@@ -356,7 +377,7 @@ def _parse(text: str, source: str) -> Iterable[Exchange]:
             if header_seen:
                 exchanges.append(_exchange_from_json(obj))
             else:
-                _check_header(obj)
+                _check_header(obj, meta)
                 header_seen = True
         except _LineError as exc:
             raise CassetteError(f"{source}, line {number}: {exc}") from None

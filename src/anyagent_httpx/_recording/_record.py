@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 
 import httpx
 
@@ -91,12 +91,14 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         """The exchanges recorded so far (redacted), in the order their responses were closed."""
         return tuple(self._exchanges)
 
-    def cassette(self) -> Cassette:
-        return Cassette(self.exchanges)
+    def cassette(self, *, meta: Mapping[str, str] | None = None) -> Cassette:
+        """The exchanges so far as a ``Cassette``, with ``meta`` in its header (see ``Cassette.meta``)."""
+        return Cassette(self.exchanges, meta=meta or {})
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the cassette to ``path`` (atomically; the directory must exist)."""
-        self.cassette().dump(path)
+    def save(self, path: str | os.PathLike[str], *, meta: Mapping[str, str] | None = None) -> None:
+        """Write the cassette to ``path`` (atomically; the directory must exist), with ``meta``
+        in its header (what the run was made with, e.g. ``{"cwd": ...}``; not redacted)."""
+        self.cassette(meta=meta).dump(path)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()

@@ -191,6 +191,9 @@ def test_load_then_dump_is_byte_for_byte(tmp_path: Path) -> None:
         (["HEADER", "GOOD", "\u2028not json"], 3, "not valid JSON"),
         (["HEADER", 'SUB:"status":200=>"status":1e400'], 2, "not valid JSON: 1e400 is out of range"),
         (["HEADER", "[" * 100_000], 2, "not valid JSON"),
+        (['{"anyagent_cassette": 1, "recorded_with": "x", "meta": []}'], 1, "the header.meta must be"),
+        (['{"anyagent_cassette": 1, "recorded_with": "x", "meta": {"cwd": 1}}'], 1, "header.meta.cwd must be a string"),
+        (['{"anyagent_cassette": 1, "recorded_with": "x", "other": 1}'], 1, "unknown key(s) 'other'"),
     ],
 )
 def test_malformed_cassettes_name_the_file_line_and_fault(
@@ -227,6 +230,20 @@ def test_a_file_that_cannot_be_read_is_a_cassette_error(tmp_path: Path) -> None:
     (tmp_path / "latin.jsonl").write_bytes(b'{"anyagent_cassette":1,"recorded_with":"x"}\n\xff\n')
     with pytest.raises(CassetteError, match=r"latin\.jsonl, line 2: not valid UTF-8"):
         Cassette.load(tmp_path / "latin.jsonl")
+
+
+def test_meta_is_kept_in_the_header_and_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "meta.jsonl"
+    Cassette([exchange()], meta={"cwd": "/home/é/project"}).dump(path)
+    header = json.loads(path.read_text(encoding="utf-8").split("\n")[0])
+    assert header["meta"] == {"cwd": "/home/é/project"}
+    loaded = Cassette.load(path)
+    assert loaded.meta == {"cwd": "/home/é/project"}
+    assert loaded == Cassette([exchange()], meta={"cwd": "/home/é/project"})
+    assert "meta" not in json.loads(Cassette([exchange()]).dumps().split("\n")[0])  # none written when empty
+    assert Cassette.loads(Cassette([exchange()]).dumps()).meta == {}
+    with pytest.raises(TypeError, match="maps strings to strings"):
+        Cassette([], meta={"cwd": 1})  # type: ignore[dict-item]
 
 
 def test_value_types_refuse_wrong_types() -> None:
