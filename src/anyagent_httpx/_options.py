@@ -100,6 +100,11 @@ def _url_repr(url: str | None) -> str:
     return repr(url if url is None else redact_url(url))
 
 
+def _extra_body_repr(body: JSONObject) -> str:
+    """The extra body in a repr: its keys only (a value may be a key)."""
+    return repr(dict.fromkeys(body, "<redacted>"))
+
+
 def _headers_repr(headers: tuple[tuple[str, str], ...]) -> str:
     """Extra headers in a repr: the names only (their values are often keys)."""
     return repr(tuple((name, "<redacted>") for name, _ in headers))
@@ -627,8 +632,9 @@ class AgentOptions:
     the main endpoint keeps failing after its retries, or at once when it cannot be reached.
     Each endpoint's window and what it accepts come from its own answers; the ``ResultMessage``
     (``endpoint``) and a ``fallback_endpoint`` ``SystemMessage`` say which one answered."""
-    extra_body: JSONObject = attrs.field(factory=dict, converter=_extra_body)
-    """Merged into every request body last: vendor knobs such as ``top_k`` or ``chat_template_kwargs``."""
+    extra_body: JSONObject = attrs.field(factory=dict, converter=_extra_body, repr=_extra_body_repr)
+    """Merged into every request body last: vendor knobs such as ``top_k`` or ``chat_template_kwargs``
+    (in a repr, the keys only: a gateway's key may travel in the body)."""
     extra_headers: tuple[tuple[str, str], ...] = attrs.field(
         default=(), converter=_header_pairs, validator=_valid(checks.header_pairs), repr=_headers_repr
     )

@@ -439,3 +439,16 @@ def test_setting_sources_load_the_agents_and_skills_of_their_claude_folders(tmp_
     with pytest.raises(ConfigurationError, match="setting_sources: unknown source 'team'"):
         agent_options(ClaudeAgentOptions(setting_sources=["team"]), env)  # type: ignore[list-item]
     assert agent_options(ClaudeAgentOptions(cwd=str(project)), env).agents == {}  # no sources: no files read
+
+
+def test_the_repr_of_claude_options_shows_no_key() -> None:
+    options = ClaudeAgentOptions(
+        model="m",
+        env={"OPENAI_API_KEY": "sk-env-secret-42"},
+        extra_args={"api-key": "sk-arg-secret-42"},
+        mcp_servers={"s": {"type": "http", "url": "http://x", "headers": {"Authorization": "Bearer sk-mcp-secret-42"}}},
+    )
+    text = repr(options)
+    assert "model='m'" in text
+    for secret in ("sk-env-secret-42", "sk-arg-secret-42", "sk-mcp-secret-42"):
+        assert secret not in text

@@ -290,10 +290,20 @@ def test_the_repr_of_options_hides_header_values_and_url_credentials() -> None:
         base_url="https://user:pw-123456@gw.example.com/v1?key=query-secret-42",
         extra_headers={"X-Route": "header-secret-42"},
         api_key="sk-repr-0123456789",
+        extra_body={"gateway": {"token": "body-secret-42"}, "top_k": 40},
+        fallback_endpoints=[{"base_url": "http://b.example/v1", "model": "m2", "api_key": "sk-fallback-42"}],
     )
     text = repr(options)
     assert "X-Route" in text and "gw.example.com/v1" in text
-    for secret in ("query-secret-42", "header-secret-42", "pw-123456", "sk-repr-0123456789"):
+    assert "'gateway'" in text and "'top_k'" in text  # the body's keys, to see what is sent
+    for secret in (
+        "query-secret-42",
+        "header-secret-42",
+        "pw-123456",
+        "sk-repr-0123456789",
+        "body-secret-42",
+        "sk-fallback-42",
+    ):
         assert secret not in text
 
 

@@ -347,7 +347,9 @@ class ClaudeAgentOptions:
     tools: list[str] | dict[str, Any] | None = None
     allowed_tools: list[str] = field(default_factory=list)
     system_prompt: str | dict[str, Any] | None = None
-    mcp_servers: dict[str, Any] | str | os.PathLike[str] = field(default_factory=dict)
+    # Kept out of the repr, as AgentOptions keeps them: servers' headers and env, the
+    # environment and the extra arguments often hold keys.
+    mcp_servers: dict[str, Any] | str | os.PathLike[str] = field(default_factory=dict, repr=False)
     strict_mcp_config: bool = False
     permission_mode: PermissionMode | None = None
     continue_conversation: bool = False
@@ -364,8 +366,8 @@ class ClaudeAgentOptions:
     cli_path: str | os.PathLike[str] | None = None
     settings: str | None = None
     add_dirs: list[str | os.PathLike[str]] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
-    extra_args: dict[str, str | None] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+    extra_args: dict[str, str | None] = field(default_factory=dict, repr=False)
     max_buffer_size: int | None = None
     debug_stderr: Any = None
     stderr: Callable[[str], None] | None = None
