@@ -11,7 +11,9 @@ import sys
 
 import pytest
 
-from anyagent_httpx import Cassette
+from anyagent_httpx import AgentOptions, Cassette
+from anyagent_httpx._cli import _parser
+from anyagent_httpx._cli._run import agent_options
 from anyagent_httpx.testing import Reply
 from tests.runtime.mock import text_stream
 from tests.runtime.test_cli import AGENT, EXAMPLE, LIGHTHOUSE, WORKSPACE, run_cli, server_thread
@@ -123,3 +125,52 @@ def test_the_docs_capture_renders_a_real_run() -> None:
     svg = capture()
     assert svg.startswith("<svg") and "read_file" in svg and "Lighthouse" in svg
     assert (ROOT / "docs" / "run-capture.svg").read_text(encoding="utf-8").startswith("<svg")
+
+
+def _options_of(*flags: str) -> AgentOptions:
+    args = _parser().parse_args(["run", "hi", *flags])
+    return agent_options(args, {}, base_url=args.base_url, model=args.model, can_use_tool=None)
+
+
+def test_the_sandbox_directory_and_context_flags_reach_the_options(tmp_path: pathlib.Path) -> None:
+    options = _options_of(
+        "--model", "m", "--sandbox", "required", "--sandbox-network", "--add-dir", str(tmp_path),
+        "--context-window", "4096", "--context-strategy", "summarize",
+    )  # fmt: skip
+    assert (options.sandbox, options.sandbox_network) == ("required", True)
+    assert options.allowed_dirs == (str(tmp_path),)
+    assert (options.context_window, options.context_strategy) == (4096, "summarize")
+    default = _options_of("--model", "m")
+    assert (default.sandbox, default.sandbox_network, default.allowed_dirs) == ("auto", False, ())
+    assert (default.context_window, default.context_strategy) == (None, "sliding")
+
+
+def test_fallback_endpoints_serve_the_run_s_model_unless_they_name_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANY_AGENT_MODEL", raising=False)
+    options = _options_of(
+        "--model", "m", "--api-key", "sk-main-only",
+        "--fallback-endpoint", "http://b.example:8080/v1", "--fallback-endpoint", "http://c.example/v1,small",
+    )  # fmt: skip
+    assert [(e.base_url, e.model, e.api_key) for e in options.fallback_endpoints] == [
+        ("http://b.example:8080/v1", "m", None),  # the main key stays with the main endpoint
+        ("http://c.example/v1", "small", None),
+    ]
+    code, _, err = run_cli("run", "hi", "--base-url", "http://127.0.0.1:9/v1", "--fallback-endpoint", "http://b/v1")
+    assert code == 2
+    assert err.strip() == (
+        "anyagent run: error: --fallback-endpoint http://b/v1: name its model (URL,MODEL) or give --model"
+    )
+
+
+def test_a_run_moves_to_the_fallback_endpoint_when_the_server_is_not_there() -> None:
+    with server_thread([Reply.sse(b"".join(text_stream("from the fallback")))]) as fallback:
+        code, out, err = run_cli(
+            "run", "hi", "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--max-retries", "0",
+            "--fallback-endpoint", f"{fallback},other", "--no-session",
+        )  # fmt: skip
+    assert code == 0, err
+    assert out == "from the fallback\n"
+    retry = err.splitlines()[0]
+    assert retry.startswith("[retry 2 · ConnectError: ") and retry.endswith(
+        " · retries are off · falling back to endpoint 1, model 'other']"
+    ), err

@@ -40,12 +40,13 @@ from anyagent_core import (
     UserMessage,
     parse_request_body,
 )
-from anyagent_core.settings import PERMISSION_MODES, TOOL_MODES
+from anyagent_core.context import CONTEXT_STRATEGIES
+from anyagent_core.settings import KNOBS, PERMISSION_MODES, TOOL_MODES
 from anyagent_core.wire import redact_url
 from anyagent_httpx._agent_files import discover_agents
 from anyagent_httpx._client import query
 from anyagent_httpx._errors import AnyAgentError, APIConnectionError, CassetteError, NotFoundError
-from anyagent_httpx._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS, AgentOptions
+from anyagent_httpx._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS, AgentOptions, FallbackEndpoint
 from anyagent_httpx._permissions import (
     CanUseTool,
     PermissionResult,
@@ -55,10 +56,21 @@ from anyagent_httpx._permissions import (
 )
 from anyagent_httpx._recording import Cassette, RecordingTransport, ReplayTransport
 from anyagent_httpx._tools import BUILTIN_TOOLS
+from anyagent_httpx._tools._context import SANDBOX_MODES
 from anyagent_httpx._transports import H11Transport, default_http_client
 
 from . import _sessions as _cli_sessions
-from ._usage import UsageError, check_run, non_empty, non_negative_int, positive_int, rule, temperature, url
+from ._usage import (
+    UsageError,
+    check_run,
+    endpoint,
+    non_empty,
+    non_negative_int,
+    positive_int,
+    rule,
+    temperature,
+    url,
+)
 
 __all__ = ["add_options", "add_parser", "agent_options", "run"]
 
@@ -107,6 +119,26 @@ def add_options(run: argparse.ArgumentParser) -> None:
         type=non_empty("a model name"),
         help="tried in order if the model fails",
     )
+    asking.add_argument(
+        "--fallback-endpoint",
+        action="append",
+        default=[],
+        type=endpoint,
+        metavar="URL[,MODEL]",
+        help="another server, tried in order after the fallback models (its model: the run's, unless given)",
+    )
+    asking.add_argument(
+        "--context-window",
+        type=positive_int,
+        metavar="TOKENS",
+        help="the model's window (default: asked of the server)",
+    )
+    asking.add_argument(
+        "--context-strategy",
+        choices=sorted(CONTEXT_STRATEGIES),
+        default=KNOBS["context_strategy"].default,
+        help=f"how a conversation too long for the window is made to fit ({KNOBS['context_strategy'].default})",
+    )
     agent = run.add_argument_group("tools and permissions")
     agent.add_argument(
         "--tools",
@@ -116,6 +148,16 @@ def add_options(run: argparse.ArgumentParser) -> None:
         help=f"built-in tools to offer, comma-separated: {', '.join(BUILTIN_TOOLS)} (default: none)",
     )
     agent.add_argument("--cwd", help="the tools' working directory (default: the current one)")
+    agent.add_argument(
+        "--add-dir", action="append", default=[], metavar="DIR", help="another directory the file tools may use"
+    )
+    agent.add_argument(
+        "--sandbox",
+        choices=SANDBOX_MODES,
+        default="auto",
+        help="bash in bubblewrap's sandbox: auto (where it works, else a warning), required, off",
+    )
+    agent.add_argument("--sandbox-network", action="store_true", help="give commands in the sandbox the network")
     agent.add_argument(
         "--allow", action="append", default=[], type=rule, metavar="RULE", help="run without asking: 'bash(git *)'"
     )
@@ -370,14 +412,23 @@ def _summary(result: ResultMessage) -> str:
 
 
 def _retry_line(data: Mapping[str, Any]) -> str:
-    """``retry 1 · model tiny · HTTP 503: busy · in 0.5 s``."""
+    """``retry 1 · model tiny · HTTP 503: busy · in 0.5 s``; when the retry moves on,
+    ``retry 3 · HTTP 503: busy · gave up after 2 retries · falling back to model 'small'``."""
     parts = [f"retry {data.get('attempt')}"]
-    if data.get("model"):
+    reason = str(data.get("reason") or "")
+    moving = "; falling back to " in reason
+    if data.get("model") and not moving:
         parts.append(f"model {data['model']}")
-    reason = data.get("error") or data.get("reason") or "a failed request"
-    parts.append(str(reason))
+    parts.append(str(data.get("error") or reason or "a failed request"))
+    if moving:
+        spent, _, where = reason.rpartition("; falling back to ")
+        if "; gave up after " in spent:
+            parts.append("gave up after " + spent.rpartition("; gave up after ")[2])
+        elif spent.endswith("; retries are off"):
+            parts.append("retries are off")
+        parts.append(f"falling back to {where}")
     delay = data.get("delay")
-    if isinstance(delay, (int, float)):
+    if isinstance(delay, (int, float)) and (delay or not moving):
         parts.append(f"in {delay:.2g} s")
     return "[" + " · ".join(parts) + "]"
 
@@ -477,6 +528,21 @@ async def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return await _run_with(args, out, err, session, http_client, transport, recorder, base_url, model, prompt)
 
 
+def _fallback_endpoints(args: argparse.Namespace, model: str | None) -> list[FallbackEndpoint]:
+    """``--fallback-endpoint URL[,MODEL]``: each serves the run's model unless it names one; the
+    run's key (``--api-key``) is not sent to them."""
+    model = model or os.environ.get(ENV_MODEL)
+    endpoints = []
+    for address, named in args.fallback_endpoint:
+        serves: str | None = named or model
+        if serves is None:
+            raise UsageError(
+                f"anyagent run: error: --fallback-endpoint {address}: name its model (URL,MODEL) or give --model"
+            )
+        endpoints.append(FallbackEndpoint(base_url=address, model=serves))
+    return endpoints
+
+
 def agent_options(
     args: argparse.Namespace,
     session: Mapping[str, Any],
@@ -503,8 +569,14 @@ def agent_options(
         http_client=http_client,
         transport=transport,
         retry=DEFAULT_RETRY_POLICY if args.max_retries is None else RetryPolicy(max_retries=args.max_retries),
+        fallback_endpoints=_fallback_endpoints(args, model),
+        context_window=args.context_window,
+        context_strategy=args.context_strategy,
         tools=args.tools,
         cwd=args.cwd,
+        allowed_dirs=args.add_dir,
+        sandbox=args.sandbox,
+        sandbox_network=args.sandbox_network,
         allowed_tools=args.allow,
         disallowed_tools=args.deny,
         permission_mode=args.permission_mode,

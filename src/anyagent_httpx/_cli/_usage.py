@@ -93,6 +93,17 @@ def url(value: str) -> str:
     return value
 
 
+def endpoint(value: str) -> tuple[str, str | None]:
+    """``URL`` or ``URL,MODEL`` (``--fallback-endpoint``): a server to fall back to, and the
+    model it serves (None: the run's model)."""
+    address, comma, model = value.rpartition(",")
+    if not comma or "/" in model:  # no model given: the whole value is the URL
+        return url(value), None
+    if not model.strip():
+        raise argparse.ArgumentTypeError(f"must be URL or URL,MODEL, not {value!r} (no model after the comma)")
+    return url(address), model.strip()
+
+
 def non_empty(what: str) -> Callable[[str], str]:
     """A value that is not blank."""
 
@@ -131,6 +142,9 @@ def check_run(args: argparse.Namespace) -> None:
     for folder in args.skill_dir:
         if not os.path.isdir(folder):
             raise UsageError(f"{prefix} --skill-dir {folder}: not a directory")
+    for folder in args.add_dir:
+        if not os.path.isdir(folder):
+            raise UsageError(f"{prefix} --add-dir {folder}: not a directory")
     wants = args.resume is not None or args.continue_conversation
     if args.fork and not wants:
         raise UsageError(f"{prefix} --fork needs --resume ID or --continue")
