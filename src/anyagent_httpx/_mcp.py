@@ -34,9 +34,9 @@ log = logging.getLogger("anyagent.mcp")
 
 KINDS = ("stdio", "http", "sse", "sdk")
 _KEYS: dict[str, frozenset[str]] = {
-    "stdio": frozenset({"type", "command", "args", "env", "cwd", "optional"}),
-    "http": frozenset({"type", "url", "headers", "optional"}),
-    "sse": frozenset({"type", "url", "headers", "optional"}),
+    "stdio": frozenset({"type", "command", "args", "env", "cwd", "optional", "trust_hints"}),
+    "http": frozenset({"type", "url", "headers", "optional", "trust_hints"}),
+    "sse": frozenset({"type", "url", "headers", "optional", "trust_hints"}),
     "sdk": frozenset({"type", "name", "instance", "optional"}),
 }
 
@@ -73,8 +73,9 @@ def check_server_config(key: str, config: object) -> dict[str, Any]:
         raise ValueError(f"mcp_servers[{key!r}]: unknown key(s) for a {kind} server: {', '.join(map(str, unknown))}")
     out = dict(config)
     out["type"] = kind
-    if not isinstance(out.get("optional", False), bool):
-        raise ValueError(f"mcp_servers[{key!r}].optional is True or False")
+    for flag in ("optional", "trust_hints"):
+        if not isinstance(out.get(flag, False), bool):
+            raise ValueError(f"mcp_servers[{key!r}].{flag} is True or False")
     if kind == "stdio":
         if not isinstance(out.get("command"), str) or not out["command"]:
             raise ValueError(f"mcp_servers[{key!r}].command is the program to run (a non-empty string)")
@@ -126,6 +127,17 @@ def _reason(failure: BaseException) -> str:
     return type(failure).__name__
 
 
+def _hints(annotations: Any) -> tuple[bool, bool]:
+    """(read only, idempotent) from a tool's MCP annotations. Only an explicit ``True`` counts:
+    the hints are the server's word, and a tool that says nothing is treated as one that
+    changes things (it does not run in ``plan`` mode, and a durable run does not repeat it)."""
+    if annotations is None:
+        return False, False
+    read_only = getattr(annotations, "read_only_hint", None) is True
+    idempotent = read_only or getattr(annotations, "idempotent_hint", None) is True
+    return read_only, idempotent
+
+
 def _content(result: Any, name: str) -> dict[str, Any]:
     """A ``CallToolResult`` as an MCP-shaped dict of text and image blocks (``_tools.mcp_content``):
     embedded resources as their text (or a note of their type), audio and links as a note."""
@@ -160,6 +172,10 @@ class _Server:
         self.config = config
         self.session: Any = None
         self.specs: tuple[ToolSpec, ...] = ()
+        self.hints: dict[str, tuple[bool, bool]] = {}
+        """A tool's name → (read only, idempotent), from its annotations; only for a server
+        configured with ``"trust_hints": True`` (the MCP spec: annotations are untrusted unless
+        they come from a trusted server)."""
         self.stale = False
         self.generation = 0
         self._restart = anyio.Event()
@@ -215,6 +231,7 @@ class _Server:
 
         self.stale = False
         specs: list[ToolSpec] = []
+        hints: dict[str, tuple[bool, bool]] = {}
         cursor: str | None = None
         for _ in range(100):  # a server whose pages never end cannot hang the client
             params = PaginatedRequestParams(cursor=cursor) if cursor else None
@@ -222,10 +239,13 @@ class _Server:
             for item in listed.tools:
                 schema = dict(item.input_schema) if item.input_schema else {"type": "object", "properties": {}}
                 specs.append(ToolSpec(name=item.name, description=item.description or "", parameters=schema))
+                if self.config.get("trust_hints", False):
+                    hints[item.name] = _hints(item.annotations)
             cursor = listed.next_cursor
             if not cursor:
                 break
         self.specs = tuple(specs)
+        self.hints = hints
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[BaseException | None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Connect, tell the opener (``None``, or the failure), and hold the connection until
@@ -303,10 +323,13 @@ class _Server:
                     "MCP server %r: tool %r left out (%r is longer than 64 characters)", self.key, spec.name, full
                 )
                 continue
+            read_only, idempotent = self.hints.get(spec.name, (False, False))
             out.append(
                 Tool(
                     spec=ToolSpec(name=full, description=spec.description, parameters=spec.parameters),
                     function=self._caller(spec.name),
+                    read_only=read_only,
+                    idempotent=idempotent,
                 )
             )
         return tuple(out)

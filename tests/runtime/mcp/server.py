@@ -10,6 +10,7 @@ import sys
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.utilities.types import Image
+from mcp_types import ToolAnnotations
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -18,7 +19,7 @@ PNG = base64.b64decode(
 server = MCPServer("testing")
 
 
-@server.tool()
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
 def add(a: int, b: int) -> str:
     """Add two integers."""
     return str(a + b)
@@ -36,7 +37,7 @@ def fail(reason: str) -> str:
     raise ValueError(reason)
 
 
-@server.tool()
+@server.tool(annotations=ToolAnnotations(read_only_hint=False, idempotent_hint=True))
 def environment(name: str) -> str:
     """The value of an environment variable of the server's process."""
     return os.environ.get(name, "<unset>")

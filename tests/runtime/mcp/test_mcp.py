@@ -169,6 +169,33 @@ async def test_a_servers_tools_follow_the_permission_rules(config: dict[str, Any
     assert sent_results(server) != ["2"]
 
 
+@pytest.mark.parametrize("trusted", [False, True])
+async def test_a_trusted_server_s_read_only_tool_runs_in_plan_mode(config: dict[str, Any], trusted: bool) -> None:
+    messages, _ = await run(
+        [calls(("c1", "mcp__s__add", {"a": 1, "b": 1}), ("c2", "mcp__s__pid", {})), says("planned")],
+        mcp_servers={"s": {**config, "trust_hints": True} if trusted else config},
+        permission_mode="plan",
+    )
+    added, pid = results(messages)
+    if trusted:
+        assert (added.is_error, added.content) == (False, "2")  # readOnlyHint: true, and believed
+    else:
+        assert added.is_error and "plan" in str(added.content)  # the hint is the server's word alone
+    assert pid.is_error and "plan" in str(pid.content)  # no annotations: it may change things
+
+
+def test_only_an_explicit_hint_makes_a_tool_read_only_or_idempotent() -> None:
+    from mcp_types import ToolAnnotations
+
+    from anyagent_httpx._mcp import _hints
+
+    assert _hints(None) == (False, False)
+    assert _hints(ToolAnnotations()) == (False, False)
+    assert _hints(ToolAnnotations(read_only_hint=True)) == (True, True)
+    assert _hints(ToolAnnotations(idempotent_hint=True)) == (False, True)
+    assert _hints(ToolAnnotations(read_only_hint=False, destructive_hint=False)) == (False, False)
+
+
 async def test_hooks_see_a_servers_tools_by_their_full_names_and_may_deny_them(config: dict[str, Any]) -> None:
     seen: list[tuple[str, dict[str, Any]]] = []
 
@@ -182,10 +209,14 @@ async def test_hooks_see_a_servers_tools_by_their_full_names_and_may_deny_them(c
     hooks = {"PreToolUse": [HookMatcher(matcher="mcp__s__add", hooks=[check])]}
     _, server = await run(
         [calls(("c1", "mcp__s__add", {"a": 1, "b": 2}), ("c2", "mcp__s__add", {"a": 1, "b": 13})), says("ok")],
-        mcp_servers={"s": config},
+        mcp_servers={"s": {**config, "trust_hints": True}},
         hooks=hooks,
     )
-    assert seen == [("mcp__s__add", {"a": 1, "b": 2}), ("mcp__s__add", {"a": 1, "b": 13})]
+    # add says it is read-only, and is trusted: the two calls may run at once, in either order
+    assert sorted(seen, key=lambda call: call[1]["b"]) == [
+        ("mcp__s__add", {"a": 1, "b": 2}),
+        ("mcp__s__add", {"a": 1, "b": 13}),
+    ]
     assert sent_results(server)[0] == "3" and "unlucky" in sent_results(server)[1]
 
 
@@ -315,6 +346,8 @@ async def test_an_optional_server_that_does_not_start_is_a_warning_and_the_run_g
         ({"type": "http", "url": "http://h", "headers": {"a": 1}}, r"\.headers"),
         ({"command": "x", "args": "not a list"}, r"\.args"),
         ({"command": "x", "envs": {}}, "unknown key"),
+        ({"command": "x", "trust_hints": "yes"}, r"mcp_servers\['x'\]\.trust_hints is True or False"),
+        ({"command": "x", "optional": 1}, r"\.optional is True or False"),
         ("npx server", "is a dict"),
     ],
 )
