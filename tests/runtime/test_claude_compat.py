@@ -452,3 +452,31 @@ def test_the_repr_of_claude_options_shows_no_key() -> None:
     assert "model='m'" in text
     for secret in ("sk-env-secret-42", "sk-arg-secret-42", "sk-mcp-secret-42"):
         assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        (None, ("auto", False)),
+        ({"enabled": True}, ("auto", False)),
+        ({"enabled": True, "allowUnsandboxedCommands": False}, ("required", False)),
+        ({"enabled": False}, ("off", False)),
+        ({"enabled": True, "network": {"allowLocalBinding": True}}, ("auto", True)),
+    ],
+)
+def test_sandbox_settings_become_the_bash_sandbox(settings: Any, expected: tuple[str, bool]) -> None:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        options = agent_options(ClaudeAgentOptions(sandbox=settings), ENV)
+    assert (options.sandbox, options.sandbox_network) == expected
+    assert not [w for w in caught if "sandbox is a Claude Code option" in str(w.message)]
+
+
+def test_sandbox_keys_only_claude_code_knows_warn_by_name() -> None:
+    with pytest.warns(CompatibilityWarning, match=r"sandbox\['excludedCommands'\].*every command runs in the sandbox"):
+        options = agent_options(ClaudeAgentOptions(sandbox={"enabled": True, "excludedCommands": ["git"]}), ENV)
+    assert options.sandbox == "auto"
+    with pytest.raises(ConfigurationError, match="sandbox is a dict of SandboxSettings"):
+        agent_options(ClaudeAgentOptions(sandbox="on"), ENV)  # type: ignore[arg-type]

@@ -13,8 +13,11 @@ Read when a client opens (the environment is read then, as ``Client`` reads it):
 - the model: ``ANY_AGENT_MODEL`` wins over a Claude model name (``claude-...``, ``sonnet``...);
   ``max_budget_usd`` needs prices: ``ANY_AGENT_PRICING="<input>/<output>"`` (dollars per million
   tokens) or the ``ConfigurationError`` says so.
-- options only Claude Code can honour (plugins, setting sources, sandbox, betas, the CLI's path
-  and arguments, ...) give one ``CompatibilityWarning`` each, saying what is done with them;
+- ``sandbox`` (``SandboxSettings``): ``enabled`` runs ``bash`` in anyagent's bubblewrap sandbox
+  (``required`` when ``allowUnsandboxedCommands`` is False), ``enabled: False`` turns it off; its
+  keys only Claude Code's sandbox knows give a ``CompatibilityWarning`` each;
+- options only Claude Code can honour (plugins, setting sources, betas, the CLI's path and
+  arguments, ...) give one ``CompatibilityWarning`` each, saying what is done with them;
 - sessions: as Claude Code keeps every conversation, so does this layer: in anyagent's SQLite
   session store at its default place (``$ANY_AGENT_SESSIONS_DB``, or ``sessions.db`` in the user's
   data directory), or in ``session_store`` when it is an anyagent ``SessionStore``; ``resume``,
@@ -46,6 +49,7 @@ from anyagent_httpx._sessions import SessionStore, SQLiteStore
 from anyagent_httpx._sessions._sqlite import default_path
 from anyagent_httpx._skills import discover_skills
 from anyagent_httpx._tools import BUILTIN_TOOLS, Tool, ToolServer
+from anyagent_httpx._tools._context import SandboxMode
 
 from ._tools import CLAUDE_TOOLS, OURS, TASK, UNAVAILABLE
 from ._types import (
@@ -87,7 +91,6 @@ _CLAUDE_CODE_ONLY = {
     "forward_subagent_text": "subagents' text is not forwarded; a task's result is its final answer",
     "resume_session_at": "a resumed session goes on from its last turn",
     "resume_drops_turn": "a resumed session goes on from its last turn",
-    "sandbox": "commands run confined to the working directory's tools, without Claude Code's sandbox",
     "plugins": "Claude Code plugins are not loaded",
     "max_thinking_tokens": "the endpoint decides how much the model reasons",
     "thinking": "the endpoint decides how much the model reasons",
@@ -374,6 +377,39 @@ def _can_use_tool(callback: Any) -> Any:
     return ask
 
 
+#: SandboxSettings keys that only Claude Code's sandbox honours, and what is done instead.
+_SANDBOX_ONLY = {
+    "autoAllowBashIfSandboxed": "commands are still asked about (or allowed by rule) in the sandbox",
+    "excludedCommands": "every command runs in the sandbox",
+    "ignoreViolations": "a command the sandbox stops fails",
+    "enableWeakerNestedSandbox": "bubblewrap runs as it is",
+}
+
+
+def _sandbox(settings: Mapping[str, Any] | None) -> tuple[SandboxMode, bool]:
+    """Claude Code's ``SandboxSettings`` as anyagent's ``sandbox`` and ``sandbox_network``:
+    ``enabled`` runs ``bash`` in bubblewrap (``required`` when ``allowUnsandboxedCommands`` is
+    False, else ``auto``: sandboxed where bubblewrap works); ``enabled: False`` turns it off;
+    unset keeps anyagent's default (``auto``). Any ``network`` setting gives the commands the
+    network (Claude Code's finer network rules are not kept)."""
+    if settings is None:
+        return "auto", False
+    if not isinstance(settings, Mapping):
+        raise ConfigurationError(f"sandbox is a dict of SandboxSettings, not {type(settings).__name__}")
+    for key, why in _SANDBOX_ONLY.items():
+        if key in settings:
+            warn(f"sandbox[{key!r}] is Claude Code's and is ignored here: {why}")
+    network = bool(settings.get("network"))
+    if network:
+        warn("sandbox['network']: commands in the sandbox get the whole network (its finer rules are Claude Code's)")
+    enabled = settings.get("enabled")
+    if enabled is None:
+        return "auto", network
+    if not enabled:
+        return "off", network
+    return ("required" if settings.get("allowUnsandboxedCommands") is False else "auto"), network
+
+
 def agent_options(options: ClaudeAgentOptions, env: Mapping[str, str], **extra: Any) -> AgentOptions:
     """``options`` as anyagent's ``AgentOptions`` (``extra``: more of its fields)."""
     if not isinstance(options, ClaudeAgentOptions):
@@ -417,7 +453,10 @@ def agent_options(options: ClaudeAgentOptions, env: Mapping[str, str], **extra: 
             f"max_budget_usd needs the model's prices: set {ENV_PRICING}='<input>/<output>' "
             "(dollars per million tokens, such as '0.15/0.6'); without prices the budget would never stop a run"
         )
+    sandbox, sandbox_network = _sandbox(options.sandbox)
     return AgentOptions(
+        sandbox=sandbox,
+        sandbox_network=sandbox_network,
         model=_model(options.model, env, "model"),
         system_prompt=_system_prompt(options.system_prompt),
         max_turns=options.max_turns,
