@@ -727,7 +727,9 @@ class AgentLoop:
 
     def _observe_usage(self, sent: StartTurn, answer: AssistantMessage) -> None:
         """Calibrate the counter on the prompt tokens the server reported, and say so when it
-        reported far fewer than were sent (a server that silently cut the prompt)."""
+        reported far fewer than were sent (a server that silently cut the prompt): under half,
+        or, by a count that is more than the estimate (calibrated, a tokenizer's, the server's),
+        more than the known window while the report fits in it, a tenth short or more."""
         usage = answer.usage
         reported = usage.prompt_tokens if usage is not None else None
         if not reported:
@@ -735,7 +737,14 @@ class AgentLoop:
         counter = self.counter(sent.model)
         expected = count_request(counter, sent.messages, system_prompt=sent.system_prompt, tools=sent.tools)
         plain = estimate_tokens(sent.messages, system_prompt=sent.system_prompt, tools=sent.tools)
-        if expected >= TRUNCATION_MIN_TOKENS and reported * 2 < min(expected, plain * 4):
+        window = self._window
+        past_window = (
+            window is not None
+            and counter.source != "estimate"
+            and reported <= window < expected
+            and reported * 10 <= expected * 9
+        )
+        if expected >= TRUNCATION_MIN_TOKENS and (reported * 2 < min(expected, plain * 4) or past_window):
             if not self._truncation_told:
                 self._truncation_told = True
                 self._queue.append(

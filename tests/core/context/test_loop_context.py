@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
+import pytest
+
 from anyagent_core import (
     AgentLoop,
     AskCompaction,
@@ -22,7 +25,7 @@ from anyagent_core import (
     Usage,
     UserMessage,
 )
-from anyagent_core.context import CharEstimate, check_pairs
+from anyagent_core.context import CharEstimate, CountSource, check_pairs
 from tests.core.test_loop import FAST
 from tests.core.test_loop import drain as _drain
 
@@ -246,3 +249,36 @@ def test_context_usage_parts() -> None:
     assert usage.system_tokens == 10 + 4 and usage.tools_tokens == 0
     assert usage.messages_tokens == 2 * (10 + 4) and usage.total_tokens == 42
     assert usage.window is None and usage.window_source == "unknown" and usage.percent is None
+
+
+@attrs.frozen
+class _Exact(CharEstimate):
+    """The character count, said to be a tokenizer's (a count the loop trusts)."""
+
+    @property
+    def source(self) -> CountSource:
+        return "tokenizer"
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_a_prompt_past_the_window_reported_as_fitting_is_a_truncation(trusted: bool) -> None:
+    loop = loop_of(token_counter=_Exact() if trusted else CharEstimate())
+    loop.context_window_found(1000)
+    loop.start(UserMessage(content="x" * 6000))  # ~1500 tokens: one message, nothing to leave out
+    sent = drain(loop)[-1]
+    assert type(sent) is SendRequest
+    loop.receive_response(reply("ok", prompt_tokens=1000))  # what fits: the server cut the rest
+    cut = notices(drain(loop), "context_truncated")
+    if trusted:  # two thirds reported: not under half, but past the window by a count to trust
+        assert [(c.data["reported_prompt_tokens"], c.data["window"]) for c in cut] == [(1000, 1000)]
+    else:  # a plain estimate past the window may only be high
+        assert cut == []
+
+
+def test_a_report_close_to_a_trusted_count_past_the_window_is_not_a_truncation() -> None:
+    loop = loop_of(token_counter=_Exact())
+    loop.context_window_found(1000)
+    loop.start(UserMessage(content="x" * 4200))  # ~1050 tokens
+    drain(loop)
+    loop.receive_response(reply("ok", prompt_tokens=1000))  # within a tenth: counts differ that much
+    assert notices(drain(loop), "context_truncated") == []
