@@ -313,7 +313,7 @@ class Client:
                 client=Client,
                 served=self._served,
             )
-            items.append(subagents.tool())
+            items.append(self._subagents_tool(subagents))
         if options.skills or options.skill_dirs:
             items += _skill_tools(options, items, self._env)
         if options.memory is not None and options.memory_tools and self._agent is None:
@@ -349,6 +349,11 @@ class Client:
         self._log_protection = protect_httpx_logs(secrets).release
         self._state = ClientState.OPENED
         await anyio.lowlevel.checkpoint()
+
+    def _subagents_tool(self, subagents: Subagents) -> Tool:
+        """The tool the model hands subagents their tasks with (``task``; a subclass may offer
+        it in another form)."""
+        return subagents.tool()
 
     def _served(self) -> list[Tool]:
         return self._mcp.tools() if self._mcp is not None else []

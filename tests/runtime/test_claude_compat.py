@@ -230,7 +230,7 @@ async def test_a_pretooluse_hook_for_task_sees_and_may_deny_a_subagent_call(monk
         messages = request.json()["messages"]
         if messages[-1]["role"] == "tool":
             return says(f"told: {messages[-1]['content']}")
-        return calls(("t1", "task", {"agent": "reviewer", "prompt": "Review it"}))
+        return calls(("t1", "Task", {"description": "Review", "prompt": "Review it", "subagent_type": "reviewer"}))
 
     options = ClaudeAgentOptions(
         agents={"reviewer": AgentDefinition(description="reviews", prompt="You review.")},
@@ -240,10 +240,13 @@ async def test_a_pretooluse_hook_for_task_sees_and_may_deny_a_subagent_call(monk
         monkeypatch.setenv("ANY_AGENT_BASE_URL", server.base_url)
         monkeypatch.setenv("ANY_AGENT_MODEL", "local")
         result = [m async for m in claude_query(prompt="Have it reviewed", options=options)][-1]
-    assert seen == [("task", {"agent": "reviewer", "prompt": "Review it"})]
+    assert seen == [("Task", {"description": "Review", "prompt": "Review it", "subagent_type": "reviewer"})]
     assert isinstance(result, ClaudeResultMessage)
     assert result.result == "told: Denied by a PreToolUse hook: no subagents today"
     assert len(server.requests) == 2  # the subagent never ran
+    (offered,) = [t["function"] for t in server.requests[0].json()["tools"] if t["function"]["name"] == "Task"]
+    assert offered["parameters"]["required"] == ["description", "prompt", "subagent_type"]  # Claude Code's Task
+    assert offered["parameters"]["properties"]["subagent_type"]["enum"] == ["reviewer"]
 
 
 def test_models_and_prices_come_from_the_environment() -> None:

@@ -272,7 +272,13 @@ async def test_agents(workdir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, ca
                 lambda r: says("div() does not check for zero." if "return a / b" in json.dumps(r.json()) else "?"),
             ],
             "review calc.py": [
-                calls(("t1", "task", {"agent": "code-reviewer", "prompt": "Review calc.py"})),
+                calls(
+                    (
+                        "t1",
+                        "Task",
+                        {"description": "Review", "prompt": "Review calc.py", "subagent_type": "code-reviewer"},
+                    )
+                ),
                 lambda r: says(f"The reviewer says: {r.json()['messages'][-1]['content']}"),
             ],
         }
@@ -294,7 +300,13 @@ async def test_filesystem_agents(workdir: pathlib.Path, monkeypatch: pytest.Monk
     def main_agent(request: ReceivedRequest) -> Reply:
         results = [m["content"] for m in request.json()["messages"] if m["role"] == "tool"]
         if not results:
-            return calls(("t1", "task", {"agent": "proofreader", "prompt": "Check: Teh cat sat."}))
+            return calls(
+                (
+                    "t1",
+                    "Task",
+                    {"description": "Proofread", "prompt": "Check: Teh cat sat.", "subagent_type": "proofreader"},
+                )
+            )
         if len(results) == 1:
             return calls(("s1", "skill", {"name": "haiku"}))
         return says(f"Fixed: {results[0]} | {'five, seven and five' in results[1]}")
@@ -308,7 +320,7 @@ async def test_filesystem_agents(workdir: pathlib.Path, monkeypatch: pytest.Monk
     with pytest.warns(CompatibilityWarning, match="setting_sources: the agents and skills"):
         out, server = await run("filesystem_agents", model, monkeypatch, capsys)
     assert "Init message received. Agents loaded: ['proofreader']" in out
-    assert "'task'" in out and "'skill'" in out
+    assert "'Task'" in out and "'skill'" in out
     assert "Assistant: Fixed: Teh -> The | True" in out
     assert "Result: subtype=success, cost=$0.0000" in out
     chats = [r.json() for r in server.requests if r.target.endswith("/chat/completions")]

@@ -17,9 +17,12 @@ from typing import Any
 
 from anyagent_httpx._client import Client, MessageStream
 from anyagent_httpx._errors import ClientStateError, ConfigurationError
+from anyagent_httpx._subagents import Subagents
+from anyagent_httpx._tools import Tool
 
 from ._messages import Converter, init_data
 from ._options import agent_options, warn
+from ._tools import task_tool
 from ._types import ClaudeAgentOptions, ContextUsageResponse, Message, PermissionMode
 
 __all__ = ["ClaudeSDKClient", "query"]
@@ -57,6 +60,13 @@ class _Stream(AsyncIterator[Message]):
         await self._stream.aclose()
 
 
+class _Client(Client):
+    """anyagent's client, offering subagents through Claude Code's ``Task`` tool."""
+
+    def _subagents_tool(self, subagents: Subagents) -> Tool:
+        return task_tool(subagents)
+
+
 class ClaudeSDKClient:
     """claude-agent-sdk's client: a conversation over many prompts, with anyagent's ``Client``
     underneath (``client.client`` once connected)."""
@@ -84,7 +94,7 @@ class ClaudeSDKClient:
         if self._client is not None:
             raise ClientStateError("the client is already connected")
         env = _env(self.options)
-        client = Client(agent_options(self.options, env), env=env)
+        client = _Client(agent_options(self.options, env), env=env)
         if self.options.session_id is not None:
             client.session_id = self.options.session_id
         await client.open()

@@ -223,7 +223,7 @@ def _rules(
     field: str, rules: Sequence[str], tools: Sequence[Tool], has_agents: bool, remote: Mapping[str, Any] = {}
 ) -> list[str]:
     """The rules, with Claude Code's names mapped onto the tools offered."""
-    names = {tool.name for tool in tools} | ({"task"} if has_agents else set())
+    names = {tool.name for tool in tools} | ({TASK} if has_agents else set())
     out: list[str] = []
     for text in rules:
         rule = PermissionRule.parse(text)

@@ -5,9 +5,10 @@ the model as Claude Code offers them (``file_path``, ``old_string``, ``timeout``
 ``-i``, ...), so hooks, ``can_use_tool`` callbacks and permission rules written for Claude Code
 see the names and arguments they expect; each call is mapped onto the built-in tool that does the
 work (``read_file``, ``write_file``, ``edit_file``, ``bash``, ``glob``, ``grep``, ``list_dir``),
-with its confinement to the working directory, its validation and its output caps. ``Task`` is
-anyagent's ``task`` tool (subagents); tools Claude Code has and anyagent does not (``WebFetch``,
-``WebSearch``, ``TodoWrite``, ``NotebookEdit``, ...) are listed in ``UNAVAILABLE``.
+with its confinement to the working directory, its validation and its output caps. ``Task``
+(``description``, ``prompt``, ``subagent_type``) runs subagents as anyagent's ``task`` does;
+tools Claude Code has and anyagent does not (``WebFetch``, ``WebSearch``, ``TodoWrite``,
+``NotebookEdit``, ...) are listed in ``UNAVAILABLE``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -23,7 +24,10 @@ from anyagent_core import ToolResultBlock, ToolSpec
 from anyagent_httpx._tools import BUILTIN_TOOLS, Tool, ToolContext, ToolError, run_tool
 from anyagent_httpx._tools._schema import Signature
 
-__all__ = ["CLAUDE_TOOLS", "OURS", "TASK", "UNAVAILABLE", "claude_tool"]
+if TYPE_CHECKING:
+    from anyagent_httpx._subagents import Subagents
+
+__all__ = ["CLAUDE_TOOLS", "OURS", "TASK", "UNAVAILABLE", "claude_tool", "task_tool"]
 
 TASK = "Task"
 
@@ -305,3 +309,24 @@ CLAUDE_TOOLS: Mapping[str, Tool] = MappingProxyType(
 def claude_tool(name: str) -> Tool:
     """The Claude Code tool ``name``; ``KeyError`` if anyagent has no such tool."""
     return CLAUDE_TOOLS[name]
+
+
+def task_tool(subagents: Subagents) -> Tool:
+    """Claude Code's ``Task`` (``description``, ``prompt``, ``subagent_type``), running the
+    subagent as anyagent's ``task`` tool does, so hooks and callbacks written for Claude Code see
+    the name and the input they expect."""
+    ours = subagents.tool()
+    names = sorted(subagents.options.agents)
+
+    async def task(context: ToolContext, description: str, prompt: str, subagent_type: str) -> str:
+        return await subagents.run(subagent_type, prompt)
+
+    parameters = _obj(
+        {
+            "description": {"type": "string", "description": "A short (3-5 word) description of the task."},
+            "prompt": {"type": "string", "description": "The task, with everything the agent needs to know."},
+            "subagent_type": {"type": "string", "enum": names, "description": "Which agent runs the task."},
+        },
+        ["description", "prompt", "subagent_type"],
+    )
+    return _make(TASK, ours.spec.description, parameters, task, read_only=ours.read_only)
