@@ -63,6 +63,7 @@ from anyagent_core.probe import (
     speed,
 )
 
+from ._cli import _usage as usage
 from ._context import discover_window
 from ._errors import AnyAgentError, APIConnectionError, APITimeoutError
 from ._options import ENV_API_KEY
@@ -295,24 +296,23 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         epilog=f"The key comes from --api-key or {ENV_API_KEY}. Exit status: 0 when the endpoint answered a "
         "chat request, 1 otherwise.",
     )
-    doctor.add_argument("url", metavar="URL", help="the base URL, e.g. http://localhost:8080/v1")
-    doctor.add_argument("--model", help="the model to probe (default: the first the server lists)")
+    doctor.add_argument("url", metavar="URL", type=usage.url, help="the base URL, e.g. http://localhost:8080/v1")
+    doctor.add_argument(
+        "--model", type=usage.non_empty("a model name"), help="the model to probe (default: the first the server lists)"
+    )
     doctor.add_argument("--api-key", help=f"sent as a bearer token (better: set {ENV_API_KEY})")
     doctor.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
-    doctor.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per probe (60)")
+    doctor.add_argument("--timeout", type=usage.positive_number, default=DEFAULT_TIMEOUT, help="seconds per probe (60)")
     return doctor
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run ``anyagent doctor`` for parsed ``args``; returns the exit status."""
     api_key = args.api_key or os.environ.get(ENV_API_KEY) or None
-    if args.timeout <= 0:
-        err.write("anyagent doctor: error: --timeout must be positive\n")
-        return 2
     try:
         diagnosis = anyio.run(_diagnose_for_cli, args.url, args.model, api_key, args.timeout)
     except (AnyAgentError, ValueError, TypeError) as exc:  # a bad URL, say
-        err.write(f"anyagent doctor: error: {type(exc).__name__}: {exc}\n")
+        err.write(f"anyagent doctor: error: {exc}\n")
         return 2
     if args.json:
         out.write(json.dumps(diagnosis.to_json(), indent=2, ensure_ascii=False) + "\n")

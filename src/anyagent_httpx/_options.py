@@ -696,8 +696,10 @@ class AgentOptions:
                     if self._remote_mcp_tool(tool_name):
                         continue  # a remote server's tools are known once it is reached
                     known = ", ".join(sorted(names)) or "none: offer tools with tools=[...]"
+                    near = [name for name in sorted(names) if name.lower() == tool_name.lower()]
+                    hint = f" (did you mean {near[0]!r}? names are matched exactly)" if near else ""
                     raise ConfigurationError(
-                        f"{field} rule {rule!r} names no tool: {tool_name!r} is not among the tools ({known}); "
+                        f"{field} rule {rule!r} names no tool: {tool_name!r} is not among the tools ({known}){hint}; "
                         "a rule for a tool that does not exist would never apply"
                     )
         choice = self.tool_choice

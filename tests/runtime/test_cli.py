@@ -100,8 +100,8 @@ def test_a_server_error_exits_1_with_the_server_s_message() -> None:
 def test_no_model_anywhere_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANY_AGENT_MODEL", raising=False)
     code, _, err = run_cli("run", "hi", "--base-url", "http://127.0.0.1:9/v1")
-    assert code == 1
-    assert "ANY_AGENT_MODEL" in err
+    assert code == 2  # a usage mistake, said in the flags' words
+    assert err == "anyagent run: error: no model: give --model NAME or set ANY_AGENT_MODEL\n"
 
 
 @pytest.mark.parametrize(

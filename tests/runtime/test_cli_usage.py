@@ -66,6 +66,22 @@ BAD_INPUT: list[tuple[tuple[str, ...], str]] = [
     (("sessions",), "the following arguments are required: ACTION"),
     (("sessions", "list", "--limit", "0"), "--limit: must be an integer of at least 1, not 0"),
     (("sessions", "show"), "the following arguments are required: ID"),
+    (("sessions", "show", "nope"), "anyagent sessions: error: no session 'nope' in the store"),
+    (("run", "hi", *MODEL, "--resume", "nope"), "anyagent run: error: no session 'nope' in the store"),
+    (
+        ("run", "hi", *MODEL, "--allow", "foo"),
+        "--allow 'foo' names no tool: 'foo' is not among the tools (none: offer tools with --tools",
+    ),
+    (
+        ("run", "hi", *MODEL, "--tools", "bash", "--deny", "Bash(rm *)"),
+        "(did you mean 'bash'? names are matched exactly)",
+    ),
+    (
+        ("run", "hi", "--base-url", "http://127.0.0.1:9/v1"),
+        "error: no model: give --model NAME or set ANY_AGENT_MODEL",
+    ),
+    (("run", "hi", "--model", "m"), "no base URL: give --base-url URL, set ANY_AGENT_BASE_URL, or --provider"),
+    (("doctor", "localhost:8080"), "anyagent doctor: error: argument URL: must be an http:// or https:// URL"),
 ]
 if importlib.util.find_spec("trio") is None:  # the suite installs trio; the check is for users without it
     BAD_INPUT.append((("run", "hi", "--backend", "trio"), "--backend trio needs trio installed"))
@@ -76,7 +92,9 @@ def test_the_table_is_long_enough() -> None:
 
 
 @pytest.mark.parametrize(("argv", "message"), BAD_INPUT, ids=[" ".join(a) or "(nothing)" for a, _ in BAD_INPUT])
-def test_bad_input_is_one_line_exit_2(argv: tuple[str, ...], message: str) -> None:
+def test_bad_input_is_one_line_exit_2(argv: tuple[str, ...], message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ANY_AGENT_MODEL", "ANY_AGENT_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
     code, out, err = run_cli(*argv)
     assert code == 2, err
     assert out == ""

@@ -21,11 +21,12 @@ from typing import Any, TextIO
 from anyagent_core import __version__
 from anyagent_httpx import _doctor
 from anyagent_httpx._errors import AnyAgentError, ConfigurationError
+from anyagent_httpx._sessions import SessionNotFoundError
 from anyagent_httpx._settings_file import load_settings
 from anyagent_httpx.durable import _batch
 
 from . import _chat, _run, _sessions
-from ._usage import ArgumentParser, UsageError
+from ._usage import ArgumentParser, UsageError, in_flags
 
 __all__ = ["COMMANDS", "main"]
 
@@ -70,6 +71,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except UsageError as exc:
         out.flush()
         err.write(f"{exc}\n")
+        return 2
+    except (ConfigurationError, SessionNotFoundError) as exc:  # what the flags asked for cannot be
+        out.flush()
+        err.write(
+            f"anyagent {getattr(args, 'command', '')}: error: {in_flags(str(exc))}\n".replace("anyagent :", "anyagent:")
+        )
         return 2
     except AnyAgentError as exc:
         out.flush()

@@ -45,7 +45,13 @@ from anyagent_core.settings import KNOBS, PERMISSION_MODES, TOOL_MODES
 from anyagent_core.wire import redact_url
 from anyagent_httpx._agent_files import discover_agents
 from anyagent_httpx._client import query
-from anyagent_httpx._errors import AnyAgentError, APIConnectionError, CassetteError, NotFoundError
+from anyagent_httpx._errors import (
+    AnyAgentError,
+    APIConnectionError,
+    CassetteError,
+    ConfigurationError,
+    NotFoundError,
+)
 from anyagent_httpx._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS, AgentOptions, FallbackEndpoint
 from anyagent_httpx._permissions import (
     CanUseTool,
@@ -55,6 +61,7 @@ from anyagent_httpx._permissions import (
     ToolPermissionContext,
 )
 from anyagent_httpx._recording import Cassette, RecordingTransport, ReplayTransport
+from anyagent_httpx._sessions import SessionNotFoundError
 from anyagent_httpx._tools import BUILTIN_TOOLS
 from anyagent_httpx._tools._context import SANDBOX_MODES
 from anyagent_httpx._transports import H11Transport, default_http_client
@@ -639,6 +646,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     check_run(args)
     try:
         return anyio.run(_run, args, out, err, backend=args.backend)
+    except (ConfigurationError, SessionNotFoundError):
+        raise  # a usage mistake: the command line says so in flags' words, exit 2
     except AnyAgentError as exc:
         out.flush()
         err.write(f"\nerror: {type(exc).__name__}: {exc}\n")

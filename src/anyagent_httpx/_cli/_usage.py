@@ -13,6 +13,7 @@ import argparse
 import importlib.util
 import math
 import os
+import re
 import urllib.parse
 from collections.abc import Callable
 from typing import NoReturn
@@ -85,12 +86,42 @@ def rule(value: str) -> str:
     return value
 
 
+def positive_number(value: str) -> float:
+    """A finite number above 0 (``doctor --timeout``)."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, not {value!r}")
+    return number
+
+
 def url(value: str) -> str:
     """An ``http://`` or ``https://`` URL with a host."""
     parts = urllib.parse.urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise argparse.ArgumentTypeError(f"must be an http:// or https:// URL, not {value!r}")
     return value
+
+
+#: What the options' errors call things, and the flags that set them on the command line.
+_FLAG_WORDS = (
+    (re.compile(r"\bdisallowed_tools rule\b"), "--deny"),
+    (re.compile(r"\ballowed_tools rule\b"), "--allow"),
+    (re.compile(r"offer tools with tools=\[\.\.\.\]"), "offer tools with --tools NAMES"),
+    (re.compile(r"\bpass base_url=, set (\S+), or name a provider"), r"give --base-url URL, set \1, or --provider"),
+    (re.compile(r"\bpass model= or set\b"), "give --model NAME or set"),
+    (re.compile(r"\bcontext_window\b"), "--context-window"),
+    (re.compile(r"\bmax_turns\b"), "--max-turns"),
+)
+
+
+def in_flags(message: str) -> str:
+    """An options error in the command line's words (``--allow``, not ``allowed_tools``)."""
+    for pattern, flag in _FLAG_WORDS:
+        message = pattern.sub(flag, message)
+    return message
 
 
 def endpoint(value: str) -> tuple[str, str | None]:
