@@ -46,18 +46,13 @@ from anyagent_httpx._agent_files import discover_agents
 from anyagent_httpx._client import query
 from anyagent_httpx._errors import AnyAgentError, APIConnectionError, CassetteError, NotFoundError
 from anyagent_httpx._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS, AgentOptions
-from anyagent_httpx._permissions import (
-    CanUseTool,
-    PermissionResult,
-    PermissionResultAllow,
-    PermissionResultDeny,
-    ToolPermissionContext,
-)
+from anyagent_httpx._permissions import CanUseTool
 from anyagent_httpx._recording import Cassette, RecordingTransport, ReplayTransport
 from anyagent_httpx._tools import BUILTIN_TOOLS
 from anyagent_httpx._transports import H11Transport, default_http_client
 
 from . import _sessions as _cli_sessions
+from ._ask import Asker
 from ._usage import UsageError, check_run, non_empty, non_negative_int, positive_int, rule, temperature, url
 
 __all__ = ["add_options", "add_parser", "agent_options", "run"]
@@ -159,21 +154,6 @@ def _tool_names(value: str) -> tuple[str, ...]:
         if name not in BUILTIN_TOOLS:
             raise argparse.ArgumentTypeError(f"unknown tool {name!r}; built-in tools: {', '.join(BUILTIN_TOOLS)}")
     return names
-
-
-def _terminal_permission(err: TextIO) -> CanUseTool:
-    """Ask on the terminal: ``Allow bash {"command": ...}? [y/N]``."""
-
-    async def ask(name: str, tool_input: Mapping[str, Any], context: ToolPermissionContext) -> PermissionResult:
-        arguments = json.dumps(dict(tool_input), ensure_ascii=False)
-        err.write(f"Allow {name} {arguments}? [y/N] ")
-        err.flush()
-        answer = await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
-        if answer.strip().lower() in ("y", "yes"):
-            return PermissionResultAllow()
-        return PermissionResultDeny(message="the user said no")
-
-    return ask
 
 
 def _result_summary(result: ToolResultBlock, *, verbose: bool = False) -> str:
@@ -346,8 +326,9 @@ _OUTCOMES = {
 _STOPS = {"length": "the answer was cut at --max-tokens", "content_filter": "the server filtered the answer"}
 
 
-def _summary(result: ResultMessage) -> str:
-    """``done · tiny · 3 turns · 1,204 tokens in / 88 out · 0.8 s``: what happened, in words."""
+def _summary(result: ResultMessage, *, first_token: float | None = None) -> str:
+    """``done · tiny · 3 turns · 1,204 tokens in / 88 out · 0.8 s``: what happened, in words
+    (``first token 0.2 s`` before the total time when ``first_token`` is given, in seconds)."""
     parts = [_OUTCOMES.get(result.subtype, result.subtype.replace("error_", "stopped: ").replace("_", " "))]
     if result.model:
         parts.append(result.model)
@@ -360,6 +341,8 @@ def _summary(result: ResultMessage) -> str:
         parts.append(f"{tokens_in} tokens in / {tokens_out} out" + (" (estimated)" if mark else ""))
     if result.total_cost_usd:
         parts.append(f"${result.total_cost_usd:.4f}")
+    if first_token is not None:
+        parts.append(f"first token {first_token:.2f} s")
     parts.append(f"{result.duration_ms / 1000:.1f} s")
     if result.stop_reason in _STOPS:
         parts.append(_STOPS[result.stop_reason])
@@ -514,14 +497,9 @@ async def _run_with(
     model: str | None,
     prompt: str,
 ) -> int:
+    asker = Asker(err, terminal=_is_terminal(sys.stdin))
     options = agent_options(
-        args,
-        session,
-        http_client=http_client,
-        transport=transport,
-        base_url=base_url,
-        model=model,
-        can_use_tool=_terminal_permission(err) if args.tools and sys.stdin.isatty() else None,
+        args, session, http_client=http_client, transport=transport, base_url=base_url, model=model, can_use_tool=asker
     )
     printer = _Printer(
         out, err, show_reasoning=args.show_reasoning, quiet=args.quiet, verbose=args.verbose, json=args.json
@@ -532,6 +510,9 @@ async def _run_with(
     try:
         async with aclosing(query(prompt=prompt, options=options)) as messages:
             async for message in messages:
+                if asker.cancelled and isinstance(message, ResultMessage):
+                    printer.result = message  # the one line below says what happened
+                    continue
                 printer.message(message)
     finally:
         if printer.spinner is not None:
@@ -543,6 +524,9 @@ async def _run_with(
         if recorder is not None:
             recorder.save(args.record)
             err.write(f"recorded {len(recorder.exchanges)} exchange(s) to {args.record}\n")
+    if asker.cancelled:
+        err.write("interrupted at the permission question: the call did not run\n")
+        return 130
     result = printer.result
     return 0 if result is not None and not result.is_error else 1
 

@@ -1,0 +1,183 @@
+"""The permission question ``anyagent run`` and ``anyagent chat`` ask before a tool runs.
+
+:class:`Asker` is the ``can_use_tool`` callback of both commands. The rules decide first
+(``--allow``, ``--deny``, ``--permission-mode``); when they say *ask*, a terminal shows the tool's
+name and its whole input (pretty JSON) and reads one key: ``y`` allow once, ``a`` always (a rule
+kept for the rest of the run or chat, and shown), ``n`` or Enter deny. Ctrl-C (or Ctrl-D) at the
+question denies the call and stops the answer (:attr:`Asker.cancelled`): ``run`` exits 130.
+
+The key is read from the terminal with echo, line editing and signals off, one byte at a time,
+by a helper thread that polls and ends as soon as the question is over, so no reader is left
+behind and nothing typed afterwards is swallowed. When stdin is not a terminal nobody is asked:
+the call is refused with a message naming the ``--allow RULE`` that would let it run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import sys
+import threading
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+import anyio
+
+from anyagent_core import PermissionRule, ToolTraits
+from anyagent_httpx._permissions import (
+    PermissionResult,
+    PermissionResultAllow,
+    PermissionResultDeny,
+    ToolPermissionContext,
+)
+
+__all__ = ["Asker", "read_key", "suggest_rule"]
+
+_CANCEL = ("\x03", "\x04")
+"""Ctrl-C and Ctrl-D: read as keys while the question is shown."""
+
+_PROGRAM = re.compile(r"[A-Za-z0-9_./+-]+")
+
+
+def suggest_rule(name: str, tool_input: Mapping[str, Any], traits: ToolTraits) -> str:
+    """The rule "always" keeps: ``bash(git *)`` for a shell command (its program and any
+    arguments), the tool's name for the others."""
+    if traits.rule_argument == "command":
+        command = tool_input.get("command")
+        words = command.split() if isinstance(command, str) else []
+        if words and _PROGRAM.fullmatch(words[0]):
+            return f"{name}({words[0]} *)"
+    return name
+
+
+def read_key(stop: threading.Event, keys: str, fd: int | None = None) -> str:
+    """One of ``keys`` (or Ctrl-C, Ctrl-D) typed on the terminal ``fd`` (stdin), not echoed;
+    ``""`` once ``stop`` is set. Other keys are ignored. The terminal's settings are restored
+    before returning."""
+    import termios
+
+    fd = sys.stdin.fileno() if fd is None else fd
+    saved = termios.tcgetattr(fd)
+    raw = termios.tcgetattr(fd)
+    raw[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG)
+    raw[6][termios.VMIN], raw[6][termios.VTIME] = 1, 0
+    termios.tcsetattr(fd, termios.TCSANOW, raw)
+    try:
+        while not stop.is_set():
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if not ready:
+                continue
+            data = os.read(fd, 1)
+            key = data.decode("latin-1").lower() if data else "\x04"
+            if key == "\r":
+                key = "\n"
+            if key in keys or key in _CANCEL:
+                return key
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+    return ""
+
+
+class Asker:
+    """``can_use_tool`` for the command line: asks on the terminal, or refuses naming the flag.
+
+    ``terminal`` says whether stdin is a terminal someone can answer on; ``flag`` names how a
+    rule is given where the refusal is read (``--allow``). :meth:`allow` adds a rule (``always``
+    and chat's ``/allow`` do), checked before asking.
+    """
+
+    def __init__(self, err: TextIO, *, terminal: bool, flag: str = "--allow") -> None:
+        self.err = err
+        self.terminal = terminal
+        self.flag = flag
+        self.rules: list[PermissionRule] = []
+        self.cancelled = False
+        """Ctrl-C or Ctrl-D answered the last question: the answer was stopped."""
+        self.console: Any = None
+        if terminal and _is_terminal(err):
+            try:
+                from rich.console import Console
+            except ImportError:
+                pass
+            else:
+                self.console = Console(file=err, stderr=True, highlight=False)
+
+    def allow(self, rule: str) -> PermissionRule:
+        """Run the calls ``rule`` (``'bash(git *)'``) allows without asking; ValueError if it is
+        not a rule."""
+        parsed = PermissionRule.parse(rule)
+        if parsed not in self.rules:
+            self.rules.append(parsed)
+        return parsed
+
+    async def __call__(
+        self, name: str, tool_input: Mapping[str, Any], context: ToolPermissionContext
+    ) -> PermissionResult:
+        self.cancelled = False
+        if any(rule.allows(name, tool_input, context.traits) for rule in self.rules):
+            return PermissionResultAllow()
+        rule = suggest_rule(name, tool_input, context.traits)
+        if not self.terminal:
+            return PermissionResultDeny(
+                message=f"{context.reason}, and stdin is not a terminal, so nobody was asked: "
+                f"{self.flag} {_quoted(rule)} allows it"
+            )
+        self._show(name, tool_input, context, rule)
+        stop = threading.Event()
+        try:
+            key = await anyio.to_thread.run_sync(read_key, stop, "yan\n", abandon_on_cancel=True)
+        finally:
+            stop.set()
+        if key == "y":
+            self._said("allowed once")
+            return PermissionResultAllow()
+        if key == "a":
+            self.allow(rule)
+            self._said(f"allowed from now on: {rule}")
+            return PermissionResultAllow()
+        if key in _CANCEL:
+            self.cancelled = True
+            self._said("cancelled")
+            return PermissionResultDeny(message="the user stopped the answer", interrupt=True)
+        self._said("denied")
+        return PermissionResultDeny(message="the user said no")
+
+    def _show(self, name: str, tool_input: Mapping[str, Any], context: ToolPermissionContext, rule: str) -> None:
+        text = json.dumps(dict(tool_input), ensure_ascii=False, indent=2)
+        keys = f"[y] yes, once   [a] always: {rule}   [n] no   (Ctrl-C stops the answer) "
+        if self.console is None:
+            self.err.write(f"Allow {name}? ({context.reason})\n{text}\n{keys}")
+            self.err.flush()
+            return
+        from rich.json import JSON
+        from rich.panel import Panel
+        from rich.text import Text
+
+        self.console.print(
+            Panel(
+                JSON(text),
+                title=Text(f"allow {name}?", style="bold yellow"),
+                title_align="left",
+                subtitle=Text(context.reason, style="dim"),
+                subtitle_align="left",
+                border_style="yellow",
+            )
+        )
+        self.console.print(Text(keys, style="bold"), end="")
+
+    def _said(self, answer: str) -> None:
+        self.err.write(f"→ {answer}\n")
+        self.err.flush()
+
+
+def _quoted(rule: str) -> str:
+    return f"'{rule}'" if any(c in rule for c in " ()*?[") else rule
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
