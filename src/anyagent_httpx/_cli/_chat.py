@@ -309,12 +309,12 @@ class _Chat:
         if not client.messages:
             self.screen.note("nothing to compact yet")
             return
+        before = len(client.messages)
         self.screen.note("summarising the conversation…")
         result = self.answer(_COMPACT)
         if result is None or result.is_error or not result.result:
             self.screen.note("/compact: no summary came; the conversation goes on as it was", style="yellow")
             return
-        before = len(client.messages)
         summary = (UserMessage(content=_COMPACT), AssistantMessage(content=(TextBlock(text=result.result),)))
         self.open(self._store_only(), history=summary)
         self.screen.note(f"compacted: {before} messages → the summary" + self._session_note())
