@@ -20,7 +20,8 @@ import re
 import select
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 import anyio
@@ -33,7 +34,7 @@ from anyagent_httpx._permissions import (
     ToolPermissionContext,
 )
 
-__all__ = ["Asker", "read_key", "suggest_rule"]
+__all__ = ["Asker", "keys_as_typed", "read_key", "suggest_rule"]
 
 _CANCEL = ("\x03", "\x04")
 """Ctrl-C and Ctrl-D: read as keys while the question is shown."""
@@ -52,31 +53,36 @@ def suggest_rule(name: str, tool_input: Mapping[str, Any], traits: ToolTraits) -
     return name
 
 
-def read_key(stop: threading.Event, keys: str, fd: int | None = None) -> str:
-    """One of ``keys`` (or Ctrl-C, Ctrl-D) typed on the terminal ``fd`` (stdin), not echoed;
-    ``""`` once ``stop`` is set. Other keys are ignored. The terminal's settings are restored
-    before returning."""
+@contextmanager
+def keys_as_typed(fd: int) -> Iterator[None]:
+    """The terminal ``fd`` hands over each key as typed, unechoed, Ctrl-C and Ctrl-D as keys
+    (not signals); its settings are restored after."""
     import termios
 
-    fd = sys.stdin.fileno() if fd is None else fd
     saved = termios.tcgetattr(fd)
     raw = termios.tcgetattr(fd)
     raw[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG)
     raw[6][termios.VMIN], raw[6][termios.VTIME] = 1, 0
     termios.tcsetattr(fd, termios.TCSANOW, raw)
     try:
-        while not stop.is_set():
-            ready, _, _ = select.select([fd], [], [], 0.05)
-            if not ready:
-                continue
-            data = os.read(fd, 1)
-            key = data.decode("latin-1").lower() if data else "\x04"
-            if key == "\r":
-                key = "\n"
-            if key in keys or key in _CANCEL:
-                return key
+        yield
     finally:
         termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+def read_key(stop: threading.Event, keys: str, fd: int) -> str:
+    """One of ``keys`` (or Ctrl-C, Ctrl-D) read from ``fd`` one byte at a time (inside
+    :func:`keys_as_typed`); ``""`` once ``stop`` is set. Other keys are ignored."""
+    while not stop.is_set():
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        if not ready:
+            continue
+        data = os.read(fd, 1)
+        key = data.decode("latin-1").lower() if data else "\x04"
+        if key == "\r":
+            key = "\n"
+        if key in keys or key in _CANCEL:
+            return key
     return ""
 
 
@@ -124,12 +130,14 @@ class Asker:
                 message=f"{context.reason}, and stdin is not a terminal, so nobody was asked: "
                 f"{self.flag} {_quoted(rule)} allows it"
             )
-        self._show(name, tool_input, context, rule)
-        stop = threading.Event()
-        try:
-            key = await anyio.to_thread.run_sync(read_key, stop, "yan\n", abandon_on_cancel=True)
-        finally:
-            stop.set()
+        fd = sys.stdin.fileno()
+        with keys_as_typed(fd):  # before the question shows, so a quick Ctrl-C is a key too
+            self._show(name, tool_input, context, rule)
+            stop = threading.Event()
+            try:
+                key = await anyio.to_thread.run_sync(read_key, stop, "yan\n", fd, abandon_on_cancel=True)
+            finally:
+                stop.set()
         if key == "y":
             self._said("allowed once")
             return PermissionResultAllow()

@@ -510,8 +510,7 @@ async def _run_with(
     try:
         async with aclosing(query(prompt=prompt, options=options)) as messages:
             async for message in messages:
-                if asker.cancelled and isinstance(message, ResultMessage):
-                    printer.result = message  # the one line below says what happened
+                if asker.cancelled:  # the one line below says what happened
                     continue
                 printer.message(message)
     finally:
