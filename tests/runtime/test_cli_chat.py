@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
+import runpy
 import sys
 
 import pytest
 
 from anyagent_httpx.testing import Reply
-from tests.runtime.test_cli import WORKSPACE, server_thread
+from tests.runtime.test_cli import ROOT, WORKSPACE, server_thread
 
 from .mock import chunk, text_stream, tool_stream
 
@@ -257,3 +259,29 @@ def test_reasoning_folds_and_slash_commands(backend: str) -> None:
         child.expect("unknown command /frobnicate; /help lists them")  # type: ignore[attr-defined]
         _prompt(child)
         _exit(child)
+
+
+def _timeless(svg: str) -> str:
+    """An SVG capture without what changes from run to run: the times and the ids made from them."""
+    svg = re.sub(r"\d+\.\d+&#160;s", "T", svg)
+    return re.sub(r"terminal-\d+", "terminal", svg)
+
+
+def test_the_docs_capture_is_a_real_chat_with_a_tool_panel() -> None:
+    """docs/chat-capture.svg is what examples/capture_chat.py renders now (times aside): the
+    chat's own display drawing a real read_file call, its panel and the answer."""
+    pytest.importorskip("rich")
+    svg = runpy.run_path(str(ROOT / "examples" / "capture_chat.py"))["capture"]()
+    assert svg.startswith("<svg")
+    for shown in (
+        "read_file",
+        "02-the-lighthouse.md",
+        "/expand&#160;shows&#160;all",
+        "blue&#160;scarf",
+        "first&#160;token",
+    ):
+        assert shown in svg
+    committed = (ROOT / "docs" / "chat-capture.svg").read_text(encoding="utf-8")
+    assert _timeless(committed) == _timeless(svg), (
+        "run examples/capture_chat.py to bring docs/chat-capture.svg up to date"
+    )

@@ -36,13 +36,17 @@ def _one_line(tool_input: object, width: int) -> str:
 
 
 class ChatScreen:
-    """Draws one chat on ``out`` (notes on ``err`` when plain). ``console`` is rich's (tests
-    and the docs' capture give one that records); None draws plain lines."""
+    """Draws one chat on ``out`` (notes on ``err`` when plain). ``console`` is rich's (the
+    docs' capture gives one that records, with ``live=False``: no spinner, each answer drawn
+    once it is complete); None draws plain lines."""
 
-    def __init__(self, out: TextIO, err: TextIO, *, show_reasoning: bool, console: Any = None) -> None:
+    def __init__(
+        self, out: TextIO, err: TextIO, *, show_reasoning: bool, console: Any = None, live: bool = True
+    ) -> None:
         self.out, self.err = out, err
         self.show_reasoning = show_reasoning
         self.console = console if console is not None else _terminal_console(out)
+        self.animate = live
         self.live: Any = None
         self.text = ""
         self.thinking = ""
@@ -64,7 +68,7 @@ class ChatScreen:
 
     def waiting(self) -> None:
         """A request is under way (the first, or the next after tool results)."""
-        if self.console is None:
+        if self.console is None or not self.animate:
             return
         from rich.live import Live
         from rich.spinner import Spinner
@@ -92,7 +96,7 @@ class ChatScreen:
                 self.out.write(text)
                 self.out.flush()
             self.text += text
-        if self.console is not None:
+        if self.console is not None and self.animate:
             self._draw()
 
     def _draw(self) -> None:
