@@ -132,6 +132,7 @@ def test_the_permission_question_answered_each_way(backend: str, tmp_path: pathl
         _bash("touch always-1", "call_3"), _text("ran"),
         _bash("touch always-2", "call_4"), _text("ran again"),
         _bash("mkdir cancelled", "call_5"),
+        _text("after the question"),
     ]  # fmt: skip
     with server_thread(replies) as base_url:
         child: object = _spawn(base_url, backend, "--tools", "bash", "--cwd", str(tmp_path))
@@ -162,6 +163,9 @@ def test_the_permission_question_answered_each_way(backend: str, tmp_path: pathl
         child.expect("→ cancelled")  # type: ignore[attr-defined]
         child.expect("stopped at the permission question")  # type: ignore[attr-defined]
         _prompt(child)
+        child.sendline("six")  # type: ignore[attr-defined]
+        child.expect("done · m · 1 turn")  # type: ignore[attr-defined]
+        _prompt(child)
         _exit(child)
     made = sorted(path.name for path in tmp_path.iterdir())
     assert made == ["always-1", "always-2", "once"]
@@ -174,6 +178,7 @@ def test_ctrl_c_during_an_answer_returns_to_the_prompt(backend: str) -> None:
         child: object = _spawn(base_url, backend)
         _prompt(child)
         child.sendline("hi")  # type: ignore[attr-defined]
+        child.expect("waiting for the model…")  # type: ignore[attr-defined]
         child.expect("partial")  # type: ignore[attr-defined]
         child.sendintr()  # type: ignore[attr-defined]
         child.expect("\\(interrupted\\)")  # type: ignore[attr-defined]

@@ -42,15 +42,20 @@ _CANCEL = ("\x03", "\x04")
 _PROGRAM = re.compile(r"[A-Za-z0-9_./+-]+")
 
 
-def suggest_rule(name: str, tool_input: Mapping[str, Any], traits: ToolTraits) -> str:
-    """The rule "always" keeps: ``bash(git *)`` for a shell command (its program and any
-    arguments), the tool's name for the others."""
-    if traits.rule_argument == "command":
-        command = tool_input.get("command")
-        words = command.split() if isinstance(command, str) else []
-        if words and _PROGRAM.fullmatch(words[0]):
-            return f"{name}({words[0]} *)"
-    return name
+def suggest_rule(name: str, tool_input: Mapping[str, Any], traits: ToolTraits) -> str | None:
+    """The rule "always" keeps: ``bash(git *)`` for a shell command (its program, any
+    arguments), the command itself when its program is not a plain word (``bash(FOO=1 make)``),
+    None when that cannot be written as a pattern; the tool's name for the other tools."""
+    if traits.rule_argument != "command":
+        return name
+    command = tool_input.get("command")
+    words = command.split() if isinstance(command, str) else []
+    if not words:
+        return None
+    if _PROGRAM.fullmatch(words[0]):
+        return f"{name}({words[0]} *)"
+    exact = " ".join(words)
+    return f"{name}({exact})" if not any(c in exact for c in "*?[]()") else None
 
 
 @contextmanager
@@ -126,22 +131,23 @@ class Asker:
             return PermissionResultAllow()
         rule = suggest_rule(name, tool_input, context.traits)
         if not self.terminal:
+            flag = f"{self.flag} {_quoted(rule)}" if rule is not None else f"an {self.flag} RULE naming it"
             return PermissionResultDeny(
-                message=f"{context.reason}, and stdin is not a terminal, so nobody was asked: "
-                f"{self.flag} {_quoted(rule)} allows it"
+                message=f"{context.reason}, and stdin is not a terminal, so nobody was asked: {flag} allows it"
             )
         fd = sys.stdin.fileno()
         with keys_as_typed(fd):  # before the question shows, so a quick Ctrl-C is a key too
             self._show(name, tool_input, context, rule)
             stop = threading.Event()
             try:
-                key = await anyio.to_thread.run_sync(read_key, stop, "yan\n", fd, abandon_on_cancel=True)
+                keys = "yn\n" if rule is None else "yan\n"
+                key = await anyio.to_thread.run_sync(read_key, stop, keys, fd, abandon_on_cancel=True)
             finally:
                 stop.set()
         if key == "y":
             self._said("allowed once")
             return PermissionResultAllow()
-        if key == "a":
+        if key == "a" and rule is not None:
             self.allow(rule)
             self._said(f"allowed from now on: {rule}")
             return PermissionResultAllow()
@@ -152,9 +158,10 @@ class Asker:
         self._said("denied")
         return PermissionResultDeny(message="the user said no")
 
-    def _show(self, name: str, tool_input: Mapping[str, Any], context: ToolPermissionContext, rule: str) -> None:
+    def _show(self, name: str, tool_input: Mapping[str, Any], context: ToolPermissionContext, rule: str | None) -> None:
         text = json.dumps(dict(tool_input), ensure_ascii=False, indent=2)
-        keys = f"[y] yes, once   [a] always: {rule}   [n] no   (Ctrl-C stops the answer) "
+        always = f"[a] always: {rule}   " if rule is not None else ""
+        keys = f"[y] yes, once   {always}[n] no   (Ctrl-C stops the answer) "
         if self.console is None:
             self.err.write(f"Allow {name}? ({context.reason})\n{text}\n{keys}")
             self.err.flush()

@@ -165,6 +165,7 @@ class _Chat:
         """Send ``prompt`` and draw the answer; Ctrl-C interrupts it (what came is kept)."""
         client = self.client
         assert client is not None
+        self.asker.cancelled = False
         self.portal.call(client.query, prompt)
         self.screen.begin()
         stream = client.receive_response()
