@@ -9,6 +9,7 @@ import os
 import pathlib
 import re
 import runpy
+import subprocess
 import sys
 
 import pytest
@@ -290,3 +291,22 @@ def test_the_docs_capture_is_a_real_chat_with_a_tool_panel() -> None:
     assert _timeless(committed) == _timeless(svg), (
         "run examples/capture_chat.py to bring docs/chat-capture.svg up to date"
     )
+
+
+def test_without_a_terminal_chat_writes_plain_lines_and_refuses_naming_the_flag(tmp_path: pathlib.Path) -> None:
+    """Lines piped in: no rich, no prompt_toolkit, nobody to ask (the refusal names --allow)."""
+    replies = [_bash("touch made\nprintf 'x\\ny\\n'", "call_1"), _text("could ", "not")]
+    with server_thread(replies) as base_url:
+        done = subprocess.run(
+            [sys.executable, "-m", "anyagent_httpx", "chat", "--base-url", base_url, "--model", "m",
+             "--tools", "bash", "--cwd", str(tmp_path)],
+            input="make a file\n/nope\n/exit\n", capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "could not\n"
+    assert '→ bash {"command": "touch made\\nprintf \'x\\\\ny\\\\n\'"}\n' in done.stderr
+    assert "nobody was asked: --allow 'bash(touch *)' allows it" in done.stderr
+    assert "unknown command /nope; /help lists them\n" in done.stderr
+    assert "done · m · 2 turns" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "made").exists()

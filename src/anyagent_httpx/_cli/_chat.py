@@ -100,6 +100,11 @@ def _reader() -> Callable[[str], str]:
     return session.prompt
 
 
+def _piped_line(prompt: str) -> str:
+    """A line from stdin when it is not a terminal: no prompt drawn (EOFError at the end)."""
+    return input()
+
+
 class _Chat:
     """One ``anyagent chat``: its conversation (a :class:`Client` in ``portal``), the screen,
     the asker, the totals, and the slash commands."""
@@ -402,7 +407,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.replay or args.record or args.demo or args.json:
         raise UsageError("anyagent chat: error: --replay, --record, --demo and --json belong to anyagent run")
     check_run(args, "chat")
-    read = _reader() if _is_terminal(sys.stdin) else input
+    read = _reader() if _is_terminal(sys.stdin) else _piped_line
     with (
         start_blocking_portal(args.backend) as portal,
         portal.wrap_async_context_manager(_cli_sessions.run_session(args, err)) as session,

@@ -174,26 +174,15 @@ class ChatScreen:
         hint = f"{more} more line{'s' * (more != 1)} · /expand shows all" if more else ""
         if self.console is None:
             first = " ".join(head[0].split()) if head else "(empty)"
-            self.err.write(
-                f"→ {name} {shown_input}\n← {name}: {first}"
-                + (f" (+{len(lines) - 1} more)" if len(lines) > 1 else "")
-                + "\n"
-            )
+            rest = f" (+{len(lines) - 1} more; /expand shows all)" if len(lines) > 1 else ""
+            self.err.write(f"→ {name} {shown_input}\n← {name}: {first}{rest}\n")
             self.err.flush()
             return
         from rich.console import Group
         from rich.panel import Panel
         from rich.text import Text
 
-        width = max(self.console.width - 4, 20)
-        body = [
-            Text(
-                _one_line(dict(call.input), width) if isinstance(call, ToolUseBlock) else shown_input,
-                style="cyan",
-                no_wrap=True,
-                overflow="ellipsis",
-            )
-        ]
+        body = [Text(shown_input, style="cyan", no_wrap=True, overflow="ellipsis")]
         body += [Text(line, no_wrap=True, overflow="ellipsis") for line in head] or [Text("(empty)", style="dim")]
         self.console.print(
             Panel(
