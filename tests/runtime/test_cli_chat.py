@@ -42,10 +42,12 @@ def _prompt(child: object) -> None:
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_a_chat_streams_answers_switches_models_and_exits(backend: str) -> None:
+def test_a_chat_streams_switches_models_goes_on_after_a_failed_answer_and_exits(backend: str) -> None:
     replies = [
         Reply.sse(b"".join(text_stream("Bon", "jour **there**"))),
         Reply.sse(b"".join(text_stream("second ", "answer"))),
+        Reply.error(400, "the model is not loaded"),
+        _text("third answer"),
     ]
     with server_thread(replies) as base_url:
         child: object = _spawn(base_url, backend)
@@ -62,6 +64,13 @@ def test_a_chat_streams_answers_switches_models_and_exits(backend: str) -> None:
         _prompt(child)
         child.sendline("/nope")  # type: ignore[attr-defined]
         child.expect("unknown command /nope")  # type: ignore[attr-defined]
+        _prompt(child)
+        child.sendline("this one fails")  # type: ignore[attr-defined]
+        child.expect("error: BadRequestError: .*the model is not loaded")  # type: ignore[attr-defined]
+        _prompt(child)
+        child.sendline("and this one works")  # type: ignore[attr-defined]
+        child.expect("third answer")  # type: ignore[attr-defined]
+        _prompt(child)
         child.sendintr()  # type: ignore[attr-defined]
         child.expect("Ctrl-C again to exit")  # type: ignore[attr-defined]
         child.sendline("/exit")  # type: ignore[attr-defined]

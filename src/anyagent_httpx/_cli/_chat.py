@@ -47,7 +47,7 @@ from anyagent_httpx._transports import H11Transport, default_http_client
 from . import _sessions as _cli_sessions
 from ._ask import Asker, _is_terminal
 from ._display import ChatScreen
-from ._run import _hooks, add_options, agent_options
+from ._run import _hooks, _likely_cause, add_options, agent_options
 from ._usage import UsageError, check_run
 
 __all__ = ["HELP", "add_parser", "run"]
@@ -185,8 +185,11 @@ class _Chat:
                     message = pending.result()
                 except StopAsyncIteration:
                     break
-                except AnyAgentError as exc:
+                except AnyAgentError as exc:  # the answer failed; the chat goes on
                     self.screen.note(f"error: {type(exc).__name__}: {exc}", style="red")
+                    hint = _likely_cause(exc, self.args)
+                    if hint:
+                        self.screen.note(f"  {hint}", style="red")
                     break
                 pending = None
                 if isinstance(message, ResultMessage):
