@@ -14,6 +14,7 @@ the call is refused with a message naming the ``--allow RULE`` that would let it
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -94,14 +95,15 @@ def read_key(stop: threading.Event, keys: str, fd: int) -> str:
 class Asker:
     """``can_use_tool`` for the command line: asks on the terminal, or refuses naming the flag.
 
-    ``terminal`` says whether stdin is a terminal someone can answer on; ``flag`` names how a
-    rule is given where the refusal is read (``--allow``). :meth:`allow` adds a rule (``always``
-    and chat's ``/allow`` do), checked before asking.
+    ``terminal`` says whether stdin is a terminal someone can answer on (one with POSIX terminal
+    settings: elsewhere nobody is asked); ``flag`` names how a rule is given where the refusal
+    is read (``--allow``). :meth:`allow` adds a rule (``always`` and chat's ``/allow`` do),
+    checked before asking.
     """
 
     def __init__(self, err: TextIO, *, terminal: bool, flag: str = "--allow") -> None:
         self.err = err
-        self.terminal = terminal
+        self.terminal = terminal and importlib.util.find_spec("termios") is not None  # no keys to read elsewhere
         self.flag = flag
         self.rules: list[PermissionRule] = []
         self.cancelled = False
