@@ -6,6 +6,8 @@ back with no server, ``--demo`` plays the recording shipped with the package, an
 ``--record CASSETTE`` records one (API keys removed). The answer goes to stdout; reasoning,
 tool calls, retries and the closing summary go to stderr, so the answer can be piped.
 ``--json`` writes every message as one JSON object a line on stdout instead, for scripts.
+Before a tool that needs permission, a terminal on stdin is asked (:mod:`._ask`); without one
+the call is refused naming the ``--allow`` rule that would allow it.
 """
 
 from __future__ import annotations
