@@ -1,5 +1,5 @@
-"""``anyagent run``'s output: --json, a prompt from stdin, --demo, -v, the summary line and the
-replay warnings."""
+"""``anyagent run``'s output: --json, a prompt from stdin, --demo, -v, the summary line, the
+replay warnings, and the permission question in a real pseudo-terminal (each answer, Ctrl-C)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pathlib
 import re
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -15,8 +16,9 @@ from anyagent_httpx import AgentOptions, Cassette
 from anyagent_httpx._cli import _parser
 from anyagent_httpx._cli._run import agent_options
 from anyagent_httpx.testing import Reply
-from tests.runtime.mock import text_stream
 from tests.runtime.test_cli import AGENT, EXAMPLE, LIGHTHOUSE, WORKSPACE, run_cli, server_thread
+
+from .mock import text_stream, tool_stream
 
 TOOLS = ("--cwd", str(WORKSPACE), "--tools", "list_dir,grep,read_file")
 
@@ -174,3 +176,81 @@ def test_a_run_moves_to_the_fallback_endpoint_when_the_server_is_not_there() -> 
     assert retry.startswith("[retry 2 · ConnectError: ") and retry.endswith(
         " · retries are off · falling back to endpoint 1, model 'other']"
     ), err
+
+
+def _run_in_a_terminal(base_url: str, backend: str, cwd: pathlib.Path) -> Any:
+    pexpect = pytest.importorskip("pexpect")
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "anyagent_httpx", "run", "make files", "--base-url", base_url, "--model", "m",
+         "--tools", "bash", "--cwd", str(cwd), "--backend", backend],
+        encoding="utf-8", timeout=30, dimensions=(30, 120),
+    )  # fmt: skip
+
+
+def _bash(command: str, call_id: str) -> Reply:
+    return Reply.sse(b"".join(tool_stream(call_id, "bash", [json.dumps({"command": command})])))
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize(("key", "said", "made"), [("y", "allowed once", True), ("n", "denied", False)])
+def test_run_asks_on_a_terminal(backend: str, key: str, said: str, made: bool, tmp_path: pathlib.Path) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    replies = [_bash("touch made", "call_1"), Reply.sse(b"".join(text_stream("over")))]
+    with server_thread(replies) as base_url:
+        child = _run_in_a_terminal(base_url, backend, tmp_path)
+        child.expect("allow bash\\?")
+        child.expect('"touch made"')  # the input in full
+        child.expect(r"\[y\] yes, once   \[a\] always: bash\(touch \*\)   \[n\] no")
+        child.send(key)
+        child.expect(f"→ {said}")
+        child.expect("done · m · 2 turns")
+        child.expect(pexpect.EOF)
+        child.close()
+    assert child.exitstatus == 0
+    assert (tmp_path / "made").exists() is made
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_always_keeps_a_rule_for_the_rest_of_the_run(backend: str, tmp_path: pathlib.Path) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    replies = [_bash("touch one", "call_1"), _bash("touch two", "call_2"), Reply.sse(b"".join(text_stream("over")))]
+    with server_thread(replies) as base_url:
+        child = _run_in_a_terminal(base_url, backend, tmp_path)
+        child.expect("allow bash\\?")
+        child.send("a")
+        child.expect(r"→ allowed from now on: bash\(touch \*\)")
+        assert child.expect(["allow bash\\?", "done · m · 3 turns"]) == 1  # the second call is not asked about
+        child.expect(pexpect.EOF)
+        child.close()
+    assert child.exitstatus == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["one", "two"]
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_ctrl_c_at_the_question_exits_130_with_one_line(backend: str, tmp_path: pathlib.Path) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    with server_thread([_bash("touch made", "call_1"), Reply.sse(b"".join(text_stream("unused")))]) as base_url:
+        child = _run_in_a_terminal(base_url, backend, tmp_path)
+        child.expect("Ctrl-C stops the answer")
+        child.sendintr()
+        child.expect("→ cancelled")
+        child.expect(pexpect.EOF, timeout=15)  # promptly: no reader thread keeps the process alive
+        child.close()
+        after = child.before
+    assert child.exitstatus == 130
+    assert "Traceback" not in after
+    lines = [line for line in after.replace("\r", "").splitlines() if line.strip()]
+    assert lines == ["interrupted at the permission question: the call did not run"]
+    assert not (tmp_path / "made").exists()
+
+
+def test_without_a_terminal_the_refusal_names_the_allow_flag(tmp_path: pathlib.Path) -> None:
+    replies = [_bash("touch made", "call_1"), Reply.sse(b"".join(text_stream("over")))]
+    with server_thread(replies) as base_url:
+        code, _, err = run_cli(
+            "run", "make a file", "--base-url", base_url, "--model", "m", "--tools", "bash", "--cwd", str(tmp_path)
+        )
+    assert code == 0, err
+    assert "stdin is not a terminal, so nobody was asked: --allow 'bash(touch *)' allows it" in err
+    assert not (tmp_path / "made").exists()

@@ -5,7 +5,9 @@ it) and ``run(args, out, err)`` (returns the exit status); :data:`COMMANDS` list
 order ``--help`` shows. A mistake on the command line is one line on stderr naming the flag,
 exit status 2, never a traceback (:mod:`._usage`).
 
-``anyagent run`` asks once and streams the answer (:mod:`._run`); ``anyagent sessions`` looks
+``anyagent run`` asks once and streams the answer (:mod:`._run`); ``anyagent chat`` holds a
+conversation (:mod:`._chat`, drawn by :mod:`._display`); both put permission questions through
+:mod:`._ask`. ``anyagent sessions`` looks
 at stored conversations (:mod:`._sessions`); ``anyagent doctor`` diagnoses a server;
 ``anyagent batch`` runs a file of tasks as durable runs on DBOS.
 """

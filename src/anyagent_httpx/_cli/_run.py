@@ -6,6 +6,8 @@ back with no server, ``--demo`` plays the recording shipped with the package, an
 ``--record CASSETTE`` records one (API keys removed). The answer goes to stdout; reasoning,
 tool calls, retries and the closing summary go to stderr, so the answer can be piped.
 ``--json`` writes every message as one JSON object a line on stdout instead, for scripts.
+Before a tool that needs permission, a terminal on stdin is asked (:mod:`._ask`); without one
+the call is refused naming the ``--allow`` rule that would allow it.
 """
 
 from __future__ import annotations
@@ -53,13 +55,7 @@ from anyagent_httpx._errors import (
     NotFoundError,
 )
 from anyagent_httpx._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS, AgentOptions, FallbackEndpoint
-from anyagent_httpx._permissions import (
-    CanUseTool,
-    PermissionResult,
-    PermissionResultAllow,
-    PermissionResultDeny,
-    ToolPermissionContext,
-)
+from anyagent_httpx._permissions import CanUseTool
 from anyagent_httpx._recording import Cassette, RecordingTransport, ReplayTransport
 from anyagent_httpx._sessions import SessionNotFoundError
 from anyagent_httpx._tools import BUILTIN_TOOLS
@@ -67,6 +63,7 @@ from anyagent_httpx._tools._context import SANDBOX_MODES
 from anyagent_httpx._transports import H11Transport, default_http_client
 
 from . import _sessions as _cli_sessions
+from ._ask import Asker
 from ._usage import (
     UsageError,
     check_run,
@@ -208,21 +205,6 @@ def _tool_names(value: str) -> tuple[str, ...]:
         if name not in BUILTIN_TOOLS:
             raise argparse.ArgumentTypeError(f"unknown tool {name!r}; built-in tools: {', '.join(BUILTIN_TOOLS)}")
     return names
-
-
-def _terminal_permission(err: TextIO) -> CanUseTool:
-    """Ask on the terminal: ``Allow bash {"command": ...}? [y/N]``."""
-
-    async def ask(name: str, tool_input: Mapping[str, Any], context: ToolPermissionContext) -> PermissionResult:
-        arguments = json.dumps(dict(tool_input), ensure_ascii=False)
-        err.write(f"Allow {name} {arguments}? [y/N] ")
-        err.flush()
-        answer = await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
-        if answer.strip().lower() in ("y", "yes"):
-            return PermissionResultAllow()
-        return PermissionResultDeny(message="the user said no")
-
-    return ask
 
 
 def _result_summary(result: ToolResultBlock, *, verbose: bool = False) -> str:
@@ -395,8 +377,9 @@ _OUTCOMES = {
 _STOPS = {"length": "the answer was cut at --max-tokens", "content_filter": "the server filtered the answer"}
 
 
-def _summary(result: ResultMessage) -> str:
-    """``done · tiny · 3 turns · 1,204 tokens in / 88 out · 0.8 s``: what happened, in words."""
+def _summary(result: ResultMessage, *, first_token: float | None = None) -> str:
+    """``done · tiny · 3 turns · 1,204 tokens in / 88 out · 0.8 s``: what happened, in words
+    (``first token 0.2 s`` before the total time when ``first_token`` is given, in seconds)."""
     parts = [_OUTCOMES.get(result.subtype, result.subtype.replace("error_", "stopped: ").replace("_", " "))]
     if result.model:
         parts.append(result.model)
@@ -409,6 +392,8 @@ def _summary(result: ResultMessage) -> str:
         parts.append(f"{tokens_in} tokens in / {tokens_out} out" + (" (estimated)" if mark else ""))
     if result.total_cost_usd:
         parts.append(f"${result.total_cost_usd:.4f}")
+    if first_token is not None:
+        parts.append(f"first token {first_token:.2f} s")
     parts.append(f"{result.duration_ms / 1000:.1f} s")
     if result.stop_reason in _STOPS:
         parts.append(_STOPS[result.stop_reason])
@@ -608,14 +593,9 @@ async def _run_with(
     model: str | None,
     prompt: str,
 ) -> int:
+    asker = Asker(err, terminal=_is_terminal(sys.stdin))
     options = agent_options(
-        args,
-        session,
-        http_client=http_client,
-        transport=transport,
-        base_url=base_url,
-        model=model,
-        can_use_tool=_terminal_permission(err) if args.tools and sys.stdin.isatty() else None,
+        args, session, http_client=http_client, transport=transport, base_url=base_url, model=model, can_use_tool=asker
     )
     printer = _Printer(
         out, err, show_reasoning=args.show_reasoning, quiet=args.quiet, verbose=args.verbose, json=args.json
@@ -626,6 +606,8 @@ async def _run_with(
     try:
         async with aclosing(query(prompt=prompt, options=options)) as messages:
             async for message in messages:
+                if asker.cancelled:  # the one line below says what happened
+                    continue
                 printer.message(message)
     finally:
         if printer.spinner is not None:
@@ -637,6 +619,9 @@ async def _run_with(
         if recorder is not None:
             recorder.save(args.record, meta={"cwd": _tools_cwd(args.cwd)})
             err.write(f"recorded {len(recorder.exchanges)} exchange(s) to {args.record}\n")
+    if asker.cancelled:
+        err.write("interrupted at the permission question: the call did not run\n")
+        return 130
     result = printer.result
     return 0 if result is not None and not result.is_error else 1
 

@@ -146,10 +146,10 @@ def non_empty(what: str) -> Callable[[str], str]:
     return check
 
 
-def check_run(args: argparse.Namespace) -> None:
-    """Check what ``anyagent run``'s flags need together or of the file system; raise
-    :class:`UsageError` naming the flag."""
-    prefix = "anyagent run: error:"
+def check_run(args: argparse.Namespace, command: str = "run") -> None:
+    """Check what ``anyagent run``'s (or ``chat``'s) flags need together or of the file system;
+    raise :class:`UsageError` naming the flag."""
+    prefix = f"anyagent {command}: error:"
     if args.replay and (args.record or args.transport != "httpx"):
         raise UsageError(
             f"{prefix} --replay plays a cassette back through httpx: it excludes --record and --transport h11"
