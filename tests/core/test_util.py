@@ -13,7 +13,7 @@ def test_parsed_builder_must_name_every_field_and_get_every_value() -> None:
         parsed_builder(TextDelta, "text")
     build = parsed_builder(TextDelta, "choice", "text")
     assert build(2, "x") == TextDelta(text="x", choice=2)
-    with pytest.raises(TypeError, match="takes 2 values"):
+    with pytest.raises(TypeError, match="positional argument"):
         build("x")
 
 
