@@ -545,8 +545,10 @@ class SQLiteStore:
     ) -> tuple[list[str], int]:
         """The bodies of the chain from the root to the head, and the seq of the session's own
         last entry (0 for none)."""
-        own = db.execute("SELECT seq, body FROM entries WHERE session_id = ? ORDER BY seq", (session_id,)).fetchall()
-        segments: list[list[str]] = [[r[1] for r in own]]
+        # The bodies alone (one string a row, no tuple), and the last seq from the index.
+        own = [r[0] for r in db.execute("SELECT body FROM entries WHERE session_id = ? ORDER BY seq", (session_id,))]
+        last = db.execute("SELECT max(seq) FROM entries WHERE session_id = ?", (session_id,)).fetchone()[0]
+        segments: list[list[str]] = [own]
         while base_session is not None:
             upto = db.execute("SELECT seq FROM entries WHERE id = ?", (base_entry,)).fetchone()
             if upto is None:
@@ -566,7 +568,7 @@ class SQLiteStore:
             if parent is None:
                 raise SessionStoreCorruptError(f"{self.path}: the session {base_session!r} a fork shares is missing")
             base_session, base_entry = parent
-        return [text for segment in reversed(segments) for text in segment], own[-1][0] if own else 0
+        return [text for segment in reversed(segments) for text in segment], last or 0
 
     async def get(self, session_id: str) -> SessionInfo:
         return await self._run(lambda db: _info(self._row(db, session_id)))
