@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
 from typing import Any, Final, TypeVar
 
 import attrs
 
-__all__ = ["BLANK", "NEED_DATA", "PAUSED", "WHITESPACE", "NeedData", "Paused", "join_text", "parsed_builder", "snippet"]
+__all__ = [
+    "BLANK",
+    "NEED_DATA",
+    "PAUSED",
+    "WHITESPACE",
+    "NeedData",
+    "Paused",
+    "gc_paused",
+    "join_text",
+    "parsed_builder",
+    "snippet",
+]
 
 _T = TypeVar("_T")
 
@@ -219,3 +232,19 @@ _FIXED: Final[dict[int, Callable[[Any, tuple[_Setter, ...]], Callable[..., Any]]
     6: _six,
     7: _seven,
 }
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused for the block (when it was running), for code that
+    builds tens of thousands of objects that hold no cycles, a long session's entries: each
+    batch of new objects would set off a collection, and every few batches a full one over
+    every object of the process. Reference counting frees what the block drops, as ever."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

@@ -32,7 +32,7 @@ from anyagent_core._messages import (
     UserBlock,
     UserMessage,
 )
-from anyagent_core._util import parsed_builder
+from anyagent_core._util import gc_paused, parsed_builder
 
 from ._entries import (
     ENTRY_VERSION,
@@ -596,6 +596,11 @@ def loads_entries(texts: Sequence[str], *, session_id: str) -> list[Entry]:
     ``SessionEntryError`` names the first one that does not parse."""
     if not texts:
         return []
+    with gc_paused():  # a long session's objects would set off full collections (see gc_paused)
+        return _loads_entries(texts, session_id)
+
+
+def _loads_entries(texts: Sequence[str], session_id: str) -> list[Entry]:
     try:
         items = json.loads("[" + ",".join(texts) + "]")
     except ValueError:
