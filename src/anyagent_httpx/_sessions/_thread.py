@@ -16,6 +16,7 @@ connection referenced, never closed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import threading
@@ -64,7 +65,8 @@ class _Job(Generic[_T]):
             self.result = self.work()
         except BaseException as exc:  # handed to the caller, whatever it is
             self.error = exc
-        self.wake(self.done.set)
+        with contextlib.suppress(RuntimeError):  # the caller's event loop is gone: the thread goes on
+            self.wake(self.done.set)
 
 
 class DatabaseThread:
