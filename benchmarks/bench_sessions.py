@@ -7,34 +7,40 @@ Measured in one run, on files in one temporary directory, under asyncio (the pee
 asyncio-only):
 
 * append one turn (a user message and an answer, ~200 characters each): p50 and p99 over
-  ``APPENDS`` appends to one session. Ours writes the turn's two message entries and a run
-  result in one transaction, full-text rows, run statistics and the optimistic head check
-  included; theirs ``add_items`` the two messages.
-* load a ``LOAD_MESSAGES``-message session: ours ``load()`` and parse every entry back into
-  typed messages (``rebuild``), theirs ``get_items()`` (dicts). *Cold*: a store that keeps no
+  1,000 appends to one session, at the same durability for both (below). Ours writes the
+  turn's two message entries and a run result in one transaction, full-text rows, run
+  statistics and the optimistic head check included; theirs ``add_items`` the two messages.
+* load a 10,000-message session: ours ``load()`` and parse every entry back into typed,
+  checked messages (``rebuild``), theirs ``get_items()`` (dicts); the ``load()`` column is ours
+  without ``rebuild``. *Cold*: a store that keeps no
   parsed entries (``cache_sessions=0``), as the first load in a process is; *warm*: the store
   loaded the session before (the default), so it reads only the session's row and what was
   appended since. Theirs has no such path: each load reads and decodes everything.
-* ours only: full-text search over ``SEARCH_MESSAGES`` messages (``search``, 20 best hits with
-  snippets), and over ``MEMORIES`` memories: recall by words (FTS5) and by a 384-dimension
+* ours only: full-text search over 100,000 messages (``search``, 20 best hits with
+  snippets), and over 10,000 memories: recall by words (FTS5) and by a 384-dimension
   embedding (``recall`` with a vector, numpy if installed, after a first recall that loads the
   index).
 * PostgreSQL, when ``$ANY_AGENT_BENCH_POSTGRES_URL`` (or ``$ANY_AGENT_TEST_POSTGRES_URL``, which
   ``source .ci/postgres.sh`` sets) names a server: append and load, ours against
   ``SQLAlchemySession`` (asyncpg), each in a database of its own; skipped, saying why, otherwise.
 
-Targets: append and load at least 2x faster than SQLiteSession; search <= 20 ms and recall
-<= 50 ms (p50). Durability: ours in WAL mode with ``synchronous=normal`` (a killed process loses
-no committed turn; a power cut may lose the last ones), theirs in WAL mode with SQLite's
-default (``synchronous=full``); the ``full`` row shows ours at theirs' setting.
+Targets: append (p50 and p99) and load at least 2x faster than SQLiteSession; search <= 20 ms
+and recall <= 50 ms (p50). Durability, like with like: both files are in WAL mode, and each
+store runs at both settings of ``synchronous``: ``full``, SQLite's default, which SQLiteSession
+keeps (it syncs the log at every commit: a power cut loses no committed turn), and ``normal``,
+SQLiteStore's default (a killed process loses no committed turn; a power cut may lose the last
+ones), set on SQLiteSession's connections for its ``normal`` row. The report prints the
+settings read back from each connection; the ratios compare rows of the same setting.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -44,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -83,34 +90,72 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def ours_append(path: Path, n: int, synchronous: str) -> list[float]:
+@attrs.frozen
+class Appends:
+    """One setting's appends: the times of each store's (None: the peer is not installed), and
+    each connection's settings as it reports them."""
+
+    ours: list[float]
+    theirs: list[float] | None
+    settings: dict[str, str]
+
+
+async def appends(root: Path, n: int, synchronous: str) -> Appends:
+    """``n`` turns appended to each store, one of ours then one of theirs, so that both see the
+    same machine (the others' load on it comes and goes)."""
     rng = random.Random(1)
-    async with SQLiteStore(path, synchronous=synchronous) as store:  # type: ignore[arg-type]
-        info = await store.create("bench")
-        head = info.head
-        times = []
+    theirs_rng = random.Random(1)
+    session = None
+    with contextlib.suppress(ImportError):
+        session = their_session("bench", root / f"theirs-{synchronous}.db", synchronous)
+    ours: list[float] = []
+    theirs: list[float] = []
+    settings: dict[str, str] = {}
+    async with SQLiteStore(root / f"ours-{synchronous}.db", synchronous=synchronous) as store:  # type: ignore[arg-type]
+        settings["anyagent SQLiteStore"] = await store._run(connection_settings)
+        if session is not None:
+            with session._locked_connection() as conn:  # a connection configured as its workers' are
+                settings["openai-agents SQLiteSession"] = connection_settings(conn)
+        head = (await store.create("bench")).head
         for _ in range(n):
             entries = commit_entries(turn(rng), parent_id=head, new_id=lambda: uuid.uuid4().hex, at=time.time())
             begun = time.perf_counter()
-            info = await store.append("bench", entries, expected_head=head)
-            times.append(time.perf_counter() - begun)
-            head = info.head
-    return times
+            head = (await store.append("bench", entries, expected_head=head)).head
+            ours.append(time.perf_counter() - begun)
+            if session is not None:
+                items = [
+                    {"role": "user", "content": text(theirs_rng)},
+                    {"role": "assistant", "content": text(theirs_rng)},
+                ]
+                begun = time.perf_counter()
+                await session.add_items(items)
+                theirs.append(time.perf_counter() - begun)
+    if session is not None:
+        session.close()
+    return Appends(ours=ours, theirs=theirs if session is not None else None, settings=settings)
 
 
-async def theirs_append(path: Path, n: int) -> list[float]:
+def connection_settings(db: sqlite3.Connection) -> str:
+    journal = db.execute("PRAGMA journal_mode").fetchone()[0]
+    synchronous = {0: "off", 1: "normal", 2: "full", 3: "extra"}[db.execute("PRAGMA synchronous").fetchone()[0]]
+    return f"journal_mode={journal} synchronous={synchronous}"
+
+
+def their_session(session_id: str, path: Path, synchronous: str) -> Any:
+    """openai-agents' SQLiteSession as it comes (``full``: SQLite's default, which it keeps), or
+    with ``synchronous=normal`` set on each connection it opens."""
     from agents.memory import SQLiteSession
 
-    rng = random.Random(1)
-    session = SQLiteSession("bench", path)
-    times = []
-    for _ in range(n):
-        items = [{"role": "user", "content": text(rng)}, {"role": "assistant", "content": text(rng)}]
-        begun = time.perf_counter()
-        await session.add_items(items)
-        times.append(time.perf_counter() - begun)
-    session.close()
-    return times
+    if synchronous == "full":
+        return SQLiteSession(session_id, path)
+
+    class NormalSQLiteSession(SQLiteSession):  # type: ignore[misc]
+        @staticmethod
+        def _configure_connection(conn: sqlite3.Connection) -> None:
+            SQLiteSession._configure_connection(conn)
+            conn.execute("PRAGMA synchronous=NORMAL")
+
+    return NormalSQLiteSession(session_id, path)
 
 
 async def fill_ours(path: Path, messages: int) -> None:
@@ -125,37 +170,58 @@ async def fill_ours(path: Path, messages: int) -> None:
             head = (await store.append("big", entries, expected_head=head)).head
 
 
-async def timed_load_ours(path: Path, rounds: int, *, warm: bool) -> list[float]:
-    times = []
-    async with SQLiteStore(path, cache_sessions=32 if warm else 0) as store:
-        if warm:
-            await store.load("big")
+@attrs.frozen
+class Loads:
+    cold: list[float]
+    """Ours: ``load()`` and ``rebuild`` by a store that keeps no parsed entries."""
+    only: list[float]
+    """Ours: that ``load()`` alone."""
+    warm: list[float]
+    """Ours: ``load()`` and ``rebuild`` by a store that loaded the session before."""
+    theirs: list[float] | None
+
+
+async def loads(root: Path, messages: int, rounds: int) -> Loads:
+    """``rounds`` loads of a ``messages``-message session by each, in turn (as ``appends``)."""
+    await fill_ours(root / "big.db", messages)
+    session = None
+    try:
+        from agents.memory import SQLiteSession
+
+        rng = random.Random(2)
+        session = SQLiteSession("big", root / "theirs-big.db")
+        batch: list[Any] = []
+        for _ in range(messages // 2):
+            batch += [{"role": "user", "content": text(rng)}, {"role": "assistant", "content": text(rng)}]
+        await session.add_items(batch)
+    except ImportError:
+        pass
+    result = Loads(cold=[], only=[], warm=[], theirs=[] if session is not None else None)
+    async with SQLiteStore(root / "big.db", cache_sessions=0) as cold:
         for _ in range(rounds):
             begun = time.perf_counter()
-            _, entries = await store.load("big")
+            _, entries = await cold.load("big")
+            loaded = time.perf_counter()
             conversation = rebuild("big", entries)
-            times.append(time.perf_counter() - begun)
-            assert len(conversation.messages) >= 2
-    return times
-
-
-async def timed_load_theirs(path: Path, messages: int, rounds: int) -> list[float]:
-    from agents.memory import SQLiteSession
-
-    rng = random.Random(2)
-    session = SQLiteSession("big", path)
-    batch = []
-    for _ in range(messages // 2):
-        batch += [{"role": "user", "content": text(rng)}, {"role": "assistant", "content": text(rng)}]
-    await session.add_items(batch)
-    times = []
-    for _ in range(rounds):
-        begun = time.perf_counter()
-        items = await session.get_items()
-        times.append(time.perf_counter() - begun)
-        assert len(items) == messages
-    session.close()
-    return times
+            result.cold.append(time.perf_counter() - begun)
+            result.only.append(loaded - begun)
+            assert len(conversation.messages) == messages
+            del entries, conversation  # theirs' load is timed without ours' objects about
+            if session is not None and result.theirs is not None:
+                begun = time.perf_counter()
+                items = await session.get_items()
+                result.theirs.append(time.perf_counter() - begun)
+                assert len(items) == messages
+                del items
+    async with SQLiteStore(root / "big.db") as warm:  # apart: its cache of the session stays
+        await warm.load("big")
+        for _ in range(rounds):
+            begun = time.perf_counter()
+            rebuild("big", (await warm.load("big"))[1])
+            result.warm.append(time.perf_counter() - begun)
+    if session is not None:
+        session.close()
+    return result
 
 
 async def timed_search(path: Path, rounds: int) -> list[float]:
@@ -277,7 +343,7 @@ def ratio_line(what: str, theirs: float, ours: float, at_least: float = 2.0) -> 
 
 
 async def main(quick: bool, json_path: str | None) -> int:
-    appends = 200 if quick else 1000
+    turns = 200 if quick else 1000
     load_messages, search_messages = 10_000, 20_000 if quick else 100_000
     memories = 2_000 if quick else 10_000
     rounds = 10
@@ -285,18 +351,8 @@ async def main(quick: bool, json_path: str | None) -> int:
     skipped: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        ours = await ours_append(root / "ours.db", appends, "normal")
-        ours_full = await ours_append(root / "ours-full.db", appends, "full")
-        theirs: list[float] | None
-        try:
-            theirs = await theirs_append(root / "theirs.db", appends)
-        except ImportError:
-            theirs = None
-            skipped["openai-agents SQLiteSession"] = "not installed (the bench group has it)"
-        await fill_ours(root / "big.db", load_messages)
-        load_cold = await timed_load_ours(root / "big.db", rounds, warm=False)
-        load_warm = await timed_load_ours(root / "big.db", rounds, warm=True)
-        load_theirs = None if theirs is None else await timed_load_theirs(root / "theirs-big.db", load_messages, rounds)
+        appended = {synchronous: await appends(root, turns, synchronous) for synchronous in ("normal", "full")}
+        loaded = await loads(root, load_messages, rounds)
         await fill_ours(root / "search.db", search_messages)
         search = await timed_search(root / "search.db", 50)
         recall_words, recall = await timed_recall(root / "memories.db", memories, 50)
@@ -305,9 +361,9 @@ async def main(quick: bool, json_path: str | None) -> int:
     if url is None:
         skipped["PostgreSQL"] = why
     else:
-        pg["anyagent PostgresStore"] = await pg_ours(url, appends // 2, load_messages, rounds)
+        pg["anyagent PostgresStore"] = await pg_ours(url, turns // 2, load_messages, rounds)
         try:
-            pg["openai-agents SQLAlchemySession"] = await pg_theirs(url, appends // 2, load_messages, rounds)
+            pg["openai-agents SQLAlchemySession"] = await pg_theirs(url, turns // 2, load_messages, rounds)
         except ImportError:
             skipped["openai-agents SQLAlchemySession"] = "not installed (openai-agents[sqlalchemy], the bench group)"
 
@@ -315,15 +371,24 @@ async def main(quick: bool, json_path: str | None) -> int:
         cells = [label, ms(percentile(append, 0.5)), ms(percentile(append, 0.99))]
         return cells + [ms(statistics.median(load)) if load else "" for load in loads]
 
-    head = ["SQLite", "append p50 ms", "append p99 ms", f"load {load_messages} cold ms", "warm ms"]
+    head = ["SQLite", "append p50 ms", "append p99 ms", f"load {load_messages} cold ms", "warm ms", "load() ms"]
+    load_cold, load_warm, load_theirs = loaded.cold, loaded.warm, loaded.theirs
+    theirs = {synchronous: run.theirs for synchronous, run in appended.items() if run.theirs is not None}
+    if load_theirs is None or not theirs:
+        skipped["openai-agents SQLiteSession"] = "not installed (the bench group has it)"
     rows = [
-        row("anyagent SQLiteStore", ours, load_cold, load_warm),
-        row("anyagent SQLiteStore (full)", ours_full, None, None),
+        row("anyagent SQLiteStore (normal)", appended["normal"].ours, load_cold, load_warm, loaded.only),
+        row("anyagent SQLiteStore (full)", appended["full"].ours, None, None, None),
     ]
-    if theirs is not None and load_theirs is not None:
-        rows.append(row("openai-agents SQLiteSession", theirs, load_theirs, load_theirs))
+    if load_theirs is not None and theirs:
+        rows.append(row("openai-agents SQLiteSession (normal)", theirs["normal"], None, None, None))
+        rows.append(row("openai-agents SQLiteSession (full)", theirs["full"], load_theirs, load_theirs, None))
     for line in table(head, rows, {k: v for k, v in skipped.items() if k != "PostgreSQL"}):
         print(line)
+    print("settings, as each connection reports them:")
+    for synchronous, run in appended.items():
+        for who, settings in run.settings.items():
+            print(f"  {who} ({synchronous}): {settings}")
     print()
     if pg or "PostgreSQL" in skipped:
         pg_rows = [row(label, append, loads) for label, (append, loads) in pg.items()]
@@ -347,19 +412,28 @@ async def main(quick: bool, json_path: str | None) -> int:
     )
     print("targets:")
     passed = True
-    if theirs is not None and load_theirs is not None:
-        checks = [
-            ratio_line("append p50 >= 2x SQLiteSession", percentile(theirs, 0.5), percentile(ours, 0.5)),
-            ratio_line("load (cold) >= 2x SQLiteSession", statistics.median(load_theirs), statistics.median(load_cold)),
-            ratio_line("load (warm) >= 2x SQLiteSession", statistics.median(load_theirs), statistics.median(load_warm)),
-        ]
+    if theirs and load_theirs is not None:
+        checks = []
+        for synchronous in ("normal", "full"):
+            mine, other = appended[synchronous].ours, theirs[synchronous]
+            for q, name in ((0.5, "p50"), (0.99, "p99")):
+                what = f"append {name} ({synchronous}) >= 2x SQLiteSession"
+                checks.append(ratio_line(what, percentile(other, q), percentile(mine, q)))
+                results[f"append_{name}_{synchronous}_ratio"] = percentile(other, q) / percentile(mine, q)
+        their_load = statistics.median(load_theirs)
+        checks.append(ratio_line("load (cold) >= 2x SQLiteSession", their_load, statistics.median(load_cold)))
+        checks.append(ratio_line("load (warm) >= 2x SQLiteSession", their_load, statistics.median(load_warm)))
         for line, ok in checks:
             passed = passed and ok
             print(line)
         results.update(
-            append_ratio=percentile(theirs, 0.5) / percentile(ours, 0.5),
-            load_cold_ratio=statistics.median(load_theirs) / statistics.median(load_cold),
-            load_warm_ratio=statistics.median(load_theirs) / statistics.median(load_warm),
+            load_cold_ratio=their_load / statistics.median(load_cold),
+            load_warm_ratio=their_load / statistics.median(load_warm),
+            theirs={
+                synchronous: {"append_p50": percentile(t, 0.5), "append_p99": percentile(t, 0.99)}
+                for synchronous, t in theirs.items()
+            }
+            | {"load": their_load},
         )
     for what, value, limit in (
         ("search p50 <= 20 ms", search_p50, 0.020),
@@ -371,9 +445,12 @@ async def main(quick: bool, json_path: str | None) -> int:
         print(f"  {what}: {ms(value)} ms {'PASS' if ok else 'FAIL'}")
     print(f"overall: {'PASS' if passed else 'FAIL'}")
     results.update(
-        append_p50=percentile(ours, 0.5),
-        append_p99=percentile(ours, 0.99),
+        append={
+            synchronous: {"p50": percentile(run.ours, 0.5), "p99": percentile(run.ours, 0.99)}
+            for synchronous, run in appended.items()
+        },
         load_cold=statistics.median(load_cold),
+        load_only=statistics.median(loaded.only),
         load_warm=statistics.median(load_warm),
         search_p50=search_p50,
         recall_words_p50=words_p50,

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
 from typing import Any, Final, TypeVar
 
 import attrs
 
-__all__ = ["BLANK", "NEED_DATA", "PAUSED", "WHITESPACE", "NeedData", "Paused", "join_text", "parsed_builder", "snippet"]
+__all__ = [
+    "BLANK",
+    "NEED_DATA",
+    "PAUSED",
+    "WHITESPACE",
+    "NeedData",
+    "Paused",
+    "gc_paused",
+    "join_text",
+    "parsed_builder",
+    "snippet",
+]
 
 _T = TypeVar("_T")
 
@@ -78,16 +91,160 @@ def parsed_builder(cls: type[_T], *names: str) -> Callable[..., _T]:
     if sorted(names) != sorted(fields):
         raise TypeError(f"parsed_builder({cls.__name__}) names {names}, but its fields are {fields}")
     setters = tuple(cls.__dict__[name].__set__ for name in names)
+    maker: Callable[[type[_T], tuple[_Setter, ...]], Callable[..., _T]] = _FIXED.get(len(setters), _any_count)
+    build = maker(cls, setters)
+    build.__name__ = f"new_{cls.__name__}"
+    return build
+
+
+# Builders of a fixed number of fields (the parsers' classes have up to seven): a call with
+# that many parameters, each stored through its slot, costs a third of a loop over them, and a
+# wrong number of values is Python's own TypeError.
+_Setter = Callable[[Any, Any], None]
+
+
+def _any_count(cls: type[_T], setters: tuple[_Setter, ...]) -> Callable[..., _T]:
     count = len(setters)
     new = object.__new__
 
     def build(*values: Any) -> _T:
         if len(values) != count:
-            raise TypeError(f"{cls.__name__} takes {count} values ({', '.join(names)}), got {len(values)}")
+            raise TypeError(f"{cls.__name__} takes {count} values, got {len(values)}")
         instance = new(cls)
         for setter, value in zip(setters, values, strict=False):  # the length is checked above
             setter(instance, value)
         return instance
 
-    build.__name__ = f"new_{cls.__name__}"
     return build
+
+
+def _one(cls: type[_T], setters: tuple[_Setter, ...]) -> Callable[..., _T]:
+    (s0,) = setters
+    new = object.__new__
+
+    def build(a: Any) -> _T:
+        instance = new(cls)
+        s0(instance, a)
+        return instance
+
+    return build
+
+
+def _two(cls: type[_T], setters: tuple[_Setter, ...]) -> Callable[..., _T]:
+    s0, s1 = setters
+    new = object.__new__
+
+    def build(a: Any, b: Any) -> _T:
+        instance = new(cls)
+        s0(instance, a)
+        s1(instance, b)
+        return instance
+
+    return build
+
+
+def _three(cls: type[_T], setters: tuple[_Setter, ...]) -> Callable[..., _T]:
+    s0, s1, s2 = setters
+    new = object.__new__
+
+    def build(a: Any, b: Any, c: Any) -> _T:
+        instance = new(cls)
+        s0(instance, a)
+        s1(instance, b)
+        s2(instance, c)
+        return instance
+
+    return build
+
+
+def _four(cls: type[_T], setters: tuple[_Setter, ...]) -> Callable[..., _T]:
+    s0, s1, s2, s3 = setters
+    new = object.__new__
+
+    def build(a: Any, b: Any, c: Any, d: Any) -> _T:
+        instance = new(cls)
+        s0(instance, a)
+        s1(instance, b)
+        s2(instance, c)
+        s3(instance, d)
+        return instance
+
+    return build
+
+
+def _five(cls: type[_T], setters: tuple[_Setter, ...]) -> Callable[..., _T]:
+    s0, s1, s2, s3, s4 = setters
+    new = object.__new__
+
+    def build(a: Any, b: Any, c: Any, d: Any, e: Any) -> _T:
+        instance = new(cls)
+        s0(instance, a)
+        s1(instance, b)
+        s2(instance, c)
+        s3(instance, d)
+        s4(instance, e)
+        return instance
+
+    return build
+
+
+def _six(cls: type[_T], setters: tuple[_Setter, ...]) -> Callable[..., _T]:
+    s0, s1, s2, s3, s4, s5 = setters
+    new = object.__new__
+
+    def build(a: Any, b: Any, c: Any, d: Any, e: Any, f: Any) -> _T:
+        instance = new(cls)
+        s0(instance, a)
+        s1(instance, b)
+        s2(instance, c)
+        s3(instance, d)
+        s4(instance, e)
+        s5(instance, f)
+        return instance
+
+    return build
+
+
+def _seven(cls: type[_T], setters: tuple[_Setter, ...]) -> Callable[..., _T]:
+    s0, s1, s2, s3, s4, s5, s6 = setters
+    new = object.__new__
+
+    def build(a: Any, b: Any, c: Any, d: Any, e: Any, f: Any, g: Any) -> _T:
+        instance = new(cls)
+        s0(instance, a)
+        s1(instance, b)
+        s2(instance, c)
+        s3(instance, d)
+        s4(instance, e)
+        s5(instance, f)
+        s6(instance, g)
+        return instance
+
+    return build
+
+
+_FIXED: Final[dict[int, Callable[[Any, tuple[_Setter, ...]], Callable[..., Any]]]] = {
+    1: _one,
+    2: _two,
+    3: _three,
+    4: _four,
+    5: _five,
+    6: _six,
+    7: _seven,
+}
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused for the block (when it was running), for code that
+    builds tens of thousands of objects that hold no cycles, a long session's entries: each
+    batch of new objects would set off a collection, and every few batches a full one over
+    every object of the process. Reference counting frees what the block drops, as ever."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

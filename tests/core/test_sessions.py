@@ -39,6 +39,7 @@ from anyagent_core import (
     Usage,
     UserMessage,
 )
+from anyagent_core._sessions._codec import fast_entry
 from anyagent_core.context import ContextSummary
 from anyagent_core.sessions import (
     ENTRY_VERSION,
@@ -282,6 +283,94 @@ def test_mutated_entries_parse_or_raise_session_entry_error(data: st.DataObject)
     target[path[-1]] = value
     with contextlib.suppress(SessionEntryError):
         entry_from_json(json.loads(json.dumps(obj)), session_id="s")
+
+
+# ---- the fast reader ---------------------------------------------------------------------------
+
+
+def checked_or_error(obj: Any) -> Entry | str:
+    try:
+        return entry_from_json(obj, session_id="s")
+    except SessionEntryError as exc:
+        return f"error: {exc}"
+
+
+text_answers = st.builds(
+    AssistantMessage,
+    content=st.lists(st.builds(TextBlock, text=any_text), max_size=3),
+    model=st.none() | texts,
+    id=st.none() | texts,
+    stop_reason=st.none() | st.sampled_from(["stop", "length"]),
+    usage=st.none()
+    | st.builds(
+        Usage,
+        prompt_tokens=st.none() | st.integers(0, 10**6),
+        completion_tokens=st.none() | st.integers(0, 10**6),
+        total_tokens=st.none() | st.integers(0, 10**6),
+        reasoning_tokens=st.none() | st.integers(0, 10**6),
+        cached_tokens=st.none() | st.integers(0, 10**6),
+    ),
+    refusal=st.none() | texts,
+)
+any_messages = st.one_of(
+    st.builds(UserMessage, content=any_text), text_answers, conversations.map(lambda ms: ms[0]), answers("c")
+)
+
+
+@given(any_messages, st.none() | texts, st.integers(0, 9), st.floats(0, 2e9) | st.integers(0, 2**40))
+def test_the_fast_reader_gives_what_the_checked_one_gives(
+    message: Message, parent: str | None, turn: int, at: float
+) -> None:
+    """For any message entry (the fast reader's shapes and the others it leaves), through JSON:
+    ``fast_entry`` gives the checked reader's entry, or None; and it does take the text
+    messages that conversations are mostly made of."""
+    entry = MessageEntry(id="e", parent_id=parent, at=at, message=message, turn=turn)
+    obj = json.loads(dumps_entry(entry))
+    fast = fast_entry(obj)
+    assert fast is None or fast == entry_from_json(obj, session_id="s") == entry
+    if isinstance(message, UserMessage):
+        plain = isinstance(message.content, str)
+    else:
+        usage = message.usage
+        plain = all(type(b) is TextBlock for b in message.content)
+        plain = plain and (usage is None or (not usage.raw and not usage.estimated))
+    if plain:
+        assert fast == entry
+    assert loads_entries([dumps_entry(entry)], session_id="s") == [entry]
+
+
+mutations: st.SearchStrategy[Any] = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 2),
+    st.floats(allow_nan=False),
+    st.text(max_size=5),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.sampled_from(["type", "text"]), st.text(max_size=3)),
+)
+
+
+@given(st.data())
+def test_the_fast_reader_never_takes_what_the_checked_one_refuses_or_reads_it_otherwise(data: st.DataObject) -> None:
+    """Text entries with one field changed, dropped or added, anywhere: ``fast_entry`` gives
+    None (the checked reader decides) or exactly what the checked reader gives."""
+    message = data.draw(st.builds(UserMessage, content=any_text) | text_answers)
+    obj = json.loads(dumps_entry(MessageEntry(id="e", parent_id="p", at=1.5, message=message, turn=1)))
+    containers: list[Any] = [obj, obj["message"]]
+    if "usage" in obj["message"]:
+        containers.append(obj["message"]["usage"])
+    if isinstance(obj["message"]["content"], list):
+        containers += obj["message"]["content"]
+    for _ in range(data.draw(st.integers(1, 3))):
+        target = data.draw(st.sampled_from(containers))
+        key = data.draw(st.sampled_from([*target, "v", "kind", "raw", "estimated", "extra"]))
+        if data.draw(st.booleans()):
+            target[key] = data.draw(mutations)
+        else:
+            target.pop(key, None)
+    fast = fast_entry(obj)
+    checked = checked_or_error(obj)
+    assert fast is None or fast == checked
 
 
 # ---- the rebuilt conversation ------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 from anyagent_core._agent._results import ResultMessage
 from anyagent_core._json import freeze_object, thaw_json
@@ -32,7 +32,7 @@ from anyagent_core._messages import (
     UserBlock,
     UserMessage,
 )
-from anyagent_core._util import parsed_builder
+from anyagent_core._util import gc_paused, parsed_builder
 
 from ._entries import (
     ENTRY_VERSION,
@@ -509,11 +509,98 @@ def entry_from_json(obj: Any, *, session_id: str) -> Entry:
         raise SessionEntryError(session_id, name, str(exc)) from None
 
 
+# ---- the fast path ----------------------------------------------------------------------------
+
+_EMPTY_RAW: Final = freeze_object({})
+_USAGE_KEYS: Final = frozenset(_USAGE_FIELDS)
+
+
+def _fast_usage(obj: Any) -> Usage | None:
+    """``_usage_from_json(obj)`` for usage holding token counts alone; None for any other."""
+    if type(obj) is not dict or not _USAGE_KEYS.issuperset(obj):
+        return None
+    get = obj.get
+    counts: tuple[Any, ...] = (get("prompt_tokens"), get("completion_tokens"), get("total_tokens"))
+    counts += (get("reasoning_tokens"), get("cached_tokens"))
+    for count in counts:
+        if count is not None and type(count) is not int:
+            return None
+    return _new_usage(*counts, _EMPTY_RAW, False)
+
+
+def fast_entry(obj: Any) -> Entry | None:
+    """What ``entry_from_json(obj)`` gives, for the entries a conversation is mostly made of
+    (a message of text: a user's string, an answer of text blocks with token counts), built
+    without the checked reader's calls per field; None for anything else, which
+    ``entry_from_json`` then reads (and refuses, if it must), so the two never differ. A
+    property test checks that they agree on every entry, well formed or not."""
+    if type(obj) is not dict:
+        return None
+    get = obj.get
+    version, entry_id, parent, at = get("v"), get("id"), get("parent"), get("at")
+    if (
+        type(version) is not int
+        or version != ENTRY_VERSION
+        or get("kind") != "message"
+        or type(entry_id) is not str
+        or not entry_id
+        or (parent is not None and (type(parent) is not str or not parent))
+    ):
+        return None
+    if type(at) is float:
+        pass
+    elif type(at) is int:
+        at = float(at)
+    else:
+        return None
+    turn = get("turn", 0)
+    message = get("message")
+    if type(turn) is not int or type(message) is not dict:
+        return None
+    role, content = message.get("role"), message.get("content")
+    if role == "user":
+        if type(content) is not str:
+            return None
+        return _new_message_entry(entry_id, parent, at, _new_user(content), turn)
+    if role != "assistant" or type(content) is not list:
+        return None
+    blocks = []
+    for block in content:
+        if type(block) is not dict or block.get("type") != "text":
+            return None
+        text = block.get("text")
+        if type(text) is not str:
+            return None
+        blocks.append(_new_text(text))
+    model, response_id, stop_reason, refusal = (
+        message.get("model"),
+        message.get("response_id"),
+        message.get("stop_reason"),
+        message.get("refusal"),
+    )
+    for value in (model, response_id, stop_reason, refusal):
+        if value is not None and type(value) is not str:
+            return None
+    usage = message.get("usage")
+    if usage is not None:
+        usage = _fast_usage(usage)
+        if usage is None:
+            return None
+    answer = _new_assistant(tuple(blocks), model, response_id, stop_reason, usage, refusal)
+    return _new_message_entry(entry_id, parent, at, answer, turn)
+
+
 def loads_entries(texts: Sequence[str], *, session_id: str) -> list[Entry]:
     """The entries of ``texts`` (one JSON text each, as ``dumps_entry`` wrote them), parsed in
-    one pass; ``SessionEntryError`` names the first one that does not parse."""
+    one pass (``fast_entry`` first, ``entry_from_json`` for what it leaves);
+    ``SessionEntryError`` names the first one that does not parse."""
     if not texts:
         return []
+    with gc_paused():  # a long session's objects would set off full collections (see gc_paused)
+        return _loads_entries(texts, session_id)
+
+
+def _loads_entries(texts: Sequence[str], session_id: str) -> list[Entry]:
     try:
         items = json.loads("[" + ",".join(texts) + "]")
     except ValueError:
@@ -529,7 +616,13 @@ def loads_entries(texts: Sequence[str], *, session_id: str) -> list[Entry]:
                 ) from None
         if len(items) != len(texts):  # pragma: no cover (a text holding two values cannot parse alone)
             raise SessionEntryError(session_id, None, "the log's texts do not split into entries")
-    return [entry_from_json(item, session_id=session_id) for item in items]
+    fast = fast_entry
+    out: list[Entry] = []
+    append = out.append
+    for item in items:
+        entry = fast(item)
+        append(entry if entry is not None else entry_from_json(item, session_id=session_id))
+    return out
 
 
 def searchable_text(entry: Entry) -> str:

@@ -22,6 +22,7 @@ import attrs
 from anyagent_core._agent._results import ResultMessage
 from anyagent_core._context._usage import ContextSummary
 from anyagent_core._messages import AssistantMessage, Message, ToolResultBlock, ToolUseBlock, ToolUseError, UserMessage
+from anyagent_core._util import gc_paused
 
 from ._entries import CompactionEntry, Entry, MessageEntry, MetadataEntry, ResultEntry, SessionEntryError
 
@@ -84,6 +85,11 @@ def rebuild(session_id: str, entries: Sequence[Entry], *, compacted: bool = Fals
     """The conversation of ``entries`` (root first). ``compacted=True`` applies the compaction
     records (the replaced messages give way to their summaries), as the model last saw it;
     otherwise every message is kept, as ``AgentLoop.messages`` keeps them."""
+    with gc_paused():  # see loads_entries
+        return _rebuild(session_id, entries, compacted)
+
+
+def _rebuild(session_id: str, entries: Sequence[Entry], compacted: bool) -> Conversation:
     messages: list[Message] = []
     ids: list[str | None] = []
     results: list[ResultMessage] = []

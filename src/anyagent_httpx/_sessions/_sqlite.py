@@ -1,7 +1,8 @@
 """``SQLiteStore``: the embedded default, one file, stdlib ``sqlite3`` off the event loop.
 
-Every call runs in a worker thread (``anyio.to_thread``), on one connection serialised by a
-lock, so the event loop (asyncio or trio) never waits on the disk. The file is in WAL mode, so
+Every call runs on the store's own database thread (``DatabaseThread``: one connection, the
+calls in order), so the event loop (asyncio or trio) never waits on the disk; a store used in
+a child process after ``fork()`` opens a thread and a connection of its own there. The file is in WAL mode, so
 readers do not block the writer and several processes can share one file (writes wait for each
 other up to ``busy_timeout``). Each append is one ``BEGIN IMMEDIATE`` transaction: the turn's
 entries, their full-text rows, the run's usage and the tool executions commit together or not
@@ -24,13 +25,12 @@ import json
 import os
 import pathlib
 import sqlite3
-import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Literal, TypeVar
 
-import anyio.to_thread
 import attrs
 
 from anyagent_core import AssistantMessage
@@ -65,6 +65,7 @@ from ._base import (
     run_row,
     validate_limit,
 )
+from ._thread import DatabaseThread, abandon
 from ._vectors import VectorIndex, pack_vector, unpack_vector
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -202,7 +203,7 @@ class SQLiteStore:
         self.busy_timeout = busy_timeout
         self.synchronous = synchronous
         self._clock = clock
-        self._lock = threading.Lock()
+        self._thread: DatabaseThread | None = None
         self._db: sqlite3.Connection | None = None
         self._closed = False
         self._vectors: VectorIndex | None = None
@@ -224,14 +225,19 @@ class SQLiteStore:
         if self._closed:
             return
         self._closed = True
+        thread = self._thread
+        if thread is None or not thread.current():
+            return  # nothing opened here (in this process)
 
         def close() -> None:
-            with self._lock:
-                if self._db is not None:
-                    self._db.close()
-                    self._db = None
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
-        await anyio.to_thread.run_sync(close)
+        try:
+            await thread.run(close)
+        finally:
+            thread.stop()
 
     async def __aenter__(self) -> SQLiteStore:
         await self.open()
@@ -306,20 +312,34 @@ class SQLiteStore:
             raise
 
     async def _run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        """``work(db)`` in a worker thread, its sqlite errors made typed ones."""
+        """``work(db)`` on the store's database thread, its sqlite errors made typed ones."""
         if self._closed:
             raise SessionStoreError(f"{self!r} is closed")
+        thread = self._thread
+        if thread is None or not thread.current():
+            thread = self._start()
 
         def call() -> _T:
-            with self._lock:
-                try:
-                    if self._db is None:
-                        self._db = self._connect()
-                    return work(self._db)
-                except sqlite3.DatabaseError as exc:
-                    raise self._error(exc) from exc
+            try:
+                if self._db is None:
+                    self._db = self._connect()
+                return work(self._db)
+            except sqlite3.DatabaseError as exc:
+                raise self._error(exc) from exc
 
-        return await anyio.to_thread.run_sync(call)
+        return await thread.run(call)
+
+    def _start(self) -> DatabaseThread:
+        """The database thread, started (again, in a child process after ``fork()``: the
+        parent's connection is left open and unused, see ``_thread``)."""
+        if self._db is not None:
+            abandon(self._db)
+            self._db = None
+            self._cache.clear()
+            self._vectors = None
+        thread = self._thread = DatabaseThread(f"anyagent-sqlite {self.path}")
+        weakref.finalize(self, thread.stop)  # a store dropped unclosed does not keep its thread
+        return thread
 
     def _error(self, exc: sqlite3.DatabaseError) -> SessionError:
         text = str(exc)
@@ -482,9 +502,8 @@ class SQLiteStore:
         return await self._run(work)
 
     async def load(self, session_id: str) -> tuple[SessionInfo, list[Entry]]:
-        cached = self._cache.get(session_id)
-
-        def work(db: sqlite3.Connection) -> tuple[SessionInfo, list[str], int, float, bool]:
+        def work(db: sqlite3.Connection) -> tuple[SessionInfo, list[Entry]]:
+            cached = self._cache.get(session_id)
             db.execute("BEGIN")
             try:
                 row = self._row(db, session_id)
@@ -495,20 +514,21 @@ class SQLiteStore:
                         (session_id, cached.last_seq),
                     ).fetchall()
                     last = new[-1][0] if new else cached.last_seq
-                    return _info(row), [r[1] for r in new], last, created, True
-                texts, last = self._chain_texts(db, session_id, row[10], row[11])
+                    texts = [r[1] for r in new]
+                else:
+                    cached = None
+                    texts, last = self._chain_texts(db, session_id, row[10], row[11])
             finally:
                 db.execute("COMMIT")
-            return _info(row), texts, last, created, False
+            parsed = loads_entries(texts, session_id=session_id)  # here too: the event loop never waits on it
+            if cached is not None:
+                entries = [*cached.entries, *parsed] if parsed else list(cached.entries)
+            else:
+                entries = parsed
+            self._remember_load(session_id, _Loaded(created_at=created, last_seq=last, entries=tuple(entries)))
+            return _info(row), entries
 
-        info, texts, last, created, incremental = await self._run(work)
-        parsed = loads_entries(texts, session_id=session_id)
-        if incremental and cached is not None:
-            entries = [*cached.entries, *parsed] if parsed else list(cached.entries)
-        else:
-            entries = parsed
-        self._remember_load(session_id, _Loaded(created_at=created, last_seq=last, entries=tuple(entries)))
-        return info, entries
+        return await self._run(work)
 
     def _remember_load(self, session_id: str, loaded: _Loaded) -> None:
         """Keep a loaded session's parsed entries (the log is append-only, so the next load
@@ -525,8 +545,10 @@ class SQLiteStore:
     ) -> tuple[list[str], int]:
         """The bodies of the chain from the root to the head, and the seq of the session's own
         last entry (0 for none)."""
-        own = db.execute("SELECT seq, body FROM entries WHERE session_id = ? ORDER BY seq", (session_id,)).fetchall()
-        segments: list[list[str]] = [[r[1] for r in own]]
+        # The bodies alone (one string a row, no tuple), and the last seq from the index.
+        own = [r[0] for r in db.execute("SELECT body FROM entries WHERE session_id = ? ORDER BY seq", (session_id,))]
+        last = db.execute("SELECT max(seq) FROM entries WHERE session_id = ?", (session_id,)).fetchone()[0]
+        segments: list[list[str]] = [own]
         while base_session is not None:
             upto = db.execute("SELECT seq FROM entries WHERE id = ?", (base_entry,)).fetchone()
             if upto is None:
@@ -546,7 +568,7 @@ class SQLiteStore:
             if parent is None:
                 raise SessionStoreCorruptError(f"{self.path}: the session {base_session!r} a fork shares is missing")
             base_session, base_entry = parent
-        return [text for segment in reversed(segments) for text in segment], own[-1][0] if own else 0
+        return [text for segment in reversed(segments) for text in segment], last or 0
 
     async def get(self, session_id: str) -> SessionInfo:
         return await self._run(lambda db: _info(self._row(db, session_id)))

@@ -1,0 +1,104 @@
+"""One thread that runs every database call of one store, in order, fed by a queue.
+
+``anyio.to_thread.run_sync`` per call costs a hop to a pool thread, a copy of the context and
+a lock around the connection; a store's calls are serialised anyway (one connection), so a
+thread of its own that takes them from a queue does the same work for less, and keeps the
+connection on one thread. The caller waits, shielded from cancellation (a write is never
+left half-known), for the thread to wake its event loop, asyncio's or trio's.
+
+Fork: a thread does not survive ``fork()``, and neither may a database connection opened
+before it (the child must not use, nor close, the parent's: closing it could checkpoint and
+remove the write-ahead log the parent still writes). ``DatabaseThread.current()`` is false in
+a child, so its store starts a thread and a connection of its own there, keeping the inherited
+connection referenced, never closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import anyio
+import anyio.lowlevel
+
+__all__ = ["DatabaseThread", "abandon"]
+
+_T = TypeVar("_T")
+
+#: Connections inherited through ``fork()``: kept from the garbage collector, which would close
+#: them (see the module docstring).
+_INHERITED: list[Any] = []
+
+
+def abandon(connection: Any) -> None:
+    """Keep ``connection`` (inherited from the parent process) open and unused for good."""
+    _INHERITED.append(connection)
+
+
+def _waker() -> Callable[[Callable[[], object]], object]:
+    """A thread-safe ``call_soon`` into the running event loop (asyncio's, else trio's)."""
+    try:
+        return asyncio.get_running_loop().call_soon_threadsafe
+    except RuntimeError:  # not asyncio: anyio's other backend
+        import trio
+
+        return trio.lowlevel.current_trio_token().run_sync_soon
+
+
+class _Job(Generic[_T]):
+    __slots__ = ("done", "error", "result", "wake", "work")
+
+    def __init__(self, work: Callable[[], _T], wake: Callable[[Callable[[], object]], object]) -> None:
+        self.work = work
+        self.wake = wake
+        self.done = anyio.Event()
+        self.result: _T | None = None
+        self.error: BaseException | None = None
+
+    def __call__(self) -> None:
+        try:
+            self.result = self.work()
+        except BaseException as exc:  # handed to the caller, whatever it is
+            self.error = exc
+        with contextlib.suppress(RuntimeError):  # the caller's event loop is gone: the thread goes on
+            self.wake(self.done.set)
+
+
+class DatabaseThread:
+    """A daemon thread running the calls given to ``run`` one at a time, in order."""
+
+    def __init__(self, name: str) -> None:
+        self.pid = os.getpid()
+        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, args=(self._queue,), name=name, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _serve(jobs: queue.SimpleQueue[Callable[[], None] | None]) -> None:
+        while (job := jobs.get()) is not None:
+            job()
+
+    def current(self) -> bool:
+        """The thread is this process's (false in a child after ``fork()``)."""
+        return self.pid == os.getpid()
+
+    async def run(self, work: Callable[[], _T]) -> _T:
+        """``work()`` on the thread; its result, or its exception raised here."""
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        job = _Job(work, _waker())
+        self._queue.put(job)
+        with anyio.CancelScope(shield=True):
+            await job.done.wait()
+        if job.error is not None:
+            error, job.error = job.error, None
+            raise error
+        return job.result  # type: ignore[return-value]
+
+    def stop(self) -> None:
+        """End the thread once the calls given before are done."""
+        self._queue.put(None)

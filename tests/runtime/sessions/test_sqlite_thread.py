@@ -1,0 +1,123 @@
+"""SQLiteStore runs its calls on a database thread of its own: in order, one thread per store,
+errors raised to the caller, a caller cancelled mid-write still sees the write done, and a
+store used in a child process after ``fork()`` opens its own connection there (the parent's
+keeps working, and the child's writes are the parent's to read)."""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+import pathlib
+import threading
+import time
+import warnings
+
+import anyio
+import pytest
+
+from anyagent_core import AssistantMessage, Commit, TextBlock, UserMessage
+from anyagent_core.sessions import Entry, commit_entries
+from anyagent_httpx._sessions import SessionNotFoundError, SQLiteStore
+
+
+def turn(head: str | None, prompt: str) -> tuple[Entry, ...]:
+    commit = Commit(
+        messages=(UserMessage(content=prompt), AssistantMessage(content=[TextBlock(text="ok")])), turn_number=1
+    )
+    return commit_entries(commit, parent_id=head, new_id=lambda: f"{prompt}-{os.urandom(4).hex()}", at=time.time())
+
+
+def threads() -> set[str]:
+    return {t.name for t in threading.enumerate() if t.name.startswith("anyagent-sqlite")}
+
+
+@pytest.mark.anyio
+async def test_calls_run_in_order_on_one_thread_of_the_store(tmp_path: pathlib.Path) -> None:
+    before = threads()
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        info = await store.create("s")
+        seen: list[str] = []
+
+        async def append(n: int) -> None:
+            seen.append(threading.current_thread().name)
+            await store.search(f"turn{n}")
+
+        async with anyio.create_task_group() as group:
+            for n in range(20):
+                group.start_soon(append, n)
+        head = info.head
+        for n in range(5):
+            head = (await store.append("s", turn(head, f"p{n}"), expected_head=head)).head
+        _, entries = await store.load("s")
+        assert [e.id.split("-")[0] for e in entries[1::2]] == [f"p{n}" for n in range(5)]
+        assert len(threads() - before) == 1
+    for _ in range(100):  # aclose ended it
+        if threads() <= before:
+            break
+        await anyio.sleep(0.01)
+    assert threads() <= before
+
+
+@pytest.mark.anyio
+async def test_errors_reach_the_caller_and_the_thread_goes_on(tmp_path: pathlib.Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        with pytest.raises(SessionNotFoundError):
+            await store.load("missing")
+        info = await store.create("s")
+        assert (await store.get("s")).head == info.head
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_append_is_either_not_begun_or_done(tmp_path: pathlib.Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        info = await store.create("s")
+        entries = turn(info.head, "x")
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await store.append("s", entries, expected_head=info.head)
+        assert (await store.get("s")).head == info.head  # cancelled before it began: not written
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as group:
+                group.start_soon(functools.partial(store.append, "s", entries, expected_head=info.head))
+                await anyio.wait_all_tasks_blocked()  # the append is on the thread
+                scope.cancel()
+        assert (await store.get("s")).head == entries[-1].id  # cancelled while writing: written
+
+
+def _child(path: str, backend: str, store: SQLiteStore, head: str) -> None:
+    async def main() -> None:
+        info = await store.append("s", turn(head, "child"), expected_head=head)
+        assert (await store.load("s"))[0].head == info.head
+        await store.aclose()
+
+    anyio.run(main, backend=backend)
+
+
+def test_a_store_used_after_fork_opens_its_own_connection(tmp_path: pathlib.Path, anyio_backend: str) -> None:
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+
+    async def before() -> str:
+        info = await store.create("s")
+        head = (await store.append("s", turn(info.head, "parent"), expected_head=info.head)).head
+        assert head is not None
+        return head
+
+    head = anyio.run(before, backend=anyio_backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads running: ours is the point
+        child = multiprocessing.get_context("fork").Process(target=_child, args=(str(path), anyio_backend, store, head))
+        child.start()
+    child.join(60)
+    assert child.exitcode == 0
+
+    async def after() -> None:
+        _, entries = await store.load("s")
+        assert [e.id.split("-")[0] for e in entries[1:]] == ["parent", "parent", "child", "child"]
+        await store.append("s", turn(entries[-1].id, "again"), expected_head=entries[-1].id)
+        await store.aclose()
+        async with SQLiteStore(path) as fresh:
+            assert len((await fresh.load("s"))[1]) == 7
+
+    anyio.run(after, backend=anyio_backend)
