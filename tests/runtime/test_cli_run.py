@@ -14,7 +14,7 @@ import pytest
 
 from anyagent_httpx import AgentOptions, Cassette
 from anyagent_httpx._cli import _parser
-from anyagent_httpx._cli._run import agent_options
+from anyagent_httpx._cli._run import RetryLines, agent_options
 from anyagent_httpx.testing import Reply
 from tests.runtime.test_cli import AGENT, EXAMPLE, LIGHTHOUSE, WORKSPACE, run_cli, server_thread
 
@@ -173,7 +173,7 @@ def test_a_run_moves_to_the_fallback_endpoint_when_the_server_is_not_there() -> 
     assert code == 0, err
     assert out == "from the fallback\n"
     retry = err.splitlines()[0]
-    assert retry.startswith("[retry 2 · ConnectError: ") and retry.endswith(
+    assert retry.startswith("[ConnectError: ") and retry.endswith(
         " · retries are off · falling back to endpoint 1, model 'other']"
     ), err
 
@@ -254,3 +254,25 @@ def test_without_a_terminal_the_refusal_names_the_allow_flag(tmp_path: pathlib.P
     assert code == 0, err
     assert "stdin is not a terminal, so nobody was asked: --allow 'bash(touch *)' allows it" in err
     assert not (tmp_path / "made").exists()
+
+
+def test_retry_lines_count_each_model_s_retries_and_name_a_move() -> None:
+    lines = RetryLines()
+    first = {"attempt": 2, "model": "a", "delay": 0.5, "reason": "HTTP 503", "error": "HTTP 503: busy"}
+    second = {**first, "attempt": 3}
+    move = {
+        "attempt": 4,
+        "model": "b",
+        "delay": 0.0,
+        "reason": "HTTP 503 (model 'a'); gave up after 2 retries; falling back to model 'b'",
+        "error": "HTTP 503: busy",
+    }
+    again = {**first, "attempt": 5, "model": "b"}
+    assert [lines.line(data) for data in (first, second, move, again)] == [
+        "[retry 1 · model a · HTTP 503: busy · in 0.5 s]",
+        "[retry 2 · model a · HTTP 503: busy · in 0.5 s]",
+        "[HTTP 503: busy · gave up after 2 retries · falling back to model 'b']",
+        "[retry 1 · model b · HTTP 503: busy · in 0.5 s]",
+    ]
+    lines.reset()
+    assert lines.line(first).startswith("[retry 1 ·")

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from anyagent_core import ResultMessage, TextBlock, ToolResultBlock, ToolUseBlock, ToolUseError
 
-from ._run import _retry_line, _summary
+from ._run import RetryLines, _summary
 
 __all__ = ["HEAD_LINES", "ChatScreen", "result_text"]
 
@@ -56,6 +56,7 @@ class ChatScreen:
         """The last tool result: its tool's name and its full text (``/expand``)."""
         self.started = 0.0
         self.first_token: float | None = None
+        self.retries = RetryLines()
 
     # ---- an answer ---------------------------------------------------------------------------
 
@@ -64,6 +65,7 @@ class ChatScreen:
         self.started = time.monotonic()
         self.first_token = None
         self.last_reasoning = ""
+        self.retries.reset()
         self.waiting()
 
     def waiting(self) -> None:
@@ -151,6 +153,7 @@ class ChatScreen:
 
     def tool_calls(self, calls: tuple[ToolUseBlock | ToolUseError, ...]) -> None:
         """The model asked for these calls: remembered until their results come."""
+        self.retries.reset()  # an answer came: the next request's retries count from 1
         self.end()
         for call in calls:
             self.calls[call.id] = call
@@ -213,7 +216,7 @@ class ChatScreen:
     # ---- lines -------------------------------------------------------------------------------
 
     def retry(self, data: Any) -> None:
-        self.note(_retry_line(data), style="yellow")
+        self.note(self.retries.line(data), style="yellow")
 
     def finished(self, result: ResultMessage) -> None:
         """The status line: tokens in/out (``~`` when estimated), cost, first token, time."""

@@ -301,6 +301,7 @@ class _Printer:
         self.spinner: _Spinner | None = None
         self.streamed_text = False
         self.in_reasoning = False
+        self.retries = RetryLines()
         self.result: ResultMessage | None = None
         self.names: dict[str, str] = {}
 
@@ -332,8 +333,9 @@ class _Printer:
                 self.err.write(event.text)
                 self.err.flush()
         elif isinstance(message, SystemMessage) and message.subtype == "retry":
-            self.err.write(_retry_line(message.data) + "\n")
+            self.err.write(self.retries.line(message.data) + "\n")
         elif isinstance(message, AssistantMessage):
+            self.retries.reset()
             self._end_reasoning()
             if not self.streamed_text and message.text:
                 self.out.write(message.text)
@@ -403,12 +405,32 @@ def _summary(result: ResultMessage, *, first_token: float | None = None) -> str:
     return " · ".join(parts)
 
 
-def _retry_line(data: Mapping[str, Any]) -> str:
-    """``retry 1 · model tiny · HTTP 503: busy · in 0.5 s``; when the retry moves on,
-    ``retry 3 · HTTP 503: busy · gave up after 2 retries · falling back to model 'small'``."""
-    parts = [f"retry {data.get('attempt')}"]
+class RetryLines:
+    """The retry lines of a run, numbered per model: ``retry 1``, ``retry 2`` for one model's
+    retries (the retry notice's ``attempt`` counts the request's attempts, fallbacks included);
+    a move to a fallback is not a retry and starts the count again. ``reset()`` at each answer."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def reset(self) -> None:
+        self.count = 0
+
+    def line(self, data: Mapping[str, Any]) -> str:
+        if "; falling back to " in str(data.get("reason") or ""):
+            self.count = 0
+            return _retry_line(data)
+        self.count += 1
+        return _retry_line(data, number=self.count)
+
+
+def _retry_line(data: Mapping[str, Any], *, number: int | None = None) -> str:
+    """``retry 1 · model tiny · HTTP 503: busy · in 0.5 s`` (``number``: the model's retry, else
+    the attempt's); when the turn moves on, ``HTTP 503: busy · gave up after 2 retries ·
+    falling back to model 'small'``."""
     reason = str(data.get("reason") or "")
     moving = "; falling back to " in reason
+    parts = [] if moving else [f"retry {number if number is not None else data.get('attempt')}"]
     if data.get("model") and not moving:
         parts.append(f"model {data['model']}")
     parts.append(str(data.get("error") or reason or "a failed request"))
