@@ -428,6 +428,9 @@ class Diagnosis:
         if self.tokens_per_second is not None:
             estimated = " (estimated: no usage)" if self.tokens_per_second_estimated else ""
             lines.append(f"  {'tokens per second':<{width}}         {self.tokens_per_second:.1f}{estimated}")
+        if any(c.name == "reachable" and c.status == "no" for c in self.checks):
+            lines.append("Nothing to recommend: the server was not reached.")
+            return "\n".join(lines)
         fields = ", ".join(f"{key}={value!r}" for key, value in self.recommended.items())
         lines.append(f"Recommended: AgentOptions({fields})")
         return "\n".join(lines)

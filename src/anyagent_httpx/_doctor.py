@@ -156,7 +156,14 @@ def _why(exc: BaseException) -> str:
     """A failure as one line that never carries the key (our errors redact URLs already)."""
     if isinstance(exc, TimeoutError):
         return "no answer in time"
-    return f"{type(exc).__name__}: {_short(str(exc))}"
+    line = f"{type(exc).__name__}: {_short(str(exc))}"
+    if isinstance(exc, APIConnectionError) and not isinstance(exc, APITimeoutError):
+        causes = " ".join(str(e).lower() for e in (exc, exc.__cause__, exc.__context__) if e is not None)
+        if "refused" in causes or "all connection attempts failed" in causes:
+            line += " (nothing is listening there: is the server running, on that port?)"
+        elif "ssl" in causes or "certificate" in causes:
+            line += " (TLS failed: a local server usually speaks plain http://)"
+    return line
 
 
 _PROBE_ERRORS = (AnyAgentError, OSError, ValueError, TimeoutError)

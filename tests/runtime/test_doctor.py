@@ -172,6 +172,8 @@ def test_the_command_exits_1_when_nothing_answers() -> None:
     status, out, _ = run_cli(["doctor", f"http://127.0.0.1:{closed_port()}/v1", "--timeout", "5"])
     assert status == 1
     assert out.splitlines()[1].split()[:2] == ["reachable", "no"]
+    assert out.splitlines()[1].endswith("(nothing is listening there: is the server running, on that port?)")
+    assert out.splitlines()[-1] == "Nothing to recommend: the server was not reached."
 
 
 @pytest.mark.parametrize("argv", [["doctor", "localhost:8080"], ["doctor", "http://h/v1", "--timeout", "0"]])
