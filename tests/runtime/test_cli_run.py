@@ -55,6 +55,8 @@ def test_demo_plays_the_shipped_recording() -> None:
     assert code == 0, err
     assert out == "Hello! I am a tiny test model.\n"
     assert err.splitlines()[-1].startswith("done · tiny · 1 turn · ~9 tokens in / ~8 out (estimated) · ")
+    _, listed, _ = run_cli("sessions", "list")
+    assert "Hello! Who are you?" not in listed  # a played recording is not kept as a conversation
 
 
 def test_verbose_shows_tool_results_in_full() -> None:

@@ -76,7 +76,8 @@ async def run_session(args: argparse.Namespace, err: TextIO) -> AsyncIterator[di
     wants = args.resume is not None or args.continue_conversation
     if args.fork and not wants:
         raise UsageError("anyagent run: error: --fork needs --resume ID or --continue")
-    if args.no_session or (args.replay and args.session_db is None and not wants):
+    played = getattr(args, "replay", None) or getattr(args, "demo", False)  # a recording: nothing new to keep
+    if args.no_session or (played and args.session_db is None and not wants):
         if wants:
             raise UsageError("anyagent run: error: --resume/--continue need a session store: drop --no-session")
         yield {}
