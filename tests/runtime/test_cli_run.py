@@ -278,3 +278,10 @@ def test_retry_lines_count_each_model_s_retries_and_name_a_move() -> None:
     ]
     lines.reset()
     assert lines.line(first).startswith("[retry 1 ·")
+
+
+def test_max_turns_is_said_once() -> None:
+    code, _, err = run_cli("run", LIGHTHOUSE, "--replay", str(AGENT), *TOOLS, "--max-turns", "1")
+    assert code == 1
+    assert err.splitlines()[-1].startswith("stopped: --max-turns reached · ")
+    assert "error: max_turns" not in err

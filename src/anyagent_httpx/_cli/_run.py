@@ -361,8 +361,9 @@ class _Printer:
             self.result = message
             if not self.quiet:
                 self.err.write(_summary(message) + "\n")
-            for error in message.errors:
-                self.err.write(f"error: {error}\n")
+            if self.quiet or message.subtype != "error_max_turns":  # else the summary said it
+                for error in message.errors:
+                    self.err.write(f"error: {error}\n")
 
     def _end_reasoning(self) -> None:
         if self.in_reasoning:
