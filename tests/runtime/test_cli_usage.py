@@ -60,6 +60,15 @@ BAD_INPUT: list[tuple[tuple[str, ...], str]] = [
     (("run", "hi", "--resume", "a", "--no-session"), "--resume/--continue need a session store"),
     (("run", "hi", "--json", "--show-reasoning"), "--json writes every message"),
     (("run", "hi", "--no-such-flag"), "unrecognized arguments: --no-such-flag"),
+    (
+        ("run", "hi", "--permision-mode", "plan"),
+        "anyagent run: error: unrecognized arguments: --permision-mode plan; did you mean --permission-mode?",
+    ),
+    (("run", "hi", "--max-turn", "3"), "unrecognized arguments: --max-turn 3; did you mean --max-turns?"),
+    (
+        ("sessions", "list", "--limt", "3"),
+        "anyagent sessions list: error: unrecognized arguments: --limt 3; did you mean --limit?",
+    ),
     (("run", "hi", "--max-turns"), "argument --max-turns: expected one argument"),
     (("nosuchcommand",), "argument COMMAND: invalid choice: 'nosuchcommand'"),
     ((), "the following arguments are required: COMMAND"),

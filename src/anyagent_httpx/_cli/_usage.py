@@ -10,13 +10,14 @@ run starts, so nothing is lost to a mistake found half-way.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib.util
 import math
 import os
 import re
 import urllib.parse
-from collections.abc import Callable
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from anyagent_core import PermissionRule
 
@@ -39,9 +40,38 @@ class UsageError(Exception):
 class ArgumentParser(argparse.ArgumentParser):
     """An ``argparse`` parser whose errors raise :class:`UsageError` (one line, a hint to ``--help``)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)  # --max-turn is a typo, not --max-turns
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         """Raise :class:`UsageError` with ``PROG: error: MESSAGE``."""
         raise UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        """As argparse's, but a flag no command knows is blamed on the command it was given to,
+        with the closest flag that command has."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if not extras:
+            return parsed
+        command = self._innermost(parsed)
+        flags = [option for action in command._actions for option in action.option_strings]
+        first = next((extra for extra in extras if extra.startswith("-")), extras[0])
+        near = difflib.get_close_matches(first.split("=", 1)[0], flags, n=1)
+        hint = f"; did you mean {near[0]}?" if near else ""
+        command.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+
+    def _innermost(self, parsed: argparse.Namespace) -> argparse.ArgumentParser:
+        """The (sub)command's parser that ``parsed`` went down to (``anyagent sessions list``'s)."""
+        parser: argparse.ArgumentParser = self
+        while True:
+            chosen = None
+            for action in parser._actions:
+                if isinstance(action, argparse._SubParsersAction) and action.dest != argparse.SUPPRESS:
+                    chosen = action.choices.get(getattr(parsed, action.dest, None) or "")
+            if not isinstance(chosen, argparse.ArgumentParser):
+                return parser
+            parser = chosen
 
 
 def _integer(value: str, least: int) -> int:
