@@ -285,3 +285,12 @@ def test_max_turns_is_said_once() -> None:
     assert code == 1
     assert err.splitlines()[-1].startswith("stopped: --max-turns reached · ")
     assert "error: max_turns" not in err
+
+
+def test_verbose_shows_the_requests_over_h11_too() -> None:
+    with server_thread([Reply.sse(b"".join(text_stream("over h11")))]) as base_url:
+        code, out, err = run_cli(
+            "run", "hi", "--base-url", base_url, "--model", "m", "--transport", "h11", "-v", "--no-session"
+        )
+    assert (code, out) == (0, "over h11\n"), err
+    assert re.findall(r"^\[http\] POST http://127\.0\.0\.1:\d+/v1/chat/completions → 200$", err, re.M)

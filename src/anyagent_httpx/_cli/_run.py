@@ -32,6 +32,7 @@ from anyagent_core import (
     ReasoningDelta,
     ResultMessage,
     RetryPolicy,
+    SendRequest,
     StreamEvent,
     SystemMessage,
     TextBlock,
@@ -54,6 +55,7 @@ from anyagent_httpx._errors import (
     ConfigurationError,
     NotFoundError,
 )
+from anyagent_httpx._observe import AttemptInfo, Observer, RunInfo
 from anyagent_httpx._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS, AgentOptions, FallbackEndpoint
 from anyagent_httpx._permissions import CanUseTool
 from anyagent_httpx._recording import Cassette, RecordingTransport, ReplayTransport
@@ -267,6 +269,27 @@ def _hooks(args: argparse.Namespace, err: TextIO) -> dict[str, list[Any]]:
         err.flush()
 
     return {"response": [log]}
+
+
+class _HttpLines(Observer):
+    """With ``-v`` over a transport that is not httpx's: ``[http] POST URL → 200`` for each of
+    the run's requests, as ``_hooks`` writes them for httpx."""
+
+    def __init__(self, err: TextIO) -> None:
+        self.err = err
+        self.urls: dict[int, str] = {}
+
+    def run_started(self, run: RunInfo) -> Observer | None:
+        return self
+
+    def attempt_started(self, request: SendRequest, url: str) -> None:
+        self.urls[id(request)] = url
+
+    def attempt_ended(self, request: SendRequest, info: AttemptInfo) -> None:
+        url = self.urls.pop(id(request), "?")
+        status = info.status if info.status is not None else "no answer"
+        self.err.write(f"[http] POST {redact_url(url.rstrip('/') + _CHAT_PATH)} → {status}\n")
+        self.err.flush()
 
 
 def _json_line(message: object) -> str:
@@ -620,6 +643,8 @@ async def _run_with(
     options = agent_options(
         args, session, http_client=http_client, transport=transport, base_url=base_url, model=model, can_use_tool=asker
     )
+    if args.verbose and transport is not None:  # no httpx client to hook: the requests' lines from the run
+        options = attrs.evolve(options, observers=(*options.observers, _HttpLines(err)))
     printer = _Printer(
         out, err, show_reasoning=args.show_reasoning, quiet=args.quiet, verbose=args.verbose, json=args.json
     )
