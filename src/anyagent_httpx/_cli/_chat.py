@@ -47,7 +47,7 @@ from anyagent_httpx._transports import H11Transport, default_http_client
 from . import _sessions as _cli_sessions
 from ._ask import Asker, _is_terminal
 from ._display import ChatScreen
-from ._run import _hooks, _likely_cause, add_options, agent_options
+from ._run import ENVIRONMENT, _hooks, _likely_cause, add_options, agent_options
 from ._usage import UsageError, check_run
 
 __all__ = ["HELP", "add_parser", "run"]
@@ -76,7 +76,10 @@ _COMPACT = (
 def add_parser(commands: Any) -> argparse.ArgumentParser:
     """Register ``anyagent chat``."""
     chat: argparse.ArgumentParser = commands.add_parser(
-        "chat", help="a conversation on the terminal", description="A multi-turn conversation; /help lists commands."
+        "chat",
+        help="a conversation on the terminal",
+        description="A multi-turn conversation; /help lists commands.",
+        epilog=ENVIRONMENT,
     )
     add_options(chat)
     return chat

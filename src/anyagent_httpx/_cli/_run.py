@@ -85,6 +85,9 @@ DEMO = importlib.resources.files(__package__ or "anyagent_httpx._cli").joinpath(
 
 _CHAT_PATH = "/chat/completions"
 
+ENVIRONMENT = f"Environment: {ENV_BASE_URL}, {ENV_MODEL}, {ENV_API_KEY} stand in for the options left out."
+"""The ``--help`` epilog of the commands that take ``add_options``'s flags."""
+
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
     """Register ``anyagent run`` with the command line's subparsers; returns its parser (the
@@ -94,7 +97,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         help="ask once and stream the answer",
         description="Ask once and stream the answer. The answer goes to stdout; reasoning, tool calls, "
         "retries and a summary go to stderr.",
-        epilog=f"Environment: {ENV_BASE_URL}, {ENV_MODEL}, {ENV_API_KEY} stand in for the options left out.",
+        epilog=ENVIRONMENT,
     )
     run.add_argument(
         "prompt", nargs="?", help="the prompt; - reads it from stdin (with --replay: defaults to the recorded one)"
