@@ -734,8 +734,12 @@ class AgentLoop:
             return
         counter = self.counter(sent.model)
         expected = count_request(counter, sent.messages, system_prompt=sent.system_prompt, tools=sent.tools)
-        plain = estimate_tokens(sent.messages, system_prompt=sent.system_prompt, tools=sent.tools)
-        if expected >= TRUNCATION_MIN_TOKENS and reported * 2 < min(expected, plain * 4):
+        # The plain estimate only when the count alone says the prompt was cut (it rarely is).
+        if (
+            expected >= TRUNCATION_MIN_TOKENS
+            and reported * 2 < expected
+            and reported * 2 < estimate_tokens(sent.messages, system_prompt=sent.system_prompt, tools=sent.tools) * 4
+        ):
             if not self._truncation_told:
                 self._truncation_told = True
                 self._queue.append(

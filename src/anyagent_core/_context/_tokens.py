@@ -122,9 +122,27 @@ def tool_texts(tools: Sequence[ToolSpec]) -> list[str]:
     return texts
 
 
+#: Characters of each tool spec, by the spec: a run sends the same specs with every request and
+#: counts them several times a request (each is serialised once). Cleared when it grows past
+#: ``_SPEC_CHARS_KEPT`` specs; an entry holds its spec, so an id is never another spec's.
+_SPEC_CHARS: dict[int, tuple[ToolSpec, int]] = {}
+_SPEC_CHARS_KEPT = 512
+
+
+def _spec_chars(spec: ToolSpec) -> int:
+    found = _SPEC_CHARS.get(id(spec))
+    if found is not None and found[0] is spec:
+        return found[1]
+    chars = len(spec.name) + len(spec.description) + len(json.dumps(spec.parameters)) + 32
+    if len(_SPEC_CHARS) >= _SPEC_CHARS_KEPT:
+        _SPEC_CHARS.clear()
+    _SPEC_CHARS[id(spec)] = (spec, chars)
+    return chars
+
+
 def tools_text(tools: Sequence[ToolSpec]) -> int:
     """Characters the tools' specs take (name, description, parameter schema, a frame)."""
-    return sum(len(spec.name) + len(spec.description) + len(json.dumps(spec.parameters)) + 32 for spec in tools)
+    return sum(_spec_chars(spec) for spec in tools)
 
 
 @runtime_checkable
