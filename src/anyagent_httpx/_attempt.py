@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from contextlib import AsyncExitStack
-from typing import Final, Protocol, TypeVar, final
+from typing import Final, Protocol, TypeVar, cast, final
 
 import anyio
 import attrs
@@ -157,21 +157,23 @@ class _Meter:
 
     def event(self, event: Event) -> None:
         limits = self._limits
-        if isinstance(event, TextDelta | ReasoningDelta | RefusalDelta):
-            self.text += len(event.text)
+        kind = type(event)
+        if kind is TextDelta or kind is ReasoningDelta or kind is RefusalDelta:
+            self.text += len(cast("TextDelta | ReasoningDelta | RefusalDelta", event).text)
             if limits.max_text_chars is not None and self.text > limits.max_text_chars:
                 raise _Limit(
                     "max_text_chars", f"the answer's text passed max_text_chars ({limits.max_text_chars} characters)"
                 )
-        elif isinstance(event, ToolCallDelta):
-            self.arguments += len(event.arguments)
+        elif kind is ToolCallDelta:
+            delta = cast("ToolCallDelta", event)
+            self.arguments += len(delta.arguments)
             cap = limits.max_tool_argument_chars
             if cap is not None and self.arguments > cap:
                 raise _Limit(
                     "max_tool_argument_chars",
                     f"the answer's tool-call arguments passed max_tool_argument_chars ({cap} characters)",
                 )
-            self._calls.add(event.index)
+            self._calls.add(delta.index)
             if limits.max_tool_calls is not None and len(self._calls) > limits.max_tool_calls:
                 raise _Limit(
                     "max_tool_calls", f"the answer has more tool calls than max_tool_calls ({limits.max_tool_calls})"
@@ -395,7 +397,7 @@ async def perform(
                     if ok and event.error is None and not event.truncated:
                         drain_until = anyio.current_time() + DRAIN_SECONDS
                 elif ok:
-                    if isinstance(event, _OUTPUT):
+                    if not received.output and isinstance(event, _OUTPUT):
                         received.output = True
                     try:
                         meter.event(event)
