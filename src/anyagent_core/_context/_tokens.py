@@ -63,9 +63,31 @@ CountSource: TypeAlias = Literal["estimate", "calibrated", "tokenizer", "server"
 reports, a local tokenizer, or the server's own ``/tokenize``."""
 
 
+#: ``message_text`` of the messages seen last, by the message: a request resends the whole
+#: conversation and every request counts it, so each message is measured once rather than once
+#: per request. Messages are immutable; an entry holds its message, so an id is never another
+#: message's. Cleared when it grows past ``_MESSAGE_TEXTS_KEPT`` messages.
+_MESSAGE_TEXTS: dict[int, tuple[Message, tuple[int, int]]] = {}
+_MESSAGE_TEXTS_KEPT = 4096
+
+
 def message_text(message: Message) -> tuple[int, int]:
     """(characters, images) of a message as a counter sees it: texts, reasoning, calls (name and
     arguments with a frame), tool results."""
+    content = message.content
+    if type(content) is str:
+        return len(content), 0
+    found = _MESSAGE_TEXTS.get(id(message))
+    if found is not None and found[0] is message:
+        return found[1]
+    measured = _measure(message)
+    if len(_MESSAGE_TEXTS) >= _MESSAGE_TEXTS_KEPT:
+        _MESSAGE_TEXTS.clear()
+    _MESSAGE_TEXTS[id(message)] = (message, measured)
+    return measured
+
+
+def _measure(message: Message) -> tuple[int, int]:
     content = message.content
     if isinstance(content, str):
         return len(content), 0
