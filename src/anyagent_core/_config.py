@@ -44,10 +44,14 @@ def _api_key(value: str | None) -> str | None:
     return key or None
 
 
-@functools.lru_cache(maxsize=256)
 def redact_url(url: str) -> str:
-    """``url`` without what may be a credential: user info, the query string, the fragment.
-    (Cached: a run redacts the same few URLs at every request.)"""
+    """``url`` without what may be a credential: user info, the query string, the fragment."""
+    return _redact_url(url)
+
+
+@functools.lru_cache(maxsize=256)
+def _redact_url(url: str) -> str:
+    # Cached: a run redacts the same few URLs at every request.
     parts = urlsplit(url)
     netloc = parts.netloc
     if "@" in netloc:
