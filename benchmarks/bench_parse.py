@@ -19,7 +19,7 @@ arguments, finish reason, usage).
 
 All three are checked against the generator's ground truth before anything is timed.
 
-The machine may be shared, so each workload is timed in many rounds (15 by default), each round
+The machine may be shared, so each workload is timed in many rounds (9 by default), each round
 timing every contender once in an order rotated from round to round, by the process's CPU time
 (``--clock wall`` for ``time.perf_counter``): time the process spends descheduled by other work
 is not counted. A contender's figure is its best round; a ratio is the median of the ratios
@@ -468,7 +468,7 @@ def render(figures: Sequence[Figures], header: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run, noisy figures)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed rounds per contender (default 15, quick 3)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed rounds per contender (default 9, quick 3)")
     parser.add_argument("--gc", action="store_true", help="leave the garbage collector on while timing")
     parser.add_argument(
         "--floor-scanner", action="store_true", help="the floor calls the C JSON scanner directly, not json.loads"
@@ -478,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
     args = parser.parse_args(argv)
-    repeats = args.repeats if args.repeats is not None else (3 if args.quick else 15)
+    repeats = args.repeats if args.repeats is not None else (3 if args.quick else 9)
     global _floor_loads
     floor_json = "scan_once" if args.floor_scanner else "json.loads"
     _floor_loads = _scanner_loads if args.floor_scanner else json.loads
