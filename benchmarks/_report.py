@@ -1,10 +1,61 @@
-"""Plain-text report pieces shared by the end-to-end benchmarks: a table and the target lines."""
+"""Plain-text report pieces shared by the end-to-end benchmarks: a table, the target lines, and
+the statistics of timed rounds (medians and spreads, for a machine that other work shares)."""
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["table", "target_lines"]
+__all__ = ["Rounds", "rotated", "table", "target_lines"]
+
+
+def rotated(items: Sequence[str], round_number: int) -> list[str]:
+    """``items`` starting at a different one each round, so no contender always runs first (or
+    right after another's garbage)."""
+    shift = round_number % len(items) if items else 0
+    return [*items[shift:], *items[:shift]]
+
+
+class Rounds:
+    """Per-round times of each contender. On a shared machine a burst of other work slows one
+    round, not a contender: the figure is the median round, ratios are the median of the ratios
+    taken within each round (both contenders measured minutes apart would compare two machines),
+    and the spread (the middle half of the rounds, p25 to p75) says how far to trust them."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, list[float]] = {}
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds.setdefault(name, []).append(seconds)
+
+    def median(self, name: str) -> float:
+        return statistics.median(self.seconds[name])
+
+    def spread(self, name: str) -> tuple[float, float]:
+        """The 25th and 75th percentiles of the rounds (both the one round when there is one)."""
+        times = self.seconds[name]
+        if len(times) < 2:
+            return times[0], times[0]
+        quartiles = statistics.quantiles(times, n=4, method="inclusive")
+        return quartiles[0], quartiles[2]
+
+    def ratios(self, name: str, base: str) -> list[float]:
+        """``name``'s time over ``base``'s, round by round."""
+        return [a / b for a, b in zip(self.seconds[name], self.seconds[base], strict=True)]
+
+    def ratio(self, name: str, base: str) -> float:
+        """The median of the per-round ratios of ``name``'s time to ``base``'s."""
+        return statistics.median(self.ratios(name, base))
+
+    def ratio_spread(self, name: str, base: str) -> tuple[float, float]:
+        ratios = self.ratios(name, base)
+        if len(ratios) < 2:
+            return ratios[0], ratios[0]
+        quartiles = statistics.quantiles(ratios, n=4, method="inclusive")
+        return quartiles[0], quartiles[2]
+
+    def to_json(self) -> dict[str, list[float]]:
+        return dict(self.seconds)
 
 
 def table(head: Sequence[str], rows: Sequence[Sequence[str]], skipped: Mapping[str, str]) -> list[str]:

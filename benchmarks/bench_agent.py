@@ -29,8 +29,14 @@ Workloads:
 * (a) sequential: ``RUNS`` agent runs one after the other: ms per run and us per model request;
 * (b) concurrent: ``AGENTS`` agent runs at once in one event loop: wall time.
 
-Every run's final text and turn count are checked; a mismatch aborts the benchmark. Rounds visit
-the contenders in turn; each timed run starts after ``gc.collect()`` with the collector on.
+Every run's final text and turn count are checked; a mismatch aborts the benchmark. The machine
+may be shared (two cores, other work coming and going), so the timing is in many short rounds:
+each round times every contender once, in an order rotated from round to round, each timed batch
+after ``gc.collect()`` with the collector on. A figure is the median round; a ratio is the median
+of the ratios within each round (ours against the floor measured seconds apart, not minutes), with
+the spread of the rounds (p25 to p75) beside it. The client's CPU time per request
+(``time.process_time``, the server being in another process) is reported too: it moves less
+with the machine's load than the wall time does.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _loopback import AGENT_MODEL
-from _report import table, target_lines
+from _report import Rounds, rotated, table, target_lines
 from bench_transport import _HEADERS, LoopbackServer, _h11_transport_class, _progress, _versions
 from streams import AGENT_TOOL, agent_final_text
 
@@ -310,16 +316,19 @@ def check(name: str, task: Task, outcome: tuple[str, int]) -> None:
         )
 
 
-async def time_sequential(contender: Contender, task: Task, runs: int) -> float:
+async def time_sequential(contender: Contender, task: Task, runs: int) -> tuple[float, float]:
+    """Wall time and the process's CPU time of ``runs`` runs one after the other."""
     gc.collect()
     outcomes = []
+    cpu = time.process_time()
     start = time.perf_counter()
     for _ in range(runs):
         outcomes.append(await contender.run(task))
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     for outcome in outcomes:
         check(contender.name, task, outcome)
-    return elapsed
+    return elapsed, cpu
 
 
 async def time_concurrent(contender: Contender, task: Task, agents: int) -> float:
@@ -349,52 +358,61 @@ class Report:
     task: Task
     rounds: int
     runs: int
+    """Sequential runs in each round."""
     agents: int
     skipped: dict[str, str]
-    sequential_s: dict[str, float] = field(default_factory=dict)
-    concurrent_s: dict[str, float] = field(default_factory=dict)
+    sequential: Rounds = field(default_factory=Rounds)
+    cpu: Rounds = field(default_factory=Rounds)
+    """The client process's CPU time of each round's sequential runs."""
+    concurrent: Rounds = field(default_factory=Rounds)
 
     @property
     def measured(self) -> list[str]:
         return [name for name in LABELS if name not in self.skipped]
 
     def ms_per_run(self, name: str) -> float:
-        return self.sequential_s[name] / self.runs * 1e3
+        return self.sequential.median(name) / self.runs * 1e3
 
-    def us_per_request(self, name: str) -> float:
-        return self.sequential_s[name] / (self.runs * self.task.requests) * 1e6
+    def per_request(self, seconds: float) -> float:
+        """Microseconds per model request of a round's sequential runs taking ``seconds``."""
+        return seconds / (self.runs * self.task.requests) * 1e6
 
     def targets(self) -> list[tuple[str, float | None, bool | None]]:
         rows: list[tuple[str, float | None, bool | None]] = []
         for ours in OURS:
             if ours in self.skipped:
                 continue
-            ratio = self.sequential_s[ours] / self.sequential_s[RAW]
+            ratio = self.sequential.ratio(ours, RAW)
             rows.append((f"(a) {ours} time per run <= {TARGET_RUN_VS_RAW:g}x raw httpx's", ratio,
                          ratio <= TARGET_RUN_VS_RAW))  # fmt: skip
-            for what, times in (("(a)", self.sequential_s), ("(b)", self.concurrent_s)):
-                faster = None if OPENAI in self.skipped else times[OPENAI] / times[ours]
+            for what, rounds in (("(a)", self.sequential), ("(b)", self.concurrent)):
+                faster = None if OPENAI in self.skipped else rounds.ratio(OPENAI, ours)
                 rows.append((f"{what} {ours} >= {TARGET_FASTER_THAN_OPENAI:g}x faster than openai", faster,
                              None if faster is None else faster >= TARGET_FASTER_THAN_OPENAI))  # fmt: skip
         return rows
 
     def render(self, header: str) -> str:
-        head = ("contender", f"(a) {self.runs} runs, one at a time", "per request", "vs raw", "openai / this",
-                f"(b) {self.agents} runs at once", "vs raw", "openai / this")  # fmt: skip
+        head = ("contender", f"(a) {self.runs} runs, one at a time", "per request (p25-p75)", "vs raw (p25-p75)",
+                "client CPU per request", "CPU vs raw", "openai / this", f"(b) {self.agents} runs at once",
+                "vs raw", "openai / this")  # fmt: skip
         rows: list[tuple[str, ...]] = []
+        seq, cpu, con = self.sequential, self.cpu, self.concurrent
         for name in self.measured:
-            seq = "-" if OPENAI in self.skipped else f"{self.sequential_s[OPENAI] / self.sequential_s[name]:.1f}x"
-            con = "-" if OPENAI in self.skipped else f"{self.concurrent_s[OPENAI] / self.concurrent_s[name]:.1f}x"
+            low, high = seq.spread(name)
+            r_low, r_high = seq.ratio_spread(name, RAW)
             rows.append(
                 (
                     LABELS[name],
                     f"{self.ms_per_run(name):.2f} ms/run",
-                    f"{self.us_per_request(name):,.0f} us",
-                    f"{self.sequential_s[name] / self.sequential_s[RAW]:.2f}x",
-                    seq,
-                    f"{self.concurrent_s[name]:.2f} s",
-                    f"{self.concurrent_s[name] / self.concurrent_s[RAW]:.2f}x",
-                    con,
+                    f"{self.per_request(seq.median(name)):,.0f} us ({self.per_request(low):,.0f}-"
+                    f"{self.per_request(high):,.0f})",
+                    f"{seq.ratio(name, RAW):.2f}x ({r_low:.2f}-{r_high:.2f})",
+                    f"{self.per_request(cpu.median(name)):,.0f} us",
+                    f"{cpu.ratio(name, RAW):.2f}x",
+                    "-" if OPENAI in self.skipped else f"{seq.ratio(OPENAI, name):.1f}x",
+                    f"{con.median(name):.2f} s",
+                    f"{con.ratio(name, RAW):.2f}x",
+                    "-" if OPENAI in self.skipped else f"{con.ratio(OPENAI, name):.1f}x",
                 )
             )
         skipped = {LABELS[name]: why for name, why in self.skipped.items()}
@@ -409,32 +427,34 @@ class Report:
             "rounds": self.rounds,
             "skipped": self.skipped,
             "sequential": {
-                "runs": self.runs,
-                "seconds": {n: self.sequential_s[n] for n in measured},
+                "runs_per_round": self.runs,
+                "seconds_per_round": self.sequential.to_json(),
+                "cpu_seconds_per_round": self.cpu.to_json(),
                 "ms_per_run": {n: self.ms_per_run(n) for n in measured},
-                "us_per_request": {n: self.us_per_request(n) for n in measured},
+                "us_per_request": {n: self.per_request(self.sequential.median(n)) for n in measured},
+                "cpu_us_per_request": {n: self.per_request(self.cpu.median(n)) for n in measured},
             },
-            "concurrent": {"agents": self.agents, "seconds": {n: self.concurrent_s[n] for n in measured}},
+            "concurrent": {"agents": self.agents, "seconds_per_round": self.concurrent.to_json()},
             "targets": [{"target": what, "ratio": ratio, "pass": passed} for what, ratio, passed in self.targets()],
         }
 
 
 async def measure(contenders: Sequence[Contender], base_url: str, report: Report) -> None:
     task = report.task
-    report.sequential_s = {c.name: float("inf") for c in contenders}
-    report.concurrent_s = dict(report.sequential_s)
+    by_name = {c.name: c for c in contenders}
     try:
         for contender in contenders:
             await contender.open(base_url, task, connections=report.agents)
             for _ in range(3):  # the verified warm-up: a pooled connection, code paths taken once
                 check(contender.name, task, await contender.run(task))
-        for _ in range(report.rounds):
-            for c in contenders:
-                seconds = await time_sequential(c, task, report.runs)
-                report.sequential_s[c.name] = min(report.sequential_s[c.name], seconds)
-            for c in contenders:
-                seconds = await time_concurrent(c, task, report.agents)
-                report.concurrent_s[c.name] = min(report.concurrent_s[c.name], seconds)
+        for number in range(report.rounds):
+            for name in rotated(list(by_name), number):
+                seconds, cpu = await time_sequential(by_name[name], task, report.runs)
+                report.sequential.add(name, seconds)
+                report.cpu.add(name, cpu)
+            for name in rotated(list(by_name), number):
+                report.concurrent.add(name, await time_concurrent(by_name[name], task, report.agents))
+            _progress(f"round {number + 1} of {report.rounds}")
     finally:
         for contender in contenders:
             await contender.aclose()
@@ -442,8 +462,8 @@ async def measure(contenders: Sequence[Contender], base_url: str, report: Report
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=None, help="timed rounds of each workload (default 3, quick 1)")
-    parser.add_argument("--quick", action="store_true", help="smaller counts, one round: a smoke run, noisy figures")
+    parser.add_argument("--rounds", type=int, default=None, help="timed rounds of each workload (default 15, quick 3)")
+    parser.add_argument("--quick", action="store_true", help="smaller counts, three rounds: a smoke run, noisy figures")
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio", help="the clients' event loop")
     parser.add_argument("--tool-rounds", type=int, default=4, help="tool rounds in each agent run (default 4)")
     parser.add_argument("--calls", type=int, default=2, help="parallel tool calls in each round (default 2)")
@@ -452,8 +472,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.tool_rounds < 0 or args.calls < 1:
         parser.error("--tool-rounds must be >= 0 and --calls >= 1")
 
-    rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
-    runs = 40 if args.quick else 200
+    rounds = args.rounds if args.rounds is not None else (3 if args.quick else 15)
+    runs = 10 if args.quick else 20
     agents = 10 if args.quick else 50
     task = Task(args.tool_rounds, args.calls)
     contenders = make_contenders()
@@ -470,7 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = (
         f"agent runs: {task.rounds} rounds of {task.calls} parallel tool calls, then a final text "
         f"({task.requests} streamed requests a run); loopback HTTP/1.1 server in its own process, checking "
-        f"every request; clients on {args.backend}; best of {rounds} round(s)\n"
+        f"every request; clients on {args.backend}; median of {rounds} round(s), contenders in rotated order\n"
         f"Python {platform.python_version()} ({platform.machine()}, {os.cpu_count()} CPUs), {_versions()}"
     )
     print(report.render(header), flush=True)

@@ -1,6 +1,6 @@
 """Parse-and-assemble throughput: anyagent_core against openai-python and a minimal floor.
 
-    python benchmarks/bench_parse.py [--quick] [--json PATH] [--repeats N] [--gc] [--floor-scanner]
+    python benchmarks/bench_parse.py [--quick] [--json PATH] [--repeats N] [--gc] [--floor-scanner] [--clock cpu|wall]
 
 Each contender does the whole job a client does with a streamed answer: response body bytes,
 handed over in 4 KiB reads, to the final assembled message (content, tool calls with their
@@ -18,6 +18,12 @@ arguments, finish reason, usage).
   Python wrapper layers, about 0.8 us per chunk), as anyagent_core itself does.
 
 All three are checked against the generator's ground truth before anything is timed.
+
+The machine may be shared, so each workload is timed in many rounds (9 by default), each round
+timing every contender once in an order rotated from round to round, by the process's CPU time
+(``--clock wall`` for ``time.perf_counter``): time the process spends descheduled by other work
+is not counted. A contender's figure is its best round; a ratio is the median of the ratios
+taken within each round, printed with the middle half of the rounds (p25-p75) as its spread.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from openai.types.chat import ChatCompletionChunk
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _report import Rounds, rotated
 from anyagent_core import (
     NEED_DATA,
     PAUSED,
@@ -331,31 +338,41 @@ def verify(workload: Workload) -> None:
 # ---- timing ---------------------------------------------------------------------------------
 
 
-def best_times(workload: Workload, repeats: int, *, keep_gc: bool) -> dict[str, float]:
-    """The best (minimum) wall time of each contender over ``repeats`` rounds. Rounds visit the
-    contenders in turn, so drift in the machine's speed hits all of them alike. Each timed run
-    starts after a full collection; the collector is off during it unless ``keep_gc``."""
-    best = dict.fromkeys(CONTENDERS, float("inf"))
+CLOCKS: dict[str, Callable[[], float]] = {"cpu": time.process_time, "wall": time.perf_counter}
+
+
+def time_rounds(workload: Workload, repeats: int, *, keep_gc: bool, clock: Callable[[], float]) -> Rounds:
+    """Each contender's time in each of ``repeats`` rounds. A round times every contender once,
+    in an order rotated from round to round, so drift in the machine's speed hits all of them
+    alike. Each timed run starts after a full collection; the collector is off during it unless
+    ``keep_gc``."""
+    rounds = Rounds()
     streams = workload.reads
-    for _ in range(repeats):
-        for name, run in CONTENDERS.items():
+    for number in range(repeats):
+        for name in rotated(list(CONTENDERS), number):
+            run = CONTENDERS[name]
             gc.collect()
             if not keep_gc:
                 gc.disable()
             try:
-                start = time.perf_counter()
+                start = clock()
                 run(streams)
-                elapsed = time.perf_counter() - start
+                elapsed = clock() - start
             finally:
                 gc.enable()
-            best[name] = min(best[name], elapsed)
-    return best
+            rounds.add(name, elapsed)
+    return rounds
 
 
 @dataclass
 class Figures:
     workload: Workload
-    seconds: dict[str, float]
+    rounds: Rounds
+
+    @property
+    def seconds(self) -> dict[str, float]:
+        """Each contender's best round."""
+        return {name: min(times) for name, times in self.rounds.seconds.items()}
 
     def chunks_per_s(self, name: str) -> float:
         return self.workload.chunks / self.seconds[name]
@@ -365,13 +382,17 @@ class Figures:
 
     @property
     def vs_openai(self) -> float:
-        """How many times faster than openai-python anyagent is."""
-        return self.seconds["openai"] / self.seconds["anyagent"]
+        """How many times faster than openai-python anyagent is (the median round's ratio)."""
+        return self.rounds.ratio("openai", "anyagent")
 
     @property
     def vs_floor(self) -> float:
-        """anyagent's time as a multiple of the floor's."""
-        return self.seconds["anyagent"] / self.seconds["floor"]
+        """anyagent's time as a multiple of the floor's (the median round's ratio)."""
+        return self.rounds.ratio("anyagent", "floor")
+
+    @property
+    def vs_floor_spread(self) -> tuple[float, float]:
+        return self.rounds.ratio_spread("anyagent", "floor")
 
     @property
     def pass_openai(self) -> bool:
@@ -391,6 +412,8 @@ class Figures:
             "bytes": w.total_bytes,
             "reads": w.total_reads,
             "seconds": self.seconds,
+            "seconds_per_round": self.rounds.to_json(),
+            "anyagent_over_floor_p25_p75": list(self.vs_floor_spread),
             "chunks_per_s": {name: self.chunks_per_s(name) for name in CONTENDERS},
             "us_per_chunk": {name: self.us_per_chunk(name) for name in CONTENDERS},
             "openai_over_anyagent": self.vs_openai,
@@ -422,7 +445,8 @@ def render(figures: Sequence[Figures], header: str) -> str:
                 f"{f.workload.chunks:,}",
                 *(f"{f.chunks_per_s(n):,.0f} ({f.us_per_chunk(n):.2f} us)" for n in CONTENDERS),
                 f"{f.vs_openai:.1f}x faster {_verdict(f.pass_openai)}",
-                f"{f.vs_floor:.2f}x floor {_verdict(f.pass_floor)}",
+                f"{f.vs_floor:.2f}x floor ({f.vs_floor_spread[0]:.2f}-{f.vs_floor_spread[1]:.2f}) "
+                f"{_verdict(f.pass_floor)}",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -444,14 +468,17 @@ def render(figures: Sequence[Figures], header: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run, noisy figures)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed rounds per contender (default 7, quick 2)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed rounds per contender (default 9, quick 3)")
     parser.add_argument("--gc", action="store_true", help="leave the garbage collector on while timing")
     parser.add_argument(
         "--floor-scanner", action="store_true", help="the floor calls the C JSON scanner directly, not json.loads"
     )
+    parser.add_argument(
+        "--clock", choices=tuple(CLOCKS), default="cpu", help="the process's CPU time (default) or wall time"
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
     args = parser.parse_args(argv)
-    repeats = args.repeats if args.repeats is not None else (2 if args.quick else 7)
+    repeats = args.repeats if args.repeats is not None else (3 if args.quick else 9)
     global _floor_loads
     floor_json = "scan_once" if args.floor_scanner else "json.loads"
     _floor_loads = _scanner_loads if args.floor_scanner else json.loads
@@ -461,9 +488,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         verify(workload)  # doubles as the warm-up
     print("verified: anyagent, openai and floor assemble the same messages on every workload")
 
-    figures = [Figures(w, best_times(w, repeats, keep_gc=args.gc)) for w in workloads]
+    clock = CLOCKS[args.clock]
+    figures = [Figures(w, time_rounds(w, repeats, keep_gc=args.gc, clock=clock)) for w in workloads]
     header = (
-        f"bytes -> final message, {READ_SIZE}-byte reads, best of {repeats}, "
+        f"bytes -> final message, {READ_SIZE}-byte reads, {repeats} rounds ({args.clock} time), contenders in "
+        f"rotated order; best round per contender, ratios the median of the per-round ratios (p25-p75); "
         f"gc {'on' if args.gc else 'off'} while timing, floor JSON: {floor_json}\n"
         f"Python {platform.python_version()} ({platform.machine()}), anyagent {__version__}, "
         f"openai {openai.__version__}; cells: chunks/s (us per chunk)"
@@ -477,6 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "openai": openai.__version__,
             "read_size": READ_SIZE,
             "repeats": repeats,
+            "clock": args.clock,
             "gc_during_timing": bool(args.gc),
             "floor_json": floor_json,
             "targets": {"min_openai_over_anyagent": TARGET_VS_OPENAI, "max_anyagent_over_floor": TARGET_VS_FLOOR},

@@ -5,6 +5,7 @@ Both are frozen values handed to ``Connection``; the core never reads the enviro
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -45,6 +46,12 @@ def _api_key(value: str | None) -> str | None:
 
 def redact_url(url: str) -> str:
     """``url`` without what may be a credential: user info, the query string, the fragment."""
+    return _redact_url(url)
+
+
+@functools.lru_cache(maxsize=256)
+def _redact_url(url: str) -> str:
+    # Cached: a run redacts the same few URLs at every request.
     parts = urlsplit(url)
     netloc = parts.netloc
     if "@" in netloc:

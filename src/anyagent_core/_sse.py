@@ -237,14 +237,21 @@ class SSEDecoder:
 
     def _lines_lf(self, chunk: bytes, out: list[SSEMessage]) -> None:
         # The hot loop. ``chunk`` is complete lines (LF endings, the last LF cut off). State
-        # lives in locals, written back at the end and around the rare calls that need it.
+        # lives in locals, written back at the end and around the rare calls that need it
+        # (``_field``, which may change the event's name, id and retry, and appends to the same
+        # ``_data`` list).
         pos = self._base + self._start
         line_no = self._line_no
         data = self._data
         event_offset = self._event_offset
         event_line = self._event_line
         event_size = self._event_size
+        event = self._event
+        last_id = self._last_id
+        retry = self._retry
         limit = self._max_event_size
+        append = out.append
+        new = tuple.__new__
         for line in chunk.split(b"\n"):
             n = len(line)
             if n:
@@ -254,7 +261,7 @@ class SSEDecoder:
                     if event_offset < 0:
                         event_offset = pos
                         event_line = line_no
-                    value = line[6:] if line[5:6] == b" " else line[5:]
+                    value = line[6:] if n > 5 and line[5] == 32 else line[5:]  # 32: the space after "data:"
                     data.append(value)
                     event_size += len(value) + 1
                     if event_size > limit:
@@ -262,29 +269,20 @@ class SSEDecoder:
                         self._event_too_large(line[:61])
                 elif line[0] != 58:  # not a ":" comment
                     self._event_offset, self._event_line, self._event_size = event_offset, event_line, event_size
+                    self._event = event
                     self._field(line, pos, line_no, out)
                     event_offset, event_line, event_size = self._event_offset, self._event_line, self._event_size
+                    event, last_id, retry = self._event, self._last_id, self._retry
             elif data:
                 raw = data[0] if len(data) == 1 else b"\n".join(data)
-                out.append(
-                    _new_message(
-                        (
-                            self._event or "message",
-                            raw.decode("utf-8", "replace"),
-                            self._last_id,
-                            self._retry,
-                            event_offset,
-                            event_line,
-                            None,
-                        )
-                    )
-                )
-                data = self._data = []
-                self._event = ""
+                text = raw.decode("utf-8", "replace")
+                append(new(SSEMessage, (event or "message", text, last_id, retry, event_offset, event_line, None)))
+                data.clear()
+                event = ""
                 event_size = 0
                 event_offset = -1
             else:
-                self._event = ""
+                event = ""
                 event_offset = -1
             pos += n + 1
             line_no += 1
@@ -292,6 +290,7 @@ class SSEDecoder:
         self._event_offset = event_offset
         self._event_line = event_line
         self._event_size = event_size
+        self._event = event
 
     def _lines_cr(self, chunk: bytes, out: list[SSEMessage]) -> None:
         pos = self._base + self._start

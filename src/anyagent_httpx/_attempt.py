@@ -12,9 +12,9 @@ its interruptible awaits and reports the verdict to the loop; nothing here decid
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterator
-from contextlib import AsyncExitStack, contextmanager
-from typing import Final, Protocol, TypeVar, final
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from contextlib import AsyncExitStack
+from typing import Final, Protocol, TypeVar, cast, final
 
 import anyio
 import attrs
@@ -59,6 +59,7 @@ __all__ = [
     "DRAIN_SECONDS",
     "AttemptFailed",
     "Cancelled",
+    "DeadlinePassed",
     "Guard",
     "Interrupted",
     "Received",
@@ -110,44 +111,43 @@ class _Limit(Exception):
 
 @final
 class _Meter:
-    """Counts what the response brought against a ``StreamLimits``; raises ``_Limit``."""
+    """Counts what the response brought against a ``StreamLimits``; its deadlines bound the
+    attempt's awaits (``deadline()``, then ``passed()`` for the ``_Limit`` when one ran out)."""
 
-    __slots__ = ("_calls", "_deadline", "_idle_deadline", "_limits", "arguments", "text")
+    __slots__ = ("_calls", "_deadline", "_idle_deadline", "_limits", "_moved", "arguments", "text")
 
     def __init__(self, limits: StreamLimits) -> None:
         self._limits = limits
-        now = anyio.current_time()
-        self._deadline = math.inf if limits.request_timeout is None else now + limits.request_timeout
+        self._deadline = math.inf if limits.request_timeout is None else anyio.current_time() + limits.request_timeout
         self._idle_deadline = math.inf
-        self.progress()
+        self._moved = True
         self.text = 0
         self.arguments = 0
         self._calls: set[int] = set()
 
     def progress(self) -> None:
-        idle = self._limits.stream_idle_timeout
-        if idle is not None:
-            self._idle_deadline = anyio.current_time() + idle
+        """The server made progress (the head, an event): the idle deadline starts again from
+        the next await (read off the clock then, not once per event)."""
+        self._moved = True
 
-    @contextmanager
-    def bounded(self, doing: str) -> Iterator[None]:
-        """A scope that ends at the idle or the total deadline, whichever is first, raising
-        ``_Limit``. Around the guard, never inside it: the guard closes what it will not await."""
-        deadline = min(self._deadline, self._idle_deadline)
-        if deadline == math.inf:
-            yield
-            return
-        with anyio.CancelScope(deadline=deadline) as scope:
-            yield
-        if not scope.cancelled_caught:
-            return
+    def deadline(self) -> float:
+        """When the next await must end: the idle or the total deadline, whichever is first."""
+        if self._moved:
+            self._moved = False
+            idle = self._limits.stream_idle_timeout
+            if idle is not None:
+                self._idle_deadline = anyio.current_time() + idle
+        return min(self._deadline, self._idle_deadline)
+
+    def passed(self, doing: str) -> _Limit:
+        """The limit whose deadline an await given ``deadline()`` ran past."""
         limits = self._limits
         if self._idle_deadline <= self._deadline:
-            raise _Limit(
+            return _Limit(
                 "stream_idle_timeout",
                 f"the server made no progress for {limits.stream_idle_timeout:g} s while {doing} (stream_idle_timeout)",
             )
-        raise _Limit("request_timeout", f"the request took longer than {limits.request_timeout:g} s (request_timeout)")
+        return _Limit("request_timeout", f"the request took longer than {limits.request_timeout:g} s (request_timeout)")
 
     def body(self, received: int, encoded: bool) -> None:
         cap = self._limits.max_response_bytes
@@ -157,21 +157,23 @@ class _Meter:
 
     def event(self, event: Event) -> None:
         limits = self._limits
-        if isinstance(event, TextDelta | ReasoningDelta | RefusalDelta):
-            self.text += len(event.text)
+        kind = type(event)
+        if kind is TextDelta or kind is ReasoningDelta or kind is RefusalDelta:
+            self.text += len(cast("TextDelta | ReasoningDelta | RefusalDelta", event).text)
             if limits.max_text_chars is not None and self.text > limits.max_text_chars:
                 raise _Limit(
                     "max_text_chars", f"the answer's text passed max_text_chars ({limits.max_text_chars} characters)"
                 )
-        elif isinstance(event, ToolCallDelta):
-            self.arguments += len(event.arguments)
+        elif kind is ToolCallDelta:
+            delta = cast("ToolCallDelta", event)
+            self.arguments += len(delta.arguments)
             cap = limits.max_tool_argument_chars
             if cap is not None and self.arguments > cap:
                 raise _Limit(
                     "max_tool_argument_chars",
                     f"the answer's tool-call arguments passed max_tool_argument_chars ({cap} characters)",
                 )
-            self._calls.add(event.index)
+            self._calls.add(delta.index)
             if limits.max_tool_calls is not None and len(self._calls) > limits.max_tool_calls:
                 raise _Limit(
                     "max_tool_calls", f"the answer has more tool calls than max_tool_calls ({limits.max_tool_calls})"
@@ -294,10 +296,16 @@ class Cancelled(Exception):
     """An interrupt cancelled the current await (raised by a ``Guard``)."""
 
 
-class Guard(Protocol):
-    """Awaits in a scope ``interrupt()`` can cancel; raises ``Cancelled`` if it did."""
+class DeadlinePassed(Exception):
+    """The current await ran past the deadline it was given (raised by a ``Guard``)."""
 
-    def __call__(self, awaitable: Awaitable[_T], /) -> Awaitable[_T]: ...
+
+class Guard(Protocol):
+    """Awaits in a scope ``interrupt()`` can cancel and that ends at ``deadline`` (in
+    ``anyio.current_time()``'s clock); raises ``Cancelled`` if an interrupt stopped it,
+    ``DeadlinePassed`` if the deadline did. One scope for both: an await costs one."""
+
+    def __call__(self, awaitable: Awaitable[_T], /, deadline: float = math.inf) -> Awaitable[_T]: ...
 
 
 async def perform(
@@ -324,15 +332,15 @@ async def perform(
     async with AsyncExitStack() as stack:
         # send
         try:
-            with meter.bounded("waiting for the response head"):
-                response = await guard(stack.enter_async_context(transport.exchange(request)))
+            response = await guard(stack.enter_async_context(transport.exchange(request)), meter.deadline())
         except BaseException as exc:
             conn.send_failed()
             if isinstance(exc, Cancelled):
                 raise Interrupted(None) from None
-            if isinstance(exc, _Limit):
+            if isinstance(exc, DeadlinePassed):
+                hit = meter.passed("waiting for the response head")
                 timeout = ResponseTimeoutError(
-                    exc.message, limit=exc.limit, partial=AssistantMessage(), url=received.url
+                    hit.message, limit=hit.limit, partial=AssistantMessage(), url=received.url
                 )
                 raise AttemptFailed(Failure.TIMEOUT, timeout) from None
             if isinstance(exc, APIConnectionError):
@@ -366,12 +374,11 @@ async def perform(
                     conn.receive_data(chunk)
                     continue
                 try:
-                    with meter.bounded("reading the response body"):
-                        chunk = await guard(anext(stream, b""))
+                    chunk = await guard(anext(stream, b""), meter.deadline())
                 except Cancelled:
                     raise Interrupted(_partial(conn) if received.output else None) from None
-                except _Limit as hit:
-                    raise _limit_error(hit, conn, received) from None
+                except DeadlinePassed:
+                    raise _limit_error(meter.passed("reading the response body"), conn, received) from None
                 except APIConnectionError as exc:
                     received.cut = exc
                     chunk = b""
@@ -390,7 +397,7 @@ async def perform(
                     if ok and event.error is None and not event.truncated:
                         drain_until = anyio.current_time() + DRAIN_SECONDS
                 elif ok:
-                    if isinstance(event, _OUTPUT):
+                    if not received.output and isinstance(event, _OUTPUT):
                         received.output = True
                     try:
                         meter.event(event)
@@ -408,12 +415,10 @@ async def perform(
 async def _drain_some(stream: AsyncIterator[bytes], until: float, guard: Guard) -> bytes:
     """The next chunk of a body whose answer is complete, b"" when it ends, breaks off or
     lingers past ``until``; an interrupt stops the draining alike."""
-    with anyio.CancelScope(deadline=until):
-        try:
-            return await guard(anext(stream, b""))
-        except (Cancelled, APIConnectionError):
-            pass
-    return b""
+    try:
+        return await guard(anext(stream, b""), until)
+    except (Cancelled, DeadlinePassed, APIConnectionError):
+        return b""
 
 
 def _limit_error(hit: _Limit, conn: Connection, received: Received) -> ResponseError:

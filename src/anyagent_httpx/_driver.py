@@ -15,6 +15,7 @@ open across a ``yield``. Observers (``_observe.Observer``) are told what happens
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random as _random
 import time
@@ -57,7 +58,7 @@ from anyagent_core.context import estimate_tokens
 from anyagent_core.json import JSONObject
 from anyagent_core.wire import redact_url
 
-from ._attempt import AttemptFailed, Cancelled, Interrupted, Received, perform
+from ._attempt import AttemptFailed, Cancelled, DeadlinePassed, Interrupted, Received, perform
 from ._context import discover_window
 from ._errors import APIError, ServerStreamError
 from ._hooks import (
@@ -172,22 +173,23 @@ class Driver:
         """Forget an earlier interrupt (a new response begins)."""
         self._interrupted = False
 
-    async def _guard(self, awaitable: Awaitable[_T]) -> _T:
-        """Await in a scope ``interrupt()`` can cancel; ``Cancelled`` if it did. After an
-        interrupt nothing more is awaited (even an awaitable that would finish without a
+    async def _guard(self, awaitable: Awaitable[_T], deadline: float = math.inf) -> _T:
+        """Await in a scope ``interrupt()`` can cancel and that ends at ``deadline``;
+        ``Cancelled`` if an interrupt stopped it, ``DeadlinePassed`` if the deadline did. After
+        an interrupt nothing more is awaited (even an awaitable that would finish without a
         checkpoint, where a cancelled scope would not stop it)."""
         if self._interrupted:
             close = getattr(awaitable, "close", None)
             if close is not None:
                 close()  # never awaited: no "coroutine was never awaited" warning
             raise Cancelled
-        with anyio.CancelScope() as scope:
+        with anyio.CancelScope(deadline=deadline) as scope:
             self._scope = scope
             try:
                 return await awaitable
             finally:
                 self._scope = None
-        raise Cancelled
+        raise Cancelled if self._interrupted else DeadlinePassed
 
     async def guard(self, awaitable: Awaitable[_T]) -> _T:
         """Await ``awaitable`` so that ``interrupt()`` stops it; raises ``Interrupted`` if it did."""

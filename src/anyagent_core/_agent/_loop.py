@@ -736,7 +736,6 @@ class AgentLoop:
             return
         counter = self.counter(sent.model)
         expected = count_request(counter, sent.messages, system_prompt=sent.system_prompt, tools=sent.tools)
-        plain = estimate_tokens(sent.messages, system_prompt=sent.system_prompt, tools=sent.tools)
         window = self._window
         past_window = (
             window is not None
@@ -744,7 +743,12 @@ class AgentLoop:
             and reported <= window < expected
             and reported * 10 <= expected * 9
         )
-        if expected >= TRUNCATION_MIN_TOKENS and (reported * 2 < min(expected, plain * 4) or past_window):
+        # The plain estimate only when the count alone says the prompt was cut by half (it rarely is).
+        halved = (
+            reported * 2 < expected
+            and reported * 2 < estimate_tokens(sent.messages, system_prompt=sent.system_prompt, tools=sent.tools) * 4
+        )
+        if expected >= TRUNCATION_MIN_TOKENS and (halved or past_window):
             if not self._truncation_told:
                 self._truncation_told = True
                 self._queue.append(

@@ -63,9 +63,31 @@ CountSource: TypeAlias = Literal["estimate", "calibrated", "tokenizer", "server"
 reports, a local tokenizer, or the server's own ``/tokenize``."""
 
 
+#: ``message_text`` of the messages seen last, by the message: a request resends the whole
+#: conversation and every request counts it, so each message is measured once rather than once
+#: per request. Messages are immutable; an entry holds its message, so an id is never another
+#: message's. Cleared when it grows past ``_MESSAGE_TEXTS_KEPT`` messages.
+_MESSAGE_TEXTS: dict[int, tuple[Message, tuple[int, int]]] = {}
+_MESSAGE_TEXTS_KEPT = 4096
+
+
 def message_text(message: Message) -> tuple[int, int]:
     """(characters, images) of a message as a counter sees it: texts, reasoning, calls (name and
     arguments with a frame), tool results."""
+    content = message.content
+    if type(content) is str:
+        return len(content), 0
+    found = _MESSAGE_TEXTS.get(id(message))
+    if found is not None and found[0] is message:
+        return found[1]
+    measured = _measure(message)
+    if len(_MESSAGE_TEXTS) >= _MESSAGE_TEXTS_KEPT:
+        _MESSAGE_TEXTS.clear()
+    _MESSAGE_TEXTS[id(message)] = (message, measured)
+    return measured
+
+
+def _measure(message: Message) -> tuple[int, int]:
     content = message.content
     if isinstance(content, str):
         return len(content), 0
@@ -122,9 +144,27 @@ def tool_texts(tools: Sequence[ToolSpec]) -> list[str]:
     return texts
 
 
+#: Characters of each tool spec, by the spec: a run sends the same specs with every request and
+#: counts them several times a request (each is serialised once). Cleared when it grows past
+#: ``_SPEC_CHARS_KEPT`` specs; an entry holds its spec, so an id is never another spec's.
+_SPEC_CHARS: dict[int, tuple[ToolSpec, int]] = {}
+_SPEC_CHARS_KEPT = 512
+
+
+def _spec_chars(spec: ToolSpec) -> int:
+    found = _SPEC_CHARS.get(id(spec))
+    if found is not None and found[0] is spec:
+        return found[1]
+    chars = len(spec.name) + len(spec.description) + len(json.dumps(spec.parameters)) + 32
+    if len(_SPEC_CHARS) >= _SPEC_CHARS_KEPT:
+        _SPEC_CHARS.clear()
+    _SPEC_CHARS[id(spec)] = (spec, chars)
+    return chars
+
+
 def tools_text(tools: Sequence[ToolSpec]) -> int:
     """Characters the tools' specs take (name, description, parameter schema, a frame)."""
-    return sum(len(spec.name) + len(spec.description) + len(json.dumps(spec.parameters)) + 32 for spec in tools)
+    return sum(_spec_chars(spec) for spec in tools)
 
 
 @runtime_checkable

@@ -215,11 +215,13 @@ async def run_tool(
         arguments[signature.context_parameter] = context
     timeout = tool.timeout if tool.timeout is not None else default_timeout
     try:
-        with anyio.move_on_after(timeout) as scope:
+        if timeout is None:
             value = await _call(tool.function, arguments)
-        if scope.cancelled_caught:
-            assert timeout is not None
-            return _result(call_id, f"{name} timed out after {_seconds(timeout)}s", True)
+        else:
+            with anyio.move_on_after(timeout) as scope:
+                value = await _call(tool.function, arguments)
+            if scope.cancelled_caught:
+                return _result(call_id, f"{name} timed out after {_seconds(timeout)}s", True)
         content, is_error = _content(value, name)
     except ToolError as exc:
         return _result(call_id, str(exc) or f"{name} failed: {type(exc).__name__}", True)

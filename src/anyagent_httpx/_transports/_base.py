@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from contextlib import AbstractAsyncContextManager, contextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol, final, runtime_checkable
 
 import attrs
@@ -100,26 +100,35 @@ class TransportFailure(OSError):
     message written for the user: ``map_exceptions`` passes it on as it is."""
 
 
-@contextmanager
-def map_exceptions(table: ErrorTable, *, url: str | None, response_started: bool) -> Iterator[None]:
+@final
+class map_exceptions:
     """Translate a transport library's exceptions into ours, at the edge (httpcore's shape).
 
     An exception that is an instance of a key of ``table`` is raised as
     ``table[key](message, url=url, response_started=response_started) from exc``; the message
     names the library's exception type (a ``TransportFailure``'s message is used as it is).
     Everything else passes through unchanged: cancellation (not an ``Exception``), our own
-    errors, ``StopAsyncIteration``."""
-    try:
-        yield
-    except AnyAgentError:
-        raise
-    except Exception as exc:
-        for source, target in table.items():
+    errors, ``StopAsyncIteration``. A class rather than a generator-based context manager: it
+    is entered around every read of a body."""
+
+    __slots__ = ("_response_started", "_table", "_url")
+
+    def __init__(self, table: ErrorTable, *, url: str | None, response_started: bool) -> None:
+        self._table = table
+        self._url = url
+        self._response_started = response_started
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc is None or not isinstance(exc, Exception) or isinstance(exc, AnyAgentError):
+            return
+        for source, target in self._table.items():
             if isinstance(exc, source):
                 detail = str(exc) or type(exc).__name__
                 message = detail if isinstance(exc, TransportFailure) else f"{type(exc).__name__}: {detail}"
-                raise target(message, url=url, response_started=response_started) from exc
-        raise
+                raise target(message, url=self._url, response_started=self._response_started) from exc
 
 
 class _DecodeFailed(TransportFailure):
