@@ -32,18 +32,14 @@ from typing import Any, Literal, TypeVar
 import anyio
 
 from anyagent_core import (
-    ImageBlock,
     Message,
     TextBlock,
-    ThinkingBlock,
-    ToolResultBlock,
-    ToolUseBlock,
-    ToolUseError,
     UserMessage,
-    thaw_json,
 )
 from anyagent_core.sessions import rebuild
 from anyagent_httpx._sessions import SessionInfo, SessionNotFoundError, SessionStore, SQLiteStore
+
+from ._mirror import anthropic_message
 
 __all__ = [
     "ForkSessionResult",
@@ -308,41 +304,3 @@ def _user_text(message: Message) -> str | None:
         return message.content or None
     text = "".join(block.text for block in message.content if isinstance(block, TextBlock))
     return text or None
-
-
-def _block(block: Any) -> dict[str, Any]:
-    if isinstance(block, TextBlock):
-        return {"type": "text", "text": block.text}
-    if isinstance(block, ThinkingBlock):
-        return {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
-    if isinstance(block, ImageBlock):
-        return {"type": "image", "source": {"type": "url", "url": block.url}}
-    if isinstance(block, ToolUseBlock):
-        return {"type": "tool_use", "id": block.id, "name": block.name, "input": thaw_json(block.input)}
-    if isinstance(block, ToolUseError):
-        # The call's arguments could not be used: they are kept as sent, with the reason.
-        return {
-            "type": "tool_use",
-            "id": block.id,
-            "name": block.name,
-            "input": {},
-            "raw_arguments": block.arguments,
-            "error": block.error,
-        }
-    if isinstance(block, ToolResultBlock):
-        content = block.content if isinstance(block.content, str) else [_block(part) for part in block.content]
-        return {"type": "tool_result", "tool_use_id": block.tool_use_id, "content": content, "is_error": block.is_error}
-    raise TypeError(f"a message block of an unknown kind: {type(block).__name__}")
-
-
-def anthropic_message(message: Message) -> dict[str, Any]:
-    """``message`` as an Anthropic API message dict."""
-    if isinstance(message, UserMessage):
-        content: Any = message.content if isinstance(message.content, str) else [_block(b) for b in message.content]
-        return {"role": "user", "content": content}
-    shaped: dict[str, Any] = {"role": "assistant", "content": [_block(b) for b in message.content]}
-    if message.model is not None:
-        shaped["model"] = message.model
-    if message.stop_reason is not None:
-        shaped["stop_reason"] = message.stop_reason
-    return shaped
