@@ -29,8 +29,15 @@ from anyagent_httpx.claude import (
     SessionStoreListEntry,
     TextBlock,
     _mirror,
+    delete_session_via_store,
+    fork_session_via_store,
+    get_session_info_from_store,
+    get_session_messages_from_store,
+    list_sessions_from_store,
     project_key_for_directory,
     query,
+    rename_session_via_store,
+    tag_session_via_store,
 )
 from anyagent_httpx.claude.testing import run_session_store_conformance
 from anyagent_httpx.testing import ReceivedRequest, Reply, serve
@@ -294,3 +301,59 @@ async def test_resume_of_a_session_the_store_lacks_and_misconfigurations(
         done = [m async for m in query(prompt="x", options=ClaudeAgentOptions(cwd=str(work), session_store=ours))]
         assert isinstance(done[-1], ResultMessage)
         assert [s.session_id for s in await ours.list_sessions()] == [done[-1].session_id]
+
+
+@pytest.mark.parametrize("make", [InMemorySessionStore, SQLiteSessionStore], ids=["summaries", "no-summaries"])
+async def test_the_session_functions_read_and_change_a_claude_style_store(
+    work: pathlib.Path, monkeypatch: pytest.MonkeyPatch, make: type[SessionStore]
+) -> None:
+    store = make()
+    async with serve(_model) as server:
+        monkeypatch.setenv("ANY_AGENT_BASE_URL", server.base_url)
+        options = ClaudeAgentOptions(cwd=str(work), allowed_tools=["Read"], session_store=store)
+        first = [m async for m in query(prompt="please read note.txt", options=options)][-1].session_id
+        second = [m async for m in query(prompt="hello two", options=options)][-1].session_id
+        here = str(work)
+        listed = await list_sessions_from_store(store, directory=here)
+        assert [s.session_id for s in listed] == [second, first]  # most recently written first
+        assert await list_sessions_from_store(store) == []  # another project
+        assert [s.session_id for s in await list_sessions_from_store(store, directory=here, offset=1)] == [first]
+        info = await get_session_info_from_store(store, first, directory=here)
+        assert info is not None and info.first_prompt == "please read note.txt" and info.cwd == here
+        assert info.created_at is not None and info.last_modified >= info.created_at
+        assert await get_session_info_from_store(store, "nope", directory=here) is None
+
+        said = await get_session_messages_from_store(store, first, directory=here)
+        assert [m.type for m in said] == ["user", "assistant", "user", "assistant"]
+        assert said[0].message["content"] == "please read note.txt" and said[0].session_id == first
+        assert said[3].message["content"] == [{"type": "text", "text": "The file says hello."}]
+        assert [m.uuid for m in await get_session_messages_from_store(store, first, here, limit=1, offset=1)] == [
+            said[1].uuid
+        ]
+
+        await rename_session_via_store(store, first, " Reading ", directory=here)
+        await tag_session_via_store(store, first, "keep", directory=here)
+        info = await get_session_info_from_store(store, first, directory=here)
+        assert info is not None and (info.custom_title, info.summary, info.tag) == ("Reading", "Reading", "keep")
+        await tag_session_via_store(store, first, None, directory=here)
+        info = await get_session_info_from_store(store, first, directory=here)
+        assert info is not None and info.tag is None
+
+        fork = await fork_session_via_store(store, first, directory=here, up_to_message_id=said[1].uuid, title="Cut")
+        cut = await get_session_messages_from_store(store, fork.session_id, directory=here)
+        assert [m.message for m in cut] == [m.message for m in said[:2]]
+        assert {m.uuid for m in cut}.isdisjoint(m.uuid for m in said)
+        info = await get_session_info_from_store(store, fork.session_id, directory=here)
+        assert info is not None and info.custom_title == "Cut"
+        # the fork resumes: the call it cut off is answered as interrupted
+        again = ClaudeAgentOptions(cwd=here, session_store=store, resume=fork.session_id)
+        done = [m async for m in query(prompt="hi", options=again)][-1]
+        assert isinstance(done, ResultMessage) and done.result == "You said: hi (4 messages)"
+
+        await delete_session_via_store(store, first, directory=here)
+        assert await get_session_info_from_store(store, first, directory=here) is None
+        with pytest.raises(LookupError):
+            await rename_session_via_store(store, first, "x", directory=here)
+        with pytest.raises(NotImplementedError, match="has no list_sessions"):
+            await list_sessions_from_store(Minimal())
+        await delete_session_via_store(Minimal(), second)  # no delete(): nothing is done
