@@ -10,7 +10,7 @@ import json
 import pathlib
 import sqlite3
 import time
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -303,6 +303,12 @@ async def test_resume_of_a_session_the_store_lacks_and_misconfigurations(
         assert [s.session_id for s in await ours.list_sessions()] == [done[-1].session_id]
 
 
+async def _session_of(prompt: str, options: ClaudeAgentOptions) -> str:
+    result = [m async for m in query(prompt=prompt, options=options)][-1]
+    assert isinstance(result, ResultMessage)
+    return result.session_id
+
+
 @pytest.mark.parametrize("make", [InMemorySessionStore, SQLiteSessionStore], ids=["summaries", "no-summaries"])
 async def test_the_session_functions_read_and_change_a_claude_style_store(
     work: pathlib.Path, monkeypatch: pytest.MonkeyPatch, make: type[SessionStore]
@@ -311,8 +317,8 @@ async def test_the_session_functions_read_and_change_a_claude_style_store(
     async with serve(_model) as server:
         monkeypatch.setenv("ANY_AGENT_BASE_URL", server.base_url)
         options = ClaudeAgentOptions(cwd=str(work), allowed_tools=["Read"], session_store=store)
-        first = [m async for m in query(prompt="please read note.txt", options=options)][-1].session_id
-        second = [m async for m in query(prompt="hello two", options=options)][-1].session_id
+        first = await _session_of("please read note.txt", options)
+        second = await _session_of("hello two", options)
         here = str(work)
         listed = await list_sessions_from_store(store, directory=here)
         assert [s.session_id for s in listed] == [second, first]  # most recently written first
@@ -355,5 +361,5 @@ async def test_the_session_functions_read_and_change_a_claude_style_store(
         with pytest.raises(LookupError):
             await rename_session_via_store(store, first, "x", directory=here)
         with pytest.raises(NotImplementedError, match="has no list_sessions"):
-            await list_sessions_from_store(Minimal())
-        await delete_session_via_store(Minimal(), second)  # no delete(): nothing is done
+            await list_sessions_from_store(cast(SessionStore, Minimal()))
+        await delete_session_via_store(cast(SessionStore, Minimal()), second)  # no delete(): nothing is done
