@@ -5,11 +5,15 @@ fails does not break the run (a MirrorErrorMessage says so)."""
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
+import os
 import pathlib
 import sqlite3
+import sys
 import time
+import uuid
 from typing import Any, cast
 
 import pytest
@@ -363,3 +367,61 @@ async def test_the_session_functions_read_and_change_a_claude_style_store(
         with pytest.raises(NotImplementedError, match="has no list_sessions"):
             await list_sessions_from_store(cast(SessionStore, Minimal()))
         await delete_session_via_store(cast(SessionStore, Minimal()), second)  # no delete(): nothing is done
+
+
+# ---- claude-agent-sdk's PostgreSQL adapter, only its import line changed ------------------------
+
+ADAPTER = (
+    pathlib.Path(__file__).resolve().parents[2] / "examples/claude_compat/session_stores/postgres_session_store.py"
+)
+
+
+async def test_claude_agent_sdks_postgres_adapter_passes_and_mirrors(
+    anyio_backend: str, work: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if anyio_backend != "asyncio":
+        pytest.skip("the adapter uses asyncpg, which runs on asyncio only")
+    asyncpg = pytest.importorskip("asyncpg", reason="asyncpg is not installed (the adapter's driver)")
+    url = os.environ.get("ANY_AGENT_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: set ANY_AGENT_TEST_POSTGRES_URL (.ci/postgres.sh starts one)")
+    spec = importlib.util.spec_from_file_location("postgres_session_store", ADAPTER)
+    assert spec is not None and spec.loader is not None
+    adapter = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "postgres_session_store", adapter)  # its dataclass looks itself up
+    spec.loader.exec_module(adapter)
+    try:
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=4, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.skip(f"the PostgreSQL server at ANY_AGENT_TEST_POSTGRES_URL is unreachable: {exc}")
+    tables: list[str] = []
+
+    async def make() -> SessionStore:
+        tables.append(f"claude_store_{uuid.uuid4().hex[:12]}")
+        store: SessionStore = adapter.PostgresSessionStore(pool=pool, table=tables[-1])
+        await adapter.PostgresSessionStore.create_schema(store)
+        return store
+
+    try:
+        await run_session_store_conformance(make)
+        store = await make()
+        async with serve(_model) as server:
+            monkeypatch.setenv("ANY_AGENT_BASE_URL", server.base_url)
+            here = str(work)
+            options = ClaudeAgentOptions(cwd=here, allowed_tools=["Read"], session_store=store)
+            first = await _session_of("please read note.txt", options)
+            key: SessionKey = {"project_key": project_key_for_directory(work), "session_id": first}
+            lines = await store.load(key)
+            assert lines is not None and [line["type"] for line in lines][:2] == ["user", "assistant"]
+            said = await get_session_messages_from_store(store, first, directory=here)
+            assert [m.type for m in said] == ["user", "assistant", "user", "assistant"]
+            resumed = ClaudeAgentOptions(cwd=here, session_store=store, continue_conversation=True)
+            done = [m async for m in query(prompt="again", options=resumed)][-1]
+            assert isinstance(done, ResultMessage) and done.session_id == first
+            assert done.result == "You said: again (5 messages)"
+            assert [s.session_id for s in await list_sessions_from_store(store, directory=here)] == [first]
+    finally:
+        async with pool.acquire() as connection:
+            for table in tables:
+                await connection.execute(f"DROP TABLE IF EXISTS {table}")
+        await pool.close()
