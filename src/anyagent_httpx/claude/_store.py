@@ -218,10 +218,8 @@ def fold_session_summary(
 
 
 def _path(key: SessionKey | SessionListSubkeysKey) -> tuple[str, str, str]:
-    subpath = key.get("subpath", "")
-    if subpath == "" and "subpath" in key:
-        raise ValueError("a SessionKey's subpath is never empty: leave it out for the main transcript")
-    return key["project_key"], key["session_id"], str(subpath)
+    """The key as a tuple; an empty subpath is the main transcript (as claude-agent-sdk's store reads it)."""
+    return key["project_key"], key["session_id"], str(key.get("subpath") or "")
 
 
 class InMemorySessionStore(SessionStore):
