@@ -105,7 +105,7 @@ def test_session_options_go_to_the_default_store_and_claude_code_options_warn(tm
     assert (options.resume, options.fork_session) == ("abc", True)
     assert agent_options(ClaudeAgentOptions(), env).session_store is options.session_store  # one per place
     assert agent_options(ClaudeAgentOptions(continue_conversation=True), env).continue_conversation
-    with pytest.raises(ConfigurationError, match="session_store must be an anyagent SessionStore"):
+    with pytest.raises(ConfigurationError, match="session_store must be a SessionStore"):
         convert(session_store="redis://")
     with pytest.warns(CompatibilityWarning) as caught:
         convert(stderr=print, betas=["context-1m-2025-08-07"])

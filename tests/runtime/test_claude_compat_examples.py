@@ -446,7 +446,7 @@ def claude_names() -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(EXAMPLES.rglob("*.py")), ids=lambda p: p.name)
 def test_a_program_differs_from_claude_agent_sdk_only_in_its_import_lines(path: pathlib.Path) -> None:
     known = claude_names()
     tree = ast.parse(path.read_text(encoding="utf-8"))

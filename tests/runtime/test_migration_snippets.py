@@ -46,6 +46,11 @@ SCRIPTS: dict[str, tuple[list[Any], str]] = {
     "next one": ([says("11")], "11"),
     "15 + 27": ([calls(("c1", "mcp__calc__add", {"a": 15, "b": 27})), echo_tool_result], "42.0"),
     "Add 2 and 40": ([calls(("c1", "mcp__maths__add", {"a": 2, "b": 40})), echo_tool_result], "42"),
+    "Name a colour": ([says("Teal.")], "Teal."),
+    "Which colour did you name?": (
+        [lambda request: says("Teal." if "Teal." in str(request.json()["messages"]) else "None.")],
+        "Teal.",
+    ),
     "Force-push the branch": (
         [
             calls(("c1", "Bash", {"command": "git push --force origin main"})),

@@ -37,6 +37,18 @@ from ._sessions import (
     tag_session,
     tag_session_via_store,
 )
+from ._store import (
+    InMemorySessionStore,
+    SessionKey,
+    SessionListSubkeysKey,
+    SessionStore,
+    SessionStoreEntry,
+    SessionStoreFlushMode,
+    SessionStoreListEntry,
+    SessionSummaryEntry,
+    fold_session_summary,
+    project_key_for_directory,
+)
 from ._tools import CLAUDE_TOOLS
 from ._types import (
     AgentDefinition,
@@ -62,6 +74,7 @@ from ._types import (
     McpSdkServerConfig,
     McpServerConfig,
     Message,
+    MirrorErrorMessage,
     NotificationHookInput,
     NotificationHookSpecificOutput,
     PermissionMode,
@@ -192,4 +205,15 @@ __all__ = [
     "tag_session",
     "tag_session_via_store",
     "tool",
+    "InMemorySessionStore",
+    "SessionKey",
+    "SessionListSubkeysKey",
+    "SessionStore",
+    "SessionStoreEntry",
+    "SessionStoreFlushMode",
+    "SessionStoreListEntry",
+    "SessionSummaryEntry",
+    "fold_session_summary",
+    "project_key_for_directory",
+    "MirrorErrorMessage",
 ]

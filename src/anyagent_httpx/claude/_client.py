@@ -4,7 +4,9 @@ converted to claude-agent-sdk's types (``_messages``), the options to anyagent's
 Stopping at a ``ResultMessage`` (``break``) leaves the client ready for the next ``query()``, and
 a response dropped midway is ended by the next ``query()``, as with anyagent's ``Client``.
 ``receive_response()`` with nothing asked waits for the next ``query()`` (from another task), as
-claude-agent-sdk's does, where anyagent's ``Client`` raises ``ClientStateError``.
+claude-agent-sdk's does, where anyagent's ``Client`` raises ``ClientStateError``. With a
+claude-style ``session_store``, an append that failed is reported as a ``MirrorErrorMessage``
+before the message that came after it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from anyagent_httpx._subagents import Subagents
 from anyagent_httpx._tools import Tool
 
 from ._messages import Converter, init_data
+from ._mirror import MirroredStore
 from ._options import agent_options, warn
 from ._tools import task_tool
 from ._types import ClaudeAgentOptions, ContextUsageResponse, Message, PermissionMode
@@ -37,12 +40,17 @@ class _Stream(AsyncIterator[Message]):
     ``before``, when given, is awaited once before the first message: False ends the stream."""
 
     def __init__(
-        self, stream: MessageStream, converter: Converter, before: Callable[[], Awaitable[bool]] | None = None
+        self,
+        stream: MessageStream,
+        converter: Converter,
+        before: Callable[[], Awaitable[bool]] | None = None,
+        mirror: MirroredStore | None = None,
     ) -> None:
         self._stream = stream
         self._converter = converter
         self._ready: list[Message] = []
         self._before = before
+        self._mirror = mirror
 
     def __aiter__(self) -> _Stream:
         return self
@@ -54,6 +62,8 @@ class _Stream(AsyncIterator[Message]):
                 raise StopAsyncIteration
         while not self._ready:
             self._ready = self._converter.convert(await self._stream.__anext__())
+            if self._mirror is not None and self._mirror.errors:  # before the message that followed them
+                self._ready[:0], self._mirror.errors = self._mirror.errors, []
         return self._ready.pop(0)
 
     async def aclose(self) -> None:
@@ -124,7 +134,8 @@ class ClaudeSDKClient:
 
     def _stream(self, stream: MessageStream, before: Callable[[], Awaitable[bool]] | None = None) -> _Stream:
         assert self._converter is not None
-        return _Stream(stream, self._converter, before)
+        store = self.client.options.session_store
+        return _Stream(stream, self._converter, before, store if isinstance(store, MirroredStore) else None)
 
     def receive_response(self) -> AsyncIterator[Message]:
         """The messages of the answer, up to and including its ``ResultMessage``. With nothing

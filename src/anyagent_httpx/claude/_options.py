@@ -20,7 +20,9 @@ Read when a client opens (the environment is read then, as ``Client`` reads it):
   arguments, ...) give one ``CompatibilityWarning`` each, saying what is done with them;
 - sessions: as Claude Code keeps every conversation, so does this layer: in anyagent's SQLite
   session store at its default place (``$ANY_AGENT_SESSIONS_DB``, or ``sessions.db`` in the user's
-  data directory), or in ``session_store`` when it is an anyagent ``SessionStore``; ``resume``,
+  data directory), or in ``session_store`` when it is an anyagent ``SessionStore``; a
+  claude-style ``SessionStore`` (``append``/``load``) gets each committed turn as transcript
+  lines, the session being kept in process meanwhile (``_mirror``); ``resume``,
   ``continue_conversation`` and ``fork_session`` go on from what is stored there.
 """
 
@@ -51,6 +53,8 @@ from anyagent_httpx._skills import discover_skills
 from anyagent_httpx._tools import BUILTIN_TOOLS, Tool, ToolServer
 from anyagent_httpx._tools._context import SandboxMode
 
+from ._mirror import MirroredStore, is_claude_store
+from ._store import implements
 from ._tools import CLAUDE_TOOLS, OURS, TASK, UNAVAILABLE
 from ._types import (
     AgentDefinition,
@@ -106,12 +110,21 @@ _STORES: dict[str, SessionStore] = {}
 def _session_store(options: ClaudeAgentOptions, env: Mapping[str, str]) -> SessionStore:
     given = options.session_store
     if given is not None:
-        if not isinstance(given, SessionStore):
+        if isinstance(given, SessionStore):
+            return given
+        if not is_claude_store(given):
             raise ConfigurationError(
-                f"session_store must be an anyagent SessionStore (SQLiteStore, PostgresStore, MemoryStore), "
-                f"not {type(given).__name__}"
+                f"session_store must be a SessionStore (claude-agent-sdk's protocol: append and load) or an "
+                f"anyagent SessionStore (SQLiteStore, PostgresStore, MemoryStore), not {type(given).__name__}"
             )
-        return given
+        if options.continue_conversation and options.resume is None and not implements(given, "list_sessions"):
+            raise ConfigurationError(
+                "continue_conversation with session_store requires the store to implement list_sessions()"
+            )
+        if options.load_timeout_ms < 0:
+            raise ConfigurationError(f"load_timeout_ms must not be negative, not {options.load_timeout_ms!r}")
+        cwd = os.path.realpath(options.cwd if options.cwd is not None else os.getcwd())
+        return MirroredStore(given, cwd=cwd, load_timeout=options.load_timeout_ms / 1000)
     location = os.fspath(default_path(env))
     store = _STORES.get(location)
     if store is None:

@@ -11,8 +11,9 @@ it under claude-agent-sdk's names and shapes:
   synchronous code and from inside a running event loop alike (it blocks that loop for the read,
   as claude-agent-sdk's file reads do).
 * their ``*_from_store`` / ``*_via_store`` counterparts are coroutines taking an anyagent
-  ``SessionStore`` (``SQLiteStore``, ``PostgresStore``, ``MemoryStore``) in place of
-  claude-agent-sdk's store protocol.
+  ``SessionStore`` (``SQLiteStore``, ``PostgresStore``, ``MemoryStore``) or, as in
+  claude-agent-sdk, a store of its ``SessionStore`` protocol (``_store_sessions`` reads and
+  changes those: the session of ``directory`` is under its ``project_key``).
 
 ``directory`` selects the sessions whose working directory it is (resolved; there are no git
 worktrees to scan, so ``include_worktrees`` changes nothing). A session's ``tag`` is its first
@@ -32,18 +33,16 @@ from typing import Any, Literal, TypeVar
 import anyio
 
 from anyagent_core import (
-    ImageBlock,
     Message,
     TextBlock,
-    ThinkingBlock,
-    ToolResultBlock,
-    ToolUseBlock,
-    ToolUseError,
     UserMessage,
-    thaw_json,
 )
 from anyagent_core.sessions import rebuild
 from anyagent_httpx._sessions import SessionInfo, SessionNotFoundError, SessionStore, SQLiteStore
+
+from . import _store_sessions as theirs
+from ._mirror import anthropic_message
+from ._store import SessionStore as ClaudeSessionStore
 
 __all__ = [
     "ForkSessionResult",
@@ -114,22 +113,32 @@ class ForkSessionResult:
 
 
 async def list_sessions_from_store(
-    session_store: SessionStore, directory: str | None = None, limit: int | None = None, offset: int = 0
+    session_store: SessionStore | ClaudeSessionStore,
+    directory: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[SDKSessionInfo]:
     """The sessions of ``session_store`` (of the working directory ``directory``, when given),
     most recently modified first, ``offset`` skipped and at most ``limit`` given."""
     if offset < 0 or (limit is not None and limit < 0):
         raise ValueError(f"offset and limit must not be negative, not {offset!r} and {limit!r}")
+    if not isinstance(session_store, SessionStore):
+        found = await theirs.listed(session_store, directory)
+        found = found[offset:] if limit is None else found[offset : offset + limit]
+        return [SDKSessionInfo(**fields) for fields in found]
     wanted = None if limit is None else offset + limit
     infos = await session_store.list_sessions(cwd=_directory(directory), limit=wanted)
     return [await _described(session_store, info) for info in infos[offset:]]
 
 
 async def get_session_info_from_store(
-    session_store: SessionStore, session_id: str, directory: str | None = None
+    session_store: SessionStore | ClaudeSessionStore, session_id: str, directory: str | None = None
 ) -> SDKSessionInfo | None:
     """The session ``session_id``, or ``None`` when the store has none by that id (in
     ``directory``, when given)."""
+    if not isinstance(session_store, SessionStore):
+        fields = await theirs.info_of(session_store, session_id, directory)
+        return None if fields is None else SDKSessionInfo(**fields)
     try:
         info = await session_store.get(session_id)
     except SessionNotFoundError:
@@ -141,7 +150,7 @@ async def get_session_info_from_store(
 
 
 async def get_session_messages_from_store(
-    session_store: SessionStore,
+    session_store: SessionStore | ClaudeSessionStore,
     session_id: str,
     directory: str | None = None,
     limit: int | None = None,
@@ -151,6 +160,10 @@ async def get_session_messages_from_store(
     user messages, as in Anthropic's API); an empty list when there is no such session."""
     if offset < 0 or (limit is not None and limit < 0):
         raise ValueError(f"offset and limit must not be negative, not {offset!r} and {limit!r}")
+    if not isinstance(session_store, SessionStore):
+        lines = await theirs.messages_of(session_store, session_id, directory)
+        said = [SessionMessage(**fields) for fields in lines]
+        return said[offset:] if limit is None else said[offset : offset + limit]
     if await get_session_info_from_store(session_store, session_id, directory) is None:
         return []
     _, entries = await session_store.load(session_id)
@@ -169,24 +182,29 @@ async def get_session_messages_from_store(
 
 
 async def rename_session_via_store(
-    session_store: SessionStore, session_id: str, title: str, directory: str | None = None
+    session_store: SessionStore | ClaudeSessionStore, session_id: str, title: str, directory: str | None = None
 ) -> None:
     """Give the session ``session_id`` the title ``title`` (stripped; it must not be empty)."""
     stripped = title.strip()
     if not stripped:
         raise ValueError("title must not be empty")
+    if not isinstance(session_store, SessionStore):
+        line = {"type": "custom-title", "customTitle": stripped}
+        return await theirs.mutate(session_store, session_id, directory, line)
     await _existing(session_store, session_id, directory)
     await session_store.update(session_id, title=stripped)
 
 
 async def tag_session_via_store(
-    session_store: SessionStore, session_id: str, tag: str | None, directory: str | None = None
+    session_store: SessionStore | ClaudeSessionStore, session_id: str, tag: str | None, directory: str | None = None
 ) -> None:
     """Tag the session ``session_id`` with ``tag`` in place of its tags; ``None`` clears them."""
-    info = await _existing(session_store, session_id, directory)
     cleaned = None if tag is None else "".join(ch for ch in tag if ch.isprintable()).strip()
     if cleaned == "":
         raise ValueError(f"tag {tag!r} has nothing printable in it")
+    if not isinstance(session_store, SessionStore):
+        return await theirs.mutate(session_store, session_id, directory, {"type": "tag", "tag": cleaned or ""})
+    info = await _existing(session_store, session_id, directory)
     await session_store.update(
         session_id,
         remove_tags=[t for t in info.tags if t != cleaned],
@@ -194,14 +212,19 @@ async def tag_session_via_store(
     )
 
 
-async def delete_session_via_store(session_store: SessionStore, session_id: str, directory: str | None = None) -> None:
-    """Delete the session ``session_id`` (a fork keeps what it shares with it)."""
+async def delete_session_via_store(
+    session_store: SessionStore | ClaudeSessionStore, session_id: str, directory: str | None = None
+) -> None:
+    """Delete the session ``session_id`` (a fork keeps what it shares with it). On a claude-style
+    store without ``delete``, nothing is done."""
+    if not isinstance(session_store, SessionStore):
+        return await theirs.delete(session_store, session_id, directory)
     await _existing(session_store, session_id, directory)
     await session_store.delete(session_id)
 
 
 async def fork_session_via_store(
-    session_store: SessionStore,
+    session_store: SessionStore | ClaudeSessionStore,
     session_id: str,
     directory: str | None = None,
     up_to_message_id: str | None = None,
@@ -209,6 +232,8 @@ async def fork_session_via_store(
 ) -> ForkSessionResult:
     """A new session holding the conversation of ``session_id`` up to the message
     ``up_to_message_id`` (a ``SessionMessage.uuid``; the whole of it by default)."""
+    if not isinstance(session_store, SessionStore):
+        return ForkSessionResult(await theirs.forked(session_store, session_id, directory, up_to_message_id, title))
     await _existing(session_store, session_id, directory)
     info = await session_store.fork(
         session_id, at_entry=up_to_message_id, new_session_id=str(uuid.uuid4()), title=title
@@ -308,41 +333,3 @@ def _user_text(message: Message) -> str | None:
         return message.content or None
     text = "".join(block.text for block in message.content if isinstance(block, TextBlock))
     return text or None
-
-
-def _block(block: Any) -> dict[str, Any]:
-    if isinstance(block, TextBlock):
-        return {"type": "text", "text": block.text}
-    if isinstance(block, ThinkingBlock):
-        return {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
-    if isinstance(block, ImageBlock):
-        return {"type": "image", "source": {"type": "url", "url": block.url}}
-    if isinstance(block, ToolUseBlock):
-        return {"type": "tool_use", "id": block.id, "name": block.name, "input": thaw_json(block.input)}
-    if isinstance(block, ToolUseError):
-        # The call's arguments could not be used: they are kept as sent, with the reason.
-        return {
-            "type": "tool_use",
-            "id": block.id,
-            "name": block.name,
-            "input": {},
-            "raw_arguments": block.arguments,
-            "error": block.error,
-        }
-    if isinstance(block, ToolResultBlock):
-        content = block.content if isinstance(block.content, str) else [_block(part) for part in block.content]
-        return {"type": "tool_result", "tool_use_id": block.tool_use_id, "content": content, "is_error": block.is_error}
-    raise TypeError(f"a message block of an unknown kind: {type(block).__name__}")
-
-
-def anthropic_message(message: Message) -> dict[str, Any]:
-    """``message`` as an Anthropic API message dict."""
-    if isinstance(message, UserMessage):
-        content: Any = message.content if isinstance(message.content, str) else [_block(b) for b in message.content]
-        return {"role": "user", "content": content}
-    shaped: dict[str, Any] = {"role": "assistant", "content": [_block(b) for b in message.content]}
-    if message.model is not None:
-        shaped["model"] = message.model
-    if message.stop_reason is not None:
-        shaped["stop_reason"] = message.stop_reason
-    return shaped

@@ -63,6 +63,7 @@ __all__ = [
     "StopHookInput",
     "StreamEvent",
     "SubagentStopHookInput",
+    "MirrorErrorMessage",
     "SystemMessage",
     "TaskBudget",
     "TextBlock",
@@ -168,6 +169,16 @@ class AssistantMessage:
 class SystemMessage:
     subtype: str
     data: dict[str, Any]
+
+
+@dataclass
+class MirrorErrorMessage(SystemMessage):
+    """A ``session_store``'s ``append`` failed (three tries, or one that timed out): the
+    conversation goes on, and the store lacks those entries. ``subtype`` is ``mirror_error``."""
+
+    key: Any = None
+    """The ``SessionKey`` the entries were for."""
+    error: str = ""
 
 
 @dataclass
