@@ -369,36 +369,38 @@ async def test_the_session_functions_read_and_change_a_claude_style_store(
         await delete_session_via_store(cast(SessionStore, Minimal()), second)  # no delete(): nothing is done
 
 
-# ---- claude-agent-sdk's PostgreSQL adapter, only its import line changed ------------------------
+# ---- a claude-style PostgreSQL adapter (examples/claude_compat/session_stores/) -----------------
 
 ADAPTER = (
     pathlib.Path(__file__).resolve().parents[2] / "examples/claude_compat/session_stores/postgres_session_store.py"
 )
 
 
-async def test_claude_agent_sdks_postgres_adapter_passes_and_mirrors(
+async def test_a_postgres_adapter_passes_the_checks_and_mirrors(
     anyio_backend: str, work: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if anyio_backend != "asyncio":
-        pytest.skip("the adapter uses asyncpg, which runs on asyncio only")
-    asyncpg = pytest.importorskip("asyncpg", reason="asyncpg is not installed (the adapter's driver)")
+        pytest.skip("the adapter uses psycopg's async API, which runs on asyncio only")
+    from psycopg_pool import AsyncConnectionPool
+
     url = os.environ.get("ANY_AGENT_TEST_POSTGRES_URL")
     if not url:
         pytest.skip("no PostgreSQL server: set ANY_AGENT_TEST_POSTGRES_URL (.ci/postgres.sh starts one)")
     spec = importlib.util.spec_from_file_location("postgres_session_store", ADAPTER)
     assert spec is not None and spec.loader is not None
     adapter = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "postgres_session_store", adapter)  # its dataclass looks itself up
+    monkeypatch.setitem(sys.modules, "postgres_session_store", adapter)
     spec.loader.exec_module(adapter)
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(url, min_size=1, max_size=4, open=False, timeout=5)
     try:
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=4, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
+        await pool.open(wait=True, timeout=5)
+    except Exception as exc:
         pytest.skip(f"the PostgreSQL server at ANY_AGENT_TEST_POSTGRES_URL is unreachable: {exc}")
     tables: list[str] = []
 
     async def make() -> SessionStore:
         tables.append(f"claude_store_{uuid.uuid4().hex[:12]}")
-        store: SessionStore = adapter.PostgresSessionStore(pool=pool, table=tables[-1])
+        store: SessionStore = adapter.PostgresSessionStore(pool, table=tables[-1])
         await adapter.PostgresSessionStore.create_schema(store)
         return store
 
@@ -421,7 +423,7 @@ async def test_claude_agent_sdks_postgres_adapter_passes_and_mirrors(
             assert done.result == "You said: again (5 messages)"
             assert [s.session_id for s in await list_sessions_from_store(store, directory=here)] == [first]
     finally:
-        async with pool.acquire() as connection:
+        async with pool.connection() as connection:
             for table in tables:
                 await connection.execute(f"DROP TABLE IF EXISTS {table}")
         await pool.close()
