@@ -153,11 +153,11 @@ def test_fallback_endpoints_serve_the_run_s_model_unless_they_name_one(monkeypat
     monkeypatch.delenv("ANY_AGENT_MODEL", raising=False)
     options = _options_of(
         "--model", "m", "--api-key", "sk-main-only",
-        "--fallback-endpoint", "http://b.example:8080/v1", "--fallback-endpoint", "http://c.example/v1,small",
+        "--fallback-endpoint", "http://b.example:8080/v1", "--fallback-endpoint", "http://c.example/v1,Qwen/Qwen3-8B",
     )  # fmt: skip
     assert [(e.base_url, e.model, e.api_key) for e in options.fallback_endpoints] == [
         ("http://b.example:8080/v1", "m", None),  # the main key stays with the main endpoint
-        ("http://c.example/v1", "small", None),
+        ("http://c.example/v1", "Qwen/Qwen3-8B", None),
     ]
     code, _, err = run_cli("run", "hi", "--base-url", "http://127.0.0.1:9/v1", "--fallback-endpoint", "http://b/v1")
     assert code == 2

@@ -157,8 +157,8 @@ def in_flags(message: str) -> str:
 def endpoint(value: str) -> tuple[str, str | None]:
     """``URL`` or ``URL,MODEL`` (``--fallback-endpoint``): a server to fall back to, and the
     model it serves (None: the run's model)."""
-    address, comma, model = value.rpartition(",")
-    if not comma or "/" in model:  # no model given: the whole value is the URL
+    address, comma, model = value.partition(",")  # a model may hold "/" (Qwen/Qwen3-8B), a URL no ","
+    if not comma:
         return url(value), None
     if not model.strip():
         raise argparse.ArgumentTypeError(f"must be URL or URL,MODEL, not {value!r} (no model after the comma)")
