@@ -254,13 +254,32 @@ class SQLiteStore:
         db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
         try:
             self._inspect(db)  # before anything is written: a file we must not touch stays as it was
-            db.execute("PRAGMA journal_mode=WAL")
+            self._wal(db)
             db.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
             self._migrate(db)
         except BaseException:
             db.close()
             raise
         return db
+
+    def _wal(self, db: sqlite3.Connection) -> None:
+        """Put the file in WAL mode. The switch takes an exclusive lock and SQLite answers "database
+        is locked" at once, without waiting ``busy_timeout``, when another process opening the same
+        new file holds a lock at that moment: so the switch is retried here, for up to
+        ``busy_timeout``, as any other write waits."""
+        deadline = time.monotonic() + self.busy_timeout
+        pause = 0.001
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)  # on the store's database thread, never the event loop's
+            pause = min(pause * 2, 0.05)
 
     def _version(self, db: sqlite3.Connection) -> int | None:
         """The file's schema version (None: an empty file), read without writing; refuses a

@@ -16,6 +16,7 @@ import signal
 import sys
 
 import anyio
+import anyio.abc
 import pytest
 
 from anyagent_core.sessions import MessageEntry, rebuild
@@ -46,6 +47,18 @@ def model(request: ReceivedRequest) -> Reply:
     return Reply.sse(b"".join([chunk(tool_calls=[call]), chunk(finish="tool_calls"), DONE]))
 
 
+async def stderr_of(proc: anyio.abc.Process) -> str:
+    assert proc.stderr is not None
+    text = b""
+    with anyio.move_on_after(10):
+        try:
+            while True:
+                text += await proc.stderr.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            pass
+    return text.decode(errors="replace")[-3000:]
+
+
 async def run_and_kill(base_url: str, path: pathlib.Path, session_id: str, rng: random.Random) -> list[list[str]]:
     """Start the agent, kill it at a random moment once it is up; the appends it reported."""
     reported: list[list[str]] = []
@@ -58,8 +71,10 @@ async def run_and_kill(base_url: str, path: pathlib.Path, session_id: str, rng: 
         deadline = rng.uniform(0.0, 0.4)
         with anyio.move_on_after(60):  # a hang guard far above any run
             while not ready:
-                data = await proc.stdout.receive()
-                buffer += data
+                try:
+                    buffer += await proc.stdout.receive()
+                except anyio.EndOfStream:
+                    raise AssertionError(f"the agent ended before it was up: {await stderr_of(proc)}") from None
                 ready = b"ready\n" in buffer
             with anyio.move_on_after(deadline):
                 while True:
