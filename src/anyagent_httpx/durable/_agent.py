@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import weakref
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import AsyncExitStack, ExitStack
 from typing import Any
 
 import anyio
@@ -78,6 +79,26 @@ class DurableRun:
 
 
 _AGENTS: dict[str, DurableAgent] = {}
+
+_WORKER_LIMITS: dict[str, int] = {}
+"""Queue name → at most this many of its tasks run at once in this process (``task_queue``'s
+``worker_concurrency``). DBOS claims tasks against a count of this process's running workflows
+that its dispatch updates later, so a busy process can claim more than its share for a moment:
+the gate below holds the limit where the work runs, whatever was claimed."""
+
+_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = weakref.WeakKeyDictionary()
+
+
+def _gate(queue: str | None) -> asyncio.Semaphore | None:
+    """This event loop's gate for ``queue``'s tasks (None: the queue sets no limit in this process)."""
+    limit = _WORKER_LIMITS.get(queue) if queue is not None else None
+    if limit is None:
+        return None
+    gates = _GATES.setdefault(asyncio.get_running_loop(), {})
+    gate = gates.get(queue)  # type: ignore[arg-type]
+    if gate is None:
+        gate = gates[queue] = asyncio.Semaphore(limit)  # type: ignore[index]
+    return gate
 
 
 class DurableAgent:
@@ -168,11 +189,17 @@ class _DurableClient(Client):
     _driver_class = DurableDriver
 
 
-def _recorded_steps(workflow_id: str) -> frozenset[int]:
-    """The ids of the workflow's completed steps, read outside the workflow's context (inside it,
-    DBOS would checkpoint the listing itself and a recovery would read the first run's answer)."""
-    steps = contextvars.Context().run(DBOS.list_workflow_steps, workflow_id, load_output=False)
-    return frozenset(step["function_id"] for step in steps)
+def _workflow_facts(workflow_id: str) -> tuple[frozenset[int], str | None]:
+    """The ids of the workflow's completed steps, and the queue it came from (looked up only when
+    a queue of this process has a limit), read outside the workflow's context (inside it, DBOS
+    would checkpoint the reads themselves and a recovery would read the first run's answers)."""
+
+    def read() -> tuple[frozenset[int], str | None]:
+        steps = DBOS.list_workflow_steps(workflow_id, load_output=False)
+        status = DBOS.get_workflow_status(workflow_id) if _WORKER_LIMITS else None
+        return frozenset(step["function_id"] for step in steps), status.queue_name if status else None
+
+    return contextvars.Context().run(read)
 
 
 @DBOS.workflow(name=WORKFLOW)
@@ -185,10 +212,14 @@ async def _run_workflow(agent: str, prompt: str, overrides: dict[str, Any]) -> D
         )
     workflow_id = DBOS.workflow_id
     assert workflow_id is not None
-    recorded = await anyio.to_thread.run_sync(_recorded_steps, workflow_id)
+    recorded, queue = await anyio.to_thread.run_sync(_workflow_facts, workflow_id)
     client = _DurableClient(durable.options_for(overrides))
     client.session_id = workflow_id  # the same in every execution: tools and hooks see one id
-    async with client:
+    async with AsyncExitStack() as stack:
+        gate = _gate(queue)
+        if gate is not None:
+            await stack.enter_async_context(gate)
+        await stack.enter_async_context(client)
         driver = client._driver
         assert isinstance(driver, DurableDriver)
         driver.recorded = recorded
@@ -249,9 +280,10 @@ async def task_queue(
 ) -> Queue:
     """Declare (and persist) the queue ``name`` after ``launch()``: at most ``concurrency``
     tasks run at once over every worker (the model server's slot count), ``worker_concurrency``
-    in one process, and ``rate=(limit, seconds)`` starts at most ``limit`` tasks in any window of
-    ``seconds``; each worker looks for tasks every ``poll_seconds``. Enqueue with
-    ``DurableAgent.enqueue`` (``priority``)."""
+    in one process (held by a gate in the process, even when DBOS claims more), and
+    ``rate=(limit, seconds)`` starts at most ``limit`` tasks in any window of ``seconds``; each
+    worker looks for tasks every ``poll_seconds``. Enqueue with ``DurableAgent.enqueue``
+    (``priority``)."""
     for label, value in (("concurrency", concurrency), ("worker_concurrency", worker_concurrency)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise DurableError(f"{label} must be a positive integer or None, not {value!r}")
@@ -264,6 +296,10 @@ async def task_queue(
     require_asyncio("task_queue")
     if not poll_seconds > 0:
         raise DurableError(f"poll_seconds must be a positive number of seconds, not {poll_seconds!r}")
+    if worker_concurrency is None:
+        _WORKER_LIMITS.pop(name, None)
+    else:
+        _WORKER_LIMITS[name] = worker_concurrency
     return await DBOS.register_queue_async(
         name,
         global_concurrency=concurrency,

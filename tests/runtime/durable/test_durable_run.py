@@ -222,3 +222,44 @@ async def test_a_bad_priority_or_task_id_is_refused(dbos_sqlite: str) -> None:
         await agent.enqueue(queue, "go", task_id="x", priority=0)
     with pytest.raises(DurableError, match="task_id must be a non-empty string"):
         await agent.enqueue(queue, "go", task_id="")
+
+
+class Slots:
+    """A model answering each prompt after ``seconds``, counting the requests in flight."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.in_flight = self.most = 0
+
+    async def __call__(self, request: ReceivedRequest) -> Reply:
+        if not request.target.endswith("/chat/completions"):
+            return Reply(status=404, chunks=[b'{"error": "not found"}'])
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await anyio.sleep(self.seconds)
+        finally:
+            self.in_flight -= 1
+        return Reply.sse(b"".join(text_stream("done")))
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_worker_runs_no_more_tasks_at_once_than_its_concurrency_when_dbos_claims_more(
+    dbos_sqlite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DBOS counts this process's running workflows from a registry its dispatch fills later; on a
+    busy machine a poll can find it empty and claim past ``worker_concurrency``. Made to happen on
+    every poll here: the model server still never sees more than the limit."""
+    from dbos._dbos import _get_dbos_instance
+
+    from anyagent_httpx.durable import DurableAgent, task_queue
+
+    monkeypatch.setattr(_get_dbos_instance()._active_workflows_set, "count_for_queue", lambda queue_name: 0)
+    slots = Slots(seconds=0.3)
+    async with serve(slots) as server:
+        agent = DurableAgent("one-at-a-time", AgentOptions(base_url=server.base_url, model="m", cwd="."))
+        queue = await task_queue("q-worker-limit", worker_concurrency=1, poll_seconds=0.02)
+        ids = [await agent.enqueue(queue, f"task {i}", task_id=f"w{i}") for i in range(4)]
+        runs = [await agent.result(task_id) for task_id in ids]
+    assert [run.result.subtype for run in runs] == ["success"] * 4
+    assert slots.most == 1
