@@ -164,6 +164,11 @@ def test_fallback_endpoints_serve_the_run_s_model_unless_they_name_one(monkeypat
     assert err.strip() == (
         "anyagent run: error: --fallback-endpoint http://b/v1: name its model (URL,MODEL) or give --model"
     )
+    code, _, err = run_cli("chat", "--base-url", "http://127.0.0.1:9/v1", "--fallback-endpoint", "http://b/v1")
+    assert code == 2
+    assert err.strip() == (  # the command named is the one typed
+        "anyagent chat: error: --fallback-endpoint http://b/v1: name its model (URL,MODEL) or give --model"
+    )
 
 
 def test_a_run_moves_to_the_fallback_endpoint_when_the_server_is_not_there() -> None:

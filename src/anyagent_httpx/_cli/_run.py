@@ -578,7 +578,8 @@ def _fallback_endpoints(args: argparse.Namespace, model: str | None) -> list[Fal
         serves: str | None = named or model
         if serves is None:
             raise UsageError(
-                f"anyagent run: error: --fallback-endpoint {address}: name its model (URL,MODEL) or give --model"
+                f"anyagent {args.command}: error: --fallback-endpoint {address}: "
+                "name its model (URL,MODEL) or give --model"
             )
         endpoints.append(FallbackEndpoint(base_url=address, model=serves))
     return endpoints

@@ -75,11 +75,13 @@ async def run_session(args: argparse.Namespace, err: TextIO) -> AsyncIterator[di
     """The ``AgentOptions`` keyword arguments for ``anyagent run``'s session flags."""
     wants = args.resume is not None or args.continue_conversation
     if args.fork and not wants:
-        raise UsageError("anyagent run: error: --fork needs --resume ID or --continue")
+        raise UsageError(f"anyagent {args.command}: error: --fork needs --resume ID or --continue")
     played = getattr(args, "replay", None) or getattr(args, "demo", False)  # a recording: nothing new to keep
     if args.no_session or (played and args.session_db is None and not wants):
         if wants:
-            raise UsageError("anyagent run: error: --resume/--continue need a session store: drop --no-session")
+            raise UsageError(
+                f"anyagent {args.command}: error: --resume/--continue need a session store: drop --no-session"
+            )
         yield {}
         return
     async with open_store(args.session_db) as store:
