@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 import datetime
 import sys
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from contextlib import ExitStack
 from functools import partial
 from typing import Any, TextIO
@@ -170,41 +170,49 @@ class _Chat:
         stack.close()
 
     def answer(self, prompt: str) -> ResultMessage | None:
-        """Send ``prompt`` and draw the answer; Ctrl-C interrupts it (what came is kept)."""
+        """Send ``prompt`` and draw the answer; Ctrl-C interrupts it (what came is kept).
+
+        The answer is read by one task on the event loop into ``Inbox``; this thread only reads
+        the inbox. A Ctrl-C can land between any two steps here, so nothing here starts a second
+        reader or loses the end of the answer: the reader starts once whatever is retried, and a
+        message counts as read only once it has been handled."""
         client = self.client
         assert client is not None
         self.asker.cancelled = False
         self.portal.call(client.query, prompt)
         self.screen.begin()
-        stream = client.receive_response()
-        pending: Future[RunMessage] | None = None
-        interrupted = False
+        inbox = _Inbox(client)
+        interrupted = interrupt_sent = False
         result: ResultMessage | None = None
         while True:
             try:
-                if pending is None:
-                    pending = self.portal.start_task_soon(stream.__anext__)
-                try:
-                    message = pending.result()
-                except StopAsyncIteration:
+                if interrupted and not interrupt_sent:
+                    self.portal.call(client.interrupt)
+                    interrupt_sent = True
+                if not inbox.started:
+                    self.portal.start_task_soon(inbox.read)  # a second start, after a Ctrl-C, does nothing
+                    inbox.started = True
+                item = inbox.next()
+                if isinstance(item, _End):
                     break
-                except AnyAgentError as exc:  # the answer failed; the chat goes on
-                    self.screen.note(f"error: {type(exc).__name__}: {exc}", style="red")
-                    hint = _likely_cause(exc, self.args)
+                if isinstance(item, AnyAgentError):  # the answer failed; the chat goes on
+                    self.screen.note(f"error: {type(item).__name__}: {item}", style="red")
+                    hint = _likely_cause(item, self.args)
                     if hint:
                         self.screen.note(f"  {hint}", style="red")
                     break
-                pending = None
-                if isinstance(message, ResultMessage):
-                    result = message
-                    self._count(message)
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item, ResultMessage) and item is not result:
+                    result = item
+                    self._count(item)
                 if not interrupted:
-                    self._draw(message)
+                    self._draw(item)
+                inbox.done()
             except KeyboardInterrupt:
                 if not interrupted:
                     interrupted = True
                     self.screen.interrupted()
-                    self.portal.call(client.interrupt)
         self.screen.end()
         return result
 
@@ -426,3 +434,49 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         finally:
             chat.screen.close()
             chat.close()
+
+
+class _End:
+    """The inbox's last item: the answer is over."""
+
+
+class _Inbox:
+    """The messages of one answer, read on the event loop by ``read`` (started once, however
+    often it is asked to start) and taken in order by the chat's thread with ``next``/``done``."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.started = False
+        self._reading = False
+        self._items: list[RunMessage | BaseException | _End] = []
+        self._taken = 0
+        self._arrived = threading.Event()
+
+    async def read(self) -> None:
+        if self._reading:  # started again after a Ctrl-C had cut the first start short
+            return
+        self._reading = True
+        try:
+            async for message in self.client.receive_response():
+                self._put(message)
+        except AnyAgentError as exc:
+            self._put(exc)
+        except Exception as exc:
+            self._put(exc)
+            raise
+        self._put(_End())
+
+    def _put(self, item: RunMessage | BaseException | _End) -> None:
+        self._items.append(item)
+        self._arrived.set()
+
+    def next(self) -> RunMessage | BaseException | _End:
+        """The first item not yet ``done``, once it has come."""
+        while True:
+            self._arrived.clear()
+            if self._taken < len(self._items):
+                return self._items[self._taken]
+            self._arrived.wait()
+
+    def done(self) -> None:
+        self._taken += 1
