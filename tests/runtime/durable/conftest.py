@@ -1,4 +1,5 @@
-"""The scripted model server of the durable-run tests, and DBOS launched for a test."""
+"""The scripted model servers of the durable-run tests (one that calls tools, one that counts the
+requests in flight), and DBOS launched for a test."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import pathlib
 from collections.abc import AsyncIterator
 
+import anyio
 import pytest
 
 from anyagent_httpx.testing import ReceivedRequest, Reply
@@ -33,6 +35,29 @@ def model(request: ReceivedRequest) -> Reply:
         "function": {"name": "record", "arguments": json.dumps({"n": done})},
     }
     return Reply.sse(b"".join([chunk(tool_calls=[call]), chunk(finish="tool_calls"), DONE]))
+
+
+class SlotServer:
+    """A model server answering each prompt with itself, counting requests in flight."""
+
+    def __init__(self, seconds: float = 0.01) -> None:
+        self.seconds = seconds
+        self.in_flight = 0
+        self.most = 0
+        self.prompts: list[str] = []
+
+    async def __call__(self, request: ReceivedRequest) -> Reply:
+        if not request.target.endswith("/chat/completions"):
+            return Reply(status=404, chunks=[b'{"error": "not found"}'])
+        prompt = json.loads(request.body)["messages"][-1]["content"]
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await anyio.sleep(self.seconds)
+        finally:
+            self.in_flight -= 1
+        self.prompts.append(prompt)
+        return Reply.sse(b"".join(text_stream("answer to ", prompt)))
 
 
 @pytest.fixture

@@ -17,35 +17,13 @@ import anyio
 import pytest
 
 from anyagent_httpx.testing import LoopbackServer, ReceivedRequest, Reply, serve
-from tests.runtime.mock import text_stream
 from tests.runtime.sessions.conftest import postgres_url
+
+from .conftest import SlotServer
 
 BATCH = [sys.executable, "-m", "anyagent_httpx", "batch"]
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", ["asyncio"])]
-
-
-class SlotServer:
-    """A model server answering each prompt with itself, counting requests in flight."""
-
-    def __init__(self, seconds: float = 0.01) -> None:
-        self.seconds = seconds
-        self.in_flight = 0
-        self.most = 0
-        self.prompts: list[str] = []
-
-    async def __call__(self, request: ReceivedRequest) -> Reply:
-        if not request.target.endswith("/chat/completions"):
-            return Reply(status=404, chunks=[b'{"error": "not found"}'])
-        prompt = json.loads(request.body)["messages"][-1]["content"]
-        self.in_flight += 1
-        self.most = max(self.most, self.in_flight)
-        try:
-            await anyio.sleep(self.seconds)
-        finally:
-            self.in_flight -= 1
-        self.prompts.append(prompt)
-        return Reply.sse(b"".join(text_stream("answer to ", prompt)))
 
 
 def batch_workers(directory: pathlib.Path) -> list[str]:

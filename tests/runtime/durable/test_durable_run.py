@@ -10,7 +10,7 @@ from anyagent_httpx import AgentOptions, Client, ResultMessage, Tool, UserMessag
 from anyagent_httpx.testing import ReceivedRequest, Reply, serve
 from tests.runtime.mock import text_stream
 
-from .conftest import CALLS, model
+from .conftest import CALLS, SlotServer, model
 
 pytestmark = pytest.mark.anyio
 
@@ -224,25 +224,6 @@ async def test_a_bad_priority_or_task_id_is_refused(dbos_sqlite: str) -> None:
         await agent.enqueue(queue, "go", task_id="")
 
 
-class Slots:
-    """A model answering each prompt after ``seconds``, counting the requests in flight."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.in_flight = self.most = 0
-
-    async def __call__(self, request: ReceivedRequest) -> Reply:
-        if not request.target.endswith("/chat/completions"):
-            return Reply(status=404, chunks=[b'{"error": "not found"}'])
-        self.in_flight += 1
-        self.most = max(self.most, self.in_flight)
-        try:
-            await anyio.sleep(self.seconds)
-        finally:
-            self.in_flight -= 1
-        return Reply.sse(b"".join(text_stream("done")))
-
-
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_a_worker_runs_no_more_tasks_at_once_than_its_concurrency_when_dbos_claims_more(
     dbos_sqlite: str, monkeypatch: pytest.MonkeyPatch
@@ -255,7 +236,7 @@ async def test_a_worker_runs_no_more_tasks_at_once_than_its_concurrency_when_dbo
     from anyagent_httpx.durable import DurableAgent, task_queue
 
     monkeypatch.setattr(_get_dbos_instance()._active_workflows_set, "count_for_queue", lambda queue_name: 0)
-    slots = Slots(seconds=0.3)
+    slots = SlotServer(seconds=0.3)
     async with serve(slots) as server:
         agent = DurableAgent("one-at-a-time", AgentOptions(base_url=server.base_url, model="m", cwd="."))
         queue = await task_queue("q-worker-limit", worker_concurrency=1, poll_seconds=0.02)
