@@ -299,6 +299,8 @@ class Driver:
                                 "endpoint": action.endpoint,
                                 "delay": action.seconds,
                                 "reason": action.reason,
+                                "fallback_to": action.fallback_to,
+                                "gave_up": action.gave_up,
                                 "error": str(failure.error) if failure.error is not None else "",
                             },
                         )

@@ -588,10 +588,11 @@ def test_context_length_errors_are_not_retried_on_the_same_model(status: int, te
 def test_context_length_errors_fall_back_at_once(status: int, texts: tuple[object, ...]) -> None:
     state = new_state(("big", "small", "tiny"), max_retries=5)
     decision = state.failed(Failure.STATUS, status=status, error_text=texts)
-    assert decision == Retry(delay=0.0, model="small", attempt=2, reason=decision.reason)
+    assert decision == Retry(delay=0.0, model="small", attempt=2, reason=decision.reason, fallback_to="model 'small'")
     assert "(model 'big'); falling back to model 'small'" in decision.reason
+    assert decision.gave_up == ""  # not retried at all: nothing was spent
     decision = state.failed(Failure.STATUS, status=status, error_text=iter(texts))
-    assert decision == Retry(delay=0.0, model="tiny", attempt=3, reason=decision.reason)
+    assert decision == Retry(delay=0.0, model="tiny", attempt=3, reason=decision.reason, fallback_to="model 'tiny'")
     assert isinstance(state.failed(Failure.STATUS, status=status, error_text=texts), GiveUp)
     assert (state.model, state.attempts) == ("tiny", 3)
 
@@ -600,7 +601,7 @@ def test_context_length_error_inside_the_stream_falls_back() -> None:
     texts = ("context_length_exceeded", "server_error")  # the marker wins over the overload wording
     assert isinstance(new_state(max_retries=3).failed(Failure.STREAM_ERROR, error_text=texts), GiveUp)
     decision = new_state(("a", "b"), max_retries=3).failed(Failure.STREAM_ERROR, error_text=texts)
-    assert decision == Retry(delay=0.0, model="b", attempt=2, reason=decision.reason)
+    assert decision == Retry(delay=0.0, model="b", attempt=2, reason=decision.reason, fallback_to="model 'b'")
 
 
 def test_404_falls_back_but_is_not_retried() -> None:
@@ -608,7 +609,9 @@ def test_404_falls_back_but_is_not_retried() -> None:
     state = new_state(("a", "b", "c"), max_retries=5)
     for model, attempt in (("b", 2), ("c", 3)):
         decision = state.failed(Failure.STATUS, status=404, random=0.9)
-        assert decision == Retry(delay=0.0, model=model, attempt=attempt, reason=decision.reason)
+        assert decision == Retry(
+            delay=0.0, model=model, attempt=attempt, reason=decision.reason, fallback_to=f"model {model!r}"
+        )
         assert "404" in decision.reason
         assert f"falling back to model {model!r}" in decision.reason
     decision = state.failed(Failure.STATUS, status=404)
@@ -712,7 +715,7 @@ def test_a_long_retry_after_gives_up_without_waiting(headers: dict[str, str], no
 def test_a_long_retry_after_falls_back_at_once(headers: dict[str, str], now: float | None) -> None:
     state = new_state(("a", "b"), max_retries=5, max_retry_after=60.0)
     decision = state.failed(Failure.STATUS, status=429, headers=headers, now=now)
-    assert decision == Retry(delay=0.0, model="b", attempt=2, reason=decision.reason)
+    assert decision == Retry(delay=0.0, model="b", attempt=2, reason=decision.reason, fallback_to="model 'b'")
     assert "max_retry_after" in decision.reason
     # The fallback model has its own retries, and the same long wait sends it to no one.
     assert isinstance(state.failed(Failure.STATUS, status=429, headers=headers, now=now), GiveUp)
@@ -831,7 +834,14 @@ def test_any_sequence_of_failures(policy: RetryPolicy, models: list[str], calls:
     same_model = dict.fromkeys(models, 0)
     ceiling = max(policy.max_delay * (1 + policy.jitter), policy.max_retry_after) * (1 + 1e-12)
     for call in calls:
+        before = state._model_index
         decision = state.failed(**call)
+        if isinstance(decision, Retry):  # a fallback says so in fields, not only in its reason
+            moved = state._model_index != before
+            assert decision.fallback_to == (f"model {decision.model!r}" if moved else "")
+            assert decision.reason.endswith(f"; falling back to {decision.fallback_to}") == moved
+            assert decision.gave_up in ("", "retries are off") or decision.gave_up.startswith("gave up after ")
+            assert not decision.gave_up or moved
         assert isinstance(decision.reason, str)
         assert decision.reason
         if isinstance(decision, GiveUp):
@@ -871,6 +881,13 @@ def test_fallback_endpoints_come_after_the_fallback_models() -> None:
         ("remote", 1),
     ]
     assert retries[3].reason.endswith("falling back to endpoint 1, model 'remote'")
+    assert [(d.fallback_to, d.gave_up) for d in retries] == [
+        ("", ""),
+        ("model 'small'", "gave up after 1 retry"),
+        ("", ""),
+        ("endpoint 1, model 'remote'", "gave up after 1 retry"),
+        ("", ""),
+    ]
     assert isinstance(state.failed(Failure.STATUS, status=503), GiveUp)
 
 

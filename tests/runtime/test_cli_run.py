@@ -273,6 +273,8 @@ def test_retry_lines_count_each_model_s_retries_and_name_a_move() -> None:
         "delay": 0.0,
         "reason": "HTTP 503 (model 'a'); gave up after 2 retries; falling back to model 'b'",
         "error": "HTTP 503: busy",
+        "fallback_to": "model 'b'",
+        "gave_up": "gave up after 2 retries",
     }
     again = {**first, "attempt": 5, "model": "b"}
     assert [lines.line(data) for data in (first, second, move, again)] == [

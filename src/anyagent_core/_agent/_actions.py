@@ -63,6 +63,10 @@ class Wait:
     reason: str
     endpoint: int = 0
     """The endpoint the next attempt goes to (0: the main one)."""
+    fallback_to: str = ""
+    """Where the next attempt moves when it is a fallback, not a retry (see ``Retry.fallback_to``)."""
+    gave_up: str = ""
+    """For a fallback, what the previous model's retries came to (see ``Retry.gave_up``)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -915,6 +915,8 @@ class AgentLoop:
                 model=decision.model,
                 reason=decision.reason,
                 endpoint=decision.endpoint,
+                fallback_to=decision.fallback_to,
+                gave_up=decision.gave_up,
             )
         )
         if decision.endpoint != request.endpoint:

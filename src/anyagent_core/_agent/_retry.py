@@ -130,6 +130,12 @@ class Retry:
     reason: str
     endpoint: int = 0
     """Which endpoint the attempt goes to: 0 the main one, 1 the first fallback endpoint, ..."""
+    fallback_to: str = ""
+    """Where the attempt moves when it is not a retry of the same model but a fallback
+    (``"model 'small'"``, ``"endpoint 1, model 'small'"``); empty for a retry."""
+    gave_up: str = ""
+    """For a fallback, what the model's own retries came to when they ended its attempts:
+    ``"gave up after 2 retries"`` or ``"retries are off"``; empty otherwise."""
 
 
 @attrs.frozen(kw_only=True)
@@ -300,19 +306,28 @@ class RetryState:
             self._model_index = following
             self._tries = 0
             why = f"{why} (model {previous!r})" + (f"; {spent}" if spent else "")
+            where = f"model {self.model!r}"
             if self.endpoint != endpoint:
-                return self._retry(0.0, f"{why}; falling back to endpoint {self.endpoint}, model {self.model!r}")
-            return self._retry(0.0, f"{why}; falling back to model {self.model!r}")
+                where = f"endpoint {self.endpoint}, {where}"
+            return self._retry(0.0, f"{why}; falling back to {where}", fallback_to=where, gave_up=spent)
         if spent == "retries are off":
             return GiveUp(reason=f"not retried: {why} (model {self.model!r}); retries are off")
         if spent:
             return GiveUp(reason=f"{why} (model {self.model!r}); {spent}")
         return GiveUp(reason=f"not retried: {why} (model {self.model!r})")
 
-    def _retry(self, delay: float, reason: str) -> Retry:
+    def _retry(self, delay: float, reason: str, *, fallback_to: str = "", gave_up: str = "") -> Retry:
         self._tries += 1
         self.attempts += 1
-        return Retry(delay=delay, model=self.model, attempt=self.attempts, reason=reason, endpoint=self.endpoint)
+        return Retry(
+            delay=delay,
+            model=self.model,
+            attempt=self.attempts,
+            reason=reason,
+            endpoint=self.endpoint,
+            fallback_to=fallback_to,
+            gave_up=gave_up,
+        )
 
     def _classify(
         self, failure: Failure, status: int | None, headers: tuple[tuple[str, str], ...], texts: tuple[object, ...]

@@ -444,7 +444,7 @@ class RetryLines:
         self.count = 0
 
     def line(self, data: Mapping[str, Any]) -> str:
-        if "; falling back to " in str(data.get("reason") or ""):
+        if data.get("fallback_to"):
             self.count = 0
             return _retry_line(data)
         self.count += 1
@@ -456,20 +456,17 @@ def _retry_line(data: Mapping[str, Any], *, number: int | None = None) -> str:
     the attempt's); when the turn moves on, ``HTTP 503: busy · gave up after 2 retries ·
     falling back to model 'small'``."""
     reason = str(data.get("reason") or "")
-    moving = "; falling back to " in reason
-    parts = [] if moving else [f"retry {number if number is not None else data.get('attempt')}"]
-    if data.get("model") and not moving:
+    where = str(data.get("fallback_to") or "")
+    parts = [] if where else [f"retry {number if number is not None else data.get('attempt')}"]
+    if data.get("model") and not where:
         parts.append(f"model {data['model']}")
     parts.append(str(data.get("error") or reason or "a failed request"))
-    if moving:
-        spent, _, where = reason.rpartition("; falling back to ")
-        if "; gave up after " in spent:
-            parts.append("gave up after " + spent.rpartition("; gave up after ")[2])
-        elif spent.endswith("; retries are off"):
-            parts.append("retries are off")
+    if where:
+        if data.get("gave_up"):
+            parts.append(str(data["gave_up"]))
         parts.append(f"falling back to {where}")
     delay = data.get("delay")
-    if isinstance(delay, (int, float)) and (delay or not moving):
+    if isinstance(delay, (int, float)) and (delay or not where):
         parts.append(f"in {delay:.2g} s")
     return "[" + " · ".join(parts) + "]"
 
