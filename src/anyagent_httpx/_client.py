@@ -266,6 +266,11 @@ class Client:
         """Resolve the configuration and set up the transport and tools (``async with`` does
         this); the MCP servers of ``mcp_servers`` start here (``McpServerError`` for one that
         does not), in this task: open and close the client in the same task."""
+        await self._start()
+        await anyio.lowlevel.checkpoint()
+
+    async def _start(self) -> None:
+        """``open()`` without its checkpoint of its own (for ``query()``, whose request is one)."""
         if self._state is not ClientState.UNOPENED:
             raise ClientStateError(
                 "the client is already open" if self._state is ClientState.OPENED else "a closed client cannot reopen"
@@ -348,7 +353,6 @@ class Client:
         )
         self._log_protection = protect_httpx_logs(secrets).release
         self._state = ClientState.OPENED
-        await anyio.lowlevel.checkpoint()
 
     def _subagents_tool(self, subagents: Subagents) -> Tool:
         """The tool the model hands subagents their tasks with (``task``; a subclass may offer
@@ -442,6 +446,11 @@ class Client:
         now, and each next one when the response before it has ended, as ``receive_response()``
         or ``receive_messages()`` come to it. A response left midway by a caller that dropped
         its iterator is finalized here (ended as interrupted)."""
+        await self._ask(prompt)
+        await anyio.lowlevel.checkpoint()
+
+    async def _ask(self, prompt: Prompt) -> None:
+        """``query()`` without its checkpoint of its own (for the module's ``query()``)."""
         _, loop = self._check_open("query")
         await self._finalize_abandoned("query")
         if self._mcp is not None and self._mcp.stale:
@@ -456,7 +465,6 @@ class Client:
         else:
             self._inbox = None
             await self._submit(prompt)
-        await anyio.lowlevel.checkpoint()
 
     async def _refresh_mcp_tools(self, loop: AgentLoop) -> None:
         """Offer the MCP servers' tools as they are now (a server said its list changed)."""
@@ -779,11 +787,17 @@ async def query(*, prompt: Prompt, options: AgentOptions | None = None) -> Async
     opened and closed around them (with streaming input, the answers to every prompt, in
     turn). An async generator: wrap it in ``contextlib.aclosing`` if you may stop before the
     end, so the connection is released at once."""
-    async with Client(options) as client:
-        await client.query(prompt)
+    client = Client(options)
+    # Opened and asked without the checkpoints of open() and Client.query(): a one-shot call
+    # goes on to its request, which is one (each costs a turn of the event loop).
+    await client._start()
+    try:
+        await client._ask(prompt)
         while True:
             async with aclosing(client.receive_response()) as messages:
                 async for message in messages:
                     yield message
             if not client._more_input():
                 return
+    finally:
+        await client.aclose()

@@ -160,6 +160,8 @@ class Driver:
         self._observer = observer  # the run's (Observer.run_started may name another)
         self.api_seconds = 0.0
         """Time spent in exchanges, summed over every turn."""
+        self._cwd: str | None = None
+        self._scrubber: Scrubber | None = None
 
     # ---- interrupting ---------------------------------------------------------------------
 
@@ -201,11 +203,25 @@ class Driver:
     # ---- hooks and the init message --------------------------------------------------------
 
     def cwd(self) -> str:
-        """The tools' working directory (resolved when the client opened, if a tool runs)."""
-        context = self.toolbox.context
-        if context is not None:
-            return str(context.cwd)
-        return os.path.realpath(self.options.cwd if self.options.cwd is not None else os.getcwd())
+        """The tools' working directory (resolved when the client opened, if a tool runs;
+        otherwise when first asked for, once: every hook and init message of the client names
+        the same directory, without a file system look-up each)."""
+        cwd = self._cwd
+        if cwd is None:
+            context = self.toolbox.context
+            if context is not None:
+                cwd = str(context.cwd)
+            else:
+                cwd = os.path.realpath(self.options.cwd if self.options.cwd is not None else os.getcwd())
+            self._cwd = cwd
+        return cwd
+
+    def scrubber(self) -> Scrubber:
+        """What takes every endpoint's secrets out of a log line or an error (made once)."""
+        scrubber = self._scrubber
+        if scrubber is None:
+            scrubber = self._scrubber = Scrubber(tuple(s for e in self.endpoints for s in endpoint_secrets(e)))
+        return scrubber
 
     def hook_site(self, loop: AgentLoop) -> HookSite:
         return HookSite(
@@ -251,7 +267,7 @@ class Driver:
                 agent=self.agent,
                 tools=tuple(tool.spec.name for tool in loop.settings.tools),
                 provider=self.options.provider,
-                scrub=Scrubber(tuple(s for e in self.endpoints for s in endpoint_secrets(e))),
+                scrub=self.scrubber(),
             )
         )
         effects = self.hook_effects
@@ -332,9 +348,7 @@ class Driver:
                         if result.subtype == "error_during_execution" and failure.error is not None:
                             if action.gave_up is not None:
                                 failure.error.add_note(action.gave_up)
-                            raise scrub_error(
-                                failure.error, Scrubber(tuple(s for e in self.endpoints for s in endpoint_secrets(e)))
-                            )
+                            raise scrub_error(failure.error, self.scrubber())
                         if result.subtype == "success" and not result.pending_tool_calls:
                             more = await stop(self.options.hooks, result, self.hook_site(loop), active=stop_hook_active)
                             for note in effects.take_messages():

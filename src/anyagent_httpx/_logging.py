@@ -170,11 +170,15 @@ class _SecretFilter(logging.Filter):
         self._scrubber = Scrubber()
 
     def add(self, secrets: Iterable[str]) -> None:
+        if not secrets:
+            return  # nothing to scrub (a local server without a key): the scrubber stays as it is
         with self._lock:
             self._counts.update(set(secrets))
             self._scrubber = Scrubber(self._counts)
 
     def remove(self, secrets: Iterable[str]) -> None:
+        if not secrets:
+            return
         with self._lock:
             self._counts.subtract(set(secrets))
             self._counts = +self._counts  # drop what no open client knows any more
@@ -216,12 +220,17 @@ class _Protection:
             self._secrets = None
 
 
+_PROTECTED: list[logging.Logger] = []
+"""The loggers of ``_PROTECTED_LOGGERS``, looked up once (``logging.getLogger`` takes a lock)."""
+
+
 def protect_httpx_logs(secrets: Iterable[str]) -> _Protection:
     """Scrub ``secrets`` (and credential-looking text) from httpx's log records until
     ``release()``; the filter is installed on the ``httpx`` logger once."""
     items = tuple(secrets)
-    for name in _PROTECTED_LOGGERS:
-        target = logging.getLogger(name)
+    if not _PROTECTED:
+        _PROTECTED.extend(logging.getLogger(name) for name in _PROTECTED_LOGGERS)
+    for target in _PROTECTED:
         if _HTTPX_FILTER not in target.filters:
             target.addFilter(_HTTPX_FILTER)
     _HTTPX_FILTER.add(items)
