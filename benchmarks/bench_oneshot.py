@@ -6,6 +6,9 @@ What a script, a ``query_sync()`` or a CLI run does: a prompt, an answer, done, 
 shared by hand. Each round starts a fresh event loop (so anyagent's default pool, one per event
 loop, is built inside the timing) and makes ``CALLS`` calls in a row for 20-chunk answers from the
 loopback server of ``bench_transport.py``. Every answer is checked against the ground truth.
+Each round times every contender once, in an order rotated from round to round: a figure is the
+median round, a ratio the median of the ratios within each round (contenders measured seconds
+apart, not minutes), with the spread of the rounds (p25 to p75) beside it.
 
 Contenders:
 
@@ -46,7 +49,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _loopback import SHORT_VARIANTS
-from _report import table, target_lines
+from _report import Rounds, rotated, table, target_lines
 from bench_transport import (
     SHORT_MODEL,
     LoopbackServer,
@@ -211,12 +214,12 @@ def import_times(repeats: int) -> dict[str, float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=None, help="timed rounds (default 3, quick 1)")
+    parser.add_argument("--rounds", type=int, default=None, help="timed rounds (default 5, quick 1)")
     parser.add_argument("--quick", action="store_true", help="fewer calls, one round: a smoke run")
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio", help="the clients' event loop")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
     args = parser.parse_args(argv)
-    rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
+    rounds = args.rounds if args.rounds is not None else (1 if args.quick else 5)
     calls = 50 if args.quick else 200
     import_repeats = 3 if args.quick else 7
 
@@ -224,33 +227,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     running = [name for name in LABELS if name not in skipped]
     truth = Truth.build()
     truth.add_short()
-    seconds = dict.fromkeys(running, float("inf"))
+    timed = Rounds()
     import anyio
 
     with LoopbackServer() as server:
         for name in running:  # a verified warm-up: code paths taken once, modules imported
             anyio.run(one_round, name, server.base_url, 5, truth, backend=args.backend)
-        for _ in range(rounds):
-            for name in running:
-                elapsed = anyio.run(one_round, name, server.base_url, calls, truth, backend=args.backend)
-                seconds[name] = min(seconds[name], elapsed)
+        for number in range(rounds):
+            for name in rotated(running, number):
+                timed.add(name, anyio.run(one_round, name, server.base_url, calls, truth, backend=args.backend))
     _progress(f"{', '.join(running)} done, every answer checked")
     imports = import_times(import_repeats)
 
-    def per_call(name: str) -> float:
-        return seconds[name] / calls * 1e6
+    def per_call(seconds: float) -> float:
+        return seconds / calls * 1e6
 
     rows = []
     for name in running:
-        faster = [f"{seconds[peer] / seconds[name]:.1f}x" if peer in running else "-" for peer in PEERS]
-        rows.append((LABELS[name], f"{per_call(name):,.0f} us/call", f"{seconds[name] / seconds[RAW]:.2f}x", *faster))
-    head = ("contender", f"{calls} one-shot calls", "vs raw", "open-agent-sdk / this", "openai per call / this")
+        low, high = timed.spread(name)
+        r_low, r_high = timed.ratio_spread(name, RAW)
+        faster = [f"{timed.ratio(peer, name):.1f}x" if peer in running else "-" for peer in PEERS]
+        rows.append((
+            LABELS[name],
+            f"{per_call(timed.median(name)):,.0f} us ({per_call(low):,.0f}-{per_call(high):,.0f})",
+            f"{timed.ratio(name, RAW):.2f}x ({r_low:.2f}-{r_high:.2f})",
+            *faster,
+        ))  # fmt: skip
+    head = ("contender", f"per call of {calls} (p25-p75)", "vs raw (p25-p75)", "open-agent-sdk / this",
+            "openai per call / this")  # fmt: skip
+    vs_raw = timed.ratio(ANYAGENT, RAW)
     targets: list[tuple[str, float | None, bool | None]] = [
-        (f"anyagent per call <= {TARGET_VS_RAW:g}x raw httpx (shared client)", seconds[ANYAGENT] / seconds[RAW],
-         seconds[ANYAGENT] / seconds[RAW] <= TARGET_VS_RAW),
-    ]  # fmt: skip
+        (f"anyagent per call <= {TARGET_VS_RAW:g}x raw httpx (shared client)", vs_raw, vs_raw <= TARGET_VS_RAW),
+    ]
     for peer in PEERS:
-        ratio = seconds[peer] / seconds[ANYAGENT] if peer in running else None
+        ratio = timed.ratio(peer, ANYAGENT) if peer in running else None
         targets.append((f"anyagent >= {TARGET_FASTER_THAN_PEERS:g}x faster than {LABELS[peer]}", ratio,
                         None if ratio is None else ratio >= TARGET_FASTER_THAN_PEERS))  # fmt: skip
     for key in ("anyagent_httpx", "anyagent query()"):
@@ -259,7 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         ratio <= TARGET_IMPORT_VS_HTTPX))  # fmt: skip
     header = (
         f"one-shot query() calls, each round in a fresh event loop ({args.backend}); loopback HTTP/1.1 server "
-        f"in its own process; 20-chunk answers; best of {rounds} round(s)\n"
+        f"in its own process; 20-chunk answers; median of {rounds} round(s), contenders in rotated order, ratios "
+        f"the median of the ratios within each round\n"
         f"Python {platform.python_version()} ({platform.machine()}, {os.cpu_count()} CPUs), {_versions()}"
     )
     imports_line = (
@@ -280,8 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "calls": calls,
             "rounds": rounds,
             "skipped": skipped,
-            "seconds": {name: seconds[name] for name in running},
-            "us_per_call": {name: per_call(name) for name in running},
+            "seconds": timed.to_json(),
+            "us_per_call": {name: per_call(timed.median(name)) for name in running},
             "misassembled": MISASSEMBLED,
             "imports_ms": imports,
             "targets": [{"target": what, "ratio": ratio, "pass": passed} for what, ratio, passed in targets],
