@@ -202,15 +202,17 @@ class Driver:
 
     # ---- hooks and the init message --------------------------------------------------------
 
-    def cwd(self) -> str:
-        """The tools' working directory (resolved when the client opened, if a tool runs;
-        otherwise when first asked for, once: every hook and init message of the client names
-        the same directory, without a file system look-up each)."""
+    def cwd(self, loop: AgentLoop) -> str:
+        """The tools' working directory, resolved when the client opened: the tools' if a tool
+        runs, otherwise the one ``loop``'s permission rules match paths under (no file system
+        look-up of its own); every hook and init message of the client names the same one."""
         cwd = self._cwd
         if cwd is None:
             context = self.toolbox.context
             if context is not None:
                 cwd = str(context.cwd)
+            elif loop.settings.permissions.cwd is not None:
+                cwd = loop.settings.permissions.cwd
             else:
                 cwd = os.path.realpath(self.options.cwd if self.options.cwd is not None else os.getcwd())
             self._cwd = cwd
@@ -226,7 +228,7 @@ class Driver:
     def hook_site(self, loop: AgentLoop) -> HookSite:
         return HookSite(
             session_id=self.session_id,
-            cwd=self.cwd(),
+            cwd=self.cwd(loop),
             permission_mode=loop.settings.permissions.mode,
             agent=self.agent,
             effects=self.hook_effects,
@@ -241,7 +243,7 @@ class Driver:
                 "base_url": redact_url(self.endpoint.base_url),
                 "tools": [tool.spec.name for tool in loop.settings.tools],
                 "permission_mode": loop.settings.permissions.mode,
-                "cwd": self.cwd(),
+                "cwd": self.cwd(loop),
                 "session_id": self.session_id,
                 "agents": sorted(self.options.agents) if self.agent is None else [],
                 "agent": self.agent,
