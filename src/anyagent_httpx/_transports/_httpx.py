@@ -44,6 +44,9 @@ _ERRORS: ErrorTable = {
 }
 
 
+#: How many parsed URLs an ``HttpxTransport`` keeps (all are forgotten when it is full).
+_KNOWN_URLS = 64
+
 #: Keyword arguments that shape httpx's own transport: with any of them, ``default_http_client``
 #: leaves the transport to httpx.
 _TRANSPORT_SETTINGS = frozenset({"transport", "verify", "cert", "http1", "http2"})
@@ -112,6 +115,17 @@ class HttpxTransport:
     def __init__(self, *, http_client: httpx.AsyncClient | None = None) -> None:
         self._owns_client = http_client is None
         self._client = default_http_client() if http_client is None else http_client
+        self._urls: dict[str, tuple[httpx.URL, str]] = {}
+
+    def _url(self, url: str) -> tuple[httpx.URL, str]:
+        """``url`` parsed (httpx parses a string afresh per request, a ``URL`` it copies) and
+        redacted, kept for the next request: an agent sends every request to one URL or a few."""
+        known = self._urls.get(url)
+        if known is None:
+            if len(self._urls) >= _KNOWN_URLS:
+                self._urls.clear()
+            known = self._urls[url] = (httpx.URL(url), redact_url(url))
+        return known
 
     @property
     def http_client(self) -> httpx.AsyncClient:
@@ -122,9 +136,9 @@ class HttpxTransport:
 
     @asynccontextmanager
     async def exchange(self, request: Request) -> AsyncIterator[TransportResponse]:
-        url = redact_url(request.url)
+        parsed, url = self._url(request.url)
         http_request = self._client.build_request(
-            request.method, request.url, headers=list(request.headers), content=request.body
+            request.method, parsed, headers=list(request.headers), content=request.body
         )
         http_request.stream = _RequestBody(request.body)
         if not any(name.lower() == "accept-encoding" for name, _ in request.headers):
@@ -165,7 +179,7 @@ class _Body:
     whole read at once: a compression bomb's read is hundreds of megabytes); other codings are
     left to httpx."""
 
-    __slots__ = ("_decoders", "_done", "_iterator", "_pieces", "_state", "_url")
+    __slots__ = ("_decoders", "_done", "_errors", "_iterator", "_pieces", "_state")
 
     def __init__(self, response: httpx.Response, url: str) -> None:
         codings = response.headers.get_list("content-encoding", split_commas=True)
@@ -174,7 +188,7 @@ class _Body:
         self._iterator = response.aiter_raw() if self._decoders else response.aiter_bytes()
         self._pieces: Iterator[bytes] | None = None
         self._done = False
-        self._url = url
+        self._errors = map_exceptions(_ERRORS, url=url, response_started=True)  # entered around every read
         self._state = "unstarted"  # then "started", then "finished"
 
     def __aiter__(self) -> _Body:
@@ -183,7 +197,7 @@ class _Body:
     async def __anext__(self) -> bytes:
         self._state = "started"
         try:
-            with map_exceptions(_ERRORS, url=self._url, response_started=True):
+            with self._errors:
                 while True:
                     if self._pieces is not None:
                         piece = next(self._pieces, None)
