@@ -233,6 +233,16 @@ async def test_sequential_exchanges_reuse_one_connection(transport: AnyTransport
     assert [r.connection for r in server.requests] == [1] * 5
 
 
+async def test_each_exchange_goes_to_its_own_url_among_many(transport: AnyTransport) -> None:
+    # More URLs than a transport keeps parsed, then the first ones again.
+    paths = [f"/chat/completions?n={i}" for i in range(100)] + ["/chat/completions?n=0", "/models"]
+    async with serve([Reply.sse(BODY, chunk_size=64)]) as server:
+        for path in paths:
+            assert await fetch(transport, post(server, path=path)) == (200, BODY)
+    assert [r.target for r in server.requests] == [f"/v1{path}" for path in paths]
+    assert server.connections_opened == 1
+
+
 async def test_a_body_not_read_to_the_end_is_not_reused(transport: AnyTransport) -> None:
     first = Reply(chunks=(b"data: a\n\n", b"data: b\n\n"), delay=0.05)
     async with serve([first, Reply.sse(BODY)]) as server:
