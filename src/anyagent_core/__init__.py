@@ -10,12 +10,15 @@ around them are public submodules: ``anyagent_core.emulation`` (tool calls writt
 event-stream codec), ``.retry`` (retry decisions), ``.context`` (token estimates, compaction),
 ``.json`` (immutable JSON), ``.settings`` (the loop's settings and the knobs shared with
 options) and ``.wire`` (dialects, request bodies read back, recorded responses decoded). Their
-names stay importable from here too, as before they moved.
+names stay importable from here too, as before they moved; the JSON Schema checks (``schema``,
+``check_schema``, ``validate_schema``, ...) load on first use, when a tool or an output schema
+needs them.
 """
 
 from __future__ import annotations
 
-from . import schema
+from typing import TYPE_CHECKING, Any
+
 from ._agent._actions import Action, AskCompaction, AskPermission, Commit, Done, Emit, RunTools, SendRequest, Wait
 from ._agent._loop import AgentLoop
 from ._agent._loop_state import LoopState
@@ -90,8 +93,6 @@ from .retry import Retry as Retry
 from .retry import RetryState as RetryState
 from .retry import is_context_length_error as is_context_length_error
 from .retry import parse_retry_after as parse_retry_after
-from .schema import SchemaError as SchemaError
-from .schema import SchemaValidationError as SchemaValidationError
 from .settings import PERMISSION_MODES as PERMISSION_MODES
 from .settings import DoomLoopAction as DoomLoopAction
 from .settings import OutputMode as OutputMode
@@ -117,10 +118,45 @@ from .wire import Paused as Paused
 from .wire import decode_response as decode_response
 from .wire import parse_request_body as parse_request_body
 
-# Kept from before the schema toolkit had a module of its own (anyagent_core.schema).
-check_schema = schema.check
-check_schema_definition = schema.check_definition
-validate_schema = schema.validate
+if TYPE_CHECKING:
+    from . import schema as schema
+    from .schema import SchemaError as SchemaError
+    from .schema import SchemaValidationError as SchemaValidationError
+
+    # Kept from before the schema toolkit had a module of its own (anyagent_core.schema).
+    check_schema = schema.check
+    check_schema_definition = schema.check_definition
+    validate_schema = schema.validate
+
+#: Names loaded on first use (a module ``__getattr__``): the JSON Schema checks (and RE2 under
+#: them) cost more to import than a plain run needs; a tool or an output schema loads them.
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "schema": ("anyagent_core.schema", None),
+    "SchemaError": ("anyagent_core.schema", "SchemaError"),
+    "SchemaValidationError": ("anyagent_core.schema", "SchemaValidationError"),
+    "check_schema": ("anyagent_core.schema", "check"),
+    "check_schema_definition": ("anyagent_core.schema", "check_definition"),
+    "validate_schema": ("anyagent_core.schema", "validate"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    module, attribute = where
+    value = importlib.import_module(module)
+    if attribute is not None:
+        value = getattr(value, attribute)
+    globals()[name] = value  # the next lookup is an ordinary one
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "NEED_DATA",

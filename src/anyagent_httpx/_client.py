@@ -64,12 +64,12 @@ from ._hooks import session_end, session_start, subagent_start, user_prompt_subm
 from ._logging import RunLogger, Scrubber, endpoint_secrets, protect_httpx_logs
 from ._observe import observers
 from ._options import AgentOptions
-from ._sessions._writer import SessionWriter, attach
 from ._subagents import TASK_TOOL, Subagents
 from ._tools import Tool, ToolContext
 
 if TYPE_CHECKING:
     from ._mcp import McpServers
+    from ._sessions._writer import SessionWriter
 from ._transports import AsyncTransport, HttpxTransport, shared_transport
 
 __all__ = ["Client", "ClientState", "MessageStream", "query"]
@@ -323,6 +323,8 @@ class Client:
         history = self._initial_history
         summary = None
         if options.session_store is not None and self._agent is None:
+            from ._sessions._writer import attach  # only for clients with a session store
+
             self._session, history, summary = await attach(options, model=model, history=history)
             self.session_id = self._session.session_id
         if toolbox.tools:  # only tools that run need a working directory

@@ -21,7 +21,7 @@ import random as _random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import anyio
 import attrs
@@ -76,9 +76,11 @@ from ._logging import Scrubber, endpoint_secrets, scrub_error
 from ._observe import AttemptInfo, Observer, RunInfo
 from ._options import AgentOptions
 from ._permissions import ToolPermissionContext, ask_permission
-from ._sessions._writer import SessionWriter
 from ._tools import Tool, ToolContext, run_tool
 from ._transports import AsyncTransport
+
+if TYPE_CHECKING:
+    from ._sessions._writer import SessionWriter
 
 __all__ = ["Driver", "Toolbox"]
 

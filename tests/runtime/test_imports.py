@@ -17,6 +17,7 @@ import anyagent_httpx
 NOT_FOR_QUERY = (
     "anyagent_httpx._cli",
     "anyagent_httpx._recording",
+    "anyagent_httpx._sessions",
     "anyagent_httpx._sync",
     "anyagent_httpx._tools._builtin",
     "anyagent_httpx._transports._h11",
@@ -98,3 +99,10 @@ def test_mcp_servers_load_the_mcp_package_only_when_a_client_opens() -> None:
     assert loaded.isdisjoint({"mcp", "mcp_types", "opentelemetry", "pydantic"}), sorted(loaded)
     plain = modules_after("from anyagent_httpx import AgentOptions, Client, query\nAgentOptions(model='m')")
     assert "anyagent_httpx._mcp" not in plain
+
+
+def test_a_plain_query_loads_no_sqlite() -> None:
+    """The session stores (and sqlite3) load when options name one."""
+    script = "from anyagent_httpx import AgentOptions, Client, query\nimport sys\nprint('sqlite3' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "False"

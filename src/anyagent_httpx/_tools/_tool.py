@@ -26,7 +26,7 @@ from typing import Annotated, Any, overload
 
 import attrs
 
-from anyagent_core import ToolSpec, check_schema_definition, thaw_json, validate_schema
+from anyagent_core import ToolSpec, thaw_json
 
 from ._context import ToolContext
 from ._schema import Shape, Signature, Unsupported, jsonable, object_schema, parse_docstring, shape_of, type_name
@@ -77,8 +77,10 @@ class Tool:
     _signature: Signature | None = attrs.field(default=None, repr=False, eq=False, alias="signature")
 
     def __attrs_post_init__(self) -> None:
+        from anyagent_core.schema import check_definition  # loaded with the first tool
+
         try:
-            check_schema_definition(self.spec.parameters)
+            check_definition(self.spec.parameters)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"the parameters of tool {self.spec.name!r} are not a usable JSON schema: {exc}") from None
 
@@ -93,7 +95,9 @@ class Tool:
         the function. Raises ``ToolInputError`` naming every bad field."""
         if not isinstance(input, Mapping):
             raise ToolInputError(f"the arguments must be a JSON object, not {type(input).__name__}")
-        errors = validate_schema(input, self.spec.parameters)
+        from anyagent_core.schema import validate
+
+        errors = validate(input, self.spec.parameters)
         if errors:
             raise ToolInputError("; ".join(_field_message(error.path, error.message) for error in errors))
         if self._signature is None:
