@@ -371,11 +371,15 @@ def _fallback_endpoints(value: Sequence[FallbackEndpoint | Mapping[str, Any]]) -
     return tuple(items)
 
 
-def _check_session_options(options: AgentOptions) -> None:
-    from ._sessions import SessionStore
+def _session_store_protocol() -> type[SessionStore]:
+    from ._sessions import SessionStore  # only for options naming a store
 
+    return SessionStore
+
+
+def _check_session_options(options: AgentOptions) -> None:
     store = options.session_store
-    if store is not None and not isinstance(store, SessionStore):
+    if store is not None and not isinstance(store, _session_store_protocol()):
         raise ConfigurationError(f"session_store must be a SessionStore, not {type(store).__name__}")
     if options.resume is not None and options.continue_conversation:
         raise ConfigurationError("pass resume= or continue_conversation=True, not both")
