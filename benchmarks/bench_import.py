@@ -6,7 +6,14 @@ Each measurement is a fresh interpreter (``python -c``) that times one import st
 ``time.perf_counter`` and prints it with the number of modules the statement loaded; the rounds
 visit the contenders in turn (starting at a different one each round) and the median is
 reported, with the middle half of the rounds (p25 to p75) beside it. Ratios are the median of the
-ratios taken within each round. Contenders:
+ratios taken within each round.
+
+Every interpreter reads compiled bytecode, as after ``pip install`` (which writes it): the
+children get a temporary ``PYTHONPYCACHEPREFIX`` without ``PYTHONDONTWRITEBYTECODE``, and an
+unmeasured first round fills it, for every contender alike. Without that, in an environment that
+sets ``PYTHONDONTWRITEBYTECODE`` an editable install compiles each of its modules from source on
+every import while installed packages such as httpx read theirs from ``__pycache__``, and the
+ratios measure the compiler. Contenders:
 
 * ``from anyagent_httpx import AgentOptions, query``: the README's first line, what a plain
   ``query()`` needs; and ``from anyagent_httpx import AgentOptions, Client``;
@@ -15,12 +22,16 @@ ratios taken within each round. Contenders:
   (that happens when an ``OpenTelemetryObserver`` is made);
 * ``import anyagent_httpx._mcp``: the MCP servers' module, which must not load ``mcp`` (that
   happens when a client with ``mcp_servers`` opens);
-* ``import anyagent_core``: the sans-IO core on its own (no target: reported);
+* ``from anyagent_core import AgentLoop, Connection``: the sans-IO core's two machines on their
+  own (no target: reported; ``import anyagent_core`` alone loads nothing but the package);
 * ``import httpx``, which anyagent_httpx imports: the floor it cannot go under;
 * ``import openai``: openai-python, the peer (skipped if not installed).
 
 ``--compare SRC`` also times the README's import from another source tree (for example an
-older commit's ``src/``, from ``git archive``), to see what a change costs.
+older commit's ``src/``, from ``git archive``), to see what a change costs. The tree goes first
+on ``PYTHONPATH``, ahead of the editable install's; a probe that imports ``anyagent_httpx``
+from anywhere else (a tree without the package, or a module it lacks found in the installed
+one) is reported as not run rather than timed as the other tree.
 
 Targets (PASS/FAIL, the script exits 0): the README's imports (``query`` and ``Client``) take
 **at most 1.5x** ``import httpx`` (issue 12); ``import anyagent_httpx`` no longer than ``import
@@ -37,6 +48,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +74,10 @@ start = time.perf_counter()
 {statement}
 seconds = time.perf_counter() - start
 loaded = set(sys.modules) - before
-print(seconds, len(loaded), int(any(name.split(".")[0] in ("opentelemetry", "mcp") for name in loaded)))
+optional = any(name.split(".")[0] in ("opentelemetry", "mcp") for name in loaded)
+ours = [getattr(sys.modules[name], "__file__", None) for name in loaded if name.startswith("anyagent")]
+import json
+print(json.dumps([seconds, len(loaded), optional, [path for path in ours if path]]))
 """
 
 
@@ -84,9 +99,11 @@ class Contender:
     def ours(self) -> bool:
         return "anyagent_httpx" in self.statement
 
-    def measure(self) -> float | None:
+    def measure(self, pycache: str) -> float | None:
         env = dict(os.environ)
         env.pop("PYTHONPATH", None)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = pycache
         if self.path is not None:
             env["PYTHONPATH"] = self.path
         done = subprocess.run(
@@ -100,9 +117,14 @@ class Contender:
         if done.returncode != 0:
             self.skipped = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
             return None
-        seconds, modules, optional = done.stdout.split()
+        seconds, modules, optional, origins = json.loads(done.stdout.strip().splitlines()[-1])
+        if self.path is not None:
+            elsewhere = [path for path in origins if not path.startswith(self.path + os.sep)]
+            if elsewhere:
+                self.skipped = f"imported {elsewhere[0]}, not from {self.path}"
+                return None
         self.modules = int(modules)
-        self.optional = self.optional or optional == "1"
+        self.optional = self.optional or optional
         return float(seconds)
 
 
@@ -121,19 +143,23 @@ def main() -> int:
         Contender("import anyagent_httpx"),
         Contender("import anyagent_httpx.telemetry"),
         Contender("import anyagent_httpx._mcp"),
-        Contender("import anyagent_core"),
+        Contender("from anyagent_core import AgentLoop, Connection"),
         Contender("import httpx"),
         Contender("import openai"),
     ]
     if args.compare:
-        contenders.append(Contender(README_QUERY, path=args.compare))
+        contenders.append(Contender(README_QUERY, path=str(Path(args.compare).resolve())))
     by_label = {c.label: c for c in contenders}
     times = Rounds()
+    pycache_dir = tempfile.TemporaryDirectory(prefix="bench-import-pycache-")
+    pycache = pycache_dir.name
+    for contender in contenders:  # unmeasured: compiles every module into the cache
+        contender.measure(pycache)
     for number in range(rounds):
         measured: dict[str, float] = {}
         for label in rotated(list(by_label), number):
             contender = by_label[label]
-            if contender.skipped is None and (seconds := contender.measure()) is not None:
+            if contender.skipped is None and (seconds := contender.measure(pycache)) is not None:
                 measured[label] = seconds
         if all(c.skipped is not None or c.label in measured for c in contenders):
             for label, seconds in measured.items():
@@ -141,7 +167,11 @@ def main() -> int:
 
     ran = {c.label: c for c in contenders if c.skipped is None and c.label in times.seconds}
     skipped = {c.label: f"not run: {c.skipped}" for c in contenders if c.skipped is not None}
-    print(f"import time, median of {rounds} fresh interpreters (Python {platform.python_version()}, {sys.platform})")
+    pycache_dir.cleanup()
+    print(
+        f"import time, median of {rounds} fresh interpreters reading bytecode"
+        f" (Python {platform.python_version()}, {sys.platform})"
+    )
 
     def ms(seconds: float) -> str:
         return f"{seconds * 1000:.1f}"
