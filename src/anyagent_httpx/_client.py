@@ -60,7 +60,6 @@ from anyagent_core.settings import PERMISSION_MODES
 
 from ._driver import Driver, Toolbox
 from ._errors import APIError, ClientStateError, ConfigurationError
-from ._hooks import session_end, session_start, subagent_start, user_prompt_submit, with_context
 from ._logging import RunLogger, Scrubber, endpoint_secrets, protect_httpx_logs
 from ._observe import observers
 from ._options import AgentOptions
@@ -407,6 +406,8 @@ class Client:
                     self._abandon()
                 await self._session.flush()  # a turn the caller stopped reading is kept
             if was_open and self._started and self._driver is not None and self._loop is not None:
+                from ._hooks import session_end
+
                 await session_end(self.options.hooks, self._driver.hook_site(self._loop), reason="other")
         finally:
             mcp, self._mcp = self._mcp, None
@@ -505,6 +506,8 @@ class Client:
         return self._inbox is not None
 
     async def _submit(self, prompt: PromptItem) -> None:
+        from ._hooks import session_start, subagent_start, user_prompt_submit, with_context
+
         driver, loop = self._check_open("query")
         message = _user_message(prompt)
         site = driver.hook_site(loop)

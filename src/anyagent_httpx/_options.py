@@ -48,7 +48,6 @@ from anyagent_core.wire import redact_url
 
 from ._attempt import StreamLimits
 from ._errors import ConfigurationError
-from ._hooks import HOOK_EVENTS, HookEvent, HookMatcher
 from ._observe import Observer
 from ._permissions import CanUseTool
 from ._tools import Tool
@@ -57,6 +56,7 @@ from ._tools._context import SANDBOX_MODES, SandboxMode
 if TYPE_CHECKING:
     import httpx
 
+    from ._hooks import HookEvent, HookMatcher
     from ._memories import Memory
     from ._sessions import SessionStore
     from ._transports import AsyncTransport
@@ -232,6 +232,10 @@ def _hooks(value: Mapping[HookEvent, Sequence[HookMatcher]]) -> Mapping[HookEven
             f"hooks must be a mapping of hook events to HookMatcher lists, not {type(value).__name__}"
         )
     hooks: dict[HookEvent, tuple[HookMatcher, ...]] = {}
+    if not value:
+        return hooks
+    from ._hooks import HOOK_EVENTS, HookMatcher  # loaded when options name hooks
+
     for event, matchers in value.items():
         if event not in HOOK_EVENTS:
             raise ConfigurationError(f"unknown hook event {event!r}; known: {', '.join(HOOK_EVENTS)}")

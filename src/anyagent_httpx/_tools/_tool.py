@@ -22,14 +22,16 @@ import functools
 import inspect
 import typing
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, overload
+from typing import TYPE_CHECKING, Annotated, Any, overload
 
 import attrs
 
 from anyagent_core import ToolSpec, thaw_json
 
 from ._context import ToolContext
-from ._schema import Shape, Signature, Unsupported, jsonable, object_schema, parse_docstring, shape_of, type_name
+
+if TYPE_CHECKING:
+    from ._schema import Shape, Signature
 
 __all__ = ["Tool", "ToolError", "ToolInputError", "tool"]
 
@@ -142,6 +144,8 @@ def _build_tool(
 ) -> Tool:
     if not callable(func):
         raise TypeError(f"@tool needs a function, not {type(func).__name__}")
+    from ._schema import Signature, Unsupported, jsonable, object_schema, parse_docstring, shape_of, type_name
+
     label = getattr(func, "__qualname__", None) or repr(func)
     try:
         signature = inspect.signature(func)
@@ -321,6 +325,8 @@ def _dict_tool(
     """A tool whose handler takes one dict of the (validated, converted) arguments."""
     if not callable(handler):
         raise TypeError(f"@tool({name!r}, ...) needs a function, not {type(handler).__name__}")
+    from ._schema import Signature, Unsupported, object_schema, shape_of, type_name  # loaded with the first tool
+
     shapes: dict[str, Shape] = {}
     if isinstance(input_schema, Mapping) and isinstance(input_schema.get("type"), str):
         parameters: dict[str, Any] = dict(input_schema)  # a JSON schema
