@@ -60,16 +60,15 @@ from anyagent_core.settings import PERMISSION_MODES
 
 from ._driver import Driver, Toolbox
 from ._errors import APIError, ClientStateError, ConfigurationError
-from ._hooks import session_end, session_start, subagent_start, user_prompt_submit, with_context
 from ._logging import RunLogger, Scrubber, endpoint_secrets, protect_httpx_logs
 from ._observe import observers
 from ._options import AgentOptions
-from ._sessions._writer import SessionWriter, attach
 from ._subagents import TASK_TOOL, Subagents
 from ._tools import Tool, ToolContext
 
 if TYPE_CHECKING:
     from ._mcp import McpServers
+    from ._sessions._writer import SessionWriter
 from ._transports import AsyncTransport, HttpxTransport, shared_transport
 
 __all__ = ["Client", "ClientState", "MessageStream", "query"]
@@ -328,6 +327,8 @@ class Client:
         history = self._initial_history
         summary = None
         if options.session_store is not None and self._agent is None:
+            from ._sessions._writer import attach  # only for clients with a session store
+
             self._session, history, summary = await attach(options, model=model, history=history)
             self.session_id = self._session.session_id
         if toolbox.tools:  # only tools that run need a working directory
@@ -409,6 +410,8 @@ class Client:
                     self._abandon()
                 await self._session.flush()  # a turn the caller stopped reading is kept
             if was_open and self._started and self._driver is not None and self._loop is not None:
+                from ._hooks import session_end
+
                 await session_end(self.options.hooks, self._driver.hook_site(self._loop), reason="other")
         finally:
             mcp, self._mcp = self._mcp, None
@@ -511,6 +514,8 @@ class Client:
         return self._inbox is not None
 
     async def _submit(self, prompt: PromptItem) -> None:
+        from ._hooks import session_start, subagent_start, user_prompt_submit, with_context
+
         driver, loop = self._check_open("query")
         message = _user_message(prompt)
         site = driver.hook_site(loop)

@@ -21,7 +21,7 @@ import random as _random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import anyio
 import attrs
@@ -61,24 +61,16 @@ from anyagent_core.wire import redact_url
 from ._attempt import AttemptFailed, Cancelled, DeadlinePassed, Interrupted, Received, perform
 from ._context import discover_window
 from ._errors import APIError, ServerStreamError
-from ._hooks import (
-    HookEffects,
-    HookError,
-    HookSite,
-    PreCompactInput,
-    notification,
-    post_tool_use,
-    pre_compact,
-    pre_tool_use,
-    stop,
-)
 from ._logging import Scrubber, endpoint_secrets, scrub_error
 from ._observe import AttemptInfo, Observer, RunInfo
 from ._options import AgentOptions
 from ._permissions import ToolPermissionContext, ask_permission
-from ._sessions._writer import SessionWriter
 from ._tools import Tool, ToolContext, run_tool
 from ._transports import AsyncTransport
+
+if TYPE_CHECKING:
+    from ._hooks import HookSite
+    from ._sessions._writer import SessionWriter
 
 __all__ = ["Driver", "Toolbox"]
 
@@ -155,6 +147,8 @@ class Driver:
         self._scope: anyio.CancelScope | None = None
         self._interrupted = False
         self._probed: set[int] = set()  # the endpoints asked for their window
+        from ._hooks import HookEffects  # the hooks load with the first client, not on import
+
         self.hook_effects = HookEffects()
         """What hooks asked for (system messages to show, a stop), the client's too."""
         self._observer = observer  # the run's (Observer.run_started may name another)
@@ -226,6 +220,8 @@ class Driver:
         return scrubber
 
     def hook_site(self, loop: AgentLoop) -> HookSite:
+        from ._hooks import HookSite
+
         return HookSite(
             session_id=self.session_id,
             cwd=self.cwd(loop),
@@ -256,6 +252,8 @@ class Driver:
         """Drive ``loop`` through one response: the messages for the user, the ``ResultMessage``
         last. Raises the typed ``APIError`` when a request failed for good (the loop gave up),
         ``HookError`` when a hook raised."""
+        from ._hooks import PreCompactInput, pre_compact, stop
+
         started = anyio.current_time()
         api_before = self.api_seconds
         failure = _Failure()
@@ -503,6 +501,8 @@ class Driver:
     # ---- permissions and tools ------------------------------------------------------------
 
     async def _ask(self, loop: AgentLoop, action: AskPermission) -> None:
+        from ._hooks import notification
+
         context = ToolPermissionContext(
             tool_use_id=action.call.id,
             reason=action.reason,
@@ -553,6 +553,8 @@ class Driver:
     ) -> None:
         """Consecutive calls of read-only tools (and subagent tasks) together, the others one at
         a time, in the model's order, each result put at its call's index as it arrives."""
+        from ._hooks import HookError
+
         hook_errors: list[HookError] = []
         toolbox = self.toolbox
 
@@ -598,6 +600,8 @@ class Driver:
     async def _perform_call(self, loop: AgentLoop, call: ToolUseBlock) -> tuple[ToolResultBlock, JSONObject]:
         """Its PreToolUse hooks (an input they rewrite is checked against the permission rules
         again), the tool, its PostToolUse hooks: the result and the input it ran with."""
+        from ._hooks import post_tool_use, pre_tool_use
+
         hooks = self.options.hooks
         site = self.hook_site(loop)
         outcome = await pre_tool_use(hooks, call, site)

@@ -48,7 +48,6 @@ from anyagent_core.wire import redact_url
 
 from ._attempt import StreamLimits
 from ._errors import ConfigurationError
-from ._hooks import HOOK_EVENTS, HookEvent, HookMatcher
 from ._observe import Observer
 from ._permissions import CanUseTool
 from ._tools import Tool
@@ -57,6 +56,7 @@ from ._tools._context import SANDBOX_MODES, SandboxMode
 if TYPE_CHECKING:
     import httpx
 
+    from ._hooks import HookEvent, HookMatcher
     from ._memories import Memory
     from ._sessions import SessionStore
     from ._transports import AsyncTransport
@@ -232,6 +232,10 @@ def _hooks(value: Mapping[HookEvent, Sequence[HookMatcher]]) -> Mapping[HookEven
             f"hooks must be a mapping of hook events to HookMatcher lists, not {type(value).__name__}"
         )
     hooks: dict[HookEvent, tuple[HookMatcher, ...]] = {}
+    if not value:
+        return hooks
+    from ._hooks import HOOK_EVENTS, HookMatcher  # loaded when options name hooks
+
     for event, matchers in value.items():
         if event not in HOOK_EVENTS:
             raise ConfigurationError(f"unknown hook event {event!r}; known: {', '.join(HOOK_EVENTS)}")
@@ -371,11 +375,15 @@ def _fallback_endpoints(value: Sequence[FallbackEndpoint | Mapping[str, Any]]) -
     return tuple(items)
 
 
-def _check_session_options(options: AgentOptions) -> None:
-    from ._sessions import SessionStore
+def _session_store_protocol() -> type[SessionStore]:
+    from ._sessions import SessionStore  # only for options naming a store
 
+    return SessionStore
+
+
+def _check_session_options(options: AgentOptions) -> None:
     store = options.session_store
-    if store is not None and not isinstance(store, SessionStore):
+    if store is not None and not isinstance(store, _session_store_protocol()):
         raise ConfigurationError(f"session_store must be a SessionStore, not {type(store).__name__}")
     if options.resume is not None and options.continue_conversation:
         raise ConfigurationError("pass resume= or continue_conversation=True, not both")

@@ -83,7 +83,10 @@ def test_importing_the_core_loads_no_io_module() -> None:
     script = (
         "import sys, attrs, json, re, re2, base64, enum, typing, collections\n"
         "before = set(sys.modules)\n"
-        "import anyagent_core\n"
+        "import importlib, pkgutil, anyagent_core\n"
+        "for name in dir(anyagent_core): getattr(anyagent_core, name)\n"  # the package loads them lazily
+        "for info in pkgutil.iter_modules(anyagent_core.__path__):\n"
+        "    importlib.import_module('anyagent_core.' + info.name)\n"
         "print('\\n'.join(sorted(set(sys.modules) - before)))\n"
     )
     new = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()

@@ -13,14 +13,26 @@ import pytest
 
 import anyagent_httpx
 
-#: Modules a plain ``query()`` does not need.
+#: Modules a plain ``query()`` does not need at import: the CLI, recording, the session stores,
+#: the blocking facade, the built-in tools, the h11 transport, the hooks (loaded with the first
+#: client, or by options naming hooks), tools' signature schemas (with the first tool), the core's
+#: text toolkits (tools written as text, ``<think>`` tags) and whole-response replay.
 NOT_FOR_QUERY = (
     "anyagent_httpx._cli",
+    "anyagent_httpx._hooks",
     "anyagent_httpx._recording",
+    "anyagent_httpx._sessions",
     "anyagent_httpx._sync",
     "anyagent_httpx._tools._builtin",
+    "anyagent_httpx._tools._schema",
     "anyagent_httpx._transports._h11",
+    "anyagent_httpx.claude",
     "anyagent_httpx.testing",
+    "anyagent_core._replay",
+    "anyagent_core._schema",
+    "anyagent_core._sessions",
+    "anyagent_core._textual._emulation._scanner",
+    "anyagent_core._textual._think",
 )
 
 
@@ -37,11 +49,31 @@ def test_importing_the_package_loads_nothing_else() -> None:
 
 def test_a_plain_query_loads_no_cli_recording_sync_builtin_tools_or_h11() -> None:
     loaded = modules_after(
-        "from anyagent_httpx import AgentOptions, Client, ResultMessage, query, tool\n"
+        "from anyagent_httpx import AgentOptions, Client, ResultMessage, query\n"
+        "AgentOptions(model='m', base_url='http://127.0.0.1:1/v1')"
+    )
+    assert "anyagent_httpx._client" in loaded and "anyagent_core._agent._loop" in loaded
+    assert loaded.isdisjoint(NOT_FOR_QUERY), sorted(loaded & set(NOT_FOR_QUERY))
+
+
+def test_a_tool_loads_its_schema_and_no_builtin_tools() -> None:
+    loaded = modules_after(
+        "from anyagent_httpx import AgentOptions, tool\n"
         "AgentOptions(model='m', base_url='http://127.0.0.1:1/v1', tools=[tool(lambda: 1, name='one')])"
     )
-    assert "anyagent_httpx._client" in loaded and "anyagent_core" in loaded
-    assert loaded.isdisjoint(NOT_FOR_QUERY), sorted(loaded & set(NOT_FOR_QUERY))
+    assert "anyagent_httpx._tools._schema" in loaded
+    assert "anyagent_httpx._tools._builtin" not in loaded and "anyagent_httpx._cli" not in loaded
+
+
+def test_hooks_load_with_the_options_that_name_them() -> None:
+    plain = modules_after("from anyagent_httpx import AgentOptions\nAgentOptions(hooks={})")
+    assert "anyagent_httpx._hooks" not in plain
+    loaded = modules_after(
+        "from anyagent_httpx import AgentOptions, ConfigurationError\n"
+        "try:\n    AgentOptions(hooks={'NoSuchEvent': []})\nexcept ConfigurationError:\n    pass\n"
+        "else:\n    raise SystemExit('an unknown hook event was accepted')"
+    )
+    assert "anyagent_httpx._hooks" in loaded
 
 
 def test_naming_a_builtin_tool_loads_the_builtin_tools() -> None:
@@ -98,3 +130,10 @@ def test_mcp_servers_load_the_mcp_package_only_when_a_client_opens() -> None:
     assert loaded.isdisjoint({"mcp", "mcp_types", "opentelemetry", "pydantic"}), sorted(loaded)
     plain = modules_after("from anyagent_httpx import AgentOptions, Client, query\nAgentOptions(model='m')")
     assert "anyagent_httpx._mcp" not in plain
+
+
+def test_a_plain_query_loads_no_sqlite() -> None:
+    """The session stores (and sqlite3) load when options name one."""
+    script = "from anyagent_httpx import AgentOptions, Client, query\nimport sys\nprint('sqlite3' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "False"

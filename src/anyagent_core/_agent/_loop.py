@@ -56,6 +56,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -84,10 +85,6 @@ from anyagent_core._messages import (
     Usage,
     UserMessage,
 )
-from anyagent_core._textual._emulation._history import emulated_history, to_tool_uses
-from anyagent_core._textual._emulation._prompt import render_tool_prompt
-from anyagent_core._textual._emulation._scanner import ToolCallTextFilter
-from anyagent_core._textual._think import AnswerFilter, think_to_blocks
 from anyagent_core._util import parsed_builder
 
 from ._actions import Action, AskCompaction, AskPermission, Commit, Done, Emit, RunTools, SendRequest, Wait
@@ -100,6 +97,10 @@ from ._retry import Failure, GiveUp, Retry, RetryState, is_context_length_error
 from ._round import DoomWatch, Round, error_result, plan_round
 from ._settings import LoopSettings, LoopTool
 from ._spend import Spend, cost_usd, tokens_of
+
+if TYPE_CHECKING:  # the text toolkits load when a run needs them (tools as text, <think> tags)
+    from anyagent_core._textual._emulation._scanner import ToolCallTextFilter
+    from anyagent_core._textual._think import AnswerFilter
 
 __all__ = ["AgentLoop"]
 
@@ -305,6 +306,8 @@ class AgentLoop:
         when calls cannot arrive as text (native mode, or no tools)."""
         if self.settings.tool_mode == "native" or not self._tools:
             return None
+        from anyagent_core._textual._emulation._scanner import ToolCallTextFilter  # loaded when used
+
         return ToolCallTextFilter()
 
     def answer_filter(self) -> AnswerFilter | None:
@@ -314,6 +317,8 @@ class AgentLoop:
         calls = self.settings.tool_mode != "native" and bool(self._tools)
         if not calls and not self.settings.think_tags:
             return None
+        from anyagent_core._textual._think import AnswerFilter  # loaded when used
+
         specs = (tool.spec for tool in self.settings.tools)
         return AnswerFilter(think_tags=self.settings.think_tags, calls=calls, tools=specs)
 
@@ -796,6 +801,9 @@ class AgentLoop:
             history = self._sent_history()
         tools = specs
         if settings.tool_mode == "emulated" and specs:
+            from anyagent_core._textual._emulation._history import emulated_history
+            from anyagent_core._textual._emulation._prompt import render_tool_prompt
+
             system = join_system(system, render_tool_prompt(specs))
             history = emulated_history(history)
             tools = ()
@@ -832,8 +840,12 @@ class AgentLoop:
         self._response.last_endpoint = request.endpoint
         settings = self.settings
         if settings.think_tags:
+            from anyagent_core._textual._think import think_to_blocks
+
             message = think_to_blocks(message)
         if self._tools and settings.tool_mode != "native":
+            from anyagent_core._textual._emulation._history import to_tool_uses
+
             specs = (tool.spec for tool in settings.tools)
             message = to_tool_uses(message, id_prefix=f"call_{self._serial}_", tools=specs)
         message = distinct_call_ids(message)
@@ -1242,9 +1254,13 @@ class AgentLoop:
     def _keep_partial(self, partial: AssistantMessage) -> None:
         """The text of an interrupted answer joins the conversation, without its calls."""
         if self.settings.think_tags:
+            from anyagent_core._textual._think import think_to_blocks
+
             partial = think_to_blocks(partial)
         kept = tuple(b for b in partial.content if not isinstance(b, ToolUseBlock | ToolUseError))
         if self._tools and self.settings.tool_mode != "native":  # calls written as text go too
+            from anyagent_core._textual._emulation._history import to_tool_uses
+
             kept = tuple(
                 b
                 for b in to_tool_uses(AssistantMessage(content=kept), id_prefix="").content

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from anyagent_core._json import JSONObject, freeze_object, loads_finite, thaw_json
-from anyagent_core._schema import validate as validate_schema
 
 from ._settings import OutputMode
 
@@ -33,7 +32,9 @@ def parse_structured_output(text: str, schema: Mapping[str, Any]) -> tuple[Any, 
         value = loads_finite(body)
     except ValueError as exc:
         return None, f"the answer is not valid JSON ({exc})"
-    errors = validate_schema(value, schema)
+    from anyagent_core._schema import validate  # only for runs with an output schema
+
+    errors = validate(value, schema)
     if errors:
         return None, "; ".join(f"{error.path}: {error.message}" for error in errors)
     return value, None

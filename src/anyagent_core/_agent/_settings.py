@@ -20,7 +20,6 @@ from anyagent_core._context._tokens import TokenCounter
 from anyagent_core._events import StartTurn
 from anyagent_core._json import JSONObject, freeze_object
 from anyagent_core._messages import ToolSpec
-from anyagent_core._schema import check_definition as check_schema_definition
 
 from ._permissions import PermissionPolicy, ToolTraits
 from ._retry import DEFAULT_RETRY_POLICY, RetryPolicy
@@ -77,8 +76,10 @@ NO_PRICING: Final = (
 
 def _schema_or_none(name: str, value: Any) -> None:
     if value is not None:
+        from anyagent_core._schema import check_definition  # only for settings with a schema
+
         try:
-            check_schema_definition(value)
+            check_definition(value)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{name} is not a usable JSON schema: {exc}") from None
 

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal, NotRequired, Required, Union
 
 import attrs
 
-from anyagent_core import thaw_json, validate_schema
+from anyagent_core import thaw_json
 
 __all__ = ["Shape", "Signature", "Unsupported", "jsonable", "object_schema", "parse_docstring", "shape_of", "type_name"]
 
@@ -141,6 +141,7 @@ def shape_of(annotation: Any, seen: tuple[type, ...]) -> Shape:
         return Shape(_enum_schema([member.value for member in annotation], annotation.__qualname__), annotation)
     if origin is Union or origin is types.UnionType:
         members = [shape_of(arg, seen) for arg in args]
+        from anyagent_core.schema import validate as validate_schema  # loaded with the first tool
 
         def union(value: Any) -> Any:
             for member in members:

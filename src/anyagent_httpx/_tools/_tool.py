@@ -22,14 +22,16 @@ import functools
 import inspect
 import typing
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, overload
+from typing import TYPE_CHECKING, Annotated, Any, overload
 
 import attrs
 
-from anyagent_core import ToolSpec, check_schema_definition, thaw_json, validate_schema
+from anyagent_core import ToolSpec, thaw_json
 
 from ._context import ToolContext
-from ._schema import Shape, Signature, Unsupported, jsonable, object_schema, parse_docstring, shape_of, type_name
+
+if TYPE_CHECKING:
+    from ._schema import Shape, Signature
 
 __all__ = ["Tool", "ToolError", "ToolInputError", "tool"]
 
@@ -77,8 +79,10 @@ class Tool:
     _signature: Signature | None = attrs.field(default=None, repr=False, eq=False, alias="signature")
 
     def __attrs_post_init__(self) -> None:
+        from anyagent_core.schema import check_definition  # loaded with the first tool
+
         try:
-            check_schema_definition(self.spec.parameters)
+            check_definition(self.spec.parameters)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"the parameters of tool {self.spec.name!r} are not a usable JSON schema: {exc}") from None
 
@@ -93,7 +97,9 @@ class Tool:
         the function. Raises ``ToolInputError`` naming every bad field."""
         if not isinstance(input, Mapping):
             raise ToolInputError(f"the arguments must be a JSON object, not {type(input).__name__}")
-        errors = validate_schema(input, self.spec.parameters)
+        from anyagent_core.schema import validate
+
+        errors = validate(input, self.spec.parameters)
         if errors:
             raise ToolInputError("; ".join(_field_message(error.path, error.message) for error in errors))
         if self._signature is None:
@@ -138,6 +144,8 @@ def _build_tool(
 ) -> Tool:
     if not callable(func):
         raise TypeError(f"@tool needs a function, not {type(func).__name__}")
+    from ._schema import Signature, Unsupported, jsonable, object_schema, parse_docstring, shape_of, type_name
+
     label = getattr(func, "__qualname__", None) or repr(func)
     try:
         signature = inspect.signature(func)
@@ -317,6 +325,8 @@ def _dict_tool(
     """A tool whose handler takes one dict of the (validated, converted) arguments."""
     if not callable(handler):
         raise TypeError(f"@tool({name!r}, ...) needs a function, not {type(handler).__name__}")
+    from ._schema import Signature, Unsupported, object_schema, shape_of, type_name  # loaded with the first tool
+
     shapes: dict[str, Shape] = {}
     if isinstance(input_schema, Mapping) and isinstance(input_schema.get("type"), str):
         parameters: dict[str, Any] = dict(input_schema)  # a JSON schema

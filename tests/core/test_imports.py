@@ -1,0 +1,85 @@
+"""``import anyagent_core`` is lazy: each name of the package loads its home on first use, and
+every name the package and its public modules list in ``__all__`` resolves."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pickle
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import anyagent_core
+
+PUBLIC_MODULES = sorted(
+    f"anyagent_core.{info.name}"
+    for info in pkgutil.iter_modules(anyagent_core.__path__)
+    if not info.name.startswith("_")
+)
+
+
+def modules_after(code: str) -> set[str]:
+    """The ``anyagent_core`` modules loaded in a fresh interpreter after running ``code``."""
+    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(m for m in sys.modules if m.startswith('anyagent'))))"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_importing_the_package_loads_nothing_else() -> None:
+    assert modules_after("import anyagent_core") == {"anyagent_core"}
+
+
+def test_the_loop_loads_no_toolkit_it_does_not_use() -> None:
+    loaded = modules_after("from anyagent_core import AgentLoop, Connection")
+    assert "anyagent_core._agent._loop" in loaded and "anyagent_core._connection" in loaded
+    unused = {"anyagent_core._replay", "anyagent_core.schema", "anyagent_core._schema", "anyagent_core._sessions"}
+    assert loaded.isdisjoint(unused), sorted(loaded & unused)
+
+
+@pytest.mark.parametrize("name", anyagent_core.__all__)
+def test_every_name_of_the_package_resolves_and_is_listed(name: str) -> None:
+    assert getattr(anyagent_core, name) is not None or name == "NEED_DATA"
+    assert name in dir(anyagent_core)
+
+
+def test_the_lazy_table_covers_all() -> None:
+    assert set(anyagent_core.__all__) <= set(anyagent_core._HOMES)
+
+
+@pytest.mark.parametrize("name", sorted(anyagent_core._HOMES))
+def test_every_lazy_name_is_its_home_s_object(name: str) -> None:
+    home = importlib.import_module(anyagent_core._HOMES[name], "anyagent_core")
+    assert getattr(anyagent_core, name) is getattr(home, name)
+
+
+@pytest.mark.parametrize("module", PUBLIC_MODULES)
+def test_every_name_of_a_public_module_resolves(module: str) -> None:
+    loaded = importlib.import_module(module)
+    for name in loaded.__all__:
+        getattr(loaded, name)
+        assert name in dir(loaded)
+
+
+def test_the_renamed_schema_names_resolve() -> None:
+    from anyagent_core import schema
+
+    assert anyagent_core.schema is schema
+    assert anyagent_core.check_schema is schema.check
+    assert anyagent_core.validate_schema is schema.validate
+    assert anyagent_core.SchemaError is schema.SchemaError
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        _ = anyagent_core.nothing_here
+    with pytest.raises(ImportError):
+        exec("from anyagent_core import nothing_here", {})
+
+
+def test_errors_still_pickle() -> None:
+    error = anyagent_core.RemoteProtocolError("bad frame")
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is anyagent_core.RemoteProtocolError and str(again) == str(error)
