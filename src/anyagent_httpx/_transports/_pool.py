@@ -22,12 +22,16 @@ instead (``shared_transport()``):
   pool, with httpx's own defaults (certifi, ``SSL_CERT_FILE``/``SSL_CERT_DIR``), is built on the
   first ``https://`` request.
 
+* **No state between clients.** The pool's ``httpx.AsyncClient`` keeps no cookies: one
+  client's server setting a cookie must not have it sent with another client's requests.
+
 A user's own ``http_client`` or ``transport`` is never touched by any of this: it is used as it
 is, never closed, never reconfigured.
 """
 
 from __future__ import annotations
 
+import http.cookiejar
 import sys
 from collections.abc import AsyncGenerator
 from typing import final
@@ -42,11 +46,34 @@ __all__ = ["shared_transport"]
 
 
 @final
+class _NoCookies(http.cookiejar.CookiePolicy):
+    """Keep no cookie and send none: the pool is shared by clients that know nothing of each
+    other (``Set-Cookie`` is the server's business with one client, not with every later one)."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = False
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
+        return False
+
+    def domain_return_ok(self, domain: str, request: object) -> bool:
+        return False
+
+    def path_return_ok(self, path: str, request: object) -> bool:
+        return False
+
+
+@final
 class _Pool:
     """One event loop's shared transport, and the async generator that closes it."""
 
     def __init__(self) -> None:
-        self.transport = HttpxTransport(http_client=default_http_client())
+        jar = http.cookiejar.CookieJar(policy=_NoCookies())
+        self.transport = HttpxTransport(http_client=default_http_client(cookies=jar))
         self.closer = self._close_at_shutdown()  # held here: the loop keeps only a weak reference
 
     async def _close_at_shutdown(self) -> AsyncGenerator[None]:

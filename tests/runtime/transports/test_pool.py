@@ -57,6 +57,24 @@ async def test_one_shot_queries_share_the_loop_s_pool_and_its_connection() -> No
     assert not first.http_client.is_closed
 
 
+async def test_the_pool_carries_no_cookie_from_one_client_to_the_next() -> None:
+    headers = (("content-type", "text/event-stream"), ("set-cookie", "sid=first-client; Path=/"))
+    async with serve([Reply.sse(ANSWER, headers=headers)]) as server:
+        options = AgentOptions(model="m", base_url=server.base_url)
+        for _ in range(3):
+            assert await ask(options) == "Hello there"
+        assert len(server.requests) == 3
+        assert [request.header("cookie") for request in server.requests] == [None, None, None]
+        transport = await shared_transport()
+        assert transport is not None and len(transport.http_client.cookies.jar) == 0
+        # A user's own client keeps its cookies as httpx does: only the shared pool refuses them.
+        async with httpx.AsyncClient() as mine:
+            mine_options = AgentOptions(model="m", base_url=server.base_url, http_client=mine)
+            assert await ask(mine_options) == "Hello there"
+            assert await ask(mine_options) == "Hello there"
+        assert server.requests[-1].header("cookie") == "sid=first-client"
+
+
 def _pool_of_a_run(backend: str, base_url: str) -> HttpxTransport:
     async def main() -> HttpxTransport:
         assert await ask(AgentOptions(model="m", base_url=base_url)) == "Hello there"
