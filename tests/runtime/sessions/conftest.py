@@ -12,7 +12,7 @@ import pytest
 
 from anyagent_httpx._sessions import MemoryStore, SessionStore, SQLiteStore
 
-POSTGRES_URL = os.environ.get("ANY_AGENT_TEST_POSTGRES_URL")
+POSTGRES_URL = os.environ.get("ANY_AGENT_TEST_POSTGRES_URL") or None  # set but empty: not set
 STORE_KINDS = ("memory", "sqlite", "postgres")
 
 
