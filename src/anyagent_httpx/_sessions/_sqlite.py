@@ -405,8 +405,9 @@ class SQLiteStore:
     # ---- sessions -------------------------------------------------------------------------
 
     def _row(self, db: sqlite3.Connection, session_id: str, *, indexed: bool = False) -> tuple[Any, ...]:
-        """The session's row (``indexed``: and the full-text mark after it)."""
-        mark = ", (SELECT seq FROM fts_indexed)" if indexed else ""
+        """The session's row (``indexed``: and after it the full-text mark and the last seq of
+        the log, read in the same statement)."""
+        mark = ", (SELECT seq FROM fts_indexed), (SELECT coalesce(max(seq), 0) FROM entries)" if indexed else ""
         row = db.execute(
             f"SELECT {_SESSION_COLUMNS}, base_session, base_entry, deleted{mark} FROM sessions WHERE id = ?",
             (session_id,),
@@ -512,8 +513,12 @@ class SQLiteStore:
         entries = list(entries)
         check_chain(session_id, entries, expected_head)
 
-        def work(db: sqlite3.Connection) -> SessionInfo:
-            def insert() -> SessionInfo:
+        # What the writer thread gives back: the info when nothing was written, else the row read
+        # and what changed in it (the info is made by the caller, not while the file is locked).
+        Done = SessionInfo | tuple[tuple[Any, ...], str | None, float, str | None]
+
+        def work(db: sqlite3.Connection) -> Done:
+            def insert() -> Done:
                 row = self._row(db, session_id, indexed=True)
                 head = row[7]
                 if head != expected_head:
@@ -524,13 +529,13 @@ class SQLiteStore:
                     return _info(row)
                 self._insert_entries(db, session_id, entries)
                 model = row[3]
+                runs = []
                 for entry in entries:
                     if type(entry) is ResultEntry:
-                        db.execute(
-                            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            run_row(entry, session_id, model),
-                        )
+                        runs.append(run_row(entry, session_id, model))
                         model = entry.result.model or model
+                if runs:
+                    db.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", runs)
                 if tool_executions:
                     db.executemany(
                         "INSERT INTO tool_executions (session_id, call_id, tool, input, output, is_error, decision,"
@@ -556,20 +561,20 @@ class SQLiteStore:
                     "UPDATE sessions SET head = ?, updated_at = ?, messages = messages + ?, model = ? WHERE id = ?",
                     (new_head, updated, counted_messages(entries), model, session_id),
                 )
-                indexed = row[13]
-                if db.execute("SELECT max(seq) FROM entries").fetchone()[0] - indexed >= INDEX_BATCH:
+                indexed, last = row[13], row[14]  # the new entries took the seqs after ``last``
+                if last + len(entries) - indexed >= INDEX_BATCH:
                     self._index(db, indexed)
-                return attrs.evolve(
-                    _info(row),
-                    head=new_head,
-                    updated_at=updated,
-                    model=model,
-                    message_count=row[8] + counted_messages(entries),
-                )
+                return (row, new_head, updated, model)
 
             return self._write(db, insert)
 
-        return await self._run(work)
+        done = await self._run(work)
+        if isinstance(done, SessionInfo):
+            return done
+        row, new_head, updated, model = done  # the info is made here, not on the writer thread
+        return attrs.evolve(
+            _info(row), head=new_head, updated_at=updated, model=model, message_count=row[8] + counted_messages(entries)
+        )
 
     async def load(self, session_id: str) -> tuple[SessionInfo, list[Entry]]:
         def work(db: sqlite3.Connection) -> tuple[SessionInfo, list[Entry]]:
