@@ -5,8 +5,13 @@ calls in order), so the event loop (asyncio or trio) never waits on the disk; a 
 a child process after ``fork()`` opens a thread and a connection of its own there. The file is in WAL mode, so
 readers do not block the writer and several processes can share one file (writes wait for each
 other up to ``busy_timeout``). Each append is one ``BEGIN IMMEDIATE`` transaction: the turn's
-entries, their full-text rows, the run's usage and the tool executions commit together or not
-at all.
+entries, the run's usage and the tool executions commit together or not at all.
+
+Full-text rows are written in batches, not by every append: FTS5 writes a new index segment
+at each commit that touches it, which costs more than the rest of an append together. Entries
+after the indexed mark (``fts_indexed``) wait, and are indexed in one transaction by the append
+that brings ``INDEX_BATCH`` of them together and by any ``search`` (before it reads), so a
+search always sees every committed entry, whichever process wrote it.
 
 Durability: ``synchronous="normal"`` (the default) survives the process being killed at any
 moment (a committed append is in the WAL file, which the operating system keeps); a power cut
@@ -17,6 +22,7 @@ The schema has a version table; opening a file migrates an older schema forward 
 transaction, and refuses, without writing anything, a file whose version is newer
 (``SessionSchemaError``) or that is not a database or is damaged (``SessionStoreCorruptError``).
 Full-text search uses FTS5 (``unicode61``, diacritics folded), ranked by BM25 with snippets.
+Version 2 added the indexed mark (a version 1 file had every entry indexed at its append).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from anyagent_core.sessions import (
     MessageEntry,
     MetadataEntry,
     ResultEntry,
+    SessionEntryError,
     dumps_entry,
     loads_entries,
 )
@@ -68,12 +75,16 @@ from ._base import (
 from ._thread import DatabaseThread, abandon
 from ._vectors import VectorIndex, pack_vector, unpack_vector
 
-__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+__all__ = ["INDEX_BATCH", "SCHEMA_VERSION", "SQLiteStore"]
 
 _T = TypeVar("_T")
 
 #: The schema this version writes; files with a higher version are refused.
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+
+#: Entries waiting for their full-text rows that make an append index them (see the module
+#: docstring): one append in about ``INDEX_BATCH / 2`` turns of two messages pays for it.
+INDEX_BATCH: Final = 256
 
 _SCHEMA_V1 = """
 CREATE TABLE sessions (
@@ -125,8 +136,15 @@ CREATE TABLE memories (
 CREATE VIRTUAL TABLE memories_fts USING fts5 (text, tokenize = 'unicode61 remove_diacritics 2');
 """
 
+#: Version 2: the full-text rows are written in batches; every entry up to ``seq`` has its own
+#: (a version 1 file indexed each entry as it was appended: all of them).
+_SCHEMA_V2 = """
+CREATE TABLE fts_indexed (seq INTEGER NOT NULL);
+INSERT INTO fts_indexed SELECT coalesce(max(seq), 0) FROM entries;
+"""
+
 #: Each version's migration from the one before (version 1 creates the tables).
-MIGRATIONS: Final[dict[int, str]] = {1: _SCHEMA_V1}
+MIGRATIONS: Final[dict[int, str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 _SESSION_COLUMNS = "id, title, tags, model, cwd, created_at, updated_at, head, messages, forked_from"
 
@@ -386,9 +404,13 @@ class SQLiteStore:
 
     # ---- sessions -------------------------------------------------------------------------
 
-    def _row(self, db: sqlite3.Connection, session_id: str) -> tuple[Any, ...]:
+    def _row(self, db: sqlite3.Connection, session_id: str, *, indexed: bool = False) -> tuple[Any, ...]:
+        """The session's row (``indexed``: and after it the full-text mark and the last seq of
+        the log, read in the same statement)."""
+        mark = ", (SELECT seq FROM fts_indexed), (SELECT coalesce(max(seq), 0) FROM entries)" if indexed else ""
         row = db.execute(
-            f"SELECT {_SESSION_COLUMNS}, base_session, base_entry, deleted FROM sessions WHERE id = ?", (session_id,)
+            f"SELECT {_SESSION_COLUMNS}, base_session, base_entry, deleted{mark} FROM sessions WHERE id = ?",
+            (session_id,),
         ).fetchone()
         if row is None or row[12]:
             raise SessionNotFoundError(session_id)
@@ -442,17 +464,43 @@ class SQLiteStore:
 
         return await self._run(work)
 
-    def _insert_entries(self, db: sqlite3.Connection, session_id: str, entries: Sequence[Entry]) -> None:
-        for entry in entries:
-            kind = type(entry)
-            role = _role(entry) if isinstance(entry, MessageEntry) else None
-            cursor = db.execute(
-                "INSERT INTO entries (id, session_id, kind, role, at, body) VALUES (?, ?, ?, ?, ?, ?)",
-                (entry.id, session_id, _KIND[kind], role, entry.at, dumps_entry(entry)),
-            )
+    @staticmethod
+    def _insert_entries(db: sqlite3.Connection, session_id: str, entries: Sequence[Entry]) -> None:
+        """The entries' rows (their full-text rows come later: ``_index``)."""
+        db.executemany(
+            "INSERT INTO entries (id, session_id, kind, role, at, body) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    entry.id,
+                    session_id,
+                    _KIND[type(entry)],
+                    _role(entry) if type(entry) is MessageEntry else None,
+                    entry.at,
+                    dumps_entry(entry),
+                )
+                for entry in entries
+            ],
+        )
+
+    @staticmethod
+    def _index(db: sqlite3.Connection, indexed: int) -> None:
+        """Write the full-text rows of the entries after ``indexed`` (the mark, read in this
+        write transaction) and move the mark past them."""
+        rows = db.execute(
+            "SELECT seq, session_id, body FROM entries WHERE seq > ? AND kind IN ('message', 'compaction')",
+            (indexed,),
+        ).fetchall()
+        texts = []
+        for seq, session_id, body in rows:
+            try:
+                (entry,) = loads_entries([body], session_id=session_id)
+            except SessionEntryError:
+                continue  # a damaged entry has no words to find; loading its session says what is wrong
             text = _searchable(entry)
             if text:
-                db.execute("INSERT INTO entries_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, text))
+                texts.append((seq, text))
+        db.executemany("INSERT INTO entries_fts (rowid, text) VALUES (?, ?)", texts)
+        db.execute("UPDATE fts_indexed SET seq = (SELECT coalesce(max(seq), 0) FROM entries)")
 
     async def append(
         self,
@@ -465,9 +513,13 @@ class SQLiteStore:
         entries = list(entries)
         check_chain(session_id, entries, expected_head)
 
-        def work(db: sqlite3.Connection) -> SessionInfo:
-            def insert() -> SessionInfo:
-                row = self._row(db, session_id)
+        # What the writer thread gives back: the info when nothing was written, else the row read
+        # and what changed in it (the info is made by the caller, not while the file is locked).
+        Done = SessionInfo | tuple[tuple[Any, ...], str | None, float, str | None]
+
+        def work(db: sqlite3.Connection) -> Done:
+            def insert() -> Done:
+                row = self._row(db, session_id, indexed=True)
                 head = row[7]
                 if head != expected_head:
                     if entries and head == entries[-1].id:
@@ -477,48 +529,52 @@ class SQLiteStore:
                     return _info(row)
                 self._insert_entries(db, session_id, entries)
                 model = row[3]
+                runs = []
                 for entry in entries:
                     if type(entry) is ResultEntry:
-                        db.execute(
-                            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            run_row(entry, session_id, model),
-                        )
+                        runs.append(run_row(entry, session_id, model))
                         model = entry.result.model or model
-                db.executemany(
-                    "INSERT INTO tool_executions (session_id, call_id, tool, input, output, is_error, decision,"
-                    " seconds, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            session_id,
-                            t.call_id,
-                            t.tool,
-                            json.dumps(thaw_json(t.input)),
-                            t.output,
-                            int(t.is_error),
-                            t.decision,
-                            t.seconds,
-                            t.at,
-                        )
-                        for t in tool_executions
-                    ],
-                )
+                if runs:
+                    db.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", runs)
+                if tool_executions:
+                    db.executemany(
+                        "INSERT INTO tool_executions (session_id, call_id, tool, input, output, is_error, decision,"
+                        " seconds, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            (
+                                session_id,
+                                t.call_id,
+                                t.tool,
+                                json.dumps(thaw_json(t.input)),
+                                t.output,
+                                int(t.is_error),
+                                t.decision,
+                                t.seconds,
+                                t.at,
+                            )
+                            for t in tool_executions
+                        ],
+                    )
                 new_head = entries[-1].id if entries else head
                 updated = max([row[6], *(e.at for e in entries)])
                 db.execute(
                     "UPDATE sessions SET head = ?, updated_at = ?, messages = messages + ?, model = ? WHERE id = ?",
                     (new_head, updated, counted_messages(entries), model, session_id),
                 )
-                return attrs.evolve(
-                    _info(row),
-                    head=new_head,
-                    updated_at=updated,
-                    model=model,
-                    message_count=row[8] + counted_messages(entries),
-                )
+                indexed, last = row[13], row[14]  # the new entries took the seqs after ``last``
+                if last + len(entries) - indexed >= INDEX_BATCH:
+                    self._index(db, indexed)
+                return (row, new_head, updated, model)
 
             return self._write(db, insert)
 
-        return await self._run(work)
+        done = await self._run(work)
+        if isinstance(done, SessionInfo):
+            return done
+        row, new_head, updated, model = done  # the info is made here, not on the writer thread
+        return attrs.evolve(
+            _info(row), head=new_head, updated_at=updated, model=model, message_count=row[8] + counted_messages(entries)
+        )
 
     async def load(self, session_id: str) -> tuple[SessionInfo, list[Entry]]:
         def work(db: sqlite3.Connection) -> tuple[SessionInfo, list[Entry]]:
@@ -734,6 +790,8 @@ class SQLiteStore:
             for table in ("entries", "runs", "tool_executions"):
                 db.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            # The last entries gone, their seqs are given again: the mark must not cover new ones.
+            db.execute("UPDATE fts_indexed SET seq = min(seq, (SELECT coalesce(max(seq), 0) FROM entries))")
             parent = base[0] if base is not None else None
             if parent is None:
                 return
@@ -763,7 +821,20 @@ class SQLiteStore:
             " FROM entries_fts JOIN entries e ON e.seq = entries_fts.rowid JOIN sessions s ON s.id = e.session_id"
             f" WHERE {' AND '.join(where)} ORDER BY bm25(entries_fts) LIMIT {int(limit)}"
         )
-        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
+
+        def work(db: sqlite3.Connection) -> list[Any]:
+            behind = "SELECT seq FROM fts_indexed WHERE seq < (SELECT coalesce(max(seq), 0) FROM entries)"
+            if db.execute(behind).fetchone() is not None:  # entries wait for their full-text rows
+
+                def index() -> None:
+                    row = db.execute(behind).fetchone()  # again, in the write transaction
+                    if row is not None:
+                        self._index(db, row[0])
+
+                self._write(db, index)
+            return db.execute(sql, args).fetchall()
+
+        rows = await self._run(work)
         return [SearchHit(session_id=r[0], entry_id=r[1], snippet=r[2], score=-r[3], at=r[4], role=r[5]) for r in rows]
 
     async def stats(
