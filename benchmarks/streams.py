@@ -31,6 +31,7 @@ __all__ = [
     "w1_text",
     "w2_tool_calls",
     "w3_many_streams",
+    "w3_tool_responses",
 ]
 
 READ_SIZE = 4096
@@ -300,8 +301,8 @@ def w2_tool_calls(seed: int = 2, n_calls: int = 3, arg_size: int = 2048) -> Work
 
 
 def w3_many_streams(seed: int = 3, n_streams: int = 1000, chunks_per_stream: int = 20) -> Workload:
-    """W3: ``n_streams`` short responses of ``chunks_per_stream`` chunks each (role, content,
-    finish, usage): per-response setup and teardown costs dominate."""
+    """W3-text: ``n_streams`` short text responses of ``chunks_per_stream`` chunks each (role,
+    content, finish, usage): per-response setup and teardown costs dominate."""
     rng = random.Random(seed)
     bodies = []
     expected = []
@@ -312,8 +313,8 @@ def w3_many_streams(seed: int = 3, n_streams: int = 1000, chunks_per_stream: int
         expected.append(exp)
         chunks += n
     return Workload(
-        name="W3",
-        description=f"{n_streams} streams of {chunks_per_stream} chunks",
+        name="W3-text",
+        description=f"{n_streams} text streams of {chunks_per_stream} chunks",
         bodies=bodies,
         expected=expected,
         chunks=chunks,
@@ -384,9 +385,48 @@ def split_reads(body: bytes, read_size: int = READ_SIZE, *, seed: int | None = N
     return reads
 
 
+def w3_tool_responses(seed: int = 3, n_streams: int = 300) -> Workload:
+    """W3: ``n_streams`` small responses each carrying one tool call, as llama.cpp and OpenAI
+    stream them: a role chunk, a header delta (id, type, name, ``arguments: ""``), a few
+    argument fragments, the finish chunk and a usage chunk. Per-response costs dominate."""
+    rng = random.Random(seed)
+    names = ("get_weather", "search_docs", "run_sql", "read_file")
+    bodies = []
+    expected = []
+    chunks = 0
+    for _ in range(n_streams):
+        writer = _StreamWriter(rng)
+        writer.delta({"role": "assistant", "content": None, "refusal": None})
+        name = rng.choice(names)
+        call_id = "call_" + "".join(rng.choices(_ALNUM, k=24))
+        arguments = json.dumps(
+            {"query": _sentence(rng, rng.randrange(2, 6)), "limit": rng.randrange(1, 50)},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        header = {"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+        writer.delta({"tool_calls": [header]})
+        for fragment in _fragments(rng, arguments, 4, 12):
+            writer.delta({"tool_calls": [{"index": 0, "function": {"arguments": fragment}}]})
+        writer.delta({}, "tool_calls")
+        usage = writer.usage(rng.randrange(100, 2000), writer.chunks)
+        bodies.append(writer.body())
+        expected.append(
+            Expected(content="", tool_calls=((call_id, name, arguments),), finish_reason="tool_calls", usage=usage)
+        )
+        chunks += writer.chunks
+    return Workload(
+        name="W3",
+        description=f"{n_streams} small tool-call responses",
+        bodies=bodies,
+        expected=expected,
+        chunks=chunks,
+    )
+
+
 def all_workloads(read_size: int = READ_SIZE) -> list[Workload]:
-    """W1, W2 and W3, each with its bodies cut into ``read_size`` reads."""
-    workloads = [w1_text(), w2_tool_calls(), w3_many_streams()]
+    """W1, W2, W3 and W3-text, each with its bodies cut into ``read_size`` reads."""
+    workloads = [w1_text(), w2_tool_calls(), w3_tool_responses(), w3_many_streams()]
     for workload in workloads:
         workload.reads.extend(split_reads(body, read_size) for body in workload.bodies)
     return workloads
