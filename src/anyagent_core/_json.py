@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any, NoReturn, TypeAlias, final
+from typing import Any, Final, NoReturn, TypeAlias, final
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -107,13 +107,19 @@ def _finite_float(text: str) -> float:
     return value
 
 
+_STRICT_DECODER: Final = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
+
+
 def loads_finite(text: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """``json.loads`` for text a model or a server wrote: ``NaN``/``Infinity`` and numbers that
     overflow a float (``1e999``) are refused, as is nesting deeper than ``max_depth``. Every
     refusal is a ``ValueError`` saying what is wrong (never ``RecursionError``), so a caller
     needs one ``except``; the value, once returned, can be written back as strict JSON."""
     try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        if type(text) is str and text[:1] != "\ufeff":
+            value = _STRICT_DECODER.decode(text)  # json.loads with these hooks, minus making a decoder
+        else:
+            value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except RecursionError:
         raise ValueError(f"the JSON nests arrays and objects too deeply (more than {max_depth} levels)") from None
     if type(value) is dict or type(value) is list:
