@@ -8,7 +8,8 @@ the caller gives, then the provider's default.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -462,6 +463,20 @@ def _stop(value: Sequence[str]) -> tuple[str, ...]:
     return _sequence("stop", value)
 
 
+#: The ``LoopSettings`` last made from each live ``AgentOptions`` (by identity: options compare
+#: by value, and hashing them would cost what the cache saves), with what they were made from.
+_LOOP_SETTINGS: dict[int, tuple[weakref.ref[AgentOptions], tuple[Any, ...], LoopSettings]] = {}
+
+
+def _forget_loop_settings(key: int) -> Callable[[object], None]:
+    """The callback that drops an ``AgentOptions``' kept settings when it is collected."""
+
+    def forget(_: object) -> None:
+        _LOOP_SETTINGS.pop(key, None)
+
+    return forget
+
+
 @attrs.frozen(kw_only=True)
 class AgentOptions:
     """How to run: which server and model, sampling, tools, retries and streaming.
@@ -783,13 +798,23 @@ class AgentOptions:
 
     def loop_settings(self, model: str, tools: Sequence[LoopTool], *, session_id: str | None = None) -> LoopSettings:
         """The core ``AgentLoop``'s settings for these options, with ``tools`` as the loop sees
-        them: the knobs both share (``anyagent_core``'s ``KNOBS``) pass through unchanged."""
+        them: the knobs both share (``anyagent_core``'s ``KNOBS``) pass through unchanged.
+
+        The settings are frozen and checked when made; the last ones made from these options are
+        kept and handed out again while what they were made from is the same (client after
+        client of a one-shot ``query()``)."""
         # Deny rules and protected paths also match absolute paths under the working directory
         # (symlinks resolved, as the file tools see it).
         cwd = os.path.realpath(self.cwd if self.cwd is not None else os.getcwd())
-        return LoopSettings(
+        # Every other input is a frozen field of these options; ``hooks`` is a dict, so what is
+        # read of it is part of the key.
+        key = (model, tuple(tools), session_id, cwd, "PreCompact" in self.hooks)
+        kept = _LOOP_SETTINGS.get(id(self))
+        if kept is not None and kept[0]() is self and kept[1] == key:
+            return kept[2]
+        settings = LoopSettings(
             template=self.start_turn(model, ()),
-            tools=tools,
+            tools=key[1],
             permissions=PermissionPolicy(
                 mode=self.permission_mode,
                 allowed_tools=self.allowed_tools,
@@ -797,10 +822,13 @@ class AgentOptions:
                 cwd=cwd,
             ),
             session_id=session_id,
-            ask_before_compacting="PreCompact" in self.hooks,
+            ask_before_compacting=key[4],
             fallback_endpoint_models=tuple(item.model for item in self.fallback_endpoints),
             **{name: getattr(self, name) for name in KNOBS},
         )
+        ref = kept[0] if kept is not None and kept[0]() is self else weakref.ref(self, _forget_loop_settings(id(self)))
+        _LOOP_SETTINGS[id(self)] = (ref, key, settings)
+        return settings
 
     def start_turn(self, model: str, messages: Sequence[Any]) -> StartTurn:
         """The core request for ``messages`` with these options."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import threading
 from typing import Literal
 
@@ -311,3 +312,24 @@ def test_a_forced_tool_choice_must_name_an_offered_tool() -> None:
     assert AgentOptions(tools=["read_file"], tool_choice="read_file").tool_choice == "read_file"
     with pytest.raises(ConfigurationError, match=r"tool_choice names 'grep'.*\(read_file\)"):
         AgentOptions(tools=["read_file"], tool_choice="grep")
+
+
+def test_loop_settings_follow_what_they_are_made_from_call_after_call(tmp_path: pathlib.Path) -> None:
+    from anyagent_core import LoopTool, ToolSpec
+    from anyagent_httpx import HookMatcher
+
+    hooks: dict[str, list[HookMatcher]] = {}
+    options = AgentOptions(model="m", max_turns=3, extra_body={"top_k": 5}, hooks=hooks)  # type: ignore[arg-type]
+    first = options.loop_settings("m", ())
+    assert options.loop_settings("m", ()) == first
+    assert not first.ask_before_compacting
+    assert first.template.extra_body == {"top_k": 5} and first.max_turns == 3
+    assert options.loop_settings("other", ()).template.model == "other"
+    assert options.loop_settings("m", (), session_id="s").session_id == "s"
+    tool = LoopTool(spec=ToolSpec(name="t", description="d", parameters={"type": "object"}))
+    assert options.loop_settings("m", [tool]).tools == (tool,)
+    assert options.loop_settings("m", ()).tools == ()
+    # hooks is a dict: an event added after the options were made still counts
+    options.hooks["PreCompact"] = (HookMatcher(hooks=[]),)  # type: ignore[index]
+    assert options.loop_settings("m", ()).ask_before_compacting
+    assert attrs.evolve(options, cwd=str(tmp_path)).loop_settings("m", ()).permissions.cwd == str(tmp_path.resolve())
