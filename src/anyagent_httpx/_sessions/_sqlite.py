@@ -148,6 +148,24 @@ MIGRATIONS: Final[dict[int, str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 _SESSION_COLUMNS = "id, title, tags, model, cwd, created_at, updated_at, head, messages, forked_from"
 
+#: ``UPDATE … RETURNING`` (SQLite 3.35): the head check folded into the session's update.
+_RETURNING: Final = sqlite3.sqlite_version_info >= (3, 35, 0)
+
+#: An append's update of its session, made only if the head is the one expected; it returns the
+#: row as updated, the full-text mark and the log's last seq before the append's entries.
+_UPDATE_HEAD: Final = (
+    "UPDATE sessions SET head = ?, updated_at = max(updated_at, coalesce(?, updated_at)),"
+    " messages = messages + ?, model = coalesce(?, model) WHERE id = ? AND deleted = 0 AND head IS ?"
+    f" RETURNING {_SESSION_COLUMNS}, (SELECT seq FROM fts_indexed), (SELECT coalesce(max(seq), 0) FROM entries)"
+)
+
+_INSERT_ENTRY: Final = "INSERT INTO entries (id, session_id, kind, role, at, body) VALUES (?, ?, ?, ?, ?, ?)"
+
+_INSERT_TOOL: Final = (
+    "INSERT INTO tool_executions (session_id, call_id, tool, input, output, is_error, decision, seconds, at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
 
 @attrs.frozen
 class _Loaded:
@@ -467,20 +485,7 @@ class SQLiteStore:
     @staticmethod
     def _insert_entries(db: sqlite3.Connection, session_id: str, entries: Sequence[Entry]) -> None:
         """The entries' rows (their full-text rows come later: ``_index``)."""
-        db.executemany(
-            "INSERT INTO entries (id, session_id, kind, role, at, body) VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    entry.id,
-                    session_id,
-                    _KIND[type(entry)],
-                    _role(entry) if type(entry) is MessageEntry else None,
-                    entry.at,
-                    dumps_entry(entry),
-                )
-                for entry in entries
-            ],
-        )
+        db.executemany(_INSERT_ENTRY, _entry_rows(session_id, entries))
 
     @staticmethod
     def _index(db: sqlite3.Connection, indexed: int) -> None:
@@ -512,68 +517,78 @@ class SQLiteStore:
     ) -> SessionInfo:
         entries = list(entries)
         check_chain(session_id, entries, expected_head)
+        new_head = entries[-1].id if entries else expected_head
+        updated = max(e.at for e in entries) if entries else None
+        counted = counted_messages(entries)
+        # The runs' model where a result names none is the one before it: the session's, unless
+        # a result of this append named one before.
+        needs_model, model = False, None
+        for entry in entries:
+            if type(entry) is ResultEntry:
+                needs_model = needs_model or (entry.result.model is None and model is None)
+                model = entry.result.model or model
 
-        # What the writer thread gives back: the info when nothing was written, else the row read
-        # and what changed in it (the info is made by the caller, not while the file is locked).
-        Done = SessionInfo | tuple[tuple[Any, ...], str | None, float, str | None]
+        # What the writer thread gives back: the info when nothing was written, else the session's
+        # row (``fresh``: as it is after the update; else as it was) (the info is made by the
+        # caller, not while the file is locked).
+        Done = SessionInfo | tuple[bool, tuple[Any, ...]]
 
         def work(db: sqlite3.Connection) -> Done:
+            rows = _entry_rows(session_id, entries)  # encoded before the file is locked
+            tools = [_tool_row(session_id, t) for t in tool_executions]
+
             def insert() -> Done:
-                row = self._row(db, session_id, indexed=True)
-                head = row[7]
-                if head != expected_head:
-                    if entries and head == entries[-1].id:
-                        return _info(row)  # this append was applied already
-                    raise SessionConflictError(session_id, expected=expected_head, actual=head)
-                if not entries and not tool_executions:
-                    return _info(row)
-                self._insert_entries(db, session_id, entries)
-                model = row[3]
-                runs = []
-                for entry in entries:
-                    if type(entry) is ResultEntry:
-                        runs.append(run_row(entry, session_id, model))
-                        model = entry.result.model or model
-                if runs:
-                    db.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", runs)
-                if tool_executions:
-                    db.executemany(
-                        "INSERT INTO tool_executions (session_id, call_id, tool, input, output, is_error, decision,"
-                        " seconds, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [
-                            (
-                                session_id,
-                                t.call_id,
-                                t.tool,
-                                json.dumps(thaw_json(t.input)),
-                                t.output,
-                                int(t.is_error),
-                                t.decision,
-                                t.seconds,
-                                t.at,
-                            )
-                            for t in tool_executions
-                        ],
+                fresh: tuple[Any, ...] | None = None
+                if _RETURNING and (entries or tools) and not (needs_model and model is not None):
+                    # The head check and the session's update in one statement: no row unless
+                    # the head is the one expected.
+                    args = (new_head, updated, counted, model, session_id, expected_head)
+                    fresh = db.execute(_UPDATE_HEAD, args).fetchone()
+                if fresh is not None:
+                    row, session_model, indexed, last = fresh, fresh[3], fresh[10], fresh[11]
+                else:  # a conflict, an append applied already, no such session; or an older SQLite
+                    row = self._row(db, session_id, indexed=True)
+                    head = row[7]
+                    if head != expected_head:
+                        if entries and head == entries[-1].id:
+                            return _info(row)  # this append was applied already
+                        raise SessionConflictError(session_id, expected=expected_head, actual=head)
+                    if not entries and not tools:
+                        return _info(row)
+                    session_model, indexed, last = row[3], row[13], row[14]
+                    db.execute(
+                        "UPDATE sessions SET head = ?, updated_at = max(updated_at, coalesce(?, updated_at)),"
+                        " messages = messages + ?, model = coalesce(?, model) WHERE id = ?",
+                        (new_head, updated, counted, model, session_id),
                     )
-                new_head = entries[-1].id if entries else head
-                updated = max([row[6], *(e.at for e in entries)])
-                db.execute(
-                    "UPDATE sessions SET head = ?, updated_at = ?, messages = messages + ?, model = ? WHERE id = ?",
-                    (new_head, updated, counted_messages(entries), model, session_id),
-                )
-                indexed, last = row[13], row[14]  # the new entries took the seqs after ``last``
-                if last + len(entries) - indexed >= INDEX_BATCH:
+                db.executemany(_INSERT_ENTRY, rows)
+                if model is not None or needs_model:
+                    runs, current = [], session_model if needs_model else None
+                    for entry in entries:
+                        if type(entry) is ResultEntry:
+                            runs.append(run_row(entry, session_id, current))
+                            current = entry.result.model or current
+                    db.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", runs)
+                if tools:
+                    db.executemany(_INSERT_TOOL, tools)
+                if last + len(entries) - indexed >= INDEX_BATCH:  # the new entries took the seqs after ``last``
                     self._index(db, indexed)
-                return (row, new_head, updated, model)
+                return (fresh is not None, row)
 
             return self._write(db, insert)
 
         done = await self._run(work)
         if isinstance(done, SessionInfo):
             return done
-        row, new_head, updated, model = done  # the info is made here, not on the writer thread
+        fresh, row = done  # the info is made here, not on the writer thread
+        if fresh:
+            return _info(row)
         return attrs.evolve(
-            _info(row), head=new_head, updated_at=updated, model=model, message_count=row[8] + counted_messages(entries)
+            _info(row),
+            head=new_head,
+            updated_at=row[6] if updated is None else max(row[6], updated),
+            model=model or row[3],
+            message_count=row[8] + counted,
         )
 
     async def load(self, session_id: str) -> tuple[SessionInfo, list[Entry]]:
@@ -1068,6 +1083,35 @@ def _memory(row: Sequence[Any]) -> MemoryRecord:
         session_id=row[4],
         at=row[5],
         vector=None if row[6] is None else unpack_vector(row[6]),
+    )
+
+
+def _entry_rows(session_id: str, entries: Sequence[Entry]) -> list[tuple[Any, ...]]:
+    """The ``entries`` rows of ``entries``, encoded."""
+    return [
+        (
+            entry.id,
+            session_id,
+            _KIND[type(entry)],
+            _role(entry) if type(entry) is MessageEntry else None,
+            entry.at,
+            dumps_entry(entry),
+        )
+        for entry in entries
+    ]
+
+
+def _tool_row(session_id: str, t: ToolExecution) -> tuple[Any, ...]:
+    return (
+        session_id,
+        t.call_id,
+        t.tool,
+        json.dumps(thaw_json(t.input)),
+        t.output,
+        int(t.is_error),
+        t.decision,
+        t.seconds,
+        t.at,
     )
 
 
