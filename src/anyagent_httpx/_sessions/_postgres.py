@@ -14,7 +14,9 @@ It uses psycopg 3's connection pool (the ``postgres`` extra). The calls run in w
 under asyncio and trio alike. ``max_size`` bounds the connections (and the threads waiting on
 them). The schema is created or migrated on open, under an advisory lock, so workers starting
 together do not race; a database of a newer schema is refused (``SessionSchemaError``)
-without changes.
+without changes. A load parses the entries in a worker thread, and the store keeps those of
+the sessions it loaded last (``cache_sessions``): loading one again reads only the rows
+appended since, by any worker.
 """
 
 from __future__ import annotations
@@ -121,6 +123,17 @@ _KIND: Final[dict[type, str]] = {
 }
 
 
+@attrs.frozen
+class _Loaded:
+    """A session's entries as last loaded: the log is append-only, so they stay true."""
+
+    first_seq: int
+    """The seq of the session's own first entry (its metadata): a session deleted and made again
+    under the same id starts at another (seqs are never reused), so it is another log."""
+    last_seq: int
+    entries: tuple[Entry, ...]
+
+
 def _info(row: Sequence[Any]) -> SessionInfo:
     return SessionInfo(
         session_id=row[0],
@@ -144,7 +157,9 @@ class PostgresStore:
         async with PostgresStore("postgresql://app@db/agents", max_size=8) as store:
             ...
 
-    The URL's password is never shown in reprs or errors."""
+    ``cache_sessions``: how many loaded sessions keep their parsed entries in this process, so
+    that loading one again reads and parses only what was appended since (by any worker; 0:
+    none). The URL's password is never shown in reprs or errors."""
 
     def __init__(
         self,
@@ -156,7 +171,10 @@ class PostgresStore:
         text_search_config: str = "simple",
         use_pgvector: bool | None = None,
         clock: Callable[[], float] = time.time,
+        cache_sessions: int = 32,
     ) -> None:
+        if type(cache_sessions) is not int or cache_sessions < 0:
+            raise ValueError(f"cache_sessions must be a non-negative integer, not {cache_sessions!r}")
         self.url = url
         self.min_size = min_size
         self.max_size = max_size
@@ -171,6 +189,9 @@ class PostgresStore:
         self._closed = False
         self._vectors: VectorIndex | None = None
         self._vectors_lock = threading.Lock()
+        self.cache_sessions = cache_sessions
+        self._cache: dict[str, _Loaded] = {}  # by session id, least recently loaded first
+        self._cache_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"PostgresStore({redact_url(self.url)!r})"
@@ -259,6 +280,8 @@ class PostgresStore:
         with self._open_lock:
             self._closed = True
             pool, self._pool = self._pool, None
+        with self._cache_lock:
+            self._cache.clear()
         if pool is not None:
             await anyio.to_thread.run_sync(pool.close)
 
@@ -428,40 +451,71 @@ class PostgresStore:
 
     def _chain_texts(
         self, conn: psycopg.Connection[Any], session_id: str, base: str | None, entry: str | None
-    ) -> list[str]:
-        segments = [
-            [
-                r[0]
-                for r in conn.execute(
-                    "SELECT body FROM anyagent_entries WHERE session_id = %s ORDER BY seq", (session_id,)
-                )
-            ]
-        ]
+    ) -> tuple[list[str], int, int]:
+        """The bodies of the chain from the root to the head, and the seqs of the session's own
+        first and last entries."""
+        own = conn.execute(
+            "SELECT seq, body FROM anyagent_entries WHERE session_id = %s ORDER BY seq", (session_id,)
+        ).fetchall()
+        segments = [[r[1] for r in own]]
         while base is not None:
-            segments.append(
-                [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT body FROM anyagent_entries WHERE session_id = %s AND seq <="
-                        " (SELECT seq FROM anyagent_entries WHERE id = %s) ORDER BY seq",
-                        (base, entry),
-                    )
-                ]
-            )
+            rows = conn.execute(
+                "SELECT body FROM anyagent_entries WHERE session_id = %s AND seq <="
+                " (SELECT seq FROM anyagent_entries WHERE id = %s) ORDER BY seq",
+                (base, entry),
+            ).fetchall()
+            segments.append([r[0] for r in rows])
             parent = conn.execute(
                 "SELECT base_session, base_entry FROM anyagent_sessions WHERE id = %s", (base,)
             ).fetchone()
             base, entry = (None, None) if parent is None else parent
-        return [text for segment in reversed(segments) for text in segment]
+        texts = [text for segment in reversed(segments) for text in segment]
+        return texts, own[0][0] if own else 0, own[-1][0] if own else 0
 
     async def load(self, session_id: str) -> tuple[SessionInfo, list[Entry]]:
-        def work(conn: psycopg.Connection[Any]) -> tuple[SessionInfo, list[str]]:
+        with self._cache_lock:
+            cached = self._cache.get(session_id)
+
+        def work(conn: psycopg.Connection[Any]) -> tuple[SessionInfo, list[str], int, int, bool]:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             row = self._row(conn, session_id)
-            return _info(row), self._chain_texts(conn, session_id, row[10], row[11])
+            if cached is not None:
+                # The cached log still holds if the session's first entry is the one it began
+                # with; then only the rows after its last are new.
+                rows = conn.execute(
+                    "SELECT seq, body FROM anyagent_entries WHERE session_id = %s AND (seq = %s OR seq > %s)"
+                    " ORDER BY seq",
+                    (session_id, cached.first_seq, cached.last_seq),
+                ).fetchall()
+                if rows and rows[0][0] == cached.first_seq:
+                    last = rows[-1][0] if len(rows) > 1 else cached.last_seq
+                    return _info(row), [r[1] for r in rows[1:]], cached.first_seq, last, True
+            texts, first, last = self._chain_texts(conn, session_id, row[10], row[11])
+            return _info(row), texts, first, last, False
 
-        info, texts = await self._run(work)
-        return info, loads_entries(texts, session_id=session_id)
+        info, texts, first, last, appended = await self._run(work)
+
+        def parse() -> list[Entry]:  # in a worker thread too: the event loop never waits on it
+            parsed = loads_entries(texts, session_id=session_id)
+            if not appended:
+                return parsed
+            assert cached is not None
+            return [*cached.entries, *parsed] if parsed else list(cached.entries)
+
+        entries = await anyio.to_thread.run_sync(parse)
+        self._remember_load(session_id, _Loaded(first_seq=first, last_seq=last, entries=tuple(entries)))
+        return info, entries
+
+    def _remember_load(self, session_id: str, loaded: _Loaded) -> None:
+        """Keep a loaded session's parsed entries (the log is append-only, so the next load
+        reads and parses only the rows after them), for the ``cache_sessions`` most recent."""
+        if self.cache_sessions <= 0:
+            return
+        with self._cache_lock:
+            self._cache.pop(session_id, None)
+            self._cache[session_id] = loaded
+            while len(self._cache) > self.cache_sessions:
+                del self._cache[next(iter(self._cache))]
 
     async def get(self, session_id: str) -> SessionInfo:
         return await self._run(lambda conn: _info(self._row(conn, session_id)))
@@ -508,7 +562,7 @@ class PostgresStore:
         def work(conn: psycopg.Connection[Any]) -> SessionInfo:
             row = self._row(conn, session_id)
             point = at_entry if at_entry is not None else row[7]
-            entries = loads_entries(self._chain_texts(conn, session_id, row[10], row[11]), session_id=session_id)
+            entries = loads_entries(self._chain_texts(conn, session_id, row[10], row[11])[0], session_id=session_id)
             ids = [e.id for e in entries]
             if point not in ids:
                 raise SessionNotFoundError(session_id, f"entry {point!r} is not in session {session_id!r}")
