@@ -54,7 +54,7 @@ import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import table
+from _report import Rounds, rotated, table
 from anyagent_core import AssistantMessage, Commit, ResultMessage, TextBlock, Usage, UserMessage
 from anyagent_core.sessions import commit_entries, rebuild
 from anyagent_httpx import SQLiteStore
@@ -279,57 +279,78 @@ def fresh_database(url: str) -> str:
     return f"{base}/{name}"
 
 
-async def pg_ours(url: str, appends: int, messages: int, rounds: int) -> tuple[list[float], list[float]]:
+@attrs.frozen
+class PgRun:
+    """The PostgreSQL part: each append's time, ours and theirs taken in turns, and the loads
+    of a ``messages``-message session, round by round: ours cold (a store that keeps no parsed
+    entries), theirs, ours warm (a store that loaded the session before)."""
+
+    ours: list[float]
+    theirs: list[float] | None
+    loads: Rounds
+
+
+async def pg_compare(url: str, appends: int, messages: int, rounds: int) -> PgRun:
+    """``PostgresStore`` and ``SQLAlchemySession`` (asyncpg), each in a database of its own on
+    the server at ``url``; one append of ours then one of theirs, and in each load round one
+    load by each of ours' stores and by theirs, so that all see the same machine."""
     from anyagent_httpx.postgres import PostgresStore
 
-    rng = random.Random(1)
-    async with PostgresStore(fresh_database(url)) as store:
+    theirs_session: Any = None
+    with contextlib.suppress(ImportError):
+        from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
+
+        address = fresh_database(url).replace("postgresql://", "postgresql+asyncpg://", 1)
+        theirs_session = SQLAlchemySession.from_url("bench", url=address, create_tables=True)
+    rng, theirs_rng = random.Random(1), random.Random(1)
+    ours_url = fresh_database(url)
+    run = PgRun(ours=[], theirs=[] if theirs_session is not None else None, loads=Rounds())
+    async with PostgresStore(ours_url) as store, PostgresStore(ours_url, cache_sessions=0) as cold:
         head = (await store.create("bench")).head
-        appended = []
+        if theirs_session is not None:
+            await theirs_session.get_items()  # its tables made, its pool connected, before the clock runs
         for _ in range(appends):
             entries = commit_entries(turn(rng), parent_id=head, new_id=lambda: uuid.uuid4().hex, at=time.time())
             begun = time.perf_counter()
             head = (await store.append("bench", entries, expected_head=head)).head
-            appended.append(time.perf_counter() - begun)
+            run.ours.append(time.perf_counter() - begun)
+            if theirs_session is not None and run.theirs is not None:
+                items = [
+                    {"role": "user", "content": text(theirs_rng)},
+                    {"role": "assistant", "content": text(theirs_rng)},
+                ]
+                begun = time.perf_counter()
+                await theirs_session.add_items(items)
+                run.theirs.append(time.perf_counter() - begun)
         head = (await store.create("big")).head
         for _ in range(messages // 2):
             commit = Commit(messages=turn(rng).messages, turn_number=1)
             entries = commit_entries(commit, parent_id=head, new_id=lambda: uuid.uuid4().hex, at=time.time())
             head = (await store.append("big", entries, expected_head=head)).head
-        loads = []
-        for _ in range(rounds):
-            begun = time.perf_counter()
-            _, loaded = await store.load("big")
-            rebuild("big", loaded)
-            loads.append(time.perf_counter() - begun)
-    return appended, loads
-
-
-async def pg_theirs(url: str, appends: int, messages: int, rounds: int) -> tuple[list[float], list[float]]:
-    from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
-
-    rng = random.Random(1)
-    address = fresh_database(url).replace("postgresql://", "postgresql+asyncpg://", 1)
-    session = SQLAlchemySession.from_url("bench", url=address, create_tables=True)
-    appended = []
-    for _ in range(appends):
-        items = [{"role": "user", "content": text(rng)}, {"role": "assistant", "content": text(rng)}]
-        begun = time.perf_counter()
-        await session.add_items(items)
-        appended.append(time.perf_counter() - begun)
-    big = SQLAlchemySession("big", engine=session._engine, create_tables=True)
-    batch = []
-    for _ in range(messages // 2):
-        batch += [{"role": "user", "content": text(rng)}, {"role": "assistant", "content": text(rng)}]
-    await big.add_items(batch)
-    loads = []
-    for _ in range(rounds):
-        begun = time.perf_counter()
-        items = await big.get_items()
-        loads.append(time.perf_counter() - begun)
-        assert len(items) == messages
-    await session._engine.dispose()
-    return appended, loads
+        big = None
+        if theirs_session is not None:
+            big = SQLAlchemySession("big", engine=theirs_session._engine, create_tables=True)
+            batch: list[Any] = []
+            for _ in range(messages // 2):
+                batch += [
+                    {"role": "user", "content": text(theirs_rng)},
+                    {"role": "assistant", "content": text(theirs_rng)},
+                ]
+            await big.add_items(batch)
+        await store.load("big")  # the warm store's cache of it
+        for number in range(rounds):
+            for who in rotated(["cold", "warm", "theirs"] if big is not None else ["cold", "warm"], number):
+                begun = time.perf_counter()
+                if who == "theirs":
+                    assert big is not None
+                    count = len(await big.get_items())
+                else:
+                    count = len(rebuild("big", (await (cold if who == "cold" else store).load("big"))[1]).messages)
+                run.loads.add(who, time.perf_counter() - begun)
+                assert count == messages
+    if theirs_session is not None:
+        await theirs_session._engine.dispose()
+    return run
 
 
 def ms(value: float) -> str:
@@ -342,13 +363,66 @@ def ratio_line(what: str, theirs: float, ours: float, at_least: float = 2.0) -> 
     return f"  {what}: {ratio:.2f}x {'PASS' if ok else 'FAIL'}", ok
 
 
-async def main(quick: bool, json_path: str | None) -> int:
+def pg_report(run: PgRun, messages: int) -> tuple[list[str], list[tuple[str, bool]], dict[str, Any]]:
+    """The PostgreSQL table (loads: the median round, p25 to p75 in brackets), its target lines
+    (append p50 and p99, load cold and warm, each at least 2x SQLAlchemySession) and figures."""
+    loads = run.loads
+
+    def load(name: str) -> str:
+        low, high = loads.spread(name)
+        return f"{ms(loads.median(name))} ({ms(low)}-{ms(high)})"
+
+    head = ["PostgreSQL", "append p50 ms", "append p99 ms", f"load {messages} cold ms", "warm ms"]
+    rows = [["anyagent PostgresStore", ms(percentile(run.ours, 0.5)), ms(percentile(run.ours, 0.99))]]
+    rows[0] += [load("cold"), load("warm")]
+    skipped = {}
+    checks: list[tuple[str, bool]] = []
+    figures: dict[str, Any] = {
+        "ours": {"append_p50": percentile(run.ours, 0.5), "append_p99": percentile(run.ours, 0.99)},
+        "rounds": loads.to_json(),
+    }
+    if run.theirs is None:
+        skipped["openai-agents SQLAlchemySession"] = "not installed (openai-agents[sqlalchemy], the bench group)"
+    else:
+        theirs = run.theirs
+        rows.append(["openai-agents SQLAlchemySession", ms(percentile(theirs, 0.5)), ms(percentile(theirs, 0.99))])
+        rows[1] += [load("theirs"), load("theirs")]
+        figures["theirs"] = {"append_p50": percentile(theirs, 0.5), "append_p99": percentile(theirs, 0.99)}
+        for q, name in ((0.5, "p50"), (0.99, "p99")):
+            ratio = percentile(theirs, q) / percentile(run.ours, q)
+            checks.append(ratio_line(f"PostgreSQL append {name} >= 2x SQLAlchemySession", ratio, 1.0))
+            figures[f"append_{name}_ratio"] = ratio
+        for name in ("cold", "warm"):
+            ratio, (low, high) = loads.ratio("theirs", name), loads.ratio_spread("theirs", name)
+            line, ok = ratio_line(f"PostgreSQL load ({name}) >= 2x SQLAlchemySession", ratio, 1.0)
+            checks.append((f"{line} (rounds p25-p75 {low:.2f}x-{high:.2f}x)", ok))
+            figures[f"load_{name}_ratio"] = ratio
+    return [*table(head, rows, skipped), ""], checks, figures
+
+
+async def main(quick: bool, json_path: str | None, postgres_only: bool) -> int:
     turns = 200 if quick else 1000
     load_messages, search_messages = 10_000, 20_000 if quick else 100_000
     memories = 2_000 if quick else 10_000
     rounds = 10
     results: dict[str, Any] = {}
     skipped: dict[str, str] = {}
+    url, why = postgres_url()
+    pg_lines, pg_checks = [f"PostgreSQL: skipped, {why}", ""], list[tuple[str, bool]]()
+    if url is not None:
+        pg_lines, pg_checks, results["postgres"] = pg_report(
+            await pg_compare(url, turns // 2, load_messages, rounds), load_messages
+        )
+    if postgres_only:
+        for line in pg_lines:
+            print(line)
+        print("targets:")
+        for line, _ in pg_checks:
+            print(line)
+        print(f"overall: {'PASS' if all(ok for _, ok in pg_checks) else 'FAIL'}")
+        if json_path:
+            await anyio.Path(json_path).write_text(json.dumps(results, indent=2))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         appended = {synchronous: await appends(root, turns, synchronous) for synchronous in ("normal", "full")}
@@ -356,16 +430,6 @@ async def main(quick: bool, json_path: str | None) -> int:
         await fill_ours(root / "search.db", search_messages)
         search = await timed_search(root / "search.db", 50)
         recall_words, recall = await timed_recall(root / "memories.db", memories, 50)
-    url, why = postgres_url()
-    pg: dict[str, tuple[list[float], list[float]]] = {}
-    if url is None:
-        skipped["PostgreSQL"] = why
-    else:
-        pg["anyagent PostgresStore"] = await pg_ours(url, turns // 2, load_messages, rounds)
-        try:
-            pg["openai-agents SQLAlchemySession"] = await pg_theirs(url, turns // 2, load_messages, rounds)
-        except ImportError:
-            skipped["openai-agents SQLAlchemySession"] = "not installed (openai-agents[sqlalchemy], the bench group)"
 
     def row(label: str, append: list[float], *loads: list[float] | None) -> list[str]:
         cells = [label, ms(percentile(append, 0.5)), ms(percentile(append, 0.99))]
@@ -390,13 +454,8 @@ async def main(quick: bool, json_path: str | None) -> int:
         for who, settings in run.settings.items():
             print(f"  {who} ({synchronous}): {settings}")
     print()
-    if pg or "PostgreSQL" in skipped:
-        pg_rows = [row(label, append, loads) for label, (append, loads) in pg.items()]
-        pg_head = ["PostgreSQL", "append p50 ms", "append p99 ms", f"load {load_messages} ms"]
-        pg_skipped = {k: v for k, v in skipped.items() if k in ("PostgreSQL", "openai-agents SQLAlchemySession")}
-        for line in table(pg_head, pg_rows or [["", "", "", ""]], pg_skipped):
-            print(line)
-        print()
+    for line in pg_lines:
+        print(line)
     search_p50, recall_p50, words_p50 = (
         statistics.median(search),
         statistics.median(recall),
@@ -412,8 +471,8 @@ async def main(quick: bool, json_path: str | None) -> int:
     )
     print("targets:")
     passed = True
+    checks = list(pg_checks)
     if theirs and load_theirs is not None:
-        checks = []
         for synchronous in ("normal", "full"):
             mine, other = appended[synchronous].ours, theirs[synchronous]
             for q, name in ((0.5, "p50"), (0.99, "p99")):
@@ -423,9 +482,6 @@ async def main(quick: bool, json_path: str | None) -> int:
         their_load = statistics.median(load_theirs)
         checks.append(ratio_line("load (cold) >= 2x SQLiteSession", their_load, statistics.median(load_cold)))
         checks.append(ratio_line("load (warm) >= 2x SQLiteSession", their_load, statistics.median(load_warm)))
-        for line, ok in checks:
-            passed = passed and ok
-            print(line)
         results.update(
             load_cold_ratio=their_load / statistics.median(load_cold),
             load_warm_ratio=their_load / statistics.median(load_warm),
@@ -435,6 +491,9 @@ async def main(quick: bool, json_path: str | None) -> int:
             }
             | {"load": their_load},
         )
+    for line, ok in checks:
+        passed = passed and ok
+        print(line)
     for what, value, limit in (
         ("search p50 <= 20 ms", search_p50, 0.020),
         ("recall by words p50 <= 50 ms", words_p50, 0.050),
@@ -455,9 +514,6 @@ async def main(quick: bool, json_path: str | None) -> int:
         search_p50=search_p50,
         recall_words_p50=words_p50,
         recall_p50=recall_p50,
-        postgres={
-            label: {"append_p50": percentile(a, 0.5), "load": statistics.median(b)} for label, (a, b) in pg.items()
-        },
     )
     if json_path:
         await anyio.Path(json_path).write_text(json.dumps(results, indent=2))
@@ -468,5 +524,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer appends, 20,000 messages searched, 2,000 memories")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument("--postgres-only", action="store_true", help="only the PostgreSQL part")
     arguments = parser.parse_args()
-    sys.exit(anyio.run(main, arguments.quick, arguments.json))
+    sys.exit(anyio.run(main, arguments.quick, arguments.json, arguments.postgres_only))

@@ -14,7 +14,9 @@ It uses psycopg 3's connection pool (the ``postgres`` extra). The calls run in w
 under asyncio and trio alike. ``max_size`` bounds the connections (and the threads waiting on
 them). The schema is created or migrated on open, under an advisory lock, so workers starting
 together do not race; a database of a newer schema is refused (``SessionSchemaError``)
-without changes.
+without changes. A load parses the entries in a worker thread, and the store keeps those of
+the sessions it loaded last (``cache_sessions``): loading one again reads only the rows
+appended since, by any worker.
 """
 
 from __future__ import annotations
@@ -121,6 +123,17 @@ _KIND: Final[dict[type, str]] = {
 }
 
 
+@attrs.frozen
+class _Loaded:
+    """A session's entries as last loaded: the log is append-only, so they stay true."""
+
+    first_seq: int
+    """The seq of the session's own first entry (its metadata): a session deleted and made again
+    under the same id starts at another (seqs are never reused), so it is another log."""
+    last_seq: int
+    entries: tuple[Entry, ...]
+
+
 def _info(row: Sequence[Any]) -> SessionInfo:
     return SessionInfo(
         session_id=row[0],
@@ -144,7 +157,9 @@ class PostgresStore:
         async with PostgresStore("postgresql://app@db/agents", max_size=8) as store:
             ...
 
-    The URL's password is never shown in reprs or errors."""
+    ``cache_sessions``: how many loaded sessions keep their parsed entries in this process, so
+    that loading one again reads and parses only what was appended since (by any worker; 0:
+    none). The URL's password is never shown in reprs or errors."""
 
     def __init__(
         self,
@@ -156,7 +171,10 @@ class PostgresStore:
         text_search_config: str = "simple",
         use_pgvector: bool | None = None,
         clock: Callable[[], float] = time.time,
+        cache_sessions: int = 32,
     ) -> None:
+        if type(cache_sessions) is not int or cache_sessions < 0:
+            raise ValueError(f"cache_sessions must be a non-negative integer, not {cache_sessions!r}")
         self.url = url
         self.min_size = min_size
         self.max_size = max_size
@@ -171,6 +189,9 @@ class PostgresStore:
         self._closed = False
         self._vectors: VectorIndex | None = None
         self._vectors_lock = threading.Lock()
+        self.cache_sessions = cache_sessions
+        self._cache: dict[str, _Loaded] = {}  # by session id, least recently loaded first
+        self._cache_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"PostgresStore({redact_url(self.url)!r})"
@@ -197,7 +218,7 @@ class PostgresStore:
                 self.url,
                 min_size=self.min_size,
                 max_size=self.max_size,
-                kwargs={"connect_timeout": max(1, round(self.connect_timeout)), "autocommit": False},
+                kwargs={"connect_timeout": max(1, round(self.connect_timeout)), "autocommit": True},
                 open=False,
                 timeout=self.connect_timeout,
             )
@@ -259,6 +280,8 @@ class PostgresStore:
         with self._open_lock:
             self._closed = True
             pool, self._pool = self._pool, None
+        with self._cache_lock:
+            self._cache.clear()
         if pool is not None:
             await anyio.to_thread.run_sync(pool.close)
 
@@ -271,8 +294,9 @@ class PostgresStore:
     ) -> None:
         await self.aclose()
 
-    async def _run(self, work: Callable[[psycopg.Connection[Any]], _T]) -> _T:
-        """``work(conn)`` in one transaction, in a worker thread; errors made typed ones."""
+    async def _run(self, work: Callable[[psycopg.Connection[Any]], _T], *, transaction: bool = True) -> _T:
+        """``work(conn)`` in one transaction (``transaction=False``: each statement its own), in a
+        worker thread; errors made typed ones."""
 
         def call() -> _T:
             import psycopg
@@ -280,8 +304,11 @@ class PostgresStore:
 
             pool = self._ensure_pool()
             try:
-                with pool.connection() as conn, conn.transaction():
-                    return work(conn)
+                with pool.connection() as conn:
+                    if not transaction:
+                        return work(conn)
+                    with conn.transaction():
+                        return work(conn)
             except SessionError:
                 raise
             except psycopg.errors.UniqueViolation as exc:
@@ -372,96 +399,188 @@ class PostgresStore:
         entries = list(entries)
         check_chain(session_id, entries, expected_head)
 
-        def work(conn: psycopg.Connection[Any]) -> SessionInfo:
-            row = self._row(conn, session_id, lock=True)
-            head = row[7]
-            if head != expected_head:
-                if entries and head == entries[-1].id:
-                    return _info(row)
-                raise SessionConflictError(session_id, expected=expected_head, actual=head)
-            if not entries and not tool_executions:
-                return _info(row)
-            self._insert_entries(conn, session_id, entries)
-            model = row[3]
-            runs = []
-            for entry in entries:
-                if type(entry) is ResultEntry:
-                    runs.append(run_row(entry, session_id, model))
-                    model = entry.result.model or model
-            with conn.cursor() as cursor:
-                if runs:
-                    cursor.executemany(
-                        "INSERT INTO anyagent_runs VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", runs
-                    )
-                if tool_executions:
-                    cursor.executemany(
-                        "INSERT INTO anyagent_tool_executions (session_id, call_id, tool, input, output, is_error,"
-                        " decision, seconds, at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                        [
-                            (
-                                session_id,
-                                t.call_id,
-                                t.tool,
-                                json.dumps(thaw_json(t.input)),
-                                t.output,
-                                t.is_error,
-                                t.decision,
-                                t.seconds,
-                                t.at,
-                            )
-                            for t in tool_executions
-                        ],
-                    )
-            new_head = entries[-1].id if entries else head
-            updated = max([row[6], *(e.at for e in entries)])
-            added = counted_messages(entries)
-            conn.execute(
-                "UPDATE anyagent_sessions SET head = %s, updated_at = %s, messages = messages + %s, model = %s"
-                " WHERE id = %s",
-                (new_head, updated, added, model, session_id),
-            )
-            return attrs.evolve(
-                _info(row), head=new_head, updated_at=updated, model=model, message_count=row[8] + added
-            )
+        if not entries and not tool_executions:
+            return await self._run(lambda conn: self._unchanged(conn, session_id, entries, expected_head))
+        params = self._append_params(session_id, entries, expected_head, tool_executions)
+        sql = self._append_sql
 
-        return await self._run(work)
+        def work(conn: psycopg.Connection[Any]) -> SessionInfo:
+            row = conn.execute(sql, params, prepare=True).fetchone()
+            if row is None:  # not there, or its head is not the one expected: nothing was written
+                return self._unchanged(conn, session_id, entries, expected_head)
+            return _info(row)
+
+        return await self._run(work, transaction=False)
+
+    def _unchanged(
+        self, conn: psycopg.Connection[Any], session_id: str, entries: Sequence[Entry], expected_head: str | None
+    ) -> SessionInfo:
+        """What an append that writes nothing gives: the session as it is when its head is the
+        one expected, or the append's own last entry (a retry of an append that landed);
+        ``SessionConflictError`` for any other head."""
+        row = self._row(conn, session_id)
+        head = row[7]
+        if head != expected_head and not (entries and head == entries[-1].id):
+            raise SessionConflictError(session_id, expected=expected_head, actual=head)
+        return _info(row)
+
+    @staticmethod
+    def _append_params(
+        session_id: str, entries: Sequence[Entry], expected_head: str | None, tools: Sequence[ToolExecution]
+    ) -> dict[str, Any]:
+        """The arguments of ``_append_sql``: the session's new head and counts, and one array per
+        column of the rows it inserts."""
+        ids: list[str] = []
+        kinds: list[str] = []
+        roles: list[str | None] = []
+        ats: list[float] = []
+        bodies: list[str] = []
+        texts: list[str | None] = []
+        for entry in entries:
+            role = None
+            if isinstance(entry, MessageEntry):
+                role = "assistant" if isinstance(entry.message, AssistantMessage) else "user"
+            ids.append(entry.id)
+            kinds.append(_KIND[type(entry)])
+            roles.append(role)
+            ats.append(entry.at)
+            bodies.append(dumps_entry(entry))
+            texts.append(searchable_text(entry) or None)
+        # A run's model is its result's, else the one before it in this append, else the
+        # session's (None here: the statement takes the session's own).
+        model: str | None = None
+        runs: list[tuple[Any, ...]] = []
+        for entry in entries:
+            if type(entry) is ResultEntry:
+                runs.append(run_row(entry, session_id, model))
+                model = entry.result.model or model
+        run_columns = [list(column) for column in zip(*runs, strict=True)] if runs else [[]] * 11
+        tool_columns = [
+            [t.call_id for t in tools],
+            [t.tool for t in tools],
+            [json.dumps(thaw_json(t.input)) for t in tools],
+            [t.output for t in tools],
+            [t.is_error for t in tools],
+            [t.decision for t in tools],
+            [t.seconds for t in tools],
+            [t.at for t in tools],
+        ]
+        return {
+            "sid": session_id,
+            "expected": expected_head,
+            "head": entries[-1].id if entries else expected_head,
+            "at": max((e.at for e in entries), default=None),
+            "added": counted_messages(entries),
+            "model": model,
+            "id": ids,
+            "kind": kinds,
+            "role": roles,
+            "e_at": ats,
+            "body": bodies,
+            "text": texts,
+            **{f"r{n}": column for n, column in enumerate(run_columns[1:], start=1)},
+            **{f"t{n}": column for n, column in enumerate(tool_columns)},
+        }
+
+    @property
+    def _append_sql(self) -> str:
+        """One statement, one round trip: the session's row updated where its head is the one
+        expected (row locked, as a concurrent append's update waits and then sees the head
+        that one left), and the entries, runs and tool executions inserted only if it was; it
+        gives the session's new row, or no row when nothing was written."""
+        return (
+            "WITH old AS (SELECT id, model FROM anyagent_sessions WHERE id = %(sid)s),"
+            " s AS (UPDATE anyagent_sessions t SET head = %(head)s,"
+            " updated_at = greatest(t.updated_at, %(at)s::double precision),"
+            " messages = t.messages + %(added)s::integer, model = coalesce(%(model)s::text, t.model)"
+            " FROM old WHERE t.id = old.id AND NOT t.deleted AND t.head IS NOT DISTINCT FROM %(expected)s::text"
+            f" RETURNING t.{', t.'.join(_COLUMNS.split(', '))}, old.model AS old_model),"
+            " e AS (INSERT INTO anyagent_entries (id, session_id, kind, role, at, body, text, tsv)"
+            " SELECT u.id, s.id, u.kind, u.role, u.at, u.body, u.text,"
+            f" to_tsvector('{self._config}', coalesce(u.text, '')) FROM s, unnest(%(id)s::text[], %(kind)s::text[],"
+            " %(role)s::text[], %(e_at)s::double precision[], %(body)s::text[], %(text)s::text[])"
+            " WITH ORDINALITY AS u(id, kind, role, at, body, text, n) ORDER BY u.n),"
+            " r AS (INSERT INTO anyagent_runs SELECT s.id, u.at, u.day, coalesce(u.model, s.old_model), u.subtype,"
+            " u.turns, u.prompt, u.completion, u.total, u.cost, u.duration FROM s,"
+            " unnest(%(r1)s::double precision[], %(r2)s::text[], %(r3)s::text[], %(r4)s::text[], %(r5)s::integer[],"
+            " %(r6)s::bigint[], %(r7)s::bigint[], %(r8)s::bigint[], %(r9)s::double precision[], %(r10)s::bigint[])"
+            " AS u(at, day, model, subtype, turns, prompt, completion, total, cost, duration)),"
+            " x AS (INSERT INTO anyagent_tool_executions (session_id, call_id, tool, input, output, is_error, decision,"
+            " seconds, at) SELECT s.id, u.call_id, u.tool, u.input, u.output, u.is_error, u.decision, u.seconds, u.at"
+            " FROM s, unnest(%(t0)s::text[], %(t1)s::text[], %(t2)s::text[],"
+            " %(t3)s::text[], %(t4)s::boolean[], %(t5)s::text[], %(t6)s::double precision[],"
+            " %(t7)s::double precision[]) WITH ORDINALITY AS u(call_id, tool, input, output, is_error, decision,"
+            " seconds, at, n) ORDER BY u.n)"
+            f" SELECT {_COLUMNS} FROM s"
+        )
 
     def _chain_texts(
         self, conn: psycopg.Connection[Any], session_id: str, base: str | None, entry: str | None
-    ) -> list[str]:
-        segments = [
-            [
-                r[0]
-                for r in conn.execute(
-                    "SELECT body FROM anyagent_entries WHERE session_id = %s ORDER BY seq", (session_id,)
-                )
-            ]
-        ]
+    ) -> tuple[list[str], int, int]:
+        """The bodies of the chain from the root to the head, and the seqs of the session's own
+        first and last entries."""
+        own = conn.execute(
+            "SELECT seq, body FROM anyagent_entries WHERE session_id = %s ORDER BY seq", (session_id,)
+        ).fetchall()
+        segments = [[r[1] for r in own]]
         while base is not None:
-            segments.append(
-                [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT body FROM anyagent_entries WHERE session_id = %s AND seq <="
-                        " (SELECT seq FROM anyagent_entries WHERE id = %s) ORDER BY seq",
-                        (base, entry),
-                    )
-                ]
-            )
+            rows = conn.execute(
+                "SELECT body FROM anyagent_entries WHERE session_id = %s AND seq <="
+                " (SELECT seq FROM anyagent_entries WHERE id = %s) ORDER BY seq",
+                (base, entry),
+            ).fetchall()
+            segments.append([r[0] for r in rows])
             parent = conn.execute(
                 "SELECT base_session, base_entry FROM anyagent_sessions WHERE id = %s", (base,)
             ).fetchone()
             base, entry = (None, None) if parent is None else parent
-        return [text for segment in reversed(segments) for text in segment]
+        texts = [text for segment in reversed(segments) for text in segment]
+        return texts, own[0][0] if own else 0, own[-1][0] if own else 0
 
     async def load(self, session_id: str) -> tuple[SessionInfo, list[Entry]]:
-        def work(conn: psycopg.Connection[Any]) -> tuple[SessionInfo, list[str]]:
+        with self._cache_lock:
+            cached = self._cache.get(session_id)
+
+        def work(conn: psycopg.Connection[Any]) -> tuple[SessionInfo, list[str], int, int, bool]:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             row = self._row(conn, session_id)
-            return _info(row), self._chain_texts(conn, session_id, row[10], row[11])
+            if cached is not None:
+                # The cached log still holds if the session's first entry is the one it began
+                # with; then only the rows after its last are new.
+                rows = conn.execute(
+                    "SELECT seq, body FROM anyagent_entries WHERE session_id = %s AND (seq = %s OR seq > %s)"
+                    " ORDER BY seq",
+                    (session_id, cached.first_seq, cached.last_seq),
+                ).fetchall()
+                if rows and rows[0][0] == cached.first_seq:
+                    last = rows[-1][0] if len(rows) > 1 else cached.last_seq
+                    return _info(row), [r[1] for r in rows[1:]], cached.first_seq, last, True
+            texts, first, last = self._chain_texts(conn, session_id, row[10], row[11])
+            return _info(row), texts, first, last, False
 
-        info, texts = await self._run(work)
-        return info, loads_entries(texts, session_id=session_id)
+        info, texts, first, last, appended = await self._run(work)
+
+        def parse() -> list[Entry]:  # in a worker thread too: the event loop never waits on it
+            parsed = loads_entries(texts, session_id=session_id)
+            if not appended:
+                return parsed
+            assert cached is not None
+            return [*cached.entries, *parsed] if parsed else list(cached.entries)
+
+        entries = await anyio.to_thread.run_sync(parse)
+        self._remember_load(session_id, _Loaded(first_seq=first, last_seq=last, entries=tuple(entries)))
+        return info, entries
+
+    def _remember_load(self, session_id: str, loaded: _Loaded) -> None:
+        """Keep a loaded session's parsed entries (the log is append-only, so the next load
+        reads and parses only the rows after them), for the ``cache_sessions`` most recent."""
+        if self.cache_sessions <= 0:
+            return
+        with self._cache_lock:
+            self._cache.pop(session_id, None)
+            self._cache[session_id] = loaded
+            while len(self._cache) > self.cache_sessions:
+                del self._cache[next(iter(self._cache))]
 
     async def get(self, session_id: str) -> SessionInfo:
         return await self._run(lambda conn: _info(self._row(conn, session_id)))
@@ -508,7 +627,7 @@ class PostgresStore:
         def work(conn: psycopg.Connection[Any]) -> SessionInfo:
             row = self._row(conn, session_id)
             point = at_entry if at_entry is not None else row[7]
-            entries = loads_entries(self._chain_texts(conn, session_id, row[10], row[11]), session_id=session_id)
+            entries = loads_entries(self._chain_texts(conn, session_id, row[10], row[11])[0], session_id=session_id)
             ids = [e.id for e in entries]
             if point not in ids:
                 raise SessionNotFoundError(session_id, f"entry {point!r} is not in session {session_id!r}")

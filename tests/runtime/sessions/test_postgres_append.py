@@ -1,0 +1,101 @@
+"""PostgresStore's append is one statement: the head check, the session's update and every row
+it inserts land together or not at all. A stale head is a typed conflict that writes nothing;
+a run without a model of its own counts under the one before it. Against the real server."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from anyagent_core import AssistantMessage, Commit, ResultMessage, TextBlock, Usage, UserMessage
+from anyagent_core.sessions import Entry, commit_entries
+from anyagent_httpx._sessions import SessionConflictError, SessionNotFoundError, ToolExecution
+from anyagent_httpx.postgres import PostgresStore
+
+from .conftest import postgres_url
+
+pytestmark = pytest.mark.anyio
+
+_ids = itertools.count()
+
+
+def result(model: str | None) -> ResultMessage:
+    return ResultMessage(
+        subtype="success",
+        result="ok",
+        is_error=False,
+        num_turns=1,
+        duration_ms=3,
+        duration_api_ms=2,
+        usage=Usage(prompt_tokens=4, completion_tokens=1),
+        model=model,
+    )
+
+
+def turn(head: str | None, *models: str | None) -> list[Entry]:
+    """A turn whose entries end with one run result per model given."""
+    commit = Commit(
+        messages=(UserMessage(content="hello"), AssistantMessage(content=[TextBlock(text="ok")])), turn_number=1
+    )
+    entries = list(commit_entries(commit, parent_id=head, new_id=lambda: f"e{next(_ids)}", at=5.0))
+    for model in models:
+        made = commit_entries(
+            Commit(messages=(), turn_number=1, result=result(model)),
+            parent_id=entries[-1].id,
+            new_id=lambda: f"e{next(_ids)}",
+            at=6.0,
+        )
+        entries += made
+    return entries
+
+
+def execution(session_id: str, call_id: str) -> ToolExecution:
+    return ToolExecution(
+        session_id=session_id,
+        call_id=call_id,
+        tool="bash",
+        input={"command": "ls"},
+        output="a",
+        is_error=False,
+        decision="allow",
+        seconds=None,
+        at=7.0,
+    )
+
+
+async def test_a_run_without_a_model_counts_under_the_one_before_it() -> None:
+    async with PostgresStore(postgres_url()) as store:
+        info = await store.create("s", model="m0")
+        info = await store.append("s", turn(info.head, None), expected_head=info.head)
+        assert info.model == "m0"
+        info = await store.append("s", turn(info.head, None, "m2", None), expected_head=info.head)
+        assert info.model == "m2" and info.message_count == 4
+        by_model = await store.stats(session_id="s", group_by=["model"])
+        assert [(s.model, s.runs) for s in by_model] == [("m0", 2), ("m2", 2)]
+        assert await store.get("s") == info
+
+
+async def test_a_stale_head_is_a_typed_conflict_that_writes_nothing() -> None:
+    async with PostgresStore(postgres_url()) as store:
+        stale = await store.create("s")
+        info = await store.append("s", turn(stale.head, "m"), expected_head=stale.head, tool_executions=[])
+        before = await store.load("s")
+        for attempt in (
+            store.append("s", turn(stale.head, "m"), expected_head=stale.head),
+            store.append("s", [], expected_head=stale.head, tool_executions=[execution("s", "c1")]),
+        ):
+            with pytest.raises(SessionConflictError) as caught:
+                await attempt
+            assert (caught.value.expected, caught.value.actual) == (stale.head, info.head)
+        assert await store.load("s") == before
+        assert (await store.stats(session_id="s"))[0].runs == 1
+        assert await store.tool_executions("s") == []
+        ran = [execution("s", "c2"), execution("s", "c3")]
+        assert await store.append("s", [], expected_head=info.head, tool_executions=ran) == info
+        assert await store.tool_executions("s") == ran
+        with pytest.raises(SessionNotFoundError):
+            await store.append("gone", turn(None), expected_head=None)
+        await store.delete("s")
+        with pytest.raises(SessionNotFoundError):
+            await store.append("s", turn(info.head), expected_head=info.head)
