@@ -70,7 +70,6 @@ from anyagent_core._context._strategies import (
 )
 from anyagent_core._context._tokens import CalibratedEstimate, TokenCounter, count_request, estimate_tokens
 from anyagent_core._context._usage import ContextSummary, ContextUsage
-from anyagent_core._context._window import WindowSource, parse_window_error
 from anyagent_core._errors import LocalProtocolError
 from anyagent_core._events import StartTurn
 from anyagent_core._json import JSONObject
@@ -99,6 +98,7 @@ from ._settings import LoopSettings, LoopTool
 from ._spend import Spend, cost_usd, tokens_of
 
 if TYPE_CHECKING:  # the text toolkits load when a run needs them (tools as text, <think> tags)
+    from anyagent_core._context._window import WindowSource
     from anyagent_core._textual._emulation._scanner import ToolCallTextFilter
     from anyagent_core._textual._think import AnswerFilter
 
@@ -956,6 +956,8 @@ class AgentLoop:
         if run.reactive_turn == run.requests:
             return False
         sent = request.turn
+        from anyagent_core._context._window import parse_window_error  # only for refused requests
+
         window, prompt_tokens = parse_window_error(*texts)
         counter = self.counter(sent.model)
         if prompt_tokens:
