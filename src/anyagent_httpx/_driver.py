@@ -100,7 +100,7 @@ class Toolbox:
         return found is not None and (found.read_only or call.name == "task")
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _Failure:
     """The error of the response's last failed attempt: raised if the loop gives up."""
 

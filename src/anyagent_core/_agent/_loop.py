@@ -115,7 +115,7 @@ def _turn_like(template: StartTurn, **changes: object) -> StartTurn:
     return _new_turn(*[changes[name] if name in changes else getattr(template, name) for name in _TURN_FIELDS])
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _Run:
     """What lives from ``start()`` to the next ``start()``."""
 
@@ -132,7 +132,7 @@ class _Run:
     """The turn whose request was compacted after the server refused it (once per turn)."""
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _Response:
     """What lives from a ``start()`` or ``resume()`` to the ``Done`` that reports it."""
 
@@ -142,7 +142,7 @@ class _Response:
     last_endpoint: int = 0
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _Side:
     """A side request: its purpose, and what to do with its answer or its failure."""
 
@@ -151,7 +151,7 @@ class _Side:
     on_failure: Callable[[str], None]
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _Compacting:
     """A compaction asked about (``AskCompaction``) or waiting for its summary."""
 
@@ -161,7 +161,7 @@ class _Compacting:
     instructions: str | None = None
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _InFlight:
     """The request out (or being retried)."""
 
