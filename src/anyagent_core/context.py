@@ -4,6 +4,8 @@ window and their token counts (probes and parsers, as data)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._context._strategies import (
     CONTEXT_STRATEGIES,
     Compaction,
@@ -34,22 +36,62 @@ from ._context._tokens import (
     tool_texts,
 )
 from ._context._usage import ContextSummary, ContextUsage
-from ._context._window import (
-    MAX_PROBE_BODY,
-    WINDOW_PROBES,
-    TokenizeStep,
-    WindowAnswer,
-    WindowProbe,
-    WindowSource,
-    parse_token_count,
-    parse_window,
-    parse_window_error,
-    probe_request,
-    server_root,
-    tokenize_prompt,
-    tokenize_steps,
-    window_probes,
+
+if TYPE_CHECKING:
+    from ._context._window import (
+        MAX_PROBE_BODY,
+        WINDOW_PROBES,
+        TokenizeStep,
+        WindowAnswer,
+        WindowProbe,
+        WindowSource,
+        parse_token_count,
+        parse_window,
+        parse_window_error,
+        probe_request,
+        server_root,
+        tokenize_prompt,
+        tokenize_steps,
+        window_probes,
+    )
+
+#: Loaded on first use: the servers' windows (probes, their parsers, context-length errors read
+#: for a window) matter to a run only when it asks a server or a request is refused.
+_LAZY = dict.fromkeys(
+    (
+        "MAX_PROBE_BODY",
+        "WINDOW_PROBES",
+        "TokenizeStep",
+        "WindowAnswer",
+        "WindowProbe",
+        "WindowSource",
+        "parse_token_count",
+        "parse_window",
+        "parse_window_error",
+        "probe_request",
+        "server_root",
+        "tokenize_prompt",
+        "tokenize_steps",
+        "window_probes",
+    ),
+    "._context._window",
 )
+
+
+def __getattr__(name: str) -> Any:
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(home, "anyagent_core"), name)
+    globals()[name] = value  # the next lookup is an ordinary one
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "CHARS_PER_TOKEN",

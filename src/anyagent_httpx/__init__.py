@@ -10,8 +10,8 @@ extra) or ``MemoryStore``, and ``list_sessions``, ``get_session_messages``, ``de
 Importing the package loads nothing but this module: each public name is imported from its
 home on first use (a module ``__getattr__``), so ``from anyagent_httpx import query`` loads the
 client and the core, while the CLI, recording, the blocking facade, the built-in tools, the
-session stores and the hooks load only when something asks for them. Type checkers see ordinary
-imports.
+session stores, the hooks, the subagents, running tools, ``can_use_tool`` and the servers' window
+discovery load only when something asks for them. Type checkers see ordinary imports.
 """
 
 from __future__ import annotations

@@ -215,7 +215,7 @@ class AttemptFailed(Exception):
         return () if e is None else (e.message, e.code, e.type, e.body)
 
 
-@attrs.define
+@attrs.define(eq=False)
 class Received:
     """What one attempt received: the judge's whole input."""
 

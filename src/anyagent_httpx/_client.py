@@ -63,12 +63,12 @@ from ._errors import APIError, ClientStateError, ConfigurationError
 from ._logging import RunLogger, Scrubber, endpoint_secrets, protect_httpx_logs
 from ._observe import observers
 from ._options import AgentOptions
-from ._subagents import TASK_TOOL, Subagents
 from ._tools import Tool, ToolContext
 
 if TYPE_CHECKING:
     from ._mcp import McpServers
     from ._sessions._writer import SessionWriter
+    from ._subagents import Subagents
 from ._transports import AsyncTransport, HttpxTransport, shared_transport
 
 __all__ = ["Client", "ClientState", "MessageStream", "query"]
@@ -306,6 +306,8 @@ class Client:
             items += served
             self._mcp_names = frozenset(item.name for item in served)
         if options.agents and self._agent is None:
+            from ._subagents import TASK_TOOL, Subagents  # only for clients with subagents
+
             if any(item.name == TASK_TOOL for item in items):
                 raise ConfigurationError(f"a tool is named {TASK_TOOL!r}, the name of the subagents' tool")
             subagents = Subagents(

@@ -59,18 +59,16 @@ from anyagent_core.json import JSONObject
 from anyagent_core.wire import redact_url
 
 from ._attempt import AttemptFailed, Cancelled, DeadlinePassed, Interrupted, Received, perform
-from ._context import discover_window
 from ._errors import APIError, ServerStreamError
 from ._logging import Scrubber, endpoint_secrets, scrub_error
 from ._observe import AttemptInfo, Observer, RunInfo
 from ._options import AgentOptions
-from ._permissions import ToolPermissionContext, ask_permission
-from ._tools import Tool, ToolContext, run_tool
 from ._transports import AsyncTransport
 
 if TYPE_CHECKING:
     from ._hooks import HookSite
     from ._sessions._writer import SessionWriter
+    from ._tools import Tool, ToolContext
 
 __all__ = ["Driver", "Toolbox"]
 
@@ -102,7 +100,7 @@ class Toolbox:
         return found is not None and (found.read_only or call.name == "task")
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _Failure:
     """The error of the response's last failed attempt: raised if the loop gives up."""
 
@@ -393,6 +391,8 @@ class Driver:
         self._probed.add(number)
         model = loop.settings.template.model if action is None else action.turn.model
         endpoint = self.endpoints[number]
+        from ._context import discover_window  # only for runs that ask a server for its window
+
         try:
             found = await self._guard(discover_window(self.transport, endpoint, model, config=self.config))
         except Cancelled:
@@ -502,6 +502,7 @@ class Driver:
 
     async def _ask(self, loop: AgentLoop, action: AskPermission) -> None:
         from ._hooks import notification
+        from ._permissions import ToolPermissionContext, ask_permission  # only for runs that ask
 
         context = ToolPermissionContext(
             tool_use_id=action.call.id,
@@ -601,6 +602,7 @@ class Driver:
         """Its PreToolUse hooks (an input they rewrite is checked against the permission rules
         again), the tool, its PostToolUse hooks: the result and the input it ran with."""
         from ._hooks import post_tool_use, pre_tool_use
+        from ._tools import run_tool
 
         hooks = self.options.hooks
         site = self.hook_site(loop)

@@ -50,7 +50,6 @@ from anyagent_core.wire import redact_url
 from ._attempt import StreamLimits
 from ._errors import ConfigurationError
 from ._observe import Observer
-from ._permissions import CanUseTool
 from ._tools import Tool
 from ._tools._context import SANDBOX_MODES, SandboxMode
 
@@ -59,6 +58,7 @@ if TYPE_CHECKING:
 
     from ._hooks import HookEvent, HookMatcher
     from ._memories import Memory
+    from ._permissions import CanUseTool
     from ._sessions import SessionStore
     from ._transports import AsyncTransport
 

@@ -16,18 +16,23 @@ import anyagent_httpx
 #: Modules a plain ``query()`` does not need at import: the CLI, recording, the session stores,
 #: the blocking facade, the built-in tools, the h11 transport, the hooks (loaded with the first
 #: client, or by options naming hooks), tools' signature schemas (with the first tool), the core's
-#: text toolkits (tools written as text, ``<think>`` tags) and whole-response replay.
+#: text toolkits (tools written as text, ``<think>`` tags), whole-response replay, the subagents,
+#: the shell-command reader of the permission rules and the servers' window discovery.
 NOT_FOR_QUERY = (
     "anyagent_httpx._cli",
     "anyagent_httpx._hooks",
     "anyagent_httpx._recording",
+    "anyagent_httpx._context",
     "anyagent_httpx._sessions",
+    "anyagent_httpx._subagents",
     "anyagent_httpx._sync",
     "anyagent_httpx._tools._builtin",
     "anyagent_httpx._tools._schema",
     "anyagent_httpx._transports._h11",
     "anyagent_httpx.claude",
     "anyagent_httpx.testing",
+    "anyagent_core._agent._shell",
+    "anyagent_core._context._window",
     "anyagent_core._replay",
     "anyagent_core._schema",
     "anyagent_core._sessions",

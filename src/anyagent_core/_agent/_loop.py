@@ -70,7 +70,6 @@ from anyagent_core._context._strategies import (
 )
 from anyagent_core._context._tokens import CalibratedEstimate, TokenCounter, count_request, estimate_tokens
 from anyagent_core._context._usage import ContextSummary, ContextUsage
-from anyagent_core._context._window import WindowSource, parse_window_error
 from anyagent_core._errors import LocalProtocolError
 from anyagent_core._events import StartTurn
 from anyagent_core._json import JSONObject
@@ -99,6 +98,7 @@ from ._settings import LoopSettings, LoopTool
 from ._spend import Spend, cost_usd, tokens_of
 
 if TYPE_CHECKING:  # the text toolkits load when a run needs them (tools as text, <think> tags)
+    from anyagent_core._context._window import WindowSource
     from anyagent_core._textual._emulation._scanner import ToolCallTextFilter
     from anyagent_core._textual._think import AnswerFilter
 
@@ -115,7 +115,7 @@ def _turn_like(template: StartTurn, **changes: object) -> StartTurn:
     return _new_turn(*[changes[name] if name in changes else getattr(template, name) for name in _TURN_FIELDS])
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _Run:
     """What lives from ``start()`` to the next ``start()``."""
 
@@ -132,7 +132,7 @@ class _Run:
     """The turn whose request was compacted after the server refused it (once per turn)."""
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _Response:
     """What lives from a ``start()`` or ``resume()`` to the ``Done`` that reports it."""
 
@@ -142,7 +142,7 @@ class _Response:
     last_endpoint: int = 0
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _Side:
     """A side request: its purpose, and what to do with its answer or its failure."""
 
@@ -151,7 +151,7 @@ class _Side:
     on_failure: Callable[[str], None]
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _Compacting:
     """A compaction asked about (``AskCompaction``) or waiting for its summary."""
 
@@ -161,7 +161,7 @@ class _Compacting:
     instructions: str | None = None
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _InFlight:
     """The request out (or being retried)."""
 
@@ -956,6 +956,8 @@ class AgentLoop:
         if run.reactive_turn == run.requests:
             return False
         sent = request.turn
+        from anyagent_core._context._window import parse_window_error  # only for refused requests
+
         window, prompt_tokens = parse_window_error(*texts)
         counter = self.counter(sent.model)
         if prompt_tokens:

@@ -34,12 +34,14 @@ import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from fnmatch import translate
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
 
-from anyagent_core._agent._shell import ShellParse, simple_commands
 from anyagent_core._json import JSONObject, freeze_object
+
+if TYPE_CHECKING:
+    from anyagent_core._agent._shell import ShellParse
 
 __all__ = [
     "PATH_RULE_TOOLS",
@@ -281,6 +283,8 @@ def _parsed(command: str) -> ShellParse:
     if parsed is None:
         if len(_PARSED) > 256:
             _PARSED.clear()
+        from anyagent_core._agent._shell import simple_commands  # only for rules on shell commands
+
         parsed = _PARSED[command] = simple_commands(command)
     return parsed
 

@@ -45,7 +45,7 @@ def _call_key(call: Call) -> tuple[str, str]:
     return call.name, json.dumps(call.input, sort_keys=True, ensure_ascii=False)
 
 
-@attrs.define
+@attrs.define(eq=False)
 class DoomWatch:
     """The run's repeated-call counts (see the module docstring)."""
 
@@ -72,7 +72,7 @@ class DoomWatch:
         return counts
 
 
-@attrs.define
+@attrs.define(eq=False)
 class Round:
     """The tool round in progress."""
 

@@ -53,7 +53,7 @@ def tokens_of(usage: Usage | None) -> int | None:
     return (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
 
 
-@attrs.define
+@attrs.define(eq=False)
 class Spend:
     """A tally: usage summed field by field, cost (None until something was priced), tokens."""
 

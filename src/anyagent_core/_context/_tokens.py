@@ -258,7 +258,7 @@ _FORGET = 0.8
 _IMPLAUSIBLE = 4.0
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _Fit:
     """The weighted least-squares sums over (chars, messages, tool frames) -> reported tokens."""
 

@@ -4,12 +4,16 @@ the conversation)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 from anyagent_core._messages import UserMessage
 
 from ._tokens import CountSource
-from ._window import WindowSource
+
+if TYPE_CHECKING:
+    from ._window import WindowSource
 
 __all__ = ["ContextSummary", "ContextUsage"]
 

@@ -6,7 +6,8 @@ docstrings; ``_context``: ``ToolContext``; ``_run``: ``run_tool``, timeouts and 
 (MCP-shaped results read as such); ``_server``: ``ToolServer``, tools served in-process under
 ``mcp__<server>__<tool>`` names; ``_builtin``: the built-in tools (files, search, bash), confined
 to the context's roots, loaded when first asked for (``BUILTIN_TOOLS``, ``builtin_tool``), not by
-a client whose tools are all functions of its own.
+a client whose tools are all functions of its own. ``_run`` and ``_server`` load likewise, with the
+first tool call run or the first served tool.
 """
 
 from __future__ import annotations
@@ -14,12 +15,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._context import ToolContext
-from ._run import MAX_RESULT_BLOCKS, MAX_RESULT_CHARS, is_mcp_result, mcp_content, run_tool, truncate_middle
-from ._server import ToolServer, server_tool_name
 from ._tool import Tool, ToolError, ToolInputError, tool
 
 if TYPE_CHECKING:
     from ._builtin import BUILTIN_TOOLS, builtin_tool
+    from ._run import MAX_RESULT_BLOCKS, MAX_RESULT_CHARS, is_mcp_result, mcp_content, run_tool, truncate_middle
+    from ._server import ToolServer, server_tool_name
+
+#: Loaded on first use: a client without tools runs none, and serves none in-process.
+_LAZY = {
+    "BUILTIN_TOOLS": "._builtin",
+    "builtin_tool": "._builtin",
+    "MAX_RESULT_BLOCKS": "._run",
+    "MAX_RESULT_CHARS": "._run",
+    "is_mcp_result": "._run",
+    "mcp_content": "._run",
+    "run_tool": "._run",
+    "truncate_middle": "._run",
+    "ToolServer": "._server",
+    "server_tool_name": "._server",
+}
 
 __all__ = [
     "BUILTIN_TOOLS",
@@ -41,8 +56,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("BUILTIN_TOOLS", "builtin_tool"):
-        from . import _builtin
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return getattr(_builtin, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value  # the next lookup is an ordinary one
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
