@@ -39,7 +39,7 @@ from anyagent_core import (
     Usage,
     UserMessage,
 )
-from anyagent_core._sessions._codec import fast_entry
+from anyagent_core._sessions._codec import fast_entries, fast_entry
 from anyagent_core.context import ContextSummary
 from anyagent_core.sessions import (
     ENTRY_VERSION,
@@ -371,6 +371,44 @@ def test_the_fast_reader_never_takes_what_the_checked_one_refuses_or_reads_it_ot
     fast = fast_entry(obj)
     checked = checked_or_error(obj)
     assert fast is None or fast == checked
+
+
+shared_counts: st.SearchStrategy[dict[str, Any]] = st.dictionaries(
+    st.sampled_from(["prompt_tokens", "completion_tokens", "raw", "estimated"]),
+    st.sampled_from([9, 0, True, False, 9.0, None, "9", {}]),
+    max_size=2,
+)
+
+
+@given(st.data())
+def test_the_batch_reader_gives_what_the_checked_one_gives_entry_by_entry(data: st.DataObject) -> None:
+    """``fast_entries`` over a log of text entries, some answers' token counts drawn from a few
+    (so that answers share them) and some of them not integers (true, 9.0, "9"): for each entry,
+    None or exactly what the checked reader gives (an answer's shared usage never stands in for
+    another's), as ``fast_entry`` of it alone; and ``loads_entries`` of their texts gives the
+    checked entries, or refuses naming the first bad one."""
+    objs: list[Any] = []
+    for i in range(data.draw(st.integers(1, 8))):
+        message = data.draw(st.builds(UserMessage, content=any_text) | text_answers)
+        obj = json.loads(dumps_entry(MessageEntry(id=f"e{i}", parent_id=None, at=1.5, message=message, turn=1)))
+        if obj["message"]["role"] == "assistant" and data.draw(st.booleans()):
+            obj["message"]["usage"] = data.draw(shared_counts)
+        objs.append(obj)
+    batch = fast_entries(objs)
+    checked = [checked_or_error(obj) for obj in objs]
+    assert len(batch) == len(objs)
+    for obj, fast, expected in zip(objs, batch, checked, strict=True):
+        assert fast is None or fast == expected
+        assert fast == fast_entry(obj)
+    texts = [json.dumps(obj) for obj in objs]
+    bad = [i for i, expected in enumerate(checked) if isinstance(expected, str)]
+    if not bad:
+        assert loads_entries(texts, session_id="s") == checked
+    else:
+        with pytest.raises(SessionEntryError) as caught:
+            loads_entries(texts, session_id="s")
+        assert caught.value.entry_id == f"e{bad[0]}"
+        assert f"error: {caught.value}" == checked[bad[0]]
 
 
 # ---- the rebuilt conversation ------------------------------------------------------------------

@@ -13,7 +13,7 @@ over its text.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, NoReturn
 
 from anyagent_core._agent._results import ResultMessage
@@ -515,84 +515,115 @@ _EMPTY_RAW: Final = freeze_object({})
 _USAGE_KEYS: Final = frozenset(_USAGE_FIELDS)
 
 
-def _fast_usage(obj: Any) -> Usage | None:
-    """``_usage_from_json(obj)`` for usage holding token counts alone; None for any other."""
-    if type(obj) is not dict or not _USAGE_KEYS.issuperset(obj):
-        return None
-    get = obj.get
-    counts: tuple[Any, ...] = (get("prompt_tokens"), get("completion_tokens"), get("total_tokens"))
-    counts += (get("reasoning_tokens"), get("cached_tokens"))
-    for count in counts:
-        if count is not None and type(count) is not int:
-            return None
-    return _new_usage(*counts, _EMPTY_RAW, False)
-
-
 def fast_entry(obj: Any) -> Entry | None:
     """What ``entry_from_json(obj)`` gives, for the entries a conversation is mostly made of
     (a message of text: a user's string, an answer of text blocks with token counts), built
     without the checked reader's calls per field; None for anything else, which
     ``entry_from_json`` then reads (and refuses, if it must), so the two never differ. A
     property test checks that they agree on every entry, well formed or not."""
-    if type(obj) is not dict:
-        return None
-    get = obj.get
-    version, entry_id, parent, at = get("v"), get("id"), get("parent"), get("at")
-    if (
-        type(version) is not int
-        or version != ENTRY_VERSION
-        or get("kind") != "message"
-        or type(entry_id) is not str
-        or not entry_id
-        or (parent is not None and (type(parent) is not str or not parent))
-    ):
-        return None
-    if type(at) is float:
-        pass
-    elif type(at) is int:
-        at = float(at)
-    else:
-        return None
-    turn = get("turn", 0)
-    message = get("message")
-    if type(turn) is not int or type(message) is not dict:
-        return None
-    role, content = message.get("role"), message.get("content")
-    if role == "user":
-        if type(content) is not str:
-            return None
-        return _new_message_entry(entry_id, parent, at, _new_user(content), turn)
-    if role != "assistant" or type(content) is not list:
-        return None
-    blocks = []
-    for block in content:
-        if type(block) is not dict or block.get("type") != "text":
-            return None
-        text = block.get("text")
-        if type(text) is not str:
-            return None
-        blocks.append(_new_text(text))
-    model, response_id, stop_reason, refusal = (
-        message.get("model"),
-        message.get("response_id"),
-        message.get("stop_reason"),
-        message.get("refusal"),
+    return fast_entries((obj,))[0]
+
+
+def fast_entries(objs: Iterable[Any]) -> list[Entry | None]:
+    """``fast_entry`` of each of ``objs`` (parsed JSON, a session's entries), in one loop: the
+    answers of one batch with the same token counts share one ``Usage`` (it is immutable), so
+    a text message costs its entry, its message and, for an answer, its text block alone."""
+    usages: dict[tuple[tuple[str, Any], ...], Usage] = {}
+    out: list[Entry | None] = []
+    append = out.append
+    new_entry, new_user, new_text, new_assistant, new_usage = (
+        _new_message_entry,
+        _new_user,
+        _new_text,
+        _new_assistant,
+        _new_usage,
     )
-    for value in (model, response_id, stop_reason, refusal):
-        if value is not None and type(value) is not str:
-            return None
-    usage = message.get("usage")
-    if usage is not None:
-        usage = _fast_usage(usage)
-        if usage is None:
-            return None
-    answer = _new_assistant(tuple(blocks), model, response_id, stop_reason, usage, refusal)
-    return _new_message_entry(entry_id, parent, at, answer, turn)
+    usage_keys, empty_raw = _USAGE_KEYS, _EMPTY_RAW
+    for obj in objs:
+        # Subscripts, not ``get``: a key a text message always has and this one lacks is
+        # unusual, so the checked reader takes it (KeyError), as it takes any other surprise.
+        try:
+            if type(obj) is not dict or obj["kind"] != "message":
+                raise KeyError
+            version, entry_id, parent, at, turn, message = (
+                obj["v"],
+                obj["id"],
+                obj["parent"],
+                obj["at"],
+                obj["turn"],
+                obj["message"],
+            )
+            if (
+                type(version) is not int
+                or version != ENTRY_VERSION
+                or type(entry_id) is not str
+                or not entry_id
+                or (parent is not None and (type(parent) is not str or not parent))
+                or type(turn) is not int
+                or type(message) is not dict
+            ):
+                raise KeyError
+            if type(at) is not float:
+                if type(at) is not int:
+                    raise KeyError
+                at = float(at)
+            role, content = message["role"], message["content"]
+            if role == "user":
+                if type(content) is not str:
+                    raise KeyError
+                append(new_entry(entry_id, parent, at, new_user(content), turn))
+                continue
+            if role != "assistant" or type(content) is not list:
+                raise KeyError
+            blocks = []
+            for block in content:
+                if type(block) is not dict or block["type"] != "text":
+                    raise KeyError
+                text = block["text"]
+                if type(text) is not str:
+                    raise KeyError
+                blocks.append(new_text(text))
+            get = message.get
+            model, response_id, stop_reason, refusal, usage = (
+                get("model"),
+                get("response_id"),
+                get("stop_reason"),
+                get("refusal"),
+                get("usage"),
+            )
+            for value in (model, response_id, stop_reason, refusal):
+                if value is not None and type(value) is not str:
+                    raise KeyError
+            if usage is not None:
+                if type(usage) is not dict:
+                    raise KeyError
+                counts = tuple(usage.items())
+                for name, count in counts:  # token counts alone (no raw, no estimate): shareable
+                    if name not in usage_keys or (count is not None and type(count) is not int):
+                        raise KeyError
+                shared = usages.get(counts)
+                if shared is None:
+                    get = usage.get
+                    shared = usages[counts] = new_usage(
+                        get("prompt_tokens"),
+                        get("completion_tokens"),
+                        get("total_tokens"),
+                        get("reasoning_tokens"),
+                        get("cached_tokens"),
+                        empty_raw,
+                        False,
+                    )
+                usage = shared
+            answer = new_assistant(tuple(blocks), model, response_id, stop_reason, usage, refusal)
+            append(new_entry(entry_id, parent, at, answer, turn))
+        except KeyError:
+            append(None)
+    return out
 
 
 def loads_entries(texts: Sequence[str], *, session_id: str) -> list[Entry]:
     """The entries of ``texts`` (one JSON text each, as ``dumps_entry`` wrote them), parsed in
-    one pass (``fast_entry`` first, ``entry_from_json`` for what it leaves);
+    one pass (``fast_entries`` first, ``entry_from_json`` for what it leaves);
     ``SessionEntryError`` names the first one that does not parse."""
     if not texts:
         return []
@@ -616,13 +647,10 @@ def _loads_entries(texts: Sequence[str], session_id: str) -> list[Entry]:
                 ) from None
         if len(items) != len(texts):  # pragma: no cover (a text holding two values cannot parse alone)
             raise SessionEntryError(session_id, None, "the log's texts do not split into entries")
-    fast = fast_entry
-    out: list[Entry] = []
-    append = out.append
-    for item in items:
-        entry = fast(item)
-        append(entry if entry is not None else entry_from_json(item, session_id=session_id))
-    return out
+    return [
+        entry if entry is not None else entry_from_json(item, session_id=session_id)
+        for entry, item in zip(fast_entries(items), items, strict=True)
+    ]
 
 
 def searchable_text(entry: Entry) -> str:

@@ -101,29 +101,35 @@ def _rebuild(session_id: str, entries: Sequence[Entry], compacted: bool) -> Conv
     gone: set[str] = set()  # ids an earlier compaction replaced (compacted=True)
     summaries: dict[str, frozenset[str]] = {}  # a summary's entry id: the ids it stands for
     last_summary: CompactionEntry | None = None
+    calls = False  # a message that may hold a tool call: _repair has something to look at
     for entry in entries:
-        if entry.id in seen:
-            raise SessionEntryError(session_id, entry.id, "the id appears twice in the log")
+        entry_id = entry.id
+        if entry_id in seen:
+            raise SessionEntryError(session_id, entry_id, "the id appears twice in the log")
         if entry.parent_id != previous:
             raise SessionEntryError(
-                session_id, entry.id, f"its parent is {entry.parent_id!r}, but the entry before it is {previous!r}"
+                session_id, entry_id, f"its parent is {entry.parent_id!r}, but the entry before it is {previous!r}"
             )
-        seen.add(entry.id)
-        previous = entry.id
+        seen.add(entry_id)
+        previous = entry_id
         if type(entry) is MessageEntry:
             message = entry.message
+            content = message.content
             if type(message) is AssistantMessage:
-                for call in message.tool_uses:
-                    if call.id in open_calls or call.id in answered:
-                        raise SessionEntryError(session_id, entry.id, f"tool call id {call.id!r} is used twice")
-                    open_calls[call.id] = entry.id
-            elif not isinstance(message.content, str):
-                for block in message.content:
+                for block in content:  # message.tool_uses, without the tuple of a text answer's none
+                    if isinstance(block, ToolUseBlock | ToolUseError):
+                        call_id = block.id
+                        if call_id in open_calls or call_id in answered:
+                            raise SessionEntryError(session_id, entry_id, f"tool call id {call_id!r} is used twice")
+                        open_calls[call_id] = entry_id
+                        calls = True
+            elif type(content) is not str:
+                for block in content:
                     if type(block) is ToolResultBlock:
                         if block.tool_use_id not in open_calls:
                             raise SessionEntryError(
                                 session_id,
-                                entry.id,
+                                entry_id,
                                 f"a result for tool call {block.tool_use_id!r}, which no earlier answer made"
                                 if block.tool_use_id not in answered
                                 else f"a second result for tool call {block.tool_use_id!r}",
@@ -131,7 +137,7 @@ def _rebuild(session_id: str, entries: Sequence[Entry], compacted: bool) -> Conv
                         del open_calls[block.tool_use_id]
                         answered.add(block.tool_use_id)
             messages.append(message)
-            ids.append(entry.id)
+            ids.append(entry_id)
         elif type(entry) is ResultEntry:
             results.append(entry.result)
         elif type(entry) is MetadataEntry:
@@ -140,12 +146,15 @@ def _rebuild(session_id: str, entries: Sequence[Entry], compacted: bool) -> Conv
         elif type(entry) is CompactionEntry:
             missing = sorted(set(entry.replaced) - seen)
             if missing:
-                raise SessionEntryError(session_id, entry.id, f"it replaces entries that are not before it: {missing}")
+                raise SessionEntryError(session_id, entry_id, f"it replaces entries that are not before it: {missing}")
             if len(entry.summary) == 1 and type(entry.summary[0]) is UserMessage:
                 last_summary = entry
             if compacted:
                 messages, ids = _compact(entry, messages, ids, gone, summaries)
-    messages, ids, repaired = _repair(messages, ids)
+                calls = True  # its summary may hold calls too
+    repaired: tuple[str, ...] = ()
+    if calls:
+        messages, ids, repaired = _repair(messages, ids)
     return Conversation(
         session_id=session_id,
         messages=tuple(messages),
