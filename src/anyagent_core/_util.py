@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import enum
 import gc
-from collections.abc import Callable, Iterator
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -19,6 +20,7 @@ __all__ = [
     "Paused",
     "gc_paused",
     "join_text",
+    "lazy_names",
     "parsed_builder",
     "snippet",
 ]
@@ -248,3 +250,26 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def lazy_names(
+    namespace: dict[str, Any], homes: Mapping[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A module's ``__getattr__`` and ``__dir__`` (PEP 562) for names loaded on first use:
+    ``homes`` maps each name to the module, relative to ``anyagent_core``, that defines it; the
+    value found is kept in ``namespace`` (the module's ``globals()``), so the next lookup is an
+    ordinary one."""
+    module = namespace["__name__"]
+
+    def __getattr__(name: str) -> Any:
+        home = homes.get(name)
+        if home is None:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(home, "anyagent_core"), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *homes})
+
+    return __getattr__, __dir__

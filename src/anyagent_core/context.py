@@ -4,7 +4,7 @@ window and their token counts (probes and parsers, as data)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._context._strategies import (
     CONTEXT_STRATEGIES,
@@ -36,6 +36,7 @@ from ._context._tokens import (
     tool_texts,
 )
 from ._context._usage import ContextSummary, ContextUsage
+from ._util import lazy_names
 
 if TYPE_CHECKING:
     from ._context._window import (
@@ -77,20 +78,7 @@ _LAZY = dict.fromkeys(
     "._context._window",
 )
 
-
-def __getattr__(name: str) -> Any:
-    home = _LAZY.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(home, "anyagent_core"), name)
-    globals()[name] = value  # the next lookup is an ordinary one
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_names(globals(), _LAZY)
 
 
 __all__ = [

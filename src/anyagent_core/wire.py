@@ -5,12 +5,12 @@ whole (``decode_response``), the limits' defaults, and URLs with their credentia
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._config import DEFAULT_CONFIG, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_EVENT_SIZE, redact_url
 from ._dialects import DEFAULT_DIALECT, DIALECTS, Dialect
 from ._dialects._openai_chat._writer import parse_request_body
-from ._util import NeedData, Paused
+from ._util import NeedData, Paused, lazy_names
 
 if TYPE_CHECKING:
     from ._replay import DecodedResponse, decode_response
@@ -18,20 +18,7 @@ if TYPE_CHECKING:
 #: Loaded on first use: a run decodes its responses as they stream, not whole.
 _LAZY = {"DecodedResponse": "._replay", "decode_response": "._replay"}
 
-
-def __getattr__(name: str) -> Any:
-    home = _LAZY.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(home, "anyagent_core"), name)
-    globals()[name] = value  # the next lookup is an ordinary one
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_names(globals(), _LAZY)
 
 
 __all__ = [

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from anyagent_core import ResultMessage, Usage
 from anyagent_httpx._sessions import MemoryStore, SessionStore, SQLiteStore
 
 POSTGRES_URL = os.environ.get("ANY_AGENT_TEST_POSTGRES_URL") or None  # set but empty: not set
@@ -33,6 +34,20 @@ def postgres_url() -> str:
         pytest.skip(f"the PostgreSQL server at ANY_AGENT_TEST_POSTGRES_URL is unreachable: {exc}")
     base, _, _ = POSTGRES_URL.rpartition("/")
     return f"{base}/{name}"
+
+
+def run_result(model: str | None) -> ResultMessage:
+    """A successful one-turn run's result, naming ``model`` (None: the run names none)."""
+    return ResultMessage(
+        subtype="success",
+        result="ok",
+        is_error=False,
+        num_turns=1,
+        duration_ms=3,
+        duration_api_ms=2,
+        usage=Usage(prompt_tokens=4, completion_tokens=1),
+        model=model,
+    )
 
 
 def make_store(kind: str, tmp_path: pathlib.Path) -> SessionStore:

@@ -8,29 +8,16 @@ import itertools
 
 import pytest
 
-from anyagent_core import AssistantMessage, Commit, ResultMessage, TextBlock, Usage, UserMessage
+from anyagent_core import AssistantMessage, Commit, TextBlock, UserMessage
 from anyagent_core.sessions import Entry, commit_entries
 from anyagent_httpx._sessions import SessionConflictError, SessionNotFoundError, ToolExecution
 from anyagent_httpx.postgres import PostgresStore
 
-from .conftest import postgres_url
+from .conftest import postgres_url, run_result
 
 pytestmark = pytest.mark.anyio
 
 _ids = itertools.count()
-
-
-def result(model: str | None) -> ResultMessage:
-    return ResultMessage(
-        subtype="success",
-        result="ok",
-        is_error=False,
-        num_turns=1,
-        duration_ms=3,
-        duration_api_ms=2,
-        usage=Usage(prompt_tokens=4, completion_tokens=1),
-        model=model,
-    )
 
 
 def turn(head: str | None, *models: str | None) -> list[Entry]:
@@ -41,7 +28,7 @@ def turn(head: str | None, *models: str | None) -> list[Entry]:
     entries = list(commit_entries(commit, parent_id=head, new_id=lambda: f"e{next(_ids)}", at=5.0))
     for model in models:
         made = commit_entries(
-            Commit(messages=(), turn_number=1, result=result(model)),
+            Commit(messages=(), turn_number=1, result=run_result(model)),
             parent_id=entries[-1].id,
             new_id=lambda: f"e{next(_ids)}",
             at=6.0,
