@@ -1,14 +1,16 @@
 """PostgresStore's append is one statement: the head check, the session's update and every row
 it inserts land together or not at all. A stale head is a typed conflict that writes nothing;
-a run without a model of its own counts under the one before it. Against the real server."""
+a run without a model of its own counts under the one before it; the columns it sends (binary
+arrays) keep every value as it was. Against the real server."""
 
 from __future__ import annotations
 
 import itertools
 
+import attrs
 import pytest
 
-from anyagent_core import AssistantMessage, Commit, TextBlock, UserMessage
+from anyagent_core import AssistantMessage, Commit, TextBlock, Usage, UserMessage
 from anyagent_core.sessions import Entry, commit_entries
 from anyagent_httpx._sessions import SessionConflictError, SessionNotFoundError, ToolExecution
 from anyagent_httpx.postgres import PostgresStore
@@ -86,3 +88,35 @@ async def test_a_stale_head_is_a_typed_conflict_that_writes_nothing() -> None:
         await store.delete("s")
         with pytest.raises(SessionNotFoundError):
             await store.append("s", turn(info.head), expected_head=info.head)
+
+
+async def test_the_rows_an_append_writes_keep_every_value() -> None:
+    """Text a text-format array would have to escape, counts past 32 bits beside small ones
+    in one column, and seconds unknown beside known ones come back as they went in."""
+    awkward = 'quote " backslash \\ braces {a,b} comma, NULL null \u00e9t\u00e9 \U0001f600 \t tab'
+    big = attrs.evolve(run_result("m"), usage=Usage(prompt_tokens=5_000_000_000, completion_tokens=7))
+    commit = Commit(
+        messages=(UserMessage(content=awkward), AssistantMessage(content=[TextBlock(text=awkward)])),
+        turn_number=1,
+        result=big,
+    )
+    async with PostgresStore(postgres_url()) as store:
+        info = await store.create("s")
+        entries = list(commit_entries(commit, parent_id=info.head, new_id=lambda: f"e{next(_ids)}", at=5.5))
+        entries += commit_entries(
+            Commit(messages=(), turn_number=1, result=run_result("m")),
+            parent_id=entries[-1].id,
+            new_id=lambda: f"e{next(_ids)}",
+            at=6.0,
+        )
+        ran = [execution("s", "c1"), attrs.evolve(execution("s", "c2"), seconds=0.25, output=awkward, is_error=True)]
+        info = await store.append("s", entries, expected_head=info.head, tool_executions=ran)
+        assert info.head == entries[-1].id and info.message_count == 2
+        async with PostgresStore(store.url, cache_sessions=0) as cold:
+            _, loaded = await cold.load("s")
+        assert loaded[1:] == entries
+        assert await store.tool_executions("s") == ran
+        (total,) = await store.stats(session_id="s")
+        assert (total.runs, total.prompt_tokens, total.completion_tokens) == (2, 5_000_000_004, 8)
+        hits = await store.search("backslash")
+        assert {hit.entry_id for hit in hits} == {entries[0].id, entries[1].id}
