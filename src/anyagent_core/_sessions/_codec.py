@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, cast
 
 from anyagent_core._agent._results import ResultMessage
 from anyagent_core._json import freeze_object, thaw_json
@@ -528,6 +528,11 @@ def fast_entries(objs: Iterable[Any]) -> list[Entry | None]:
     """``fast_entry`` of each of ``objs`` (parsed JSON, a session's entries), in one loop: the
     answers of one batch with the same token counts share one ``Usage`` (it is immutable), so
     a text message costs its entry, its message and, for an answer, its text block alone."""
+    return _fast_entries(objs)[0]
+
+
+def _fast_entries(objs: Iterable[Any]) -> tuple[list[Entry | None], int]:
+    """``fast_entries(objs)`` and how many of them it left (None) to the checked reader."""
     usages: dict[tuple[tuple[str, Any], ...], Usage] = {}
     out: list[Entry | None] = []
     append = out.append
@@ -539,6 +544,7 @@ def fast_entries(objs: Iterable[Any]) -> list[Entry | None]:
         _new_usage,
     )
     usage_keys, empty_raw = _USAGE_KEYS, _EMPTY_RAW
+    left = 0
     for obj in objs:
         # Subscripts, not ``get``: a key a text message always has and this one lacks is
         # unusual, so the checked reader takes it (KeyError), as it takes any other surprise.
@@ -618,7 +624,8 @@ def fast_entries(objs: Iterable[Any]) -> list[Entry | None]:
             append(new_entry(entry_id, parent, at, answer, turn))
         except KeyError:
             append(None)
-    return out
+            left += 1
+    return out, left
 
 
 def loads_entries(texts: Sequence[str], *, session_id: str) -> list[Entry]:
@@ -647,9 +654,12 @@ def _loads_entries(texts: Sequence[str], session_id: str) -> list[Entry]:
                 ) from None
         if len(items) != len(texts):  # pragma: no cover (a text holding two values cannot parse alone)
             raise SessionEntryError(session_id, None, "the log's texts do not split into entries")
+    fast, left = _fast_entries(items)
+    if not left:  # the usual log, of text messages alone: every entry is built already
+        return cast("list[Entry]", fast)
     return [
         entry if entry is not None else entry_from_json(item, session_id=session_id)
-        for entry, item in zip(fast_entries(items), items, strict=True)
+        for entry, item in zip(fast, items, strict=True)
     ]
 
 

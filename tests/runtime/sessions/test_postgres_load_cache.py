@@ -85,3 +85,43 @@ async def test_forks_and_the_bound() -> None:
         assert (await store.load("other"))[1][0].id == other.head
     with pytest.raises(ValueError, match="cache_sessions"):
         PostgresStore(url, cache_sessions=-1)
+
+
+def scatter(url: str, session_id: str) -> None:
+    """The session's older rows written again, seqs and all, so that on disk they come after
+    the newer ones (a scan meets them out of order)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+        conn.execute(
+            "CREATE TEMP TABLE moved AS SELECT * FROM anyagent_entries WHERE session_id = %s"
+            " AND seq < (SELECT max(seq) FROM anyagent_entries WHERE session_id = %s)",
+            (session_id, session_id),
+        )
+        conn.execute("DELETE FROM anyagent_entries WHERE seq IN (SELECT seq FROM moved)")
+        conn.execute("INSERT INTO anyagent_entries SELECT * FROM moved")
+        on_disk = [r[0] for r in conn.execute("SELECT seq FROM anyagent_entries WHERE session_id = %s", (session_id,))]
+    assert on_disk != sorted(on_disk), "the rows should lie out of order"
+
+
+async def test_rows_out_of_order_on_disk_load_in_the_log_s_order() -> None:
+    """The store orders a session's rows by their seqs itself (not the server): a session and
+    the fork of it read back in order, cold and from the cache, whatever order the rows lie in."""
+    url = postgres_url()
+    async with PostgresStore(url) as store:
+        info = await store.create("base")
+        for prompt in ("one", "two", "three"):
+            info = await store.append("base", turn(info.head, prompt), expected_head=info.head)
+        fork = await store.fork("base", new_session_id="fork")
+        fork = await store.append("fork", turn(fork.head, "four"), expected_head=fork.head)
+        expected = {sid: (await store.load(sid))[1] for sid in ("base", "fork")}
+        scatter(url, "base")
+        scatter(url, "fork")
+        info = await store.append("base", turn(info.head, "five"), expected_head=info.head)
+        await store.append("base", turn(info.head, "six"), expected_head=info.head)
+        scatter(url, "base")
+        for sid in ("base", "fork"):
+            cold = await fresh_load(url, sid)
+            assert [e.id for e in cold[: len(expected[sid])]] == [e.id for e in expected[sid]]
+            assert (await store.load(sid))[1] == cold
+        assert len(cold) == len(expected["fork"]) and len(await fresh_load(url, "base")) == 1 + 5 * 2
