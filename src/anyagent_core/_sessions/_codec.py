@@ -581,14 +581,24 @@ def _fast_entries(objs: Iterable[Any]) -> tuple[list[Entry | None], int]:
                 continue
             if role != "assistant" or type(content) is not list:
                 raise KeyError
-            blocks = []
-            for block in content:
+            if len(content) == 1:  # the usual answer: one text block, without a list to grow
+                (block,) = content
                 if type(block) is not dict or block["type"] != "text":
                     raise KeyError
                 text = block["text"]
                 if type(text) is not str:
                     raise KeyError
-                blocks.append(new_text(text))
+                blocks: tuple[TextBlock, ...] = (new_text(text),)
+            else:
+                made = []
+                for block in content:
+                    if type(block) is not dict or block["type"] != "text":
+                        raise KeyError
+                    text = block["text"]
+                    if type(text) is not str:
+                        raise KeyError
+                    made.append(new_text(text))
+                blocks = tuple(made)
             get = message.get
             model, response_id, stop_reason, refusal, usage = (
                 get("model"),
@@ -597,9 +607,13 @@ def _fast_entries(objs: Iterable[Any]) -> tuple[list[Entry | None], int]:
                 get("refusal"),
                 get("usage"),
             )
-            for value in (model, response_id, stop_reason, refusal):
-                if value is not None and type(value) is not str:
-                    raise KeyError
+            if (
+                (model is not None and type(model) is not str)
+                or (response_id is not None and type(response_id) is not str)
+                or (stop_reason is not None and type(stop_reason) is not str)
+                or (refusal is not None and type(refusal) is not str)
+            ):
+                raise KeyError
             if usage is not None:
                 if type(usage) is not dict:
                     raise KeyError
@@ -620,7 +634,7 @@ def _fast_entries(objs: Iterable[Any]) -> tuple[list[Entry | None], int]:
                         False,
                     )
                 usage = shared
-            answer = new_assistant(tuple(blocks), model, response_id, stop_reason, usage, refusal)
+            answer = new_assistant(blocks, model, response_id, stop_reason, usage, refusal)
             append(new_entry(entry_id, parent, at, answer, turn))
         except KeyError:
             append(None)
