@@ -9,9 +9,13 @@ entries, the run's usage and the tool executions commit together or not at all.
 
 Full-text rows are written in batches, not by every append: FTS5 writes a new index segment
 at each commit that touches it, which costs more than the rest of an append together. Entries
-after the indexed mark (``fts_indexed``) wait, and are indexed in one transaction by the append
-that brings ``INDEX_BATCH`` of them together and by any ``search`` (before it reads), so a
-search always sees every committed entry, whichever process wrote it.
+after the indexed mark (``fts_indexed``) wait, and are indexed by the database thread when no
+call has come for ``IDLE_AFTER`` seconds (in steps of ``IDLE_STEP`` entries, so that a call
+coming meanwhile waits for one step at most), else in one transaction by the append that
+brings ``INDEX_BATCH`` of them together, and by any ``search`` (before it reads), so a search
+always sees every committed entry, whichever process wrote it. When idle, with nothing to
+index, the thread also checkpoints the log (passively) if it wrote since the last time, so
+that an append's ``COMMIT`` seldom has to (SQLite's automatic checkpoint stays as it is).
 
 Durability: ``synchronous="normal"`` (the default) survives the process being killed at any
 moment (a committed append is in the WAL file, which the operating system keeps); a power cut
@@ -75,7 +79,7 @@ from ._base import (
 from ._thread import DatabaseThread, abandon
 from ._vectors import VectorIndex, pack_vector, unpack_vector
 
-__all__ = ["INDEX_BATCH", "SCHEMA_VERSION", "SQLiteStore"]
+__all__ = ["IDLE_STEP", "INDEX_BATCH", "SCHEMA_VERSION", "SQLiteStore"]
 
 _T = TypeVar("_T")
 
@@ -85,6 +89,14 @@ SCHEMA_VERSION: Final = 2
 #: Entries waiting for their full-text rows that make an append index them (see the module
 #: docstring): one append in about ``INDEX_BATCH / 2`` turns of two messages pays for it.
 INDEX_BATCH: Final = 256
+
+#: Entries whose full-text rows one step of the idle work writes (a call that comes meanwhile
+#: waits for one step at most).
+IDLE_STEP: Final = 64
+
+#: Seconds without a call after which the store's database thread does its idle work (its
+#: full-text rows, its log's checkpoints).
+IDLE_AFTER = 0.05
 
 _SCHEMA_V1 = """
 CREATE TABLE sessions (
@@ -158,6 +170,9 @@ _UPDATE_HEAD: Final = (
     " messages = messages + ?, model = coalesce(?, model) WHERE id = ? AND deleted = 0 AND head IS ?"
     f" RETURNING {_SESSION_COLUMNS}, (SELECT seq FROM fts_indexed), (SELECT coalesce(max(seq), 0) FROM entries)"
 )
+
+#: The full-text mark, if entries after it wait for their rows.
+_BEHIND: Final = "SELECT seq FROM fts_indexed WHERE seq < (SELECT coalesce(max(seq), 0) FROM entries)"
 
 _INSERT_ENTRY: Final = "INSERT INTO entries (id, session_id, kind, role, at, body) VALUES (?, ?, ?, ?, ?, ?)"
 
@@ -243,6 +258,7 @@ class SQLiteStore:
         self._db: sqlite3.Connection | None = None
         self._closed = False
         self._vectors: VectorIndex | None = None
+        self._checkpointed = 0  # the connection's ``total_changes`` at its last idle checkpoint
         if type(cache_sessions) is not int or cache_sessions < 0:
             raise ValueError(f"cache_sessions must be a non-negative integer, not {cache_sessions!r}")
         self.cache_sessions = cache_sessions
@@ -378,6 +394,7 @@ class SQLiteStore:
             try:
                 if self._db is None:
                     self._db = self._connect()
+                    self._checkpointed = 0
                 return work(self._db)
             except sqlite3.DatabaseError as exc:
                 raise self._error(exc) from exc
@@ -392,9 +409,44 @@ class SQLiteStore:
             self._db = None
             self._cache.clear()
             self._vectors = None
-        thread = self._thread = DatabaseThread(f"anyagent-sqlite {self.path}")
+        ref = weakref.ref(self)
+
+        def idle() -> bool:  # by reference: the thread does not keep the store alive
+            store = ref()
+            return store is not None and store._idle()
+
+        thread = self._thread = DatabaseThread(f"anyagent-sqlite {self.path}", idle=idle, idle_after=IDLE_AFTER)
         weakref.finalize(self, thread.stop)  # a store dropped unclosed does not keep its thread
         return thread
+
+    def _idle(self) -> bool:
+        """One step of the work no call waits for, on the database thread when no call has come
+        for ``IDLE_AFTER`` seconds: the full-text rows of up to ``IDLE_STEP`` waiting entries,
+        or, none waiting, a passive checkpoint of the log if this connection wrote since the
+        last one (so that an append's ``COMMIT`` seldom runs one). True: more to do. It never
+        waits for another process's writer: a locked file is tried again at the next idle."""
+        db = self._db
+        if db is None or self._closed:
+            return False
+        db.execute("PRAGMA busy_timeout = 0")
+        try:
+            if db.execute(_BEHIND).fetchone() is not None:
+
+                def step() -> bool:
+                    row = db.execute(_BEHIND).fetchone()  # again, in the write transaction
+                    return row is not None and self._index(db, row[0], limit=IDLE_STEP)
+
+                return self._write(db, step)
+            if db.total_changes != self._checkpointed:
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                self._checkpointed = db.total_changes
+            return False
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return False
+            raise
+        finally:
+            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
     def _error(self, exc: sqlite3.DatabaseError) -> SessionError:
         text = str(exc)
@@ -488,12 +540,21 @@ class SQLiteStore:
         db.executemany(_INSERT_ENTRY, _entry_rows(session_id, entries))
 
     @staticmethod
-    def _index(db: sqlite3.Connection, indexed: int) -> None:
+    def _index(db: sqlite3.Connection, indexed: int, *, limit: int | None = None) -> bool:
         """Write the full-text rows of the entries after ``indexed`` (the mark, read in this
-        write transaction) and move the mark past them."""
+        write transaction), of the first ``limit`` of them if given, and move the mark past
+        them. True: entries after them still wait."""
+        if limit is None:
+            upto = db.execute("SELECT coalesce(max(seq), 0) FROM entries").fetchone()[0]
+        else:
+            upto = db.execute(
+                "SELECT coalesce(max(seq), ?) FROM (SELECT seq FROM entries WHERE seq > ? ORDER BY seq LIMIT ?)",
+                (indexed, indexed, limit),
+            ).fetchone()[0]
         rows = db.execute(
-            "SELECT seq, session_id, body FROM entries WHERE seq > ? AND kind IN ('message', 'compaction')",
-            (indexed,),
+            "SELECT seq, session_id, body FROM entries"
+            " WHERE seq > ? AND seq <= ? AND kind IN ('message', 'compaction')",
+            (indexed, upto),
         ).fetchall()
         texts = []
         for seq, session_id, body in rows:
@@ -505,7 +566,11 @@ class SQLiteStore:
             if text:
                 texts.append((seq, text))
         db.executemany("INSERT INTO entries_fts (rowid, text) VALUES (?, ?)", texts)
-        db.execute("UPDATE fts_indexed SET seq = (SELECT coalesce(max(seq), 0) FROM entries)")
+        db.execute("UPDATE fts_indexed SET seq = ?", (upto,))
+        return (
+            limit is not None
+            and db.execute("SELECT 1 FROM entries WHERE seq > ? LIMIT 1", (upto,)).fetchone() is not None
+        )
 
     async def append(
         self,
@@ -838,11 +903,10 @@ class SQLiteStore:
         )
 
         def work(db: sqlite3.Connection) -> list[Any]:
-            behind = "SELECT seq FROM fts_indexed WHERE seq < (SELECT coalesce(max(seq), 0) FROM entries)"
-            if db.execute(behind).fetchone() is not None:  # entries wait for their full-text rows
+            if db.execute(_BEHIND).fetchone() is not None:  # entries wait for their full-text rows
 
                 def index() -> None:
-                    row = db.execute(behind).fetchone()  # again, in the write transaction
+                    row = db.execute(_BEHIND).fetchone()  # again, in the write transaction
                     if row is not None:
                         self._index(db, row[0])
 

@@ -1,26 +1,36 @@
 """SQLiteStore writes full-text rows in batches: a search sees every committed entry (this
 store's, another's), an append that brings ``INDEX_BATCH`` waiting entries together indexes
-them, a session deleted at the end of the log does not hide the entries written after it, and
-a file of schema version 1 (every entry indexed at its append) is migrated and searched."""
+them, the database thread indexes waiting entries in steps of ``IDLE_STEP`` when idle and
+then checkpoints the log, a session deleted at the end of the log does not hide the entries
+written after it, and a file of schema version 1 (every entry indexed at its append) is
+migrated and searched. The idle work is put off (``IDLE_AFTER``) but where a test is about it."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import pathlib
 import sqlite3
 import time
 
+import anyio
 import pytest
 
 from anyagent_core import AssistantMessage, Commit, TextBlock, UserMessage
 from anyagent_core.sessions import Entry, MetadataEntry, commit_entries, dumps_entry, searchable_text
-from anyagent_httpx._sessions import SQLiteStore
-from anyagent_httpx._sessions._sqlite import INDEX_BATCH, MIGRATIONS, SCHEMA_VERSION
+from anyagent_httpx._sessions import SQLiteStore, _sqlite
+from anyagent_httpx._sessions._sqlite import IDLE_STEP, INDEX_BATCH, MIGRATIONS, SCHEMA_VERSION
 
 pytestmark = pytest.mark.anyio
 
 _ids = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def no_idle_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stores' idle work put off for an hour: what is indexed is what the calls indexed."""
+    monkeypatch.setattr(_sqlite, "IDLE_AFTER", 3600.0)
 
 
 def turn(head: str | None, prompt: str) -> tuple[Entry, ...]:
@@ -28,6 +38,10 @@ def turn(head: str | None, prompt: str) -> tuple[Entry, ...]:
         messages=(UserMessage(content=prompt), AssistantMessage(content=[TextBlock(text="noted")])), turn_number=1
     )
     return commit_entries(commit, parent_id=head, new_id=lambda: f"e{next(_ids)}", at=time.time())
+
+
+def file_size(path: pathlib.Path) -> int:
+    return os.stat(path).st_size
 
 
 def indexed_rows(path: pathlib.Path) -> int:
@@ -124,3 +138,64 @@ async def test_a_version_1_file_is_migrated_and_searched(tmp_path: pathlib.Path)
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT version FROM anyagent_schema").fetchone() == (SCHEMA_VERSION,)
         assert db.execute("SELECT count(*) FROM entries_fts").fetchone() == (6,), "no entry indexed twice"
+
+
+async def test_idle_steps_index_the_waiting_entries_then_checkpoint_the_log(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path) as store:
+        info = await store.create("s")
+        turns = IDLE_STEP  # 2 * IDLE_STEP messages and the metadata entry: three steps
+        for n in range(turns):
+            info = await store.append("s", turn(info.head, f"turn{n} harbour"), expected_head=info.head)
+        assert indexed_rows(path) == 0
+        steps = []
+        while await store._run(lambda db: store._idle()):
+            steps.append(indexed_rows(path))
+        # The metadata entry (seq 1) has no words: the first step indexes IDLE_STEP - 1 messages.
+        assert steps == [IDLE_STEP - 1, 2 * IDLE_STEP - 1]
+        assert indexed_rows(path) == 2 * turns
+        size = file_size(path)
+        assert await store._run(lambda db: store._idle()) is False, "nothing left to do"
+        assert file_size(path) > size, "the checkpoint moved the log's pages into the file"
+        assert len(await store.search("harbour", limit=500)) == turns
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM entries_fts").fetchone() == (2 * turns,), "no entry indexed twice"
+
+
+async def test_a_quiet_store_indexes_its_waiting_entries_unasked(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_sqlite, "IDLE_AFTER", 0.01)
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path) as store:
+        info = await store.create("s")
+        for n in range(IDLE_STEP):  # more than one step's worth
+            info = await store.append("s", turn(info.head, f"turn{n} harbour"), expected_head=info.head)
+        for _ in range(6000):  # a bound on the wait, not a timing check
+            if indexed_rows(path) == 2 * IDLE_STEP:
+                break
+            await anyio.sleep(0.01)
+        assert indexed_rows(path) == 2 * IDLE_STEP, "indexed while quiet, no search asked"
+        hits = await store.search("harbour", limit=500)
+        assert len(hits) == IDLE_STEP
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM entries_fts").fetchone() == (2 * IDLE_STEP,)
+
+
+async def test_idle_work_waits_for_another_process_writer_without_blocking(tmp_path: pathlib.Path) -> None:
+    """A file locked by another writer: the idle step gives up at once (no ``busy_timeout``
+    wait), and indexes the entries at a later idle."""
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path, busy_timeout=30.0) as store:
+        info = await store.create("s")
+        await store.append("s", turn(info.head, "locked harbour"), expected_head=info.head)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        with anyio.fail_after(10):  # far less than busy_timeout: the step did not wait for the lock
+            assert await store._run(lambda db: store._idle()) is False
+        assert indexed_rows(path) == 0
+        other.execute("ROLLBACK")
+        other.close()
+        assert await store._run(lambda db: store._idle()) is False
+        assert indexed_rows(path) == 2
+        assert await store._run(lambda db: db.execute("PRAGMA busy_timeout").fetchone()[0]) == 30000
