@@ -26,7 +26,9 @@ The schema has a version table; opening a file migrates an older schema forward 
 transaction, and refuses, without writing anything, a file whose version is newer
 (``SessionSchemaError``) or that is not a database or is damaged (``SessionStoreCorruptError``).
 Full-text search uses FTS5 (``unicode61``, diacritics folded), ranked by BM25 with snippets.
-Version 2 added the indexed mark (a version 1 file had every entry indexed at its append).
+Version 2 added the indexed mark (a version 1 file had every entry indexed at its append);
+version 3 replaced the sessions' indexes on their update time, which every append rewrote, by
+one on the working directory.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ __all__ = ["IDLE_STEP", "INDEX_BATCH", "SCHEMA_VERSION", "SQLiteStore"]
 _T = TypeVar("_T")
 
 #: The schema this version writes; files with a higher version are refused.
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 #: Entries waiting for their full-text rows that make an append index them (see the module
 #: docstring): one append in about ``INDEX_BATCH / 2`` turns of two messages pays for it.
@@ -155,8 +157,17 @@ CREATE TABLE fts_indexed (seq INTEGER NOT NULL);
 INSERT INTO fts_indexed SELECT coalesce(max(seq), 0) FROM entries;
 """
 
+#: Version 3: the sessions' indexes on their update time, which every append rewrote, give way
+#: to one on the working directory alone, which no append touches (a listing sorts the
+#: sessions it selects; a store holds few enough of them for that).
+_SCHEMA_V3 = """
+DROP INDEX sessions_updated;
+DROP INDEX sessions_cwd;
+CREATE INDEX sessions_by_cwd ON sessions (cwd);
+"""
+
 #: Each version's migration from the one before (version 1 creates the tables).
-MIGRATIONS: Final[dict[int, str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+MIGRATIONS: Final[dict[int, str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 
 _SESSION_COLUMNS = "id, title, tags, model, cwd, created_at, updated_at, head, messages, forked_from"
 

@@ -199,3 +199,68 @@ async def test_idle_work_waits_for_another_process_writer_without_blocking(tmp_p
         assert await store._run(lambda db: store._idle()) is False
         assert indexed_rows(path) == 2
         assert await store._run(lambda db: db.execute("PRAGMA busy_timeout").fetchone()[0]) == 30000
+
+
+def write_version_2(path: pathlib.Path, sessions: list[tuple[str, str, float]]) -> None:
+    """A file as schema version 2 wrote it, with ``(id, cwd, updated_at)`` sessions."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("BEGIN")
+    db.execute("CREATE TABLE anyagent_schema (version INTEGER NOT NULL)")
+    db.execute("INSERT INTO anyagent_schema VALUES (2)")
+    for version in (1, 2):
+        for statement in MIGRATIONS[version].split(";"):
+            if statement.strip():
+                db.execute(statement)
+    for session_id, cwd, updated in sessions:
+        meta = MetadataEntry(id=f"{session_id}:meta", parent_id=None, at=1.0, cwd=cwd)
+        db.execute(
+            "INSERT INTO sessions (id, cwd, created_at, updated_at, head) VALUES (?, ?, 1, ?, ?)",
+            (session_id, cwd, updated, meta.id),
+        )
+        db.execute(
+            "INSERT INTO entries (id, session_id, kind, at, body) VALUES (?, ?, 'metadata', 1, ?)",
+            (meta.id, session_id, dumps_entry(meta)),
+        )
+    db.execute("COMMIT")
+    db.close()
+
+
+def session_indexes(path: pathlib.Path) -> set[str]:
+    with sqlite3.connect(path) as db:
+        return {
+            r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sessions'")
+        }
+
+
+async def test_a_version_2_file_is_migrated_to_one_index_of_the_sessions_by_cwd(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "v2.db"
+    write_version_2(path, [("a", "/x", 3.0), ("b", "/y", 2.0), ("c", "/x", 1.0), ("d", "/x", 5.0)])
+    assert {"sessions_updated", "sessions_cwd"} <= session_indexes(path)
+    async with SQLiteStore(path) as store:
+        assert [s.session_id for s in await store.list_sessions()] == ["d", "a", "b", "c"]
+        assert [s.session_id for s in await store.list_sessions(cwd="/x", limit=2)] == ["d", "a"]
+        info = await store.get("c")
+        await store.append("c", turn(info.head, "newest"), expected_head=info.head)
+        assert [s.session_id for s in await store.list_sessions(cwd="/x")] == ["c", "d", "a"]
+        assert [s.session_id for s in await store.list_sessions(order="created", descending=False)] == [
+            "a",
+            "b",
+            "c",
+            "d",
+        ]
+        plan = await store._run(
+            lambda db: db.execute("EXPLAIN QUERY PLAN SELECT id FROM sessions WHERE cwd = ?", ("/x",)).fetchall()
+        )
+        assert any("sessions_by_cwd" in str(row) for row in plan)
+    indexes = session_indexes(path)
+    assert "sessions_by_cwd" in indexes and not {"sessions_updated", "sessions_cwd"} & indexes
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version FROM anyagent_schema").fetchone() == (3,) == (SCHEMA_VERSION,)
+
+
+async def test_a_new_file_has_the_indexes_a_migrated_one_has(tmp_path: pathlib.Path) -> None:
+    write_version_2(tmp_path / "v2.db", [])
+    async with SQLiteStore(tmp_path / "v2.db"), SQLiteStore(tmp_path / "new.db"):
+        pass
+    assert session_indexes(tmp_path / "v2.db") == session_indexes(tmp_path / "new.db")
