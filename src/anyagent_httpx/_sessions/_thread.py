@@ -13,8 +13,9 @@ a child, so its store starts a thread and a connection of its own there, keeping
 connection referenced, never closed.
 
 Idle work: a thread given an ``idle`` callable calls it once its queue has stayed empty for
-``idle_after`` seconds after a call, and again at once while it answers true (more to do) and
-no call waits; a call that comes meanwhile waits for one step at most. A store does the work
+``idle_after`` seconds after a call (at once after a call that asked for it: ``soon()``), and
+again at once while it answers true (more to do) and no call waits; a call that comes
+meanwhile waits for one step at most. A store does the work
 that no caller needs to wait for there (its full-text rows, its log's checkpoints).
 """
 
@@ -88,13 +89,13 @@ class DatabaseThread:
     def __init__(self, name: str, *, idle: Callable[[], bool] | None = None, idle_after: float = IDLE_AFTER) -> None:
         self.pid = os.getpid()
         self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._soon = False
         args = (self._queue, idle, idle_after)
         self._thread = threading.Thread(target=self._serve, args=args, name=name, daemon=True)
         self._thread.start()
 
-    @staticmethod
     def _serve(
-        jobs: queue.SimpleQueue[Callable[[], None] | None], idle: Callable[[], bool] | None, idle_after: float
+        self, jobs: queue.SimpleQueue[Callable[[], None] | None], idle: Callable[[], bool] | None, idle_after: float
     ) -> None:
         wait: float | None = None  # how long to wait for a call before an idle step (None: no step due)
         while True:
@@ -114,7 +115,13 @@ class DatabaseThread:
                 return
             job()
             if idle is not None:
-                wait = idle_after
+                wait = 0.0 if self._soon else idle_after
+            self._soon = False
+
+    def soon(self) -> None:
+        """From a call on the thread: start the idle work as soon as the caller has its answer
+        and no other call waits, not after ``idle_after``."""
+        self._soon = True
 
     def current(self) -> bool:
         """The thread is this process's (false in a child after ``fork()``)."""
@@ -131,6 +138,11 @@ class DatabaseThread:
             error, job.error = job.error, None
             raise error
         return job.result  # type: ignore[return-value]
+
+    def post(self, work: Callable[[], None]) -> None:
+        """``work()`` on the thread, after the calls given before, nobody waiting for it (it
+        must not raise)."""
+        self._queue.put(work)
 
     def stop(self) -> None:
         """End the thread once the calls given before are done."""

@@ -1,6 +1,7 @@
 """SQLiteStore writes full-text rows in batches: a search sees every committed entry (this
-store's, another's), an append that brings ``INDEX_BATCH`` waiting entries together indexes
-them, the database thread indexes waiting entries in steps of ``IDLE_STEP`` when idle and
+store's, another's), an append that brings ``INDEX_BATCH`` waiting entries together has the
+database thread index them right after, one that would leave ``INDEX_LIMIT`` indexes them
+itself, the database thread indexes waiting entries in steps of ``IDLE_STEP`` when idle and
 then checkpoints the log, a session deleted at the end of the log does not hide the entries
 written after it, and a file of schema version 1 (every entry indexed at its append) is
 migrated and searched. The idle work is put off (``IDLE_AFTER``) but where a test is about it."""
@@ -12,6 +13,7 @@ import json
 import os
 import pathlib
 import sqlite3
+import threading
 import time
 
 import anyio
@@ -20,7 +22,7 @@ import pytest
 from anyagent_core import AssistantMessage, Commit, TextBlock, UserMessage
 from anyagent_core.sessions import Entry, MetadataEntry, commit_entries, dumps_entry, searchable_text
 from anyagent_httpx._sessions import SQLiteStore, _sqlite
-from anyagent_httpx._sessions._sqlite import IDLE_STEP, INDEX_BATCH, MIGRATIONS, SCHEMA_VERSION
+from anyagent_httpx._sessions._sqlite import CHECKPOINT_COMMITS, IDLE_STEP, INDEX_BATCH, MIGRATIONS, SCHEMA_VERSION
 
 pytestmark = pytest.mark.anyio
 
@@ -64,17 +66,39 @@ async def test_a_search_sees_what_another_store_appended_before_it_was_indexed(t
         assert len(await writer.search("lighthouse")) == 2
 
 
-async def test_an_append_that_fills_a_batch_indexes_it(tmp_path: pathlib.Path) -> None:
+async def test_an_append_that_fills_a_batch_has_the_thread_index_it_right_after(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "s.db"
     async with SQLiteStore(path) as store:
         info = await store.create("s")
         turns = INDEX_BATCH // 2
         for n in range(turns - 1):
             info = await store.append("s", turn(info.head, f"turn{n} harbour"), expected_head=info.head)
+        assert indexed_rows(path) == 0, "no quiet moment (an hour): nothing indexed"
+        info = await store.append("s", turn(info.head, "last harbour"), expected_head=info.head)
+        for _ in range(6000):  # a bound on the wait, not a timing check
+            if indexed_rows(path) == 2 * turns:
+                break
+            await anyio.sleep(0.01)
+        assert indexed_rows(path) == 2 * turns, "the thread indexed the batch after that append, unasked"
+        assert len(await store.search("harbour", limit=500)) == turns
+
+
+async def test_an_append_that_would_leave_index_limit_waiting_indexes_them_itself(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Calls coming without a pause leave the thread no time for its steps (here: it is never
+    asked for them): the append that reaches ``INDEX_LIMIT`` indexes in its own transaction."""
+    monkeypatch.setattr(_sqlite, "INDEX_BATCH", 10**9)
+    monkeypatch.setattr(_sqlite, "INDEX_LIMIT", 20)
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path) as store:
+        info = await store.create("s")
+        for n in range(9):  # the metadata entry and 18 messages
+            info = await store.append("s", turn(info.head, f"turn{n} harbour"), expected_head=info.head)
         assert indexed_rows(path) == 0
         info = await store.append("s", turn(info.head, "last harbour"), expected_head=info.head)
-        assert indexed_rows(path) == 2 * turns, "the append that made the batch indexed every waiting message"
-        assert len(await store.search("harbour", limit=500)) == turns
+        assert indexed_rows(path) == 20, "indexed by the append itself, before it returned"
+        assert len(await store.search("harbour", limit=500)) == 10
 
 
 async def test_entries_after_a_deleted_last_session_are_found(tmp_path: pathlib.Path) -> None:
@@ -142,24 +166,50 @@ async def test_a_version_1_file_is_migrated_and_searched(tmp_path: pathlib.Path)
 
 async def test_idle_steps_index_the_waiting_entries_then_checkpoint_the_log(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "s.db"
+    turns = IDLE_STEP // 2 + 8  # the metadata entry and IDLE_STEP + 16 messages: two steps
+    assert turns < CHECKPOINT_COMMITS, "no checkpoint by the appends themselves"
     async with SQLiteStore(path) as store:
         info = await store.create("s")
-        turns = IDLE_STEP  # 2 * IDLE_STEP messages and the metadata entry: three steps
         for n in range(turns):
             info = await store.append("s", turn(info.head, f"turn{n} harbour"), expected_head=info.head)
         assert indexed_rows(path) == 0
+        size = file_size(path)
         steps = []
         while await store._run(lambda db: store._idle()):
             steps.append(indexed_rows(path))
         # The metadata entry (seq 1) has no words: the first step indexes IDLE_STEP - 1 messages.
-        assert steps == [IDLE_STEP - 1, 2 * IDLE_STEP - 1]
+        assert steps == [IDLE_STEP - 1]
         assert indexed_rows(path) == 2 * turns
+        assert file_size(path) > size, "the last step checkpointed: the log's pages moved into the file"
         size = file_size(path)
         assert await store._run(lambda db: store._idle()) is False, "nothing left to do"
-        assert file_size(path) > size, "the checkpoint moved the log's pages into the file"
+        assert file_size(path) == size
         assert len(await store.search("harbour", limit=500)) == turns
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM entries_fts").fetchone() == (2 * turns,), "no entry indexed twice"
+
+
+async def test_appends_have_the_log_checkpointed_by_another_thread(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path) as store:
+        info = await store.create("s")
+        size = file_size(path)
+        for n in range(CHECKPOINT_COMMITS):
+            info = await store.append("s", turn(info.head, f"turn{n} harbour"), expected_head=info.head)
+        for _ in range(6000):  # a bound on the wait, not a timing check
+            if file_size(path) > size:
+                break
+            await anyio.sleep(0.01)
+        assert file_size(path) > size, "checkpointed with no quiet moment (an hour) and no COMMIT's own"
+        names = {t.name for t in threading.enumerate()}
+        assert f"anyagent-sqlite checkpoint {path}" in names
+        _, entries = await store.load("s")
+        assert len(entries) == 1 + 2 * CHECKPOINT_COMMITS
+    for _ in range(3000):  # the threads end once closed
+        if not any(t.name.endswith(str(path)) for t in threading.enumerate()):
+            break
+        await anyio.sleep(0.01)
+    assert not any(t.name.endswith(str(path)) for t in threading.enumerate())
 
 
 async def test_a_quiet_store_indexes_its_waiting_entries_unasked(

@@ -175,3 +175,28 @@ async def test_idle_work_that_fails_is_logged_and_the_calls_go_on(caplog: pytest
         thread.stop()
     assert calls == [1], "not called again after it failed"
     assert any("idle work of anyagent-sqlite failing idle failed" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.anyio
+async def test_a_call_that_asks_for_its_idle_work_soon_gets_it_without_the_quiet_period() -> None:
+    from anyagent_httpx._sessions._thread import DatabaseThread
+
+    steps: list[int] = []
+
+    def idle() -> bool:
+        steps.append(len(steps))
+        return len(steps) < 3  # three steps, then done
+
+    thread = DatabaseThread("anyagent-sqlite soon", idle=idle, idle_after=3600.0)
+    try:
+        await thread.run(lambda: None)
+        await anyio.sleep(0.05)
+        assert steps == [], "an hour's quiet is needed"
+        await thread.run(thread.soon)
+        for _ in range(3000):  # a bound on the wait, not a timing check
+            if len(steps) == 3:
+                break
+            await anyio.sleep(0.01)
+        assert steps == [0, 1, 2], "the steps ran after that call, back to back, until done"
+    finally:
+        thread.stop()
