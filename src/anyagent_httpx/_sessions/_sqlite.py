@@ -19,8 +19,8 @@ process wrote it.
 
 Checkpoints (the log's pages copied into the file) are taken out of the appends' way: every
 ``CHECKPOINT_COMMITS`` appends, a checkpointer thread of the store runs one, passively, on a
-connection of its own, while the appends go on; and the database thread runs one when idle,
-with nothing to index, if it wrote since. SQLite's automatic checkpoint (at 1,000 pages, in a
+connection of its own, while the appends go on, and again once the database thread, idle,
+has nothing left to index, if it wrote since. SQLite's automatic checkpoint (at 1,000 pages, in a
 ``COMMIT``) stays as it was, so the log is checkpointed at least as often as before; it seldom
 has anything left to do.
 
@@ -501,9 +501,9 @@ class SQLiteStore:
     def _idle(self) -> bool:
         """One step of the work no call waits for, on the database thread when no call has come
         for ``IDLE_AFTER`` seconds: the full-text rows of up to ``IDLE_STEP`` waiting entries,
-        or, none waiting, a passive checkpoint of the log if this connection wrote since the
-        last one (so that an append's ``COMMIT`` seldom runs one). True: more to do. It never
-        waits for another process's writer: a locked file is tried again at the next idle."""
+        then, none waiting, a checkpoint of the log by the checkpointer thread if this
+        connection wrote since the last one. True: more to do. It never waits for another
+        process's writer: a locked file is tried again at the next idle."""
         db = self._db
         if db is None or self._closed:
             return False
@@ -518,8 +518,8 @@ class SQLiteStore:
                 if self._write(db, step):
                     return True
             if db.total_changes != self._checkpointed:
-                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                self._checkpointed, self._commits = db.total_changes, 0
+                self._checkpointed = db.total_changes
+                self._checkpoint_elsewhere()  # a call coming meanwhile does not wait for it
             return False
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
