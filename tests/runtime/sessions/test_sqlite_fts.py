@@ -18,6 +18,8 @@ import time
 
 import anyio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from anyagent_core import AssistantMessage, Commit, TextBlock, UserMessage
 from anyagent_core.sessions import Entry, MetadataEntry, commit_entries, dumps_entry, searchable_text
@@ -316,3 +318,54 @@ async def test_a_new_file_has_the_indexes_a_migrated_one_has(tmp_path: pathlib.P
     async with SQLiteStore(tmp_path / "v2.db"), SQLiteStore(tmp_path / "new.db"):
         pass
     assert session_indexes(tmp_path / "v2.db") == session_indexes(tmp_path / "new.db")
+
+
+def _fresh_db() -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    for version in sorted(MIGRATIONS):
+        for statement in MIGRATIONS[version].split(";"):
+            if statement.strip():
+                db.execute(statement)
+    return db
+
+
+def _fts_rows(db: sqlite3.Connection) -> list[tuple[int, str]]:
+    return db.execute("SELECT rowid, text FROM entries_fts ORDER BY rowid").fetchall()
+
+
+@given(
+    turns=st.lists(st.tuples(st.text(max_size=30), st.booleans()), max_size=25),
+    steps=st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=8),
+)
+@settings(max_examples=60, deadline=None)
+def test_indexing_in_steps_writes_the_rows_indexing_at_once_does(
+    turns: list[tuple[str, bool]], steps: list[int]
+) -> None:
+    """Steps of any sizes, one after another, end where one transaction over the whole log
+    does: the same full-text rows (none twice, none missed) and the mark at the last seq."""
+    entries: list[Entry] = [MetadataEntry(id="m", parent_id=None, at=1.0)]
+    for prompt, meta in turns:
+        if meta:
+            entries.append(MetadataEntry(id=f"m{len(entries)}", parent_id=entries[-1].id, at=1.0, title=prompt))
+        else:
+            entries += turn(entries[-1].id, prompt)
+    at_once, stepped = _fresh_db(), _fresh_db()
+    for db in (at_once, stepped):
+        for entry in entries:
+            kind = "metadata" if isinstance(entry, MetadataEntry) else "message"
+            db.execute(
+                "INSERT INTO entries (id, session_id, kind, role, at, body) VALUES (?, 's', ?, NULL, 1, ?)",
+                (entry.id, kind, dumps_entry(entry)),
+            )
+    SQLiteStore._index(at_once, 0)
+    mark, rounds = 0, 0
+    while True:
+        more = SQLiteStore._index(stepped, mark, limit=steps[rounds % len(steps)])
+        new_mark = stepped.execute("SELECT seq FROM fts_indexed").fetchone()[0]
+        assert new_mark > mark or not more, "each step moves the mark on"
+        mark, rounds = new_mark, rounds + 1
+        if not more:
+            break
+        assert rounds <= len(entries)
+    assert _fts_rows(stepped) == _fts_rows(at_once)
+    assert mark == len(entries) == at_once.execute("SELECT seq FROM fts_indexed").fetchone()[0]
