@@ -9,9 +9,20 @@ entries, the run's usage and the tool executions commit together or not at all.
 
 Full-text rows are written in batches, not by every append: FTS5 writes a new index segment
 at each commit that touches it, which costs more than the rest of an append together. Entries
-after the indexed mark (``fts_indexed``) wait, and are indexed in one transaction by the append
-that brings ``INDEX_BATCH`` of them together and by any ``search`` (before it reads), so a
-search always sees every committed entry, whichever process wrote it.
+after the indexed mark (``fts_indexed``) wait, and are indexed by the database thread in
+steps of ``IDLE_STEP`` entries (a call coming meanwhile waits for one step at most) when no
+call has come for ``IDLE_AFTER`` seconds, or right after an append that leaves
+``INDEX_BATCH`` of them waiting has its answer; in one transaction by the append that would
+leave ``INDEX_LIMIT`` waiting (calls coming without a pause leave no time for steps); and by
+any ``search`` (before it reads), so a search always sees every committed entry, whichever
+process wrote it.
+
+Checkpoints (the log's pages copied into the file) are taken out of the appends' way: every
+``CHECKPOINT_COMMITS`` appends, a checkpointer thread of the store runs one, passively, on a
+connection of its own, while the appends go on, and again once the database thread, idle,
+has nothing left to index, if it wrote since. SQLite's automatic checkpoint (at 1,000 pages, in a
+``COMMIT``) stays as it was, so the log is checkpointed at least as often as before; it seldom
+has anything left to do.
 
 Durability: ``synchronous="normal"`` (the default) survives the process being killed at any
 moment (a committed append is in the WAL file, which the operating system keeps); a power cut
@@ -22,7 +33,9 @@ The schema has a version table; opening a file migrates an older schema forward 
 transaction, and refuses, without writing anything, a file whose version is newer
 (``SessionSchemaError``) or that is not a database or is damaged (``SessionStoreCorruptError``).
 Full-text search uses FTS5 (``unicode61``, diacritics folded), ranked by BM25 with snippets.
-Version 2 added the indexed mark (a version 1 file had every entry indexed at its append).
+Version 2 added the indexed mark (a version 1 file had every entry indexed at its append);
+version 3 replaced the sessions' indexes on their update time, which every append rewrote, by
+one on the working directory.
 """
 
 from __future__ import annotations
@@ -75,16 +88,33 @@ from ._base import (
 from ._thread import DatabaseThread, abandon
 from ._vectors import VectorIndex, pack_vector, unpack_vector
 
-__all__ = ["INDEX_BATCH", "SCHEMA_VERSION", "SQLiteStore"]
+__all__ = ["CHECKPOINT_COMMITS", "IDLE_STEP", "INDEX_BATCH", "INDEX_LIMIT", "SCHEMA_VERSION", "SQLiteStore"]
 
 _T = TypeVar("_T")
 
 #: The schema this version writes; files with a higher version are refused.
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
-#: Entries waiting for their full-text rows that make an append index them (see the module
-#: docstring): one append in about ``INDEX_BATCH / 2`` turns of two messages pays for it.
+#: Entries waiting for their full-text rows that make the database thread index them right
+#: after the append that brought them has its answer (see the module docstring).
 INDEX_BATCH: Final = 256
+
+#: Entries waiting for their full-text rows that make an append index them in its own
+#: transaction: what a search may have to index before it reads, at most.
+INDEX_LIMIT: Final = 4 * INDEX_BATCH
+
+#: Entries whose full-text rows one step of the idle work writes (a call that comes meanwhile
+#: waits for one step at most).
+IDLE_STEP: Final = 64
+
+#: Appends after which the log is checkpointed by a thread of its own, on a connection of its
+#: own, while the appends go on (64 two-message turns write about 400 pages: SQLite's own
+#: checkpoint, in a ``COMMIT``, runs at 1,000).
+CHECKPOINT_COMMITS: Final = 64
+
+#: Seconds without a call after which the store's database thread does its idle work (its
+#: full-text rows, its log's checkpoints).
+IDLE_AFTER = 0.05
 
 _SCHEMA_V1 = """
 CREATE TABLE sessions (
@@ -143,8 +173,17 @@ CREATE TABLE fts_indexed (seq INTEGER NOT NULL);
 INSERT INTO fts_indexed SELECT coalesce(max(seq), 0) FROM entries;
 """
 
+#: Version 3: the sessions' indexes on their update time, which every append rewrote, give way
+#: to one on the working directory alone, which no append touches (a listing sorts the
+#: sessions it selects; a store holds few enough of them for that).
+_SCHEMA_V3 = """
+DROP INDEX sessions_updated;
+DROP INDEX sessions_cwd;
+CREATE INDEX sessions_by_cwd ON sessions (cwd);
+"""
+
 #: Each version's migration from the one before (version 1 creates the tables).
-MIGRATIONS: Final[dict[int, str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+MIGRATIONS: Final[dict[int, str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 
 _SESSION_COLUMNS = "id, title, tags, model, cwd, created_at, updated_at, head, messages, forked_from"
 
@@ -158,6 +197,9 @@ _UPDATE_HEAD: Final = (
     " messages = messages + ?, model = coalesce(?, model) WHERE id = ? AND deleted = 0 AND head IS ?"
     f" RETURNING {_SESSION_COLUMNS}, (SELECT seq FROM fts_indexed), (SELECT coalesce(max(seq), 0) FROM entries)"
 )
+
+#: The full-text mark, if entries after it wait for their rows.
+_BEHIND: Final = "SELECT seq FROM fts_indexed WHERE seq < (SELECT coalesce(max(seq), 0) FROM entries)"
 
 _INSERT_ENTRY: Final = "INSERT INTO entries (id, session_id, kind, role, at, body) VALUES (?, ?, ?, ?, ?, ?)"
 
@@ -243,6 +285,11 @@ class SQLiteStore:
         self._db: sqlite3.Connection | None = None
         self._closed = False
         self._vectors: VectorIndex | None = None
+        self._checkpointed = 0  # the connection's ``total_changes`` at its last idle checkpoint
+        self._commits = 0  # appends committed since then
+        self._checkpointer: DatabaseThread | None = None  # its thread and connection: ``_checkpoint_elsewhere``
+        self._checkpoint_db: sqlite3.Connection | None = None
+        self._checkpoint_due = False
         if type(cache_sessions) is not int or cache_sessions < 0:
             raise ValueError(f"cache_sessions must be a non-negative integer, not {cache_sessions!r}")
         self.cache_sessions = cache_sessions
@@ -270,6 +317,18 @@ class SQLiteStore:
                 self._db.close()
                 self._db = None
 
+        checkpointer = self._checkpointer
+        if checkpointer is not None and checkpointer.current():
+
+            def close_checkpoints() -> None:
+                if self._checkpoint_db is not None:
+                    self._checkpoint_db.close()
+                    self._checkpoint_db = None
+
+            try:
+                await checkpointer.run(close_checkpoints)
+            finally:
+                checkpointer.stop()
         try:
             await thread.run(close)
         finally:
@@ -378,6 +437,7 @@ class SQLiteStore:
             try:
                 if self._db is None:
                     self._db = self._connect()
+                    self._checkpointed = 0
                 return work(self._db)
             except sqlite3.DatabaseError as exc:
                 raise self._error(exc) from exc
@@ -392,9 +452,81 @@ class SQLiteStore:
             self._db = None
             self._cache.clear()
             self._vectors = None
-        thread = self._thread = DatabaseThread(f"anyagent-sqlite {self.path}")
+            self._checkpoint_due = False  # a checkpoint the parent's thread had to do is not this one's
+        ref = weakref.ref(self)
+
+        def idle() -> bool:  # by reference: the thread does not keep the store alive
+            store = ref()
+            return store is not None and store._idle()
+
+        thread = self._thread = DatabaseThread(f"anyagent-sqlite {self.path}", idle=idle, idle_after=IDLE_AFTER)
         weakref.finalize(self, thread.stop)  # a store dropped unclosed does not keep its thread
         return thread
+
+    def _checkpoint_elsewhere(self) -> None:
+        """Have the checkpointer thread checkpoint the log, passively, on a connection of its
+        own (on the database thread, at an append): the appends go on meanwhile, none waits for
+        it (SQLite's own checkpoint, in a ``COMMIT``, stays as a backstop; it gives way, not
+        waiting, while this one runs)."""
+        self._commits = 0
+        if self.path == ":memory:" or self._checkpoint_due:
+            return
+        thread = self._checkpointer
+        if thread is None or not thread.current():
+            if self._checkpoint_db is not None:
+                abandon(self._checkpoint_db)  # the parent's, after fork(): see ``_thread``
+                self._checkpoint_db = None
+            thread = self._checkpointer = DatabaseThread(f"anyagent-sqlite checkpoint {self.path}")
+            weakref.finalize(self, thread.stop)
+        self._checkpoint_due = True
+        ref = weakref.ref(self)
+
+        def checkpoint() -> None:
+            store = ref()
+            if store is None or store._closed:
+                return
+            try:
+                if store._checkpoint_db is None:
+                    store._checkpoint_db = sqlite3.connect(
+                        store.path, timeout=0, isolation_level=None, check_same_thread=False
+                    )
+                store._checkpoint_db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:
+                pass  # a busy or failing checkpoint leaves the log to the next one: nothing is lost
+            finally:
+                store._checkpoint_due = False
+
+        thread.post(checkpoint)
+
+    def _idle(self) -> bool:
+        """One step of the work no call waits for, on the database thread when no call has come
+        for ``IDLE_AFTER`` seconds: the full-text rows of up to ``IDLE_STEP`` waiting entries,
+        then, none waiting, a checkpoint of the log by the checkpointer thread if this
+        connection wrote since the last one. True: more to do. It never waits for another
+        process's writer: a locked file is tried again at the next idle."""
+        db = self._db
+        if db is None or self._closed:
+            return False
+        db.execute("PRAGMA busy_timeout = 0")
+        try:
+            if db.execute(_BEHIND).fetchone() is not None:
+
+                def step() -> bool:
+                    row = db.execute(_BEHIND).fetchone()  # again, in the write transaction
+                    return row is not None and self._index(db, row[0], limit=IDLE_STEP)
+
+                if self._write(db, step):
+                    return True
+            if db.total_changes != self._checkpointed:
+                self._checkpointed = db.total_changes
+                self._checkpoint_elsewhere()  # a call coming meanwhile does not wait for it
+            return False
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return False
+            raise
+        finally:
+            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
     def _error(self, exc: sqlite3.DatabaseError) -> SessionError:
         text = str(exc)
@@ -488,12 +620,21 @@ class SQLiteStore:
         db.executemany(_INSERT_ENTRY, _entry_rows(session_id, entries))
 
     @staticmethod
-    def _index(db: sqlite3.Connection, indexed: int) -> None:
+    def _index(db: sqlite3.Connection, indexed: int, *, limit: int | None = None) -> bool:
         """Write the full-text rows of the entries after ``indexed`` (the mark, read in this
-        write transaction) and move the mark past them."""
+        write transaction), of the first ``limit`` of them if given, and move the mark past
+        them. True: entries after them still wait."""
+        if limit is None:
+            upto = db.execute("SELECT coalesce(max(seq), 0) FROM entries").fetchone()[0]
+        else:
+            upto = db.execute(
+                "SELECT coalesce(max(seq), ?) FROM (SELECT seq FROM entries WHERE seq > ? ORDER BY seq LIMIT ?)",
+                (indexed, indexed, limit),
+            ).fetchone()[0]
         rows = db.execute(
-            "SELECT seq, session_id, body FROM entries WHERE seq > ? AND kind IN ('message', 'compaction')",
-            (indexed,),
+            "SELECT seq, session_id, body FROM entries"
+            " WHERE seq > ? AND seq <= ? AND kind IN ('message', 'compaction')",
+            (indexed, upto),
         ).fetchall()
         texts = []
         for seq, session_id, body in rows:
@@ -505,7 +646,11 @@ class SQLiteStore:
             if text:
                 texts.append((seq, text))
         db.executemany("INSERT INTO entries_fts (rowid, text) VALUES (?, ?)", texts)
-        db.execute("UPDATE fts_indexed SET seq = (SELECT coalesce(max(seq), 0) FROM entries)")
+        db.execute("UPDATE fts_indexed SET seq = ?", (upto,))
+        return (
+            limit is not None
+            and db.execute("SELECT 1 FROM entries WHERE seq > ? LIMIT 1", (upto,)).fetchone() is not None
+        )
 
     async def append(
         self,
@@ -571,8 +716,14 @@ class SQLiteStore:
                     db.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", runs)
                 if tools:
                     db.executemany(_INSERT_TOOL, tools)
-                if last + len(entries) - indexed >= INDEX_BATCH:  # the new entries took the seqs after ``last``
+                waiting = last + len(entries) - indexed  # the new entries took the seqs after ``last``
+                if waiting >= INDEX_LIMIT:
                     self._index(db, indexed)
+                elif waiting >= INDEX_BATCH and self._thread is not None:
+                    self._thread.soon()
+                self._commits += 1
+                if self._commits >= CHECKPOINT_COMMITS:
+                    self._checkpoint_elsewhere()
                 return (fresh is not None, row)
 
             return self._write(db, insert)
@@ -838,11 +989,10 @@ class SQLiteStore:
         )
 
         def work(db: sqlite3.Connection) -> list[Any]:
-            behind = "SELECT seq FROM fts_indexed WHERE seq < (SELECT coalesce(max(seq), 0) FROM entries)"
-            if db.execute(behind).fetchone() is not None:  # entries wait for their full-text rows
+            if db.execute(_BEHIND).fetchone() is not None:  # entries wait for their full-text rows
 
                 def index() -> None:
-                    row = db.execute(behind).fetchone()  # again, in the write transaction
+                    row = db.execute(_BEHIND).fetchone()  # again, in the write transaction
                     if row is not None:
                         self._index(db, row[0])
 

@@ -11,24 +11,36 @@ before it (the child must not use, nor close, the parent's: closing it could che
 remove the write-ahead log the parent still writes). ``DatabaseThread.current()`` is false in
 a child, so its store starts a thread and a connection of its own there, keeping the inherited
 connection referenced, never closed.
+
+Idle work: a thread given an ``idle`` callable calls it once its queue has stayed empty for
+``idle_after`` seconds after a call (at once after a call that asked for it: ``soon()``), and
+again at once while it answers true (more to do) and no call waits; a call that comes
+meanwhile waits for one step at most. A store does the work
+that no caller needs to wait for there (its full-text rows, its log's checkpoints).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import anyio
 import anyio.lowlevel
 
-__all__ = ["DatabaseThread", "abandon"]
+__all__ = ["IDLE_AFTER", "DatabaseThread", "abandon"]
 
 _T = TypeVar("_T")
+
+logger = logging.getLogger("anyagent")
+
+#: Seconds without a call after which a thread does its idle work.
+IDLE_AFTER: Final = 0.05
 
 #: Connections inherited through ``fork()``: kept from the garbage collector, which would close
 #: them (see the module docstring).
@@ -70,18 +82,46 @@ class _Job(Generic[_T]):
 
 
 class DatabaseThread:
-    """A daemon thread running the calls given to ``run`` one at a time, in order."""
+    """A daemon thread running the calls given to ``run`` one at a time, in order, and
+    ``idle()`` in steps when no call has come for ``idle_after`` seconds (see the module
+    docstring; an ``idle`` that raises is logged and not called again)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, idle: Callable[[], bool] | None = None, idle_after: float = IDLE_AFTER) -> None:
         self.pid = os.getpid()
         self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._serve, args=(self._queue,), name=name, daemon=True)
+        self._soon = False
+        args = (self._queue, idle, idle_after)
+        self._thread = threading.Thread(target=self._serve, args=args, name=name, daemon=True)
         self._thread.start()
 
-    @staticmethod
-    def _serve(jobs: queue.SimpleQueue[Callable[[], None] | None]) -> None:
-        while (job := jobs.get()) is not None:
+    def _serve(
+        self, jobs: queue.SimpleQueue[Callable[[], None] | None], idle: Callable[[], bool] | None, idle_after: float
+    ) -> None:
+        wait: float | None = None  # how long to wait for a call before an idle step (None: no step due)
+        while True:
+            try:
+                job = jobs.get(timeout=wait)
+            except queue.Empty:
+                assert idle is not None
+                try:
+                    wait = 0.0 if idle() else None
+                except Exception:  # the idle work is nobody's call: it stops, said so, the calls go on
+                    logger.exception(
+                        "the idle work of %s failed; it is not done again", threading.current_thread().name
+                    )
+                    idle = wait = None
+                continue
+            if job is None:
+                return
             job()
+            if idle is not None:
+                wait = 0.0 if self._soon else idle_after
+            self._soon = False
+
+    def soon(self) -> None:
+        """From a call on the thread: start the idle work as soon as the caller has its answer
+        and no other call waits, not after ``idle_after``."""
+        self._soon = True
 
     def current(self) -> bool:
         """The thread is this process's (false in a child after ``fork()``)."""
@@ -98,6 +138,11 @@ class DatabaseThread:
             error, job.error = job.error, None
             raise error
         return job.result  # type: ignore[return-value]
+
+    def post(self, work: Callable[[], None]) -> None:
+        """``work()`` on the thread, after the calls given before, nobody waiting for it (it
+        must not raise)."""
+        self._queue.put(work)
 
     def stop(self) -> None:
         """End the thread once the calls given before are done."""

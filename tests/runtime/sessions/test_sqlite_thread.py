@@ -121,3 +121,82 @@ def test_a_store_used_after_fork_opens_its_own_connection(tmp_path: pathlib.Path
             assert len((await fresh.load("s"))[1]) == 7
 
     anyio.run(after, backend=anyio_backend)
+
+
+@pytest.mark.anyio
+async def test_idle_work_that_never_ends_does_not_keep_calls_waiting() -> None:
+    """Steps of idle work run while no call waits; a call given meanwhile runs after one step."""
+    from anyagent_httpx._sessions._thread import DatabaseThread
+
+    steps: list[int] = []
+
+    def idle() -> bool:
+        steps.append(1)
+        time.sleep(0.001)  # one step's work
+        return True  # always more to do
+
+    thread = DatabaseThread("anyagent-sqlite idle test", idle=idle, idle_after=0.0)
+    try:
+        assert await thread.run(lambda: 1) == 1
+        for _ in range(3000):  # a bound on the wait, not a timing check
+            if len(steps) >= 3:
+                break
+            await anyio.sleep(0.01)
+        assert len(steps) >= 3, "idle steps ran back to back"
+        with anyio.fail_after(30):
+            for n in range(20):
+                assert await thread.run(functools.partial(int, n * 2)) == n * 2
+    finally:
+        thread.stop()
+
+
+@pytest.mark.anyio
+async def test_idle_work_that_fails_is_logged_and_the_calls_go_on(caplog: pytest.LogCaptureFixture) -> None:
+    from anyagent_httpx._sessions._thread import DatabaseThread
+
+    calls: list[int] = []
+
+    def idle() -> bool:
+        calls.append(1)
+        raise ValueError("idle broke")
+
+    thread = DatabaseThread("anyagent-sqlite failing idle", idle=idle, idle_after=0.0)
+    try:
+        await thread.run(lambda: None)
+        for _ in range(3000):  # a bound on the wait, not a timing check
+            if calls:
+                break
+            await anyio.sleep(0.01)
+        with anyio.fail_after(30):
+            for _ in range(5):
+                assert await thread.run(lambda: "still here") == "still here"
+                await anyio.sleep(0.005)
+    finally:
+        thread.stop()
+    assert calls == [1], "not called again after it failed"
+    assert any("idle work of anyagent-sqlite failing idle failed" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.anyio
+async def test_a_call_that_asks_for_its_idle_work_soon_gets_it_without_the_quiet_period() -> None:
+    from anyagent_httpx._sessions._thread import DatabaseThread
+
+    steps: list[int] = []
+
+    def idle() -> bool:
+        steps.append(len(steps))
+        return len(steps) < 3  # three steps, then done
+
+    thread = DatabaseThread("anyagent-sqlite soon", idle=idle, idle_after=3600.0)
+    try:
+        await thread.run(lambda: None)
+        await anyio.sleep(0.05)
+        assert steps == [], "an hour's quiet is needed"
+        await thread.run(thread.soon)
+        for _ in range(3000):  # a bound on the wait, not a timing check
+            if len(steps) == 3:
+                break
+            await anyio.sleep(0.01)
+        assert steps == [0, 1, 2], "the steps ran after that call, back to back, until done"
+    finally:
+        thread.stop()
