@@ -140,8 +140,57 @@ class ResponseAssembler:
         if choices:
             if type(choices) is not list:
                 raise LocalProtocolError(f"'choices' must be an array, not {_kind(choices)}")
-            for choice in choices:
-                self._choice(choice, out, delta_key)
+            for choice in choices:  # each folded into its choice's state (a call saved per chunk)
+                if type(choice) is not dict:
+                    raise LocalProtocolError(f"a 'choices' entry must be an object, not {_kind(choice)}")
+                index = choice.get("index", 0)
+                if type(index) is not int:
+                    if index is not None:
+                        raise LocalProtocolError(f"choices[].index must be an integer, not {_kind(index)}")
+                    index = 0
+                if self._fold:
+                    index = 0
+                state = self._choices.get(index)
+                if state is None:
+                    state = self._choices[index] = _Choice(index)
+                delta = choice.get(delta_key)
+                if delta_key != "delta":
+                    if delta is None:
+                        delta = choice.get("delta")
+                    elif type(delta) is dict and type(delta.get("tool_calls")) is list:
+                        # A whole message's tool_calls are an array of whole calls: position is index
+                        # (after the calls of choices folded into this one before it).
+                        base = 0 if state.tools is None else state.tools.next_index
+                        delta = dict(delta)
+                        delta["tool_calls"] = [
+                            {**entry, "index": base + position} if type(entry) is dict else entry
+                            for position, entry in enumerate(delta["tool_calls"])
+                        ]
+                if delta:
+                    if type(delta) is not dict:
+                        raise LocalProtocolError(f"choices[].{delta_key} must be an object, not {_kind(delta)}")
+                    content = delta.get("content")
+                    if content and len(delta) == 1 and type(content) is str:
+                        # The hot path: a delta with nothing but text (_Choice.add, inlined).
+                        segments = state.segments
+                        if segments and segments[-1][0] == _TEXT:
+                            segments[-1][1].append(content)
+                        else:
+                            segments.append((_TEXT, [content]))
+                        out.append(new_text_delta(content, index))
+                    elif (
+                        len(delta) == 1
+                        and state.tools is not None
+                        and type(tool_calls := delta.get("tool_calls")) is list
+                        and len(tool_calls) == 1
+                        and state.tools.add_fragment(tool_calls[0], out)
+                    ):
+                        pass  # the other hot path: one argument fragment of a call already open
+                    else:
+                        self._delta(state, delta, content, out)
+                reason = choice.get("finish_reason")
+                if reason:
+                    state.finish_reason = reason if type(reason) is str else json.dumps(reason)
         usage = obj.get("usage")
         if usage is None and "x_groq" in obj:
             vendor = obj["x_groq"]
@@ -152,58 +201,6 @@ class ResponseAssembler:
             self.usage = Usage.from_json(usage)
             out.append(self.usage)
         return False
-
-    def _choice(self, choice: Any, out: list[Event], delta_key: str) -> None:
-        if type(choice) is not dict:
-            raise LocalProtocolError(f"a 'choices' entry must be an object, not {_kind(choice)}")
-        index = choice.get("index", 0)
-        if type(index) is not int:
-            if index is not None:
-                raise LocalProtocolError(f"choices[].index must be an integer, not {_kind(index)}")
-            index = 0
-        if self._fold:
-            index = 0
-        state = self._choices.get(index)
-        if state is None:
-            state = self._choices[index] = _Choice(index)
-        delta = choice.get(delta_key)
-        if delta_key != "delta":
-            if delta is None:
-                delta = choice.get("delta")
-            elif type(delta) is dict and type(delta.get("tool_calls")) is list:
-                # A whole message's tool_calls are an array of whole calls: position is index
-                # (after the calls of choices folded into this one before it).
-                base = 0 if state.tools is None else state.tools.next_index
-                delta = dict(delta)
-                delta["tool_calls"] = [
-                    {**entry, "index": base + position} if type(entry) is dict else entry
-                    for position, entry in enumerate(delta["tool_calls"])
-                ]
-        if delta:
-            if type(delta) is not dict:
-                raise LocalProtocolError(f"choices[].{delta_key} must be an object, not {_kind(delta)}")
-            content = delta.get("content")
-            if content and len(delta) == 1 and type(content) is str:
-                # The hot path: a delta with nothing but text (_Choice.add, inlined).
-                segments = state.segments
-                if segments and segments[-1][0] == _TEXT:
-                    segments[-1][1].append(content)
-                else:
-                    segments.append((_TEXT, [content]))
-                out.append(new_text_delta(content, index))
-            elif (
-                len(delta) == 1
-                and state.tools is not None
-                and type(tool_calls := delta.get("tool_calls")) is list
-                and len(tool_calls) == 1
-                and state.tools.add_fragment(tool_calls[0], out)
-            ):
-                pass  # the other hot path: one argument fragment of a call already open
-            else:
-                self._delta(state, delta, content, out)
-        reason = choice.get("finish_reason")
-        if reason:
-            state.finish_reason = reason if type(reason) is str else json.dumps(reason)
 
     def _delta(self, state: _Choice, delta: dict[str, Any], content: Any, out: list[Event]) -> None:
         """A delta with more than text, in the order a turn reads: reasoning, text, refusal,
