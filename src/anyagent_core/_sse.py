@@ -135,7 +135,8 @@ class SSEDecoder:
         and the error is raised by the next call (or by ``check()``), so that no good message
         is lost whatever the read boundaries were.
         """
-        self.check()
+        if self._deferred is not None:
+            raise self._deferred  # what check() does
         out: list[SSEMessage] = []
         try:
             self._messages(out)
