@@ -132,7 +132,9 @@ def loads_finite(text: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
             value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except RecursionError:
         raise ValueError(f"the JSON nests arrays and objects too deeply (more than {max_depth} levels)") from None
-    if type(value) is dict or type(value) is list:
+    if (type(value) is dict or type(value) is list) and len(text) > max_depth:
+        # Each level opens with a bracket of its own, so a text no longer than max_depth
+        # cannot nest deeper: only a longer one is walked.
         _check_depth(value, max_depth)
     return value
 

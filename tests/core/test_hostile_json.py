@@ -209,3 +209,25 @@ def _finite_ref(text: str) -> float:
     if not math.isfinite(number):
         raise ValueError(f"the number {text[:40]}{'...' if len(text) > 40 else ''} is too large to represent")
     return number
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(item) for item in value), default=0)
+    return 0
+
+
+@given(value=_json_values, max_depth=st.integers(0, 8), spaces=st.booleans())
+def test_loads_finite_refuses_exactly_what_nests_deeper_than_max_depth(
+    value: object, max_depth: int, spaces: bool
+) -> None:
+    # Compact texts too: one as short as its brackets allow is where skipping the walk for a
+    # text no longer than max_depth must not skip a refusal.
+    text = json.dumps(value) if spaces else json.dumps(value, separators=(",", ":"))
+    if _depth(value) > max_depth:
+        with pytest.raises(ValueError, match="too deeply"):
+            loads_finite(text, max_depth=max_depth)
+    else:
+        assert loads_finite(text, max_depth=max_depth) == value

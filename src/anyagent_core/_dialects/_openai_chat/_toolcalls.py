@@ -198,7 +198,7 @@ class ToolCallAssembler:
                 error = "the tool call has no function name"
             else:
                 try:
-                    value = loads_finite(arguments) if arguments.strip() else {}
+                    value = loads_finite(arguments) if arguments and not arguments.isspace() else {}
                     if type(value) is dict:
                         parsed = freeze_object(value)
                     else:
