@@ -166,7 +166,7 @@ class Connection:
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Buffer response body bytes; ``b""`` means EOF (repeating it is harmless)."""
-        if not isinstance(data, bytes | bytearray | memoryview):
+        if type(data) is not bytes and not isinstance(data, bytes | bytearray | memoryview):
             raise LocalProtocolError(f"receive_data() takes bytes (b'' at EOF), not {type(data).__name__}")
         reader = self._reader
         if reader is None:

@@ -48,19 +48,8 @@ __all__ = [
 _scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
-def _loads(text: str) -> Any:
-    """``json.loads`` for a data event that starts with ``{``: the C scanner directly, falling
-    back to ``json.loads`` (for its exact error message) when the fast path refuses."""
-    try:
-        value, end = _scan_once(text, 0)
-    except (ValueError, StopIteration):
-        return json.loads(text)
-    if end != len(text) and text[end:].strip(" \t\n\r"):
-        return json.loads(text)  # trailing garbage: let json.loads raise its "Extra data"
-    return value
-
-
 _ERROR_BODY_KEEP: Final = 64 * 1024
+_UNREAD: Final = object()  # SSEReader.read: the data is still to be parsed by json.loads
 
 
 class Assembler(Protocol):
@@ -156,25 +145,38 @@ class SSEReader:
         if messages:
             asm = self._assembler
             chunk = asm.chunk
+            scan_once = _scan_once
             for message in messages:
                 data = message[1]
+                obj: Any
                 if data[:1] == "{" and message[6] is None and message[0] != "error":
-                    loads: Callable[[str], Any] = _loads  # the hot path: a JSON chunk in a data event
+                    # The hot path: a JSON chunk in a data event, read by the C scanner (json.loads
+                    # minus its wrapper layers); json.loads below for its exact error if it refuses.
+                    try:
+                        obj, end = scan_once(data, 0)
+                    except (ValueError, StopIteration):
+                        obj = _UNREAD
+                    except RecursionError:
+                        raise _too_deep(message) from None
+                    else:
+                        if end != len(data) and data[end:].strip(" \t\n\r"):
+                            obj = _UNREAD  # trailing garbage: json.loads raises its "Extra data"
                 else:
                     outcome = asm.other_event(message, out)
                     if outcome is None:
-                        loads = json.loads  # a chunk after all (leading blanks, an array, ...)
+                        obj = _UNREAD  # a chunk after all (leading blanks, an array, ...)
                     elif outcome:
                         self.finished = True
                         return
                     else:
                         continue
-                try:
-                    obj = loads(data)
-                except ValueError as exc:
-                    raise _json_error("invalid JSON in an SSE data event", exc, data, message) from None
-                except RecursionError:
-                    raise _too_deep(message) from None
+                if obj is _UNREAD:
+                    try:
+                        obj = json.loads(data)
+                    except ValueError as exc:
+                        raise _json_error("invalid JSON in an SSE data event", exc, data, message) from None
+                    except RecursionError:
+                        raise _too_deep(message) from None
                 try:
                     done = chunk(obj, out, "data_event", data)
                 except LocalProtocolError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, NoReturn, TypeAlias, final
 
 __all__ = [
@@ -108,6 +108,8 @@ def _finite_float(text: str) -> float:
 
 
 _STRICT_DECODER: Final = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
+# Its C scanner (the stubs do not declare it): scan_once(text, index) -> (value, end).
+_strict_scan: Final[Callable[[str, int], tuple[Any, int]]] = _STRICT_DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def loads_finite(text: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
@@ -117,12 +119,22 @@ def loads_finite(text: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     needs one ``except``; the value, once returned, can be written back as strict JSON."""
     try:
         if type(text) is str and text[:1] != "\ufeff":
-            value = _STRICT_DECODER.decode(text)  # json.loads with these hooks, minus making a decoder
+            # json.loads with these hooks, minus making a decoder and its whitespace matching:
+            # the C scanner directly, and the decoder (for its exact error) when it refuses.
+            try:
+                value, end = _strict_scan(text, 0)
+            except (ValueError, StopIteration):
+                value = _STRICT_DECODER.decode(text)
+            else:
+                if end != len(text) and text[end:].strip(" \t\n\r"):
+                    value = _STRICT_DECODER.decode(text)  # raises its "Extra data"
         else:
             value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except RecursionError:
         raise ValueError(f"the JSON nests arrays and objects too deeply (more than {max_depth} levels)") from None
-    if type(value) is dict or type(value) is list:
+    if (type(value) is dict or type(value) is list) and len(text) > max_depth:
+        # Each level opens with a bracket of its own, so a text no longer than max_depth
+        # cannot nest deeper: only a longer one is walked.
         _check_depth(value, max_depth)
     return value
 

@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
-from ._json import JSONObject, freeze_object
+from ._json import JSONObject, freeze_json, freeze_object
 from ._util import parsed_builder
 
 __all__ = [
@@ -176,6 +176,31 @@ class Usage:
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Usage:
         """Build from a wire ``usage`` object; counts that are not integers become None."""
+        get = obj.get
+        prompt_details = get("prompt_tokens_details")
+        completion_details = get("completion_tokens_details")
+        if (
+            type(obj) is dict
+            and (prompt_details is None or type(prompt_details) is dict)
+            and (completion_details is None or type(completion_details) is dict)
+        ):
+            # Parsed JSON (plain dicts): the reading below, inlined.
+            cached = None if prompt_details is None else prompt_details.get("cached_tokens")
+            if type(cached) is not int:
+                cached = get("prompt_cache_hit_tokens")  # DeepSeek
+            reasoning = None if completion_details is None else completion_details.get("reasoning_tokens")
+            prompt = get("prompt_tokens")
+            completion = get("completion_tokens")
+            total = get("total_tokens")
+            return _new_usage(
+                prompt if type(prompt) is int else None,
+                completion if type(completion) is int else None,
+                total if type(total) is int else None,
+                reasoning if type(reasoning) is int else None,
+                cached if type(cached) is int else None,
+                freeze_json(obj),
+                False,
+            )
         cached = _detail(obj, "prompt_tokens_details", "cached_tokens")
         if cached is None:
             cached = _count(obj.get("prompt_cache_hit_tokens"))  # DeepSeek

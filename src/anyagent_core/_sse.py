@@ -135,7 +135,8 @@ class SSEDecoder:
         and the error is raised by the next call (or by ``check()``), so that no good message
         is lost whatever the read boundaries were.
         """
-        self.check()
+        if self._deferred is not None:
+            raise self._deferred  # what check() does
         out: list[SSEMessage] = []
         try:
             self._messages(out)
@@ -180,7 +181,7 @@ class SSEDecoder:
                 self._skip_lf = True
             self._lines_cr(bytes(buf[start : end + 1]), out)
         else:
-            self._lines_lf(bytes(buf[start:end]), out)
+            self._lines_lf(bytes(buf[start : end + 1]), out)
         self._start = end + 1
         if self._start > 65536 and self._start * 2 > len(buf):
             # Compact: drop consumed bytes once they dominate the buffer.
@@ -235,12 +236,58 @@ class SSEDecoder:
             hint="raise Config.max_event_size if the server really sends events this large",
         )
 
-    def _lines_lf(self, chunk: bytes, out: list[SSEMessage]) -> None:
-        # The hot loop. ``chunk`` is complete lines (LF endings, the last LF cut off). State
-        # lives in locals, written back at the end and around the rare calls that need it
-        # (``_field``, which may change the event's name, id and retry, and appends to the same
-        # ``_data`` list).
-        pos = self._base + self._start
+    def _lines_lf(self, lines: bytes, out: list[SSEMessage]) -> None:
+        """``lines``: complete lines, each ending in LF, starting at ``self._start``.
+
+        The fast path: an event that is one ``data:`` line and its blank line (what every
+        OpenAI-compatible server writes) is dispatched straight from the bytes, one ``find``
+        per event. Any other block (comments, other fields, several data lines, an oversized
+        line, an event begun in an earlier read) goes to ``_lines_lf_general`` up to the blank
+        line that ends it, and the fast path resumes after it. Both give the same messages."""
+        base = self._base + self._start
+        size = len(lines)
+        limit = self._max_event_size
+        append = out.append
+        new = tuple.__new__
+        at = 0
+        in_block = bool(self._data) or self._event_offset >= 0
+        while at < size:
+            if in_block:
+                # Lines up to and including the next blank line, by the general loop.
+                if lines[at] == 10:
+                    stop = at
+                else:
+                    stop = lines.find(b"\n\n", at)
+                    if stop < 0:
+                        self._lines_lf_general(lines[at:-1], out, base + at)
+                        return
+                    stop += 1
+                self._lines_lf_general(lines[at:stop], out, base + at)
+                at = stop + 1
+                in_block = False
+                continue
+            line_no = self._line_no
+            last_id = self._last_id
+            retry = self._retry
+            while True:
+                end = lines.find(b"\n", at)  # always found: every line ends in LF
+                if end + 1 >= size or lines[end + 1] != 10 or end - at > limit or not lines.startswith(b"data:", at):
+                    break
+                value = at + 6 if end - at > 5 and lines[at + 5] == 32 else at + 5  # 32: the space after "data:"
+                text = lines[value:end].decode("utf-8", "replace")
+                append(new(SSEMessage, ("message", text, last_id, retry, base + at, line_no, None)))
+                line_no += 2
+                at = end + 2
+                if at >= size:
+                    break
+            self._line_no = line_no
+            in_block = True
+
+    def _lines_lf_general(self, chunk: bytes, out: list[SSEMessage], pos: int) -> None:
+        # Any LF-ended lines. ``chunk`` is complete lines (LF endings, the last LF cut off),
+        # the first at body offset ``pos``. State lives in locals, written back at the end and
+        # around the rare calls that need it (``_field``, which may change the event's name,
+        # id and retry, and appends to the same ``_data`` list).
         line_no = self._line_no
         data = self._data
         event_offset = self._event_offset

@@ -99,9 +99,9 @@ def parsed_builder(cls: type[_T], *names: str) -> Callable[..., _T]:
     return build
 
 
-# Builders of a fixed number of fields (the parsers' classes have up to seven): a call with
-# that many parameters, each stored through its slot, costs a third of a loop over them, and a
-# wrong number of values is Python's own TypeError.
+# Builders of a fixed number of fields (the parsers' classes have up to seven, ToolCall ten): a
+# call with that many parameters, each stored through its slot, costs a third of a loop over
+# them, and a wrong number of values is Python's own TypeError.
 _Setter = Callable[[Any, Any], None]
 
 
@@ -225,6 +225,27 @@ def _seven(cls: type[_T], setters: tuple[_Setter, ...]) -> Callable[..., _T]:
     return build
 
 
+def _ten(cls: type[_T], setters: tuple[_Setter, ...]) -> Callable[..., _T]:
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = setters
+    new = object.__new__
+
+    def build(a: Any, b: Any, c: Any, d: Any, e: Any, f: Any, g: Any, h: Any, i: Any, j: Any) -> _T:
+        instance = new(cls)
+        s0(instance, a)
+        s1(instance, b)
+        s2(instance, c)
+        s3(instance, d)
+        s4(instance, e)
+        s5(instance, f)
+        s6(instance, g)
+        s7(instance, h)
+        s8(instance, i)
+        s9(instance, j)
+        return instance
+
+    return build
+
+
 _FIXED: Final[dict[int, Callable[[Any, tuple[_Setter, ...]], Callable[..., Any]]]] = {
     1: _one,
     2: _two,
@@ -233,6 +254,7 @@ _FIXED: Final[dict[int, Callable[[Any, tuple[_Setter, ...]], Callable[..., Any]]
     5: _five,
     6: _six,
     7: _seven,
+    10: _ten,
 }
 
 

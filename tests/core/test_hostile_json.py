@@ -158,3 +158,76 @@ def test_a_ref_to_something_that_is_not_a_schema_is_refused_at_definition() -> N
     for schema in schemas:
         with pytest.raises(TypeError, match="not a schema"):
             check_definition(schema)
+
+
+def _decoded(loads: Any, text: str) -> tuple[str, object]:
+    try:
+        return ("value", loads(text))
+    except ValueError as exc:
+        return ("ValueError", str(exc))
+
+
+_json_leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8)
+)
+_json_values = st.recursive(
+    _json_leaves,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(
+    value=_json_values,
+    before=st.sampled_from(["", " ", "\n\t", "\ufeff"]),
+    after=st.sampled_from(["", " ", "\r\n", " x", "}", ",1", "NaN"]),
+    cut=st.integers(0, 40),
+    replace=st.sampled_from(["", "NaN", "1e999", "Infinity", "]", "{"]),
+)
+def test_loads_finite_reads_as_the_strict_decoder_does(
+    value: object, before: str, after: str, cut: int, replace: str
+) -> None:
+    # Valid documents with blanks, garbage or an overflowing number around or inside them:
+    # the scanner fast path gives the decoder's value or its exact error.
+    text = json.dumps(value)
+    text = before + text[:cut] + replace + text[cut:] + after
+    reference = json.JSONDecoder(parse_constant=_no_constant_ref, parse_float=_finite_ref)
+    expected = _decoded(reference.decode, text) if not text.startswith("\ufeff") else None
+    got = _decoded(loads_finite, text)
+    if expected is not None:
+        assert got == expected
+    else:
+        assert got[0] == "ValueError"  # json.loads refuses a BOM in a str
+
+
+def _no_constant_ref(name: str) -> object:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_ref(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text[:40]}{'...' if len(text) > 40 else ''} is too large to represent")
+    return number
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(item) for item in value), default=0)
+    return 0
+
+
+@given(value=_json_values, max_depth=st.integers(0, 8), spaces=st.booleans())
+def test_loads_finite_refuses_exactly_what_nests_deeper_than_max_depth(
+    value: object, max_depth: int, spaces: bool
+) -> None:
+    # Compact texts too: one as short as its brackets allow is where skipping the walk for a
+    # text no longer than max_depth must not skip a refusal.
+    text = json.dumps(value) if spaces else json.dumps(value, separators=(",", ":"))
+    if _depth(value) > max_depth:
+        with pytest.raises(ValueError, match="too deeply"):
+            loads_finite(text, max_depth=max_depth)
+    else:
+        assert loads_finite(text, max_depth=max_depth) == value

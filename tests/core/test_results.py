@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import types
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -83,6 +84,37 @@ def test_add_usage_keeps_none_when_both_lack_a_field() -> None:
     assert total is not None
     assert (total.prompt_tokens, total.completion_tokens, total.total_tokens) == (1, 2, None)
     assert (total.reasoning_tokens, total.cached_tokens) == (None, None)
+
+
+_usage_values = st.one_of(
+    st.none(), st.integers(-5, 10**12), st.booleans(), st.floats(allow_nan=False), st.text(max_size=4)
+)
+_usage_details = st.one_of(
+    st.none(),
+    _usage_values,
+    st.dictionaries(st.sampled_from(["cached_tokens", "reasoning_tokens", "audio_tokens"]), _usage_values),
+    st.lists(_usage_values, max_size=2),
+)
+_usage_objects = st.dictionaries(
+    st.sampled_from(
+        [
+            "prompt_tokens",
+            "completion_tokens",
+            "total_tokens",
+            "prompt_cache_hit_tokens",
+            "prompt_tokens_details",
+            "completion_tokens_details",
+            "queue_time",
+        ]
+    ),
+    _usage_details,
+)
+
+
+@given(obj=_usage_objects)
+def test_usage_from_a_plain_dict_reads_as_from_any_mapping(obj: dict[str, Any]) -> None:
+    # A plain dict takes from_json's inlined reading; a mapping proxy (not a dict) the other.
+    assert Usage.from_json(obj) == Usage.from_json(types.MappingProxyType(obj))
 
 
 def test_add_usage_of_wire_objects() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -252,3 +255,59 @@ def test_the_size_cap_does_not_depend_on_chunking(
     whole = _outcome([body], cap)
     assert _outcome(split_at(body, cuts), cap) == whole
     assert _outcome([body[i : i + 1] for i in range(len(body))], cap) == whole
+
+
+@contextmanager
+def _general_lines_only() -> Iterator[None]:
+    """Every LF line through the general loop: the reference for the one-data-line fast path."""
+    fast = SSEDecoder._lines_lf
+
+    def general(self: SSEDecoder, lines: bytes, out: list[SSEMessage]) -> None:
+        self._lines_lf_general(lines[:-1], out, self._base + self._start)
+
+    SSEDecoder._lines_lf = general  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        SSEDecoder._lines_lf = fast  # type: ignore[method-assign]
+
+
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.sampled_from(
+                [
+                    b"",
+                    b"data:",
+                    b"data",
+                    b"data:  two spaces",
+                    b"data:\xc3",
+                    b": keep-alive",
+                    b"event: e",
+                    b"id: 7",
+                    b"retry: 30",
+                    b"error: boom",
+                    b'{"raw": 1}',
+                    b"x: y",
+                ]
+            ),
+            st.text(st.characters(exclude_characters="\r"), max_size=40).map(
+                lambda text: b"data: " + text.encode("utf-8", "surrogatepass")
+            ),
+            st.integers(0, 120).map(lambda n: b"data: " + b"x" * n),
+        ),
+        max_size=24,
+    ),
+    cap=st.integers(48, 400),
+    data=st.data(),
+)
+def test_one_data_line_fast_path_matches_the_general_loop(lines: list[bytes], cap: int, data: st.DataObject) -> None:
+    # LF line endings only (a CR switches the decoder to its other loop); an LF in a text makes
+    # two lines of it.
+    body = b"\n".join(lines) + data.draw(st.sampled_from([b"", b"\n", b"\n\n"]), label="tail")
+    cuts = data.draw(st.lists(st.integers(1, max(1, len(body))), max_size=10), label="cuts")
+    reads = split_at(body, cuts)
+    fast = _outcome(reads, cap)
+    with _general_lines_only():
+        general = _outcome(reads, cap)
+    assert fast == general

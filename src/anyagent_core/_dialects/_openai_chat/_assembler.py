@@ -59,6 +59,9 @@ _new_thinking_block = parsed_builder(ThinkingBlock, "thinking", "signature")
 _new_assistant_message = parsed_builder(AssistantMessage, "content", "model", "id", "stop_reason", "usage", "refusal")
 _new_complete = parsed_builder(MessageComplete, "message", "choices", "done_received", "truncated", "error")
 _new_finished = parsed_builder(Finished, "reason", "choice")
+# From a ToolCall without an error: its id and name are non-empty strings, its input and
+# extra_content already frozen objects (what ToolUseBlock's validators and converters make sure of).
+_new_tool_use = parsed_builder(ToolUseBlock, "id", "name", "input", "extra_content")
 _STREAM_DONE: Final = StreamDone()
 
 _TEXT: Final = 0
@@ -73,7 +76,7 @@ class _Choice:
         self.index = index
         self.segments: list[tuple[int, list[str]]] = []
         self.refusal: list[str] = []
-        self.tools = ToolCallAssembler(index)
+        self.tools: ToolCallAssembler | None = None  # made by the first tool call
         self.finish_reason: str | None = None
 
     def add(self, kind: int, text: str) -> None:
@@ -137,8 +140,57 @@ class ResponseAssembler:
         if choices:
             if type(choices) is not list:
                 raise LocalProtocolError(f"'choices' must be an array, not {_kind(choices)}")
-            for choice in choices:
-                self._choice(choice, out, delta_key)
+            for choice in choices:  # each folded into its choice's state (a call saved per chunk)
+                if type(choice) is not dict:
+                    raise LocalProtocolError(f"a 'choices' entry must be an object, not {_kind(choice)}")
+                index = choice.get("index", 0)
+                if type(index) is not int:
+                    if index is not None:
+                        raise LocalProtocolError(f"choices[].index must be an integer, not {_kind(index)}")
+                    index = 0
+                if self._fold:
+                    index = 0
+                state = self._choices.get(index)
+                if state is None:
+                    state = self._choices[index] = _Choice(index)
+                delta = choice.get(delta_key)
+                if delta_key != "delta":
+                    if delta is None:
+                        delta = choice.get("delta")
+                    elif type(delta) is dict and type(delta.get("tool_calls")) is list:
+                        # A whole message's tool_calls are an array of whole calls: position is index
+                        # (after the calls of choices folded into this one before it).
+                        base = 0 if state.tools is None else state.tools.next_index
+                        delta = dict(delta)
+                        delta["tool_calls"] = [
+                            {**entry, "index": base + position} if type(entry) is dict else entry
+                            for position, entry in enumerate(delta["tool_calls"])
+                        ]
+                if delta:
+                    if type(delta) is not dict:
+                        raise LocalProtocolError(f"choices[].{delta_key} must be an object, not {_kind(delta)}")
+                    content = delta.get("content")
+                    if content and len(delta) == 1 and type(content) is str:
+                        # The hot path: a delta with nothing but text (_Choice.add, inlined).
+                        segments = state.segments
+                        if segments and segments[-1][0] == _TEXT:
+                            segments[-1][1].append(content)
+                        else:
+                            segments.append((_TEXT, [content]))
+                        out.append(new_text_delta(content, index))
+                    elif (
+                        len(delta) == 1
+                        and state.tools is not None
+                        and type(tool_calls := delta.get("tool_calls")) is list
+                        and len(tool_calls) == 1
+                        and state.tools.add_fragment(tool_calls[0], out)
+                    ):
+                        pass  # the other hot path: one argument fragment of a call already open
+                    else:
+                        self._delta(state, delta, content, out)
+                reason = choice.get("finish_reason")
+                if reason:
+                    state.finish_reason = reason if type(reason) is str else json.dumps(reason)
         usage = obj.get("usage")
         if usage is None and "x_groq" in obj:
             vendor = obj["x_groq"]
@@ -149,50 +201,6 @@ class ResponseAssembler:
             self.usage = Usage.from_json(usage)
             out.append(self.usage)
         return False
-
-    def _choice(self, choice: Any, out: list[Event], delta_key: str) -> None:
-        if type(choice) is not dict:
-            raise LocalProtocolError(f"a 'choices' entry must be an object, not {_kind(choice)}")
-        index = choice.get("index", 0)
-        if type(index) is not int:
-            if index is not None:
-                raise LocalProtocolError(f"choices[].index must be an integer, not {_kind(index)}")
-            index = 0
-        if self._fold:
-            index = 0
-        state = self._choices.get(index)
-        if state is None:
-            state = self._choices[index] = _Choice(index)
-        delta = choice.get(delta_key)
-        if delta_key != "delta":
-            if delta is None:
-                delta = choice.get("delta")
-            elif type(delta) is dict and type(delta.get("tool_calls")) is list:
-                # A whole message's tool_calls are an array of whole calls: position is index
-                # (after the calls of choices folded into this one before it).
-                base = state.tools.next_index
-                delta = dict(delta)
-                delta["tool_calls"] = [
-                    {**entry, "index": base + position} if type(entry) is dict else entry
-                    for position, entry in enumerate(delta["tool_calls"])
-                ]
-        if delta:
-            if type(delta) is not dict:
-                raise LocalProtocolError(f"choices[].{delta_key} must be an object, not {_kind(delta)}")
-            content = delta.get("content")
-            if content and len(delta) == 1 and type(content) is str:
-                # The hot path: a delta with nothing but text (_Choice.add, inlined).
-                segments = state.segments
-                if segments and segments[-1][0] == _TEXT:
-                    segments[-1][1].append(content)
-                else:
-                    segments.append((_TEXT, [content]))
-                out.append(new_text_delta(content, index))
-            else:
-                self._delta(state, delta, content, out)
-        reason = choice.get("finish_reason")
-        if reason:
-            state.finish_reason = reason if type(reason) is str else json.dumps(reason)
 
     def _delta(self, state: _Choice, delta: dict[str, Any], content: Any, out: list[Event]) -> None:
         """A delta with more than text, in the order a turn reads: reasoning, text, refusal,
@@ -218,15 +226,23 @@ class ResponseAssembler:
         if tool_calls:
             if type(tool_calls) is not list:
                 raise LocalProtocolError(f"delta.tool_calls must be an array, not {_kind(tool_calls)}")
-            add = state.tools.add
+            tools = state.tools
+            if tools is None:
+                tools = state.tools = ToolCallAssembler(state.index)
+            add_fragment = tools.add_fragment
+            add = tools.add
             for position, entry in enumerate(tool_calls):
-                add(entry, out.append, position)  # type: ignore[arg-type]
+                if not add_fragment(entry, out):
+                    add(entry, out.append, position)  # type: ignore[arg-type]
         function_call = None if tool_calls else delta.get("function_call")
         if function_call:
             # The deprecated functions API (one call, no id): folded in as tool call 0. A delta
             # with both (llama-cpp-python repeats each fragment in ``function_call``) is read
             # from ``tool_calls`` alone.
-            state.tools.add({"index": 0, "function": function_call}, out.append)  # type: ignore[arg-type]
+            tools = state.tools
+            if tools is None:
+                tools = state.tools = ToolCallAssembler(state.index)
+            tools.add({"index": 0, "function": function_call}, out.append)  # type: ignore[arg-type]
 
     def other_event(self, message: SSEMessage, out: list[Event]) -> bool | None:
         """A message off the hot path: True for ``[DONE]`` (the response is complete), False
@@ -313,7 +329,8 @@ class ResponseAssembler:
         messages = []
         for index in sorted(self._choices):
             state = self._choices[index]
-            calls = state.tools.finish(response_id=self.response_id, truncated=truncated) if state.tools else []
+            tools = state.tools
+            calls = [] if tools is None else tools.finish(response_id=self.response_id, truncated=truncated)
             out.extend(calls)
             if state.finish_reason is not None:
                 out.append(_new_finished(state.finish_reason, index))
@@ -329,7 +346,8 @@ class ResponseAssembler:
         state = self._choices.get(0)
         if state is None:
             return _new_assistant_message((), self.model, self.response_id, None, self.usage, None)
-        calls = state.tools.finish(response_id=self.response_id, truncated=False, partial=True) if state.tools else []
+        tools = state.tools
+        calls = [] if tools is None else tools.finish(response_id=self.response_id, truncated=False, partial=True)
         return self._message(state, calls)
 
     def unfinished(self) -> bool:
@@ -343,9 +361,7 @@ class ResponseAssembler:
             blocks.append(_new_text_block(text) if kind == _TEXT else _new_thinking_block(text, ""))
         for call in calls:
             if call.error is None and call.input is not None:
-                blocks.append(
-                    ToolUseBlock(id=call.id, name=call.name, input=call.input, extra_content=call.extra_content)
-                )
+                blocks.append(_new_tool_use(call.id, call.name, call.input, call.extra_content))
             else:
                 blocks.append(
                     ToolUseError(

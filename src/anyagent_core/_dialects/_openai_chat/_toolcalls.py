@@ -27,13 +27,26 @@ from collections.abc import Callable
 from typing import Any, final
 
 from anyagent_core._errors import LocalProtocolError
-from anyagent_core._events import ToolCall, ToolCallDelta
+from anyagent_core._events import Event, ToolCall, ToolCallDelta
 from anyagent_core._json import JSONObject, freeze_object, loads_finite
 from anyagent_core._util import join_text, parsed_builder
 
 __all__ = ["ToolCallAssembler"]
 
 _new_delta = parsed_builder(ToolCallDelta, "index", "id", "name", "arguments", "choice")
+_new_tool_call = parsed_builder(
+    ToolCall,
+    "index",
+    "id",
+    "name",
+    "arguments",
+    "input",
+    "error",
+    "type",
+    "id_synthesized",
+    "extra_content",
+    "choice",
+)
 
 
 @final
@@ -68,6 +81,26 @@ class ToolCallAssembler:
         """The index a call opened now would get."""
         return max(self._calls) + 1 if self._calls else 0
 
+    def add_fragment(self, entry: object, out: list[Event]) -> bool:
+        """The hot path: fold ``{"index": i, "function": {"arguments": "..."}}`` for a call
+        already open, as ``add`` would, and emit its ``ToolCallDelta``. With only those keys
+        there is no id, name, type or extra to fold. False, having done nothing, for any other
+        entry: ``add`` takes it."""
+        if type(entry) is dict and len(entry) == 2:
+            function = entry.get("function")
+            if type(function) is dict and len(function) == 1:
+                index = entry.get("index")
+                fragment = function.get("arguments")
+                if type(index) is int and type(fragment) is str:
+                    call = self._calls.get(index)
+                    if call is not None:
+                        if fragment:
+                            call.arguments.append(fragment)
+                        self._last = call
+                        out.append(_new_delta(index, call.id, call.name, fragment, self._choice))
+                        return True
+        return False
+
     def add(self, entry: object, emit: Callable[[object], None], position: int = 0) -> None:
         """Fold one ``tool_calls`` entry (at ``position`` in its delta's list) and emit a
         ``ToolCallDelta`` for it."""
@@ -75,17 +108,6 @@ class ToolCallAssembler:
             raise LocalProtocolError(f"a tool_calls entry must be a JSON object, not {_kind(entry)}")
         function = entry.get("function")
         index = entry.get("index")
-        if len(entry) == 2 and type(index) is int and type(function) is dict and len(function) == 1:
-            # The hot path: {"index": i, "function": {"arguments": "..."}} for a call already
-            # open. With only those keys there is no id, name, type or extra to fold.
-            call = self._calls.get(index)
-            fragment = function.get("arguments")
-            if call is not None and type(fragment) is str:
-                if fragment:
-                    call.arguments.append(fragment)
-                self._last = call
-                emit(_new_delta(index, call.id, call.name, fragment, self._choice))
-                return
         if function is None:
             function = {}
         elif type(function) is not dict:
@@ -176,7 +198,7 @@ class ToolCallAssembler:
                 error = "the tool call has no function name"
             else:
                 try:
-                    value = loads_finite(arguments) if arguments.strip() else {}
+                    value = loads_finite(arguments) if arguments and not arguments.isspace() else {}
                     if type(value) is dict:
                         parsed = freeze_object(value)
                     else:
@@ -193,17 +215,17 @@ class ToolCallAssembler:
             else:
                 call_id = f"call_{self._choice}_{index}"
             result.append(
-                ToolCall(
-                    index=index,
-                    id=call_id,
-                    name=call.name,
-                    arguments=arguments,
-                    input=parsed,
-                    error=error,
-                    type=call.type,
-                    id_synthesized=synthesized,
-                    extra_content=None if call.extra_content is None else freeze_object(call.extra_content),
-                    choice=self._choice,
+                _new_tool_call(
+                    index,
+                    call_id,
+                    call.name,
+                    arguments,
+                    parsed,
+                    error,
+                    call.type,
+                    synthesized,
+                    None if call.extra_content is None else freeze_object(call.extra_content),
+                    self._choice,
                 )
             )
         return result

@@ -6,9 +6,13 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from anyagent_core import (
+    Event,
     Finished,
+    LocalProtocolError,
     MessageComplete,
     ToolCall,
     ToolCallDelta,
@@ -16,6 +20,7 @@ from anyagent_core import (
     ToolUseError,
     thaw_json,
 )
+from anyagent_core._dialects._openai_chat._toolcalls import ToolCallAssembler
 from tests.helpers import run_response
 
 
@@ -290,3 +295,55 @@ def test_surrogate_pairs_split_across_argument_fragments_are_rejoined() -> None:
     )
     call = calls_of(body)[0]
     assert call.input is not None and call.input["t"] == "\U0001f600"
+
+
+# ---- the argument-fragment fast path --------------------------------------------------------
+
+_fragments = st.text(st.sampled_from('{}":, ab1'), max_size=6)
+_entries = st.one_of(
+    # The fast path's shape, for a call that may or may not be open yet.
+    st.builds(lambda i, a: {"index": i, "function": {"arguments": a}}, st.integers(0, 2), _fragments),
+    # Near misses: an extra key, a name, no index, a non-string fragment, a non-object function.
+    st.builds(
+        lambda i, a: {"index": i, "function": {"arguments": a}, "type": "function"}, st.integers(0, 2), _fragments
+    ),
+    st.builds(
+        lambda i, n, a: {"index": i, "function": {"name": n, "arguments": a}},
+        st.integers(0, 2),
+        st.sampled_from(["f", "g", ""]),
+        _fragments,
+    ),
+    st.builds(lambda a: {"index": None, "function": {"arguments": a}}, _fragments),
+    st.builds(lambda i: {"index": i, "function": {"arguments": {"k": 1}}}, st.integers(0, 2)),
+    st.builds(
+        lambda i, c: {"index": i, "id": c, "function": {"name": "f", "arguments": ""}},
+        st.integers(0, 2),
+        st.sampled_from(["c1", "c2"]),
+    ),
+    st.builds(lambda i: {"index": i, "function": "oops"}, st.integers(0, 2)),
+)
+
+
+def _fold(entries: list[dict[str, Any]], *, fast: bool) -> object:
+    tools = ToolCallAssembler(0)
+    out: list[Event] = []
+    try:
+        for entry in entries:
+            if not (fast and tools.add_fragment(entry, out)):
+                tools.add(entry, out.append)  # type: ignore[arg-type]
+    except LocalProtocolError as exc:
+        return ("LocalProtocolError", str(exc), out)
+    return (out, tools.finish(response_id="r", truncated=False))
+
+
+@given(entries=st.lists(_entries, max_size=12))
+@example(  # a fragment for an earlier call, then an unindexed one: it continues the call last folded
+    entries=[
+        {"index": 0, "id": "c1", "function": {"name": "f", "arguments": ""}},
+        {"index": 1, "id": "c2", "function": {"name": "f", "arguments": ""}},
+        {"index": 0, "function": {"arguments": '{"a":'}},
+        {"index": None, "function": {"arguments": "1}"}},
+    ]
+)
+def test_the_fragment_fast_path_folds_as_add_does(entries: list[dict[str, Any]]) -> None:
+    assert _fold(entries, fast=True) == _fold(entries, fast=False)
