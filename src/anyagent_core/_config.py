@@ -12,6 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
+from .value import Value
+
 __all__ = ["DEFAULT_CONFIG", "DEFAULT_MAX_BODY_SIZE", "DEFAULT_MAX_EVENT_SIZE", "Config", "Endpoint"]
 
 #: Cap on one SSE line and on one SSE event's data, in bytes: it bounds what a server can make
@@ -83,8 +85,8 @@ def _base_url(value: str) -> str:
     return base.rstrip("/") + sep + query
 
 
-@attrs.frozen(kw_only=True)
-class Endpoint:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Endpoint(Value):
     """An OpenAI-compatible server: its base URL (ending in ``/v1`` for most servers) and key."""
 
     base_url: str = attrs.field(converter=_base_url, repr=lambda url: repr(redact_url(url)))
@@ -97,8 +99,8 @@ class Endpoint:
     hidden from the repr, since gateways put keys in them."""
 
 
-@attrs.frozen(kw_only=True)
-class Config:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Config(Value):
     """Limits and server-quirk switches. No behaviour, no environment."""
 
     max_event_size: int = attrs.field(default=DEFAULT_MAX_EVENT_SIZE, validator=attrs.validators.ge(64))

@@ -15,6 +15,7 @@ import attrs
 from ._config import redact_url
 from ._json import JSONObject, freeze_object
 from ._messages import AssistantMessage, Message, ToolChoice, ToolSpec, Usage
+from .value import Value
 
 __all__ = [
     "Event",
@@ -78,8 +79,8 @@ def _finite(instance: object, attribute: attrs.Attribute[float | None], value: f
 _opt_float = attrs.validators.optional([attrs.validators.instance_of(int | float), _finite])
 
 
-@attrs.frozen(kw_only=True)
-class StartTurn:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class StartTurn(Value):
     """Everything one chat-completions request says: the conversation and the sampling options.
 
     ``Connection.send(StartTurn(...))`` turns it into a ``Request``.
@@ -130,8 +131,8 @@ def _redacted(headers: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
     return [(k, v if k.lower() in _PUBLIC_HEADERS else "<redacted>") for k, v in headers]
 
 
-@attrs.frozen(kw_only=True, repr=False)
-class Request:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Request(Value):
     """A transport-neutral HTTP request. Its repr never shows credentials."""
 
     method: str
@@ -160,24 +161,24 @@ class Request:
 # ---- events ---------------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class TextDelta:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class TextDelta(Value):
     """A piece of the answer text."""
 
     text: str
     choice: int = 0
 
 
-@attrs.frozen(kw_only=True)
-class ReasoningDelta:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ReasoningDelta(Value):
     """A piece of the model's reasoning (``reasoning_content`` or ``reasoning``)."""
 
     text: str
     choice: int = 0
 
 
-@attrs.frozen(kw_only=True)
-class RefusalDelta:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class RefusalDelta(Value):
     """A piece of a refusal message."""
 
     text: str
@@ -205,8 +206,8 @@ def _delta_builder(cls: type[_Delta]) -> Callable[[str, int], _Delta]:
     return build
 
 
-@attrs.frozen(kw_only=True)
-class ToolCallDelta:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ToolCallDelta(Value):
     """A tool call is being streamed. ``id`` and ``name`` are what is known so far;
     ``arguments`` is only the new fragment."""
 
@@ -217,8 +218,8 @@ class ToolCallDelta:
     choice: int = 0
 
 
-@attrs.frozen(kw_only=True)
-class ToolCall:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ToolCall(Value):
     """An assembled tool call. ``error`` is None when ``arguments`` parsed to a JSON object
     (``input``); otherwise it says why the call cannot be run, and the call must not be run."""
 
@@ -236,8 +237,8 @@ class ToolCall:
     choice: int = 0
 
 
-@attrs.frozen(kw_only=True)
-class Finished:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Finished(Value):
     """A choice finished; ``reason`` is ``finish_reason`` exactly as sent."""
 
     reason: str
@@ -247,8 +248,8 @@ class Finished:
 ErrorSource: TypeAlias = Literal["http", "data_event", "sse_error_field"]
 
 
-@attrs.frozen(kw_only=True)
-class ServerError:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ServerError(Value):
     """An error the server reported: an HTTP error body, an ``error`` object inside a 200
     stream, or the legacy ``error:`` SSE field. A protocol violation raises instead."""
 
@@ -263,21 +264,21 @@ class ServerError:
     """The error object or body text as received, for diagnostics."""
 
 
-@attrs.frozen(kw_only=True)
-class StreamDone:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class StreamDone(Value):
     """The ``data: [DONE]`` terminator arrived."""
 
 
-@attrs.frozen(kw_only=True)
-class Truncated:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Truncated(Value):
     """The body ended without ``[DONE]``, without an error, and with a choice unfinished:
     the answer was cut off (a proxy timeout, a crash). The final message holds what arrived."""
 
     reason: str
 
 
-@attrs.frozen(kw_only=True)
-class MessageComplete:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class MessageComplete(Value):
     """The response is over. ``message`` is choice 0 (the lowest index); ``choices`` holds
     every choice in index order. Always the last event of a response."""
 

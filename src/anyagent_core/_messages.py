@@ -17,6 +17,7 @@ import attrs
 
 from ._json import JSONObject, freeze_json, freeze_object
 from ._util import parsed_builder
+from .value import Value
 
 __all__ = [
     "AssistantBlock",
@@ -45,23 +46,23 @@ def _optional_object(value: Mapping[str, Any] | None) -> JSONObject | None:
     return None if value is None else freeze_object(value)
 
 
-@attrs.frozen(kw_only=True)
-class TextBlock:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class TextBlock(Value):
     """Plain text, from the user or the model."""
 
     text: str = attrs.field(validator=_str)
 
 
-@attrs.frozen(kw_only=True)
-class ThinkingBlock:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ThinkingBlock(Value):
     """The model's reasoning (``reasoning_content`` / ``reasoning`` on the wire)."""
 
     thinking: str = attrs.field(validator=_str)
     signature: str = ""
 
 
-@attrs.frozen(kw_only=True)
-class ImageBlock:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ImageBlock(Value):
     """An image part, by URL (``https://...`` or a ``data:`` URL)."""
 
     url: str = attrs.field(validator=[_str, _nonempty])
@@ -76,8 +77,8 @@ class ImageBlock:
         return cls(url=f"data:{media_type};base64,{encoded}", detail=detail)
 
 
-@attrs.frozen(kw_only=True)
-class ToolUseBlock:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ToolUseBlock(Value):
     """A tool call the model made, with arguments that parsed to a JSON object."""
 
     id: str = attrs.field(validator=[_str, _nonempty])
@@ -95,8 +96,8 @@ class ToolUseBlock:
         return json.dumps(self.input, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-@attrs.frozen(kw_only=True)
-class ToolUseError:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ToolUseError(Value):
     """A tool call whose arguments could not be used (invalid JSON, not an object, cut off).
 
     It is kept so the conversation stays faithful: the agent loop answers it with an error
@@ -122,8 +123,8 @@ def _result_content(
     return blocks
 
 
-@attrs.frozen(kw_only=True)
-class ToolResultBlock:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ToolResultBlock(Value):
     """The result of a tool call, sent back as a ``role: tool`` message."""
 
     tool_use_id: str = attrs.field(validator=[_str, _nonempty])
@@ -157,8 +158,8 @@ def _assistant_content(value: tuple[AssistantBlock, ...] | list[AssistantBlock])
     return blocks
 
 
-@attrs.frozen(kw_only=True)
-class Usage:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Usage(Value):
     """Token counts as the server reported them; ``raw`` keeps the whole object as sent.
 
     ``estimated`` is True when the server reported no usage (llama-cpp-python's streams, some
@@ -229,15 +230,15 @@ def _detail(obj: Mapping[str, Any], key: str, field: str) -> int | None:
     return _count(details.get(field)) if type(details) is dict or isinstance(details, Mapping) else None
 
 
-@attrs.frozen(kw_only=True)
-class UserMessage:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class UserMessage(Value):
     """A user turn: a string, or text, image and tool result blocks."""
 
     content: str | tuple[UserBlock, ...] = attrs.field(converter=_user_content)
 
 
-@attrs.frozen(kw_only=True)
-class AssistantMessage:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class AssistantMessage(Value):
     """A model turn as content blocks, with what the server said about it."""
 
     content: tuple[AssistantBlock, ...] = attrs.field(default=(), converter=_assistant_content)
@@ -263,8 +264,8 @@ class AssistantMessage:
 Message: TypeAlias = UserMessage | AssistantMessage
 
 
-@attrs.frozen(kw_only=True)
-class ToolSpec:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ToolSpec(Value):
     """A tool offered to the model: a name, a description and a JSON schema for its arguments."""
 
     name: str = attrs.field(validator=[_str, _nonempty])

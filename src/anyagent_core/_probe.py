@@ -29,6 +29,8 @@ from anyagent_core._events import (
 )
 from anyagent_core._messages import ToolSpec, Usage, UserMessage
 
+from .value import Value
+
 __all__ = [
     "MAX_BODY",
     "Diagnosis",
@@ -111,8 +113,8 @@ def probe_turns(model: str) -> dict[str, StartTurn]:
     }
 
 
-@attrs.frozen(kw_only=True)
-class DoctorCheck:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class DoctorCheck(Value):
     """One line of the diagnosis."""
 
     name: str
@@ -125,8 +127,8 @@ class DoctorCheck:
     """What was seen, for a person: ``tiny (1 model)``, ``HTTP 404``, ``2048 tokens (/props)``."""
 
 
-@attrs.frozen(kw_only=True)
-class ProbeAnswer:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ProbeAnswer(Value):
     """What one chat probe received, decoded by the ``Connection``: the status, the raw body, the
     events, and when the first piece of output and the end arrived (seconds after the request,
     measured by whoever sent it)."""
@@ -369,8 +371,8 @@ def judge_models(status: int, body: bytes) -> tuple[DoctorCheck, list[str]]:
 # ---- the diagnosis ---------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class Diagnosis:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Diagnosis(Value):
     """What ``diagnose`` found about one endpoint and model."""
 
     base_url: str = attrs.field(converter=redact_url)

@@ -11,14 +11,15 @@ from ._connection import Connection
 from ._events import Event, MessageComplete, ServerError
 from ._messages import AssistantMessage
 from ._util import NEED_DATA, PAUSED
+from .value import Value
 
 __all__ = ["DecodedResponse", "decode_response"]
 
 _REPLAY_ENDPOINT = Endpoint(base_url="http://replay.invalid/v1")
 
 
-@attrs.frozen(kw_only=True)
-class DecodedResponse:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class DecodedResponse(Value):
     """Every event of one response, and its outcome."""
 
     events: tuple[Event, ...]

@@ -34,6 +34,7 @@ import attrs
 
 from ._json import FrozenDict
 from ._regex import LinearPattern, RegexError, compile_linear
+from .value import Value
 
 __all__ = ["MAX_DEPTH", "MAX_STEPS", "SchemaError", "SchemaValidationError", "check", "check_definition", "validate"]
 
@@ -58,8 +59,8 @@ _TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-@attrs.frozen(kw_only=True)
-class SchemaError:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class SchemaError(Value):
     """One way an instance fails its schema: where (``$``, ``$.city``, ``$.items[2].name``) and what."""
 
     path: str
@@ -121,8 +122,8 @@ _NUMBER_KEYS = ("minimum", "maximum")
 _COUNT_KEYS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")
 
 
-@attrs.frozen
-class _Error:
+@attrs.frozen(repr=False, eq=False)
+class _Error(Value):
     path: str
     message: str
     expected: tuple[str, ...] = ()

@@ -38,6 +38,7 @@ from anyagent_core import (
     ToolCall,
     ToolCallDelta,
 )
+from anyagent_core.value import Described, Value
 from anyagent_core.wire import redact_url
 
 from ._errors import (
@@ -80,8 +81,8 @@ DRAIN_BYTES: Final = 65536
 
 
 @final
-@attrs.frozen(kw_only=True)
-class StreamLimits:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class StreamLimits(Value):
     """What one attempt may take from the server (``AgentOptions``' settings of the same
     names): None lifts a limit."""
 
@@ -215,8 +216,8 @@ class AttemptFailed(Exception):
         return () if e is None else (e.message, e.code, e.type, e.body)
 
 
-@attrs.define(eq=False)
-class Received:
+@attrs.define(eq=False, repr=False)
+class Received(Described):
     """What one attempt received: the judge's whole input."""
 
     url: str

@@ -57,6 +57,7 @@ from anyagent_core import (
 )
 from anyagent_core.context import ContextUsage
 from anyagent_core.settings import PERMISSION_MODES
+from anyagent_core.value import Described
 
 from ._driver import Driver, Toolbox
 from ._errors import APIError, ClientStateError, ConfigurationError
@@ -130,8 +131,8 @@ def _from_dict(prompt: Mapping[str, Any]) -> UserMessage:
     return UserMessage(content=tuple(blocks))
 
 
-@attrs.define(eq=False)
-class _Open:
+@attrs.define(eq=False, repr=False)
+class _Open(Described):
     """A receive, for the client: the generator of the response it is in (None between
     responses), whether a caller is inside one of its steps, and whether the iterator handed
     out was dropped."""

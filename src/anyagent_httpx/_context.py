@@ -33,6 +33,7 @@ from anyagent_core.context import (
     tool_texts,
     window_probes,
 )
+from anyagent_core.value import Value
 from anyagent_core.wire import DEFAULT_DIALECT, redact_url
 
 from ._errors import AnyAgentError, APIConnectionError, APITimeoutError, ConfigurationError
@@ -54,8 +55,8 @@ logger = logging.getLogger("anyagent")
 PROBE_TIMEOUT = 5.0
 
 
-@attrs.frozen(kw_only=True)
-class WindowDiscovery:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class WindowDiscovery(Value):
     """What probing an endpoint for a model's window found."""
 
     answer: WindowAnswer | None

@@ -56,6 +56,7 @@ from anyagent_core import (
 )
 from anyagent_core.context import estimate_tokens
 from anyagent_core.json import JSONObject
+from anyagent_core.value import Described
 from anyagent_core.wire import redact_url
 
 from ._attempt import AttemptFailed, Cancelled, DeadlinePassed, Interrupted, Received, perform
@@ -85,8 +86,8 @@ DISCOVER_ABOVE = 1024
 _PARTIAL = (TextDelta, ReasoningDelta, RefusalDelta, ToolCallDelta, ToolCall, Usage, Finished)
 
 
-@attrs.define(eq=False)
-class Toolbox:
+@attrs.define(eq=False, repr=False)
+class Toolbox(Described):
     """The tools the driver runs, by name, and the context they run in."""
 
     tools: dict[str, Tool] = attrs.Factory(dict)
@@ -100,8 +101,8 @@ class Toolbox:
         return found is not None and (found.read_only or call.name == "task")
 
 
-@attrs.define(eq=False)
-class _Failure:
+@attrs.define(eq=False, repr=False)
+class _Failure(Described):
     """The error of the response's last failed attempt: raised if the loop gives up."""
 
     error: APIError | None = None

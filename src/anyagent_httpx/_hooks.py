@@ -66,6 +66,7 @@ from anyagent_core import (
     UserMessage,
 )
 from anyagent_core.json import JSONObject, freeze_object, thaw_json
+from anyagent_core.value import Value
 
 from ._errors import AnyAgentError
 
@@ -131,8 +132,8 @@ HOOK_EVENTS: tuple[HookEvent, ...] = (
 )
 
 
-@attrs.frozen(kw_only=True)
-class PreToolUseInput:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class PreToolUseInput(Value):
     """What a ``PreToolUse`` hook is given: the call about to run (after its permission check)."""
 
     tool_name: str
@@ -143,8 +144,8 @@ class PreToolUseInput:
     hook_event_name: Literal["PreToolUse"] = "PreToolUse"
 
 
-@attrs.frozen(kw_only=True)
-class PostToolUseInput:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class PostToolUseInput(Value):
     """What a ``PostToolUse`` hook is given: the call that ran and its result."""
 
     tool_name: str
@@ -156,8 +157,8 @@ class PostToolUseInput:
     hook_event_name: Literal["PostToolUse"] = "PostToolUse"
 
 
-@attrs.frozen(kw_only=True)
-class PostToolUseFailureInput:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class PostToolUseFailureInput(Value):
     """What a ``PostToolUseFailure`` hook is given: a call whose result is an error (after its
     ``PostToolUse`` hooks ran)."""
 
@@ -172,8 +173,8 @@ class PostToolUseFailureInput:
     hook_event_name: Literal["PostToolUseFailure"] = "PostToolUseFailure"
 
 
-@attrs.frozen(kw_only=True)
-class SubagentStartInput:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class SubagentStartInput(Value):
     """What a ``SubagentStart`` hook is given: a subagent's run begins (its task's prompt)."""
 
     agent: str
@@ -182,8 +183,8 @@ class SubagentStartInput:
     hook_event_name: Literal["SubagentStart"] = "SubagentStart"
 
 
-@attrs.frozen(kw_only=True)
-class UserPromptSubmitInput:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class UserPromptSubmitInput(Value):
     """What a ``UserPromptSubmit`` hook is given: the prompt, before it joins the conversation."""
 
     prompt: UserMessage
@@ -191,8 +192,8 @@ class UserPromptSubmitInput:
     hook_event_name: Literal["UserPromptSubmit"] = "UserPromptSubmit"
 
 
-@attrs.frozen(kw_only=True)
-class StopInput:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class StopInput(Value):
     """``Stop``, or ``SubagentStop`` for a subagent's run (``agent`` names it)."""
 
     result: ResultMessage
@@ -203,8 +204,8 @@ class StopInput:
     hook_event_name: Literal["Stop", "SubagentStop"] = "Stop"
 
 
-@attrs.frozen(kw_only=True)
-class SessionStartInput:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class SessionStartInput(Value):
     """What a ``SessionStart`` hook is given: the conversation begins (its first prompt)."""
 
     source: Literal["startup", "resume"] = "startup"
@@ -213,8 +214,8 @@ class SessionStartInput:
     hook_event_name: Literal["SessionStart"] = "SessionStart"
 
 
-@attrs.frozen(kw_only=True)
-class SessionEndInput:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class SessionEndInput(Value):
     """What a ``SessionEnd`` hook is given: the client closes."""
 
     reason: str = "other"
@@ -222,8 +223,8 @@ class SessionEndInput:
     hook_event_name: Literal["SessionEnd"] = "SessionEnd"
 
 
-@attrs.frozen(kw_only=True)
-class PreCompactInput:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class PreCompactInput(Value):
     """What a ``PreCompact`` hook is given: a request is about to be compacted to fit the
     context window (``block`` vetoes it; ``additional_context`` instructs a summary)."""
 
@@ -238,8 +239,8 @@ class PreCompactInput:
     hook_event_name: Literal["PreCompact"] = "PreCompact"
 
 
-@attrs.frozen(kw_only=True)
-class NotificationInput:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class NotificationInput(Value):
     """What a ``Notification`` hook is given: something the user may want to know now."""
 
     message: str
@@ -264,8 +265,8 @@ HookInput: TypeAlias = (
 )
 
 
-@attrs.frozen(kw_only=True)
-class HookContext:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class HookContext(Value):
     """Where the hook runs."""
 
     event: HookEvent
@@ -277,8 +278,8 @@ class HookContext:
     """The subagent whose run it is (None for the main agent)."""
 
 
-@attrs.frozen(kw_only=True)
-class HookResult:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class HookResult(Value):
     """What a hook returns (or None: no opinion)."""
 
     decision: Literal["allow", "deny", "block"] | None = None
@@ -328,8 +329,8 @@ def _timeout(instance: object, attribute: attrs.Attribute[float | None], value: 
         raise ValueError(f"HookMatcher.timeout must be a positive number of seconds or None, not {value!r}")
 
 
-@attrs.frozen(kw_only=True)
-class HookMatcher:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class HookMatcher(Value):
     """Hooks for the tools whose name fully matches ``matcher`` (a regular expression, e.g.
     ``"write_file|edit_file"``; None or ``"*"``: every tool). Events without a tool ignore it."""
 
@@ -617,8 +618,8 @@ def from_claude_output(event: HookEvent, output: Mapping[str, Any]) -> HookResul
 # ---- each event's hooks, with their inputs built and their outputs applied ----------------------
 
 
-@attrs.frozen(kw_only=True)
-class HookSite:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class HookSite(Value):
     """Where hooks run, for their ``HookContext``: the session, the tools' working directory,
     the permission mode, the subagent; and ``effects``, where their side requests go."""
 

@@ -28,12 +28,13 @@ from typing import Any
 import attrs
 
 from anyagent_core import AssistantMessage, ResultMessage, SendRequest, ToolResultBlock, ToolUseBlock, Usage, Wait
+from anyagent_core.value import Value
 
 __all__ = ["AttemptInfo", "Observer", "RunInfo", "observers"]
 
 
-@attrs.frozen(kw_only=True)
-class RunInfo:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class RunInfo(Value):
     """What a run starts with."""
 
     model: str
@@ -50,8 +51,8 @@ class RunInfo:
     apply it to error messages before they leave the process."""
 
 
-@attrs.frozen(kw_only=True)
-class AttemptInfo:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class AttemptInfo(Value):
     """How one request attempt ended."""
 
     status: int | None

@@ -45,6 +45,7 @@ from anyagent_core.settings import (
     str_tuple,
     validator,
 )
+from anyagent_core.value import Value
 from anyagent_core.wire import redact_url
 
 from ._attempt import StreamLimits
@@ -310,8 +311,8 @@ def _agents(value: Mapping[str, AgentDefinition]) -> Mapping[str, AgentDefinitio
     return agents
 
 
-@attrs.frozen(kw_only=True)
-class AgentDefinition:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class AgentDefinition(Value):
     """A subagent the model can hand a task to with the ``task`` tool: it runs as a nested agent
     with its own system prompt, tools, model and turn limit, and its final answer is the task's
     result."""
@@ -339,8 +340,8 @@ def _fallback_model(instance: object, attribute: attrs.Attribute[str], value: st
         raise ConfigurationError(f"a fallback endpoint's model must be a non-empty str, not {value!r}")
 
 
-@attrs.frozen(kw_only=True)
-class FallbackEndpoint:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class FallbackEndpoint(Value):
     """Another server a turn may go to when the main one cannot be reached or keeps failing
     (``AgentOptions.fallback_endpoints``): its base URL, the model it serves and its key.
     Its context window and what it accepts are learned from it alone."""
@@ -477,8 +478,8 @@ def _forget_loop_settings(key: int) -> Callable[[object], None]:
     return forget
 
 
-@attrs.frozen(kw_only=True)
-class AgentOptions:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class AgentOptions(Value):
     """How to run: which server and model, sampling, tools, retries and streaming.
 
     Every field is optional. ``model``, ``base_url`` and ``api_key`` left as None are taken from

@@ -14,6 +14,7 @@ from typing import Any, TypeAlias
 import attrs
 
 from anyagent_core import PermissionAllow, PermissionDeny, PermissionMode, ToolTraits, ToolUseBlock
+from anyagent_core.value import Value
 
 __all__ = [
     "CanUseTool",
@@ -30,8 +31,8 @@ PermissionResultDeny = PermissionDeny
 PermissionResult: TypeAlias = PermissionAllow | PermissionDeny
 
 
-@attrs.frozen(kw_only=True)
-class ToolPermissionContext:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ToolPermissionContext(Value):
     """What ``can_use_tool`` is told besides the tool's name and input."""
 
     tool_use_id: str

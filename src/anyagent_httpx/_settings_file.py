@@ -38,6 +38,7 @@ import attrs
 
 from anyagent_core import PermissionRule
 from anyagent_core.settings import PERMISSION_MODES, TOOL_MODES
+from anyagent_core.value import Value
 
 from ._errors import ConfigurationError
 from ._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS
@@ -178,8 +179,8 @@ _PATH_LISTS = ("skill_dirs",)
 _FROM_ENV = {"base_url": ENV_BASE_URL, "model": ENV_MODEL}
 
 
-@attrs.frozen
-class Settings:
+@attrs.frozen(repr=False, eq=False)
+class Settings(Value):
     """Settings read from files: ``values`` by setting name (paths made absolute), and the file
     each came from."""
 

@@ -28,6 +28,8 @@ from typing import Any
 
 import attrs
 
+from anyagent_core.value import Value
+
 from ._errors import ConfigurationError
 from ._frontmatter import FrontMatterError, split_front_matter
 from ._logging import logger
@@ -57,8 +59,8 @@ _MAX_DESCRIPTION = 1024
 _LOG = logger("files")
 
 
-@attrs.frozen(kw_only=True)
-class Skill:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Skill(Value):
     """A skill found on disk: its name and description (what the model is shown), its folder,
     and the rest of its front matter."""
 

@@ -17,6 +17,7 @@ import attrs
 
 from anyagent_core import AgentLoop, ResultMessage, ToolSpec
 from anyagent_core.settings import PermissionRule
+from anyagent_core.value import Described
 
 from ._tools import Tool, ToolContext, ToolError, tool
 
@@ -31,8 +32,8 @@ __all__ = ["TASK_TOOL", "Subagents"]
 TASK_TOOL = "task"
 
 
-@attrs.define(eq=False)
-class Subagents:
+@attrs.define(eq=False, repr=False)
+class Subagents(Described):
     """Runs the tasks of the parent client's run."""
 
     options: AgentOptions

@@ -38,6 +38,8 @@ import h11
 from anyio.streams.tls import TLSStream
 from attrs.validators import ge, le, optional
 
+from anyagent_core.value import Value
+
 from ._sessions._conformance import SESSION_STORE_CHECKS, check_session_store
 
 __all__ = [
@@ -89,8 +91,8 @@ def _bytes_tuple(value: Iterable[bytes]) -> tuple[bytes, ...]:
     return chunks
 
 
-@attrs.frozen(kw_only=True)
-class Reply:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Reply(Value):
     """What the server sends for one request."""
 
     status: int = attrs.field(default=200, validator=[ge(200), le(599)])
@@ -164,8 +166,8 @@ class Reply:
         return cls.json(payload, status=status, headers=tuple(headers), **kwargs)
 
 
-@attrs.frozen(kw_only=True)
-class ReceivedRequest:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ReceivedRequest(Value):
     """A request as the server received it."""
 
     method: str

@@ -142,3 +142,22 @@ def test_a_plain_query_loads_no_sqlite() -> None:
     script = "from anyagent_httpx import AgentOptions, Client, query\nimport sys\nprint('sqlite3' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_readme_import_s_attrs_classes_share_their_repr_eq_and_hash() -> None:
+    """Each attrs class the README's import defines takes ``__repr__`` (and, compared by value,
+    ``__eq__`` and ``__hash__``) from ``anyagent_core.value`` rather than having attrs compile its
+    own, the cost of importing about a hundred such classes."""
+    script = (
+        "from anyagent_httpx import AgentOptions, query\n"
+        "import json, sys, attrs\n"
+        "from anyagent_core.value import Described, Value\n"
+        "own = sorted(f'{name}.{cls.__qualname__}' for name, module in list(sys.modules.items())"
+        " if name.startswith('anyagent') for cls in vars(module).values()"
+        " if isinstance(cls, type) and cls.__module__ == name and attrs.has(cls)"
+        " and not (issubclass(cls, Value | Described) and '__eq__' not in cls.__dict__"
+        " and ('__repr__' not in cls.__dict__ or cls.__qualname__ == 'Request')))\n"
+        "print(json.dumps(own))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

@@ -30,6 +30,7 @@ import attrs
 from anyagent_core._context._usage import ContextSummary
 from anyagent_core._events import StartTurn
 from anyagent_core._messages import AssistantMessage, Message, ToolUseBlock, UserMessage
+from anyagent_core.value import Value
 
 from ._permissions import ToolTraits
 from ._results import ResultMessage, SystemMessage
@@ -37,8 +38,8 @@ from ._results import ResultMessage, SystemMessage
 __all__ = ["Action", "AskCompaction", "AskPermission", "Commit", "Done", "Emit", "RunTools", "SendRequest", "Wait"]
 
 
-@attrs.frozen(kw_only=True)
-class SendRequest:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class SendRequest(Value):
     """Send ``turn``: the ``turn_number``-th model request of the run, attempt ``attempt``."""
 
     turn: StartTurn
@@ -51,8 +52,8 @@ class SendRequest:
     """Where to send it: 0 the main endpoint, ``n`` the ``n``-th of ``fallback_endpoints``."""
 
 
-@attrs.frozen(kw_only=True)
-class Wait:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Wait(Value):
     """Sleep before the next attempt of a failed request."""
 
     seconds: float
@@ -69,8 +70,8 @@ class Wait:
     """For a fallback, what the previous model's retries came to (see ``Retry.gave_up``)."""
 
 
-@attrs.frozen(kw_only=True)
-class AskPermission:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class AskPermission(Value):
     """The rules say ``ask`` for ``call``: report ``PermissionAllow`` or ``PermissionDeny``."""
 
     call: ToolUseBlock
@@ -78,16 +79,16 @@ class AskPermission:
     traits: ToolTraits
 
 
-@attrs.frozen(kw_only=True)
-class RunTools:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class RunTools(Value):
     """Run these approved calls (their ``input`` may have been rewritten by a permission answer)
     and report one ``tool_result()`` for each, in any order."""
 
     calls: tuple[ToolUseBlock, ...]
 
 
-@attrs.frozen(kw_only=True)
-class AskCompaction:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class AskCompaction(Value):
     """The next request does not fit: may the loop compact it? Report ``compaction()``."""
 
     trigger: Literal["auto", "reactive"]
@@ -103,15 +104,15 @@ class AskCompaction:
     window: int | None
 
 
-@attrs.frozen(kw_only=True)
-class Emit:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Emit(Value):
     """A message for the user: the model's answer, the tool results sent back, a system notice."""
 
     message: UserMessage | AssistantMessage | SystemMessage
 
 
-@attrs.frozen(kw_only=True)
-class Commit:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Commit(Value):
     """A consistent point of the conversation: persist ``messages`` as one transaction."""
 
     messages: tuple[Message, ...]
@@ -126,8 +127,8 @@ class Commit:
     summary): store it with the messages, to give back as ``AgentLoop(summary=...)``."""
 
 
-@attrs.frozen(kw_only=True)
-class Done:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Done(Value):
     """The run ended; nothing follows until the next ``start()`` or ``resume()``."""
 
     result: ResultMessage

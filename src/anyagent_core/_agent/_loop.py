@@ -85,6 +85,7 @@ from anyagent_core._messages import (
     UserMessage,
 )
 from anyagent_core._util import parsed_builder
+from anyagent_core.value import Described
 
 from ._actions import Action, AskCompaction, AskPermission, Commit, Done, Emit, RunTools, SendRequest, Wait
 from ._conversation import alternating, distinct_call_ids, join_system
@@ -115,8 +116,8 @@ def _turn_like(template: StartTurn, **changes: object) -> StartTurn:
     return _new_turn(*[changes[name] if name in changes else getattr(template, name) for name in _TURN_FIELDS])
 
 
-@attrs.define(eq=False)
-class _Run:
+@attrs.define(eq=False, repr=False)
+class _Run(Described):
     """What lives from ``start()`` to the next ``start()``."""
 
     requests: int = 0
@@ -132,8 +133,8 @@ class _Run:
     """The turn whose request was compacted after the server refused it (once per turn)."""
 
 
-@attrs.define(eq=False)
-class _Response:
+@attrs.define(eq=False, repr=False)
+class _Response(Described):
     """What lives from a ``start()`` or ``resume()`` to the ``Done`` that reports it."""
 
     answers: int = 0
@@ -142,8 +143,8 @@ class _Response:
     last_endpoint: int = 0
 
 
-@attrs.define(eq=False)
-class _Side:
+@attrs.define(eq=False, repr=False)
+class _Side(Described):
     """A side request: its purpose, and what to do with its answer or its failure."""
 
     purpose: str
@@ -151,8 +152,8 @@ class _Side:
     on_failure: Callable[[str], None]
 
 
-@attrs.define(eq=False)
-class _Compacting:
+@attrs.define(eq=False, repr=False)
+class _Compacting(Described):
     """A compaction asked about (``AskCompaction``) or waiting for its summary."""
 
     trigger: str
@@ -161,8 +162,8 @@ class _Compacting:
     instructions: str | None = None
 
 
-@attrs.define(eq=False)
-class _InFlight:
+@attrs.define(eq=False, repr=False)
+class _InFlight(Described):
     """The request out (or being retried)."""
 
     turn: StartTurn

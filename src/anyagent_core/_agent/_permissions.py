@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 import attrs
 
 from anyagent_core._json import JSONObject, freeze_object
+from anyagent_core.value import Value
 
 if TYPE_CHECKING:
     from anyagent_core._agent._shell import ShellParse
@@ -155,8 +156,8 @@ def protected_path(path: str, cwd: str | None = None) -> str | None:
 _RULE = re.compile(r"\s*([A-Za-z0-9_-]{1,64})\s*(?:\((.*)\))?\s*", re.DOTALL)
 
 
-@attrs.frozen(kw_only=True)
-class ToolTraits:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ToolTraits(Value):
     """What a tool says about itself, for the permission rules."""
 
     read_only: bool = False
@@ -169,8 +170,8 @@ class ToolTraits:
     """The argument a rule's pattern is matched against (``command`` for bash, ``path`` for files)."""
 
 
-@attrs.frozen(kw_only=True)
-class PermissionRule:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class PermissionRule(Value):
     """A tool name, and optionally a pattern for its ``rule_argument`` (see the module docs)."""
 
     tool: str
@@ -345,16 +346,16 @@ def _mode(value: str) -> PermissionMode:
     return value
 
 
-@attrs.frozen(kw_only=True)
-class PermissionDecision:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class PermissionDecision(Value):
     """What the rules say about one call: ``allow``, ``deny`` or ``ask``, and why."""
 
     behavior: Literal["allow", "deny", "ask"]
     reason: str
 
 
-@attrs.frozen(kw_only=True)
-class PermissionPolicy:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class PermissionPolicy(Value):
     """The mode and the rules. In order: a ``disallowed_tools`` rule denies; ``plan`` mode denies
     anything not read-only; ``bypassPermissions`` allows; an ``allowed_tools`` rule allows (for
     a protected path, only a rule with a pattern that names it); read-only tools are allowed; an
@@ -424,15 +425,15 @@ class PermissionPolicy:
         return protected_path(path, self.cwd) if isinstance(path, str) else None
 
 
-@attrs.frozen(kw_only=True)
-class PermissionAllow:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class PermissionAllow(Value):
     """Run the call, with ``updated_input`` instead of the model's arguments if given."""
 
     updated_input: JSONObject | None = attrs.field(default=None, converter=attrs.converters.optional(freeze_object))
 
 
-@attrs.frozen(kw_only=True)
-class PermissionDeny:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class PermissionDeny(Value):
     """Do not run the call; the model is told ``message``. ``interrupt`` also ends the run."""
 
     message: str = "permission denied"

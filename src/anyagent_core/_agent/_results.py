@@ -11,6 +11,7 @@ import attrs
 from anyagent_core._events import Finished, ReasoningDelta, RefusalDelta, TextDelta, ToolCall, ToolCallDelta
 from anyagent_core._json import JSONObject, freeze_object
 from anyagent_core._messages import AssistantMessage, ToolUseBlock, ToolUseError, Usage, UserMessage
+from anyagent_core.value import Value
 
 __all__ = [
     "PartialEvent",
@@ -23,8 +24,8 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
-class SystemMessage:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class SystemMessage(Value):
     """Something the SDK reports about the run rather than the conversation.
 
     Subtypes: ``init`` (first in every response: ``data`` has the model, base URL, tools,
@@ -39,8 +40,8 @@ class SystemMessage:
 PartialEvent: TypeAlias = TextDelta | ReasoningDelta | RefusalDelta | ToolCallDelta | ToolCall | Usage | Finished
 
 
-@attrs.frozen(kw_only=True)
-class StreamEvent:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class StreamEvent(Value):
     """A piece of the answer as it arrives (only with ``include_partial_messages``): ``event``
     is the core's event (``TextDelta``, ``ReasoningDelta``, ``ToolCallDelta``, ...)."""
 
@@ -65,8 +66,8 @@ cost budget was spent, a tool call repeated in a doom loop, or the answer never 
 output schema."""
 
 
-@attrs.frozen(kw_only=True)
-class ResultMessage:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ResultMessage(Value):
     """The last message of every response: how the run ended and what it cost."""
 
     subtype: ResultSubtype

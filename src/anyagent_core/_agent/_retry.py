@@ -38,6 +38,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
+from anyagent_core.value import Value
+
 __all__ = [
     "DEFAULT_RETRY_POLICY",
     "Failure",
@@ -89,8 +91,8 @@ def _non_negative(instance: object, attribute: attrs.Attribute[float], value: fl
         raise ValueError(f"{attribute.name} must be a finite number >= 0, not {value!r}")
 
 
-@attrs.frozen(kw_only=True)
-class RetryPolicy:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class RetryPolicy(Value):
     """How hard to try. The defaults suit local servers that restart or queue requests."""
 
     max_retries: int = attrs.field(default=2, validator=[attrs.validators.instance_of(int), attrs.validators.ge(0)])
@@ -119,8 +121,8 @@ class RetryPolicy:
 DEFAULT_RETRY_POLICY = RetryPolicy()
 
 
-@attrs.frozen(kw_only=True)
-class Retry:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Retry(Value):
     """Wait ``delay`` seconds, then send the request again with ``model``."""
 
     delay: float
@@ -138,8 +140,8 @@ class Retry:
     ``"gave up after 2 retries"`` or ``"retries are off"``; empty otherwise."""
 
 
-@attrs.frozen(kw_only=True)
-class GiveUp:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class GiveUp(Value):
     """Stop: raise the failure. ``reason`` says why no retry was made."""
 
     reason: str

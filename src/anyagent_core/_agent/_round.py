@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from anyagent_core._messages import ToolResultBlock, ToolUseBlock, ToolUseError
+from anyagent_core.value import Described
 
 from ._permissions import ToolTraits
 from ._settings import LoopSettings, LoopTool
@@ -45,8 +46,8 @@ def _call_key(call: Call) -> tuple[str, str]:
     return call.name, json.dumps(call.input, sort_keys=True, ensure_ascii=False)
 
 
-@attrs.define(eq=False)
-class DoomWatch:
+@attrs.define(eq=False, repr=False)
+class DoomWatch(Described):
     """The run's repeated-call counts (see the module docstring)."""
 
     last: tuple[str, str] | None = None
@@ -72,8 +73,8 @@ class DoomWatch:
         return counts
 
 
-@attrs.define(eq=False)
-class Round:
+@attrs.define(eq=False, repr=False)
+class Round(Described):
     """The tool round in progress."""
 
     calls: list[Call] = attrs.Factory(list)

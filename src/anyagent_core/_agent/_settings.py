@@ -20,6 +20,7 @@ from anyagent_core._context._tokens import TokenCounter
 from anyagent_core._events import StartTurn
 from anyagent_core._json import JSONObject, freeze_object
 from anyagent_core._messages import ToolSpec
+from anyagent_core.value import Value
 
 from ._permissions import PermissionPolicy, ToolTraits
 from ._retry import DEFAULT_RETRY_POLICY, RetryPolicy
@@ -100,8 +101,8 @@ def _optional_schema(value: Any) -> Any:
     return None if value is None else freeze_object(value)
 
 
-@attrs.frozen
-class Knob:
+@attrs.frozen(repr=False, eq=False)
+class Knob(Value):
     """One setting shared by ``LoopSettings`` and ``AgentOptions``."""
 
     default: Any
@@ -162,8 +163,8 @@ def knob(name: str, *, error: Callable[[str], Exception] = ValueError) -> Any:
 # ---- the loop's settings -----------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class LoopTool:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class LoopTool(Value):
     """A tool as the loop sees it: its spec, its traits for the permission rules, and whether
     the caller answers it (``external``) instead of the driver running it."""
 
@@ -180,8 +181,8 @@ def _tool_tuple(value: Iterable[LoopTool]) -> tuple[LoopTool, ...]:
     return tools
 
 
-@attrs.frozen(kw_only=True)
-class LoopSettings:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class LoopSettings(Value):
     """Everything the loop needs to decide; frozen, no behaviour.
 
     The knobs shared with ``AgentOptions`` (``KNOBS``) mean the same in both; their

@@ -24,11 +24,13 @@ from typing import Literal
 
 import attrs
 
+from anyagent_core.value import Value
+
 __all__ = ["ShellParse", "SimpleCommand", "Word", "simple_commands"]
 
 
-@attrs.frozen
-class Word:
+@attrs.frozen(repr=False, eq=False)
+class Word(Value):
     """One word of a command, quotes and backslashes removed."""
 
     text: str
@@ -38,8 +40,8 @@ class Word:
     """It has an unquoted ``*``, ``?`` or ``[``: the shell may replace it with file names."""
 
 
-@attrs.frozen
-class SimpleCommand:
+@attrs.frozen(repr=False, eq=False)
+class SimpleCommand(Value):
     """A command the shell runs: its words, and what they come down to."""
 
     words: tuple[Word, ...]
@@ -60,8 +62,8 @@ class SimpleCommand:
         return " ".join([self.program or "", *(word.text for word in self.arguments)])
 
 
-@attrs.frozen
-class ShellParse:
+@attrs.frozen(repr=False, eq=False)
+class ShellParse(Value):
     """The simple commands of a command line, and whether the reader followed all of it."""
 
     commands: tuple[SimpleCommand, ...]

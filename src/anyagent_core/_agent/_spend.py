@@ -12,14 +12,15 @@ from __future__ import annotations
 import attrs
 
 from anyagent_core._messages import Usage
+from anyagent_core.value import Described, Value
 
 from ._results import add_usage
 
 __all__ = ["Pricing", "Spend", "cost_usd", "tokens_of"]
 
 
-@attrs.frozen(kw_only=True)
-class Pricing:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Pricing(Value):
     """Prices in US dollars per million tokens."""
 
     input_per_million: float = attrs.field(validator=attrs.validators.ge(0.0))
@@ -53,8 +54,8 @@ def tokens_of(usage: Usage | None) -> int | None:
     return (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
 
 
-@attrs.define(eq=False)
-class Spend:
+@attrs.define(eq=False, repr=False)
+class Spend(Described):
     """A tally: usage summed field by field, cost (None until something was priced), tokens."""
 
     usage: Usage | None = None

@@ -37,6 +37,7 @@ from anyagent_core._messages import (
     ToolUseError,
     UserMessage,
 )
+from anyagent_core.value import Value
 
 from ._tokens import CharEstimate, TokenCounter, count_request
 
@@ -58,8 +59,8 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
-class ContextView:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ContextView(Value):
     """What a strategy decides on."""
 
     messages: tuple[Message, ...]
@@ -79,8 +80,8 @@ class ContextView:
         return count_request(self.counter, chosen, system_prompt=self.system_prompt, tools=self.tools)
 
 
-@attrs.frozen(kw_only=True)
-class Compaction:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Compaction(Value):
     """A strategy's answer."""
 
     messages: tuple[Message, ...]

@@ -32,6 +32,7 @@ from anyagent_core._messages import (
     ToolUseBlock,
     ToolUseError,
 )
+from anyagent_core.value import Described, Value
 
 __all__ = [
     "CHARS_PER_TOKEN",
@@ -202,8 +203,8 @@ def count_request(
     return counter.count_fixed(system_prompt, tools) + sum(counter.count_message(m) for m in messages)
 
 
-@attrs.frozen
-class CharEstimate:
+@attrs.frozen(repr=False, eq=False)
+class CharEstimate(Value):
     """Characters / ``chars_per_token`` (rounded up, per message), images as ``IMAGE_TOKENS``,
     plus ``overhead`` per message. Errs on the high side for English; never learns."""
 
@@ -258,8 +259,8 @@ _FORGET = 0.8
 _IMPLAUSIBLE = 4.0
 
 
-@attrs.define(eq=False)
-class _Fit:
+@attrs.define(eq=False, repr=False)
+class _Fit(Described):
     """The weighted least-squares sums over (chars, messages, tool frames) -> reported tokens."""
 
     xtx: list[list[float]] = attrs.Factory(lambda: [[0.0] * 3 for _ in range(3)])

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from anyagent_core._messages import UserMessage
+from anyagent_core.value import Value
 
 from ._tokens import CountSource
 
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
 __all__ = ["ContextSummary", "ContextUsage"]
 
 
-@attrs.frozen(kw_only=True)
-class ContextUsage:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ContextUsage(Value):
     """Tokens the next request would take, by part, and the window they go into."""
 
     system_tokens: int
@@ -44,8 +45,8 @@ class ContextUsage:
         return None if not self.window else 100.0 * self.total_tokens / self.window
 
 
-@attrs.frozen(kw_only=True)
-class ContextSummary:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ContextSummary(Value):
     """A summary standing for the conversation's first ``replaces`` messages in requests."""
 
     replaces: int

@@ -37,6 +37,7 @@ import attrs
 
 from anyagent_core._config import Config, Endpoint
 from anyagent_core._events import Request
+from anyagent_core.value import Value
 
 __all__ = [
     "WINDOW_PROBES",
@@ -62,8 +63,8 @@ a context-length error that named it, or nowhere."""
 MAX_PROBE_BODY: Final = 4 * 1024 * 1024
 
 
-@attrs.frozen(kw_only=True)
-class WindowProbe:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class WindowProbe(Value):
     """One request that may tell the window."""
 
     name: str
@@ -85,8 +86,8 @@ WINDOW_PROBES: Final[tuple[WindowProbe, ...]] = (
 )
 
 
-@attrs.frozen(kw_only=True)
-class WindowAnswer:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class WindowAnswer(Value):
     """What a server said about its window."""
 
     tokens: int
@@ -370,8 +371,8 @@ def parse_window_error(*texts: object) -> tuple[int | None, int | None]:
 # ---- the server's own token counts -------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class TokenizeStep:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class TokenizeStep(Value):
     """One request of a server-side count; ``then`` says what its answer feeds."""
 
     request: Request

@@ -18,6 +18,7 @@ from anyagent_core._agent._actions import Commit
 from anyagent_core._agent._results import ResultMessage
 from anyagent_core._json import JSONObject, freeze_object
 from anyagent_core._messages import AssistantMessage, Message, UserMessage
+from anyagent_core.value import Value
 
 __all__ = [
     "ENTRY_VERSION",
@@ -57,8 +58,8 @@ class SessionEntryError(ValueError):
         self.problem = problem
 
 
-@attrs.frozen(kw_only=True)
-class MessageEntry:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class MessageEntry(Value):
     """A message that joined the conversation: the user's, the model's (with its blocks), or the
     tool results sent back."""
 
@@ -70,8 +71,8 @@ class MessageEntry:
     """The run's model requests when it was committed (``Commit.turn_number``)."""
 
 
-@attrs.frozen(kw_only=True)
-class ResultEntry:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ResultEntry(Value):
     """A run ended: its ``ResultMessage`` (subtype, usage, cost, durations). A run that was
     interrupted is marked by its subtype, ``interrupted``."""
 
@@ -81,8 +82,8 @@ class ResultEntry:
     result: ResultMessage
 
 
-@attrs.frozen(kw_only=True)
-class CompactionEntry:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class CompactionEntry(Value):
     """Older messages were replaced in what the model is sent: ``replaced`` are their entry ids,
     ``summary`` what stands in for them (empty: they were left out)."""
 
@@ -95,8 +96,8 @@ class CompactionEntry:
     """What the loop said about it (``dropped_messages``, ``estimated_tokens``)."""
 
 
-@attrs.frozen(kw_only=True)
-class MetadataEntry:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class MetadataEntry(Value):
     """What a session was started with (its first entry): title, tags, model, working
     directory, and, for a fork, where it was forked from. Later renames and tags change the
     store's record of the session, not the log."""

@@ -23,6 +23,7 @@ from anyagent_core._agent._results import ResultMessage
 from anyagent_core._context._usage import ContextSummary
 from anyagent_core._messages import AssistantMessage, Message, ToolResultBlock, ToolUseBlock, ToolUseError, UserMessage
 from anyagent_core._util import gc_paused
+from anyagent_core.value import Value
 
 from ._entries import CompactionEntry, Entry, MessageEntry, MetadataEntry, ResultEntry, SessionEntryError
 
@@ -32,8 +33,8 @@ __all__ = ["INTERRUPTED_RESULT", "Conversation", "chain", "rebuild"]
 INTERRUPTED_RESULT: Final = "interrupted: the session ended before this call returned a result; it did not complete"
 
 
-@attrs.frozen(kw_only=True)
-class Conversation:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Conversation(Value):
     """What a session's log amounts to."""
 
     session_id: str

@@ -32,6 +32,7 @@ import attrs
 from anyagent_core._errors import LocalProtocolError
 from anyagent_core._messages import AssistantBlock, AssistantMessage, TextBlock, ThinkingBlock, ToolSpec
 from anyagent_core._util import WHITESPACE
+from anyagent_core.value import Value
 
 from ._emulation._formats import TextCall
 from ._emulation._scanner import ToolCallTextFilter
@@ -42,8 +43,8 @@ _OPEN: Final = "<think>"
 _CLOSE: Final = "</think>"
 
 
-@attrs.frozen(kw_only=True)
-class ThinkSplit:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ThinkSplit(Value):
     """``split_think``'s answer."""
 
     reasoning: str | None

@@ -27,6 +27,7 @@ from typing import TypeVar
 import attrs
 
 from anyagent_core import __version__
+from anyagent_core.value import Value
 from anyagent_httpx._errors import CassetteError
 
 from ._json import NOT_JSON, Json, encode_json, json_body, loads
@@ -67,8 +68,8 @@ def _timings(value: Iterable[float]) -> tuple[float, ...]:
     return timings
 
 
-@attrs.frozen
-class RecordedRequest:
+@attrs.frozen(repr=False, eq=False)
+class RecordedRequest(Value):
     """A request as recorded (after redaction)."""
 
     method: str
@@ -77,8 +78,8 @@ class RecordedRequest:
     body: bytes = attrs.field(repr=lambda body: f"<{len(body)} bytes>")
 
 
-@attrs.frozen
-class RecordedResponse:
+@attrs.frozen(repr=False, eq=False)
+class RecordedResponse(Value):
     """A response as received: status, headers and the raw body chunks, before content decoding."""
 
     status: int
@@ -98,8 +99,8 @@ class RecordedResponse:
         return b"".join(self.chunks)
 
 
-@attrs.frozen
-class Exchange:
+@attrs.frozen(repr=False, eq=False)
+class Exchange(Value):
     """One request and the response it received."""
 
     request: RecordedRequest
@@ -123,8 +124,8 @@ def _exchanges(value: Iterable[Exchange]) -> tuple[Exchange, ...]:
     return exchanges
 
 
-@attrs.frozen
-class Cassette:
+@attrs.frozen(repr=False, eq=False)
+class Cassette(Value):
     """Recorded exchanges, in the order they completed. ``dumps``/``loads`` give the file format."""
 
     exchanges: tuple[Exchange, ...] = attrs.field(converter=_exchanges)

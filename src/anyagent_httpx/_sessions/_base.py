@@ -39,6 +39,7 @@ import attrs
 from anyagent_core import ResultMessage
 from anyagent_core.json import JSONObject, freeze_object
 from anyagent_core.sessions import Entry, MessageEntry, ResultEntry
+from anyagent_core.value import Value
 from anyagent_httpx._errors import AnyAgentError
 
 __all__ = [
@@ -112,8 +113,8 @@ def _tags(value: Sequence[str]) -> tuple[str, ...]:
     return tags
 
 
-@attrs.frozen(kw_only=True)
-class SessionInfo:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class SessionInfo(Value):
     """A store's record of one session."""
 
     session_id: str
@@ -133,8 +134,8 @@ class SessionInfo:
     """The session this one was forked from."""
 
 
-@attrs.frozen(kw_only=True)
-class SearchHit:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class SearchHit(Value):
     """A message that matched a full-text search."""
 
     session_id: str
@@ -148,8 +149,8 @@ class SearchHit:
     role: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ToolExecution:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ToolExecution(Value):
     """One tool call as it ran (or was refused)."""
 
     session_id: str
@@ -166,8 +167,8 @@ class ToolExecution:
     at: float
 
 
-@attrs.frozen(kw_only=True)
-class UsageStats:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class UsageStats(Value):
     """Runs, tokens and cost summed over a group (a session, a model, a UTC day, or all)."""
 
     session_id: str | None = None
@@ -182,8 +183,8 @@ class UsageStats:
     cost_usd: float = 0.0
 
 
-@attrs.frozen(kw_only=True)
-class MemoryRecord:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class MemoryRecord(Value):
     """A fact kept across sessions."""
 
     memory_id: str

@@ -44,6 +44,7 @@ from anyagent_core.sessions import (
     loads_entries,
     searchable_text,
 )
+from anyagent_core.value import Value
 from anyagent_core.wire import redact_url
 
 from ._base import (
@@ -124,8 +125,8 @@ _KIND: Final[dict[type, str]] = {
 }
 
 
-@attrs.frozen
-class _Loaded:
+@attrs.frozen(repr=False, eq=False)
+class _Loaded(Value):
     """A session's entries as last loaded: the log is append-only, so they stay true."""
 
     first_seq: int

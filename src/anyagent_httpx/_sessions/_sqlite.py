@@ -65,6 +65,7 @@ from anyagent_core.sessions import (
     loads_entries,
 )
 from anyagent_core.sessions import searchable_text as _searchable
+from anyagent_core.value import Value
 
 from ._base import (
     MemoryRecord,
@@ -209,8 +210,8 @@ _INSERT_TOOL: Final = (
 )
 
 
-@attrs.frozen
-class _Loaded:
+@attrs.frozen(repr=False, eq=False)
+class _Loaded(Value):
     """A session's entries as last loaded: the log is append-only, so they stay true."""
 
     created_at: float

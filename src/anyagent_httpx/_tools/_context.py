@@ -11,6 +11,7 @@ from typing import Literal, TypeAlias
 import attrs
 
 from anyagent_core import PermissionRule
+from anyagent_core.value import Value
 
 __all__ = ["SANDBOX_MODES", "SandboxMode", "ToolContext"]
 
@@ -31,8 +32,8 @@ def _denied_rules(rules: Iterable[str | PermissionRule]) -> tuple[PermissionRule
     return tuple(rule if isinstance(rule, PermissionRule) else PermissionRule.parse(rule) for rule in rules)
 
 
-@attrs.frozen(kw_only=True)
-class ToolContext:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ToolContext(Value):
     """Given to a tool that declares a parameter annotated ``ToolContext`` (that parameter is not
     in the schema). Paths are made absolute and resolved (symlinks followed) on construction."""
 

@@ -22,20 +22,21 @@ from typing import Annotated, Any, Literal, NotRequired, Required, Union
 import attrs
 
 from anyagent_core import thaw_json
+from anyagent_core.value import Value
 
 __all__ = ["Shape", "Signature", "Unsupported", "jsonable", "object_schema", "parse_docstring", "shape_of", "type_name"]
 
 
-@attrs.frozen
-class Shape:
+@attrs.frozen(repr=False, eq=False)
+class Shape(Value):
     """A supported annotation: its JSON schema, and how a valid JSON value becomes the Python value."""
 
     schema: dict[str, Any]
     convert: Callable[[Any], Any]
 
 
-@attrs.frozen
-class Signature:
+@attrs.frozen(repr=False, eq=False)
+class Signature(Value):
     """What ``@tool`` read from a function: each parameter's shape, and the parameter (if any)
     that receives the ``ToolContext``."""
 

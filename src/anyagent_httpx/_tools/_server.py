@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from anyagent_core import ToolResultBlock, ToolSpec
+from anyagent_core.value import Value
 
 from ._context import ToolContext
 from ._run import run_tool
@@ -48,8 +49,8 @@ def _server_name(instance: object, attribute: attrs.Attribute[str], value: str) 
         raise ValueError(f"a tool server's name is letters, digits, '_' and '-', not {value!r}")
 
 
-@attrs.frozen(kw_only=True)
-class ToolServer:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ToolServer(Value):
     """Tools served in-process, under a name and a version."""
 
     name: str = attrs.field(validator=_server_name)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any, overload
 import attrs
 
 from anyagent_core import ToolSpec, thaw_json
+from anyagent_core.value import Value
 
 from ._context import ToolContext
 
@@ -51,8 +52,8 @@ def _positive_or_none(instance: object, attribute: attrs.Attribute[float | None]
         raise ValueError(f"{attribute.name} must be a positive number of seconds or None, not {value!r}")
 
 
-@attrs.frozen(kw_only=True)
-class Tool:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Tool(Value):
     """A tool the model may call: its spec (name, description, JSON schema) and the function run.
 
     Build one with ``@tool``; constructing it directly takes the spec as given, and ``validate``

@@ -41,6 +41,7 @@ from typing import Protocol, final, runtime_checkable
 import attrs
 
 from anyagent_core import Request
+from anyagent_core.value import Value
 from anyagent_httpx._errors import AnyAgentError, APIConnectionError
 
 __all__ = [
@@ -63,8 +64,8 @@ CLOSE_TIMEOUT = 5.0
 DECODE_PIECE = 65536
 
 
-@attrs.frozen(kw_only=True)
-class TransportResponse:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class TransportResponse(Value):
     """What a transport hands back: the status, the headers and the body as a byte stream."""
 
     status: int

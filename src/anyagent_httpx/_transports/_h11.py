@@ -52,6 +52,7 @@ import attrs
 import h11
 
 from anyagent_core import Request
+from anyagent_core.value import Value
 from anyagent_core.wire import redact_url
 from anyagent_httpx._errors import APIConnectionError, APITimeoutError, ClientStateError, ConfigurationError
 
@@ -91,8 +92,8 @@ _Origin = tuple[str, str, int]
 
 
 @final
-@attrs.frozen(kw_only=True)
-class H11TransportStatistics:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class H11TransportStatistics(Value):
     """A snapshot of an ``H11Transport``'s connections (``transport.statistics()``)."""
 
     idle_connections: int

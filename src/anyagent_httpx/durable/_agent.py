@@ -15,6 +15,7 @@ import attrs
 from dbos import DBOS, DBOSConfig, Queue, SetEnqueueOptions, SetWorkflowID, WorkflowHandleAsync
 
 from anyagent_core import Message, ResultMessage
+from anyagent_core.value import Value
 from anyagent_httpx._client import Client
 from anyagent_httpx._errors import AnyAgentError
 from anyagent_httpx._options import AgentOptions
@@ -68,8 +69,8 @@ def require_asyncio(what: str) -> None:
         ) from None
 
 
-@attrs.frozen
-class DurableRun:
+@attrs.frozen(repr=False, eq=False)
+class DurableRun(Value):
     """A durable run's outcome: its id (the workflow id: a task's id), the conversation it left
     and its ``ResultMessage``."""
 

@@ -31,6 +31,7 @@ import anyio
 import attrs
 
 from anyagent_core import Pricing
+from anyagent_core.value import Value
 from anyagent_core.wire import redact_url
 from anyagent_httpx._errors import AnyAgentError, ConfigurationError
 from anyagent_httpx._options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, PROVIDERS, AgentOptions
@@ -48,8 +49,8 @@ class BatchError(AnyAgentError):
     """The batch cannot run: a bad tasks file (naming the line), bad flags, a worker that died."""
 
 
-@attrs.frozen
-class BatchTask:
+@attrs.frozen(repr=False, eq=False)
+class BatchTask(Value):
     """One line of the tasks file."""
 
     id: str

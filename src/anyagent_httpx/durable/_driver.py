@@ -34,6 +34,7 @@ from anyagent_core import (
     ToolUseBlock,
 )
 from anyagent_core.json import JSONObject
+from anyagent_core.value import Value
 from anyagent_core.wire import redact_url
 from anyagent_httpx._attempt import AttemptFailed, Received, perform
 from anyagent_httpx._context import discover_window
@@ -56,8 +57,8 @@ INTERRUPTED_CALL = (
 """The error result a recovered run gives for a call of a tool not safe to repeat that a crash cut off."""
 
 
-@attrs.frozen
-class Outcome:
+@attrs.frozen(repr=False, eq=False)
+class Outcome(Value):
     """What one request attempt came to, as checkpointed: the answer, or the failure the loop
     judges (with the clock and jitter it was given, so a replay decides the same)."""
 

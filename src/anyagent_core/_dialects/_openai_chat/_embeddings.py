@@ -30,6 +30,7 @@ from anyagent_core._errors import LocalProtocolError, RemoteProtocolError
 from anyagent_core._events import Request, ServerError
 from anyagent_core._messages import Usage
 from anyagent_core._util import snippet
+from anyagent_core.value import Value
 
 from ._envelopes import server_error_from_body
 
@@ -38,8 +39,8 @@ __all__ = ["Embeddings", "EmbeddingsExchange"]
 EMBEDDINGS_PATH = "/embeddings"
 
 
-@attrs.frozen(kw_only=True)
-class Embeddings:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class Embeddings(Value):
     """One vector per input, in the inputs' order."""
 
     vectors: tuple[tuple[float, ...], ...]

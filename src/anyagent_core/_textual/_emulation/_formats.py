@@ -55,6 +55,7 @@ from typing import Any, Final
 import attrs
 
 from anyagent_core._json import JSONObject, freeze_object, loads_finite
+from anyagent_core.value import Value
 
 __all__ = ["CLOSE", "FENCE_CALL_INFO", "OPEN", "TextCall", "fence_calls", "tag_call"]
 
@@ -68,8 +69,8 @@ def _optional_object(value: JSONObject | None) -> JSONObject | None:
     return None if value is None else freeze_object(value)
 
 
-@attrs.frozen(kw_only=True)
-class TextCall:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class TextCall(Value):
     """A tool call found in text. Exactly one of ``input`` and ``error`` is set."""
 
     name: str

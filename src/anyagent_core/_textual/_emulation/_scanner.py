@@ -23,6 +23,7 @@ import attrs
 from anyagent_core._errors import LocalProtocolError
 from anyagent_core._messages import ToolSpec
 from anyagent_core._util import BLANK, WHITESPACE
+from anyagent_core.value import Value
 
 from ._formats import CLOSE, FENCE_CALL_INFO, OPEN, TextCall, fence_calls, tag_call
 
@@ -33,8 +34,8 @@ def _calls(value: Iterable[TextCall]) -> tuple[TextCall, ...]:
     return tuple(value)
 
 
-@attrs.frozen(kw_only=True)
-class ParsedCalls:
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class ParsedCalls(Value):
     """``parse_tool_calls``' answer: the text with the calls removed (tidied, see the module
     docstring), and the calls in order of appearance."""
 
