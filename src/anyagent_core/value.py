@@ -17,7 +17,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from attr import _compat
+
+try:  # attrs's per-thread record of the instances being shown (its generated reprs share it)
+    from attr._compat import repr_context as _repr_context
+except ImportError:  # pragma: no cover (an attrs without it: a record of our own, for all threads)
+    import types
+
+    _repr_context = types.SimpleNamespace()  # type: ignore[assignment]
 
 __all__ = ["Described", "Value"]
 
@@ -75,10 +81,10 @@ def _describe(self: object) -> str:
     if plan is None:
         plan = _repr_plan(cls)
     try:
-        already_repring: set[int] = _compat.repr_context.already_repring
+        already_repring: set[int] = _repr_context.already_repring
     except AttributeError:
         already_repring = {id(self)}
-        _compat.repr_context.already_repring = already_repring
+        _repr_context.already_repring = already_repring
     else:
         if id(self) in already_repring:
             return "..."
