@@ -7,14 +7,18 @@ never decoded as text); every response is closed, shielded from cancellation, wh
 
 from __future__ import annotations
 
+import select
+import socket
 import ssl
-from collections.abc import AsyncIterator, Iterator
+import sys
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, final
 
 import anyio
 import anyio.lowlevel
+import httpcore
 import httpx
 
 from anyagent_core import Request
@@ -74,12 +78,17 @@ class LazyTLSTransport(httpx.AsyncBaseTransport):
     The ``http://`` pool is given a TLS context that verifies against no certificate at all
     (cheap to make, never used: httpcore wraps only ``https://`` origins in TLS); were it ever
     asked for TLS, verification would fail rather than pass. ``limits`` applies to each pool;
-    ``trust_env`` is handed to the ``https://`` pool (``SSL_CERT_FILE``, ``SSL_CERT_DIR``)."""
+    ``trust_env`` is handed to the ``https://`` pool (``SSL_CERT_FILE``, ``SSL_CERT_DIR``).
+
+    Each pool's connections keep their socket at hand (``SocketBackend``): the check httpcore
+    makes of every idle connection whenever it hands out a connection costs one ``poll``."""
 
     def __init__(self, *, limits: httpx.Limits, trust_env: bool = True) -> None:
         self._limits = limits
         self._trust_env = trust_env
-        self._plain = httpx.AsyncHTTPTransport(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), limits=limits)
+        self._plain = _with_socket_backend(
+            httpx.AsyncHTTPTransport(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), limits=limits)
+        )
         self._tls: httpx.AsyncHTTPTransport | None = None
         self._closed = False
 
@@ -95,7 +104,9 @@ class LazyTLSTransport(httpx.AsyncBaseTransport):
         if tls is None:
             if self._closed:
                 raise RuntimeError("the transport is closed")
-            tls = self._tls = httpx.AsyncHTTPTransport(limits=self._limits, trust_env=self._trust_env)
+            tls = self._tls = _with_socket_backend(
+                httpx.AsyncHTTPTransport(limits=self._limits, trust_env=self._trust_env)
+            )
         return await tls.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -103,6 +114,109 @@ class LazyTLSTransport(httpx.AsyncBaseTransport):
         await self._plain.aclose()
         if self._tls is not None:
             await self._tls.aclose()
+
+
+def _with_socket_backend(transport: httpx.AsyncHTTPTransport) -> httpx.AsyncHTTPTransport:
+    """``transport`` with its httpcore pool connecting through a ``SocketBackend`` (left as it
+    is if httpx's transport is not built the way this expects: the backend only saves time)."""
+    pool = getattr(transport, "_pool", None)
+    if type(pool) is httpcore.AsyncConnectionPool:
+        backend = getattr(pool, "_network_backend", None)
+        if isinstance(backend, httpcore.AsyncNetworkBackend):
+            pool._network_backend = SocketBackend(backend)
+    return transport
+
+
+def _readable(sock: object) -> bool:
+    """httpcore's ``is_socket_readable``: whether a read would return at once (data, or the
+    ``b""`` of a server that hung up); a socket that is gone counts as readable."""
+    fileno = getattr(sock, "fileno", None)
+    fd = fileno() if callable(fileno) else -1
+    if not isinstance(fd, int) or fd < 0:
+        return True
+    if sys.platform == "win32" or not hasattr(select, "poll"):  # pragma: no cover
+        ready, _, _ = select.select([fd], [], [], 0)
+        return bool(ready)
+    poll = select.poll()
+    poll.register(fd, select.POLLIN)
+    return bool(poll.poll(0))
+
+
+#: httpcore's ``SOCKET_OPTION``.
+_SocketOption = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
+
+
+@final
+class SocketBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend (``backend``) with streams that keep their socket.
+
+    httpcore asks every idle connection of a pool whether its socket is readable (a server
+    that hung up) each time it hands a connection out, so with many connections open the
+    question is asked many times per request; anyio's streams answer it by building their
+    whole table of socket attributes (``getpeername()`` included) each time. ``SocketStream``
+    looks the socket up once and answers with one ``poll``."""
+
+    def __init__(self, backend: httpcore.AsyncNetworkBackend) -> None:
+        self._backend = backend
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[_SocketOption] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._backend.connect_tcp(
+            host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+        return SocketStream(stream)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109
+        socket_options: Iterable[_SocketOption] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._backend.connect_unix_socket(path, timeout=timeout, socket_options=socket_options)
+        return SocketStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+@final
+class SocketStream(httpcore.AsyncNetworkStream):
+    """A stream of httpcore's that answers ``get_extra_info("is_readable")`` from the socket it
+    looked up when it was made; everything else is the stream's own."""
+
+    __slots__ = ("_socket", "_stream")
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+        self._stream = stream
+        self._socket: socket.socket | None = stream.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        return await self._stream.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        await self._stream.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> httpcore.AsyncNetworkStream:
+        return SocketStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> object:
+        if info == "is_readable":
+            return _readable(self._socket)
+        return self._stream.get_extra_info(info)
 
 
 class HttpxTransport:
