@@ -6,6 +6,8 @@ requests are assigned to connections as httpcore's own pool assigns them, in lin
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,7 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from anyagent_httpx import AgentOptions, ResultMessage, default_http_client, query
-from anyagent_httpx._transports._httpx import LINEAR_POOL, LazyTLSTransport, LinearPool, SocketBackend, SocketStream
+from anyagent_httpx._transports._httpcore import LINEAR_POOL, LinearPool, SocketBackend, SocketStream
+from anyagent_httpx._transports._httpx import LazyTLSTransport
 from anyagent_httpx.testing import Reply, serve
 from tests.runtime.mock import text_stream
 
@@ -220,3 +223,14 @@ def test_the_linear_pool_asks_each_idle_connection_once() -> None:
 def test_the_lazy_transport_s_pools_are_linear_pools_on_httpcore_1_0() -> None:
     pool = LazyTLSTransport(limits=httpx.Limits())._plain._pool
     assert (type(pool) is LinearPool) == LINEAR_POOL
+
+
+def test_importing_the_package_loads_no_httpcore() -> None:
+    """httpx imports httpcore when it builds a transport; ``import anyagent_httpx`` does not."""
+    script = (
+        "import sys\nfrom anyagent_httpx import AgentOptions, query\nbefore = 'httpcore' in sys.modules\n"
+        "from anyagent_httpx import default_http_client\ndefault_http_client()\n"
+        "print(before, 'anyagent_httpx._transports._httpcore' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.split() == ["False", "True"]
