@@ -74,12 +74,15 @@ class LazyTLSTransport(httpx.AsyncBaseTransport):
     The ``http://`` pool is given a TLS context that verifies against no certificate at all
     (cheap to make, never used: httpcore wraps only ``https://`` origins in TLS); were it ever
     asked for TLS, verification would fail rather than pass. ``limits`` applies to each pool;
-    ``trust_env`` is handed to the ``https://`` pool (``SSL_CERT_FILE``, ``SSL_CERT_DIR``)."""
+    ``trust_env`` is handed to the ``https://`` pool (``SSL_CERT_FILE``, ``SSL_CERT_DIR``).
+
+    Each pool's connections keep their socket at hand (``SocketBackend``): the check httpcore
+    makes of every idle connection whenever it hands out a connection costs one ``poll``."""
 
     def __init__(self, *, limits: httpx.Limits, trust_env: bool = True) -> None:
         self._limits = limits
         self._trust_env = trust_env
-        self._plain = httpx.AsyncHTTPTransport(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), limits=limits)
+        self._plain = _tuned(httpx.AsyncHTTPTransport(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), limits=limits))
         self._tls: httpx.AsyncHTTPTransport | None = None
         self._closed = False
 
@@ -95,7 +98,7 @@ class LazyTLSTransport(httpx.AsyncBaseTransport):
         if tls is None:
             if self._closed:
                 raise RuntimeError("the transport is closed")
-            tls = self._tls = httpx.AsyncHTTPTransport(limits=self._limits, trust_env=self._trust_env)
+            tls = self._tls = _tuned(httpx.AsyncHTTPTransport(limits=self._limits, trust_env=self._trust_env))
         return await tls.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -103,6 +106,24 @@ class LazyTLSTransport(httpx.AsyncBaseTransport):
         await self._plain.aclose()
         if self._tls is not None:
             await self._tls.aclose()
+
+
+def _tuned(transport: httpx.AsyncHTTPTransport) -> httpx.AsyncHTTPTransport:
+    """``transport`` with its httpcore pool connecting through a ``SocketBackend`` and, on an
+    httpcore whose pool this was checked against, assigning requests as ``LinearPool`` does
+    (left as it is if httpx's transport is not built the way this expects: both only save time)."""
+    import httpcore  # imported by httpx's transport already, not by ``import anyagent_httpx``
+
+    from ._httpcore import LINEAR_POOL, LinearPool, SocketBackend
+
+    pool = getattr(transport, "_pool", None)
+    if type(pool) is httpcore.AsyncConnectionPool:
+        backend = getattr(pool, "_network_backend", None)
+        if isinstance(backend, httpcore.AsyncNetworkBackend):
+            pool._network_backend = SocketBackend(backend)
+        if LINEAR_POOL:
+            pool.__class__ = LinearPool
+    return transport
 
 
 class HttpxTransport:

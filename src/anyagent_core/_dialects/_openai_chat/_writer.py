@@ -48,15 +48,10 @@ __all__ = ["parse_request_body", "request_payload", "write_request"]
 def write_request(turn: StartTurn, endpoint: Endpoint, config: Config) -> Request:
     """The HTTP request for one chat-completions call."""
     try:
-        payload = request_payload(turn, config)
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
-    except UnicodeEncodeError:
-        # A lone surrogate (a model's "\\ud800" escape, or half a pair split across chunks)
-        # cannot be UTF-8: write the whole body with ASCII escapes instead, which JSON allows.
-        # (Caught before ValueError, of which it is a subclass.)
-        body = json.dumps(payload, ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode("ascii")
-    except ValueError as exc:  # NaN or infinity somewhere in extra_body, a schema or tool input
-        raise LocalProtocolError(f"the request holds a value JSON cannot represent: {exc}") from None
+        written = _body(turn, config)
+        body = _checked_body(turn, config) if written is None else written.encode("utf-8")
+    except ValueError:  # a lone surrogate (UnicodeEncodeError), NaN: as the checked writer says
+        body = _checked_body(turn, config)
     headers: list[tuple[str, str]] = [
         ("Content-Type", "application/json"),
         ("Accept", "text/event-stream" if turn.stream else "application/json"),
@@ -73,9 +68,78 @@ def write_request(turn: StartTurn, endpoint: Endpoint, config: Config) -> Reques
     return Request(method="POST", url=chat_url(endpoint.base_url, config.chat_path), headers=tuple(headers), body=body)
 
 
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+#: The wire JSON of each message written lately, by ``id(message)``, with the message (whose
+#: id it is while the entry holds it) and the ``send_reasoning`` it was written with: an agent's
+#: requests repeat the conversation so far, message objects and all. Cleared when it grows past
+#: ``_WIRE_KEPT`` messages.
+_WIRE: dict[int, tuple[Message, bool, str]] = {}
+_WIRE_KEPT = 4096
+
+
+def _message_json(message: Message, config: Config) -> str:
+    """The wire messages ``message`` becomes, as JSON joined by commas ("" for none)."""
+    reasoning = config.send_reasoning
+    found = _WIRE.get(id(message))
+    if found is not None and found[0] is message and found[1] is reasoning:
+        return found[2]
+    out: list[dict[str, Any]] = []
+    if type(message) is UserMessage:
+        _user(message, out)
+    else:
+        out.append(_assistant(message, config))  # type: ignore[arg-type]
+    written = ",".join(_dumps(wire) for wire in out)
+    if len(_WIRE) >= _WIRE_KEPT:
+        _WIRE.clear()
+    _WIRE[id(message)] = (message, reasoning, written)
+    return written
+
+
+def _body(turn: StartTurn, config: Config) -> str | None:
+    """The body ``_checked_body`` writes, as text, each message's JSON reused from an earlier
+    request that sent it: the compact JSON of ``request_payload``'s dict is ``{`` and its
+    members joined by commas, and a list's is ``[`` and its items joined by commas. None when
+    ``extra_body`` names ``model`` or ``messages`` (then it replaces theirs, in their place).
+    Raises ``ValueError`` for a value JSON cannot represent (``_checked_body`` says which)."""
+    rest = _payload_rest(turn, config)  # never empty: "stream" is always there
+    if "model" in rest or "messages" in rest:
+        return None
+    parts = [] if turn.system_prompt is None else [_dumps({"role": "system", "content": turn.system_prompt})]
+    for message in turn.messages:
+        written = _message_json(message, config)
+        if written:
+            parts.append(written)
+    return '{"model":' + _dumps(turn.model) + ',"messages":[' + ",".join(parts) + "]," + _dumps(rest)[1:]
+
+
+def _checked_body(turn: StartTurn, config: Config) -> bytes:
+    """The body, written from ``request_payload``'s dict in one go."""
+    try:
+        payload = request_payload(turn, config)
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (a model's "\\ud800" escape, or half a pair split across chunks)
+        # cannot be UTF-8: write the whole body with ASCII escapes instead, which JSON allows.
+        # (Caught before ValueError, of which it is a subclass.)
+        body = json.dumps(payload, ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode("ascii")
+    except ValueError as exc:  # NaN or infinity somewhere in extra_body, a schema or tool input
+        raise LocalProtocolError(f"the request holds a value JSON cannot represent: {exc}") from None
+    return body
+
+
 def request_payload(turn: StartTurn, config: Config) -> dict[str, Any]:
     """The request body as a dict, in wire key order."""
     payload: dict[str, Any] = {"model": turn.model, "messages": _messages(turn, config)}
+    payload.update(_payload_rest(turn, config))
+    return payload
+
+
+def _payload_rest(turn: StartTurn, config: Config) -> dict[str, Any]:
+    """The members of the body after ``model`` and ``messages``, in wire key order."""
+    payload: dict[str, Any] = {}
     if turn.stream:
         payload["stream"] = True
         if turn.include_usage:

@@ -7,6 +7,7 @@ import json
 import attrs
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from anyagent_core import (
     AssistantMessage,
@@ -26,8 +27,8 @@ from anyagent_core import (
     UserMessage,
     parse_request_body,
 )
-from anyagent_core._dialects._openai_chat._writer import write_request
-from tests.strategies import start_turns
+from anyagent_core._dialects._openai_chat._writer import _checked_body, write_request
+from tests.strategies import conversations, start_turns
 
 ENDPOINT = Endpoint(base_url="http://localhost:1234/v1", api_key="sk-test")
 WEATHER = ToolSpec(
@@ -372,3 +373,58 @@ def test_a_call_s_argument_json_is_made_once_and_kept_with_the_block() -> None:
     assert call == twin and repr(call) == repr(twin)
     assert "arguments" not in attrs.fields_dict(ToolUseBlock)
     assert attrs.evolve(call, input={"city": "Bern"}).arguments == '{"city":"Bern"}'
+
+
+# ---- each message's JSON reused from the request that wrote it first -------------------------
+
+
+def _checked(turn: StartTurn, config: Config) -> bytes:
+    return _checked_body(turn, config)
+
+
+@given(turn=start_turns(), more=conversations, send_reasoning=st.booleans())
+def test_the_body_of_reused_message_json_is_the_checked_writer_s(
+    turn: StartTurn, more: list[Message], send_reasoning: bool
+) -> None:
+    config = Config(send_reasoning=send_reasoning)
+    assert write_request(turn, ENDPOINT, config).body == _checked(turn, config)
+    # The next request repeats the conversation (the same message objects) and adds to it.
+    longer = attrs.evolve(turn, messages=[*turn.messages, *more])
+    assert write_request(longer, ENDPOINT, config).body == _checked(longer, config)
+    # The same messages under the other send_reasoning are written for it, not taken from before.
+    other = Config(send_reasoning=not send_reasoning)
+    assert write_request(longer, ENDPOINT, other).body == _checked(longer, other)
+
+
+def test_a_conversation_s_messages_are_written_once_across_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    from anyagent_core._dialects._openai_chat import _writer
+
+    written: list[AssistantMessage] = []
+    real = _writer._assistant
+
+    def counted(message: AssistantMessage, config: Config) -> dict[str, object]:
+        written.append(message)
+        return real(message, config)
+
+    monkeypatch.setattr(_writer, "_assistant", counted)
+    turn = conversation()
+    config = Config()
+    first = write_request(turn, ENDPOINT, config).body
+    assert len(written) == 2  # the conversation's two assistant messages
+    answer = AssistantMessage(content=(TextBlock(text="Cold."),))
+    longer = attrs.evolve(turn, messages=[*turn.messages, answer, UserMessage(content="thanks")])
+    second = write_request(longer, ENDPOINT, config).body
+    assert written[2:] == [answer]  # only the new one
+    assert second.startswith(first[: first.index(b"]")])  # the same messages, then the new ones
+    assert second == _checked(longer, config)
+
+
+def test_extra_body_naming_model_or_messages_replaces_them_in_their_place() -> None:
+    base = StartTurn(model="m", messages=[UserMessage(content="hi")])
+    for key, value in (("model", "other"), ("messages", [{"role": "user", "content": "x"}])):
+        turn = attrs.evolve(base, extra_body={key: value})
+        body = write_request(turn, ENDPOINT, Config()).body
+        assert body == _checked(turn, Config())
+        payload = json.loads(body)
+        assert list(payload)[:2] == ["model", "messages"] and payload[key] == value
+        assert body.count(f'"{key}":'.encode()) == 1
