@@ -187,7 +187,7 @@ def _assign(
     )
 
 
-@pytest.mark.skipif(not LINEAR_POOL, reason="LinearPool repeats httpcore 1.0's pool")
+@pytest.mark.skipif(not LINEAR_POOL, reason="LinearPool is held to httpcore 1.0's pool")
 @given(CONNECTIONS, REQUESTS, st.integers(1, 14), st.integers(0, 14))
 def test_the_linear_pool_assigns_and_closes_as_httpcore_s_own(
     connections: list[tuple[str, bool, bool, bool, bool]],
