@@ -67,7 +67,23 @@ def freeze_json(value: object) -> FrozenJSON:
             if type(key) is not str:
                 raise TypeError(f"JSON object keys must be str, not {type(key).__name__}")
             item_kind = type(item)
-            if not (item_kind is str or item_kind is int or item_kind is float or item_kind is bool or item is None):
+            if item_kind is dict:
+                # A nested object of scalars (usage's *_tokens_details) frozen here, without a
+                # call; anything else in it by freeze_json.
+                inner = FrozenDict(item)
+                for inner_key, inner_item in item.items():
+                    inner_kind = type(inner_item)
+                    if type(inner_key) is not str or not (
+                        inner_kind is str
+                        or inner_kind is int
+                        or inner_kind is float
+                        or inner_kind is bool
+                        or inner_item is None
+                    ):
+                        inner = freeze_json(item)
+                        break
+                _dict_set(result, key, inner)
+            elif not (item_kind is str or item_kind is int or item_kind is float or item_kind is bool or item is None):
                 _dict_set(result, key, freeze_json(item))
         return result
     if kind is str or kind is int or kind is float or kind is bool or value is None or kind is FrozenDict:
