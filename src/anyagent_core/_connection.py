@@ -49,6 +49,21 @@ HeaderItems = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
 
 def _content_type(headers: HeaderItems) -> str:
     """The Content-Type header's value ("" if absent); raises if the headers are malformed."""
+    kind = type(headers)
+    if kind is list or kind is tuple:
+        # What transports pass: (str, str) pairs, read without the general loop's checks and
+        # decoding; the first item of any other form sends the whole list to that loop.
+        found = ""
+        for item in headers:
+            if type(item) is not tuple or len(item) != 2:
+                break
+            name, value = item
+            if type(name) is not str or type(value) is not str:
+                break
+            if not found and name.lower() == "content-type":
+                found = value
+        else:
+            return found
     items = headers.items() if isinstance(headers, Mapping) else headers
     try:
         iterator = iter(items)

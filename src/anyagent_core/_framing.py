@@ -353,6 +353,8 @@ def choose_reader(
     """The body reader for a response head, feeding ``assembler``."""
     if not 200 <= status < 300:
         return ErrorBodyReader(assembler)
+    if content_type == "text/event-stream":
+        return SSEReader(assembler, max_event_size=max_event_size)  # as written, without parameters
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "text/event-stream":
         return SSEReader(assembler, max_event_size=max_event_size)

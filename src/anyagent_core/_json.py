@@ -50,17 +50,47 @@ class FrozenDict(dict[str, Any]):
         return self
 
 
+_dict_set: Final = dict.__setitem__
+
+
 def freeze_json(value: object) -> FrozenJSON:
     """A deeply immutable copy of a JSON value (already frozen objects are returned as they are).
 
     Raises ``TypeError`` naming the offending type for anything JSON cannot represent.
     """
     kind = type(value)
+    if kind is dict:
+        # Parsed JSON's objects: one copy, then only the values that are not scalars replaced
+        # (through dict's own __setitem__, FrozenDict's being read-only).
+        result = FrozenDict(value)  # type: ignore[call-overload]
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str:
+                raise TypeError(f"JSON object keys must be str, not {type(key).__name__}")
+            item_kind = type(item)
+            if item_kind is dict:
+                # A nested object of scalars (usage's *_tokens_details) frozen here, without a
+                # call; anything else in it by freeze_json.
+                inner = FrozenDict(item)
+                for inner_key, inner_item in item.items():
+                    inner_kind = type(inner_item)
+                    if type(inner_key) is not str or not (
+                        inner_kind is str
+                        or inner_kind is int
+                        or inner_kind is float
+                        or inner_kind is bool
+                        or inner_item is None
+                    ):
+                        inner = freeze_json(item)
+                        break
+                _dict_set(result, key, inner)
+            elif not (item_kind is str or item_kind is int or item_kind is float or item_kind is bool or item is None):
+                _dict_set(result, key, freeze_json(item))
+        return result
     if kind is str or kind is int or kind is float or kind is bool or value is None or kind is FrozenDict:
         return value
-    if kind is dict or isinstance(value, Mapping):
+    if isinstance(value, Mapping):
         frozen: dict[str, FrozenJSON] = {}
-        for key, item in value.items():  # type: ignore[attr-defined]
+        for key, item in value.items():
             if type(key) is not str:
                 raise TypeError(f"JSON object keys must be str, not {type(key).__name__}")
             item_kind = type(item)
@@ -79,9 +109,10 @@ def freeze_json(value: object) -> FrozenJSON:
 
 def freeze_object(value: Mapping[str, Any]) -> JSONObject:
     """Like ``freeze_json`` but the value must be a JSON object."""
-    if type(value) is FrozenDict:
+    kind = type(value)
+    if kind is FrozenDict:
         return value
-    if not isinstance(value, Mapping):
+    if kind is not dict and not isinstance(value, Mapping):  # a plain dict skips the ABC check
         raise TypeError(f"expected a JSON object (a mapping), not {type(value).__name__}")
     frozen: JSONObject = freeze_json(value)
     return frozen

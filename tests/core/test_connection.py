@@ -24,6 +24,7 @@ from anyagent_core import (
     ToolCall,
     UserMessage,
 )
+from anyagent_core._connection import _content_type
 from tests.helpers import ENDPOINT, get_all_events, run_response, started_connection
 from tests.strategies import ChatStream, Framing, chat_streams, chunkings, encode_stream, framings
 
@@ -445,3 +446,42 @@ def test_wrong_argument_types_are_misuse() -> None:
     conn.receive_head(200, [])
     with pytest.raises(LocalProtocolError, match="takes bytes"):
         conn.receive_data(None)  # type: ignore[arg-type]
+
+
+_header_names = st.sampled_from(["content-type", "Content-Type", "CONTENT-TYPE", "x-request-id", ""])
+_header_values = st.sampled_from(["", "text/event-stream", "application/json; charset=utf-8", "x"])
+_header_items = st.one_of(
+    st.tuples(_header_names, _header_values),
+    st.tuples(_header_names.map(str.encode), _header_values.map(str.encode)),
+    st.tuples(_header_names, _header_values.map(str.encode)),
+    st.lists(_header_names, min_size=2, max_size=2),
+    st.tuples(_header_names),
+    st.tuples(_header_names, st.integers()),
+    st.integers(),
+)
+
+
+def _content_type_or_error(headers: object) -> tuple[str, str]:
+    try:
+        return ("value", _content_type(headers))  # type: ignore[arg-type]
+    except LocalProtocolError as exc:
+        return ("error", str(exc))
+
+
+@given(items=st.lists(_header_items, max_size=5), as_tuple=st.booleans())
+def test_header_pairs_are_read_as_the_general_loop_reads_them(items: list[object], as_tuple: bool) -> None:
+    # A list (or tuple) of (str, str) pairs is read by a loop of its own; any other form of
+    # item sends it to the general loop. An iterator of the same items always takes the
+    # general loop: both give the same value, or the same error.
+    headers = tuple(items) if as_tuple else items
+    fast = _content_type_or_error(headers)
+    general = _content_type_or_error(iter(items))
+    assert fast == general
+
+
+def test_the_first_non_empty_content_type_is_the_one_read() -> None:
+    headers = [("Content-Type", ""), ("x", "y"), ("content-type", "text/event-stream"), ("CONTENT-TYPE", "a/b")]
+    assert _content_type(headers) == "text/event-stream"
+    assert _content_type([("x", "y")]) == ""
+    with pytest.raises(LocalProtocolError, match="str or bytes"):
+        _content_type([("content-type", "text/event-stream"), ("x", 5)])  # type: ignore[list-item]

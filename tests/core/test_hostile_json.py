@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from anyagent_core import ToolCall, parse_tool_calls
-from anyagent_core.json import MAX_JSON_DEPTH, freeze_json, loads_finite
+from anyagent_core.json import MAX_JSON_DEPTH, FrozenDict, freeze_json, freeze_object, loads_finite, thaw_json
 from anyagent_core.schema import check_definition, validate
 from tests.core.test_loop import SCHEMA, answer, done, drain, make, started
 from tests.helpers import run_response
@@ -231,3 +232,64 @@ def test_loads_finite_refuses_exactly_what_nests_deeper_than_max_depth(
             loads_finite(text, max_depth=max_depth)
     else:
         assert loads_finite(text, max_depth=max_depth) == value
+
+
+def _as_mappings(value: object) -> object:
+    """``value`` with every dict wrapped in a read-only Mapping that is not a dict: what
+    freeze_json reads by its general loop rather than its plain-dict path."""
+    if type(value) is dict:
+        return MappingProxyType({key: _as_mappings(item) for key, item in value.items()})
+    if type(value) is list:
+        return [_as_mappings(item) for item in value]
+    return value
+
+
+def _frozen_shape(value: object) -> object:
+    """The value with each container's exact type kept, for comparing two frozen values."""
+    if isinstance(value, dict):
+        return (type(value).__name__, [(key, _frozen_shape(item)) for key, item in value.items()])
+    if isinstance(value, tuple | list):
+        return (type(value).__name__, [_frozen_shape(item) for item in value])
+    return (type(value).__name__, value)
+
+
+_keys = st.one_of(st.text(max_size=4), st.integers(0, 3), st.none())
+_loose_values = st.recursive(
+    _json_leaves | st.sets(st.integers(), max_size=1),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(value=_json_values)
+def test_freeze_json_of_plain_dicts_matches_its_general_reading(value: object) -> None:
+    # Plain dicts are frozen by one copy with only their containers replaced; any other
+    # Mapping by the general loop: the same frozen value, key order and types included.
+    fast = freeze_json(value)
+    assert _frozen_shape(fast) == _frozen_shape(freeze_json(_as_mappings(value)))
+    assert thaw_json(fast) == value
+
+
+@given(value=_loose_values)
+def test_freeze_json_refuses_what_its_general_reading_refuses(value: object) -> None:
+    # Non-str keys and values JSON cannot hold, anywhere: the same TypeError either way.
+    def outcome(candidate: object) -> object:
+        try:
+            return _frozen_shape(freeze_json(candidate))
+        except TypeError as exc:
+            return ("TypeError", str(exc))
+
+    assert outcome(value) == outcome(_as_mappings(value))
+
+
+def test_freeze_object_of_a_plain_dict_is_a_frozen_copy() -> None:
+    source = {"query": "x", "nested": {"limit": [1, {"a": None}]}}
+    frozen = freeze_object(source)
+    assert type(frozen) is FrozenDict and type(frozen["nested"]) is FrozenDict
+    assert frozen["nested"]["limit"] == (1, FrozenDict(a=None))
+    source["query"] = "changed"
+    assert frozen["query"] == "x"
+    with pytest.raises(TypeError, match="JSON object keys must be str, not int"):
+        freeze_object({"a": {1: "b"}})
+    with pytest.raises(TypeError, match="expected a JSON object"):
+        freeze_object([1])  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ from typing import Any, final
 
 from anyagent_core._errors import LocalProtocolError
 from anyagent_core._events import Event, ToolCall, ToolCallDelta
-from anyagent_core._json import JSONObject, freeze_object, loads_finite
+from anyagent_core._json import JSONObject, freeze_json, freeze_object, loads_finite
 from anyagent_core._util import join_text, parsed_builder
 
 __all__ = ["ToolCallAssembler"]
@@ -200,7 +200,7 @@ class ToolCallAssembler:
                 try:
                     value = loads_finite(arguments) if arguments and not arguments.isspace() else {}
                     if type(value) is dict:
-                        parsed = freeze_object(value)
+                        parsed = freeze_json(value)  # freeze_object's reading of a plain dict
                     else:
                         error = f"the arguments must be a JSON object, not {_kind(value)}"
                 except ValueError as exc:
