@@ -40,6 +40,7 @@ from anyagent_core import (
     AgentLoop,
     Commit,
     Done,
+    Endpoint,
     ImageBlock,
     LocalProtocolError,
     LoopState,
@@ -62,7 +63,7 @@ from ._driver import Driver, Toolbox
 from ._errors import APIError, ClientStateError, ConfigurationError
 from ._logging import RunLogger, Scrubber, endpoint_secrets, protect_httpx_logs
 from ._observe import observers
-from ._options import AgentOptions
+from ._options import AgentOptions, _derived
 from ._tools import Tool, ToolContext
 
 if TYPE_CHECKING:
@@ -341,18 +342,19 @@ class Client:
         self._loop = AgentLoop(settings, history=history, summary=summary)
         self._system_prompt = settings.template.system_prompt
         fallbacks = options.fallback_endpoint_list()
-        secrets = tuple(s for e in (endpoint, *fallbacks) for s in endpoint_secrets(e))  # out of every log line
+        secrets, scrubber = _log_secrets(options, endpoint, fallbacks)  # out of every log line
         self._driver = self._driver_class(
             transport,
             endpoint,
             config=options.config,
             options=options,
-            observer=observers((*options.observers, RunLogger(Scrubber(secrets)))),
+            observer=observers((*options.observers, RunLogger(scrubber))),
             session_id=self.session_id,
             toolbox=toolbox,
             agent=self._agent,
             session=self._session,
             fallback_endpoints=fallbacks,
+            scrubber=scrubber,
         )
         self._log_protection = protect_httpx_logs(secrets).release
         self._state = ClientState.OPENED
@@ -730,6 +732,22 @@ class Client:
                 self._session.defer(action)  # written by the next flush()
             if type(action) is Done:
                 break
+
+
+def _log_secrets(
+    options: AgentOptions, endpoint: Endpoint, fallbacks: tuple[Endpoint, ...]
+) -> tuple[tuple[str, ...], Scrubber]:
+    """The secrets of ``endpoint`` and ``fallbacks``, and the ``Scrubber`` of them: found again
+    only when the endpoints are other objects than last time for these options (they are kept
+    per options, see ``AgentOptions.endpoint``)."""
+    derived = _derived(options)
+    key = derived.scrubber_key
+    scrubber = derived.scrubber
+    if scrubber is None or key is None or key[0] is not endpoint or key[1] is not fallbacks:
+        secrets = tuple(s for e in (endpoint, *fallbacks) for s in endpoint_secrets(e))
+        scrubber = Scrubber(secrets)
+        derived.scrubber_key, derived.secrets, derived.scrubber = (endpoint, fallbacks), secrets, scrubber
+    return derived.secrets, scrubber
 
 
 def _check_unique(items: Sequence[Tool | ToolSpec], served: Sequence[Tool]) -> None:
