@@ -413,7 +413,13 @@ class Client:
                 if self._loop is not None and not self._receiving:
                     self._abandon()
                 await self._session.flush()  # a turn the caller stopped reading is kept
-            if was_open and self._started and self._driver is not None and self._loop is not None:
+            if (
+                was_open
+                and self._started
+                and self.options.hooks
+                and self._driver is not None
+                and self._loop is not None
+            ):
                 from ._hooks import session_end
 
                 await session_end(self.options.hooks, self._driver.hook_site(self._loop), reason="other")
@@ -518,10 +524,26 @@ class Client:
         return self._inbox is not None
 
     async def _submit(self, prompt: PromptItem) -> None:
-        from ._hooks import session_start, subagent_start, user_prompt_submit, with_context
-
         driver, loop = self._check_open("query")
         message = _user_message(prompt)
+        if self.options.hooks:
+            message = await self._prompt_hooks(driver, loop, message)
+        self._started = True
+        if self._pending:
+            self._abandon()  # an earlier response was never received: it ends here
+        if self._session is not None:
+            await self._session.flush()
+        await self._inject_memories(loop, message)
+        driver.reset()  # an interrupt of an earlier response does not stop this one
+        loop.start(message)
+        self._resume = False
+        self._set_pending()
+
+    async def _prompt_hooks(self, driver: Driver, loop: AgentLoop, message: UserMessage) -> UserMessage:
+        """``message`` through the ``SessionStart`` (the first prompt; ``SubagentStart`` for a
+        subagent's task) and ``UserPromptSubmit`` hooks, with the context they add."""
+        from ._hooks import session_start, subagent_start, user_prompt_submit, with_context
+
         site = driver.hook_site(loop)
         session_context: tuple[str, ...] = ()
         if not self._started:
@@ -533,16 +555,7 @@ class Client:
             self._started = True
         given = 1 if isinstance(message.content, str) else len(message.content)
         message = await user_prompt_submit(self.options.hooks, message, site)
-        message = with_context(message, session_context, after=given)
-        if self._pending:
-            self._abandon()  # an earlier response was never received: it ends here
-        if self._session is not None:
-            await self._session.flush()
-        await self._inject_memories(loop, message)
-        driver.reset()  # an interrupt of an earlier response does not stop this one
-        loop.start(message)
-        self._resume = False
-        self._set_pending()
+        return with_context(message, session_context, after=given)
 
     async def _inject_memories(self, loop: AgentLoop, message: UserMessage) -> None:
         """Put the memories most relevant to ``message`` in the system prompt of the requests
