@@ -40,6 +40,7 @@ from anyagent_core import (
     AgentLoop,
     Commit,
     Done,
+    Endpoint,
     ImageBlock,
     LocalProtocolError,
     LoopState,
@@ -63,7 +64,7 @@ from ._driver import Driver, Toolbox
 from ._errors import APIError, ClientStateError, ConfigurationError
 from ._logging import RunLogger, Scrubber, endpoint_secrets, protect_httpx_logs
 from ._observe import observers
-from ._options import AgentOptions
+from ._options import AgentOptions, _derived
 from ._tools import Tool, ToolContext
 
 if TYPE_CHECKING:
@@ -342,18 +343,19 @@ class Client:
         self._loop = AgentLoop(settings, history=history, summary=summary)
         self._system_prompt = settings.template.system_prompt
         fallbacks = options.fallback_endpoint_list()
-        secrets = tuple(s for e in (endpoint, *fallbacks) for s in endpoint_secrets(e))  # out of every log line
+        secrets, scrubber = _log_secrets(options, endpoint, fallbacks)  # out of every log line
         self._driver = self._driver_class(
             transport,
             endpoint,
             config=options.config,
             options=options,
-            observer=observers((*options.observers, RunLogger(Scrubber(secrets)))),
+            observer=observers((*options.observers, RunLogger(scrubber))),
             session_id=self.session_id,
             toolbox=toolbox,
             agent=self._agent,
             session=self._session,
             fallback_endpoints=fallbacks,
+            scrubber=scrubber,
         )
         self._log_protection = protect_httpx_logs(secrets).release
         self._state = ClientState.OPENED
@@ -412,7 +414,13 @@ class Client:
                 if self._loop is not None and not self._receiving:
                     self._abandon()
                 await self._session.flush()  # a turn the caller stopped reading is kept
-            if was_open and self._started and self._driver is not None and self._loop is not None:
+            if (
+                was_open
+                and self._started
+                and self.options.hooks
+                and self._driver is not None
+                and self._loop is not None
+            ):
                 from ._hooks import session_end
 
                 await session_end(self.options.hooks, self._driver.hook_site(self._loop), reason="other")
@@ -517,10 +525,26 @@ class Client:
         return self._inbox is not None
 
     async def _submit(self, prompt: PromptItem) -> None:
-        from ._hooks import session_start, subagent_start, user_prompt_submit, with_context
-
         driver, loop = self._check_open("query")
         message = _user_message(prompt)
+        if self.options.hooks:
+            message = await self._prompt_hooks(driver, loop, message)
+        self._started = True
+        if self._pending:
+            self._abandon()  # an earlier response was never received: it ends here
+        if self._session is not None:
+            await self._session.flush()
+        await self._inject_memories(loop, message)
+        driver.reset()  # an interrupt of an earlier response does not stop this one
+        loop.start(message)
+        self._resume = False
+        self._set_pending()
+
+    async def _prompt_hooks(self, driver: Driver, loop: AgentLoop, message: UserMessage) -> UserMessage:
+        """``message`` through the ``SessionStart`` (the first prompt; ``SubagentStart`` for a
+        subagent's task) and ``UserPromptSubmit`` hooks, with the context they add."""
+        from ._hooks import session_start, subagent_start, user_prompt_submit, with_context
+
         site = driver.hook_site(loop)
         session_context: tuple[str, ...] = ()
         if not self._started:
@@ -532,16 +556,7 @@ class Client:
             self._started = True
         given = 1 if isinstance(message.content, str) else len(message.content)
         message = await user_prompt_submit(self.options.hooks, message, site)
-        message = with_context(message, session_context, after=given)
-        if self._pending:
-            self._abandon()  # an earlier response was never received: it ends here
-        if self._session is not None:
-            await self._session.flush()
-        await self._inject_memories(loop, message)
-        driver.reset()  # an interrupt of an earlier response does not stop this one
-        loop.start(message)
-        self._resume = False
-        self._set_pending()
+        return with_context(message, session_context, after=given)
 
     async def _inject_memories(self, loop: AgentLoop, message: UserMessage) -> None:
         """Put the memories most relevant to ``message`` in the system prompt of the requests
@@ -731,6 +746,22 @@ class Client:
                 self._session.defer(action)  # written by the next flush()
             if type(action) is Done:
                 break
+
+
+def _log_secrets(
+    options: AgentOptions, endpoint: Endpoint, fallbacks: tuple[Endpoint, ...]
+) -> tuple[tuple[str, ...], Scrubber]:
+    """The secrets of ``endpoint`` and ``fallbacks``, and the ``Scrubber`` of them: found again
+    only when the endpoints are other objects than last time for these options (they are kept
+    per options, see ``AgentOptions.endpoint``)."""
+    derived = _derived(options)
+    key = derived.scrubber_key
+    scrubber = derived.scrubber
+    if scrubber is None or key is None or key[0] is not endpoint or key[1] is not fallbacks:
+        secrets = tuple(s for e in (endpoint, *fallbacks) for s in endpoint_secrets(e))
+        scrubber = Scrubber(secrets)
+        derived.scrubber_key, derived.secrets, derived.scrubber = (endpoint, fallbacks), secrets, scrubber
+    return derived.secrets, scrubber
 
 
 def _check_unique(items: Sequence[Tool | ToolSpec], served: Sequence[Tool]) -> None:

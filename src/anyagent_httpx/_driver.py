@@ -110,7 +110,8 @@ class _Failure(Described):
 
 class Driver:
     """Performs the actions of a client's ``AgentLoop`` over ``transport``. ``clock`` (Unix
-    time, for ``Retry-After`` dates) and ``random`` (jitter) are injectable."""
+    time, for ``Retry-After`` dates) and ``random`` (jitter) are injectable; ``scrubber`` (of
+    every endpoint's secrets) may be given, the client's, rather than made again."""
 
     def __init__(
         self,
@@ -127,6 +128,7 @@ class Driver:
         random: Callable[[], float] = _random.random,
         session: SessionWriter | None = None,
         fallback_endpoints: Sequence[Endpoint] = (),
+        scrubber: Scrubber | None = None,
     ) -> None:
         self.transport = transport
         self.endpoint = endpoint
@@ -154,7 +156,7 @@ class Driver:
         self.api_seconds = 0.0
         """Time spent in exchanges, summed over every turn."""
         self._cwd: str | None = None
-        self._scrubber: Scrubber | None = None
+        self._scrubber = scrubber  # of every endpoint's secrets; made on first use if not given
 
     # ---- interrupting ---------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ the caller gives, then the provider's default.
 from __future__ import annotations
 
 import os
+import sys
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -45,7 +46,7 @@ from anyagent_core.settings import (
     str_tuple,
     validator,
 )
-from anyagent_core.value import Value
+from anyagent_core.value import Described, Value
 from anyagent_core.wire import redact_url
 
 from ._attempt import StreamLimits
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ._hooks import HookEvent, HookMatcher
+    from ._logging import Scrubber
     from ._memories import Memory
     from ._permissions import CanUseTool
     from ._sessions import SessionStore
@@ -464,18 +466,63 @@ def _stop(value: Sequence[str]) -> tuple[str, ...]:
     return _sequence("stop", value)
 
 
-#: The ``LoopSettings`` last made from each live ``AgentOptions`` (by identity: options compare
-#: by value, and hashing them would cost what the cache saves), with what they were made from.
-_LOOP_SETTINGS: dict[int, tuple[weakref.ref[AgentOptions], tuple[Any, ...], LoopSettings]] = {}
+@attrs.define(eq=False, repr=False)
+class _Derived(Described):
+    """What was last made from one live ``AgentOptions`` (client after client of a one-shot
+    ``query()`` asks for the same), each beside what it was made from besides the options'
+    frozen fields: the environment's values read, the working directory, the tools."""
+
+    ref: weakref.ref[AgentOptions]
+    endpoint_key: tuple[str | None, str | None] | None = None
+    """The ``$ANY_AGENT_BASE_URL`` and ``$ANY_AGENT_API_KEY`` values ``endpoint`` was made
+    with (None for one not read: the option of the same name was given)."""
+    endpoint: Endpoint | None = None
+    fallbacks: tuple[Endpoint, ...] | None = None
+    limits: StreamLimits | None = None
+    settings_key: tuple[Any, ...] | None = None
+    settings: LoopSettings | None = None
+    scrubber_key: tuple[Endpoint, tuple[Endpoint, ...]] | None = None
+    """The endpoints (these very objects) ``secrets`` and ``scrubber`` were found in."""
+    secrets: tuple[str, ...] = ()
+    scrubber: Scrubber | None = None
 
 
-def _forget_loop_settings(key: int) -> Callable[[object], None]:
-    """The callback that drops an ``AgentOptions``' kept settings when it is collected."""
+#: The values made from each live ``AgentOptions`` (by identity: options compare by value, and
+#: hashing them would cost what the cache saves). Every field is frozen, so only the inputs
+#: from outside the options are checked before a kept value is handed out again.
+_DERIVED: dict[int, _Derived] = {}
+
+
+def _forget_derived(key: int) -> Callable[[object], None]:
+    """The callback that drops an ``AgentOptions``' kept values when it is collected."""
 
     def forget(_: object) -> None:
-        _LOOP_SETTINGS.pop(key, None)
+        _DERIVED.pop(key, None)
 
     return forget
+
+
+def _derived(options: AgentOptions) -> _Derived:
+    """The record of what was made from ``options``, made empty the first time."""
+    key = id(options)
+    kept = _DERIVED.get(key)
+    if kept is None or kept.ref() is not options:
+        kept = _DERIVED[key] = _Derived(weakref.ref(options, _forget_derived(key)))
+    return kept
+
+
+#: ``os.getcwd()`` names the directory itself, every symlink on the way resolved, where the
+#: kernel builds the path from the directory (Linux, macOS): ``realpath`` of it is itself.
+#: Elsewhere (Windows keeps the path as it was given) the path is resolved.
+_GETCWD_IS_REAL = sys.platform.startswith(("linux", "darwin"))
+
+
+def _real_cwd(cwd: str | None) -> str:
+    """``cwd`` (the process's working directory if None) with every symlink resolved."""
+    if cwd is None:
+        here = os.getcwd()
+        return here if _GETCWD_IS_REAL else os.path.realpath(here)
+    return os.path.realpath(cwd)
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
@@ -753,30 +800,53 @@ class AgentOptions(Value):
         return (*names, "task") if self.agents else names
 
     def endpoint(self, env: Mapping[str, str] | None = None) -> Endpoint:
-        """Where requests go, resolving the base URL and API key from the environment."""
-        return Endpoint(
-            base_url=get_base_url(self.base_url, provider=self.provider, env=env),
-            api_key=get_api_key(self.api_key, env=env),
-            headers=self.extra_headers,
+        """Where requests go, resolving the base URL and API key from the environment.
+
+        The endpoint made last is kept and handed out again while the environment's values it
+        was made from are the same (the variables are read on every call)."""
+        environ = _environ(env)
+        key = (
+            None if self.base_url else environ.get(ENV_BASE_URL),
+            None if self.api_key else environ.get(ENV_API_KEY),
         )
+        derived = _derived(self)
+        endpoint = derived.endpoint
+        if endpoint is None or derived.endpoint_key != key:
+            endpoint = Endpoint(
+                base_url=get_base_url(self.base_url, provider=self.provider, env=environ),
+                api_key=get_api_key(self.api_key, env=environ),
+                headers=self.extra_headers,
+            )
+            derived.endpoint, derived.endpoint_key = endpoint, key
+        return endpoint
 
     def fallback_endpoint_list(self) -> tuple[Endpoint, ...]:
-        """The fallback endpoints as the transport sees them (the extra headers go to each)."""
-        return tuple(
-            Endpoint(base_url=item.base_url, api_key=item.api_key, headers=self.extra_headers)
-            for item in self.fallback_endpoints
-        )
+        """The fallback endpoints as the transport sees them (the extra headers go to each);
+        made once for these options."""
+        derived = _derived(self)
+        fallbacks = derived.fallbacks
+        if fallbacks is None:
+            fallbacks = derived.fallbacks = tuple(
+                Endpoint(base_url=item.base_url, api_key=item.api_key, headers=self.extra_headers)
+                for item in self.fallback_endpoints
+            )
+        return fallbacks
 
     def stream_limits(self) -> StreamLimits:
-        """What one request attempt may take from the server: these options' limits."""
-        return StreamLimits(
-            stream_idle_timeout=self.stream_idle_timeout,
-            request_timeout=self.request_timeout,
-            max_response_bytes=self.max_response_bytes,
-            max_text_chars=self.max_text_chars,
-            max_tool_argument_chars=self.max_tool_argument_chars,
-            max_tool_calls=self.max_tool_calls,
-        )
+        """What one request attempt may take from the server: these options' limits (made once
+        for these options)."""
+        derived = _derived(self)
+        limits = derived.limits
+        if limits is None:
+            limits = derived.limits = StreamLimits(
+                stream_idle_timeout=self.stream_idle_timeout,
+                request_timeout=self.request_timeout,
+                max_response_bytes=self.max_response_bytes,
+                max_text_chars=self.max_text_chars,
+                max_tool_argument_chars=self.max_tool_argument_chars,
+                max_tool_calls=self.max_tool_calls,
+            )
+        return limits
 
     def resolved_model(self, env: Mapping[str, str] | None = None) -> str:
         return get_model(self.model, env=env)
@@ -806,13 +876,14 @@ class AgentOptions(Value):
         client of a one-shot ``query()``)."""
         # Deny rules and protected paths also match absolute paths under the working directory
         # (symlinks resolved, as the file tools see it).
-        cwd = os.path.realpath(self.cwd if self.cwd is not None else os.getcwd())
+        cwd = _real_cwd(self.cwd)
         # Every other input is a frozen field of these options; ``hooks`` is a dict, so what is
         # read of it is part of the key.
         key = (model, tuple(tools), session_id, cwd, "PreCompact" in self.hooks)
-        kept = _LOOP_SETTINGS.get(id(self))
-        if kept is not None and kept[0]() is self and kept[1] == key:
-            return kept[2]
+        derived = _derived(self)
+        settings = derived.settings
+        if settings is not None and derived.settings_key == key:
+            return settings
         settings = LoopSettings(
             template=self.start_turn(model, ()),
             tools=key[1],
@@ -827,8 +898,7 @@ class AgentOptions(Value):
             fallback_endpoint_models=tuple(item.model for item in self.fallback_endpoints),
             **{name: getattr(self, name) for name in KNOBS},
         )
-        ref = kept[0] if kept is not None and kept[0]() is self else weakref.ref(self, _forget_loop_settings(id(self)))
-        _LOOP_SETTINGS[id(self)] = (ref, key, settings)
+        derived.settings, derived.settings_key = settings, key
         return settings
 
     def start_turn(self, model: str, messages: Sequence[Any]) -> StartTurn:

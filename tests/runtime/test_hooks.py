@@ -189,6 +189,26 @@ async def test_session_start_adds_context_to_the_first_prompt_and_session_end_ru
     assert [part["text"] for part in second] == ["again?", "Be brief."]
 
 
+async def test_hooks_added_to_the_options_after_the_client_opened_run_from_the_next_prompt() -> None:
+    events: list[str] = []
+
+    async def hook(input_data: dict[str, Any], tool_use_id: str | None, context: Any) -> dict[str, Any]:
+        events.append(input_data["hook_event_name"])
+        return {"hookSpecificOutput": {"hookEventName": "UserPromptSubmit", "additionalContext": "Be brief."}}
+
+    async with client_for([says("one"), says("two")], hooks={}) as (server, client):
+        await ask(client, "first?")
+        assert events == []
+        for event in ("SessionStart", "UserPromptSubmit", "SessionEnd"):
+            client.options.hooks[event] = [HookMatcher(hooks=[hook])]  # type: ignore[index]
+        await ask(client, "second?")
+        assert events == ["UserPromptSubmit"]  # the session had started: no SessionStart
+    assert events == ["UserPromptSubmit", "SessionEnd"]
+    assert server.requests[0].json()["messages"][-1]["content"] == "first?"
+    second = server.requests[1].json()["messages"][-1]["content"]
+    assert [part["text"] for part in second] == ["second?", "Be brief."]
+
+
 async def test_user_prompt_submit_continue_false_refuses_the_prompt() -> None:
     async def refuse(input_data: dict[str, Any], tool_use_id: str | None, context: Any) -> dict[str, Any]:
         return {"continue_": False, "stopReason": "not today"}
