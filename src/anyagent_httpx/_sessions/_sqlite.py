@@ -290,6 +290,7 @@ class SQLiteStore:
         self._checkpointer: DatabaseThread | None = None  # its thread and connection: ``_checkpoint_elsewhere``
         self._checkpoint_db: sqlite3.Connection | None = None
         self._checkpoint_due = False
+        self._file: str | None = None  # the file the connection opened, as an absolute ``file:`` URI
         if type(cache_sessions) is not int or cache_sessions < 0:
             raise ValueError(f"cache_sessions must be a non-negative integer, not {cache_sessions!r}")
         self.cache_sessions = cache_sessions
@@ -438,6 +439,11 @@ class SQLiteStore:
                 if self._db is None:
                     self._db = self._connect()
                     self._checkpointed = 0
+                    # The checkpointer opens the very file this connection did, later: not
+                    # the path again, which names another file once the process changes its
+                    # directory, and never a new, empty one.
+                    name = self._db.execute("PRAGMA database_list").fetchone()[2]
+                    self._file = f"{pathlib.Path(name).as_uri()}?mode=rw" if name else None
                 return work(self._db)
             except sqlite3.DatabaseError as exc:
                 raise self._error(exc) from exc
@@ -469,7 +475,7 @@ class SQLiteStore:
         it (SQLite's own checkpoint, in a ``COMMIT``, stays as a backstop; it gives way, not
         waiting, while this one runs)."""
         self._commits = 0
-        if self.path == ":memory:" or self._checkpoint_due:
+        if self._file is None or self._checkpoint_due:
             return
         thread = self._checkpointer
         if thread is None or not thread.current():
@@ -479,7 +485,7 @@ class SQLiteStore:
             thread = self._checkpointer = DatabaseThread(f"anyagent-sqlite checkpoint {self.path}")
             weakref.finalize(self, thread.stop)
         self._checkpoint_due = True
-        ref = weakref.ref(self)
+        ref, file = weakref.ref(self), self._file
 
         def checkpoint() -> None:
             store = ref()
@@ -488,7 +494,7 @@ class SQLiteStore:
             try:
                 if store._checkpoint_db is None:
                     store._checkpoint_db = sqlite3.connect(
-                        store.path, timeout=0, isolation_level=None, check_same_thread=False
+                        file, timeout=0, isolation_level=None, check_same_thread=False, uri=True
                     )
                 store._checkpoint_db.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error:

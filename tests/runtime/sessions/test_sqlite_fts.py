@@ -369,3 +369,28 @@ def test_indexing_in_steps_writes_the_rows_indexing_at_once_does(
         assert rounds <= len(entries)
     assert _fts_rows(stepped) == _fts_rows(at_once)
     assert mark == len(entries) == at_once.execute("SELECT seq FROM fts_indexed").fetchone()[0]
+
+
+async def test_the_checkpointer_checkpoints_the_store_s_file_after_a_change_of_directory(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store opened by a relative path keeps to the file it opened: its checkpointer, whose
+    connection opens later, neither creates a file of that name in the directory the process
+    has moved to nor leaves the store's own log unchecked."""
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(home)
+    async with SQLiteStore("s.db") as store:
+        info = await store.create("s")
+        size = file_size(home / "s.db")
+        monkeypatch.chdir(elsewhere)
+        for n in range(CHECKPOINT_COMMITS):
+            info = await store.append("s", turn(info.head, f"turn{n} harbour"), expected_head=info.head)
+        for _ in range(3000):  # a bound on the wait, not a timing check
+            if file_size(home / "s.db") > size:
+                break
+            await anyio.sleep(0.01)
+        assert file_size(home / "s.db") > size, "the store's own file checkpointed"
+        assert os.listdir(elsewhere) == [], "no file made where the process moved to"
+        assert len((await store.load("s"))[1]) == 1 + 2 * CHECKPOINT_COMMITS
