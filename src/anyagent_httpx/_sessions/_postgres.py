@@ -17,6 +17,11 @@ together do not race; a database of a newer schema is refused (``SessionSchemaEr
 without changes. A load parses the entries in a worker thread, and the store keeps those of
 the sessions it loaded last (``cache_sessions``): loading one again reads only the rows
 appended since, by any worker.
+
+PostgreSQL text cannot hold the NUL character (U+0000). An entry's body (JSON) keeps it
+escaped, and the text an entry is searched by has a space in its place; in an id, a session's
+title, model, cwd or tags, or a tool execution's call id, tool, output or decision, it is a
+``SessionStoreError`` naming the field, raised before anything is written.
 """
 
 from __future__ import annotations
@@ -337,7 +342,8 @@ class PostgresStore:
             role = None
             if isinstance(entry, MessageEntry):
                 role = "assistant" if isinstance(entry.message, AssistantMessage) else "user"
-            text = searchable_text(entry) or None
+            _holdable(entry.id, f"the id of an entry of session {session_id!r}")
+            text = _searched(entry)
             rows.append((entry.id, session_id, _KIND[type(entry)], role, entry.at, dumps_entry(entry), text, text))
         with conn.cursor() as cursor:
             cursor.executemany(
@@ -363,6 +369,12 @@ class PostgresStore:
         cwd: str | None = None,
         data: Mapping[str, Any] | None = None,
     ) -> SessionInfo:
+        _holdable(session_id, "a session id")
+        for name, value in (("title", title), ("model", model), ("cwd", cwd)):
+            if value is not None:
+                _holdable(value, f"the {name} of session {session_id!r}")
+        for tag in tags:
+            _holdable(tag, f"a tag of session {session_id!r}")
         at = self._clock()
         meta = MetadataEntry(
             id=f"{session_id}:meta",
@@ -430,6 +442,12 @@ class PostgresStore:
     ) -> dict[str, Any]:
         """The arguments of ``_append_sql``: the session's new head and counts, and one array per
         column of the rows it inserts."""
+        _holdable(session_id, "a session id")
+        for entry in entries:
+            _holdable(entry.id, f"the id of an entry of session {session_id!r}")
+        for t in tools:
+            for name in ("call_id", "tool", "output", "decision"):
+                _holdable(getattr(t, name), f"the {name} of tool execution {t.call_id!r} of session {session_id!r}")
         ids: list[str] = []
         kinds: list[str] = []
         roles: list[str | None] = []
@@ -445,7 +463,7 @@ class PostgresStore:
             roles.append(role)
             ats.append(entry.at)
             bodies.append(dumps_entry(entry))
-            texts.append(searchable_text(entry) or None)
+            texts.append(_searched(entry))
         # A run's model is its result's, else the one before it in this append, else the
         # session's (None here: the statement takes the session's own).
         model: str | None = None
@@ -942,6 +960,24 @@ class PostgresStore:
             sql += f" LIMIT {int(limit)}"
         rows = await self._run(lambda conn: conn.execute(sql, args).fetchall())
         return [_memory(r) for r in rows]
+
+
+def _holdable(text: str, what: str) -> None:
+    """``SessionStoreError`` naming ``what`` if ``text`` holds U+0000, which PostgreSQL text
+    cannot hold (raised before anything is sent: nothing is written)."""
+    if "\x00" in text:
+        raise SessionStoreError(
+            f"PostgreSQL text cannot hold the NUL character (U+0000) in {what} ({text!r}); nothing was written"
+        )
+
+
+def _searched(entry: Entry) -> str | None:
+    """The text an entry is found by (None: none), a NUL character (U+0000), which PostgreSQL
+    text cannot hold, made a space: the entry's body, JSON, keeps it escaped."""
+    text = searchable_text(entry)
+    if not text:
+        return None
+    return text.replace("\x00", " ") if "\x00" in text else text
 
 
 def _in_order(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -12,7 +12,7 @@ import pytest
 
 from anyagent_core import AssistantMessage, Commit, TextBlock, Usage, UserMessage
 from anyagent_core.sessions import Entry, commit_entries
-from anyagent_httpx._sessions import SessionConflictError, SessionNotFoundError, ToolExecution
+from anyagent_httpx._sessions import SessionConflictError, SessionNotFoundError, SessionStoreError, ToolExecution
 from anyagent_httpx.postgres import PostgresStore
 
 from .conftest import postgres_url, run_result
@@ -120,3 +120,38 @@ async def test_the_rows_an_append_writes_keep_every_value() -> None:
         assert (total.runs, total.prompt_tokens, total.completion_tokens) == (2, 5_000_000_004, 8)
         hits = await store.search("backslash")
         assert {hit.entry_id for hit in hits} == {entries[0].id, entries[1].id}
+
+
+async def test_a_nul_character_in_a_message_is_kept_and_its_words_found() -> None:
+    """PostgreSQL text cannot hold U+0000: the entry's body keeps it (escaped in its JSON), the
+    searched text has a space in its place, and the message is found by its words, as the
+    other stores find it."""
+    async with PostgresStore(postgres_url()) as store:
+        info = await store.create("s")
+        commit = Commit(messages=(UserMessage(content="binary\x00harbour output"),), turn_number=1)
+        entries = commit_entries(commit, parent_id=info.head, new_id=lambda: f"e{next(_ids)}", at=5.0)
+        info = await store.append("s", entries, expected_head=info.head)
+        _, loaded = await store.load("s")
+        assert loaded[1:] == list(entries)
+        hits = await store.search("harbour")
+        assert [h.entry_id for h in hits] == [entries[0].id]
+
+
+@pytest.mark.parametrize("field", ["call_id", "tool", "output", "decision"])
+async def test_a_nul_character_the_store_cannot_hold_is_a_typed_error_naming_it(field: str) -> None:
+    async with PostgresStore(postgres_url()) as store:
+        info = await store.create("s")
+        bad = attrs.evolve(execution("s", "c1"), **{field: "a\x00b"})
+        with pytest.raises(SessionStoreError, match=rf"NUL character \(U\+0000\) in the {field} of tool execution"):
+            await store.append("s", turn(info.head), expected_head=info.head, tool_executions=[bad])
+        assert (await store.get("s")).head == info.head, "nothing written"
+        assert await store.tool_executions("s") == []
+
+
+@pytest.mark.parametrize("field", ["title", "model", "cwd"])
+async def test_a_session_made_with_a_nul_character_is_a_typed_error_naming_it(field: str) -> None:
+    async with PostgresStore(postgres_url()) as store:
+        with pytest.raises(SessionStoreError, match=rf"NUL character \(U\+0000\) in the {field} of session 's'"):
+            await store.create("s", **{field: "a\x00b"})
+        with pytest.raises(SessionNotFoundError):
+            await store.get("s")
