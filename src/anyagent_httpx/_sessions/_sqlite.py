@@ -318,6 +318,12 @@ class SQLiteStore:
                 self._db.close()
                 self._db = None
 
+        try:
+            await thread.run(close)
+        finally:
+            thread.stop()
+        # Only now the checkpointer: a call the database thread was running when the close
+        # began may have started it.
         checkpointer = self._checkpointer
         if checkpointer is not None and checkpointer.current():
 
@@ -330,10 +336,6 @@ class SQLiteStore:
                 await checkpointer.run(close_checkpoints)
             finally:
                 checkpointer.stop()
-        try:
-            await thread.run(close)
-        finally:
-            thread.stop()
 
     async def __aenter__(self) -> SQLiteStore:
         await self.open()
