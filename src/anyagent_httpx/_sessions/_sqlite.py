@@ -454,13 +454,16 @@ class SQLiteStore:
 
     def _start(self) -> DatabaseThread:
         """The database thread, started (again, in a child process after ``fork()``: the
-        parent's connection is left open and unused, see ``_thread``)."""
+        parent's connections, its checkpointer's too, are left open and unused, see ``_thread``)."""
         if self._db is not None:
             abandon(self._db)
             self._db = None
             self._cache.clear()
             self._vectors = None
             self._checkpoint_due = False  # a checkpoint the parent's thread had to do is not this one's
+        if self._checkpoint_db is not None:  # the parent's checkpointer's, likewise
+            abandon(self._checkpoint_db)
+            self._checkpoint_db = None
         ref = weakref.ref(self)
 
         def idle() -> bool:  # by reference: the thread does not keep the store alive
