@@ -1263,6 +1263,14 @@ def _entry_rows(session_id: str, entries: Sequence[Entry]) -> list[tuple[Any, ..
 
 
 def _tool_row(session_id: str, t: ToolExecution) -> tuple[Any, ...]:
+    """A tool execution's row; ``SessionStoreError`` naming a time or duration that is NaN,
+    which SQLite would store as NULL."""
+    for name, value in (("at", t.at), ("seconds", t.seconds)):
+        if value is not None and value != value:
+            raise SessionStoreError(
+                f"SQLite cannot hold a NaN in the {name} of tool execution {t.call_id!r} of session {session_id!r};"
+                " nothing was written"
+            )
     return (
         session_id,
         t.call_id,

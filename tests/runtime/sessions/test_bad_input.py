@@ -9,6 +9,7 @@ import pathlib
 import sqlite3
 import uuid
 
+import attrs
 import pytest
 
 from anyagent_core import Commit, ResultMessage, Usage, UserMessage
@@ -25,7 +26,7 @@ from anyagent_httpx import (
     open_store,
     search_sessions,
 )
-from anyagent_httpx._sessions import MemoryStore, SessionStore, default_path
+from anyagent_httpx._sessions import MemoryStore, SessionStore, ToolExecution, default_path
 
 from .conftest import POSTGRES_URL, postgres_url
 
@@ -219,3 +220,29 @@ async def test_a_run_s_count_too_large_to_store_is_a_typed_error_naming_it(
         await store.append("s", entries, expected_head=info.head)
     assert (await store.get("s")).head == info.head
     assert (await store.stats(session_id="s"))[0].runs == 0
+
+
+@pytest.mark.parametrize("field", ["at", "seconds"])
+async def test_a_nan_sqlite_cannot_hold_is_a_typed_error_naming_it(tmp_path: pathlib.Path, field: str) -> None:
+    """SQLite stores a NaN as NULL: a tool execution's time or duration that is NaN is refused,
+    naming it, and nothing is written (its time was a ``SessionConflictError`` about a NOT
+    NULL constraint, its duration read back as None)."""
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        info = await store.create("s")
+        execution = ToolExecution(
+            session_id="s",
+            call_id="c1",
+            tool="bash",
+            input={},
+            output="o",
+            is_error=False,
+            decision="allow",
+            seconds=1.0,
+            at=7.0,
+        )
+        bad = attrs.evolve(execution, **{field: float("nan")})
+        with pytest.raises(SessionStoreError, match=rf"NaN in the {field} of tool execution 'c1' of session 's'"):
+            await store.append("s", [], expected_head=info.head, tool_executions=[bad])
+        assert await store.tool_executions("s") == []
+        await store.append("s", [], expected_head=info.head, tool_executions=[execution])
+        assert await store.tool_executions("s") == [execution]
