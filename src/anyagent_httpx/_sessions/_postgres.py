@@ -461,7 +461,7 @@ class PostgresStore:
             ids.append(entry.id)
             kinds.append(_KIND[type(entry)])
             roles.append(role)
-            ats.append(entry.at)
+            ats.append(float(entry.at))  # a column's array is of one type: 5 and 5.5 go as 5.0 and 5.5
             bodies.append(dumps_entry(entry))
             texts.append(_searched(entry))
         # A run's model is its result's, else the one before it in this append, else the
@@ -473,6 +473,8 @@ class PostgresStore:
                 runs.append(run_row(entry, session_id, model))
                 model = entry.result.model or model
         run_columns = [list(column) for column in zip(*runs, strict=True)] if runs else [[]] * 11
+        for n in (1, 9):  # the runs' times and costs, floats all (see ``ats``)
+            run_columns[n] = [float(x) for x in run_columns[n]]
         tool_columns = [
             [t.call_id for t in tools],
             [t.tool for t in tools],
@@ -480,8 +482,8 @@ class PostgresStore:
             [t.output for t in tools],
             [t.is_error for t in tools],
             [t.decision for t in tools],
-            [t.seconds for t in tools],
-            [t.at for t in tools],
+            [None if t.seconds is None else float(t.seconds) for t in tools],
+            [float(t.at) for t in tools],
         ]
         return {
             "sid": session_id,

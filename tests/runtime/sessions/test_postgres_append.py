@@ -11,7 +11,7 @@ import attrs
 import pytest
 
 from anyagent_core import AssistantMessage, Commit, TextBlock, Usage, UserMessage
-from anyagent_core.sessions import Entry, commit_entries
+from anyagent_core.sessions import Entry, MessageEntry, commit_entries
 from anyagent_httpx._sessions import SessionConflictError, SessionNotFoundError, SessionStoreError, ToolExecution
 from anyagent_httpx.postgres import PostgresStore
 
@@ -155,3 +155,28 @@ async def test_a_session_made_with_a_nul_character_is_a_typed_error_naming_it(fi
             await store.create("s", **{field: "a\x00b"})
         with pytest.raises(SessionNotFoundError):
             await store.get("s")
+
+
+async def test_an_append_mixing_integer_and_float_times_keeps_them() -> None:
+    """Times, durations and costs given as integers and floats in one append (the other stores
+    take both): every value is kept (a column's array of ints and floats could not be sent)."""
+    async with PostgresStore(postgres_url()) as store:
+        info = await store.create("s")
+        first = MessageEntry(id=f"e{next(_ids)}", parent_id=info.head, at=5, message=UserMessage(content="a"), turn=1)
+        second = MessageEntry(id=f"e{next(_ids)}", parent_id=first.id, at=5.5, message=UserMessage(content="b"), turn=1)
+        whole = attrs.evolve(execution("s", "c1"), seconds=1, at=7)
+        part = attrs.evolve(execution("s", "c2"), seconds=1.5, at=7.25)
+        runs: list[Entry] = []
+        for cost, at in ((1, 6), (0.5, 6.5)):
+            runs += commit_entries(
+                Commit(messages=(), turn_number=1, result=attrs.evolve(run_result("m"), total_cost_usd=cost)),
+                parent_id=runs[-1].id if runs else second.id,
+                new_id=lambda: f"e{next(_ids)}",
+                at=at,
+            )
+        entries = [first, second, *runs]
+        info = await store.append("s", entries, expected_head=info.head, tool_executions=[whole, part])
+        assert info.head == entries[-1].id
+        assert (await store.load("s"))[1][1:] == entries
+        assert await store.tool_executions("s") == [whole, part]
+        assert (await store.stats(session_id="s"))[0].cost_usd == 1.5
