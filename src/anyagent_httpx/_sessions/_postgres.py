@@ -20,8 +20,8 @@ appended since, by any worker.
 
 PostgreSQL text cannot hold the NUL character (U+0000). An entry's body (JSON) keeps it
 escaped, and the text an entry is searched by has a space in its place; in an id, a session's
-title, model, cwd or tags, or a tool execution's call id, tool, output or decision, it is a
-``SessionStoreError`` naming the field, raised before anything is written.
+title, model, cwd or tags, a tool execution's call id, tool, output or decision, or a memory's
+text or tags, it is a ``SessionStoreError`` naming the field, raised before anything is written.
 """
 
 from __future__ import annotations
@@ -648,6 +648,9 @@ class PostgresStore:
     async def fork(
         self, session_id: str, *, at_entry: str | None = None, new_session_id: str, title: str | None = None
     ) -> SessionInfo:
+        _holdable(new_session_id, "a session id")
+        if title is not None:
+            _holdable(title, f"the title of session {new_session_id!r}")
         at = self._clock()
 
         def work(conn: psycopg.Connection[Any]) -> SessionInfo:
@@ -692,6 +695,11 @@ class PostgresStore:
         add_tags: Sequence[str] = (),
         remove_tags: Sequence[str] = (),
     ) -> SessionInfo:
+        if title is not None:
+            _holdable(title, f"the title of session {session_id!r}")
+        for tag in add_tags:
+            _holdable(tag, f"a tag of session {session_id!r}")
+
         def work(conn: psycopg.Connection[Any]) -> SessionInfo:
             row = self._row(conn, session_id, lock=True)
             tags = [t for t in row[2] if t not in set(remove_tags)]
@@ -863,6 +871,10 @@ class PostgresStore:
     ) -> MemoryRecord:
         if not text.strip():
             raise ValueError("a memory needs some text")
+        _holdable(memory_id, "a memory id")
+        _holdable(text, f"the text of memory {memory_id!r}")
+        for tag in tags:
+            _holdable(tag, f"a tag of memory {memory_id!r}")
         record = MemoryRecord(
             memory_id=memory_id,
             text=text,

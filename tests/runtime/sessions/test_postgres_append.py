@@ -180,3 +180,21 @@ async def test_an_append_mixing_integer_and_float_times_keeps_them() -> None:
         assert (await store.load("s"))[1][1:] == entries
         assert await store.tool_executions("s") == [whole, part]
         assert (await store.stats(session_id="s"))[0].cost_usd == 1.5
+
+
+async def test_a_title_tag_or_memory_with_a_nul_character_is_a_typed_error_naming_it() -> None:
+    async with PostgresStore(postgres_url()) as store:
+        await store.create("s", title="kept")
+        with pytest.raises(SessionStoreError, match=r"U\+0000\) in the title of session 's'"):
+            await store.update("s", title="a\x00b")
+        with pytest.raises(SessionStoreError, match=r"U\+0000\) in a tag of session 's'"):
+            await store.update("s", add_tags=["a\x00b"])
+        assert (await store.get("s")).title == "kept"
+        assert (await store.get("s")).tags == ()
+        with pytest.raises(SessionStoreError, match=r"U\+0000\) in the title of session 'f'"):
+            await store.fork("s", new_session_id="f", title="a\x00b")
+        with pytest.raises(SessionNotFoundError):
+            await store.get("f")
+        with pytest.raises(SessionStoreError, match=r"U\+0000\) in the text of memory 'm'"):
+            await store.remember("a\x00b", memory_id="m")
+        assert await store.memories() == []
