@@ -8,6 +8,7 @@ import hashlib
 import pathlib
 import sqlite3
 import uuid
+from typing import Any
 
 import attrs
 import pytest
@@ -195,7 +196,7 @@ def test_open_store_picks_the_store_for_a_location(tmp_path: pathlib.Path) -> No
     ],
 )
 async def test_a_run_s_count_too_large_to_store_is_a_typed_error_naming_it(
-    store: SessionStore, usage: dict[str, int], field: str
+    store: SessionStore, usage: dict[str, Any], field: str
 ) -> None:
     """Every store keeps a run's counts as 64-bit integers: a count past them is refused, naming
     the entry and the count, and nothing is written (SQLite raised a bare ``OverflowError``,
@@ -240,7 +241,8 @@ async def test_a_nan_sqlite_cannot_hold_is_a_typed_error_naming_it(tmp_path: pat
             seconds=1.0,
             at=7.0,
         )
-        bad = attrs.evolve(execution, **{field: float("nan")})
+        changes: dict[str, Any] = {field: float("nan")}
+        bad = attrs.evolve(execution, **changes)
         with pytest.raises(SessionStoreError, match=rf"NaN in the {field} of tool execution 'c1' of session 's'"):
             await store.append("s", [], expected_head=info.head, tool_executions=[bad])
         assert await store.tool_executions("s") == []

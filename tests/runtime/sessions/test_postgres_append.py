@@ -6,6 +6,7 @@ arrays) keep every value as it was. Against the real server."""
 from __future__ import annotations
 
 import itertools
+from typing import Any, cast
 
 import attrs
 import pytest
@@ -141,7 +142,8 @@ async def test_a_nul_character_in_a_message_is_kept_and_its_words_found() -> Non
 async def test_a_nul_character_the_store_cannot_hold_is_a_typed_error_naming_it(field: str) -> None:
     async with PostgresStore(postgres_url()) as store:
         info = await store.create("s")
-        bad = attrs.evolve(execution("s", "c1"), **{field: "a\x00b"})
+        changes: dict[str, Any] = {field: "a\x00b"}
+        bad = attrs.evolve(execution("s", "c1"), **changes)
         with pytest.raises(SessionStoreError, match=rf"NUL character \(U\+0000\) in the {field} of tool execution"):
             await store.append("s", turn(info.head), expected_head=info.head, tool_executions=[bad])
         assert (await store.get("s")).head == info.head, "nothing written"
@@ -152,7 +154,7 @@ async def test_a_nul_character_the_store_cannot_hold_is_a_typed_error_naming_it(
 async def test_a_session_made_with_a_nul_character_is_a_typed_error_naming_it(field: str) -> None:
     async with PostgresStore(postgres_url()) as store:
         with pytest.raises(SessionStoreError, match=rf"NUL character \(U\+0000\) in the {field} of session 's'"):
-            await store.create("s", **{field: "a\x00b"})
+            await store.create("s", **cast("dict[str, Any]", {field: "a\x00b"}))
         with pytest.raises(SessionNotFoundError):
             await store.get("s")
 

@@ -409,7 +409,11 @@ async def test_a_store_closed_while_an_append_starts_its_checkpointer_ends_it(tm
     assert name not in {t.name for t in threading.enumerate()}
     hold = threading.Event()
     assert store._thread is not None
-    store._thread.post(lambda: hold.wait(60))  # the database thread busy until the close has begun
+
+    def busy() -> None:  # the database thread busy until the close has begun
+        hold.wait(60)
+
+    store._thread.post(busy)
     async with anyio.create_task_group() as group:
         group.start_soon(functools.partial(store.append, "s", turn(info.head, "last"), expected_head=info.head))
         await anyio.wait_all_tasks_blocked()
