@@ -38,7 +38,7 @@ import attrs
 
 from anyagent_core import ResultMessage
 from anyagent_core.json import JSONObject, freeze_object
-from anyagent_core.sessions import Entry, MessageEntry, ResultEntry
+from anyagent_core.sessions import Entry, MessageEntry, ResultEntry, SessionEntryError
 from anyagent_core.value import Value
 from anyagent_httpx._errors import AnyAgentError
 
@@ -348,12 +348,24 @@ def day_of(at: float) -> str:
 
 def run_row(entry: ResultEntry, session_id: str, model: str | None) -> tuple[Any, ...]:
     """What the stats keep of a run: session, time, day, model, subtype, turns, tokens, cost,
-    duration."""
+    duration. Its counts are 64-bit integers in every store (its turns 32-bit): one past them
+    is a ``SessionEntryError`` naming the entry and the count."""
     result: ResultMessage = entry.result
     usage = result.usage
     prompt = usage.prompt_tokens or 0 if usage is not None else 0
     completion = usage.completion_tokens or 0 if usage is not None else 0
     total = (usage.total_tokens or prompt + completion) if usage is not None else 0
+    for name, value, bits in (
+        ("num_turns", result.num_turns, 32),
+        ("prompt_tokens", prompt, 64),
+        ("completion_tokens", completion, 64),
+        ("total_tokens", total, 64),
+        ("duration_ms", result.duration_ms, 64),
+    ):
+        if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+            raise SessionEntryError(
+                session_id, entry.id, f"the run's {name}, {value}, does not fit a {bits}-bit integer"
+            )
     return (
         session_id,
         entry.at,

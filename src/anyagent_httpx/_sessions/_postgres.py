@@ -17,6 +17,11 @@ together do not race; a database of a newer schema is refused (``SessionSchemaEr
 without changes. A load parses the entries in a worker thread, and the store keeps those of
 the sessions it loaded last (``cache_sessions``): loading one again reads only the rows
 appended since, by any worker.
+
+PostgreSQL text cannot hold the NUL character (U+0000). An entry's body (JSON) keeps it
+escaped, and the text an entry is searched by has a space in its place; in an id, a session's
+title, model, cwd or tags, a tool execution's call id, tool, output or decision, or a memory's
+text or tags, it is a ``SessionStoreError`` naming the field, raised before anything is written.
 """
 
 from __future__ import annotations
@@ -338,7 +343,8 @@ class PostgresStore:
             role = None
             if isinstance(entry, MessageEntry):
                 role = "assistant" if isinstance(entry.message, AssistantMessage) else "user"
-            text = searchable_text(entry) or None
+            _holdable(entry.id, f"the id of an entry of session {session_id!r}")
+            text = _searched(entry)
             rows.append((entry.id, session_id, _KIND[type(entry)], role, entry.at, dumps_entry(entry), text, text))
         with conn.cursor() as cursor:
             cursor.executemany(
@@ -364,6 +370,12 @@ class PostgresStore:
         cwd: str | None = None,
         data: Mapping[str, Any] | None = None,
     ) -> SessionInfo:
+        _holdable(session_id, "a session id")
+        for name, value in (("title", title), ("model", model), ("cwd", cwd)):
+            if value is not None:
+                _holdable(value, f"the {name} of session {session_id!r}")
+        for tag in tags:
+            _holdable(tag, f"a tag of session {session_id!r}")
         at = self._clock()
         meta = MetadataEntry(
             id=f"{session_id}:meta",
@@ -431,6 +443,12 @@ class PostgresStore:
     ) -> dict[str, Any]:
         """The arguments of ``_append_sql``: the session's new head and counts, and one array per
         column of the rows it inserts."""
+        _holdable(session_id, "a session id")
+        for entry in entries:
+            _holdable(entry.id, f"the id of an entry of session {session_id!r}")
+        for t in tools:
+            for name in ("call_id", "tool", "output", "decision"):
+                _holdable(getattr(t, name), f"the {name} of tool execution {t.call_id!r} of session {session_id!r}")
         ids: list[str] = []
         kinds: list[str] = []
         roles: list[str | None] = []
@@ -444,9 +462,9 @@ class PostgresStore:
             ids.append(entry.id)
             kinds.append(_KIND[type(entry)])
             roles.append(role)
-            ats.append(entry.at)
+            ats.append(float(entry.at))  # a column's array is of one type: 5 and 5.5 go as 5.0 and 5.5
             bodies.append(dumps_entry(entry))
-            texts.append(searchable_text(entry) or None)
+            texts.append(_searched(entry))
         # A run's model is its result's, else the one before it in this append, else the
         # session's (None here: the statement takes the session's own).
         model: str | None = None
@@ -456,6 +474,8 @@ class PostgresStore:
                 runs.append(run_row(entry, session_id, model))
                 model = entry.result.model or model
         run_columns = [list(column) for column in zip(*runs, strict=True)] if runs else [[]] * 11
+        for n in (1, 9):  # the runs' times and costs, floats all (see ``ats``)
+            run_columns[n] = [float(x) for x in run_columns[n]]
         tool_columns = [
             [t.call_id for t in tools],
             [t.tool for t in tools],
@@ -463,8 +483,8 @@ class PostgresStore:
             [t.output for t in tools],
             [t.is_error for t in tools],
             [t.decision for t in tools],
-            [t.seconds for t in tools],
-            [t.at for t in tools],
+            [None if t.seconds is None else float(t.seconds) for t in tools],
+            [float(t.at) for t in tools],
         ]
         return {
             "sid": session_id,
@@ -629,6 +649,9 @@ class PostgresStore:
     async def fork(
         self, session_id: str, *, at_entry: str | None = None, new_session_id: str, title: str | None = None
     ) -> SessionInfo:
+        _holdable(new_session_id, "a session id")
+        if title is not None:
+            _holdable(title, f"the title of session {new_session_id!r}")
         at = self._clock()
 
         def work(conn: psycopg.Connection[Any]) -> SessionInfo:
@@ -673,6 +696,11 @@ class PostgresStore:
         add_tags: Sequence[str] = (),
         remove_tags: Sequence[str] = (),
     ) -> SessionInfo:
+        if title is not None:
+            _holdable(title, f"the title of session {session_id!r}")
+        for tag in add_tags:
+            _holdable(tag, f"a tag of session {session_id!r}")
+
         def work(conn: psycopg.Connection[Any]) -> SessionInfo:
             row = self._row(conn, session_id, lock=True)
             tags = [t for t in row[2] if t not in set(remove_tags)]
@@ -844,6 +872,10 @@ class PostgresStore:
     ) -> MemoryRecord:
         if not text.strip():
             raise ValueError("a memory needs some text")
+        _holdable(memory_id, "a memory id")
+        _holdable(text, f"the text of memory {memory_id!r}")
+        for tag in tags:
+            _holdable(tag, f"a tag of memory {memory_id!r}")
         record = MemoryRecord(
             memory_id=memory_id,
             text=text,
@@ -943,6 +975,24 @@ class PostgresStore:
             sql += f" LIMIT {int(limit)}"
         rows = await self._run(lambda conn: conn.execute(sql, args).fetchall())
         return [_memory(r) for r in rows]
+
+
+def _holdable(text: str, what: str) -> None:
+    """``SessionStoreError`` naming ``what`` if ``text`` holds U+0000, which PostgreSQL text
+    cannot hold (raised before anything is sent: nothing is written)."""
+    if "\x00" in text:
+        raise SessionStoreError(
+            f"PostgreSQL text cannot hold the NUL character (U+0000) in {what} ({text!r}); nothing was written"
+        )
+
+
+def _searched(entry: Entry) -> str | None:
+    """The text an entry is found by (None: none), a NUL character (U+0000), which PostgreSQL
+    text cannot hold, made a space: the entry's body, JSON, keeps it escaped."""
+    text = searchable_text(entry)
+    if not text:
+        return None
+    return text.replace("\x00", " ") if "\x00" in text else text
 
 
 def _in_order(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

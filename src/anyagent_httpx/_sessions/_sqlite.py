@@ -291,6 +291,7 @@ class SQLiteStore:
         self._checkpointer: DatabaseThread | None = None  # its thread and connection: ``_checkpoint_elsewhere``
         self._checkpoint_db: sqlite3.Connection | None = None
         self._checkpoint_due = False
+        self._file: str | None = None  # the file the connection opened, as an absolute ``file:`` URI
         if type(cache_sessions) is not int or cache_sessions < 0:
             raise ValueError(f"cache_sessions must be a non-negative integer, not {cache_sessions!r}")
         self.cache_sessions = cache_sessions
@@ -318,6 +319,12 @@ class SQLiteStore:
                 self._db.close()
                 self._db = None
 
+        try:
+            await thread.run(close)
+        finally:
+            thread.stop()
+        # Only now the checkpointer: a call the database thread was running when the close
+        # began may have started it.
         checkpointer = self._checkpointer
         if checkpointer is not None and checkpointer.current():
 
@@ -330,10 +337,6 @@ class SQLiteStore:
                 await checkpointer.run(close_checkpoints)
             finally:
                 checkpointer.stop()
-        try:
-            await thread.run(close)
-        finally:
-            thread.stop()
 
     async def __aenter__(self) -> SQLiteStore:
         await self.open()
@@ -439,6 +442,11 @@ class SQLiteStore:
                 if self._db is None:
                     self._db = self._connect()
                     self._checkpointed = 0
+                    # The checkpointer opens the very file this connection did, later: not
+                    # the path again, which names another file once the process changes its
+                    # directory, and never a new, empty one.
+                    name = self._db.execute("PRAGMA database_list").fetchone()[2]
+                    self._file = f"{pathlib.Path(name).as_uri()}?mode=rw" if name else None
                 return work(self._db)
             except sqlite3.DatabaseError as exc:
                 raise self._error(exc) from exc
@@ -447,13 +455,16 @@ class SQLiteStore:
 
     def _start(self) -> DatabaseThread:
         """The database thread, started (again, in a child process after ``fork()``: the
-        parent's connection is left open and unused, see ``_thread``)."""
+        parent's connections, its checkpointer's too, are left open and unused, see ``_thread``)."""
         if self._db is not None:
             abandon(self._db)
             self._db = None
             self._cache.clear()
             self._vectors = None
             self._checkpoint_due = False  # a checkpoint the parent's thread had to do is not this one's
+        if self._checkpoint_db is not None:  # the parent's checkpointer's, likewise
+            abandon(self._checkpoint_db)
+            self._checkpoint_db = None
         ref = weakref.ref(self)
 
         def idle() -> bool:  # by reference: the thread does not keep the store alive
@@ -470,7 +481,7 @@ class SQLiteStore:
         it (SQLite's own checkpoint, in a ``COMMIT``, stays as a backstop; it gives way, not
         waiting, while this one runs)."""
         self._commits = 0
-        if self.path == ":memory:" or self._checkpoint_due:
+        if self._file is None or self._checkpoint_due:
             return
         thread = self._checkpointer
         if thread is None or not thread.current():
@@ -480,7 +491,7 @@ class SQLiteStore:
             thread = self._checkpointer = DatabaseThread(f"anyagent-sqlite checkpoint {self.path}")
             weakref.finalize(self, thread.stop)
         self._checkpoint_due = True
-        ref = weakref.ref(self)
+        ref, file = weakref.ref(self), self._file
 
         def checkpoint() -> None:
             store = ref()
@@ -489,7 +500,7 @@ class SQLiteStore:
             try:
                 if store._checkpoint_db is None:
                     store._checkpoint_db = sqlite3.connect(
-                        store.path, timeout=0, isolation_level=None, check_same_thread=False
+                        file, timeout=0, isolation_level=None, check_same_thread=False, uri=True
                     )
                 store._checkpoint_db.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error:
@@ -1253,6 +1264,14 @@ def _entry_rows(session_id: str, entries: Sequence[Entry]) -> list[tuple[Any, ..
 
 
 def _tool_row(session_id: str, t: ToolExecution) -> tuple[Any, ...]:
+    """A tool execution's row; ``SessionStoreError`` naming a time or duration that is NaN,
+    which SQLite would store as NULL."""
+    for name, value in (("at", t.at), ("seconds", t.seconds)):
+        if value is not None and value != value:
+            raise SessionStoreError(
+                f"SQLite cannot hold a NaN in the {name} of tool execution {t.call_id!r} of session {session_id!r};"
+                " nothing was written"
+            )
     return (
         session_id,
         t.call_id,

@@ -8,10 +8,12 @@ import hashlib
 import pathlib
 import sqlite3
 import uuid
+from typing import Any
 
+import attrs
 import pytest
 
-from anyagent_core import Commit, UserMessage
+from anyagent_core import Commit, ResultMessage, Usage, UserMessage
 from anyagent_core.sessions import SessionEntryError, commit_entries
 from anyagent_httpx import (
     SessionNotFoundError,
@@ -25,7 +27,7 @@ from anyagent_httpx import (
     open_store,
     search_sessions,
 )
-from anyagent_httpx._sessions import MemoryStore, default_path
+from anyagent_httpx._sessions import MemoryStore, SessionStore, ToolExecution, default_path
 
 from .conftest import POSTGRES_URL, postgres_url
 
@@ -183,3 +185,66 @@ def test_open_store_picks_the_store_for_a_location(tmp_path: pathlib.Path) -> No
     assert isinstance(open_store(tmp_path / "x.db"), SQLiteStore)
     assert type(open_store("postgresql://u@h/db")).__name__ == "PostgresStore"
     assert POSTGRES_URL is None or POSTGRES_URL.startswith("postgresql://")
+
+
+@pytest.mark.parametrize(
+    ("usage", "field"),
+    [
+        ({"prompt_tokens": 2**70}, "prompt_tokens"),
+        ({"completion_tokens": -(2**63) - 1}, "completion_tokens"),
+        ({"total_tokens": 2**63}, "total_tokens"),
+    ],
+)
+async def test_a_run_s_count_too_large_to_store_is_a_typed_error_naming_it(
+    store: SessionStore, usage: dict[str, Any], field: str
+) -> None:
+    """Every store keeps a run's counts as 64-bit integers: a count past them is refused, naming
+    the entry and the count, and nothing is written (SQLite raised a bare ``OverflowError``,
+    PostgreSQL "bigint out of range")."""
+    info = await store.create("s")
+    result = ResultMessage(
+        subtype="success",
+        result="ok",
+        is_error=False,
+        num_turns=1,
+        duration_ms=3,
+        duration_api_ms=2,
+        usage=Usage(**usage),
+    )
+    entries = commit_entries(
+        Commit(messages=(UserMessage(content="hi"),), turn_number=1, result=result),
+        parent_id=info.head,
+        new_id=lambda: uuid.uuid4().hex,
+        at=1.0,
+    )
+    with pytest.raises(SessionEntryError, match=rf"entry '{entries[-1].id}'.*{field}"):
+        await store.append("s", entries, expected_head=info.head)
+    assert (await store.get("s")).head == info.head
+    assert (await store.stats(session_id="s"))[0].runs == 0
+
+
+@pytest.mark.parametrize("field", ["at", "seconds"])
+async def test_a_nan_sqlite_cannot_hold_is_a_typed_error_naming_it(tmp_path: pathlib.Path, field: str) -> None:
+    """SQLite stores a NaN as NULL: a tool execution's time or duration that is NaN is refused,
+    naming it, and nothing is written (its time was a ``SessionConflictError`` about a NOT
+    NULL constraint, its duration read back as None)."""
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        info = await store.create("s")
+        execution = ToolExecution(
+            session_id="s",
+            call_id="c1",
+            tool="bash",
+            input={},
+            output="o",
+            is_error=False,
+            decision="allow",
+            seconds=1.0,
+            at=7.0,
+        )
+        changes: dict[str, Any] = {field: float("nan")}
+        bad = attrs.evolve(execution, **changes)
+        with pytest.raises(SessionStoreError, match=rf"NaN in the {field} of tool execution 'c1' of session 's'"):
+            await store.append("s", [], expected_head=info.head, tool_executions=[bad])
+        assert await store.tool_executions("s") == []
+        await store.append("s", [], expected_head=info.head, tool_executions=[execution])
+        assert await store.tool_executions("s") == [execution]

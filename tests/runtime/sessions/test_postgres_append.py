@@ -6,13 +6,14 @@ arrays) keep every value as it was. Against the real server."""
 from __future__ import annotations
 
 import itertools
+from typing import Any, cast
 
 import attrs
 import pytest
 
 from anyagent_core import AssistantMessage, Commit, TextBlock, Usage, UserMessage
-from anyagent_core.sessions import Entry, commit_entries
-from anyagent_httpx._sessions import SessionConflictError, SessionNotFoundError, ToolExecution
+from anyagent_core.sessions import Entry, MessageEntry, commit_entries
+from anyagent_httpx._sessions import SessionConflictError, SessionNotFoundError, SessionStoreError, ToolExecution
 from anyagent_httpx.postgres import PostgresStore
 
 from .conftest import postgres_url, run_result
@@ -120,3 +121,82 @@ async def test_the_rows_an_append_writes_keep_every_value() -> None:
         assert (total.runs, total.prompt_tokens, total.completion_tokens) == (2, 5_000_000_004, 8)
         hits = await store.search("backslash")
         assert {hit.entry_id for hit in hits} == {entries[0].id, entries[1].id}
+
+
+async def test_a_nul_character_in_a_message_is_kept_and_its_words_found() -> None:
+    """PostgreSQL text cannot hold U+0000: the entry's body keeps it (escaped in its JSON), the
+    searched text has a space in its place, and the message is found by its words, as the
+    other stores find it."""
+    async with PostgresStore(postgres_url()) as store:
+        info = await store.create("s")
+        commit = Commit(messages=(UserMessage(content="binary\x00harbour output"),), turn_number=1)
+        entries = commit_entries(commit, parent_id=info.head, new_id=lambda: f"e{next(_ids)}", at=5.0)
+        info = await store.append("s", entries, expected_head=info.head)
+        _, loaded = await store.load("s")
+        assert loaded[1:] == list(entries)
+        hits = await store.search("harbour")
+        assert [h.entry_id for h in hits] == [entries[0].id]
+
+
+@pytest.mark.parametrize("field", ["call_id", "tool", "output", "decision"])
+async def test_a_nul_character_the_store_cannot_hold_is_a_typed_error_naming_it(field: str) -> None:
+    async with PostgresStore(postgres_url()) as store:
+        info = await store.create("s")
+        changes: dict[str, Any] = {field: "a\x00b"}
+        bad = attrs.evolve(execution("s", "c1"), **changes)
+        with pytest.raises(SessionStoreError, match=rf"NUL character \(U\+0000\) in the {field} of tool execution"):
+            await store.append("s", turn(info.head), expected_head=info.head, tool_executions=[bad])
+        assert (await store.get("s")).head == info.head, "nothing written"
+        assert await store.tool_executions("s") == []
+
+
+@pytest.mark.parametrize("field", ["title", "model", "cwd"])
+async def test_a_session_made_with_a_nul_character_is_a_typed_error_naming_it(field: str) -> None:
+    async with PostgresStore(postgres_url()) as store:
+        with pytest.raises(SessionStoreError, match=rf"NUL character \(U\+0000\) in the {field} of session 's'"):
+            await store.create("s", **cast("dict[str, Any]", {field: "a\x00b"}))
+        with pytest.raises(SessionNotFoundError):
+            await store.get("s")
+
+
+async def test_an_append_mixing_integer_and_float_times_keeps_them() -> None:
+    """Times, durations and costs given as integers and floats in one append (the other stores
+    take both): every value is kept (a column's array of ints and floats could not be sent)."""
+    async with PostgresStore(postgres_url()) as store:
+        info = await store.create("s")
+        first = MessageEntry(id=f"e{next(_ids)}", parent_id=info.head, at=5, message=UserMessage(content="a"), turn=1)
+        second = MessageEntry(id=f"e{next(_ids)}", parent_id=first.id, at=5.5, message=UserMessage(content="b"), turn=1)
+        whole = attrs.evolve(execution("s", "c1"), seconds=1, at=7)
+        part = attrs.evolve(execution("s", "c2"), seconds=1.5, at=7.25)
+        runs: list[Entry] = []
+        for cost, at in ((1, 6), (0.5, 6.5)):
+            runs += commit_entries(
+                Commit(messages=(), turn_number=1, result=attrs.evolve(run_result("m"), total_cost_usd=cost)),
+                parent_id=runs[-1].id if runs else second.id,
+                new_id=lambda: f"e{next(_ids)}",
+                at=at,
+            )
+        entries = [first, second, *runs]
+        info = await store.append("s", entries, expected_head=info.head, tool_executions=[whole, part])
+        assert info.head == entries[-1].id
+        assert (await store.load("s"))[1][1:] == entries
+        assert await store.tool_executions("s") == [whole, part]
+        assert (await store.stats(session_id="s"))[0].cost_usd == 1.5
+
+
+async def test_a_title_tag_or_memory_with_a_nul_character_is_a_typed_error_naming_it() -> None:
+    async with PostgresStore(postgres_url()) as store:
+        await store.create("s", title="kept")
+        with pytest.raises(SessionStoreError, match=r"U\+0000\) in the title of session 's'"):
+            await store.update("s", title="a\x00b")
+        with pytest.raises(SessionStoreError, match=r"U\+0000\) in a tag of session 's'"):
+            await store.update("s", add_tags=["a\x00b"])
+        assert (await store.get("s")).title == "kept"
+        assert (await store.get("s")).tags == ()
+        with pytest.raises(SessionStoreError, match=r"U\+0000\) in the title of session 'f'"):
+            await store.fork("s", new_session_id="f", title="a\x00b")
+        with pytest.raises(SessionNotFoundError):
+            await store.get("f")
+        with pytest.raises(SessionStoreError, match=r"U\+0000\) in the text of memory 'm'"):
+            await store.remember("a\x00b", memory_id="m")
+        assert await store.memories() == []

@@ -8,6 +8,7 @@ migrated and searched. The idle work is put off (``IDLE_AFTER``) but where a tes
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -369,3 +370,60 @@ def test_indexing_in_steps_writes_the_rows_indexing_at_once_does(
         assert rounds <= len(entries)
     assert _fts_rows(stepped) == _fts_rows(at_once)
     assert mark == len(entries) == at_once.execute("SELECT seq FROM fts_indexed").fetchone()[0]
+
+
+async def test_the_checkpointer_checkpoints_the_store_s_file_after_a_change_of_directory(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store opened by a relative path keeps to the file it opened: its checkpointer, whose
+    connection opens later, neither creates a file of that name in the directory the process
+    has moved to nor leaves the store's own log unchecked."""
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(home)
+    async with SQLiteStore("s.db") as store:
+        info = await store.create("s")
+        size = file_size(home / "s.db")
+        monkeypatch.chdir(elsewhere)
+        for n in range(CHECKPOINT_COMMITS):
+            info = await store.append("s", turn(info.head, f"turn{n} harbour"), expected_head=info.head)
+        for _ in range(3000):  # a bound on the wait, not a timing check
+            if file_size(home / "s.db") > size:
+                break
+            await anyio.sleep(0.01)
+        assert file_size(home / "s.db") > size, "the store's own file checkpointed"
+        assert os.listdir(elsewhere) == [], "no file made where the process moved to"
+        assert len((await store.load("s"))[1]) == 1 + 2 * CHECKPOINT_COMMITS
+
+
+async def test_a_store_closed_while_an_append_starts_its_checkpointer_ends_it(tmp_path: pathlib.Path) -> None:
+    """The append that starts the checkpointer thread runs on the database thread while the
+    store is being closed: the close ends that thread too, none is left behind."""
+    path = tmp_path / "s.db"
+    name = f"anyagent-sqlite checkpoint {path}"
+    store = SQLiteStore(path)
+    info = await store.create("s")
+    for n in range(CHECKPOINT_COMMITS - 1):
+        info = await store.append("s", turn(info.head, f"turn{n}"), expected_head=info.head)
+    assert name not in {t.name for t in threading.enumerate()}
+    hold = threading.Event()
+    assert store._thread is not None
+
+    def busy() -> None:  # the database thread busy until the close has begun
+        hold.wait(60)
+
+    store._thread.post(busy)
+    async with anyio.create_task_group() as group:
+        group.start_soon(functools.partial(store.append, "s", turn(info.head, "last"), expected_head=info.head))
+        await anyio.wait_all_tasks_blocked()
+        group.start_soon(store.aclose)
+        await anyio.wait_all_tasks_blocked()
+        hold.set()
+    for _ in range(3000):  # a bound on the wait, not a timing check
+        if name not in {t.name for t in threading.enumerate()}:
+            break
+        await anyio.sleep(0.01)
+    assert name not in {t.name for t in threading.enumerate()}, "no checkpointer thread left running"
+    async with SQLiteStore(path) as fresh:
+        assert len((await fresh.load("s"))[1]) == 1 + 2 * CHECKPOINT_COMMITS

@@ -200,3 +200,61 @@ async def test_a_call_that_asks_for_its_idle_work_soon_gets_it_without_the_quiet
         assert steps == [0, 1, 2], "the steps ran after that call, back to back, until done"
     finally:
         thread.stop()
+
+
+def _child_keeps_the_checkpoint_connection(store: SQLiteStore, backend: str, head: str) -> None:
+    from anyagent_httpx._sessions import _thread
+
+    inherited = store._checkpoint_db
+    assert inherited is not None
+
+    async def main() -> None:
+        await store.load("s")  # a call with no append: no checkpoint of the child's own
+        await store.aclose()
+
+    anyio.run(main, backend=backend)
+    # Kept for good, not left to the store: the store collected would close it.
+    assert store._checkpoint_db is None
+    assert any(c is inherited for c in _thread._INHERITED)
+
+
+def test_a_store_used_after_fork_keeps_the_parent_s_checkpoint_connection_open(
+    tmp_path: pathlib.Path, anyio_backend: str
+) -> None:
+    """The parent's checkpointer connection, inherited, is never closed in the child (closing
+    it could checkpoint and remove the log the parent still writes), whether or not the child
+    checkpoints itself."""
+    from anyagent_httpx._sessions._sqlite import CHECKPOINT_COMMITS
+
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+
+    async def before() -> str:
+        info = await store.create("s")
+        head = info.head
+        for n in range(CHECKPOINT_COMMITS):
+            head = (await store.append("s", turn(head, f"p{n}"), expected_head=head)).head
+        for _ in range(3000):  # a bound on the wait, not a timing check
+            if store._checkpoint_db is not None:
+                break
+            await anyio.sleep(0.01)
+        assert store._checkpoint_db is not None
+        assert head is not None
+        return head
+
+    head = anyio.run(before, backend=anyio_backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads running: ours is the point
+        child = multiprocessing.get_context("fork").Process(
+            target=_child_keeps_the_checkpoint_connection, args=(store, anyio_backend, head)
+        )
+        child.start()
+    child.join(60)
+    assert child.exitcode == 0
+
+    async def after() -> None:
+        _, entries = await store.load("s")
+        assert len(entries) == 1 + 2 * CHECKPOINT_COMMITS
+        await store.aclose()
+
+    anyio.run(after, backend=anyio_backend)
