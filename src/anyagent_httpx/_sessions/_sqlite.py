@@ -373,7 +373,7 @@ class SQLiteStore:
                 db.execute("PRAGMA journal_mode=WAL")
                 return
             except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                if not _busy(exc):
                     raise
                 if time.monotonic() >= deadline:
                     raise
@@ -534,7 +534,7 @@ class SQLiteStore:
                 self._checkpoint_elsewhere()  # a call coming meanwhile does not wait for it
             return False
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            if _busy(exc):
                 return False
             raise
         finally:
@@ -1246,6 +1246,13 @@ def _memory(row: Sequence[Any]) -> MemoryRecord:
         at=row[5],
         vector=None if row[6] is None else unpack_vector(row[6]),
     )
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    """The error is another connection's lock (``SQLITE_BUSY``, ``SQLITE_LOCKED``), whatever its
+    extended code says of the kind (``SQLITE_BUSY_RECOVERY``, ``SQLITE_LOCKED_SHAREDCACHE``...)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _entry_rows(session_id: str, entries: Sequence[Entry]) -> list[tuple[Any, ...]]:

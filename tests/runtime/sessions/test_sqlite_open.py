@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from anyagent_httpx._sessions import SessionStoreError, SQLiteStore
+from anyagent_httpx._sessions._sqlite import _busy
 
 pytestmark = pytest.mark.anyio
 
@@ -55,3 +56,22 @@ async def test_a_writer_that_never_lets_go_is_a_typed_error_after_busy_timeout(t
     finally:
         other.execute("COMMIT")
         other.close()
+
+
+@pytest.mark.parametrize(
+    ("code", "busy"),
+    [
+        (sqlite3.SQLITE_BUSY, True),
+        (sqlite3.SQLITE_LOCKED, True),
+        (261, True),  # SQLITE_BUSY_RECOVERY
+        (517, True),  # SQLITE_BUSY_SNAPSHOT
+        (262, True),  # SQLITE_LOCKED_SHAREDCACHE
+        (sqlite3.SQLITE_IOERR, False),
+        (2067, False),  # SQLITE_CONSTRAINT_UNIQUE
+        (None, False),
+    ],
+)
+def test_a_lock_is_told_apart_by_its_primary_code(code: int | None, busy: bool) -> None:
+    exc = sqlite3.OperationalError("database is locked")
+    exc.sqlite_errorcode = code  # type: ignore[assignment] (None: an error without a code)
+    assert _busy(exc) is busy
