@@ -73,5 +73,5 @@ async def test_a_writer_that_never_lets_go_is_a_typed_error_after_busy_timeout(t
 )
 def test_a_lock_is_told_apart_by_its_primary_code(code: int | None, busy: bool) -> None:
     exc = sqlite3.OperationalError("database is locked")
-    exc.sqlite_errorcode = code  # type: ignore[assignment] (None: an error without a code)
+    exc.sqlite_errorcode = code  # type: ignore[assignment]  # None: an error without a code
     assert _busy(exc) is busy
