@@ -5,7 +5,9 @@ requests are assigned to connections as httpcore's own pool assigns them, in lin
 
 from __future__ import annotations
 
+import pathlib
 import socket
+import ssl
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -24,6 +26,7 @@ from anyagent_httpx._transports._httpcore import LINEAR_POOL, LinearPool, Socket
 from anyagent_httpx._transports._httpx import LazyTLSTransport
 from anyagent_httpx.testing import Reply, serve
 from tests.runtime.mock import text_stream
+from tests.runtime.support import self_signed_certificate
 
 ANSWER = b"".join(text_stream("Hello", " there"))
 
@@ -234,3 +237,45 @@ def test_importing_the_package_loads_no_httpcore() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
     assert done.stdout.split() == ["False", "True"]
+
+
+# ---- https:// through SocketStream.start_tls ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, pathlib.Path]:
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.mark.anyio
+async def test_over_tls_an_idle_connection_is_reused_and_one_the_server_ended_is_replaced(
+    certificate: tuple[pathlib.Path, pathlib.Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = certificate
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the https:// pool trusts the environment's
+    replies = [Reply.sse(ANSWER), Reply.sse(ANSWER, idle_timeout=0.0), Reply.sse(ANSWER)]
+    async with default_http_client() as client, serve(replies, ssl_context=server_context) as server:
+        assert server.base_url.startswith("https://")
+        options = AgentOptions(model="m", base_url=server.base_url, http_client=client)
+        assert await ask(options) == "Hello there"
+        lazy = client._transport
+        assert isinstance(lazy, LazyTLSTransport) and lazy._tls is not None
+        pool = lazy._tls._pool
+        (connection,) = pool.connections
+        stream = connection._connection._network_stream  # type: ignore[attr-defined]
+        assert isinstance(stream, SocketStream)  # the stream start_tls gave back
+        assert stream.get_extra_info("ssl_object") is not None
+        assert connection.is_idle() and not connection.has_expired()  # a TLS session alive and quiet
+        assert stream.get_extra_info("is_readable") is False
+        assert stream._stream.get_extra_info("is_readable") is False  # httpcore's own stream agrees
+        assert await ask(options) == "Hello there"
+        assert server.connections_opened == 1
+        with anyio.fail_after(5):
+            await server.wait_connections_closed()  # the server ended the idle connection
+        # Noticed without a read: expired (asyncio), or already closed by trio's TLS stream, as
+        # with httpcore's own streams.
+        assert connection.is_closed() or connection.has_expired()
+        assert await ask(options) == "Hello there"
+        assert server.connections_opened == 2

@@ -74,10 +74,14 @@ def _dumps(value: object) -> str:
 
 #: The wire JSON of each message written lately, by ``id(message)``, with the message (whose
 #: id it is while the entry holds it) and the ``send_reasoning`` it was written with: an agent's
-#: requests repeat the conversation so far, message objects and all. Cleared when it grows past
-#: ``_WIRE_KEPT`` messages.
+#: requests repeat the conversation so far, message objects and all. Cleared when it would grow
+#: past ``_WIRE_KEPT`` messages or ``_WIRE_CHARS_KEPT`` characters of JSON (the messages it
+#: holds alive are about as large); a message whose JSON alone is longer is not kept.
 _WIRE: dict[int, tuple[Message, bool, str]] = {}
 _WIRE_KEPT = 4096
+_WIRE_CHARS_KEPT = 32 * 1024 * 1024
+#: The characters of JSON in ``_WIRE``, in a list so that it is changed in place.
+_wire_chars = [0]
 
 
 def _message_json(message: Message, config: Config) -> str:
@@ -92,9 +96,17 @@ def _message_json(message: Message, config: Config) -> str:
     else:
         out.append(_assistant(message, config))  # type: ignore[arg-type]
     written = ",".join(_dumps(wire) for wire in out)
-    if len(_WIRE) >= _WIRE_KEPT:
+    size = len(written)
+    if size > _WIRE_CHARS_KEPT:
+        return written
+    if len(_WIRE) >= _WIRE_KEPT or _wire_chars[0] + size > _WIRE_CHARS_KEPT:
         _WIRE.clear()
+        _wire_chars[0] = 0
+    replaced = _WIRE.get(id(message))
+    if replaced is not None:
+        _wire_chars[0] -= len(replaced[2])
     _WIRE[id(message)] = (message, reasoning, written)
+    _wire_chars[0] += size
     return written
 
 

@@ -428,3 +428,28 @@ def test_extra_body_naming_model_or_messages_replaces_them_in_their_place() -> N
         payload = json.loads(body)
         assert list(payload)[:2] == ["model", "messages"] and payload[key] == value
         assert body.count(f'"{key}":'.encode()) == 1
+
+
+def test_the_kept_message_json_is_bounded_in_size_not_only_in_count() -> None:
+    # Conversations that have ended (each with one large tool result) are not kept alive by
+    # the JSON kept for reuse past a bound on its total size.
+    import weakref
+
+    from anyagent_core._dialects._openai_chat import _writer
+
+    size = 256 * 1024
+    alive: list[weakref.ref[UserMessage]] = []
+    for i in range(2 * _writer._WIRE_CHARS_KEPT // size):
+        result = UserMessage(content=(ToolResultBlock(tool_use_id=f"c{i}", content="x" * size),))
+        turn = StartTurn(model="m", messages=[UserMessage(content="go"), result])
+        assert write_request(turn, ENDPOINT, Config()).body == _checked(turn, Config())
+        alive.append(weakref.ref(result))
+        del result, turn
+    kept = sum(len(entry[2]) for entry in _writer._WIRE.values())
+    assert kept <= _writer._WIRE_CHARS_KEPT
+    assert sum(ref() is not None for ref in alive) * size <= _writer._WIRE_CHARS_KEPT
+    # A message larger than the whole bound is written each time, never kept.
+    huge = UserMessage(content="y" * (_writer._WIRE_CHARS_KEPT + 1))
+    turn = StartTurn(model="m", messages=[huge])
+    assert write_request(turn, ENDPOINT, Config()).body == _checked(turn, Config())
+    assert id(huge) not in _writer._WIRE
