@@ -755,13 +755,13 @@ def _log_secrets(
     only when the endpoints are other objects than last time for these options (they are kept
     per options, see ``AgentOptions.endpoint``)."""
     derived = _derived(options)
-    key = derived.scrubber_key
-    scrubber = derived.scrubber
-    if scrubber is None or key is None or key[0] is not endpoint or key[1] is not fallbacks:
-        secrets = tuple(s for e in (endpoint, *fallbacks) for s in endpoint_secrets(e))
-        scrubber = Scrubber(secrets)
-        derived.scrubber_key, derived.secrets, derived.scrubber = (endpoint, fallbacks), secrets, scrubber
-    return derived.secrets, scrubber
+    kept = derived.scrubber  # one read: the endpoints, their secrets and scrubber together
+    if kept is not None and kept[0] is endpoint and kept[1] is fallbacks:
+        return kept[2], kept[3]
+    secrets = tuple(s for e in (endpoint, *fallbacks) for s in endpoint_secrets(e))
+    scrubber = Scrubber(secrets)
+    derived.scrubber = (endpoint, fallbacks, secrets, scrubber)
+    return secrets, scrubber
 
 
 def _check_unique(items: Sequence[Tool | ToolSpec], served: Sequence[Tool]) -> None:

@@ -473,18 +473,17 @@ class _Derived(Described):
     frozen fields: the environment's values read, the working directory, the tools."""
 
     ref: weakref.ref[AgentOptions]
-    endpoint_key: tuple[str | None, str | None] | None = None
-    """The ``$ANY_AGENT_BASE_URL`` and ``$ANY_AGENT_API_KEY`` values ``endpoint`` was made
-    with (None for one not read: the option of the same name was given)."""
-    endpoint: Endpoint | None = None
+    # Each value is kept in one attribute with what it was made from, so that a thread reading
+    # it never pairs one value with another's inputs (two attribute writes can be interleaved).
+    endpoint: tuple[tuple[str | None, str | None], Endpoint] | None = None
+    """The ``$ANY_AGENT_BASE_URL`` and ``$ANY_AGENT_API_KEY`` values the endpoint was made
+    with (None for one not read: the option of the same name was given), and the endpoint."""
     fallbacks: tuple[Endpoint, ...] | None = None
     limits: StreamLimits | None = None
-    settings_key: tuple[Any, ...] | None = None
-    settings: LoopSettings | None = None
-    scrubber_key: tuple[Endpoint, tuple[Endpoint, ...]] | None = None
-    """The endpoints (these very objects) ``secrets`` and ``scrubber`` were found in."""
-    secrets: tuple[str, ...] = ()
-    scrubber: Scrubber | None = None
+    settings: tuple[tuple[Any, ...], LoopSettings] | None = None
+    scrubber: tuple[Endpoint, tuple[Endpoint, ...], tuple[str, ...], Scrubber] | None = None
+    """The endpoints (these very objects) the secrets were found in, the secrets, and their
+    ``Scrubber``."""
 
 
 #: The values made from each live ``AgentOptions`` (by identity: options compare by value, and
@@ -810,14 +809,15 @@ class AgentOptions(Value):
             None if self.api_key else environ.get(ENV_API_KEY),
         )
         derived = _derived(self)
-        endpoint = derived.endpoint
-        if endpoint is None or derived.endpoint_key != key:
-            endpoint = Endpoint(
-                base_url=get_base_url(self.base_url, provider=self.provider, env=environ),
-                api_key=get_api_key(self.api_key, env=environ),
-                headers=self.extra_headers,
-            )
-            derived.endpoint, derived.endpoint_key = endpoint, key
+        kept = derived.endpoint
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        endpoint = Endpoint(
+            base_url=get_base_url(self.base_url, provider=self.provider, env=environ),
+            api_key=get_api_key(self.api_key, env=environ),
+            headers=self.extra_headers,
+        )
+        derived.endpoint = (key, endpoint)
         return endpoint
 
     def fallback_endpoint_list(self) -> tuple[Endpoint, ...]:
@@ -881,9 +881,9 @@ class AgentOptions(Value):
         # read of it is part of the key.
         key = (model, tuple(tools), session_id, cwd, "PreCompact" in self.hooks)
         derived = _derived(self)
-        settings = derived.settings
-        if settings is not None and derived.settings_key == key:
-            return settings
+        kept = derived.settings
+        if kept is not None and kept[0] == key:
+            return kept[1]
         settings = LoopSettings(
             template=self.start_turn(model, ()),
             tools=key[1],
@@ -898,7 +898,7 @@ class AgentOptions(Value):
             fallback_endpoint_models=tuple(item.model for item in self.fallback_endpoints),
             **{name: getattr(self, name) for name in KNOBS},
         )
-        derived.settings, derived.settings_key = settings, key
+        derived.settings = (key, settings)
         return settings
 
     def start_turn(self, model: str, messages: Sequence[Any]) -> StartTurn:
