@@ -107,7 +107,7 @@ async def test_an_idle_connection_is_reused_and_one_the_server_ended_is_replaced
             await server.wait_connections_closed()  # the server ended the idle connection
             # noticed without a read, once the kernel has handed the server's FIN to the client's
             # socket (on a busy machine that can come a little after the server's close returns)
-            while not connection.has_expired():
+            while not connection.has_expired():  # noqa: ASYNC110 (no event tells of a FIN)
                 await anyio.sleep(0.005)
         assert await ask(options) == "Hello there"  # on a new connection, no error
         assert server.connections_opened == 2
@@ -279,7 +279,7 @@ async def test_over_tls_an_idle_connection_is_reused_and_one_the_server_ended_is
             await server.wait_connections_closed()  # the server ended the idle connection
             # Noticed without a read (once the server's FIN has reached the client's socket):
             # expired (asyncio), or already closed by trio's TLS stream, as with httpcore's own.
-            while not (connection.is_closed() or connection.has_expired()):
+            while not (connection.is_closed() or connection.has_expired()):  # noqa: ASYNC110
                 await anyio.sleep(0.005)
         assert await ask(options) == "Hello there"
         assert server.connections_opened == 2
