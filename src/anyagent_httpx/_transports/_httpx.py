@@ -58,7 +58,11 @@ def default_http_client(**kwargs: Any) -> httpx.AsyncClient:
 
     Unless you pass ``transport=``, ``verify=``, ``cert=``, ``http1=`` or ``http2=``, its
     transport is a ``LazyTLSTransport``: requests to ``http://`` URLs never build a TLS context,
-    and the ``https://`` pool (verifying as httpx does by default) is built on first use."""
+    and the ``https://`` pool (verifying as httpx does by default) is built on first use.
+
+    With that transport, proxies named in the environment (``HTTP_PROXY``, ``HTTPS_PROXY``,
+    ``ALL_PROXY``) are not applied: httpx applies them only to a client given no
+    ``transport=``. Name a proxy with ``proxy=`` (or ``mounts=``)."""
     kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
     limits = kwargs.setdefault("limits", DEFAULT_LIMITS)
     if _TRANSPORT_SETTINGS.isdisjoint(kwargs):
