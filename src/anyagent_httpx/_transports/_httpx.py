@@ -8,6 +8,7 @@ never decoded as text); every response is closed, shielded from cancellation, wh
 from __future__ import annotations
 
 import ssl
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -60,14 +61,23 @@ def default_http_client(**kwargs: Any) -> httpx.AsyncClient:
     transport is a ``LazyTLSTransport``: requests to ``http://`` URLs never build a TLS context,
     and the ``https://`` pool (verifying as httpx does by default) is built on first use.
 
-    With that transport, proxies named in the environment (``HTTP_PROXY``, ``HTTPS_PROXY``,
-    ``ALL_PROXY``) are not applied: httpx applies them only to a client given no
-    ``transport=``. Name a proxy with ``proxy=`` (or ``mounts=``)."""
+    Proxies named in the environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, with
+    ``NO_PROXY``) apply as in httpx: while one is set (and ``trust_env`` is not false), the
+    client is httpx's own, given no transport of ours, since httpx reads the environment's
+    proxies only for a client without ``transport=``. A ``proxy=`` or ``mounts=`` you pass
+    applies either way."""
     kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
     limits = kwargs.setdefault("limits", DEFAULT_LIMITS)
-    if _TRANSPORT_SETTINGS.isdisjoint(kwargs):
-        kwargs["transport"] = LazyTLSTransport(limits=limits, trust_env=kwargs.get("trust_env", True))
+    trust_env = kwargs.get("trust_env", True)
+    if _TRANSPORT_SETTINGS.isdisjoint(kwargs) and not (trust_env and _environment_proxies()):
+        kwargs["transport"] = LazyTLSTransport(limits=limits, trust_env=trust_env)
     return httpx.AsyncClient(**kwargs)
+
+
+def _environment_proxies() -> bool:
+    """Whether the environment names a proxy httpx would use (``urllib``'s reading of it, as
+    httpx's; ``NO_PROXY`` alone names none)."""
+    return any(scheme in ("http", "https", "all") and url for scheme, url in urllib.request.getproxies().items())
 
 
 @final

@@ -174,3 +174,30 @@ async def test_the_lazy_transport_refuses_https_once_closed() -> None:
     with pytest.raises(RuntimeError, match="closed"):
         await lazy.handle_async_request(httpx.Request("GET", "https://127.0.0.1:1/"))
     assert not lazy.tls_built
+
+
+@pytest.mark.anyio
+async def test_a_proxy_named_in_the_environment_carries_the_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx sends an ``http://`` request for a proxy to it, the whole URL as the target."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    async with serve([Reply.sse(b"".join(text_stream("via the proxy")))]) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.base_url.removesuffix("/v1"))
+        async with default_http_client() as client:
+            options = AgentOptions(model="m", base_url="http://model.invalid:8000/v1", http_client=client)
+            said = [m async for m in query(prompt="hi", options=options)]
+        (request,) = proxy.requests
+        assert request.target == "http://model.invalid:8000/v1/chat/completions"
+        assert isinstance(said[-1], ResultMessage) and said[-1].result == "via the proxy"
+
+
+def test_without_a_proxy_in_the_environment_the_client_keeps_its_lazy_transport(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "*")  # names no proxy
+    assert isinstance(default_http_client()._transport, LazyTLSTransport)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    assert not isinstance(default_http_client()._transport, LazyTLSTransport)
+    assert isinstance(default_http_client(trust_env=False)._transport, LazyTLSTransport)
