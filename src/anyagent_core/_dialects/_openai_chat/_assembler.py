@@ -179,13 +179,17 @@ class ResponseAssembler:
                             segments.append((_TEXT, [content]))
                         out.append(new_text_delta(content, index))
                     elif (
-                        len(delta) == 1
-                        and state.tools is not None
-                        and type(tool_calls := delta.get("tool_calls")) is list
-                        and len(tool_calls) == 1
-                        and state.tools.add_fragment(tool_calls[0], out)
+                        len(delta) == 1 and type(tool_calls := delta.get("tool_calls")) is list and len(tool_calls) == 1
                     ):
-                        pass  # the other hot path: one argument fragment of a call already open
+                        # The other hot path: a delta with one tool_calls entry and nothing else,
+                        # what _delta does for it, with the two usual entries (an argument
+                        # fragment of an open call, the header that opens one) folded directly.
+                        tools = state.tools
+                        if tools is None:
+                            tools = state.tools = ToolCallAssembler(state.index)
+                        entry = tool_calls[0]
+                        if not tools.add_fragment(entry, out) and not tools.add_header(entry, out):
+                            tools.add(entry, out.append)  # type: ignore[arg-type]
                     else:
                         self._delta(state, delta, content, out)
                 reason = choice.get("finish_reason")

@@ -101,6 +101,40 @@ class ToolCallAssembler:
                         return True
         return False
 
+    def add_header(self, entry: object, out: list[Event]) -> bool:
+        """The other hot path: the entry that opens a call, ``{"index": i, "id": "...", "type":
+        "...", "function": {"name": "...", "arguments": "..."}}`` with every value of those
+        types and no call at ``i`` yet, folded as ``add`` would, and its ``ToolCallDelta``
+        emitted. False, having done nothing, for any other entry: ``add`` takes it."""
+        if type(entry) is dict and len(entry) == 4:
+            function = entry.get("function")
+            index = entry.get("index")
+            call_id = entry.get("id")
+            kind = entry.get("type")
+            if (
+                type(function) is dict
+                and len(function) == 2
+                and type(index) is int
+                and type(call_id) is str
+                and type(kind) is str
+                and index not in self._calls
+            ):
+                name = function.get("name")
+                arguments = function.get("arguments")
+                if type(name) is str and type(arguments) is str:
+                    call = self._calls[index] = _Call(index)
+                    self._last = call
+                    if call_id:
+                        call.id = call_id
+                    call.name = name
+                    if kind:
+                        call.type = kind
+                    if arguments:
+                        call.arguments.append(arguments)
+                    out.append(_new_delta(index, call.id, name, arguments, self._choice))
+                    return True
+        return False
+
     def add(self, entry: object, emit: Callable[[object], None], position: int = 0) -> None:
         """Fold one ``tool_calls`` entry (at ``position`` in its delta's list) and emit a
         ``ToolCallDelta`` for it."""

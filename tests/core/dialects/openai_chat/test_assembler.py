@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from anyagent_core import (
     Finished,
@@ -23,6 +25,9 @@ from anyagent_core import (
     decode_response,
     thaw_json,
 )
+from anyagent_core._dialects._openai_chat._assembler import ResponseAssembler, _Choice
+from anyagent_core._errors import LocalProtocolError
+from anyagent_core._events import Event
 from tests.core.dialects.openai_chat.helpers import COMPLETION, delta, final, only, sse
 from tests.helpers import run_response
 
@@ -342,3 +347,56 @@ def test_legacy_function_call_repeating_tool_call_fragments_is_not_added_twice()
     (call,) = final(events).message.tool_uses
     assert isinstance(call, ToolUseBlock)
     assert dict(call.input) == {"city": "Paris"}
+
+
+# ---- chunk()'s shortcuts against the general delta reading ------------------------------
+
+
+def _folded(deltas: list[dict[str, Any]], *, general: bool) -> object:
+    asm = ResponseAssembler(status=200, single_choice=True)
+    out: list[Event] = []
+    try:
+        for delta in deltas:
+            if general:
+                state = asm._choices.get(0) or asm._choices.setdefault(0, _Choice(0))
+                asm._delta(state, delta, delta.get("content"), out)
+            else:
+                asm.chunk({"choices": [{"index": 0, "delta": delta}]}, out, "data_event", "")
+    except LocalProtocolError as exc:
+        return ("LocalProtocolError", str(exc), out)
+    asm.finish(out, truncation=None)
+    return out
+
+
+_HEADER = {"index": 0, "id": "c", "type": "function", "function": {"name": "f", "arguments": ""}}
+_delta_values: st.SearchStrategy[object] = st.sampled_from(
+    [None, "", "assistant", "hi", 0, 1, False, [], {}, [{"type": "text", "text": "t"}]]
+)
+_tool_calls: st.SearchStrategy[object] = st.sampled_from(
+    [
+        [_HEADER],
+        [{"index": 0, "function": {"arguments": '{"a":1}'}}],
+        [{"index": 1, "id": 5, "type": "function", "function": {"name": "g", "arguments": "{}"}}],
+        [_HEADER, {"index": 0, "function": {"arguments": "{}"}}],
+        [{"index": None, "function": {"name": "f", "arguments": "{}"}}],
+        ["oops"],
+        [],
+        "oops",
+    ]
+)
+
+
+@given(
+    deltas=st.lists(
+        st.dictionaries(
+            st.sampled_from(["role", "content", "refusal", "reasoning_content", "reasoning", "name"]), _delta_values
+        )
+        | st.builds(lambda calls: {"tool_calls": calls}, _tool_calls),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_chunk_folds_deltas_as_the_general_reading_does(deltas: list[dict[str, Any]]) -> None:
+    # chunk()'s shortcuts (a text-only delta, a delta of one tool_calls entry) agree with
+    # _delta, errors included; an empty delta folds nothing either way.
+    assert _folded(deltas, general=False) == _folded(deltas, general=True)

@@ -321,6 +321,41 @@ _entries = st.one_of(
         st.sampled_from(["c1", "c2"]),
     ),
     st.builds(lambda i: {"index": i, "function": "oops"}, st.integers(0, 2)),
+    # The header fast path's shape (an empty id, type or name included), for a call that may
+    # or may not be open yet.
+    st.builds(
+        lambda i, c, k, n, a: {"index": i, "id": c, "type": k, "function": {"name": n, "arguments": a}},
+        st.integers(0, 2),
+        st.sampled_from(["c1", "c2", ""]),
+        st.sampled_from(["function", "custom", ""]),
+        st.sampled_from(["f", "g", ""]),
+        _fragments,
+    ),
+    # Its near misses: a non-string id, type, name or arguments, an index not an integer, an
+    # extra key, a missing key.
+    st.builds(
+        lambda i, c, k, n, a: {"index": i, "id": c, "type": k, "function": {"name": n, "arguments": a}},
+        st.one_of(st.integers(0, 2), st.none(), st.just("0")),
+        st.sampled_from(["c1", "c2", "", 7, None]),
+        st.sampled_from(["function", "custom", "", None, 1]),
+        st.sampled_from(["f", "g", "", None, 3]),
+        st.one_of(_fragments, st.just({"k": 1}), st.none()),
+    ),
+    st.builds(
+        lambda i, c, extra: (
+            {"index": i, "id": c, "type": "function", "function": {"name": "f", "arguments": ""}} | extra
+        ),
+        st.integers(0, 2),
+        st.sampled_from(["c1", "c2"]),
+        st.sampled_from([{}, {"extra_content": {"x": 1}}, {"extra_content": "x"}]),
+    ),
+    st.builds(
+        lambda i, f: {"index": i, "id": "c3", "type": "function", "function": f},
+        st.integers(0, 2),
+        st.sampled_from(
+            [{"name": "f"}, {"name": "f", "arguments": "", "x": 1}, {"name": "f", "extra": ""}, {"arguments": "{}"}]
+        ),
+    ),
 )
 
 
@@ -329,11 +364,31 @@ def _fold(entries: list[dict[str, Any]], *, fast: bool) -> object:
     out: list[Event] = []
     try:
         for entry in entries:
-            if not (fast and tools.add_fragment(entry, out)):
+            if not (fast and (tools.add_fragment(entry, out) or tools.add_header(entry, out))):
                 tools.add(entry, out.append)  # type: ignore[arg-type]
     except LocalProtocolError as exc:
         return ("LocalProtocolError", str(exc), out)
     return (out, tools.finish(response_id="r", truncated=False))
+
+
+@given(before=st.lists(_entries, max_size=6), entry=_entries)
+def test_a_fast_path_that_declines_changes_nothing(before: list[dict[str, Any]], entry: dict[str, Any]) -> None:
+    tools = ToolCallAssembler(0)
+    out: list[Event] = []
+    try:
+        for earlier in before:
+            tools.add(earlier, out.append)  # type: ignore[arg-type]
+    except LocalProtocolError:
+        return
+
+    def state() -> object:
+        calls = [(i, c.id, c.name, c.type, list(c.arguments), c.extra_content) for i, c in tools._calls.items()]
+        return (calls, tools._last, list(out))
+
+    for fast in (tools.add_fragment, tools.add_header):
+        was = state()
+        if not fast(entry, out):
+            assert state() == was
 
 
 @given(entries=st.lists(_entries, max_size=12))
@@ -343,6 +398,18 @@ def _fold(entries: list[dict[str, Any]], *, fast: bool) -> object:
         {"index": 1, "id": "c2", "function": {"name": "f", "arguments": ""}},
         {"index": 0, "function": {"arguments": '{"a":'}},
         {"index": None, "function": {"arguments": "1}"}},
+    ]
+)
+@example(  # a header for a call already open goes to add, which merges it
+    entries=[
+        {"index": 0, "id": "c1", "type": "function", "function": {"name": "f", "arguments": ""}},
+        {"index": 0, "id": "c2", "type": "function", "function": {"name": "g", "arguments": "{}"}},
+    ]
+)
+@example(  # an empty id, type and name in a header: "no id", the default type, no name yet
+    entries=[
+        {"index": 1, "id": "", "type": "", "function": {"name": "", "arguments": "{"}},
+        {"index": 1, "function": {"arguments": "}"}},
     ]
 )
 def test_the_fragment_fast_path_folds_as_add_does(entries: list[dict[str, Any]]) -> None:
