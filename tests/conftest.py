@@ -33,3 +33,13 @@ def _sessions_out_of_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
     """The default session store (the ``anyagent`` command keeps its conversations there) is a
     temporary file in every test, never the user's data directory."""
     monkeypatch.setenv("ANY_AGENT_SESSIONS_DB", str(tmp_path_factory.mktemp("sessions") / "sessions.db"))
+
+
+@pytest.fixture(autouse=True)
+def _no_machine_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's servers listen on 127.0.0.1: a proxy the machine's environment names (httpx,
+    and so ``default_http_client``, applies them) must not carry their requests. Tests of
+    proxies name their own."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
