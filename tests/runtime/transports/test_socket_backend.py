@@ -21,12 +21,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anyagent_httpx import AgentOptions, ResultMessage, default_http_client, query
+from anyagent_httpx import AgentOptions, default_http_client
 from anyagent_httpx._transports._httpcore import LINEAR_POOL, LinearPool, SocketBackend, SocketStream
 from anyagent_httpx._transports._httpx import LazyTLSTransport
 from anyagent_httpx.testing import Reply, serve
 from tests.runtime.mock import text_stream
 from tests.runtime.support import self_signed_certificate
+from tests.runtime.transports.test_pool import ask
 
 ANSWER = b"".join(text_stream("Hello", " there"))
 
@@ -83,14 +84,6 @@ def test_the_lazy_transport_s_pools_connect_through_the_socket_backend() -> None
     pool = lazy._plain._pool
     assert isinstance(pool, httpcore.AsyncConnectionPool)
     assert isinstance(pool._network_backend, SocketBackend)
-
-
-async def ask(options: AgentOptions) -> str:
-    result = None
-    async for message in query(prompt="hi", options=options):
-        result = message
-    assert isinstance(result, ResultMessage)
-    return result.result or ""
 
 
 @pytest.mark.anyio
