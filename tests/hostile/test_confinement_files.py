@@ -136,6 +136,8 @@ while True:
     # d is a real directory, then a symlink to the outside, back and forth
     try:
         os.rename(real, link)
+        for _ in range(5000):  # d stays the real directory for a moment (about 100 microseconds),
+            pass  # so that some calls land there, whatever the two processes' scheduling
         os.rename(link, real)
     except OSError:
         pass
