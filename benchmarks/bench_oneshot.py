@@ -41,6 +41,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -199,15 +200,23 @@ MISASSEMBLED: dict[str, int] = {}
 
 
 def import_times(repeats: int) -> dict[str, float]:
-    """Milliseconds beyond a bare interpreter start for each of ``IMPORTS`` (best of ``repeats``)."""
+    """Milliseconds beyond a bare interpreter start for each of ``IMPORTS`` (best of ``repeats``).
+    Every interpreter reads compiled bytecode, as after ``pip install``, from a temporary cache
+    filled by an unmeasured round (as ``bench_import.py`` does; without it an environment that
+    sets ``PYTHONDONTWRITEBYTECODE`` compiles the editable install from source every time)."""
     env = child_env()
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     best = dict.fromkeys(("", *IMPORTS), float("inf"))
-    for _ in range(repeats):
-        for key in best:
-            code = IMPORTS.get(key, "pass")
-            start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="anyagent-bench-pycache-") as pycache:
+        env["PYTHONPYCACHEPREFIX"] = pycache
+        for code in IMPORTS.values():  # fills the bytecode cache
             subprocess.run([sys.executable, "-c", code], env=env, check=True)
-            best[key] = min(best[key], time.perf_counter() - start)
+        for _ in range(repeats):
+            for key in best:
+                code = IMPORTS.get(key, "pass")
+                start = time.perf_counter()
+                subprocess.run([sys.executable, "-c", code], env=env, check=True)
+                best[key] = min(best[key], time.perf_counter() - start)
     bare = best.pop("")
     return {"bare_start": bare * 1e3, **{key: (seconds - bare) * 1e3 for key, seconds in best.items()}}
 
