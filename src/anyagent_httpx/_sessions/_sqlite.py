@@ -86,7 +86,7 @@ from ._base import (
     run_row,
     validate_limit,
 )
-from ._thread import DatabaseThread, abandon
+from ._thread import IDLE_AFTER, DatabaseThread, abandon
 from ._vectors import VectorIndex, pack_vector, unpack_vector
 
 __all__ = ["CHECKPOINT_COMMITS", "IDLE_STEP", "INDEX_BATCH", "INDEX_LIMIT", "SCHEMA_VERSION", "SQLiteStore"]
@@ -112,10 +112,6 @@ IDLE_STEP: Final = 64
 #: own, while the appends go on (64 two-message turns write about 400 pages: SQLite's own
 #: checkpoint, in a ``COMMIT``, runs at 1,000).
 CHECKPOINT_COMMITS: Final = 64
-
-#: Seconds without a call after which the store's database thread does its idle work (its
-#: full-text rows, its log's checkpoints).
-IDLE_AFTER = 0.05
 
 _SCHEMA_V1 = """
 CREATE TABLE sessions (

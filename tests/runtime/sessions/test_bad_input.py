@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 import pytest
 
-from anyagent_core import Commit, ResultMessage, Usage, UserMessage
+from anyagent_core import Commit, Usage, UserMessage
 from anyagent_core.sessions import SessionEntryError, commit_entries
 from anyagent_httpx import (
     SessionNotFoundError,
@@ -29,7 +29,7 @@ from anyagent_httpx import (
 )
 from anyagent_httpx._sessions import MemoryStore, SessionStore, ToolExecution, default_path
 
-from .conftest import POSTGRES_URL, postgres_url
+from .conftest import POSTGRES_URL, postgres_url, run_result
 
 pytestmark = pytest.mark.anyio
 
@@ -202,15 +202,7 @@ async def test_a_run_s_count_too_large_to_store_is_a_typed_error_naming_it(
     the entry and the count, and nothing is written (SQLite raised a bare ``OverflowError``,
     PostgreSQL "bigint out of range")."""
     info = await store.create("s")
-    result = ResultMessage(
-        subtype="success",
-        result="ok",
-        is_error=False,
-        num_turns=1,
-        duration_ms=3,
-        duration_api_ms=2,
-        usage=Usage(**usage),
-    )
+    result = attrs.evolve(run_result(None), usage=Usage(**usage))
     entries = commit_entries(
         Commit(messages=(UserMessage(content="hi"),), turn_number=1, result=result),
         parent_id=info.head,
