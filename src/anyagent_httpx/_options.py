@@ -510,6 +510,34 @@ def _derived(options: AgentOptions) -> _Derived:
     return kept
 
 
+def _same_json(a: object, b: object) -> bool:
+    """``a`` and ``b`` are written as the same JSON text: equal to the type (``1``, ``1.0`` and
+    ``true`` compare equal in Python, not on the wire) and to the order of object keys."""
+    if a is b:
+        return True
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if isinstance(a, Mapping):
+        assert isinstance(b, Mapping)
+        return len(a) == len(b) and all(x == y and _same_json(a[x], b[y]) for x, y in zip(a, b, strict=True))
+    if isinstance(a, tuple | list):
+        assert isinstance(b, tuple | list)
+        return len(a) == len(b) and all(map(_same_json, a, b))
+    if kind is float:
+        return repr(a) == repr(b)  # 0.0 and -0.0 are equal, written apart
+    return a == b
+
+
+def _same_tools(kept: tuple[LoopTool, ...], tools: tuple[LoopTool, ...]) -> bool:
+    """``tools`` are ``kept``'s, down to what their specs put on the wire."""
+    return len(kept) == len(tools) and all(
+        old is new
+        or (old == new and old.spec.strict is new.spec.strict and _same_json(old.spec.parameters, new.spec.parameters))
+        for old, new in zip(kept, tools, strict=True)
+    )
+
+
 #: ``os.getcwd()`` names the directory itself, every symlink on the way resolved, where the
 #: kernel builds the path from the directory (Linux, macOS): ``realpath`` of it is itself.
 #: Elsewhere (Windows keeps the path as it was given) the path is resolved.
@@ -882,7 +910,7 @@ class AgentOptions(Value):
         key = (model, tuple(tools), session_id, cwd, "PreCompact" in self.hooks)
         derived = _derived(self)
         kept = derived.settings
-        if kept is not None and kept[0] == key:
+        if kept is not None and kept[0] == key and _same_tools(kept[0][1], key[1]):
             return kept[1]
         settings = LoopSettings(
             template=self.start_turn(model, ()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 import threading
 from typing import Literal
@@ -333,3 +334,34 @@ def test_loop_settings_follow_what_they_are_made_from_call_after_call(tmp_path: 
     options.hooks["PreCompact"] = (HookMatcher(hooks=[]),)  # type: ignore[index]
     assert options.loop_settings("m", ()).ask_before_compacting
     assert attrs.evolve(options, cwd=str(tmp_path)).loop_settings("m", ()).permissions.cwd == str(tmp_path.resolve())
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ({"minimum": 1}, {"minimum": True}),
+        ({"minimum": 1}, {"minimum": 1.0}),
+        ({"minimum": 0.0}, {"minimum": -0.0}),
+        ({"enum": [1, 2]}, {"enum": [True, 2]}),
+        ({"a": 1, "b": 2}, {"b": 2, "a": 1}),
+        ({"default": {"x": False}}, {"default": {"x": 0}}),
+    ],
+)
+def test_loop_settings_are_made_again_for_a_tool_schema_equal_only_in_python(
+    before: dict[str, object], after: dict[str, object]
+) -> None:
+    """``1``, ``1.0`` and ``true`` (and key orders) are equal in Python and apart on the wire:
+    the tools kept with the settings are the ones given, to the byte they write."""
+    from anyagent_core import LoopTool, ToolSpec
+
+    options = AgentOptions(model="m")
+
+    def settings(properties: dict[str, object]) -> ToolSpec:
+        spec = ToolSpec(name="t", parameters={"type": "object", "properties": {"x": properties}})
+        return options.loop_settings("m", [LoopTool(spec=spec)]).tools[0].spec
+
+    first = settings(before)
+    assert settings(before) is first  # the same schema again: the kept settings
+    second = settings(after)
+    assert second is not first
+    assert json.dumps(second.parameters) == json.dumps({"type": "object", "properties": {"x": after}})
