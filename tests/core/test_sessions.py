@@ -339,6 +339,33 @@ def test_the_fast_reader_gives_what_the_checked_one_gives(
     assert loads_entries([dumps_entry(entry)], session_id="s") == [entry]
 
 
+@given(
+    any_messages,
+    st.floats(allow_nan=True, allow_infinity=True) | st.integers(0, 2**40),
+    st.none() | st.text(max_size=20) | json_objects,
+)
+def test_dumps_entry_writes_what_json_dumps_writes(message: Message, at: float, title: Any) -> None:
+    """``dumps_entry`` (one encoder, made once) writes the text ``json.dumps`` with the same
+    options writes, for messages, metadata and compaction entries; and refuses what it refuses
+    (NaN and infinity: not JSON), naming the entry, having written nothing."""
+    data = title if isinstance(title, dict) else {}
+    name = title if isinstance(title, str) else None
+    entries: list[Entry] = [
+        MessageEntry(id="e", parent_id="p", at=at, message=message, turn=2),
+        MetadataEntry(id="m", parent_id=None, at=at, title=name, tags=("a",), data=data),
+        CompactionEntry(id="c", parent_id="e", at=at, replaced=("e",), summary=(message,), data=data),
+    ]
+    for entry in entries:
+        try:
+            expected = json.dumps(entry_to_json(entry), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except ValueError:
+            with pytest.raises(ValueError, match=f"entry {entry.id!r} cannot be written as JSON"):
+                dumps_entry(entry)
+            assert at != at or at in (float("inf"), float("-inf"))
+        else:
+            assert dumps_entry(entry) == expected
+
+
 mutations: st.SearchStrategy[Any] = st.one_of(
     st.none(),
     st.booleans(),
