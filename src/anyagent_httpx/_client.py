@@ -58,7 +58,7 @@ from anyagent_core import (
 )
 from anyagent_core.context import ContextUsage
 from anyagent_core.settings import PERMISSION_MODES
-from anyagent_core.value import Described
+from anyagent_core.value import Record
 
 from ._driver import Driver, Toolbox
 from ._errors import APIError, ClientStateError, ConfigurationError
@@ -132,15 +132,17 @@ def _from_dict(prompt: Mapping[str, Any]) -> UserMessage:
     return UserMessage(content=tuple(blocks))
 
 
-@attrs.define(eq=False, repr=False)
-class _Open(Described):
+class _Open(Record):
     """A receive, for the client: the generator of the response it is in (None between
     responses), whether a caller is inside one of its steps, and whether the iterator handed
     out was dropped."""
 
-    gen: AsyncGenerator[RunMessage] | None = None
-    busy: bool = False
-    abandoned: bool = False
+    __slots__ = ("abandoned", "busy", "gen")
+
+    def __init__(self) -> None:
+        self.gen: AsyncGenerator[RunMessage] | None = None
+        self.busy = False
+        self.abandoned = False
 
 
 class MessageStream(AsyncIterator[RunMessage]):

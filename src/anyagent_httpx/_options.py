@@ -46,7 +46,7 @@ from anyagent_core.settings import (
     str_tuple,
     validator,
 )
-from anyagent_core.value import Described, Value
+from anyagent_core.value import Record, Value
 from anyagent_core.wire import redact_url
 
 from ._attempt import StreamLimits
@@ -466,24 +466,27 @@ def _stop(value: Sequence[str]) -> tuple[str, ...]:
     return _sequence("stop", value)
 
 
-@attrs.define(eq=False, repr=False)
-class _Derived(Described):
+class _Derived(Record):
     """What was last made from one live ``AgentOptions`` (client after client of a one-shot
     ``query()`` asks for the same), each beside what it was made from besides the options'
     frozen fields: the environment's values read, the working directory, the tools."""
 
-    ref: weakref.ref[AgentOptions]
-    # Each value is kept in one attribute with what it was made from, so that a thread reading
-    # it never pairs one value with another's inputs (two attribute writes can be interleaved).
-    endpoint: tuple[tuple[str | None, str | None], Endpoint] | None = None
-    """The ``$ANY_AGENT_BASE_URL`` and ``$ANY_AGENT_API_KEY`` values the endpoint was made
-    with (None for one not read: the option of the same name was given), and the endpoint."""
-    fallbacks: tuple[Endpoint, ...] | None = None
-    limits: StreamLimits | None = None
-    settings: tuple[tuple[Any, ...], LoopSettings] | None = None
-    scrubber: tuple[Endpoint, tuple[Endpoint, ...], tuple[str, ...], Scrubber] | None = None
-    """The endpoints (these very objects) the secrets were found in, the secrets, and their
-    ``Scrubber``."""
+    __slots__ = ("endpoint", "fallbacks", "limits", "ref", "scrubber", "settings")
+
+    def __init__(self, ref: weakref.ref[AgentOptions]) -> None:
+        self.ref = ref
+        # Each value is kept in one attribute with what it was made from, so that a thread
+        # reading it never pairs one value with another's inputs (two attribute writes can be
+        # interleaved).
+        self.endpoint: tuple[tuple[str | None, str | None], Endpoint] | None = None
+        """The ``$ANY_AGENT_BASE_URL`` and ``$ANY_AGENT_API_KEY`` values the endpoint was made
+        with (None for one not read: the option of the same name was given), and the endpoint."""
+        self.fallbacks: tuple[Endpoint, ...] | None = None
+        self.limits: StreamLimits | None = None
+        self.settings: tuple[tuple[Any, ...], LoopSettings] | None = None
+        self.scrubber: tuple[Endpoint, tuple[Endpoint, ...], tuple[str, ...], Scrubber] | None = None
+        """The endpoints (these very objects) the secrets were found in, the secrets, and their
+        ``Scrubber``."""
 
 
 #: The values made from each live ``AgentOptions`` (by identity: options compare by value, and

@@ -85,7 +85,7 @@ from anyagent_core._messages import (
     UserMessage,
 )
 from anyagent_core._util import parsed_builder
-from anyagent_core.value import Described
+from anyagent_core.value import Record
 
 from ._actions import Action, AskCompaction, AskPermission, Commit, Done, Emit, RunTools, SendRequest, Wait
 from ._conversation import alternating, distinct_call_ids, join_system
@@ -116,60 +116,72 @@ def _turn_like(template: StartTurn, **changes: object) -> StartTurn:
     return _new_turn(*[changes[name] if name in changes else getattr(template, name) for name in _TURN_FIELDS])
 
 
-@attrs.define(eq=False, repr=False)
-class _Run(Described):
+class _Run(Record):
     """What lives from ``start()`` to the next ``start()``."""
 
-    requests: int = 0
-    """Model requests of the run's conversation (side requests not counted)."""
-    spend: Spend = attrs.Factory(Spend)
-    """What the budgets are checked against."""
-    after_tools: bool = False
-    prompt_at: int | None = None
-    """Where the run's prompt is in the conversation."""
-    doom: DoomWatch = attrs.Factory(DoomWatch)
-    schema_retries: int = 0
-    reactive_turn: int = 0
-    """The turn whose request was compacted after the server refused it (once per turn)."""
+    __slots__ = ("after_tools", "doom", "prompt_at", "reactive_turn", "requests", "schema_retries", "spend")
+
+    def __init__(self, *, prompt_at: int | None = None, schema_retries: int = 0) -> None:
+        self.requests = 0
+        """Model requests of the run's conversation (side requests not counted)."""
+        self.spend = Spend()
+        """What the budgets are checked against."""
+        self.after_tools = False
+        self.prompt_at = prompt_at
+        """Where the run's prompt is in the conversation."""
+        self.doom = DoomWatch()
+        self.schema_retries = schema_retries
+        self.reactive_turn = 0
+        """The turn whose request was compacted after the server refused it (once per turn)."""
 
 
-@attrs.define(eq=False, repr=False)
-class _Response(Described):
+class _Response(Record):
     """What lives from a ``start()`` or ``resume()`` to the ``Done`` that reports it."""
 
-    answers: int = 0
-    spend: Spend = attrs.Factory(Spend)
-    last_answer: AssistantMessage | None = None
-    last_endpoint: int = 0
+    __slots__ = ("answers", "last_answer", "last_endpoint", "spend")
+
+    def __init__(self) -> None:
+        self.answers = 0
+        self.spend = Spend()
+        self.last_answer: AssistantMessage | None = None
+        self.last_endpoint = 0
 
 
-@attrs.define(eq=False, repr=False)
-class _Side(Described):
+class _Side(Record):
     """A side request: its purpose, and what to do with its answer or its failure."""
 
-    purpose: str
-    on_answer: Callable[[AssistantMessage], None]
-    on_failure: Callable[[str], None]
+    __slots__ = ("on_answer", "on_failure", "purpose")
+
+    def __init__(
+        self, *, purpose: str, on_answer: Callable[[AssistantMessage], None], on_failure: Callable[[str], None]
+    ) -> None:
+        self.purpose = purpose
+        self.on_answer = on_answer
+        self.on_failure = on_failure
 
 
-@attrs.define(eq=False, repr=False)
-class _Compacting(Described):
+class _Compacting(Record):
     """A compaction asked about (``AskCompaction``) or waiting for its summary."""
 
-    trigger: str
-    tokens: int
-    limit: int
-    instructions: str | None = None
+    __slots__ = ("instructions", "limit", "tokens", "trigger")
+
+    def __init__(self, *, trigger: str, tokens: int, limit: int, instructions: str | None = None) -> None:
+        self.trigger = trigger
+        self.tokens = tokens
+        self.limit = limit
+        self.instructions = instructions
 
 
-@attrs.define(eq=False, repr=False)
-class _InFlight(Described):
+class _InFlight(Record):
     """The request out (or being retried)."""
 
-    turn: StartTurn
-    retry: RetryState
-    side: _Side | None = None
-    endpoint: int = 0
+    __slots__ = ("endpoint", "retry", "side", "turn")
+
+    def __init__(self, *, turn: StartTurn, retry: RetryState, side: _Side | None = None, endpoint: int = 0) -> None:
+        self.turn = turn
+        self.retry = retry
+        self.side = side
+        self.endpoint = endpoint
 
 
 #: The side request's instructions when a part of the conversation is summarised.
