@@ -65,12 +65,12 @@ from ._errors import APIError, ClientStateError, ConfigurationError
 from ._logging import RunLogger, Scrubber, endpoint_secrets, protect_httpx_logs
 from ._observe import observers
 from ._options import AgentOptions, _derived
-from ._tools import Tool, ToolContext
 
 if TYPE_CHECKING:
     from ._mcp import McpServers
     from ._sessions._writer import SessionWriter
     from ._subagents import Subagents
+    from ._tools import Tool, ToolContext
 from ._transports import AsyncTransport, HttpxTransport, shared_transport
 
 __all__ = ["Client", "ClientState", "MessageStream", "query"]
@@ -804,6 +804,8 @@ def _skill_tools(options: AgentOptions, items: Sequence[Tool | ToolSpec], env: M
 
 
 def _tool_context(options: AgentOptions, session_id: str) -> ToolContext:
+    from ._tools import ToolContext  # only for clients with tools that run
+
     cwd = pathlib.Path(options.cwd if options.cwd is not None else os.getcwd()).resolve()
     if not cwd.is_dir():
         raise ConfigurationError(f"cwd {options.cwd!r} is not a directory")

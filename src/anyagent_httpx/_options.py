@@ -11,7 +11,7 @@ import os
 import sys
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
 
@@ -52,8 +52,7 @@ from anyagent_core.wire import redact_url
 from ._attempt import StreamLimits
 from ._errors import ConfigurationError
 from ._observe import Observer
-from ._tools import Tool
-from ._tools._context import SANDBOX_MODES, SandboxMode
+from ._tools import SANDBOX_MODES, SandboxMode
 
 if TYPE_CHECKING:
     import httpx
@@ -63,6 +62,7 @@ if TYPE_CHECKING:
     from ._memories import Memory
     from ._permissions import CanUseTool
     from ._sessions import SessionStore
+    from ._tools import Tool
     from ._transports import AsyncTransport
 
 __all__ = [
@@ -155,7 +155,7 @@ def get_api_key(
     return api_key or _environ(env).get(ENV_API_KEY) or fallback or None
 
 
-ToolItem = str | Tool | ToolSpec
+ToolItem: TypeAlias = "str | Tool | ToolSpec"
 """A built-in tool's name, a ``Tool`` (``@tool``), or a ``ToolSpec`` whose calls you answer."""
 
 
@@ -169,6 +169,13 @@ def _sequence(name: str, value: Any) -> tuple[Any, ...]:
     return tuple(value)
 
 
+def _tool_class() -> type[Tool]:
+    """``Tool``, loaded with the first options that name a tool other than a ``ToolSpec``."""
+    from ._tools._tool import Tool
+
+    return Tool
+
+
 def _tools(value: Sequence[ToolItem]) -> tuple[ToolItem, ...]:
     tools = _sequence("tools", value)
     names: set[str] = set()
@@ -179,7 +186,7 @@ def _tools(value: Sequence[ToolItem]) -> tuple[ToolItem, ...]:
             if item not in BUILTIN_TOOLS:
                 raise ConfigurationError(f"unknown built-in tool {item!r}; known: {', '.join(BUILTIN_TOOLS)}")
             name = item
-        elif isinstance(item, Tool | ToolSpec):
+        elif isinstance(item, ToolSpec | _tool_class()):
             name = item.name
         else:
             raise TypeError(

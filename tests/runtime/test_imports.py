@@ -17,7 +17,8 @@ import anyagent_httpx
 #: the blocking facade, the built-in tools, the h11 transport, the hooks (loaded with the first
 #: client, or by options naming hooks), tools' signature schemas (with the first tool), the core's
 #: text toolkits (tools written as text, ``<think>`` tags), whole-response replay, the subagents,
-#: the shell-command reader of the permission rules and the servers' window discovery.
+#: the shell-command reader of the permission rules, the servers' window discovery, and ``Tool``
+#: and ``ToolContext`` (with the first tool made or run).
 NOT_FOR_QUERY = (
     "anyagent_httpx._cli",
     "anyagent_httpx._hooks",
@@ -27,7 +28,9 @@ NOT_FOR_QUERY = (
     "anyagent_httpx._subagents",
     "anyagent_httpx._sync",
     "anyagent_httpx._tools._builtin",
+    "anyagent_httpx._tools._context",
     "anyagent_httpx._tools._schema",
+    "anyagent_httpx._tools._tool",
     "anyagent_httpx._transports._h11",
     "anyagent_httpx.claude",
     "anyagent_httpx.testing",
@@ -59,6 +62,34 @@ def test_a_plain_query_loads_no_cli_recording_sync_builtin_tools_or_h11() -> Non
     )
     assert "anyagent_httpx._client" in loaded and "anyagent_core._agent._loop" in loaded
     assert loaded.isdisjoint(NOT_FOR_QUERY), sorted(loaded & set(NOT_FOR_QUERY))
+
+
+_PLAIN_RUN = """\
+import json
+import anyio
+from anyagent_httpx import AgentOptions, ResultMessage, query
+from anyagent_httpx.testing import Reply, serve
+
+CHUNK = {"id": "c1", "object": "chat.completion.chunk", "model": "m",
+         "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}
+
+async def main() -> None:
+    async with serve([Reply.sse(b"data: " + json.dumps(CHUNK).encode() + b"\\n\\ndata: [DONE]\\n\\n")]) as server:
+        options = AgentOptions(model="m", base_url=server.base_url)
+        results = [m async for m in query(prompt="hello", options=options) if isinstance(m, ResultMessage)]
+        assert [m.result for m in results] == ["hi"], results
+
+anyio.run(main)
+"""
+
+
+def test_a_plain_query_run_makes_and_runs_no_tool() -> None:
+    """A whole run without tools (over the loopback server) never loads ``Tool``, ``ToolContext``
+    or the tool runner."""
+    loaded = modules_after(_PLAIN_RUN)
+    assert "anyagent_core._agent._loop" in loaded and "anyagent_httpx._attempt" in loaded
+    tool_modules = {"anyagent_httpx._tools._tool", "anyagent_httpx._tools._context", "anyagent_httpx._tools._run"}
+    assert loaded.isdisjoint(tool_modules), sorted(loaded & tool_modules)
 
 
 def test_a_tool_loads_its_schema_and_no_builtin_tools() -> None:
