@@ -56,7 +56,6 @@ from anyagent_core import (
     UserBlock,
     UserMessage,
 )
-from anyagent_core.context import ContextUsage
 from anyagent_core.settings import PERMISSION_MODES
 from anyagent_core.value import Record
 
@@ -67,6 +66,8 @@ from ._observe import observers
 from ._options import AgentOptions, _derived
 
 if TYPE_CHECKING:
+    from anyagent_core.context import ContextUsage
+
     from ._mcp import McpServers
     from ._sessions._writer import SessionWriter
     from ._subagents import Subagents

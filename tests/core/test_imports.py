@@ -42,6 +42,7 @@ def test_the_loop_loads_no_toolkit_it_does_not_use() -> None:
         "anyagent_core._sessions",
         "anyagent_core._agent._shell",  # the permission rules' shell reader: rules on commands
         "anyagent_core._context._window",  # window probes and context-length errors
+        "anyagent_core._context._usage",  # context usage when asked for, a summary once made
     }
     assert loaded.isdisjoint(unused), sorted(loaded & unused)
 

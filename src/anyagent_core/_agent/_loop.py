@@ -69,7 +69,6 @@ from anyagent_core._context._strategies import (
     truncate_text,
 )
 from anyagent_core._context._tokens import CalibratedEstimate, TokenCounter, count_request, estimate_tokens
-from anyagent_core._context._usage import ContextSummary, ContextUsage
 from anyagent_core._errors import LocalProtocolError
 from anyagent_core._events import StartTurn
 from anyagent_core._json import JSONObject
@@ -99,6 +98,7 @@ from ._settings import LoopSettings, LoopTool
 from ._spend import Spend, cost_usd, tokens_of
 
 if TYPE_CHECKING:  # the text toolkits load when a run needs them (tools as text, <think> tags)
+    from anyagent_core._context._usage import ContextSummary, ContextUsage
     from anyagent_core._context._window import WindowSource
     from anyagent_core._textual._emulation._scanner import ToolCallTextFilter
     from anyagent_core._textual._think import AnswerFilter
@@ -259,10 +259,11 @@ class AgentLoop:
         self._response = _Response()
         self._request: _InFlight | None = None
         self._round = Round()
-        if summary is not None and not (
-            isinstance(summary, ContextSummary) and 0 <= summary.replaces <= len(self._history)
-        ):
-            raise ValueError("summary must be a ContextSummary replacing at most the history's messages")
+        if summary is not None:
+            from anyagent_core._context._usage import ContextSummary  # made by a run that summarised
+
+            if not (isinstance(summary, ContextSummary) and 0 <= summary.replaces <= len(self._history)):
+                raise ValueError("summary must be a ContextSummary replacing at most the history's messages")
         self._context_summary = summary
         self._summary_committed = True
         self._counters: dict[str, TokenCounter] = {}
@@ -708,6 +709,8 @@ class AgentLoop:
         replaces = self._history_start() + len(part) - lead
 
         def summarized(message: AssistantMessage) -> None:
+            from anyagent_core._context._usage import ContextSummary  # once a run summarises
+
             text = message.text.strip()
             if not text:
                 failed("the model's summary was empty")
@@ -732,6 +735,8 @@ class AgentLoop:
         system, specs, _, _ = self._turn_parts()
         counter = self.counter()
         messages = self._sent_history()
+        from anyagent_core._context._usage import ContextUsage  # made when asked for
+
         return ContextUsage(
             system_tokens=counter.count_fixed(system, ()),
             tools_tokens=counter.count_fixed(None, specs),
