@@ -57,6 +57,8 @@ from ._tools import SANDBOX_MODES, SandboxMode
 if TYPE_CHECKING:
     import httpx
 
+    from ._definitions import AgentDefinition as AgentDefinition
+    from ._definitions import FallbackEndpoint
     from ._hooks import HookEvent, HookMatcher
     from ._logging import Scrubber
     from ._memories import Memory
@@ -308,64 +310,45 @@ def _skill_dirs(value: Sequence[str | os.PathLike[str]]) -> tuple[str, ...]:
     return _paths("skill_dirs", value)
 
 
+def __getattr__(name: str) -> Any:
+    """``AgentDefinition`` and ``FallbackEndpoint``, made on first use (``_definitions``)."""
+    if name in ("AgentDefinition", "FallbackEndpoint"):
+        from . import _definitions
+
+        value = getattr(_definitions, name)
+        globals()[name] = value  # the next lookup is an ordinary one
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _agents(value: Mapping[str, AgentDefinition]) -> Mapping[str, AgentDefinition]:
     if not isinstance(value, Mapping):
         raise ConfigurationError(
             f"agents must be a mapping of names to AgentDefinition values, not {type(value).__name__}"
         )
     agents = dict(value)
+    if agents:
+        from ._definitions import AgentDefinition  # only for options with subagents
     for name, definition in agents.items():
         if not isinstance(definition, AgentDefinition):
             raise TypeError(f"agents[{name!r}] must be an AgentDefinition, not {type(definition).__name__}")
     return agents
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class AgentDefinition(Value):
-    """A subagent the model can hand a task to with the ``task`` tool: it runs as a nested agent
-    with its own system prompt, tools, model and turn limit, and its final answer is the task's
-    result."""
-
-    description: str
-    """When to use it: shown to the model in the ``task`` tool's description."""
-    prompt: str
-    """Its system prompt."""
-    tools: tuple[ToolItem, ...] | None = attrs.field(default=None, converter=attrs.converters.optional(_tools))
-    """Its tools; None: the main agent's tools (never ``task``: subagents do not nest)."""
-    model: str | None = None
-    """None: the main agent's model."""
-    max_turns: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional([attrs.validators.instance_of(int), attrs.validators.ge(1)])
-    )
-
-
-def _fallback_url(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or not value.strip().startswith(("http://", "https://")):
-        raise ConfigurationError(f"a fallback endpoint's base_url must be an http:// or https:// URL, not {value!r}")
-
-
-def _fallback_model(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(f"a fallback endpoint's model must be a non-empty str, not {value!r}")
-
-
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class FallbackEndpoint(Value):
-    """Another server a turn may go to when the main one cannot be reached or keeps failing
-    (``AgentOptions.fallback_endpoints``): its base URL, the model it serves and its key.
-    Its context window and what it accepts are learned from it alone."""
-
-    base_url: str = attrs.field(validator=_fallback_url, repr=lambda url: repr(redact_url(url)))
-    model: str = attrs.field(validator=_fallback_model)
-    api_key: str | None = attrs.field(default=None, repr=False)
-    """Sent as ``Authorization: Bearer ...`` to this endpoint only; never shown in a repr."""
+def _is_fallback_endpoint(value: object) -> bool:
+    """Whether ``value`` is a ``FallbackEndpoint``, without making the class: none can exist
+    before its module ran."""
+    definitions = sys.modules.get("anyagent_httpx._definitions")
+    return definitions is not None and isinstance(value, definitions.FallbackEndpoint)
 
 
 def _fallback_endpoints(value: Sequence[FallbackEndpoint | Mapping[str, Any]]) -> tuple[FallbackEndpoint, ...]:
-    if isinstance(value, Mapping | str | FallbackEndpoint):
+    if isinstance(value, Mapping | str) or _is_fallback_endpoint(value):
         raise ConfigurationError("fallback_endpoints is a sequence of FallbackEndpoint (or of dicts), in order")
     items: list[FallbackEndpoint] = []
     for number, item in enumerate(value):
+        from ._definitions import FallbackEndpoint  # only for options with fallback endpoints
+
         if isinstance(item, FallbackEndpoint):
             items.append(item)
             continue

@@ -6,24 +6,28 @@ from __future__ import annotations
 
 import importlib
 import json
+import pickle
 import subprocess
 import sys
 
 import pytest
 
 import anyagent_httpx
+from anyagent_httpx import AgentOptions, ConfigurationError
 
 #: Modules a plain ``query()`` does not need at import: the CLI, recording, the session stores,
 #: the blocking facade, the built-in tools, the h11 transport, the hooks (loaded with the first
 #: client, or by options naming hooks), tools' signature schemas (with the first tool), the core's
 #: text toolkits (tools written as text, ``<think>`` tags), whole-response replay, the subagents,
-#: the shell-command reader of the permission rules, the servers' window discovery, and ``Tool``
-#: and ``ToolContext`` (with the first tool made or run).
+#: the shell-command reader of the permission rules, the servers' window discovery, ``Tool`` and
+#: ``ToolContext`` (with the first tool made or run), the context's usage and summary classes, and
+#: ``AgentDefinition`` and ``FallbackEndpoint`` (with the first options naming subagents or fallbacks).
 NOT_FOR_QUERY = (
     "anyagent_httpx._cli",
     "anyagent_httpx._hooks",
     "anyagent_httpx._recording",
     "anyagent_httpx._context",
+    "anyagent_httpx._definitions",
     "anyagent_httpx._sessions",
     "anyagent_httpx._subagents",
     "anyagent_httpx._sync",
@@ -35,6 +39,7 @@ NOT_FOR_QUERY = (
     "anyagent_httpx.claude",
     "anyagent_httpx.testing",
     "anyagent_core._agent._shell",
+    "anyagent_core._context._usage",
     "anyagent_core._context._window",
     "anyagent_core._replay",
     "anyagent_core._schema",
@@ -192,3 +197,27 @@ def test_the_readme_import_s_attrs_classes_share_their_repr_eq_and_hash() -> Non
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_subagents_and_fallbacks_make_their_classes_which_keep_their_home() -> None:
+    loaded = modules_after(
+        "from anyagent_httpx import AgentOptions, ConfigurationError\n"
+        "AgentOptions(agents={}, fallback_endpoints=[])\n"
+        "try:\n    AgentOptions(fallback_endpoints=object())\nexcept TypeError:\n    pass"
+    )
+    assert "anyagent_httpx._definitions" not in loaded
+    loaded = modules_after(
+        "from anyagent_httpx import AgentOptions\n"
+        "AgentOptions(fallback_endpoints=[{'base_url': 'http://127.0.0.1:1/v1', 'model': 'm'}])"
+    )
+    assert "anyagent_httpx._definitions" in loaded
+    from anyagent_httpx import AgentDefinition, FallbackEndpoint, _options
+
+    for cls in (AgentDefinition, FallbackEndpoint):
+        assert cls.__module__ == "anyagent_httpx._options" and getattr(_options, cls.__name__) is cls
+    endpoint = FallbackEndpoint(base_url="http://127.0.0.1:1/v1", model="m", api_key="k")
+    assert pickle.loads(pickle.dumps(endpoint)) == endpoint
+    definition = AgentDefinition(description="d", prompt="p", max_turns=2)
+    assert pickle.loads(pickle.dumps(definition)) == definition
+    with pytest.raises(ConfigurationError, match="sequence of FallbackEndpoint"):
+        AgentOptions(fallback_endpoints=endpoint)  # type: ignore[arg-type]
