@@ -38,7 +38,6 @@ from anyagent_core import (
     Failure,
     Finished,
     MessageComplete,
-    PermissionDeny,
     ReasoningDelta,
     RefusalDelta,
     RunMessage,
@@ -508,6 +507,8 @@ class Driver:
     # ---- permissions and tools ------------------------------------------------------------
 
     async def _ask(self, loop: AgentLoop, action: AskPermission) -> None:
+        from anyagent_core import PermissionDeny
+
         from ._hooks import notification
         from ._permissions import ToolPermissionContext, ask_permission  # only for runs that ask
 

@@ -20,8 +20,10 @@ from anyagent_httpx import AgentOptions, ConfigurationError
 #: client, or by options naming hooks), tools' signature schemas (with the first tool), the core's
 #: text toolkits (tools written as text, ``<think>`` tags), whole-response replay, the subagents,
 #: the shell-command reader of the permission rules, the servers' window discovery, ``Tool`` and
-#: ``ToolContext`` (with the first tool made or run), the context's usage and summary classes, and
-#: ``AgentDefinition`` and ``FallbackEndpoint`` (with the first options naming subagents or fallbacks).
+#: ``ToolContext`` (with the first tool made or run), the context's usage and summary classes,
+#: ``AgentDefinition`` and ``FallbackEndpoint`` (with the first options naming subagents or
+#: fallbacks), the permission rules' answers (a call to decide on) and the retry decisions (a
+#: failed request).
 NOT_FOR_QUERY = (
     "anyagent_httpx._cli",
     "anyagent_httpx._hooks",
@@ -38,6 +40,8 @@ NOT_FOR_QUERY = (
     "anyagent_httpx._transports._h11",
     "anyagent_httpx.claude",
     "anyagent_httpx.testing",
+    "anyagent_core._agent._answers",
+    "anyagent_core._agent._decisions",
     "anyagent_core._agent._shell",
     "anyagent_core._context._usage",
     "anyagent_core._context._window",
@@ -89,11 +93,17 @@ anyio.run(main)
 
 
 def test_a_plain_query_run_makes_and_runs_no_tool() -> None:
-    """A whole run without tools (over the loopback server) never loads ``Tool``, ``ToolContext``
-    or the tool runner."""
+    """A whole run without tools (over the loopback server) never loads ``Tool``, ``ToolContext``,
+    the tool runner, the permission rules' answers or the retry decisions."""
     loaded = modules_after(_PLAIN_RUN)
     assert "anyagent_core._agent._loop" in loaded and "anyagent_httpx._attempt" in loaded
-    tool_modules = {"anyagent_httpx._tools._tool", "anyagent_httpx._tools._context", "anyagent_httpx._tools._run"}
+    tool_modules = {
+        "anyagent_httpx._tools._tool",
+        "anyagent_httpx._tools._context",
+        "anyagent_httpx._tools._run",
+        "anyagent_core._agent._answers",
+        "anyagent_core._agent._decisions",
+    }
     assert loaded.isdisjoint(tool_modules), sorted(loaded & tool_modules)
 
 

@@ -90,9 +90,8 @@ from ._actions import Action, AskCompaction, AskPermission, Commit, Done, Emit, 
 from ._conversation import alternating, distinct_call_ids, join_system
 from ._loop_state import AFTER_ACTION, DONE_WITH_PENDING_CALLS, LoopState, check_accepts
 from ._output import parse_structured_output, rejects_response_format, response_format_for, schema_prompt
-from ._permissions import PermissionAllow, PermissionDeny
 from ._results import ResultMessage, ResultSubtype, SystemMessage
-from ._retry import Failure, GiveUp, Retry, RetryState, is_context_length_error
+from ._retry import Failure, RetryState, is_context_length_error
 from ._round import DoomWatch, Round, error_result, plan_round
 from ._settings import LoopSettings, LoopTool
 from ._spend import Spend, cost_usd, tokens_of
@@ -102,6 +101,9 @@ if TYPE_CHECKING:  # the text toolkits load when a run needs them (tools as text
     from anyagent_core._context._window import WindowSource
     from anyagent_core._textual._emulation._scanner import ToolCallTextFilter
     from anyagent_core._textual._think import AnswerFilter
+
+    from ._answers import PermissionAllow, PermissionDeny
+    from ._decisions import GiveUp, Retry
 
 __all__ = ["AgentLoop"]
 
@@ -922,6 +924,8 @@ class AgentLoop:
             return
         if request.side is None and retryable and self._reactive(request, failure, (message, *error_text)):
             return
+        from ._decisions import GiveUp  # the retry decisions load with the first failure
+
         decision: Retry | GiveUp
         if retryable:
             decision = request.retry.failed(
@@ -1158,6 +1162,8 @@ class AgentLoop:
         """The answer to the last ``AskPermission``. An input rewritten by the answer is checked
         against the rules again (``PermissionPolicy.decide(..., approved=True)``): what the
         rules deny stays denied."""
+        from ._answers import PermissionAllow, PermissionDeny  # made by whoever answers
+
         self._expect("permission")
         round_ = self._round
         call = round_.asking
