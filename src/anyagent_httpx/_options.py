@@ -321,6 +321,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), "AgentDefinition", "FallbackEndpoint"})
+
+
 def _agents(value: Mapping[str, AgentDefinition]) -> Mapping[str, AgentDefinition]:
     if not isinstance(value, Mapping):
         raise ConfigurationError(

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
 
+from anyagent_core._util import lazy_names
 from anyagent_core.value import Value
 
 if TYPE_CHECKING:
@@ -420,13 +421,7 @@ class PermissionPolicy(Value):
         return protected_path(path, self.cwd) if isinstance(path, str) else None
 
 
-def __getattr__(name: str) -> Any:
-    """The rules' answers (``PermissionDecision``, ``PermissionAllow``, ``PermissionDeny``), made
-    on first use (``_answers``)."""
-    if name in ("PermissionAllow", "PermissionDecision", "PermissionDeny"):
-        from . import _answers
-
-        value = getattr(_answers, name)
-        globals()[name] = value  # the next lookup is an ordinary one
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: The rules' answers, made on first use (``_answers``).
+__getattr__, __dir__ = lazy_names(
+    globals(), dict.fromkeys(("PermissionAllow", "PermissionDecision", "PermissionDeny"), "._agent._answers")
+)

@@ -35,10 +35,11 @@ import enum
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
+from anyagent_core._util import lazy_names
 from anyagent_core.value import Value
 
 if TYPE_CHECKING:
@@ -343,12 +344,5 @@ class RetryState:
         return status in _MODEL_STATUSES or is_context_length_error(*texts)
 
 
-def __getattr__(name: str) -> Any:
-    """The decisions (``Retry``, ``GiveUp``), made on first use (``_decisions``)."""
-    if name in ("GiveUp", "Retry"):
-        from . import _decisions
-
-        value = getattr(_decisions, name)
-        globals()[name] = value  # the next lookup is an ordinary one
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: The decisions, made on first use (``_decisions``).
+__getattr__, __dir__ = lazy_names(globals(), dict.fromkeys(("GiveUp", "Retry"), "._agent._decisions"))
