@@ -22,7 +22,6 @@ from ._agent._settings import (
     DoomLoopAction,
     Knob,
     LoopSettings,
-    LoopTool,
     OutputMode,
     ToolMode,
     knob,
@@ -35,9 +34,11 @@ from ._util import lazy_names
 
 if TYPE_CHECKING:
     from ._agent._answers import PermissionDecision
+    from ._agent._traits import LoopTool
 
-#: Made with the first call the rules decide on (a run whose tools are called).
-__getattr__, __dir__ = lazy_names(globals(), {"PermissionDecision": "._agent._answers"})
+#: Made with the first call the rules decide on (a run whose tools are called), and with the
+#: first tool given.
+__getattr__, __dir__ = lazy_names(globals(), {"PermissionDecision": "._agent._answers", "LoopTool": "._agent._traits"})
 
 __all__ = [
     "DOOM_LOOP_ACTIONS",

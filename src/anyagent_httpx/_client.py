@@ -44,7 +44,6 @@ from anyagent_core import (
     ImageBlock,
     LocalProtocolError,
     LoopState,
-    LoopTool,
     Message,
     PermissionMode,
     ResultMessage,
@@ -52,7 +51,6 @@ from anyagent_core import (
     TextBlock,
     ToolResultBlock,
     ToolSpec,
-    ToolTraits,
     UserBlock,
     UserMessage,
 )
@@ -66,6 +64,7 @@ from ._observe import observers
 from ._options import AgentOptions, _derived
 
 if TYPE_CHECKING:
+    from anyagent_core import LoopTool
     from anyagent_core.context import ContextUsage
 
     from ._mcp import McpServers
@@ -778,6 +777,10 @@ def _check_unique(items: Sequence[Tool | ToolSpec], served: Sequence[Tool]) -> N
 def _loop_tools(items: Sequence[Tool | ToolSpec], toolbox: Toolbox) -> list[LoopTool]:
     """The tools as the loop sees them; the ones that run go into ``toolbox``."""
     loop_tools: list[LoopTool] = []
+    if not items:
+        return loop_tools
+    from anyagent_core import LoopTool, ToolTraits  # loaded with the first tool
+
     for item in items:
         if isinstance(item, ToolSpec):
             loop_tools.append(LoopTool(spec=item, external=True))

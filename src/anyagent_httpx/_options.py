@@ -21,7 +21,6 @@ from anyagent_core import (
     DoomLoopAction,
     Endpoint,
     LoopSettings,
-    LoopTool,
     OutputMode,
     PermissionMode,
     PermissionPolicy,
@@ -56,6 +55,8 @@ from ._tools import SANDBOX_MODES, SandboxMode
 
 if TYPE_CHECKING:
     import httpx
+
+    from anyagent_core import LoopTool
 
     from ._definitions import AgentDefinition as AgentDefinition
     from ._definitions import FallbackEndpoint

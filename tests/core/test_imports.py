@@ -45,6 +45,7 @@ def test_the_loop_loads_no_toolkit_it_does_not_use() -> None:
         "anyagent_core._context._usage",  # context usage when asked for, a summary once made
         "anyagent_core._agent._answers",  # the permission rules' answers: calls to decide on
         "anyagent_core._agent._decisions",  # the retry rules' decisions: a failed request
+        "anyagent_core._agent._traits",  # the tools' traits and the loop's tools: settings with tools
     }
     assert loaded.isdisjoint(unused), sorted(loaded & unused)
 
@@ -101,6 +102,8 @@ LOADED_ON_USE = [
     ("anyagent_core._agent._permissions", "PermissionDeny", {"message": "no", "interrupt": True}),
     ("anyagent_core._agent._retry", "Retry", {"delay": 1.5, "model": "m", "attempt": 2, "reason": "503"}),
     ("anyagent_core._agent._retry", "GiveUp", {"reason": "spent"}),
+    ("anyagent_core._agent._permissions", "ToolTraits", {"read_only": True, "rule_argument": "path"}),
+    ("anyagent_core._agent._settings", "LoopTool", {"spec": anyagent_core.ToolSpec(name="t"), "external": True}),
 ]
 
 
@@ -119,6 +122,10 @@ def test_the_rules_and_a_failure_make_their_answers() -> None:
     """The permission rules and the retry rules load their answers when they first decide."""
     loaded = modules_after("from anyagent_core import AgentLoop, Connection")
     assert loaded.isdisjoint({"anyagent_core._agent._answers", "anyagent_core._agent._decisions"})
+    loaded = modules_after(
+        "from anyagent_core import LoopSettings, StartTurn\nLoopSettings(template=StartTurn(model='m', messages=()))"
+    )
+    assert "anyagent_core._agent._traits" not in loaded
     loaded = modules_after(
         "from anyagent_core import PermissionPolicy, ToolTraits, RetryPolicy, RetryState, Failure\n"
         "assert PermissionPolicy().decide('t', {}, ToolTraits()).behavior == 'allow'\n"

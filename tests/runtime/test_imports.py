@@ -22,8 +22,8 @@ from anyagent_httpx import AgentOptions, ConfigurationError
 #: the shell-command reader of the permission rules, the servers' window discovery, ``Tool`` and
 #: ``ToolContext`` (with the first tool made or run), the context's usage and summary classes,
 #: ``AgentDefinition`` and ``FallbackEndpoint`` (with the first options naming subagents or
-#: fallbacks), the permission rules' answers (a call to decide on) and the retry decisions (a
-#: failed request).
+#: fallbacks), the permission rules' answers (a call to decide on), the retry decisions (a failed
+#: request) and the loop's tools and their traits (options with tools).
 NOT_FOR_QUERY = (
     "anyagent_httpx._cli",
     "anyagent_httpx._hooks",
@@ -43,6 +43,7 @@ NOT_FOR_QUERY = (
     "anyagent_core._agent._answers",
     "anyagent_core._agent._decisions",
     "anyagent_core._agent._shell",
+    "anyagent_core._agent._traits",
     "anyagent_core._context._usage",
     "anyagent_core._context._window",
     "anyagent_core._replay",
@@ -103,6 +104,7 @@ def test_a_plain_query_run_makes_and_runs_no_tool() -> None:
         "anyagent_httpx._tools._run",
         "anyagent_core._agent._answers",
         "anyagent_core._agent._decisions",
+        "anyagent_core._agent._traits",
     }
     assert loaded.isdisjoint(tool_modules), sorted(loaded & tool_modules)
 

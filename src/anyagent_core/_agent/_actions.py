@@ -31,11 +31,12 @@ from anyagent_core._events import StartTurn
 from anyagent_core._messages import AssistantMessage, Message, ToolUseBlock, UserMessage
 from anyagent_core.value import Value
 
-from ._permissions import ToolTraits
 from ._results import ResultMessage, SystemMessage
 
 if TYPE_CHECKING:
     from anyagent_core._context._usage import ContextSummary
+
+    from ._traits import ToolTraits
 
 __all__ = ["Action", "AskCompaction", "AskPermission", "Commit", "Done", "Emit", "RunTools", "SendRequest", "Wait"]
 

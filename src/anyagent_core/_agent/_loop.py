@@ -93,7 +93,7 @@ from ._output import parse_structured_output, rejects_response_format, response_
 from ._results import ResultMessage, ResultSubtype, SystemMessage
 from ._retry import Failure, RetryState, is_context_length_error
 from ._round import DoomWatch, Round, error_result, plan_round
-from ._settings import LoopSettings, LoopTool
+from ._settings import LoopSettings
 from ._spend import Spend, cost_usd, tokens_of
 
 if TYPE_CHECKING:  # the text toolkits load when a run needs them (tools as text, <think> tags)
@@ -104,6 +104,7 @@ if TYPE_CHECKING:  # the text toolkits load when a run needs them (tools as text
 
     from ._answers import PermissionAllow, PermissionDeny
     from ._decisions import GiveUp, Retry
+    from ._traits import LoopTool
 
 __all__ = ["AgentLoop"]
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from anyagent_core._agent._shell import ShellParse
 
     from ._answers import PermissionAllow, PermissionDecision, PermissionDeny
+    from ._traits import ToolTraits
 
 __all__ = [
     "PATH_RULE_TOOLS",
@@ -156,20 +157,6 @@ def protected_path(path: str, cwd: str | None = None) -> str | None:
 
 
 _RULE = re.compile(r"\s*([A-Za-z0-9_-]{1,64})\s*(?:\((.*)\))?\s*", re.DOTALL)
-
-
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class ToolTraits(Value):
-    """What a tool says about itself, for the permission rules."""
-
-    read_only: bool = False
-    """It changes nothing: allowed in every mode, ``plan`` included."""
-    edits_files: bool = False
-    """It changes files under the allowed roots: ``acceptEdits`` allows it without asking."""
-    needs_permission: bool = False
-    """In ``default`` mode, ask before running it (shell commands, writes)."""
-    rule_argument: str | None = None
-    """The argument a rule's pattern is matched against (``command`` for bash, ``path`` for files)."""
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
@@ -421,7 +408,11 @@ class PermissionPolicy(Value):
         return protected_path(path, self.cwd) if isinstance(path, str) else None
 
 
-#: The rules' answers, made on first use (``_answers``).
+#: The rules' answers, made on first use (``_answers``), and the tools' traits (``_traits``).
 __getattr__, __dir__ = lazy_names(
-    globals(), dict.fromkeys(("PermissionAllow", "PermissionDecision", "PermissionDeny"), "._agent._answers")
+    globals(),
+    {
+        **dict.fromkeys(("PermissionAllow", "PermissionDecision", "PermissionDeny"), "._agent._answers"),
+        "ToolTraits": "._agent._traits",
+    },
 )

@@ -21,12 +21,15 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from anyagent_core._messages import ToolResultBlock, ToolUseBlock, ToolUseError
 from anyagent_core.value import Record
 
-from ._permissions import ToolTraits
-from ._settings import LoopSettings, LoopTool
+from ._settings import LoopSettings
+
+if TYPE_CHECKING:
+    from ._traits import LoopTool, ToolTraits
 
 __all__ = ["DoomWatch", "Round", "error_result", "plan_round"]
 
