@@ -38,11 +38,14 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
 
-from anyagent_core._json import JSONObject, freeze_object
+from anyagent_core._util import lazy_names
 from anyagent_core.value import Value
 
 if TYPE_CHECKING:
     from anyagent_core._agent._shell import ShellParse
+
+    from ._answers import PermissionAllow, PermissionDecision, PermissionDeny
+    from ._traits import ToolTraits
 
 __all__ = [
     "PATH_RULE_TOOLS",
@@ -154,20 +157,6 @@ def protected_path(path: str, cwd: str | None = None) -> str | None:
 
 
 _RULE = re.compile(r"\s*([A-Za-z0-9_-]{1,64})\s*(?:\((.*)\))?\s*", re.DOTALL)
-
-
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class ToolTraits(Value):
-    """What a tool says about itself, for the permission rules."""
-
-    read_only: bool = False
-    """It changes nothing: allowed in every mode, ``plan`` included."""
-    edits_files: bool = False
-    """It changes files under the allowed roots: ``acceptEdits`` allows it without asking."""
-    needs_permission: bool = False
-    """In ``default`` mode, ask before running it (shell commands, writes)."""
-    rule_argument: str | None = None
-    """The argument a rule's pattern is matched against (``command`` for bash, ``path`` for files)."""
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
@@ -347,14 +336,6 @@ def _mode(value: str) -> PermissionMode:
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class PermissionDecision(Value):
-    """What the rules say about one call: ``allow``, ``deny`` or ``ask``, and why."""
-
-    behavior: Literal["allow", "deny", "ask"]
-    reason: str
-
-
-@attrs.frozen(kw_only=True, repr=False, eq=False)
 class PermissionPolicy(Value):
     """The mode and the rules. In order: a ``disallowed_tools`` rule denies; ``plan`` mode denies
     anything not read-only; ``bypassPermissions`` allows; an ``allowed_tools`` rule allows (for
@@ -379,6 +360,8 @@ class PermissionPolicy(Value):
         when it rewrote a call's arguments: *ask* then means *allow*, while the deny rules and
         ``plan`` mode still refuse. The same method decides for the model's input and for a
         rewritten one, so a rewrite cannot reach what the rules deny."""
+        from ._answers import PermissionDecision  # the rules' answers load with the first call decided
+
         for rule in self.disallowed_tools:
             if rule.matches(name, input, traits, cwd=self.cwd):
                 return PermissionDecision(behavior="deny", reason=f"{name!r} is disallowed by the rule {str(rule)!r}")
@@ -425,16 +408,11 @@ class PermissionPolicy(Value):
         return protected_path(path, self.cwd) if isinstance(path, str) else None
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class PermissionAllow(Value):
-    """Run the call, with ``updated_input`` instead of the model's arguments if given."""
-
-    updated_input: JSONObject | None = attrs.field(default=None, converter=attrs.converters.optional(freeze_object))
-
-
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class PermissionDeny(Value):
-    """Do not run the call; the model is told ``message``. ``interrupt`` also ends the run."""
-
-    message: str = "permission denied"
-    interrupt: bool = False
+#: The rules' answers, made on first use (``_answers``), and the tools' traits (``_traits``).
+__getattr__, __dir__ = lazy_names(
+    globals(),
+    {
+        **dict.fromkeys(("PermissionAllow", "PermissionDecision", "PermissionDeny"), "._agent._answers"),
+        "ToolTraits": "._agent._traits",
+    },
+)

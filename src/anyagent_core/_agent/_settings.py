@@ -10,7 +10,7 @@ that they do not.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import attrs
 
@@ -19,12 +19,15 @@ from anyagent_core._context._strategies import CONTEXT_STRATEGIES, ContextStrate
 from anyagent_core._context._tokens import TokenCounter
 from anyagent_core._events import StartTurn
 from anyagent_core._json import JSONObject, freeze_object
-from anyagent_core._messages import ToolSpec
+from anyagent_core._util import lazy_names
 from anyagent_core.value import Value
 
-from ._permissions import PermissionPolicy, ToolTraits
+from ._permissions import PermissionPolicy
 from ._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from ._spend import Pricing
+
+if TYPE_CHECKING:
+    from ._traits import LoopTool
 
 __all__ = [
     "DOOM_LOOP_ACTIONS",
@@ -163,18 +166,10 @@ def knob(name: str, *, error: Callable[[str], Exception] = ValueError) -> Any:
 # ---- the loop's settings -----------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class LoopTool(Value):
-    """A tool as the loop sees it: its spec, its traits for the permission rules, and whether
-    the caller answers it (``external``) instead of the driver running it."""
-
-    spec: ToolSpec
-    traits: ToolTraits = attrs.field(factory=ToolTraits)
-    external: bool = False
-
-
 def _tool_tuple(value: Iterable[LoopTool]) -> tuple[LoopTool, ...]:
     tools = tuple(value)
+    if tools:
+        from ._traits import LoopTool  # loaded with the first tool given
     for tool in tools:
         if not isinstance(tool, LoopTool):
             raise TypeError(f"LoopSettings.tools holds LoopTool values, not {type(tool).__name__}")
@@ -246,3 +241,7 @@ class LoopSettings(Value):
         models = (*self.models, *self.fallback_endpoint_models)
         endpoints = (0,) * len(self.models) + tuple(range(1, len(self.fallback_endpoint_models) + 1))
         return models, endpoints
+
+
+#: A tool as the loop sees it, made with the first tool given (``_traits``).
+__getattr__, __dir__ = lazy_names(globals(), {"LoopTool": "._agent._traits"})
