@@ -35,10 +35,10 @@ from ._context._tokens import (
     message_texts,
     tool_texts,
 )
-from ._context._usage import ContextSummary, ContextUsage
 from ._util import lazy_names
 
 if TYPE_CHECKING:
+    from ._context._usage import ContextSummary, ContextUsage
     from ._context._window import (
         MAX_PROBE_BODY,
         WINDOW_PROBES,
@@ -77,6 +77,9 @@ _LAZY = dict.fromkeys(
     ),
     "._context._window",
 )
+#: Made when asked for: a run reports its context usage on request (``context_usage()``), and
+#: keeps a summary once it has compacted by summarising (or resumed a session that had).
+_LAZY.update(dict.fromkeys(("ContextSummary", "ContextUsage"), "._context._usage"))
 
 __getattr__, __dir__ = lazy_names(globals(), _LAZY)
 

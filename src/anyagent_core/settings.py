@@ -8,9 +8,11 @@ names of the modes.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import _checks as checks
 from ._agent._output import parse_structured_output
-from ._agent._permissions import PERMISSION_MODES, PermissionDecision, PermissionMode, PermissionPolicy, PermissionRule
+from ._agent._permissions import PERMISSION_MODES, PermissionMode, PermissionPolicy, PermissionRule
 from ._agent._settings import (
     DOOM_LOOP_ACTIONS,
     KNOBS,
@@ -29,6 +31,13 @@ from ._agent._settings import (
     validator,
 )
 from ._agent._spend import Pricing, cost_usd
+from ._util import lazy_names
+
+if TYPE_CHECKING:
+    from ._agent._answers import PermissionDecision
+
+#: Made with the first call the rules decide on (a run whose tools are called).
+__getattr__, __dir__ = lazy_names(globals(), {"PermissionDecision": "._agent._answers"})
 
 __all__ = [
     "DOOM_LOOP_ACTIONS",

@@ -1,6 +1,9 @@
 """Public: one ``__repr__``, ``__eq__`` and ``__hash__`` shared by the attrs classes, instead of attrs
 writing and compiling the three for each class when its module is imported.
 
+``Record`` is the base of internal state kept in plain slotted classes instead (a written
+``__init__``, compared by identity): such a class costs no generated code at import.
+
 A class takes them by subclassing ``Value`` (frozen classes compared by their fields) or
 ``Described`` (classes compared by identity, ``eq=False``) and telling attrs not to write its
 own: ``@attrs.frozen(kw_only=True, repr=False, eq=False) class Usage(Value): ...``. The methods
@@ -25,7 +28,7 @@ except ImportError:  # pragma: no cover (an attrs without it: a record of our ow
 
     _repr_context = types.SimpleNamespace()  # type: ignore[assignment]
 
-__all__ = ["Described", "Value"]
+__all__ = ["Described", "Record", "Value"]
 
 _Repr = Callable[[Any], str]
 _Key = Callable[[Any], Any] | None
@@ -154,3 +157,18 @@ class Value:
                     *[getattr(self, name) if key is None else key(getattr(self, name)) for name, key in fields],
                 )
             )
+
+
+class Record:
+    """A base for mutable internal state kept in a plain slotted class (its own ``__slots__`` and
+    ``__init__``, compared by identity), where an attrs class would cost a generated and compiled
+    ``__init__`` when its module is imported. ``__repr__`` writes ``Name(slot=value, ...)`` over
+    the ``__slots__`` of the class and its bases."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        cls = self.__class__
+        names = [name for klass in reversed(cls.__mro__) for name in klass.__dict__.get("__slots__", ())]
+        shown = ", ".join(f"{name}={getattr(self, name, attrs.NOTHING)!r}" for name in names)
+        return f"{cls.__qualname__}({shown})"

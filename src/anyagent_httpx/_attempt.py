@@ -38,7 +38,7 @@ from anyagent_core import (
     ToolCall,
     ToolCallDelta,
 )
-from anyagent_core.value import Described, Value
+from anyagent_core.value import Record, Value
 from anyagent_core.wire import redact_url
 
 from ._errors import (
@@ -216,21 +216,33 @@ class AttemptFailed(Exception):
         return () if e is None else (e.message, e.code, e.type, e.body)
 
 
-@attrs.define(eq=False, repr=False)
-class Received(Described):
+class Received(Record):
     """What one attempt received: the judge's whole input."""
 
-    url: str
-    """The request URL, credentials removed."""
-    status: int = 0
-    headers: tuple[tuple[str, str], ...] = ()
-    output: bool = False
-    """An output event (text, reasoning, refusal, a tool call) arrived."""
-    received: int = 0
-    """Body bytes received."""
-    cut: APIConnectionError | None = None
-    """The body broke off with this error (the core was told EOF)."""
-    complete: MessageComplete | None = None
+    __slots__ = ("complete", "cut", "headers", "output", "received", "status", "url")
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        status: int = 0,
+        headers: tuple[tuple[str, str], ...] = (),
+        output: bool = False,
+        received: int = 0,
+        cut: APIConnectionError | None = None,
+        complete: MessageComplete | None = None,
+    ) -> None:
+        self.url = url
+        """The request URL, credentials removed."""
+        self.status = status
+        self.headers = headers
+        self.output = output
+        """An output event (text, reasoning, refusal, a tool call) arrived."""
+        self.received = received
+        """Body bytes received."""
+        self.cut = cut
+        """The body broke off with this error (the core was told EOF)."""
+        self.complete = complete
 
 
 def judge(received: Received) -> MessageComplete | AttemptFailed | ResponseError:

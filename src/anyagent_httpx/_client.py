@@ -56,21 +56,22 @@ from anyagent_core import (
     UserBlock,
     UserMessage,
 )
-from anyagent_core.context import ContextUsage
 from anyagent_core.settings import PERMISSION_MODES
-from anyagent_core.value import Described
+from anyagent_core.value import Record
 
 from ._driver import Driver, Toolbox
 from ._errors import APIError, ClientStateError, ConfigurationError
 from ._logging import RunLogger, Scrubber, endpoint_secrets, protect_httpx_logs
 from ._observe import observers
 from ._options import AgentOptions, _derived
-from ._tools import Tool, ToolContext
 
 if TYPE_CHECKING:
+    from anyagent_core.context import ContextUsage
+
     from ._mcp import McpServers
     from ._sessions._writer import SessionWriter
     from ._subagents import Subagents
+    from ._tools import Tool, ToolContext
 from ._transports import AsyncTransport, HttpxTransport, shared_transport
 
 __all__ = ["Client", "ClientState", "MessageStream", "query"]
@@ -132,15 +133,17 @@ def _from_dict(prompt: Mapping[str, Any]) -> UserMessage:
     return UserMessage(content=tuple(blocks))
 
 
-@attrs.define(eq=False, repr=False)
-class _Open(Described):
+class _Open(Record):
     """A receive, for the client: the generator of the response it is in (None between
     responses), whether a caller is inside one of its steps, and whether the iterator handed
     out was dropped."""
 
-    gen: AsyncGenerator[RunMessage] | None = None
-    busy: bool = False
-    abandoned: bool = False
+    __slots__ = ("abandoned", "busy", "gen")
+
+    def __init__(self) -> None:
+        self.gen: AsyncGenerator[RunMessage] | None = None
+        self.busy = False
+        self.abandoned = False
 
 
 class MessageStream(AsyncIterator[RunMessage]):
@@ -802,6 +805,8 @@ def _skill_tools(options: AgentOptions, items: Sequence[Tool | ToolSpec], env: M
 
 
 def _tool_context(options: AgentOptions, session_id: str) -> ToolContext:
+    from ._tools import ToolContext  # only for clients with tools that run
+
     cwd = pathlib.Path(options.cwd if options.cwd is not None else os.getcwd()).resolve()
     if not cwd.is_dir():
         raise ConfigurationError(f"cwd {options.cwd!r} is not a directory")

@@ -38,7 +38,6 @@ from anyagent_core import (
     Failure,
     Finished,
     MessageComplete,
-    PermissionDeny,
     ReasoningDelta,
     RefusalDelta,
     RunMessage,
@@ -56,7 +55,7 @@ from anyagent_core import (
 )
 from anyagent_core.context import estimate_tokens
 from anyagent_core.json import JSONObject
-from anyagent_core.value import Described
+from anyagent_core.value import Record
 from anyagent_core.wire import redact_url
 
 from ._attempt import AttemptFailed, Cancelled, DeadlinePassed, Interrupted, Received, perform
@@ -86,14 +85,16 @@ DISCOVER_ABOVE = 1024
 _PARTIAL = (TextDelta, ReasoningDelta, RefusalDelta, ToolCallDelta, ToolCall, Usage, Finished)
 
 
-@attrs.define(eq=False, repr=False)
-class Toolbox(Described):
+class Toolbox(Record):
     """The tools the driver runs, by name, and the context they run in."""
 
-    tools: dict[str, Tool] = attrs.Factory(dict)
-    context: ToolContext | None = None
-    timeout: float | None = None
-    """For tools that set no timeout of their own."""
+    __slots__ = ("context", "timeout", "tools")
+
+    def __init__(self, *, timeout: float | None = None) -> None:
+        self.tools: dict[str, Tool] = {}
+        self.context: ToolContext | None = None
+        self.timeout = timeout
+        """For tools that set no timeout of their own."""
 
     def concurrent(self, call: ToolUseBlock) -> bool:
         """Calls of read-only tools (and subagent tasks) run beside each other."""
@@ -101,11 +102,13 @@ class Toolbox(Described):
         return found is not None and (found.read_only or call.name == "task")
 
 
-@attrs.define(eq=False, repr=False)
-class _Failure(Described):
+class _Failure(Record):
     """The error of the response's last failed attempt: raised if the loop gives up."""
 
-    error: APIError | None = None
+    __slots__ = ("error",)
+
+    def __init__(self) -> None:
+        self.error: APIError | None = None
 
 
 class Driver:
@@ -504,6 +507,8 @@ class Driver:
     # ---- permissions and tools ------------------------------------------------------------
 
     async def _ask(self, loop: AgentLoop, action: AskPermission) -> None:
+        from anyagent_core import PermissionDeny
+
         from ._hooks import notification
         from ._permissions import ToolPermissionContext, ask_permission  # only for runs that ask
 

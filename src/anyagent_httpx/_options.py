@@ -11,7 +11,7 @@ import os
 import sys
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
 
@@ -46,23 +46,25 @@ from anyagent_core.settings import (
     str_tuple,
     validator,
 )
-from anyagent_core.value import Described, Value
+from anyagent_core.value import Record, Value
 from anyagent_core.wire import redact_url
 
 from ._attempt import StreamLimits
 from ._errors import ConfigurationError
 from ._observe import Observer
-from ._tools import Tool
-from ._tools._context import SANDBOX_MODES, SandboxMode
+from ._tools import SANDBOX_MODES, SandboxMode
 
 if TYPE_CHECKING:
     import httpx
 
+    from ._definitions import AgentDefinition as AgentDefinition
+    from ._definitions import FallbackEndpoint
     from ._hooks import HookEvent, HookMatcher
     from ._logging import Scrubber
     from ._memories import Memory
     from ._permissions import CanUseTool
     from ._sessions import SessionStore
+    from ._tools import Tool
     from ._transports import AsyncTransport
 
 __all__ = [
@@ -155,7 +157,7 @@ def get_api_key(
     return api_key or _environ(env).get(ENV_API_KEY) or fallback or None
 
 
-ToolItem = str | Tool | ToolSpec
+ToolItem: TypeAlias = "str | Tool | ToolSpec"
 """A built-in tool's name, a ``Tool`` (``@tool``), or a ``ToolSpec`` whose calls you answer."""
 
 
@@ -169,6 +171,13 @@ def _sequence(name: str, value: Any) -> tuple[Any, ...]:
     return tuple(value)
 
 
+def _tool_class() -> type[Tool]:
+    """``Tool``, loaded with the first options that name a tool other than a ``ToolSpec``."""
+    from ._tools._tool import Tool
+
+    return Tool
+
+
 def _tools(value: Sequence[ToolItem]) -> tuple[ToolItem, ...]:
     tools = _sequence("tools", value)
     names: set[str] = set()
@@ -179,7 +188,7 @@ def _tools(value: Sequence[ToolItem]) -> tuple[ToolItem, ...]:
             if item not in BUILTIN_TOOLS:
                 raise ConfigurationError(f"unknown built-in tool {item!r}; known: {', '.join(BUILTIN_TOOLS)}")
             name = item
-        elif isinstance(item, Tool | ToolSpec):
+        elif isinstance(item, ToolSpec | _tool_class()):
             name = item.name
         else:
             raise TypeError(
@@ -301,64 +310,49 @@ def _skill_dirs(value: Sequence[str | os.PathLike[str]]) -> tuple[str, ...]:
     return _paths("skill_dirs", value)
 
 
+def __getattr__(name: str) -> Any:
+    """``AgentDefinition`` and ``FallbackEndpoint``, made on first use (``_definitions``)."""
+    if name in ("AgentDefinition", "FallbackEndpoint"):
+        from . import _definitions
+
+        value = getattr(_definitions, name)
+        globals()[name] = value  # the next lookup is an ordinary one
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "AgentDefinition", "FallbackEndpoint"})
+
+
 def _agents(value: Mapping[str, AgentDefinition]) -> Mapping[str, AgentDefinition]:
     if not isinstance(value, Mapping):
         raise ConfigurationError(
             f"agents must be a mapping of names to AgentDefinition values, not {type(value).__name__}"
         )
     agents = dict(value)
+    if agents:
+        from ._definitions import AgentDefinition  # only for options with subagents
     for name, definition in agents.items():
         if not isinstance(definition, AgentDefinition):
             raise TypeError(f"agents[{name!r}] must be an AgentDefinition, not {type(definition).__name__}")
     return agents
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class AgentDefinition(Value):
-    """A subagent the model can hand a task to with the ``task`` tool: it runs as a nested agent
-    with its own system prompt, tools, model and turn limit, and its final answer is the task's
-    result."""
-
-    description: str
-    """When to use it: shown to the model in the ``task`` tool's description."""
-    prompt: str
-    """Its system prompt."""
-    tools: tuple[ToolItem, ...] | None = attrs.field(default=None, converter=attrs.converters.optional(_tools))
-    """Its tools; None: the main agent's tools (never ``task``: subagents do not nest)."""
-    model: str | None = None
-    """None: the main agent's model."""
-    max_turns: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional([attrs.validators.instance_of(int), attrs.validators.ge(1)])
-    )
-
-
-def _fallback_url(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or not value.strip().startswith(("http://", "https://")):
-        raise ConfigurationError(f"a fallback endpoint's base_url must be an http:// or https:// URL, not {value!r}")
-
-
-def _fallback_model(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(f"a fallback endpoint's model must be a non-empty str, not {value!r}")
-
-
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class FallbackEndpoint(Value):
-    """Another server a turn may go to when the main one cannot be reached or keeps failing
-    (``AgentOptions.fallback_endpoints``): its base URL, the model it serves and its key.
-    Its context window and what it accepts are learned from it alone."""
-
-    base_url: str = attrs.field(validator=_fallback_url, repr=lambda url: repr(redact_url(url)))
-    model: str = attrs.field(validator=_fallback_model)
-    api_key: str | None = attrs.field(default=None, repr=False)
-    """Sent as ``Authorization: Bearer ...`` to this endpoint only; never shown in a repr."""
+def _is_fallback_endpoint(value: object) -> bool:
+    """Whether ``value`` is a ``FallbackEndpoint``, without making the class: none can exist
+    before its module ran."""
+    definitions = sys.modules.get("anyagent_httpx._definitions")
+    return definitions is not None and isinstance(value, definitions.FallbackEndpoint)
 
 
 def _fallback_endpoints(value: Sequence[FallbackEndpoint | Mapping[str, Any]]) -> tuple[FallbackEndpoint, ...]:
-    if isinstance(value, Mapping | str | FallbackEndpoint):
+    if isinstance(value, Mapping | str) or _is_fallback_endpoint(value):
         raise ConfigurationError("fallback_endpoints is a sequence of FallbackEndpoint (or of dicts), in order")
     items: list[FallbackEndpoint] = []
     for number, item in enumerate(value):
+        from ._definitions import FallbackEndpoint  # only for options with fallback endpoints
+
         if isinstance(item, FallbackEndpoint):
             items.append(item)
             continue
@@ -466,24 +460,27 @@ def _stop(value: Sequence[str]) -> tuple[str, ...]:
     return _sequence("stop", value)
 
 
-@attrs.define(eq=False, repr=False)
-class _Derived(Described):
+class _Derived(Record):
     """What was last made from one live ``AgentOptions`` (client after client of a one-shot
     ``query()`` asks for the same), each beside what it was made from besides the options'
     frozen fields: the environment's values read, the working directory, the tools."""
 
-    ref: weakref.ref[AgentOptions]
-    # Each value is kept in one attribute with what it was made from, so that a thread reading
-    # it never pairs one value with another's inputs (two attribute writes can be interleaved).
-    endpoint: tuple[tuple[str | None, str | None], Endpoint] | None = None
-    """The ``$ANY_AGENT_BASE_URL`` and ``$ANY_AGENT_API_KEY`` values the endpoint was made
-    with (None for one not read: the option of the same name was given), and the endpoint."""
-    fallbacks: tuple[Endpoint, ...] | None = None
-    limits: StreamLimits | None = None
-    settings: tuple[tuple[Any, ...], LoopSettings] | None = None
-    scrubber: tuple[Endpoint, tuple[Endpoint, ...], tuple[str, ...], Scrubber] | None = None
-    """The endpoints (these very objects) the secrets were found in, the secrets, and their
-    ``Scrubber``."""
+    __slots__ = ("endpoint", "fallbacks", "limits", "ref", "scrubber", "settings")
+
+    def __init__(self, ref: weakref.ref[AgentOptions]) -> None:
+        self.ref = ref
+        # Each value is kept in one attribute with what it was made from, so that a thread
+        # reading it never pairs one value with another's inputs (two attribute writes can be
+        # interleaved).
+        self.endpoint: tuple[tuple[str | None, str | None], Endpoint] | None = None
+        """The ``$ANY_AGENT_BASE_URL`` and ``$ANY_AGENT_API_KEY`` values the endpoint was made
+        with (None for one not read: the option of the same name was given), and the endpoint."""
+        self.fallbacks: tuple[Endpoint, ...] | None = None
+        self.limits: StreamLimits | None = None
+        self.settings: tuple[tuple[Any, ...], LoopSettings] | None = None
+        self.scrubber: tuple[Endpoint, tuple[Endpoint, ...], tuple[str, ...], Scrubber] | None = None
+        """The endpoints (these very objects) the secrets were found in, the secrets, and their
+        ``Scrubber``."""
 
 
 #: The values made from each live ``AgentOptions`` (by identity: options compare by value, and

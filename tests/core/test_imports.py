@@ -42,6 +42,9 @@ def test_the_loop_loads_no_toolkit_it_does_not_use() -> None:
         "anyagent_core._sessions",
         "anyagent_core._agent._shell",  # the permission rules' shell reader: rules on commands
         "anyagent_core._context._window",  # window probes and context-length errors
+        "anyagent_core._context._usage",  # context usage when asked for, a summary once made
+        "anyagent_core._agent._answers",  # the permission rules' answers: calls to decide on
+        "anyagent_core._agent._decisions",  # the retry rules' decisions: a failed request
     }
     assert loaded.isdisjoint(unused), sorted(loaded & unused)
 
@@ -90,3 +93,35 @@ def test_errors_still_pickle() -> None:
     error = anyagent_core.RemoteProtocolError("bad frame")
     again = pickle.loads(pickle.dumps(error))
     assert type(again) is anyagent_core.RemoteProtocolError and str(again) == str(error)
+
+
+LOADED_ON_USE = [
+    ("anyagent_core._agent._permissions", "PermissionDecision", {"behavior": "ask", "reason": "why"}),
+    ("anyagent_core._agent._permissions", "PermissionAllow", {"updated_input": {"path": "a"}}),
+    ("anyagent_core._agent._permissions", "PermissionDeny", {"message": "no", "interrupt": True}),
+    ("anyagent_core._agent._retry", "Retry", {"delay": 1.5, "model": "m", "attempt": 2, "reason": "503"}),
+    ("anyagent_core._agent._retry", "GiveUp", {"reason": "spent"}),
+]
+
+
+@pytest.mark.parametrize(("home", "name", "fields"), LOADED_ON_USE, ids=[name for _, name, _ in LOADED_ON_USE])
+def test_a_class_made_on_first_use_keeps_its_home_and_pickles(home: str, name: str, fields: dict[str, object]) -> None:
+    module = importlib.import_module(home)
+    cls = getattr(module, name)
+    assert cls.__module__ == home and cls.__qualname__ == name
+    assert getattr(anyagent_core, name) is cls and name in dir(module)
+    value = cls(**fields)
+    again = pickle.loads(pickle.dumps(value))
+    assert type(again) is cls and again == value and repr(again) == repr(value)
+
+
+def test_the_rules_and_a_failure_make_their_answers() -> None:
+    """The permission rules and the retry rules load their answers when they first decide."""
+    loaded = modules_after("from anyagent_core import AgentLoop, Connection")
+    assert loaded.isdisjoint({"anyagent_core._agent._answers", "anyagent_core._agent._decisions"})
+    loaded = modules_after(
+        "from anyagent_core import PermissionPolicy, ToolTraits, RetryPolicy, RetryState, Failure\n"
+        "assert PermissionPolicy().decide('t', {}, ToolTraits()).behavior == 'allow'\n"
+        "assert RetryState(RetryPolicy(max_retries=0), ['m']).failed(Failure.STATUS, status=503).reason"
+    )
+    assert {"anyagent_core._agent._answers", "anyagent_core._agent._decisions"} <= loaded

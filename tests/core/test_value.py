@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import anyagent_core
-from anyagent_core.value import Described, Value
+from anyagent_core.value import Described, Record, Value
 
 NAN = math.nan
 """One NaN object: equal to itself by identity in a tuple, unequal by ``==``."""
@@ -190,3 +190,53 @@ def test_equal_values_hash_alike_and_different_ones_differ() -> None:
     assert usage != anyagent_core.Usage(prompt_tokens=3, completion_tokens=5)
     with pytest.raises(TypeError, match="unhashable"):
         hash(usage)  # its raw mapping is not hashable, as with attrs's hash
+
+
+class _Tally(Record):
+    __slots__ = ("count", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.count = 0
+
+
+class _Marked(_Tally):
+    __slots__ = ("mark",)
+
+    def __init__(self, name: str, mark: object) -> None:
+        super().__init__(name)
+        self.mark = mark
+
+
+def test_a_record_shows_its_slots_and_those_of_its_bases_and_compares_by_identity() -> None:
+    tally = _Tally("a")
+    tally.count = 2
+    assert repr(tally) == "_Tally(count=2, name='a')"
+    marked = _Marked("b", _Tally("c"))
+    assert repr(marked) == "_Marked(count=0, name='b', mark=_Tally(count=0, name='c'))"
+    assert tally != _Tally("a") and tally == tally and hash(tally) == object.__hash__(tally)
+    assert not hasattr(tally, "__dict__")
+    with pytest.raises(AttributeError):
+        tally.other = 1  # type: ignore[attr-defined]
+    del marked.mark
+    assert repr(marked) == "_Marked(count=0, name='b', mark=NOTHING)"
+
+
+def test_the_loops_internal_state_is_kept_in_records() -> None:
+    """The loop's and the context's per-run state are plain slotted classes (no attrs class
+    made when the core is imported), shown with their fields."""
+    from anyagent_core._agent import _loop, _round, _spend
+    from anyagent_core._context import _tokens
+
+    made = [
+        _loop._Run(prompt_at=3),
+        _loop._Response(),
+        _round.Round(),
+        _round.DoomWatch(),
+        _spend.Spend(),
+        _tokens._Fit(),
+    ]
+    for record in made:
+        assert isinstance(record, Record) and not attrs.has(type(record))
+    assert repr(made[0]).startswith("_Run(after_tools=False, doom=DoomWatch(futile=0, ")
+    assert "prompt_at=3" in repr(made[0]) and "spend=Spend(cost_usd=None, tokens=0, usage=None)" in repr(made[0])

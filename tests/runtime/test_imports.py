@@ -6,32 +6,44 @@ from __future__ import annotations
 
 import importlib
 import json
+import pickle
 import subprocess
 import sys
 
 import pytest
 
 import anyagent_httpx
+from anyagent_httpx import AgentOptions, ConfigurationError
 
 #: Modules a plain ``query()`` does not need at import: the CLI, recording, the session stores,
 #: the blocking facade, the built-in tools, the h11 transport, the hooks (loaded with the first
 #: client, or by options naming hooks), tools' signature schemas (with the first tool), the core's
 #: text toolkits (tools written as text, ``<think>`` tags), whole-response replay, the subagents,
-#: the shell-command reader of the permission rules and the servers' window discovery.
+#: the shell-command reader of the permission rules, the servers' window discovery, ``Tool`` and
+#: ``ToolContext`` (with the first tool made or run), the context's usage and summary classes,
+#: ``AgentDefinition`` and ``FallbackEndpoint`` (with the first options naming subagents or
+#: fallbacks), the permission rules' answers (a call to decide on) and the retry decisions (a
+#: failed request).
 NOT_FOR_QUERY = (
     "anyagent_httpx._cli",
     "anyagent_httpx._hooks",
     "anyagent_httpx._recording",
     "anyagent_httpx._context",
+    "anyagent_httpx._definitions",
     "anyagent_httpx._sessions",
     "anyagent_httpx._subagents",
     "anyagent_httpx._sync",
     "anyagent_httpx._tools._builtin",
+    "anyagent_httpx._tools._context",
     "anyagent_httpx._tools._schema",
+    "anyagent_httpx._tools._tool",
     "anyagent_httpx._transports._h11",
     "anyagent_httpx.claude",
     "anyagent_httpx.testing",
+    "anyagent_core._agent._answers",
+    "anyagent_core._agent._decisions",
     "anyagent_core._agent._shell",
+    "anyagent_core._context._usage",
     "anyagent_core._context._window",
     "anyagent_core._replay",
     "anyagent_core._schema",
@@ -59,6 +71,40 @@ def test_a_plain_query_loads_no_cli_recording_sync_builtin_tools_or_h11() -> Non
     )
     assert "anyagent_httpx._client" in loaded and "anyagent_core._agent._loop" in loaded
     assert loaded.isdisjoint(NOT_FOR_QUERY), sorted(loaded & set(NOT_FOR_QUERY))
+
+
+_PLAIN_RUN = """\
+import json
+import anyio
+from anyagent_httpx import AgentOptions, ResultMessage, query
+from anyagent_httpx.testing import Reply, serve
+
+CHUNK = {"id": "c1", "object": "chat.completion.chunk", "model": "m",
+         "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}
+
+async def main() -> None:
+    async with serve([Reply.sse(b"data: " + json.dumps(CHUNK).encode() + b"\\n\\ndata: [DONE]\\n\\n")]) as server:
+        options = AgentOptions(model="m", base_url=server.base_url)
+        results = [m async for m in query(prompt="hello", options=options) if isinstance(m, ResultMessage)]
+        assert [m.result for m in results] == ["hi"], results
+
+anyio.run(main)
+"""
+
+
+def test_a_plain_query_run_makes_and_runs_no_tool() -> None:
+    """A whole run without tools (over the loopback server) never loads ``Tool``, ``ToolContext``,
+    the tool runner, the permission rules' answers or the retry decisions."""
+    loaded = modules_after(_PLAIN_RUN)
+    assert "anyagent_core._agent._loop" in loaded and "anyagent_httpx._attempt" in loaded
+    tool_modules = {
+        "anyagent_httpx._tools._tool",
+        "anyagent_httpx._tools._context",
+        "anyagent_httpx._tools._run",
+        "anyagent_core._agent._answers",
+        "anyagent_core._agent._decisions",
+    }
+    assert loaded.isdisjoint(tool_modules), sorted(loaded & tool_modules)
 
 
 def test_a_tool_loads_its_schema_and_no_builtin_tools() -> None:
@@ -161,3 +207,27 @@ def test_the_readme_import_s_attrs_classes_share_their_repr_eq_and_hash() -> Non
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_subagents_and_fallbacks_make_their_classes_which_keep_their_home() -> None:
+    loaded = modules_after(
+        "from anyagent_httpx import AgentOptions, ConfigurationError\n"
+        "AgentOptions(agents={}, fallback_endpoints=[])\n"
+        "try:\n    AgentOptions(fallback_endpoints=object())\nexcept TypeError:\n    pass"
+    )
+    assert "anyagent_httpx._definitions" not in loaded
+    loaded = modules_after(
+        "from anyagent_httpx import AgentOptions\n"
+        "AgentOptions(fallback_endpoints=[{'base_url': 'http://127.0.0.1:1/v1', 'model': 'm'}])"
+    )
+    assert "anyagent_httpx._definitions" in loaded
+    from anyagent_httpx import AgentDefinition, FallbackEndpoint, _options
+
+    for cls in (AgentDefinition, FallbackEndpoint):
+        assert cls.__module__ == "anyagent_httpx._options" and getattr(_options, cls.__name__) is cls
+    endpoint = FallbackEndpoint(base_url="http://127.0.0.1:1/v1", model="m", api_key="k")
+    assert pickle.loads(pickle.dumps(endpoint)) == endpoint
+    definition = AgentDefinition(description="d", prompt="p", max_turns=2)
+    assert pickle.loads(pickle.dumps(definition)) == definition
+    with pytest.raises(ConfigurationError, match="sequence of FallbackEndpoint"):
+        AgentOptions(fallback_endpoints=endpoint)  # type: ignore[arg-type]

@@ -23,17 +23,19 @@ its own, such as a summary); a driver shows no partial messages of it.
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import attrs
 
-from anyagent_core._context._usage import ContextSummary
 from anyagent_core._events import StartTurn
 from anyagent_core._messages import AssistantMessage, Message, ToolUseBlock, UserMessage
 from anyagent_core.value import Value
 
 from ._permissions import ToolTraits
 from ._results import ResultMessage, SystemMessage
+
+if TYPE_CHECKING:
+    from anyagent_core._context._usage import ContextSummary
 
 __all__ = ["Action", "AskCompaction", "AskPermission", "Commit", "Done", "Emit", "RunTools", "SendRequest", "Wait"]
 

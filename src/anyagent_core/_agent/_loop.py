@@ -69,7 +69,6 @@ from anyagent_core._context._strategies import (
     truncate_text,
 )
 from anyagent_core._context._tokens import CalibratedEstimate, TokenCounter, count_request, estimate_tokens
-from anyagent_core._context._usage import ContextSummary, ContextUsage
 from anyagent_core._errors import LocalProtocolError
 from anyagent_core._events import StartTurn
 from anyagent_core._json import JSONObject
@@ -85,23 +84,26 @@ from anyagent_core._messages import (
     UserMessage,
 )
 from anyagent_core._util import parsed_builder
-from anyagent_core.value import Described
+from anyagent_core.value import Record
 
 from ._actions import Action, AskCompaction, AskPermission, Commit, Done, Emit, RunTools, SendRequest, Wait
 from ._conversation import alternating, distinct_call_ids, join_system
 from ._loop_state import AFTER_ACTION, DONE_WITH_PENDING_CALLS, LoopState, check_accepts
 from ._output import parse_structured_output, rejects_response_format, response_format_for, schema_prompt
-from ._permissions import PermissionAllow, PermissionDeny
 from ._results import ResultMessage, ResultSubtype, SystemMessage
-from ._retry import Failure, GiveUp, Retry, RetryState, is_context_length_error
+from ._retry import Failure, RetryState, is_context_length_error
 from ._round import DoomWatch, Round, error_result, plan_round
 from ._settings import LoopSettings, LoopTool
 from ._spend import Spend, cost_usd, tokens_of
 
 if TYPE_CHECKING:  # the text toolkits load when a run needs them (tools as text, <think> tags)
+    from anyagent_core._context._usage import ContextSummary, ContextUsage
     from anyagent_core._context._window import WindowSource
     from anyagent_core._textual._emulation._scanner import ToolCallTextFilter
     from anyagent_core._textual._think import AnswerFilter
+
+    from ._answers import PermissionAllow, PermissionDeny
+    from ._decisions import GiveUp, Retry
 
 __all__ = ["AgentLoop"]
 
@@ -116,60 +118,72 @@ def _turn_like(template: StartTurn, **changes: object) -> StartTurn:
     return _new_turn(*[changes[name] if name in changes else getattr(template, name) for name in _TURN_FIELDS])
 
 
-@attrs.define(eq=False, repr=False)
-class _Run(Described):
+class _Run(Record):
     """What lives from ``start()`` to the next ``start()``."""
 
-    requests: int = 0
-    """Model requests of the run's conversation (side requests not counted)."""
-    spend: Spend = attrs.Factory(Spend)
-    """What the budgets are checked against."""
-    after_tools: bool = False
-    prompt_at: int | None = None
-    """Where the run's prompt is in the conversation."""
-    doom: DoomWatch = attrs.Factory(DoomWatch)
-    schema_retries: int = 0
-    reactive_turn: int = 0
-    """The turn whose request was compacted after the server refused it (once per turn)."""
+    __slots__ = ("after_tools", "doom", "prompt_at", "reactive_turn", "requests", "schema_retries", "spend")
+
+    def __init__(self, *, prompt_at: int | None = None, schema_retries: int = 0) -> None:
+        self.requests = 0
+        """Model requests of the run's conversation (side requests not counted)."""
+        self.spend = Spend()
+        """What the budgets are checked against."""
+        self.after_tools = False
+        self.prompt_at = prompt_at
+        """Where the run's prompt is in the conversation."""
+        self.doom = DoomWatch()
+        self.schema_retries = schema_retries
+        self.reactive_turn = 0
+        """The turn whose request was compacted after the server refused it (once per turn)."""
 
 
-@attrs.define(eq=False, repr=False)
-class _Response(Described):
+class _Response(Record):
     """What lives from a ``start()`` or ``resume()`` to the ``Done`` that reports it."""
 
-    answers: int = 0
-    spend: Spend = attrs.Factory(Spend)
-    last_answer: AssistantMessage | None = None
-    last_endpoint: int = 0
+    __slots__ = ("answers", "last_answer", "last_endpoint", "spend")
+
+    def __init__(self) -> None:
+        self.answers = 0
+        self.spend = Spend()
+        self.last_answer: AssistantMessage | None = None
+        self.last_endpoint = 0
 
 
-@attrs.define(eq=False, repr=False)
-class _Side(Described):
+class _Side(Record):
     """A side request: its purpose, and what to do with its answer or its failure."""
 
-    purpose: str
-    on_answer: Callable[[AssistantMessage], None]
-    on_failure: Callable[[str], None]
+    __slots__ = ("on_answer", "on_failure", "purpose")
+
+    def __init__(
+        self, *, purpose: str, on_answer: Callable[[AssistantMessage], None], on_failure: Callable[[str], None]
+    ) -> None:
+        self.purpose = purpose
+        self.on_answer = on_answer
+        self.on_failure = on_failure
 
 
-@attrs.define(eq=False, repr=False)
-class _Compacting(Described):
+class _Compacting(Record):
     """A compaction asked about (``AskCompaction``) or waiting for its summary."""
 
-    trigger: str
-    tokens: int
-    limit: int
-    instructions: str | None = None
+    __slots__ = ("instructions", "limit", "tokens", "trigger")
+
+    def __init__(self, *, trigger: str, tokens: int, limit: int, instructions: str | None = None) -> None:
+        self.trigger = trigger
+        self.tokens = tokens
+        self.limit = limit
+        self.instructions = instructions
 
 
-@attrs.define(eq=False, repr=False)
-class _InFlight(Described):
+class _InFlight(Record):
     """The request out (or being retried)."""
 
-    turn: StartTurn
-    retry: RetryState
-    side: _Side | None = None
-    endpoint: int = 0
+    __slots__ = ("endpoint", "retry", "side", "turn")
+
+    def __init__(self, *, turn: StartTurn, retry: RetryState, side: _Side | None = None, endpoint: int = 0) -> None:
+        self.turn = turn
+        self.retry = retry
+        self.side = side
+        self.endpoint = endpoint
 
 
 #: The side request's instructions when a part of the conversation is summarised.
@@ -247,10 +261,11 @@ class AgentLoop:
         self._response = _Response()
         self._request: _InFlight | None = None
         self._round = Round()
-        if summary is not None and not (
-            isinstance(summary, ContextSummary) and 0 <= summary.replaces <= len(self._history)
-        ):
-            raise ValueError("summary must be a ContextSummary replacing at most the history's messages")
+        if summary is not None:
+            from anyagent_core._context._usage import ContextSummary  # made by a run that summarised
+
+            if not (isinstance(summary, ContextSummary) and 0 <= summary.replaces <= len(self._history)):
+                raise ValueError("summary must be a ContextSummary replacing at most the history's messages")
         self._context_summary = summary
         self._summary_committed = True
         self._counters: dict[str, TokenCounter] = {}
@@ -696,6 +711,8 @@ class AgentLoop:
         replaces = self._history_start() + len(part) - lead
 
         def summarized(message: AssistantMessage) -> None:
+            from anyagent_core._context._usage import ContextSummary  # once a run summarises
+
             text = message.text.strip()
             if not text:
                 failed("the model's summary was empty")
@@ -720,6 +737,8 @@ class AgentLoop:
         system, specs, _, _ = self._turn_parts()
         counter = self.counter()
         messages = self._sent_history()
+        from anyagent_core._context._usage import ContextUsage  # made when asked for
+
         return ContextUsage(
             system_tokens=counter.count_fixed(system, ()),
             tools_tokens=counter.count_fixed(None, specs),
@@ -905,6 +924,8 @@ class AgentLoop:
             return
         if request.side is None and retryable and self._reactive(request, failure, (message, *error_text)):
             return
+        from ._decisions import GiveUp  # the retry decisions load with the first failure
+
         decision: Retry | GiveUp
         if retryable:
             decision = request.retry.failed(
@@ -1141,6 +1162,8 @@ class AgentLoop:
         """The answer to the last ``AskPermission``. An input rewritten by the answer is checked
         against the rules again (``PermissionPolicy.decide(..., approved=True)``): what the
         rules deny stays denied."""
+        from ._answers import PermissionAllow, PermissionDeny  # made by whoever answers
+
         self._expect("permission")
         round_ = self._round
         call = round_.asking

@@ -38,11 +38,13 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
 
-from anyagent_core._json import JSONObject, freeze_object
+from anyagent_core._util import lazy_names
 from anyagent_core.value import Value
 
 if TYPE_CHECKING:
     from anyagent_core._agent._shell import ShellParse
+
+    from ._answers import PermissionAllow, PermissionDecision, PermissionDeny
 
 __all__ = [
     "PATH_RULE_TOOLS",
@@ -347,14 +349,6 @@ def _mode(value: str) -> PermissionMode:
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
-class PermissionDecision(Value):
-    """What the rules say about one call: ``allow``, ``deny`` or ``ask``, and why."""
-
-    behavior: Literal["allow", "deny", "ask"]
-    reason: str
-
-
-@attrs.frozen(kw_only=True, repr=False, eq=False)
 class PermissionPolicy(Value):
     """The mode and the rules. In order: a ``disallowed_tools`` rule denies; ``plan`` mode denies
     anything not read-only; ``bypassPermissions`` allows; an ``allowed_tools`` rule allows (for
@@ -379,6 +373,8 @@ class PermissionPolicy(Value):
         when it rewrote a call's arguments: *ask* then means *allow*, while the deny rules and
         ``plan`` mode still refuse. The same method decides for the model's input and for a
         rewritten one, so a rewrite cannot reach what the rules deny."""
+        from ._answers import PermissionDecision  # the rules' answers load with the first call decided
+
         for rule in self.disallowed_tools:
             if rule.matches(name, input, traits, cwd=self.cwd):
                 return PermissionDecision(behavior="deny", reason=f"{name!r} is disallowed by the rule {str(rule)!r}")
@@ -425,16 +421,7 @@ class PermissionPolicy(Value):
         return protected_path(path, self.cwd) if isinstance(path, str) else None
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class PermissionAllow(Value):
-    """Run the call, with ``updated_input`` instead of the model's arguments if given."""
-
-    updated_input: JSONObject | None = attrs.field(default=None, converter=attrs.converters.optional(freeze_object))
-
-
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class PermissionDeny(Value):
-    """Do not run the call; the model is told ``message``. ``interrupt`` also ends the run."""
-
-    message: str = "permission denied"
-    interrupt: bool = False
+#: The rules' answers, made on first use (``_answers``).
+__getattr__, __dir__ = lazy_names(
+    globals(), dict.fromkeys(("PermissionAllow", "PermissionDecision", "PermissionDeny"), "._agent._answers")
+)

@@ -35,10 +35,15 @@ import enum
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
+from anyagent_core._util import lazy_names
 from anyagent_core.value import Value
+
+if TYPE_CHECKING:
+    from ._decisions import GiveUp, Retry
 
 __all__ = [
     "DEFAULT_RETRY_POLICY",
@@ -119,32 +124,6 @@ class RetryPolicy(Value):
 
 
 DEFAULT_RETRY_POLICY = RetryPolicy()
-
-
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class Retry(Value):
-    """Wait ``delay`` seconds, then send the request again with ``model``."""
-
-    delay: float
-    model: str
-    attempt: int
-    """The number of the attempt about to be made (2 for the first retry), across models."""
-    reason: str
-    endpoint: int = 0
-    """Which endpoint the attempt goes to: 0 the main one, 1 the first fallback endpoint, ..."""
-    fallback_to: str = ""
-    """Where the attempt moves when it is not a retry of the same model but a fallback
-    (``"model 'small'"``, ``"endpoint 1, model 'small'"``); empty for a retry."""
-    gave_up: str = ""
-    """For a fallback, what the model's own retries came to when they ended its attempts:
-    ``"gave up after 2 retries"`` or ``"retries are off"``; empty otherwise."""
-
-
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class GiveUp(Value):
-    """Stop: raise the failure. ``reason`` says why no retry was made."""
-
-    reason: str
 
 
 _SECONDS = re.compile(r"[0-9]+(?:\.[0-9]*)?", re.ASCII)  # ASCII digits only, as HTTP allows
@@ -282,6 +261,8 @@ class RetryState:
         """The current attempt failed: what next. ``error_text`` is what the server said (message,
         code, type, body), used to recognise context-length and overload errors; ``now`` is the
         Unix time (for ``Retry-After`` dates) and ``random`` a number in [0, 1) for jitter."""
+        from ._decisions import GiveUp  # the decisions load with the first failure
+
         if not 0.0 <= random < 1.0:
             raise ValueError(f"random must be in [0, 1), not {random!r}")
         texts = tuple(error_text)
@@ -319,6 +300,8 @@ class RetryState:
         return GiveUp(reason=f"not retried: {why} (model {self.model!r})")
 
     def _retry(self, delay: float, reason: str, *, fallback_to: str = "", gave_up: str = "") -> Retry:
+        from ._decisions import Retry
+
         self._tries += 1
         self.attempts += 1
         return Retry(
@@ -359,3 +342,7 @@ class RetryState:
     @staticmethod
     def _about_model(status: int | None, texts: tuple[object, ...]) -> bool:
         return status in _MODEL_STATUSES or is_context_length_error(*texts)
+
+
+#: The decisions, made on first use (``_decisions``).
+__getattr__, __dir__ = lazy_names(globals(), dict.fromkeys(("GiveUp", "Retry"), "._agent._decisions"))

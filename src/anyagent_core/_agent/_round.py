@@ -22,10 +22,8 @@ import json
 from collections import deque
 from collections.abc import Mapping, Sequence
 
-import attrs
-
 from anyagent_core._messages import ToolResultBlock, ToolUseBlock, ToolUseError
-from anyagent_core.value import Described
+from anyagent_core.value import Record
 
 from ._permissions import ToolTraits
 from ._settings import LoopSettings, LoopTool
@@ -46,16 +44,18 @@ def _call_key(call: Call) -> tuple[str, str]:
     return call.name, json.dumps(call.input, sort_keys=True, ensure_ascii=False)
 
 
-@attrs.define(eq=False, repr=False)
-class DoomWatch(Described):
+class DoomWatch(Record):
     """The run's repeated-call counts (see the module docstring)."""
 
-    last: tuple[str, str] | None = None
-    in_a_row: int = 0
-    signature: tuple[tuple[str, str], ...] = ()
-    repeats: int = 0
-    futile: int = 0
-    """Answers in a row whose calls could none of them run."""
+    __slots__ = ("futile", "in_a_row", "last", "repeats", "signature")
+
+    def __init__(self) -> None:
+        self.last: tuple[str, str] | None = None
+        self.in_a_row = 0
+        self.signature: tuple[tuple[str, str], ...] = ()
+        self.repeats = 0
+        self.futile = 0
+        """Answers in a row whose calls could none of them run."""
 
     def observe(self, calls: Sequence[Call]) -> list[int]:
         """Count one answer's calls; returns, per call, how many times in a row it was made."""
@@ -73,17 +73,19 @@ class DoomWatch(Described):
         return counts
 
 
-@attrs.define(eq=False, repr=False)
-class Round(Described):
+class Round(Record):
     """The tool round in progress."""
 
-    calls: list[Call] = attrs.Factory(list)
-    results: dict[str, ToolResultBlock] = attrs.Factory(dict)
-    to_ask: deque[tuple[ToolUseBlock, str, ToolTraits]] = attrs.Factory(deque)
-    asking: ToolUseBlock | None = None
-    approved: list[ToolUseBlock] = attrs.Factory(list)
-    running: set[str] = attrs.Factory(set)
-    external: list[Call] = attrs.Factory(list)
+    __slots__ = ("approved", "asking", "calls", "external", "results", "running", "to_ask")
+
+    def __init__(self, *, calls: list[Call] | None = None) -> None:
+        self.calls: list[Call] = [] if calls is None else calls
+        self.results: dict[str, ToolResultBlock] = {}
+        self.to_ask: deque[tuple[ToolUseBlock, str, ToolTraits]] = deque()
+        self.asking: ToolUseBlock | None = None
+        self.approved: list[ToolUseBlock] = []
+        self.running: set[str] = set()
+        self.external: list[Call] = []
 
     @property
     def pending(self) -> tuple[Call, ...]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import attrs
 
 from anyagent_core._messages import Usage
-from anyagent_core.value import Described, Value
+from anyagent_core.value import Record, Value
 
 from ._results import add_usage
 
@@ -54,13 +54,15 @@ def tokens_of(usage: Usage | None) -> int | None:
     return (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
 
 
-@attrs.define(eq=False, repr=False)
-class Spend(Described):
+class Spend(Record):
     """A tally: usage summed field by field, cost (None until something was priced), tokens."""
 
-    usage: Usage | None = None
-    cost_usd: float | None = None
-    tokens: int = 0
+    __slots__ = ("cost_usd", "tokens", "usage")
+
+    def __init__(self) -> None:
+        self.usage: Usage | None = None
+        self.cost_usd: float | None = None
+        self.tokens = 0
 
     def add(self, usage: Usage | None, cost: float | None, tokens: int) -> None:
         self.usage = add_usage(self.usage, usage)

@@ -32,7 +32,7 @@ from anyagent_core._messages import (
     ToolUseBlock,
     ToolUseError,
 )
-from anyagent_core.value import Described, Value
+from anyagent_core.value import Record, Value
 
 __all__ = [
     "CHARS_PER_TOKEN",
@@ -259,15 +259,17 @@ _FORGET = 0.8
 _IMPLAUSIBLE = 4.0
 
 
-@attrs.define(eq=False, repr=False)
-class _Fit(Described):
+class _Fit(Record):
     """The weighted least-squares sums over (chars, messages, tool frames) -> reported tokens."""
 
-    xtx: list[list[float]] = attrs.Factory(lambda: [[0.0] * 3 for _ in range(3)])
-    xty: list[float] = attrs.Factory(lambda: [0.0] * 3)
-    scale: list[float] = attrs.Factory(lambda: [0.0] * 3)
-    seen: int = 0
-    theta: tuple[float, float, float] = _PRIOR
+    __slots__ = ("scale", "seen", "theta", "xtx", "xty")
+
+    def __init__(self, *, theta: tuple[float, float, float] = _PRIOR) -> None:
+        self.xtx = [[0.0] * 3 for _ in range(3)]
+        self.xty = [0.0] * 3
+        self.scale = [0.0] * 3
+        self.seen = 0
+        self.theta = theta
 
 
 class CalibratedEstimate:

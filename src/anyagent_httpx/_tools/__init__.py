@@ -7,23 +7,32 @@ docstrings; ``_context``: ``ToolContext``; ``_run``: ``run_tool``, timeouts and 
 ``mcp__<server>__<tool>`` names; ``_builtin``: the built-in tools (files, search, bash), confined
 to the context's roots, loaded when first asked for (``BUILTIN_TOOLS``, ``builtin_tool``), not by
 a client whose tools are all functions of its own. ``_run`` and ``_server`` load likewise, with the
-first tool call run or the first served tool.
+first tool call run or the first served tool; ``_tool`` and ``_context`` with the first tool made
+(``@tool``) or run, not by a client without tools.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from ._context import ToolContext
-from ._tool import Tool, ToolError, ToolInputError, tool
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 if TYPE_CHECKING:
     from ._builtin import BUILTIN_TOOLS, builtin_tool
+    from ._context import ToolContext
     from ._run import MAX_RESULT_BLOCKS, MAX_RESULT_CHARS, is_mcp_result, mcp_content, run_tool, truncate_middle
     from ._server import ToolServer, server_tool_name
+    from ._tool import Tool, ToolError, ToolInputError, tool
 
-#: Loaded on first use: a client without tools runs none, and serves none in-process.
+SandboxMode: TypeAlias = Literal["auto", "required", "off"]
+"""Where ``bash`` runs: in bubblewrap where it works (``auto``), only there (``required``), never in it (``off``)."""
+SANDBOX_MODES: tuple[SandboxMode, ...] = ("auto", "required", "off")
+
+#: Loaded on first use: a client without tools makes, runs and serves none.
 _LAZY = {
+    "Tool": "._tool",
+    "ToolError": "._tool",
+    "ToolInputError": "._tool",
+    "tool": "._tool",
+    "ToolContext": "._context",
     "BUILTIN_TOOLS": "._builtin",
     "builtin_tool": "._builtin",
     "MAX_RESULT_BLOCKS": "._run",
@@ -40,6 +49,8 @@ __all__ = [
     "BUILTIN_TOOLS",
     "MAX_RESULT_BLOCKS",
     "MAX_RESULT_CHARS",
+    "SANDBOX_MODES",
+    "SandboxMode",
     "Tool",
     "ToolContext",
     "ToolError",

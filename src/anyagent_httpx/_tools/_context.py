@@ -6,18 +6,15 @@ from __future__ import annotations
 import os
 import pathlib
 from collections.abc import Iterable
-from typing import Literal, TypeAlias
 
 import attrs
 
 from anyagent_core import PermissionRule
 from anyagent_core.value import Value
 
-__all__ = ["SANDBOX_MODES", "SandboxMode", "ToolContext"]
+from . import SANDBOX_MODES, SandboxMode
 
-SandboxMode: TypeAlias = Literal["auto", "required", "off"]
-"""Where ``bash`` runs: in bubblewrap where it works (``auto``), only there (``required``), never in it (``off``)."""
-SANDBOX_MODES: tuple[SandboxMode, ...] = ("auto", "required", "off")
+__all__ = ["SANDBOX_MODES", "SandboxMode", "ToolContext"]
 
 
 def _resolved(path: str | os.PathLike[str]) -> pathlib.Path:
