@@ -2,8 +2,9 @@
 
 It accepts the caller's client (never closing or reconfiguring it) or builds one from the
 exported defaults and owns it. Bodies stream through ``aiter_raw()`` (gzip and deflate undone
-here) or, for other content-codings, ``aiter_bytes()`` (content-encoding undone,
-never decoded as text); every response is closed, shielded from cancellation, whatever happens.
+here) or, for other content-codings and responses httpx has already read, ``aiter_bytes()``
+(content-encoding undone, never decoded as text); every response is closed, shielded from
+cancellation, whatever happens.
 """
 
 from __future__ import annotations
@@ -319,13 +320,16 @@ class _Body:
     httpx's decoding would hand it on unchanged; a gzip or deflate body is read raw and decoded
     here, in pieces of at most ``DECODE_PIECE`` bytes with a checkpoint before each further
     piece (httpx decodes a whole read at once: a compression bomb's read is hundreds of
-    megabytes); other codings are left to httpx (``aiter_bytes()``)."""
+    megabytes); other codings, and a response httpx has already read (whose decoded content it
+    keeps), are left to httpx (``aiter_bytes()``)."""
 
     __slots__ = ("_decoders", "_done", "_errors", "_iterator", "_pieces", "_state")
 
     def __init__(self, response: httpx.Response, url: str) -> None:
         codings = response.headers.get_list("content-encoding", split_commas=True)
-        own = all(coding.strip().lower() in _OWN_CODINGS for coding in codings)
+        # A response already read (a mock transport's, made with its content; one an event hook
+        # read) cannot be streamed raw again: httpx hands on the content it decoded and kept.
+        own = not response.is_stream_consumed and all(coding.strip().lower() in _OWN_CODINGS for coding in codings)
         self._decoders = decoders_for(codings) if own else []
         self._iterator = response.aiter_raw() if own else response.aiter_bytes()
         self._pieces: Iterator[bytes] | None = None
