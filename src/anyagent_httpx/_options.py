@@ -342,9 +342,10 @@ def _agents(value: Mapping[str, AgentDefinition]) -> Mapping[str, AgentDefinitio
 
 def _is_fallback_endpoint(value: object) -> bool:
     """Whether ``value`` is a ``FallbackEndpoint``, without making the class: none can exist
-    before its module ran."""
-    definitions = sys.modules.get("anyagent_httpx._definitions")
-    return definitions is not None and isinstance(value, definitions.FallbackEndpoint)
+    before its module made it (the module may be in ``sys.modules`` half run, another thread
+    loading it)."""
+    cls = getattr(sys.modules.get("anyagent_httpx._definitions"), "FallbackEndpoint", None)
+    return cls is not None and isinstance(value, cls)
 
 
 def _fallback_endpoints(value: Sequence[FallbackEndpoint | Mapping[str, Any]]) -> tuple[FallbackEndpoint, ...]:

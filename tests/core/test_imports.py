@@ -9,6 +9,7 @@ import pickle
 import pkgutil
 import subprocess
 import sys
+import typing
 
 import pytest
 
@@ -116,6 +117,24 @@ def test_a_class_made_on_first_use_keeps_its_home_and_pickles(home: str, name: s
     value = cls(**fields)
     again = pickle.loads(pickle.dumps(value))
     assert type(again) is cls and again == value and repr(again) == repr(value)
+
+
+@pytest.mark.parametrize(("home", "name", "fields"), LOADED_ON_USE, ids=[name for _, name, _ in LOADED_ON_USE])
+def test_a_class_made_on_first_use_has_type_hints_its_home_resolves(
+    home: str, name: str, fields: dict[str, object]
+) -> None:
+    """``typing.get_type_hints`` (and the libraries built on it) reads the annotations in the
+    module ``__module__`` names: each name they use is there."""
+    cls = getattr(importlib.import_module(home), name)
+    hints = typing.get_type_hints(cls)
+    assert set(fields) <= set(hints)
+
+
+def test_the_allow_answer_s_input_is_typed_as_a_json_object() -> None:
+    from anyagent_core.json import JSONObject
+
+    hints = typing.get_type_hints(anyagent_core.PermissionAllow)
+    assert hints["updated_input"] == JSONObject | None
 
 
 def test_the_rules_and_a_failure_make_their_answers() -> None:

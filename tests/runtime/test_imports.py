@@ -233,3 +233,58 @@ def test_subagents_and_fallbacks_make_their_classes_which_keep_their_home() -> N
     assert pickle.loads(pickle.dumps(definition)) == definition
     with pytest.raises(ConfigurationError, match="sequence of FallbackEndpoint"):
         AgentOptions(fallback_endpoints=endpoint)  # type: ignore[arg-type]
+
+
+_OPTIONS_WHILE_DEFINITIONS_LOAD = """\
+import json, sys, threading
+from anyagent_httpx import AgentOptions
+
+inside = threading.Event()
+release = threading.Event()
+
+
+def tracer(frame, event, arg):
+    if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "anyagent_httpx._definitions":
+        def local(frame, event, arg):
+            # Pause once the module's imports ran and before its classes exist.
+            if event == "line" and "_HOME" in frame.f_globals and "FallbackEndpoint" not in frame.f_globals:
+                inside.set()
+                release.wait(60)
+                return None
+            return local
+        return local
+    return None
+
+
+def first() -> None:
+    sys.settrace(tracer)
+    try:
+        AgentOptions(fallback_endpoints=[{"base_url": "http://127.0.0.1:1/v1", "model": "m"}])
+    finally:
+        sys.settrace(None)
+
+
+thread = threading.Thread(target=first)
+thread.start()
+assert inside.wait(60), "the module was never entered"
+try:
+    AgentOptions(model="m")
+    AgentOptions(fallback_endpoints=[])
+    outcome = "made"
+except Exception as exc:
+    outcome = f"{type(exc).__name__}: {exc}"
+finally:
+    release.set()
+    thread.join(60)
+print(json.dumps(outcome))
+"""
+
+
+def test_options_made_while_another_thread_first_loads_the_fallback_class() -> None:
+    """A thread making options while another thread's options are loading ``_definitions``
+    (the module is in ``sys.modules``, its classes not made yet) is not refused: no
+    ``FallbackEndpoint`` can exist yet, so none is what it is given."""
+    done = subprocess.run(
+        [sys.executable, "-c", _OPTIONS_WHILE_DEFINITIONS_LOAD], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == "made"

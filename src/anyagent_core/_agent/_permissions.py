@@ -38,6 +38,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
 
+# The answers made in ``_answers`` keep this module as their ``__module__``: the names their
+# annotations use must be here for ``typing.get_type_hints``.
+from anyagent_core._json import JSONObject  # noqa: F401
 from anyagent_core._util import lazy_names
 from anyagent_core.value import Value
 

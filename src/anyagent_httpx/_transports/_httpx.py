@@ -1,12 +1,15 @@
 """``HttpxTransport``: the transport contract over an ``httpx.AsyncClient``.
 
 It accepts the caller's client (never closing or reconfiguring it) or builds one from the
-exported defaults and owns it. Bodies stream through ``aiter_bytes()`` (content-encoding undone,
-never decoded as text); every response is closed, shielded from cancellation, whatever happens.
+exported defaults and owns it. Bodies stream through ``aiter_raw()`` (gzip and deflate undone
+here) or, for other content-codings and responses httpx has already read, ``aiter_bytes()``
+(content-encoding undone, never decoded as text); every response is closed, shielded from
+cancellation, whatever happens.
 """
 
 from __future__ import annotations
 
+import logging
 import ssl
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -27,7 +30,14 @@ from ._base import CLOSE_TIMEOUT, ErrorTable, TransportResponse, decode_pieces, 
 #: The content-codings ``_Body`` decodes itself.
 _OWN_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "identity", ""})
 
-__all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "HttpxTransport", "LazyTLSTransport", "default_http_client"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUT",
+    "HttpxTransport",
+    "LazyTLSTransport",
+    "default_http_client",
+    "direct_transport",
+]
 
 #: Local models can take minutes before the first token of a long prompt, so reads wait long;
 #: connecting to a server that is not there fails fast.
@@ -47,6 +57,13 @@ _ERRORS: ErrorTable = {
 
 #: How many parsed URLs an ``HttpxTransport`` keeps (all are forgotten when it is full).
 _KNOWN_URLS = 64
+
+#: httpx releases whose ``AsyncClient.send`` ``HttpxTransport``'s direct sending was checked
+#: against (``direct_transport``): 0.28 and 0.29 send alike.
+_DIRECT_SEND = httpx.__version__.startswith(("0.28.", "0.29."))
+
+#: httpx's logger, which ``AsyncClient.send`` tells of every request (so does direct sending).
+_httpx_logger = logging.getLogger("httpx")
 
 #: Keyword arguments that shape httpx's own transport: with any of them, ``default_http_client``
 #: leaves the transport to httpx.
@@ -140,6 +157,24 @@ def _tuned(transport: httpx.AsyncHTTPTransport) -> httpx.AsyncHTTPTransport:
     return transport
 
 
+def direct_transport(client: httpx.AsyncClient) -> httpx.AsyncBaseTransport | None:
+    """The transport ``client.send()`` hands each request to, when ``HttpxTransport`` may hand
+    requests to it itself (None otherwise): ``client`` is an ``httpx.AsyncClient`` on an httpx
+    release this was checked against, with no base URL, query parameters, auth, event hooks,
+    mounts (a proxy) or redirects followed, so that ``send()``'s layers for those have nothing
+    to do. The caller vouches that the client's cookie jar never keeps a cookie (the default
+    pool's refuses them all): ``send()`` would find none to send and keep none it is sent."""
+    if not _DIRECT_SEND or type(client) is not httpx.AsyncClient:
+        return None
+    if client.base_url != httpx.URL("") or client.params or client.auth is not None or client.follow_redirects:
+        return None
+    hooks = client.event_hooks
+    if hooks["request"] or hooks["response"] or getattr(client, "_mounts", None) != {}:
+        return None
+    transport = getattr(client, "_transport", None)
+    return transport if isinstance(transport, httpx.AsyncBaseTransport) else None
+
+
 class HttpxTransport:
     """Performs exchanges with an ``httpx.AsyncClient``.
 
@@ -150,17 +185,94 @@ class HttpxTransport:
     def __init__(self, *, http_client: httpx.AsyncClient | None = None) -> None:
         self._owns_client = http_client is None
         self._client = default_http_client() if http_client is None else http_client
-        self._urls: dict[str, tuple[httpx.URL, str]] = {}
+        self._urls: dict[str, tuple[httpx.URL, str, bool]] = {}
+        self._direct: httpx.AsyncBaseTransport | None = None
+        """Where requests go without ``AsyncClient.send()`` (see ``send_directly``)."""
+        self._headers: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
 
-    def _url(self, url: str) -> tuple[httpx.URL, str]:
-        """``url`` parsed (httpx parses a string afresh per request, a ``URL`` it copies) and
-        redacted, kept for the next request: an agent sends every request to one URL or a few."""
+    def send_directly(self) -> bool:
+        """Hand requests to the client's transport without ``AsyncClient.send()``, when
+        ``direct_transport`` finds the client fit for it (the caller vouching for its cookie
+        jar): the same request, the same exchange, httpx's log line and its redirect bookkeeping,
+        without the layers that have nothing to do for such a client. True if it will."""
+        self._direct = direct_transport(self._client)
+        return self._direct is not None
+
+    def _url(self, url: str) -> tuple[httpx.URL, str, bool]:
+        """``url`` parsed (httpx parses a string afresh per request, a ``URL`` it copies),
+        redacted, and whether a request to it may be sent directly (an absolute URL without
+        credentials, which ``send()`` would turn into basic auth), kept for the next request:
+        an agent sends every request to one URL or a few."""
         known = self._urls.get(url)
         if known is None:
             if len(self._urls) >= _KNOWN_URLS:
                 self._urls.clear()
-            known = self._urls[url] = (httpx.URL(url), redact_url(url))
+            parsed = httpx.URL(url)
+            direct = parsed.is_absolute_url and not parsed.userinfo
+            known = self._urls[url] = (parsed, redact_url(url), direct)
         return known
+
+    def _build(self, request: Request, parsed: httpx.URL, direct: bool) -> httpx.Request:
+        """The ``httpx.Request`` for ``request``: ``client.build_request()``'s, the headers
+        merged with the client's (kept per set of headers when sending directly: the merging
+        is most of the cost of building), ``Accept-Encoding`` limited to what ``_Body`` decodes."""
+        if direct:
+            headers = self._headers.get(request.headers)
+            if headers is None:
+                if len(self._headers) >= _KNOWN_URLS:
+                    self._headers.clear()
+                headers = httpx.Headers(self._client.headers)
+                headers.update(list(request.headers))
+                if not any(name.lower() == "accept-encoding" for name, _ in request.headers):
+                    headers["Accept-Encoding"] = "gzip, deflate"
+                self._headers[request.headers] = headers
+            http_request = httpx.Request(
+                request.method,
+                parsed,
+                headers=headers,  # copied by the request
+                content=request.body,
+                extensions={"timeout": self._client.timeout.as_dict()},
+            )
+        else:
+            http_request = self._client.build_request(
+                request.method, parsed, headers=list(request.headers), content=request.body
+            )
+            if not any(name.lower() == "accept-encoding" for name, _ in request.headers):
+                # Only the codings decoded here in bounded pieces (httpx would add br and zstd).
+                http_request.headers["Accept-Encoding"] = "gzip, deflate"
+        http_request.stream = _RequestBody(request.body)
+        return http_request
+
+    async def _send(self, http_request: httpx.Request, direct: bool) -> httpx.Response:
+        """``client.send(http_request, stream=True)``, or what it does for a client fit for
+        direct sending: the exchange, the response tied to its request, httpx's log line, and
+        for a redirect the next request (a ``Location`` httpx cannot follow fails as in
+        ``send()``); ``send()``'s auth, hooks, cookies and redirect loop have nothing to do."""
+        transport = self._direct
+        client = self._client
+        if transport is None or not direct or client.is_closed:
+            return await client.send(http_request, stream=True)
+        try:
+            response = await transport.handle_async_request(http_request)
+        except httpx.RequestError as exc:
+            exc.request = http_request
+            raise
+        response.request = http_request
+        _httpx_logger.info(
+            'HTTP Request: %s %s "%s %d %s"',
+            http_request.method,
+            http_request.url,
+            response.http_version,
+            response.status_code,
+            response.reason_phrase,
+        )
+        if response.has_redirect_location:
+            try:
+                response.next_request = client._build_redirect_request(http_request, response)
+            except BaseException:
+                await response.aclose()
+                raise
+        return response
 
     @property
     def http_client(self) -> httpx.AsyncClient:
@@ -171,16 +283,11 @@ class HttpxTransport:
 
     @asynccontextmanager
     async def exchange(self, request: Request) -> AsyncIterator[TransportResponse]:
-        parsed, url = self._url(request.url)
-        http_request = self._client.build_request(
-            request.method, parsed, headers=list(request.headers), content=request.body
-        )
-        http_request.stream = _RequestBody(request.body)
-        if not any(name.lower() == "accept-encoding" for name, _ in request.headers):
-            # Only the codings decoded here in bounded pieces (httpx would add br and zstd).
-            http_request.headers["Accept-Encoding"] = "gzip, deflate"
+        parsed, url, direct = self._url(request.url)
+        direct = direct and self._direct is not None
+        http_request = self._build(request, parsed, direct)
         with map_exceptions(_ERRORS, url=url, response_started=False):
-            response = await self._client.send(http_request, stream=True)
+            response = await self._send(http_request, direct)
         body = _Body(response, url)
         try:
             yield TransportResponse(status=response.status_code, headers=tuple(response.headers.items()), stream=body)
@@ -209,18 +316,22 @@ class _Body:
     """The response body as an async iterator of non-empty chunks, with httpx's errors mapped.
 
     A class, not an async generator: one left unfinished needs no finalizer (the exchange
-    closes the response). A gzip or deflate body is read raw and decoded here, in pieces of at
-    most ``DECODE_PIECE`` bytes with a checkpoint before each further piece (httpx decodes a
-    whole read at once: a compression bomb's read is hundreds of megabytes); other codings are
-    left to httpx."""
+    closes the response). A body without a content-coding (or ``identity``) is read raw, as
+    httpx's decoding would hand it on unchanged; a gzip or deflate body is read raw and decoded
+    here, in pieces of at most ``DECODE_PIECE`` bytes with a checkpoint before each further
+    piece (httpx decodes a whole read at once: a compression bomb's read is hundreds of
+    megabytes); other codings, and a response httpx has already read (whose decoded content it
+    keeps), are left to httpx (``aiter_bytes()``)."""
 
     __slots__ = ("_decoders", "_done", "_errors", "_iterator", "_pieces", "_state")
 
     def __init__(self, response: httpx.Response, url: str) -> None:
         codings = response.headers.get_list("content-encoding", split_commas=True)
-        own = all(coding.strip().lower() in _OWN_CODINGS for coding in codings)
+        # A response already read (a mock transport's, made with its content; one an event hook
+        # read) cannot be streamed raw again: httpx hands on the content it decoded and kept.
+        own = not response.is_stream_consumed and all(coding.strip().lower() in _OWN_CODINGS for coding in codings)
         self._decoders = decoders_for(codings) if own else []
-        self._iterator = response.aiter_raw() if self._decoders else response.aiter_bytes()
+        self._iterator = response.aiter_raw() if own else response.aiter_bytes()
         self._pieces: Iterator[bytes] | None = None
         self._done = False
         self._errors = map_exceptions(_ERRORS, url=url, response_started=True)  # entered around every read

@@ -74,6 +74,7 @@ class _Pool:
     def __init__(self) -> None:
         jar = http.cookiejar.CookieJar(policy=_NoCookies())
         self.transport = HttpxTransport(http_client=default_http_client(cookies=jar))
+        self.transport.send_directly()  # its jar keeps no cookie; not while a proxy is named
         self.closer = self._close_at_shutdown()  # held here: the loop keeps only a weak reference
 
     async def _close_at_shutdown(self) -> AsyncGenerator[None]:

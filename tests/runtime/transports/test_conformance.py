@@ -138,6 +138,16 @@ async def test_compressed_bodies_are_decoded(transport: AnyTransport, coding: st
     assert "gzip" in (server.requests[0].header("accept-encoding") or "")
 
 
+@pytest.mark.parametrize("coding", ["identity", "Identity, identity", "x-unknown"])
+async def test_a_body_with_nothing_to_decode_arrives_as_sent(transport: AnyTransport, coding: str) -> None:
+    """``identity`` is read raw; a coding neither transport knows is handed on as it came."""
+    headers = (("content-type", "text/event-stream"), ("content-encoding", coding))
+    reply = Reply.sse(BODY, chunk_size=50, headers=headers)
+    async with serve([reply]) as server, transport.exchange(post(server)) as response:
+        chunks = [chunk async for chunk in response.stream]
+    assert b"".join(chunks) == BODY and all(chunks)
+
+
 # httpx raises a decoding error from the top of its chain of body generators (httpx's and
 # httpcore's) and leaves the ones below suspended; trio warns as each is collected. Not ours to
 # fix (encode/httpx#3686); H11Transport's body is a plain iterator, with nothing to leave behind.
