@@ -484,6 +484,11 @@ class _Derived(Record):
         """The endpoints (these very objects) the secrets were found in, the secrets, and their
         ``Scrubber``."""
 
+    def __repr__(self) -> str:
+        # What is kept holds the API keys and the environment's values read: only which are kept.
+        kept = [name for name in self.__slots__ if name != "ref" and getattr(self, name) is not None]
+        return f"_Derived(kept=[{', '.join(kept)}])"
+
 
 #: The values made from each live ``AgentOptions`` (by identity: options compare by value, and
 #: hashing them would cost what the cache saves). Every field is frozen, so only the inputs

@@ -115,3 +115,20 @@ async def test_each_client_scrubs_the_secrets_of_its_own_endpoint() -> None:
             secrets.append(scrub.secrets)
     assert secrets[0] == secrets[1]
     assert "second-key-654321" in secrets[2] and "first-key-123456" not in secrets[2]
+
+
+def test_what_is_kept_is_not_shown_by_repr() -> None:
+    """The kept values hold the API keys (the options', the fallbacks', the environment's read):
+    a repr of the record (in a traceback's locals, a debugger) names only what is kept."""
+    from anyagent_httpx._options import _derived
+
+    options = AgentOptions(
+        model="m",
+        fallback_endpoints=[FallbackEndpoint(base_url="http://b:1/v1", model="n", api_key="sk-fallback-0123456789")],
+    )
+    options.endpoint({"ANY_AGENT_BASE_URL": "http://a:1/v1", "ANY_AGENT_API_KEY": "sk-environment-0123456789"})
+    options.fallback_endpoint_list()
+    options.loop_settings("m", ())
+    text = repr(_derived(options))
+    assert "sk-environment" not in text and "sk-fallback" not in text
+    assert text.startswith("_Derived(kept=[") and "endpoint" in text and "settings" in text
