@@ -4,6 +4,9 @@ execution is asked about in every mode that asks at all (``acceptEdits`` include
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -241,3 +244,44 @@ def test_a_read_rule_applies_to_every_file_tool() -> None:
 def test_the_reader_never_loses_a_command_to_its_wrappers() -> None:
     parsed = simple_commands("A=1 env -u X -- nice -n 3 sudo -u me /usr/bin/python3 -c 1")
     assert [command.program for command in parsed.commands] == ["python3"]
+
+
+BRACE_SPELLINGS = ("{rm,-rf,build}", "r{m,} -rf build", "{r,}m -rf build", "rm{,} -rf build", "/bin/r{m,} -rf build")
+
+
+@pytest.mark.parametrize("command", BRACE_SPELLINGS)
+def test_bash_runs_rm_for_each_brace_spelling(command: str) -> None:
+    # The spellings are real: bash expands the braces before it looks the program up.
+    shell = shutil.which("bash")
+    if shell is None:
+        pytest.skip("bash is not installed")
+    script = "rm() { echo ran rm; }; " + command.replace("/bin/", "")  # the function, not the file
+    result = subprocess.run([shell, "-c", script], capture_output=True, text=True, check=False)
+    assert result.stdout.startswith("ran rm"), (script, result)
+
+
+@pytest.mark.parametrize("command", BRACE_SPELLINGS)
+def test_a_deny_rule_denies_a_program_spelt_with_braces(command: str) -> None:
+    policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=("bash(rm *)",))
+    decision = policy.decide("bash", {"command": command}, SHELL)
+    assert decision.behavior == "deny", (command, decision)
+
+
+@given(name=st.sampled_from(["rm", "curl", "git"]), data=st.data())
+def test_braces_anywhere_in_a_program_name_never_hide_it(name: str, data: st.DataObject) -> None:
+    # Split the name at any point and wrap one part as a brace expansion with an empty or a
+    # second alternative: bash runs the name (first), so the deny rule on it must hold.
+    cut = data.draw(st.integers(min_value=0, max_value=len(name)), label="cut")
+    end = data.draw(st.integers(min_value=cut, max_value=len(name)), label="end")
+    other = data.draw(st.sampled_from(["", "x", "..", "a,b"]), label="other")
+    program = f"{name[:cut]}{{{name[cut:end]},{other}}}{name[end:]}"
+    policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=(f"bash({name} *)",))
+    assert policy.decide("bash", {"command": f"{program} x"}, SHELL).behavior == "deny", program
+
+
+@pytest.mark.parametrize(
+    "command", ["echo {a,b}", "find . -name x -exec ls {} +", "{ ls; }", "ls '{rm,x}'", "ls \\{rm,x}"]
+)
+def test_braces_in_arguments_or_quoted_leave_a_deny_rule_alone(command: str) -> None:
+    policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=("bash(rm *)",))
+    assert policy.decide("bash", {"command": command}, SHELL).behavior == "allow", command

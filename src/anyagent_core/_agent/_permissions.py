@@ -214,7 +214,7 @@ class PermissionRule(Value):
     def _denies_command(self, parsed: ShellParse) -> bool:
         """As a deny rule on a shell command: any simple command it runs matches (a pattern
         ``rm *`` also names a bare ``rm``), or what runs cannot be known (a program built from an
-        expansion or a glob, text the reader cannot follow)."""
+        expansion, a glob or a brace, text the reader cannot follow)."""
         assert self.pattern is not None
         if not parsed.complete or any(command.program is None for command in parsed.commands):
             return True

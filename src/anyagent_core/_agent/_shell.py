@@ -11,9 +11,9 @@ argument of a shell (``sh -c``, ``bash -ec``, ``sh -c -- ...``, ``su -c``) and `
 read as command lines too, and a function's body (``function f { ...; }``) as commands.
 
 What is not known without running the shell is marked, never guessed: a word built from an
-expansion (``$x``, ``${x}``, ``$(...)``, a backquote) is not ``exact``, a program name with one or
-with a glob is ``None``, and text the reader cannot follow (an unclosed quote, a here-document)
-makes ``ShellParse.complete`` false. Pure: no I/O.
+expansion (``$x``, ``${x}``, ``$(...)``, a backquote) is not ``exact``, a program name with one,
+with a glob or with a brace (``{rm,x}``, ``r{m,}``) is ``None``, and text the reader cannot
+follow (an unclosed quote, a here-document) makes ``ShellParse.complete`` false. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ class Word(Value):
     exact: bool = True
     """False when part of it comes from an expansion the shell makes at run time."""
     glob: bool = False
-    """It has an unquoted ``*``, ``?`` or ``[``: the shell may replace it with file names."""
+    """It has an unquoted ``*``, ``?`` or ``[`` (the shell may replace it with file names) or
+    ``{`` (a brace expansion: ``r{m,}`` runs ``rm``)."""
 
 
 @attrs.frozen(repr=False, eq=False)
@@ -261,7 +262,7 @@ class _Reader:
                 out.append(text)
                 exact = exact and known
             else:
-                if char in "*?[":
+                if char in "*?[{":  # a '{' may start a brace expansion: r{m,} is rm
                     glob = True
                 elif char < " " or char == "\x7f":
                     exact = False  # a control character (a carriage return): not a command to vouch for
