@@ -285,3 +285,36 @@ def test_braces_anywhere_in_a_program_name_never_hide_it(name: str, data: st.Dat
 def test_braces_in_arguments_or_quoted_leave_a_deny_rule_alone(command: str) -> None:
     policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=("bash(rm *)",))
     assert policy.decide("bash", {"command": command}, SHELL).behavior == "allow", command
+
+
+ASSIGNED = (
+    "PATH=. git status",
+    "LD_PRELOAD=./evil.so git status",
+    "GIT_EXTERNAL_DIFF=./evil git status",
+    "env PATH=. git status",
+    "env -u HOME LD_PRELOAD=./evil.so git status",
+    "ls; PATH=. git status",
+    "PATH=.; git status",
+    "ls $(PATH=. git status)",
+    "sudo LD_PRELOAD=./evil.so git status",
+)
+
+
+@pytest.mark.parametrize("command", ASSIGNED)
+def test_an_allow_rule_does_not_vouch_for_a_command_given_its_own_environment(command: str) -> None:
+    # PATH=. runs ./git, LD_PRELOAD loads a library into git: not the command the rule covers.
+    policy = PermissionPolicy(allowed_tools=("bash(git status*)", "bash(ls*)"))
+    decision = policy.decide("bash", {"command": command}, SHELL)
+    assert decision.behavior == "ask", (command, decision)
+
+
+@given(
+    name=st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True),
+    value=st.sampled_from(["", ".", "./x", "1", "'a b'"]),
+    wrapper=st.sampled_from(["", "env ", "sudo ", "nice "]),
+)
+def test_any_assignment_before_an_allowed_command_is_asked_about(name: str, value: str, wrapper: str) -> None:
+    policy = PermissionPolicy(allowed_tools=("bash(git status*)",))
+    assert policy.decide("bash", {"command": "git status"}, SHELL).behavior == "allow"
+    command = f"{name}={value} {wrapper}git status" if not wrapper else f"{wrapper}{name}={value} git status"
+    assert policy.decide("bash", {"command": command}, SHELL).behavior == "ask", command

@@ -52,6 +52,9 @@ class SimpleCommand(Value):
     """The words after the program."""
     redirects: bool = False
     """It redirects input or output to a file (``>``, ``<``, ``>>``; not ``2>&1`` nor ``/dev/null``)."""
+    assigns: bool = False
+    """It sets variables for the program, before it or through a wrapper (``PATH=. git``,
+    ``env LD_PRELOAD=x.so git``): what runs, and how, may then not be what its name says."""
 
     @property
     def exact(self) -> bool:
@@ -69,6 +72,9 @@ class ShellParse(Value):
 
     commands: tuple[SimpleCommand, ...]
     complete: bool
+    assigns: bool = False
+    """Some command sets variables for its program, or a statement sets shell variables
+    (``PATH=.; git status`` runs ``./git``)."""
 
 
 _OPERATORS = ("&&", "||", ";;", ";&", "|&", ";", "&", "|", "(", ")", "\n")
@@ -121,6 +127,7 @@ class _Reader:
         self.depth = depth
         self.commands: list[SimpleCommand] = []
         self.complete = True
+        self.assigns = False
 
     def peek(self, count: int = 1) -> str:
         return self.text[self.pos : self.pos + count]
@@ -132,6 +139,7 @@ class _Reader:
         parsed = _parse(inner, self.depth + 1)
         self.commands.extend(parsed.commands)
         self.complete = self.complete and parsed.complete
+        self.assigns = self.assigns or parsed.assigns
 
     def until_close(self, opening: str, closing: str) -> str:
         """The text up to the ``closing`` that matches (quotes respected), consumed with it."""
@@ -323,7 +331,9 @@ class _Reader:
             return
         command = _command(tuple(words), redirects)
         if command is None:
+            self.assigns = self.assigns or any(_ASSIGNMENT.match(word.text) for word in words)
             return
+        self.assigns = self.assigns or command.assigns
         self.commands.append(command)
         program = command.program
         arguments = command.arguments
@@ -348,9 +358,13 @@ def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
     and wrappers (None when it is built from an expansion or a glob); None for reserved words
     that run nothing (``fi``, ``done``, ``for x in ...``)."""
     index = 0
+    assigns = False
     while index < len(words):
         word = words[index]
-        if _ASSIGNMENT.match(word.text) or (word.exact and word.text in _RESERVED):
+        if _ASSIGNMENT.match(word.text):
+            assigns = True
+            index += 1
+        elif word.exact and word.text in _RESERVED:
             index += 1
         elif word.exact and word.text == "function":
             index += 2  # the keyword and the function's name: the body's commands follow
@@ -363,11 +377,15 @@ def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
     while index < len(words):
         word = words[index]
         if not word.exact or word.glob:
-            return SimpleCommand(words=words, program=None, arguments=words[index + 1 :], redirects=redirects)
+            return SimpleCommand(
+                words=words, program=None, arguments=words[index + 1 :], redirects=redirects, assigns=assigns
+            )
         name = posixpath.basename(word.text) or word.text
         takes_value = _WRAPPERS.get(name)
         if takes_value is None:
-            return SimpleCommand(words=words, program=name, arguments=words[index + 1 :], redirects=redirects)
+            return SimpleCommand(
+                words=words, program=name, arguments=words[index + 1 :], redirects=redirects, assigns=assigns
+            )
         index += 1
         positional = _POSITIONAL.get(name, 0)
         while index < len(words):
@@ -378,10 +396,13 @@ def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
                 index += 1
                 break
             if current.text.startswith(_COMMAND_LINE_OPTIONS.get(name, ())):
-                return SimpleCommand(words=words, program=None, arguments=words[index + 1 :], redirects=redirects)
+                return SimpleCommand(
+                    words=words, program=None, arguments=words[index + 1 :], redirects=redirects, assigns=assigns
+                )
             if current.text.startswith("-") and len(current.text) > 1:
                 index += 2 if current.text in takes_value else 1
             elif _ASSIGNMENT.match(current.text):  # env and sudo take assignments; read so elsewhere too
+                assigns = True
                 index += 1
             elif positional:
                 positional -= 1
@@ -427,8 +448,8 @@ def _parse(text: str, depth: int) -> ShellParse:
     try:
         reader.run()
     except _Incomplete:
-        return ShellParse(commands=tuple(reader.commands), complete=False)
-    return ShellParse(commands=tuple(reader.commands), complete=reader.complete)
+        return ShellParse(commands=tuple(reader.commands), complete=False, assigns=reader.assigns)
+    return ShellParse(commands=tuple(reader.commands), complete=reader.complete, assigns=reader.assigns)
 
 
 def simple_commands(text: str) -> ShellParse:
