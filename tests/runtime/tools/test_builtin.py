@@ -258,6 +258,17 @@ async def test_grep(tree: pathlib.Path, ctx: ToolContext) -> None:
     assert "invalid regular expression '('" in await error("grep", {"pattern": "("}, ctx)
 
 
+@pytest.mark.parametrize("inner", ["\f", "\r", "\v", "\x1c", "\x85", "\u2028", "\u2029"])
+async def test_grep_numbers_lines_as_read_file_does(root: pathlib.Path, ctx: ToolContext, inner: str) -> None:
+    # Only a line feed ends a line (read_file's numbering, the one edits go by): a form feed or a
+    # lone carriage return inside a line must not push grep's line numbers past read_file's.
+    (root / "notes.txt").write_text(f"one{inner}still one\r\ntwo\nTARGET three\n", encoding="utf-8", newline="")
+    found = await ok("grep", {"pattern": "TARGET"}, ctx)
+    assert found == "notes.txt:3:TARGET three"
+    assert await ok("read_file", {"path": "notes.txt", "offset": 3, "limit": 1}, ctx) == "     3\tTARGET three"
+    assert await ok("grep", {"pattern": "one$"}, ctx) == f"notes.txt:1:one{inner}still one"
+
+
 async def test_grep_skips_files_over_the_cap(root: pathlib.Path, ctx: ToolContext) -> None:
     with (root / "huge.txt").open("wb") as file:
         file.write(b"needle\n")
