@@ -65,6 +65,20 @@ RM_SPELLINGS = (
     "su -c 'rm -rf build'",
     "su - root -c 'rm -rf build'",
     "su root --command='rm -rf build'",
+    "time -p rm -rf build",
+    "time -p -- rm -rf build",
+    "coproc NAME { rm -rf build; }; wait",
+    "env -iS'rm -rf build'",
+    "env -vS 'rm -rf build'",
+    "shopt -s expand_aliases\nalias x='rm -rf'\nx build",
+    "alias x=rm",
+    "trap 'rm -rf build' EXIT",
+    "trap -- 'rm -rf build' EXIT",
+    "eval -- rm -rf build",
+    "watch -n 1 'true; rm -rf build'",
+    "watch -n 1 -x sh -c 'rm -rf build'",
+    "su --session-command='rm -rf build'",
+    "su --session-command 'rm -rf build'",
 )
 
 
@@ -89,6 +103,14 @@ def test_a_deny_rule_denies_every_spelling_of_the_command(command: str) -> None:
         "busybox ls",
         "su -c 'git status'",
         "chroot / ls",
+        "time -p ls",
+        "coproc ls",
+        "alias ll='ls -l'",
+        "trap 'echo bye' EXIT",
+        "trap -p",
+        "eval -- ls",
+        "env -i ls",
+        "watch -n 1 ls",
     ],
 )
 def test_a_deny_rule_leaves_other_commands_alone(command: str) -> None:
@@ -111,6 +133,7 @@ prefixes = st.sampled_from(
         "A=1 ",
         "env A=1 B=2 ",
         "time ",
+        "time -p ",
         "/usr/bin/env ",
     ]
 )
@@ -132,6 +155,10 @@ before = st.sampled_from(
         "while false; do ",
         "sh -c '",
         'bash -c "',
+        "trap '",
+        "alias x='",
+        "watch -n 1 '",
+        "coproc NAME { ",
     ]
 )
 
@@ -149,6 +176,10 @@ def test_nested_wrappers_and_quoting_never_hide_a_denied_program(
         "while false; do ": "; done",
         "sh -c '": "'",
         'bash -c "': '"',
+        "trap '": "' EXIT",
+        "alias x='": "'",
+        "watch -n 1 '": "'",
+        "coproc NAME { ": "; }",
     }.get(first, "")
     command = f"{first}{prefix}{wrapper}{program} -rf target{closing}"
     policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=("bash(rm *)",))
@@ -247,6 +278,29 @@ def test_the_reader_never_loses_a_command_to_its_wrappers() -> None:
 
 
 BRACE_SPELLINGS = ("{rm,-rf,build}", "r{m,} -rf build", "{r,}m -rf build", "rm{,} -rf build", "/bin/r{m,} -rf build")
+
+
+BUILTIN_SPELLINGS = (
+    "time -p rm -rf build",
+    "coproc NAME { rm -rf build; }; wait",
+    "shopt -s expand_aliases\nalias x='rm -rf'\nx build",
+    "trap 'rm -rf build' EXIT",
+    "eval -- rm -rf build",
+)
+
+
+@pytest.mark.parametrize("command", BUILTIN_SPELLINGS)
+def test_bash_runs_rm_for_each_builtin_spelling(command: str) -> None:
+    # The spellings are real: bash's own reserved words and builtins run rm (the function here).
+    shell = shutil.which("bash")
+    if shell is None:
+        pytest.skip("bash is not installed")
+    result = subprocess.run(
+        [shell, "-c", "rm() { echo ran rm >&2; }\n" + command], capture_output=True, text=True, check=False
+    )
+    assert result.stderr.startswith("ran rm"), (command, result)  # stderr: a coprocess's stdout is a pipe
+    policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=("bash(rm *)",))
+    assert policy.decide("bash", {"command": command}, SHELL).behavior == "deny", command
 
 
 @pytest.mark.parametrize("command", BRACE_SPELLINGS)

@@ -5,10 +5,12 @@ backslashes, ``;``, ``&&``, ``||``, ``|``, ``&``, line breaks, subshells, ``$(..
 ``<(...)``, redirections, comments) and returns every simple command it would run, the ones inside
 substitutions included, each with its *program*: the name it runs once leading variable
 assignments, wrappers that run their arguments (``env``, ``command``, ``exec``, ``sudo``,
-``nice``...), reserved words (``if``, ``then``, ``do``...) and a directory prefix (``/bin/``) are
-stripped, and quotes and backslashes removed (``r''m`` and ``\\rm`` are ``rm``). The ``-c``
-argument of a shell (``sh -c``, ``bash -ec``, ``sh -c -- ...``, ``su -c``) and ``eval``'s are
-read as command lines too, and a function's body (``function f { ...; }``) as commands.
+``nice``...), reserved words (``if``, ``then``, ``do``, ``time -p``, ``coproc NAME {``...) and a
+directory prefix (``/bin/``) are stripped, and quotes and backslashes removed (``r''m`` and
+``\\rm`` are ``rm``). The ``-c`` argument of a shell (``sh -c``, ``bash -ec``, ``sh -c -- ...``,
+``su -c``), ``eval``'s, an alias's value, a trap's action and ``watch``'s arguments (run with
+``sh -c``) are read as command lines too, and a function's body (``function f { ...; }``) as
+commands.
 
 What is not known without running the shell is marked, never guessed: a word built from an
 expansion (``$x``, ``${x}``, ``$(...)``, a backquote) is not ``exact``, a program name with one,
@@ -112,8 +114,12 @@ _WRAPPERS: dict[str, frozenset[str]] = {
 }
 _POSITIONAL = {"timeout": 1, "chrt": 1, "taskset": 1, "chroot": 1, "flock": 1}  # values before the program
 _COMMAND_LINE_OPTIONS = {"env": ("-S", "--split-string"), "flock": ("-c", "--command")}
-"""Wrapper options whose value is a command line of its own (``env -S 'rm x'``): what runs is
-not read from it, so the program counts as unknown."""
+"""Wrapper options whose value is a command line of its own (``env -S 'rm x'``, also within a
+cluster of short options: ``env -iS'rm x'``): what runs is not read from it, so the program
+counts as unknown."""
+_ACTION_BUILTINS = frozenset({"alias", "trap"})
+"""Builtins whose arguments hold command lines the shell runs later: an alias's value
+(``alias x='rm -rf'``, then ``x build``) and a trap's action (``trap 'rm -rf build' EXIT``)."""
 
 
 class _Incomplete(Exception):
@@ -342,7 +348,16 @@ class _Reader:
             if not all(word.exact for word in arguments):
                 self.commands.append(attrs.evolve(command, program=None))
                 return
+            if arguments and arguments[0].text == "--":
+                arguments = arguments[1:]
             inner = " ".join(word.text for word in arguments)
+        elif program in _ACTION_BUILTINS:
+            lines = _actions(program, arguments)
+            if lines is None:
+                self.commands.append(attrs.evolve(command, program=None))
+                return
+            for line in lines:
+                self.nested(line)
         elif program in _SHELLS:
             found = _command_string(arguments)
             if found is False:
@@ -366,6 +381,11 @@ def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
             index += 1
         elif word.exact and word.text in _RESERVED:
             index += 1
+            if word.text == "time":  # the reserved word's own options: time -p rm
+                while index < len(words) and words[index].exact and words[index].text in ("-p", "--"):
+                    index += 1
+            elif word.text == "coproc" and index + 1 < len(words) and words[index + 1].text == "{":
+                index += 1  # coproc NAME { ...; }: the name is not a command
         elif word.exact and word.text == "function":
             index += 2  # the keyword and the function's name: the body's commands follow
         else:
@@ -388,6 +408,9 @@ def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
             )
         index += 1
         positional = _POSITIONAL.get(name, 0)
+        command_line = _COMMAND_LINE_OPTIONS.get(name, ())
+        short = "".join(option[1] for option in command_line if len(option) == 2)
+        executes = False  # watch -x: the arguments are a program and its arguments, not a command line
         while index < len(words):
             current = words[index]
             if not current.exact:
@@ -395,10 +418,14 @@ def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
             if current.text == "--":
                 index += 1
                 break
-            if current.text.startswith(_COMMAND_LINE_OPTIONS.get(name, ())):
+            text = current.text
+            clustered = text.startswith("-") and not text.startswith("--") and any(c in text[1:] for c in short)
+            if text.startswith(command_line) or (short and clustered):
                 return SimpleCommand(
                     words=words, program=None, arguments=words[index + 1 :], redirects=redirects, assigns=assigns
                 )
+            if name == "watch" and text in ("-x", "--exec"):
+                executes = True
             if current.text.startswith("-") and len(current.text) > 1:
                 index += 2 if current.text in takes_value else 1
             elif _ASSIGNMENT.match(current.text):  # env and sudo take assignments; read so elsewhere too
@@ -409,7 +436,29 @@ def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
                 index += 1
             else:
                 break
+        if name == "watch" and not executes and index < len(words):
+            # watch runs its arguments joined as a command line, with sh -c: read as that.
+            rest = words[index:]
+            line = Word(" ".join(word.text for word in rest), all(word.exact for word in rest))
+            return SimpleCommand(
+                words=words, program="sh", arguments=(Word("-c"), line), redirects=redirects, assigns=assigns
+            )
     return None  # a wrapper with no program: it runs nothing (``env`` prints the environment)
+
+
+def _actions(program: str, arguments: tuple[Word, ...]) -> list[str] | None:
+    """The command lines an ``alias`` or ``trap`` keeps to run later (none for ``trap -p``,
+    ``alias -p`` or a bare name); None when one is built from an expansion."""
+    if not all(word.exact for word in arguments):
+        return None
+    words = [word.text for word in arguments]
+    while words and words[0].startswith("-") and len(words[0]) > 1:  # -p, -l, --
+        ended = words.pop(0) == "--"
+        if ended:
+            break
+    if program == "alias":
+        return [text.partition("=")[2] for text in words if "=" in text]
+    return words[:1]  # trap ACTION SIGNAL...
 
 
 def _command_string(arguments: tuple[Word, ...]) -> str | Literal[False] | None:
@@ -425,8 +474,10 @@ def _command_string(arguments: tuple[Word, ...]) -> str | Literal[False] | None:
         if not seen:
             if text in ("-c", "--command") or (text.startswith("-") and not text.startswith("--") and "c" in text[1:]):
                 seen = True
-            elif text.startswith("--command="):
+            elif text.startswith(("--command=", "--session-command=")):
                 return text.partition("=")[2] if word.exact else False
+            elif text == "--session-command":
+                seen = True
             index += 2 if text in _SHELL_OPTIONS_WITH_VALUE else 1
             continue
         if text == "--":
