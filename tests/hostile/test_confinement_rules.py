@@ -111,6 +111,10 @@ def test_a_deny_rule_denies_every_spelling_of_the_command(command: str) -> None:
         "eval -- ls",
         "env -i ls",
         "watch -n 1 ls",
+        "echo 'a[$(rm -rf build)]=1'",
+        "grep -r '$(rm' .",
+        "echo ${HOME:-/tmp} ${#x}",
+        "x='$(rm)'; echo \"$x\"",
     ],
 )
 def test_a_deny_rule_leaves_other_commands_alone(command: str) -> None:
@@ -199,10 +203,12 @@ def test_nested_wrappers_and_quoting_never_hide_a_denied_program(
         "git status 'unclosed",
         "g* status",
         "git status <<EOF\nx\nEOF",
+        "test -v 'a[$(rm -rf x)]'",
+        "printf -v 'a[$(rm -rf x)]' y",
     ],
 )
 def test_an_allow_rule_asks_about_what_it_cannot_vouch_for(command: str) -> None:
-    policy = PermissionPolicy(allowed_tools=("bash(git status*)",))
+    policy = PermissionPolicy(allowed_tools=("bash(git status*)", "bash(test *)", "bash(printf *)"))
     assert policy.decide("bash", {"command": command}, SHELL).behavior == "ask", command
 
 
@@ -286,6 +292,21 @@ BUILTIN_SPELLINGS = (
     "shopt -s expand_aliases\nalias x='rm -rf'\nx build",
     "trap 'rm -rf build' EXIT",
     "eval -- rm -rf build",
+    # command substitutions inside a parameter expansion, and in array subscripts bash evaluates
+    # (quoted, so the substitution is not in the text where the shell reads it first)
+    "echo ${x:-$(rm -rf build)}",
+    'echo "${x:-$(rm -rf build)}"',
+    "echo ${x:-`rm -rf build`}",
+    "a=(); a['$(rm -rf build)']=1",
+    "declare -n r='a[$(rm -rf build)]'; echo $r",
+    "x='a[$(rm -rf build)]'; echo $((x))",
+    "x='a[$(rm -rf build)]'; ((x))",
+    "f() { local 'a[$(rm -rf build)]=1'; }; f",
+    "printf -v 'a[$(rm -rf build)]' x",
+    "let 'a[$(rm -rf build)]=1'",
+    "declare 'a[$(rm -rf build)]=1'",
+    "read -r 'a[$(rm -rf build)]' <<< 1",
+    "test -v 'a[$(rm -rf build)]'",
 )
 
 
@@ -372,3 +393,20 @@ def test_any_assignment_before_an_allowed_command_is_asked_about(name: str, valu
     assert policy.decide("bash", {"command": "git status"}, SHELL).behavior == "allow"
     command = f"{name}={value} {wrapper}git status" if not wrapper else f"{wrapper}{name}={value} git status"
     assert policy.decide("bash", {"command": command}, SHELL).behavior == "ask", command
+
+
+@given(
+    builtin=st.sampled_from(["test -v", "printf -v", "let", "read -r", "declare", "local", "export", "unset", "a=1"]),
+    quote=st.sampled_from(["'", '"', ""]),
+    substitution=st.sampled_from(["$(rm -rf x)", "`rm -rf x`", "$(true; rm -rf x)"]),
+    value=st.sampled_from(["", "=1"]),
+)
+def test_a_substitution_in_an_evaluated_subscript_is_seen_however_quoted(
+    builtin: str, quote: str, substitution: str, value: str
+) -> None:
+    if builtin == "a=1":  # a leading assignment whose subscript, or value, is evaluated
+        command = f"a[{quote}{substitution}{quote}]{value or '=1'} true"
+    else:
+        command = f"{builtin} {quote}a[{substitution}]{value}{quote}"
+    policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=("bash(rm *)",))
+    assert policy.decide("bash", {"command": command}, SHELL).behavior == "deny", command

@@ -3,14 +3,15 @@
 ``simple_commands(text)`` reads a command line the way a POSIX shell splits it (quotes,
 backslashes, ``;``, ``&&``, ``||``, ``|``, ``&``, line breaks, subshells, ``$(...)``, backquotes,
 ``<(...)``, redirections, comments) and returns every simple command it would run, the ones inside
-substitutions included, each with its *program*: the name it runs once leading variable
-assignments, wrappers that run their arguments (``env``, ``command``, ``exec``, ``sudo``,
-``nice``...), reserved words (``if``, ``then``, ``do``, ``time -p``, ``coproc NAME {``...) and a
-directory prefix (``/bin/``) are stripped, and quotes and backslashes removed (``r''m`` and
-``\\rm`` are ``rm``). The ``-c`` argument of a shell (``sh -c``, ``bash -ec``, ``sh -c -- ...``,
-``su -c``), ``eval``'s, an alias's value, a trap's action and ``watch``'s arguments (run with
-``sh -c``) are read as command lines too, and a function's body (``function f { ...; }``) as
-commands.
+substitutions included (in a parameter expansion's word too, ``${x:-$(rm x)}``, and in an array
+subscript the shell evaluates however quoted, ``test -v 'a[$(rm x)]'``), each with its *program*:
+the name it runs once leading variable assignments, wrappers that run their arguments (``env``,
+``command``, ``exec``, ``sudo``, ``nice``...), reserved words (``if``, ``then``, ``do``, ``time
+-p``, ``coproc NAME {``...) and a directory prefix (``/bin/``) are stripped, and quotes and
+backslashes removed (``r''m`` and ``\\rm`` are ``rm``). The ``-c`` argument of a shell (``sh -c``,
+``bash -ec``, ``sh -c -- ...``, ``su -c``), ``eval``'s, an alias's value, a trap's action and
+``watch``'s arguments (run with ``sh -c``) are read as command lines too, and a function's body
+(``function f { ...; }``) as commands.
 
 What is not known without running the shell is marked, never guessed: a word built from an
 expansion (``$x``, ``${x}``, ``$(...)``, a backquote) is not ``exact``, a program name with one,
@@ -117,6 +118,14 @@ _COMMAND_LINE_OPTIONS = {"env": ("-S", "--split-string"), "flock": ("-c", "--com
 """Wrapper options whose value is a command line of its own (``env -S 'rm x'``, also within a
 cluster of short options: ``env -iS'rm x'``): what runs is not read from it, so the program
 counts as unknown."""
+_EVALUATING_BUILTINS = frozenset(
+    {"test", "printf", "let", "read", "declare", "typeset", "local", "export", "readonly", "unset", "mapfile"}
+    | {"readarray"}
+)
+"""Builtins that evaluate their arguments as variable names or arithmetic, in which an array
+subscript runs a command substitution even when quoted (``test -v 'a[$(rm x)]'``); a leading
+assignment's subscript runs so too (``a['$(rm x)']=1``), and its value's later
+(``x='a[$(rm x)]'; ((x))``)."""
 _ACTION_BUILTINS = frozenset({"alias", "trap"})
 """Builtins whose arguments hold command lines the shell runs later: an alias's value
 (``alias x='rm -rf'``, then ``x build``) and a trap's action (``trap 'rm -rf build' EXIT``)."""
@@ -176,6 +185,29 @@ class _Reader:
             self.pos += 1
         raise _Incomplete
 
+    def substitutions(self, text: str) -> None:
+        """The command substitutions in text the shell evaluates beyond its quotes (a parameter
+        expansion's word, ``${x:-$(rm x)}``; an array subscript, ``a['$(rm x)']``): they run
+        too. Quotes are not respected, so a quoted one counts as well."""
+        if "$(" not in text and "`" not in text:
+            return
+        if self.depth > 20:
+            raise _Incomplete
+        reader = _Reader(text, self.depth + 1)
+        try:
+            while reader.pos < len(text):
+                if text[reader.pos] == "\\":
+                    reader.pos += 2
+                elif text[reader.pos] in "$`":
+                    reader.expansion()
+                else:
+                    reader.pos += 1
+        except _Incomplete:
+            reader.complete = False
+        self.commands.extend(reader.commands)
+        self.complete = self.complete and reader.complete
+        self.assigns = self.assigns or reader.assigns
+
     def double_quoted(self) -> tuple[str, bool]:
         """After an opening ``"``: its text and whether it is exact; consumes the closing quote."""
         out: list[str] = []
@@ -217,7 +249,7 @@ class _Reader:
             self.nested(self.until_close("(", ")"))
         elif following == "{":
             self.pos += 2
-            self.until_close("{", "}")
+            self.substitutions(self.until_close("{", "}"))
         elif following == "'":  # $'...': ANSI-C quoting, escapes we do not decode
             end = self.text.find("'", self.pos + 2)
             if end == -1:
@@ -335,7 +367,16 @@ class _Reader:
     def finish(self, words: list[Word], redirects: bool) -> None:
         if not words:
             return
+        for word in words:  # leading assignments: a subscript in them, or in their value, is evaluated
+            if not _ASSIGNMENT.match(word.text):
+                break
+            if "[" in word.text:
+                self.substitutions(word.text)
         command = _command(tuple(words), redirects)
+        if command is not None and command.program in _EVALUATING_BUILTINS:
+            for word in command.arguments:
+                if "[" in word.text:
+                    self.substitutions(word.text)
         if command is None:
             self.assigns = self.assigns or any(_ASSIGNMENT.match(word.text) for word in words)
             return
@@ -428,7 +469,9 @@ def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
                 executes = True
             if current.text.startswith("-") and len(current.text) > 1:
                 index += 2 if current.text in takes_value else 1
-            elif _ASSIGNMENT.match(current.text):  # env and sudo take assignments; read so elsewhere too
+            elif name != "watch" and _ASSIGNMENT.match(
+                current.text
+            ):  # env and sudo take assignments; read so elsewhere too
                 assigns = True
                 index += 1
             elif positional:
