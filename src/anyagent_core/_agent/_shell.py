@@ -6,8 +6,8 @@ backslashes, ``;``, ``&&``, ``||``, ``|``, ``&``, line breaks, subshells, ``$(..
 substitutions included (in a parameter expansion's word too, ``${x:-$(rm x)}``, and in an array
 subscript the shell evaluates however quoted, ``test -v 'a[$(rm x)]'``), each with its *program*:
 the name it runs once leading variable assignments, wrappers that run their arguments (``env``,
-``command``, ``exec``, ``sudo``, ``nice``...), reserved words (``if``, ``then``, ``do``, ``time
--p``, ``coproc NAME {``...) and a directory prefix (``/bin/``) are stripped, and quotes and
+``command``, ``exec``, ``sudo``, ``nice``...), reserved words (``if``, ``then``, ``do``,
+``time -p``, ``coproc NAME {``...) and a directory prefix (``/bin/``) are stripped, and quotes and
 backslashes removed (``r''m`` and ``\\rm`` are ``rm``). The ``-c`` argument of a shell (``sh -c``,
 ``bash -ec``, ``sh -c -- ...``, ``su -c``), ``eval``'s, an alias's value, a trap's action and
 ``watch``'s arguments (run with ``sh -c``) are read as command lines too, and a function's body
