@@ -282,9 +282,13 @@ def _check_readable(info: os.stat_result, given: str) -> None:
 
 def read_bytes(resolved: pathlib.Path, given: str, context: ToolContext) -> bytes:
     """A regular file's bytes, opened race-free under its root; ``ToolError`` for directories,
-    special files, files with more than one hard link and files over the cap."""
+    special files, files with more than one hard link and files over the cap. What the name is
+    is looked at first, so a named pipe or a device is refused without being opened (opening a
+    pipe wakes a writer waiting for a reader); the open descriptor is checked again, in case the
+    name changed in between."""
     with _parent_fd(resolved, given, context, create=False) as parent:
         try:
+            _check_readable(os.stat(resolved.name, dir_fd=parent, follow_symlinks=False), given)
             fd = os.open(resolved.name, os.O_RDONLY | _NOFOLLOW | _NONBLOCK, dir_fd=parent)
         except OSError as exc:
             raise ToolError(f"cannot read {given!r}: {_changed(exc)}") from None
