@@ -189,3 +189,48 @@ def test_a_racing_process_swapping_a_directory_for_a_symlink_gets_nothing_outsid
     assert written_outside == []
     assert (outside / "secret.txt").read_text() == "SECRET OUTSIDE\n"
     assert inside_reads > 0 and refused > 0, (inside_reads, refused)  # the race did run both ways
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments"),
+    [
+        ("list_dir", {"path": "d/sub"}),
+        ("glob", {"pattern": "**", "path": "d/sub"}),
+        ("grep", {"pattern": "SECRET|inside", "path": "d/sub"}),
+    ],
+)
+def test_a_racing_process_swapping_a_directory_shows_no_name_from_outside(
+    root: pathlib.Path, outside: pathlib.Path, name: str, arguments: dict[str, Any]
+) -> None:
+    # list_dir, glob and grep open the directory they walk from the root's descriptor, so a
+    # directory above it swapped for a symlink after the path was checked shows nothing outside.
+    (root / "real" / "sub").mkdir(parents=True)
+    (root / "real" / "sub" / "inside.txt").write_text("inside\n")
+    (outside / "sub").mkdir()
+    (outside / "sub" / "outside-only.txt").write_text("SECRET OUTSIDE\n")
+    swapper = subprocess.Popen(
+        [sys.executable, "-c", SWAPPER, str(root), str(outside)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert swapper.stdout is not None and swapper.stdout.readline() == "ready\n"
+        context = ToolContext(cwd=root)
+        function = builtin_tool(name).function
+        leaked: list[str] = []
+        inside = refused = 0
+        for _index in range(CALLS // 2):
+            try:
+                text = function(**arguments, context=context)
+            except ToolError:  # the swap was caught, or the path was missing at that moment
+                refused += 1
+                continue
+            if "outside-only" in text or "SECRET OUTSIDE" in text:
+                leaked.append(text)
+            inside += "inside.txt" in text
+        assert swapper.poll() is None, "the swapping process stopped early"
+    finally:
+        swapper.kill()
+        swapper.wait()
+        if swapper.stdout is not None:
+            swapper.stdout.close()
+    assert leaked == []
+    assert inside > 0 and refused > 0, (inside, refused)  # the race did run both ways

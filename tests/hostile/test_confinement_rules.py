@@ -4,6 +4,9 @@ execution is asked about in every mode that asks at all (``acceptEdits`` include
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -62,6 +65,20 @@ RM_SPELLINGS = (
     "su -c 'rm -rf build'",
     "su - root -c 'rm -rf build'",
     "su root --command='rm -rf build'",
+    "time -p rm -rf build",
+    "time -p -- rm -rf build",
+    "coproc NAME { rm -rf build; }; wait",
+    "env -iS'rm -rf build'",
+    "env -vS 'rm -rf build'",
+    "shopt -s expand_aliases\nalias x='rm -rf'\nx build",
+    "alias x=rm",
+    "trap 'rm -rf build' EXIT",
+    "trap -- 'rm -rf build' EXIT",
+    "eval -- rm -rf build",
+    "watch -n 1 'true; rm -rf build'",
+    "watch -n 1 -x sh -c 'rm -rf build'",
+    "su --session-command='rm -rf build'",
+    "su --session-command 'rm -rf build'",
 )
 
 
@@ -86,6 +103,18 @@ def test_a_deny_rule_denies_every_spelling_of_the_command(command: str) -> None:
         "busybox ls",
         "su -c 'git status'",
         "chroot / ls",
+        "time -p ls",
+        "coproc ls",
+        "alias ll='ls -l'",
+        "trap 'echo bye' EXIT",
+        "trap -p",
+        "eval -- ls",
+        "env -i ls",
+        "watch -n 1 ls",
+        "echo 'a[$(rm -rf build)]=1'",
+        "grep -r '$(rm' .",
+        "echo ${HOME:-/tmp} ${#x}",
+        "x='$(rm)'; echo \"$x\"",
     ],
 )
 def test_a_deny_rule_leaves_other_commands_alone(command: str) -> None:
@@ -108,6 +137,7 @@ prefixes = st.sampled_from(
         "A=1 ",
         "env A=1 B=2 ",
         "time ",
+        "time -p ",
         "/usr/bin/env ",
     ]
 )
@@ -129,6 +159,10 @@ before = st.sampled_from(
         "while false; do ",
         "sh -c '",
         'bash -c "',
+        "trap '",
+        "alias x='",
+        "watch -n 1 '",
+        "coproc NAME { ",
     ]
 )
 
@@ -146,6 +180,10 @@ def test_nested_wrappers_and_quoting_never_hide_a_denied_program(
         "while false; do ": "; done",
         "sh -c '": "'",
         'bash -c "': '"',
+        "trap '": "' EXIT",
+        "alias x='": "'",
+        "watch -n 1 '": "'",
+        "coproc NAME { ": "; }",
     }.get(first, "")
     command = f"{first}{prefix}{wrapper}{program} -rf target{closing}"
     policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=("bash(rm *)",))
@@ -165,10 +203,12 @@ def test_nested_wrappers_and_quoting_never_hide_a_denied_program(
         "git status 'unclosed",
         "g* status",
         "git status <<EOF\nx\nEOF",
+        "test -v 'a[$(rm -rf x)]'",
+        "printf -v 'a[$(rm -rf x)]' y",
     ],
 )
 def test_an_allow_rule_asks_about_what_it_cannot_vouch_for(command: str) -> None:
-    policy = PermissionPolicy(allowed_tools=("bash(git status*)",))
+    policy = PermissionPolicy(allowed_tools=("bash(git status*)", "bash(test *)", "bash(printf *)"))
     assert policy.decide("bash", {"command": command}, SHELL).behavior == "ask", command
 
 
@@ -241,3 +281,132 @@ def test_a_read_rule_applies_to_every_file_tool() -> None:
 def test_the_reader_never_loses_a_command_to_its_wrappers() -> None:
     parsed = simple_commands("A=1 env -u X -- nice -n 3 sudo -u me /usr/bin/python3 -c 1")
     assert [command.program for command in parsed.commands] == ["python3"]
+
+
+BRACE_SPELLINGS = ("{rm,-rf,build}", "r{m,} -rf build", "{r,}m -rf build", "rm{,} -rf build", "/bin/r{m,} -rf build")
+
+
+BUILTIN_SPELLINGS = (
+    "time -p rm -rf build",
+    "coproc NAME { rm -rf build; }; wait",
+    "shopt -s expand_aliases\nalias x='rm -rf'\nx build",
+    "trap 'rm -rf build' EXIT",
+    "eval -- rm -rf build",
+    # command substitutions inside a parameter expansion, and in array subscripts bash evaluates
+    # (quoted, so the substitution is not in the text where the shell reads it first)
+    "echo ${x:-$(rm -rf build)}",
+    'echo "${x:-$(rm -rf build)}"',
+    "echo ${x:-`rm -rf build`}",
+    "a=(); a['$(rm -rf build)']=1",
+    "declare -n r='a[$(rm -rf build)]'; echo $r",
+    "x='a[$(rm -rf build)]'; echo $((x))",
+    "x='a[$(rm -rf build)]'; ((x))",
+    "f() { local 'a[$(rm -rf build)]=1'; }; f",
+    "printf -v 'a[$(rm -rf build)]' x",
+    "let 'a[$(rm -rf build)]=1'",
+    "declare 'a[$(rm -rf build)]=1'",
+    "read -r 'a[$(rm -rf build)]' <<< 1",
+    "test -v 'a[$(rm -rf build)]'",
+)
+
+
+@pytest.mark.parametrize("command", BUILTIN_SPELLINGS)
+def test_bash_runs_rm_for_each_builtin_spelling(command: str) -> None:
+    # The spellings are real: bash's own reserved words and builtins run rm (the function here).
+    shell = shutil.which("bash")
+    if shell is None:
+        pytest.skip("bash is not installed")
+    result = subprocess.run(
+        [shell, "-c", "rm() { echo ran rm >&2; }\n" + command], capture_output=True, text=True, check=False
+    )
+    assert result.stderr.startswith("ran rm"), (command, result)  # stderr: a coprocess's stdout is a pipe
+    policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=("bash(rm *)",))
+    assert policy.decide("bash", {"command": command}, SHELL).behavior == "deny", command
+
+
+@pytest.mark.parametrize("command", BRACE_SPELLINGS)
+def test_bash_runs_rm_for_each_brace_spelling(command: str) -> None:
+    # The spellings are real: bash expands the braces before it looks the program up.
+    shell = shutil.which("bash")
+    if shell is None:
+        pytest.skip("bash is not installed")
+    script = "rm() { echo ran rm; }; " + command.replace("/bin/", "")  # the function, not the file
+    result = subprocess.run([shell, "-c", script], capture_output=True, text=True, check=False)
+    assert result.stdout.startswith("ran rm"), (script, result)
+
+
+@pytest.mark.parametrize("command", BRACE_SPELLINGS)
+def test_a_deny_rule_denies_a_program_spelt_with_braces(command: str) -> None:
+    policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=("bash(rm *)",))
+    decision = policy.decide("bash", {"command": command}, SHELL)
+    assert decision.behavior == "deny", (command, decision)
+
+
+@given(name=st.sampled_from(["rm", "curl", "git"]), data=st.data())
+def test_braces_anywhere_in_a_program_name_never_hide_it(name: str, data: st.DataObject) -> None:
+    # Split the name at any point and wrap one part as a brace expansion with an empty or a
+    # second alternative: bash runs the name (first), so the deny rule on it must hold.
+    cut = data.draw(st.integers(min_value=0, max_value=len(name)), label="cut")
+    end = data.draw(st.integers(min_value=cut, max_value=len(name)), label="end")
+    other = data.draw(st.sampled_from(["", "x", "..", "a,b"]), label="other")
+    program = f"{name[:cut]}{{{name[cut:end]},{other}}}{name[end:]}"
+    policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=(f"bash({name} *)",))
+    assert policy.decide("bash", {"command": f"{program} x"}, SHELL).behavior == "deny", program
+
+
+@pytest.mark.parametrize(
+    "command", ["echo {a,b}", "find . -name x -exec ls {} +", "{ ls; }", "ls '{rm,x}'", "ls \\{rm,x}"]
+)
+def test_braces_in_arguments_or_quoted_leave_a_deny_rule_alone(command: str) -> None:
+    policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=("bash(rm *)",))
+    assert policy.decide("bash", {"command": command}, SHELL).behavior == "allow", command
+
+
+ASSIGNED = (
+    "PATH=. git status",
+    "LD_PRELOAD=./evil.so git status",
+    "GIT_EXTERNAL_DIFF=./evil git status",
+    "env PATH=. git status",
+    "env -u HOME LD_PRELOAD=./evil.so git status",
+    "ls; PATH=. git status",
+    "PATH=.; git status",
+    "ls $(PATH=. git status)",
+    "sudo LD_PRELOAD=./evil.so git status",
+)
+
+
+@pytest.mark.parametrize("command", ASSIGNED)
+def test_an_allow_rule_does_not_vouch_for_a_command_given_its_own_environment(command: str) -> None:
+    # PATH=. runs ./git, LD_PRELOAD loads a library into git: not the command the rule covers.
+    policy = PermissionPolicy(allowed_tools=("bash(git status*)", "bash(ls*)"))
+    decision = policy.decide("bash", {"command": command}, SHELL)
+    assert decision.behavior == "ask", (command, decision)
+
+
+@given(
+    name=st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True),
+    value=st.sampled_from(["", ".", "./x", "1", "'a b'"]),
+    wrapper=st.sampled_from(["", "env ", "sudo ", "nice "]),
+)
+def test_any_assignment_before_an_allowed_command_is_asked_about(name: str, value: str, wrapper: str) -> None:
+    policy = PermissionPolicy(allowed_tools=("bash(git status*)",))
+    assert policy.decide("bash", {"command": "git status"}, SHELL).behavior == "allow"
+    command = f"{name}={value} {wrapper}git status" if not wrapper else f"{wrapper}{name}={value} git status"
+    assert policy.decide("bash", {"command": command}, SHELL).behavior == "ask", command
+
+
+@given(
+    builtin=st.sampled_from(["test -v", "printf -v", "let", "read -r", "declare", "local", "export", "unset", "a=1"]),
+    quote=st.sampled_from(["'", '"', ""]),
+    substitution=st.sampled_from(["$(rm -rf x)", "`rm -rf x`", "$(true; rm -rf x)"]),
+    value=st.sampled_from(["", "=1"]),
+)
+def test_a_substitution_in_an_evaluated_subscript_is_seen_however_quoted(
+    builtin: str, quote: str, substitution: str, value: str
+) -> None:
+    if builtin == "a=1":  # a leading assignment whose subscript, or value, is evaluated
+        command = f"a[{quote}{substitution}{quote}]{value or '=1'} true"
+    else:
+        command = f"{builtin} {quote}a[{substitution}]{value}{quote}"
+    policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=("bash(rm *)",))
+    assert policy.decide("bash", {"command": command}, SHELL).behavior == "deny", command

@@ -76,14 +76,43 @@ async def test_tmp_is_private(root: pathlib.Path) -> None:
 async def test_version_control_config_stays_read_only(root: pathlib.Path) -> None:
     (root / ".git").mkdir()
     (root / ".git" / "config").write_text("[core]\n")
+    (root / ".git" / "config.worktree").write_text("[core]\n")  # read with extensions.worktreeConfig
     (root / ".git" / "hooks").mkdir()
     context = ToolContext(cwd=root)
     _, text = await bash("printf '\\tfsmonitor = touch pwned\\n' >> .git/config", context)
     assert (root / ".git" / "config").read_text() == "[core]\n", text
+    _, text = await bash("printf '\\tfsmonitor = touch pwned\\n' >> .git/config.worktree", context)
+    assert (root / ".git" / "config.worktree").read_text() == "[core]\n", text
     _, text = await bash("printf 'touch pwned' > .git/hooks/pre-commit", context)
     assert not (root / ".git" / "hooks" / "pre-commit").exists(), text
     is_error, text = await bash("echo ref > .git/HEAD.new && echo written", context)  # the rest is writable
     assert not is_error and "written" in text, text
+
+
+@needs_bwrap
+@pytest.mark.parametrize("module", ["lib", "vendor/lib", "lib/modules/inner", "objects", "hooks"])
+async def test_a_submodules_version_control_config_stays_read_only(root: pathlib.Path, module: str) -> None:
+    # git status in the top repository runs git in each submodule, with the configuration kept in
+    # .git/modules/<name>/ (and a nested submodule's under its modules/): a core.fsmonitor
+    # written there runs outside the sandbox at the next git status.
+    gitdir = root / ".git" / "modules" / module
+    if module == "lib/modules/inner":  # the outer submodule's git directory
+        (root / ".git" / "modules" / "lib" / "objects").mkdir(parents=True)
+        (root / ".git" / "modules" / "lib" / "HEAD").write_text("ref: refs/heads/main\n")
+    (gitdir / "hooks").mkdir(parents=True)
+    (gitdir / "info").mkdir()
+    (gitdir / "config").write_text("[core]\n")
+    (gitdir / "HEAD").write_text("ref: refs/heads/main\n")
+    context = ToolContext(cwd=root)
+    config = f".git/modules/{module}/config"
+    _, text = await bash(f"printf '\\tfsmonitor = touch pwned\\n' >> {config}", context)
+    assert (gitdir / "config").read_text() == "[core]\n", text
+    _, text = await bash(f"printf 'touch pwned' > .git/modules/{module}/hooks/post-checkout", context)
+    assert not (gitdir / "hooks" / "post-checkout").exists(), text
+    _, text = await bash(f"echo x > .git/modules/{module}/info/attributes", context)
+    assert not (gitdir / "info" / "attributes").exists(), text
+    is_error, text = await bash(f"echo ref > .git/modules/{module}/HEAD.new && echo written", context)
+    assert not is_error and "written" in text, text  # the rest is writable: commits still work
 
 
 @needs_bwrap

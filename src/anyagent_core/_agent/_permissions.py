@@ -21,7 +21,8 @@ it runs (``_shell.simple_commands``): a disallowed pattern denies when it matche
 program resolved (``/bin/rm``, ``\\rm``, ``env rm``, ``r''m`` are ``rm``; ``"rm *"`` also names a
 bare ``rm``), or when what runs cannot be known (``$x -rf /``); an allowed pattern allows only a
 command line whose every word is known without running it, and ``allowed_tools`` allow one whose
-every simple command matches one of its rules for that tool and none redirects to a file.
+every simple command matches one of its rules for that tool, none redirects to a file and no
+variable is set (``PATH=. git status`` runs ``./git``).
 
 ``Read(pattern)`` and ``Edit(pattern)`` are path rules for every file-touching tool: a disallowed
 ``Read(secrets/**)`` denies ``read_file``, ``grep``, ``list_dir``... on those paths (and the
@@ -206,7 +207,7 @@ class PermissionRule(Value):
     def _denies_command(self, parsed: ShellParse) -> bool:
         """As a deny rule on a shell command: any simple command it runs matches (a pattern
         ``rm *`` also names a bare ``rm``), or what runs cannot be known (a program built from an
-        expansion or a glob, text the reader cannot follow)."""
+        expansion, a glob or a brace, text the reader cannot follow)."""
         assert self.pattern is not None
         if not parsed.complete or any(command.program is None for command in parsed.commands):
             return True
@@ -297,9 +298,12 @@ def _pattern_matches(pattern: str, text: str) -> bool:
 def _shell_allowed(rules: Sequence[PermissionRule], name: str, command: str) -> PermissionRule | None:
     """The first allow rule among ``rules`` under which every simple command of ``command``
     runs (each matched by one of the rules for ``name``), for a command that is fully known
-    and redirects to no file; None otherwise."""
+    and redirects to no file, with no variable set for a program or in the shell (``PATH=.
+    git status`` runs ``./git``); None otherwise."""
     parsed = _parsed(command)
-    if not _fully_known(parsed) or not parsed.commands or any(item.redirects for item in parsed.commands):
+    if not _fully_known(parsed) or not parsed.commands or parsed.assigns:
+        return None
+    if any(item.redirects for item in parsed.commands):
         return None
     patterns = [rule for rule in rules if rule.tool == name]
     if any(rule.pattern is None for rule in patterns):

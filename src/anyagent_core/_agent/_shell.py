@@ -3,17 +3,20 @@
 ``simple_commands(text)`` reads a command line the way a POSIX shell splits it (quotes,
 backslashes, ``;``, ``&&``, ``||``, ``|``, ``&``, line breaks, subshells, ``$(...)``, backquotes,
 ``<(...)``, redirections, comments) and returns every simple command it would run, the ones inside
-substitutions included, each with its *program*: the name it runs once leading variable
-assignments, wrappers that run their arguments (``env``, ``command``, ``exec``, ``sudo``,
-``nice``...), reserved words (``if``, ``then``, ``do``...) and a directory prefix (``/bin/``) are
-stripped, and quotes and backslashes removed (``r''m`` and ``\\rm`` are ``rm``). The ``-c``
-argument of a shell (``sh -c``, ``bash -ec``, ``sh -c -- ...``, ``su -c``) and ``eval``'s are
-read as command lines too, and a function's body (``function f { ...; }``) as commands.
+substitutions included (in a parameter expansion's word too, ``${x:-$(rm x)}``, and in an array
+subscript the shell evaluates however quoted, ``test -v 'a[$(rm x)]'``), each with its *program*:
+the name it runs once leading variable assignments, wrappers that run their arguments (``env``,
+``command``, ``exec``, ``sudo``, ``nice``...), reserved words (``if``, ``then``, ``do``,
+``time -p``, ``coproc NAME {``...) and a directory prefix (``/bin/``) are stripped, and quotes and
+backslashes removed (``r''m`` and ``\\rm`` are ``rm``). The ``-c`` argument of a shell (``sh -c``,
+``bash -ec``, ``sh -c -- ...``, ``su -c``), ``eval``'s, an alias's value, a trap's action and
+``watch``'s arguments (run with ``sh -c``) are read as command lines too, and a function's body
+(``function f { ...; }``) as commands.
 
 What is not known without running the shell is marked, never guessed: a word built from an
-expansion (``$x``, ``${x}``, ``$(...)``, a backquote) is not ``exact``, a program name with one or
-with a glob is ``None``, and text the reader cannot follow (an unclosed quote, a here-document)
-makes ``ShellParse.complete`` false. Pure: no I/O.
+expansion (``$x``, ``${x}``, ``$(...)``, a backquote) is not ``exact``, a program name with one,
+with a glob or with a brace (``{rm,x}``, ``r{m,}``) is ``None``, and text the reader cannot
+follow (an unclosed quote, a here-document) makes ``ShellParse.complete`` false. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ class Word(Value):
     exact: bool = True
     """False when part of it comes from an expansion the shell makes at run time."""
     glob: bool = False
-    """It has an unquoted ``*``, ``?`` or ``[``: the shell may replace it with file names."""
+    """It has an unquoted ``*``, ``?`` or ``[`` (the shell may replace it with file names) or
+    ``{`` (a brace expansion: ``r{m,}`` runs ``rm``)."""
 
 
 @attrs.frozen(repr=False, eq=False)
@@ -51,6 +55,9 @@ class SimpleCommand(Value):
     """The words after the program."""
     redirects: bool = False
     """It redirects input or output to a file (``>``, ``<``, ``>>``; not ``2>&1`` nor ``/dev/null``)."""
+    assigns: bool = False
+    """It sets variables for the program, before it or through a wrapper (``PATH=. git``,
+    ``env LD_PRELOAD=x.so git``): what runs, and how, may then not be what its name says."""
 
     @property
     def exact(self) -> bool:
@@ -68,6 +75,9 @@ class ShellParse(Value):
 
     commands: tuple[SimpleCommand, ...]
     complete: bool
+    assigns: bool = False
+    """Some command sets variables for its program, or a statement sets shell variables
+    (``PATH=.; git status`` runs ``./git``)."""
 
 
 _OPERATORS = ("&&", "||", ";;", ";&", "|&", ";", "&", "|", "(", ")", "\n")
@@ -105,8 +115,20 @@ _WRAPPERS: dict[str, frozenset[str]] = {
 }
 _POSITIONAL = {"timeout": 1, "chrt": 1, "taskset": 1, "chroot": 1, "flock": 1}  # values before the program
 _COMMAND_LINE_OPTIONS = {"env": ("-S", "--split-string"), "flock": ("-c", "--command")}
-"""Wrapper options whose value is a command line of its own (``env -S 'rm x'``): what runs is
-not read from it, so the program counts as unknown."""
+"""Wrapper options whose value is a command line of its own (``env -S 'rm x'``, also within a
+cluster of short options: ``env -iS'rm x'``): what runs is not read from it, so the program
+counts as unknown."""
+_EVALUATING_BUILTINS = frozenset(
+    {"test", "printf", "let", "read", "declare", "typeset", "local", "export", "readonly", "unset", "mapfile"}
+    | {"readarray"}
+)
+"""Builtins that evaluate their arguments as variable names or arithmetic, in which an array
+subscript runs a command substitution even when quoted (``test -v 'a[$(rm x)]'``); a leading
+assignment's subscript runs so too (``a['$(rm x)']=1``), and its value's later
+(``x='a[$(rm x)]'; ((x))``)."""
+_ACTION_BUILTINS = frozenset({"alias", "trap"})
+"""Builtins whose arguments hold command lines the shell runs later: an alias's value
+(``alias x='rm -rf'``, then ``x build``) and a trap's action (``trap 'rm -rf build' EXIT``)."""
 
 
 class _Incomplete(Exception):
@@ -120,6 +142,7 @@ class _Reader:
         self.depth = depth
         self.commands: list[SimpleCommand] = []
         self.complete = True
+        self.assigns = False
 
     def peek(self, count: int = 1) -> str:
         return self.text[self.pos : self.pos + count]
@@ -131,6 +154,7 @@ class _Reader:
         parsed = _parse(inner, self.depth + 1)
         self.commands.extend(parsed.commands)
         self.complete = self.complete and parsed.complete
+        self.assigns = self.assigns or parsed.assigns
 
     def until_close(self, opening: str, closing: str) -> str:
         """The text up to the ``closing`` that matches (quotes respected), consumed with it."""
@@ -160,6 +184,29 @@ class _Reader:
                     return self.text[start : self.pos - 1]
             self.pos += 1
         raise _Incomplete
+
+    def substitutions(self, text: str) -> None:
+        """The command substitutions in text the shell evaluates beyond its quotes (a parameter
+        expansion's word, ``${x:-$(rm x)}``; an array subscript, ``a['$(rm x)']``): they run
+        too. Quotes are not respected, so a quoted one counts as well."""
+        if "$(" not in text and "`" not in text:
+            return
+        if self.depth > 20:
+            raise _Incomplete
+        reader = _Reader(text, self.depth + 1)
+        try:
+            while reader.pos < len(text):
+                if text[reader.pos] == "\\":
+                    reader.pos += 2
+                elif text[reader.pos] in "$`":
+                    reader.expansion()
+                else:
+                    reader.pos += 1
+        except _Incomplete:
+            reader.complete = False
+        self.commands.extend(reader.commands)
+        self.complete = self.complete and reader.complete
+        self.assigns = self.assigns or reader.assigns
 
     def double_quoted(self) -> tuple[str, bool]:
         """After an opening ``"``: its text and whether it is exact; consumes the closing quote."""
@@ -202,7 +249,7 @@ class _Reader:
             self.nested(self.until_close("(", ")"))
         elif following == "{":
             self.pos += 2
-            self.until_close("{", "}")
+            self.substitutions(self.until_close("{", "}"))
         elif following == "'":  # $'...': ANSI-C quoting, escapes we do not decode
             end = self.text.find("'", self.pos + 2)
             if end == -1:
@@ -261,7 +308,7 @@ class _Reader:
                 out.append(text)
                 exact = exact and known
             else:
-                if char in "*?[":
+                if char in "*?[{":  # a '{' may start a brace expansion: r{m,} is rm
                     glob = True
                 elif char < " " or char == "\x7f":
                     exact = False  # a control character (a carriage return): not a command to vouch for
@@ -320,9 +367,20 @@ class _Reader:
     def finish(self, words: list[Word], redirects: bool) -> None:
         if not words:
             return
+        for word in words:  # leading assignments: a subscript in them, or in their value, is evaluated
+            if not _ASSIGNMENT.match(word.text):
+                break
+            if "[" in word.text:
+                self.substitutions(word.text)
         command = _command(tuple(words), redirects)
+        if command is not None and command.program in _EVALUATING_BUILTINS:
+            for word in command.arguments:
+                if "[" in word.text:
+                    self.substitutions(word.text)
         if command is None:
+            self.assigns = self.assigns or any(_ASSIGNMENT.match(word.text) for word in words)
             return
+        self.assigns = self.assigns or command.assigns
         self.commands.append(command)
         program = command.program
         arguments = command.arguments
@@ -331,7 +389,16 @@ class _Reader:
             if not all(word.exact for word in arguments):
                 self.commands.append(attrs.evolve(command, program=None))
                 return
+            if arguments and arguments[0].text == "--":
+                arguments = arguments[1:]
             inner = " ".join(word.text for word in arguments)
+        elif program in _ACTION_BUILTINS:
+            lines = _actions(program, arguments)
+            if lines is None:
+                self.commands.append(attrs.evolve(command, program=None))
+                return
+            for line in lines:
+                self.nested(line)
         elif program in _SHELLS:
             found = _command_string(arguments)
             if found is False:
@@ -347,10 +414,19 @@ def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
     and wrappers (None when it is built from an expansion or a glob); None for reserved words
     that run nothing (``fi``, ``done``, ``for x in ...``)."""
     index = 0
+    assigns = False
     while index < len(words):
         word = words[index]
-        if _ASSIGNMENT.match(word.text) or (word.exact and word.text in _RESERVED):
+        if _ASSIGNMENT.match(word.text):
+            assigns = True
             index += 1
+        elif word.exact and word.text in _RESERVED:
+            index += 1
+            if word.text == "time":  # the reserved word's own options: time -p rm
+                while index < len(words) and words[index].exact and words[index].text in ("-p", "--"):
+                    index += 1
+            elif word.text == "coproc" and index + 1 < len(words) and words[index + 1].text == "{":
+                index += 1  # coproc NAME { ...; }: the name is not a command
         elif word.exact and word.text == "function":
             index += 2  # the keyword and the function's name: the body's commands follow
         else:
@@ -362,13 +438,20 @@ def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
     while index < len(words):
         word = words[index]
         if not word.exact or word.glob:
-            return SimpleCommand(words=words, program=None, arguments=words[index + 1 :], redirects=redirects)
+            return SimpleCommand(
+                words=words, program=None, arguments=words[index + 1 :], redirects=redirects, assigns=assigns
+            )
         name = posixpath.basename(word.text) or word.text
         takes_value = _WRAPPERS.get(name)
         if takes_value is None:
-            return SimpleCommand(words=words, program=name, arguments=words[index + 1 :], redirects=redirects)
+            return SimpleCommand(
+                words=words, program=name, arguments=words[index + 1 :], redirects=redirects, assigns=assigns
+            )
         index += 1
         positional = _POSITIONAL.get(name, 0)
+        command_line = _COMMAND_LINE_OPTIONS.get(name, ())
+        short = "".join(option[1] for option in command_line if len(option) == 2)
+        executes = False  # watch -x: the arguments are a program and its arguments, not a command line
         while index < len(words):
             current = words[index]
             if not current.exact:
@@ -376,18 +459,49 @@ def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
             if current.text == "--":
                 index += 1
                 break
-            if current.text.startswith(_COMMAND_LINE_OPTIONS.get(name, ())):
-                return SimpleCommand(words=words, program=None, arguments=words[index + 1 :], redirects=redirects)
+            text = current.text
+            clustered = text.startswith("-") and not text.startswith("--") and any(c in text[1:] for c in short)
+            if text.startswith(command_line) or (short and clustered):
+                return SimpleCommand(
+                    words=words, program=None, arguments=words[index + 1 :], redirects=redirects, assigns=assigns
+                )
+            if name == "watch" and text in ("-x", "--exec"):
+                executes = True
             if current.text.startswith("-") and len(current.text) > 1:
                 index += 2 if current.text in takes_value else 1
-            elif _ASSIGNMENT.match(current.text):  # env and sudo take assignments; read so elsewhere too
+            elif name != "watch" and _ASSIGNMENT.match(
+                current.text
+            ):  # env and sudo take assignments; read so elsewhere too
+                assigns = True
                 index += 1
             elif positional:
                 positional -= 1
                 index += 1
             else:
                 break
+        if name == "watch" and not executes and index < len(words):
+            # watch runs its arguments joined as a command line, with sh -c: read as that.
+            rest = words[index:]
+            line = Word(" ".join(word.text for word in rest), all(word.exact for word in rest))
+            return SimpleCommand(
+                words=words, program="sh", arguments=(Word("-c"), line), redirects=redirects, assigns=assigns
+            )
     return None  # a wrapper with no program: it runs nothing (``env`` prints the environment)
+
+
+def _actions(program: str, arguments: tuple[Word, ...]) -> list[str] | None:
+    """The command lines an ``alias`` or ``trap`` keeps to run later (none for ``trap -p``,
+    ``alias -p`` or a bare name); None when one is built from an expansion."""
+    if not all(word.exact for word in arguments):
+        return None
+    words = [word.text for word in arguments]
+    while words and words[0].startswith("-") and len(words[0]) > 1:  # -p, -l, --
+        ended = words.pop(0) == "--"
+        if ended:
+            break
+    if program == "alias":
+        return [text.partition("=")[2] for text in words if "=" in text]
+    return words[:1]  # trap ACTION SIGNAL...
 
 
 def _command_string(arguments: tuple[Word, ...]) -> str | Literal[False] | None:
@@ -403,8 +517,10 @@ def _command_string(arguments: tuple[Word, ...]) -> str | Literal[False] | None:
         if not seen:
             if text in ("-c", "--command") or (text.startswith("-") and not text.startswith("--") and "c" in text[1:]):
                 seen = True
-            elif text.startswith("--command="):
+            elif text.startswith(("--command=", "--session-command=")):
                 return text.partition("=")[2] if word.exact else False
+            elif text == "--session-command":
+                seen = True
             index += 2 if text in _SHELL_OPTIONS_WITH_VALUE else 1
             continue
         if text == "--":
@@ -426,8 +542,8 @@ def _parse(text: str, depth: int) -> ShellParse:
     try:
         reader.run()
     except _Incomplete:
-        return ShellParse(commands=tuple(reader.commands), complete=False)
-    return ShellParse(commands=tuple(reader.commands), complete=reader.complete)
+        return ShellParse(commands=tuple(reader.commands), complete=False, assigns=reader.assigns)
+    return ShellParse(commands=tuple(reader.commands), complete=reader.complete, assigns=reader.assigns)
 
 
 def simple_commands(text: str) -> ShellParse:

@@ -40,6 +40,7 @@ from anyagent_httpx._attempt import AttemptFailed, Received, perform
 from anyagent_httpx._context import discover_window
 from anyagent_httpx._driver import Driver, _Failure, _failure_kind
 from anyagent_httpx._errors import APIError
+from anyagent_httpx._logging import Scrubber, scrub_error
 from anyagent_httpx._observe import AttemptInfo
 
 __all__ = ["INTERRUPTED_CALL", "DurableDriver"]
@@ -60,7 +61,8 @@ INTERRUPTED_CALL = (
 @attrs.frozen(repr=False, eq=False)
 class Outcome(Value):
     """What one request attempt came to, as checkpointed: the answer, or the failure the loop
-    judges (with the clock and jitter it was given, so a replay decides the same)."""
+    judges (with the clock and jitter it was given, so a replay decides the same), its error,
+    headers and error text scrubbed of the endpoints' secrets."""
 
     message: AssistantMessage | None = None
     status: int | None = None
@@ -74,9 +76,11 @@ class Outcome(Value):
     seconds: float = 0.0
 
 
-def _portable(error: APIError) -> APIError:
-    """``error`` if it survives pickling (how DBOS records step results), else an ``APIError``
-    with its message and URL."""
+def _portable(error: APIError, scrubber: Scrubber) -> APIError:
+    """``error`` scrubbed of the endpoints' secrets (a server may echo the key back; the step's
+    result is written to the system database), if it survives pickling (how DBOS records step
+    results), else an ``APIError`` with its message and URL."""
+    scrub_error(error, scrubber)
     try:
         copy = pickle.loads(pickle.dumps(error))
     except Exception:
@@ -159,12 +163,13 @@ class DurableDriver(Driver):
                     if type(item) is MessageComplete:
                         complete = item
         except AttemptFailed as failed:
+            scrubber = self.scrubber()
             return Outcome(
                 status=failed.status,
-                error=_portable(failed.error),
+                error=_portable(failed.error, scrubber),
                 kind=failed.kind,
-                headers=failed.headers,
-                error_text=failed.error_text,
+                headers=tuple((name, scrubber(value)) for name, value in failed.headers),
+                error_text=tuple(scrubber(text) if isinstance(text, str) else text for text in failed.error_text),
                 now=self._clock(),
                 random=self._random(),
                 seconds=anyio.current_time() - begun,
@@ -172,7 +177,7 @@ class DurableDriver(Driver):
         except APIError as exc:
             return Outcome(
                 status=received.status or None,
-                error=_portable(exc),
+                error=_portable(exc, self.scrubber()),
                 kind=_failure_kind(exc),
                 retryable=False,
                 seconds=anyio.current_time() - begun,

@@ -6,6 +6,7 @@ import contextlib
 import os
 import pathlib
 import signal
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -258,6 +259,17 @@ async def test_grep(tree: pathlib.Path, ctx: ToolContext) -> None:
     assert "invalid regular expression '('" in await error("grep", {"pattern": "("}, ctx)
 
 
+@pytest.mark.parametrize("inner", ["\f", "\r", "\v", "\x1c", "\x85", "\u2028", "\u2029"])
+async def test_grep_numbers_lines_as_read_file_does(root: pathlib.Path, ctx: ToolContext, inner: str) -> None:
+    # Only a line feed ends a line (read_file's numbering, the one edits go by): a form feed or a
+    # lone carriage return inside a line must not push grep's line numbers past read_file's.
+    (root / "notes.txt").write_text(f"one{inner}still one\r\ntwo\nTARGET three\n", encoding="utf-8", newline="")
+    found = await ok("grep", {"pattern": "TARGET"}, ctx)
+    assert found == "notes.txt:3:TARGET three"
+    assert await ok("read_file", {"path": "notes.txt", "offset": 3, "limit": 1}, ctx) == "     3\tTARGET three"
+    assert await ok("grep", {"pattern": "one$"}, ctx) == f"notes.txt:1:one{inner}still one"
+
+
 async def test_grep_skips_files_over_the_cap(root: pathlib.Path, ctx: ToolContext) -> None:
     with (root / "huge.txt").open("wb") as file:
         file.write(b"needle\n")
@@ -454,6 +466,60 @@ async def test_grep_skips_named_pipes(root: pathlib.Path, ctx: ToolContext) -> N
     with anyio.fail_after(5):
         assert await ok("grep", {"pattern": "needle"}, ctx) == "small.txt:1:needle"
         assert await ok("grep", {"pattern": "needle", "path": "pipe"}, ctx) == "no lines match 'needle'"
+
+
+class _OpenWatch:
+    """Linux inotify: whether anything opened a path since the watch began (the kernel queues
+    the event as the open happens, so reading it afterwards needs no waiting)."""
+
+    IN_OPEN = 0x20
+    IN_NONBLOCK = 0o4000
+
+    def __init__(self, path: pathlib.Path) -> None:
+        import ctypes
+        import ctypes.util
+
+        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        self.fd = self._libc.inotify_init1(self.IN_NONBLOCK)
+        assert self.fd >= 0
+        assert self._libc.inotify_add_watch(self.fd, os.fsencode(path), self.IN_OPEN) >= 0
+
+    def opened(self) -> bool:
+        try:
+            return len(os.read(self.fd, 4096)) > 0
+        except BlockingIOError:
+            return False
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="inotify")
+@pytest.mark.parametrize(
+    ("name", "arguments"),
+    [
+        ("read_file", {"path": "pipe"}),
+        ("grep", {"pattern": "x", "path": "pipe"}),
+        ("grep", {"pattern": "x"}),
+        ("edit_file", {"path": "pipe", "old_string": "a", "new_string": "b"}),
+    ],
+)
+async def test_special_files_are_refused_unopened(
+    root: pathlib.Path, ctx: ToolContext, name: str, arguments: dict[str, Any]
+) -> None:
+    # Opening a named pipe wakes a writer waiting for a reader (a device may act on an open):
+    # the file tools look at what a name is before opening it.
+    os.mkfifo(root / "pipe")
+    watch = _OpenWatch(root / "pipe")
+    try:
+        await call(name, arguments, ctx)
+        assert not watch.opened()
+        # the watch itself works: an open is seen
+        fd = os.open(root / "pipe", os.O_RDONLY | os.O_NONBLOCK)
+        os.close(fd)
+        assert watch.opened()
+    finally:
+        watch.close()
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")

@@ -9,7 +9,7 @@ from typing import Annotated
 from anyagent_httpx._tools._context import ToolContext
 from anyagent_httpx._tools._tool import ToolError, tool
 
-from ._paths import display, hidden, inside_roots, read_bytes, resolve_in_roots, write_bytes
+from ._paths import display, hidden, inside_roots, open_directory, read_bytes, resolve_in_roots, write_bytes
 
 __all__ = ["MAX_LINE_CHARS", "MAX_LIST_ENTRIES", "edit_file", "list_dir", "read_file", "write_file"]
 
@@ -130,10 +130,12 @@ def list_dir(path: str = ".", *, context: ToolContext) -> str:
         raise ToolError(f"{path!r} is not a directory")
     names: list[str] = []
     try:
-        with os.scandir(directory) as entries:
+        # Listed by a descriptor opened from the root: a directory above it swapped for a
+        # symlink since the check shows nothing outside.
+        with open_directory(directory, path, context) as fd, os.scandir(fd) as entries:
             for entry in entries:
                 if entry.is_symlink():
-                    target = pathlib.Path(os.path.realpath(entry.path))
+                    target = pathlib.Path(os.path.realpath(directory / entry.name))
                     if not inside_roots(target, context) or hidden("list_dir", target, context):
                         continue  # never show where a link out of the roots leads
                     names.append(entry.name + ("/" if target.is_dir() else ""))

@@ -1,9 +1,10 @@
 """Confinement: every path a built-in tool touches is resolved (symlinks followed) and must lie
 inside one of the context's roots, and the context's deny rules are matched against that
-resolved path. Files are then opened race-free: from the root's descriptor, one component at a
-time with ``O_NOFOLLOW`` (``dir_fd``), so a directory swapped for a symlink between the check
-and the open fails the call instead of leading outside. A regular file with more than one
-hard link is not read: its other name may lie outside the roots."""
+resolved path. Files, and the directories listed or walked, are then opened race-free: from the
+root's descriptor, one component at a time with ``O_NOFOLLOW`` (``dir_fd``), so a directory
+swapped for a symlink between the check and the open fails the call instead of leading outside.
+A regular file with more than one hard link is not read: its other name may lie outside the
+roots."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ __all__ = [
     "hidden",
     "sandbox_masks",
     "inside_roots",
+    "open_directory",
     "read_bytes",
     "resolve_in_roots",
     "walk",
@@ -234,6 +236,28 @@ def _parent_fd(resolved: pathlib.Path, given: str, context: ToolContext, *, crea
         os.close(fd)
 
 
+@contextlib.contextmanager
+def open_directory(resolved: pathlib.Path, given: str, context: ToolContext) -> Iterator[int]:
+    """A descriptor of the directory at a resolved path, reached from its root one component at
+    a time without following symlinks (as files are opened), so what is listed or walked from it
+    lies under the root even if a directory above it is swapped for a symlink after the check."""
+    if resolved == _root_of(resolved, context):
+        try:
+            fd = os.open(resolved, _DIRECTORY)
+        except OSError as exc:
+            raise ToolError(f"cannot open the directory {given!r}: {exc.strerror or exc}") from None
+    else:
+        with _parent_fd(resolved, given, context, create=False) as parent:
+            try:
+                fd = os.open(resolved.name, _DIRECTORY, dir_fd=parent)
+            except OSError as exc:
+                raise ToolError(f"cannot open the directory {given!r}: {_changed(exc)}") from None
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
 def _changed(exc: OSError) -> str:
     import errno
 
@@ -258,9 +282,13 @@ def _check_readable(info: os.stat_result, given: str) -> None:
 
 def read_bytes(resolved: pathlib.Path, given: str, context: ToolContext) -> bytes:
     """A regular file's bytes, opened race-free under its root; ``ToolError`` for directories,
-    special files, files with more than one hard link and files over the cap."""
+    special files, files with more than one hard link and files over the cap. What the name is
+    is looked at first, so a named pipe or a device is refused without being opened (opening a
+    pipe wakes a writer waiting for a reader); the open descriptor is checked again, in case the
+    name changed in between."""
     with _parent_fd(resolved, given, context, create=False) as parent:
         try:
+            _check_readable(os.stat(resolved.name, dir_fd=parent, follow_symlinks=False), given)
             fd = os.open(resolved.name, os.O_RDONLY | _NOFOLLOW | _NONBLOCK, dir_fd=parent)
         except OSError as exc:
             raise ToolError(f"cannot read {given!r}: {_changed(exc)}") from None
@@ -331,12 +359,21 @@ def write_bytes(resolved: pathlib.Path, data: bytes, given: str, context: ToolCo
 
 def walk(base: pathlib.Path, context: ToolContext, tool: str = "") -> Iterator[tuple[pathlib.Path, str, bool]]:
     """Every entry under a resolved directory, in sorted order, as (resolved path, path relative
-    to ``base``, is a directory). Directories are walked by descriptor (``os.fwalk``), so a
-    directory swapped for a symlink mid-walk is not followed; a symlink is yielded as its target
+    to ``base``, is a directory). ``base`` is opened from its root's descriptor
+    (``open_directory``) and walked by descriptor (``os.fwalk``), so neither it nor a directory
+    under it swapped for a symlink is followed; a symlink is yielded as its target
     when that target is inside the roots, and skipped otherwise. Entries the deny rules hide for
-    ``tool`` (``hidden``) are left out, directories with everything under them."""
-    for dirpath, dirnames, filenames, _fd in os.fwalk(base, follow_symlinks=False):
-        folder = pathlib.Path(dirpath)
+    ``tool`` (``hidden``) are left out, directories with everything under them. ``ToolError``
+    when ``base`` cannot be opened as a directory."""
+    with open_directory(base, display(base, context), context) as base_fd:
+        yield from _walk_from(base, base_fd, context, tool)
+
+
+def _walk_from(
+    base: pathlib.Path, base_fd: int, context: ToolContext, tool: str
+) -> Iterator[tuple[pathlib.Path, str, bool]]:
+    for dirpath, dirnames, filenames, _fd in os.fwalk(".", follow_symlinks=False, dir_fd=base_fd):
+        folder = base / dirpath
         dirnames[:] = sorted(
             name for name in dirnames if name not in SKIPPED_DIRECTORIES and not hidden(tool, folder / name, context)
         )

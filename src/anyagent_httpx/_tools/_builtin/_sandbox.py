@@ -2,10 +2,10 @@
 
 In the sandbox the whole file system is read-only except the allowed roots (and a private
 ``/tmp``); the version control configuration in the roots (``.git/config``, ``.git/hooks``,
-``.hg/hgrc``...) stays read-only too, since writing it configures code that runs. There is no
-network unless allowed, and the command runs in its own PID namespace, so every process it
-starts ends with it: nothing it puts in the background survives the call, and
-``--die-with-parent`` ends it if the agent dies.
+``.hg/hgrc``..., and a submodule's under ``.git/modules/``) stays read-only too, since writing
+it configures code that runs. There is no network unless allowed, and the command runs in its
+own PID namespace, so every process it starts ends with it: nothing it puts in the background
+survives the call, and ``--die-with-parent`` ends it if the agent dies.
 
 Whether bwrap works is probed once per process (in a container it may lack user namespaces).
 """
@@ -27,8 +27,35 @@ __all__ = ["SANDBOX_MODES", "SandboxMode", "sandbox_problem", "sandboxed", "warn
 
 
 _LOGGER = logging.getLogger("anyagent")
-_PROTECTED = (".git/config", ".git/hooks", ".git/info", ".hg/hgrc", ".svn/config", ".jj/repo/config.toml")
+_PROTECTED = (
+    ".git/config",
+    ".git/config.worktree",
+    ".git/hooks",
+    ".git/info",
+    ".hg/hgrc",
+    ".svn/config",
+    ".jj/repo/config.toml",
+)
 """What configures code version control runs: read-only in the sandbox (commits still work)."""
+_GIT_CONFIG = ("config", "config.worktree", "hooks", "info")
+"""The same in a submodule's git directory (``.git/modules/<name>/``), which ``git status`` in the
+top repository reads when it runs git in the submodule."""
+
+
+def _version_control_config(root: pathlib.Path) -> list[pathlib.Path]:
+    """The paths under ``root`` that configure what version control runs (not symlinks): those
+    of ``_PROTECTED``, and the configuration of every submodule's git directory, nested ones
+    included (``.git/modules/a/modules/b/``)."""
+    found = [root / name for name in _PROTECTED]
+    modules = root / ".git" / "modules"
+    if os.path.isdir(modules) and not os.path.islink(modules):
+        for dirpath, dirnames, filenames in os.walk(modules):
+            if "HEAD" in filenames:  # a git directory: only its modules/ holds more of them
+                found += [pathlib.Path(dirpath, name) for name in _GIT_CONFIG]
+                dirnames[:] = ["modules"] if "modules" in dirnames else []
+    return [path for path in found if os.path.lexists(path) and not os.path.islink(path)]
+
+
 _probe: list[str | None] = []  # [None] when bwrap works, [why not] otherwise; empty before the probe
 _warned: list[bool] = []
 _PROBE_OPTIONS = ("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all", "--die-with-parent")
@@ -88,10 +115,8 @@ def sandboxed(
     for root in roots:
         command += ["--bind", str(root), str(root)]
     for root in roots:
-        for name in _PROTECTED:
-            inner = root / name
-            if os.path.lexists(inner) and not os.path.islink(inner):
-                command += ["--ro-bind", str(inner), str(inner)]
+        for inner in _version_control_config(root):
+            command += ["--ro-bind", str(inner), str(inner)]
     for path in hidden:
         if path.is_dir():
             command += ["--tmpfs", str(path), "--remount-ro", str(path)]

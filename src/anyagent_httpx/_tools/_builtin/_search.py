@@ -115,7 +115,14 @@ def grep(
         if b"\x00" in data:
             continue
         name = display(shown, context)
-        for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+        text = data.decode("utf-8", "replace")
+        lines = text.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        # Lines end at a line feed only, as read_file numbers them (str.splitlines would also
+        # break at a form feed, a lone carriage return, U+2028...).
+        for number, line in enumerate(lines, start=1):
+            line = line.removesuffix("\r")
             if regex.search(line):
                 if len(line) > MAX_GREP_LINE_CHARS:
                     line = line[:MAX_GREP_LINE_CHARS] + " [... line cut]"
