@@ -1,8 +1,7 @@
 """``HttpxTransport``: the transport contract over an ``httpx.AsyncClient``.
 
 It accepts the caller's client (never closing or reconfiguring it) or builds one from the
-exported defaults and owns it. Bodies stream through ``aiter_raw()`` (gzip and deflate undone
-here) or, for other content-codings, ``aiter_bytes()`` (content-encoding undone,
+exported defaults and owns it. Bodies stream through ``aiter_bytes()`` (content-encoding undone,
 never decoded as text); every response is closed, shielded from cancellation, whatever happens.
 """
 
@@ -315,11 +314,10 @@ class _Body:
     """The response body as an async iterator of non-empty chunks, with httpx's errors mapped.
 
     A class, not an async generator: one left unfinished needs no finalizer (the exchange
-    closes the response). A body without a content-coding (or ``identity``) is read raw, as
-    httpx's decoding would hand it on unchanged; a gzip or deflate body is read raw and decoded
-    here, in pieces of at most ``DECODE_PIECE`` bytes with a checkpoint before each further
-    piece (httpx decodes a whole read at once: a compression bomb's read is hundreds of
-    megabytes); other codings are left to httpx (``aiter_bytes()``)."""
+    closes the response). A gzip or deflate body is read raw and decoded here, in pieces of at
+    most ``DECODE_PIECE`` bytes with a checkpoint before each further piece (httpx decodes a
+    whole read at once: a compression bomb's read is hundreds of megabytes); other codings are
+    left to httpx."""
 
     __slots__ = ("_decoders", "_done", "_errors", "_iterator", "_pieces", "_state")
 
@@ -327,7 +325,7 @@ class _Body:
         codings = response.headers.get_list("content-encoding", split_commas=True)
         own = all(coding.strip().lower() in _OWN_CODINGS for coding in codings)
         self._decoders = decoders_for(codings) if own else []
-        self._iterator = response.aiter_raw() if own else response.aiter_bytes()
+        self._iterator = response.aiter_raw() if self._decoders else response.aiter_bytes()
         self._pieces: Iterator[bytes] | None = None
         self._done = False
         self._errors = map_exceptions(_ERRORS, url=url, response_started=True)  # entered around every read
