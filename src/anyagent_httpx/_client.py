@@ -61,7 +61,7 @@ from ._driver import Driver, Toolbox
 from ._errors import APIError, ClientStateError, ConfigurationError
 from ._logging import RunLogger, Scrubber, endpoint_secrets, protect_httpx_logs
 from ._observe import observers
-from ._options import AgentOptions, _derived
+from ._options import ENV_API_KEY, AgentOptions, _derived
 
 if TYPE_CHECKING:
     from anyagent_core import LoopTool
@@ -337,15 +337,15 @@ class Client:
 
             self._session, history, summary = await attach(options, model=model, history=history)
             self.session_id = self._session.session_id
+        fallbacks = options.fallback_endpoint_list()
+        secrets, scrubber = _log_secrets(options, endpoint, fallbacks)  # out of every log line
         if toolbox.tools:  # only tools that run need a working directory
-            toolbox.context = _tool_context(options, self.session_id)
+            toolbox.context = _tool_context(options, self.session_id, secrets)
         settings = options.loop_settings(model, loop_tools)
         if self._session is not None:
             settings = attrs.evolve(settings, commits=True, session_id=self.session_id)
         self._loop = AgentLoop(settings, history=history, summary=summary)
         self._system_prompt = settings.template.system_prompt
-        fallbacks = options.fallback_endpoint_list()
-        secrets, scrubber = _log_secrets(options, endpoint, fallbacks)  # out of every log line
         self._driver = self._driver_class(
             transport,
             endpoint,
@@ -807,7 +807,18 @@ def _skill_tools(options: AgentOptions, items: Sequence[Tool | ToolSpec], env: M
     return [skill_tool(found)] if found else []
 
 
-def _tool_context(options: AgentOptions, session_id: str) -> ToolContext:
+def _secret_variables(secrets: Sequence[str], environ: Mapping[str, str]) -> frozenset[str]:
+    """The names of ``environ``'s variables a command must not see: ``ANY_AGENT_API_KEY``, and
+    each whose value holds one of the endpoints' ``secrets`` (``OPENAI_API_KEY`` named by a
+    settings file's ``api_key_env``, a token the base URL was built from...)."""
+    hidden = {ENV_API_KEY}
+    for name, value in environ.items():
+        if any(secret in value for secret in secrets):
+            hidden.add(name)
+    return frozenset(hidden)
+
+
+def _tool_context(options: AgentOptions, session_id: str, secrets: Sequence[str] = ()) -> ToolContext:
     from ._tools import ToolContext  # only for clients with tools that run
 
     cwd = pathlib.Path(options.cwd if options.cwd is not None else os.getcwd()).resolve()
@@ -826,6 +837,7 @@ def _tool_context(options: AgentOptions, session_id: str) -> ToolContext:
         denied=options.disallowed_tools,
         sandbox=options.sandbox,
         network=options.sandbox_network,
+        hidden_environment=_secret_variables(secrets, os.environ),
     )
 
 

@@ -26,6 +26,7 @@ from anyagent_httpx import (
     AssistantMessage,
     Client,
     ClientStateError,
+    FallbackEndpoint,
     H11Transport,
     HookContext,
     HookError,
@@ -161,6 +162,37 @@ async def test_bash_without_a_callback_is_denied_and_nothing_runs(tmp_path: path
     (answer,) = tool_messages(server, 1)
     assert answer["content"].startswith("Permission denied:")
     assert "allowed_tools=['bash']" in answer["content"]
+
+
+async def test_a_command_does_not_see_the_endpoints_api_keys(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model asks ``env``: the API key (from ``$ANY_AGENT_API_KEY``, from a variable a settings
+    file names, a fallback's) is not in what comes back, nor sent to the server; the rest of the
+    environment is."""
+    monkeypatch.setenv("ANY_AGENT_API_KEY", "sk-unused-here-0123456789")
+    monkeypatch.setenv("MY_PROVIDER_KEY", "sk-endpoint-0123456789")
+    monkeypatch.setenv("FALLBACK_TOKEN", "Bearer sk-fallback-0123456789")
+    monkeypatch.setenv("HARMLESS_SETTING", "visible-value")
+    replies = [calls(("c1", "bash", {"command": "env; echo done"})), says("ok")]
+    fallback = FallbackEndpoint(base_url="http://127.0.0.1:9/v1", model="n", api_key="sk-fallback-0123456789")
+    async with agent(
+        "httpx",
+        replies,
+        tools=["bash"],
+        allowed_tools=["bash"],
+        cwd=tmp_path,
+        sandbox="off",
+        api_key="sk-endpoint-0123456789",
+        fallback_endpoints=[fallback],
+    ) as (server, client):
+        await ask(client, "show the environment")
+    (answer,) = tool_messages(server, 1)
+    assert "HARMLESS_SETTING=visible-value" in answer["content"] and "done" in answer["content"]
+    for secret in ("sk-unused-here", "sk-endpoint", "sk-fallback"):
+        assert secret not in answer["content"]
+    assert "MY_PROVIDER_KEY" not in answer["content"] and "ANY_AGENT_API_KEY" not in answer["content"]
+    assert os.environ["MY_PROVIDER_KEY"] == "sk-endpoint-0123456789"  # this process's is untouched
 
 
 async def test_a_rewritten_call_runs_as_rewritten(tmp_path: pathlib.Path) -> None:

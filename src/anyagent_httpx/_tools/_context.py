@@ -25,6 +25,10 @@ def _resolved_all(paths: Iterable[str | os.PathLike[str]]) -> tuple[pathlib.Path
     return tuple(_resolved(path) for path in paths)
 
 
+def _names(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(names)
+
+
 def _denied_rules(rules: Iterable[str | PermissionRule]) -> tuple[PermissionRule, ...]:
     return tuple(rule if isinstance(rule, PermissionRule) else PermissionRule.parse(rule) for rule in rules)
 
@@ -50,6 +54,11 @@ class ToolContext(Value):
     (refuse to run commands without it), ``off``."""
     network: bool = False
     """Whether sandboxed commands have the network."""
+    hidden_environment: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
+    """Environment variables ``bash`` leaves out of a command's environment: those holding the
+    endpoints' secrets (``Client`` names ``ANY_AGENT_API_KEY`` and every variable whose value
+    holds an API key, header value or URL credential of the endpoint or a fallback), so that a
+    command the model asks for cannot print the key into the conversation."""
 
     def for_call(self, tool_use_id: str) -> ToolContext:
         """This context for the call ``tool_use_id``: the paths as they are, not resolved again

@@ -86,6 +86,14 @@ async def _collect(process: anyio.abc.Process, output: _Output) -> None:
         group.cancel_scope.cancel()
 
 
+def _environment(hidden: frozenset[str]) -> dict[str, str] | None:
+    """The environment of a command: this process's without the ``hidden`` variables (the
+    endpoints' secrets, see ``ToolContext.hidden_environment``); None (inherited) if none is set."""
+    if not hidden.intersection(os.environ):
+        return None
+    return {name: value for name, value in os.environ.items() if name not in hidden}
+
+
 @tool(needs_permission=True, rule_argument="command")
 async def bash(
     command: str,
@@ -131,6 +139,7 @@ async def bash(
         process = await anyio.open_process(
             argv,
             cwd=directory,
+            env=_environment(context.hidden_environment),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
