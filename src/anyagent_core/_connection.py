@@ -167,7 +167,9 @@ class Connection:
 
     def receive_head(self, status_code: int, headers: HeaderItems = ()) -> None:
         """The response's status and headers arrived; they choose the body reader."""
-        self._check_usable()
+        cstate = self._cstate
+        if cstate.client is _ERROR or cstate.server is _ERROR:
+            self._check_usable()  # raises, saying which side failed
         if type(status_code) is not int or not 200 <= status_code < 600:
             self._enter_error(Side.SERVER)
             raise LocalProtocolError(

@@ -48,7 +48,7 @@ from anyagent_core._sse import SSEMessage
 from anyagent_core._util import join_text, parsed_builder, snippet
 
 from ._envelopes import error_from_json, server_error_from_body
-from ._toolcalls import ToolCallAssembler, _kind
+from ._toolcalls import ToolCallAssembler, _kind, _new_delta
 
 __all__ = ["ResponseAssembler"]
 
@@ -183,12 +183,26 @@ class ResponseAssembler:
                     ):
                         # The other hot path: a delta with one tool_calls entry and nothing else,
                         # what _delta does for it, with the two usual entries (an argument
-                        # fragment of an open call, the header that opens one) folded directly.
+                        # fragment of an open call, the header that opens one) folded directly:
+                        # the fragment by ToolCallAssembler.add_fragment's code, inlined.
                         tools = state.tools
                         if tools is None:
                             tools = state.tools = ToolCallAssembler(state.index)
                         entry = tool_calls[0]
-                        if not tools.add_fragment(entry, out) and not tools.add_header(entry, out):
+                        if (
+                            type(entry) is dict
+                            and len(entry) == 2
+                            and type(function := entry.get("function")) is dict
+                            and len(function) == 1
+                            and type(call_index := entry.get("index")) is int
+                            and type(fragment := function.get("arguments")) is str
+                            and (call := tools._calls.get(call_index)) is not None
+                        ):
+                            if fragment:
+                                call.arguments.append(fragment)
+                            tools._last = call
+                            out.append(_new_delta(call_index, call.id, call.name, fragment, index))
+                        elif not tools.add_header(entry, out):
                             tools.add(entry, out.append)  # type: ignore[arg-type]
                     else:
                         self._delta(state, delta, content, out)
@@ -331,8 +345,9 @@ class ResponseAssembler:
         if truncation is not None:
             out.append(Truncated(reason=truncation))
         messages = []
-        for index in sorted(self._choices):
-            state = self._choices[index]
+        choices = self._choices
+        for index in sorted(choices) if len(choices) > 1 else choices:  # one choice: no sort
+            state = choices[index]
             tools = state.tools
             calls = [] if tools is None else tools.finish(response_id=self.response_id, truncated=truncated)
             out.extend(calls)
@@ -382,7 +397,7 @@ class ResponseAssembler:
             self.response_id,
             state.finish_reason,
             self.usage,
-            join_text(state.refusal) or None,
+            (join_text(state.refusal) or None) if state.refusal else None,
         )
 
 
