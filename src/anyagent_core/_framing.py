@@ -130,7 +130,7 @@ class SSEReader:
 
     @property
     def at_eof(self) -> bool:
-        return self._decoder.eof and self.finished
+        return self.finished and self._decoder._eof  # the decoder's eof, without its property's call
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         if self.finished and data:

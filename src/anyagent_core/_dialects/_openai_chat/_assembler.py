@@ -31,6 +31,7 @@ from anyagent_core._events import (
     ServerError,
     StreamDone,
     ToolCall,
+    ToolCallDelta,
     Truncated,
     new_reasoning_delta,
     new_text_delta,
@@ -48,7 +49,7 @@ from anyagent_core._sse import SSEMessage
 from anyagent_core._util import join_text, parsed_builder, snippet
 
 from ._envelopes import error_from_json, server_error_from_body
-from ._toolcalls import ToolCallAssembler, _kind, _new_delta
+from ._toolcalls import ToolCallAssembler, _kind
 
 __all__ = ["ResponseAssembler"]
 
@@ -63,6 +64,11 @@ _new_finished = parsed_builder(Finished, "reason", "choice")
 # extra_content already frozen objects (what ToolUseBlock's validators and converters make sure of).
 _new_tool_use = parsed_builder(ToolUseBlock, "id", "name", "input", "extra_content")
 _STREAM_DONE: Final = StreamDone()
+# ToolCallDelta's slots, for the fragment path to build its events without a builder's call.
+_new_object: Final = object.__new__
+_set_delta_index, _set_delta_id, _set_delta_name, _set_delta_arguments, _set_delta_choice = (
+    ToolCallDelta.__dict__[name].__set__ for name in ("index", "id", "name", "arguments", "choice")
+)
 
 _TEXT: Final = 0
 _THINKING: Final = 1
@@ -201,7 +207,13 @@ class ResponseAssembler:
                             if fragment:
                                 call.arguments.append(fragment)
                             tools._last = call
-                            out.append(_new_delta(call_index, call.id, call.name, fragment, index))
+                            event = _new_object(ToolCallDelta)  # _new_delta(...), inlined
+                            _set_delta_index(event, call_index)
+                            _set_delta_id(event, call.id)
+                            _set_delta_name(event, call.name)
+                            _set_delta_arguments(event, fragment)
+                            _set_delta_choice(event, index)
+                            out.append(event)
                         elif not tools.add_header(entry, out):
                             tools.add(entry, out.append)  # type: ignore[arg-type]
                     else:
