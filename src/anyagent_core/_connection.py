@@ -72,7 +72,10 @@ def _content_type(headers: HeaderItems) -> str:
             name, value = item
             if type(name) is not str or type(value) is not str:
                 break
-            if not found and name.lower() == "content-type":
+            # Only a 12-character name can lower() to "content-type" (lowering changes the length
+            # of a name only through "İ", whose result keeps a combining dot): other lengths,
+            # and the name as transports write it, need no lower().
+            if not found and len(name) == 12 and (name == "content-type" or name.lower() == "content-type"):
                 found = value
         else:
             return found

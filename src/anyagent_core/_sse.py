@@ -201,7 +201,9 @@ class SSEDecoder:
             self._base += self._start
             self._scanned -= self._start
             self._start = 0
-        self._check_size()
+        limit = self._max_event_size
+        if len(buf) - self._start > limit or self._event_size > limit:
+            self._check_size()  # raises (the cap's two tests, checked here without its call)
         if self._eof:
             self._discard_tail()
 
