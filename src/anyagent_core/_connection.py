@@ -50,6 +50,7 @@ HeaderItems = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
 # descriptor call (about 90 ns on CPython 3.11), a module global a dict lookup.
 _ERROR: Final = State.ERROR
 _DONE: Final = State.DONE
+_SEND_BODY: Final = State.SEND_BODY
 _MESSAGE_DONE: Final = State.MESSAGE_DONE
 _SEND_REQUEST: Final = Input.SEND_REQUEST
 _RESPONSE_HEAD: Final = Input.RESPONSE_HEAD
@@ -71,7 +72,10 @@ def _content_type(headers: HeaderItems) -> str:
             name, value = item
             if type(name) is not str or type(value) is not str:
                 break
-            if not found and name.lower() == "content-type":
+            # Only a 12-character name can lower() to "content-type" (lowering changes the length
+            # of a name only through "İ", whose result keeps a combining dot): other lengths,
+            # and the name as transports write it, need no lower().
+            if not found and len(name) == 12 and (name == "content-type" or name.lower() == "content-type"):
                 found = value
         else:
             return found
@@ -159,15 +163,19 @@ class Connection:
 
     def _expect_response(self, *, single_choice: bool) -> None:
         """Enter the receiving state without a request: for decoding recorded responses."""
-        self._check_usable()
-        self._cstate.process_input(_SEND_REQUEST)
+        cstate = self._cstate
+        if cstate.client is _ERROR or cstate.server is _ERROR:
+            self._check_usable()  # raises, saying which side failed
+        cstate.process_input(_SEND_REQUEST)
         self._single_choice = single_choice
 
     # ---- receiving ------------------------------------------------------------------------
 
     def receive_head(self, status_code: int, headers: HeaderItems = ()) -> None:
         """The response's status and headers arrived; they choose the body reader."""
-        self._check_usable()
+        cstate = self._cstate
+        if cstate.client is _ERROR or cstate.server is _ERROR:
+            self._check_usable()  # raises, saying which side failed
         if type(status_code) is not int or not 200 <= status_code < 600:
             self._enter_error(Side.SERVER)
             raise LocalProtocolError(
@@ -179,7 +187,12 @@ class Connection:
         except LocalProtocolError:
             self._enter_error(Side.SERVER)
             raise
-        self._process(_RESPONSE_HEAD)
+        try:
+            cstate.process_input(_RESPONSE_HEAD)  # what _process does, inlined
+        except LocalProtocolError:
+            self._reader = None  # the side that refused is in ERROR already
+            self._events.clear()
+            raise
         self.status_code = status_code
         self._assembler = self.dialect.assembler(status=status_code, single_choice=self._single_choice)
         self._reader = choose_reader(
@@ -217,10 +230,30 @@ class Connection:
         """The next event, ``NEED_DATA`` or ``PAUSED``. Raises ``RemoteProtocolError`` (after
         every good event before the fault) when the server broke the protocol."""
         events = self._events
-        if not events:
-            signal = self._read_more()
-            if signal is not None:
-                return signal
+        if events:
+            event = events.popleft()
+            if type(event) is MessageComplete:
+                self._cstate.process_input(_MESSAGE_COMPLETE)
+            return event
+        if not self._fresh:
+            # Nothing new to parse, in a body being read (before the first bytes, after a
+            # read's events): what _read_more would answer, without its call.
+            cstate = self._cstate
+            server = cstate.server
+            reader = self._reader
+            if (
+                (server is _SEND_BODY or server is _MESSAGE_DONE)
+                and cstate.client is not _ERROR
+                and self._error is None
+                and reader is not None
+            ):
+                if server is _MESSAGE_DONE and reader.at_eof:
+                    cstate.process_input(_END_OF_BODY)
+                    return PAUSED
+                return NEED_DATA
+        signal = self._read_more()
+        if signal is not None:
+            return signal
         event = events.popleft()
         if type(event) is MessageComplete:
             self._cstate.process_input(_MESSAGE_COMPLETE)

@@ -31,7 +31,7 @@ from typing import Any, Final, Protocol, final
 from ._errors import LocalProtocolError
 from ._events import ErrorSource, Event
 from ._messages import AssistantMessage
-from ._sse import SSEDecoder, SSEMessage
+from ._sse import MessageFields, SSEDecoder, SSEMessage
 from ._util import snippet
 
 __all__ = [
@@ -49,7 +49,6 @@ _scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once
 
 
 _ERROR_BODY_KEEP: Final = 64 * 1024
-_UNREAD: Final = object()  # SSEReader.read: the data is still to be parsed by json.loads
 
 
 class Assembler(Protocol):
@@ -131,7 +130,7 @@ class SSEReader:
 
     @property
     def at_eof(self) -> bool:
-        return self._decoder.eof and self.finished
+        return self.finished and self._decoder._eof  # the decoder's eof, without its property's call
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         if self.finished and data:
@@ -141,7 +140,7 @@ class SSEReader:
     def read(self, out: list[Event]) -> None:
         if self.finished:
             return
-        messages = self._decoder.messages()
+        messages = self._decoder.message_fields()
         if messages:
             asm = self._assembler
             chunk = asm.chunk
@@ -151,37 +150,30 @@ class SSEReader:
                 obj: Any
                 if data[:1] == "{" and message[6] is None and message[0] != "error":
                     # The hot path: a JSON chunk in a data event, read by the C scanner (json.loads
-                    # minus its wrapper layers); json.loads below for its exact error if it refuses.
+                    # minus its wrapper layers); json.loads for its exact error if it refuses.
                     try:
                         obj, end = scan_once(data, 0)
                     except (ValueError, StopIteration):
-                        obj = _UNREAD
+                        obj = _loads(data, message)
                     except RecursionError:
                         raise _too_deep(message) from None
                     else:
                         if end != len(data) and data[end:].strip(" \t\n\r"):
-                            obj = _UNREAD  # trailing garbage: json.loads raises its "Extra data"
+                            obj = _loads(data, message)  # trailing garbage: json.loads raises its "Extra data"
                 else:
-                    outcome = asm.other_event(message, out)
+                    outcome = asm.other_event(_as_message(message), out)
                     if outcome is None:
-                        obj = _UNREAD  # a chunk after all (leading blanks, an array, ...)
+                        obj = _loads(data, message)  # a chunk after all (leading blanks, an array, ...)
                     elif outcome:
                         self.finished = True
                         return
                     else:
                         continue
-                if obj is _UNREAD:
-                    try:
-                        obj = json.loads(data)
-                    except ValueError as exc:
-                        raise _json_error("invalid JSON in an SSE data event", exc, data, message) from None
-                    except RecursionError:
-                        raise _too_deep(message) from None
                 try:
                     done = chunk(obj, out, "data_event", data)
                 except LocalProtocolError as exc:
                     if exc.offset is None:
-                        exc.offset, exc.line, exc.snippet = message.offset, message.line, snippet(data)
+                        exc.offset, exc.line, exc.snippet = message[4], message[5], snippet(data)
                     raise
                 if done:
                     self.finished = True
@@ -367,8 +359,23 @@ def choose_reader(
     )
 
 
-def _too_deep(message: SSEMessage) -> LocalProtocolError:
-    return LocalProtocolError("JSON nested too deeply in an SSE data event", offset=message.offset, line=message.line)
+def _as_message(fields: MessageFields) -> SSEMessage:
+    """A message from the decoder as an ``SSEMessage`` (it may come as a plain tuple)."""
+    return fields if type(fields) is SSEMessage else tuple.__new__(SSEMessage, fields)
+
+
+def _loads(data: str, message: MessageFields) -> Any:
+    """``json.loads`` of an SSE data event's data, its errors located at the event."""
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise _json_error("invalid JSON in an SSE data event", exc, data, _as_message(message)) from None
+    except RecursionError:
+        raise _too_deep(message) from None
+
+
+def _too_deep(message: MessageFields) -> LocalProtocolError:
+    return LocalProtocolError("JSON nested too deeply in an SSE data event", offset=message[4], line=message[5])
 
 
 def _json_error(what: str, exc: ValueError, text: str, message: SSEMessage | None) -> LocalProtocolError:

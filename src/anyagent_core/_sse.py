@@ -25,7 +25,7 @@ from typing import Final, Literal, NamedTuple, NoReturn, final
 from ._errors import LocalProtocolError
 from ._util import snippet
 
-__all__ = ["SSEDecoder", "SSEMessage", "encode_sse"]
+__all__ = ["MessageFields", "SSEDecoder", "SSEMessage", "encode_sse"]
 
 _BOM: Final = b"\xef\xbb\xbf"
 _LINE_RE: Final = re.compile(rb"([^\r\n]*)(\r\n|\r|\n)")
@@ -51,7 +51,12 @@ class SSEMessage(NamedTuple):
     ``raw_line``: a line that looks like JSON but has no field name; ``data`` holds the line."""
 
 
-def _new_message(fields: tuple[str, str, str, int | None, int, int, None]) -> SSEMessage:
+MessageFields = tuple[str, str, str, int | None, int, int, Literal["error_field", "raw_line"] | None]
+"""An ``SSEMessage``'s fields in its order: what ``SSEDecoder.message_fields`` returns for each
+message (an ``SSEMessage`` itself, or a plain tuple, which is cheaper to make)."""
+
+
+def _new_message(fields: MessageFields) -> SSEMessage:
     """Build an ``SSEMessage`` from a complete tuple, skipping NamedTuple's keyword handling."""
     return tuple.__new__(SSEMessage, fields)
 
@@ -135,9 +140,16 @@ class SSEDecoder:
         and the error is raised by the next call (or by ``check()``), so that no good message
         is lost whatever the read boundaries were.
         """
+        new = tuple.__new__
+        return [m if type(m) is SSEMessage else new(SSEMessage, m) for m in self.message_fields()]
+
+    def message_fields(self) -> list[MessageFields]:
+        """``messages()``, with each message as its fields (``SSEMessage``'s order): an
+        ``SSEMessage`` or a plain tuple of the same values, which costs less to make (the
+        one-data-line events of the fast path come as those)."""
         if self._deferred is not None:
             raise self._deferred  # what check() does
-        out: list[SSEMessage] = []
+        out: list[MessageFields] = []
         try:
             self._messages(out)
         except LocalProtocolError as exc:
@@ -151,7 +163,7 @@ class SSEDecoder:
         if self._deferred is not None:
             raise self._deferred
 
-    def _messages(self, out: list[SSEMessage]) -> None:
+    def _messages(self, out: list[MessageFields]) -> None:
         buf = self._buf
         if not self._started:
             if len(buf) < 3 and _BOM.startswith(buf) and not self._eof:
@@ -189,7 +201,9 @@ class SSEDecoder:
             self._base += self._start
             self._scanned -= self._start
             self._start = 0
-        self._check_size()
+        limit = self._max_event_size
+        if len(buf) - self._start > limit or self._event_size > limit:
+            self._check_size()  # raises (the cap's two tests, checked here without its call)
         if self._eof:
             self._discard_tail()
 
@@ -236,19 +250,19 @@ class SSEDecoder:
             hint="raise Config.max_event_size if the server really sends events this large",
         )
 
-    def _lines_lf(self, lines: bytes, out: list[SSEMessage]) -> None:
+    def _lines_lf(self, lines: bytes, out: list[MessageFields]) -> None:
         """``lines``: complete lines, each ending in LF, starting at ``self._start``.
 
         The fast path: an event that is one ``data:`` line and its blank line (what every
         OpenAI-compatible server writes) is dispatched straight from the bytes, one ``find``
-        per event. Any other block (comments, other fields, several data lines, an oversized
-        line, an event begun in an earlier read) goes to ``_lines_lf_general`` up to the blank
-        line that ends it, and the fast path resumes after it. Both give the same messages."""
+        per event, as a plain tuple of its fields. Any other block (comments, other fields,
+        several data lines, an oversized line, an event begun in an earlier read) goes to
+        ``_lines_lf_general`` up to the blank line that ends it, and the fast path resumes
+        after it. Both give the same messages."""
         base = self._base + self._start
         size = len(lines)
         limit = self._max_event_size
         append = out.append
-        new = tuple.__new__
         at = 0
         in_block = bool(self._data) or self._event_offset >= 0
         while at < size:
@@ -275,7 +289,7 @@ class SSEDecoder:
                     break
                 value = at + 6 if end - at > 5 and lines[at + 5] == 32 else at + 5  # 32: the space after "data:"
                 text = lines[value:end].decode("utf-8", "replace")
-                append(new(SSEMessage, ("message", text, last_id, retry, base + at, line_no, None)))
+                append(("message", text, last_id, retry, base + at, line_no, None))  # a plain tuple
                 line_no += 2
                 at = end + 2
                 if at >= size:
@@ -283,7 +297,7 @@ class SSEDecoder:
             self._line_no = line_no
             in_block = True
 
-    def _lines_lf_general(self, chunk: bytes, out: list[SSEMessage], pos: int) -> None:
+    def _lines_lf_general(self, chunk: bytes, out: list[MessageFields], pos: int) -> None:
         # Any LF-ended lines. ``chunk`` is complete lines (LF endings, the last LF cut off),
         # the first at body offset ``pos``. State lives in locals, written back at the end and
         # around the rare calls that need it (``_field``, which may change the event's name,
@@ -339,7 +353,7 @@ class SSEDecoder:
         self._event_size = event_size
         self._event = event
 
-    def _lines_cr(self, chunk: bytes, out: list[SSEMessage]) -> None:
+    def _lines_cr(self, chunk: bytes, out: list[MessageFields]) -> None:
         pos = self._base + self._start
         line_no = self._line_no
         for match in _LINE_RE.finditer(chunk):
@@ -360,7 +374,7 @@ class SSEDecoder:
             line_no += 1
         self._line_no = line_no
 
-    def _field(self, line: bytes, pos: int, line_no: int, out: list[SSEMessage]) -> None:
+    def _field(self, line: bytes, pos: int, line_no: int, out: list[MessageFields]) -> None:
         colon = line.find(b":")
         if colon < 0:
             name, value = line, b""

@@ -127,6 +127,7 @@ def _combined() -> dict[tuple[State, State, Input], tuple[State, State]]:
 
 
 _COMBINED: Final = _combined()
+_IDLE: Final = State.IDLE  # read from the class, a member is a descriptor call (~90 ns)
 
 
 @final
@@ -136,8 +137,7 @@ class ConnectionState:
     __slots__ = ("client", "server")
 
     def __init__(self) -> None:
-        self.client = State.IDLE
-        self.server = State.IDLE
+        self.client = self.server = _IDLE
 
     @property
     def states(self) -> dict[Side, State]:

@@ -4,6 +4,7 @@ response that has a head."""
 
 from __future__ import annotations
 
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -14,10 +15,12 @@ from anyagent_core import (
     MessageComplete,
     ProtocolError,
     RemoteProtocolError,
+    Request,
     StartTurn,
     State,
     UserMessage,
 )
+from anyagent_core._state import Input
 from tests.helpers import ENDPOINT
 
 PIECES = [
@@ -119,3 +122,78 @@ class ConnectionMachine(RuleBasedStateMachine):
 
 
 TestConnectionMachine = ConnectionMachine.TestCase
+
+
+def _reference_next_event(conn: Connection) -> object:
+    """next_event() as _read_more alone reads it: the reference for next_event's inlined checks."""
+    events = conn._events
+    if not events:
+        signal = conn._read_more()
+        if signal is not None:
+            return signal
+    event = events.popleft()
+    if type(event) is MessageComplete:
+        conn._cstate.process_input(Input.MESSAGE_COMPLETE)
+    return event
+
+
+_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("send"), st.sampled_from([None, 2])),
+        st.tuples(st.just("send_failed")),
+        st.tuples(st.just("receive_head"), st.sampled_from([200, 404, 99]), st.sampled_from(["text/event-stream", ""])),
+        st.tuples(st.just("receive_data"), st.lists(st.sampled_from(PIECES), max_size=3).map(b"".join)),
+        st.tuples(st.just("next_event")),
+        st.tuples(st.just("next_event")),
+        st.tuples(st.just("start_next_cycle")),
+    ),
+    max_size=30,
+)
+
+
+def _run_ops(ops: list[tuple[object, ...]], *, reference: bool) -> list[object]:
+    conn = Connection(ENDPOINT)
+    seen: list[object] = []
+    for op in ops:
+        try:
+            if op[0] == "send":
+                n = op[1]
+                assert n is None or isinstance(n, int)
+                result: object = conn.send(StartTurn(model="m", messages=[UserMessage(content="x")], n=n))
+            elif op[0] == "send_failed":
+                conn.send_failed()
+                result = None
+            elif op[0] == "receive_head":
+                status, content_type = op[1], op[2]
+                assert isinstance(status, int) and isinstance(content_type, str)
+                conn.receive_head(status, [("content-type", content_type)])
+                result = None
+            elif op[0] == "receive_data":
+                data = op[1]
+                assert isinstance(data, bytes)
+                conn.receive_data(data)
+                result = None
+            elif op[0] == "next_event":
+                result = _reference_next_event(conn) if reference else conn.next_event()
+            else:
+                conn.start_next_cycle()
+                result = None
+        except ProtocolError as exc:
+            result = (type(exc).__name__, str(exc))
+        seen.append((result if not isinstance(result, Request) else "request", conn.our_state, conn.their_state))
+    return seen
+
+
+@given(ops=_OPS)
+@example(  # an error after a good event in one read: raised once that event is out
+    ops=[
+        ("send", None),
+        ("receive_head", 200, "text/event-stream"),
+        ("receive_data", PIECES[0] + PIECES[6]),
+        ("next_event",),
+        ("next_event",),
+        ("next_event",),
+    ]
+)
+def test_next_event_answers_as_its_reference_reading_does(ops: list[tuple[object, ...]]) -> None:
+    assert _run_ops(ops, reference=False) == _run_ops(ops, reference=True)

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from anyagent_core import LocalProtocolError, SSEDecoder, SSEMessage, encode_sse
+from anyagent_core._sse import MessageFields
 from tests.helpers import split_at
 
 
@@ -262,7 +263,7 @@ def _general_lines_only() -> Iterator[None]:
     """Every LF line through the general loop: the reference for the one-data-line fast path."""
     fast = SSEDecoder._lines_lf
 
-    def general(self: SSEDecoder, lines: bytes, out: list[SSEMessage]) -> None:
+    def general(self: SSEDecoder, lines: bytes, out: list[MessageFields]) -> None:
         self._lines_lf_general(lines[:-1], out, self._base + self._start)
 
     SSEDecoder._lines_lf = general  # type: ignore[method-assign]
@@ -311,3 +312,42 @@ def test_one_data_line_fast_path_matches_the_general_loop(lines: list[bytes], ca
     with _general_lines_only():
         general = _outcome(reads, cap)
     assert fast == general
+
+
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.sampled_from([b"", b"data:", b": keep-alive", b"event: e", b"id: 7", b"error: boom", b'{"raw": 1}']),
+            st.text(st.characters(exclude_characters="\r\n"), max_size=20).map(
+                lambda text: b"data: " + text.encode("utf-8", "surrogatepass")
+            ),
+        ),
+        max_size=16,
+    ),
+    data=st.data(),
+)
+def test_message_fields_are_the_messages_and_messages_are_all_sse_messages(
+    lines: list[bytes], data: st.DataObject
+) -> None:
+    # message_fields() may hand a message over as a plain tuple; messages() never does.
+    body = b"\n".join(lines) + b"\n\n"
+    reads = split_at(body, data.draw(st.lists(st.integers(1, len(body)), max_size=6), label="cuts"))
+    fields_decoder = SSEDecoder(max_event_size=1 << 20)
+    messages_decoder = SSEDecoder(max_event_size=1 << 20)
+    fields: list[tuple[object, ...]] = []
+    messages: list[SSEMessage] = []
+    for read in [*reads, b""]:
+        fields_decoder.feed(read)
+        messages_decoder.feed(read)
+        fields.extend(fields_decoder.message_fields())
+        messages.extend(messages_decoder.messages())
+    assert all(type(message) is SSEMessage for message in messages)
+    assert [tuple(f) for f in fields] == [tuple(m) for m in messages]
+
+
+def test_the_fast_path_hands_over_plain_tuples_of_the_message_fields() -> None:
+    decoder = SSEDecoder(max_event_size=1 << 20)
+    decoder.feed(b'data: {"a": 1}\n\n: comment\n\ndata: two\n\n')
+    (first, second) = decoder.message_fields()
+    assert type(first) is tuple and first == ("message", '{"a": 1}', "", None, 0, 1, None)
+    assert second == SSEMessage("message", "two", "", None, 27, 5)

@@ -31,6 +31,7 @@ from anyagent_core._events import (
     ServerError,
     StreamDone,
     ToolCall,
+    ToolCallDelta,
     Truncated,
     new_reasoning_delta,
     new_text_delta,
@@ -63,6 +64,11 @@ _new_finished = parsed_builder(Finished, "reason", "choice")
 # extra_content already frozen objects (what ToolUseBlock's validators and converters make sure of).
 _new_tool_use = parsed_builder(ToolUseBlock, "id", "name", "input", "extra_content")
 _STREAM_DONE: Final = StreamDone()
+# ToolCallDelta's slots, for the fragment path to build its events without a builder's call.
+_new_object: Final = object.__new__
+_set_delta_index, _set_delta_id, _set_delta_name, _set_delta_arguments, _set_delta_choice = (
+    ToolCallDelta.__dict__[name].__set__ for name in ("index", "id", "name", "arguments", "choice")
+)
 
 _TEXT: Final = 0
 _THINKING: Final = 1
@@ -183,12 +189,32 @@ class ResponseAssembler:
                     ):
                         # The other hot path: a delta with one tool_calls entry and nothing else,
                         # what _delta does for it, with the two usual entries (an argument
-                        # fragment of an open call, the header that opens one) folded directly.
+                        # fragment of an open call, the header that opens one) folded directly:
+                        # the fragment by ToolCallAssembler.add_fragment's code, inlined.
                         tools = state.tools
                         if tools is None:
                             tools = state.tools = ToolCallAssembler(state.index)
                         entry = tool_calls[0]
-                        if not tools.add_fragment(entry, out) and not tools.add_header(entry, out):
+                        if (
+                            type(entry) is dict
+                            and len(entry) == 2
+                            and type(function := entry.get("function")) is dict
+                            and len(function) == 1
+                            and type(call_index := entry.get("index")) is int
+                            and type(fragment := function.get("arguments")) is str
+                            and (call := tools._calls.get(call_index)) is not None
+                        ):
+                            if fragment:
+                                call.arguments.append(fragment)
+                            tools._last = call
+                            event = _new_object(ToolCallDelta)  # _new_delta(...), inlined
+                            _set_delta_index(event, call_index)
+                            _set_delta_id(event, call.id)
+                            _set_delta_name(event, call.name)
+                            _set_delta_arguments(event, fragment)
+                            _set_delta_choice(event, index)
+                            out.append(event)
+                        elif not tools.add_header(entry, out):
                             tools.add(entry, out.append)  # type: ignore[arg-type]
                     else:
                         self._delta(state, delta, content, out)
@@ -331,8 +357,9 @@ class ResponseAssembler:
         if truncation is not None:
             out.append(Truncated(reason=truncation))
         messages = []
-        for index in sorted(self._choices):
-            state = self._choices[index]
+        choices = self._choices
+        for index in sorted(choices) if len(choices) > 1 else choices:  # one choice: no sort
+            state = choices[index]
             tools = state.tools
             calls = [] if tools is None else tools.finish(response_id=self.response_id, truncated=truncated)
             out.extend(calls)
@@ -382,7 +409,7 @@ class ResponseAssembler:
             self.response_id,
             state.finish_reason,
             self.usage,
-            join_text(state.refusal) or None,
+            (join_text(state.refusal) or None) if state.refusal else None,
         )
 
 

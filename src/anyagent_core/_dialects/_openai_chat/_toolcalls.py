@@ -221,8 +221,9 @@ class ToolCallAssembler:
         whose arguments do not parse is taken as cut off (a JSON object ends only at its
         closing brace, so one that parses is whole)."""
         result = []
-        for index in sorted(self._calls):
-            call = self._calls[index]
+        calls = self._calls
+        for index in sorted(calls) if len(calls) > 1 else calls:  # one call: no sort
+            call = calls[index]
             arguments = join_text(call.arguments)
             parsed: JSONObject | None = None
             error: str | None = None

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from anyagent_core import (
@@ -26,9 +26,11 @@ from anyagent_core import (
     thaw_json,
 )
 from anyagent_core._dialects._openai_chat._assembler import ResponseAssembler, _Choice
+from anyagent_core._dialects._openai_chat._toolcalls import ToolCallAssembler
 from anyagent_core._errors import LocalProtocolError
 from anyagent_core._events import Event
 from tests.core.dialects.openai_chat.helpers import COMPLETION, delta, final, only, sse
+from tests.core.dialects.openai_chat.test_toolcalls import _entries
 from tests.helpers import run_response
 
 # ---- errors inside a 200 stream ------------------------------------------------------------
@@ -383,7 +385,7 @@ _tool_calls: st.SearchStrategy[object] = st.sampled_from(
         [],
         "oops",
     ]
-)
+) | st.lists(_entries, min_size=1, max_size=2)  # the fragment and header shapes and their near misses
 
 
 @given(
@@ -393,10 +395,47 @@ _tool_calls: st.SearchStrategy[object] = st.sampled_from(
         )
         | st.builds(lambda calls: {"tool_calls": calls}, _tool_calls),
         min_size=1,
-        max_size=4,
+        max_size=6,
     )
 )
 def test_chunk_folds_deltas_as_the_general_reading_does(deltas: list[dict[str, Any]]) -> None:
     # chunk()'s shortcuts (a text-only delta, a delta of one tool_calls entry) agree with
     # _delta, errors included; an empty delta folds nothing either way.
     assert _folded(deltas, general=False) == _folded(deltas, general=True)
+
+
+def _entries_folded(entries: list[dict[str, Any]], *, through_chunk: bool) -> object:
+    out: list[Event] = []
+    asm = ResponseAssembler(status=200, single_choice=True)
+    tools = ToolCallAssembler(0)
+    try:
+        for entry in entries:
+            if through_chunk:
+                asm.chunk({"choices": [{"index": 0, "delta": {"tool_calls": [entry]}}]}, out, "data_event", "")
+            else:
+                tools.add(entry, out.append)  # type: ignore[arg-type]
+    except LocalProtocolError as exc:
+        return ("LocalProtocolError", str(exc), out)
+    state = asm._choices.get(0)
+    folded = tools if not through_chunk else (state.tools if state is not None else None)
+    return (out, [] if folded is None else folded.finish(response_id="r", truncated=False))
+
+
+@given(entries=st.lists(_entries, max_size=12))
+@example(  # a name with the fragment: not the fragment shape, so the name is folded too
+    entries=[
+        {"index": 0, "id": "c1", "type": "function", "function": {"name": "f", "arguments": ""}},
+        {"index": 0, "function": {"name": "g", "arguments": "{}"}},
+    ]
+)
+@example(  # a fragment for an earlier call, then an unindexed one: it continues the call last folded
+    entries=[
+        {"index": 0, "id": "c1", "type": "function", "function": {"name": "f", "arguments": ""}},
+        {"index": 1, "id": "c2", "type": "function", "function": {"name": "f", "arguments": ""}},
+        {"index": 0, "function": {"arguments": '{"a":'}},
+        {"index": None, "function": {"arguments": "1}"}},
+    ]
+)
+def test_a_delta_of_one_tool_calls_entry_folds_as_add_does(entries: list[dict[str, Any]]) -> None:
+    # chunk()'s inlined fragment path and its header path against ToolCallAssembler.add alone.
+    assert _entries_folded(entries, through_chunk=True) == _entries_folded(entries, through_chunk=False)
