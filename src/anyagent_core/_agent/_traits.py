@@ -6,14 +6,12 @@ with the first tool given (or by name: ``anyagent_core._agent._permissions`` and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import typing
 
 import attrs
 
+from anyagent_core._messages import ToolSpec
 from anyagent_core.value import Value
-
-if TYPE_CHECKING:
-    from anyagent_core._messages import ToolSpec
 
 __all__ = ["LoopTool", "ToolTraits"]
 
@@ -44,3 +42,10 @@ class LoopTool(Value):
     spec: ToolSpec
     traits: ToolTraits = attrs.field(factory=ToolTraits)
     external: bool = False
+
+
+# The hints name classes of this module, which their homes (``__module__``) hold only on first use:
+# resolved here, so that ``typing.get_type_hints`` finds them from their homes too.
+for _cls in (ToolTraits, LoopTool):
+    _cls.__annotations__.update(typing.get_type_hints(_cls, globalns=globals()))
+del _cls
