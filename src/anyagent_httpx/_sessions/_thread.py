@@ -10,7 +10,8 @@ Fork: a thread does not survive ``fork()``, and neither may a database connectio
 before it (the child must not use, nor close, the parent's: closing it could checkpoint and
 remove the write-ahead log the parent still writes). ``DatabaseThread.current()`` is false in
 a child, so its store starts a thread and a connection of its own there, keeping the inherited
-connection referenced, never closed.
+connection referenced, never closed. A ``fork()`` waits for the calls and idle steps running on
+the process's threads to end (a child forked inside SQLite would inherit its locks held).
 
 Idle work: a thread given an ``idle`` callable calls it once its queue has stayed empty for
 ``idle_after`` seconds after a call (at once after a call that asked for it: ``soon()``), and
@@ -27,6 +28,7 @@ import logging
 import os
 import queue
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, Final, Generic, TypeVar
 
@@ -50,6 +52,43 @@ _INHERITED: list[Any] = []
 def abandon(connection: Any) -> None:
     """Keep ``connection`` (inherited from the parent process) open and unused for good."""
     _INHERITED.append(connection)
+
+
+#: The live threads, and the lock held while the set changes and from before a ``fork()`` to after.
+_THREADS: weakref.WeakSet[DatabaseThread] = weakref.WeakSet()
+_THREADS_LOCK = threading.Lock()
+_HELD: list[threading.Lock] = []
+
+
+def _before_fork() -> None:
+    """Wait for every thread's running call or idle step to end, and hold them until the fork is
+    done: a thread forked while inside SQLite would leave SQLite's own locks (its allocator's
+    mutex) held for good in the child, whose first ``sqlite3.connect`` would then never return.
+    A call may start a thread (a checkpointer): taken in turn until none is new, the set's lock
+    held last, so that none starts before the fork."""
+    held: list[DatabaseThread] = []
+    while True:
+        _THREADS_LOCK.acquire()
+        new = [thread for thread in _THREADS if not any(thread is old for old in held)]
+        if not new:
+            return  # holding _THREADS_LOCK, released by _after_fork
+        _THREADS_LOCK.release()
+        for thread in new:
+            thread._busy.acquire()
+            _HELD.append(thread._busy)
+            held.append(thread)
+
+
+def _after_fork() -> None:
+    """In the parent and in the child: let the threads (the parent's) go on."""
+    while _HELD:
+        _HELD.pop().release()
+    _THREADS_LOCK.release()
+
+
+# Registered after ``logging``'s own (imported above): hooks run before a fork in the reverse
+# order, so a call that logs is waited for before logging's lock is taken.
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork)
 
 
 def _waker() -> Callable[[Callable[[], object]], object]:
@@ -90,6 +129,10 @@ class DatabaseThread:
         self.pid = os.getpid()
         self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._soon = False
+        self._busy = threading.Lock()
+        """Held while a call or an idle step runs: ``fork()`` waits for it (see ``_before_fork``)."""
+        with _THREADS_LOCK:
+            _THREADS.add(self)
         args = (self._queue, idle, idle_after)
         self._thread = threading.Thread(target=self._serve, args=args, name=name, daemon=True)
         self._thread.start()
@@ -98,13 +141,16 @@ class DatabaseThread:
         self, jobs: queue.SimpleQueue[Callable[[], None] | None], idle: Callable[[], bool] | None, idle_after: float
     ) -> None:
         wait: float | None = None  # how long to wait for a call before an idle step (None: no step due)
+        busy = self._busy
         while True:
             try:
                 job = jobs.get(timeout=wait)
             except queue.Empty:
                 assert idle is not None
                 try:
-                    wait = 0.0 if idle() else None
+                    with busy:
+                        more = idle()
+                    wait = 0.0 if more else None
                 except Exception:  # the idle work is nobody's call: it stops, said so, the calls go on
                     logger.exception(
                         "the idle work of %s failed; it is not done again", threading.current_thread().name
@@ -113,7 +159,8 @@ class DatabaseThread:
                 continue
             if job is None:
                 return
-            job()
+            with busy:
+                job()
             if idle is not None:
                 wait = 0.0 if self._soon else idle_after
             self._soon = False

@@ -9,6 +9,7 @@ import functools
 import multiprocessing
 import os
 import pathlib
+import sqlite3
 import threading
 import time
 import warnings
@@ -110,6 +111,9 @@ def test_a_store_used_after_fork_opens_its_own_connection(tmp_path: pathlib.Path
         child = multiprocessing.get_context("fork").Process(target=_child, args=(str(path), anyio_backend, store, head))
         child.start()
     child.join(60)
+    if child.is_alive():  # hung: killed, so that the test run does not wait for it at exit
+        child.kill()
+        child.join()
     assert child.exitcode == 0
 
     async def after() -> None:
@@ -250,6 +254,9 @@ def test_a_store_used_after_fork_keeps_the_parent_s_checkpoint_connection_open(
         )
         child.start()
     child.join(60)
+    if child.is_alive():  # hung: killed, so that the test run does not wait for it at exit
+        child.kill()
+        child.join()
     assert child.exitcode == 0
 
     async def after() -> None:
@@ -258,3 +265,40 @@ def test_a_store_used_after_fork_keeps_the_parent_s_checkpoint_connection_open(
         await store.aclose()
 
     anyio.run(after, backend=anyio_backend)
+
+
+def test_a_fork_waits_for_the_call_running_on_a_database_thread() -> None:
+    """A fork landing while a thread is inside SQLite would leave SQLite's own locks held for
+    good in the child (its first ``sqlite3.connect`` never returned): the fork waits for the call
+    to end, and the child's SQLite works."""
+    from anyagent_httpx._sessions._thread import DatabaseThread
+
+    thread = DatabaseThread("anyagent-test-fork")
+    started = threading.Event()
+    finished: list[bool] = []
+
+    def work() -> None:
+        started.set()
+        db = sqlite3.connect(":memory:")
+        for _ in range(20):  # inside SQLite while the fork is asked for
+            db.execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) SELECT sum(i) FROM n"
+            ).fetchone()
+        db.close()
+        finished.append(True)
+
+    try:
+        thread.post(work)
+        assert started.wait(60)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads running: the point
+            pid = os.fork()
+        if pid == 0:  # the child: the call had ended; SQLite's locks are free
+            try:
+                ok = finished == [True] and sqlite3.connect(":memory:").execute("SELECT 1").fetchone() == (1,)
+            finally:
+                os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        thread.stop()
