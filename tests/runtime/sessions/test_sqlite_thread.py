@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 import warnings
+from collections.abc import Callable
 
 import anyio
 import pytest
@@ -86,6 +87,21 @@ async def test_a_cancelled_append_is_either_not_begun_or_done(tmp_path: pathlib.
         assert (await store.get("s")).head == entries[-1].id  # cancelled while writing: written
 
 
+def _forked(target: Callable[..., None], *args: object) -> int | None:
+    """``target(*args)`` in a forked child: its exit code (None if it hung, killed after 60 s, so
+    that the test run does not wait for it at exit)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads running: ours is the point
+        child = multiprocessing.get_context("fork").Process(target=target, args=args)
+        child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        return None
+    return child.exitcode
+
+
 def _child(path: str, backend: str, store: SQLiteStore, head: str) -> None:
     async def main() -> None:
         info = await store.append("s", turn(head, "child"), expected_head=head)
@@ -106,15 +122,7 @@ def test_a_store_used_after_fork_opens_its_own_connection(tmp_path: pathlib.Path
         return head
 
     head = anyio.run(before, backend=anyio_backend)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads running: ours is the point
-        child = multiprocessing.get_context("fork").Process(target=_child, args=(str(path), anyio_backend, store, head))
-        child.start()
-    child.join(60)
-    if child.is_alive():  # hung: killed, so that the test run does not wait for it at exit
-        child.kill()
-        child.join()
-    assert child.exitcode == 0
+    assert _forked(_child, str(path), anyio_backend, store, head) == 0
 
     async def after() -> None:
         _, entries = await store.load("s")
@@ -247,17 +255,7 @@ def test_a_store_used_after_fork_keeps_the_parent_s_checkpoint_connection_open(
         return head
 
     head = anyio.run(before, backend=anyio_backend)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads running: ours is the point
-        child = multiprocessing.get_context("fork").Process(
-            target=_child_keeps_the_checkpoint_connection, args=(store, anyio_backend, head)
-        )
-        child.start()
-    child.join(60)
-    if child.is_alive():  # hung: killed, so that the test run does not wait for it at exit
-        child.kill()
-        child.join()
-    assert child.exitcode == 0
+    assert _forked(_child_keeps_the_checkpoint_connection, store, anyio_backend, head) == 0
 
     async def after() -> None:
         _, entries = await store.load("s")
