@@ -4,10 +4,12 @@ swapping a directory for a symlink while 10,000 calls read and write through it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -154,16 +156,30 @@ while True:
 CALLS = 10_000
 
 
-def test_a_racing_process_swapping_a_directory_for_a_symlink_gets_nothing_outside(
-    root: pathlib.Path, outside: pathlib.Path
-) -> None:
-    (root / "real").mkdir()
-    (root / "real" / "secret.txt").write_text("inside\n")
+@contextlib.contextmanager
+def _swapping(root: pathlib.Path, outside: pathlib.Path) -> Iterator[None]:
+    """A process swapping ``root/d`` between the real directory and a symlink to ``outside``
+    while the body runs; checked still swapping at the end, killed either way."""
     swapper = subprocess.Popen(
         [sys.executable, "-c", SWAPPER, str(root), str(outside)], stdout=subprocess.PIPE, text=True
     )
     try:
         assert swapper.stdout is not None and swapper.stdout.readline() == "ready\n"
+        yield
+        assert swapper.poll() is None, "the swapping process stopped early"
+    finally:
+        swapper.kill()
+        swapper.wait()
+        if swapper.stdout is not None:
+            swapper.stdout.close()
+
+
+def test_a_racing_process_swapping_a_directory_for_a_symlink_gets_nothing_outside(
+    root: pathlib.Path, outside: pathlib.Path
+) -> None:
+    (root / "real").mkdir()
+    (root / "real" / "secret.txt").write_text("inside\n")
+    with _swapping(root, outside):
         context = ToolContext(cwd=root)
         # The tools' own functions, called directly: the calls are synchronous, and many.
         read, write = builtin_tool("read_file").function, builtin_tool("write_file").function
@@ -178,12 +194,6 @@ def test_a_racing_process_swapping_a_directory_for_a_symlink_gets_nothing_outsid
                     write(path=f"d/w{index}.txt", content="x", context=context)
             except ToolError:  # the swap was caught, or the path was missing at that moment
                 refused += 1
-        assert swapper.poll() is None, "the swapping process stopped early"
-    finally:
-        swapper.kill()
-        swapper.wait()
-        if swapper.stdout is not None:
-            swapper.stdout.close()
     written_outside = sorted(name for name in os.listdir(outside) if name != "secret.txt")
     assert leaked_reads == 0
     assert written_outside == []
@@ -208,11 +218,7 @@ def test_a_racing_process_swapping_a_directory_shows_no_name_from_outside(
     (root / "real" / "sub" / "inside.txt").write_text("inside\n")
     (outside / "sub").mkdir()
     (outside / "sub" / "outside-only.txt").write_text("SECRET OUTSIDE\n")
-    swapper = subprocess.Popen(
-        [sys.executable, "-c", SWAPPER, str(root), str(outside)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert swapper.stdout is not None and swapper.stdout.readline() == "ready\n"
+    with _swapping(root, outside):
         context = ToolContext(cwd=root)
         function = builtin_tool(name).function
         leaked: list[str] = []
@@ -226,11 +232,5 @@ def test_a_racing_process_swapping_a_directory_shows_no_name_from_outside(
             if "outside-only" in text or "SECRET OUTSIDE" in text:
                 leaked.append(text)
             inside += "inside.txt" in text
-        assert swapper.poll() is None, "the swapping process stopped early"
-    finally:
-        swapper.kill()
-        swapper.wait()
-        if swapper.stdout is not None:
-            swapper.stdout.close()
     assert leaked == []
     assert inside > 0 and refused > 0, (inside, refused)  # the race did run both ways
