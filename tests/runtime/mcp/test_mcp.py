@@ -228,6 +228,24 @@ async def test_the_environment_of_a_stdio_server_is_passed() -> None:
     assert results(messages)[0].content == "from-options"
 
 
+async def test_a_stdio_server_sees_only_a_few_variables_of_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The API key, and any other secret in the environment, stays with the agent: a stdio
+    # server gets HOME, LOGNAME, PATH, SHELL, TERM and USER, and its own ``env``.
+    monkeypatch.setenv("ANY_AGENT_API_KEY", "sk-not-for-servers")
+    monkeypatch.setenv("MCP_TEST_SECRET", "also-not-for-servers")
+    monkeypatch.setenv("PATH", os.environ.get("PATH", "/usr/bin") + os.pathsep + "/marker-dir")
+    names = ["ANY_AGENT_API_KEY", "MCP_TEST_SECRET", "PATH"]
+    messages, _ = await run(
+        [calls(*[(f"c{i}", "mcp__s__environment", {"name": n}) for i, n in enumerate(names)]), says("ok")],
+        mcp_servers={"s": stdio_config()},
+    )
+    seen = [r.content for r in results(messages)]
+    assert seen[:2] == ["<unset>", "<unset>"]
+    assert seen[2].endswith("/marker-dir")
+
+
 async def test_a_subagent_without_a_tool_list_uses_the_parents_servers() -> None:
     def echo(request: ReceivedRequest) -> Reply:
         return says(str([m["content"] for m in request.json()["messages"] if m["role"] == "tool"][-1]))
