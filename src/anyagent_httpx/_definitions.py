@@ -4,13 +4,17 @@ fallback endpoints hold, made (with this module) when such options are first giv
 
 from __future__ import annotations
 
+import typing
+
 import attrs
 
+from anyagent_core import ToolSpec
 from anyagent_core.value import Value
 from anyagent_core.wire import redact_url
 
 from ._errors import ConfigurationError
 from ._options import ToolItem, _tools
+from ._tools._tool import Tool
 
 __all__ = ["AgentDefinition", "FallbackEndpoint"]
 
@@ -60,3 +64,11 @@ class FallbackEndpoint(Value):
     model: str = attrs.field(validator=_fallback_model)
     api_key: str | None = attrs.field(default=None, repr=False)
     """Sent as ``Authorization: Bearer ...`` to this endpoint only; never shown in a repr."""
+
+
+# The hints name ``Tool``, which their home (``anyagent_httpx._options``) holds only under
+# TYPE_CHECKING (it loads with the first tool): resolved here, so that ``typing.get_type_hints``
+# finds them from the home too.
+for _cls in (AgentDefinition, FallbackEndpoint):
+    _cls.__annotations__.update(typing.get_type_hints(_cls, globalns={**globals(), "ToolItem": str | Tool | ToolSpec}))
+del _cls

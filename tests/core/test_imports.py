@@ -130,6 +130,22 @@ def test_a_class_made_on_first_use_has_type_hints_its_home_resolves(
     assert set(fields) <= set(hints)
 
 
+def test_the_context_usage_s_hints_resolve_without_the_window_probes() -> None:
+    """``ContextUsage`` names where its window came from with ``WindowSource``, which its module
+    holds at run time (the window probes' module is not loaded for it)."""
+    loaded = modules_after(
+        "import typing\nfrom anyagent_core.context import ContextUsage\n"
+        "hints = typing.get_type_hints(ContextUsage)\n"
+        "assert hints['window_source'] == typing.Literal['user', 'server', 'error', 'unknown'], hints\n"
+        "assert hints['counter'] == typing.Literal['estimate', 'calibrated', 'tokenizer', 'server'], hints"
+    )
+    assert "anyagent_core._context._window" not in loaded
+    from anyagent_core._context import _window
+    from anyagent_core.context import WindowSource
+
+    assert _window.WindowSource is WindowSource
+
+
 def test_the_allow_answer_s_input_is_typed_as_a_json_object() -> None:
     from anyagent_core.json import JSONObject
 

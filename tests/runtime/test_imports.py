@@ -235,6 +235,19 @@ def test_subagents_and_fallbacks_make_their_classes_which_keep_their_home() -> N
         AgentOptions(fallback_endpoints=endpoint)  # type: ignore[arg-type]
 
 
+def test_the_subagent_and_fallback_classes_type_hints_resolve_from_their_home() -> None:
+    """``typing.get_type_hints`` reads the annotations in ``anyagent_httpx._options`` (their
+    ``__module__``), where ``Tool`` is named only for type checkers."""
+    import typing
+
+    from anyagent_httpx import AgentDefinition, FallbackEndpoint, Tool, ToolSpec
+
+    hints = typing.get_type_hints(AgentDefinition)
+    assert hints["tools"] == tuple[str | Tool | ToolSpec, ...] | None
+    assert hints["max_turns"] == int | None and hints["description"] is str
+    assert typing.get_type_hints(FallbackEndpoint) == {"base_url": str, "model": str, "api_key": str | None}
+
+
 _OPTIONS_WHILE_DEFINITIONS_LOAD = """\
 import json, sys, threading
 from anyagent_httpx import AgentOptions

@@ -63,6 +63,11 @@ CountSource: TypeAlias = Literal["estimate", "calibrated", "tokenizer", "server"
 """Where a count comes from: the character estimate, the estimate calibrated on the server's
 reports, a local tokenizer, or the server's own ``/tokenize``."""
 
+WindowSource: TypeAlias = Literal["user", "server", "error", "unknown"]
+"""Where the window in use comes from: ``context_window`` given, the server's answer to a probe,
+a context-length error that named it, or nowhere. (Defined here, where ``ContextUsage``'s hints
+find it without loading the window probes; ``anyagent_core.context`` exports it.)"""
+
 
 #: ``message_text`` of the messages seen last, by the message: a request resends the whole
 #: conversation and every request counts it, so each message is measured once rather than once

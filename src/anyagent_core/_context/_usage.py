@@ -4,17 +4,12 @@ the conversation)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import attrs
 
 from anyagent_core._messages import UserMessage
 from anyagent_core.value import Value
 
-from ._tokens import CountSource
-
-if TYPE_CHECKING:
-    from ._window import WindowSource
+from ._tokens import CountSource, WindowSource
 
 __all__ = ["ContextSummary", "ContextUsage"]
 

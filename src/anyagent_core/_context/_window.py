@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 import attrs
@@ -38,6 +38,8 @@ import attrs
 from anyagent_core._config import Config, Endpoint
 from anyagent_core._events import Request
 from anyagent_core.value import Value
+
+from ._tokens import WindowSource
 
 __all__ = [
     "WINDOW_PROBES",
@@ -55,9 +57,6 @@ __all__ = [
     "window_probes",
 ]
 
-WindowSource: TypeAlias = Literal["user", "server", "error", "unknown"]
-"""Where the window in use comes from: ``context_window`` given, the server's answer to a probe,
-a context-length error that named it, or nowhere."""
 
 #: Largest answer body read from a probe.
 MAX_PROBE_BODY: Final = 4 * 1024 * 1024
