@@ -9,6 +9,7 @@ cancellation, whatever happens.
 
 from __future__ import annotations
 
+import http.cookiejar
 import logging
 import ssl
 import urllib.request
@@ -20,6 +21,7 @@ from typing import Any, final
 import anyio
 import anyio.lowlevel
 import httpx
+from httpx._client import ClientState
 
 from anyagent_core import Request
 from anyagent_core.wire import redact_url
@@ -57,6 +59,13 @@ _ERRORS: ErrorTable = {
 
 #: How many parsed URLs an ``HttpxTransport`` keeps (all are forgotten when it is full).
 _KNOWN_URLS = 64
+
+_URLS: dict[str, tuple[httpx.URL, str, bool]] = {}
+"""Each URL sent to lately, parsed (see ``HttpxTransport._url``): shared by every transport."""
+
+_HEADERS: dict[tuple[object, ...], tuple[httpx.Headers, bool]] = {}
+"""The merged headers for direct sending, by the request's headers and the client's (see
+``HttpxTransport._build``): shared by every transport, whichever client it has."""
 
 #: httpx releases whose ``AsyncClient.send`` ``HttpxTransport``'s direct sending was checked
 #: against (``direct_transport``): 0.28 and 0.29 send alike.
@@ -157,22 +166,42 @@ def _tuned(transport: httpx.AsyncHTTPTransport) -> httpx.AsyncHTTPTransport:
     return transport
 
 
+#: An empty base URL (``AsyncClient.base_url`` when none was given).
+_NO_BASE_URL = httpx.URL("")
+
+
 def direct_transport(client: httpx.AsyncClient) -> httpx.AsyncBaseTransport | None:
     """The transport ``client.send()`` hands each request to, when ``HttpxTransport`` may hand
     requests to it itself (None otherwise): ``client`` is an ``httpx.AsyncClient`` on an httpx
     release this was checked against, with no base URL, query parameters, auth, event hooks,
-    mounts (a proxy) or redirects followed, so that ``send()``'s layers for those have nothing
-    to do. The caller vouches that the client's cookie jar never keeps a cookie (the default
-    pool's refuses them all): ``send()`` would find none to send and keep none it is sent."""
+    mounts (a proxy) or redirects followed (nor a negative ``max_redirects``), so that
+    ``send()``'s layers for those have nothing to do. It does not look at the cookie jar or
+    whether ``send()`` has opened the client: ``send_directly``'s caller vouches for those (the
+    default pool's jar refuses every cookie), and ``_plain_now`` checks them for any other."""
     if not _DIRECT_SEND or type(client) is not httpx.AsyncClient:
         return None
-    if client.base_url != httpx.URL("") or client.params or client.auth is not None or client.follow_redirects:
+    if client.base_url != _NO_BASE_URL or client.params or client.auth is not None or client.follow_redirects:
+        return None
+    if client.max_redirects < 0:  # send() fails before the first request
         return None
     hooks = client.event_hooks
     if hooks["request"] or hooks["response"] or getattr(client, "_mounts", None) != {}:
         return None
     transport = getattr(client, "_transport", None)
     return transport if isinstance(transport, httpx.AsyncBaseTransport) else None
+
+
+def _plain_now(client: httpx.AsyncClient) -> httpx.AsyncBaseTransport | None:
+    """``direct_transport(client)`` for a caller's client, checked afresh for each request (its
+    settings may change between requests), and only while its cookie jar (a plain
+    ``CookieJar``) holds no cookie, so that ``send()`` would add none, and once ``send()`` has
+    marked the client opened (its first request goes through ``send()``, which does so)."""
+    if getattr(client, "_state", None) is not ClientState.OPENED:
+        return None
+    jar = client.cookies.jar
+    if type(jar) is not http.cookiejar.CookieJar or jar._cookies:  # type: ignore[attr-defined]
+        return None
+    return direct_transport(client)
 
 
 class HttpxTransport:
@@ -185,17 +214,20 @@ class HttpxTransport:
     def __init__(self, *, http_client: httpx.AsyncClient | None = None) -> None:
         self._owns_client = http_client is None
         self._client = default_http_client() if http_client is None else http_client
-        self._urls: dict[str, tuple[httpx.URL, str, bool]] = {}
         self._direct: httpx.AsyncBaseTransport | None = None
         """Where requests go without ``AsyncClient.send()`` (see ``send_directly``)."""
-        self._headers: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
+        self._vouched = False
+        """Whether ``send_directly`` was called (otherwise the client is checked per request)."""
 
     def send_directly(self) -> bool:
         """Hand requests to the client's transport without ``AsyncClient.send()``, when
-        ``direct_transport`` finds the client fit for it (the caller vouching for its cookie
-        jar): the same request, the same exchange, httpx's log line and its redirect bookkeeping,
-        without the layers that have nothing to do for such a client. True if it will."""
+        ``direct_transport`` finds the client fit for it now (the caller vouching for its cookie
+        jar and that the client stays as it is): the same request, the same exchange, httpx's
+        log line and its redirect bookkeeping, without the layers that have nothing to do for
+        such a client. True if it will. Without this call, each request is sent directly while
+        ``_plain_now`` finds the client fit for it at that request."""
         self._direct = direct_transport(self._client)
+        self._vouched = True
         return self._direct is not None
 
     def _url(self, url: str) -> tuple[httpx.URL, str, bool]:
@@ -203,13 +235,13 @@ class HttpxTransport:
         redacted, and whether a request to it may be sent directly (an absolute URL without
         credentials, which ``send()`` would turn into basic auth), kept for the next request:
         an agent sends every request to one URL or a few."""
-        known = self._urls.get(url)
+        known = _URLS.get(url)
         if known is None:
-            if len(self._urls) >= _KNOWN_URLS:
-                self._urls.clear()
+            if len(_URLS) >= _KNOWN_URLS:
+                _URLS.clear()
             parsed = httpx.URL(url)
             direct = parsed.is_absolute_url and not parsed.userinfo
-            known = self._urls[url] = (parsed, redact_url(url), direct)
+            known = _URLS[url] = (parsed, redact_url(url), direct)
         return known
 
     def _build(self, request: Request, parsed: httpx.URL, direct: bool) -> httpx.Request:
@@ -217,15 +249,22 @@ class HttpxTransport:
         merged with the client's (kept per set of headers when sending directly: the merging
         is most of the cost of building), ``Accept-Encoding`` limited to what ``_Body`` decodes."""
         if direct:
-            headers = self._headers.get(request.headers)
-            if headers is None:
-                if len(self._headers) >= _KNOWN_URLS:
-                    self._headers.clear()
-                headers = httpx.Headers(self._client.headers)
+            client_headers = self._client.headers
+            key = (request.headers, tuple(client_headers._list))  # the client's may change
+            known = _HEADERS.get(key)
+            if known is None:
+                if len(_HEADERS) >= _KNOWN_URLS:
+                    _HEADERS.clear()
+                headers = httpx.Headers(client_headers)
                 headers.update(list(request.headers))
-                if not any(name.lower() == "accept-encoding" for name, _ in request.headers):
+                # Where build_request()'s path puts Accept-Encoding: in its place if the merged
+                # headers have it, else after the request's own (set on the request below).
+                later = not any(name.lower() == "accept-encoding" for name, _ in request.headers)
+                if later and "accept-encoding" in headers:
                     headers["Accept-Encoding"] = "gzip, deflate"
-                self._headers[request.headers] = headers
+                    later = False
+                known = _HEADERS[key] = (headers, later)
+            headers, later = known
             http_request = httpx.Request(
                 request.method,
                 parsed,
@@ -233,6 +272,8 @@ class HttpxTransport:
                 content=request.body,
                 extensions={"timeout": self._client.timeout.as_dict()},
             )
+            if later:
+                http_request.headers["Accept-Encoding"] = "gzip, deflate"
         else:
             http_request = self._client.build_request(
                 request.method, parsed, headers=list(request.headers), content=request.body
@@ -243,14 +284,14 @@ class HttpxTransport:
         http_request.stream = _RequestBody(request.body)
         return http_request
 
-    async def _send(self, http_request: httpx.Request, direct: bool) -> httpx.Response:
+    async def _send(self, http_request: httpx.Request, transport: httpx.AsyncBaseTransport | None) -> httpx.Response:
         """``client.send(http_request, stream=True)``, or what it does for a client fit for
         direct sending: the exchange, the response tied to its request, httpx's log line, and
         for a redirect the next request (a ``Location`` httpx cannot follow fails as in
-        ``send()``); ``send()``'s auth, hooks, cookies and redirect loop have nothing to do."""
-        transport = self._direct
+        ``send()``), a ``Set-Cookie`` stored in the client's jar as ``send()`` stores it;
+        ``send()``'s auth, hooks and redirect loop have nothing to do."""
         client = self._client
-        if transport is None or not direct or client.is_closed:
+        if transport is None or client.is_closed:
             return await client.send(http_request, stream=True)
         try:
             response = await transport.handle_async_request(http_request)
@@ -258,6 +299,9 @@ class HttpxTransport:
             exc.request = http_request
             raise
         response.request = http_request
+        headers = response.headers
+        if "set-cookie" in headers or "set-cookie2" in headers:
+            client.cookies.extract_cookies(response)  # as send() does (it finds nothing to keep otherwise)
         _httpx_logger.info(
             'HTTP Request: %s %s "%s %d %s"',
             http_request.method,
@@ -284,10 +328,12 @@ class HttpxTransport:
     @asynccontextmanager
     async def exchange(self, request: Request) -> AsyncIterator[TransportResponse]:
         parsed, url, direct = self._url(request.url)
-        direct = direct and self._direct is not None
-        http_request = self._build(request, parsed, direct)
+        transport = None
+        if direct:
+            transport = self._direct if self._vouched else _plain_now(self._client)
+        http_request = self._build(request, parsed, transport is not None)
         with map_exceptions(_ERRORS, url=url, response_started=False):
-            response = await self._send(http_request, direct)
+            response = await self._send(http_request, transport)
         body = _Body(response, url)
         try:
             yield TransportResponse(status=response.status_code, headers=tuple(response.headers.items()), stream=body)

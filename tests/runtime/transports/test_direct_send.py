@@ -177,5 +177,5 @@ async def test_the_default_pool_sends_directly_unless_a_proxy_is_named(monkeypat
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     assert direct_transport(default_http_client()) is None
-    # A user's own client is never sent to directly: HttpxTransport does so only when told.
+    # A user's own client is not vouched for: it is checked at each request (_plain_now) instead.
     assert HttpxTransport(http_client=default_http_client(trust_env=False))._direct is None
