@@ -60,9 +60,10 @@ def freeze_json(value: object) -> FrozenJSON:
     """
     kind = type(value)
     if kind is dict:
-        # Parsed JSON's objects: one copy, then only the values that are not scalars replaced
-        # (through dict's own __setitem__, FrozenDict's being read-only).
-        result = FrozenDict(value)  # type: ignore[call-overload]
+        # Parsed JSON's objects: the values that are not scalars replaced in a plain copy, made
+        # on the first of them, then one FrozenDict of it (dict's own item assignment, where
+        # FrozenDict's is read-only, would be a slot wrapper's call per value).
+        plain: dict[str, Any] | None = None
         for key, item in value.items():  # type: ignore[attr-defined]
             if type(key) is not str:
                 raise TypeError(f"JSON object keys must be str, not {type(key).__name__}")
@@ -82,10 +83,14 @@ def freeze_json(value: object) -> FrozenJSON:
                     ):
                         inner = freeze_json(item)
                         break
-                _dict_set(result, key, inner)
+                if plain is None:
+                    plain = dict(value)  # type: ignore[call-overload]
+                plain[key] = inner
             elif not (item_kind is str or item_kind is int or item_kind is float or item_kind is bool or item is None):
-                _dict_set(result, key, freeze_json(item))
-        return result
+                if plain is None:
+                    plain = dict(value)  # type: ignore[call-overload]
+                plain[key] = freeze_json(item)
+        return FrozenDict(value if plain is None else plain)  # type: ignore[call-overload]
     if kind is str or kind is int or kind is float or kind is bool or value is None or kind is FrozenDict:
         return value
     if isinstance(value, Mapping):

@@ -129,7 +129,9 @@ class SSEDecoder:
             return
         if type(data) is memoryview:
             data = data.tobytes()  # "in" on a memoryview compares its ints, not bytes
-        if not self._mode_cr and b"\r" in data:
+        # 13 (CR) as an int: bytes' "in" tries its operand as an integer first, so b"\r" would
+        # raise and clear a TypeError on every read.
+        if not self._mode_cr and 13 in data:
             self._mode_cr = True
         self._buf += data
 
