@@ -172,12 +172,20 @@ class Connection:
     # ---- receiving ------------------------------------------------------------------------
 
     def receive_head(self, status_code: int, headers: HeaderItems = ()) -> None:
-        """The response's status and headers arrived; they choose the body reader."""
+        """The response's status and headers arrived; they choose the body reader.
+
+        A status from 600 up is the server's error (``RemoteProtocolError``); one below 200 is
+        the caller's (``LocalProtocolError``: informational responses are the transport's)."""
         cstate = self._cstate
         if cstate.client is _ERROR or cstate.server is _ERROR:
             self._check_usable()  # raises, saying which side failed
         if type(status_code) is not int or not 200 <= status_code < 600:
             self._enter_error(Side.SERVER)
+            if type(status_code) is int and status_code >= 600:
+                # HTTP/1.1 framing carries any three digits: the server chose a status HTTP lacks.
+                raise RemoteProtocolError(
+                    f"the server answered with status {status_code}, which HTTP does not have (200-599)"
+                )
             raise LocalProtocolError(
                 f"receive_head() takes a final HTTP status (200-599), not {status_code!r}; "
                 "informational responses are the transport's business"

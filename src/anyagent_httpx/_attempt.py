@@ -364,7 +364,12 @@ async def perform(
         meter.progress()
         received.status = response.status
         received.headers = response.headers
-        conn.receive_head(response.status, response.headers)
+        try:
+            conn.receive_head(response.status, response.headers)
+        except RemoteProtocolError as exc:
+            raise MalformedResponseError(
+                f"the response broke the protocol: {exc}", partial=AssistantMessage(), url=received.url
+            ) from exc
         ok = 200 <= response.status < 300
         encoded = response.header("content-encoding") not in (None, "", "identity")
         stream = response.stream

@@ -131,6 +131,16 @@ def test_informational_status_is_misuse() -> None:
     assert states(conn)[1] is State.ERROR
 
 
+@pytest.mark.parametrize("status", [600, 999])
+def test_a_status_past_599_is_the_server_s_error(status: int) -> None:
+    conn = started_connection()
+    with pytest.raises(RemoteProtocolError, match=f"status {status}"):
+        conn.receive_head(status, [("Content-Type", "text/event-stream")])
+    assert states(conn)[1] is State.ERROR
+    with pytest.raises(LocalProtocolError):
+        conn.receive_data(b"data: x\n\n")
+
+
 def test_data_after_eof_is_misuse() -> None:
     conn = started_connection()
     conn.receive_head(200, [("Content-Type", "text/event-stream")])

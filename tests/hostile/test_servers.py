@@ -17,8 +17,10 @@ import pytest
 
 from anyagent_httpx import (
     AgentOptions,
+    APIConnectionError,
     AssistantMessage,
     H11Transport,
+    MalformedResponseError,
     ResponseTimeoutError,
     ResponseTooLargeError,
     RetryPolicy,
@@ -36,8 +38,10 @@ pytestmark = pytest.mark.anyio
 NO_RETRY = RetryPolicy(max_retries=0)
 
 
-@pytest.fixture(params=["httpx", "h11"])
+@pytest.fixture(params=["httpx", "h11", "pool"])
 def kind(request: pytest.FixtureRequest) -> str:
+    """``httpx``: a user's ``httpx.AsyncClient`` (through ``send()``); ``h11``: an
+    ``H11Transport``; ``pool``: neither, so the default pool's direct sending."""
     return str(request.param)
 
 
@@ -49,6 +53,8 @@ async def options_for(kind: str, base_url: str, **kwargs: object) -> AsyncIterat
     if kind == "h11":
         async with H11Transport() as h11:
             yield AgentOptions(model="m", base_url=base_url, api_key="k", transport=h11, **kwargs)  # type: ignore[arg-type]
+    elif kind == "pool":
+        yield AgentOptions(model="m", base_url=base_url, api_key="k", **kwargs)  # type: ignore[arg-type]
     else:
         async with httpx.AsyncClient(timeout=600) as client:
             yield AgentOptions(model="m", base_url=base_url, api_key="k", http_client=client, **kwargs)  # type: ignore[arg-type]
@@ -278,6 +284,57 @@ async def test_a_200_html_page_says_the_server_sent_html(kind: str) -> None:
     async with hostile(scenario) as server, options_for(kind, server.url) as options:
         with pytest.raises(StreamInterruptedError, match="HTML page"):
             await run(options)
+
+
+async def test_a_server_that_closes_without_answering_says_so(kind: str) -> None:
+    async def scenario(peer: Peer) -> None:
+        return  # reads the request, then closes
+
+    async with hostile(scenario) as server, options_for(kind, server.url) as options:
+        with pytest.raises(APIConnectionError, match="without sending a response") as info:
+            await run(options)
+    assert "state=" not in str(info.value)  # no HTTP library's state machine in the message
+
+
+@pytest.mark.parametrize("status", [600, 999])
+async def test_a_status_http_does_not_have_is_a_malformed_response(kind: str, status: int) -> None:
+    async def scenario(peer: Peer) -> None:
+        await peer.send(b"HTTP/1.1 %d Odd\r\nContent-Type: text/event-stream\r\n\r\n%s" % (status, ANSWER))
+
+    async with hostile(scenario) as server, options_for(kind, server.url) as options:
+        with pytest.raises(MalformedResponseError, match=f"status {status}"):
+            await run(options)
+
+
+@pytest.mark.parametrize("coding", ["zstd", "br", "compress"])
+async def test_a_body_in_a_coding_not_asked_for_is_refused_by_name(kind: str, coding: str) -> None:
+    async def scenario(peer: Peer) -> None:
+        # Not the coding's bytes: nothing may read this body as if it were decoded.
+        await peer.send(SSE_HEAD + b"Content-Encoding: %s\r\n\r\n%s" % (coding.encode(), ANSWER))
+
+    async with hostile(scenario) as server, options_for(kind, server.url) as options:
+        with pytest.raises(StreamInterruptedError, match=f"content-coding '{coding}'") as info:
+            await run(options)
+    assert isinstance(info.value.__cause__, APIConnectionError)
+    assert len(server.requests) == 1
+    assert b"accept-encoding: gzip, deflate" in server.requests[0].lower()
+
+
+async def test_a_zstd_bomb_is_refused_in_little_memory(kind: str) -> None:
+    # 64 MB of comment lines in about 6 KB of zstd, sent for ever: httpx decodes a zstd read
+    # whole (where the zstandard package is installed), so one read of it is all 64 MB.
+    zstandard = pytest.importorskip("zstandard")
+    lines = b": " + b"a" * 1021 + b"\n"
+    bomb = zstandard.ZstdCompressor(level=19).compress(lines * 65536)
+    assert len(bomb) < 64 * 1024
+
+    async def scenario(peer: Peer) -> None:
+        await peer.send(SSE_HEAD + b"Content-Encoding: zstd\r\n\r\n" + bomb)
+        await forever()
+
+    async with hostile(scenario) as server, options_for(kind, server.url) as options:
+        with pytest.raises(StreamInterruptedError, match="content-coding 'zstd'"):
+            await run(options)  # and run() checked the memory it took
 
 
 def test_the_answer_chunks_are_well_formed() -> None:

@@ -20,7 +20,9 @@ The contract:
 - ``stream`` yields the body's bytes as they arrive (content-encoding undone, never ``b""``) and
   ends at the end of the body. Decoding hands up bounded pieces (``decode_pieces``), never one
   unbounded expansion of a read. Failing mid-body raises ``APIConnectionError`` with
-  ``response_started=True``.
+  ``response_started=True``; so does a body in a content-coding the transport did not ask for
+  and does not undo (``UnaskedCoding``, at the first read), unless the request named its own
+  ``Accept-Encoding``.
 - Exiting releases the connection: kept for reuse only when the body was read to its end,
   closed otherwise (an early exit, an error, a cancellation). Exiting never hangs under
   cancellation: any ``await`` in it runs in a shielded, time-bounded scope.
@@ -47,14 +49,17 @@ from anyagent_httpx._errors import AnyAgentError, APIConnectionError
 __all__ = [
     "CLOSE_TIMEOUT",
     "DECODE_PIECE",
+    "OWN_CODINGS",
     "AsyncTransport",
     "Decoder",
     "ErrorTable",
     "TransportFailure",
     "TransportResponse",
+    "UnaskedCoding",
     "decode_pieces",
     "decoders_for",
     "map_exceptions",
+    "unasked_coding",
 ]
 
 #: How long closing a connection may take once cancelled (inside a shielded scope).
@@ -62,6 +67,10 @@ CLOSE_TIMEOUT = 5.0
 
 #: The most bytes one step of decoding a compressed body produces (then the transport checkpoints).
 DECODE_PIECE = 65536
+
+#: The content-codings the transports undo themselves, in bounded pieces (``Decoder``): what they
+#: ask for (``Accept-Encoding: gzip, deflate``), and none.
+OWN_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "identity", ""})
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
@@ -177,6 +186,28 @@ class Decoder:
                     yield out
         except zlib.error as exc:
             raise _DecodeFailed(f"could not decode the response body: zlib.error: {exc}") from exc
+
+
+class UnaskedCoding(TransportFailure):
+    """A body in a content-coding the transport did not ask for and does not undo (mapped to
+    ``APIConnectionError``): read as it is, it would be taken for the stream's bytes."""
+
+    def __init__(self, coding: str) -> None:
+        super().__init__(
+            f"the server sent the body in content-coding {coding!r}, which was not asked for "
+            "(Accept-Encoding: gzip, deflate) and is not decoded"
+        )
+
+
+def unasked_coding(values: Iterable[str]) -> str | None:
+    """The first content-coding named by the ``Content-Encoding`` header values ``values`` that
+    is not one of ``OWN_CODINGS`` (lower-cased), or None."""
+    for value in values:
+        for part in value.split(","):
+            coding = part.strip().lower()
+            if coding not in OWN_CODINGS:
+                return coding
+    return None
 
 
 def decoders_for(values: Iterable[str]) -> list[Decoder]:

@@ -22,10 +22,12 @@ cancel scope.
 
 Content-encoding. Like httpx, the transport asks for ``Accept-Encoding: gzip, deflate`` (unless
 the request names its own) and undoes ``gzip`` and ``deflate`` bodies, so both transports hand
-the same bytes up; other codings are passed through untouched, as httpx does for codings it
-cannot decode. A compressed read is decoded in pieces of at most ``DECODE_PIECE`` (64 KiB), one
-per chunk handed up, with a checkpoint between them: a compression bomb costs no more memory
-than a piece, and the caller's size cap and cancel scopes act between pieces.
+the same bytes up. A body in another coding fails at its first read with an ``APIConnectionError``
+naming the coding (it was not asked for); when the request named its own ``Accept-Encoding``,
+such a body is passed through untouched. A compressed read is decoded in pieces of at most
+``DECODE_PIECE`` (64 KiB), one per chunk handed up, with a checkpoint between them: a
+compression bomb costs no more memory than a piece, and the caller's size cap and cancel scopes
+act between pieces.
 
 TLS. ``https`` URLs are wrapped by anyio's TLS stream with ``ssl_context`` (default: the system's
 trust store, ALPN ``http/1.1``). It is created with ``tls_standard_compatible=False``, as httpcore
@@ -62,9 +64,11 @@ from ._base import (
     ErrorTable,
     TransportFailure,
     TransportResponse,
+    UnaskedCoding,
     decode_pieces,
     decoders_for,
     map_exceptions,
+    unasked_coding,
 )
 
 __all__ = ["H11Transport", "H11TransportStatistics"]
@@ -177,7 +181,7 @@ class H11Transport:
         """Send ``request`` and yield the response; see ``anyagent_httpx._transports._base``."""
         if self._closed:
             raise ClientStateError("this H11Transport is closed")
-        origin, h11_request = self._prepare(request)
+        origin, h11_request, own_accept = self._prepare(request)
         url = redact_url(request.url)
         slot = self._slots.get(origin)
         if slot is None:
@@ -189,7 +193,8 @@ class H11Transport:
                 if self._closed:
                     raise ClientStateError("this H11Transport was closed while the exchange waited for a connection")
                 conn, response = await self._start(origin, h11_request, request.body, url)
-                body = _Body(conn, url, _decoders(response.headers))
+                codings = [value.decode("latin-1") for name, value in response.headers if name == b"content-encoding"]
+                body = _Body(conn, url, decoders_for(codings), None if own_accept else unasked_coding(codings))
                 try:
                     yield TransportResponse(
                         status=response.status_code,
@@ -223,8 +228,9 @@ class H11Transport:
 
     # ---- steps -----------------------------------------------------------------------------
 
-    def _prepare(self, request: Request) -> tuple[_Origin, h11.Request]:
-        """The origin to connect to and the h11 request head, validated before any I/O."""
+    def _prepare(self, request: Request) -> tuple[_Origin, h11.Request, bool]:
+        """The origin to connect to and the h11 request head, validated before any I/O, and
+        whether the request names its own ``Accept-Encoding``."""
         try:
             parts = urlsplit(request.url)
             port = parts.port
@@ -255,7 +261,7 @@ class H11Transport:
         except (h11.LocalProtocolError, UnicodeEncodeError):
             # Name the culprit, never show a value: it may be a credential.
             raise ConfigurationError(f"the request cannot be sent over HTTP/1.1: {_culprit(request)}") from None
-        return origin, h11_request
+        return origin, h11_request, "accept-encoding" in names
 
     async def _start(
         self, origin: _Origin, h11_request: h11.Request, body: bytes, url: str
@@ -423,10 +429,11 @@ class _Connection:
     async def next_event(self, doing: str) -> Any:
         """The next h11 event, reading from the socket as needed."""
         while True:
+            waiting = self.h11.their_state is h11.SEND_RESPONSE  # h11 moves to ERROR as it raises
             try:
                 event = self.h11.next_event()
             except h11.RemoteProtocolError as exc:
-                if self.h11.their_state is h11.SEND_RESPONSE and self._eof:
+                if waiting and self._eof:
                     where = "without sending a response" if self.received == 0 else "in the middle of the response head"
                     raise _Disconnected(f"the server closed the connection {where}") from exc
                 raise
@@ -495,12 +502,14 @@ class _Body:
     ``DECODE_PIECE`` bytes, one per ``__anext__`` with a checkpoint before each further piece:
     a compression bomb arrives as many small chunks the caller can count, cap and cancel."""
 
-    __slots__ = ("_conn", "_decoders", "_done", "_pieces", "_url", "closed")
+    __slots__ = ("_conn", "_decoders", "_done", "_pieces", "_refused", "_url", "closed")
 
-    def __init__(self, conn: _Connection, url: str, decoders: list[Decoder]) -> None:
+    def __init__(self, conn: _Connection, url: str, decoders: list[Decoder], refused: str | None) -> None:
         self._conn = conn
         self._url = url
         self._decoders = decoders
+        self._refused = refused
+        """A content-coding not asked for (``UnaskedCoding`` at the first read), or None."""
         self._done = False
         self._pieces: Iterator[bytes] | None = None
         self.closed = False
@@ -511,6 +520,9 @@ class _Body:
     async def __anext__(self) -> bytes:
         if self.closed:
             raise ClientStateError("the response body was read after its exchange ended")
+        if self._refused is not None:
+            with map_exceptions(_ERRORS, url=self._url, response_started=True):
+                raise UnaskedCoding(self._refused)
         while True:
             if self._pieces is not None:
                 with map_exceptions(_ERRORS, url=self._url, response_started=True):
@@ -538,11 +550,6 @@ class _Body:
                 raise APIConnectionError(
                     f"unexpected {type(event).__name__} in the response body", url=self._url, response_started=True
                 )
-
-
-def _decoders(headers: Any) -> list[Decoder]:
-    """Decoders for the response's ``Content-Encoding`` (see ``decoders_for``)."""
-    return decoders_for(value.decode("latin-1") for name, value in headers if name == b"content-encoding")
 
 
 def _culprit(request: Request) -> str:

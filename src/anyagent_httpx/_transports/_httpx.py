@@ -2,7 +2,8 @@
 
 It accepts the caller's client (never closing or reconfiguring it) or builds one from the
 exported defaults and owns it. Bodies stream through ``aiter_raw()`` (gzip and deflate undone
-here) or, for other content-codings and responses httpx has already read, ``aiter_bytes()``
+here; a coding not asked for fails the body) or, for responses httpx has already read and
+codings a request asked for with its own ``Accept-Encoding``, ``aiter_bytes()``
 (content-encoding undone, never decoded as text); every response is closed, shielded from
 cancellation, whatever happens.
 """
@@ -27,10 +28,17 @@ from anyagent_core import Request
 from anyagent_core.wire import redact_url
 from anyagent_httpx._errors import APIConnectionError, APITimeoutError
 
-from ._base import CLOSE_TIMEOUT, ErrorTable, TransportResponse, decode_pieces, decoders_for, map_exceptions
-
-#: The content-codings ``_Body`` decodes itself.
-_OWN_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "identity", ""})
+from ._base import (
+    CLOSE_TIMEOUT,
+    OWN_CODINGS,
+    ErrorTable,
+    TransportResponse,
+    UnaskedCoding,
+    decode_pieces,
+    decoders_for,
+    map_exceptions,
+    unasked_coding,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -334,7 +342,7 @@ class HttpxTransport:
         http_request = self._build(request, parsed, transport is not None)
         with map_exceptions(_ERRORS, url=url, response_started=False):
             response = await self._send(http_request, transport)
-        body = _Body(response, url)
+        body = _Body(response, url, request.headers)
         try:
             yield TransportResponse(status=response.status_code, headers=tuple(response.headers.items()), stream=body)
         finally:
@@ -366,16 +374,25 @@ class _Body:
     httpx's decoding would hand it on unchanged; a gzip or deflate body is read raw and decoded
     here, in pieces of at most ``DECODE_PIECE`` bytes with a checkpoint before each further
     piece (httpx decodes a whole read at once: a compression bomb's read is hundreds of
-    megabytes); other codings, and a response httpx has already read (whose decoded content it
-    keeps), are left to httpx (``aiter_bytes()``)."""
+    megabytes). A body in another coding fails at its first read (``UnaskedCoding``): the
+    request asked for gzip and deflate only, and httpx would decode zstd or br unbounded. Left
+    to httpx (``aiter_bytes()``) are a response httpx has already read (whose decoded content
+    it keeps) and, when the request named its own ``Accept-Encoding``, the codings it asked for."""
 
-    __slots__ = ("_decoders", "_done", "_errors", "_iterator", "_pieces", "_state")
+    __slots__ = ("_decoders", "_done", "_errors", "_iterator", "_pieces", "_refused", "_state")
 
-    def __init__(self, response: httpx.Response, url: str) -> None:
+    def __init__(self, response: httpx.Response, url: str, request_headers: tuple[tuple[str, str], ...]) -> None:
         codings = response.headers.get_list("content-encoding", split_commas=True)
         # A response already read (a mock transport's, made with its content; one an event hook
         # read) cannot be streamed raw again: httpx hands on the content it decoded and kept.
-        own = not response.is_stream_consumed and all(coding.strip().lower() in _OWN_CODINGS for coding in codings)
+        own = not response.is_stream_consumed and all(coding.strip().lower() in OWN_CODINGS for coding in codings)
+        self._refused: str | None = None
+        if (
+            not own
+            and not response.is_stream_consumed
+            and not any(name.lower() == "accept-encoding" for name, _ in request_headers)
+        ):
+            self._refused = unasked_coding(codings)
         self._decoders = decoders_for(codings) if own else []
         self._iterator = response.aiter_raw() if own else response.aiter_bytes()
         self._pieces: Iterator[bytes] | None = None
@@ -390,6 +407,8 @@ class _Body:
         self._state = "started"
         try:
             with self._errors:
+                if self._refused is not None:
+                    raise UnaskedCoding(self._refused)
                 while True:
                     if self._pieces is not None:
                         piece = next(self._pieces, None)

@@ -140,12 +140,30 @@ async def test_compressed_bodies_are_decoded(transport: AnyTransport, coding: st
 
 @pytest.mark.parametrize("coding", ["identity", "Identity, identity", "x-unknown"])
 async def test_a_body_with_nothing_to_decode_arrives_as_sent(transport: AnyTransport, coding: str) -> None:
-    """``identity`` is read raw; a coding neither transport knows is handed on as it came."""
+    """``identity`` is read raw; a coding neither transport knows, which the request asked for
+    with its own ``Accept-Encoding``, is handed on as it came."""
     headers = (("content-type", "text/event-stream"), ("content-encoding", coding))
     reply = Reply.sse(BODY, chunk_size=50, headers=headers)
-    async with serve([reply]) as server, transport.exchange(post(server)) as response:
-        chunks = [chunk async for chunk in response.stream]
+    async with serve([reply]) as server:
+        plain = post(server)
+        request = Request(
+            method=plain.method, url=plain.url, headers=(*plain.headers, ("Accept-Encoding", coding)), body=plain.body
+        )
+        async with transport.exchange(request) as response:
+            chunks = [chunk async for chunk in response.stream]
     assert b"".join(chunks) == BODY and all(chunks)
+
+
+@pytest.mark.parametrize("coding", ["x-unknown", "zstd", "gzip, br"])
+async def test_a_body_in_a_coding_not_asked_for_fails_naming_it(transport: AnyTransport, coding: str) -> None:
+    """The request asked for gzip and deflate: a body in another coding is not read as the stream."""
+    packed = gzip.compress(BODY) if coding.startswith("gzip") else BODY
+    headers = (("content-type", "text/event-stream"), ("content-encoding", coding))
+    async with serve([Reply.sse(packed, headers=headers)]) as server, transport.exchange(post(server)) as response:
+        assert response.status == 200
+        with pytest.raises(APIConnectionError, match=f"content-coding '{coding.split(', ')[-1]}'") as info:
+            await anext(response.stream)
+    assert info.value.response_started
 
 
 # httpx raises a decoding error from the top of its chain of body generators (httpx's and
