@@ -515,3 +515,15 @@ def test_agent_definitions_take_every_claude_agent_sdk_field_and_say_what_they_d
             convert(agents={"a": AgentDefinition("d", "p", **{name: value})})
     with pytest.raises(ConfigurationError, match=r"agents\['a'\]\.disallowedTools.*'Bash\(rm:\*\)'"):
         convert(agents={"a": AgentDefinition("d", "p", disallowedTools=["Bash(rm:*)"])})
+
+
+def test_session_store_flush_eager_warns_and_an_unknown_mode_is_an_error() -> None:
+    from anyagent_httpx.claude import InMemorySessionStore
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        convert(session_store=InMemorySessionStore(), session_store_flush="batched")
+    with pytest.warns(CompatibilityWarning, match=r"session_store_flush='eager'.*each committed turn"):
+        convert(session_store=InMemorySessionStore(), session_store_flush="eager")
+    with pytest.raises(ConfigurationError, match=r"session_store_flush='sometimes'.*'batched' or 'eager'"):
+        convert(session_store=InMemorySessionStore(), session_store_flush="sometimes")

@@ -23,7 +23,8 @@ Read when a client opens (the environment is read then, as ``Client`` reads it):
   data directory), or in ``session_store`` when it is an anyagent ``SessionStore``; a
   claude-style ``SessionStore`` (``append``/``load``) gets each committed turn as transcript
   lines, the session being kept in process meanwhile (``_mirror``); ``resume``,
-  ``continue_conversation`` and ``fork_session`` go on from what is stored there.
+  ``continue_conversation`` and ``fork_session`` go on from what is stored there;
+  ``session_store_flush``: a store gets each committed turn (``'eager'`` warns so).
 """
 
 from __future__ import annotations
@@ -462,6 +463,10 @@ def agent_options(options: ClaudeAgentOptions, env: Mapping[str, str], **extra: 
     for name, why in _CLAUDE_CODE_ONLY.items():
         if _is_set(options, name):
             warn(f"{name} is a Claude Code option and is ignored here: {why}")
+    if options.session_store_flush not in ("batched", "eager"):
+        raise ConfigurationError(f"session_store_flush={options.session_store_flush!r}: expected 'batched' or 'eager'")
+    if options.session_store_flush == "eager" and options.session_store is not None:
+        warn("session_store_flush='eager' is not kept: the session_store gets each committed turn, as with 'batched'")
     mode = options.permission_mode or "default"
     can_use_tool = options.can_use_tool
     if mode == "dontAsk":
