@@ -9,6 +9,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import warnings
 from typing import Any
 
 import anyio
@@ -483,3 +484,46 @@ def test_sandbox_keys_only_claude_code_knows_warn_by_name() -> None:
     assert options.sandbox == "auto"
     with pytest.raises(ConfigurationError, match="sandbox is a dict of SandboxSettings"):
         agent_options(ClaudeAgentOptions(sandbox="on"), ENV)  # type: ignore[arg-type]
+
+
+def test_agent_definitions_take_every_claude_agent_sdk_field_and_say_what_they_drop() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        options = convert(
+            tools=["Read", "Grep", "Bash"],
+            agents={
+                # claude-agent-sdk's order: tools, then disallowedTools, then model
+                "reviewer": AgentDefinition("Reviews code", "You review.", None, ["Bash"], "sonnet", maxTurns=3),
+                "reader": AgentDefinition("Reads", "You read.", tools=["Read", "Grep"], disallowedTools=["Grep"]),
+            },
+        )
+    reviewer, reader = options.agents["reviewer"], options.agents["reader"]
+    assert [getattr(tool, "name", tool) for tool in reviewer.tools or ()] == ["Read", "Grep"]
+    assert (reviewer.model, reviewer.max_turns) == (None, 3)
+    assert [getattr(tool, "name", tool) for tool in reader.tools or ()] == ["Read"]
+    dropped: list[tuple[str, Any]] = [
+        ("skills", ["pdf"]),
+        ("memory", "project"),
+        ("mcpServers", ["github"]),
+        ("initialPrompt", "Start"),
+        ("background", True),
+        ("effort", "high"),
+        ("permissionMode", "plan"),
+    ]
+    for name, value in dropped:
+        with pytest.warns(CompatibilityWarning, match=rf"agents\['a'\]\.{name}"):
+            convert(agents={"a": AgentDefinition("d", "p", **{name: value})})
+    with pytest.raises(ConfigurationError, match=r"agents\['a'\]\.disallowedTools.*'Bash\(rm:\*\)'"):
+        convert(agents={"a": AgentDefinition("d", "p", disallowedTools=["Bash(rm:*)"])})
+
+
+def test_session_store_flush_eager_warns_and_an_unknown_mode_is_an_error() -> None:
+    from anyagent_httpx.claude import InMemorySessionStore
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        convert(session_store=InMemorySessionStore(), session_store_flush="batched")
+    with pytest.warns(CompatibilityWarning, match=r"session_store_flush='eager'.*each committed turn"):
+        convert(session_store=InMemorySessionStore(), session_store_flush="eager")
+    with pytest.raises(ConfigurationError, match=r"session_store_flush='sometimes'.*'batched' or 'eager'"):
+        convert(session_store=InMemorySessionStore(), session_store_flush="sometimes")

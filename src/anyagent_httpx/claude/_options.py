@@ -23,7 +23,8 @@ Read when a client opens (the environment is read then, as ``Client`` reads it):
   data directory), or in ``session_store`` when it is an anyagent ``SessionStore``; a
   claude-style ``SessionStore`` (``append``/``load``) gets each committed turn as transcript
   lines, the session being kept in process meanwhile (``_mirror``); ``resume``,
-  ``continue_conversation`` and ``fork_session`` go on from what is stored there.
+  ``continue_conversation`` and ``fork_session`` go on from what is stored there;
+  ``session_store_flush``: a store gets each committed turn (``'eager'`` warns so).
 """
 
 from __future__ import annotations
@@ -266,7 +267,9 @@ def _rules(
 
 
 def _agents(
-    value: Mapping[str, AgentDefinition | OurAgentDefinition] | None, env: Mapping[str, str]
+    value: Mapping[str, AgentDefinition | OurAgentDefinition] | None,
+    env: Mapping[str, str],
+    main_tools: Sequence[Tool] = (),
 ) -> dict[str, OurAgentDefinition]:
     agents: dict[str, OurAgentDefinition] = {}
     for name, definition in (value or {}).items():
@@ -275,14 +278,44 @@ def _agents(
             continue
         if not isinstance(definition, AgentDefinition):
             raise TypeError(f"agents[{name!r}] must be an AgentDefinition, not {type(definition).__name__}")
+        for field, why in _AGENT_CLAUDE_CODE_ONLY.items():
+            if getattr(definition, field) is not None:
+                warn(f"agents[{name!r}].{field} is a Claude Code field and is ignored here: {why}")
         tools = None if definition.tools is None else _tools([t for t in definition.tools if t != TASK], {})
+        if definition.disallowedTools:
+            tools = _without(name, definition.disallowedTools, main_tools if tools is None else tools)
         agents[name] = OurAgentDefinition(
             description=definition.description,
             prompt=definition.prompt,
             tools=tools,
             model=_model(definition.model, env, "agent model"),
+            max_turns=definition.maxTurns,
         )
     return agents
+
+
+#: AgentDefinition fields only Claude Code can honour, and what is done instead.
+_AGENT_CLAUDE_CODE_ONLY = {
+    "skills": "the subagent has the main agent's skills",
+    "memory": "subagents keep no memory between tasks",
+    "mcpServers": "the subagent has the main agent's MCP tools (or those of its tools)",
+    "initialPrompt": "the subagent starts from the task it is given",
+    "background": "a task runs until its answer is ready",
+    "effort": "the endpoint decides how much the model reasons",
+    "permissionMode": "the subagent asks as the main agent does",
+}
+
+
+def _without(agent: str, names: Sequence[str], tools: Sequence[Tool]) -> list[Tool]:
+    """``tools`` less those ``names`` name (Claude Code's names or anyagent's)."""
+    for text in names:
+        if not isinstance(text, str) or PermissionRule.parse(text).pattern is not None:
+            raise ConfigurationError(
+                f"agents[{agent!r}].disallowedTools: {text!r} is not a tool name; a subagent's "
+                "disallowedTools are whole tools here (put patterns in disallowed_tools)"
+            )
+    dropped = set(names) | {OURS[text] for text in names if text in OURS}
+    return [tool for tool in tools if tool.name not in dropped]
 
 
 def _claude_dirs(options: ClaudeAgentOptions, env: Mapping[str, str]) -> list[pathlib.Path]:
@@ -430,6 +463,10 @@ def agent_options(options: ClaudeAgentOptions, env: Mapping[str, str], **extra: 
     for name, why in _CLAUDE_CODE_ONLY.items():
         if _is_set(options, name):
             warn(f"{name} is a Claude Code option and is ignored here: {why}")
+    if options.session_store_flush not in ("batched", "eager"):
+        raise ConfigurationError(f"session_store_flush={options.session_store_flush!r}: expected 'batched' or 'eager'")
+    if options.session_store_flush == "eager" and options.session_store is not None:
+        warn("session_store_flush='eager' is not kept: the session_store gets each committed turn, as with 'batched'")
     mode = options.permission_mode or "default"
     can_use_tool = options.can_use_tool
     if mode == "dontAsk":
@@ -445,7 +482,7 @@ def agent_options(options: ClaudeAgentOptions, env: Mapping[str, str], **extra: 
             "setting_sources: the agents and skills in the .claude/ folders of these sources are loaded; "
             "Claude Code's settings.json files, CLAUDE.md and slash commands are not read"
         )
-    agents = {**_file_agents(folders, env), **_agents(options.agents, env)}  # the options' agents win
+    agents = {**_file_agents(folders, env), **_agents(options.agents, env, tools)}  # the options' agents win
     skills, skill_dirs = _skill_folders(options, folders)
     fallback: tuple[str, ...] = ()
     if options.fallback_model is not None:

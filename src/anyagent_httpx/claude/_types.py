@@ -337,16 +337,27 @@ class ContextUsageResponse(TypedDict):
 
 @dataclass
 class AgentDefinition:
+    """A subagent, with claude-agent-sdk's fields in its order. ``tools``, ``disallowedTools``
+    (tool names), ``model`` and ``maxTurns`` are kept; the other fields give one
+    ``CompatibilityWarning`` each when set."""
+
     description: str
     prompt: str
     tools: list[str] | None = None
+    """None: the main agent's tools."""
+    disallowedTools: list[str] | None = None
+    """Tool names taken out of ``tools`` (or of the main agent's tools)."""
     model: str | None = None
     """A model name; Claude's aliases (``sonnet``, ``opus``, ``haiku``, ``inherit``) mean the
     main agent's model."""
     skills: list[str] | None = None
     memory: str | None = None
+    mcpServers: list[str | dict[str, Any]] | None = None
+    initialPrompt: str | None = None
+    maxTurns: int | None = None
     background: bool | None = None
     effort: Any = None
+    permissionMode: PermissionMode | None = None
 
 
 @dataclass
