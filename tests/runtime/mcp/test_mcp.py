@@ -243,7 +243,7 @@ async def test_a_stdio_server_sees_only_a_few_variables_of_the_process_environme
     )
     seen = [r.content for r in results(messages)]
     assert seen[:2] == ["<unset>", "<unset>"]
-    assert seen[2].endswith("/marker-dir")
+    assert isinstance(seen[2], str) and seen[2].endswith("/marker-dir")
 
 
 async def test_a_subagent_without_a_tool_list_uses_the_parents_servers() -> None:
