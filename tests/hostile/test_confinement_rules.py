@@ -410,3 +410,75 @@ def test_a_substitution_in_an_evaluated_subscript_is_seen_however_quoted(
         command = f"{builtin} {quote}a[{substitution}]{value}{quote}"
     policy = PermissionPolicy(mode="bypassPermissions", disallowed_tools=("bash(rm *)",))
     assert policy.decide("bash", {"command": command}, SHELL).behavior == "deny", command
+
+
+_REROOTING_WRAPPERS = (
+    "sudo",
+    "sudo -u nobody",
+    "doas",
+    "chroot ./fake",
+    "chroot --userspec=0:0 ./fake",
+    "nsenter -t 1 -a",
+    "nsenter --target 1 --mount --pid",
+    "unshare -r",
+    "unshare --map-user 0 --mount",
+    "setpriv --reuid 0 --regid 0 --clear-groups",
+    "systemd-run --user --scope",
+    "systemd-run -p PrivateTmp=no --wait --pipe",
+    "flatpak-spawn --host",
+    "pkexec --user root",
+    "run0 -u root",
+    "fakeroot",
+    "fakechroot",
+    "firejail",
+    "busybox",
+    "nice -n 5 sudo",
+    "env sudo",
+    "timeout 5 chroot ./fake",
+)
+
+
+@pytest.mark.parametrize("wrapper", _REROOTING_WRAPPERS)
+def test_an_allow_rule_does_not_vouch_through_a_wrapper_that_changes_who_or_where(wrapper: str) -> None:
+    # sudo git status runs as root, chroot ./fake git status runs ./fake/usr/bin/git,
+    # systemd-run --user runs it outside the sandbox: not the command the rule covers.
+    policy = PermissionPolicy(allowed_tools=("bash(git status*)", "bash(ls *)"))
+    for command in (f"{wrapper} git status", f"ls; {wrapper} git status", f"{wrapper} sh -c 'git status'"):
+        assert policy.decide("bash", {"command": command}, SHELL).behavior == "ask", command
+    assert policy.decide("bash", {"command": "git status; ls -l"}, SHELL).behavior == "allow"
+
+
+@pytest.mark.parametrize("wrapper", _REROOTING_WRAPPERS)
+def test_a_deny_rule_sees_through_a_wrapper_that_changes_who_or_where(wrapper: str) -> None:
+    policy = PermissionPolicy(disallowed_tools=("bash(rm *)",), allowed_tools=("bash",))
+    for command in (f"{wrapper} rm -rf /", f"{wrapper} sh -c 'rm -rf /'", f"ls && {wrapper} rm x"):
+        assert policy.decide("bash", {"command": command}, SHELL).behavior == "deny", command
+    assert policy.decide("bash", {"command": f"{wrapper} ls"}, SHELL).behavior == "allow"
+
+
+@pytest.mark.parametrize("command", ["runuser -u nobody -- rm x", "runuser nobody -c 'rm x'", "runuser -l root"])
+def test_runuser_is_read_as_su_or_unknown(command: str) -> None:
+    denying = PermissionPolicy(disallowed_tools=("bash(rm *)",), allowed_tools=("bash",))
+    assert denying.decide("bash", {"command": command}, SHELL).behavior == "deny", command
+    allowing = PermissionPolicy(allowed_tools=("bash(ls *)",))  # ls as another user: asked about
+    assert allowing.decide("bash", {"command": command.replace("rm x", "ls")}, SHELL).behavior == "ask"
+
+
+@given(
+    st.lists(st.sampled_from(["nice", "env", "timeout 3", "nohup", "stdbuf -o0", "setsid"]), max_size=3),
+    st.sampled_from(_REROOTING_WRAPPERS),
+    st.integers(min_value=0, max_value=3),
+)
+def test_a_rerooting_wrapper_anywhere_among_wrappers_is_asked_about(
+    plain: list[str], rerooting: str, position: int
+) -> None:
+    wrappers = [*plain]
+    wrappers.insert(min(position, len(wrappers)), rerooting)
+    command = " ".join([*wrappers, "git", "status"])
+    parsed = simple_commands(command)
+    assert [item.program for item in parsed.commands] == ["git"] and parsed.commands[0].reroots, command
+    policy = PermissionPolicy(allowed_tools=("bash(git status*)",))
+    assert policy.decide("bash", {"command": command}, SHELL).behavior == "ask", command
+    plain_command = " ".join([*plain, "git", "status"])
+    assert not simple_commands(plain_command).commands[0].reroots
+    assert policy.decide("bash", {"command": plain_command}, SHELL).behavior == "allow", plain_command

@@ -250,3 +250,82 @@ async def test_a_symlink_to_a_hidden_directory_shows_it_empty(root: pathlib.Path
     (root / "public").symlink_to(root / "secrets")
     _, text = await bash("ls -A public; cat public/key", ToolContext(cwd=root, denied=["Read(secrets/**)"]))
     assert "hunter2" not in text and text.startswith("cat: public/key: No such file or directory"), text
+
+
+_CONNECT = """import socket, sys
+address = sys.argv[1]
+s = socket.socket(socket.AF_UNIX)
+s.connect("\\0" + address[1:] if address.startswith("@") else address)  # @: the abstract namespace
+print("connected")
+"""
+
+
+@pytest.fixture
+def unix_listeners() -> Any:
+    """A unix socket server outside the sandbox on a file under a readable directory (``/var/tmp``,
+    not the sandbox's private ``/tmp``) and one in the abstract namespace: (address, listener) pairs."""
+    import socket
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="aa-", dir="/var/tmp" if os.path.isdir("/var/tmp") else None)
+    listeners = []
+    for address in (os.path.join(directory, "s"), f"\0anyagent-test-{os.getpid()}-{id(directory)}"):
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(address)
+        listener.listen(4)
+        listener.setblocking(False)
+        listeners.append((address, listener))
+    yield listeners
+    for _, listener in listeners:
+        listener.close()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _pending(listener: Any) -> int:
+    """How many connections wait on the listener (taken and closed)."""
+    count = 0
+    while True:
+        try:
+            connection, _ = listener.accept()
+        except BlockingIOError:
+            return count
+        connection.close()
+        count += 1
+
+
+@needs_bwrap
+@pytest.mark.parametrize("network", [False, True])
+async def test_unix_sockets_outside_the_sandbox_cannot_be_reached(
+    root: pathlib.Path, unix_listeners: Any, network: bool
+) -> None:
+    # /var/run/docker.sock, the session bus under /run/user (systemd-run --user), ssh-agent...:
+    # connect() on a socket file is no write, so the read-only file system does not stop it.
+    for address, listener in unix_listeners:
+        (root / "connect.py").write_text(_CONNECT)
+        command = f"python3 connect.py '{address.replace(chr(0), '@')}'"
+        _, text = await bash(command, ToolContext(cwd=root, network=network))
+        assert text.endswith("exit code 1"), text  # the connect failed
+        assert "connected" not in text and "Operation not permitted" in text, text
+        assert _pending(listener) == 0
+        # Without the sandbox (sandbox="off", documented as no confinement) the same command connects.
+        _, text = await bash(command, ToolContext(cwd=root, sandbox="off"))
+        assert "connected" in text, text
+        assert _pending(listener) == 1
+
+
+@needs_bwrap
+async def test_ordinary_commands_still_work_under_the_socket_filter(root: pathlib.Path) -> None:
+    command = (
+        "git init -q r && git -C r status --short && ls / >/dev/null && echo a | grep -c a"
+        " && python3 -c 'import socket; a, b = socket.socketpair(); a.send(b\"x\"); print(b.recv(1))'"
+        " && ls -A /run/user"
+    )
+    is_error, text = await bash(command, ToolContext(cwd=root))
+    assert not is_error and text == "1\nb'x'\n", text
+
+
+def test_the_socket_filter_knows_its_machines() -> None:
+    for machine in ("x86_64", "aarch64"):
+        program = _sandbox.unix_socket_filter(machine)
+        assert program is not None and len(program) % 8 == 0
+    assert _sandbox.unix_socket_filter("riscv64") is None  # unknown: no filter rather than a wrong one

@@ -299,11 +299,12 @@ def _shell_allowed(rules: Sequence[PermissionRule], name: str, command: str) -> 
     """The first allow rule among ``rules`` under which every simple command of ``command``
     runs (each matched by one of the rules for ``name``), for a command that is fully known
     and redirects to no file, with no variable set for a program or in the shell (``PATH=.
-    git status`` runs ``./git``); None otherwise."""
+    git status`` runs ``./git``) and no wrapper changing who or where the program runs
+    (``sudo git status``, ``chroot ./fake git status``: ``SimpleCommand.reroots``); None otherwise."""
     parsed = _parsed(command)
     if not _fully_known(parsed) or not parsed.commands or parsed.assigns:
         return None
-    if any(item.redirects for item in parsed.commands):
+    if any(item.redirects or item.reroots for item in parsed.commands):
         return None
     patterns = [rule for rule in rules if rule.tool == name]
     if any(rule.pattern is None for rule in patterns):

@@ -58,6 +58,10 @@ class SimpleCommand(Value):
     assigns: bool = False
     """It sets variables for the program, before it or through a wrapper (``PATH=. git``,
     ``env LD_PRELOAD=x.so git``): what runs, and how, may then not be what its name says."""
+    reroots: bool = False
+    """A wrapper runs the program as another user, under another root or in other namespaces
+    (``sudo``, ``chroot ./fake``, ``nsenter``, ``systemd-run``...), or as a ``busybox`` applet:
+    the program of that name, run so, is not the command a rule on its name vouches for."""
 
     @property
     def exact(self) -> bool:
@@ -85,8 +89,9 @@ _REDIRECTS = ("<<<", "<<-", "<<", "&>>", "&>", ">>", ">&", "<&", "<>", ">|", ">"
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[[^]]*\])?\+?=")
 _RESERVED = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "{", "time", "coproc"})
 _NOT_COMMANDS = frozenset({"fi", "done", "esac", "}", "for", "select", "case", "in"})
-_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "su"})
-"""Programs whose ``-c`` argument is a command line (``su -c`` runs it in the user's shell)."""
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "su", "runuser"})
+"""Programs whose ``-c`` argument is a command line (``su -c`` runs it in the user's shell;
+``runuser`` without ``-c`` runs a program as another user, not read here, so it is unknown)."""
 _SHELL_OPTIONS_WITH_VALUE = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
 _WRAPPERS: dict[str, frozenset[str]] = {
     # wrapper: its options that take a value as the next word
@@ -112,7 +117,37 @@ _WRAPPERS: dict[str, frozenset[str]] = {
     "busybox": frozenset(),  # busybox rm: the applet is the program
     "chroot": frozenset({"--userspec", "--groups"}),
     "flock": frozenset({"-w", "--timeout", "-E", "--conflict-exit-code"}),
+    "nsenter": frozenset({"-t", "--target", "-S", "--setuid", "-G", "--setgid"}),
+    "unshare": frozenset(
+        {"-S", "--setuid", "-G", "--setgid", "-R", "--root", "-w", "--wd", "--propagation"}
+        | {"--map-user", "--map-group", "--map-users", "--map-groups", "--monotonic", "--boottime"}
+    ),
+    "setpriv": frozenset(
+        {"--reuid", "--regid", "--ruid", "--rgid", "--euid", "--egid", "--groups", "--inh-caps"}
+        | {"--ambient-caps", "--bounding-set", "--securebits", "--pdeathsig", "--selinux-label"}
+        | {"--apparmor-profile", "--landlock-access", "--landlock-rule"}
+    ),
+    "systemd-run": frozenset(
+        {"-u", "--unit", "-p", "--property", "--description", "--slice", "--uid", "--gid", "--nice"}
+        | {"-M", "--machine", "-H", "--host", "--working-directory", "-E", "--setenv", "--service-type"}
+        | {"--on-active", "--on-boot", "--on-startup", "--on-unit-active", "--on-unit-inactive"}
+        | {"--on-calendar", "--timer-property", "--path-property", "--socket-property"}
+    ),
+    "flatpak-spawn": frozenset(),
+    "pkexec": frozenset({"--user"}),
+    "run0": frozenset({"-u", "--user", "-g", "--group", "-D", "--chdir", "-M", "--machine", "--setenv"}),
+    "fakeroot": frozenset({"-l", "--lib", "--faked", "-s", "-i"}),
+    "fakechroot": frozenset({"-l", "--lib", "-d", "--elfloader", "-e", "--environment", "-c", "--config-dir"}),
+    "firejail": frozenset(),
 }
+_REROOTING = frozenset(
+    {"sudo", "doas", "chroot", "nsenter", "unshare", "setpriv", "systemd-run", "flatpak-spawn", "pkexec"}
+    | {"run0", "fakeroot", "fakechroot", "firejail", "busybox"}
+)
+"""Wrappers that run their program as another user, under another root, in other namespaces or
+outside the caller's confinement (``systemd-run --user``, ``flatpak-spawn --host``), and
+``busybox``, whose applets are not the programs of their names: an allow rule on the program
+does not vouch for it run so (``SimpleCommand.reroots``); a deny rule still sees through them."""
 _POSITIONAL = {"timeout": 1, "chrt": 1, "taskset": 1, "chroot": 1, "flock": 1}  # values before the program
 _COMMAND_LINE_OPTIONS = {"env": ("-S", "--split-string"), "flock": ("-c", "--command")}
 """Wrapper options whose value is a command line of its own (``env -S 'rm x'``, also within a
@@ -401,7 +436,7 @@ class _Reader:
                 self.nested(line)
         elif program in _SHELLS:
             found = _command_string(arguments)
-            if found is False:
+            if found is False or (found is None and program == "runuser"):
                 self.commands.append(attrs.evolve(command, program=None))
                 return
             inner = found
@@ -415,6 +450,7 @@ def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
     that run nothing (``fi``, ``done``, ``for x in ...``)."""
     index = 0
     assigns = False
+    reroots = False
     while index < len(words):
         word = words[index]
         if _ASSIGNMENT.match(word.text):
@@ -439,15 +475,26 @@ def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
         word = words[index]
         if not word.exact or word.glob:
             return SimpleCommand(
-                words=words, program=None, arguments=words[index + 1 :], redirects=redirects, assigns=assigns
+                words=words,
+                program=None,
+                arguments=words[index + 1 :],
+                redirects=redirects,
+                assigns=assigns,
+                reroots=reroots,
             )
         name = posixpath.basename(word.text) or word.text
         takes_value = _WRAPPERS.get(name)
         if takes_value is None:
             return SimpleCommand(
-                words=words, program=name, arguments=words[index + 1 :], redirects=redirects, assigns=assigns
+                words=words,
+                program=name,
+                arguments=words[index + 1 :],
+                redirects=redirects,
+                assigns=assigns,
+                reroots=reroots,
             )
         index += 1
+        reroots = reroots or name in _REROOTING
         positional = _POSITIONAL.get(name, 0)
         command_line = _COMMAND_LINE_OPTIONS.get(name, ())
         short = "".join(option[1] for option in command_line if len(option) == 2)
@@ -463,7 +510,12 @@ def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
             clustered = text.startswith("-") and not text.startswith("--") and any(c in text[1:] for c in short)
             if text.startswith(command_line) or (short and clustered):
                 return SimpleCommand(
-                    words=words, program=None, arguments=words[index + 1 :], redirects=redirects, assigns=assigns
+                    words=words,
+                    program=None,
+                    arguments=words[index + 1 :],
+                    redirects=redirects,
+                    assigns=assigns,
+                    reroots=reroots,
                 )
             if name == "watch" and text in ("-x", "--exec"):
                 executes = True
@@ -484,7 +536,12 @@ def _command(words: tuple[Word, ...], redirects: bool) -> SimpleCommand | None:
             rest = words[index:]
             line = Word(" ".join(word.text for word in rest), all(word.exact for word in rest))
             return SimpleCommand(
-                words=words, program="sh", arguments=(Word("-c"), line), redirects=redirects, assigns=assigns
+                words=words,
+                program="sh",
+                arguments=(Word("-c"), line),
+                redirects=redirects,
+                assigns=assigns,
+                reroots=reroots,
             )
     return None  # a wrapper with no program: it runs nothing (``env`` prints the environment)
 

@@ -19,7 +19,7 @@ from anyagent_httpx._tools._run import truncate_middle
 from anyagent_httpx._tools._tool import ToolError, tool
 
 from ._paths import resolve_in_roots, sandbox_masks
-from ._sandbox import sandbox_problem, sandboxed, warn_unsandboxed
+from ._sandbox import sandbox_problem, sandboxed, unix_socket_filter, warn_unsandboxed
 
 __all__ = ["MAX_OUTPUT_CHARS", "bash"]
 
@@ -94,6 +94,22 @@ def _environment(hidden: frozenset[str]) -> dict[str, str] | None:
     return {name: value for name, value in os.environ.items() if name not in hidden}
 
 
+def _filter_fd() -> tuple[int, ...]:
+    """A file descriptor holding the sandbox's seccomp filter (``unix_socket_filter``), read by
+    bwrap from its start; none where no filter is known for this machine."""
+    program = unix_socket_filter()
+    if program is None:
+        return ()
+    fd = os.memfd_create("anyagent-seccomp")
+    try:
+        os.write(fd, program)
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return (fd,)
+
+
 @tool(needs_permission=True, rule_argument="command")
 async def bash(
     command: str,
@@ -118,10 +134,12 @@ async def bash(
         raise ToolError(f"{cwd!r} is not a directory")
     shell = shutil.which("bash") or "/bin/sh"
     argv = [shell, "-c", command]
+    pass_fds: tuple[int, ...] = ()
     if context.sandbox != "off":
         problem = await sandbox_problem()
         if problem is None:
             hidden, read_only = await anyio.to_thread.run_sync(sandbox_masks, context)
+            pass_fds = _filter_fd()
             argv = sandboxed(
                 argv,
                 roots=context.roots,
@@ -129,6 +147,7 @@ async def bash(
                 network=context.network,
                 hidden=hidden,
                 read_only=read_only,
+                seccomp_fd=pass_fds[0] if pass_fds else None,
             )
         elif context.sandbox == "required":
             raise ToolError(f"the sandbox is required, and {problem}; the command was not run")
@@ -144,9 +163,13 @@ async def bash(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            pass_fds=pass_fds,
         )
     except OSError as exc:
         raise ToolError(f"could not start {shell}: {exc.strerror or exc}") from None
+    finally:
+        for fd in pass_fds:
+            os.close(fd)
     timed_out = False
     try:
         with anyio.move_on_after(timeout) as scope:
