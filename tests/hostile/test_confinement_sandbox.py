@@ -9,11 +9,14 @@ import os
 import pathlib
 import shutil
 import signal
+import struct
 import subprocess
 from typing import Any
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from anyagent_httpx import ToolContext, builtin_tool, run_tool
 from anyagent_httpx._tools._builtin import _sandbox
@@ -329,3 +332,78 @@ def test_the_socket_filter_knows_its_machines() -> None:
         program = _sandbox.unix_socket_filter(machine)
         assert program is not None and len(program) % 8 == 0
     assert _sandbox.unix_socket_filter("riscv64") is None  # unknown: no filter rather than a wrong one
+
+
+_IO_URING_SETUP = """import ctypes, errno, sys
+libc = ctypes.CDLL(None, use_errno=True)
+params = ctypes.create_string_buffer(120)  # struct io_uring_params, zeroed
+fd = libc.syscall(425, 8, params)  # io_uring_setup(8 entries, params): 425 on x86_64 and aarch64
+print("ring" if fd >= 0 else errno.errorcode[ctypes.get_errno()])
+"""
+
+
+@needs_bwrap
+@pytest.mark.skipif(
+    _sandbox.unix_socket_filter() is None, reason="no seccomp filter is known for this machine's system calls"
+)
+async def test_io_uring_cannot_be_set_up_in_the_sandbox(root: pathlib.Path) -> None:
+    # io_uring makes sockets (IORING_OP_SOCKET, Linux 5.19) without calling socket(): the filter
+    # refuses its three system calls instead.
+    (root / "ring.py").write_text(_IO_URING_SETUP)
+    is_error, text = await bash("python3 ring.py", ToolContext(cwd=root))
+    assert not is_error and text == "EPERM\n", text
+    _, outside = await bash("python3 ring.py", ToolContext(cwd=root, sandbox="off"))
+    assert outside != "EPERM\n", outside  # what refuses it in the sandbox is the filter
+
+
+def _run_filter(program: bytes, nr: int, arch: int, args: tuple[int, ...]) -> int:
+    """What a classic BPF seccomp program returns for a system call: the instructions the filter
+    uses (absolute word loads, jumps on equality and on bits, returns), anything else an error."""
+    data = struct.pack("<iIQ6Q", nr, arch, 0, *args)  # struct seccomp_data (little-endian machines)
+    instructions: list[tuple[int, int, int, int]] = [
+        struct.unpack_from("<HBBI", program, offset) for offset in range(0, len(program), 8)
+    ]
+    accumulator, pc = 0, 0
+    for _ in range(len(instructions)):  # jumps only go forward: every run ends within this
+        code, jt, jf, k = instructions[pc]
+        if code == 0x20:  # BPF_LD | BPF_W | BPF_ABS
+            accumulator = int.from_bytes(data[k : k + 4], "little")
+            pc += 1
+        elif code == 0x15:  # BPF_JMP | BPF_JEQ | BPF_K
+            pc += 1 + (jt if accumulator == k else jf)
+        elif code == 0x45:  # BPF_JMP | BPF_JSET | BPF_K
+            pc += 1 + (jt if accumulator & k else jf)
+        elif code == 0x06:  # BPF_RET | BPF_K
+            return k
+        else:
+            raise AssertionError(f"instruction {code:#x} at {pc} is not one the filter should use")
+    raise AssertionError("the program ran off its end")
+
+
+_MACHINES = {"x86_64": (0xC000003E, 41), "aarch64": (0xC00000B7, 198)}  # AUDIT_ARCH_, socket's number
+_IO_URING = (425, 426, 427)  # io_uring_setup, _enter, _register: the same on both (asm-generic and syscall_64.tbl)
+_EPERM = 0x00050001  # SECCOMP_RET_ERRNO | EPERM
+_ALLOW = 0x7FFF0000
+
+
+@given(
+    machine=st.sampled_from(sorted(_MACHINES)),
+    nr=st.one_of(st.sampled_from([*_IO_URING, 41, 198, 0, 424, 428, 0x40000000 | 41]), st.integers(0, 2**31 - 1)),
+    foreign=st.booleans(),
+    family=st.one_of(st.sampled_from([1, 2, 10, 16, 1 | 2**32]), st.integers(0, 2**64 - 1)),
+)
+def test_the_filter_refuses_exactly_unix_sockets_io_uring_and_other_abis(
+    machine: str, nr: int, foreign: bool, family: int
+) -> None:
+    program = _sandbox.unix_socket_filter(machine)
+    assert program is not None
+    audit_arch, socket_call = _MACHINES[machine]
+    arch = 0x40000003 if foreign else audit_arch  # AUDIT_ARCH_I386 when foreign
+    refused = (
+        foreign
+        or (machine == "x86_64" and nr & 0x40000000 != 0)  # x32
+        or nr in _IO_URING
+        or (nr == socket_call and family & 0xFFFFFFFF == 1)  # AF_UNIX, in the argument's low 32 bits
+    )
+    result = _run_filter(program, nr, arch, (family, 0, 0, 0, 0, 0))
+    assert result == (_EPERM if refused else _ALLOW), (machine, nr, foreign, family)

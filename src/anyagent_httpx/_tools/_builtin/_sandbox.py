@@ -6,7 +6,8 @@ In the sandbox the whole file system is read-only except the allowed roots (and 
 it configures code that runs. There is no network unless allowed, and the command runs in its
 own PID namespace, so every process it starts ends with it: nothing it puts in the background
 survives the call, and ``--die-with-parent`` ends it if the agent dies. No unix socket can be
-opened in it (``unix_socket_filter``, a seccomp filter), and ``/run/user`` shows empty.
+opened in it, nor an io_uring set up (``unix_socket_filter``, a seccomp filter), and
+``/run/user`` shows empty.
 
 Whether bwrap works is probed once per process (in a container it may lack user namespaces).
 """
@@ -64,6 +65,10 @@ _ARCHES = {  # machine: (its AUDIT_ARCH_ value, socket's system call number, it 
     "aarch64": (0xC00000B7, 198, False),
 }
 _X32 = 0x40000000  # the bit x32 system call numbers carry on x86_64
+_IO_URING_CALLS = (425, 426, 427)
+"""io_uring_setup, io_uring_enter and io_uring_register: the same numbers on x86_64
+(arch/x86/entry/syscalls/syscall_64.tbl) and aarch64 (include/uapi/asm-generic/unistd.h). A ring
+opens sockets without socket() (IORING_OP_SOCKET, Linux 5.19), so the filter refuses them all."""
 _AF_UNIX = 1
 _EPERM = 1
 _RET_ALLOW = 0x7FFF0000
@@ -77,7 +82,8 @@ _RET = 0x06  # BPF_RET | BPF_K
 def unix_socket_filter(machine: str | None = None) -> bytes | None:
     """A seccomp filter (classic BPF, as ``bwrap --seccomp`` reads it) under which
     ``socket(AF_UNIX, ...)`` fails with EPERM, for this machine (``platform.machine()``), or None
-    where it is not known (then the sandbox runs without it). A system call of another ABI (i386
+    where it is not known (then the sandbox runs without it). io_uring's system calls fail with
+    EPERM too: a ring can make a socket without calling socket(). A system call of another ABI (i386
     programs, with their ``socketcall``, and x32 on x86_64) fails with EPERM too, whatever it is:
     its arguments cannot be checked the same way, so such programs do not run in the sandbox.
     ``socketpair`` stays allowed: the two ends it makes reach nothing outside the process tree."""
@@ -99,6 +105,8 @@ def unix_socket_filter(machine: str | None = None) -> bytes | None:
     ]
     if has_x32:
         program += [op(_JSET, _X32, jf=1), deny]
+    for call in _IO_URING_CALLS:
+        program += [op(_JEQ, call, jf=1), deny]
     program += [
         op(_JEQ, socket_call, jf=3),  # not socket(): allow
         op(_LD_W_ABS, 16),  # the low 32 bits of seccomp_data.args[0], the address family
