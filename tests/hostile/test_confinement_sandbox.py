@@ -407,3 +407,128 @@ def test_the_filter_refuses_exactly_unix_sockets_io_uring_and_other_abis(
     )
     result = _run_filter(program, nr, arch, (family, 0, 0, 0, 0, 0))
     assert result == (_EPERM if refused else _ALLOW), (machine, nr, foreign, family)
+
+
+_CONFIGURATION = (  # files under a root that make code run later, at the next git status, editor start...
+    "deep/er/repo/.git/config",  # a nested repository's
+    "deep/er/repo/.git/hooks/pre-commit",
+    "deep/er/repo/.git/modules/lib/config",  # its submodule's
+    "vendor/lib/.git",  # a submodule's checkout: the file that says where its git directory is
+    ".github/workflows/ci.yml",
+    "pkg/.github/workflows/ci.yml",
+    ".vscode/tasks.json",
+    ".vscode/settings.json",
+    "app/.vscode/tasks.json",
+    ".idea/workspace.xml",
+    ".envrc",
+    "app/.envrc",
+    ".pre-commit-config.yaml",
+    ".claude/settings.json",
+    ".mcp.json",
+    "app/.npmrc",
+)
+
+
+def _make_tree(root: pathlib.Path) -> None:
+    for relative in _CONFIGURATION:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("original\n")
+    for gitdir in (root / "deep/er/repo/.git", root / "deep/er/repo/.git/modules/lib"):
+        (gitdir / "HEAD").write_text("ref: refs/heads/main\n")
+    for relative in ("src/main.py", "deep/er/repo/src/main.py", "app/notes.md"):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text("original\n")
+
+
+@needs_bwrap
+async def test_configuration_that_runs_code_stays_read_only_anywhere_in_the_tree(root: pathlib.Path) -> None:
+    _make_tree(root)
+    context = ToolContext(cwd=root)
+    for relative in _CONFIGURATION:
+        _, text = await bash(f"echo pwned >> {relative}; rm -f {relative}", context)
+        assert (root / relative).read_text() == "original\n", (relative, text)
+    for directory in (".github/workflows", ".vscode", "app/.vscode", "deep/er/repo/.git/hooks"):
+        _, text = await bash(f"echo pwned > {directory}/new", context)  # a protected directory as a whole
+        assert not (root / directory / "new").exists(), (directory, text)
+    command = (
+        "echo changed > src/main.py && echo changed > deep/er/repo/src/main.py && echo changed >> app/notes.md"
+        " && echo ref > deep/er/repo/.git/HEAD.new && mkdir -p new/dir && echo written"
+    )
+    is_error, text = await bash(command, context)  # the rest stays writable: commits still work
+    assert not is_error and text == "written\n", text
+    assert (root / "src/main.py").read_text() == "changed\n"
+
+
+@needs_bwrap
+@pytest.mark.parametrize("moved", [".git", "deep", "deep/er/repo/.git", ".vscode", "app"])
+async def test_moving_a_directory_away_does_not_free_its_configuration(root: pathlib.Path, moved: str) -> None:
+    # The read-only file would move with its directory, leaving its old name free for a new file.
+    _make_tree(root)
+    (root / ".git" / "hooks").mkdir(parents=True)
+    (root / ".git" / "config").write_text("original\n")
+    context = ToolContext(cwd=root)
+    command = f"mv {moved} moved-away; rm -rf {moved}; mkdir -p {moved} && echo pwned > {moved}/config"
+    _, text = await bash(command, context)  # mv may copy what it cannot rename: the original stays
+    for relative in (".git/config", *_CONFIGURATION):
+        assert (root / relative).read_text() == "original\n", (relative, text)
+
+
+@needs_bwrap
+async def test_moving_a_directory_away_does_not_free_what_an_edit_rule_covers(root: pathlib.Path) -> None:
+    (root / "docs").mkdir()
+    (root / "docs" / "guide.md").write_text("guide\n")
+    context = ToolContext(cwd=root, denied=["Edit(docs/**)"])
+    _, text = await bash("mv docs docs2; mkdir -p docs && echo changed > docs/guide.md", context)
+    assert (root / "docs" / "guide.md").read_text() == "guide\n", text
+    assert not (root / "docs2").exists(), text
+
+
+def test_the_search_for_configuration_is_bounded(root: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Breadth first, over at most _SCAN_ENTRIES entries per root: shallow configuration is found
+    # however large the tree, and the work stays bounded.
+    for index in range(30):
+        (root / f"d{index}" / "sub").mkdir(parents=True)
+        (root / f"d{index}" / "sub" / ".envrc").write_text("deep\n")
+    (root / ".envrc").write_text("top\n")
+    monkeypatch.setattr(_sandbox, "_SCAN_ENTRIES", 40)
+    listed: list[str] = []
+    real_scandir = os.scandir
+
+    def counting_scandir(path: Any) -> Any:
+        listed.append(str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counting_scandir)
+    found = _sandbox.protected_configuration(root)
+    assert root / ".envrc" in found
+    assert 0 < len([path for path in found if path.name == ".envrc"]) < 31
+    assert len(listed) <= 40, listed  # no directory is listed once the bound is reached
+    monkeypatch.setattr(_sandbox, "_SCAN_ENTRIES", 10_000)
+    assert len([path for path in _sandbox.protected_configuration(root) if path.name == ".envrc"]) == 31
+
+
+def test_the_mounts_for_configuration_are_bounded(root: pathlib.Path) -> None:
+    # Each mount costs bwrap time, more as they add up: configuration deep in a chain of
+    # directories (each above it is pinned, a mount too) is kept only while the bound allows,
+    # the shallowest first; what an Edit(...) rule covers is always kept.
+    deep = root.joinpath(*[f"level{index}" for index in range(100)])
+    deep.mkdir(parents=True)
+    for parent in (deep, *deep.parents):
+        if parent == root:
+            break
+        (parent / ".envrc").write_text("x\n")
+    (root / ".envrc").write_text("top\n")
+    (root / "docs" / "a" / "b").mkdir(parents=True)
+    (root / "docs" / "a" / "b" / "guide.md").write_text("guide\n")
+    protected = _sandbox.protected_configuration(root)
+    edited = [root / "docs" / "a" / "b" / "guide.md"]
+    command = _sandbox.sandboxed(
+        ["true"], roots=[root], directory=root, network=False, read_only=edited, protected=protected
+    )
+    binds = [command[index + 1] for index, option in enumerate(command) if option in ("--bind", "--ro-bind")]
+    inside = [bind for bind in binds if bind.startswith(f"{root}/")]
+    assert len(inside) <= _sandbox._MAX_MOUNTS + 3, len(inside)  # docs/a/b/guide.md: itself and two pins
+    assert str(root / ".envrc") in inside and str(root / "level0" / ".envrc") in inside
+    assert str(edited[0]) in inside and str(root / "docs" / "a") in inside
+    assert str(deep / ".envrc") not in inside

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pathlib
 import shutil
 import signal
 import subprocess
@@ -19,7 +20,7 @@ from anyagent_httpx._tools._run import truncate_middle
 from anyagent_httpx._tools._tool import ToolError, tool
 
 from ._paths import resolve_in_roots, sandbox_masks
-from ._sandbox import sandbox_problem, sandboxed, unix_socket_filter, warn_unsandboxed
+from ._sandbox import protected_configuration, sandbox_problem, sandboxed, unix_socket_filter, warn_unsandboxed
 
 __all__ = ["MAX_OUTPUT_CHARS", "bash"]
 
@@ -110,6 +111,23 @@ def _filter_fd() -> tuple[int, ...]:
     return (fd,)
 
 
+def _sandboxed(argv: list[str], directory: pathlib.Path, context: ToolContext, seccomp_fd: int | None) -> list[str]:
+    """``argv`` in the sandbox (``sandboxed``), with what the path rules and
+    ``protected_configuration`` keep out of reach; it looks at the roots, so it runs in a thread."""
+    hidden, read_only = sandbox_masks(context)
+    protected = [path for root in context.roots for path in protected_configuration(root)]
+    return sandboxed(
+        argv,
+        roots=context.roots,
+        directory=directory,
+        network=context.network,
+        hidden=hidden,
+        read_only=read_only,
+        protected=protected,
+        seccomp_fd=seccomp_fd,
+    )
+
+
 @tool(needs_permission=True, rule_argument="command")
 async def bash(
     command: str,
@@ -135,26 +153,16 @@ async def bash(
     shell = shutil.which("bash") or "/bin/sh"
     argv = [shell, "-c", command]
     pass_fds: tuple[int, ...] = ()
-    if context.sandbox != "off":
-        problem = await sandbox_problem()
-        if problem is None:
-            hidden, read_only = await anyio.to_thread.run_sync(sandbox_masks, context)
-            pass_fds = _filter_fd()
-            argv = sandboxed(
-                argv,
-                roots=context.roots,
-                directory=directory,
-                network=context.network,
-                hidden=hidden,
-                read_only=read_only,
-                seccomp_fd=pass_fds[0] if pass_fds else None,
-            )
-        elif context.sandbox == "required":
-            raise ToolError(f"the sandbox is required, and {problem}; the command was not run")
-        else:
-            warn_unsandboxed(problem)
-    output = _Output()
+    problem = None if context.sandbox == "off" else await sandbox_problem()
+    if problem is not None and context.sandbox == "required":
+        raise ToolError(f"the sandbox is required, and {problem}; the command was not run")
+    if problem is not None:
+        warn_unsandboxed(problem)
     try:
+        if context.sandbox != "off" and problem is None:
+            pass_fds = _filter_fd()
+            seccomp_fd = pass_fds[0] if pass_fds else None
+            argv = await anyio.to_thread.run_sync(_sandboxed, argv, directory, context, seccomp_fd)
         process = await anyio.open_process(
             argv,
             cwd=directory,
@@ -170,6 +178,7 @@ async def bash(
     finally:
         for fd in pass_fds:
             os.close(fd)
+    output = _Output()
     timed_out = False
     try:
         with anyio.move_on_after(timeout) as scope:
