@@ -56,7 +56,7 @@ def _measure(root: pathlib.Path, rounds: int) -> None:
     searches = []
     for _ in range(rounds):
         start = time.process_time()
-        protected = protected_configuration(root)
+        protected = protected_configuration(root).protected
         searches.append(time.process_time() - start)
     plain = sandboxed(["true"], roots=[root], directory=root, network=False)
     guarded = sandboxed(["true"], roots=[root], directory=root, network=False, protected=protected)

@@ -413,6 +413,7 @@ _CONFIGURATION = (  # files under a root that make code run later, at the next g
     "deep/er/repo/.git/config",  # a nested repository's
     "deep/er/repo/.git/hooks/pre-commit",
     "deep/er/repo/.git/modules/lib/config",  # its submodule's
+    "deep/er/repo/.git/worktrees/w/commondir",  # a linked worktree's: where its configuration is
     "vendor/lib/.git",  # a submodule's checkout: the file that says where its git directory is
     ".github/workflows/ci.yml",
     "pkg/.github/workflows/ci.yml",
@@ -434,7 +435,11 @@ def _make_tree(root: pathlib.Path) -> None:
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("original\n")
-    for gitdir in (root / "deep/er/repo/.git", root / "deep/er/repo/.git/modules/lib"):
+    for gitdir in (
+        root / "deep/er/repo/.git",
+        root / "deep/er/repo/.git/modules/lib",
+        root / "deep/er/repo/.git/worktrees/w",
+    ):
         (gitdir / "HEAD").write_text("ref: refs/heads/main\n")
     for relative in ("src/main.py", "deep/er/repo/src/main.py", "app/notes.md"):
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -500,12 +505,12 @@ def test_the_search_for_configuration_is_bounded(root: pathlib.Path, monkeypatch
         return real_scandir(path)
 
     monkeypatch.setattr(os, "scandir", counting_scandir)
-    found = _sandbox.protected_configuration(root)
+    found = _sandbox.protected_configuration(root).protected
     assert root / ".envrc" in found
     assert 0 < len([path for path in found if path.name == ".envrc"]) < 31
     assert len(listed) <= 40, listed  # no directory is listed once the bound is reached
     monkeypatch.setattr(_sandbox, "_SCAN_ENTRIES", 10_000)
-    assert len([path for path in _sandbox.protected_configuration(root) if path.name == ".envrc"]) == 31
+    assert len([path for path in _sandbox.protected_configuration(root).protected if path.name == ".envrc"]) == 31
 
 
 def test_the_mounts_for_configuration_are_bounded(root: pathlib.Path) -> None:
@@ -521,7 +526,7 @@ def test_the_mounts_for_configuration_are_bounded(root: pathlib.Path) -> None:
     (root / ".envrc").write_text("top\n")
     (root / "docs" / "a" / "b").mkdir(parents=True)
     (root / "docs" / "a" / "b" / "guide.md").write_text("guide\n")
-    protected = _sandbox.protected_configuration(root)
+    protected = _sandbox.protected_configuration(root).protected
     edited = [root / "docs" / "a" / "b" / "guide.md"]
     command = _sandbox.sandboxed(
         ["true"], roots=[root], directory=root, network=False, read_only=edited, protected=protected
@@ -532,3 +537,50 @@ def test_the_mounts_for_configuration_are_bounded(root: pathlib.Path) -> None:
     assert str(root / ".envrc") in inside and str(root / "level0" / ".envrc") in inside
     assert str(edited[0]) in inside and str(root / "docs" / "a") in inside
     assert str(deep / ".envrc") not in inside
+
+
+@needs_bwrap
+@pytest.mark.parametrize("gitdir", [".git", "deep/er/repo/.git", "deep/er/repo/.git/modules/lib"])
+async def test_a_commondir_made_by_the_command_is_removed_when_it_ends(root: pathlib.Path, gitdir: str) -> None:
+    # A commondir file points a git directory's configuration at another one: git would read
+    # the command's own config (and its core.fsmonitor) at the next git status. Git makes none
+    # in an existing git directory, and there is no name to mount over before it exists.
+    _make_tree(root)
+    (root / ".git" / "hooks").mkdir(parents=True)
+    (root / ".git" / "config").write_text("original\n")
+    (root / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    context = ToolContext(cwd=root)
+    command = (
+        f"mkdir evil && echo '[core] fsmonitor = touch pwned' > evil/config && echo $PWD/evil > {gitdir}/commondir"
+    )
+    is_error, text = await bash(command + " && echo made", context)
+    assert not (root / gitdir / "commondir").exists(), text
+    assert is_error and text.startswith("made\n") and f"{gitdir}/commondir" in text and "removed" in text, text
+    assert (root / "evil" / "config").exists()  # the rest the command made stays
+    command = "git init -q r && git -C r -c user.name=a -c user.email=a@b commit -q --allow-empty -m x"
+    is_error, text = await bash(command + " && git -C r worktree add -q ../w 2>&1; echo done", context)
+    assert not is_error and (root / "w" / ".git").exists(), text  # git's own commondir, in a new git directory
+
+
+_NAMES = st.one_of(
+    st.sampled_from([".git", ".github", "workflows", ".vscode", ".VSCode ", ".envrc", ".env.local", ".config", "git"]),
+    st.sampled_from(["src", "app", ".gitlab", "ci", "Jenkinsfile", ".idea", "a.", "actions", "x\\.envrc"]),
+    st.text(st.characters(blacklist_characters="/\x00"), min_size=1, max_size=8).filter(lambda n: n not in (".", "..")),
+)
+
+
+@given(st.lists(_NAMES, min_size=1, max_size=6))
+def test_a_name_and_its_parent_say_what_its_whole_path_says(parts: list[str]) -> None:
+    # The search asks protected_path about "parent/name" only: it stops at the first protected
+    # directory, so the first name flagged along a path is the same either way.
+    from anyagent_core import protected_path
+
+    def whole(index: int) -> bool:
+        return protected_path("/".join(parts[: index + 1])) is not None
+
+    def short(index: int) -> bool:
+        return protected_path(f"{parts[index - 1]}/{parts[index]}" if index else parts[index]) is not None
+
+    assert next((i for i in range(len(parts)) if whole(i)), None) == next(
+        (i for i in range(len(parts)) if short(i)), None
+    )

@@ -1,9 +1,11 @@
 """The ``bash`` tool's sandbox: bubblewrap (``bwrap``), where it exists and works.
 
 In the sandbox the whole file system is read-only except the allowed roots (and a private
-``/tmp``); the version control configuration in the roots (``.git/config``, ``.git/hooks``,
-``.hg/hgrc``..., and a submodule's under ``.git/modules/``) stays read-only too, since writing
-it configures code that runs. There is no network unless allowed, and the command runs in its
+``/tmp``); what in the roots makes code run later stays read-only too
+(``protected_configuration``: version control configuration, ``.git/config``, ``.git/hooks``,
+``.hg/hgrc``..., in nested repositories and submodules too, and ``.github/workflows/``,
+``.vscode/``, ``.envrc``...), and a ``.git/commondir`` the command makes is removed when it ends
+(``remove_made``). There is no network unless allowed, and the command runs in its
 own PID namespace, so every process it starts ends with it: nothing it puts in the background
 survives the call, and ``--die-with-parent`` ends it if the agent dies. No unix socket can be
 opened in it, nor an io_uring set up (``unix_socket_filter``, a seccomp filter), and
@@ -15,6 +17,7 @@ Whether bwrap works is probed once per process (in a container it may lack user 
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import logging
 import os
@@ -24,6 +27,7 @@ import shutil
 import struct
 import subprocess
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import anyio
 
@@ -32,8 +36,10 @@ from anyagent_httpx._tools._context import SANDBOX_MODES, SandboxMode
 
 __all__ = [
     "SANDBOX_MODES",
+    "Configuration",
     "SandboxMode",
     "protected_configuration",
+    "remove_made",
     "sandbox_problem",
     "sandboxed",
     "unix_socket_filter",
@@ -61,7 +67,16 @@ that are pinned (``_read_only_mounts``) included: each costs bwrap about a milli
 they add up, so the first ones found are kept, the shallowest."""
 
 
-def protected_configuration(root: pathlib.Path) -> list[pathlib.Path]:
+class Configuration(NamedTuple):
+    """What ``protected_configuration`` finds under a root."""
+
+    protected: list[pathlib.Path]
+    """The paths to keep read-only."""
+    unmade: list[pathlib.Path]
+    """The ``commondir`` of each git directory found without one (``remove_made``)."""
+
+
+def protected_configuration(root: pathlib.Path) -> Configuration:
     """The paths under ``root`` that make code run later, to keep read-only in the sandbox: what
     ``anyagent_core.protected_path`` says configures code that runs (``.github/workflows/``,
     ``.vscode/``, ``.idea/``, ``.envrc``, ``.pre-commit-config.yaml``, ``.env``...: a directory
@@ -75,12 +90,15 @@ def protected_configuration(root: pathlib.Path) -> list[pathlib.Path]:
     and does not enter ``_UNSCANNED`` directories or virtual environments. Only what exists now
     is found."""
     found: list[str] = []
+    unmade: list[str] = []
     budget = _SCAN_ENTRIES
     # (directory, its name, whether it holds git directories rather than a work tree: .git/modules/)
     queue: collections.deque[tuple[str, str, bool]] = collections.deque([(str(root), "", False)])
 
     def git_directory(gitdir: str) -> None:
         found.extend(_existing(gitdir, _GIT_CONFIG))
+        if not os.path.lexists(commondir := os.path.join(gitdir, "commondir")):
+            unmade.append(commondir)
         queue.extend((os.path.join(gitdir, name), name, True) for name in ("modules", "worktrees"))
 
     while queue and budget > 0 and len(found) < _MAX_MOUNTS:
@@ -114,7 +132,24 @@ def protected_configuration(root: pathlib.Path) -> list[pathlib.Path]:
                 found.append(entry.path)
             elif enter and name not in _UNSCANNED and entry.is_dir(follow_symlinks=False):
                 queue.append((entry.path, name, False))
-    return [pathlib.Path(path) for path in found[:_MAX_MOUNTS]]
+    return Configuration([pathlib.Path(path) for path in found[:_MAX_MOUNTS]], [pathlib.Path(path) for path in unmade])
+
+
+def remove_made(unmade: Sequence[pathlib.Path]) -> list[pathlib.Path]:
+    """Remove each of ``unmade`` (``Configuration.unmade``) that the command made after all, and
+    say which. A ``commondir`` file points a git directory's configuration and hooks at another
+    one: git would run the command's ``core.fsmonitor`` at the next ``git status``. Git makes
+    one only in a new git directory (a linked worktree's), so in one that had none it is the
+    command's; it cannot be kept from being made, since bwrap can only mount over a name that
+    exists. Called once the sandbox's processes have all ended (its PID namespace is gone)."""
+    removed: list[pathlib.Path] = []
+    for path in unmade:
+        if os.path.isdir(path) and not os.path.islink(path):
+            continue  # git cannot read a directory as one: no redirection
+        with contextlib.suppress(OSError):  # not made (or gone already)
+            os.unlink(path)
+            removed.append(path)
+    return removed
 
 
 def _existing(folder: str, names: Sequence[str]) -> list[str]:
