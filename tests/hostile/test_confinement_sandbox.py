@@ -9,11 +9,14 @@ import os
 import pathlib
 import shutil
 import signal
+import struct
 import subprocess
 from typing import Any
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from anyagent_httpx import ToolContext, builtin_tool, run_tool
 from anyagent_httpx._tools._builtin import _sandbox
@@ -329,3 +332,255 @@ def test_the_socket_filter_knows_its_machines() -> None:
         program = _sandbox.unix_socket_filter(machine)
         assert program is not None and len(program) % 8 == 0
     assert _sandbox.unix_socket_filter("riscv64") is None  # unknown: no filter rather than a wrong one
+
+
+_IO_URING_SETUP = """import ctypes, errno, sys
+libc = ctypes.CDLL(None, use_errno=True)
+params = ctypes.create_string_buffer(120)  # struct io_uring_params, zeroed
+fd = libc.syscall(425, 8, params)  # io_uring_setup(8 entries, params): 425 on x86_64 and aarch64
+print("ring" if fd >= 0 else errno.errorcode[ctypes.get_errno()])
+"""
+
+
+@needs_bwrap
+@pytest.mark.skipif(
+    _sandbox.unix_socket_filter() is None, reason="no seccomp filter is known for this machine's system calls"
+)
+async def test_io_uring_cannot_be_set_up_in_the_sandbox(root: pathlib.Path) -> None:
+    # io_uring makes sockets (IORING_OP_SOCKET, Linux 5.19) without calling socket(): the filter
+    # refuses its three system calls instead.
+    (root / "ring.py").write_text(_IO_URING_SETUP)
+    is_error, text = await bash("python3 ring.py", ToolContext(cwd=root))
+    assert not is_error and text == "EPERM\n", text
+    _, outside = await bash("python3 ring.py", ToolContext(cwd=root, sandbox="off"))
+    assert outside != "EPERM\n", outside  # what refuses it in the sandbox is the filter
+
+
+def _run_filter(program: bytes, nr: int, arch: int, args: tuple[int, ...]) -> int:
+    """What a classic BPF seccomp program returns for a system call: the instructions the filter
+    uses (absolute word loads, jumps on equality and on bits, returns), anything else an error."""
+    data = struct.pack("<iIQ6Q", nr, arch, 0, *args)  # struct seccomp_data (little-endian machines)
+    instructions: list[tuple[int, int, int, int]] = [
+        struct.unpack_from("<HBBI", program, offset) for offset in range(0, len(program), 8)
+    ]
+    accumulator, pc = 0, 0
+    for _ in range(len(instructions)):  # jumps only go forward: every run ends within this
+        code, jt, jf, k = instructions[pc]
+        if code == 0x20:  # BPF_LD | BPF_W | BPF_ABS
+            accumulator = int.from_bytes(data[k : k + 4], "little")
+            pc += 1
+        elif code == 0x15:  # BPF_JMP | BPF_JEQ | BPF_K
+            pc += 1 + (jt if accumulator == k else jf)
+        elif code == 0x45:  # BPF_JMP | BPF_JSET | BPF_K
+            pc += 1 + (jt if accumulator & k else jf)
+        elif code == 0x06:  # BPF_RET | BPF_K
+            return k
+        else:
+            raise AssertionError(f"instruction {code:#x} at {pc} is not one the filter should use")
+    raise AssertionError("the program ran off its end")
+
+
+_MACHINES = {"x86_64": (0xC000003E, 41), "aarch64": (0xC00000B7, 198)}  # AUDIT_ARCH_, socket's number
+_IO_URING = (425, 426, 427)  # io_uring_setup, _enter, _register: the same on both (asm-generic and syscall_64.tbl)
+_EPERM = 0x00050001  # SECCOMP_RET_ERRNO | EPERM
+_ALLOW = 0x7FFF0000
+
+
+@given(
+    machine=st.sampled_from(sorted(_MACHINES)),
+    nr=st.one_of(st.sampled_from([*_IO_URING, 41, 198, 0, 424, 428, 0x40000000 | 41]), st.integers(0, 2**31 - 1)),
+    foreign=st.booleans(),
+    family=st.one_of(st.sampled_from([1, 2, 10, 16, 1 | 2**32]), st.integers(0, 2**64 - 1)),
+)
+def test_the_filter_refuses_exactly_unix_sockets_io_uring_and_other_abis(
+    machine: str, nr: int, foreign: bool, family: int
+) -> None:
+    program = _sandbox.unix_socket_filter(machine)
+    assert program is not None
+    audit_arch, socket_call = _MACHINES[machine]
+    arch = 0x40000003 if foreign else audit_arch  # AUDIT_ARCH_I386 when foreign
+    refused = (
+        foreign
+        or (machine == "x86_64" and nr & 0x40000000 != 0)  # x32
+        or nr in _IO_URING
+        or (nr == socket_call and family & 0xFFFFFFFF == 1)  # AF_UNIX, in the argument's low 32 bits
+    )
+    result = _run_filter(program, nr, arch, (family, 0, 0, 0, 0, 0))
+    assert result == (_EPERM if refused else _ALLOW), (machine, nr, foreign, family)
+
+
+_CONFIGURATION = (  # files under a root that make code run later, at the next git status, editor start...
+    "deep/er/repo/.git/config",  # a nested repository's
+    "deep/er/repo/.git/hooks/pre-commit",
+    "deep/er/repo/.git/modules/lib/config",  # its submodule's
+    "deep/er/repo/.git/worktrees/w/commondir",  # a linked worktree's: where its configuration is
+    "vendor/lib/.git",  # a submodule's checkout: the file that says where its git directory is
+    ".github/workflows/ci.yml",
+    "pkg/.github/workflows/ci.yml",
+    ".vscode/tasks.json",
+    ".vscode/settings.json",
+    "app/.vscode/tasks.json",
+    ".idea/workspace.xml",
+    ".envrc",
+    "app/.envrc",
+    ".pre-commit-config.yaml",
+    ".claude/settings.json",
+    ".mcp.json",
+    "app/.npmrc",
+)
+
+
+def _make_tree(root: pathlib.Path) -> None:
+    for relative in _CONFIGURATION:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("original\n")
+    for gitdir in (
+        root / "deep/er/repo/.git",
+        root / "deep/er/repo/.git/modules/lib",
+        root / "deep/er/repo/.git/worktrees/w",
+    ):
+        (gitdir / "HEAD").write_text("ref: refs/heads/main\n")
+    for relative in ("src/main.py", "deep/er/repo/src/main.py", "app/notes.md"):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text("original\n")
+
+
+@needs_bwrap
+async def test_configuration_that_runs_code_stays_read_only_anywhere_in_the_tree(root: pathlib.Path) -> None:
+    _make_tree(root)
+    context = ToolContext(cwd=root)
+    for relative in _CONFIGURATION:
+        _, text = await bash(f"echo pwned >> {relative}; rm -f {relative}", context)
+        assert (root / relative).read_text() == "original\n", (relative, text)
+    for directory in (".github/workflows", ".vscode", "app/.vscode", "deep/er/repo/.git/hooks"):
+        _, text = await bash(f"echo pwned > {directory}/new", context)  # a protected directory as a whole
+        assert not (root / directory / "new").exists(), (directory, text)
+    command = (
+        "echo changed > src/main.py && echo changed > deep/er/repo/src/main.py && echo changed >> app/notes.md"
+        " && echo ref > deep/er/repo/.git/HEAD.new && mkdir -p new/dir && echo written"
+    )
+    is_error, text = await bash(command, context)  # the rest stays writable: commits still work
+    assert not is_error and text == "written\n", text
+    assert (root / "src/main.py").read_text() == "changed\n"
+
+
+@needs_bwrap
+@pytest.mark.parametrize("moved", [".git", "deep", "deep/er/repo/.git", ".vscode", "app"])
+async def test_moving_a_directory_away_does_not_free_its_configuration(root: pathlib.Path, moved: str) -> None:
+    # The read-only file would move with its directory, leaving its old name free for a new file.
+    _make_tree(root)
+    (root / ".git" / "hooks").mkdir(parents=True)
+    (root / ".git" / "config").write_text("original\n")
+    context = ToolContext(cwd=root)
+    command = f"mv {moved} moved-away; rm -rf {moved}; mkdir -p {moved} && echo pwned > {moved}/config"
+    _, text = await bash(command, context)  # mv may copy what it cannot rename: the original stays
+    for relative in (".git/config", *_CONFIGURATION):
+        assert (root / relative).read_text() == "original\n", (relative, text)
+
+
+@needs_bwrap
+async def test_moving_a_directory_away_does_not_free_what_an_edit_rule_covers(root: pathlib.Path) -> None:
+    (root / "docs").mkdir()
+    (root / "docs" / "guide.md").write_text("guide\n")
+    context = ToolContext(cwd=root, denied=["Edit(docs/**)"])
+    _, text = await bash("mv docs docs2; mkdir -p docs && echo changed > docs/guide.md", context)
+    assert (root / "docs" / "guide.md").read_text() == "guide\n", text
+    assert not (root / "docs2").exists(), text
+
+
+def test_the_search_for_configuration_is_bounded(root: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Breadth first, over at most _SCAN_ENTRIES entries per root: shallow configuration is found
+    # however large the tree, and the work stays bounded.
+    for index in range(30):
+        (root / f"d{index}" / "sub").mkdir(parents=True)
+        (root / f"d{index}" / "sub" / ".envrc").write_text("deep\n")
+    (root / ".envrc").write_text("top\n")
+    monkeypatch.setattr(_sandbox, "_SCAN_ENTRIES", 40)
+    listed: list[str] = []
+    real_scandir = os.scandir
+
+    def counting_scandir(path: Any) -> Any:
+        listed.append(str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counting_scandir)
+    found = _sandbox.protected_configuration(root).protected
+    assert root / ".envrc" in found
+    assert 0 < len([path for path in found if path.name == ".envrc"]) < 31
+    assert len(listed) <= 40, listed  # no directory is listed once the bound is reached
+    monkeypatch.setattr(_sandbox, "_SCAN_ENTRIES", 10_000)
+    assert len([path for path in _sandbox.protected_configuration(root).protected if path.name == ".envrc"]) == 31
+
+
+def test_the_mounts_for_configuration_are_bounded(root: pathlib.Path) -> None:
+    # Each mount costs bwrap time, more as they add up: configuration deep in a chain of
+    # directories (each above it is pinned, a mount too) is kept only while the bound allows,
+    # the shallowest first; what an Edit(...) rule covers is always kept.
+    deep = root.joinpath(*[f"level{index}" for index in range(100)])
+    deep.mkdir(parents=True)
+    for parent in (deep, *deep.parents):
+        if parent == root:
+            break
+        (parent / ".envrc").write_text("x\n")
+    (root / ".envrc").write_text("top\n")
+    (root / "docs" / "a" / "b").mkdir(parents=True)
+    (root / "docs" / "a" / "b" / "guide.md").write_text("guide\n")
+    protected = _sandbox.protected_configuration(root).protected
+    edited = [root / "docs" / "a" / "b" / "guide.md"]
+    command = _sandbox.sandboxed(
+        ["true"], roots=[root], directory=root, network=False, read_only=edited, protected=protected
+    )
+    binds = [command[index + 1] for index, option in enumerate(command) if option in ("--bind", "--ro-bind")]
+    inside = [bind for bind in binds if bind.startswith(f"{root}/")]
+    assert len(inside) <= _sandbox._MAX_MOUNTS + 3, len(inside)  # docs/a/b/guide.md: itself and two pins
+    assert str(root / ".envrc") in inside and str(root / "level0" / ".envrc") in inside
+    assert str(edited[0]) in inside and str(root / "docs" / "a") in inside
+    assert str(deep / ".envrc") not in inside
+
+
+@needs_bwrap
+@pytest.mark.parametrize("gitdir", [".git", "deep/er/repo/.git", "deep/er/repo/.git/modules/lib"])
+async def test_a_commondir_made_by_the_command_is_removed_when_it_ends(root: pathlib.Path, gitdir: str) -> None:
+    # A commondir file points a git directory's configuration at another one: git would read
+    # the command's own config (and its core.fsmonitor) at the next git status. Git makes none
+    # in an existing git directory, and there is no name to mount over before it exists.
+    _make_tree(root)
+    (root / ".git" / "hooks").mkdir(parents=True)
+    (root / ".git" / "config").write_text("original\n")
+    (root / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    context = ToolContext(cwd=root)
+    command = (
+        f"mkdir evil && echo '[core] fsmonitor = touch pwned' > evil/config && echo $PWD/evil > {gitdir}/commondir"
+    )
+    is_error, text = await bash(command + " && echo made", context)
+    assert not (root / gitdir / "commondir").exists(), text
+    assert is_error and text.startswith("made\n") and f"{gitdir}/commondir" in text and "removed" in text, text
+    assert (root / "evil" / "config").exists()  # the rest the command made stays
+    command = "git init -q r && git -C r -c user.name=a -c user.email=a@b commit -q --allow-empty -m x"
+    is_error, text = await bash(command + " && git -C r worktree add -q ../w 2>&1; echo done", context)
+    assert not is_error and (root / "w" / ".git").exists(), text  # git's own commondir, in a new git directory
+
+
+_NAMES = st.one_of(
+    st.sampled_from([".git", ".github", "workflows", ".vscode", ".VSCode ", ".envrc", ".env.local", ".config", "git"]),
+    st.sampled_from(["src", "app", ".gitlab", "ci", "Jenkinsfile", ".idea", "a.", "actions", "x\\.envrc"]),
+    st.text(st.characters(blacklist_characters="/\x00"), min_size=1, max_size=8).filter(lambda n: n not in (".", "..")),
+)
+
+
+@given(st.lists(_NAMES, min_size=1, max_size=6))
+def test_a_name_and_its_parent_say_what_its_whole_path_says(parts: list[str]) -> None:
+    # The search asks protected_path about "parent/name" only: it stops at the first protected
+    # directory, so the first name flagged along a path is the same either way.
+    from anyagent_core import protected_path
+
+    def whole(index: int) -> bool:
+        return protected_path("/".join(parts[: index + 1])) is not None
+
+    def short(index: int) -> bool:
+        return protected_path(f"{parts[index - 1]}/{parts[index]}" if index else parts[index]) is not None
+
+    assert next((i for i in range(len(parts)) if whole(i)), None) == next(
+        (i for i in range(len(parts)) if short(i)), None
+    )

@@ -5,7 +5,9 @@ is cancelled."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import pathlib
 import shutil
 import signal
 import subprocess
@@ -18,14 +20,22 @@ from anyagent_httpx._tools._context import ToolContext
 from anyagent_httpx._tools._run import truncate_middle
 from anyagent_httpx._tools._tool import ToolError, tool
 
-from ._paths import resolve_in_roots, sandbox_masks
-from ._sandbox import sandbox_problem, sandboxed, unix_socket_filter, warn_unsandboxed
+from ._paths import display, resolve_in_roots, sandbox_masks
+from ._sandbox import (
+    protected_configuration,
+    remove_made,
+    sandbox_problem,
+    sandboxed,
+    unix_socket_filter,
+    warn_unsandboxed,
+)
 
 __all__ = ["MAX_OUTPUT_CHARS", "bash"]
 
 MAX_OUTPUT_CHARS = 30_000
 """Longer output is cut in the middle, keeping its start and end."""
 
+_LOGGER = logging.getLogger("anyagent")
 _KEEP_BYTES = 64 * 1024  # of the output's start and of its end held in memory, whatever its size
 _DRAIN_SECONDS = 1.0  # after the shell exits, how long to wait for background processes to close the output
 
@@ -110,6 +120,27 @@ def _filter_fd() -> tuple[int, ...]:
     return (fd,)
 
 
+def _sandboxed(
+    argv: list[str], directory: pathlib.Path, context: ToolContext, seccomp_fd: int | None
+) -> tuple[list[str], list[pathlib.Path]]:
+    """``argv`` in the sandbox (``sandboxed``), with what the path rules and
+    ``protected_configuration`` keep out of reach, and the paths to remove if the command makes
+    them (``remove_made``); it looks at the roots, so it runs in a thread."""
+    hidden, read_only = sandbox_masks(context)
+    found = [protected_configuration(root) for root in context.roots]
+    command = sandboxed(
+        argv,
+        roots=context.roots,
+        directory=directory,
+        network=context.network,
+        hidden=hidden,
+        read_only=read_only,
+        protected=[path for configuration in found for path in configuration.protected],
+        seccomp_fd=seccomp_fd,
+    )
+    return command, [path for configuration in found for path in configuration.unmade]
+
+
 @tool(needs_permission=True, rule_argument="command")
 async def bash(
     command: str,
@@ -122,7 +153,8 @@ async def bash(
 
     The command runs in bash (or sh) with no input. Output over 30000 characters is cut in the middle.
     On timeout the command and every process it started are killed; background processes end with
-    the call. In the sandbox only the allowed directories and /tmp are writable, and there is no network.
+    the call. In the sandbox only the allowed directories and /tmp are writable, and there is no network;
+    files that configure code that runs (.git/config and hooks, .github/workflows, .vscode, .env...) are read-only.
 
     Args:
         command: The command line.
@@ -135,26 +167,18 @@ async def bash(
     shell = shutil.which("bash") or "/bin/sh"
     argv = [shell, "-c", command]
     pass_fds: tuple[int, ...] = ()
-    if context.sandbox != "off":
-        problem = await sandbox_problem()
-        if problem is None:
-            hidden, read_only = await anyio.to_thread.run_sync(sandbox_masks, context)
-            pass_fds = _filter_fd()
-            argv = sandboxed(
-                argv,
-                roots=context.roots,
-                directory=directory,
-                network=context.network,
-                hidden=hidden,
-                read_only=read_only,
-                seccomp_fd=pass_fds[0] if pass_fds else None,
-            )
-        elif context.sandbox == "required":
-            raise ToolError(f"the sandbox is required, and {problem}; the command was not run")
-        else:
-            warn_unsandboxed(problem)
-    output = _Output()
+    unmade: list[pathlib.Path] = []
+    removed: list[pathlib.Path] = []
+    problem = None if context.sandbox == "off" else await sandbox_problem()
+    if problem is not None and context.sandbox == "required":
+        raise ToolError(f"the sandbox is required, and {problem}; the command was not run")
+    if problem is not None:
+        warn_unsandboxed(problem)
     try:
+        if context.sandbox != "off" and problem is None:
+            pass_fds = _filter_fd()
+            seccomp_fd = pass_fds[0] if pass_fds else None
+            argv, unmade = await anyio.to_thread.run_sync(_sandboxed, argv, directory, context, seccomp_fd)
         process = await anyio.open_process(
             argv,
             cwd=directory,
@@ -170,6 +194,7 @@ async def bash(
     finally:
         for fd in pass_fds:
             os.close(fd)
+    output = _Output()
     timed_out = False
     try:
         with anyio.move_on_after(timeout) as scope:
@@ -185,9 +210,16 @@ async def bash(
             await process.wait()
             _kill_group(process)  # what it left in the background ends with the call
             await process.aclose()
+            removed = remove_made(unmade)  # the sandbox's processes have all ended with it
     text = output.text(MAX_OUTPUT_CHARS)
+    if removed:
+        names = ", ".join(display(path, context) for path in removed)
+        _LOGGER.warning("a bash command made %s, which points git's configuration elsewhere; removed", names)
+        text += f"\n[the command made {names}, which would point git's configuration elsewhere: removed]"
     if timed_out:
         raise ToolError(f"the command timed out after {timeout:g}s and was killed; output so far:\n{text}")
+    if removed:
+        raise ToolError(text)
     if process.returncode:
         text = f"{text}\nexit code {process.returncode}" if text else f"exit code {process.returncode}"
     return text or "(no output)"
