@@ -364,7 +364,8 @@ def walk(base: pathlib.Path, context: ToolContext, tool: str = "") -> Iterator[t
     under it swapped for a symlink is followed; a symlink is yielded as its target
     when that target is inside the roots, and skipped otherwise. Entries the deny rules hide for
     ``tool`` (``hidden``) are left out, directories with everything under them. ``ToolError``
-    when ``base`` cannot be opened as a directory."""
+    when ``base`` cannot be opened as a directory, and at the next entry once the call is
+    stopped (``ToolContext.check_stopped``: cancelled, or past its timeout)."""
     with open_directory(base, display(base, context), context) as base_fd:
         yield from _walk_from(base, base_fd, context, tool)
 
@@ -372,13 +373,16 @@ def walk(base: pathlib.Path, context: ToolContext, tool: str = "") -> Iterator[t
 def _walk_from(
     base: pathlib.Path, base_fd: int, context: ToolContext, tool: str
 ) -> Iterator[tuple[pathlib.Path, str, bool]]:
+    what = tool or "the walk"
     for dirpath, dirnames, filenames, _fd in os.fwalk(".", follow_symlinks=False, dir_fd=base_fd):
+        context.check_stopped(what)
         folder = base / dirpath
         dirnames[:] = sorted(
             name for name in dirnames if name not in SKIPPED_DIRECTORIES and not hidden(tool, folder / name, context)
         )
         relative = folder.relative_to(base)
         for name, is_dir in sorted([(name, True) for name in dirnames] + [(name, False) for name in filenames]):
+            context.check_stopped(what)
             entry = folder / name
             if entry.is_symlink():
                 target = pathlib.Path(os.path.realpath(entry))
