@@ -31,7 +31,8 @@ MAX_GREP_BYTES = 64 * 1024 * 1024
 """grep reads at most this many bytes in one call, over all the files it reads: it stops before a
 file that would take it past, and says so, naming the limit and how many files it searched."""
 _LINES_BETWEEN_CHECKS = 4096
-"""grep checks whether its call was stopped before each file and after this many lines."""
+"""grep checks whether its call was stopped before each file's lines and every this many lines
+(its walk checks before each entry)."""
 
 
 def _check_pattern(pattern: str, what: str) -> None:
@@ -123,7 +124,6 @@ def grep(
     results: list[str] = []
     read = searched = 0
     for target, shown in _files(base, context, name_filter, glob is not None and "/" in glob):
-        context.check_stopped("grep")
         if not inside_roots(target, context):
             continue
         try:  # race-free; special files refused unopened; no more read than the budget has left
@@ -152,15 +152,15 @@ def grep(
             lines.pop()
         # Lines end at a line feed only, as read_file numbers them (str.splitlines would also
         # break at a form feed, a lone carriage return, U+2028...).
-        for number, line in enumerate(lines, start=1):
-            if number % _LINES_BETWEEN_CHECKS == 0:
-                context.check_stopped("grep")
-            line = line.removesuffix("\r")
-            if regex.search(line):
-                if len(line) > MAX_GREP_LINE_CHARS:
-                    line = line[:MAX_GREP_LINE_CHARS] + " [... line cut]"
-                results.append(f"{name}:{number}:{line}")
-                if len(results) >= max_results:
-                    results.append(f"[stopped after {max_results} matching lines]")
-                    return "\n".join(results)
+        for first in range(0, len(lines), _LINES_BETWEEN_CHECKS):
+            context.check_stopped("grep")
+            for number, line in enumerate(lines[first : first + _LINES_BETWEEN_CHECKS], start=first + 1):
+                line = line.removesuffix("\r")
+                if regex.search(line):
+                    if len(line) > MAX_GREP_LINE_CHARS:
+                        line = line[:MAX_GREP_LINE_CHARS] + " [... line cut]"
+                    results.append(f"{name}:{number}:{line}")
+                    if len(results) >= max_results:
+                        results.append(f"[stopped after {max_results} matching lines]")
+                        return "\n".join(results)
     return "\n".join(results) if results else f"no lines match {pattern!r}"
