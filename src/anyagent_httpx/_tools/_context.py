@@ -1,10 +1,12 @@
 """``ToolContext``: what a tool is given when it runs (the working directory, the roots file
-tools are confined to, the call's id and the session's), its paths resolved once."""
+tools are confined to, the call's id and the session's, whether the call was stopped), its paths
+resolved once."""
 
 from __future__ import annotations
 
 import os
 import pathlib
+import threading
 from collections.abc import Iterable
 
 import attrs
@@ -59,12 +61,36 @@ class ToolContext(Value):
     endpoints' secrets (``Client`` names ``ANY_AGENT_API_KEY`` and every variable whose value
     holds an API key, header value or URL credential of the endpoint or a fallback), so that a
     command the model asks for cannot print the key into the conversation."""
+    _stop: threading.Event = attrs.field(init=False, factory=threading.Event, repr=False, eq=False)
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the call was stopped: cancelled, or past its timeout. ``run_tool`` gives each
+        call a context of its own and sets this when it stops waiting; a sync tool's worker
+        thread is abandoned then, so a tool that can run long (a walk, a search) checks it as it
+        goes (``check_stopped``) and ends instead of working on for no one."""
+        return self._stop.is_set()
+
+    def check_stopped(self, tool: str) -> None:
+        """Raise ``ToolError`` if the call was stopped (``stopped``), naming ``tool``."""
+        if self._stop.is_set():
+            from ._tool import ToolError
+
+            raise ToolError(f"{tool} stopped: its call was cancelled or timed out")
 
     def for_call(self, tool_use_id: str) -> ToolContext:
         """This context for the call ``tool_use_id``: the paths as they are, not resolved again
         (``attrs.evolve`` would run the converters, touching the file system, for every call)."""
+        return self._copy(tool_use_id=tool_use_id)
+
+    def _for_run(self) -> tuple[ToolContext, threading.Event]:
+        """This context with a stop signal of its own, unset, and that signal (``run_tool`` sets
+        it when it stops waiting for the call)."""
+        stop = threading.Event()
+        return self._copy(_stop=stop), stop
+
+    def _copy(self, **changes: object) -> ToolContext:
         context = object.__new__(ToolContext)
         for field in attrs.fields(ToolContext):
-            object.__setattr__(context, field.name, getattr(self, field.name))
-        object.__setattr__(context, "tool_use_id", tool_use_id)
+            object.__setattr__(context, field.name, changes.get(field.name, getattr(self, field.name)))
         return context

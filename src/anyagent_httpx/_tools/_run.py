@@ -195,7 +195,9 @@ async def run_tool(
 
     The arguments are validated first (``Invalid arguments for <name>: ...``). Async functions are
     awaited; sync ones run in a worker thread so the event loop is not blocked (on timeout or
-    cancellation the thread is abandoned and finishes on its own). ``ToolError`` becomes an error
+    cancellation the thread is abandoned, and the call's context is marked ``stopped``, which the
+    built-in tools' walks and searches check as they go, so their thread ends soon after; any
+    other sync tool finishes on its own unless it checks too). ``ToolError`` becomes an error
     result with its message; any other exception (``SystemExit`` too) ``<name> failed: ExcType: message``; running past
     ``tool.timeout`` (``default_timeout`` for a tool without one) ``<name> timed out after Xs``.
     Return values: ``str`` as is, ``None`` as
@@ -211,17 +213,24 @@ async def run_tool(
     except ToolInputError as exc:
         return _result(call_id, f"Invalid arguments for {name}: {exc}", True)
     signature = tool._signature
+    timeout = tool.timeout if tool.timeout is not None else default_timeout
+    context, stop = context._for_run()
     if signature is not None and signature.context_parameter is not None:
         arguments[signature.context_parameter] = context
-    timeout = tool.timeout if tool.timeout is not None else default_timeout
     try:
-        if timeout is None:
-            value = await _call(tool.function, arguments)
-        else:
-            with anyio.move_on_after(timeout) as scope:
+        try:
+            if timeout is None:
                 value = await _call(tool.function, arguments)
-            if scope.cancelled_caught:
-                return _result(call_id, f"{name} timed out after {_seconds(timeout)}s", True)
+            else:
+                with anyio.move_on_after(timeout) as scope:
+                    value = await _call(tool.function, arguments)
+                if scope.cancelled_caught:
+                    stop.set()
+                    return _result(call_id, f"{name} timed out after {_seconds(timeout)}s", True)
+        except BaseException as exc:
+            if not isinstance(exc, Exception | SystemExit):  # cancelled or interrupted: the thread is left to stop
+                stop.set()
+            raise
         content, is_error = _content(value, name)
     except ToolError as exc:
         return _result(call_id, str(exc) or f"{name} failed: {type(exc).__name__}", True)

@@ -99,6 +99,61 @@ async def test_sync_timeout_is_prompt(tmp_path: pathlib.Path) -> None:
     assert still_running  # the result came while the thread still ran: it was abandoned, not awaited
 
 
+@pytest.mark.parametrize("how", ["timeout", "cancel"])
+async def test_a_stopped_call_tells_its_sync_tool(tmp_path: pathlib.Path, how: str) -> None:
+    started = threading.Event()
+    ended = threading.Event()
+    seen: list[str] = []
+
+    @tool(timeout=0.05 if how == "timeout" else None)
+    def patient(context: ToolContext) -> str:
+        started.set()
+        try:
+            for _ in range(100_000):  # small steps, each asking whether the call is still wanted
+                if context.stopped:
+                    seen.append("stopped")
+                    context.check_stopped("patient")
+                time.sleep(0.001)
+            return "late"
+        except ToolError as exc:
+            seen.append(str(exc))
+            raise
+        finally:
+            ended.set()
+
+    if how == "timeout":
+        result = await run_tool(patient, "c1", {}, context(tmp_path))
+        assert result == ToolResultBlock(tool_use_id="c1", content="patient timed out after 0.05s", is_error=True)
+    else:
+        async with anyio.create_task_group() as group:
+            group.start_soon(run_tool, patient, "c1", {}, context(tmp_path))
+            assert await anyio.to_thread.run_sync(started.wait, 30)
+            group.cancel_scope.cancel()
+    assert await anyio.to_thread.run_sync(ended.wait, 60)
+    assert seen == ["stopped", "patient stopped: its call was cancelled or timed out"]
+
+
+async def test_a_call_that_ends_is_not_stopped(tmp_path: pathlib.Path) -> None:
+    given: list[ToolContext] = []
+
+    @tool
+    def keeps(context: ToolContext) -> str:
+        given.append(context)
+        return "kept"
+
+    @tool
+    def fails(context: ToolContext) -> str:
+        given.append(context)
+        raise ToolError("no")
+
+    ctx = context(tmp_path)
+    assert (await run_tool(keeps, "c1", {}, ctx)).content == "kept"
+    assert (await run_tool(fails, "c2", {}, ctx)).content == "no"
+    assert [call.stopped for call in given] == [False, False]
+    assert given[0] is not ctx and given[0] == ctx  # a context of its own, with the same fields
+    given[0].check_stopped("keeps")  # does not raise
+
+
 async def test_cancellation_propagates(tmp_path: pathlib.Path) -> None:
     @tool
     async def forever() -> str:

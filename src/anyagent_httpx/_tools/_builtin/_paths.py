@@ -24,6 +24,7 @@ from anyagent_httpx._tools._tool import ToolError
 __all__ = [
     "MAX_FILE_BYTES",
     "SKIPPED_DIRECTORIES",
+    "FileTooLarge",
     "display",
     "check_rules",
     "glob_regex",
@@ -42,6 +43,16 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 
 SKIPPED_DIRECTORIES = frozenset({".git", ".hg", ".svn"})
 """Version control internals: glob and grep do not descend into them."""
+
+
+class FileTooLarge(ToolError):
+    """``read_bytes`` met a file over the limit it was given."""
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+        """The file's size in bytes (at least the limit plus one for a file that grew while read)."""
+
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW
@@ -266,7 +277,7 @@ def _changed(exc: OSError) -> str:
     return str(exc.strerror or exc)
 
 
-def _check_readable(info: os.stat_result, given: str) -> None:
+def _check_readable(info: os.stat_result, given: str, limit: int) -> None:
     if stat.S_ISDIR(info.st_mode):
         raise ToolError(f"{given!r} is a directory (list_dir lists it)")
     if not stat.S_ISREG(info.st_mode):
@@ -276,32 +287,36 @@ def _check_readable(info: os.stat_result, given: str) -> None:
             f"{given!r} has {info.st_nlink} hard links; a file with more than one is not read, "
             "since another of its names may lie outside the allowed directories"
         )
-    if info.st_size > MAX_FILE_BYTES:
-        raise ToolError(f"{given!r} is {info.st_size} bytes, over the {MAX_FILE_BYTES}-byte limit for reading files")
+    if info.st_size > limit:
+        raise FileTooLarge(
+            f"{given!r} is {info.st_size} bytes, over the {limit}-byte limit for reading files", info.st_size
+        )
 
 
-def read_bytes(resolved: pathlib.Path, given: str, context: ToolContext) -> bytes:
+def read_bytes(resolved: pathlib.Path, given: str, context: ToolContext, *, limit: int = MAX_FILE_BYTES) -> bytes:
     """A regular file's bytes, opened race-free under its root; ``ToolError`` for directories,
-    special files, files with more than one hard link and files over the cap. What the name is
+    special files and files with more than one hard link, ``FileTooLarge`` for files over
+    ``limit`` bytes (at most ``MAX_FILE_BYTES``; no more than ``limit`` + 1 are read). What the name is
     is looked at first, so a named pipe or a device is refused without being opened (opening a
     pipe wakes a writer waiting for a reader); the open descriptor is checked again, in case the
     name changed in between."""
+    limit = min(limit, MAX_FILE_BYTES)
     with _parent_fd(resolved, given, context, create=False) as parent:
         try:
-            _check_readable(os.stat(resolved.name, dir_fd=parent, follow_symlinks=False), given)
+            _check_readable(os.stat(resolved.name, dir_fd=parent, follow_symlinks=False), given, limit)
             fd = os.open(resolved.name, os.O_RDONLY | _NOFOLLOW | _NONBLOCK, dir_fd=parent)
         except OSError as exc:
             raise ToolError(f"cannot read {given!r}: {_changed(exc)}") from None
         try:
-            _check_readable(os.fstat(fd), given)
+            _check_readable(os.fstat(fd), given, limit)
             with os.fdopen(fd, "rb", closefd=False) as file:
-                data = file.read(MAX_FILE_BYTES + 1)
+                data = file.read(limit + 1)
         except OSError as exc:
             raise ToolError(f"cannot read {given!r}: {exc.strerror or exc}") from None
         finally:
             os.close(fd)
-    if len(data) > MAX_FILE_BYTES:
-        raise ToolError(f"{given!r} is over the {MAX_FILE_BYTES}-byte limit for reading files")
+    if len(data) > limit:
+        raise FileTooLarge(f"{given!r} is over the {limit}-byte limit for reading files", len(data))
     return data
 
 
@@ -364,7 +379,8 @@ def walk(base: pathlib.Path, context: ToolContext, tool: str = "") -> Iterator[t
     under it swapped for a symlink is followed; a symlink is yielded as its target
     when that target is inside the roots, and skipped otherwise. Entries the deny rules hide for
     ``tool`` (``hidden``) are left out, directories with everything under them. ``ToolError``
-    when ``base`` cannot be opened as a directory."""
+    when ``base`` cannot be opened as a directory, and at the next entry once the call is
+    stopped (``ToolContext.check_stopped``: cancelled, or past its timeout)."""
     with open_directory(base, display(base, context), context) as base_fd:
         yield from _walk_from(base, base_fd, context, tool)
 
@@ -372,13 +388,16 @@ def walk(base: pathlib.Path, context: ToolContext, tool: str = "") -> Iterator[t
 def _walk_from(
     base: pathlib.Path, base_fd: int, context: ToolContext, tool: str
 ) -> Iterator[tuple[pathlib.Path, str, bool]]:
+    what = tool or "the walk"
     for dirpath, dirnames, filenames, _fd in os.fwalk(".", follow_symlinks=False, dir_fd=base_fd):
+        context.check_stopped(what)
         folder = base / dirpath
         dirnames[:] = sorted(
             name for name in dirnames if name not in SKIPPED_DIRECTORIES and not hidden(tool, folder / name, context)
         )
         relative = folder.relative_to(base)
         for name, is_dir in sorted([(name, True) for name in dirnames] + [(name, False) for name in filenames]):
+            context.check_stopped(what)
             entry = folder / name
             if entry.is_symlink():
                 target = pathlib.Path(os.path.realpath(entry))

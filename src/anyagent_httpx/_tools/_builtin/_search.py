@@ -10,14 +10,29 @@ from anyagent_core.regex import LinearPattern, RegexError, compile_linear
 from anyagent_httpx._tools._context import ToolContext
 from anyagent_httpx._tools._tool import ToolError, tool
 
-from ._paths import display, glob_regex, inside_roots, read_bytes, resolve_in_roots, walk
+from ._paths import (
+    MAX_FILE_BYTES,
+    FileTooLarge,
+    display,
+    glob_regex,
+    inside_roots,
+    read_bytes,
+    resolve_in_roots,
+    walk,
+)
 
-__all__ = ["MAX_GLOB_RESULTS", "MAX_GREP_LINE_CHARS", "glob", "grep"]
+__all__ = ["MAX_GLOB_RESULTS", "MAX_GREP_BYTES", "MAX_GREP_LINE_CHARS", "glob", "grep"]
 
 MAX_GLOB_RESULTS = 1000
 """glob lists at most this many paths."""
 MAX_GREP_LINE_CHARS = 500
 """grep cuts longer matching lines."""
+MAX_GREP_BYTES = 64 * 1024 * 1024
+"""grep reads at most this many bytes in one call, over all the files it reads: it stops before a
+file that would take it past, and says so, naming the limit and how many files it searched."""
+_LINES_BETWEEN_CHECKS = 4096
+"""grep checks whether its call was stopped before each file's lines and every this many lines
+(its walk checks before each entry)."""
 
 
 def _check_pattern(pattern: str, what: str) -> None:
@@ -85,7 +100,8 @@ def grep(
     """Search text files for lines matching a regular expression (Python syntax without
     backreferences or lookaround; matched in linear time).
 
-    Prints `file:line:text` for each matching line. Binary files and files over 10 MB are skipped.
+    Prints `file:line:text` for each matching line. Binary files and files over 10 MB are skipped;
+    one call reads at most 64 MB in all, and says where it stopped.
 
     Args:
         pattern: The regular expression, searched for in each line.
@@ -104,16 +120,31 @@ def grep(
         _check_pattern(glob, "glob")
         name_filter = glob_regex(glob)
     base = resolve_in_roots(path, context, tool="grep")
+    budget = MAX_GREP_BYTES
     results: list[str] = []
+    read = searched = 0
     for target, shown in _files(base, context, name_filter, glob is not None and "/" in glob):
         if not inside_roots(target, context):
             continue
-        try:
-            data = read_bytes(target, str(shown), context)  # race-free; special files refused unopened
+        try:  # race-free; special files refused unopened; no more read than the budget has left
+            data = read_bytes(target, str(shown), context, limit=budget - read)
+        except FileTooLarge as exc:
+            if exc.size > MAX_FILE_BYTES:  # skipped whatever the budget
+                continue
+            files = f"{searched} file{'' if searched == 1 else 's'}"
+            if not results:
+                results.append(f"no lines match {pattern!r} in the {files} searched")
+            results.append(
+                f"[stopped at the {budget}-byte limit grep reads in one call, after searching {files} "
+                f"({read} bytes read); narrow 'path' or 'glob' to search the rest]"
+            )
+            return "\n".join(results)
         except ToolError:
             continue
+        read += len(data)
         if b"\x00" in data:
             continue
+        searched += 1
         name = display(shown, context)
         text = data.decode("utf-8", "replace")
         lines = text.split("\n")
@@ -121,13 +152,15 @@ def grep(
             lines.pop()
         # Lines end at a line feed only, as read_file numbers them (str.splitlines would also
         # break at a form feed, a lone carriage return, U+2028...).
-        for number, line in enumerate(lines, start=1):
-            line = line.removesuffix("\r")
-            if regex.search(line):
-                if len(line) > MAX_GREP_LINE_CHARS:
-                    line = line[:MAX_GREP_LINE_CHARS] + " [... line cut]"
-                results.append(f"{name}:{number}:{line}")
-                if len(results) >= max_results:
-                    results.append(f"[stopped after {max_results} matching lines]")
-                    return "\n".join(results)
+        for first in range(0, len(lines), _LINES_BETWEEN_CHECKS):
+            context.check_stopped("grep")
+            for number, line in enumerate(lines[first : first + _LINES_BETWEEN_CHECKS], start=first + 1):
+                line = line.removesuffix("\r")
+                if regex.search(line):
+                    if len(line) > MAX_GREP_LINE_CHARS:
+                        line = line[:MAX_GREP_LINE_CHARS] + " [... line cut]"
+                    results.append(f"{name}:{number}:{line}")
+                    if len(results) >= max_results:
+                        results.append(f"[stopped after {max_results} matching lines]")
+                        return "\n".join(results)
     return "\n".join(results) if results else f"no lines match {pattern!r}"
