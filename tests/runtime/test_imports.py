@@ -93,6 +93,20 @@ anyio.run(main)
 """
 
 
+def test_the_readme_import_compiles_only_the_regular_expression_every_response_uses() -> None:
+    """The patterns of rare paths (``Retry-After`` dates, permission rules, tool names, CR line
+    ends, the log scrubber's credential shapes) are compiled with their first use: a module-level
+    ``re.compile`` costs more than importing most modules."""
+    script = (
+        "import json, re, sys\n"
+        "from anyagent_httpx import AgentOptions, Client, query\n"
+        "print(json.dumps(sorted(f'{name}.{key}' for name, module in list(sys.modules.items())"
+        " if name.startswith('anyagent') for key, value in vars(module).items() if isinstance(value, re.Pattern))))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["anyagent_core._framing._NOT_BLANK"]
+
+
 def test_a_plain_query_run_makes_and_runs_no_tool() -> None:
     """A whole run without tools (over the loopback server) never loads ``Tool``, ``ToolContext``,
     the tool runner, the permission rules' answers or the retry decisions."""
