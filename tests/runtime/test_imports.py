@@ -23,7 +23,8 @@ from anyagent_httpx import AgentOptions, ConfigurationError
 #: ``ToolContext`` (with the first tool made or run), the context's usage and summary classes,
 #: ``AgentDefinition`` and ``FallbackEndpoint`` (with the first options naming subagents or
 #: fallbacks), the permission rules' answers (a call to decide on), the retry decisions (a failed
-#: request) and the loop's tools and their traits (options with tools).
+#: request), the loop's tools and their traits (options with tools) and the context strategies'
+#: view and answer (a request that outgrows the window).
 NOT_FOR_QUERY = (
     "anyagent_httpx._cli",
     "anyagent_httpx._hooks",
@@ -44,6 +45,7 @@ NOT_FOR_QUERY = (
     "anyagent_core._agent._decisions",
     "anyagent_core._agent._shell",
     "anyagent_core._agent._traits",
+    "anyagent_core._context._plans",
     "anyagent_core._context._usage",
     "anyagent_core._context._window",
     "anyagent_core._replay",
