@@ -46,6 +46,7 @@ def test_the_loop_loads_no_toolkit_it_does_not_use() -> None:
         "anyagent_core._context._window",  # window probes and context-length errors
         "anyagent_core._context._usage",  # context usage when asked for, a summary once made
         "anyagent_core._context._plans",  # the strategies' view and answer: a compaction
+        "anyagent_core._agent._pricing",  # a model's prices: settings that name them
         "anyagent_core._agent._answers",  # the permission rules' answers: calls to decide on
         "anyagent_core._agent._decisions",  # the retry rules' decisions: a failed request
         "anyagent_core._agent._traits",  # the tools' traits and the loop's tools: settings with tools
@@ -107,6 +108,7 @@ LOADED_ON_USE = [
     ("anyagent_core._agent._retry", "GiveUp", {"reason": "spent"}),
     ("anyagent_core._agent._permissions", "ToolTraits", {"read_only": True, "rule_argument": "path"}),
     ("anyagent_core._agent._settings", "LoopTool", {"spec": anyagent_core.ToolSpec(name="t"), "external": True}),
+    ("anyagent_core._agent._spend", "Pricing", {"input_per_million": 1.5, "output_per_million": 6.0}),
 ]
 
 
@@ -130,6 +132,17 @@ def test_a_class_made_on_first_use_has_type_hints_its_home_resolves(
     cls = getattr(importlib.import_module(home), name)
     hints = typing.get_type_hints(cls)
     assert set(fields) <= set(hints)
+
+
+def test_prices_load_with_the_first_settings_that_name_them() -> None:
+    plain = "from anyagent_core import LoopSettings, StartTurn\ntemplate = StartTurn(model='m', messages=())\n"
+    assert "anyagent_core._agent._pricing" not in modules_after(plain + "LoopSettings(template=template)")
+    refused = (
+        "try:\n    LoopSettings(template=template, pricing=1.0)\nexcept ValueError as exc:\n"
+        "    assert str(exc) == 'pricing must be a Pricing or None, not float', exc\n"
+        "else:\n    raise SystemExit('a float was taken for prices')"
+    )
+    assert "anyagent_core._agent._pricing" in modules_after(plain + refused)
 
 
 def test_the_strategies_view_and_answer_load_with_the_first_compaction_and_keep_their_home() -> None:

@@ -23,8 +23,8 @@ from anyagent_httpx import AgentOptions, ConfigurationError
 #: ``ToolContext`` (with the first tool made or run), the context's usage and summary classes,
 #: ``AgentDefinition`` and ``FallbackEndpoint`` (with the first options naming subagents or
 #: fallbacks), the permission rules' answers (a call to decide on), the retry decisions (a failed
-#: request), the loop's tools and their traits (options with tools) and the context strategies'
-#: view and answer (a request that outgrows the window).
+#: request), the loop's tools and their traits (options with tools), the context strategies'
+#: view and answer (a request that outgrows the window) and ``Pricing`` (options naming prices).
 NOT_FOR_QUERY = (
     "anyagent_httpx._cli",
     "anyagent_httpx._hooks",
@@ -43,6 +43,7 @@ NOT_FOR_QUERY = (
     "anyagent_httpx.testing",
     "anyagent_core._agent._answers",
     "anyagent_core._agent._decisions",
+    "anyagent_core._agent._pricing",
     "anyagent_core._agent._shell",
     "anyagent_core._agent._traits",
     "anyagent_core._context._plans",
