@@ -9,14 +9,13 @@ from __future__ import annotations
 import base64
 import functools
 import json
-import re
 from collections.abc import Mapping
 from typing import Any, Literal, TypeAlias
 
 import attrs
 
 from ._json import JSONObject, freeze_json, freeze_object
-from ._util import parsed_builder
+from ._util import lazy_pattern, parsed_builder
 from .value import Value
 
 __all__ = [
@@ -37,7 +36,7 @@ __all__ = [
     "UserMessage",
 ]
 
-_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what OpenAI-compatible servers accept
+_TOOL_NAME = lazy_pattern(r"[A-Za-z0-9_-]{1,64}")  # what OpenAI-compatible servers accept
 _nonempty: Any = attrs.validators.min_len(1)
 _str: Any = attrs.validators.instance_of(str)
 
@@ -277,7 +276,7 @@ class ToolSpec(Value):
 
     @name.validator
     def _check_name(self, attribute: attrs.Attribute[str], value: str) -> None:
-        if not _TOOL_NAME.fullmatch(value):
+        if not _TOOL_NAME().fullmatch(value):
             raise ValueError(f"tool name must be 1-64 characters of a-z, A-Z, 0-9, _ or -: {value!r}")
 
 

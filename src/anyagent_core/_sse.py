@@ -23,12 +23,12 @@ import re
 from typing import Final, Literal, NamedTuple, NoReturn, final
 
 from ._errors import LocalProtocolError
-from ._util import snippet
+from ._util import lazy_pattern, snippet
 
 __all__ = ["MessageFields", "SSEDecoder", "SSEMessage", "encode_sse"]
 
 _BOM: Final = b"\xef\xbb\xbf"
-_LINE_RE: Final = re.compile(rb"([^\r\n]*)(\r\n|\r|\n)")
+_LINE_RE: Final = lazy_pattern(rb"([^\r\n]*)(\r\n|\r|\n)")
 
 
 class SSEMessage(NamedTuple):
@@ -358,7 +358,7 @@ class SSEDecoder:
     def _lines_cr(self, chunk: bytes, out: list[MessageFields]) -> None:
         pos = self._base + self._start
         line_no = self._line_no
-        for match in _LINE_RE.finditer(chunk):
+        for match in _LINE_RE().finditer(chunk):
             line = match.group(1)
             if line:
                 if len(line) > self._max_event_size:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import gc
 import importlib
+import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, AnyStr, Final, TypeVar
 
 import attrs
 
@@ -21,6 +23,7 @@ __all__ = [
     "gc_paused",
     "join_text",
     "lazy_names",
+    "lazy_pattern",
     "parsed_builder",
     "snippet",
 ]
@@ -295,3 +298,16 @@ def lazy_names(
         return sorted({*namespace, *homes})
 
     return __getattr__, __dir__
+
+
+def lazy_pattern(source: AnyStr, flags: int = 0) -> Callable[[], re.Pattern[AnyStr]]:
+    """A regular expression compiled on its first use, for a rarely taken path (a failed
+    request's ``Retry-After``, permission rules, a tool's name): ``_RULE = lazy_pattern(...)``,
+    then ``_RULE().fullmatch(text)``. Compiling costs more than importing most modules, and a
+    plain run never takes these paths."""
+
+    @functools.cache
+    def compiled() -> re.Pattern[AnyStr]:
+        return re.compile(source, flags)
+
+    return compiled

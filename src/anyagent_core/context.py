@@ -8,10 +8,8 @@ from typing import TYPE_CHECKING
 
 from ._context._strategies import (
     CONTEXT_STRATEGIES,
-    Compaction,
     ContextStrategy,
     ContextStrategyName,
-    ContextView,
     StrategyFunction,
     adaptive,
     check_pairs,
@@ -38,6 +36,7 @@ from ._context._tokens import (
 from ._util import lazy_names
 
 if TYPE_CHECKING:
+    from ._context._plans import Compaction, ContextView
     from ._context._usage import ContextSummary, ContextUsage
     from ._context._window import (
         MAX_PROBE_BODY,
@@ -80,6 +79,8 @@ _LAZY = dict.fromkeys(
 #: Made when asked for: a run reports its context usage on request (``context_usage()``), and
 #: keeps a summary once it has compacted by summarising (or resumed a session that had).
 _LAZY.update(dict.fromkeys(("ContextSummary", "ContextUsage"), "._context._usage"))
+#: Made with the first compaction (a request that outgrows the window).
+_LAZY.update(dict.fromkeys(("Compaction", "ContextView"), "._context._plans"))
 
 __getattr__, __dir__ = lazy_names(globals(), _LAZY)
 

@@ -29,16 +29,20 @@ from ._agent._settings import (
     str_tuple,
     validator,
 )
-from ._agent._spend import Pricing, cost_usd
+from ._agent._spend import cost_usd
 from ._util import lazy_names
 
 if TYPE_CHECKING:
     from ._agent._answers import PermissionDecision
+    from ._agent._pricing import Pricing
     from ._agent._traits import LoopTool
 
-#: Made with the first call the rules decide on (a run whose tools are called), and with the
-#: first tool given.
-__getattr__, __dir__ = lazy_names(globals(), {"PermissionDecision": "._agent._answers", "LoopTool": "._agent._traits"})
+#: Made with the first call the rules decide on (a run whose tools are called), with the first
+#: tool given, and with the first prices named.
+__getattr__, __dir__ = lazy_names(
+    globals(),
+    {"PermissionDecision": "._agent._answers", "LoopTool": "._agent._traits", "Pricing": "._agent._pricing"},
+)
 
 __all__ = [
     "DOOM_LOOP_ACTIONS",

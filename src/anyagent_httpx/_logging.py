@@ -29,6 +29,7 @@ string included, at INFO; httpcore's DEBUG traces hold the response headers).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -69,10 +70,18 @@ REDACTED = "<redacted>"
 MIN_SECRET_LENGTH = 6
 
 _SECRET_WORDS = ("key", "token", "sig", "secret", "auth", "password", "cookie")
-_BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{6,}")
-_QUERY_SECRET = re.compile(r"(?i)([?&][^=&\s\"']*(?:key|token|sig|secret|auth|password)[^=&\s\"']*=)[^&\s\"']+")
-_USERINFO = re.compile(r"(?i)(https?://)[^/@\s\"']+@")
-_KEY_LIKE = re.compile(r"\b(?:sk|pk|rk|gsk|xai)-[A-Za-z0-9_-]{16,}")  # OpenAI-style keys
+
+
+@functools.cache
+def _credential_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """What looks like a credential (OpenAI-style keys, ``Bearer ...`` values, query parameters
+    named like keys, URL user info), compiled with the first text scrubbed, not on import."""
+    return (
+        re.compile(r"\b(?:sk|pk|rk|gsk|xai)-[A-Za-z0-9_-]{16,}"),
+        re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{6,}"),
+        re.compile(r"(?i)([?&][^=&\s\"']*(?:key|token|sig|secret|auth|password)[^=&\s\"']*=)[^&\s\"']+"),
+        re.compile(r"(?i)(https?://)[^/@\s\"']+@"),
+    )
 
 
 def logger(name: str) -> logging.Logger:
@@ -93,10 +102,11 @@ class Scrubber:
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        text = _KEY_LIKE.sub(REDACTED, text)
-        text = _BEARER.sub(lambda match: f"{match.group(1)} {REDACTED}", text)
-        text = _QUERY_SECRET.sub(lambda match: match.group(1) + REDACTED, text)
-        return _USERINFO.sub(lambda match: f"{match.group(1)}{REDACTED}@", text)
+        key_like, bearer, query_secret, userinfo = _credential_patterns()
+        text = key_like.sub(REDACTED, text)
+        text = bearer.sub(lambda match: f"{match.group(1)} {REDACTED}", text)
+        text = query_secret.sub(lambda match: match.group(1) + REDACTED, text)
+        return userinfo.sub(lambda match: f"{match.group(1)}{REDACTED}@", text)
 
     def __repr__(self) -> str:
         return f"Scrubber(<{len(self.secrets)} secrets>)"

@@ -25,7 +25,6 @@ from anyagent_core import (
     PermissionMode,
     PermissionPolicy,
     PermissionRule,
-    Pricing,
     RetryPolicy,
     StartTurn,
     ToolChoice,
@@ -56,7 +55,7 @@ from ._tools import SANDBOX_MODES, SandboxMode
 if TYPE_CHECKING:
     import httpx
 
-    from anyagent_core import LoopTool
+    from anyagent_core import LoopTool, Pricing
 
     from ._definitions import AgentDefinition as AgentDefinition
     from ._definitions import FallbackEndpoint

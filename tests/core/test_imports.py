@@ -11,6 +11,7 @@ import subprocess
 import sys
 import typing
 
+import attrs
 import pytest
 
 import anyagent_core
@@ -44,6 +45,8 @@ def test_the_loop_loads_no_toolkit_it_does_not_use() -> None:
         "anyagent_core._agent._shell",  # the permission rules' shell reader: rules on commands
         "anyagent_core._context._window",  # window probes and context-length errors
         "anyagent_core._context._usage",  # context usage when asked for, a summary once made
+        "anyagent_core._context._plans",  # the strategies' view and answer: a compaction
+        "anyagent_core._agent._pricing",  # a model's prices: settings that name them
         "anyagent_core._agent._answers",  # the permission rules' answers: calls to decide on
         "anyagent_core._agent._decisions",  # the retry rules' decisions: a failed request
         "anyagent_core._agent._traits",  # the tools' traits and the loop's tools: settings with tools
@@ -105,6 +108,7 @@ LOADED_ON_USE = [
     ("anyagent_core._agent._retry", "GiveUp", {"reason": "spent"}),
     ("anyagent_core._agent._permissions", "ToolTraits", {"read_only": True, "rule_argument": "path"}),
     ("anyagent_core._agent._settings", "LoopTool", {"spec": anyagent_core.ToolSpec(name="t"), "external": True}),
+    ("anyagent_core._agent._spend", "Pricing", {"input_per_million": 1.5, "output_per_million": 6.0}),
 ]
 
 
@@ -128,6 +132,46 @@ def test_a_class_made_on_first_use_has_type_hints_its_home_resolves(
     cls = getattr(importlib.import_module(home), name)
     hints = typing.get_type_hints(cls)
     assert set(fields) <= set(hints)
+
+
+def test_prices_load_with_the_first_settings_that_name_them() -> None:
+    plain = "from anyagent_core import LoopSettings, StartTurn\ntemplate = StartTurn(model='m', messages=())\n"
+    assert "anyagent_core._agent._pricing" not in modules_after(plain + "LoopSettings(template=template)")
+    refused = (
+        "try:\n    LoopSettings(template=template, pricing=1.0)\nexcept ValueError as exc:\n"
+        "    assert str(exc) == 'pricing must be a Pricing or None, not float', exc\n"
+        "else:\n    raise SystemExit('a float was taken for prices')"
+    )
+    assert "anyagent_core._agent._pricing" in modules_after(plain + refused)
+
+
+def test_the_strategies_view_and_answer_load_with_the_first_compaction_and_keep_their_home() -> None:
+    """``ContextView`` and ``Compaction`` are made only when a request outgrows the window: they
+    load then (or by name), keep ``anyagent_core._context._strategies`` as their module, pickle,
+    and their hints resolve there."""
+    loaded = modules_after("from anyagent_core.context import sliding, compact, CONTEXT_STRATEGIES")
+    assert "anyagent_core._context._plans" not in loaded
+    loaded = modules_after(
+        "from anyagent_core import UserMessage\nfrom anyagent_core.context import compact\n"
+        "assert compact([UserMessage(content='a' * 400), UserMessage(content='b')], limit=20)[1] == 1"
+    )
+    assert "anyagent_core._context._plans" in loaded
+    from anyagent_core import UserMessage, context
+    from anyagent_core._context import _strategies
+
+    message = UserMessage(content="hi")
+    values = (
+        context.Compaction(messages=(message,), dropped=1),
+        context.ContextView(messages=(message,), limit=10, keep_from=0, counter=context.CharEstimate()),
+    )
+    for value in values:
+        cls = type(value)
+        assert cls.__module__ == "anyagent_core._context._strategies" and getattr(_strategies, cls.__name__) is cls
+        assert cls.__name__ in dir(_strategies) and cls.__name__ in dir(context)
+        again = pickle.loads(pickle.dumps(value))
+        assert type(again) is cls and repr(again) == repr(value)
+        assert set(typing.get_type_hints(cls)) == {field.name for field in attrs.fields(cls)}
+    assert pickle.loads(pickle.dumps(values[0])) == values[0]
 
 
 def test_the_context_usage_s_hints_resolve_without_the_window_probes() -> None:

@@ -23,7 +23,8 @@ from anyagent_httpx import AgentOptions, ConfigurationError
 #: ``ToolContext`` (with the first tool made or run), the context's usage and summary classes,
 #: ``AgentDefinition`` and ``FallbackEndpoint`` (with the first options naming subagents or
 #: fallbacks), the permission rules' answers (a call to decide on), the retry decisions (a failed
-#: request) and the loop's tools and their traits (options with tools).
+#: request), the loop's tools and their traits (options with tools), the context strategies'
+#: view and answer (a request that outgrows the window) and ``Pricing`` (options naming prices).
 NOT_FOR_QUERY = (
     "anyagent_httpx._cli",
     "anyagent_httpx._hooks",
@@ -42,8 +43,10 @@ NOT_FOR_QUERY = (
     "anyagent_httpx.testing",
     "anyagent_core._agent._answers",
     "anyagent_core._agent._decisions",
+    "anyagent_core._agent._pricing",
     "anyagent_core._agent._shell",
     "anyagent_core._agent._traits",
+    "anyagent_core._context._plans",
     "anyagent_core._context._usage",
     "anyagent_core._context._window",
     "anyagent_core._replay",
@@ -91,6 +94,20 @@ async def main() -> None:
 
 anyio.run(main)
 """
+
+
+def test_the_readme_import_compiles_only_the_regular_expression_every_response_uses() -> None:
+    """The patterns of rare paths (``Retry-After`` dates, permission rules, tool names, CR line
+    ends, the log scrubber's credential shapes) are compiled with their first use: a module-level
+    ``re.compile`` costs more than importing most modules."""
+    script = (
+        "import json, re, sys\n"
+        "from anyagent_httpx import AgentOptions, Client, query\n"
+        "print(json.dumps(sorted(f'{name}.{key}' for name, module in list(sys.modules.items())"
+        " if name.startswith('anyagent') for key, value in vars(module).items() if isinstance(value, re.Pattern))))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["anyagent_core._framing._NOT_BLANK"]
 
 
 def test_a_plain_query_run_makes_and_runs_no_tool() -> None:

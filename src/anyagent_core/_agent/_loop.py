@@ -61,8 +61,6 @@ from typing import TYPE_CHECKING
 import attrs
 
 from anyagent_core._context._strategies import (
-    Compaction,
-    ContextView,
     check_pairs,
     sliding,
     strategy_function,
@@ -97,6 +95,7 @@ from ._settings import LoopSettings
 from ._spend import Spend, cost_usd, tokens_of
 
 if TYPE_CHECKING:  # the text toolkits load when a run needs them (tools as text, <think> tags)
+    from anyagent_core._context._plans import Compaction, ContextView
     from anyagent_core._context._usage import ContextSummary, ContextUsage
     from anyagent_core._context._window import WindowSource
     from anyagent_core._textual._emulation._scanner import ToolCallTextFilter
@@ -574,6 +573,8 @@ class AgentLoop:
         keep_from = len(messages)
         if prompt_at is not None and prompt_at >= self._history_start():
             keep_from = prompt_at - self._history_start() + lead
+        from anyagent_core._context._plans import ContextView  # made with the first window known
+
         return ContextView(
             messages=messages,
             system_prompt=system,
@@ -612,6 +613,8 @@ class AgentLoop:
     def _plan_compaction(self, view: ContextView) -> tuple[Compaction, str | None]:
         """The strategy's compaction of ``view``; ``sliding``'s, with why, when a strategy of the
         user's gave something that breaks the rules."""
+        from anyagent_core._context._plans import Compaction
+
         strategy = self.settings.context_strategy
         if isinstance(strategy, str):
             named = strategy_function(strategy)(view)
@@ -725,6 +728,8 @@ class AgentLoop:
             self._summary_committed = False
             new_view = self._view(compacting.limit)
             assert new_view is not None
+            from anyagent_core._context._plans import Compaction
+
             self._apply(new_view, Compaction(messages=new_view.messages), compacting, summarized=len(part))
 
         def failed(why: str) -> None:

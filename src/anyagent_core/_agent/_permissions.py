@@ -42,7 +42,7 @@ import attrs
 # The answers made in ``_answers`` keep this module as their ``__module__``: the names their
 # annotations use must be here for ``typing.get_type_hints``.
 from anyagent_core._json import JSONObject  # noqa: F401
-from anyagent_core._util import lazy_names
+from anyagent_core._util import lazy_names, lazy_pattern
 from anyagent_core.value import Value
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ def protected_path(path: str, cwd: str | None = None) -> str | None:
     return None
 
 
-_RULE = re.compile(r"\s*([A-Za-z0-9_-]{1,64})\s*(?:\((.*)\))?\s*", re.DOTALL)
+_RULE = lazy_pattern(r"\s*([A-Za-z0-9_-]{1,64})\s*(?:\((.*)\))?\s*", re.DOTALL)
 
 
 @attrs.frozen(kw_only=True, repr=False, eq=False)
@@ -175,7 +175,7 @@ class PermissionRule(Value):
         """``"bash"`` or ``"bash(git *)"``; raises ValueError naming the rule otherwise."""
         if not isinstance(text, str):
             raise TypeError(f"a permission rule is a string like 'bash(git *)', not {type(text).__name__}")
-        match = _RULE.fullmatch(text)
+        match = _RULE().fullmatch(text)
         if match is None:
             raise ValueError(f"invalid permission rule {text!r}: expected 'tool_name' or 'tool_name(pattern)'")
         return cls(tool=match.group(1), pattern=match.group(2))

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from anyagent_core._util import lazy_names
+from anyagent_core._util import lazy_names, lazy_pattern
 from anyagent_core.value import Value
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class RetryPolicy(Value):
 DEFAULT_RETRY_POLICY = RetryPolicy()
 
 
-_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]*)?", re.ASCII)  # ASCII digits only, as HTTP allows
+_SECONDS = lazy_pattern(r"[0-9]+(?:\.[0-9]*)?", re.ASCII)  # ASCII digits only, as HTTP allows
 
 
 def parse_retry_after(headers: Mapping[str, str] | Iterable[tuple[str, str]], *, now: float | None) -> float | None:
@@ -140,12 +140,12 @@ def parse_retry_after(headers: Mapping[str, str] | Iterable[tuple[str, str]], *,
         if key in ("retry-after", "retry-after-ms") and key not in found:
             found[key] = value.strip()
     millis = found.get("retry-after-ms", "")
-    if _SECONDS.fullmatch(millis):
+    if _SECONDS().fullmatch(millis):
         return float(millis) / 1000.0
     value = found.get("retry-after")
     if not value:
         return None
-    if _SECONDS.fullmatch(value):
+    if _SECONDS().fullmatch(value):
         return float(value)
     if now is None:
         return None
@@ -156,11 +156,11 @@ def parse_retry_after(headers: Mapping[str, str] | Iterable[tuple[str, str]], *,
 _MONTHS = {name: number for number, name in enumerate(calendar.month_abbr) if name}
 _HTTP_DATES = (
     # IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
-    re.compile(r"[A-Za-z]{3}, (\d{2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT"),
+    lazy_pattern(r"[A-Za-z]{3}, (\d{2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT"),
     # RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
-    re.compile(r"[A-Za-z]+, (\d{2})-([A-Za-z]{3})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT"),
+    lazy_pattern(r"[A-Za-z]+, (\d{2})-([A-Za-z]{3})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT"),
     # asctime: Sun Nov  6 08:49:37 1994
-    re.compile(r"[A-Za-z]{3} ([A-Za-z]{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})"),
+    lazy_pattern(r"[A-Za-z]{3} ([A-Za-z]{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})"),
 )
 
 
@@ -168,7 +168,7 @@ def parse_http_date(value: str) -> float | None:
     """An HTTP date (RFC 9110 §5.6.7, all three formats) as Unix time, or None if it is not one."""
     text = value.strip()
     for number, pattern in enumerate(_HTTP_DATES):
-        match = pattern.fullmatch(text)
+        match = pattern().fullmatch(text)
         if match is None:
             continue
         if number == 2:

@@ -24,9 +24,9 @@ from anyagent_core.value import Value
 
 from ._permissions import PermissionPolicy
 from ._retry import DEFAULT_RETRY_POLICY, RetryPolicy
-from ._spend import Pricing
 
 if TYPE_CHECKING:
+    from ._pricing import Pricing
     from ._traits import LoopTool
 
 __all__ = [
@@ -100,6 +100,13 @@ def _context_strategy(name: str, value: Any) -> None:
     raise ValueError(f"{name} must be one of {known} or a function of a ContextView, not {value!r}")
 
 
+def _pricing_or_none(name: str, value: Any) -> None:
+    if value is not None:
+        from ._pricing import Pricing  # loaded by the first prices named (or refused)
+
+        checks.instance(Pricing, optional=True)(name, value)
+
+
 def _optional_schema(value: Any) -> Any:
     return None if value is None else freeze_object(value)
 
@@ -120,7 +127,7 @@ KNOBS: Final[dict[str, Knob]] = {
     "max_turns": Knob(None, checks.positive_int_or_none),
     "max_total_tokens": Knob(None, checks.positive_int_or_none),
     "max_budget_usd": Knob(None, checks.positive_number_or_none),
-    "pricing": Knob(None, checks.instance(Pricing, optional=True)),
+    "pricing": Knob(None, _pricing_or_none),
     "doom_loop_threshold": Knob(3, checks.positive_int_or_none),
     "doom_loop_action": Knob("warn", checks.one_of(DOOM_LOOP_ACTIONS, "action")),
     "output_schema": Knob(None, _schema_or_none, _optional_schema),

@@ -9,24 +9,18 @@ subagent's run alike, goes into both through ``AgentLoop._charge``, which calls 
 
 from __future__ import annotations
 
-import attrs
+from typing import TYPE_CHECKING
 
 from anyagent_core._messages import Usage
-from anyagent_core.value import Record, Value
+from anyagent_core._util import lazy_names
+from anyagent_core.value import Record
 
 from ._results import add_usage
 
+if TYPE_CHECKING:
+    from ._pricing import Pricing
+
 __all__ = ["Pricing", "Spend", "cost_usd", "tokens_of"]
-
-
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class Pricing(Value):
-    """Prices in US dollars per million tokens."""
-
-    input_per_million: float = attrs.field(validator=attrs.validators.ge(0.0))
-    output_per_million: float = attrs.field(validator=attrs.validators.ge(0.0))
-    cached_input_per_million: float | None = None
-    """Price of prompt tokens served from the cache (``cached_tokens``); None: the input price."""
 
 
 def cost_usd(usage: Usage | None, pricing: Pricing | None) -> float | None:
@@ -69,3 +63,7 @@ class Spend(Record):
         if cost is not None:
             self.cost_usd = (self.cost_usd or 0.0) + cost
         self.tokens += tokens
+
+
+#: Made by options that name prices (``_pricing``), which keeps this module its ``__module__``.
+__getattr__, __dir__ = lazy_names(globals(), {"Pricing": "._agent._pricing"})

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 import attrs
 
@@ -37,9 +37,14 @@ from anyagent_core._messages import (
     ToolUseError,
     UserMessage,
 )
-from anyagent_core.value import Value
+from anyagent_core._util import lazy_names
 
-from ._tokens import CharEstimate, TokenCounter, count_request
+# ContextView and Compaction (``_plans``) keep this module as their ``__module__``: the names their
+# annotations use must be here for ``typing.get_type_hints``.
+from ._tokens import CharEstimate, TokenCounter  # noqa: F401
+
+if TYPE_CHECKING:
+    from ._plans import Compaction, ContextView
 
 __all__ = [
     "CONTEXT_STRATEGIES",
@@ -59,43 +64,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class ContextView(Value):
-    """What a strategy decides on."""
-
-    messages: tuple[Message, ...]
-    """What the request would send, oldest first (a summary of earlier turns first, if any)."""
-    system_prompt: str | None = None
-    tools: tuple[ToolSpec, ...] = ()
-    limit: int
-    """Tokens the prompt may take (the window less what the answer needs)."""
-    keep_from: int
-    """Messages from this index on are the run's own (its prompt and what followed): never left
-    out. ``len(messages)`` when there is no such message."""
-    counter: TokenCounter = attrs.field(eq=False)
-
-    def tokens(self, messages: Sequence[Message] | None = None) -> int:
-        """The prompt's count for ``messages`` (these messages by default) by the view's counter."""
-        chosen = self.messages if messages is None else messages
-        return count_request(self.counter, chosen, system_prompt=self.system_prompt, tools=self.tools)
-
-
-@attrs.frozen(kw_only=True, repr=False, eq=False)
-class Compaction(Value):
-    """A strategy's answer."""
-
-    messages: tuple[Message, ...]
-    """What the request sends."""
-    dropped: int = 0
-    """Leading messages of the view left out."""
-    truncated: int = 0
-    """Tool results shortened."""
-    summarize: tuple[Message, ...] = ()
-    """The leading messages to replace with a summary (``summarize``, ``adaptive``); the loop asks
-    the model for it. ``messages`` is then what follows them."""
-
-
-StrategyFunction: TypeAlias = Callable[[ContextView], "Compaction | Sequence[Message]"]
+StrategyFunction: TypeAlias = "Callable[[ContextView], Compaction | Sequence[Message]]"
 """A strategy of your own: the messages to send (or a ``Compaction``) for a view. The loop
 checks that calls and results stay paired and that the run's messages are all there."""
 ContextStrategyName: TypeAlias = Literal["sliding", "truncate", "summarize", "adaptive"]
@@ -132,6 +101,8 @@ def sliding(view: ContextView) -> Compaction:
     counts = [counter.count_message(m) for m in view.messages]
     fixed = counter.count_fixed(view.system_prompt, view.tools)
     dropped = _slide(view, view.messages, counts, fixed)
+    from ._plans import Compaction  # made with the first compaction
+
     return Compaction(messages=view.messages[dropped:], dropped=dropped)
 
 
@@ -212,6 +183,8 @@ def truncate(view: ContextView) -> Compaction:
     """Shorten tool results, the largest and oldest first, keeping head and tail (see the module
     docstring). What still does not fit is sent as it is."""
     messages, shortened = _truncate(view)
+    from ._plans import Compaction  # made with the first compaction
+
     return Compaction(messages=messages, truncated=shortened)
 
 
@@ -220,6 +193,8 @@ def summarize(view: ContextView) -> Compaction:
     plan = sliding(view)
     if not plan.dropped:
         return plan
+    from ._plans import Compaction  # made with the first compaction
+
     return Compaction(messages=plan.messages, summarize=view.messages[: plan.dropped])
 
 
@@ -228,6 +203,8 @@ def adaptive(view: ContextView) -> Compaction:
     messages, shortened = _truncate(view)
     shortened_view = attrs.evolve(view, messages=messages)
     if shortened_view.tokens() <= view.limit:
+        from ._plans import Compaction  # made with the first compaction
+
         return Compaction(messages=messages, truncated=shortened)
     plan = summarize(shortened_view)
     return attrs.evolve(plan, truncated=shortened)
@@ -290,6 +267,8 @@ def compact(
     The kept part starts at a user prompt (a tool call is never separated from its result), and
     the last prompt with everything after it is always kept, even if it alone is over the limit.
     Messages that fit are all kept, even when the first is not a prompt."""
+    from ._plans import ContextView  # made with the first compaction
+
     view = ContextView(
         messages=tuple(messages),
         system_prompt=system_prompt,
@@ -300,3 +279,7 @@ def compact(
     )
     plan = sliding(view)
     return plan.messages, plan.dropped
+
+
+#: Made with the first compaction (``_plans``), which keeps this module their ``__module__``.
+__getattr__, __dir__ = lazy_names(globals(), dict.fromkeys(("Compaction", "ContextView"), "._context._plans"))
