@@ -51,6 +51,7 @@ from ._errors import (
     ResponseTooLargeError,
     ServerStreamError,
     StreamInterruptedError,
+    UnsupportedEncodingError,
     status_error,
 )
 from ._transports import AsyncTransport
@@ -273,6 +274,9 @@ def judge(received: Received) -> MessageComplete | AttemptFailed | ResponseError
         return in_stream if output else AttemptFailed(Failure.STREAM_ERROR, in_stream, server_error=server_error)
     if cut is None and not complete.truncated:
         return complete
+    if isinstance(cut, UnsupportedEncodingError):
+        # Refused at the body's first read, before any output: the server would send it so again.
+        return AttemptFailed(Failure.UNSUPPORTED_ENCODING, cut, headers=received.headers)
     when = "mid-answer" if output else "before any output"
     if cut is not None:
         why = f"the connection failed {when} ({cut.message})"

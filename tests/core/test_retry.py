@@ -767,6 +767,22 @@ def test_stream_errors_that_say_overload_are_retried(texts: tuple[object, ...]) 
 
 
 @pytest.mark.parametrize(
+    "headers",
+    [{"Content-Encoding": "zstd"}, [("content-encoding", "gzip, br"), ("Retry-After", "1")], {}],
+)
+def test_a_body_in_a_coding_not_asked_for_gives_up_at_once(headers: Any) -> None:
+    # The server would send the same body again, to any model it serves; the error the driver
+    # raises names the coding.
+    state = new_state(("a", "b"), max_retries=5)
+    decision = state.failed(Failure.UNSUPPORTED_ENCODING, headers=headers, error_text=("overloaded", 503))
+    assert isinstance(decision, GiveUp)
+    assert state.attempts == 1 and state.model == "a"
+    assert decision.reason == (
+        "not retried: the response body is in a content-coding that was not asked for (model 'a')"
+    )
+
+
+@pytest.mark.parametrize(
     "texts",
     [(), ("something went wrong",), ("invalid tool call", "invalid_request_error"), ("bad", 400), ("bad", 200)],
 )

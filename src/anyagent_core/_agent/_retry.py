@@ -12,7 +12,8 @@ What is retried, on the same model, up to ``RetryPolicy.max_retries`` times:
 - a 200 response that ended with no output at all (a server that crashed after its headers), or
   that reported an overload or rate limit inside the stream before any output.
 
-Nothing is retried once output was delivered: the driver raises with the partial message. The
+Nothing is retried once output was delivered: the driver raises with the partial message; nor
+is a body in a content-coding that was not asked for (the server would send it so again). The
 wait is the server's ``Retry-After`` (seconds or an HTTP date, or ``retry-after-ms``) when it
 gives one no longer than ``max_retry_after``, otherwise exponential back-off with jitter.
 
@@ -89,6 +90,9 @@ class Failure(enum.Enum):
     """A 2xx response whose body ended before any output."""
     STREAM_ERROR = "stream_error"
     """The server reported an error inside a 2xx response before any output."""
+    UNSUPPORTED_ENCODING = "unsupported_encoding"
+    """The body came in a content-coding that was not asked for and is not decoded (zstd, br):
+    the server would send it the same way again, so it is never retried."""
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -335,6 +339,8 @@ class RetryState:
             return overloaded or bool(codes & self.policy.retry_statuses), "an error inside the response"
         if failure is Failure.EMPTY_RESPONSE:
             return True, "the response ended before any output"
+        if failure is Failure.UNSUPPORTED_ENCODING:
+            return False, "the response body is in a content-coding that was not asked for"
         if failure is Failure.TIMEOUT:
             return True, "the request timed out"
         return True, "the connection failed"
