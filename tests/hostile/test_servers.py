@@ -126,6 +126,26 @@ async def test_a_content_length_lie_after_a_complete_answer_keeps_the_answer(kin
         assert text_of(await run(options)) == "Hello"
 
 
+LATE = b'data: {"choices":[{"index":0,"delta":{"content":" and more"}}]}\n\n'
+
+
+@pytest.mark.parametrize("pause", [False, True], ids=["same-read", "later-read"])
+async def test_data_after_done_is_a_malformed_response_naming_it(kind: str, pause: bool) -> None:
+    async def scenario(peer: Peer) -> None:
+        await peer.send(SSE_HEAD + b"Connection: close\r\n\r\n" + ANSWER + (b"" if pause else LATE))
+        if pause:
+            await anyio.sleep(0.05)
+            await peer.send(b": keep-alive\n\n" + LATE)
+
+    retry = RetryPolicy(max_retries=2, initial_delay=0.0)
+    async with hostile(scenario) as server, options_for(kind, server.url, retry=retry) as options:
+        with pytest.raises(MalformedResponseError, match="data after the end of the response") as info:
+            await run(options)
+    assert "and more" in str(info.value)  # what came after is named
+    assert info.value.partial.text == "Hello"
+    assert len(server.requests) == 1  # the answer had arrived: not repeated
+
+
 # ---- time limits ------------------------------------------------------------------------------
 
 
