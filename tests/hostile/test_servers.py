@@ -146,6 +146,16 @@ async def test_data_after_done_is_a_malformed_response_naming_it(kind: str, paus
     assert len(server.requests) == 1  # the answer had arrived: not repeated
 
 
+async def test_an_event_cut_off_after_done_is_a_malformed_response(kind: str) -> None:
+    async def scenario(peer: Peer) -> None:
+        await peer.send(SSE_HEAD + b"Connection: close\r\n\r\n" + ANSWER + LATE[:30])  # and closes
+
+    async with hostile(scenario) as server, options_for(kind, server.url) as options:
+        with pytest.raises(MalformedResponseError, match="incomplete SSE event after the end") as info:
+            await run(options)
+    assert info.value.partial.text == "Hello"
+
+
 # ---- time limits ------------------------------------------------------------------------------
 
 
