@@ -119,17 +119,19 @@ class SSEReader:
     """A ``text/event-stream`` body. Each data event whose data starts with ``{`` (not an
     ``event: error``) is parsed as JSON and passed to the assembler's ``chunk``; every
     other message goes to ``other_event``. When the assembler says the response is complete
-    (``[DONE]``), the rest of the body may hold comments, blank lines and events without data,
-    which are ignored; an event with data there (a chunk, a second ``[DONE]``, an error) or an
-    incomplete one at EOF is not part of the answer, and is not dropped unseen either: it raises,
-    naming it, after the complete answer's events. EOF first ends it with ``end_of_stream``."""
+    (``[DONE]``), the rest of the body may hold comments, blank lines, events without data and
+    the same end marker again (some gateways repeat it), which are ignored; an event with other
+    data there (a chunk, an error) or an incomplete one at EOF is not part of the answer, and is
+    not dropped unseen either: it raises, naming it, after the complete answer's events. EOF
+    first ends it with ``end_of_stream``."""
 
-    __slots__ = ("_assembler", "_decoder", "_discarded", "finished")
+    __slots__ = ("_assembler", "_decoder", "_discarded", "_end_marker", "finished")
 
     def __init__(self, assembler: Assembler, *, max_event_size: int) -> None:
         self._assembler = assembler
         self._decoder = SSEDecoder(max_event_size=max_event_size)
         self._discarded = 0  # the decoder's discarded bytes when the response completed
+        self._end_marker: tuple[str, str] | None = None  # (event, data) of the event that ended it
         self.finished = False
 
     @property
@@ -168,6 +170,7 @@ class SSEReader:
                     if outcome is None:
                         obj = _loads(data, message)  # a chunk after all (leading blanks, an array, ...)
                     elif outcome:
+                        self._end_marker = (message[0], data)
                         self._end(messages[messages.index(message) + 1 :])
                         return
                     else:
@@ -195,8 +198,9 @@ class SSEReader:
 
     def _after_end(self, messages: list[MessageFields]) -> None:
         """Check what came after the end of the response: nothing with data may."""
+        marker = self._end_marker
         for message in messages:
-            if message[1]:
+            if message[1] and (message[0], message[1]) != marker:
                 raise LocalProtocolError(
                     "data after the end of the response",
                     offset=message[4],

@@ -521,18 +521,29 @@ def after_done(tail: bytes, reads: list[int] | None = None) -> tuple[list[object
 
 @pytest.mark.parametrize(
     "tail",
-    [b"", b"\n", b"\r\n\r\n", b": keep-alive\n\n", b"event: ping\n\n", b"id: 7\nretry: 5\n\n", b"data:\n\n"],
+    [
+        b"",
+        b"\n",
+        b"\r\n\r\n",
+        b": keep-alive\n\n",
+        b"event: ping\n\n",
+        b"id: 7\nretry: 5\n\n",
+        b"data:\n\n",
+        b"data: [DONE]\n\n",
+        b"data: [DONE]\n\n: ping\n\ndata: [DONE]\n\n",
+    ],
 )
-def test_what_carries_no_data_after_done_is_ignored(tail: bytes) -> None:
+def test_what_carries_no_data_or_repeats_the_end_after_done_is_ignored(tail: bytes) -> None:
     events, error = after_done(tail)
     assert error is None and type(events[-1]) is MessageComplete
 
 
 @pytest.mark.parametrize(
     ("tail", "named"),
-    [
+    [  # what follows [DONE] and what the error names (at the first event of the tail but a repeated end)
         (b'data: {"choices":[{"index":0,"delta":{"content":" more"}}]}\n\n', '{"choices":[{"index":0,"delta"'),
-        (b"data: [DONE]\n\n", "[DONE]"),
+        (b"data: [DONE]\n\ndata: late\n\n", "late"),
+        (b"event: done\ndata: [DONE]\n\n", "[DONE]"),
         (b"data: bye\n\n", "bye"),
         (b'event: error\ndata: {"error":{"message":"late"}}\n\n', '{"error":{"message":"late"}}'),
         (b'error: {"message":"late"}\n\n', '{"message":"late"}'),
@@ -546,7 +557,9 @@ def test_data_after_done_is_a_protocol_error_naming_it(tail: bytes, named: str) 
     assert type(events[-1]) is MessageComplete and events[-1].message.text == "Hello"
     assert error is not None and "after the end of the response" in str(error)
     assert error.snippet is not None and named in error.snippet
-    assert error.offset == len(text_stream("Hello"))
+    repeated_end = b"data: [DONE]\n\n"
+    skipped = len(repeated_end) if tail.startswith(repeated_end) and named != "[DONE]" else 0
+    assert error.offset == len(text_stream("Hello")) + skipped
 
 
 def test_an_incomplete_event_after_done_is_a_protocol_error() -> None:
