@@ -118,14 +118,20 @@ class BodyReader(Protocol):
 class SSEReader:
     """A ``text/event-stream`` body. Each data event whose data starts with ``{`` (not an
     ``event: error``) is parsed as JSON and passed to the assembler's ``chunk``; every
-    other message goes to ``other_event``. When the assembler says the response is complete,
-    the rest of the body is drained and ignored; EOF first ends it with ``end_of_stream``."""
+    other message goes to ``other_event``. When the assembler says the response is complete
+    (``[DONE]``), the rest of the body may hold comments, blank lines, events without data and
+    the same end marker again (some gateways repeat it), which are ignored; an event with other
+    data there (a chunk, an error) or an incomplete one at EOF is not part of the answer, and is
+    not dropped unseen either: it raises, naming it, after the complete answer's events. EOF
+    first ends it with ``end_of_stream``."""
 
-    __slots__ = ("_assembler", "_decoder", "finished")
+    __slots__ = ("_assembler", "_decoder", "_discarded", "_end_marker", "finished")
 
     def __init__(self, assembler: Assembler, *, max_event_size: int) -> None:
         self._assembler = assembler
         self._decoder = SSEDecoder(max_event_size=max_event_size)
+        self._discarded = 0  # the decoder's discarded bytes when the response completed
+        self._end_marker: tuple[str, str] | None = None  # (event, data) of the event that ended it
         self.finished = False
 
     @property
@@ -133,12 +139,11 @@ class SSEReader:
         return self.finished and self._decoder._eof  # the decoder's eof, without its property's call
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
-        if self.finished and data:
-            return  # draining after the message completed: the rest is ignored, not parsed
         self._decoder.feed(data)
 
     def read(self, out: list[Event]) -> None:
         if self.finished:
+            self._after_end(self._decoder.message_fields())
             return
         messages = self._decoder.message_fields()
         if messages:
@@ -165,7 +170,8 @@ class SSEReader:
                     if outcome is None:
                         obj = _loads(data, message)  # a chunk after all (leading blanks, an array, ...)
                     elif outcome:
-                        self.finished = True
+                        self._end_marker = (message[0], data)
+                        self._end(messages[messages.index(message) + 1 :])
                         return
                     else:
                         continue
@@ -176,12 +182,40 @@ class SSEReader:
                         exc.offset, exc.line, exc.snippet = message[4], message[5], snippet(data)
                     raise
                 if done:
-                    self.finished = True
+                    self._end(messages[messages.index(message) + 1 :])
                     return
         self._decoder.check()
         if self._decoder.eof:
             self._assembler.end_of_stream(out, discarded=self._decoder.discarded)
             self.finished = True
+
+    def _end(self, rest: list[MessageFields]) -> None:
+        """The assembler completed the response; ``rest`` are the messages the same read held
+        after it (their events, ``MessageComplete`` last, are already out)."""
+        self.finished = True
+        self._discarded = self._decoder.discarded
+        self._after_end(rest)
+
+    def _after_end(self, messages: list[MessageFields]) -> None:
+        """Check what came after the end of the response: nothing with data may."""
+        marker = self._end_marker
+        for message in messages:
+            if message[1] and (message[0], message[1]) != marker:
+                raise LocalProtocolError(
+                    "data after the end of the response",
+                    offset=message[4],
+                    line=message[5],
+                    snippet=snippet(message[1]),
+                    hint="the server sent more after it marked the answer complete; it is not part of the answer",
+                )
+        decoder = self._decoder
+        decoder.check()
+        if decoder._eof and decoder.discarded > self._discarded:
+            raise LocalProtocolError(
+                f"an incomplete SSE event after the end of the response, "
+                f"{decoder.discarded - self._discarded} bytes cut off by the end of the body",
+                offset=decoder.offset - (decoder.discarded - self._discarded),
+            )
 
 
 @final

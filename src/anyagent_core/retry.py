@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ._agent._retry import (
     DEFAULT_RETRY_POLICY,
+    RETRY_AFTER_CEILING,
     Failure,
     RetryPolicy,
     RetryState,
@@ -25,6 +26,7 @@ __getattr__, __dir__ = lazy_names(globals(), dict.fromkeys(("GiveUp", "Retry"), 
 
 __all__ = [
     "DEFAULT_RETRY_POLICY",
+    "RETRY_AFTER_CEILING",
     "Failure",
     "GiveUp",
     "Retry",

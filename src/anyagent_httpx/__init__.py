@@ -77,6 +77,7 @@ if TYPE_CHECKING:
         ServerStreamError,
         StreamInterruptedError,
         UnprocessableEntityError,
+        UnsupportedEncodingError,
     )
     from ._hooks import (
         HookCallback,
@@ -240,6 +241,7 @@ _HOMES: dict[str, str] = {
     "ResponseTooLargeError": "._errors",
     "StreamInterruptedError": "._errors",
     "UnprocessableEntityError": "._errors",
+    "UnsupportedEncodingError": "._errors",
     "HookCallback": "._hooks",
     "HookContext": "._hooks",
     "HookError": "._hooks",
@@ -472,6 +474,7 @@ __all__ = [
     "ToolUseError",
     "TransportResponse",
     "UnprocessableEntityError",
+    "UnsupportedEncodingError",
     "Usage",
     "UserMessage",
     "UserPromptSubmitInput",

@@ -51,6 +51,7 @@ from ._errors import (
     ResponseTooLargeError,
     ServerStreamError,
     StreamInterruptedError,
+    UnsupportedEncodingError,
     status_error,
 )
 from ._transports import AsyncTransport
@@ -273,6 +274,9 @@ def judge(received: Received) -> MessageComplete | AttemptFailed | ResponseError
         return in_stream if output else AttemptFailed(Failure.STREAM_ERROR, in_stream, server_error=server_error)
     if cut is None and not complete.truncated:
         return complete
+    if isinstance(cut, UnsupportedEncodingError):
+        # Refused at the body's first read, before any output: the server would send it so again.
+        return AttemptFailed(Failure.UNSUPPORTED_ENCODING, cut, headers=received.headers)
     when = "mid-answer" if output else "before any output"
     if cut is not None:
         why = f"the connection failed {when} ({cut.message})"
@@ -384,12 +388,15 @@ async def perform(
                 ) from exc
             if event is NEED_DATA:
                 if drain_until is not None:
-                    # The answer is complete: what follows can only end the body.
-                    chunk = await _drain_some(stream, drain_until, guard)
-                    drained += len(chunk)
-                    if not chunk or drained > DRAIN_BYTES:
-                        break  # ended, broke off, lingered or chattered: the exchange closes the connection
-                    conn.receive_data(chunk)
+                    # The answer is complete: what follows may only end the body (the core
+                    # checks it, the end included: data after the end is a protocol error).
+                    drain = await _drain_some(stream, drain_until, guard)
+                    if drain is None:
+                        break  # broke off or lingered: the exchange closes the connection
+                    drained += len(drain)
+                    if drained > DRAIN_BYTES:
+                        break  # chattered: the exchange closes the connection
+                    conn.receive_data(drain)  # b"" at the end of the body
                     continue
                 try:
                     chunk = await guard(anext(stream, b""), meter.deadline())
@@ -430,13 +437,13 @@ async def perform(
     yield verdict
 
 
-async def _drain_some(stream: AsyncIterator[bytes], until: float, guard: Guard) -> bytes:
-    """The next chunk of a body whose answer is complete, b"" when it ends, breaks off or
-    lingers past ``until``; an interrupt stops the draining alike."""
+async def _drain_some(stream: AsyncIterator[bytes], until: float, guard: Guard) -> bytes | None:
+    """The next chunk of a body whose answer is complete, b"" when it ends, None when it breaks
+    off or lingers past ``until``; an interrupt stops the draining alike."""
     try:
         return await guard(anext(stream, b""), until)
     except (Cancelled, DeadlinePassed, APIConnectionError):
-        return b""
+        return None
 
 
 def _limit_error(hit: _Limit, conn: Connection, received: Received) -> ResponseError:

@@ -9,7 +9,9 @@
     ├── CassetteError             a cassette could not be read, or holds no exchange for a request
     └── APIError                  talking to the server failed
         ├── APIConnectionError    no usable response: refused, reset, dropped, DNS, TLS
-        │   └── APITimeoutError   a connect, read, write or pool timeout
+        │   ├── APITimeoutError   a connect, read, write or pool timeout
+        │   └── UnsupportedEncodingError  the body came in a content-coding not asked for
+        │                         (zstd, br): never retried, the server would send it so again
         ├── APIStatusError        an HTTP error status (status, server message, body)
         │   ├── BadRequestError (400)  ├── AuthenticationError (401)  ├── PermissionDeniedError (403)
         │   ├── NotFoundError (404)    ├── UnprocessableEntityError (422) ├── RateLimitError (429)
@@ -23,7 +25,7 @@
             │                           deadline passed (``limit`` names the setting)
             └── ResponseTooLargeError   the response passed a size cap (``limit`` names it)
 
-Transports raise only ``APIConnectionError`` / ``APITimeoutError`` (through ``map_exceptions``);
+Transports raise only ``APIConnectionError`` and its subclasses (through ``map_exceptions``);
 the driver raises the rest, where it knows the request, the status and what was already received.
 """
 
@@ -56,6 +58,7 @@ __all__ = [
     "ServerStreamError",
     "StreamInterruptedError",
     "UnprocessableEntityError",
+    "UnsupportedEncodingError",
     "status_error",
 ]
 
@@ -98,6 +101,22 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """A connect, write, read or pool timeout (set on the ``httpx.AsyncClient`` or the transport)."""
+
+
+class UnsupportedEncodingError(APIConnectionError):
+    """The response body came in a content-coding the transport did not ask for and does not
+    undo (``coding``: ``"zstd"``, ``"br"``...); read as it is, it would be taken for the
+    stream's bytes. The transport raises it at the body's first read (``response_started``),
+    and it is never retried: the server would send the body the same way again."""
+
+    def __init__(self, coding: str, *, url: str | None = None) -> None:
+        super().__init__(
+            f"the server sent the body in content-coding {coding!r}, which was not asked for "
+            "(Accept-Encoding: gzip, deflate) and is not decoded",
+            url=url,
+            response_started=True,
+        )
+        self.coding = coding
 
 
 class APIStatusError(APIError):

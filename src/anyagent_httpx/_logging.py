@@ -24,7 +24,8 @@ values of ``extra_headers``, credentials in the base URL and ``Authorization`` v
 never logged either: every line anyagent writes passes through a ``Scrubber`` holding the
 secrets the client knows, and while a client is open a filter on the ``httpx`` and
 ``httpcore.*`` loggers scrubs their lines the same way (httpx logs each request's URL, query
-string included, at INFO; httpcore's DEBUG traces hold the response headers).
+string included, at INFO; httpcore's DEBUG traces hold the response headers). A key shorter
+than ``MIN_SECRET_LENGTH`` is scrubbed only where it stands as a whole token (``_secrets``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from anyagent_core.wire import redact_url
 
 from ._attempt import Interrupted
 from ._observe import AttemptInfo, Observer, RunInfo
+from ._secrets import MIN_SECRET_LENGTH, REDACTED, secret_pattern
 
 __all__ = [
     "LOGGER",
@@ -62,12 +64,8 @@ __all__ = [
 LOGGER = logging.getLogger("anyagent")
 LOGGER.addHandler(logging.NullHandler())
 
-#: What a secret is replaced by.
-REDACTED = "<redacted>"
-
-#: Secrets shorter than this that were found (in a URL, a header) rather than given are not
-#: searched for: they would match ordinary text.
-MIN_SECRET_LENGTH = 6
+# Secrets shorter than MIN_SECRET_LENGTH that were found (in a URL, a header) rather than given
+# are not searched for; a short API key is, as a whole token only (``_secrets``).
 
 _SECRET_WORDS = ("key", "token", "sig", "secret", "auth", "password", "cookie")
 
@@ -90,18 +88,21 @@ def logger(name: str) -> logging.Logger:
 
 
 class Scrubber:
-    """Replaces secrets in text: the ``secrets`` given, and whatever looks like a credential
+    """Replaces secrets in text: the ``secrets`` given (one shorter than ``MIN_SECRET_LENGTH``
+    only where it stands as a whole token, so that a one-character key does not take that
+    character out of every message; see ``_secrets``), and whatever looks like a credential
     (``Bearer ...`` values, ``sk-...`` keys, URL user info, query parameters named like keys or
     tokens)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         unique = {secret for secret in secrets if secret}
         self.secrets = tuple(sorted(unique, key=len, reverse=True))  # longest first: no partial leftovers
+        pattern = secret_pattern(self.secrets)
+        self._secrets = re.compile(pattern) if pattern else None
 
     def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
+        if self._secrets is not None:
+            text = self._secrets.sub(REDACTED, text)
         key_like, bearer, query_secret, userinfo = _credential_patterns()
         text = key_like.sub(REDACTED, text)
         text = bearer.sub(lambda match: f"{match.group(1)} {REDACTED}", text)

@@ -495,3 +495,84 @@ def test_the_first_non_empty_content_type_is_the_one_read() -> None:
     assert _content_type([("x", "y")]) == ""
     with pytest.raises(LocalProtocolError, match="str or bytes"):
         _content_type([("content-type", "text/event-stream"), ("x", 5)])  # type: ignore[list-item]
+
+
+# ---- after the end of the response ([DONE]) ----------------------------------------------
+
+
+def after_done(tail: bytes, reads: list[int] | None = None) -> tuple[list[object], RemoteProtocolError | None]:
+    """The events of an answer followed by ``tail`` (fed cut at ``reads``), and the error."""
+    body = text_stream("Hello") + tail
+    conn = started_connection()
+    conn.receive_head(200, [("Content-Type", "text/event-stream")])
+    events: list[object] = []
+    pieces = [body[a:b] for a, b in zip([0, *(reads or [])], [*(reads or []), len(body)], strict=True)]
+    try:
+        for piece in [*pieces, b""]:
+            conn.receive_data(piece)
+            while (event := conn.next_event()) is not NEED_DATA and event is not PAUSED:
+                events.append(event)
+    except RemoteProtocolError as exc:
+        assert states(conn)[1] is State.ERROR
+        return events, exc
+    assert conn.next_event() is PAUSED
+    return events, None
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        b"",
+        b"\n",
+        b"\r\n\r\n",
+        b": keep-alive\n\n",
+        b"event: ping\n\n",
+        b"id: 7\nretry: 5\n\n",
+        b"data:\n\n",
+        b"data: [DONE]\n\n",
+        b"data: [DONE]\n\n: ping\n\ndata: [DONE]\n\n",
+    ],
+)
+def test_what_carries_no_data_or_repeats_the_end_after_done_is_ignored(tail: bytes) -> None:
+    events, error = after_done(tail)
+    assert error is None and type(events[-1]) is MessageComplete
+
+
+@pytest.mark.parametrize(
+    ("tail", "named"),
+    [  # what follows [DONE] and what the error names (at the first event of the tail but a repeated end)
+        (b'data: {"choices":[{"index":0,"delta":{"content":" more"}}]}\n\n', '{"choices":[{"index":0,"delta"'),
+        (b"data: [DONE]\n\ndata: late\n\n", "late"),
+        (b"event: done\ndata: [DONE]\n\n", "[DONE]"),
+        (b"data: bye\n\n", "bye"),
+        (b'event: error\ndata: {"error":{"message":"late"}}\n\n', '{"error":{"message":"late"}}'),
+        (b'error: {"message":"late"}\n\n', '{"message":"late"}'),
+        (b'{"choices":[]}\n\n', '{"choices":[]}'),
+    ],
+)
+def test_data_after_done_is_a_protocol_error_naming_it(tail: bytes, named: str) -> None:
+    events, error = after_done(tail)
+    # The complete answer came first; then the error, naming what followed and where.
+    assert [e.text for e in events if type(e) is TextDelta] == ["Hello"]
+    assert type(events[-1]) is MessageComplete and events[-1].message.text == "Hello"
+    assert error is not None and "after the end of the response" in str(error)
+    assert error.snippet is not None and named in error.snippet
+    repeated_end = b"data: [DONE]\n\n"
+    skipped = len(repeated_end) if tail.startswith(repeated_end) and named != "[DONE]" else 0
+    assert error.offset == len(text_stream("Hello")) + skipped
+
+
+def test_an_incomplete_event_after_done_is_a_protocol_error() -> None:
+    events, error = after_done(b'data: {"choices":[{"index":0,"delta":{"content":"cut')
+    assert type(events[-1]) is MessageComplete
+    assert error is not None and "incomplete" in str(error) and "after the end of the response" in str(error)
+
+
+@given(data=st.data())
+def test_data_after_done_is_reported_however_the_bytes_were_split(data: st.DataObject) -> None:
+    tail = b": ping\n\ndata: late\n\n"
+    size = len(text_stream("Hello")) + len(tail)
+    reads = sorted(set(data.draw(st.lists(st.integers(1, size - 1), max_size=6))))
+    events, error = after_done(tail, reads)
+    assert [type(e) for e in events][-1] is MessageComplete and "Hello" in events[-1].message.text  # type: ignore[attr-defined]
+    assert error is not None and error.snippet == "late" and error.line == 9

@@ -67,13 +67,15 @@ def test_sniffed_event_stream_without_content_type() -> None:
 # ---- event streams -------------------------------------------------------------------------
 
 
-def test_body_after_done_is_drained_and_ignored() -> None:
-    body = (
-        sse(delta({"content": "x"}, "stop")) + sse(delta({"content": "ignored"}), done=False) + b"data: {bad json\n\n"
-    )
-    events = run_response([body])
-    assert final(events).message.text == "x"
-    assert events.count(StreamDone()) == 1
+def test_data_after_done_is_an_error_not_dropped_unseen() -> None:
+    answer = sse(delta({"content": "x"}, "stop"))
+    body = answer + sse(delta({"content": "not dropped unseen"}), done=False) + b"data: {bad json\n\n"
+    with pytest.raises(RemoteProtocolError, match="data after the end of the response") as info:
+        run_response([body])
+    assert info.value.offset == len(answer) and str(info.value.snippet).startswith('{"id": "chatcmpl-1"')
+    # What carries no data may follow [DONE].
+    events = run_response([answer + b": bye\n\n\nevent: ping\n\n"])
+    assert final(events).message.text == "x" and events.count(StreamDone()) == 1
 
 
 def test_truncation_says_how_much_was_discarded() -> None:
@@ -129,14 +131,15 @@ def test_decode_response_replays_recorded_chunks() -> None:
 # ---- regressions ---------------------------------------------------------------------------
 
 
-def test_nothing_after_done_is_parsed_not_even_for_the_cap() -> None:
+def test_what_follows_done_is_read_within_the_same_cap() -> None:
     from anyagent_core import Config
 
-    body = sse(delta({"content": "hi"}, "stop")) + b": " + b"x" * 300 + b"\n" + b"data: {broken\n\n"
-    conn_events = run_response([body], n=None)
-    assert final(conn_events).message.text == "hi"
-    decoded = decode_response(body, config=Config(max_event_size=200))
-    assert decoded.message.text == "hi" and decoded.done_received
+    answer = sse(delta({"content": "hi"}, "stop"))
+    assert decode_response(answer + b": " + b"x" * 150 + b"\n\n", config=Config(max_event_size=200)).done_received
+    with pytest.raises(RemoteProtocolError, match="max_event_size"):
+        decode_response(answer + b": " + b"x" * 300 + b"\n\n", config=Config(max_event_size=200))
+    with pytest.raises(RemoteProtocolError, match="data after the end of the response"):
+        decode_response(answer + b"data: {broken\n\n", config=Config(max_event_size=200))
 
 
 def test_json_body_with_a_bom() -> None:

@@ -85,6 +85,7 @@ FAILURES: list[tuple[Failure, int | None, tuple[str, ...]]] = [
     (Failure.CONNECTION, None, ()),
     (Failure.TIMEOUT, None, ()),
     (Failure.EMPTY_RESPONSE, None, ()),
+    (Failure.UNSUPPORTED_ENCODING, None, ()),
     (Failure.STREAM_ERROR, None, ("overloaded",)),
     (Failure.STREAM_ERROR, None, ("bad things",)),
 ]

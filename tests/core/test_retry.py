@@ -25,6 +25,7 @@ from anyagent_core import (
     parse_retry_after,
 )
 from anyagent_core._agent._retry import parse_http_date
+from anyagent_core.retry import RETRY_AFTER_CEILING
 
 RETRY_STATUSES = (408, 409, 429, 500, 502, 503, 504)
 FLOAT_FIELDS = ("initial_delay", "max_delay", "multiplier", "jitter", "max_retry_after")
@@ -219,6 +220,36 @@ def test_retry_after_rejects_negative_and_non_finite(value: str) -> None:
     assert parse_retry_after({"Retry-After": value}, now=1e9) is None
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Retry-After": "9" * 400},  # a float of it is inf
+        {"Retry-After": "1" * 309 + ".5"},
+        {"Retry-After": "1" + "0" * 4000},  # past int()'s default digit limit
+        {"Retry-After": "2147483649"},
+        {"retry-after-ms": "9" * 400},
+        {"retry-after-ms": "2147483649000"},
+    ],
+)
+def test_an_absurdly_long_retry_after_is_the_ceiling(headers: dict[str, str]) -> None:
+    # RFC 9111 section 1.2.2: a delta-seconds too large to represent counts as 2**31.
+    assert RETRY_AFTER_CEILING == 2.0**31
+    assert parse_retry_after(headers, now=1e9) == RETRY_AFTER_CEILING
+
+
+def test_a_retry_after_date_far_ahead_is_the_ceiling() -> None:
+    assert parse_retry_after({"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}, now=0.0) == RETRY_AFTER_CEILING
+    assert parse_retry_after({"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}, now=-math.inf) == RETRY_AFTER_CEILING
+    assert parse_retry_after({"Retry-After": IMF_EXAMPLE}, now=math.inf) == 0.0
+    assert parse_retry_after({"Retry-After": IMF_EXAMPLE}, now=math.nan) is None
+
+
+@given(digits=st.integers(1, 2000), millis=st.booleans(), now=nows)
+def test_retry_after_is_finite_and_at_most_the_ceiling(digits: int, millis: bool, now: float) -> None:
+    wait = parse_retry_after({"retry-after-ms" if millis else "Retry-After": "7" * digits}, now=now)
+    assert wait is not None and math.isfinite(wait) and 0 <= wait <= RETRY_AFTER_CEILING
+
+
 @pytest.mark.parametrize(("value", "expected"), [("1500", 1.5), ("0", 0.0), ("250.5", 0.2505), (" 20 ", 0.02)])
 def test_retry_after_ms(value: str, expected: float) -> None:
     assert parse_retry_after({"retry-after-ms": value}, now=None) == pytest.approx(expected)
@@ -281,7 +312,8 @@ def test_retry_after_dates_agree_with_the_email_package(d: datetime.datetime, no
     text = form(d)
     if form is rfc850_date and d.year == 2069:
         return  # the email package reads "69" as 1969; see test_rfc850_two_digit_years
-    assert parse_retry_after({"Retry-After": text}, now=now) == max(0.0, email_timestamp(text) - now)
+    expected = min(max(0.0, email_timestamp(text) - now), RETRY_AFTER_CEILING)
+    assert parse_retry_after({"Retry-After": text}, now=now) == expected
 
 
 @pytest.mark.parametrize(
@@ -709,6 +741,34 @@ def test_a_long_retry_after_gives_up_without_waiting(headers: dict[str, str], no
 
 
 @pytest.mark.parametrize(
+    ("headers", "now", "said"),
+    [
+        ({"Retry-After": "9" * 400}, None, "2147483648 s or more"),
+        ({"retry-after-ms": "1" + "0" * 500}, None, "2147483648 s or more"),
+        ({"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}, EXAMPLE_TIME, "2147483648 s or more"),
+        ({"Retry-After": "86400"}, None, "86400 s"),
+    ],
+)
+def test_an_absurd_retry_after_is_not_waited_for_and_says_so(
+    headers: dict[str, str], now: float | None, said: str
+) -> None:
+    state = new_state(("a", "b"), max_retries=5, max_retry_after=60.0)
+    decision = state.failed(Failure.STATUS, status=429, headers=headers, now=now)
+    assert isinstance(decision, Retry) and decision.delay == 0.0 and decision.model == "b"
+    assert f"the server asked to retry after {said}, more than max_retry_after (60 s)" in decision.reason
+    assert "inf" not in decision.reason
+    decision = state.failed(Failure.STATUS, status=429, headers=headers, now=now)
+    assert isinstance(decision, GiveUp) and "max_retry_after" in decision.reason
+
+
+def test_a_policy_that_waits_for_ever_waits_no_longer_than_the_ceiling() -> None:
+    # The policy's own bound is any finite number: the ceiling keeps an absurd wait finite.
+    state = new_state(max_retries=1, max_retry_after=1e300)
+    decision = state.failed(Failure.STATUS, status=503, headers={"Retry-After": "9" * 400})
+    assert isinstance(decision, Retry) and decision.delay == RETRY_AFTER_CEILING
+
+
+@pytest.mark.parametrize(
     ("headers", "now"),
     [({"Retry-After": "3600"}, None), ({"Retry-After": RFC850_EXAMPLE}, EXAMPLE_TIME - 3600)],
 )
@@ -742,6 +802,22 @@ def test_connection_timeout_and_empty_response_are_retried(failure: Failure) -> 
     ]
     assert isinstance(decisions[5], GiveUp)
     assert decisions[5].reason
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Content-Encoding": "zstd"}, [("content-encoding", "gzip, br"), ("Retry-After", "1")], {}],
+)
+def test_a_body_in_a_coding_not_asked_for_gives_up_at_once(headers: Any) -> None:
+    # The server would send the same body again, to any model it serves; the error the driver
+    # raises names the coding.
+    state = new_state(("a", "b"), max_retries=5)
+    decision = state.failed(Failure.UNSUPPORTED_ENCODING, headers=headers, error_text=("overloaded", 503))
+    assert isinstance(decision, GiveUp)
+    assert state.attempts == 1 and state.model == "a"
+    assert decision.reason == (
+        "not retried: the response body is in a content-coding that was not asked for (model 'a')"
+    )
 
 
 @pytest.mark.parametrize(

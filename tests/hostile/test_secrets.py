@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import traceback
 from pathlib import Path
 
@@ -14,7 +15,16 @@ import anyio.to_thread
 import httpx
 import pytest
 
-from anyagent_httpx import AgentOptions, APIError, H11Transport, RecordingTransport, RetryPolicy, query
+from anyagent_core import Connection, Endpoint, StartTurn, UserMessage
+from anyagent_httpx import (
+    AgentOptions,
+    APIError,
+    AuthenticationError,
+    H11Transport,
+    RecordingTransport,
+    RetryPolicy,
+    query,
+)
 from anyagent_httpx._cli import main
 
 from .server import SSE_HEAD, Peer, hostile
@@ -113,3 +123,54 @@ async def test_no_key_escapes(kind: str, scenario: object, tmp_path: Path, caplo
     if recorder is not None:
         assert_clean(cassette.read_text(encoding="utf-8"), "the cassette")
         assert "X-Tenant-Route" in cassette.read_text(encoding="utf-8")  # the header's name is kept
+
+
+SHORT_KEY = "k"  # a local server's placeholder key: one character, in many words
+ECHOED = "Incorrect API key provided: k. Check the key you set, or make one: keys are kept per kind of kit."
+
+
+async def echo_short_key(peer: Peer) -> None:
+    body = json.dumps({"error": {"message": ECHOED, "type": "invalid_request_error"}}).encode()
+    await peer.send(
+        b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+    )
+
+
+@pytest.mark.parametrize("kind", ["httpx", "h11"])
+async def test_a_one_character_key_is_hidden_where_it_stands_and_the_words_keep_theirs(
+    kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    alone = re.compile(r"(?<![A-Za-z0-9_-])k(?![A-Za-z0-9_-])")
+    async with hostile(echo_short_key) as server:
+        common: dict[str, object] = {
+            "model": "m",
+            "base_url": server.url,
+            "api_key": SHORT_KEY,
+            "retry": RetryPolicy(max_retries=0),
+        }
+        if kind == "h11":
+            async with H11Transport() as h11:
+                options = AgentOptions(transport=h11, **common)  # type: ignore[arg-type]
+                with pytest.raises(AuthenticationError) as info:
+                    [m async for m in query(prompt="hi", options=options)]
+        else:
+            async with httpx.AsyncClient() as client:
+                options = AgentOptions(http_client=client, **common)  # type: ignore[arg-type]
+                with pytest.raises(AuthenticationError) as info:
+                    [m async for m in query(prompt="hi", options=options)]
+    assert b"authorization: bearer k\r\n" in server.requests[0].lower()  # the key was sent
+    hidden = ECHOED.replace(": k.", ": <redacted>.")
+    # The key, where it stands alone, is gone from the error and every log line; no word lost a letter.
+    assert info.value.message == hidden and str(info.value) == f"HTTP 401: {hidden}"
+    assert alone.search(error_texts(info.value)) is None
+    for record in caplog.records:
+        assert alone.search(record.getMessage()) is None, record.getMessage()
+    assert hidden in caplog.text and "<redacted>e" not in caplog.text and "<redacted>ey" not in caplog.text
+    # Where the key itself would be printed, it never is.
+    assert "api_key" not in repr(options) and "'k'" not in repr(options)
+    request = Connection(Endpoint(base_url=server.url, api_key=SHORT_KEY)).send(
+        StartTurn(model="m", messages=[UserMessage(content="hi")])
+    )
+    assert ("Authorization", "<redacted>") in request.redacted_headers() and "Bearer" not in repr(request)

@@ -27,6 +27,7 @@ from anyagent_httpx import (
     RunMessage,
     StreamInterruptedError,
     TextBlock,
+    UnsupportedEncodingError,
     query,
 )
 from anyagent_httpx._attempt import DRAIN_BYTES
@@ -123,6 +124,36 @@ async def test_a_content_length_lie_after_a_complete_answer_keeps_the_answer(kin
 
     async with hostile(scenario) as server, options_for(kind, server.url) as options:
         assert text_of(await run(options)) == "Hello"
+
+
+LATE = b'data: {"choices":[{"index":0,"delta":{"content":" and more"}}]}\n\n'
+
+
+@pytest.mark.parametrize("pause", [False, True], ids=["same-read", "later-read"])
+async def test_data_after_done_is_a_malformed_response_naming_it(kind: str, pause: bool) -> None:
+    async def scenario(peer: Peer) -> None:
+        await peer.send(SSE_HEAD + b"Connection: close\r\n\r\n" + ANSWER + (b"" if pause else LATE))
+        if pause:
+            await anyio.sleep(0.05)
+            await peer.send(b": keep-alive\n\n" + LATE)
+
+    retry = RetryPolicy(max_retries=2, initial_delay=0.0)
+    async with hostile(scenario) as server, options_for(kind, server.url, retry=retry) as options:
+        with pytest.raises(MalformedResponseError, match="data after the end of the response") as info:
+            await run(options)
+    assert "and more" in str(info.value)  # what came after is named
+    assert info.value.partial.text == "Hello"
+    assert len(server.requests) == 1  # the answer had arrived: not repeated
+
+
+async def test_an_event_cut_off_after_done_is_a_malformed_response(kind: str) -> None:
+    async def scenario(peer: Peer) -> None:
+        await peer.send(SSE_HEAD + b"Connection: close\r\n\r\n" + ANSWER + LATE[:30])  # and closes
+
+    async with hostile(scenario) as server, options_for(kind, server.url) as options:
+        with pytest.raises(MalformedResponseError, match="incomplete SSE event after the end") as info:
+            await run(options)
+    assert info.value.partial.text == "Hello"
 
 
 # ---- time limits ------------------------------------------------------------------------------
@@ -312,10 +343,14 @@ async def test_a_body_in_a_coding_not_asked_for_is_refused_by_name(kind: str, co
         # Not the coding's bytes: nothing may read this body as if it were decoded.
         await peer.send(SSE_HEAD + b"Content-Encoding: %s\r\n\r\n%s" % (coding.encode(), ANSWER))
 
-    async with hostile(scenario) as server, options_for(kind, server.url) as options:
-        with pytest.raises(StreamInterruptedError, match=f"content-coding '{coding}'") as info:
+    # Retries on: the server would send the same body again, so none is made.
+    retry = RetryPolicy(max_retries=3, initial_delay=0.0)
+    async with hostile(scenario) as server, options_for(kind, server.url, retry=retry) as options:
+        with pytest.raises(UnsupportedEncodingError, match=f"content-coding '{coding}'") as info:
             await run(options)
-    assert isinstance(info.value.__cause__, APIConnectionError)
+    assert isinstance(info.value, APIConnectionError) and info.value.response_started
+    assert info.value.coding == coding
+    assert "not retried" in str(info.value.__notes__)
     assert len(server.requests) == 1
     assert b"accept-encoding: gzip, deflate" in server.requests[0].lower()
 
@@ -333,7 +368,7 @@ async def test_a_zstd_bomb_is_refused_in_little_memory(kind: str) -> None:
         await forever()
 
     async with hostile(scenario) as server, options_for(kind, server.url) as options:
-        with pytest.raises(StreamInterruptedError, match="content-coding 'zstd'"):
+        with pytest.raises(UnsupportedEncodingError, match="content-coding 'zstd'"):
             await run(options)  # and run() checked the memory it took
 
 

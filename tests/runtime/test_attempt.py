@@ -13,6 +13,7 @@ from anyagent_httpx import (
     RateLimitError,
     ServerStreamError,
     StreamInterruptedError,
+    UnsupportedEncodingError,
 )
 from anyagent_httpx._attempt import AttemptFailed, Received, judge
 
@@ -83,6 +84,21 @@ def test_a_body_cut_before_output_is_a_connection_failure(cut: APIConnectionErro
     assert isinstance(verdict, AttemptFailed) and verdict.kind is kind
     assert isinstance(verdict.error, StreamInterruptedError)
     assert "before any output" in str(verdict.error) and verdict.error.__cause__ is cut
+
+
+def test_a_body_in_a_coding_not_asked_for_is_its_own_failure() -> None:
+    cut = UnsupportedEncodingError("zstd", url=URL)
+    verdict = judge(received(complete=complete(message=AssistantMessage(), truncated=True), cut=cut))
+    assert isinstance(verdict, AttemptFailed) and verdict.kind is Failure.UNSUPPORTED_ENCODING
+    assert verdict.error is cut and cut.coding == "zstd" and cut.response_started
+    assert "content-coding 'zstd'" in str(cut)
+
+
+def test_an_error_status_in_a_coding_not_asked_for_is_judged_by_its_status() -> None:
+    cut = UnsupportedEncodingError("br", url=URL)
+    verdict = judge(received(503, complete=complete(message=AssistantMessage()), cut=cut))
+    assert isinstance(verdict, AttemptFailed) and verdict.kind is Failure.STATUS
+    assert isinstance(verdict.error, InternalServerError) and verdict.__cause__ is cut
 
 
 def test_a_body_cut_after_output_is_raised_with_the_partial_answer() -> None:

@@ -12,9 +12,12 @@ What is retried, on the same model, up to ``RetryPolicy.max_retries`` times:
 - a 200 response that ended with no output at all (a server that crashed after its headers), or
   that reported an overload or rate limit inside the stream before any output.
 
-Nothing is retried once output was delivered: the driver raises with the partial message. The
+Nothing is retried once output was delivered: the driver raises with the partial message; nor
+is a body in a content-coding that was not asked for (the server would send it so again). The
 wait is the server's ``Retry-After`` (seconds or an HTTP date, or ``retry-after-ms``) when it
-gives one no longer than ``max_retry_after``, otherwise exponential back-off with jitter.
+gives one no longer than ``max_retry_after``, otherwise exponential back-off with jitter. A
+``Retry-After`` longer than ``max_retry_after`` is not waited for, however absurd (hundreds of
+digits, a date in the year 9999: read as ``RETRY_AFTER_CEILING``, 2**31 s, never ``inf``).
 
 When the retries are spent (or a ``Retry-After`` asks for too long), or the failure concerns the
 model itself (404, the prompt does not fit its context), the next fallback model is tried at
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_RETRY_POLICY",
+    "RETRY_AFTER_CEILING",
     "Failure",
     "GiveUp",
     "Retry",
@@ -89,6 +93,9 @@ class Failure(enum.Enum):
     """A 2xx response whose body ended before any output."""
     STREAM_ERROR = "stream_error"
     """The server reported an error inside a 2xx response before any output."""
+    UNSUPPORTED_ENCODING = "unsupported_encoding"
+    """The body came in a content-coding that was not asked for and is not decoded (zstd, br):
+    the server would send it the same way again, so it is never retried."""
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -128,11 +135,23 @@ DEFAULT_RETRY_POLICY = RetryPolicy()
 
 _SECONDS = lazy_pattern(r"[0-9]+(?:\.[0-9]*)?", re.ASCII)  # ASCII digits only, as HTTP allows
 
+#: The longest wait ``parse_retry_after`` reports, in seconds: a longer one (hundreds of digits,
+#: too many for a float; a date in the year 9999) counts as this, as RFC 9111 §1.2.2 has a cache
+#: count a delta-seconds too large to represent. Far above any ``max_retry_after`` worth setting,
+#: so such a wait is not waited for.
+RETRY_AFTER_CEILING = 2.0**31
+
+
+def _seconds(wait: float) -> float:
+    """``wait`` within [0, ``RETRY_AFTER_CEILING``] (an overflow to ``inf`` is the ceiling)."""
+    return min(max(0.0, wait), RETRY_AFTER_CEILING)
+
 
 def parse_retry_after(headers: Mapping[str, str] | Iterable[tuple[str, str]], *, now: float | None) -> float | None:
     """The wait a response asks for, in seconds: ``retry-after-ms``, else ``Retry-After`` as
     seconds or as an HTTP date (which needs ``now``, the current Unix time). None when absent
-    or unreadable; a date in the past gives 0."""
+    or unreadable; a date in the past gives 0; always finite: a longer wait than
+    ``RETRY_AFTER_CEILING`` (2**31 s), however many digits it has, gives the ceiling."""
     items = headers.items() if isinstance(headers, Mapping) else headers
     found: dict[str, str] = {}
     for name, value in items:
@@ -141,16 +160,18 @@ def parse_retry_after(headers: Mapping[str, str] | Iterable[tuple[str, str]], *,
             found[key] = value.strip()
     millis = found.get("retry-after-ms", "")
     if _SECONDS().fullmatch(millis):
-        return float(millis) / 1000.0
+        return _seconds(float(millis) / 1000.0)  # float() of any digits is finite or inf, never slow
     value = found.get("retry-after")
     if not value:
         return None
     if _SECONDS().fullmatch(value):
-        return float(value)
+        return _seconds(float(value))
     if now is None:
         return None
     when = parse_http_date(value)
-    return None if when is None else max(0.0, when - now)
+    if when is None or math.isnan(when - now):  # a NaN ``now``: no date can be read against it
+        return None
+    return _seconds(when - now)
 
 
 _MONTHS = {name: number for number, name in enumerate(calendar.month_abbr) if name}
@@ -200,6 +221,11 @@ def _should_retry_header(headers: Mapping[str, str] | Iterable[tuple[str, str]])
             if lowered in ("true", "false"):
                 return lowered == "true"
     return None
+
+
+def _wait_text(wait: float) -> str:
+    """A ``parse_retry_after`` wait as a reason says it (the ceiling stands for any longer one)."""
+    return f"{RETRY_AFTER_CEILING:.0f} s or more" if wait >= RETRY_AFTER_CEILING else f"{wait:g} s"
 
 
 _RETRYABLE_STREAM_ERRORS = ("overloaded", "rate_limit", "rate limit", "server_error", "unavailable", "try again")
@@ -275,8 +301,11 @@ class RetryState:
             if wait is None:
                 return self._retry(policy.backoff(self._tries, random), why)
             if wait <= policy.max_retry_after:
-                return self._retry(wait, f"{why}; the server asked to retry after {wait:g} s")
-            why = f"{why}; the server asked to retry after {wait:g} s, more than max_retry_after"
+                return self._retry(wait, f"{why}; the server asked to retry after {_wait_text(wait)}")
+            why = (
+                f"{why}; the server asked to retry after {_wait_text(wait)}, "
+                f"more than max_retry_after ({policy.max_retry_after:g} s)"
+            )
         elif retryable:
             count = policy.max_retries
             spent = f"gave up after {count} {'retry' if count == 1 else 'retries'}" if count else "retries are off"
@@ -335,6 +364,8 @@ class RetryState:
             return overloaded or bool(codes & self.policy.retry_statuses), "an error inside the response"
         if failure is Failure.EMPTY_RESPONSE:
             return True, "the response ended before any output"
+        if failure is Failure.UNSUPPORTED_ENCODING:
+            return False, "the response body is in a content-coding that was not asked for"
         if failure is Failure.TIMEOUT:
             return True, "the request timed out"
         return True, "the connection failed"

@@ -13,6 +13,8 @@ from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 
 import attrs
 
+from anyagent_httpx._secrets import MIN_SECRET_LENGTH, REDACTED, secret_pattern
+
 from ._json import NOT_JSON, Json, encode_json, json_body
 
 if TYPE_CHECKING:
@@ -20,16 +22,15 @@ if TYPE_CHECKING:
 
 __all__ = ["MIN_DERIVED_SECRET_LENGTH", "REDACTED", "is_secret_query_name", "redact_exchange"]
 
-#: What every secret value is replaced by.
-REDACTED = "<redacted>"
 
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "api-key", "x-api-key"})
 _SECRET_HEADER_WORDS = ("key", "token", "secret", "auth", "cookie", "signature", "password")
 _SECRET_RESPONSE_HEADERS = frozenset({"set-cookie"})
 _SECRET_QUERY_WORDS = ("key", "token", "sig", "secret", "auth", "password")
 #: Values of removed headers and parameters shorter than this are not searched for elsewhere:
-#: they would match ordinary text ("true", "1"). Secrets passed explicitly are always searched for.
-MIN_DERIVED_SECRET_LENGTH = 6
+#: they would match ordinary text ("true", "1"). Secrets passed explicitly are always searched
+#: for, a short one as a whole token only (``_secrets``).
+MIN_DERIVED_SECRET_LENGTH = MIN_SECRET_LENGTH
 
 
 #: Headers known to carry no credential: every other header's value is redacted (a gateway's
@@ -140,13 +141,14 @@ def _clean_url(url: str) -> str:
 
 
 class _Secrets:
-    """Replaces every occurrence of the secret values, longest first, in text, bytes and JSON."""
+    """Replaces every occurrence of the secret values, longest first, in text, bytes and JSON
+    (a short value only where it stands as a whole token: ``_secrets``)."""
 
     def __init__(self, values: Iterable[str]) -> None:
-        ordered = sorted({v for v in values if v}, key=lambda v: (-len(v), v))
-        self.active = bool(ordered)
-        self._text = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
-        self._bytes = re.compile(b"|".join(re.escape(v.encode("utf-8")) for v in ordered)) if ordered else None
+        pattern = secret_pattern(values)
+        self.active = bool(pattern)
+        self._text = re.compile(pattern) if pattern else None
+        self._bytes = re.compile(pattern.encode("utf-8")) if pattern else None
 
     def text(self, value: str) -> str:
         return self._text.sub(REDACTED, value) if self._text is not None else value
@@ -219,7 +221,9 @@ def redact_exchange(exchange: Exchange, secrets: Iterable[str] = ()) -> Exchange
     ``user-agent``, ``retry-after``, ``x-ratelimit-*``...) keeps its name and has its value
     replaced by ``<redacted>``. Then every secret value (``secrets``, a bearer token, the value of
     a removed header or parameter, a long value of a redacted header) is replaced by
-    ``<redacted>`` in the URL, headers, body and chunks. Applying it twice changes nothing more."""
+    ``<redacted>`` in the URL, headers, body and chunks (a ``secrets`` value shorter than six
+    characters only where it stands as a whole token: ``_secrets``). Applying it twice changes
+    nothing more."""
     request, response = exchange.request, exchange.response
     found = [s for s in secrets if s]
     derived = _url_secrets(request.url)

@@ -20,9 +20,9 @@ The contract:
 - ``stream`` yields the body's bytes as they arrive (content-encoding undone, never ``b""``) and
   ends at the end of the body. Decoding hands up bounded pieces (``decode_pieces``), never one
   unbounded expansion of a read. Failing mid-body raises ``APIConnectionError`` with
-  ``response_started=True``; so does a body in a content-coding the transport did not ask for
-  and does not undo (``UnaskedCoding``, at the first read), unless the request named its own
-  ``Accept-Encoding``.
+  ``response_started=True``. A body in a content-coding the transport did not ask for and
+  does not undo raises ``UnsupportedEncodingError`` (an ``APIConnectionError``, never retried)
+  at its first read, unless the request named its own ``Accept-Encoding``.
 - Exiting releases the connection: kept for reuse only when the body was read to its end,
   closed otherwise (an early exit, an error, a cancellation). Exiting never hangs under
   cancellation: any ``await`` in it runs in a shielded, time-bounded scope.
@@ -55,7 +55,6 @@ __all__ = [
     "ErrorTable",
     "TransportFailure",
     "TransportResponse",
-    "UnaskedCoding",
     "decode_pieces",
     "decoders_for",
     "map_exceptions",
@@ -186,17 +185,6 @@ class Decoder:
                     yield out
         except zlib.error as exc:
             raise _DecodeFailed(f"could not decode the response body: zlib.error: {exc}") from exc
-
-
-class UnaskedCoding(TransportFailure):
-    """A body in a content-coding the transport did not ask for and does not undo (mapped to
-    ``APIConnectionError``): read as it is, it would be taken for the stream's bytes."""
-
-    def __init__(self, coding: str) -> None:
-        super().__init__(
-            f"the server sent the body in content-coding {coding!r}, which was not asked for "
-            "(Accept-Encoding: gzip, deflate) and is not decoded"
-        )
 
 
 def unasked_coding(values: Iterable[str]) -> str | None:

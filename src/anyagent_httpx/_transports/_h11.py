@@ -22,8 +22,9 @@ cancel scope.
 
 Content-encoding. Like httpx, the transport asks for ``Accept-Encoding: gzip, deflate`` (unless
 the request names its own) and undoes ``gzip`` and ``deflate`` bodies, so both transports hand
-the same bytes up. A body in another coding fails at its first read with an ``APIConnectionError``
-naming the coding (it was not asked for); when the request named its own ``Accept-Encoding``,
+the same bytes up. A body in another coding fails at its first read with an
+``UnsupportedEncodingError`` naming the coding (it was not asked for; never retried, as the
+server would send it so again); when the request named its own ``Accept-Encoding``,
 such a body is passed through untouched. A compressed read is decoded in pieces of at most
 ``DECODE_PIECE`` (64 KiB), one per chunk handed up, with a checkpoint between them: a
 compression bomb costs no more memory than a piece, and the caller's size cap and cancel scopes
@@ -56,7 +57,13 @@ import h11
 from anyagent_core import Request
 from anyagent_core.value import Value
 from anyagent_core.wire import redact_url
-from anyagent_httpx._errors import APIConnectionError, APITimeoutError, ClientStateError, ConfigurationError
+from anyagent_httpx._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ClientStateError,
+    ConfigurationError,
+    UnsupportedEncodingError,
+)
 
 from ._base import (
     CLOSE_TIMEOUT,
@@ -64,7 +71,6 @@ from ._base import (
     ErrorTable,
     TransportFailure,
     TransportResponse,
-    UnaskedCoding,
     decode_pieces,
     decoders_for,
     map_exceptions,
@@ -509,7 +515,7 @@ class _Body:
         self._url = url
         self._decoders = decoders
         self._refused = refused
-        """A content-coding not asked for (``UnaskedCoding`` at the first read), or None."""
+        """A content-coding not asked for (``UnsupportedEncodingError`` at the first read), or None."""
         self._done = False
         self._pieces: Iterator[bytes] | None = None
         self.closed = False
@@ -521,8 +527,7 @@ class _Body:
         if self.closed:
             raise ClientStateError("the response body was read after its exchange ended")
         if self._refused is not None:
-            with map_exceptions(_ERRORS, url=self._url, response_started=True):
-                raise UnaskedCoding(self._refused)
+            raise UnsupportedEncodingError(self._refused, url=self._url)
         while True:
             if self._pieces is not None:
                 with map_exceptions(_ERRORS, url=self._url, response_started=True):

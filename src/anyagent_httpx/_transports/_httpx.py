@@ -26,14 +26,13 @@ from httpx._client import ClientState
 
 from anyagent_core import Request
 from anyagent_core.wire import redact_url
-from anyagent_httpx._errors import APIConnectionError, APITimeoutError
+from anyagent_httpx._errors import APIConnectionError, APITimeoutError, UnsupportedEncodingError
 
 from ._base import (
     CLOSE_TIMEOUT,
     OWN_CODINGS,
     ErrorTable,
     TransportResponse,
-    UnaskedCoding,
     decode_pieces,
     decoders_for,
     map_exceptions,
@@ -374,18 +373,19 @@ class _Body:
     httpx's decoding would hand it on unchanged; a gzip or deflate body is read raw and decoded
     here, in pieces of at most ``DECODE_PIECE`` bytes with a checkpoint before each further
     piece (httpx decodes a whole read at once: a compression bomb's read is hundreds of
-    megabytes). A body in another coding fails at its first read (``UnaskedCoding``): the
+    megabytes). A body in another coding fails at its first read (``UnsupportedEncodingError``): the
     request asked for gzip and deflate only, and httpx would decode zstd or br unbounded. Left
     to httpx (``aiter_bytes()``) are a response httpx has already read (whose decoded content
     it keeps) and, when the request named its own ``Accept-Encoding``, the codings it asked for."""
 
-    __slots__ = ("_decoders", "_done", "_errors", "_iterator", "_pieces", "_refused", "_state")
+    __slots__ = ("_decoders", "_done", "_errors", "_iterator", "_pieces", "_refused", "_state", "_url")
 
     def __init__(self, response: httpx.Response, url: str, request_headers: tuple[tuple[str, str], ...]) -> None:
         codings = response.headers.get_list("content-encoding", split_commas=True)
         # A response already read (a mock transport's, made with its content; one an event hook
         # read) cannot be streamed raw again: httpx hands on the content it decoded and kept.
         own = not response.is_stream_consumed and all(coding.strip().lower() in OWN_CODINGS for coding in codings)
+        self._url = url
         self._refused: str | None = None
         if (
             not own
@@ -406,9 +406,9 @@ class _Body:
     async def __anext__(self) -> bytes:
         self._state = "started"
         try:
+            if self._refused is not None:
+                raise UnsupportedEncodingError(self._refused, url=self._url)
             with self._errors:
-                if self._refused is not None:
-                    raise UnaskedCoding(self._refused)
                 while True:
                     if self._pieces is not None:
                         piece = next(self._pieces, None)

@@ -173,7 +173,7 @@ STREAM: Final = b"".join(
         event("content_block_delta", index=1, delta={"type": "text_delta", "text": "lo 🌍"}),
         event("message_delta", delta={"stop_reason": "end_turn"}, usage={"output_tokens": 5}),
         event("message_stop"),
-        b"event: ping\ndata: {not even json\n\n",  # after the end: drained, never parsed
+        b": after the end\n\nevent: ping\n\n",  # after the end: what carries no data is drained
     ]
 )
 
@@ -253,6 +253,15 @@ def test_a_second_dialect_drives_the_connection_end_to_end() -> None:
     assert (conn.our_state, conn.their_state) == (State.IDLE, State.IDLE)
     conn.send(TURN)
     assert exchange(conn, STREAM, [1, 2, 3])[-1] == complete  # the next cycle, byte by byte at first
+
+
+def test_data_after_the_second_dialects_end_is_a_protocol_error() -> None:
+    # The framing's rule, whatever the dialect's end marker: nothing with data may follow it.
+    conn = Connection(ENDPOINT, dialect=TOY)
+    conn.send(TURN)
+    with pytest.raises(RemoteProtocolError, match="data after the end of the response") as info:
+        exchange(conn, STREAM + b"event: ping\ndata: {not even json\n\n", [])
+    assert info.value.snippet == "{not even json"
 
 
 @given(cuts=st.lists(st.integers(0, len(STREAM)), max_size=40))

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import logging
 import pathlib
+import re
 from contextlib import aclosing
 
 import anyio
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from anyagent_core import Endpoint
 from anyagent_httpx import AgentOptions, Client, H11Transport, ResultMessage, tool
@@ -139,6 +142,38 @@ def test_scrubber_removes_given_secrets_and_what_looks_like_credentials() -> Non
     assert scrub("key sk-proj-abcdefghijklmnop1234 leaked") == f"key {REDACTED} leaked"
     assert scrub("nothing secret here: 200 OK") == "nothing secret here: 200 OK"
     assert "abc123456" not in repr(scrubber)
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "scrubbed"),
+    [
+        (
+            "k",
+            "the response broke: Incorrect API key provided: k.",
+            f"the response broke: Incorrect API key provided: {REDACTED}.",
+        ),
+        ("k", "Authorization: Bearer k", f"Authorization: Bearer {REDACTED}"),
+        ("k", "GET /v1?key=k&x=1 (k)", f"GET /v1?key={REDACTED}&x=1 ({REDACTED})"),
+        (
+            "EMPTY",
+            "api_key='EMPTY' EMPTY_VALUE NOTEMPTY EMPTY-ish",
+            f"api_key='{REDACTED}' EMPTY_VALUE NOTEMPTY EMPTY-ish",
+        ),
+        ("a1", "data1 a1b a1_ a1", f"data1 a1b a1_ {REDACTED}"),
+        ("abcdef", "xabcdefy abcdef", f"x{REDACTED}y {REDACTED}"),  # long enough: anywhere
+    ],
+)
+def test_a_short_key_is_scrubbed_where_it_stands_alone_and_nowhere_else(key: str, text: str, scrubbed: str) -> None:
+    assert Scrubber([key])(text) == scrubbed
+
+
+@given(key=st.text("abk1-_", min_size=1, max_size=5), text=st.text("abk1-_.:= \n", max_size=40))
+def test_a_short_key_never_stands_alone_after_scrubbing(key: str, text: str) -> None:
+    cleaned = Scrubber([key])(text)
+    token = re.compile(f"(?<![A-Za-z0-9_-]){re.escape(key)}(?![A-Za-z0-9_-])")
+    assert token.search(cleaned.replace(REDACTED, "\0")) is None
+    if token.search(text) is None:
+        assert cleaned == text  # nothing alone to remove: not a character changed
 
 
 def test_endpoint_secrets_are_the_key_the_header_values_and_url_credentials() -> None:

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anyagent_core import Request
-from anyagent_httpx._errors import APIConnectionError, APITimeoutError
+from anyagent_httpx._errors import APIConnectionError, APITimeoutError, UnsupportedEncodingError
 from anyagent_httpx.testing import Reply, serve
 from tests.runtime.support import (
     KINDS,
@@ -161,9 +161,10 @@ async def test_a_body_in_a_coding_not_asked_for_fails_naming_it(transport: AnyTr
     headers = (("content-type", "text/event-stream"), ("content-encoding", coding))
     async with serve([Reply.sse(packed, headers=headers)]) as server, transport.exchange(post(server)) as response:
         assert response.status == 200
-        with pytest.raises(APIConnectionError, match=f"content-coding '{coding.split(', ')[-1]}'") as info:
+        with pytest.raises(UnsupportedEncodingError, match=f"content-coding '{coding.split(', ')[-1]}'") as info:
             await anext(response.stream)
-    assert info.value.response_started
+    assert isinstance(info.value, APIConnectionError) and info.value.response_started
+    assert info.value.coding == coding.split(", ")[-1]
 
 
 # httpx raises a decoding error from the top of its chain of body generators (httpx's and
