@@ -26,7 +26,13 @@ from ._messages import Converter, init_data
 from ._mirror import MirroredStore
 from ._options import agent_options, warn
 from ._tools import task_tool
-from ._types import ClaudeAgentOptions, ContextUsageResponse, Message, PermissionMode
+from ._types import (
+    ClaudeAgentOptions,
+    ContextUsageResponse,
+    Message,
+    NotSupportedError,
+    PermissionMode,
+)
 
 __all__ = ["ClaudeSDKClient", "query"]
 
@@ -129,8 +135,18 @@ class ClaudeSDKClient:
 
     async def query(self, prompt: str | AsyncIterable[dict[str, Any]], session_id: str = "default") -> None:
         """Send a prompt (or a stream of prompt dicts); the answer comes from ``receive_response()``.
-        ``session_id`` is accepted for claude-agent-sdk's signature; one client is one session."""
-        await self.client.query(prompt)
+        One client is one conversation: a ``session_id`` other than ``"default"`` and the
+        client's own gives a ``CompatibilityWarning`` and the prompt goes to the client's
+        conversation all the same (a conversation of its own needs a client of its own, or
+        ``ClaudeAgentOptions(resume=...)``)."""
+        client = self.client
+        if session_id not in ("default", client.session_id):
+            warn(
+                f"query(session_id={session_id!r}): one client is one conversation; the prompt goes to "
+                f"this client's (session {client.session_id!r}): use a client per conversation, "
+                "or ClaudeAgentOptions(resume=...)"
+            )
+        await client.query(prompt)
 
     def _stream(self, stream: MessageStream, before: Callable[[], Awaitable[bool]] | None = None) -> _Stream:
         assert self._converter is not None
@@ -221,16 +237,25 @@ class ClaudeSDKClient:
         }
 
     async def rewind_files(self, user_message_id: str) -> None:
-        raise NotImplementedError("rewind_files(): files are not checkpointed here")
+        raise NotSupportedError(
+            f"rewind_files({user_message_id!r}): files are not checkpointed here, so there is nothing to rewind to "
+            "(enable_file_checkpointing is Claude Code's)"
+        )
 
     async def reconnect_mcp_server(self, server_name: str) -> None:
-        return None  # in-process servers never disconnect
+        return None  # in-process servers never disconnect; a lost connection is reconnected at the next call
 
     async def toggle_mcp_server(self, server_name: str, enabled: bool) -> None:
-        raise NotImplementedError("toggle_mcp_server(): the tools are fixed when the client connects")
+        raise NotSupportedError(
+            f"toggle_mcp_server({server_name!r}, {enabled!r}): a client's MCP servers are fixed when it connects; "
+            "connect a client with the mcp_servers wanted"
+        )
 
     async def stop_task(self, task_id: str) -> None:
-        raise NotImplementedError("stop_task(): background tasks are Claude Code's")
+        raise NotSupportedError(
+            f"stop_task({task_id!r}): there are no background tasks to stop (they are Claude Code's); "
+            "interrupt() stops the answer in progress"
+        )
 
 
 async def query(

@@ -28,7 +28,7 @@ from anyagent_httpx import (
     RunMessage,
     query,
 )
-from anyagent_httpx.claude import ClaudeAgentOptions
+from anyagent_httpx.claude import ClaudeAgentOptions, McpServerConfig
 from anyagent_httpx.claude._options import agent_options
 from anyagent_httpx.testing import ReceivedRequest, Reply, serve
 from tests.runtime.mock import FAST_RETRY
@@ -388,7 +388,7 @@ def test_rules_may_name_a_remote_servers_tools_but_not_an_unknown_server() -> No
 
 
 def test_the_claude_layer_passes_stdio_http_and_sse_servers_through() -> None:
-    servers = {
+    servers: dict[str, McpServerConfig] = {
         "a": {"type": "stdio", "command": "srv", "args": ["x"]},
         "b": {"type": "http", "url": "http://127.0.0.1:1/mcp", "headers": {"k": "v"}},
         "c": {"type": "sse", "url": "http://127.0.0.1:1/sse"},
