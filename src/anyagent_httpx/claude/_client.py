@@ -12,7 +12,7 @@ before the message that came after it.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from types import TracebackType
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 from anyagent_httpx._client import Client, MessageStream
 from anyagent_httpx._errors import ClientStateError, ConfigurationError
 from anyagent_httpx._subagents import Subagents
-from anyagent_httpx._tools import Tool
+from anyagent_httpx._tools import Tool, ToolServer
 
 from ._messages import Converter, init_data
 from ._mirror import MirroredStore
@@ -29,6 +29,9 @@ from ._tools import task_tool
 from ._types import (
     ClaudeAgentOptions,
     ContextUsageResponse,
+    McpServerStatus,
+    McpServerStatusConfig,
+    McpStatusResponse,
     Message,
     NotSupportedError,
     PermissionMode,
@@ -221,20 +224,37 @@ class ClaudeSDKClient:
             "gridRows": [],
         }
 
-    async def get_mcp_status(self) -> dict[str, Any]:
-        """The MCP servers the client reached (in-process ones too) and their tools."""
-        info = await self.client.get_server_info()
-        servers: dict[str, list[str]] = {}
-        for name in info.get("tools", ()):
-            if name.startswith("mcp__"):
-                _, server, tool = name.split("__", 2)
-                servers.setdefault(server, []).append(tool)
-        return {
-            "mcpServers": [
-                {"name": server, "status": "connected", "tools": [{"name": tool} for tool in tools]}
-                for server, tools in servers.items()
-            ]
-        }
+    async def get_mcp_status(self) -> McpStatusResponse:
+        """Every server of ``mcp_servers``, in its order: ``connected`` (in-process servers
+        always), or ``failed`` with the ``error`` for an optional one that did not start; the
+        ``serverInfo`` it gave, its ``config`` (without ``env`` and ``headers``, which often
+        hold keys), ``scope`` ``dynamic`` (from the options, as Claude Code says of those) and
+        its tools."""
+        from anyagent_httpx._mcp import McpServerState, server_state
+
+        client = self.client
+        remote = {state.key: state for state in (client._mcp.states() if client._mcp is not None else ())}
+        servers: list[McpServerStatus] = []
+        configs = self.options.mcp_servers
+        for key, config in configs.items() if isinstance(configs, Mapping) else ():
+            instance = config.get("instance")
+            state: McpServerState | None = server_state(key, instance) if isinstance(instance, ToolServer) else None
+            state = state or remote.get(key)
+            if state is None:
+                continue
+            entry: McpServerStatus = {
+                "name": key,
+                "status": "connected" if state.connected else "failed",
+                "config": _status_config(state.config),
+                "scope": "dynamic",
+                "tools": [{"name": spec.name, "description": spec.description} for spec in state.tools],
+            }
+            if state.name is not None:
+                entry["serverInfo"] = {"name": state.name, "version": state.version or ""}
+            if not state.connected and state.error is not None:
+                entry["error"] = state.error
+            servers.append(entry)
+        return {"mcpServers": servers}
 
     async def rewind_files(self, user_message_id: str) -> None:
         raise NotSupportedError(
@@ -256,6 +276,16 @@ class ClaudeSDKClient:
             f"stop_task({task_id!r}): there are no background tasks to stop (they are Claude Code's); "
             "interrupt() stops the answer in progress"
         )
+
+
+def _status_config(config: Mapping[str, Any]) -> McpServerStatusConfig:
+    """A server's configuration as ``get_mcp_status()`` gives it: no ``env``, no ``headers``."""
+    kind = config.get("type", "stdio")
+    if kind == "sdk":
+        return {"type": "sdk", "name": str(config.get("name", ""))}
+    if kind in ("http", "sse"):
+        return {"type": kind, "url": str(config["url"])}
+    return {"type": "stdio", "command": str(config["command"]), "args": [str(arg) for arg in config.get("args", ())]}
 
 
 async def query(
