@@ -325,6 +325,14 @@ def test_a_run_that_stopped_for_calls_the_program_answers_says_which() -> None:
     assert converted.deferred_tool_use == types.DeferredToolUse(id="c1", name="lookup", input={"q": "x"})
 
 
+def test_the_init_message_has_every_key_of_system_init_data() -> None:
+    data = {"model": "m", "tools": ["Read"], "permission_mode": "default", "cwd": "/w", "session_id": "s"}
+    [init] = Converter("s").convert(core.SystemMessage(subtype="init", data=data))
+    assert isinstance(init, types.SystemMessage)
+    assert types.SystemInitData.__required_keys__ <= set(init.data)
+    assert init.data["claude_code_version"] == core.__version__ and init.data["permissionMode"] == "default"
+
+
 # ---- configurations ----------------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from anyagent_core import (
     Usage,
     thaw_json,
 )
+from anyagent_httpx import __version__
 
 from ._types import (
     AssistantMessage,
@@ -124,13 +125,15 @@ def _block(block: Any) -> ContentBlock | None:
 
 
 def init_data(data: dict[str, Any]) -> dict[str, Any]:
-    """The init message's data with Claude Code's keys (anyagent's kept too)."""
+    """The init message's data with Claude Code's keys (``SystemInitData``'s, anyagent's kept too)."""
     tools = list(data.get("tools", ()))
     servers = sorted({name.split("__")[1] for name in tools if name.startswith("mcp__")})
     return {
         **data,
         "type": "system",
         "subtype": "init",
+        "uuid": str(uuid.uuid4()),
+        "claude_code_version": __version__,  # what answers in Claude Code's place
         "permissionMode": data.get("permission_mode"),
         "mcp_servers": [{"name": name, "status": "connected"} for name in servers],
         "slash_commands": [],

@@ -79,8 +79,8 @@ FastModeDisabledReason: TypeAlias = Literal[
 
 
 class SystemInitData(TypedDict):
-    """The keys of the ``init`` ``SystemMessage``'s ``data`` (``_messages.init_data`` fills the
-    required ones; ``claude_code_version`` is anyagent's version)."""
+    """The keys of the ``init`` ``SystemMessage``'s ``data``: every required one is there
+    (``claude_code_version`` is anyagent's version, ``apiKeySource`` ``none``)."""
 
     type: Literal["system"]
     subtype: Literal["init"]
