@@ -95,11 +95,13 @@ class Compaction(Value):
     the model for it. ``messages`` is then what follows them."""
 
 
-StrategyFunction: TypeAlias = Callable[[ContextView], "Compaction | Sequence[Message]"]
+StrategyFunction: TypeAlias = Callable[[ContextView], Compaction | Sequence[Message]]
 """A strategy of your own: the messages to send (or a ``Compaction``) for a view. The loop
 checks that calls and results stay paired and that the run's messages are all there."""
 ContextStrategyName: TypeAlias = Literal["sliding", "truncate", "summarize", "adaptive"]
-ContextStrategy: TypeAlias = "ContextStrategyName | StrategyFunction"
+ContextStrategy: TypeAlias = ContextStrategyName | StrategyFunction
+# Values, not strings: a string alias is evaluated in the namespace of the module whose
+# annotations name it (``typing.get_type_hints(AgentOptions)``), where its names are not.
 
 #: The marker put where a tool result was shortened (``{cut}``: characters left out).
 TRUNCATION_MARKER: Final = "\n[... {cut} characters cut to fit the context window ...]\n"
