@@ -17,6 +17,7 @@ from contextlib import aclosing
 from types import TracebackType
 from typing import Any
 
+from anyagent_core.wire import redact_url
 from anyagent_httpx._client import Client, MessageStream
 from anyagent_httpx._errors import ClientStateError, ConfigurationError
 from anyagent_httpx._subagents import Subagents
@@ -279,12 +280,13 @@ class ClaudeSDKClient:
 
 
 def _status_config(config: Mapping[str, Any]) -> McpServerStatusConfig:
-    """A server's configuration as ``get_mcp_status()`` gives it: no ``env``, no ``headers``."""
+    """A server's configuration as ``get_mcp_status()`` gives it: no ``env``, no ``headers``, no
+    password in a URL."""
     kind = config.get("type", "stdio")
     if kind == "sdk":
         return {"type": "sdk", "name": str(config.get("name", ""))}
     if kind in ("http", "sse"):
-        return {"type": kind, "url": str(config["url"])}
+        return {"type": kind, "url": redact_url(str(config["url"]))}
     return {"type": "stdio", "command": str(config["command"]), "args": [str(arg) for arg in config.get("args", ())]}
 
 

@@ -415,7 +415,7 @@ async def test_the_claude_layer_s_mcp_status_says_what_each_server_is(monkeypatc
     servers: dict[str, McpServerConfig] = {
         "inproc": create_sdk_mcp_server("inner", version="2.1.0", tools=[echo]),
         "s": {"type": "stdio", "command": sys.executable, "args": [str(SERVER), "stdio"], "env": secret_env},
-        "gone": {"type": "http", "url": f"http://127.0.0.1:{closed_port()}/mcp", "headers": {"K": "sk-header"}},
+        "gone": {"type": "http", "url": f"http://u:sk-pw@127.0.0.1:{closed_port()}/mcp", "headers": {"K": "sk-h"}},
     }
     servers["gone"]["optional"] = True  # type: ignore[typeddict-unknown-key]  # anyagent's own key
     async with serve([says("hi")]) as server:
@@ -434,6 +434,6 @@ async def test_the_claude_layer_s_mcp_status_says_what_each_server_is(monkeypatc
     assert stdio.get("config") == {"type": "stdio", "command": sys.executable, "args": [str(SERVER), "stdio"]}
     assert "add" in [item["name"] for item in stdio.get("tools", [])]
     assert gone["status"] == "failed" and "serverInfo" not in gone and gone.get("tools") == []
-    assert gone.get("error") and gone.get("config") == {"type": "http", "url": servers["gone"]["url"]}  # type: ignore[typeddict-item]
+    assert gone.get("error") and "<redacted>@127.0.0.1" in repr(gone.get("config"))
     assert {entry.get("scope") for entry in status["mcpServers"]} == {"dynamic"}
-    assert "sk-" not in repr(status)  # env and headers stay out
+    assert "sk-" not in repr(status)  # env, headers and a URL's password stay out
