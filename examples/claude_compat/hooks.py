@@ -9,6 +9,7 @@ Written for claude-agent-sdk; only the import lines differ.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import anyio
 
@@ -16,7 +17,6 @@ from anyagent_httpx.claude import ClaudeAgentOptions, ClaudeSDKClient
 from anyagent_httpx.claude.types import (
     AssistantMessage,
     HookContext,
-    HookInput,
     HookJSONOutput,
     HookMatcher,
     Message,
@@ -37,7 +37,9 @@ def show(message: Message) -> None:
         print(f"Result: {message.subtype} {message.errors or ''}".rstrip())
 
 
-async def check_bash_command(input_data: HookInput, tool_use_id: str | None, context: HookContext) -> HookJSONOutput:
+async def check_bash_command(
+    input_data: dict[str, Any], tool_use_id: str | None, context: HookContext
+) -> HookJSONOutput:
     if input_data["tool_name"] != "Bash":
         return {}
     command = input_data["tool_input"].get("command", "")
@@ -54,7 +56,7 @@ async def check_bash_command(input_data: HookInput, tool_use_id: str | None, con
 
 
 async def add_custom_instructions(
-    input_data: HookInput, tool_use_id: str | None, context: HookContext
+    input_data: dict[str, Any], tool_use_id: str | None, context: HookContext
 ) -> HookJSONOutput:
     return {
         "hookSpecificOutput": {
@@ -64,7 +66,9 @@ async def add_custom_instructions(
     }
 
 
-async def review_tool_output(input_data: HookInput, tool_use_id: str | None, context: HookContext) -> HookJSONOutput:
+async def review_tool_output(
+    input_data: dict[str, Any], tool_use_id: str | None, context: HookContext
+) -> HookJSONOutput:
     if "no such file" in str(input_data.get("tool_response", "")).lower():
         return {
             "systemMessage": "The command produced an error",
@@ -76,13 +80,13 @@ async def review_tool_output(input_data: HookInput, tool_use_id: str | None, con
     return {}
 
 
-async def stop_on_critical(input_data: HookInput, tool_use_id: str | None, context: HookContext) -> HookJSONOutput:
+async def stop_on_critical(input_data: dict[str, Any], tool_use_id: str | None, context: HookContext) -> HookJSONOutput:
     if "critical" in str(input_data.get("tool_response", "")).lower():
         return {"continue_": False, "stopReason": "Critical error in tool output", "systemMessage": "Execution stopped"}
     return {"continue_": True}
 
 
-async def strict_approval(input_data: HookInput, tool_use_id: str | None, context: HookContext) -> HookJSONOutput:
+async def strict_approval(input_data: dict[str, Any], tool_use_id: str | None, context: HookContext) -> HookJSONOutput:
     tool_input = input_data.get("tool_input", {})
     if input_data.get("tool_name") == "Write" and "important" in tool_input.get("file_path", "").lower():
         return {

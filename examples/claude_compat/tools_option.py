@@ -9,9 +9,10 @@ from __future__ import annotations
 import anyio
 
 from anyagent_httpx.claude import AssistantMessage, ClaudeAgentOptions, SystemMessage, TextBlock, query
+from anyagent_httpx.claude.types import ToolsPreset
 
 
-async def run(title: str, tools: list[str] | dict[str, str]) -> None:
+async def run(title: str, tools: list[str] | ToolsPreset) -> None:
     print(f"=== {title} ===")
     options = ClaudeAgentOptions(tools=tools, max_turns=1)
     async for message in query(prompt="What tools do you have available? Just list them briefly.", options=options):

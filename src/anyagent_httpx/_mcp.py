@@ -22,13 +22,14 @@ from typing import Any, TextIO
 
 import anyio
 import anyio.abc
+import attrs
 
 from anyagent_core import ToolSpec
 
 from ._errors import AnyAgentError
 from ._tools import Tool, ToolServer, server_tool_name
 
-__all__ = ["McpServerError", "McpServers", "check_server_config"]
+__all__ = ["McpServerError", "McpServerState", "McpServers", "check_server_config", "server_state"]
 
 log = logging.getLogger("anyagent.mcp")
 
@@ -47,6 +48,33 @@ class McpServerError(AnyAgentError):
     def __init__(self, server: str, message: str) -> None:
         super().__init__(f"MCP server {server!r}: {message}")
         self.server = server
+
+
+@attrs.frozen(kw_only=True)
+class McpServerState:
+    """One server of ``McpServers.states()``: connected or not, what it said it is, its tools."""
+
+    key: str
+    config: Mapping[str, Any]
+    connected: bool
+    name: str | None = None
+    """The name the server gave when connecting (None: it never connected)."""
+    version: str | None = None
+    error: str | None = None
+    """Why it did not start (for a server that is not ``connected``)."""
+    tools: tuple[ToolSpec, ...] = ()
+
+
+def server_state(key: str, server: ToolServer) -> McpServerState:
+    """An in-process server's state: always connected."""
+    return McpServerState(
+        key=key,
+        config={"type": "sdk", "name": server.name},
+        connected=True,
+        name=server.name,
+        version=server.version,
+        tools=server.list_tools(),
+    )
 
 
 def _strings(value: object) -> bool:
@@ -178,6 +206,8 @@ class _Server:
         they come from a trusted server)."""
         self.stale = False
         self.generation = 0
+        self.info: tuple[str, str] | None = None
+        """The name and version the server gave when it last connected."""
         self._restart = anyio.Event()
         self._ready = anyio.Event()
         self._failure: BaseException | None = None
@@ -221,7 +251,8 @@ class _Server:
         streams = await self._transport(stack)
         read, write = streams[0], streams[1]
         session = await stack.enter_async_context(ClientSession(read, write, message_handler=self._notified))
-        await session.initialize()
+        result = await session.initialize()
+        self.info = (result.server_info.name, result.server_info.version)
         self.session = session
         await self.list_tools()
 
@@ -349,6 +380,7 @@ class McpServers:
         self._sdk = {key: config["instance"] for key, config in servers.items() if config["type"] == "sdk"}
         self._remote = [_Server(key, config) for key, config in servers.items() if config["type"] != "sdk"]
         self._live: list[_Server] = []
+        self._failed: dict[str, str] = {}  # key → why the server did not start
         self._group: anyio.abc.TaskGroup | None = None
 
     async def start(self) -> None:
@@ -366,6 +398,7 @@ class McpServers:
                     self._live.append(server)
                     continue
                 reason = _reason(failure)
+                self._failed[server.key] = reason
                 if self.strict and not server.config.get("optional", False):
                     raise McpServerError(server.key, f"did not start ({reason})")
                 warnings.warn(
@@ -395,6 +428,26 @@ class McpServers:
             if server.stale and server.session is not None:
                 await server.list_tools()
                 log.info("MCP server %r: tool list changed (%d tools)", server.key, len(server.specs))
+
+    def states(self) -> list[McpServerState]:
+        """Every server of ``mcp_servers``, in its order: in-process ones are connected."""
+        live = {server.key: server for server in self._live}
+        out = [server_state(key, instance) for key, instance in self._sdk.items()]
+        for server in self._remote:
+            running = live.get(server.key)
+            name, version = server.info or (None, None)
+            out.append(
+                McpServerState(
+                    key=server.key,
+                    config=server.config,
+                    connected=running is not None and running.session is not None,
+                    name=name,
+                    version=version,
+                    error=self._failed.get(server.key) or (None if running is not None else "not started"),
+                    tools=server.specs if running is not None else (),
+                )
+            )
+        return out
 
     def names(self) -> Sequence[str]:
         return [server.key for server in self._live]

@@ -49,6 +49,7 @@ from anyagent_core.wire import redact_url
 
 from ._attempt import StreamLimits
 from ._errors import ConfigurationError
+from ._hints import load_on_read
 from ._observe import Observer
 from ._tools import SANDBOX_MODES, SandboxMode
 
@@ -953,3 +954,48 @@ class AgentOptions(Value):
             response_format=self.output_format,
             extra_body=self.extra_body,
         )
+
+
+def _hint_names() -> dict[str, Any]:
+    """The names ``AgentOptions``' annotations use that this module imports only for type
+    checkers: loaded when the annotations are first read (``typing.get_type_hints``)."""
+    from collections.abc import Callable, Sequence
+
+    import httpx
+
+    from anyagent_core import LoopTool, Message, Pricing
+    from anyagent_core.context import Compaction, ContextView
+
+    from ._definitions import AgentDefinition, FallbackEndpoint
+    from ._hooks import HookEvent, HookMatcher
+    from ._logging import Scrubber
+    from ._memories import Memory
+    from ._permissions import CanUseTool
+    from ._sessions import SessionStore
+    from ._tools import Tool
+    from ._transports import AsyncTransport
+
+    return {
+        "httpx": httpx,
+        "LoopTool": LoopTool,
+        "Pricing": Pricing,
+        # ContextStrategy's own names (a string alias, so the compaction classes load on use).
+        "Callable": Callable,
+        "Sequence": Sequence,
+        "ContextView": ContextView,
+        "Compaction": Compaction,
+        "Message": Message,
+        "AgentDefinition": AgentDefinition,
+        "FallbackEndpoint": FallbackEndpoint,
+        "HookEvent": HookEvent,
+        "HookMatcher": HookMatcher,
+        "Scrubber": Scrubber,
+        "Memory": Memory,
+        "CanUseTool": CanUseTool,
+        "SessionStore": SessionStore,
+        "Tool": Tool,
+        "AsyncTransport": AsyncTransport,
+    }
+
+
+load_on_read(AgentOptions, _hint_names)

@@ -402,7 +402,7 @@ def test_the_guide_lists_every_name_the_layer_provides_under_claude_agent_sdk_s_
     assert said, "no names said to exist"
     assert said <= set(claude.__all__)
     # anyagent's own additions, and HookEvent (claude_agent_sdk.types', outside its __all__)
-    extras = {"CLAUDE_TOOLS", "ENV_PRICING", "CompatibilityWarning", "HookEvent"}
+    extras = {"CLAUDE_TOOLS", "ENV_PRICING", "CompatibilityWarning", "NotSupportedError", "HookEvent"}
     assert set(claude.__all__) - set(rows) == extras
 
 

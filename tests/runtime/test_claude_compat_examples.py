@@ -21,6 +21,7 @@ from anyagent_httpx.testing import LoopbackServer, ReceivedRequest, Reply, serve
 
 from .mock import chunk, text_stream
 from .test_agent_end_to_end import calls, says
+from .test_claude_compat_types import CLAUDE_TYPES
 
 pytestmark = pytest.mark.anyio
 
@@ -440,10 +441,11 @@ async def test_claude_code_options_warn_once_each(
 
 
 def claude_names() -> set[str]:
-    """The claude-agent-sdk public names the migration guide lists (its first column)."""
+    """The claude-agent-sdk public names the migration guide lists (its first column), and those
+    of its ``types`` module."""
     names = set(re.findall(r"^\| `([A-Za-z_][A-Za-z0-9_]*)` \|", MIGRATING.read_text(encoding="utf-8"), re.M))
     assert len(names) > 100, "the guide's name table is missing"
-    return names
+    return names | set(CLAUDE_TYPES)
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.rglob("*.py")), ids=lambda p: p.name)

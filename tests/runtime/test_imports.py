@@ -126,6 +126,25 @@ def test_a_plain_query_run_makes_and_runs_no_tool() -> None:
     assert loaded.isdisjoint(tool_modules), sorted(loaded & tool_modules)
 
 
+_HINTS = """\
+import json, sys, typing
+from anyagent_httpx import AgentOptions, Tool
+before = sorted(m for m in sys.modules if m.startswith("anyagent"))
+options, tool = typing.get_type_hints(AgentOptions), typing.get_type_hints(Tool)
+hints = [str(options["tools"]), str(options["hooks"]), str(options["session_store"]), str(tool["_signature"])]
+print(json.dumps([before, *hints]))
+"""
+
+
+def test_the_type_hints_of_the_options_and_of_tool_resolve_and_load_their_modules_only_then() -> None:
+    done = subprocess.run([sys.executable, "-c", _HINTS], capture_output=True, text=True, check=True, timeout=120)
+    before, tools, hooks, store, signature = json.loads(done.stdout.strip().splitlines()[-1])
+    lazy = {"anyagent_httpx._hooks", "anyagent_httpx._sessions", "anyagent_httpx._tools._schema"}
+    assert lazy.isdisjoint(before), sorted(lazy & set(before))  # importing the names loaded none of them
+    assert "anyagent_httpx._tools._tool.Tool" in tools and "anyagent_httpx._hooks.HookMatcher" in hooks
+    assert "SessionStore" in store and signature == "anyagent_httpx._tools._schema.Signature | None"
+
+
 def test_a_tool_loads_its_schema_and_no_builtin_tools() -> None:
     loaded = modules_after(
         "from anyagent_httpx import AgentOptions, tool\n"

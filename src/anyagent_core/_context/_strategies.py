@@ -68,7 +68,10 @@ StrategyFunction: TypeAlias = "Callable[[ContextView], Compaction | Sequence[Mes
 """A strategy of your own: the messages to send (or a ``Compaction``) for a view. The loop
 checks that calls and results stay paired and that the run's messages are all there."""
 ContextStrategyName: TypeAlias = Literal["sliding", "truncate", "summarize", "adaptive"]
-ContextStrategy: TypeAlias = "ContextStrategyName | StrategyFunction"
+ContextStrategy: TypeAlias = ContextStrategyName | StrategyFunction
+# A value over StrategyFunction's string (its classes load with the first compaction): a module
+# whose annotations name ContextStrategy supplies ContextView, Compaction and Message to
+# ``typing.get_type_hints`` (``AgentOptions`` does, see ``anyagent_httpx._options``).
 
 #: The marker put where a tool result was shortened (``{cut}``: characters left out).
 TRUNCATION_MARKER: Final = "\n[... {cut} characters cut to fit the context window ...]\n"

@@ -28,6 +28,7 @@ import attrs
 
 from anyagent_core import ToolSpec, thaw_json
 from anyagent_core.value import Value
+from anyagent_httpx._hints import load_on_read
 
 from ._context import ToolContext
 
@@ -373,3 +374,14 @@ def _is_async_function(function: Callable[..., Any]) -> bool:
         return True
     call = getattr(function, "__call__", None)  # noqa: B004 - an object whose __call__ is async
     return call is not None and inspect.iscoroutinefunction(call)
+
+
+def _hint_names() -> dict[str, Any]:
+    """The names ``Tool``'s annotations use that this module imports only for type checkers:
+    loaded when the annotations are first read (``typing.get_type_hints``)."""
+    from ._schema import Shape, Signature
+
+    return {"Shape": Shape, "Signature": Signature}
+
+
+load_on_read(Tool, _hint_names)

@@ -12,21 +12,31 @@ before the message that came after it.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from types import TracebackType
 from typing import Any
 
+from anyagent_core.wire import redact_url
 from anyagent_httpx._client import Client, MessageStream
 from anyagent_httpx._errors import ClientStateError, ConfigurationError
 from anyagent_httpx._subagents import Subagents
-from anyagent_httpx._tools import Tool
+from anyagent_httpx._tools import Tool, ToolServer
 
 from ._messages import Converter, init_data
 from ._mirror import MirroredStore
 from ._options import agent_options, warn
 from ._tools import task_tool
-from ._types import ClaudeAgentOptions, ContextUsageResponse, Message, PermissionMode
+from ._types import (
+    ClaudeAgentOptions,
+    ContextUsageResponse,
+    McpServerStatus,
+    McpServerStatusConfig,
+    McpStatusResponse,
+    Message,
+    NotSupportedError,
+    PermissionMode,
+)
 
 __all__ = ["ClaudeSDKClient", "query"]
 
@@ -129,8 +139,18 @@ class ClaudeSDKClient:
 
     async def query(self, prompt: str | AsyncIterable[dict[str, Any]], session_id: str = "default") -> None:
         """Send a prompt (or a stream of prompt dicts); the answer comes from ``receive_response()``.
-        ``session_id`` is accepted for claude-agent-sdk's signature; one client is one session."""
-        await self.client.query(prompt)
+        One client is one conversation: a ``session_id`` other than ``"default"`` and the
+        client's own gives a ``CompatibilityWarning`` and the prompt goes to the client's
+        conversation all the same (a conversation of its own needs a client of its own, or
+        ``ClaudeAgentOptions(resume=...)``)."""
+        client = self.client
+        if session_id not in ("default", client.session_id):
+            warn(
+                f"query(session_id={session_id!r}): one client is one conversation; the prompt goes to "
+                f"this client's (session {client.session_id!r}): use a client per conversation, "
+                "or ClaudeAgentOptions(resume=...)"
+            )
+        await client.query(prompt)
 
     def _stream(self, stream: MessageStream, before: Callable[[], Awaitable[bool]] | None = None) -> _Stream:
         assert self._converter is not None
@@ -205,32 +225,69 @@ class ClaudeSDKClient:
             "gridRows": [],
         }
 
-    async def get_mcp_status(self) -> dict[str, Any]:
-        """The MCP servers the client reached (in-process ones too) and their tools."""
-        info = await self.client.get_server_info()
-        servers: dict[str, list[str]] = {}
-        for name in info.get("tools", ()):
-            if name.startswith("mcp__"):
-                _, server, tool = name.split("__", 2)
-                servers.setdefault(server, []).append(tool)
-        return {
-            "mcpServers": [
-                {"name": server, "status": "connected", "tools": [{"name": tool} for tool in tools]}
-                for server, tools in servers.items()
-            ]
-        }
+    async def get_mcp_status(self) -> McpStatusResponse:
+        """Every server of ``mcp_servers``, in its order: ``connected`` (in-process servers
+        always), or ``failed`` with the ``error`` for an optional one that did not start; the
+        ``serverInfo`` it gave, its ``config`` (without ``env`` and ``headers``, which often
+        hold keys), ``scope`` ``dynamic`` (from the options, as Claude Code says of those) and
+        its tools."""
+        from anyagent_httpx._mcp import McpServerState, server_state
+
+        client = self.client
+        remote = {state.key: state for state in (client._mcp.states() if client._mcp is not None else ())}
+        servers: list[McpServerStatus] = []
+        configs = self.options.mcp_servers
+        for key, config in configs.items() if isinstance(configs, Mapping) else ():
+            instance = config.get("instance")
+            state: McpServerState | None = server_state(key, instance) if isinstance(instance, ToolServer) else None
+            state = state or remote.get(key)
+            if state is None:
+                continue
+            entry: McpServerStatus = {
+                "name": key,
+                "status": "connected" if state.connected else "failed",
+                "config": _status_config(state.config),
+                "scope": "dynamic",
+                "tools": [{"name": spec.name, "description": spec.description} for spec in state.tools],
+            }
+            if state.name is not None:
+                entry["serverInfo"] = {"name": state.name, "version": state.version or ""}
+            if not state.connected and state.error is not None:
+                entry["error"] = state.error
+            servers.append(entry)
+        return {"mcpServers": servers}
 
     async def rewind_files(self, user_message_id: str) -> None:
-        raise NotImplementedError("rewind_files(): files are not checkpointed here")
+        raise NotSupportedError(
+            f"rewind_files({user_message_id!r}): files are not checkpointed here, so there is nothing to rewind to "
+            "(enable_file_checkpointing is Claude Code's)"
+        )
 
     async def reconnect_mcp_server(self, server_name: str) -> None:
-        return None  # in-process servers never disconnect
+        return None  # in-process servers never disconnect; a lost connection is reconnected at the next call
 
     async def toggle_mcp_server(self, server_name: str, enabled: bool) -> None:
-        raise NotImplementedError("toggle_mcp_server(): the tools are fixed when the client connects")
+        raise NotSupportedError(
+            f"toggle_mcp_server({server_name!r}, {enabled!r}): a client's MCP servers are fixed when it connects; "
+            "connect a client with the mcp_servers wanted"
+        )
 
     async def stop_task(self, task_id: str) -> None:
-        raise NotImplementedError("stop_task(): background tasks are Claude Code's")
+        raise NotSupportedError(
+            f"stop_task({task_id!r}): there are no background tasks to stop (they are Claude Code's); "
+            "interrupt() stops the answer in progress"
+        )
+
+
+def _status_config(config: Mapping[str, Any]) -> McpServerStatusConfig:
+    """A server's configuration as ``get_mcp_status()`` gives it: no ``env``, no ``headers``, no
+    password in a URL."""
+    kind = config.get("type", "stdio")
+    if kind == "sdk":
+        return {"type": "sdk", "name": str(config.get("name", ""))}
+    if kind in ("http", "sse"):
+        return {"type": kind, "url": redact_url(str(config["url"]))}
+    return {"type": "stdio", "command": str(config["command"]), "args": [str(arg) for arg in config.get("args", ())]}
 
 
 async def query(

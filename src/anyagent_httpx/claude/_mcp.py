@@ -9,6 +9,8 @@ from typing import Any
 from anyagent_httpx._tools import Tool, ToolServer
 from anyagent_httpx._tools import tool as _tool
 
+from ._types import McpSdkServerConfig
+
 __all__ = ["SdkMcpTool", "ToolAnnotations", "create_sdk_mcp_server", "tool"]
 
 SdkMcpTool = Tool
@@ -31,7 +33,7 @@ def tool(
     return _tool(name, description, input_schema, annotations)
 
 
-def create_sdk_mcp_server(name: str, version: str = "1.0.0", tools: Sequence[Tool] | None = None) -> dict[str, Any]:
+def create_sdk_mcp_server(name: str, version: str = "1.0.0", tools: Sequence[Tool] | None = None) -> McpSdkServerConfig:
     """An in-process server of ``tools``, for ``ClaudeAgentOptions(mcp_servers={key: server})``:
     its tools are offered as ``mcp__<key>__<tool>``. Returns claude-agent-sdk's config dict
     (``type``, ``name``, ``instance``: the ``ToolServer``)."""

@@ -22,10 +22,12 @@ from anyagent_core import (
     Usage,
     thaw_json,
 )
+from anyagent_httpx import __version__
 
 from ._types import (
     AssistantMessage,
     ContentBlock,
+    DeferredToolUse,
     Message,
     ResultMessage,
     StreamEvent,
@@ -55,6 +57,37 @@ def usage_dict(usage: Usage | None) -> dict[str, Any] | None:
     if usage.estimated:
         out["estimated"] = True
     return out
+
+
+TERMINAL_REASONS: dict[str, str] = {
+    "success": "completed",
+    "interrupted": "aborted_streaming",
+    "error_max_turns": "max_turns",
+    "error_max_budget_tokens": "budget_exhausted",
+    "error_max_budget_usd": "budget_exhausted",
+    "error_max_structured_output_retries": "structured_output_retry_exhausted",
+    "error_during_execution": "api_error",
+}
+"""anyagent's result subtypes as Claude Code's terminal reasons (``error_doom_loop`` has none)."""
+
+
+def terminal_reason(result: core.ResultMessage) -> str | None:
+    """Why the run ended, in Claude Code's words: a run that stopped for calls the program
+    answers is ``tool_deferred``, one a hook stopped ``hook_stopped``."""
+    if result.subtype == "success" and result.pending_tool_calls:
+        return "tool_deferred"
+    if result.subtype == "interrupted" and result.errors:
+        return "hook_stopped"  # an interruption says why only when a hook stopped the run
+    return TERMINAL_REASONS.get(result.subtype)
+
+
+def _deferred(calls: tuple[core.ToolUseBlock | ToolUseError, ...]) -> DeferredToolUse | None:
+    if not calls:
+        return None
+    call = calls[0]
+    return DeferredToolUse(
+        id=call.id, name=call.name, input=thaw_json(call.input) if isinstance(call, core.ToolUseBlock) else {}
+    )
 
 
 def _stop(reason: str | None) -> str | None:
@@ -92,13 +125,15 @@ def _block(block: Any) -> ContentBlock | None:
 
 
 def init_data(data: dict[str, Any]) -> dict[str, Any]:
-    """The init message's data with Claude Code's keys (anyagent's kept too)."""
+    """The init message's data with Claude Code's keys (``SystemInitData``'s, anyagent's kept too)."""
     tools = list(data.get("tools", ()))
     servers = sorted({name.split("__")[1] for name in tools if name.startswith("mcp__")})
     return {
         **data,
         "type": "system",
         "subtype": "init",
+        "uuid": str(uuid.uuid4()),
+        "claude_code_version": __version__,  # what answers in Claude Code's place
         "permissionMode": data.get("permission_mode"),
         "mcp_servers": [{"name": name, "status": "connected"} for name in servers],
         "slash_commands": [],
@@ -158,8 +193,10 @@ class Converter:
                 usage=usage_dict(message.usage),
                 result=message.result,
                 structured_output=message.structured_output,
+                deferred_tool_use=_deferred(message.pending_tool_calls),
                 errors=list(message.errors) or None,
                 uuid=str(uuid.uuid4()),
+                terminal_reason=terminal_reason(message),
             )
         ]
 

@@ -40,13 +40,13 @@ from typing import Any
 
 import attrs
 
-from anyagent_core import PermissionAllow, PermissionDeny, Pricing, thaw_json
+from anyagent_core import Config, PermissionAllow, PermissionDeny, Pricing, thaw_json
 from anyagent_core.settings import PermissionRule
 from anyagent_httpx._agent_files import load_agents
 from anyagent_httpx._errors import ConfigurationError
 from anyagent_httpx._hooks import HOOK_EVENTS, HookEvent, HookMatcher
+from anyagent_httpx._options import CLIENT_CONFIG, AgentOptions
 from anyagent_httpx._options import AgentDefinition as OurAgentDefinition
-from anyagent_httpx._options import AgentOptions
 from anyagent_httpx._permissions import ToolPermissionContext as OurPermissionContext
 from anyagent_httpx._sessions import SessionStore, SQLiteStore
 from anyagent_httpx._sessions._sqlite import default_path
@@ -174,16 +174,46 @@ def _model(model: str | None, env: Mapping[str, str], what: str) -> str | None:
     return None  # the endpoint's model (ANY_AGENT_MODEL, or the main agent's)
 
 
+def _prompt_field(value: Mapping[str, Any], key: str) -> str:
+    text = value.get(key)
+    if not isinstance(text, str):
+        raise ConfigurationError(
+            f"system_prompt {{'type': {value.get('type')!r}}} needs {key!r} as a string, not {type(text).__name__}"
+        )
+    return text
+
+
 def _system_prompt(value: str | Mapping[str, Any] | None) -> str | None:
+    """A string as is; the ``claude_code`` preset (plus ``append``), a ``custom`` prompt, a
+    ``file``'s text."""
     if value is None or isinstance(value, str):
         return value
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"system_prompt is a string or a dict, not {type(value).__name__}")
     kind = value.get("type")
+    if value.get("snapshot"):
+        warn(
+            "system_prompt['snapshot'] is Claude Code's: a session, resumed or not, uses the system prompt "
+            "of the options it runs with, never one recorded"
+        )
     if kind == "preset":
+        if value.get("preset") != "claude_code":
+            raise ConfigurationError(f"system_prompt preset {value.get('preset')!r}: the only preset is 'claude_code'")
         append = value.get("append")
+        if append is not None and not isinstance(append, str):
+            raise ConfigurationError(f"system_prompt['append'] is a string, not {type(append).__name__}")
         return PRESET_SYSTEM_PROMPT + (f"\n\n{append}" if append else "")
+    if kind == "custom":
+        return _prompt_field(value, "prompt")
     if kind == "file":
-        return pathlib.Path(value["path"]).read_text(encoding="utf-8")
-    raise ConfigurationError(f"system_prompt {dict(value)!r}: expected a string, a preset or a file")
+        path = _prompt_field(value, "path")
+        try:
+            return pathlib.Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"system_prompt file {path!r} could not be read: {exc}") from None
+    raise ConfigurationError(
+        f"system_prompt type {kind!r}: expected a string or a dict of type 'preset', 'custom' or 'file'"
+    )
 
 
 def _servers(value: Any) -> tuple[dict[str, ToolServer], dict[str, Any]]:
@@ -456,6 +486,13 @@ def _sandbox(settings: Mapping[str, Any] | None) -> tuple[SandboxMode, bool]:
     return ("required" if settings.get("allowUnsandboxedCommands") is False else "auto"), network
 
 
+def _client_app(app: object) -> Config:
+    """anyagent's configuration with ``app`` after its User-Agent, as Claude Code sends it."""
+    if not isinstance(app, str) or not app.isprintable() or not app.isascii():
+        raise ConfigurationError(f"client_app is one line of printable ASCII (such as 'my-app/1.0.0'), not {app!r}")
+    return attrs.evolve(CLIENT_CONFIG, user_agent=f"{CLIENT_CONFIG.user_agent} {app}")
+
+
 def agent_options(options: ClaudeAgentOptions, env: Mapping[str, str], **extra: Any) -> AgentOptions:
     """``options`` as anyagent's ``AgentOptions`` (``extra``: more of its fields)."""
     if not isinstance(options, ClaudeAgentOptions):
@@ -504,6 +541,8 @@ def agent_options(options: ClaudeAgentOptions, env: Mapping[str, str], **extra: 
             "(dollars per million tokens, such as '0.15/0.6'); without prices the budget would never stop a run"
         )
     sandbox, sandbox_network = _sandbox(options.sandbox)
+    if options.client_app:
+        extra.setdefault("config", _client_app(options.client_app))
     return AgentOptions(
         sandbox=sandbox,
         sandbox_network=sandbox_network,

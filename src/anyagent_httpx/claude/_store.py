@@ -10,8 +10,6 @@ store against the contract. (anyagent's own ``SessionStore``, ``anyagent_httpx.S
 is another protocol: both are accepted by ``ClaudeAgentOptions(session_store=)``.)
 """
 
-from __future__ import annotations
-
 import datetime
 import os
 import re

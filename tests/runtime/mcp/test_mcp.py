@@ -28,7 +28,7 @@ from anyagent_httpx import (
     RunMessage,
     query,
 )
-from anyagent_httpx.claude import ClaudeAgentOptions
+from anyagent_httpx.claude import ClaudeAgentOptions, McpServerConfig
 from anyagent_httpx.claude._options import agent_options
 from anyagent_httpx.testing import ReceivedRequest, Reply, serve
 from tests.runtime.mock import FAST_RETRY
@@ -388,7 +388,7 @@ def test_rules_may_name_a_remote_servers_tools_but_not_an_unknown_server() -> No
 
 
 def test_the_claude_layer_passes_stdio_http_and_sse_servers_through() -> None:
-    servers = {
+    servers: dict[str, McpServerConfig] = {
         "a": {"type": "stdio", "command": "srv", "args": ["x"]},
         "b": {"type": "http", "url": "http://127.0.0.1:1/mcp", "headers": {"k": "v"}},
         "c": {"type": "sse", "url": "http://127.0.0.1:1/sse"},
@@ -402,3 +402,38 @@ def test_the_claude_layer_passes_stdio_http_and_sse_servers_through() -> None:
     assert options.mcp_servers["a"]["args"] == ["x"]
     with pytest.raises(ConfigurationError, match="one by one"):
         agent_options(ClaudeAgentOptions(mcp_servers=servers, allowed_tools=["mcp__a"]), {"ANY_AGENT_MODEL": "m"})
+
+
+async def test_the_claude_layer_s_mcp_status_says_what_each_server_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    from anyagent_httpx.claude import ClaudeSDKClient, create_sdk_mcp_server, tool
+
+    @tool("echo", "Say it back", {"text": str})
+    async def echo(args: dict[str, Any]) -> dict[str, Any]:
+        return {"content": [{"type": "text", "text": args["text"]}]}
+
+    secret_env = {"TOKEN": "sk-env-secret"}
+    servers: dict[str, McpServerConfig] = {
+        "inproc": create_sdk_mcp_server("inner", version="2.1.0", tools=[echo]),
+        "s": {"type": "stdio", "command": sys.executable, "args": [str(SERVER), "stdio"], "env": secret_env},
+        "gone": {"type": "http", "url": f"http://u:sk-pw@127.0.0.1:{closed_port()}/mcp", "headers": {"K": "sk-h"}},
+    }
+    servers["gone"]["optional"] = True  # type: ignore[typeddict-unknown-key]  # anyagent's own key
+    async with serve([says("hi")]) as server:
+        monkeypatch.setenv("ANY_AGENT_BASE_URL", server.base_url)
+        monkeypatch.setenv("ANY_AGENT_MODEL", "local")
+        with pytest.warns(UserWarning, match="'gone' did not start"):
+            async with ClaudeSDKClient(ClaudeAgentOptions(mcp_servers=servers)) as client:
+                status = await client.get_mcp_status()
+    by_name = {entry["name"]: entry for entry in status["mcpServers"]}
+    assert list(by_name) == ["inproc", "s", "gone"]
+    inproc, stdio, gone = by_name["inproc"], by_name["s"], by_name["gone"]
+    assert inproc["status"] == "connected" and inproc.get("serverInfo") == {"name": "inner", "version": "2.1.0"}
+    assert inproc.get("config") == {"type": "sdk", "name": "inner"}
+    assert inproc.get("tools") == [{"name": "echo", "description": "Say it back"}]
+    assert stdio["status"] == "connected" and stdio.get("serverInfo", {}).get("name") == "testing"
+    assert stdio.get("config") == {"type": "stdio", "command": sys.executable, "args": [str(SERVER), "stdio"]}
+    assert "add" in [item["name"] for item in stdio.get("tools", [])]
+    assert gone["status"] == "failed" and "serverInfo" not in gone and gone.get("tools") == []
+    assert gone.get("error") and "<redacted>@127.0.0.1" in repr(gone.get("config"))
+    assert {entry.get("scope") for entry in status["mcpServers"]} == {"dynamic"}
+    assert "sk-" not in repr(status)  # env, headers and a URL's password stay out
