@@ -270,13 +270,18 @@ class SSEDecoder:
         in_block = bool(self._data) or self._event_offset >= 0
         if not in_block and lines.startswith(b"data: "):
             # The events of a whole read at once: split on the blank line and the next event's
-            # "data: ", each piece but the last is an event's value when it holds no LF (then it
-            # was one data line followed by a blank line). The last piece, and everything from
-            # the first piece that is not such a value, is left to the loop below.
+            # "data: ", a piece is an event's value when it holds no LF (then it was one data
+            # line followed by a blank line); so is the last one, its blank line cut off, when
+            # the lines end with one. Everything from the first piece that is not such a value
+            # is left to the loop below.
             pieces = lines.split(b"\n\ndata: ")
-            if len(pieces) > 1:
-                pieces[0] = pieces[0][6:]
+            last = pieces[-1]
+            if last[-2:] == b"\n\n":
+                pieces[-1] = last[:-2]
+            else:
                 del pieces[-1]
+            if pieces:
+                pieces[0] = pieces[0][6:]
                 line_no = self._line_no
                 last_id = self._last_id
                 retry = self._retry
