@@ -256,8 +256,9 @@ class SSEDecoder:
         """``lines``: complete lines, each ending in LF, starting at ``self._start``.
 
         The fast path: an event that is one ``data:`` line and its blank line (what every
-        OpenAI-compatible server writes) is dispatched straight from the bytes, one ``find``
-        per event, as a plain tuple of its fields. Any other block (comments, other fields,
+        OpenAI-compatible server writes) is dispatched straight from the bytes as a plain tuple
+        of its fields: a run of them at the start of ``lines`` by one split of the whole read,
+        any other by one ``find``. Any other block (comments, other fields,
         several data lines, an oversized line, an event begun in an earlier read) goes to
         ``_lines_lf_general`` up to the blank line that ends it, and the fast path resumes
         after it. Both give the same messages."""
@@ -267,6 +268,34 @@ class SSEDecoder:
         append = out.append
         at = 0
         in_block = bool(self._data) or self._event_offset >= 0
+        if not in_block and lines.startswith(b"data: "):
+            # The events of a whole read at once: split on the blank line and the next event's
+            # "data: ", a piece is an event's value when it holds no LF (then it was one data
+            # line followed by a blank line); so is the last one, its blank line cut off, when
+            # the lines end with one. Everything from the first piece that is not such a value
+            # is left to the loop below.
+            pieces = lines.split(b"\n\ndata: ")
+            last = pieces[-1]
+            if last[-2:] == b"\n\n":
+                pieces[-1] = last[:-2]
+            else:
+                del pieces[-1]
+            if pieces:
+                pieces[0] = pieces[0][6:]
+                line_no = self._line_no
+                last_id = self._last_id
+                retry = self._retry
+                pos = base
+                limit -= 6  # the line's "data: "
+                for piece in pieces:
+                    if 10 in piece or len(piece) > limit:  # 10: LF
+                        break
+                    append(("message", piece.decode("utf-8", "replace"), last_id, retry, pos, line_no, None))
+                    pos += len(piece) + 8  # "data: ", the value, its LF and the blank line
+                    line_no += 2
+                limit += 6
+                self._line_no = line_no
+                at = pos - base
         while at < size:
             if in_block:
                 # Lines up to and including the next blank line, by the general loop.

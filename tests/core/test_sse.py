@@ -314,6 +314,39 @@ def test_one_data_line_fast_path_matches_the_general_loop(lines: list[bytes], ca
     assert fast == general
 
 
+_event_values = st.one_of(
+    st.text(st.characters(exclude_characters="\r"), max_size=30).map(
+        lambda text: text.encode("utf-8", "surrogatepass")
+    ),
+    st.binary(max_size=12).filter(lambda raw: 13 not in raw),
+    st.sampled_from([b"", b" ", b"data: x", b"\ndata: y", b"x\n", b"\xc3", b"\xe2\x82"]),
+    st.integers(0, 120).map(lambda n: b"x" * n),
+)
+
+
+@given(
+    events=st.lists(
+        st.one_of(
+            _event_values.map(lambda value: b"data: " + value),
+            st.sampled_from([b"data:x", b": keep-alive", b"event: e\ndata: z", b"id: 7", b"", b"\n"]),
+        ),
+        max_size=16,
+    ),
+    cap=st.integers(32, 200),
+    data=st.data(),
+)
+def test_the_split_of_whole_reads_matches_the_general_loop(events: list[bytes], cap: int, data: st.DataObject) -> None:
+    # Blocks ended by blank lines, mostly one "data: " line each (the read-at-once split), among
+    # them values holding LFs, "data: " itself, bytes that are not UTF-8 and lines over the cap.
+    body = b"\n\n".join(events) + data.draw(st.sampled_from([b"", b"\n", b"\n\n", b"\n\n\n"]), label="tail")
+    cuts = data.draw(st.lists(st.integers(1, max(1, len(body))), max_size=6), label="cuts")
+    for reads in (split_at(body, cuts), [body]):
+        fast = _outcome(reads, cap)
+        with _general_lines_only():
+            general = _outcome(reads, cap)
+        assert fast == general
+
+
 @given(
     lines=st.lists(
         st.one_of(
