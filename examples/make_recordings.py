@@ -189,6 +189,20 @@ def record_examples(directory: Path) -> None:
         _cli([*command, "--record", str(directory / "trio_story.jsonl")])
 
 
+def _portable(path: Path) -> None:
+    """Leave the recording directory out of a shipped cassette's header (``anyagent run
+    --record`` keeps it, to warn when a replay's tools work elsewhere): the repository's
+    recordings are replayed from wherever it is cloned."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = json.loads(lines[0])
+    meta = header.get("meta", {})
+    meta.pop("cwd", None)
+    if not meta:
+        header.pop("meta", None)
+    lines[0] = json.dumps(header, separators=(",", ":"), sort_keys=True) + "\n"
+    path.write_text("".join(lines), encoding="utf-8")
+
+
 def _bodies(path: Path) -> list[tuple[object, tuple[bytes, ...]]]:
     cassette = Cassette.load(path)
     return [(json.loads(e.request.body), tuple(e.response.chunks)) for e in cassette.exchanges]
@@ -201,6 +215,8 @@ def main() -> int:
     if not args.check:
         print(record_agent(AGENT_CASSETTE), end="")
         record_examples(RECORDINGS)
+        for path in [AGENT_CASSETTE, *sorted(RECORDINGS.glob("*.jsonl"))]:
+            _portable(path)
         print("wrote examples/agent.jsonl and examples/recordings/", file=sys.stderr)
         return 0
     differ = []

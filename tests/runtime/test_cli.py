@@ -162,6 +162,16 @@ def test_the_shipped_agent_recording_is_what_a_fresh_recording_gives() -> None:
     assert "up to date" in done.stdout
 
 
+@pytest.mark.parametrize(
+    "name", ["agent.jsonl", *sorted(p.name for p in (ROOT / "examples" / "recordings").glob("*.jsonl"))]
+)
+def test_the_shipped_recordings_name_no_directory_of_the_machine_they_were_made_on(name: str) -> None:
+    # Replayed from wherever the repository is cloned: a recorded --cwd would warn on every run.
+    path = ROOT / "examples" / name if name == "agent.jsonl" else ROOT / "examples" / "recordings" / name
+    assert "cwd" not in Cassette.load(path).meta
+    assert str(ROOT) not in path.read_text(encoding="utf-8")
+
+
 def test_unknown_tool_names_are_a_usage_error() -> None:
     code, _, err = run_cli("run", "x", "--tools", "read_file,nope")
     assert code == 2
