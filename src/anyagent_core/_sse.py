@@ -286,14 +286,13 @@ class SSEDecoder:
                 last_id = self._last_id
                 retry = self._retry
                 pos = base
-                limit -= 6  # the line's "data: "
+                value_limit = limit - 6  # the line's "data: "
                 for piece in pieces:
-                    if 10 in piece or len(piece) > limit:  # 10: LF
+                    if 10 in piece or len(piece) > value_limit:  # 10: LF
                         break
                     append(("message", piece.decode("utf-8", "replace"), last_id, retry, pos, line_no, None))
                     pos += len(piece) + 8  # "data: ", the value, its LF and the blank line
                     line_no += 2
-                limit += 6
                 self._line_no = line_no
                 at = pos - base
         while at < size:

@@ -30,7 +30,6 @@ than ``MIN_SECRET_LENGTH`` is scrubbed only where it stands as a whole token (``
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import threading
@@ -42,6 +41,7 @@ from urllib.parse import unquote, unquote_plus, urlsplit
 import attrs
 
 from anyagent_core import Endpoint, ResultMessage, SendRequest, ServerError, ToolResultBlock, ToolUseBlock, Wait
+from anyagent_core._util import lazy_pattern
 from anyagent_core.wire import redact_url
 
 from ._attempt import Interrupted
@@ -70,16 +70,11 @@ LOGGER.addHandler(logging.NullHandler())
 _SECRET_WORDS = ("key", "token", "sig", "secret", "auth", "password", "cookie")
 
 
-@functools.cache
-def _credential_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
-    """What looks like a credential (OpenAI-style keys, ``Bearer ...`` values, query parameters
-    named like keys, URL user info), compiled with the first text scrubbed, not on import."""
-    return (
-        re.compile(r"\b(?:sk|pk|rk|gsk|xai)-[A-Za-z0-9_-]{16,}"),
-        re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{6,}"),
-        re.compile(r"(?i)([?&][^=&\s\"']*(?:key|token|sig|secret|auth|password)[^=&\s\"']*=)[^&\s\"']+"),
-        re.compile(r"(?i)(https?://)[^/@\s\"']+@"),
-    )
+# What looks like a credential, compiled with the first text scrubbed, not on import.
+_KEY_LIKE = lazy_pattern(r"\b(?:sk|pk|rk|gsk|xai)-[A-Za-z0-9_-]{16,}")  # OpenAI-style keys
+_BEARER = lazy_pattern(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{6,}")
+_QUERY_SECRET = lazy_pattern(r"(?i)([?&][^=&\s\"']*(?:key|token|sig|secret|auth|password)[^=&\s\"']*=)[^&\s\"']+")
+_USERINFO = lazy_pattern(r"(?i)(https?://)[^/@\s\"']+@")
 
 
 def logger(name: str) -> logging.Logger:
@@ -103,11 +98,10 @@ class Scrubber:
     def __call__(self, text: str) -> str:
         if self._secrets is not None:
             text = self._secrets.sub(REDACTED, text)
-        key_like, bearer, query_secret, userinfo = _credential_patterns()
-        text = key_like.sub(REDACTED, text)
-        text = bearer.sub(lambda match: f"{match.group(1)} {REDACTED}", text)
-        text = query_secret.sub(lambda match: match.group(1) + REDACTED, text)
-        return userinfo.sub(lambda match: f"{match.group(1)}{REDACTED}@", text)
+        text = _KEY_LIKE().sub(REDACTED, text)
+        text = _BEARER().sub(lambda match: f"{match.group(1)} {REDACTED}", text)
+        text = _QUERY_SECRET().sub(lambda match: match.group(1) + REDACTED, text)
+        return _USERINFO().sub(lambda match: f"{match.group(1)}{REDACTED}@", text)
 
     def __repr__(self) -> str:
         return f"Scrubber(<{len(self.secrets)} secrets>)"
