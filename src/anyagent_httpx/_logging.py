@@ -41,7 +41,7 @@ from urllib.parse import unquote, unquote_plus, urlsplit
 import attrs
 
 from anyagent_core import Endpoint, ResultMessage, SendRequest, ServerError, ToolResultBlock, ToolUseBlock, Wait
-from anyagent_core._util import lazy_pattern
+from anyagent_core.regex import lazy_pattern
 from anyagent_core.wire import redact_url
 
 from ._attempt import Interrupted
