@@ -125,12 +125,11 @@ class SSEReader:
     not dropped unseen either: it raises, naming it, after the complete answer's events. EOF
     first ends it with ``end_of_stream``."""
 
-    __slots__ = ("_assembler", "_decoder", "_discarded", "_end_marker", "finished")
+    __slots__ = ("_assembler", "_decoder", "_end_marker", "finished")
 
     def __init__(self, assembler: Assembler, *, max_event_size: int) -> None:
         self._assembler = assembler
         self._decoder = SSEDecoder(max_event_size=max_event_size)
-        self._discarded = 0  # the decoder's discarded bytes when the response completed
         self._end_marker: tuple[str, str] | None = None  # (event, data) of the event that ended it
         self.finished = False
 
@@ -143,7 +142,10 @@ class SSEReader:
 
     def read(self, out: list[Event]) -> None:
         if self.finished:
-            self._after_end(self._decoder.message_fields())
+            decoder = self._decoder
+            if decoder._start == len(decoder._buf) and not decoder._event_size and decoder._deferred is None:
+                return  # nothing buffered since the end, no event begun: _after_end would find nothing
+            self._after_end(decoder.message_fields())
             return
         messages = self._decoder.message_fields()
         if messages:
@@ -171,7 +173,7 @@ class SSEReader:
                         obj = _loads(data, message)  # a chunk after all (leading blanks, an array, ...)
                     elif outcome:
                         self._end_marker = (message[0], data)
-                        self._end(messages[messages.index(message) + 1 :])
+                        self._end(messages, message)
                         return
                     else:
                         continue
@@ -182,19 +184,21 @@ class SSEReader:
                         exc.offset, exc.line, exc.snippet = message[4], message[5], snippet(data)
                     raise
                 if done:
-                    self._end(messages[messages.index(message) + 1 :])
+                    self._end(messages, message)
                     return
         self._decoder.check()
         if self._decoder.eof:
             self._assembler.end_of_stream(out, discarded=self._decoder.discarded)
             self.finished = True
 
-    def _end(self, rest: list[MessageFields]) -> None:
-        """The assembler completed the response; ``rest`` are the messages the same read held
-        after it (their events, ``MessageComplete`` last, are already out)."""
+    def _end(self, messages: list[MessageFields], last: MessageFields) -> None:
+        """The assembler completed the response with ``last``, one of the ``messages`` of this
+        read (its events, ``MessageComplete`` last, are already out); the messages after it are
+        checked."""
         self.finished = True
-        self._discarded = self._decoder.discarded
-        self._after_end(rest)
+        decoder = self._decoder
+        if messages[-1] is not last or decoder._eof or decoder._deferred is not None:
+            self._after_end(messages[messages.index(last) + 1 :])
 
     def _after_end(self, messages: list[MessageFields]) -> None:
         """Check what came after the end of the response: nothing with data may."""
@@ -210,11 +214,13 @@ class SSEReader:
                 )
         decoder = self._decoder
         decoder.check()
-        if decoder._eof and decoder.discarded > self._discarded:
+        if decoder._eof and decoder.discarded:
+            # The decoder discards only at EOF, and only what follows its last message: here,
+            # what follows the end of the response.
             raise LocalProtocolError(
                 f"an incomplete SSE event after the end of the response, "
-                f"{decoder.discarded - self._discarded} bytes cut off by the end of the body",
-                offset=decoder.offset - (decoder.discarded - self._discarded),
+                f"{decoder.discarded} bytes cut off by the end of the body",
+                offset=decoder.offset - decoder.discarded,
             )
 
 

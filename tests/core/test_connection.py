@@ -500,8 +500,12 @@ def test_the_first_non_empty_content_type_is_the_one_read() -> None:
 # ---- after the end of the response ([DONE]) ----------------------------------------------
 
 
-def after_done(tail: bytes, reads: list[int] | None = None) -> tuple[list[object], RemoteProtocolError | None]:
-    """The events of an answer followed by ``tail`` (fed cut at ``reads``), and the error."""
+def after_done(
+    tail: bytes, reads: list[int] | None = None, *, eof_with_last_read: bool = False
+) -> tuple[list[object], RemoteProtocolError | None]:
+    """The events of an answer followed by ``tail`` (fed cut at ``reads``), and the error.
+    With ``eof_with_last_read`` the EOF is fed right after the last read, before its events
+    are pulled."""
     body = text_stream("Hello") + tail
     conn = started_connection()
     conn.receive_head(200, [("Content-Type", "text/event-stream")])
@@ -510,6 +514,8 @@ def after_done(tail: bytes, reads: list[int] | None = None) -> tuple[list[object
     try:
         for piece in [*pieces, b""]:
             conn.receive_data(piece)
+            if eof_with_last_read and piece is pieces[-1]:
+                conn.receive_data(b"")
             while (event := conn.next_event()) is not NEED_DATA and event is not PAUSED:
                 events.append(event)
     except RemoteProtocolError as exc:
@@ -562,10 +568,14 @@ def test_data_after_done_is_a_protocol_error_naming_it(tail: bytes, named: str) 
     assert error.offset == len(text_stream("Hello")) + skipped
 
 
-def test_an_incomplete_event_after_done_is_a_protocol_error() -> None:
-    events, error = after_done(b'data: {"choices":[{"index":0,"delta":{"content":"cut')
+@pytest.mark.parametrize("eof_with_last_read", [False, True])
+@pytest.mark.parametrize("reads", [None, [3]])
+def test_an_incomplete_event_after_done_is_a_protocol_error(reads: list[int] | None, eof_with_last_read: bool) -> None:
+    tail = b'data: {"choices":[{"index":0,"delta":{"content":"cut'
+    events, error = after_done(tail, reads, eof_with_last_read=eof_with_last_read)
     assert type(events[-1]) is MessageComplete
     assert error is not None and "incomplete" in str(error) and "after the end of the response" in str(error)
+    assert f"{len(tail)} bytes cut off" in str(error) and error.offset == len(text_stream("Hello"))
 
 
 @given(data=st.data())
@@ -573,6 +583,6 @@ def test_data_after_done_is_reported_however_the_bytes_were_split(data: st.DataO
     tail = b": ping\n\ndata: late\n\n"
     size = len(text_stream("Hello")) + len(tail)
     reads = sorted(set(data.draw(st.lists(st.integers(1, size - 1), max_size=6))))
-    events, error = after_done(tail, reads)
+    events, error = after_done(tail, reads, eof_with_last_read=data.draw(st.booleans()))
     assert [type(e) for e in events][-1] is MessageComplete and "Hello" in events[-1].message.text  # type: ignore[attr-defined]
     assert error is not None and error.snippet == "late" and error.line == 9
