@@ -1,6 +1,7 @@
 """Parse-and-assemble throughput: anyagent_core against openai-python and a minimal floor.
 
     python benchmarks/bench_parse.py [--quick] [--json PATH] [--repeats N] [--gc] [--floor-scanner] [--clock cpu|wall]
+    python benchmarks/bench_parse.py --instructions [--workloads W3,W3-text] [--floor-scanner] [--json PATH]
 
 Each contender does the whole job a client does with a streamed answer: response body bytes,
 handed over in 4 KiB reads, to the final assembled message (content, tool calls with their
@@ -19,11 +20,25 @@ arguments, finish reason, usage).
 
 All three are checked against the generator's ground truth before anything is timed.
 
-The machine may be shared, so each workload is timed in many rounds (9 by default), each round
-timing every contender once in an order rotated from round to round, by the process's CPU time
-(``--clock wall`` for ``time.perf_counter``): time the process spends descheduled by other work
-is not counted. A contender's figure is its best round; a ratio is the median of the ratios
-taken within each round, printed with the middle half of the rounds (p25-p75) as its spread.
+The machine may be shared, so each workload is timed in many rounds (9 by default), by the
+process's CPU time (``--clock wall`` for ``time.perf_counter``): time the process spends
+descheduled by other work is not counted. A round times openai-python once, and anyagent and
+the floor back to back ``--pairs`` times (5 by default, the two in alternating order), openai
+before or after them in turns. A contender's figure is its best run. anyagent over the floor
+is the median of the ratios of the pairs (45 by default): a run of either takes tens of
+milliseconds, and two runs next to each other see the same machine, where one of each a round
+next to openai's second-long run let a burst of other work fall between them. anyagent over
+openai is the median of the rounds' ratios (anyagent's best run of the round). Each ratio is
+printed with the middle half (p25-p75) as its spread.
+
+``--instructions`` counts instructions instead of timing: a figure other work on the machine
+cannot move. Each of anyagent and the floor runs a workload in a child process under valgrind's
+callgrind (``PYTHONHASHSEED=0``), once with one pass after a warm-up pass and once with two;
+the difference of the two counts is one pass, reported per response and per chunk, with
+anyagent's count over the floor's. The targets stay the timed ones (instructions do not count
+cache misses or branch mispredictions, which the floor's C-heavy work has fewer of), but two
+trees compared this way differ only by their code. openai-python is left out (its pass would
+take hours under valgrind). A few minutes for W3, much longer for W3-text.
 """
 
 from __future__ import annotations
@@ -31,7 +46,11 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
+import re
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -50,7 +69,7 @@ from openai.types.chat import ChatCompletionChunk
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import Rounds, rotated
+from _report import Rounds, rotated, table
 from anyagent_core import (
     NEED_DATA,
     PAUSED,
@@ -341,38 +360,63 @@ def verify(workload: Workload) -> None:
 CLOCKS: dict[str, Callable[[], float]] = {"cpu": time.process_time, "wall": time.perf_counter}
 
 
-def time_rounds(workload: Workload, repeats: int, *, keep_gc: bool, clock: Callable[[], float]) -> Rounds:
-    """Each contender's time in each of ``repeats`` rounds. A round times every contender once,
-    in an order rotated from round to round, so drift in the machine's speed hits all of them
-    alike. Each timed run starts after a full collection; the collector is off during it unless
+def _timed(run: Contender, streams: StreamReads, *, keep_gc: bool, clock: Callable[[], float]) -> float:
+    """One run of ``run``, after a full collection; the collector off during it unless
     ``keep_gc``."""
+    gc.collect()
+    if not keep_gc:
+        gc.disable()
+    try:
+        start = clock()
+        run(streams)
+        return clock() - start
+    finally:
+        gc.enable()
+
+
+@dataclass
+class Timings:
+    rounds: Rounds
+    """Per round: openai's run and anyagent's fastest run of the round."""
+    paired: Rounds
+    """anyagent's and the floor's runs, back to back, ``pairs`` times a round."""
+
+
+def time_rounds(workload: Workload, repeats: int, *, pairs: int, keep_gc: bool, clock: Callable[[], float]) -> Timings:
+    """``repeats`` rounds; a round times openai-python once and anyagent and the floor ``pairs``
+    times back to back (the two in alternating order), openai before or after them in turns.
+    A run of the floor or anyagent takes a few tens of milliseconds: timed next to each other,
+    the two see the same machine, where a burst of other work would fall between them if each
+    ran once a round next to openai's second-long run."""
     rounds = Rounds()
+    paired = Rounds()
     streams = workload.reads
     for number in range(repeats):
-        for name in rotated(list(CONTENDERS), number):
-            run = CONTENDERS[name]
-            gc.collect()
-            if not keep_gc:
-                gc.disable()
-            try:
-                start = clock()
-                run(streams)
-                elapsed = clock() - start
-            finally:
-                gc.enable()
-            rounds.add(name, elapsed)
-    return rounds
+        for part in rotated(["openai", "paired"], number):
+            if part == "openai":
+                rounds.add("openai", _timed(run_openai, streams, keep_gc=keep_gc, clock=clock))
+                continue
+            best = float("inf")
+            for pair in range(pairs):
+                for name in rotated(["anyagent", "floor"], number * pairs + pair):
+                    elapsed = _timed(CONTENDERS[name], streams, keep_gc=keep_gc, clock=clock)
+                    paired.add(name, elapsed)
+                    if name == "anyagent":
+                        best = min(best, elapsed)
+            rounds.add("anyagent", best)
+    return Timings(rounds, paired)
 
 
 @dataclass
 class Figures:
     workload: Workload
-    rounds: Rounds
+    timings: Timings
 
     @property
     def seconds(self) -> dict[str, float]:
-        """Each contender's best round."""
-        return {name: min(times) for name, times in self.rounds.seconds.items()}
+        """Each contender's best run."""
+        runs = {**self.timings.paired.seconds, "openai": self.timings.rounds.seconds["openai"]}
+        return {name: min(runs[name]) for name in CONTENDERS}
 
     def chunks_per_s(self, name: str) -> float:
         return self.workload.chunks / self.seconds[name]
@@ -383,16 +427,16 @@ class Figures:
     @property
     def vs_openai(self) -> float:
         """How many times faster than openai-python anyagent is (the median round's ratio)."""
-        return self.rounds.ratio("openai", "anyagent")
+        return self.timings.rounds.ratio("openai", "anyagent")
 
     @property
     def vs_floor(self) -> float:
-        """anyagent's time as a multiple of the floor's (the median round's ratio)."""
-        return self.rounds.ratio("anyagent", "floor")
+        """anyagent's time as a multiple of the floor's (the median pair's ratio)."""
+        return self.timings.paired.ratio("anyagent", "floor")
 
     @property
     def vs_floor_spread(self) -> tuple[float, float]:
-        return self.rounds.ratio_spread("anyagent", "floor")
+        return self.timings.paired.ratio_spread("anyagent", "floor")
 
     @property
     def pass_openai(self) -> bool:
@@ -412,7 +456,8 @@ class Figures:
             "bytes": w.total_bytes,
             "reads": w.total_reads,
             "seconds": self.seconds,
-            "seconds_per_round": self.rounds.to_json(),
+            "seconds_per_round": self.timings.rounds.to_json(),
+            "seconds_per_pair": self.timings.paired.to_json(),
             "anyagent_over_floor_p25_p75": list(self.vs_floor_spread),
             "chunks_per_s": {name: self.chunks_per_s(name) for name in CONTENDERS},
             "us_per_chunk": {name: self.us_per_chunk(name) for name in CONTENDERS},
@@ -465,10 +510,87 @@ def render(figures: Sequence[Figures], header: str) -> str:
     return "\n".join(lines)
 
 
+# ---- instruction counts (--instructions) ----------------------------------------------------
+
+#: The contenders counted: openai-python's pass would take hours under valgrind.
+COUNTED = ("anyagent", "floor")
+_COLLECTED = re.compile(rb"Collected : ([0-9]+)")
+
+
+def _passes(contender: str, workload_name: str, passes: int) -> None:
+    """The child's work: a warm-up pass, then ``passes`` passes of ``contender`` over the
+    workload (the collector off, as when timing)."""
+    workload = next(w for w in all_workloads(READ_SIZE) if w.name == workload_name)
+    run = CONTENDERS[contender]
+    run(workload.reads)
+    gc.collect()
+    gc.disable()
+    for _ in range(passes):
+        run(workload.reads)
+
+
+def count_instructions(valgrind: str, contender: str, workload_name: str, *, floor_scanner: bool) -> int:
+    """Instructions of one pass of ``contender`` over the workload: two children under callgrind,
+    with one pass and with two after the warm-up, the first's count taken from the second's."""
+    counts = []
+    for passes in (1, 2):
+        command = [
+            valgrind,
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--_passes",
+            f"{contender}:{workload_name}:{passes}",
+            *(["--floor-scanner"] if floor_scanner else []),
+        ]
+        done = subprocess.run(command, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "0"}, check=False)
+        found = _COLLECTED.search(done.stderr)
+        if done.returncode != 0 or found is None:
+            raise SystemExit(
+                f"callgrind failed for {contender} on {workload_name} (exit {done.returncode}):\n"
+                + done.stderr.decode(errors="replace")[-2000:]
+            )
+        counts.append(int(found.group(1)))
+    return counts[1] - counts[0]
+
+
+def instructions_report(names: Sequence[str], *, floor_scanner: bool) -> tuple[str, list[dict[str, Any]]]:
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("--instructions needs valgrind on PATH (Debian: apt install valgrind)")
+    workloads = {w.name: w for w in all_workloads(READ_SIZE)}
+    unknown = [name for name in names if name not in workloads]
+    if unknown:
+        raise SystemExit(f"unknown workload(s) {', '.join(unknown)}: choose from {', '.join(workloads)}")
+    head = ("workload", "responses", "chunks", "anyagent instr/response", "floor instr/response", "anyagent/floor")
+    rows = []
+    report = []
+    for name in names:
+        workload = workloads[name]
+        responses = len(workload.bodies)
+        counts = {c: count_instructions(valgrind, c, name, floor_scanner=floor_scanner) for c in COUNTED}
+        ratio = counts["anyagent"] / counts["floor"]
+        rows.append(
+            (
+                f"{name} {workload.description}",
+                f"{responses:,}",
+                f"{workload.chunks:,}",
+                *(f"{counts[c] / responses / 1000:,.1f}k ({counts[c] / workload.chunks:,.0f}/chunk)" for c in COUNTED),
+                f"{ratio:.3f}x",
+            )
+        )
+        report.append({"name": name, "responses": responses, "chunks": workload.chunks, "instructions": counts})
+    return "\n".join(table(head, rows, {})), report
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run, noisy figures)")
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds per contender (default 9, quick 3)")
+    parser.add_argument(
+        "--pairs", type=int, default=5, help="anyagent and floor runs back to back in each round (default 5)"
+    )
     parser.add_argument("--gc", action="store_true", help="leave the garbage collector on while timing")
     parser.add_argument(
         "--floor-scanner", action="store_true", help="the floor calls the C JSON scanner directly, not json.loads"
@@ -477,11 +599,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--clock", choices=tuple(CLOCKS), default="cpu", help="the process's CPU time (default) or wall time"
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions under valgrind's callgrind instead of timing (anyagent and the floor)",
+    )
+    parser.add_argument(
+        "--workloads", metavar="NAMES", help="with --instructions: the workloads, comma-separated (default all)"
+    )
+    parser.add_argument("--_passes", metavar="CONTENDER:WORKLOAD:N", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     repeats = args.repeats if args.repeats is not None else (3 if args.quick else 9)
     global _floor_loads
     floor_json = "scan_once" if args.floor_scanner else "json.loads"
     _floor_loads = _scanner_loads if args.floor_scanner else json.loads
+    if args._passes:
+        contender, workload_name, passes = args._passes.split(":")
+        _passes(contender, workload_name, int(passes))
+        return 0
+    if args.instructions:
+        names = args.workloads.split(",") if args.workloads else [w.name for w in all_workloads(READ_SIZE)]
+        text, counted = instructions_report(names, floor_scanner=args.floor_scanner)
+        print(
+            f"instructions of one pass (callgrind, PYTHONHASHSEED=0; two children a workload and contender, "
+            f"their difference), {READ_SIZE}-byte reads, floor JSON: {floor_json}\n"
+            f"Python {platform.python_version()} ({platform.machine()}), anyagent {__version__}; not the targets, "
+            f"which are timed\n"
+        )
+        print(text)
+        if args.json is not None:
+            args.json.write_text(json.dumps({"floor_json": floor_json, "workloads": counted}, indent=2) + "\n")
+        return 0
 
     workloads = all_workloads(READ_SIZE)
     for workload in workloads:
@@ -489,10 +637,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("verified: anyagent, openai and floor assemble the same messages on every workload")
 
     clock = CLOCKS[args.clock]
-    figures = [Figures(w, time_rounds(w, repeats, keep_gc=args.gc, clock=clock)) for w in workloads]
+    figures = [Figures(w, time_rounds(w, repeats, pairs=args.pairs, keep_gc=args.gc, clock=clock)) for w in workloads]
     header = (
-        f"bytes -> final message, {READ_SIZE}-byte reads, {repeats} rounds ({args.clock} time), contenders in "
-        f"rotated order; best round per contender, ratios the median of the per-round ratios (p25-p75); "
+        f"bytes -> final message, {READ_SIZE}-byte reads, {repeats} rounds ({args.clock} time), each timing openai "
+        f"once and anyagent and the floor back to back {args.pairs} times; best run per contender; vs openai the "
+        f"median of the rounds' ratios, vs floor the median of the {repeats * args.pairs} pairs' (p25-p75); "
         f"gc {'on' if args.gc else 'off'} while timing, floor JSON: {floor_json}\n"
         f"Python {platform.python_version()} ({platform.machine()}), anyagent {__version__}, "
         f"openai {openai.__version__}; cells: chunks/s (us per chunk)"
@@ -506,6 +655,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "openai": openai.__version__,
             "read_size": READ_SIZE,
             "repeats": repeats,
+            "pairs": args.pairs,
             "clock": args.clock,
             "gc_during_timing": bool(args.gc),
             "floor_json": floor_json,
