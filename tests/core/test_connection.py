@@ -512,9 +512,9 @@ def after_done(
     events: list[object] = []
     pieces = [body[a:b] for a, b in zip([0, *(reads or [])], [*(reads or []), len(body)], strict=True)]
     try:
-        for piece in [*pieces, b""]:
+        for number, piece in enumerate([*pieces, b""]):
             conn.receive_data(piece)
-            if eof_with_last_read and piece is pieces[-1]:
+            if eof_with_last_read and number == len(pieces) - 1:
                 conn.receive_data(b"")
             while (event := conn.next_event()) is not NEED_DATA and event is not PAUSED:
                 events.append(event)
