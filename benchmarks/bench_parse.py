@@ -610,6 +610,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--_passes", metavar="CONTENDER:WORKLOAD:N", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     repeats = args.repeats if args.repeats is not None else (3 if args.quick else 9)
+    if repeats < 1 or args.pairs < 1:
+        parser.error("--repeats and --pairs must be at least 1")
     global _floor_loads
     floor_json = "scan_once" if args.floor_scanner else "json.loads"
     _floor_loads = _scanner_loads if args.floor_scanner else json.loads
@@ -618,7 +620,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _passes(contender, workload_name, int(passes))
         return 0
     if args.instructions:
-        names = args.workloads.split(",") if args.workloads else [w.name for w in all_workloads(READ_SIZE)]
+        known = {w.name: w for w in all_workloads(READ_SIZE)}
+        names = args.workloads.split(",") if args.workloads else list(known)
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            parser.error(f"unknown workloads {', '.join(unknown)}; these exist: {', '.join(known)}")
+        for name in names:
+            verify(known[name])  # what is counted assembles what the others do
         text, counted = instructions_report(names, floor_scanner=args.floor_scanner)
         print(
             f"instructions of one pass (callgrind, PYTHONHASHSEED=0; two children a workload and contender, "
