@@ -9,6 +9,19 @@ from collections.abc import Iterable, Mapping, Sequence
 __all__ = ["Rounds", "rotated", "table", "target_lines"]
 
 
+CLI_EXTRAS = ("click", "pygments", "rich")
+"""What ``import httpx`` also loads where they are installed: its command line (``httpx._main``)
+imports them, and httpx falls back to a stub when one is missing. None of them is a dependency
+of anyagent or of httpx, so a user who installed anyagent has none of them; an environment with
+other tools often has them (this project's development one has all three, and there ``import
+httpx`` counts 1.7 times the instructions it does without them), which makes every ratio to it
+smaller."""
+
+HIDE_CLI_EXTRAS = f"import sys; sys.modules.update(dict.fromkeys({CLI_EXTRAS!r}))\n"
+"""A child interpreter's first line for import timings: ``CLI_EXTRAS`` made uninstallable (None
+in ``sys.modules`` makes their import raise ImportError), as for a user of anyagent alone."""
+
+
 def rotated(items: Sequence[str], round_number: int) -> list[str]:
     """``items`` starting at a different one each round, so no contender always runs first (or
     right after another's garbage)."""

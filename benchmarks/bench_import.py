@@ -60,7 +60,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import Rounds, rotated, table
+from _report import CLI_EXTRAS, HIDE_CLI_EXTRAS, Rounds, rotated, table
 
 TARGET_VS_HTTPX = 1.5
 """The README's imports may take at most this multiple of ``import httpx`` (which they include)."""
@@ -72,14 +72,6 @@ must load what they need when used)."""
 
 README_QUERY = "from anyagent_httpx import AgentOptions, query"
 README_CLIENT = "from anyagent_httpx import AgentOptions, Client"
-
-_CLI_EXTRAS = ("click", "pygments", "rich")
-"""What ``import httpx`` also loads where they are installed: its command line (``httpx._main``)
-imports them, and httpx falls back to a stub when one is missing. None of them is a dependency
-of anyagent or of httpx, so a user who installed anyagent has none of them; an environment with
-other tools often has them (this project's development one has all three, and there ``import
-httpx`` counts 1.7 times the instructions it does without them), which makes every ratio to it
-smaller."""
 
 _PROBE = """\
 import sys, time
@@ -111,7 +103,7 @@ class Contender:
     @property
     def label(self) -> str:
         label = self.statement if self.path is None else f"{self.statement} ({self.path})"
-        return f"{label} [with {'/'.join(_CLI_EXTRAS)}]" if self.extras else label
+        return f"{label} [with {'/'.join(CLI_EXTRAS)}]" if self.extras else label
 
     @property
     def ours(self) -> bool:
@@ -120,7 +112,7 @@ class Contender:
     def hide(self) -> str:
         """The probe's first line: the command line's libraries made uninstallable (None in
         ``sys.modules`` makes their import raise ImportError), unless ``extras``."""
-        return "" if self.extras else f"sys.modules.update(dict.fromkeys({_CLI_EXTRAS!r}))\n"
+        return "" if self.extras else HIDE_CLI_EXTRAS
 
     def measure(self, pycache: str) -> float | None:
         env = dict(os.environ)

@@ -64,7 +64,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _loopback import SHORT_CHUNKS, SHORT_VARIANTS, STREAM_CHUNKS, long_answer, short_answers
-from _report import table, target_lines
+from _report import HIDE_CLI_EXTRAS, table, target_lines
 
 # Only the standard library is imported up to here: workload (c) runs each contender in a fresh
 # interpreter (this script with ``--worker``) whose peak RSS must count that contender's imports
@@ -536,7 +536,7 @@ def import_times(repeats: int) -> dict[str, float]:
     best = dict.fromkeys(("", *IMPORTS), float("inf"))
     for _ in range(repeats):
         for module in best:
-            code = f"import {module}" if module else "pass"
+            code = HIDE_CLI_EXTRAS + (f"import {module}" if module else "pass")  # as for a user of anyagent alone
             start = time.perf_counter()
             subprocess.run([sys.executable, "-c", code], env=env, check=True)
             best[module] = min(best[module], time.perf_counter() - start)
@@ -638,7 +638,8 @@ class Report:
         imports = self.imports_ms
         lines = [header, "", *table(head, rows, skipped), ""]
         lines.append(
-            f"(d) import time (fresh interpreter, best of {self.import_repeats}, beyond a bare start of "
+            f"(d) import time (fresh interpreter without click/pygments/rich, best of {self.import_repeats}, "
+            f"beyond a bare start of "
             f"{imports['bare_start']:.1f} ms): " + ", ".join(f"{module} {imports[module]:.1f} ms" for module in IMPORTS)
         )
         lines += ["", *target_lines(self.targets(), self.backend)]
