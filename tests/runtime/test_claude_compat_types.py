@@ -206,6 +206,7 @@ FIELDS = {
     ),
     "StreamEvent": "uuid session_id event parent_tool_use_id user_message_uuid user_message_uuids",
     "DeferredToolUse": "id name input",
+    "HookMatcher": "matcher hooks timeout on_failure",
     "PermissionRuleValue": "tool_name rule_content",
     "PermissionUpdate": "type rules behavior mode directories destination",
     "ServerToolUseBlock": "id name input",
