@@ -5,7 +5,10 @@ updates, ``client_app``, and the client methods only Claude Code can carry out."
 from __future__ import annotations
 
 import dataclasses
+import io
 import pathlib
+import subprocess
+import sys
 import typing
 import warnings
 from typing import Any
@@ -458,3 +461,19 @@ async def test_what_only_claude_code_can_do_is_a_typed_error_and_other_sessions_
         "three",
     ]
     assert {r.header("user-agent") for r in server.requests} == {f"anyagent/{core.__version__} probe/2"}
+
+
+def test_debug_stderr_defaults_to_sys_stderr_and_is_not_read_as_there() -> None:
+    code = (
+        "import sys\n"
+        "from anyagent_httpx.claude import ClaudeAgentOptions\n"
+        "print(ClaudeAgentOptions().debug_stderr is sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "True"
+    given = io.StringIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # claude-agent-sdk does not read it either: nothing to warn about
+        agent_options(ClaudeAgentOptions(debug_stderr=given), ENV)
+        agent_options(ClaudeAgentOptions(), ENV)
+    assert given.getvalue() == ""

@@ -90,7 +90,6 @@ _CLAUDE_CODE_ONLY = {
     "settings": "Claude Code's settings files are not read",
     "extra_args": "there is no CLI to pass arguments to",
     "max_buffer_size": "there is no CLI output to buffer",
-    "debug_stderr": "there is no CLI process writing to stderr",
     "stderr": "there is no CLI process: the callback is never called",
     "user": "there is no CLI process to run as another user",
     "include_hook_events": "hook events are not reported as messages",

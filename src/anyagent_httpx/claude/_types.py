@@ -5,6 +5,7 @@ build options from and annotate with (the hooks' are in ``_hook_types``, those o
 Claude Code reports in ``_reported``)."""
 
 import os
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, Required, TypeAlias, TypedDict
@@ -835,7 +836,8 @@ class ClaudeAgentOptions:
     env: dict[str, str] = field(default_factory=dict, repr=False)
     extra_args: dict[str, str | None] = field(default_factory=dict, repr=False)
     max_buffer_size: int | None = None
-    debug_stderr: Any = None
+    debug_stderr: Any = sys.stderr
+    """Not read, as in claude-agent-sdk (where it is deprecated): use ``stderr``."""
     stderr: Callable[[str], None] | None = None
     can_use_tool: CanUseTool | None = None
     hooks: dict[str, list[HookMatcher | OurHookMatcher]] | None = None
