@@ -11,6 +11,7 @@ import subprocess
 import sys
 import typing
 import warnings
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import anyagent_core as core
-from anyagent_httpx import ConfigurationError
+from anyagent_httpx import ConfigurationError, claude
 from anyagent_httpx.claude import (
     ClaudeAgentOptions,
     ClaudeSDKClient,
@@ -477,3 +478,57 @@ def test_debug_stderr_defaults_to_sys_stderr_and_is_not_read_as_there() -> None:
         agent_options(ClaudeAgentOptions(debug_stderr=given), ENV)
         agent_options(ClaudeAgentOptions(), ENV)
     assert given.getvalue() == ""
+
+
+# ---- Transport -------------------------------------------------------------------------------------
+
+
+class _RemoteClaudeCode(claude.Transport):
+    """What a program for claude-agent-sdk writes to reach a Claude Code elsewhere."""
+
+    async def connect(self) -> None:
+        raise AssertionError("never connected")
+
+    async def write(self, data: str) -> None:
+        raise AssertionError("never written to")
+
+    async def _read(self) -> AsyncIterator[dict[str, Any]]:
+        raise AssertionError("never read")
+        yield {}
+
+    def read_messages(self) -> AsyncIterator[dict[str, Any]]:
+        return self._read()
+
+    async def close(self) -> None:
+        raise AssertionError("never closed")
+
+    def is_ready(self) -> bool:
+        return False
+
+    async def end_input(self) -> None:
+        raise AssertionError("never ended")
+
+
+def test_transport_is_claude_agent_sdk_s_abstract_class() -> None:
+    assert claude.Transport.__abstractmethods__ == {
+        "connect",
+        "write",
+        "read_messages",
+        "close",
+        "is_ready",
+        "end_input",
+    }
+    with pytest.raises(TypeError, match="abstract"):
+        claude.Transport()  # type: ignore[abstract]
+    assert not _RemoteClaudeCode().is_ready()
+
+
+@pytest.mark.anyio
+async def test_a_transport_is_refused_naming_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANY_AGENT_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("ANY_AGENT_MODEL", "local")
+    why = r"transport=_RemoteClaudeCode\(\.\.\.\): a Transport carries the Claude Code CLI's control protocol"
+    with pytest.raises(NotSupportedError, match=why):
+        ClaudeSDKClient(transport=_RemoteClaudeCode())
+    with pytest.raises(NotSupportedError, match=why):
+        [m async for m in claude.query(prompt="hi", transport=_RemoteClaudeCode())]

@@ -50,6 +50,7 @@ from ._store import (
     project_key_for_directory,
 )
 from ._tools import CLAUDE_TOOLS
+from ._transport import Transport
 from ._types import NotSupportedError
 from .types import (
     TERMINAL_TASK_STATUSES,
@@ -309,6 +310,7 @@ __all__ = [
     "ToolPermissionContext",
     "ToolResultBlock",
     "ToolUseBlock",
+    "Transport",
     "UserMessage",
     "UserPromptExpansionHookSpecificOutput",
     "UserPromptSubmitHookInput",

@@ -134,8 +134,9 @@ class ResultError(ProcessError):
 
 
 class NotSupportedError(ClaudeSDKError, NotImplementedError):
-    """A ``ClaudeSDKClient`` method that only Claude Code can carry out was called; the message
-    names the method and why (an ``except NotImplementedError`` catches it too)."""
+    """A ``ClaudeSDKClient`` method that only Claude Code can carry out was called, or a
+    ``transport=`` given; the message names it and why (an ``except NotImplementedError``
+    catches it too)."""
 
 
 class CanUseToolShadowedWarning(UserWarning):
