@@ -492,12 +492,8 @@ class _RemoteClaudeCode(claude.Transport):
     async def write(self, data: str) -> None:
         raise AssertionError("never written to")
 
-    async def _read(self) -> AsyncIterator[dict[str, Any]]:
-        raise AssertionError("never read")
-        yield {}
-
     def read_messages(self) -> AsyncIterator[dict[str, Any]]:
-        return self._read()
+        raise AssertionError("never read")
 
     async def close(self) -> None:
         raise AssertionError("never closed")
