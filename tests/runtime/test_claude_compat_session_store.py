@@ -23,6 +23,7 @@ from anyagent_httpx.claude import (
     AssistantMessage,
     ClaudeAgentOptions,
     ClaudeSDKClient,
+    CompatibilityWarning,
     InMemorySessionStore,
     MirrorErrorMessage,
     ResultMessage,
@@ -37,7 +38,11 @@ from anyagent_httpx.claude import (
     fork_session_via_store,
     get_session_info_from_store,
     get_session_messages_from_store,
+    get_subagent_messages,
+    get_subagent_messages_from_store,
     list_sessions_from_store,
+    list_subagents,
+    list_subagents_from_store,
     project_key_for_directory,
     query,
     rename_session_via_store,
@@ -427,3 +432,70 @@ async def test_a_postgres_adapter_passes_the_checks_and_mirrors(
             for table in tables:
                 await connection.execute(f"DROP TABLE IF EXISTS {table}")
         await pool.close()
+
+
+# ---- subagents --------------------------------------------------------------------------------------
+
+
+def _line(kind: str, text: str, at: str, parent: str | None, session: str) -> SessionStoreEntry:
+    line = {"type": kind, "uuid": at, "parentUuid": parent, "sessionId": session, "isSidechain": True}
+    return cast(SessionStoreEntry, {**line, "message": {"role": kind, "content": text}})
+
+
+async def test_the_subagent_functions_read_claude_code_s_subagent_transcripts_from_a_claude_style_store(
+    work: pathlib.Path,
+) -> None:
+    store, minimal = InMemorySessionStore(), Minimal()
+    session, here = str(uuid.uuid4()), str(work)
+    key: SessionKey = {"project_key": project_key_for_directory(here), "session_id": session}
+    for kept in (store, minimal):
+        await kept.append(key, [_line("user", "review it", "m1", None, session)])
+        await kept.append(
+            {**key, "subpath": "subagents/agent-a1"},
+            [
+                _line("user", "Review main.py", "s1", None, session),
+                _line("assistant", "a dead end", "s2", "s1", session),  # not on the chain to the last message
+                _line("assistant", "Looks fine.", "s3", "s1", session),
+                cast(SessionStoreEntry, {"type": "agent_metadata", "toolUseId": "t1", "parentAgentId": None}),
+            ],
+        )
+    await store.append(
+        {**key, "subpath": "subagents/workflows/r1/agent-b2"}, [_line("user", "nested", "n1", "n1", session)]
+    )  # a line that is its own parent ends the walk
+
+    assert await list_subagents_from_store(store, session, directory=here) == ["a1", "b2"]
+    assert await list_subagents_from_store(store, session) == []  # another project
+    assert await list_subagents_from_store(store, "not-a-uuid", directory=here) == []
+    with pytest.raises(NotImplementedError, match="has no list_subkeys"):
+        await list_subagents_from_store(cast(SessionStore, minimal), session, directory=here)
+
+    for read in (store, cast(SessionStore, minimal)):  # without list_subkeys, at subagents/agent-<id>
+        said = await get_subagent_messages_from_store(read, session, "a1", directory=here)
+        assert [(m.type, m.uuid, m.message["content"]) for m in said] == [
+            ("user", "s1", "Review main.py"),
+            ("assistant", "s3", "Looks fine."),
+        ]
+        assert {(m.session_id, m.parent_tool_use_id, m.parent_agent_id) for m in said} == {(session, "t1", None)}
+    assert [m.uuid for m in await get_subagent_messages_from_store(store, session, "a1", here, limit=1, offset=1)] == [
+        "s3"
+    ]
+    assert [m.uuid for m in await get_subagent_messages_from_store(store, session, "b2", here)] == ["n1"]
+    assert await get_subagent_messages_from_store(store, session, "zz", directory=here) == []
+    assert await get_subagent_messages_from_store(store, session, "", directory=here) == []
+    with pytest.raises(ValueError, match="must not be negative"):
+        await get_subagent_messages_from_store(store, session, "a1", here, offset=-1)
+
+
+async def test_anyagent_s_stores_keep_no_subagent_conversations_and_say_so() -> None:
+    why = "subagents' conversations are not kept apart from their parent session's here"
+    session = str(uuid.uuid4())
+    with pytest.warns(CompatibilityWarning, match=f"list_subagents: {why}"):
+        assert await list_subagents_from_store(MemoryStore(), session) == []
+    with pytest.warns(CompatibilityWarning, match=f"get_subagent_messages: {why}"):
+        assert await get_subagent_messages_from_store(MemoryStore(), session, "a1") == []
+    with pytest.warns(CompatibilityWarning, match=f"list_subagents: {why}"):
+        assert list_subagents(session) == []
+    with pytest.warns(CompatibilityWarning, match=f"get_subagent_messages: {why}"):
+        assert get_subagent_messages(session, "a1") == []
+    with pytest.raises(ValueError, match="must not be negative"):
+        get_subagent_messages(session, "a1", limit=-1)
