@@ -40,6 +40,7 @@ from anyagent_httpx.claude import (
     get_session_messages_from_store,
     get_subagent_messages,
     get_subagent_messages_from_store,
+    import_session_to_store,
     list_sessions_from_store,
     list_subagents,
     list_subagents_from_store,
@@ -499,3 +500,59 @@ async def test_anyagent_s_stores_keep_no_subagent_conversations_and_say_so() -> 
         assert get_subagent_messages(session, "a1") == []
     with pytest.raises(ValueError, match="must not be negative"):
         get_subagent_messages(session, "a1", limit=-1)
+
+
+# ---- import_session_to_store --------------------------------------------------------------------------
+
+
+def _jsonl(path: pathlib.Path, lines: list[Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines) + "\n", encoding="utf-8")
+
+
+async def test_import_session_to_store_replays_claude_code_s_transcript_files(
+    work: pathlib.Path, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "claude-config"
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(config))
+    session, here = str(uuid.uuid4()), str(work)
+    folder = config / "projects" / project_key_for_directory(here)
+    main = [_line("user", f"prompt {n}", f"m{n}", None, session) for n in range(5)]
+    _jsonl(folder / f"{session}.jsonl", main)
+    sub = [_line("user", "Review main.py", "s1", None, session), _line("assistant", "Fine.", "s2", "s1", session)]
+    _jsonl(folder / session / "subagents" / "workflows" / "r1" / "agent-a1.jsonl", sub)
+    (folder / session / "subagents" / "workflows" / "r1" / "agent-a1.meta.json").write_text(
+        json.dumps({"toolUseId": "t1", "agentType": "reviewer"}), encoding="utf-8"
+    )
+
+    batches: list[int] = []
+
+    class Counting(InMemorySessionStore):
+        async def append(self, key: SessionKey, entries: list[SessionStoreEntry]) -> None:
+            batches.append(len(entries))
+            await super().append(key, entries)
+
+    store = Counting()
+    await import_session_to_store(session, store, batch_size=2)  # found without directory, in every project
+    key: SessionKey = {"project_key": folder.name, "session_id": session}
+    assert await store.load(key) == main
+    assert batches[:3] == [2, 2, 1]
+    said = await get_subagent_messages_from_store(store, session, "a1", directory=here)
+    assert [(m.uuid, m.parent_tool_use_id) for m in said] == [("s1", "t1"), ("s2", "t1")]
+    assert [s.session_id for s in await list_sessions_from_store(store, directory=here)] == [session]
+
+    only = InMemorySessionStore()
+    await import_session_to_store(session, only, directory=here, include_subagents=False)
+    assert await only.load(key) == main and await list_subagents_from_store(only, session, here) == []
+
+    with pytest.raises(ValueError, match="session_id 'nope' is not a UUID"):
+        await import_session_to_store("nope", only)
+    missing = str(uuid.uuid4())
+    with pytest.raises(FileNotFoundError, match=f"no transcript of session {missing} under {config / 'projects'}"):
+        await import_session_to_store(missing, only)
+    (folder / f"{session}.jsonl").write_text('{"type": "user"}\n[1]\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"{session}.jsonl:2: expected a JSON object, not list"):
+        await import_session_to_store(session, InMemorySessionStore(), directory=here)
+    (folder / f"{session}.jsonl").write_text('{"type": "user"}\n{"type": \n', encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"{session}.jsonl:2: not JSON"):
+        await import_session_to_store(session, InMemorySessionStore(), directory=here)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from anyagent_httpx import __version__
 
 from ._client import ClaudeSDKClient, query
+from ._import import import_session_to_store
 from ._mcp import SdkMcpTool, ToolAnnotations, create_sdk_mcp_server, tool
 from ._options import ENV_PRICING
 from ._sessions import (
@@ -333,6 +334,7 @@ __all__ = [
     "get_session_messages_from_store",
     "get_subagent_messages",
     "get_subagent_messages_from_store",
+    "import_session_to_store",
     "list_sessions",
     "list_sessions_from_store",
     "list_subagents",

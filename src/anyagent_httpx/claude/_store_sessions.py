@@ -33,6 +33,7 @@ __all__ = [
     "listed",
     "messages_of",
     "mutate",
+    "is_session_id",
     "subagent_messages_of",
     "subagents_of",
 ]
@@ -176,6 +177,11 @@ async def forked(
 # ---- subagents: their transcripts under subpaths of the session, as Claude Code writes them ------
 
 
+def is_session_id(text: str) -> bool:
+    """Whether ``text`` is a UUID, as Claude Code's session ids are."""
+    return _UUID.fullmatch(text) is not None
+
+
 async def _subagent_keys(store: SessionStore, key: SessionKey) -> dict[str, str]:
     """Each subagent's id and the subpath of its transcript (``subagents/agent-<id>``, or deeper
     under ``subagents/``), in the store's order."""
@@ -189,7 +195,7 @@ async def _subagent_keys(store: SessionStore, key: SessionKey) -> dict[str, str]
 
 async def subagents_of(store: SessionStore, session_id: str, directory: str | None) -> list[str]:
     """The ids of the session's subagents (none for an id that is not a UUID)."""
-    if not _UUID.fullmatch(session_id):
+    if not is_session_id(session_id):
         return []
     if not implements(store, "list_subkeys"):
         raise NotImplementedError(f"{type(store).__name__} has no list_subkeys(): its subagents cannot be listed")
@@ -202,7 +208,7 @@ async def subagent_messages_of(
     """The user and assistant lines of a subagent's transcript, along its ``parentUuid`` chain
     from its last message, each with the ``Task`` call and the agent that started it (from the
     transcript's ``agent_metadata`` line)."""
-    if not _UUID.fullmatch(session_id) or not agent_id:
+    if not is_session_id(session_id) or not agent_id:
         return []
     key = _key(session_id, directory)
     subpath: str | None = f"subagents/agent-{agent_id}"
