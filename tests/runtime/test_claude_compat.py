@@ -458,6 +458,9 @@ def test_the_guide_lists_every_name_the_layer_provides_under_claude_agent_sdk_s_
     # anyagent's own additions, and HookEvent (claude_agent_sdk.types', outside its __all__)
     extras = {"CLAUDE_TOOLS", "ENV_PRICING", "CompatibilityWarning", "NotSupportedError", "HookEvent"}
     assert set(claude.__all__) - set(rows) == extras
+    table = text.split("## Every public name of claude-agent-sdk", 1)[1].split("\n## ", 1)[0]
+    named = dict(re.findall(r"^\| `([A-Za-z_][A-Za-z0-9_]*)` \| (.*) \|$", table, re.M))
+    assert len(named) > 100 and set(named) - said == set()  # every name of claude_agent_sdk.__all__ is provided
 
 
 def _skill(folder: pathlib.Path, name: str) -> None:
