@@ -39,9 +39,15 @@ shape (``hook_event_name``, ``session_id``, ``cwd``, ``permission_mode``, ``tool
 ``updatedInput``, ``additionalContext``); ``permissionDecision: "ask"`` is no opinion here
 (the permission rules ran already). An output key it does not know is a ``HookError``.
 
-A hook that raises, or runs past its matcher's ``timeout``, stops the run: the error comes out
-of ``receive_response()`` as a ``HookError`` naming the event and the hook, with the original
-exception as its cause.
+A hook that raises, runs past its matcher's ``timeout`` or returns something unusable stops the
+run: the error comes out of ``receive_response()`` as a ``HookError`` naming the event and the
+hook, with the original exception as its cause. A matcher's ``on_failure`` changes that, as
+claude-agent-sdk's does: ``"continue"`` counts the failure as no decision (a ``SystemMessage`` of
+subtype ``hook`` says what failed); ``"block"`` also counts a hook returning None as a failure,
+and a failure blocks what the hook guards: the ``PreToolUse`` call is denied, the
+``UserPromptSubmit`` prompt refused, the ``PreCompact`` compaction skipped (the other events
+have nothing to block, and stop the run as without it). ``Stop`` and ``SubagentStop`` hooks
+ignore ``on_failure``.
 """
 
 from __future__ import annotations
@@ -76,6 +82,7 @@ __all__ = [
     "HookContext",
     "HookError",
     "HookEvent",
+    "HookFailure",
     "HookInput",
     "HookMatcher",
     "HookEffects",
@@ -322,6 +329,15 @@ def _pattern(value: str | None) -> str | None:
     return value
 
 
+HookFailure: TypeAlias = Literal["continue", "block"]
+"""What a hook's failure does, when not the default ``HookError`` (see ``HookMatcher.on_failure``)."""
+
+
+def _on_failure(instance: object, attribute: attrs.Attribute[HookFailure | None], value: object) -> None:
+    if value not in (None, "continue", "block"):
+        raise ValueError(f"HookMatcher.on_failure must be 'continue', 'block' or None, not {value!r}")
+
+
 def _timeout(instance: object, attribute: attrs.Attribute[float | None], value: float | None) -> None:
     if value is not None and (
         isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 or math.isinf(value)
@@ -337,7 +353,11 @@ class HookMatcher(Value):
     matcher: str | None = attrs.field(default=None, converter=_pattern)
     hooks: tuple[HookCallback, ...] = attrs.field(default=(), converter=_hooks)
     timeout: float | None = attrs.field(default=None, validator=_timeout)
-    """Seconds each of these hooks may take (a ``HookError`` past it); None: no limit."""
+    """Seconds each of these hooks may take (a failure past it); None: no limit."""
+    on_failure: HookFailure | None = attrs.field(default=None, validator=_on_failure)
+    """What a failure of one of these hooks does: None, a ``HookError`` stops the run;
+    ``"continue"``, no decision; ``"block"``, the call, prompt or compaction is refused (see the
+    module's docstring)."""
 
     def applies_to(self, tool_name: str | None) -> bool:
         if tool_name is None or self.matcher in (None, "*", ""):
@@ -406,15 +426,27 @@ async def run_hooks(
     results. Stops after a ``deny``, ``block`` or ``allow``, or a ``continue_=False``. Raises
     ``HookError`` if one raises, runs past its matcher's timeout, or returns something that is
     not a ``HookResult`` or None (a dict of Claude Code's hook output, for the three-argument
-    form). ``effects`` collects system messages and a request to stop."""
+    form), unless its matcher's ``on_failure`` makes that a result. ``effects`` collects system
+    messages and a request to stop."""
     results: list[HookResult] = []
     if context is None:
         context = HookContext(event=event, session_id=session_id)
     for matcher in hooks.get(event, ()):
         if not matcher.applies_to(tool_name):
             continue
+        policy = None if event in ("Stop", "SubagentStop") else matcher.on_failure
         for hook in matcher.hooks:
-            outcome = await _call(hook, event, input, context, matcher.timeout)
+            try:
+                outcome = await _call(hook, event, input, context, matcher.timeout)
+                if outcome is None and policy == "block":
+                    raise HookError(
+                        f"the {event} hook {_name(hook)} returned None (with on_failure='block', a hook "
+                        "with no opinion returns {} or HookResult())",
+                        event=event,
+                        hook=_name(hook),
+                    )
+            except HookError as error:
+                outcome = _failed(error, event, policy)
             if outcome is None:
                 continue
             results.append(outcome)
@@ -428,6 +460,24 @@ async def run_hooks(
             if outcome.decision is not None or not outcome.continue_:
                 return results
     return results
+
+
+#: What ``on_failure="block"`` makes of a failure, for the events with something to block.
+_BLOCKS: Mapping[str, Literal["deny", "block"]] = {
+    "PreToolUse": "deny",
+    "UserPromptSubmit": "block",
+    "PreCompact": "block",
+}
+
+
+def _failed(error: HookError, event: HookEvent, policy: HookFailure | None) -> HookResult:
+    """A hook's failure under its matcher's ``on_failure``; raises ``error`` where it stops the run."""
+    if policy == "continue":
+        return HookResult(system_message=f"{error}; with on_failure='continue' that is no decision")
+    decision = _BLOCKS.get(event) if policy == "block" else None
+    if decision is None:
+        raise error
+    return HookResult(decision=decision, reason=f"{error} (on_failure='block')")
 
 
 async def _call(

@@ -198,7 +198,7 @@ async def _no_hook(input_data: Any, tool_use_id: str | None, context: Any) -> di
 
 
 def test_a_hook_matcher_naming_a_claude_code_tool_matches_the_tool_behind_it() -> None:
-    def matcher(pattern: str, **fields: Any) -> HookMatcher:
+    def matcher(pattern: str, **fields: Any) -> anyagent_httpx.HookMatcher:
         hooks = {"PreToolUse": [HookMatcher(matcher=pattern, hooks=[_no_hook])]}
         return convert(hooks=hooks, **fields).hooks["PreToolUse"][0]
 
@@ -216,6 +216,60 @@ def test_a_hook_matcher_naming_a_claude_code_tool_matches_the_tool_behind_it() -
     assert not matcher("Bash").applies_to("bash_output")  # the names are matched whole
     assert matcher("*").matcher == "*" and matcher("*").applies_to("task")  # Claude Code's "every tool"
     assert matcher("mcp__calc__add").matcher == "mcp__calc__add"
+
+
+def test_a_hook_matcher_is_claude_agent_sdk_s_dataclass_and_becomes_anyagent_s() -> None:
+    from anyagent_httpx import HookMatcher as OurHookMatcher
+
+    given = HookMatcher("Read", [_no_hook], 5, "block")  # positional, as claude-agent-sdk's dataclass takes them
+    given.hooks.append(_no_hook)  # a list, as there
+    [ours] = convert(hooks={"PreToolUse": [given]}).hooks["PreToolUse"]
+    assert isinstance(ours, OurHookMatcher)
+    assert (ours.hooks, ours.timeout, ours.on_failure) == ((_no_hook, _no_hook), 5, "block")
+    assert ours.applies_to("Read") and ours.applies_to("read_file")
+    # no timeout is Claude Code's 60 seconds; anyagent's own matchers are taken as they are
+    [default] = convert(hooks={"Stop": [HookMatcher(hooks=[_no_hook])]}).hooks["Stop"]
+    assert (default.timeout, default.on_failure) == (60, None)
+    mine = OurHookMatcher(hooks=[_no_hook])
+    assert list(convert(hooks={"Stop": [mine]}).hooks["Stop"]) == [mine]
+
+
+@pytest.mark.parametrize(
+    ("matcher", "message"),
+    [
+        (HookMatcher(hooks=[_no_hook, 3]), r"hooks\['PreToolUse'\]\[0\]: a hook must be callable, not int"),  # type: ignore[list-item]
+        (HookMatcher("(", [_no_hook]), r"hooks\['PreToolUse'\]\[0\]: invalid hook matcher '\('"),
+        (HookMatcher(hooks=[_no_hook], timeout=-1), r"hooks\['PreToolUse'\]\[0\]: HookMatcher.timeout must be"),
+        (HookMatcher(hooks=[_no_hook], on_failure="fail"), r"hooks\['PreToolUse'\]\[0\]: HookMatcher.on_failure"),  # type: ignore[arg-type]
+        ({"matcher": "Bash", "hooks": [_no_hook]}, r"hooks\['PreToolUse'\]\[0\] must be a HookMatcher, not dict"),
+    ],
+)
+def test_a_hook_matcher_that_cannot_be_used_is_named(matcher: Any, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        convert(hooks={"PreToolUse": [matcher]})
+
+
+@pytest.mark.anyio
+async def test_a_failing_hook_with_on_failure_block_denies_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def down(input_data: Any, tool_use_id: str | None, context: Any) -> dict[str, Any]:
+        raise ConnectionError("policy service unreachable")
+
+    def model(request: ReceivedRequest) -> Reply:
+        messages = request.json()["messages"]
+        if messages[-1]["role"] == "tool":
+            return says(f"told: {messages[-1]['content']}")
+        return calls(("t1", "Bash", {"command": "echo hi"}))
+
+    options = ClaudeAgentOptions(
+        permission_mode="bypassPermissions", hooks={"PreToolUse": [HookMatcher("Bash", [down], on_failure="block")]}
+    )
+    async with serve(model) as server:
+        monkeypatch.setenv("ANY_AGENT_BASE_URL", server.base_url)
+        monkeypatch.setenv("ANY_AGENT_MODEL", "local")
+        result = [m async for m in claude_query(prompt="Say hi", options=options)][-1]
+    assert isinstance(result, ClaudeResultMessage) and result.result is not None
+    assert result.result.startswith("told: Denied by a PreToolUse hook: the PreToolUse hook ")
+    assert "raised ConnectionError: policy service unreachable (on_failure='block')" in result.result
 
 
 @pytest.mark.anyio
@@ -404,6 +458,9 @@ def test_the_guide_lists_every_name_the_layer_provides_under_claude_agent_sdk_s_
     # anyagent's own additions, and HookEvent (claude_agent_sdk.types', outside its __all__)
     extras = {"CLAUDE_TOOLS", "ENV_PRICING", "CompatibilityWarning", "NotSupportedError", "HookEvent"}
     assert set(claude.__all__) - set(rows) == extras
+    table = text.split("## Every public name of claude-agent-sdk", 1)[1].split("\n## ", 1)[0]
+    named = dict(re.findall(r"^\| `([A-Za-z_][A-Za-z0-9_]*)` \| (.*) \|$", table, re.M))
+    assert len(named) > 100 and set(named) - said == set()  # every name of claude_agent_sdk.__all__ is provided
 
 
 def _skill(folder: pathlib.Path, name: str) -> None:

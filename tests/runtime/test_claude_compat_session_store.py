@@ -23,6 +23,7 @@ from anyagent_httpx.claude import (
     AssistantMessage,
     ClaudeAgentOptions,
     ClaudeSDKClient,
+    CompatibilityWarning,
     InMemorySessionStore,
     MirrorErrorMessage,
     ResultMessage,
@@ -37,7 +38,12 @@ from anyagent_httpx.claude import (
     fork_session_via_store,
     get_session_info_from_store,
     get_session_messages_from_store,
+    get_subagent_messages,
+    get_subagent_messages_from_store,
+    import_session_to_store,
     list_sessions_from_store,
+    list_subagents,
+    list_subagents_from_store,
     project_key_for_directory,
     query,
     rename_session_via_store,
@@ -427,3 +433,126 @@ async def test_a_postgres_adapter_passes_the_checks_and_mirrors(
             for table in tables:
                 await connection.execute(f"DROP TABLE IF EXISTS {table}")
         await pool.close()
+
+
+# ---- subagents --------------------------------------------------------------------------------------
+
+
+def _line(kind: str, text: str, at: str, parent: str | None, session: str) -> SessionStoreEntry:
+    line = {"type": kind, "uuid": at, "parentUuid": parent, "sessionId": session, "isSidechain": True}
+    return cast(SessionStoreEntry, {**line, "message": {"role": kind, "content": text}})
+
+
+async def test_the_subagent_functions_read_claude_code_s_subagent_transcripts_from_a_claude_style_store(
+    work: pathlib.Path,
+) -> None:
+    store, minimal = InMemorySessionStore(), Minimal()
+    session, here = str(uuid.uuid4()), str(work)
+    key: SessionKey = {"project_key": project_key_for_directory(here), "session_id": session}
+    for kept in (store, minimal):
+        await kept.append(key, [_line("user", "review it", "m1", None, session)])
+        await kept.append(
+            {**key, "subpath": "subagents/agent-a1"},
+            [
+                _line("user", "Review main.py", "s1", None, session),
+                _line("assistant", "a dead end", "s2", "s1", session),  # not on the chain to the last message
+                _line("assistant", "Looks fine.", "s3", "s1", session),
+                cast(SessionStoreEntry, {"type": "agent_metadata", "toolUseId": "t1", "parentAgentId": None}),
+            ],
+        )
+    await store.append(
+        {**key, "subpath": "subagents/workflows/r1/agent-b2"}, [_line("user", "nested", "n1", "n1", session)]
+    )  # a line that is its own parent ends the walk
+
+    assert await list_subagents_from_store(store, session, directory=here) == ["a1", "b2"]
+    assert await list_subagents_from_store(store, session) == []  # another project
+    assert await list_subagents_from_store(store, "not-a-uuid", directory=here) == []
+    with pytest.raises(NotImplementedError, match="has no list_subkeys"):
+        await list_subagents_from_store(cast(SessionStore, minimal), session, directory=here)
+
+    for read in (store, cast(SessionStore, minimal)):  # without list_subkeys, at subagents/agent-<id>
+        said = await get_subagent_messages_from_store(read, session, "a1", directory=here)
+        assert [(m.type, m.uuid, m.message["content"]) for m in said] == [
+            ("user", "s1", "Review main.py"),
+            ("assistant", "s3", "Looks fine."),
+        ]
+        assert {(m.session_id, m.parent_tool_use_id, m.parent_agent_id) for m in said} == {(session, "t1", None)}
+    assert [m.uuid for m in await get_subagent_messages_from_store(store, session, "a1", here, limit=1, offset=1)] == [
+        "s3"
+    ]
+    assert [m.uuid for m in await get_subagent_messages_from_store(store, session, "b2", here)] == ["n1"]
+    assert await get_subagent_messages_from_store(store, session, "zz", directory=here) == []
+    assert await get_subagent_messages_from_store(store, session, "", directory=here) == []
+    with pytest.raises(ValueError, match="must not be negative"):
+        await get_subagent_messages_from_store(store, session, "a1", here, offset=-1)
+
+
+async def test_anyagent_s_stores_keep_no_subagent_conversations_and_say_so() -> None:
+    why = "subagents' conversations are not kept apart from their parent session's here"
+    session = str(uuid.uuid4())
+    with pytest.warns(CompatibilityWarning, match=f"list_subagents: {why}"):
+        assert await list_subagents_from_store(MemoryStore(), session) == []
+    with pytest.warns(CompatibilityWarning, match=f"get_subagent_messages: {why}"):
+        assert await get_subagent_messages_from_store(MemoryStore(), session, "a1") == []
+    with pytest.warns(CompatibilityWarning, match=f"list_subagents: {why}"):
+        assert list_subagents(session) == []
+    with pytest.warns(CompatibilityWarning, match=f"get_subagent_messages: {why}"):
+        assert get_subagent_messages(session, "a1") == []
+    with pytest.raises(ValueError, match="must not be negative"):
+        get_subagent_messages(session, "a1", limit=-1)
+
+
+# ---- import_session_to_store --------------------------------------------------------------------------
+
+
+def _jsonl(path: pathlib.Path, lines: list[Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines) + "\n", encoding="utf-8")
+
+
+async def test_import_session_to_store_replays_claude_code_s_transcript_files(
+    work: pathlib.Path, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "claude-config"
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(config))
+    session, here = str(uuid.uuid4()), str(work)
+    folder = config / "projects" / project_key_for_directory(here)
+    main = [_line("user", f"prompt {n}", f"m{n}", None, session) for n in range(5)]
+    _jsonl(folder / f"{session}.jsonl", main)
+    sub = [_line("user", "Review main.py", "s1", None, session), _line("assistant", "Fine.", "s2", "s1", session)]
+    _jsonl(folder / session / "subagents" / "workflows" / "r1" / "agent-a1.jsonl", sub)
+    (folder / session / "subagents" / "workflows" / "r1" / "agent-a1.meta.json").write_text(
+        json.dumps({"toolUseId": "t1", "agentType": "reviewer"}), encoding="utf-8"
+    )
+
+    batches: list[int] = []
+
+    class Counting(InMemorySessionStore):
+        async def append(self, key: SessionKey, entries: list[SessionStoreEntry]) -> None:
+            batches.append(len(entries))
+            await super().append(key, entries)
+
+    store = Counting()
+    await import_session_to_store(session, store, batch_size=2)  # found without directory, in every project
+    key: SessionKey = {"project_key": folder.name, "session_id": session}
+    assert await store.load(key) == main
+    assert batches[:3] == [2, 2, 1]
+    said = await get_subagent_messages_from_store(store, session, "a1", directory=here)
+    assert [(m.uuid, m.parent_tool_use_id) for m in said] == [("s1", "t1"), ("s2", "t1")]
+    assert [s.session_id for s in await list_sessions_from_store(store, directory=here)] == [session]
+
+    only = InMemorySessionStore()
+    await import_session_to_store(session, only, directory=here, include_subagents=False)
+    assert await only.load(key) == main and await list_subagents_from_store(only, session, here) == []
+
+    with pytest.raises(ValueError, match="session_id 'nope' is not a UUID"):
+        await import_session_to_store("nope", only)
+    missing = str(uuid.uuid4())
+    with pytest.raises(FileNotFoundError, match=f"no transcript of session {missing} under {config / 'projects'}"):
+        await import_session_to_store(missing, only)
+    (folder / f"{session}.jsonl").write_text('{"type": "user"}\n[1]\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"{session}.jsonl:2: expected a JSON object, not list"):
+        await import_session_to_store(session, InMemorySessionStore(), directory=here)
+    (folder / f"{session}.jsonl").write_text('{"type": "user"}\n{"type": \n', encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"{session}.jsonl:2: not JSON"):
+        await import_session_to_store(session, InMemorySessionStore(), directory=here)

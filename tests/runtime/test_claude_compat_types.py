@@ -5,9 +5,13 @@ updates, ``client_app``, and the client methods only Claude Code can carry out."
 from __future__ import annotations
 
 import dataclasses
+import io
 import pathlib
+import subprocess
+import sys
 import typing
 import warnings
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import anyagent_core as core
-from anyagent_httpx import ConfigurationError
+from anyagent_httpx import ConfigurationError, claude
 from anyagent_httpx.claude import (
     ClaudeAgentOptions,
     ClaudeSDKClient,
@@ -206,6 +210,7 @@ FIELDS = {
     ),
     "StreamEvent": "uuid session_id event parent_tool_use_id user_message_uuid user_message_uuids",
     "DeferredToolUse": "id name input",
+    "HookMatcher": "matcher hooks timeout on_failure",
     "PermissionRuleValue": "tool_name rule_content",
     "PermissionUpdate": "type rules behavior mode directories destination",
     "ServerToolUseBlock": "id name input",
@@ -457,3 +462,69 @@ async def test_what_only_claude_code_can_do_is_a_typed_error_and_other_sessions_
         "three",
     ]
     assert {r.header("user-agent") for r in server.requests} == {f"anyagent/{core.__version__} probe/2"}
+
+
+def test_debug_stderr_defaults_to_sys_stderr_and_is_not_read_as_there() -> None:
+    code = (
+        "import sys\n"
+        "from anyagent_httpx.claude import ClaudeAgentOptions\n"
+        "print(ClaudeAgentOptions().debug_stderr is sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "True"
+    given = io.StringIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # claude-agent-sdk does not read it either: nothing to warn about
+        agent_options(ClaudeAgentOptions(debug_stderr=given), ENV)
+        agent_options(ClaudeAgentOptions(), ENV)
+    assert given.getvalue() == ""
+
+
+# ---- Transport -------------------------------------------------------------------------------------
+
+
+class _RemoteClaudeCode(claude.Transport):
+    """What a program for claude-agent-sdk writes to reach a Claude Code elsewhere."""
+
+    async def connect(self) -> None:
+        raise AssertionError("never connected")
+
+    async def write(self, data: str) -> None:
+        raise AssertionError("never written to")
+
+    def read_messages(self) -> AsyncIterator[dict[str, Any]]:
+        raise AssertionError("never read")
+
+    async def close(self) -> None:
+        raise AssertionError("never closed")
+
+    def is_ready(self) -> bool:
+        return False
+
+    async def end_input(self) -> None:
+        raise AssertionError("never ended")
+
+
+def test_transport_is_claude_agent_sdk_s_abstract_class() -> None:
+    assert claude.Transport.__abstractmethods__ == {
+        "connect",
+        "write",
+        "read_messages",
+        "close",
+        "is_ready",
+        "end_input",
+    }
+    with pytest.raises(TypeError, match="abstract"):
+        claude.Transport()  # type: ignore[abstract]
+    assert not _RemoteClaudeCode().is_ready()
+
+
+@pytest.mark.anyio
+async def test_a_transport_is_refused_naming_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANY_AGENT_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("ANY_AGENT_MODEL", "local")
+    why = r"transport=_RemoteClaudeCode\(\.\.\.\): a Transport carries the Claude Code CLI's control protocol"
+    with pytest.raises(NotSupportedError, match=why):
+        ClaudeSDKClient(transport=_RemoteClaudeCode())
+    with pytest.raises(NotSupportedError, match=why):
+        [m async for m in claude.query(prompt="hi", transport=_RemoteClaudeCode())]

@@ -388,3 +388,66 @@ def test_a_matcher_of_star_or_nothing_is_every_tool_and_a_bad_pattern_is_named()
     assert not HookMatcher(matcher="bash").applies_to("bash_output")
     with pytest.raises(ValueError, match=r"invalid hook matcher '\(bash': missing \)"):
         HookMatcher(matcher="(bash")
+
+
+# ---- on_failure ----------------------------------------------------------------------------------
+
+
+async def _broken(input_data: dict[str, Any], tool_use_id: str | None, context: Any) -> dict[str, Any]:
+    raise RuntimeError("the policy service is down")
+
+
+async def _no_answer(input_data: dict[str, Any], tool_use_id: str | None, context: Any) -> None:
+    return None
+
+
+@pytest.mark.parametrize("hook", [_broken, _no_answer])
+async def test_on_failure_block_denies_the_call_a_pre_tool_use_hook_failed_on(
+    tmp_path: pathlib.Path, hook: Any
+) -> None:
+    replies = [calls(("c1", "bash", {"command": "echo hi"})), says("refused")]
+    hooks = {"PreToolUse": [HookMatcher(matcher="bash", hooks=[hook], on_failure="block")]}
+    options = {"tools": ["bash"], "cwd": tmp_path, "permission_mode": "bypassPermissions", "hooks": hooks}
+    async with client_for(replies, **options) as (server, client):
+        messages = await ask(client, "run it")
+    assert result_of(messages).result == "refused"
+    [content] = tool_contents(server.requests[1])
+    assert content.startswith(f"Denied by a PreToolUse hook: the PreToolUse hook {hook.__qualname__} ")
+    assert "on_failure='block'" in content
+
+
+async def test_on_failure_block_refuses_a_prompt_a_user_prompt_submit_hook_failed_on() -> None:
+    hooks = {"UserPromptSubmit": [HookMatcher(hooks=[_broken], on_failure="block")]}
+    async with client_for(says("x"), hooks=hooks) as (server, client):
+        with pytest.raises(PromptBlockedError, match="raised RuntimeError: the policy service is down"):
+            await client.query("hi")
+    assert server.requests == []
+
+
+async def test_on_failure_continue_counts_a_failure_as_no_decision_and_says_so(tmp_path: pathlib.Path) -> None:
+    async def slow(input_data: dict[str, Any], tool_use_id: str | None, context: Any) -> dict[str, Any]:
+        await anyio.sleep(30)
+        return {}
+
+    replies = [calls(("c1", "bash", {"command": "echo hi"})), says("ran")]
+    matcher = HookMatcher(matcher="bash", hooks=[_broken, slow], timeout=0.05, on_failure="continue")
+    options = {"tools": ["bash"], "cwd": tmp_path, "permission_mode": "bypassPermissions"}
+    async with client_for(replies, hooks={"PreToolUse": [matcher]}, **options) as (server, client):
+        messages = await ask(client, "run it")
+    assert result_of(messages).result == "ran"
+    assert tool_contents(server.requests[1]) == ["hi\n"]  # the call ran
+    notes = [m.data["message"] for m in messages if isinstance(m, SystemMessage) and m.subtype == "hook"]
+    assert len(notes) == 2
+    assert "_broken raised RuntimeError: the policy service is down" in notes[0]
+    assert "slow took longer than its timeout (0.05s)" in notes[1]
+    assert all("on_failure='continue'" in note for note in notes)
+
+
+async def test_stop_hooks_ignore_on_failure_and_other_events_stop_the_run_on_block() -> None:
+    for event in ("Stop", "SessionStart"):
+        hooks = {event: [HookMatcher(hooks=[_broken], on_failure="block")]}
+        async with client_for(says("x"), hooks=hooks) as (_, client):
+            with pytest.raises(HookError, match="raised RuntimeError: the policy service is down"):
+                await ask(client, "hi")
+    with pytest.raises(ValueError, match=r"HookMatcher.on_failure must be 'continue', 'block' or None, not 'ignore'"):
+        HookMatcher(hooks=[_broken], on_failure="ignore")  # type: ignore[arg-type]

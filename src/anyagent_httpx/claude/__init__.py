@@ -16,6 +16,7 @@ from __future__ import annotations
 from anyagent_httpx import __version__
 
 from ._client import ClaudeSDKClient, query
+from ._import import import_session_to_store
 from ._mcp import SdkMcpTool, ToolAnnotations, create_sdk_mcp_server, tool
 from ._options import ENV_PRICING
 from ._sessions import (
@@ -30,8 +31,12 @@ from ._sessions import (
     get_session_info_from_store,
     get_session_messages,
     get_session_messages_from_store,
+    get_subagent_messages,
+    get_subagent_messages_from_store,
     list_sessions,
     list_sessions_from_store,
+    list_subagents,
+    list_subagents_from_store,
     rename_session,
     rename_session_via_store,
     tag_session,
@@ -50,6 +55,7 @@ from ._store import (
     project_key_for_directory,
 )
 from ._tools import CLAUDE_TOOLS
+from ._transport import Transport
 from ._types import NotSupportedError
 from .types import (
     TERMINAL_TASK_STATUSES,
@@ -309,6 +315,7 @@ __all__ = [
     "ToolPermissionContext",
     "ToolResultBlock",
     "ToolUseBlock",
+    "Transport",
     "UserMessage",
     "UserPromptExpansionHookSpecificOutput",
     "UserPromptSubmitHookInput",
@@ -325,8 +332,13 @@ __all__ = [
     "get_session_info_from_store",
     "get_session_messages",
     "get_session_messages_from_store",
+    "get_subagent_messages",
+    "get_subagent_messages_from_store",
+    "import_session_to_store",
     "list_sessions",
     "list_sessions_from_store",
+    "list_subagents",
+    "list_subagents_from_store",
     "project_key_for_directory",
     "query",
     "rename_session",

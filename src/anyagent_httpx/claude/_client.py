@@ -27,6 +27,7 @@ from ._messages import Converter, init_data
 from ._mirror import MirroredStore
 from ._options import agent_options, warn
 from ._tools import task_tool
+from ._transport import Transport, refuse
 from ._types import (
     ClaudeAgentOptions,
     ContextUsageResponse,
@@ -91,13 +92,11 @@ class ClaudeSDKClient:
     """claude-agent-sdk's client: a conversation over many prompts, with anyagent's ``Client``
     underneath (``client.client`` once connected)."""
 
-    def __init__(self, options: ClaudeAgentOptions | None = None, transport: Any = None) -> None:
+    def __init__(self, options: ClaudeAgentOptions | None = None, transport: Transport | None = None) -> None:
+        """``transport``: claude-agent-sdk's connection to a Claude Code process, which there is
+        none of here: one given is a ``NotSupportedError`` (see ``Transport``)."""
+        refuse(transport)
         self.options = options if options is not None else ClaudeAgentOptions()
-        if transport is not None:
-            raise ConfigurationError(
-                "transport= is claude-agent-sdk's CLI transport; pass an anyagent transport through "
-                "ANY_AGENT_BASE_URL, or use anyagent_httpx.Client(AgentOptions(transport=...))"
-            )
         self._client: Client | None = None
         self._converter: Converter | None = None
 
@@ -291,9 +290,13 @@ def _status_config(config: Mapping[str, Any]) -> McpServerStatusConfig:
 
 
 async def query(
-    *, prompt: str | AsyncIterable[dict[str, Any]], options: ClaudeAgentOptions | None = None, transport: Any = None
+    *,
+    prompt: str | AsyncIterable[dict[str, Any]],
+    options: ClaudeAgentOptions | None = None,
+    transport: Transport | None = None,
 ) -> AsyncGenerator[Message]:
-    """One prompt (or a stream of them), its answer as claude-agent-sdk's messages."""
+    """One prompt (or a stream of them), its answer as claude-agent-sdk's messages (a
+    ``transport`` given is a ``NotSupportedError``, as for ``ClaudeSDKClient``)."""
     client = ClaudeSDKClient(options, transport)
     async with client:
         await client.query(prompt)

@@ -65,6 +65,7 @@ from ._types import (
     PermissionResultDeny,
     ToolPermissionContext,
 )
+from ._types import HookMatcher as ClaudeHookMatcher
 
 __all__ = ["ENV_PRICING", "PRESET_SYSTEM_PROMPT", "agent_options", "warn"]
 
@@ -89,7 +90,6 @@ _CLAUDE_CODE_ONLY = {
     "settings": "Claude Code's settings files are not read",
     "extra_args": "there is no CLI to pass arguments to",
     "max_buffer_size": "there is no CLI output to buffer",
-    "debug_stderr": "there is no CLI process writing to stderr",
     "stderr": "there is no CLI process: the callback is never called",
     "user": "there is no CLI process to run as another user",
     "include_hook_events": "hook events are not reported as messages",
@@ -396,7 +396,13 @@ def _skill_folders(options: ClaudeAgentOptions, folders: Sequence[pathlib.Path])
     return False, [os.fspath(found[name].path) for name in dict.fromkeys(wanted)]
 
 
-def _hooks(value: Mapping[str, Sequence[HookMatcher]] | None) -> dict[HookEvent, list[HookMatcher]]:
+#: Claude Code's timeout for a hook whose matcher gives none, in seconds.
+CLAUDE_HOOK_TIMEOUT = 60.0
+
+
+def _hooks(
+    value: Mapping[str, Sequence[HookMatcher | ClaudeHookMatcher]] | None,
+) -> dict[HookEvent, list[HookMatcher]]:
     hooks: dict[HookEvent, list[HookMatcher]] = {}
     for event, matchers in (value or {}).items():
         if event in _UNSUPPORTED_HOOKS:
@@ -405,8 +411,25 @@ def _hooks(value: Mapping[str, Sequence[HookMatcher]] | None) -> dict[HookEvent,
         known = next((name for name in HOOK_EVENTS if name == event), None)
         if known is None:
             raise ConfigurationError(f"unknown hook event {event!r}; known: {', '.join(HOOK_EVENTS)}")
-        hooks[known] = [_matcher(matcher) for matcher in matchers]
+        hooks[known] = [_matcher(_ours(matcher, f"hooks[{event!r}][{at}]")) for at, matcher in enumerate(matchers)]
     return hooks
+
+
+def _ours(matcher: HookMatcher | ClaudeHookMatcher, where: str) -> HookMatcher:
+    """claude-agent-sdk's ``HookMatcher`` as anyagent's (no timeout: Claude Code's 60 seconds)."""
+    if isinstance(matcher, HookMatcher):
+        return matcher
+    if not isinstance(matcher, ClaudeHookMatcher):
+        raise ConfigurationError(f"{where} must be a HookMatcher, not {type(matcher).__name__}")
+    try:
+        return HookMatcher(
+            matcher=matcher.matcher,
+            hooks=matcher.hooks,
+            timeout=CLAUDE_HOOK_TIMEOUT if matcher.timeout is None else matcher.timeout,
+            on_failure=matcher.on_failure,
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"{where}: {exc}") from None
 
 
 def _matcher(matcher: HookMatcher) -> HookMatcher:

@@ -17,8 +17,13 @@ it under claude-agent-sdk's names and shapes:
 
 ``directory`` selects the sessions whose working directory it is (resolved; there are no git
 worktrees to scan, so ``include_worktrees`` changes nothing). A session's ``tag`` is its first
-tag in the store; ``tag_session`` replaces every tag with the one given. Subagents' conversations
-are not kept apart from their parent's, so the subagent functions have no counterpart here.
+tag in the store; ``tag_session`` replaces every tag with the one given.
+
+Subagents' conversations are not kept apart from their parent's here (a task's prompt and answer
+are its ``Task`` call and result in the parent's messages): ``list_subagents`` and
+``get_subagent_messages`` find none in anyagent's stores, and say so with a
+``CompatibilityWarning``. Their ``*_from_store`` counterparts read, from a claude-style store, the
+subagent transcripts Claude Code wrote there (``subagents/agent-<id>`` subpaths of the session).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import concurrent.futures
 import dataclasses
 import os
 import uuid
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
@@ -43,6 +49,7 @@ from anyagent_httpx._sessions import SessionInfo, SessionNotFoundError, SessionS
 from . import _store_sessions as theirs
 from ._mirror import anthropic_message
 from ._store import SessionStore as ClaudeSessionStore
+from ._types import CompatibilityWarning
 
 __all__ = [
     "ForkSessionResult",
@@ -56,8 +63,12 @@ __all__ = [
     "get_session_info_from_store",
     "get_session_messages",
     "get_session_messages_from_store",
+    "get_subagent_messages",
+    "get_subagent_messages_from_store",
     "list_sessions",
     "list_sessions_from_store",
+    "list_subagents",
+    "list_subagents_from_store",
     "rename_session",
     "rename_session_via_store",
     "tag_session",
@@ -120,8 +131,7 @@ async def list_sessions_from_store(
 ) -> list[SDKSessionInfo]:
     """The sessions of ``session_store`` (of the working directory ``directory``, when given),
     most recently modified first, ``offset`` skipped and at most ``limit`` given."""
-    if offset < 0 or (limit is not None and limit < 0):
-        raise ValueError(f"offset and limit must not be negative, not {offset!r} and {limit!r}")
+    _page(limit, offset)
     if not isinstance(session_store, SessionStore):
         found = await theirs.listed(session_store, directory)
         found = found[offset:] if limit is None else found[offset : offset + limit]
@@ -158,8 +168,7 @@ async def get_session_messages_from_store(
 ) -> list[SessionMessage]:
     """The user and assistant messages of the session ``session_id`` in order (tool results are
     user messages, as in Anthropic's API); an empty list when there is no such session."""
-    if offset < 0 or (limit is not None and limit < 0):
-        raise ValueError(f"offset and limit must not be negative, not {offset!r} and {limit!r}")
+    _page(limit, offset)
     if not isinstance(session_store, SessionStore):
         lines = await theirs.messages_of(session_store, session_id, directory)
         said = [SessionMessage(**fields) for fields in lines]
@@ -241,6 +250,40 @@ async def fork_session_via_store(
     return ForkSessionResult(session_id=info.session_id)
 
 
+async def list_subagents_from_store(
+    session_store: SessionStore | ClaudeSessionStore, session_id: str, directory: str | None = None
+) -> list[str]:
+    """The ids of the subagents of the session ``session_id`` whose transcripts a claude-style
+    store keeps (it needs ``list_subkeys``); none in an anyagent store, which keeps no subagent
+    conversations (a ``CompatibilityWarning`` says so)."""
+    if not isinstance(session_store, SessionStore):
+        return await theirs.subagents_of(session_store, session_id, directory)
+    _no_subagents("list_subagents")
+    return []
+
+
+async def get_subagent_messages_from_store(
+    session_store: SessionStore | ClaudeSessionStore,
+    session_id: str,
+    agent_id: str,
+    directory: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[SessionMessage]:
+    """The user and assistant messages of the subagent ``agent_id`` of the session
+    ``session_id``, from a claude-style store, in order; an empty list when it has none by that
+    id, and always in an anyagent store (with a ``CompatibilityWarning``)."""
+    _page(limit, offset)
+    if not isinstance(session_store, SessionStore):
+        said = [
+            SessionMessage(**fields)
+            for fields in await theirs.subagent_messages_of(session_store, session_id, agent_id, directory)
+        ]
+        return said[offset:] if limit is None else said[offset : offset + limit]
+    _no_subagents("get_subagent_messages")
+    return []
+
+
 # ---- the synchronous functions, on the default store -----------------------------------------------
 
 
@@ -285,7 +328,38 @@ def fork_session(
     return _on_default(lambda store: fork_session_via_store(store, session_id, directory, up_to_message_id, title))
 
 
+def list_subagents(session_id: str, directory: str | None = None) -> list[str]:
+    """``list_subagents_from_store`` on the default store, an anyagent store: none (a
+    ``CompatibilityWarning`` says why)."""
+    _no_subagents("list_subagents")
+    return []
+
+
+def get_subagent_messages(
+    session_id: str, agent_id: str, directory: str | None = None, limit: int | None = None, offset: int = 0
+) -> list[SessionMessage]:
+    """``get_subagent_messages_from_store`` on the default store, an anyagent store: none (a
+    ``CompatibilityWarning`` says why)."""
+    _page(limit, offset)
+    _no_subagents("get_subagent_messages")
+    return []
+
+
 # ---- helpers ---------------------------------------------------------------------------------------
+
+
+def _page(limit: int | None, offset: int) -> None:
+    if offset < 0 or (limit is not None and limit < 0):
+        raise ValueError(f"offset and limit must not be negative, not {offset!r} and {limit!r}")
+
+
+def _no_subagents(function: str) -> None:
+    warnings.warn(
+        f"{function}: subagents' conversations are not kept apart from their parent session's here; a task's "
+        "prompt and answer are its Task call and result in get_session_messages()",
+        CompatibilityWarning,
+        stacklevel=3,
+    )
 
 
 def _on_default(work: Callable[[SessionStore], Awaitable[_T]]) -> _T:

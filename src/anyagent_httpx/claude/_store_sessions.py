@@ -10,6 +10,7 @@ message given, with new ids.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Any, cast
@@ -24,7 +25,20 @@ from ._store import (
     project_key_for_directory,
 )
 
-__all__ = ["delete", "described", "forked", "info_of", "listed", "messages_of", "mutate"]
+__all__ = [
+    "delete",
+    "described",
+    "forked",
+    "info_of",
+    "listed",
+    "messages_of",
+    "mutate",
+    "is_session_id",
+    "subagent_messages_of",
+    "subagents_of",
+]
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
 
 def _key(session_id: str, directory: str | None) -> SessionKey:
@@ -158,3 +172,71 @@ async def forked(
         copied.append(cast(SessionStoreEntry, {"type": "custom-title", "customTitle": title, "sessionId": new_id}))
     await store.append({"project_key": key["project_key"], "session_id": new_id}, copied)
     return new_id
+
+
+# ---- subagents: their transcripts under subpaths of the session, as Claude Code writes them ------
+
+
+def is_session_id(text: str) -> bool:
+    """Whether ``text`` is a UUID, as Claude Code's session ids are."""
+    return _UUID.fullmatch(text) is not None
+
+
+async def _subagent_keys(store: SessionStore, key: SessionKey) -> dict[str, str]:
+    """Each subagent's id and the subpath of its transcript (``subagents/agent-<id>``, or deeper
+    under ``subagents/``), in the store's order."""
+    found: dict[str, str] = {}
+    for subpath in await store.list_subkeys(key):
+        last = subpath.rsplit("/", 1)[-1]
+        if subpath.startswith("subagents/") and last.startswith("agent-"):
+            found.setdefault(last.removeprefix("agent-"), subpath)
+    return found
+
+
+async def subagents_of(store: SessionStore, session_id: str, directory: str | None) -> list[str]:
+    """The ids of the session's subagents (none for an id that is not a UUID)."""
+    if not is_session_id(session_id):
+        return []
+    if not implements(store, "list_subkeys"):
+        raise NotImplementedError(f"{type(store).__name__} has no list_subkeys(): its subagents cannot be listed")
+    return list(await _subagent_keys(store, _key(session_id, directory)))
+
+
+async def subagent_messages_of(
+    store: SessionStore, session_id: str, agent_id: str, directory: str | None
+) -> list[dict[str, Any]]:
+    """The user and assistant lines of a subagent's transcript, along its ``parentUuid`` chain
+    from its last message, each with the ``Task`` call and the agent that started it (from the
+    transcript's ``agent_metadata`` line)."""
+    if not is_session_id(session_id) or not agent_id:
+        return []
+    key = _key(session_id, directory)
+    subpath: str | None = f"subagents/agent-{agent_id}"
+    if implements(store, "list_subkeys"):
+        subpath = (await _subagent_keys(store, key)).get(agent_id)
+    if subpath is None:
+        return []
+    lines = [dict(entry) for entry in await store.load({**key, "subpath": subpath}) or []]
+    meta = next((line for line in reversed(lines) if line.get("type") == "agent_metadata"), {})
+    by_id = {line["uuid"]: line for line in lines if isinstance(line.get("uuid"), str)}
+    leaf = next((line for line in reversed(lines) if line.get("type") in ("user", "assistant")), None)
+    chain: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    while leaf is not None and id(leaf) not in seen:  # a cycle ends the walk
+        seen.add(id(leaf))
+        chain.append(leaf)
+        parent = leaf.get("parentUuid")
+        leaf = by_id.get(parent) if isinstance(parent, str) else None
+    tool_use, parent_agent = meta.get("toolUseId"), meta.get("parentAgentId")
+    return [
+        {
+            "type": line["type"],
+            "uuid": line["uuid"],
+            "session_id": str(line.get("sessionId", "")),
+            "message": line.get("message"),
+            "parent_tool_use_id": tool_use if isinstance(tool_use, str) else None,
+            "parent_agent_id": parent_agent if isinstance(parent_agent, str) else None,
+        }
+        for line in reversed(chain)
+        if line.get("type") in ("user", "assistant") and isinstance(line.get("uuid"), str)
+    ]

@@ -5,12 +5,14 @@ build options from and annotate with (the hooks' are in ``_hook_types``, those o
 Claude Code reports in ``_reported``)."""
 
 import os
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, Required, TypeAlias, TypedDict
 
 from anyagent_httpx._errors import AnyAgentError, APIConnectionError, ConfigurationError, MalformedResponseError
-from anyagent_httpx._hooks import HookMatcher
+from anyagent_httpx._hooks import HookFailure
+from anyagent_httpx._hooks import HookMatcher as OurHookMatcher
 from anyagent_httpx._tools import ToolServer
 
 from ._store import SessionStoreFlushMode
@@ -132,8 +134,9 @@ class ResultError(ProcessError):
 
 
 class NotSupportedError(ClaudeSDKError, NotImplementedError):
-    """A ``ClaudeSDKClient`` method that only Claude Code can carry out was called; the message
-    names the method and why (an ``except NotImplementedError`` catches it too)."""
+    """A ``ClaudeSDKClient`` method that only Claude Code can carry out was called, or a
+    ``transport=`` given; the message names it and why (an ``except NotImplementedError``
+    catches it too)."""
 
 
 class CanUseToolShadowedWarning(UserWarning):
@@ -785,6 +788,25 @@ class AgentDefinition:
 
 
 @dataclass
+class HookMatcher:
+    """Hooks for the tools ``matcher`` names, with claude-agent-sdk's fields in its order; it
+    becomes anyagent's ``HookMatcher`` (``ClaudeAgentOptions.hooks`` takes those too)."""
+
+    matcher: str | None = None
+    """A regular expression matched against the whole tool name (``"Write|Edit"``); a Claude
+    Code tool's name also matches the anyagent tool behind it. None or ``"*"``: every tool."""
+    hooks: list[Callable[..., Any]] = field(default_factory=list)
+    """claude-agent-sdk's ``(input_data, tool_use_id, context)`` callbacks (or anyagent's)."""
+    timeout: float | None = None
+    """Seconds each of these hooks may take; None: Claude Code's 60."""
+    on_failure: HookFailure | None = None
+    """What a hook's failure (it raises, runs past ``timeout``, returns what cannot be read) does:
+    ``"block"`` refuses the call or prompt (a hook returning None fails too: return ``{}``);
+    ``"continue"`` counts it as no decision; None stops the run with a ``HookError``, where
+    Claude Code would count it as no decision."""
+
+
+@dataclass
 class ClaudeAgentOptions:
     """claude-agent-sdk's options, every field accepted. What each becomes is listed in
     docs/migrating-from-claude-agent-sdk.md; a field only Claude Code can honour gives one
@@ -815,10 +837,11 @@ class ClaudeAgentOptions:
     env: dict[str, str] = field(default_factory=dict, repr=False)
     extra_args: dict[str, str | None] = field(default_factory=dict, repr=False)
     max_buffer_size: int | None = None
-    debug_stderr: Any = None
+    debug_stderr: Any = sys.stderr
+    """Not read, as in claude-agent-sdk (where it is deprecated): use ``stderr``."""
     stderr: Callable[[str], None] | None = None
     can_use_tool: CanUseTool | None = None
-    hooks: dict[str, list[HookMatcher]] | None = None
+    hooks: dict[str, list[HookMatcher | OurHookMatcher]] | None = None
     user: str | None = None
     include_partial_messages: bool = False
     include_hook_events: bool = False
