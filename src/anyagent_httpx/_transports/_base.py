@@ -144,18 +144,24 @@ class _DecodeFailed(TransportFailure):
     """A gzip or deflate body that does not decompress (mapped to ``APIConnectionError``)."""
 
 
+#: The bytes of a zlib header: what tells a zlib-wrapped deflate body from a raw one.
+_ZLIB_HEADER = 2
+
+
 @final
 class Decoder:
     """Undoes one content-coding, streaming, in bounded pieces (httpx's ``GZipDecoder`` /
     ``DeflateDecoder``, with a limit on each step's output)."""
 
-    __slots__ = ("_deflate_fallback", "_zlib")
+    __slots__ = ("_deflate_fallback", "_held", "_zlib")
 
     def __init__(self, coding: str) -> None:
         # deflate is zlib-wrapped by the standard, raw in some servers: try wrapped first.
         wbits = zlib.MAX_WBITS | 16 if coding in ("gzip", "x-gzip") else zlib.MAX_WBITS
         self._zlib = zlib.decompressobj(wbits)
         self._deflate_fallback = coding == "deflate"
+        self._held = b""
+        """The first byte of a deflate body, until its second comes: the two decide the reading."""
 
     def _decompress(self, data: bytes) -> bytes:
         fallback, self._deflate_fallback = self._deflate_fallback, False
@@ -170,6 +176,12 @@ class Decoder:
     def pieces(self, data: bytes, *, final: bool) -> Iterator[bytes]:
         """The decoded bytes of ``data``, in pieces of at most ``DECODE_PIECE`` bytes; with
         ``final``, what the decoder still holds at the end too."""
+        if self._deflate_fallback:
+            data = self._held + data
+            if len(data) < _ZLIB_HEADER and not final:
+                self._held = data  # too little to tell a zlib header from raw deflate
+                return
+            self._held = b""
         try:
             while True:
                 out = self._decompress(data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import zlib
 
 import anyio
@@ -87,3 +88,21 @@ def test_two_codings_are_undone_in_turn_in_bounded_pieces() -> None:
     encoded = outer.compress(deflated) + outer.flush()
     pieces = list(decode_pieces(decoders_for(["deflate, gzip"]), encoded, final=True))
     assert b"".join(pieces) == body and max(map(len, pieces)) <= DECODE_PIECE
+
+
+@given(body=st.binary(max_size=500), cuts=st.lists(st.integers(0, 600), max_size=8), first=st.integers(0, 2))
+def test_a_deflate_body_decodes_however_it_is_cut_raw_or_wrapped(body: bytes, cuts: list[int], first: int) -> None:
+    # Which of the two a body is, its first two bytes say (a zlib header, or not): a first read
+    # shorter than that does not decide it.
+    for coding, wbits in (("deflate", zlib.MAX_WBITS), ("raw-deflate", -zlib.MAX_WBITS)):
+        compressor = zlib.compressobj(6, zlib.DEFLATED, wbits)
+        encoded = compressor.compress(body) + compressor.flush()
+        decoders = decoders_for(["deflate"])
+        points = sorted({0, len(encoded), *(cut for cut in (first, *cuts) if cut < len(encoded))})
+        out = b"".join(
+            piece
+            for start, end in itertools.pairwise(points)
+            for piece in decode_pieces(decoders, encoded[start:end], final=False)
+        )
+        out += b"".join(decode_pieces(decoders, b"", final=True))
+        assert out == body, coding
