@@ -45,6 +45,7 @@ from ._errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    ContentDecodingError,
     MalformedResponseError,
     ResponseError,
     ResponseTimeoutError,
@@ -277,6 +278,15 @@ def judge(received: Received) -> MessageComplete | AttemptFailed | ResponseError
     if isinstance(cut, UnsupportedEncodingError):
         # Refused at the body's first read, before any output: the server would send it so again.
         return AttemptFailed(Failure.UNSUPPORTED_ENCODING, cut, headers=received.headers)
+    if isinstance(cut, ContentDecodingError):
+        # A corrupt body: the server would send it so again (the retry rules try another one).
+        if not output:
+            return AttemptFailed(Failure.CORRUPT_ENCODING, cut, headers=received.headers)
+        malformed = MalformedResponseError(
+            f"the response body stopped decoding mid-answer ({cut.message})", partial=complete.message, url=url
+        )
+        malformed.__cause__ = cut
+        return malformed
     when = "mid-answer" if output else "before any output"
     if cut is not None:
         why = f"the connection failed {when} ({cut.message})"

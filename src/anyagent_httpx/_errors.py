@@ -10,8 +10,12 @@
     └── APIError                  talking to the server failed
         ├── APIConnectionError    no usable response: refused, reset, dropped, DNS, TLS
         │   ├── APITimeoutError   a connect, read, write or pool timeout
-        │   └── UnsupportedEncodingError  the body came in a content-coding not asked for
-        │                         (zstd, br): never retried, the server would send it so again
+        │   ├── UnsupportedEncodingError  the body came in a content-coding not asked for
+        │   │                     (zstd, br)
+        │   └── ContentDecodingError  the body does not decode in its content-coding (corrupt
+        │                         gzip, deflate): ``coding`` and ``offset`` say where
+        │                         (neither is retried on the same endpoint: the server would
+        │                         send the body so again; a fallback endpoint is tried)
         ├── APIStatusError        an HTTP error status (status, server message, body)
         │   ├── BadRequestError (400)  ├── AuthenticationError (401)  ├── PermissionDeniedError (403)
         │   ├── NotFoundError (404)    ├── UnprocessableEntityError (422) ├── RateLimitError (429)
@@ -20,7 +24,8 @@
         └── ResponseError         the answer started but did not finish; carries ``partial``
             ├── StreamInterruptedError  the connection dropped or the body ended mid-answer
             ├── ServerStreamError       the server reported an error inside a 200 response
-            ├── MalformedResponseError  the body broke the protocol (the core's RemoteProtocolError)
+            ├── MalformedResponseError  the body broke the protocol (the core's RemoteProtocolError),
+            │                           or stopped decoding mid-answer (a ContentDecodingError)
             ├── ResponseTimeoutError    the server stopped making progress, or the request's
             │                           deadline passed (``limit`` names the setting)
             └── ResponseTooLargeError   the response passed a size cap (``limit`` names it)
@@ -46,6 +51,7 @@ __all__ = [
     "CassetteError",
     "ClientStateError",
     "ConfigurationError",
+    "ContentDecodingError",
     "ContextLengthError",
     "InternalServerError",
     "MalformedResponseError",
@@ -106,8 +112,9 @@ class APITimeoutError(APIConnectionError):
 class UnsupportedEncodingError(APIConnectionError):
     """The response body came in a content-coding the transport did not ask for and does not
     undo (``coding``: ``"zstd"``, ``"br"``...); read as it is, it would be taken for the
-    stream's bytes. The transport raises it at the body's first read (``response_started``),
-    and it is never retried: the server would send the body the same way again."""
+    stream's bytes. The transport raises it at the body's first read (``response_started``).
+    Not retried against the same endpoint, nor on a fallback model there: the server would send
+    the body the same way again; the turn moves on to a fallback endpoint if there is one."""
 
     def __init__(self, coding: str, *, url: str | None = None) -> None:
         super().__init__(
@@ -117,6 +124,29 @@ class UnsupportedEncodingError(APIConnectionError):
             response_started=True,
         )
         self.coding = coding
+
+
+class ContentDecodingError(APIConnectionError):
+    """The response body does not decode in the content-coding it came in (``coding``:
+    ``"gzip"``, ``"deflate"``): the server, or something between, sent it corrupt. ``offset``
+    is where decoding failed: the index, from 0, of the last byte of that coding's data the
+    decoder read (for a body in one coding, of the body as received), or None where httpx did
+    the decoding (a coding the request asked for with its own ``Accept-Encoding``).
+
+    Deterministic server misbehaviour, so treated as ``UnsupportedEncodingError`` is: not
+    retried against the same endpoint, nor on a fallback model there; the turn moves on to a
+    fallback endpoint if there is one. Once output was delivered nothing is retried: the run
+    raises a ``MalformedResponseError`` whose ``__cause__`` this is."""
+
+    def __init__(self, coding: str, *, offset: int | None = None, detail: str = "", url: str | None = None) -> None:
+        where = "" if offset is None else f" at byte {offset}"
+        super().__init__(
+            f"the response body is not valid {coding}{where}" + (f" ({detail})" if detail else ""),
+            url=url,
+            response_started=True,
+        )
+        self.coding = coding
+        self.offset = offset
 
 
 class APIStatusError(APIError):
@@ -241,7 +271,8 @@ class ServerStreamError(ResponseError):
 
 class MalformedResponseError(ResponseError):
     """The response body broke the protocol; ``__cause__`` is the core's ``RemoteProtocolError``
-    (with byte offset, line and snippet)."""
+    (with byte offset, line and snippet), or the ``ContentDecodingError`` of a body that stopped
+    decoding after output was delivered (with coding and offset)."""
 
 
 class ResponseTimeoutError(ResponseError):

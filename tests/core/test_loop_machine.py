@@ -86,6 +86,7 @@ FAILURES: list[tuple[Failure, int | None, tuple[str, ...]]] = [
     (Failure.TIMEOUT, None, ()),
     (Failure.EMPTY_RESPONSE, None, ()),
     (Failure.UNSUPPORTED_ENCODING, None, ()),
+    (Failure.CORRUPT_ENCODING, None, ()),
     (Failure.STREAM_ERROR, None, ("overloaded",)),
     (Failure.STREAM_ERROR, None, ("bad things",)),
 ]

@@ -804,20 +804,45 @@ def test_connection_timeout_and_empty_response_are_retried(failure: Failure) -> 
     assert decisions[5].reason
 
 
+SERVER_FAILURES = {
+    Failure.UNSUPPORTED_ENCODING: "the response body is in a content-coding that was not asked for",
+    Failure.CORRUPT_ENCODING: "the response body does not decode in its content-coding",
+}
+
+
+@pytest.mark.parametrize("failure", list(SERVER_FAILURES))
 @pytest.mark.parametrize(
     "headers",
     [{"Content-Encoding": "zstd"}, [("content-encoding", "gzip, br"), ("Retry-After", "1")], {}],
 )
-def test_a_body_in_a_coding_not_asked_for_gives_up_at_once(headers: Any) -> None:
+def test_a_body_the_server_would_send_so_again_gives_up_without_another_endpoint(
+    failure: Failure, headers: Any
+) -> None:
     # The server would send the same body again, to any model it serves; the error the driver
     # raises names the coding.
     state = new_state(("a", "b"), max_retries=5)
-    decision = state.failed(Failure.UNSUPPORTED_ENCODING, headers=headers, error_text=("overloaded", 503))
+    decision = state.failed(failure, headers=headers, error_text=("overloaded", 503))
     assert isinstance(decision, GiveUp)
     assert state.attempts == 1 and state.model == "a"
-    assert decision.reason == (
-        "not retried: the response body is in a content-coding that was not asked for (model 'a')"
-    )
+    assert decision.reason == f"not retried: {SERVER_FAILURES[failure]} (model 'a')"
+
+
+@pytest.mark.parametrize("failure", list(SERVER_FAILURES))
+@pytest.mark.parametrize("max_retries", [0, 3])
+def test_a_body_the_server_would_send_so_again_moves_to_the_next_endpoint_at_once(
+    failure: Failure, max_retries: int
+) -> None:
+    # Neither a retry nor the main endpoint's fallback model: the next server's model, at once.
+    state = RetryState(RetryPolicy(max_retries=max_retries), ["m", "small", "remote", "last"], endpoints=[0, 0, 1, 2])
+    decision = state.failed(failure, headers={"Retry-After": "5"})
+    assert isinstance(decision, Retry)
+    assert (decision.model, decision.endpoint, decision.delay, decision.attempt) == ("remote", 1, 0.0, 2)
+    assert (decision.fallback_to, decision.gave_up) == ("endpoint 1, model 'remote'", "")
+    assert decision.reason == f"{SERVER_FAILURES[failure]} (model 'm'); falling back to endpoint 1, model 'remote'"
+    decision = state.failed(failure)
+    assert isinstance(decision, Retry) and (decision.model, decision.endpoint) == ("last", 2)
+    assert isinstance(state.failed(failure), GiveUp)
+    assert state.attempts == 3
 
 
 @pytest.mark.parametrize(
@@ -1024,5 +1049,7 @@ def test_endpoints_are_visited_in_order_and_each_model_with_its_own(
         index = models.index(decision.model)
         assert endpoints[index] == decision.endpoint == state.endpoint
         assert index >= position
+        if failure in (Failure.UNSUPPORTED_ENCODING, Failure.CORRUPT_ENCODING):
+            assert decision.endpoint > endpoints[position]  # never the same server again
         position = index
         assert decision.attempt == state.attempts

@@ -19,20 +19,24 @@ from anyagent_httpx import (
     AgentOptions,
     APIConnectionError,
     AssistantMessage,
+    ContentDecodingError,
+    FallbackEndpoint,
     H11Transport,
     MalformedResponseError,
     ResponseTimeoutError,
     ResponseTooLargeError,
+    ResultMessage,
     RetryPolicy,
     RunMessage,
     StreamInterruptedError,
+    SystemMessage,
     TextBlock,
     UnsupportedEncodingError,
     query,
 )
 from anyagent_httpx._attempt import DRAIN_BYTES
 
-from .server import ANSWER, DONE, SSE_HEAD, Peer, chunk, hostile
+from .server import ANSWER, DONE, SSE_HEAD, Peer, Scenario, Server, chunk, hostile
 
 pytestmark = pytest.mark.anyio
 
@@ -370,6 +374,119 @@ async def test_a_zstd_bomb_is_refused_in_little_memory(kind: str) -> None:
     async with hostile(scenario) as server, options_for(kind, server.url) as options:
         with pytest.raises(UnsupportedEncodingError, match="content-coding 'zstd'"):
             await run(options)  # and run() checked the memory it took
+
+
+# ---- bodies that do not decode ---------------------------------------------------------------
+
+RETRIES = RetryPolicy(max_retries=3, initial_delay=0.0)
+"""Retries on: a body the server would send the same way again is not asked for again."""
+GARBAGE = b"\xff" * 16
+"""Not deflate data: the block header in its first byte names a block type there is none of."""
+LINES = b": " + b"a" * 1021 + b"\n"
+
+
+def compressor(coding: str) -> zlib._Compress:
+    return zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16 if coding == "gzip" else zlib.MAX_WBITS)
+
+
+def corrupt(coding: str, decoded: bytes = b": keep-alive\n\n") -> tuple[bytes, bytes]:
+    """A body in ``coding`` that decodes to ``decoded`` and then stops decoding: the valid
+    part, and the garbage after it."""
+    packer = compressor(coding)
+    return packer.compress(decoded) + packer.flush(zlib.Z_SYNC_FLUSH), GARBAGE
+
+
+def bad_body(coding: str, decoded: bytes = b": keep-alive\n\n") -> Scenario:
+    """Serves a body in ``coding`` (a coding not asked for as it is) that is not valid after
+    ``decoded``: the valid part and the rest sent apart, as a server streams them."""
+
+    async def scenario(peer: Peer) -> None:
+        if coding in ("gzip", "deflate"):
+            valid, rest = corrupt(coding, decoded)
+        else:
+            valid, rest = ANSWER, b""
+        head = b"Content-Encoding: %s\r\nContent-Length: %d\r\n\r\n" % (coding.encode(), len(valid) + len(rest))
+        await peer.send(SSE_HEAD + head + valid)
+        if rest:
+            await peer.send(rest)
+
+    return scenario
+
+
+async def answer(peer: Peer) -> None:
+    await peer.send(SSE_HEAD + b"Content-Length: %d\r\n\r\n%s" % (len(ANSWER), ANSWER))
+
+
+def chats(server: Server) -> int:
+    return sum(request.startswith(b"POST /v1/chat/completions ") for request in server.requests)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+async def test_a_corrupt_body_names_its_coding_and_offset_and_is_not_asked_for_again(kind: str, coding: str) -> None:
+    # Retries on and a fallback model on the same server: the server would send it so again.
+    valid, _ = corrupt(coding)
+    async with (
+        hostile(bad_body(coding)) as server,
+        options_for(kind, server.url, retry=RETRIES, fallback_models=["small"]) as options,
+    ):
+        with pytest.raises(ContentDecodingError, match=f"not valid {coding} at byte {len(valid)}") as info:
+            await run(options)
+    error = info.value
+    assert isinstance(error, APIConnectionError) and error.response_started
+    assert (error.coding, error.offset) == (coding, len(valid))  # the first garbage byte
+    assert "not retried" in str(error.__notes__)
+    assert chats(server) == 1
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "zstd", "br"])
+async def test_a_body_that_does_not_decode_falls_over_to_the_next_endpoint(kind: str, coding: str) -> None:
+    # A corrupt body, or one in a coding not asked for: not retried on its server, nor on the
+    # fallback model there, but the fallback endpoint's server is another server.
+    async with (
+        hostile(bad_body(coding)) as failing,
+        hostile(answer) as good,
+        options_for(
+            kind,
+            failing.url,
+            retry=RETRIES,
+            fallback_models=["small"],
+            fallback_endpoints=[FallbackEndpoint(base_url=good.url, model="tiny")],
+        ) as options,
+    ):
+        messages = await run(options)
+    assert text_of(messages) == "Hello"
+    result = messages[-1]
+    assert isinstance(result, ResultMessage) and result.subtype == "success" and result.endpoint == 1
+    notices = [m for m in messages if isinstance(m, SystemMessage)]
+    retries = [(m.data["model"], m.data["endpoint"]) for m in notices if m.subtype == "retry"]
+    assert retries == [("tiny", 1)]  # at once, neither "m" again nor "small" on the same server
+    assert [m.data["model"] for m in notices if m.subtype == "fallback_endpoint"] == ["tiny"]
+    assert (chats(failing), chats(good)) == (1, 1)
+
+
+async def test_a_body_that_stops_decoding_mid_answer_is_not_retried_anywhere(kind: str) -> None:
+    # More than one 64 KiB piece decoded: the text is delivered before the garbage is reached,
+    # however the reads fall.
+    decoded = chunk("Hello") + LINES * 70
+    valid, _ = corrupt("gzip", decoded)
+    async with (
+        hostile(bad_body("gzip", decoded)) as failing,
+        hostile(answer) as good,
+        options_for(
+            kind,
+            failing.url,
+            retry=RETRIES,
+            include_partial_messages=True,
+            fallback_endpoints=[FallbackEndpoint(base_url=good.url, model="tiny")],
+        ) as options,
+    ):
+        with pytest.raises(MalformedResponseError, match="mid-answer") as info:
+            await run(options)
+    assert info.value.partial.text == "Hello"
+    cause = info.value.__cause__
+    assert isinstance(cause, ContentDecodingError) and (cause.coding, cause.offset) == ("gzip", len(valid))
+    assert "not retried" in str(info.value.__notes__)
+    assert (chats(failing), chats(good)) == (1, 0)
 
 
 def test_the_answer_chunks_are_well_formed() -> None:

@@ -8,8 +8,10 @@ from anyagent_core import AssistantMessage, Failure, MessageComplete, ServerErro
 from anyagent_httpx import (
     APIConnectionError,
     APITimeoutError,
+    ContentDecodingError,
     ContextLengthError,
     InternalServerError,
+    MalformedResponseError,
     RateLimitError,
     ServerStreamError,
     StreamInterruptedError,
@@ -92,6 +94,23 @@ def test_a_body_in_a_coding_not_asked_for_is_its_own_failure() -> None:
     assert isinstance(verdict, AttemptFailed) and verdict.kind is Failure.UNSUPPORTED_ENCODING
     assert verdict.error is cut and cut.coding == "zstd" and cut.response_started
     assert "content-coding 'zstd'" in str(cut)
+
+
+def test_a_corrupt_body_before_output_is_its_own_failure() -> None:
+    cut = ContentDecodingError("gzip", offset=30, detail="invalid block type", url=URL)
+    verdict = judge(received(complete=complete(message=AssistantMessage(), truncated=True), cut=cut))
+    assert isinstance(verdict, AttemptFailed) and verdict.kind is Failure.CORRUPT_ENCODING
+    assert verdict.error is cut and (cut.coding, cut.offset) == ("gzip", 30) and cut.response_started
+    assert str(cut) == "the response body is not valid gzip at byte 30 (invalid block type)"
+
+
+def test_a_corrupt_body_after_output_is_a_malformed_response_with_the_partial_answer() -> None:
+    cut = ContentDecodingError("deflate", offset=7, url=URL)
+    verdict = judge(received(complete=complete(truncated=True), cut=cut, output=True))
+    assert isinstance(verdict, MalformedResponseError) and verdict.partial == TEXT
+    assert verdict.__cause__ is cut and verdict.url == URL
+    assert str(verdict) == f"the response body stopped decoding mid-answer ({cut})"
+    assert str(cut) == "the response body is not valid deflate at byte 7"
 
 
 def test_an_error_status_in_a_coding_not_asked_for_is_judged_by_its_status() -> None:

@@ -12,9 +12,11 @@ What is retried, on the same model, up to ``RetryPolicy.max_retries`` times:
 - a 200 response that ended with no output at all (a server that crashed after its headers), or
   that reported an overload or rate limit inside the stream before any output.
 
-Nothing is retried once output was delivered: the driver raises with the partial message; nor
-is a body in a content-coding that was not asked for (the server would send it so again). The
-wait is the server's ``Retry-After`` (seconds or an HTTP date, or ``retry-after-ms``) when it
+Nothing is retried once output was delivered: the driver raises with the partial message. A
+body the server would send the same way again, whichever model it serves (in a content-coding
+that was not asked for, or corrupt in its coding), is not retried on that endpoint, nor on its
+fallback models: the turn moves at once to the next fallback endpoint, or gives up without one.
+The wait is the server's ``Retry-After`` (seconds or an HTTP date, or ``retry-after-ms``) when it
 gives one no longer than ``max_retry_after``, otherwise exponential back-off with jitter. A
 ``Retry-After`` longer than ``max_retry_after`` is not waited for, however absurd (hundreds of
 digits, a date in the year 9999: read as ``RETRY_AFTER_CEILING``, 2**31 s, never ``inf``).
@@ -95,7 +97,10 @@ class Failure(enum.Enum):
     """The server reported an error inside a 2xx response before any output."""
     UNSUPPORTED_ENCODING = "unsupported_encoding"
     """The body came in a content-coding that was not asked for and is not decoded (zstd, br):
-    the server would send it the same way again, so it is never retried."""
+    the server would send it the same way again, so only another endpoint is tried."""
+    CORRUPT_ENCODING = "corrupt_encoding"
+    """The body does not decode in its content-coding (corrupt gzip or deflate) before any
+    output: deterministic server misbehaviour, so only another endpoint is tried."""
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -233,6 +238,10 @@ _RETRYABLE_STREAM_ERRORS = ("overloaded", "rate_limit", "rate limit", "server_er
 #: Failures that another model might not have: tried on the next fallback model at once.
 _MODEL_STATUSES = frozenset({404})
 
+#: Failures of the server, whatever the model: tried on the next endpoint at once, never on the
+#: same one (the classification says they are not retried).
+_SERVER_FAILURES = frozenset({Failure.UNSUPPORTED_ENCODING, Failure.CORRUPT_ENCODING})
+
 
 class RetryState:
     """The attempts of one request: which model is current and how many tries it had.
@@ -309,12 +318,15 @@ class RetryState:
         elif retryable:
             count = policy.max_retries
             spent = f"gave up after {count} {'retry' if count == 1 else 'retries'}" if count else "retries are off"
-        if self._model_index + 1 < len(self.models) and (retryable or self._about_model(status, texts)):
-            previous, endpoint = self.model, self.endpoint
+        previous, endpoint = self.model, self.endpoint
+        following: int | None = None
+        if failure in _SERVER_FAILURES:  # the same server would fail alike: another one, if any
+            following = self._next_endpoint()
+        elif self._model_index + 1 < len(self.models) and (retryable or self._about_model(status, texts)):
             following = self._model_index + 1
             if failure in (Failure.CONNECTION, Failure.TIMEOUT):  # the server is not there: the next one
-                others = (i for i in range(following, len(self.models)) if self.endpoints[i] != endpoint)
-                following = next(others, following)
+                following = self._next_endpoint() or following  # an index past the current one, never 0
+        if following is not None:
             self._model_index = following
             self._tries = 0
             why = f"{why} (model {previous!r})" + (f"; {spent}" if spent else "")
@@ -327,6 +339,12 @@ class RetryState:
         if spent:
             return GiveUp(reason=f"{why} (model {self.model!r}); {spent}")
         return GiveUp(reason=f"not retried: {why} (model {self.model!r})")
+
+    def _next_endpoint(self) -> int | None:
+        """The index of the next model on another endpoint than the current one, if any."""
+        endpoint = self.endpoint
+        others = (i for i in range(self._model_index + 1, len(self.models)) if self.endpoints[i] != endpoint)
+        return next(others, None)
 
     def _retry(self, delay: float, reason: str, *, fallback_to: str = "", gave_up: str = "") -> Retry:
         from ._decisions import Retry
@@ -366,6 +384,8 @@ class RetryState:
             return True, "the response ended before any output"
         if failure is Failure.UNSUPPORTED_ENCODING:
             return False, "the response body is in a content-coding that was not asked for"
+        if failure is Failure.CORRUPT_ENCODING:
+            return False, "the response body does not decode in its content-coding"
         if failure is Failure.TIMEOUT:
             return True, "the request timed out"
         return True, "the connection failed"

@@ -21,8 +21,11 @@ The contract:
   ends at the end of the body. Decoding hands up bounded pieces (``decode_pieces``), never one
   unbounded expansion of a read. Failing mid-body raises ``APIConnectionError`` with
   ``response_started=True``. A body in a content-coding the transport did not ask for and
-  does not undo raises ``UnsupportedEncodingError`` (an ``APIConnectionError``, never retried)
-  at its first read, unless the request named its own ``Accept-Encoding``.
+  does not undo raises ``UnsupportedEncodingError`` (an ``APIConnectionError``)
+  at its first read, unless the request named its own ``Accept-Encoding``; one that does not
+  decode in its coding (corrupt gzip or deflate) raises ``ContentDecodingError`` (an
+  ``APIConnectionError`` too, naming the coding and the offset). Neither is retried against
+  the same endpoint: the server would send the body so again.
 - Exiting releases the connection: kept for reuse only when the body was read to its end,
   closed otherwise (an early exit, an error, a cancellation). Exiting never hangs under
   cancellation: any ``await`` in it runs in a shielded, time-bounded scope.
@@ -44,7 +47,7 @@ import attrs
 
 from anyagent_core import Request
 from anyagent_core.value import Value
-from anyagent_httpx._errors import AnyAgentError, APIConnectionError
+from anyagent_httpx._errors import AnyAgentError, APIConnectionError, ContentDecodingError
 
 __all__ = [
     "CLOSE_TIMEOUT",
@@ -140,36 +143,59 @@ class map_exceptions:
                 raise target(message, url=self._url, response_started=self._response_started) from exc
 
 
-class _DecodeFailed(TransportFailure):
-    """A gzip or deflate body that does not decompress (mapped to ``APIConnectionError``)."""
+#: The bytes of a zlib header: what tells a zlib-wrapped deflate body from a raw one.
+_ZLIB_HEADER = 2
 
 
 @final
 class Decoder:
     """Undoes one content-coding, streaming, in bounded pieces (httpx's ``GZipDecoder`` /
-    ``DeflateDecoder``, with a limit on each step's output)."""
+    ``DeflateDecoder``, with a limit on each step's output). Data that does not decode raises
+    ``ContentDecodingError`` naming the coding and the offset in its bytes where it failed."""
 
-    __slots__ = ("_deflate_fallback", "_zlib")
+    __slots__ = ("_coding", "_deflate_fallback", "_held", "_read", "_url", "_zlib")
 
-    def __init__(self, coding: str) -> None:
+    def __init__(self, coding: str, *, url: str | None = None) -> None:
         # deflate is zlib-wrapped by the standard, raw in some servers: try wrapped first.
         wbits = zlib.MAX_WBITS | 16 if coding in ("gzip", "x-gzip") else zlib.MAX_WBITS
         self._zlib = zlib.decompressobj(wbits)
         self._deflate_fallback = coding == "deflate"
+        self._held = b""
+        """The first byte of a deflate body, until its second comes: the two decide the reading."""
+        self._coding = coding
+        self._url = url
+        self._read = 0
+        """Bytes handed to zlib before the current call of ``pieces``."""
 
     def _decompress(self, data: bytes) -> bytes:
-        fallback, self._deflate_fallback = self._deflate_fallback, False
+        if not self._deflate_fallback:
+            return self._zlib.decompress(data, DECODE_PIECE)
+        self._deflate_fallback = False
+        wrapped = self._zlib
         try:
-            return self._zlib.decompress(data, DECODE_PIECE)
-        except zlib.error:
-            if not fallback:
-                raise
-            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-            return self._zlib.decompress(data, DECODE_PIECE)
+            return wrapped.decompress(data, DECODE_PIECE)
+        except zlib.error as wrapped_error:
+            raw = self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            try:
+                return raw.decompress(data, DECODE_PIECE)
+            except zlib.error:
+                if len(raw.unconsumed_tail) < len(wrapped.unconsumed_tail):
+                    raise  # read as raw deflate, the body got further: that reading's error
+                self._zlib = wrapped
+                raise wrapped_error from None
 
     def pieces(self, data: bytes, *, final: bool) -> Iterator[bytes]:
         """The decoded bytes of ``data``, in pieces of at most ``DECODE_PIECE`` bytes; with
         ``final``, what the decoder still holds at the end too."""
+        if self._deflate_fallback:
+            data = self._held + data
+            if len(data) < _ZLIB_HEADER and not final:
+                self._held = data  # too little to tell a zlib header from raw deflate
+                return
+            self._held = b""
+        read = self._read
+        self._read = read + len(data)
+        given = data
         try:
             while True:
                 out = self._decompress(data)
@@ -184,7 +210,12 @@ class Decoder:
                 if out:
                     yield out
         except zlib.error as exc:
-            raise _DecodeFailed(f"could not decode the response body: zlib.error: {exc}") from exc
+            # zlib keeps what it had not read when it failed: the last byte read is the culprit.
+            consumed = len(given) - len(self._zlib.unconsumed_tail)
+            detail = str(exc).rpartition(": ")[2]
+            raise ContentDecodingError(
+                self._coding, offset=max(read + consumed - 1, 0), detail=detail, url=self._url
+            ) from exc
 
 
 def unasked_coding(values: Iterable[str]) -> str | None:
@@ -198,11 +229,12 @@ def unasked_coding(values: Iterable[str]) -> str | None:
     return None
 
 
-def decoders_for(values: Iterable[str]) -> list[Decoder]:
+def decoders_for(values: Iterable[str], *, url: str | None = None) -> list[Decoder]:
     """Decoders for the ``Content-Encoding`` header values ``values``, in the order to apply them
-    (the reverse of the order the server applied the codings). Unknown codings are left alone."""
+    (the reverse of the order the server applied the codings); ``url`` is for their errors.
+    Unknown codings are left alone."""
     codings = [part.strip().lower() for value in values for part in value.split(",")]
-    return [Decoder(coding) for coding in reversed(codings) if coding in ("gzip", "x-gzip", "deflate")]
+    return [Decoder(coding, url=url) for coding in reversed(codings) if coding in ("gzip", "x-gzip", "deflate")]
 
 
 def decode_pieces(decoders: list[Decoder], data: bytes, *, final: bool) -> Iterator[bytes]:

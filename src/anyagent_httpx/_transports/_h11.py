@@ -23,10 +23,12 @@ cancel scope.
 Content-encoding. Like httpx, the transport asks for ``Accept-Encoding: gzip, deflate`` (unless
 the request names its own) and undoes ``gzip`` and ``deflate`` bodies, so both transports hand
 the same bytes up. A body in another coding fails at its first read with an
-``UnsupportedEncodingError`` naming the coding (it was not asked for; never retried, as the
-server would send it so again); when the request named its own ``Accept-Encoding``,
-such a body is passed through untouched. A compressed read is decoded in pieces of at most
-``DECODE_PIECE`` (64 KiB), one per chunk handed up, with a checkpoint between them: a
+``UnsupportedEncodingError`` naming the coding (it was not asked for); when the request named
+its own ``Accept-Encoding``, such a body is passed through untouched. A ``gzip`` or ``deflate``
+body that does not decode fails with a ``ContentDecodingError`` naming the coding and the
+offset where it failed. Neither is retried against the same endpoint: the server would send
+the body so again (see ``anyagent_core.retry``). A compressed read is decoded in pieces of at
+most ``DECODE_PIECE`` (64 KiB), one per chunk handed up, with a checkpoint between them: a
 compression bomb costs no more memory than a piece, and the caller's size cap and cancel scopes
 act between pieces.
 
@@ -200,7 +202,8 @@ class H11Transport:
                     raise ClientStateError("this H11Transport was closed while the exchange waited for a connection")
                 conn, response = await self._start(origin, h11_request, request.body, url)
                 codings = [value.decode("latin-1") for name, value in response.headers if name == b"content-encoding"]
-                body = _Body(conn, url, decoders_for(codings), None if own_accept else unasked_coding(codings))
+                decoders = decoders_for(codings, url=url)
+                body = _Body(conn, url, decoders, None if own_accept else unasked_coding(codings))
                 try:
                     yield TransportResponse(
                         status=response.status_code,
@@ -530,8 +533,7 @@ class _Body:
             raise UnsupportedEncodingError(self._refused, url=self._url)
         while True:
             if self._pieces is not None:
-                with map_exceptions(_ERRORS, url=self._url, response_started=True):
-                    piece = next(self._pieces, None)
+                piece = next(self._pieces, None)  # a corrupt body raises ContentDecodingError
                 if piece is not None:
                     await anyio.lowlevel.checkpoint()
                     return piece

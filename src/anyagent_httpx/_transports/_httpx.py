@@ -26,7 +26,12 @@ from httpx._client import ClientState
 
 from anyagent_core import Request
 from anyagent_core.wire import redact_url
-from anyagent_httpx._errors import APIConnectionError, APITimeoutError, UnsupportedEncodingError
+from anyagent_httpx._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ContentDecodingError,
+    UnsupportedEncodingError,
+)
 
 from ._base import (
     CLOSE_TIMEOUT,
@@ -59,7 +64,7 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50,
 _ERRORS: ErrorTable = {
     httpx.TimeoutException: APITimeoutError,
     httpx.TransportError: APIConnectionError,
-    httpx.DecodingError: APIConnectionError,  # a gzip or deflate body that does not decompress
+    httpx.DecodingError: APIConnectionError,  # outside a body's reads (_Body's are ContentDecodingError)
     OSError: APIConnectionError,
 }
 
@@ -373,12 +378,15 @@ class _Body:
     httpx's decoding would hand it on unchanged; a gzip or deflate body is read raw and decoded
     here, in pieces of at most ``DECODE_PIECE`` bytes with a checkpoint before each further
     piece (httpx decodes a whole read at once: a compression bomb's read is hundreds of
-    megabytes). A body in another coding fails at its first read (``UnsupportedEncodingError``): the
-    request asked for gzip and deflate only, and httpx would decode zstd or br unbounded. Left
-    to httpx (``aiter_bytes()``) are a response httpx has already read (whose decoded content
-    it keeps) and, when the request named its own ``Accept-Encoding``, the codings it asked for."""
+    megabytes); one that does not decode fails with a ``ContentDecodingError`` naming the
+    coding and the offset. A body in another coding fails at its first read
+    (``UnsupportedEncodingError``): the request asked for gzip and deflate only, and httpx
+    would decode zstd or br unbounded. Left to httpx (``aiter_bytes()``) are a response httpx
+    has already read (whose decoded content it keeps) and, when the request named its own
+    ``Accept-Encoding``, the codings it asked for (whose decoding errors name the codings,
+    without an offset: httpx does not say)."""
 
-    __slots__ = ("_decoders", "_done", "_errors", "_iterator", "_pieces", "_refused", "_state", "_url")
+    __slots__ = ("_codings", "_decoders", "_done", "_errors", "_iterator", "_pieces", "_refused", "_state", "_url")
 
     def __init__(self, response: httpx.Response, url: str, request_headers: tuple[tuple[str, str], ...]) -> None:
         codings = response.headers.get_list("content-encoding", split_commas=True)
@@ -393,7 +401,8 @@ class _Body:
             and not any(name.lower() == "accept-encoding" for name, _ in request_headers)
         ):
             self._refused = unasked_coding(codings)
-        self._decoders = decoders_for(codings) if own else []
+        self._codings = codings
+        self._decoders = decoders_for(codings, url=url) if own else []
         self._iterator = response.aiter_raw() if own else response.aiter_bytes()
         self._pieces: Iterator[bytes] | None = None
         self._done = False
@@ -426,10 +435,15 @@ class _Body:
                         self._done = True
                         self._pieces = decode_pieces(self._decoders, b"", final=True)
                         continue
+                    except httpx.DecodingError as exc:  # httpx's own decoding (aiter_bytes)
+                        coding = ", ".join(self._codings)
+                        raise ContentDecodingError(coding, detail=str(exc), url=self._url) from exc
                     if self._decoders:
                         self._pieces = decode_pieces(self._decoders, chunk, final=False)
                     elif chunk:
                         return chunk
+        except ContentDecodingError:  # httpx's chain of generators is left suspended: finish() ends it
+            raise
         except BaseException:  # the end of the body, a failure or a cancellation
             self._state = "finished"
             raise

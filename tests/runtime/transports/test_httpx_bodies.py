@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from anyagent_core import Request
+from anyagent_httpx import ContentDecodingError
 from anyagent_httpx._transports import HttpxTransport
 from anyagent_httpx.testing import Reply, serve
 
@@ -58,3 +59,22 @@ async def test_a_response_a_hook_read_arrives_decoded(coding: str | None, sent: 
     ):
         transport = HttpxTransport(http_client=client)
         assert await _read(transport, server.url("/chat/completions")) == (200, BODY)
+
+
+# httpx raises its decoding error from the top of its chain of body generators and leaves the
+# ones below suspended; trio warns as each is collected (encode/httpx#3686).
+@pytest.mark.filterwarnings("ignore:Async generator 'http:ResourceWarning")
+async def test_a_corrupt_body_httpx_decodes_names_the_coding_without_an_offset() -> None:
+    """A coding the request asked for with its own ``Accept-Encoding`` is httpx's to decode."""
+    zstandard = pytest.importorskip("zstandard")
+    packed = zstandard.ZstdCompressor().compress(BODY)
+    corrupt = packed[:20] + bytes(byte ^ 0xFF for byte in packed[20:])
+    headers = (("content-type", "text/event-stream"), ("content-encoding", "zstd"))
+    async with serve([Reply(status=200, headers=headers, chunks=(corrupt,))]) as server, HttpxTransport() as transport:
+        url = server.url("/chat/completions")
+        request = Request(method="POST", url=url, headers=(("accept-encoding", "zstd"),), body=b"{}")
+        async with transport.exchange(request) as response:
+            with pytest.raises(ContentDecodingError, match=r"not valid zstd \(") as caught:
+                b"".join([chunk async for chunk in response.stream])
+    assert (caught.value.coding, caught.value.offset, caught.value.url) == ("zstd", None, url)
+    assert caught.value.response_started
