@@ -578,10 +578,20 @@ def test_data_after_done_is_a_protocol_error_naming_it(tail: bytes, named: str) 
     assert error.offset == len(text_stream("Hello")) + skipped
 
 
+@pytest.mark.parametrize(
+    "tail",
+    [  # an incomplete event: a line cut off, or whole lines but not the blank line that ends it
+        b'data: {"choices":[{"index":0,"delta":{"content":"cut',
+        b"data: x\n",
+        b"event: e\ndata: x\n: ping\ndata: y\r\n",
+        b"event: e\nda",
+    ],
+)
 @pytest.mark.parametrize("eof_with_last_read", [False, True])
 @pytest.mark.parametrize("reads", [None, [3]])
-def test_an_incomplete_event_after_done_is_a_protocol_error(reads: list[int] | None, eof_with_last_read: bool) -> None:
-    tail = b'data: {"choices":[{"index":0,"delta":{"content":"cut'
+def test_an_incomplete_event_after_done_is_a_protocol_error(
+    tail: bytes, reads: list[int] | None, eof_with_last_read: bool
+) -> None:
     events, error = after_done(tail, reads, eof_with_last_read=eof_with_last_read)
     assert type(events[-1]) is MessageComplete
     assert error is not None and "incomplete" in str(error) and "after the end of the response" in str(error)

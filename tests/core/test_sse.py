@@ -101,6 +101,28 @@ def test_eof_discards_partial_line_and_undispatched_event() -> None:
     assert datas(b'data: a\n\ndata: {"half') == ["a"]
 
 
+@pytest.mark.parametrize(
+    ("body", "cut_off"),
+    [
+        (b'data: a\n\ndata: {"half', b'data: {"half'),
+        (b"data: a\n\ndata: b\n", b"data: b\n"),
+        (b"data: a\n\ndata: b\r", b"data: b\r"),
+        (b"data: a\n\nevent: e\r\ndata: b\n: ping\ndata: c", b"event: e\r\ndata: b\n: ping\ndata: c"),
+        (b"data: a\n\nid: 1\nda", b"id: 1\nda"),
+        (b"data: a\n\nevent: e\nid: 1\n", b""),  # no data and no partial line: nothing is lost
+    ],
+)
+def test_discarded_counts_the_bytes_of_the_event_cut_off(body: bytes, cut_off: bytes) -> None:
+    # What EOF drops is the incomplete event from its first line on, as it was sent: it ends
+    # the body, so it starts at offset - discarded.
+    for reads in ([body], [body[i : i + 1] for i in range(len(body))]):
+        decoder = SSEDecoder(max_event_size=1024)
+        for read in [*reads, b""]:
+            decoder.feed(read)
+            decoder.messages()
+        assert decoder.discarded == len(cut_off) and decoder.offset == len(body)
+
+
 def test_utf8_split_inside_character() -> None:
     text = "héllo 🌍 mundo"
     body = encode_sse(text)
