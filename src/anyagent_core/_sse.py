@@ -108,7 +108,8 @@ class SSEDecoder:
         self._retry: int | None = None
         self._deferred: LocalProtocolError | None = None  # a cap error held back for good messages
         self.discarded = 0
-        """At EOF: how many bytes of an incomplete event were dropped."""
+        """At EOF: how many bytes of an incomplete event were dropped (the body's last bytes,
+        from the event's first line on)."""
 
     @property
     def eof(self) -> bool:
@@ -212,9 +213,16 @@ class SSEDecoder:
     # ---- internals ------------------------------------------------------------------------
 
     def _discard_tail(self) -> None:
-        """EOF: a partial last line and an undispatched event are dropped (as the spec says)."""
-        self.discarded += len(self._buf) - self._start + self._event_size
-        self._start = len(self._buf)
+        """EOF: a partial last line and an undispatched event are dropped (as the spec says).
+        When either holds something, ``discarded`` counts the bytes from the event's first line
+        (or the partial line's start) to the end of the body: they end the body, from
+        ``offset - discarded`` on. An event that gathered no data and left no partial line
+        loses nothing."""
+        end = len(self._buf)
+        if self._start < end or self._event_size:
+            first = self._event_offset if self._event_offset >= 0 else self._base + self._start
+            self.discarded += self._base + end - first
+        self._start = end
         self._data = []
         self._event = ""
         self._event_size = 0
