@@ -26,6 +26,7 @@ from anyagent_core import (
     UserMessage,
 )
 from anyagent_core._connection import _content_type
+from anyagent_core._util import snippet
 from tests.helpers import ENDPOINT, get_all_events, run_response, started_connection
 from tests.strategies import ChatStream, Framing, chat_streams, chunkings, encode_stream, framings
 
@@ -596,6 +597,8 @@ def test_an_incomplete_event_after_done_is_a_protocol_error(
     assert type(events[-1]) is MessageComplete
     assert error is not None and "incomplete" in str(error) and "after the end of the response" in str(error)
     assert f"{len(tail)} bytes cut off" in str(error) and error.offset == len(text_stream("Hello"))
+    # Named as the other errors after the end are: its line, and what it held.
+    assert error.line == 7 and error.snippet == snippet(tail)
 
 
 @given(data=st.data())
