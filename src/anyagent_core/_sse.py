@@ -69,6 +69,8 @@ class SSEDecoder:
     __slots__ = (
         "_base",
         "_buf",
+        "_cut_head",
+        "_cut_line",
         "_data",
         "_deferred",
         "_eof",
@@ -107,6 +109,8 @@ class SSEDecoder:
         self._last_id = ""
         self._retry: int | None = None
         self._deferred: LocalProtocolError | None = None  # a cap error held back for good messages
+        self._cut_line = 0  # at EOF, when bytes were discarded: the line they began on
+        self._cut_head = b""  # and their first bytes (up to 81), for an error's snippet
         self.discarded = 0
         """At EOF: how many bytes of an incomplete event were dropped (the body's last bytes,
         from the event's first line on)."""
@@ -220,8 +224,13 @@ class SSEDecoder:
         loses nothing."""
         end = len(self._buf)
         if self._start < end or self._event_size:
-            first = self._event_offset if self._event_offset >= 0 else self._base + self._start
+            if self._event_offset >= 0:
+                first, self._cut_line = self._event_offset, self._event_line
+            else:
+                first, self._cut_line = self._base + self._start, self._line_no
             self.discarded += self._base + end - first
+            at = max(first - self._base, 0)  # a long event's start may have been compacted away
+            self._cut_head = bytes(self._buf[at : at + 81])
         self._start = end
         self._data = []
         self._event = ""
