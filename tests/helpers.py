@@ -13,6 +13,7 @@ import pytest
 from anyagent_core import (
     NEED_DATA,
     PAUSED,
+    Config,
     Connection,
     Endpoint,
     Event,
@@ -48,9 +49,10 @@ def load_case(name: str) -> tuple[bytes, dict[str, Any]]:
     return body, expected
 
 
-def started_connection(*, n: int | None = None) -> Connection:
-    """A connection that has sent a request and waits for the response head."""
-    conn = Connection(ENDPOINT)
+def started_connection(*, n: int | None = None, config: Config | None = None) -> Connection:
+    """A connection (with ``config``, if given) that has sent a request and waits for the
+    response head."""
+    conn = Connection(ENDPOINT) if config is None else Connection(ENDPOINT, config=config)
     conn.send(StartTurn(model="m", messages=[UserMessage(content="hi")], n=n))
     return conn
 

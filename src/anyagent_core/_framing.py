@@ -221,6 +221,8 @@ class SSEReader:
                 f"an incomplete SSE event after the end of the response, "
                 f"{decoder.discarded} bytes cut off by the end of the body",
                 offset=decoder.offset - decoder.discarded,
+                line=decoder._cut_line,
+                snippet=snippet(decoder._cut_head),
             )
 
 

@@ -69,6 +69,8 @@ class SSEDecoder:
     __slots__ = (
         "_base",
         "_buf",
+        "_cut_head",
+        "_cut_line",
         "_data",
         "_deferred",
         "_eof",
@@ -107,8 +109,11 @@ class SSEDecoder:
         self._last_id = ""
         self._retry: int | None = None
         self._deferred: LocalProtocolError | None = None  # a cap error held back for good messages
+        self._cut_line = 0  # at EOF, when bytes were discarded: the line they began on
+        self._cut_head = b""  # and their first bytes (up to 81), for an error's snippet
         self.discarded = 0
-        """At EOF: how many bytes of an incomplete event were dropped."""
+        """At EOF: how many bytes of an incomplete event were dropped (the body's last bytes,
+        from the event's first line on)."""
 
     @property
     def eof(self) -> bool:
@@ -212,9 +217,21 @@ class SSEDecoder:
     # ---- internals ------------------------------------------------------------------------
 
     def _discard_tail(self) -> None:
-        """EOF: a partial last line and an undispatched event are dropped (as the spec says)."""
-        self.discarded += len(self._buf) - self._start + self._event_size
-        self._start = len(self._buf)
+        """EOF: a partial last line and an undispatched event are dropped (as the spec says).
+        When either holds something, ``discarded`` counts the bytes from the event's first line
+        (or the partial line's start) to the end of the body: they end the body, from
+        ``offset - discarded`` on. An event that gathered no data and left no partial line
+        loses nothing."""
+        end = len(self._buf)
+        if self._start < end or self._event_size:
+            if self._event_offset >= 0:
+                first, self._cut_line = self._event_offset, self._event_line
+            else:
+                first, self._cut_line = self._base + self._start, self._line_no
+            self.discarded += self._base + end - first
+            at = max(first - self._base, 0)  # a long event's start may have been compacted away
+            self._cut_head = bytes(self._buf[at : at + 81])
+        self._start = end
         self._data = []
         self._event = ""
         self._event_size = 0

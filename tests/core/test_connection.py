@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from anyagent_core import (
     NEED_DATA,
     PAUSED,
+    Config,
     Connection,
     Endpoint,
     LocalProtocolError,
@@ -25,6 +26,7 @@ from anyagent_core import (
     UserMessage,
 )
 from anyagent_core._connection import _content_type
+from anyagent_core._util import snippet
 from tests.helpers import ENDPOINT, get_all_events, run_response, started_connection
 from tests.strategies import ChatStream, Framing, chat_streams, chunkings, encode_stream, framings
 
@@ -501,13 +503,19 @@ def test_the_first_non_empty_content_type_is_the_one_read() -> None:
 
 
 def after_done(
-    tail: bytes, reads: list[int] | None = None, *, eof_with_last_read: bool = False
+    tail: bytes,
+    reads: list[int] | None = None,
+    *,
+    eof_with_last_read: bool = False,
+    answer: bytes | None = None,
+    config: Config | None = None,
+    repeated_eofs: int = 0,
 ) -> tuple[list[object], RemoteProtocolError | None]:
-    """The events of an answer followed by ``tail`` (fed cut at ``reads``), and the error.
-    With ``eof_with_last_read`` the EOF is fed right after the last read, before its events
-    are pulled."""
-    body = text_stream("Hello") + tail
-    conn = started_connection()
+    """The events of an answer (``text_stream("Hello")`` unless given) followed by ``tail``
+    (fed cut at ``reads``), and the error. With ``eof_with_last_read`` the EOF is fed right
+    after the last read, before its events are pulled; ``repeated_eofs`` more follow it."""
+    body = (text_stream("Hello") if answer is None else answer) + tail
+    conn = started_connection(config=config)
     conn.receive_head(200, [("Content-Type", "text/event-stream")])
     events: list[object] = []
     pieces = [body[a:b] for a, b in zip([0, *(reads or [])], [*(reads or []), len(body)], strict=True)]
@@ -516,12 +524,15 @@ def after_done(
             conn.receive_data(piece)
             if eof_with_last_read and number == len(pieces) - 1:
                 conn.receive_data(b"")
+            if number == len(pieces):
+                for _ in range(repeated_eofs):
+                    conn.receive_data(b"")
             while (event := conn.next_event()) is not NEED_DATA and event is not PAUSED:
                 events.append(event)
     except RemoteProtocolError as exc:
         assert states(conn)[1] is State.ERROR
         return events, exc
-    assert conn.next_event() is PAUSED
+    assert conn.next_event() is PAUSED and conn.next_event() is PAUSED
     return events, None
 
 
@@ -568,14 +579,26 @@ def test_data_after_done_is_a_protocol_error_naming_it(tail: bytes, named: str) 
     assert error.offset == len(text_stream("Hello")) + skipped
 
 
+@pytest.mark.parametrize(
+    "tail",
+    [  # an incomplete event: a line cut off, or whole lines but not the blank line that ends it
+        b'data: {"choices":[{"index":0,"delta":{"content":"cut',
+        b"data: x\n",
+        b"event: e\ndata: x\n: ping\ndata: y\r\n",
+        b"event: e\nda",
+    ],
+)
 @pytest.mark.parametrize("eof_with_last_read", [False, True])
 @pytest.mark.parametrize("reads", [None, [3]])
-def test_an_incomplete_event_after_done_is_a_protocol_error(reads: list[int] | None, eof_with_last_read: bool) -> None:
-    tail = b'data: {"choices":[{"index":0,"delta":{"content":"cut'
+def test_an_incomplete_event_after_done_is_a_protocol_error(
+    tail: bytes, reads: list[int] | None, eof_with_last_read: bool
+) -> None:
     events, error = after_done(tail, reads, eof_with_last_read=eof_with_last_read)
     assert type(events[-1]) is MessageComplete
     assert error is not None and "incomplete" in str(error) and "after the end of the response" in str(error)
     assert f"{len(tail)} bytes cut off" in str(error) and error.offset == len(text_stream("Hello"))
+    # Named as the other errors after the end are: its line, and what it held.
+    assert error.line == 7 and error.snippet == snippet(tail)
 
 
 @given(data=st.data())
@@ -586,3 +609,81 @@ def test_data_after_done_is_reported_however_the_bytes_were_split(data: st.DataO
     events, error = after_done(tail, reads, eof_with_last_read=data.draw(st.booleans()))
     assert [type(e) for e in events][-1] is MessageComplete and "Hello" in events[-1].message.text  # type: ignore[attr-defined]
     assert error is not None and error.snippet == "late" and error.line == 9
+
+
+# Lines that may follow [DONE]: nothing, keep-alives, fields without data, the end marker again
+# (also as another event or with other spacing), data, errors, raw JSON, a BOM that is no longer
+# at the start, and lines long enough to break a small max_event_size.
+_LINES_AFTER_DONE = st.one_of(
+    st.sampled_from(
+        [
+            b"",
+            b":",
+            b": ping",
+            b"data: [DONE]",
+            b"data:[DONE]",
+            b"data: [DONE] ",
+            b"event: done",
+            b"event: error",
+            b"id: 7",
+            b"retry: 5",
+            b"data:",
+            b"data",
+            b"data: late",
+            b"error: boom",
+            b"error:",
+            b'{"choices":[]}',
+            b"x: y",
+            b"\xef\xbb\xbf",
+        ]
+    ),
+    st.integers(0, 200).map(lambda n: b"data: " + b"x" * n),
+    st.integers(0, 200).map(lambda n: b":" + b"c" * n),
+)
+_NEWLINES = st.sampled_from([b"\n", b"\r\n", b"\r"])
+
+
+def _read_alike(
+    result: tuple[list[object], RemoteProtocolError | None],
+) -> tuple[list[object], tuple[str, int | None, int | None, str | None, str | None] | None]:
+    """What must not depend on the reads: the events, and the error as it is reported."""
+    events, error = result
+    if error is None:
+        return events, None
+    return events, (str(error), error.offset, error.line, error.snippet, error.hint)
+
+
+@given(
+    lines=st.lists(st.tuples(_LINES_AFTER_DONE, _NEWLINES), max_size=8),
+    newline=_NEWLINES,
+    bom=st.booleans(),
+    cap=st.integers(100, 400),
+    data=st.data(),
+)
+def test_what_follows_done_reads_alike_however_split_and_whenever_the_eof_comes(
+    lines: list[tuple[bytes, bytes]], newline: bytes, bom: bool, cap: int, data: st.DataObject
+) -> None:
+    # The reference: the whole body and its EOF in one go, which leaves nothing for a later
+    # read (the reads after [DONE] return early when nothing new came; this is the path that
+    # never does). Any split, with the EOF in the last read or after it and repeated, and
+    # one byte at a time, must give the same events and the same error.
+    tail = b"".join(line + end for line, end in lines)
+    if data.draw(st.booleans(), label="cut"):
+        tail = tail[: data.draw(st.integers(0, len(tail)), label="cut at")]  # an event cut at any byte
+    answer = (b"\xef\xbb\xbf" if bom else b"") + text_stream("Hello").replace(b"\n", newline)
+    size = len(answer) + len(tail)
+    config = Config(max_event_size=cap)
+    whole = _read_alike(after_done(tail, answer=answer, config=config, eof_with_last_read=True))
+    reads = sorted(set(data.draw(st.lists(st.integers(1, size - 1), max_size=8), label="reads")))
+    split = after_done(
+        tail,
+        reads,
+        answer=answer,
+        config=config,
+        eof_with_last_read=data.draw(st.booleans(), label="eof with the last read"),
+        repeated_eofs=data.draw(st.integers(0, 2), label="repeated eofs"),
+    )
+    assert _read_alike(split) == whole
+    assert _read_alike(after_done(tail, list(range(1, size)), answer=answer, config=config)) == whole
+    last = whole[0][-1]
+    assert type(last) is MessageComplete and last.message.text == "Hello"

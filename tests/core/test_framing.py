@@ -81,6 +81,8 @@ def test_data_after_done_is_an_error_not_dropped_unseen() -> None:
 def test_truncation_says_how_much_was_discarded() -> None:
     events = run_response([sse(delta({"content": "a"}), done=False) + b'data: {"choi'])
     assert "12 bytes of an incomplete event were discarded" in only(events, Truncated)[0].reason
+    events = run_response([sse(delta({"content": "a"}), done=False) + b'data: x\ndata: {"choi'])
+    assert "20 bytes of an incomplete event were discarded" in only(events, Truncated)[0].reason
 
 
 @pytest.mark.parametrize(

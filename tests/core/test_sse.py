@@ -101,6 +101,28 @@ def test_eof_discards_partial_line_and_undispatched_event() -> None:
     assert datas(b'data: a\n\ndata: {"half') == ["a"]
 
 
+@pytest.mark.parametrize(
+    ("body", "cut_off"),
+    [
+        (b'data: a\n\ndata: {"half', b'data: {"half'),
+        (b"data: a\n\ndata: b\n", b"data: b\n"),
+        (b"data: a\n\ndata: b\r", b"data: b\r"),
+        (b"data: a\n\nevent: e\r\ndata: b\n: ping\ndata: c", b"event: e\r\ndata: b\n: ping\ndata: c"),
+        (b"data: a\n\nid: 1\nda", b"id: 1\nda"),
+        (b"data: a\n\nevent: e\nid: 1\n", b""),  # no data and no partial line: nothing is lost
+    ],
+)
+def test_discarded_counts_the_bytes_of_the_event_cut_off(body: bytes, cut_off: bytes) -> None:
+    # What EOF drops is the incomplete event from its first line on, as it was sent: it ends
+    # the body, so it starts at offset - discarded.
+    for reads in ([body], [body[i : i + 1] for i in range(len(body))]):
+        decoder = SSEDecoder(max_event_size=1024)
+        for read in [*reads, b""]:
+            decoder.feed(read)
+            decoder.messages()
+        assert decoder.discarded == len(cut_off) and decoder.offset == len(body)
+
+
 def test_utf8_split_inside_character() -> None:
     text = "héllo 🌍 mundo"
     body = encode_sse(text)
@@ -226,6 +248,44 @@ def test_any_bytes_any_chunking_same_messages(body: bytes, cuts: list[int]) -> N
 def test_line_soup_chunking_invariant(lines: list[bytes], newline: bytes, cuts: list[int]) -> None:
     body = newline.join(lines)
     assert decode(*split_at(body, cuts)) == decode(body)
+
+
+def _decoded(reads: list[bytes]) -> tuple[list[SSEMessage], int]:
+    decoder = SSEDecoder(max_event_size=1 << 20)
+    messages: list[SSEMessage] = []
+    for read in [*reads, b""]:
+        decoder.feed(read)
+        messages.extend(decoder.messages())
+    return messages, decoder.discarded
+
+
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.sampled_from([b"", b"data: a", b"data:", b"data", b": c", b"id: 1", b"event: e", b"retry: 5", b"x: y"]),
+            st.binary(max_size=8).filter(
+                lambda raw: 10 not in raw and 13 not in raw and not raw.startswith((b"error", b"{", b"["))
+            ),
+        ),
+        max_size=12,
+    ),
+    newlines=st.lists(st.sampled_from([b"\n", b"\r", b"\r\n"]), min_size=12, max_size=12),
+    data=st.data(),
+)
+def test_what_eof_discards_is_the_end_of_the_body_and_nothing_else(
+    lines: list[bytes], newlines: list[bytes], data: st.DataObject
+) -> None:
+    # However the body is split, EOF drops the same count of bytes, and they are its last ones:
+    # the body without them decodes to the same messages, dropping nothing. (Lines that are
+    # surfaced at once, "error:" and raw JSON, are left out: an event begun with one is counted
+    # from it.)
+    body = b"".join(line + end for line, end in zip(lines, newlines, strict=False))
+    body = body[: data.draw(st.integers(0, len(body)), label="cut at")]
+    messages, discarded = _decoded([body])
+    cuts = data.draw(st.lists(st.integers(1, max(1, len(body) - 1)), max_size=8), label="cuts")
+    assert _decoded(split_at(body, cuts)) == (messages, discarded)
+    assert 0 <= discarded <= len(body)
+    assert _decoded([body[: len(body) - discarded]]) == (messages, 0)
 
 
 def _outcome(reads: list[bytes], cap: int) -> object:
