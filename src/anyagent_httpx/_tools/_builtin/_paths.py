@@ -15,6 +15,7 @@ import pathlib
 import re
 import stat
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from anyagent_core import PermissionRule, protected_path
 from anyagent_core.regex import LinearPattern, RegexError, compile_linear
@@ -372,40 +373,108 @@ def write_bytes(resolved: pathlib.Path, data: bytes, given: str, context: ToolCo
                     os.unlink(created, dir_fd=parent)
 
 
-def walk(base: pathlib.Path, context: ToolContext, tool: str = "") -> Iterator[tuple[pathlib.Path, str, bool]]:
-    """Every entry under a resolved directory, in sorted order, as (resolved path, path relative
-    to ``base``, is a directory). ``base`` is opened from its root's descriptor
-    (``open_directory``) and walked by descriptor (``os.fwalk``), so neither it nor a directory
-    under it swapped for a symlink is followed; a symlink is yielded as its target
-    when that target is inside the roots, and skipped otherwise. Entries the deny rules hide for
+def walk(
+    base: pathlib.Path, context: ToolContext, tool: str = "", *, max_depth: int | None = None
+) -> Iterator[tuple[pathlib.Path, str, bool]]:
+    """Every entry under a resolved directory, as (resolved path, path relative to ``base``, is a
+    directory), in the order of those relative paths sorted with a ``/`` after each directory's
+    (depth first, a directory's entries right after it): the order glob lists them in, so a
+    caller that has enough stops early, and the rest of the tree is not read. Only the
+    directories on the way down are listed at a time (one listing each, sorted). ``max_depth``
+    leaves out what lies deeper (1: the entries of ``base`` only).
+
+    ``base`` is opened from its root's descriptor (``open_directory``) and each directory under
+    it from its parent's, never following a symlink (``O_NOFOLLOW``), so neither ``base`` nor a
+    directory under it swapped for a symlink is followed; a symlink is yielded as its target
+    when that target is inside the roots, and skipped otherwise (never entered). Version control
+    internals (``SKIPPED_DIRECTORIES``) are not entered, and entries the deny rules hide for
     ``tool`` (``hidden``) are left out, directories with everything under them. ``ToolError``
     when ``base`` cannot be opened as a directory, and at the next entry once the call is
     stopped (``ToolContext.check_stopped``: cancelled, or past its timeout)."""
     with open_directory(base, display(base, context), context) as base_fd:
-        yield from _walk_from(base, base_fd, context, tool)
+        yield from _walk_from(base, base_fd, context, tool, max_depth)
+
+
+class _Entry(NamedTuple):
+    key: str
+    """The name, with a ``/`` after a directory's: what siblings are sorted by."""
+    name: str
+    path: pathlib.Path
+    """What is yielded: the entry, or a symlink's target."""
+    is_dir: bool
+    descend: bool
+    """A directory (not a symlink to one) to list in turn."""
+
+
+def _listing(fd: int, folder: pathlib.Path, context: ToolContext, tool: str) -> list[_Entry]:
+    """The entries ``walk`` yields from the open directory ``fd`` (at ``folder``), sorted; none
+    when it cannot be listed (gone, or unreadable)."""
+    try:
+        with os.scandir(fd) as listing:
+            scanned = list(listing)
+    except OSError:
+        return []
+    entries: list[_Entry] = []
+    for item in scanned:
+        name = item.name
+        entry = folder / name
+        try:
+            is_dir = item.is_dir()  # a symlink's target's kind, as the glob shows it
+            is_link = item.is_symlink()
+        except OSError:
+            continue
+        if is_dir and name in SKIPPED_DIRECTORIES:
+            continue
+        if hidden(tool, entry, context):
+            continue
+        if is_link:
+            target = pathlib.Path(os.path.realpath(entry))
+            if not inside_roots(target, context) or not target.exists() or hidden(tool, target, context):
+                continue
+            is_dir = target.is_dir()
+            entries.append(_Entry(name + "/" if is_dir else name, name, target, is_dir, False))
+        else:
+            entries.append(_Entry(name + "/" if is_dir else name, name, entry, is_dir, is_dir))
+    entries.sort()
+    return entries
 
 
 def _walk_from(
-    base: pathlib.Path, base_fd: int, context: ToolContext, tool: str
+    base: pathlib.Path, base_fd: int, context: ToolContext, tool: str, max_depth: int | None
 ) -> Iterator[tuple[pathlib.Path, str, bool]]:
     what = tool or "the walk"
-    for dirpath, dirnames, filenames, _fd in os.fwalk(".", follow_symlinks=False, dir_fd=base_fd):
-        context.check_stopped(what)
-        folder = base / dirpath
-        dirnames[:] = sorted(
-            name for name in dirnames if name not in SKIPPED_DIRECTORIES and not hidden(tool, folder / name, context)
-        )
-        relative = folder.relative_to(base)
-        for name, is_dir in sorted([(name, True) for name in dirnames] + [(name, False) for name in filenames]):
+    context.check_stopped(what)
+    # The directories on the way down: (descriptor, path relative to base with a trailing "/",
+    # the entries not yet yielded); the descriptors below base's are this walk's to close.
+    stack: list[tuple[int, str, Iterator[_Entry]]] = [(base_fd, "", iter(_listing(base_fd, base, context, tool)))]
+    try:
+        while stack:
+            fd, prefix, entries = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                if fd != base_fd:
+                    os.close(fd)
+                continue
             context.check_stopped(what)
-            entry = folder / name
-            if entry.is_symlink():
-                target = pathlib.Path(os.path.realpath(entry))
-                if not inside_roots(target, context) or not target.exists() or hidden(tool, target, context):
-                    continue
-                yield target, (relative / name).as_posix(), target.is_dir()
-            elif not hidden(tool, entry, context):
-                yield entry, (relative / name).as_posix(), is_dir
+            relative = prefix + entry.name
+            yield entry.path, relative, entry.is_dir
+            if not entry.descend or (max_depth is not None and len(stack) >= max_depth):
+                continue
+            try:  # by name from its parent, not following a symlink: swapped since, it is skipped
+                child = os.open(entry.name, _DIRECTORY, dir_fd=fd)
+            except OSError:
+                continue
+            try:
+                listed = _listing(child, entry.path, context, tool)
+            except BaseException:
+                os.close(child)
+                raise
+            stack.append((child, relative + "/", iter(listed)))
+    finally:
+        for fd, _prefix, _entries in stack:
+            if fd != base_fd:
+                os.close(fd)
 
 
 def _segment(text: str) -> str:
