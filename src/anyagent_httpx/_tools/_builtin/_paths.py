@@ -8,8 +8,10 @@ roots."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fnmatch
+import itertools
 import os
 import pathlib
 import re
@@ -23,6 +25,8 @@ from anyagent_httpx._tools._context import ToolContext
 from anyagent_httpx._tools._tool import ToolError
 
 __all__ = [
+    "MASK_SCAN_DEPTH",
+    "MASK_SCAN_ENTRIES",
     "MAX_FILE_BYTES",
     "SKIPPED_DIRECTORIES",
     "FileTooLarge",
@@ -99,35 +103,73 @@ def hidden(tool: str, resolved: pathlib.Path, context: ToolContext) -> bool:
     )
 
 
+MASK_SCAN_ENTRIES = 100_000
+"""How many directory entries under each root ``sandbox_masks`` looks at, at most: past them the
+command is refused (the rules' paths could lie in what is not looked at)."""
+MASK_SCAN_DEPTH = 64
+"""How many directories deep under each root ``sandbox_masks`` looks, at most: a directory
+deeper, not covered by a rule itself, has the command refused too."""
+
+
 def sandbox_masks(context: ToolContext) -> tuple[tuple[pathlib.Path, ...], tuple[pathlib.Path, ...]]:
     """What the ``bash`` sandbox puts out of reach for the path rules, as (hidden, read-only):
     the entries under the roots a ``Read(...)`` deny rule covers (the sandbox shows an empty
     directory in their place, or a file that cannot be opened) and those only an ``Edit(...)`` rule covers (read-only).
     The roots are walked (not the version control internals, nor through symlinks: a link's
-    target is masked where it lies) only when there are such rules."""
+    target is masked where it lies, nor into a covered directory) only when there are such
+    rules, breadth first, over at most ``MASK_SCAN_ENTRIES`` entries and ``MASK_SCAN_DEPTH``
+    directories deep under each root: past either bound, ``ToolError`` (the command is not run,
+    since what the rules cover could lie in what was not looked at). Only what exists now is
+    masked: a name a rule covers that the command creates (outside a directory covered as a
+    whole) is not, until the next command's walk."""
     rules = [rule for rule in context.denied if rule.pattern is not None and rule.tool in _WRITE_RULES]
     if not rules:
         return (), ()
     hidden_: list[pathlib.Path] = []
     read_only: list[pathlib.Path] = []
     for root in context.roots:
-        for dirpath, dirnames, filenames, _fd in os.fwalk(root, follow_symlinks=False):
-            folder = pathlib.Path(dirpath)
-            descend: list[str] = []
-            for name, is_dir in [(name, True) for name in dirnames] + [(name, False) for name in filenames]:
-                entry = folder / name
-                if (is_dir and name in SKIPPED_DIRECTORIES) or entry.is_symlink():
+        budget = MASK_SCAN_ENTRIES
+        top = _relative(root, context)
+        # (directory, its path as the rules see it with a trailing "/" ("" for the working
+        # directory), its depth under the root); strings, not paths: this looks at many entries.
+        queue = collections.deque([(str(root), "" if top == "." else top.rstrip("/") + "/", 0)])
+        while queue:
+            folder, prefix, depth = queue.popleft()
+            if depth > MASK_SCAN_DEPTH:
+                raise _too_large(root, f"a directory nested more than {MASK_SCAN_DEPTH} deep, {folder!r}")
+            try:
+                with os.scandir(folder) as listing:
+                    entries = list(itertools.islice(listing, budget + 1))
+            except OSError:  # gone, or unreadable (then unreadable in the sandbox too)
+                continue
+            budget -= len(entries)
+            if budget < 0:
+                raise _too_large(root, f"more than {MASK_SCAN_ENTRIES} entries")
+            for item in entries:
+                try:
+                    if item.is_symlink():
+                        continue
+                    is_dir = item.is_dir(follow_symlinks=False)
+                except OSError:
                     continue
-                relative = _relative(entry, context)
+                if is_dir and item.name in SKIPPED_DIRECTORIES:
+                    continue
+                relative = prefix + item.name
                 covering = {rule.tool for rule in rules if _rule_matches(rule, relative)}
                 if "Read" in covering:
-                    hidden_.append(entry)
+                    hidden_.append(pathlib.Path(item.path))
                 elif "Edit" in covering:
-                    read_only.append(entry)
+                    read_only.append(pathlib.Path(item.path))
                 elif is_dir:
-                    descend.append(name)
-            dirnames[:] = descend
+                    queue.append((item.path, relative + "/", depth + 1))
     return tuple(hidden_), tuple(read_only)
+
+
+def _too_large(root: pathlib.Path, what: str) -> ToolError:
+    return ToolError(
+        f"the path rules cannot be applied in the sandbox: {str(root)!r} holds {what}, past what is "
+        "searched for the paths they cover; the command was not run (narrow the allowed directories)"
+    )
 
 
 def inside_roots(path: pathlib.Path, context: ToolContext) -> bool:
