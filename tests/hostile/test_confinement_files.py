@@ -9,7 +9,7 @@ import os
 import pathlib
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -130,16 +130,32 @@ async def test_hard_links_to_files_outside_are_not_read(root: pathlib.Path, outs
 
 
 SWAPPER = """
-import os, shutil, sys
+import os, random, select, shutil, sys
 root, outside = sys.argv[1], sys.argv[2]
 link, real = os.path.join(root, "d"), os.path.join(root, "real")
 sys.stdout.write("ready\\n"); sys.stdout.flush()
+
+def hold():
+    # The test writes a byte as each of its calls ends. Those written before now are dropped;
+    # two more, and at least one call ran whole in the state just set (the second), whatever
+    # the scheduling of the two processes. Then the state changes at some point of a call.
+    while select.select([0], [], [], 0)[0]:
+        if not os.read(0, 4096):
+            sys.exit(0)
+    for _ in range(2):
+        if not os.read(0, 1):
+            sys.exit(0)
+    for _ in range(random.randrange(5000)):
+        pass
+
 while True:
-    # d is a real directory, then a symlink to the outside, back and forth
+    # d is the real directory, then a symlink to the outside, back and forth
     try:
         os.rename(real, link)
-        for _ in range(5000):  # d stays the real directory for a moment (about 100 microseconds),
-            pass  # so that some calls land there, whatever the two processes' scheduling
+    except OSError:
+        pass
+    hold()
+    try:
         os.rename(link, real)
     except OSError:
         pass
@@ -147,6 +163,7 @@ while True:
         os.symlink(outside, link)
     except OSError:
         pass
+    hold()
     if os.path.islink(link):
         os.unlink(link)
     elif os.path.isdir(link):  # made by write_file while d was missing
@@ -157,19 +174,32 @@ CALLS = 10_000
 
 
 @contextlib.contextmanager
-def _swapping(root: pathlib.Path, outside: pathlib.Path) -> Iterator[None]:
+def _swapping(root: pathlib.Path, outside: pathlib.Path) -> Iterator[Callable[[], None]]:
     """A process swapping ``root/d`` between the real directory and a symlink to ``outside``
-    while the body runs; checked still swapping at the end, killed either way."""
+    while the body runs, at a random point of a call each time; the body calls what it is given
+    as each of its calls ends: the swapper keeps each state until a call has run whole in it, so
+    both are seen however the machine schedules them. Checked still swapping at the end, killed
+    either way."""
     swapper = subprocess.Popen(
-        [sys.executable, "-c", SWAPPER, str(root), str(outside)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", SWAPPER, str(root), str(outside)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    assert swapper.stdin is not None
+    ended = swapper.stdin.fileno()
+
+    def call_ended() -> None:
+        os.write(ended, b".")
+
     try:
         assert swapper.stdout is not None and swapper.stdout.readline() == "ready\n"
-        yield
+        yield call_ended
         assert swapper.poll() is None, "the swapping process stopped early"
     finally:
         swapper.kill()
         swapper.wait()
+        swapper.stdin.close()
         if swapper.stdout is not None:
             swapper.stdout.close()
 
@@ -179,7 +209,7 @@ def test_a_racing_process_swapping_a_directory_for_a_symlink_gets_nothing_outsid
 ) -> None:
     (root / "real").mkdir()
     (root / "real" / "secret.txt").write_text("inside\n")
-    with _swapping(root, outside):
+    with _swapping(root, outside) as call_ended:
         context = ToolContext(cwd=root)
         # The tools' own functions, called directly: the calls are synchronous, and many.
         read, write = builtin_tool("read_file").function, builtin_tool("write_file").function
@@ -194,6 +224,8 @@ def test_a_racing_process_swapping_a_directory_for_a_symlink_gets_nothing_outsid
                     write(path=f"d/w{index}.txt", content="x", context=context)
             except ToolError:  # the swap was caught, or the path was missing at that moment
                 refused += 1
+            finally:
+                call_ended()
     written_outside = sorted(name for name in os.listdir(outside) if name != "secret.txt")
     assert leaked_reads == 0
     assert written_outside == []
@@ -218,7 +250,7 @@ def test_a_racing_process_swapping_a_directory_shows_no_name_from_outside(
     (root / "real" / "sub" / "inside.txt").write_text("inside\n")
     (outside / "sub").mkdir()
     (outside / "sub" / "outside-only.txt").write_text("SECRET OUTSIDE\n")
-    with _swapping(root, outside):
+    with _swapping(root, outside) as call_ended:
         context = ToolContext(cwd=root)
         function = builtin_tool(name).function
         leaked: list[str] = []
@@ -229,6 +261,8 @@ def test_a_racing_process_swapping_a_directory_shows_no_name_from_outside(
             except ToolError:  # the swap was caught, or the path was missing at that moment
                 refused += 1
                 continue
+            finally:
+                call_ended()
             if "outside-only" in text or "SECRET OUTSIDE" in text:
                 leaked.append(text)
             inside += "inside.txt" in text

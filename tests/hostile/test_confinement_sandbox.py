@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anyagent_httpx import ToolContext, builtin_tool, run_tool
-from anyagent_httpx._tools._builtin import _sandbox
+from anyagent_httpx import ToolContext, ToolError, builtin_tool, run_tool
+from anyagent_httpx._tools._builtin import _paths, _sandbox
 
 pytestmark = pytest.mark.anyio
 
@@ -511,6 +511,108 @@ def test_the_search_for_configuration_is_bounded(root: pathlib.Path, monkeypatch
     assert len(listed) <= 40, listed  # no directory is listed once the bound is reached
     monkeypatch.setattr(_sandbox, "_SCAN_ENTRIES", 10_000)
     assert len([path for path in _sandbox.protected_configuration(root).protected if path.name == ".envrc"]) == 31
+
+
+class _CountedListings:
+    """``os.scandir``, counting the entries taken from each listing."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.entries = 0
+        real = os.scandir
+        counter = self
+
+        class Listing:
+            def __init__(self, path: Any) -> None:
+                self.listing = real(path)
+
+            def __enter__(self) -> Listing:
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                self.listing.close()
+
+            def __iter__(self) -> Listing:
+                return self
+
+            def __next__(self) -> os.DirEntry[str]:
+                entry = next(self.listing)
+                counter.entries += 1
+                return entry
+
+        monkeypatch.setattr(os, "scandir", Listing)
+
+
+def test_the_search_for_what_the_path_rules_cover_is_bounded(
+    root: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Breadth first, over at most MASK_SCAN_ENTRIES entries per root: past them the command is
+    # refused (what the rules cover could lie in what is not looked at), and no more is listed.
+    for index in range(20):
+        (root / f"d{index:02}").mkdir()
+        for name in range(10):
+            (root / f"d{index:02}" / f"f{name}.txt").write_text("")
+    (root / "d19" / ".env").write_text("TOKEN=x\n")
+    context = ToolContext(cwd=root, denied=["Read(**/.env)"])
+    assert _paths.sandbox_masks(context) == ((root / "d19" / ".env",), ())  # 220 entries: under the bound
+    monkeypatch.setattr(_paths, "MASK_SCAN_ENTRIES", 50)
+    counted = _CountedListings(monkeypatch)
+    with pytest.raises(ToolError) as raised:
+        _paths.sandbox_masks(context)
+    assert str(raised.value) == (
+        f"the path rules cannot be applied in the sandbox: {str(root)!r} holds more than 50 entries, past what is "
+        "searched for the paths they cover; the command was not run (narrow the allowed directories)"
+    )
+    assert counted.entries == 51  # the root's 20, 3 directories' 10, and the one past the bound
+    monkeypatch.undo()
+    # Without rules nothing is searched.
+    counted = _CountedListings(monkeypatch)
+    assert _paths.sandbox_masks(ToolContext(cwd=root)) == ((), ())
+    assert counted.entries == 0
+
+
+def test_the_search_for_what_the_path_rules_cover_is_bounded_in_depth(root: pathlib.Path) -> None:
+    deep = root.joinpath(*["d"] * _paths.MASK_SCAN_DEPTH)
+    deep.mkdir(parents=True)
+    (deep / ".env").write_text("TOKEN=x\n")
+    context = ToolContext(cwd=root, denied=["Read(**/.env)"])
+    assert _paths.sandbox_masks(context) == ((deep / ".env",), ())  # the deepest directory listed
+    (deep / "d").mkdir()
+    with pytest.raises(ToolError, match=f"holds a directory nested more than {_paths.MASK_SCAN_DEPTH} deep"):
+        _paths.sandbox_masks(context)
+    # A directory a rule covers is not entered: however deep it goes, it is masked as a whole.
+    assert _paths.sandbox_masks(ToolContext(cwd=root, denied=["Read(d/**)"])) == ((root / "d",), ())
+
+
+@needs_bwrap
+async def test_a_command_is_not_run_past_the_bound_of_the_search_for_the_path_rules(
+    root: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for index in range(60):
+        (root / f"f{index:02}.txt").write_text("")
+    monkeypatch.setattr(_paths, "MASK_SCAN_ENTRIES", 50)
+    is_error, text = await bash("touch ran", ToolContext(cwd=root, denied=["Read(**/.env)"]))
+    assert is_error and "the path rules cannot be applied in the sandbox" in text, text
+    assert not (root / "ran").exists()
+    is_error, text = await bash("touch ran", ToolContext(cwd=root))  # no path rules: nothing to search for
+    assert not is_error and (root / "ran").exists(), text
+
+
+@needs_bwrap
+async def test_what_the_path_rules_cover_is_masked_as_it_was_when_the_command_started(root: pathlib.Path) -> None:
+    # A directory a rule covers as a whole takes no new name; a name a file pattern covers that
+    # does not exist yet can be made by the command, and is read-only from the next one on.
+    (root / "docs").mkdir()
+    (root / "docs" / "guide.md").write_text("guide\n")
+    (root / "locked").mkdir()
+    context = ToolContext(cwd=root, denied=["Edit(docs/*.md)", "Edit(locked/**)"])
+    _, text = await bash(
+        "touch locked/new; echo one > docs/new.md; echo two >> docs/new.md; echo x > docs/guide.md", context
+    )
+    assert not (root / "locked" / "new").exists(), text
+    assert (root / "docs" / "guide.md").read_text() == "guide\n", text
+    assert (root / "docs" / "new.md").read_text() == "one\ntwo\n", text
+    _, text = await bash("echo three >> docs/new.md; rm -f docs/new.md", context)
+    assert (root / "docs" / "new.md").read_text() == "one\ntwo\n", text
 
 
 def test_the_mounts_for_configuration_are_bounded(root: pathlib.Path) -> None:

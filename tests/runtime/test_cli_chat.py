@@ -16,6 +16,7 @@ import pytest
 
 from anyagent_httpx.testing import Reply
 from tests.runtime.test_cli import ROOT, WORKSPACE, server_thread
+from tests.runtime.test_cli_run import HANG
 
 from .mock import chunk, text_stream, tool_stream
 
@@ -27,7 +28,7 @@ def _spawn(base_url: str, backend: str, *extra: str) -> object:
         sys.executable,
         ["-m", "anyagent_httpx", "chat", "--base-url", base_url, "--model", "m", "--backend", backend, *extra],
         encoding="utf-8",
-        timeout=30,
+        timeout=HANG,
         dimensions=(30, 120),
         env={**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1"},
     )
@@ -102,9 +103,9 @@ def _text(*pieces: str) -> Reply:
 
 
 def _exit(child: object) -> None:
-    """/exit leaves promptly with status 0 (no thread left keeping the process alive)."""
+    """/exit leaves with status 0 (no thread left keeping the process alive)."""
     child.sendline("/exit")  # type: ignore[attr-defined]
-    child.expect(pexpect.EOF, timeout=15)  # type: ignore[attr-defined]
+    child.expect(pexpect.EOF)  # type: ignore[attr-defined]
     child.close()  # type: ignore[attr-defined]
     assert child.exitstatus == 0  # type: ignore[attr-defined]
 
@@ -228,7 +229,7 @@ def test_sessions_are_kept_listed_and_resumed(backend: str) -> None:
         _prompt(child)
         child.sendline("/exit")  # type: ignore[attr-defined]
         child.expect(f"kept as session {session_id}")  # type: ignore[attr-defined]
-        child.expect(pexpect.EOF, timeout=15)  # type: ignore[attr-defined]
+        child.expect(pexpect.EOF)  # type: ignore[attr-defined]
         child.close()  # type: ignore[attr-defined]
         assert child.exitstatus == 0  # type: ignore[attr-defined]
 

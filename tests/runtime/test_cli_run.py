@@ -185,13 +185,18 @@ def test_a_run_moves_to_the_fallback_endpoint_when_the_server_is_not_there() -> 
     ), err
 
 
+HANG = 120
+"""How long an expect waits before the test fails: a bound on a hang, not on speed (on a loaded
+machine a start-up alone can take many seconds); nothing here asserts how fast the CLI is."""
+
+
 def _run_in_a_terminal(base_url: str, backend: str, cwd: pathlib.Path) -> Any:
     pexpect = pytest.importorskip("pexpect")
     return pexpect.spawn(
         sys.executable,
         ["-m", "anyagent_httpx", "run", "make files", "--base-url", base_url, "--model", "m",
          "--tools", "bash", "--cwd", str(cwd), "--backend", backend],
-        encoding="utf-8", timeout=30, dimensions=(30, 120),
+        encoding="utf-8", timeout=HANG, dimensions=(30, 120),
     )  # fmt: skip
 
 
@@ -242,7 +247,7 @@ def test_ctrl_c_at_the_question_exits_130_with_one_line(backend: str, tmp_path: 
         child.expect("Ctrl-C stops the answer")
         child.sendintr()
         child.expect("→ cancelled")
-        child.expect(pexpect.EOF, timeout=15)  # promptly: no reader thread keeps the process alive
+        child.expect(pexpect.EOF)  # it exits: no reader thread keeps the process alive
         child.close()
         after = child.before
     assert child.exitstatus == 130

@@ -1,5 +1,7 @@
-"""The search tools' bounds: grep's budget of bytes read in one call, and glob and grep ending
-their worker thread once their call is stopped (timed out or cancelled), not walking on."""
+"""The search tools' bounds: grep's budget of bytes read in one call, glob's walk ending once it
+has the paths it lists (and going no deeper than its pattern reaches), the walk's order, and
+glob and grep ending their worker thread once their call is stopped (timed out or cancelled),
+not walking on."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from hypothesis import strategies as st
 
 from anyagent_core.regex import compile_linear
 from anyagent_httpx import ToolContext, ToolError, builtin_tool, run_tool
-from anyagent_httpx._tools._builtin import _search
+from anyagent_httpx._tools._builtin import _paths, _search
 from anyagent_httpx._tools._builtin._paths import MAX_FILE_BYTES, read_bytes, walk
 
 pytestmark = pytest.mark.anyio
@@ -130,6 +132,119 @@ async def test_grep_searches_the_files_that_fit_its_budget_in_order(sizes: list[
             f"[stopped at the {budget}-byte limit grep reads in one call, after searching {files} "
             f"({sum(sizes[:fits])} bytes read); narrow 'path' or 'glob' to search the rest]",
         ]
+
+
+# -- glob's walk ---------------------------------------------------------------------------------
+
+
+async def glob(context: ToolContext, **arguments: Any) -> str:
+    result = await run_tool(builtin_tool("glob"), "call-1", arguments, context)
+    assert not result.is_error, result.content
+    assert isinstance(result.content, str)
+    return result.content
+
+
+@attrs.define
+class Counted:
+    """What a walk did: the entries glob took from it, the directories it listed, and the
+    entries in those listings."""
+
+    taken: int = 0
+    listed: int = 0
+    listed_entries: int = 0
+
+    def patch(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        real_walk, real_listing = walk, _paths._listing
+
+        def counted_walk(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            for entry in real_walk(*args, **kwargs):
+                self.taken += 1
+                yield entry
+
+        def counted_listing(*args: Any, **kwargs: Any) -> Any:
+            entries = real_listing(*args, **kwargs)
+            self.listed += 1
+            self.listed_entries += len(entries)
+            return entries
+
+        monkeypatch.setattr(_search, "walk", counted_walk)
+        monkeypatch.setattr(_paths, "_listing", counted_listing)
+
+
+async def test_glob_stops_walking_once_it_has_the_paths_it_lists(
+    root: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 40 directories of 60 files: 2,440 paths match, 1,000 are listed, the first in sorted order.
+    for folder in range(40):
+        (root / f"d{folder:02}").mkdir()
+        for index in range(60):
+            (root / f"d{folder:02}" / f"f{index:02}.txt").write_text("")
+    everything = sorted(
+        [f"d{folder:02}/" for folder in range(40)]
+        + [f"d{folder:02}/f{index:02}.txt" for folder in range(40) for index in range(60)]
+    )
+    counted = Counted()
+    counted.patch(monkeypatch)
+    lines = (await glob(ToolContext(cwd=root), pattern="**")).split("\n")
+    assert lines == [
+        *everything[: _search.MAX_GLOB_RESULTS],
+        f"[... more paths match; the first {_search.MAX_GLOB_RESULTS} are listed: narrow 'pattern' or 'path']",
+    ]
+    # The walk ended at the first path past the limit: 1,001 of 2,440 entries taken, 18 of the
+    # 41 directories listed (the root, and d00 to d16, whose entries come in order).
+    assert counted.taken == _search.MAX_GLOB_RESULTS + 1
+    assert counted.listed == 18 and counted.listed_entries == 40 + 17 * 60
+
+
+async def test_glob_goes_no_deeper_than_its_pattern_reaches(
+    root: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for folder in range(5):
+        deep = root / f"d{folder}" / "sub" / "deeper"
+        deep.mkdir(parents=True)
+        (root / f"d{folder}" / "a.txt").write_text("")
+        for index in range(50):
+            (deep / f"f{index:02}.txt").write_text("")
+    counted = Counted()
+    counted.patch(monkeypatch)
+    context = ToolContext(cwd=root)
+    assert await glob(context, pattern="*/*.txt") == "\n".join(f"d{folder}/a.txt" for folder in range(5))
+    # The 5 directories, and their a.txt and sub/: sub/ is not listed.
+    assert counted.taken == 15 and counted.listed == 6
+    # grep's path pattern too (a file name pattern matches at any depth).
+    (root / "d0" / "a.txt").write_text("needle\n")
+    (root / "d1" / "sub" / "deeper" / "f00.txt").write_text("needle\n")
+    assert await grep(context, pattern="needle", glob="*/*.txt") == "d0/a.txt:1:needle"
+    assert counted.listed == 6 + 6
+    assert await grep(context, pattern="needle", glob="*.txt") == "d0/a.txt:1:needle\nd1/sub/deeper/f00.txt:1:needle"
+    # A set may match a "/" (the range .-0 holds it): that pattern can reach any depth.
+    assert await glob(context, pattern="d0[.-0]a.txt") == "d0/a.txt"
+    assert (await glob(context, pattern="d0/sub/deeper/f4?.txt")).split("\n") == [
+        f"d0/sub/deeper/f{index}.txt" for index in range(40, 50)
+    ]
+
+
+_NAME = st.text(alphabet="ab-.! ~", min_size=1, max_size=3).filter(lambda name: name not in (".", ".."))
+
+
+@settings(max_examples=60, deadline=None)
+@given(paths=st.lists(st.lists(_NAME, min_size=1, max_size=3), max_size=12), depth=st.none() | st.integers(1, 3))
+def test_the_walk_yields_every_entry_in_the_order_glob_lists(paths: list[list[str]], depth: int | None) -> None:
+    """Depth first, in the order of the relative paths sorted with a "/" after a directory's
+    (a "-" or "." sorts before "/"), whatever the names; ``max_depth`` leaves out what is deeper."""
+    directories = {"/".join(path[:end]) for path in paths for end in range(1, len(path))}
+    files = {"/".join(path) for path in paths} - directories
+    with tempfile.TemporaryDirectory() as directory:
+        root = pathlib.Path(directory)
+        for name in sorted(directories, key=len):
+            (root / name).mkdir()
+        for name in files:
+            (root / name).write_text("")
+        context = ToolContext(cwd=root)
+        walked = [relative + ("/" if is_dir else "") for _, relative, is_dir in walk(root, context, max_depth=depth)]
+    shown = [name + "/" for name in directories] + list(files)
+    expected = sorted(name for name in shown if depth is None or name.rstrip("/").count("/") < depth)
+    assert walked == expected
 
 
 # -- stopping ------------------------------------------------------------------------------------

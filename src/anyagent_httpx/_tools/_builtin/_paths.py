@@ -8,13 +8,16 @@ roots."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fnmatch
+import itertools
 import os
 import pathlib
 import re
 import stat
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from anyagent_core import PermissionRule, protected_path
 from anyagent_core.regex import LinearPattern, RegexError, compile_linear
@@ -22,6 +25,8 @@ from anyagent_httpx._tools._context import ToolContext
 from anyagent_httpx._tools._tool import ToolError
 
 __all__ = [
+    "MASK_SCAN_DEPTH",
+    "MASK_SCAN_ENTRIES",
     "MAX_FILE_BYTES",
     "SKIPPED_DIRECTORIES",
     "FileTooLarge",
@@ -98,35 +103,73 @@ def hidden(tool: str, resolved: pathlib.Path, context: ToolContext) -> bool:
     )
 
 
+MASK_SCAN_ENTRIES = 100_000
+"""How many directory entries under each root ``sandbox_masks`` looks at, at most: past them the
+command is refused (the rules' paths could lie in what is not looked at)."""
+MASK_SCAN_DEPTH = 64
+"""How many directories deep under each root ``sandbox_masks`` looks, at most: a directory
+deeper, not covered by a rule itself, has the command refused too."""
+
+
 def sandbox_masks(context: ToolContext) -> tuple[tuple[pathlib.Path, ...], tuple[pathlib.Path, ...]]:
     """What the ``bash`` sandbox puts out of reach for the path rules, as (hidden, read-only):
     the entries under the roots a ``Read(...)`` deny rule covers (the sandbox shows an empty
     directory in their place, or a file that cannot be opened) and those only an ``Edit(...)`` rule covers (read-only).
     The roots are walked (not the version control internals, nor through symlinks: a link's
-    target is masked where it lies) only when there are such rules."""
+    target is masked where it lies, nor into a covered directory) only when there are such
+    rules, breadth first, over at most ``MASK_SCAN_ENTRIES`` entries and ``MASK_SCAN_DEPTH``
+    directories deep under each root: past either bound, ``ToolError`` (the command is not run,
+    since what the rules cover could lie in what was not looked at). Only what exists now is
+    masked: a name a rule covers that the command creates (outside a directory covered as a
+    whole) is not, until the next command's walk."""
     rules = [rule for rule in context.denied if rule.pattern is not None and rule.tool in _WRITE_RULES]
     if not rules:
         return (), ()
     hidden_: list[pathlib.Path] = []
     read_only: list[pathlib.Path] = []
     for root in context.roots:
-        for dirpath, dirnames, filenames, _fd in os.fwalk(root, follow_symlinks=False):
-            folder = pathlib.Path(dirpath)
-            descend: list[str] = []
-            for name, is_dir in [(name, True) for name in dirnames] + [(name, False) for name in filenames]:
-                entry = folder / name
-                if (is_dir and name in SKIPPED_DIRECTORIES) or entry.is_symlink():
+        budget = MASK_SCAN_ENTRIES
+        top = _relative(root, context)
+        # (directory, its path as the rules see it with a trailing "/" ("" for the working
+        # directory), its depth under the root); strings, not paths: this looks at many entries.
+        queue = collections.deque([(str(root), "" if top == "." else top.rstrip("/") + "/", 0)])
+        while queue:
+            folder, prefix, depth = queue.popleft()
+            if depth > MASK_SCAN_DEPTH:
+                raise _too_large(root, f"a directory nested more than {MASK_SCAN_DEPTH} deep, {folder!r}")
+            try:
+                with os.scandir(folder) as listing:
+                    entries = list(itertools.islice(listing, budget + 1))
+            except OSError:  # gone, or unreadable (then unreadable in the sandbox too)
+                continue
+            budget -= len(entries)
+            if budget < 0:
+                raise _too_large(root, f"more than {MASK_SCAN_ENTRIES} entries")
+            for item in entries:
+                try:
+                    if item.is_symlink():
+                        continue
+                    is_dir = item.is_dir(follow_symlinks=False)
+                except OSError:
                     continue
-                relative = _relative(entry, context)
+                if is_dir and item.name in SKIPPED_DIRECTORIES:
+                    continue
+                relative = prefix + item.name
                 covering = {rule.tool for rule in rules if _rule_matches(rule, relative)}
                 if "Read" in covering:
-                    hidden_.append(entry)
+                    hidden_.append(pathlib.Path(item.path))
                 elif "Edit" in covering:
-                    read_only.append(entry)
+                    read_only.append(pathlib.Path(item.path))
                 elif is_dir:
-                    descend.append(name)
-            dirnames[:] = descend
+                    queue.append((item.path, relative + "/", depth + 1))
     return tuple(hidden_), tuple(read_only)
+
+
+def _too_large(root: pathlib.Path, what: str) -> ToolError:
+    return ToolError(
+        f"the path rules cannot be applied in the sandbox: {str(root)!r} holds {what}, past what is "
+        "searched for the paths they cover; the command was not run (narrow the allowed directories)"
+    )
 
 
 def inside_roots(path: pathlib.Path, context: ToolContext) -> bool:
@@ -372,40 +415,108 @@ def write_bytes(resolved: pathlib.Path, data: bytes, given: str, context: ToolCo
                     os.unlink(created, dir_fd=parent)
 
 
-def walk(base: pathlib.Path, context: ToolContext, tool: str = "") -> Iterator[tuple[pathlib.Path, str, bool]]:
-    """Every entry under a resolved directory, in sorted order, as (resolved path, path relative
-    to ``base``, is a directory). ``base`` is opened from its root's descriptor
-    (``open_directory``) and walked by descriptor (``os.fwalk``), so neither it nor a directory
-    under it swapped for a symlink is followed; a symlink is yielded as its target
-    when that target is inside the roots, and skipped otherwise. Entries the deny rules hide for
+def walk(
+    base: pathlib.Path, context: ToolContext, tool: str = "", *, max_depth: int | None = None
+) -> Iterator[tuple[pathlib.Path, str, bool]]:
+    """Every entry under a resolved directory, as (resolved path, path relative to ``base``, is a
+    directory), in the order of those relative paths sorted with a ``/`` after each directory's
+    (depth first, a directory's entries right after it): the order glob lists them in, so a
+    caller that has enough stops early, and the rest of the tree is not read. Only the
+    directories on the way down are listed at a time (one listing each, sorted). ``max_depth``
+    leaves out what lies deeper (1: the entries of ``base`` only).
+
+    ``base`` is opened from its root's descriptor (``open_directory``) and each directory under
+    it from its parent's, never following a symlink (``O_NOFOLLOW``), so neither ``base`` nor a
+    directory under it swapped for a symlink is followed; a symlink is yielded as its target
+    when that target is inside the roots, and skipped otherwise (never entered). Version control
+    internals (``SKIPPED_DIRECTORIES``) are not entered, and entries the deny rules hide for
     ``tool`` (``hidden``) are left out, directories with everything under them. ``ToolError``
     when ``base`` cannot be opened as a directory, and at the next entry once the call is
     stopped (``ToolContext.check_stopped``: cancelled, or past its timeout)."""
     with open_directory(base, display(base, context), context) as base_fd:
-        yield from _walk_from(base, base_fd, context, tool)
+        yield from _walk_from(base, base_fd, context, tool, max_depth)
+
+
+class _Entry(NamedTuple):
+    key: str
+    """The name, with a ``/`` after a directory's: what siblings are sorted by."""
+    name: str
+    path: pathlib.Path
+    """What is yielded: the entry, or a symlink's target."""
+    is_dir: bool
+    descend: bool
+    """A directory (not a symlink to one) to list in turn."""
+
+
+def _listing(fd: int, folder: pathlib.Path, context: ToolContext, tool: str) -> list[_Entry]:
+    """The entries ``walk`` yields from the open directory ``fd`` (at ``folder``), sorted; none
+    when it cannot be listed (gone, or unreadable)."""
+    try:
+        with os.scandir(fd) as listing:
+            scanned = list(listing)
+    except OSError:
+        return []
+    entries: list[_Entry] = []
+    for item in scanned:
+        name = item.name
+        entry = folder / name
+        try:
+            is_dir = item.is_dir()  # a symlink's target's kind, as the glob shows it
+            is_link = item.is_symlink()
+        except OSError:
+            continue
+        if is_dir and name in SKIPPED_DIRECTORIES:
+            continue
+        if hidden(tool, entry, context):
+            continue
+        if is_link:
+            target = pathlib.Path(os.path.realpath(entry))
+            if not inside_roots(target, context) or not target.exists() or hidden(tool, target, context):
+                continue
+            is_dir = target.is_dir()
+            entries.append(_Entry(name + "/" if is_dir else name, name, target, is_dir, False))
+        else:
+            entries.append(_Entry(name + "/" if is_dir else name, name, entry, is_dir, is_dir))
+    entries.sort()
+    return entries
 
 
 def _walk_from(
-    base: pathlib.Path, base_fd: int, context: ToolContext, tool: str
+    base: pathlib.Path, base_fd: int, context: ToolContext, tool: str, max_depth: int | None
 ) -> Iterator[tuple[pathlib.Path, str, bool]]:
     what = tool or "the walk"
-    for dirpath, dirnames, filenames, _fd in os.fwalk(".", follow_symlinks=False, dir_fd=base_fd):
-        context.check_stopped(what)
-        folder = base / dirpath
-        dirnames[:] = sorted(
-            name for name in dirnames if name not in SKIPPED_DIRECTORIES and not hidden(tool, folder / name, context)
-        )
-        relative = folder.relative_to(base)
-        for name, is_dir in sorted([(name, True) for name in dirnames] + [(name, False) for name in filenames]):
+    context.check_stopped(what)
+    # The directories on the way down: (descriptor, path relative to base with a trailing "/",
+    # the entries not yet yielded); the descriptors below base's are this walk's to close.
+    stack: list[tuple[int, str, Iterator[_Entry]]] = [(base_fd, "", iter(_listing(base_fd, base, context, tool)))]
+    try:
+        while stack:
+            fd, prefix, entries = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                if fd != base_fd:
+                    os.close(fd)
+                continue
             context.check_stopped(what)
-            entry = folder / name
-            if entry.is_symlink():
-                target = pathlib.Path(os.path.realpath(entry))
-                if not inside_roots(target, context) or not target.exists() or hidden(tool, target, context):
-                    continue
-                yield target, (relative / name).as_posix(), target.is_dir()
-            elif not hidden(tool, entry, context):
-                yield entry, (relative / name).as_posix(), is_dir
+            relative = prefix + entry.name
+            yield entry.path, relative, entry.is_dir
+            if not entry.descend or (max_depth is not None and len(stack) >= max_depth):
+                continue
+            try:  # by name from its parent, not following a symlink: swapped since, it is skipped
+                child = os.open(entry.name, _DIRECTORY, dir_fd=fd)
+            except OSError:
+                continue
+            try:
+                listed = _listing(child, entry.path, context, tool)
+            except BaseException:
+                os.close(child)
+                raise
+            stack.append((child, relative + "/", iter(listed)))
+    finally:
+        for fd, _prefix, _entries in stack:
+            if fd != base_fd:
+                os.close(fd)
 
 
 def _segment(text: str) -> str:

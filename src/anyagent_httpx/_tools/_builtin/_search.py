@@ -24,7 +24,8 @@ from ._paths import (
 __all__ = ["MAX_GLOB_RESULTS", "MAX_GREP_BYTES", "MAX_GREP_LINE_CHARS", "glob", "grep"]
 
 MAX_GLOB_RESULTS = 1000
-"""glob lists at most this many paths."""
+"""glob lists at most this many paths, the first in its order, and says when more match: its walk
+stops there (and goes no deeper than the pattern reaches)."""
 MAX_GREP_LINE_CHARS = 500
 """grep cuts longer matching lines."""
 MAX_GREP_BYTES = 64 * 1024 * 1024
@@ -49,7 +50,7 @@ def glob(pattern: str, path: str = ".", *, context: ToolContext) -> str:
     """Find files and directories whose paths match a glob pattern, such as `**/*.py` or `src/*.toml`.
 
     `*` and `?` match within one path segment, `**` any number of directories. Paths are listed
-    sorted, relative to the working directory; directories end with `/`.
+    sorted, relative to the working directory; directories end with `/`. At most 1000 are listed.
 
     Args:
         pattern: The glob pattern, relative to `path`.
@@ -61,25 +62,37 @@ def glob(pattern: str, path: str = ".", *, context: ToolContext) -> str:
         raise ToolError(f"{path!r} is not a directory")
     regex = glob_regex(pattern)
     found: list[str] = []
-    for _target, relative, is_dir in walk(base, context, "glob"):
+    for _target, relative, is_dir in walk(base, context, "glob", max_depth=_depth(pattern)):
         if regex.fullmatch(relative):
+            if len(found) == MAX_GLOB_RESULTS:  # the walk goes in the order listed: enough is known
+                found.append(
+                    f"[... more paths match; the first {MAX_GLOB_RESULTS} are listed: narrow 'pattern' or 'path']"
+                )
+                break
             found.append(display(base / relative, context) + ("/" if is_dir else ""))
-    found.sort()
-    if not found:
-        return f"no paths match {pattern!r}"
-    if len(found) > MAX_GLOB_RESULTS:
-        return "\n".join([*found[:MAX_GLOB_RESULTS], f"[... {len(found) - MAX_GLOB_RESULTS} more paths]"])
-    return "\n".join(found)
+    return "\n".join(found) if found else f"no paths match {pattern!r}"
+
+
+def _depth(pattern: str) -> int | None:
+    """How deep under the directory searched a path matching a glob pattern can lie: one level a
+    segment; None (any depth) for a ``**``, or a ``[...]`` set (a range such as ``[.-0]``, or a
+    negated one, can match a ``/``)."""
+    parts = pattern.split("/")
+    return None if "**" in parts or "[" in pattern else len(parts)
 
 
 def _files(
-    base: pathlib.Path, context: ToolContext, name_filter: LinearPattern | None, by_path: bool
+    base: pathlib.Path, context: ToolContext, glob: str | None, name_filter: LinearPattern | None
 ) -> Iterator[tuple[pathlib.Path, pathlib.Path]]:
-    """(file to read, path to show) for each file under ``base`` that passes the glob filter."""
+    """(file to read, path to show) for each file under ``base`` that passes the glob filter
+    (``name_filter``, compiled from ``glob``): a file name pattern, or a path pattern (with a
+    ``/``), then no deeper than it reaches."""
     if not base.is_dir():
         yield base, base
         return
-    for target, relative, is_dir in walk(base, context, "grep"):
+    by_path = glob is not None and "/" in glob
+    depth = _depth(glob) if glob is not None and by_path else None
+    for target, relative, is_dir in walk(base, context, "grep", max_depth=depth):
         if is_dir:
             continue
         if name_filter is not None and not name_filter.fullmatch(relative if by_path else relative.rsplit("/", 1)[-1]):
@@ -123,7 +136,7 @@ def grep(
     budget = MAX_GREP_BYTES
     results: list[str] = []
     read = searched = 0
-    for target, shown in _files(base, context, name_filter, glob is not None and "/" in glob):
+    for target, shown in _files(base, context, glob, name_filter):
         if not inside_roots(target, context):
             continue
         try:  # race-free; special files refused unopened; no more read than the budget has left
