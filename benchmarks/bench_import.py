@@ -161,8 +161,8 @@ def main() -> int:
         Contender("from anyagent_core import AgentLoop, Connection"),
         Contender("import httpx"),
         Contender("import openai"),
-        Contender(README_QUERY, extras=True),
-        Contender("import httpx", extras=True),
+        query_with_extras := Contender(README_QUERY, extras=True),
+        httpx_with_extras := Contender("import httpx", extras=True),
     ]
     if args.compare:
         contenders.append(Contender(README_QUERY, path=str(Path(args.compare).resolve())))
@@ -216,7 +216,7 @@ def main() -> int:
         (README_CLIENT, "import httpx", TARGET_VS_HTTPX),
         ("import anyagent_httpx", "import httpx", None),
         ("import anyagent_httpx", "import openai", TARGET_VS_OPENAI),
-        (Contender(README_QUERY, extras=True).label, Contender("import httpx", extras=True).label, None),
+        (query_with_extras.label, httpx_with_extras.label, None),
     ]
     if args.compare:
         checks.append((README_QUERY, f"{README_QUERY} ({args.compare})", TARGET_VS_COMPARED))

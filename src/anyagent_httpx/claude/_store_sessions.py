@@ -30,10 +30,10 @@ __all__ = [
     "described",
     "forked",
     "info_of",
+    "is_session_id",
     "listed",
     "messages_of",
     "mutate",
-    "is_session_id",
     "subagent_messages_of",
     "subagents_of",
 ]
